@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// Test runner: builds the shared database fixture once (migrations + reference data), then runs
+// every *.test.ts file with Node's test runner. `node scripts/run-tests.mjs e2e` runs the browser
+// tests only. Browser tests are included in the default run when Chromium is installed.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const mode = process.argv[2] ?? 'all';
+const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+function find(dir, out = []) {
+  if (!fs.existsSync(dir)) return out;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) find(p, out);
+    else if (entry.name.endsWith('.test.ts')) out.push(path.relative(root, p));
+  }
+  return out;
+}
+
+let files = [];
+if (mode !== 'e2e') files.push(...find(path.join(root, 'src')), ...find(path.join(root, 'test')));
+const withBrowser = mode === 'e2e' || (mode === 'all' && fs.existsSync(chromium) && process.env.SKIP_E2E !== '1');
+if (withBrowser) files.push(...find(path.join(root, 'e2e')));
+if (mode !== 'all' && mode !== 'e2e') files = files.filter((f) => f.includes(mode));
+if (!withBrowser && mode === 'all') console.log(`(browser tests skipped: no Chromium at ${chromium})`);
+files.sort();
+
+const env = { ...process.env, NODE_ENV: 'test', TZ: 'Europe/Paris' };
+const fixture = spawnSync(process.execPath, ['--import', 'tsx', 'test/support/build-fixture.ts'], { cwd: root, env, stdio: 'inherit' });
+if (fixture.status !== 0) process.exit(fixture.status ?? 1);
+
+const concurrency = process.env.TEST_CONCURRENCY || '2';
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  { cwd: root, env, stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);

@@ -1,0 +1,34 @@
+/**
+ * Composition root: opens the database, runs migrations, builds the HTTP server from the modules.
+ */
+import path from 'node:path';
+import type { Config } from './platform/config.ts';
+import { openDb, type Db } from './platform/db/index.ts';
+import { migrate } from './platform/db/migrate.ts';
+import { createLogger, type Logger } from './platform/log.ts';
+import { createServer, type App } from './platform/http/server.ts';
+import type { AppContext } from './platform/module.ts';
+import { modules, platformMigrations } from './modules/registry.ts';
+
+export function migrationSources() {
+  return [platformMigrations, ...modules.map((m) => ({ module: m.name, dir: m.migrations }))];
+}
+
+export async function openDatabase(config: Config): Promise<Db> {
+  return openDb({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, 'pglite') });
+}
+
+export async function migrateAll(db: Db) {
+  return migrate(db, migrationSources());
+}
+
+export async function buildApp(config: Config, db: Db, log?: Logger): Promise<{ app: App; ctx: AppContext }> {
+  const ctx: AppContext = { config, db, log: log ?? createLogger(config.logLevel) };
+  const app = await createServer(ctx);
+  for (const m of modules) {
+    if (m.register) await app.register(async (scope) => m.register!(scope as App, ctx));
+  }
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.ready();
+  return { app, ctx };
+}

@@ -1,0 +1,113 @@
+/**
+ * The command line: `maillage <command> [options]`. Core commands live here; modules add theirs
+ * through their manifest (see src/modules/registry.ts).
+ */
+import { loadConfig } from './platform/config.ts';
+import { createLogger } from './platform/log.ts';
+import { createProgress } from './platform/progress.ts';
+import type { CliCommand, CliContext } from './platform/module.ts';
+import { buildApp, migrateAll, openDatabase } from './app.ts';
+import { modules } from './modules/registry.ts';
+
+const config = loadConfig();
+const log = createLogger(config.logLevel);
+
+async function seedDemo(ctx: CliContext) {
+  for (const m of modules) if (m.seedReference) await m.seedReference(ctx);
+  for (const m of modules) if (m.seedDemo) await m.seedDemo(ctx);
+}
+
+const core: Record<string, CliCommand> = {
+  serve: {
+    summary: 'Start the web server (add --demo to load demo data into an empty database)',
+    usage: 'serve [--demo] [--port N]',
+    async run(args, ctx) {
+      const portArg = args.indexOf('--port');
+      if (portArg >= 0) ctx.config.port = Number(args[portArg + 1]);
+      await migrateAll(ctx.db);
+      if (args.includes('--demo')) await seedDemo(ctx);
+      const { app } = await buildApp(ctx.config, ctx.db, ctx.log);
+      const shutdown = async (signal: string) => {
+        ctx.log.info({ signal }, 'shutting down');
+        const timer = setTimeout(() => process.exit(1), 10_000);
+        timer.unref();
+        await app.close();
+        await ctx.db.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void shutdown('SIGINT'));
+      process.once('SIGTERM', () => void shutdown('SIGTERM'));
+      await app.listen({ host: ctx.config.host, port: ctx.config.port });
+      ctx.out(`Maillage est prêt : ${ctx.config.publicUrl} (base ${ctx.db.kind})`);
+      return new Promise<number>(() => undefined);
+    },
+  },
+  migrate: {
+    summary: 'Apply pending database migrations',
+    usage: 'migrate',
+    async run(_args, ctx) {
+      const r = await migrateAll(ctx.db);
+      ctx.out(r.applied.length ? `Applied ${r.applied.length} migration(s): ${r.applied.join(', ')}` : 'Database is up to date.');
+    },
+  },
+  demo: {
+    summary: 'Load the demo data (territories and about 20,000 places) into the database',
+    usage: 'demo',
+    async run(_args, ctx) {
+      await migrateAll(ctx.db);
+      await seedDemo(ctx);
+    },
+  },
+};
+
+function allCommands(): Record<string, CliCommand> {
+  const all: Record<string, CliCommand> = { ...core };
+  for (const m of modules) Object.assign(all, m.commands ?? {});
+  return all;
+}
+
+function help(commands: Record<string, CliCommand>) {
+  const lines = ['Usage: maillage <command> [options]', '', 'Commands:'];
+  for (const [name, c] of Object.entries(commands)) lines.push(`  ${c.usage.padEnd(46)} ${c.summary}`);
+  lines.push('', 'Environment: DATABASE_URL (PostgreSQL; default: embedded database in ./data), PORT, HOST, SHARED_DATA_DIR, LOG_LEVEL.');
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+async function main(argv: string[]) {
+  const commands = allCommands();
+  const [name, ...args] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    help(commands);
+    return 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`Unknown command "${name}". Run "maillage help" for the list.\n`);
+    return 2;
+  }
+  const db = await openDatabase(config);
+  const ctx: CliContext = {
+    config,
+    db,
+    log,
+    progress: (label, total) => createProgress(label, total),
+    out: (line) => process.stdout.write(line + '\n'),
+  };
+  try {
+    const code = await command.run(args, ctx);
+    return code ?? 0;
+  } finally {
+    if (name !== 'serve') await db.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: Error) => {
+    process.stderr.write(`Error: ${err.message}\n`);
+    if (process.env.DEBUG) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = 1;
+  },
+);

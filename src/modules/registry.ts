@@ -1,0 +1,16 @@
+/**
+ * The modules of the monolith, in dependency order: a module may only depend on those above it.
+ * Migrations run in this order; routes register in this order.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ModuleManifest } from '../platform/module.ts';
+import { territoriesModule } from './territories/index.ts';
+import { placesModule } from './places/index.ts';
+
+export const platformMigrations = {
+  module: 'platform',
+  dir: path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'platform', 'migrations'),
+};
+
+export const modules: ModuleManifest[] = [territoriesModule, placesModule];

@@ -1,0 +1,65 @@
+/**
+ * Environment → typed configuration. This is the only file that reads process.env.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface Theme {
+  siteName: string;
+  logoUrl: string | null;
+  primary: string;
+  secondary: string;
+}
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  host: string;
+  port: number;
+  publicUrl: string;
+  /** PostgreSQL connection string; when absent the embedded PGlite database is used. */
+  databaseUrl: string | null;
+  /** Directory of the embedded database and other local files. */
+  dataDir: string;
+  /** Directory holding reference data (territory geometry, standards). */
+  sharedDataDir: string;
+  logLevel: string;
+  theme: Theme;
+  basemapStyleUrl: string | null;
+  demoPlaces: number;
+  trustProxy: boolean;
+}
+
+function int(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`Configuration: ${name} must be a non-negative integer, got "${value}"`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const nodeEnv = env.NODE_ENV === 'production' ? 'production' : env.NODE_ENV === 'test' ? 'test' : 'development';
+  const port = int(env.PORT, 3000, 'PORT');
+  const host = env.HOST || '127.0.0.1';
+  const config: Config = {
+    env: nodeEnv,
+    host,
+    port,
+    publicUrl: (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/$/, ''),
+    databaseUrl: env.DATABASE_URL || null,
+    dataDir: path.resolve(env.DATA_DIR || path.join(projectRoot, 'data')),
+    sharedDataDir: path.resolve(env.SHARED_DATA_DIR || path.join(projectRoot, '..', 'shared', 'data')),
+    logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info'),
+    theme: {
+      siteName: env.SITE_NAME || 'Maillage',
+      logoUrl: env.SITE_LOGO_URL || null,
+      primary: env.THEME_PRIMARY || '#1f5f8b',
+      secondary: env.THEME_SECONDARY || '#b3470f',
+    },
+    basemapStyleUrl: env.BASEMAP_STYLE_URL || null,
+    demoPlaces: int(env.DEMO_PLACES, 20000, 'DEMO_PLACES'),
+    trustProxy: env.TRUST_PROXY === 'true' || env.TRUST_PROXY === '1',
+  };
+  return { ...config, ...overrides };
+}

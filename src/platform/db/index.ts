@@ -1,0 +1,140 @@
+/**
+ * One small data-access interface over the embedded database (PGlite) and PostgreSQL (`pg`).
+ * Every module uses it; the SQL is the same on both.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export type Row = Record<string, unknown>;
+
+export interface QueryResult<T> {
+  rows: T[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  /** Runs one parameterised statement ($1, $2…). */
+  query<T = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Db extends Queryable {
+  readonly kind: 'pglite' | 'postgres';
+  /** Runs fn in a transaction: committed when fn resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface DbOptions {
+  /** PostgreSQL connection string; when null the embedded database is used. */
+  databaseUrl: string | null;
+  /** Directory for the embedded database files; null = in memory. */
+  pgliteDir?: string | null;
+  /** A gzipped PGlite data directory to start from (test fixtures). */
+  loadDataDir?: Blob | null;
+  poolSize?: number;
+}
+
+// Type parsers shared by both drivers: dates stay ISO strings, bigints and numerics become numbers.
+const DATE_OID = 1082;
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+
+export async function openDb(options: DbOptions): Promise<Db> {
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.poolSize ?? 10);
+  return openPglite(options.pgliteDir ?? null, options.loadDataDir ?? null);
+}
+
+async function openPglite(dir: string | null, loadDataDir: Blob | null): Promise<Db> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
+  const { unaccent } = await import('@electric-sql/pglite/contrib/unaccent');
+  if (dir) fs.mkdirSync(path.dirname(dir), { recursive: true });
+  const pg = await PGlite.create({
+    dataDir: dir ?? undefined,
+    loadDataDir: loadDataDir ?? undefined,
+    extensions: { pg_trgm, unaccent },
+    parsers: {
+      [DATE_OID]: (v: string) => v,
+      [INT8_OID]: (v: string) => Number(v),
+      [NUMERIC_OID]: (v: string) => Number(v),
+    },
+  });
+  const wrap = (q: { query: typeof pg.query; exec: typeof pg.exec }): Queryable => ({
+    async query<T>(sql: string, params?: readonly unknown[]) {
+      const r = await q.query<T>(sql, params as unknown[] | undefined);
+      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    },
+    async exec(sql: string) {
+      await q.exec(sql);
+    },
+  });
+  const base = wrap(pg);
+  return {
+    kind: 'pglite',
+    ...base,
+    transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),
+    close: () => pg.close(),
+    // Exposed for fixtures (dumpDataDir); not part of the interface modules use.
+    ...({ raw: pg } as object),
+  };
+}
+
+async function openPostgres(url: string, poolSize: number): Promise<Db> {
+  const pgmod = await import('pg');
+  const pg = pgmod.default;
+  pg.types.setTypeParser(DATE_OID, (v: string) => v);
+  pg.types.setTypeParser(INT8_OID, (v: string) => Number(v));
+  pg.types.setTypeParser(NUMERIC_OID, (v: string) => Number(v));
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  pool.on('error', () => {
+    /* idle client errors are surfaced on next use */
+  });
+  const wrap = (c: { query: (sql: string, params?: unknown[]) => Promise<{ rows: unknown[]; rowCount: number | null }> }): Queryable => ({
+    async query<T>(sql: string, params?: readonly unknown[]) {
+      const r = await c.query(sql, params as unknown[] | undefined);
+      return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
+    },
+    async exec(sql: string) {
+      await c.query(sql);
+    },
+  });
+  return {
+    kind: 'postgres',
+    ...wrap(pool),
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(wrap(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+/** Dumps an embedded database's data directory (used to build test fixtures). */
+export async function dumpPglite(db: Db): Promise<Blob> {
+  const raw = (db as unknown as { raw?: { dumpDataDir(c: 'gzip'): Promise<Blob> } }).raw;
+  if (!raw) throw new Error('dumpPglite: not an embedded database');
+  return raw.dumpDataDir('gzip');
+}
+
+/** Builds a multi-row VALUES placeholder list: rows × cols → ($1,$2),($3,$4)… */
+export function placeholders(rows: number, cols: number, offset = 0): string {
+  const out: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const cells: string[] = [];
+    for (let c = 1; c <= cols; c++) cells.push(`$${offset + r * cols + c}`);
+    out.push(`(${cells.join(',')})`);
+  }
+  return out.join(',');
+}

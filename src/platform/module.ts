@@ -1,0 +1,43 @@
+/**
+ * What a module hands to the composition root (src/app.ts): its schema's migrations, its routes and
+ * pages, its CLI commands and its demo data. Modules are listed, in dependency order, in
+ * src/modules/registry.ts.
+ */
+import type { Config } from './config.ts';
+import type { Db } from './db/index.ts';
+import type { Logger } from './log.ts';
+import type { Progress } from './progress.ts';
+import type { App } from './http/server.ts';
+
+export interface AppContext {
+  config: Config;
+  db: Db;
+  log: Logger;
+}
+
+export interface CliContext extends AppContext {
+  /** Progress display: a bar on a terminal, one summary line otherwise. */
+  progress: (label: string, total?: number) => Progress;
+  out: (line: string) => void;
+}
+
+export interface CliCommand {
+  summary: string;
+  usage: string;
+  run(args: string[], ctx: CliContext): Promise<number | void>;
+}
+
+export interface ModuleManifest {
+  /** Also the name of the PostgreSQL schema the module owns. */
+  name: string;
+  /** Absolute path of the module's migrations folder. */
+  migrations: string;
+  /** Registers the module's API routes and pages. */
+  register?(app: App, ctx: AppContext): Promise<void> | void;
+  /** CLI commands, by name (`maillage <name> …`). */
+  commands?: Record<string, CliCommand>;
+  /** Loads reference data the module cannot work without (idempotent; also in test fixtures). */
+  seedReference?(ctx: AppContext & { progress: CliContext['progress'] }): Promise<void>;
+  /** Loads the module's demo data into an empty database (idempotent). */
+  seedDemo?(ctx: AppContext & { progress: CliContext['progress'] }): Promise<void>;
+}
