@@ -28,6 +28,10 @@ if (withBrowser) files.push(...find(path.join(root, 'e2e')));
 if (mode !== 'all' && mode !== 'e2e') files = files.filter((f) => f.includes(mode));
 if (!withBrowser && mode === 'all') console.log(`(browser tests skipped: no Chromium at ${chromium})`);
 files.sort();
+if (files.length === 0) {
+  console.log(`no test files for "${mode}"`);
+  process.exit(mode === 'e2e' ? 0 : 1);
+}
 
 const env = { ...process.env, NODE_ENV: 'test', TZ: 'Europe/Paris' };
 const fixture = spawnSync(process.execPath, ['--import', 'tsx', 'test/support/build-fixture.ts'], { cwd: root, env, stdio: 'inherit' });
