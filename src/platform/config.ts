@@ -29,6 +29,18 @@ export interface Config {
   basemapStyleUrl: string | null;
   demoPlaces: number;
   trustProxy: boolean;
+  /** Accounts: outgoing mail (SMTP URL, e.g. smtps://user:pass@host:465; none = development outbox only). */
+  smtpUrl: string | null;
+  mailFrom: string;
+  /** Accounts: key protecting secrets at rest (TOTP seeds); required in production. */
+  secretKey: string | null;
+  /** Accounts: session idle and absolute timeouts. */
+  sessionIdleMinutes: number;
+  sessionMaxHours: number;
+  /** Accounts: base of the progressive delay after failed sign-ins (ms). */
+  signinDelayMs: number;
+  /** Accounts: optional OpenID Connect sign-in (e.g. ProConnect). */
+  oidc: { issuer: string; clientId: string; clientSecret: string; label: string } | null;
 }
 
 function int(value: string | undefined, fallback: number, name: string): number {
@@ -60,6 +72,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     basemapStyleUrl: env.BASEMAP_STYLE_URL || null,
     demoPlaces: int(env.DEMO_PLACES, 20000, 'DEMO_PLACES'),
     trustProxy: env.TRUST_PROXY === 'true' || env.TRUST_PROXY === '1',
+    smtpUrl: env.SMTP_URL || null,
+    mailFrom: env.MAIL_FROM || `${env.SITE_NAME || 'Maillage'} <ne-pas-repondre@localhost>`,
+    secretKey: env.SECRET_KEY || null,
+    sessionIdleMinutes: int(env.SESSION_IDLE_MINUTES, 60, 'SESSION_IDLE_MINUTES'),
+    sessionMaxHours: int(env.SESSION_MAX_HOURS, 12, 'SESSION_MAX_HOURS'),
+    signinDelayMs: int(env.SIGNIN_DELAY_MS, 250, 'SIGNIN_DELAY_MS'),
+    oidc:
+      env.OIDC_ISSUER && env.OIDC_CLIENT_ID && env.OIDC_CLIENT_SECRET
+        ? { issuer: env.OIDC_ISSUER, clientId: env.OIDC_CLIENT_ID, clientSecret: env.OIDC_CLIENT_SECRET, label: env.OIDC_LABEL || 'ProConnect' }
+        : null,
   };
   return { ...config, ...overrides };
 }
