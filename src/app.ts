@@ -9,6 +9,7 @@ import { createLogger, type Logger } from './platform/log.ts';
 import { createServer, type App } from './platform/http/server.ts';
 import type { AppContext } from './platform/module.ts';
 import { modules, platformMigrations } from './modules/registry.ts';
+import { renderApiDocs } from './platform/http/api-docs.ts';
 
 export function migrationSources() {
   return [platformMigrations, ...modules.map((m) => ({ module: m.name, dir: m.migrations }))];
@@ -29,6 +30,10 @@ export async function buildApp(config: Config, db: Db, log?: Logger): Promise<{ 
     if (m.register) await app.register(async (scope) => m.register!(scope as App, ctx));
   }
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/api/docs', { schema: { hide: true } }, async (_req, reply) => {
+    reply.type('text/html; charset=utf-8');
+    return renderApiDocs(app.swagger() as Parameters<typeof renderApiDocs>[0], config.theme);
+  });
   await app.ready();
   return { app, ctx };
 }

@@ -8,6 +8,7 @@ import { createProgress } from './platform/progress.ts';
 import type { CliCommand, CliContext } from './platform/module.ts';
 import { buildApp, migrateAll, openDatabase } from './app.ts';
 import { modules } from './modules/registry.ts';
+import type { Db } from './platform/db/index.ts';
 
 const config = loadConfig();
 const log = createLogger(config.logLevel);
@@ -73,6 +74,13 @@ function help(commands: Record<string, CliCommand>) {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
+function noDatabase(): Db {
+  const refuse = async (): Promise<never> => {
+    throw new Error('this command does not use the database');
+  };
+  return { kind: 'pglite', query: refuse, exec: refuse, transaction: refuse, close: async () => undefined };
+}
+
 async function main(argv: string[]) {
   const commands = allCommands();
   const [name, ...args] = argv;
@@ -85,7 +93,7 @@ async function main(argv: string[]) {
     process.stderr.write(`Unknown command "${name}". Run "maillage help" for the list.\n`);
     return 2;
   }
-  const db = await openDatabase(config);
+  const db = command.db === false ? noDatabase() : await openDatabase(config);
   const ctx: CliContext = {
     config,
     db,
