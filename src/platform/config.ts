@@ -4,6 +4,10 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// Opening hours and "open now" are evaluated in Europe/Paris whatever the server's zone
+// (overseas deployments set TZ explicitly).
+process.env.TZ = process.env.TZ || 'Europe/Paris';
+
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface Theme {

@@ -50,7 +50,10 @@ async function openPglite(dir: string | null, loadDataDir: Blob | null): Promise
   const { PGlite } = await import('@electric-sql/pglite');
   const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
   const { unaccent } = await import('@electric-sql/pglite/contrib/unaccent');
-  if (dir) fs.mkdirSync(path.dirname(dir), { recursive: true });
+  if (dir) {
+    fs.mkdirSync(path.dirname(dir), { recursive: true });
+    lockDataDir(dir);
+  }
   const pg = await PGlite.create({
     dataDir: dir ?? undefined,
     loadDataDir: loadDataDir ?? undefined,
@@ -75,10 +78,49 @@ async function openPglite(dir: string | null, loadDataDir: Blob | null): Promise
     kind: 'pglite',
     ...base,
     transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),
-    close: () => pg.close(),
+    close: async () => {
+      await pg.close();
+      if (dir) unlockDataDir(dir);
+    },
     // Exposed for fixtures (dumpDataDir); not part of the interface modules use.
     ...({ raw: pg } as object),
   };
+}
+
+/**
+ * The embedded database lives in one process at a time: a second process (a CLI import while the
+ * server runs) would corrupt it. A lock file names the owner; a stale lock (dead process) is taken over.
+ */
+function lockDataDir(dir: string) {
+  const lock = `${dir}.lock`;
+  if (fs.existsSync(lock)) {
+    const pid = Number(fs.readFileSync(lock, 'utf8'));
+    let alive = false;
+    if (pid && pid !== process.pid) {
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch {
+        alive = false;
+      }
+    }
+    if (alive) {
+      throw new Error(
+        `The embedded database ${dir} is in use by process ${pid} (probably "maillage serve"). ` +
+          'Stop it first, use the back office import, or run on PostgreSQL (DATABASE_URL).',
+      );
+    }
+  }
+  fs.writeFileSync(lock, String(process.pid));
+  process.once('exit', () => unlockDataDir(dir));
+}
+
+function unlockDataDir(dir: string) {
+  try {
+    if (Number(fs.readFileSync(`${dir}.lock`, 'utf8')) === process.pid) fs.rmSync(`${dir}.lock`);
+  } catch {
+    /* already gone */
+  }
 }
 
 async function openPostgres(url: string, poolSize: number): Promise<Db> {
