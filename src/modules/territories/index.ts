@@ -1,14 +1,48 @@
 /**
- * Territories: the official geography (COG) — régions, départements, EPCI, communes — with commune
- * centres and polygons. The only surface other modules may import.
+ * Territories: the official geography (COG) — régions, départements, EPCI, communes and municipal
+ * arrondissements — with commune centres and polygons. The only surface other modules may import.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Queryable } from '../../platform/db/index.ts';
 import type { ModuleManifest } from '../../platform/module.ts';
+import { territoriesCommands } from './cli.ts';
+import { loadTerritories } from './load.ts';
+import { registerTerritoryRoutes } from './routes.ts';
+import { status } from './store.ts';
+
+export type { Commune, Territory, TerritoryLevel } from './model.ts';
+export { parseTerritoryRef } from './model.ts';
+export {
+  getCommune,
+  communesByPostalCode,
+  searchCommunes,
+  communeAt,
+  resolveTerritory,
+  communeCodesIn,
+  listCommunes,
+  listRegions,
+  listDepartements,
+  currentCommuneOf,
+  type TerritoriesStatus,
+} from './store.ts';
+export { status as territoriesStatus } from './store.ts';
+
+/** What geometry is loaded: the COG year, whether centres and polygons exist, communes without a centre. */
+export async function geometryStatus(db: Queryable): Promise<{ cogYear: number; centres: boolean; polygons: boolean; communesWithoutCentre: string[] }> {
+  const s = await status(db);
+  return { cogYear: s.cogYear, centres: s.centres, polygons: s.polygons, communesWithoutCentre: s.communesWithoutCentre };
+}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export const territoriesModule: ModuleManifest = {
   name: 'territories',
   migrations: path.join(here, 'migrations'),
+  register: registerTerritoryRoutes,
+  commands: territoriesCommands,
+  async seedReference(ctx) {
+    const report = await loadTerritories(ctx.db, { sharedDataDir: ctx.config.sharedDataDir, progress: ctx.progress });
+    for (const w of report.warnings) ctx.log.warn(w);
+  },
 };

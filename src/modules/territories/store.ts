@@ -1,0 +1,349 @@
+/**
+ * The SQL over the territories schema. Every function takes a Queryable so that callers can run it
+ * inside their own transaction.
+ */
+import type { Queryable } from '../../platform/db/index.ts';
+import {
+  LEVEL_LABELS,
+  likeEscape,
+  normaliseCode,
+  parseSearch,
+  parseTerritoryRef,
+  type Commune,
+  type Territory,
+  type TerritoryLevel,
+} from './model.ts';
+
+interface CommuneRow {
+  code: string;
+  name: string;
+  kind: 'commune' | 'arrondissement';
+  departement: string;
+  region: string;
+  epci: string | null;
+  population: number;
+  postal_codes: string[] | null;
+  lat: number | null;
+  lon: number | null;
+  centre_method: string | null;
+  parent: string | null;
+}
+
+const COMMUNE_COLUMNS = `c.code, c.name, c.kind, c.departement, c.region, c.epci, c.population, c.postal_codes, c.lat, c.lon, c.centre_method, c.parent`;
+
+function toCommune(r: CommuneRow): Commune {
+  return {
+    code: r.code,
+    name: r.name,
+    kind: r.kind,
+    departement: r.departement,
+    region: r.region,
+    epci: r.epci,
+    population: Number(r.population),
+    postalCodes: r.postal_codes ?? [],
+    lat: r.lat === null ? null : Number(r.lat),
+    lon: r.lon === null ? null : Number(r.lon),
+    centreMethod: r.centre_method,
+    parent: r.parent,
+  };
+}
+
+/** A commune or municipal arrondissement by its INSEE code ('2a004' is read as '2A004'). */
+export async function getCommune(db: Queryable, code: string): Promise<Commune | null> {
+  if (typeof code !== 'string') return null;
+  const { rows } = await db.query<CommuneRow>(`SELECT ${COMMUNE_COLUMNS} FROM territories.commune c WHERE c.code = $1`, [normaliseCode(code)]);
+  return rows[0] ? toCommune(rows[0]) : null;
+}
+
+/** The communes (and arrondissements) a postal code serves, most populous first. */
+export async function communesByPostalCode(db: Queryable, postalCode: string): Promise<Commune[]> {
+  if (typeof postalCode !== 'string') return [];
+  const pc = postalCode.trim();
+  if (!/^\d{5}$/.test(pc)) return [];
+  const { rows } = await db.query<CommuneRow>(
+    `SELECT ${COMMUNE_COLUMNS} FROM territories.commune c WHERE c.postal_codes @> ARRAY[$1]::text[]
+      ORDER BY c.population DESC, c.code`,
+    [pc],
+  );
+  return rows.map(toCommune);
+}
+
+/**
+ * Name search: every word typed must start a word of the name (accents, case, hyphens and
+ * apostrophes ignored; "st"/"ste" also match "saint"/"sainte"), or the whole text must start the
+ * name written without spaces. Exact names first, then communes before arrondissements, then by
+ * population. A 5-character code in the text is read as a postal code (else an INSEE code) and
+ * narrows the result: "75011 Paris", "51100", "2A004".
+ */
+export async function searchCommunes(db: Queryable, text: string, limit = 10): Promise<Commune[]> {
+  if (typeof text !== 'string') return [];
+  const lim = Math.max(1, Math.min(100, Math.floor(Number.isFinite(limit) ? limit : 10)));
+  const q = parseSearch(text);
+  if (!q.code && q.words.length === 0) return [];
+  const params: unknown[] = [];
+  const where: string[] = [];
+  if (q.code) {
+    params.push(q.code);
+    const p = `$${params.length}`;
+    // A postal code first; when it serves no commune, the same digits as an INSEE code.
+    where.push(
+      `(c.postal_codes @> ARRAY[${p}]::text[] OR (c.code = ${p} AND NOT EXISTS (SELECT 1 FROM territories.commune x WHERE x.postal_codes @> ARRAY[${p}]::text[])))`,
+    );
+  }
+  if (q.words.length) {
+    const wordConds = q.words.map((alternatives) =>
+      '(' +
+      alternatives
+        .map((w) => {
+          params.push(`% ${likeEscape(w)}%`);
+          return `(' ' || c.name_fold) LIKE $${params.length}`;
+        })
+        .join(' OR ') +
+      ')',
+    );
+    params.push(`${likeEscape(q.compact)}%`);
+    where.push(`((${wordConds.join(' AND ')}) OR c.name_compact LIKE $${params.length})`);
+  }
+  params.push(q.folded);
+  const exact = `$${params.length}`;
+  params.push(lim);
+  const { rows } = await db.query<CommuneRow>(
+    `SELECT ${COMMUNE_COLUMNS} FROM territories.commune c
+      WHERE ${where.join(' AND ')}
+      ORDER BY (c.name_fold = ${exact}) DESC, (c.kind = 'arrondissement'), c.population DESC, c.code
+      LIMIT $${params.length}`,
+    params,
+  );
+  return rows.map(toCommune);
+}
+
+/** The commune containing a point (WGS84 degrees); null at sea, abroad, or when polygons are missing. */
+export async function communeAt(db: Queryable, lat: number, lon: number): Promise<Commune | null> {
+  if (!Number.isFinite(lat) || !Number.isFinite(lon) || lat < -90 || lat > 90 || lon < -180 || lon > 180) return null;
+  const { rows } = await db.query<CommuneRow>(
+    `SELECT ${COMMUNE_COLUMNS} FROM territories.commune c WHERE c.code = territories.commune_at($1::float8, $2::float8)`,
+    [lat, lon],
+  );
+  return rows[0] ? toCommune(rows[0]) : null;
+}
+
+interface TerritoryRow {
+  code: string;
+  name: string;
+  population: number;
+  commune_count: number;
+}
+
+function territory(level: TerritoryLevel, r: TerritoryRow, parents: Territory['parents']): Territory {
+  return { level, code: r.code, name: r.name, population: Number(r.population), parents, communeCount: Number(r.commune_count) };
+}
+
+/**
+ * A territory and its parents, from 'region:84', 'departement:2A', 'epci:200000172', 'commune:75056'
+ * or a bare code (5 characters → commune, 9 digits → EPCI, 2–3 characters → département). Null when
+ * unknown or malformed. A municipal arrondissement resolves as a commune whose parents include its
+ * commune, with communeCount 0.
+ */
+export async function resolveTerritory(db: Queryable, ref: string): Promise<Territory | null> {
+  const parsed = parseTerritoryRef(ref);
+  if (!parsed) return null;
+  const { level, code } = parsed;
+  if (level === 'region') {
+    const { rows } = await db.query<TerritoryRow>('SELECT code, name, population, commune_count FROM territories.region WHERE code = $1', [code]);
+    return rows[0] ? territory('region', rows[0], []) : null;
+  }
+  if (level === 'departement') {
+    const { rows } = await db.query<TerritoryRow & { r_code: string; r_name: string }>(
+      `SELECT d.code, d.name, d.population, d.commune_count, r.code AS r_code, r.name AS r_name
+         FROM territories.departement d JOIN territories.region r ON r.code = d.region WHERE d.code = $1`,
+      [code],
+    );
+    const r = rows[0];
+    return r ? territory('departement', r, [{ level: 'region', code: r.r_code, name: r.r_name }]) : null;
+  }
+  if (level === 'epci') {
+    const { rows } = await db.query<TerritoryRow>('SELECT code, name, population, commune_count FROM territories.epci WHERE code = $1', [code]);
+    const r = rows[0];
+    if (!r) return null;
+    // An EPCI may straddle départements (and régions): its parents are those of most of its population.
+    const { rows: p } = await db.query<{ d_code: string; d_name: string; r_code: string; r_name: string }>(
+      `SELECT d.code AS d_code, d.name AS d_name, r.code AS r_code, r.name AS r_name
+         FROM territories.commune c JOIN territories.departement d ON d.code = c.departement JOIN territories.region r ON r.code = d.region
+        WHERE c.epci = $1 AND c.kind = 'commune'
+        GROUP BY d.code, d.name, r.code, r.name ORDER BY sum(c.population) DESC, d.code LIMIT 1`,
+      [code],
+    );
+    const parents: Territory['parents'] = p[0]
+      ? [
+          { level: 'region', code: p[0].r_code, name: p[0].r_name },
+          { level: 'departement', code: p[0].d_code, name: p[0].d_name },
+        ]
+      : [];
+    return territory('epci', r, parents);
+  }
+  const { rows } = await db.query<
+    TerritoryRow & { kind: string; parent: string | null; p_name: string | null; d_code: string; d_name: string; r_code: string; r_name: string; e_code: string | null; e_name: string | null }
+  >(
+    `SELECT c.code, c.name, c.population, CASE WHEN c.kind = 'commune' THEN 1 ELSE 0 END AS commune_count, c.kind, c.parent, p.name AS p_name,
+            d.code AS d_code, d.name AS d_name, r.code AS r_code, r.name AS r_name, e.code AS e_code, e.name AS e_name
+       FROM territories.commune c
+       JOIN territories.departement d ON d.code = c.departement
+       JOIN territories.region r ON r.code = c.region
+       LEFT JOIN territories.epci e ON e.code = c.epci
+       LEFT JOIN territories.commune p ON p.code = c.parent
+      WHERE c.code = $1`,
+    [code],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  const parents: Territory['parents'] = [
+    { level: 'region', code: r.r_code, name: r.r_name },
+    { level: 'departement', code: r.d_code, name: r.d_name },
+  ];
+  if (r.e_code && r.e_name) parents.push({ level: 'epci', code: r.e_code, name: r.e_name });
+  if (r.parent && r.p_name) parents.push({ level: 'commune', code: r.parent, name: r.p_name });
+  return territory('commune', r, parents);
+}
+
+/** SQL condition selecting the communes of a parsed territory reference ($1 = code). */
+function withinCondition(level: TerritoryLevel): string {
+  switch (level) {
+    case 'region':
+      return 'c.region = $1';
+    case 'departement':
+      return 'c.departement = $1';
+    case 'epci':
+      return 'c.epci = $1';
+    case 'commune':
+      return 'c.code = $1';
+  }
+}
+
+/**
+ * The INSEE codes of the current communes of a territory, sorted. With `arrondissements: true`, the
+ * municipal arrondissements inside it are added (useful when matching data coded either way).
+ * Empty for an unknown or malformed reference.
+ */
+export async function communeCodesIn(db: Queryable, ref: string, options: { arrondissements?: boolean } = {}): Promise<string[]> {
+  const parsed = parseTerritoryRef(ref);
+  if (!parsed) return [];
+  const kinds = options.arrondissements ? `c.kind IN ('commune', 'arrondissement')` : `c.kind = 'commune'`;
+  // An arrondissement asked for directly counts as itself only when arrondissements are wanted.
+  let cond = withinCondition(parsed.level);
+  if (parsed.level === 'commune' && options.arrondissements) cond = '(c.code = $1 OR c.parent = $1)';
+  const { rows } = await db.query<{ code: string }>(`SELECT c.code FROM territories.commune c WHERE ${cond} AND ${kinds} ORDER BY c.code`, [parsed.code]);
+  return rows.map((r) => r.code);
+}
+
+/** All current communes (optionally those of a territory), with their centres, sorted by code. */
+export async function listCommunes(db: Queryable, ref?: string): Promise<Commune[]> {
+  if (ref === undefined || ref === null || ref === '') {
+    const { rows } = await db.query<CommuneRow>(`SELECT ${COMMUNE_COLUMNS} FROM territories.commune c WHERE c.kind = 'commune' ORDER BY c.code`);
+    return rows.map(toCommune);
+  }
+  const parsed = parseTerritoryRef(ref);
+  if (!parsed) return [];
+  const { rows } = await db.query<CommuneRow>(
+    `SELECT ${COMMUNE_COLUMNS} FROM territories.commune c WHERE ${withinCondition(parsed.level)} AND c.kind = 'commune' ORDER BY c.code`,
+    [parsed.code],
+  );
+  return rows.map(toCommune);
+}
+
+/** Every région of the COG, overseas collectivités (codes 975–989, listed as régions by the package) last. */
+export async function listRegions(db: Queryable): Promise<Territory[]> {
+  const { rows } = await db.query<TerritoryRow>(
+    `SELECT code, name, population, commune_count FROM territories.region ORDER BY (zone = 'com'), code`,
+  );
+  return rows.map((r) => territory('region', r, []));
+}
+
+/** The départements, of one région when given, sorted by code. */
+export async function listDepartements(db: Queryable, region?: string): Promise<Territory[]> {
+  const params: unknown[] = [];
+  let where = '';
+  if (region !== undefined && region !== null && region !== '') {
+    params.push(normaliseCode(region));
+    where = 'WHERE d.region = $1';
+  }
+  const { rows } = await db.query<TerritoryRow & { r_code: string; r_name: string }>(
+    `SELECT d.code, d.name, d.population, d.commune_count, r.code AS r_code, r.name AS r_name
+       FROM territories.departement d JOIN territories.region r ON r.code = d.region ${where}
+      ORDER BY (d.zone = 'com'), d.code`,
+    params,
+  );
+  return rows.map((r) => territory('departement', r, [{ level: 'region', code: r.r_code, name: r.r_name }]));
+}
+
+export interface TerritoriesStatus {
+  loaded: boolean;
+  cogYear: number;
+  packageVersion: string | null;
+  source: string | null;
+  loadedAt: string | null;
+  centres: boolean;
+  polygons: boolean;
+  geometrySource: string | null;
+  counts: { regions: number; departements: number; epci: number; communes: number; arrondissements: number; rings: number };
+  /** Current communes (not arrondissements) without a centre. */
+  communesWithoutCentre: string[];
+}
+
+/** What is loaded; cogYear 0 and everything false when nothing is. */
+export async function status(db: Queryable): Promise<TerritoriesStatus> {
+  const { rows } = await db.query<{
+    cog_year: number;
+    package_version: string;
+    source: string;
+    loaded_at: Date | string;
+    centres_loaded: boolean;
+    polygons_loaded: boolean;
+    geometry_source: string | null;
+  }>('SELECT cog_year, package_version, source, loaded_at, centres_loaded, polygons_loaded, geometry_source FROM territories.meta WHERE id = 1');
+  const { rows: counts } = await db.query<Record<string, number>>(
+    `SELECT (SELECT count(*) FROM territories.region) AS regions,
+            (SELECT count(*) FROM territories.departement) AS departements,
+            (SELECT count(*) FROM territories.epci) AS epci,
+            (SELECT count(*) FROM territories.commune WHERE kind = 'commune') AS communes,
+            (SELECT count(*) FROM territories.commune WHERE kind = 'arrondissement') AS arrondissements,
+            (SELECT count(*) FROM territories.commune_ring) AS rings`,
+  );
+  const { rows: missing } = await db.query<{ code: string }>(
+    `SELECT code FROM territories.commune WHERE kind = 'commune' AND lat IS NULL ORDER BY code`,
+  );
+  const m = rows[0];
+  const c = counts[0]!;
+  return {
+    loaded: Boolean(m),
+    cogYear: m ? Number(m.cog_year) : 0,
+    packageVersion: m?.package_version ?? null,
+    source: m?.source ?? null,
+    loadedAt: m ? new Date(m.loaded_at).toISOString() : null,
+    centres: m?.centres_loaded ?? false,
+    polygons: m?.polygons_loaded ?? false,
+    geometrySource: m?.geometry_source ?? null,
+    counts: {
+      regions: Number(c.regions),
+      departements: Number(c.departements),
+      epci: Number(c.epci),
+      communes: Number(c.communes),
+      arrondissements: Number(c.arrondissements),
+      rings: Number(c.rings),
+    },
+    communesWithoutCentre: missing.map((r) => r.code),
+  };
+}
+
+/** The current commune that a former INSEE code (merged or renumbered commune) now belongs to. */
+export async function currentCommuneOf(db: Queryable, code: string): Promise<Commune | null> {
+  const direct = await getCommune(db, code);
+  if (direct) return direct;
+  const { rows } = await db.query<CommuneRow>(
+    `SELECT ${COMMUNE_COLUMNS} FROM territories.former_code f JOIN territories.commune c ON c.code = f.current_code
+      WHERE f.code = $1 ORDER BY (f.kind = 'ancien-code'), c.population DESC LIMIT 1`,
+    [normaliseCode(code)],
+  );
+  return rows[0] ? toCommune(rows[0]) : null;
+}
+
+export { LEVEL_LABELS };
