@@ -1,5 +1,5 @@
 /**
- * The page shell shared by every server-rendered page: skip link, header, main, footer.
+ * The page shell shared by every server-rendered page: skip links, header, main, footer.
  * Themed through CSS custom properties set from configuration (name, logo, two colours).
  */
 import type { Theme } from '../config.ts';
@@ -17,6 +17,18 @@ export interface PageOptions {
   /** Minimal chrome for embedded pages (no header/footer). */
   bare?: boolean;
   lang?: string;
+  /** Module scripts to load at the end of the page (same-origin URLs). */
+  scripts?: string[];
+  /** Class on <body> (page-specific layout, e.g. "page-results"). */
+  bodyClass?: string;
+  /** Canonical URL of the page (absolute). */
+  canonical?: string;
+  /** Replaces the default main container class ("container"), e.g. for full-width layouts. */
+  mainClass?: string;
+  /** Extra skip links (after "Aller au contenu"), e.g. [['#resultats', 'Aller à la liste des lieux']]. */
+  skipLinks?: [string, string][];
+  /** Asks robots not to index the page (result pages with filters, forms). */
+  noindex?: boolean;
 }
 
 const NAV: [string, string][] = [
@@ -33,10 +45,15 @@ export function themeStyle(theme: Theme): Raw {
   return raw(`<style>:root{--color-primary:${primary};--color-secondary:${secondary}}</style>`);
 }
 
+/** Version string appended to asset URLs so browsers refetch them after a deploy. */
+export const ASSET_VERSION = String(Date.now().toString(36));
+
 export function layout(o: PageOptions): string {
   const nav = NAV.map(
     ([href, label]) => html`<li><a href="${href}"${o.path === href ? raw(' aria-current="page"') : ''}>${label}</a></li>`,
   );
+  const scripts = (o.scripts ?? []).map((src) => html`<script type="module" src="${src}"></script>`);
+  const skips = [['#contenu', 'Aller au contenu'], ...(o.skipLinks ?? [])].map(([href, label]) => html`<li><a href="${href}">${label}</a></li>`);
   const page = html`<!doctype html>
 <html lang="${o.lang ?? 'fr'}">
 <head>
@@ -44,22 +61,25 @@ export function layout(o: PageOptions): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${o.title} — ${o.theme.siteName}</title>
 ${o.description ? html`<meta name="description" content="${o.description}">` : ''}
-<link rel="stylesheet" href="/assets/tokens.css">
+${o.canonical ? html`<link rel="canonical" href="${o.canonical}">` : ''}
+${o.noindex ? raw('<meta name="robots" content="noindex">') : ''}
+<link rel="stylesheet" href="/assets/tokens.css?v=${ASSET_VERSION}">
+<link rel="stylesheet" href="/assets/components.css?v=${ASSET_VERSION}">
 ${themeStyle(o.theme)}
 ${o.head ?? ''}
 </head>
-<body>
+<body${o.bodyClass ? html` class="${o.bodyClass}"` : ''}>
 ${
   o.bare
-    ? html`<main id="contenu">${o.body}</main>`
-    : html`<a class="skip-link" href="#contenu">Aller au contenu</a>
+    ? html`<main id="contenu" class="${o.mainClass ?? 'bare'}">${o.body}</main>`
+    : html`<ul class="skip-links">${skips}</ul>
 <header class="site-header">
   <div class="container header-inner">
     <a class="brand" href="/">${o.theme.logoUrl ? html`<img src="${o.theme.logoUrl}" alt="" height="40">` : ''}<span>${o.theme.siteName}</span></a>
     <nav aria-label="Navigation principale"><ul class="nav-list">${nav}</ul></nav>
   </div>
 </header>
-<main id="contenu" tabindex="-1" class="container">
+<main id="contenu" tabindex="-1" class="${o.mainClass ?? 'container'}">
 ${o.body}
 </main>
 <footer class="site-footer">
@@ -69,11 +89,14 @@ ${o.body}
       <li><a href="/mentions-legales">Mentions légales</a></li>
       <li><a href="/donnees-personnelles">Données personnelles</a></li>
       <li><a href="/donnees">Données ouvertes et API</a></li>
+      <li><a href="/integrer">Intégrer la carte sur votre site</a></li>
+      <li><a href="/plan-du-site">Plan du site</a></li>
     </ul>
     <p>${o.theme.siteName} — logiciel libre Maillage.</p>
   </div>
 </footer>`
 }
+${scripts}
 </body>
 </html>`;
   return page.value;
