@@ -1,0 +1,125 @@
+/**
+ * What the public site needs from the other modules (places, territories), as one interface.
+ * Pages depend on this port only; `wire.ts` binds it to the modules' index.ts functions. The types
+ * mirror those modules' published contracts.
+ */
+import type { PlaceRecord } from '../places/model/types.ts';
+
+export type Level = 'region' | 'departement' | 'epci' | 'commune';
+
+export interface Commune {
+  code: string;
+  name: string;
+  kind?: string;
+  departement: string | null;
+  region: string | null;
+  epci?: string | null;
+  population: number | null;
+  postalCodes: string[];
+  lat: number | null;
+  lon: number | null;
+}
+
+export interface TerritoryRef {
+  level: string;
+  code: string;
+  name: string;
+}
+
+export interface Territory extends TerritoryRef {
+  population: number | null;
+  parents: TerritoryRef[];
+  communeCount: number;
+}
+
+export interface Place extends PlaceRecord {
+  uid: string;
+  slug: string;
+  coordinatesPrecision: 'given' | 'commune' | 'missing';
+  createdAt: string;
+  updatedAt: string;
+  visible: boolean;
+  importSource: string;
+}
+
+export const FILTER_FIELDS = [
+  'services',
+  'publics_specifiquement_adresses',
+  'prise_en_charge_specifique',
+  'frais_a_charge',
+  'modalites_acces',
+  'modalites_accompagnement',
+  'dispositif_programmes_nationaux',
+  'formations_labels',
+  'typologie',
+  'itinerance',
+] as const;
+export type FilterField = (typeof FILTER_FIELDS)[number];
+
+export interface PlaceQuery {
+  q?: string;
+  near?: { lat: number; lon: number };
+  radiusKm?: number;
+  territory?: string;
+  bbox?: [number, number, number, number];
+  filters?: Partial<Record<FilterField, string[]>>;
+  openNow?: boolean;
+  openAt?: Date;
+  openOnWeekend?: boolean;
+  onlineBooking?: boolean;
+  sort?: 'distance' | 'relevance' | 'name';
+  limit?: number;
+  cursor?: string | null;
+}
+
+export interface SearchResult {
+  total: number;
+  items: { place: Place; distanceKm: number | null }[];
+  nextCursor: string | null;
+}
+
+export interface OpeningStatus {
+  open: boolean;
+  label: string;
+}
+
+export interface DayHours {
+  /** YYYY-MM-DD */
+  date: string;
+  weekday: string;
+  ranges: string[];
+  publicHoliday: boolean;
+  today: boolean;
+}
+
+export interface MapPoint {
+  uid: string;
+  lat: number;
+  lon: number;
+  nom: string;
+}
+
+export interface SiteData {
+  searchPlaces(query: PlaceQuery): Promise<SearchResult>;
+  getPlace(uid: string): Promise<Place | null>;
+  mapPoints(query: PlaceQuery): Promise<MapPoint[]>;
+  countByService(query: PlaceQuery): Promise<Record<string, number>>;
+  countPlacesBy(level: Level, query?: PlaceQuery): Promise<{ code: string; count: number }[]>;
+  getCommune(code: string): Promise<Commune | null>;
+  communesByPostalCode(cp: string): Promise<Commune[]>;
+  searchCommunes(text: string, limit?: number): Promise<Commune[]>;
+  resolveTerritory(ref: string): Promise<Territory | null>;
+  listRegions(): Promise<TerritoryRef[]>;
+  listDepartements(region?: string): Promise<TerritoryRef[]>;
+  listCommunes(ref?: string): Promise<(TerritoryRef & { population?: number | null })[]>;
+  /** Humanised French label of an enum value (services, publics…) or the value itself. */
+  label(field: string, value: string): string;
+  /** Label of a typologie code. */
+  typologyLabel(code: string): string;
+  /** Allowed values of a filterable field, in the standard's order. */
+  enumValues(field: FilterField): string[];
+  openingStatus(horaires: string | null, now: Date): OpeningStatus | null;
+  weekTable(horaires: string | null, date: Date): DayHours[] | null;
+  /** Every visible place's uid/slug/updatedAt for the sitemap. */
+  listPlaceUrls(): Promise<{ uid: string; slug: string; updatedAt: string }[]>;
+}

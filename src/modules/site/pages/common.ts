@@ -1,0 +1,50 @@
+/**
+ * What every page of the public site receives, and the page wrapper.
+ */
+import type { Config } from '../../../platform/config.ts';
+import { layout, type PageOptions } from '../../../platform/html/layout.ts';
+import type { SiteData } from '../data.ts';
+
+export interface SiteContext {
+  config: Config;
+  data: SiteData;
+  /** The current time (tests pin it). */
+  now: () => Date;
+}
+
+export type PageSpec = Omit<PageOptions, 'theme'>;
+
+export function page(ctx: SiteContext, o: PageSpec): string {
+  return layout({ ...o, theme: ctx.config.theme });
+}
+
+/** Public URL of a place page. */
+export function placeHref(p: { uid: string; slug: string }): string {
+  return `/lieux/${encodeURIComponent(p.uid)}/${encodeURIComponent(p.slug || 'lieu')}`;
+}
+
+export function territoryHref(level: string, code: string): string {
+  return `/territoires/${level}/${encodeURIComponent(code)}`;
+}
+
+export const LEVEL_NAMES: Record<string, string> = {
+  region: 'Région',
+  departement: 'Département',
+  epci: 'Intercommunalité',
+  commune: 'Commune',
+};
+
+/** « 2,3 km » / « 850 m ». */
+export function formatDistance(km: number): string {
+  if (km < 1) return `${Math.max(10, Math.round((km * 1000) / 10) * 10)} m`;
+  return `${new Intl.NumberFormat('fr-FR', { maximumFractionDigits: km < 10 ? 1 : 0 }).format(km)} km`;
+}
+
+/** « +33180052000 » → « 01 80 05 20 00 » (French numbers), others as given. */
+export function formatPhone(tel: string): string {
+  const m = /^\+33(\d{9})$/.exec(tel);
+  if (m) return ('0' + m[1]).replace(/(\d{2})(?=\d)/g, '$1 ');
+  return tel;
+}
+
+export const SCRIPT_SITE = '/site/assets/site.js';

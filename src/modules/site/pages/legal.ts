@@ -1,0 +1,159 @@
+/**
+ * Legal and trust pages: accessibility statement, legal notice, personal data, open data, site map.
+ */
+import { html, type Raw } from '../../../platform/html/html.ts';
+import { breadcrumb } from '../../../platform/html/components.ts';
+import { page, type SiteContext } from './common.ts';
+
+/** Conformance status shown in the footer and on the statement (RGAA 4.1: non / partiellement / totalement conforme). */
+export const CONFORMANCE = 'partiellement conforme';
+
+function simple(ctx: SiteContext, path: string, title: string, body: Raw): string {
+  return page(ctx, {
+    title,
+    path,
+    canonical: `${ctx.config.publicUrl}${path}`,
+    body: html`${breadcrumb([{ href: '/', label: 'Accueil' }, { label: title }])}<h1>${title}</h1>${body}`,
+  });
+}
+
+export function renderAccessibility(ctx: SiteContext): string {
+  const name = ctx.config.theme.siteName;
+  return simple(
+    ctx,
+    '/accessibilite',
+    'Déclaration d’accessibilité',
+    html`<p>${name} s’engage à rendre son site internet accessible conformément à l’article 47 de la loi n° 2005-102 du 11 février 2005.</p>
+<p>Cette déclaration d’accessibilité s’applique au site public de recherche des lieux d’aide au numérique (${ctx.config.publicUrl}).</p>
+<h2>État de conformité</h2>
+<p>Le site est <strong>${CONFORMANCE}</strong> avec le référentiel général d’amélioration de l’accessibilité (RGAA), version 4.1, qui reprend les critères WCAG 2.1 niveau AA. Aucun audit complet par un organisme indépendant n’a encore été réalisé : ce statut reste « partiellement conforme » jusqu’à cet audit.</p>
+<h2>Ce qui est fait</h2>
+<ul>
+  <li>Chaque page fonctionne sans JavaScript ; la carte est un complément : la liste des lieux contient toujours les mêmes résultats et s’utilise entièrement au clavier et avec un lecteur d’écran.</li>
+  <li>Des tests automatiques (axe-core) vérifient chaque page publique dans un navigateur à chaque modification du logiciel.</li>
+  <li>Les contrastes de couleurs, les zones cliquables d’au moins 44 pixels, la lisibilité à 200 % de zoom et la navigation au clavier sont vérifiés.</li>
+  <li>Les fiches des lieux s’impriment sans la carte ni les menus.</li>
+</ul>
+<h2>Contenus non accessibles</h2>
+<ul>
+  <li>La carte interactive n’est pas utilisable au clavier ni avec un lecteur d’écran ; la liste des résultats, qui présente les mêmes lieux, en est l’alternative.</li>
+  <li>Les informations sur les lieux sont fournies par leurs gestionnaires : certaines descriptions peuvent manquer de clarté.</li>
+</ul>
+<h2>Établissement de cette déclaration</h2>
+<p>Cette déclaration a été établie à partir d’une auto-évaluation et des tests automatiques du logiciel Maillage.</p>
+<p>Technologies utilisées : HTML, CSS, JavaScript (carte uniquement). Environnement de test : Chromium avec axe-core, navigation au clavier, zoom à 200 %.</p>
+<h2>Retour d’information et contact</h2>
+<p>Si vous n’arrivez pas à accéder à un contenu ou à un service, contactez le responsable du site pour être orienté vers une alternative accessible ou obtenir le contenu sous une autre forme. Vous pouvez aussi utiliser le formulaire « Signaler une erreur » présent sur chaque fiche de lieu.</p>
+<h2>Voies de recours</h2>
+<p>Si vous constatez un défaut d’accessibilité vous empêchant d’accéder à un contenu ou à une fonctionnalité du site, que vous nous le signalez et que vous ne parvenez pas à obtenir une réponse rapide, vous pouvez :</p>
+<ul>
+  <li>écrire un message au Défenseur des droits (https://formulaire.defenseurdesdroits.fr/) ;</li>
+  <li>contacter le délégué du Défenseur des droits dans votre région (https://www.defenseurdesdroits.fr/saisir/delegues) ;</li>
+  <li>envoyer un courrier par la poste (gratuit, ne pas mettre de timbre) : Défenseur des droits, Libre réponse 71120, 75342 Paris CEDEX 07.</li>
+</ul>`,
+  );
+}
+
+export function renderLegalNotice(ctx: SiteContext): string {
+  const name = ctx.config.theme.siteName;
+  return simple(
+    ctx,
+    '/mentions-legales',
+    'Mentions légales',
+    html`<h2>Éditeur</h2>
+<p>Le site ${name} est édité par la structure qui l’exploite (collectivité, réseau régional d’inclusion numérique ou groupement). Ses coordonnées complètes, le nom du directeur de la publication et l’hébergeur sont indiqués par l’exploitant dans la configuration de son installation.</p>
+<h2>Logiciel</h2>
+<p>Ce site fonctionne avec Maillage, logiciel libre publié sous licence AGPL-3.0-ou-ultérieure.</p>
+<h2>Données</h2>
+<p>Les informations sur les lieux suivent le standard national des lieux de médiation numérique (version 1.0.2). Elles sont publiées sous Licence Ouverte / Etalab 2.0 : vous pouvez les réutiliser librement en citant la source. Voir la page <a href="/donnees">Données ouvertes</a>.</p>
+<p>Les contours des régions et départements du fond de carte proviennent d’IGN Admin Express COG (Licence Ouverte / Etalab).</p>
+<h2>Responsabilité</h2>
+<p>Les informations des fiches sont fournies par les lieux et leurs réseaux. Vérifiez les horaires par téléphone avant de vous déplacer ; signalez toute erreur avec le formulaire de la fiche.</p>`,
+  );
+}
+
+export function renderPersonalData(ctx: SiteContext): string {
+  return simple(
+    ctx,
+    '/donnees-personnelles',
+    'Données personnelles',
+    html`<p>Vous pouvez utiliser ce site sans créer de compte et sans donner d’information personnelle.</p>
+<h2>Ce que nous ne collectons pas</h2>
+<ul>
+  <li>Aucun cookie de mesure d’audience ni de publicité ; aucun service tiers n’est appelé.</li>
+  <li>Votre position (bouton « Autour de moi ») reste dans votre navigateur : elle sert seulement à construire l’adresse de la page de résultats et n’est pas enregistrée.</li>
+</ul>
+<h2>Cookie technique</h2>
+<p>Un cookie de sécurité (protection contre la falsification de formulaires) est déposé lorsque vous affichez un formulaire. Il ne sert à rien d’autre et disparaît à la fermeture du navigateur.</p>
+<h2>Signalement d’une erreur</h2>
+<p>Quand vous signalez une erreur sur une fiche, nous enregistrons votre message et, si vous le donnez, votre courriel ou téléphone. Ces informations sont lues uniquement par les personnes qui gèrent les fiches, pour corriger l’information et, si besoin, vous recontacter. Elles sont supprimées une fois le signalement traité, et au plus tard au bout d’un an.</p>
+<p>Base légale : mission d’intérêt public d’information des habitants sur les lieux d’aide au numérique.</p>
+<h2>Vos droits</h2>
+<p>Vous pouvez demander l’accès, la rectification ou l’effacement de vos données au responsable du site. Vous pouvez aussi adresser une réclamation à la CNIL (www.cnil.fr).</p>
+<h2>Journaux techniques</h2>
+<p>Le serveur garde pendant une durée limitée des journaux techniques (adresse IP, page demandée) pour sa sécurité, notamment pour limiter les envois abusifs de formulaires.</p>`,
+  );
+}
+
+export function renderOpenData(ctx: SiteContext): string {
+  return simple(
+    ctx,
+    '/donnees',
+    'Données ouvertes et API',
+    html`<p>Toutes les informations des lieux affichées sur ce site sont des données ouvertes, publiées sous <strong>Licence Ouverte / Etalab 2.0</strong>, au format du standard national des lieux de médiation numérique (version 1.0.2).</p>
+<h2>Télécharger tous les lieux</h2>
+<ul class="downloads">
+  <li><a class="button secondary" href="/api/v1/places.csv" download>Tous les lieux (CSV)</a></li>
+  <li><a class="button secondary" href="/api/v1/places.geojson" download>Tous les lieux (GeoJSON)</a></li>
+</ul>
+<p>Le fichier CSV suit exactement le schéma du standard : 32 colonnes, séparateur virgule, encodage UTF-8, valeurs multiples séparées par « | ».</p>
+<p>Vous pouvez aussi télécharger une sélection : faites une recherche, appliquez des filtres, puis utilisez « Télécharger ces résultats » sous la liste.</p>
+<h2>API</h2>
+<p>L’API JSON donne accès aux mêmes données, avec les mêmes critères que la recherche du site :</p>
+<ul>
+  <li><code>GET /api/v1/places</code> : recherche (paramètres <code>q</code>, <code>near=lat,lon</code>, <code>radius</code>, <code>territory</code>, <code>bbox</code>, filtres du standard comme <code>services=a|b</code>, <code>open_now</code>, <code>sort</code>, <code>limit</code>, <code>cursor</code>) ;</li>
+  <li><code>GET /api/v1/places.csv</code> et <code>GET /api/v1/places.geojson</code> : exports avec les mêmes paramètres.</li>
+</ul>
+<p><a href="/api/openapi.json">Description complète de l’API (OpenAPI 3.1)</a></p>
+<h2>Intégrer la recherche</h2>
+<p>Vous pouvez intégrer la recherche et la carte sur votre propre site : <a href="/integrer">générer le code d’intégration</a>.</p>`,
+  );
+}
+
+export async function renderSiteMapPage(ctx: SiteContext): Promise<string> {
+  const regions = await ctx.data.listRegions();
+  return simple(
+    ctx,
+    '/plan-du-site',
+    'Plan du site',
+    html`<ul>
+  <li><a href="/">Trouver un lieu</a></li>
+  <li><a href="/recherche">Tous les lieux</a></li>
+  <li><a href="/territoires">Territoires</a><ul>${regions.map((r) => html`<li><a href="/territoires/region/${r.code}">${r.name}</a></li>`)}</ul></li>
+  <li><a href="/donnees">Données ouvertes et API</a></li>
+  <li><a href="/integrer">Intégrer la carte sur votre site</a></li>
+  <li><a href="/accessibilite">Déclaration d’accessibilité</a></li>
+  <li><a href="/mentions-legales">Mentions légales</a></li>
+  <li><a href="/donnees-personnelles">Données personnelles</a></li>
+</ul>`,
+  );
+}
+
+function xmlEscape(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** sitemap.xml of every public page: static pages, territories with places, and every place. */
+export async function renderSitemapXml(ctx: SiteContext): Promise<string> {
+  const base = ctx.config.publicUrl;
+  const urls: { loc: string; lastmod?: string }[] = [];
+  for (const p of ['/', '/territoires', '/donnees', '/integrer', '/accessibilite', '/mentions-legales', '/donnees-personnelles', '/plan-du-site']) urls.push({ loc: base + p });
+  const [deps, communes] = await Promise.all([ctx.data.countPlacesBy('departement'), ctx.data.countPlacesBy('commune')]);
+  const allRegions = await ctx.data.listRegions();
+  for (const r of allRegions) urls.push({ loc: `${base}/territoires/region/${r.code}` });
+  for (const d of deps) if (d.count > 0) urls.push({ loc: `${base}/territoires/departement/${d.code}` });
+  for (const c of communes) if (c.count > 0) urls.push({ loc: `${base}/territoires/commune/${c.code}` });
+  for (const p of await ctx.data.listPlaceUrls()) urls.push({ loc: `${base}/lieux/${p.uid}/${p.slug}`, lastmod: p.updatedAt.slice(0, 10) });
+  const body = urls.map((u) => `<url><loc>${xmlEscape(u.loc)}</loc>${u.lastmod ? `<lastmod>${xmlEscape(u.lastmod)}</lastmod>` : ''}</url>`).join('\n');
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n${body}\n</urlset>\n`;
+}

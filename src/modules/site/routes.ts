@@ -1,0 +1,183 @@
+/**
+ * Routes of the public site: pages, map data, basemap, client scripts, embed and sitemap.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { App } from '../../platform/http/server.ts';
+import type { AppContext } from '../../platform/module.ts';
+import { html } from '../../platform/html/html.ts';
+import { basemapFile, builtInStyle, type BasemapLayer } from './basemap.ts';
+import { clientAssets, maplibreAsset, type Asset } from './bundle.ts';
+import type { SiteData } from './data.ts';
+import { parseState } from './query.ts';
+import { resolveSearch } from './resolve.ts';
+import { checkReport, FormClock, saveReport } from './reports.ts';
+import { page, placeHref, type SiteContext } from './pages/common.ts';
+import { renderHome } from './pages/home.ts';
+import { loadResults, renderResults } from './pages/results.ts';
+import { renderPlace, renderPlaceNotFound, type ReportFormState } from './pages/place.ts';
+import { renderTerritory, renderTerritoryIndex } from './pages/territories.ts';
+import { renderAccessibility, renderLegalNotice, renderOpenData, renderPersonalData, renderSitemapXml, renderSiteMapPage } from './pages/legal.ts';
+import { embedCsp, embedScript, parseEmbedOptions, parseSnippetConfig, renderEmbed, renderSnippetGenerator } from './pages/embed.ts';
+
+type Query = Record<string, string | string[] | undefined>;
+
+const HTML = 'text/html; charset=utf-8';
+const anyQuery = z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional();
+
+function sendAsset(req: FastifyRequest, reply: FastifyReply, a: Asset, maxAge: number) {
+  reply.header('ETag', a.etag).header('Cache-Control', `public, max-age=${maxAge}`).header('Vary', 'Accept-Encoding').type(a.type);
+  if (req.headers['if-none-match'] === a.etag) return reply.status(304).send();
+  // Pre-compressed: skip @fastify/compress.
+  if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+    reply.header('Content-Encoding', 'gzip');
+    return reply.send(a.gzip);
+  }
+  return reply.send(a.body);
+}
+
+function origin(req: FastifyRequest): string {
+  return `${req.protocol}://${req.headers.host ?? 'localhost'}`;
+}
+
+export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, now: () => Date = () => new Date()) {
+  const site: SiteContext = { config: ctx.config, data, now };
+  const clock = new FormClock(ctx.config.secretKey ?? null);
+  const hide = { hide: true } as const;
+
+  const searchState = (query: Query) => parseState(query, (f) => data.enumValues(f));
+
+  app.get('/', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderHome(site)));
+
+  app.get('/recherche', { schema: { ...hide, querystring: anyQuery } }, async (req, reply) => {
+    const { state, problems } = searchState((req.query ?? {}) as Query);
+    const resolution = await resolveSearch(data, state);
+    const view = await loadResults(site, state, resolution, problems);
+    if (resolution.unknownTerritory) reply.status(404);
+    return reply.type(HTML).send(renderResults(site, view));
+  });
+
+  // Place pages: /lieux/<uid>/<slug>; a missing or outdated slug redirects to the canonical URL.
+  const placePage = async (req: FastifyRequest, reply: FastifyReply, form: Partial<ReportFormState> = {}, status = 200) => {
+    const { uid, slug } = req.params as { uid: string; slug?: string };
+    const place = /^[0-9a-f-]{36}$/i.test(uid) ? await data.getPlace(uid) : null;
+    if (!place || !place.visible) return reply.status(404).type(HTML).send(renderPlaceNotFound(site));
+    if (req.method === 'GET' && slug !== place.slug) return reply.redirect(placeHref(place), 301);
+    const full: ReportFormState = { csrf: reply.generateCsrf(), started: clock.stamp(), ...form };
+    return reply.status(status).type(HTML).send(await renderPlace(site, place, full));
+  };
+  app.get('/lieux/:uid', { schema: hide }, (req, reply) => placePage(req, reply));
+  app.get('/lieux/:uid/:slug', { schema: { ...hide, querystring: anyQuery } }, (req, reply) => {
+    const sent = (req.query as Query)?.signalement === 'merci';
+    return placePage(req, reply, sent ? { sent: true } : {});
+  });
+
+  app.post(
+    '/lieux/:uid/:slug/signaler',
+    {
+      schema: hide,
+      onRequest: app.csrfProtection,
+      config: { rateLimit: { max: 5, timeWindow: '10 minutes' } },
+    },
+    async (req, reply) => {
+      const { uid } = req.params as { uid: string };
+      const place = /^[0-9a-f-]{36}$/i.test(uid) ? await data.getPlace(uid) : null;
+      if (!place || !place.visible) return reply.status(404).type(HTML).send(renderPlaceNotFound(site));
+      const check = checkReport((req.body ?? {}) as Record<string, unknown>, clock);
+      if (check.ok) await saveReport(ctx.db, place.uid, check.message, check.contact);
+      if (check.ok || check.spam) return reply.redirect(`${placeHref(place)}?signalement=merci#signaler`, 303);
+      return placePage(req, reply, { errors: check.errors, values: check.values }, 400);
+    },
+  );
+
+  // Map data: the same query as the list, every matching point (compact).
+  app.get('/carte/points.json', { schema: { ...hide, querystring: anyQuery } }, async (req, reply) => {
+    const { state } = searchState((req.query ?? {}) as Query);
+    const resolution = await resolveSearch(data, { ...state, page: 1 });
+    if (resolution.unknownTerritory) return reply.status(404).send({ error: 'not_found', message: 'Territoire inconnu.' });
+    const points = await data.mapPoints(resolution.query);
+    reply.header('Cache-Control', 'public, max-age=60');
+    return { count: points.length, points: points.map((p) => [p.uid, Math.round(p.lon * 1e5) / 1e5, Math.round(p.lat * 1e5) / 1e5]) };
+  });
+
+  app.get('/carte/lieux/:file', { schema: hide }, async (req, reply) => {
+    const uid = (req.params as { file: string }).file.replace(/\.json$/, '');
+    const place = /^[0-9a-f-]{36}$/i.test(uid) ? await data.getPlace(uid) : null;
+    if (!place || !place.visible) return reply.status(404).send({ error: 'not_found', message: 'Lieu introuvable.' });
+    const status = data.openingStatus(place.horaires, now());
+    return { nom: place.nom, adresse: `${place.adresse}, ${place.code_postal} ${place.commune}`, status: status?.label ?? null, href: placeHref(place) };
+  });
+
+  app.get('/carte/style.json', { schema: hide }, async (req, reply) => {
+    if (ctx.config.basemapStyleUrl) return reply.redirect(ctx.config.basemapStyleUrl, 302);
+    reply.header('Cache-Control', 'public, max-age=3600');
+    return builtInStyle(origin(req));
+  });
+
+  app.get('/carte/fond/:file', { schema: hide }, async (req, reply) => {
+    const name = (req.params as { file: string }).file.replace(/\.geojson$/, '');
+    if (name !== 'regions' && name !== 'departements') return reply.callNotFound();
+    const f = basemapFile(ctx.config.sharedDataDir, name as BasemapLayer);
+    if (!f) return reply.status(404).send({ error: 'not_found', message: 'Contours non disponibles (SHARED_DATA_DIR).' });
+    return sendAsset(req, reply, { body: f.body, gzip: f.gzip, etag: f.etag, type: 'application/geo+json' }, 86400);
+  });
+
+  app.get('/site/assets/:file', { schema: hide }, async (req, reply) => {
+    const a = (await clientAssets()).get((req.params as { file: string }).file);
+    if (!a) return reply.callNotFound();
+    return sendAsset(req, reply, a, 300);
+  });
+  app.get('/site/maplibre/:file', { schema: hide }, async (req, reply) => {
+    const a = maplibreAsset((req.params as { file: string }).file);
+    if (!a) return reply.callNotFound();
+    return sendAsset(req, reply, a, 86400);
+  });
+
+  app.get('/territoires', { schema: hide }, async (_req, reply) => reply.type(HTML).send(await renderTerritoryIndex(site)));
+  app.get('/territoires/:level/:code', { schema: hide }, async (req, reply) => {
+    const { level, code } = req.params as { level: string; code: string };
+    const t = ['region', 'departement', 'epci', 'commune'].includes(level) ? await data.resolveTerritory(`${level}:${code}`) : null;
+    if (!t) {
+      return reply.status(404).type(HTML).send(
+        page(site, {
+          title: 'Territoire introuvable',
+          body: html`<h1>Territoire introuvable</h1><p>Ce territoire n’existe pas dans le code officiel géographique.</p><p><a href="/territoires">Voir la liste des régions</a></p>`,
+          noindex: true,
+        }),
+      );
+    }
+    return reply.type(HTML).send(await renderTerritory(site, t));
+  });
+
+  app.get('/accessibilite', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderAccessibility(site)));
+  app.get('/mentions-legales', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderLegalNotice(site)));
+  app.get('/donnees-personnelles', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderPersonalData(site)));
+  app.get('/donnees', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderOpenData(site)));
+  app.get('/plan-du-site', { schema: hide }, async (_req, reply) => reply.type(HTML).send(await renderSiteMapPage(site)));
+
+  let sitemap: { at: number; body: string } | null = null;
+  app.get('/sitemap.xml', { schema: hide }, async (_req, reply) => {
+    if (!sitemap || Date.now() - sitemap.at > 10 * 60 * 1000) sitemap = { at: Date.now(), body: await renderSitemapXml(site) };
+    return reply.type('application/xml; charset=utf-8').header('Cache-Control', 'public, max-age=600').send(sitemap.body);
+  });
+  app.get('/robots.txt', { schema: hide }, async (_req, reply) =>
+    reply.type('text/plain; charset=utf-8').send(`User-agent: *\nDisallow: /embed\nDisallow: /recherche\nSitemap: ${ctx.config.publicUrl}/sitemap.xml\n`),
+  );
+
+  // Embedding: the framed finder, the script-tag loader, the snippet generator.
+  app.get('/embed', { schema: { ...hide, querystring: anyQuery } }, async (req, reply) => {
+    const q = (req.query ?? {}) as Query;
+    const { state, problems } = searchState(q);
+    const resolution = await resolveSearch(data, state);
+    const view = await loadResults(site, state, resolution, problems);
+    reply.header('Content-Security-Policy', embedCsp());
+    return reply.type(HTML).send(renderEmbed(site, view, parseEmbedOptions(q)));
+  });
+  app.get('/embed.js', { schema: hide }, async (_req, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'public, max-age=3600').header('Access-Control-Allow-Origin', '*').send(embedScript(ctx.config.publicUrl)),
+  );
+  app.get('/integrer', { schema: { ...hide, querystring: anyQuery } }, async (req, reply) => {
+    const q = (req.query ?? {}) as Query;
+    return reply.type(HTML).send(await renderSnippetGenerator(site, parseSnippetConfig(site, q), Object.keys(q).length > 0));
+  });
+}
