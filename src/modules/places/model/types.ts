@@ -56,12 +56,16 @@ export interface ValidationIssue {
   severity: Severity;
   /** Stable machine code, e.g. 'required', 'pattern', 'enum', 'max_length', 'date', 'phone_normalised'. */
   code: string;
+  /** Last 1-based line of the record concerned, when it spans several lines (added by model/). */
+  endLine?: number;
 }
 
 /** A row as read from any input format, already mapped to v1.0.2 field names, values as strings
  *  (multi-valued fields joined with `|`), before validation. */
 export interface RawRow {
   line: number;
+  /** Last 1-based line of the record (quoted fields may hold line breaks); absent = `line`. */
+  endLine?: number;
   values: Partial<Record<FieldName, string>>;
 }
 

@@ -1,0 +1,482 @@
+/**
+ * readPlaces: any input file → standard rows (RawRow, v1.0.2 field names, values as strings),
+ * streaming, never throwing out of the row iterator, every problem reported with its line.
+ *
+ * - CSV (streamed, bounded memory): UTF-8 with or without BOM, or Windows-1252 (detected when the
+ *   first 64 KB are not valid UTF-8, or forced by the mapping); delimiter `,` `;` or TAB detected
+ *   from the header; version detected from the header (v1.0.2, v0.1.0) or given by a mapping.
+ * - JSON (an array of records) and GeoJSON (a FeatureCollection) are read whole (in memory); the
+ *   line of each record is found by scanning the text, so issues still carry file lines.
+ */
+import fs from 'node:fs';
+import iconv from 'iconv-lite';
+import { type ColumnPlan, type Values, fileIssue, standardPlan } from './convert.ts';
+import { CsvTokenizer, detectDelimiter, MAX_FIELD_BYTES } from './csv.ts';
+import { legacyPlan, looksLegacy } from './legacy.ts';
+import { type MappingFile, mappingPlan } from './mapping.ts';
+import type { FileMeta, InputFormat, RawRow, ValidationIssue } from './types.ts';
+
+export interface ReadOptions {
+  format?: InputFormat;
+  mapping?: MappingFile;
+  fileName?: string;
+  /** Largest accepted field, in characters (default 100 KB). */
+  maxFieldSize?: number;
+}
+
+export interface ReadResult {
+  meta: FileMeta;
+  /** The rows, in file order. Iterate once. Never throws: read errors become `issues`. */
+  rows: AsyncIterable<RawRow>;
+  /** File-level and reading issues (header, encoding, malformed lines…), appended as reading
+   *  proceeds; complete once `rows` is exhausted. The consumer may empty it while iterating. */
+  issues: ValidationIssue[];
+}
+
+const SAMPLE_BYTES = 64 * 1024;
+
+type ByteSource = AsyncIterator<Buffer>;
+
+function toByteSource(input: Buffer | NodeJS.ReadableStream | string): ByteSource {
+  if (Buffer.isBuffer(input)) {
+    let done = false;
+    return {
+      async next() {
+        if (done || input.length === 0) return { done: true, value: undefined };
+        done = true;
+        return { done: false, value: input };
+      },
+    };
+  }
+  const stream = typeof input === 'string' ? fs.createReadStream(input, { highWaterMark: SAMPLE_BYTES }) : input;
+  const it = (stream as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+  return {
+    async next() {
+      const r = await it.next();
+      if (r.done) return { done: true, value: undefined };
+      return { done: false, value: typeof r.value === 'string' ? Buffer.from(r.value) : r.value };
+    },
+    async return() {
+      await it.return?.();
+      return { done: true, value: undefined };
+    },
+  };
+}
+
+/** Reads until at least `min` bytes (or the end) are in hand. */
+async function readSample(src: ByteSource, min: number): Promise<{ sample: Buffer; ended: boolean }> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  while (size < min) {
+    const r = await src.next();
+    if (r.done) return { sample: Buffer.concat(parts), ended: true };
+    parts.push(r.value);
+    size += r.value.length;
+  }
+  return { sample: Buffer.concat(parts), ended: false };
+}
+
+function isValidUtf8(buf: Buffer, complete: boolean): boolean {
+  try {
+    const d = new TextDecoder('utf-8', { fatal: true });
+    d.decode(buf, { stream: !complete });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Recognises files that are not text at all; returns a French message or null. */
+function sniffBinary(sample: Buffer): string | null {
+  if (sample.length >= 4 && sample[0] === 0x50 && sample[1] === 0x4b && sample[2] === 0x03 && sample[3] === 0x04) {
+    return 'Le fichier est une archive ou un classeur Excel (.xlsx/.ods), pas un fichier CSV : enregistrez-le au format « CSV UTF-8 ».';
+  }
+  if (sample.length >= 4 && sample.toString('latin1', 0, 4) === '%PDF') return 'Le fichier est un PDF, pas un fichier CSV ou JSON.';
+  if (sample.length >= 2 && ((sample[0] === 0xff && sample[1] === 0xfe) || (sample[0] === 0xfe && sample[1] === 0xff))) {
+    return 'Le fichier est encodé en UTF-16 : enregistrez-le en UTF-8 (« CSV UTF-8 » dans un tableur).';
+  }
+  if (sample.length >= 8 && sample[0] === 0xd0 && sample[1] === 0xcf && sample[2] === 0x11 && sample[3] === 0xe0) {
+    return "Le fichier est un classeur Excel ancien (.xls), pas un fichier CSV : enregistrez-le au format « CSV UTF-8 ».";
+  }
+  const n = Math.min(sample.length, 8192);
+  let nul = 0;
+  let ctrl = 0;
+  for (let i = 0; i < n; i++) {
+    const b = sample[i];
+    if (b === 0) nul++;
+    else if (b < 9 || (b > 13 && b < 32)) ctrl++;
+  }
+  if (nul > 0 || (n > 0 && ctrl / n > 0.1)) return 'Le fichier contient des données binaires : ce n\'est ni un CSV ni un JSON lisible.';
+  return null;
+}
+
+function extensionFormat(name: string | undefined): InputFormat | undefined {
+  if (!name) return undefined;
+  const lower = name.toLowerCase();
+  if (lower.endsWith('.geojson')) return 'geojson';
+  if (lower.endsWith('.json')) return 'json';
+  if (lower.endsWith('.csv') || lower.endsWith('.tsv') || lower.endsWith('.txt')) return 'csv';
+  return undefined;
+}
+
+function emptyRows(): AsyncIterable<RawRow> {
+  return { async *[Symbol.asyncIterator]() {} };
+}
+
+function choosePlan(columns: readonly string[], headerLine: number | null, mapping: MappingFile | undefined): ColumnPlan {
+  if (mapping) return mappingPlan(mapping, columns, headerLine);
+  if (looksLegacy(columns)) return legacyPlan(columns, headerLine);
+  return standardPlan(columns, headerLine);
+}
+
+/** Opens any supported input and returns its rows as a stream. */
+export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string, opts: ReadOptions = {}): Promise<ReadResult> {
+  const issues: ValidationIssue[] = [];
+  const src = toByteSource(input);
+  const fileName = opts.fileName ?? (typeof input === 'string' ? input : undefined);
+  let first: { sample: Buffer; ended: boolean };
+  try {
+    first = await readSample(src, SAMPLE_BYTES);
+  } catch (e) {
+    issues.push(fileIssue(null, null, null, 'error', 'read_error', `Lecture du fichier impossible : ${(e as Error).message}.`));
+    return { meta: { format: opts.format ?? 'csv', version: 'unknown', delimiter: null, encoding: 'utf-8', bom: false }, rows: emptyRows(), issues };
+  }
+  const { sample, ended } = first;
+  const bom = sample.length >= 3 && sample[0] === 0xef && sample[1] === 0xbb && sample[2] === 0xbf;
+  let encoding: FileMeta['encoding'] = opts.mapping?.encoding ?? (bom || isValidUtf8(sample, ended) ? 'utf-8' : 'windows-1252');
+  const meta: FileMeta = { format: opts.format ?? 'csv', version: 'unknown', delimiter: null, encoding, bom };
+
+  if (sample.length === 0 || (ended && sample.subarray(bom ? 3 : 0).toString('latin1').trim() === '')) {
+    issues.push(fileIssue(null, null, null, 'error', 'empty_file', 'Le fichier est vide.'));
+    return { meta, rows: emptyRows(), issues };
+  }
+  const binary = sniffBinary(sample);
+  if (binary !== null) {
+    issues.push(fileIssue(null, null, null, 'error', 'binary_file', binary));
+    await src.return?.();
+    return { meta, rows: emptyRows(), issues };
+  }
+  if (encoding === 'windows-1252' && !opts.mapping?.encoding) {
+    issues.push(
+      fileIssue(null, null, null, 'warning', 'encoding_windows_1252', "Le fichier n'est pas en UTF-8 : il a été lu comme Windows-1252 (encodage Excel par défaut). Vérifiez les accents ; le standard demande de l'UTF-8."),
+    );
+  }
+
+  // Decoder for the rest of the stream.
+  const decoder =
+    encoding === 'utf-8'
+      ? (() => {
+          const d = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false });
+          return { write: (b: Buffer) => d.decode(b, { stream: true }), end: () => d.decode() };
+        })()
+      : (() => {
+          const d = iconv.getDecoder('windows-1252');
+          return { write: (b: Buffer) => d.write(b), end: () => d.end() ?? '' };
+        })();
+
+  const format: InputFormat = opts.format ?? extensionFormat(fileName) ?? sniffJson(sample, bom) ?? 'csv';
+  meta.format = format;
+
+  if (format !== 'csv') {
+    // JSON / GeoJSON: whole text.
+    let text = decoder.write(sample);
+    if (!ended) {
+      for (;;) {
+        const r = await src.next();
+        if (r.done) break;
+        text += decoder.write(r.value);
+      }
+    }
+    text += decoder.end();
+    return readJson(text, format, meta, issues, opts);
+  }
+
+  // CSV.
+  let text = decoder.write(sample) + (ended ? decoder.end() : '');
+  const delimiter = opts.mapping?.delimiter ?? detectDelimiter(text);
+  meta.delimiter = delimiter;
+  const tok = new CsvTokenizer(delimiter, opts.maxFieldSize ?? MAX_FIELD_BYTES);
+  tok.push(text);
+  let srcEnded = ended;
+  if (srcEnded) tok.end();
+  let replacementReported = text.includes('\uFFFD') && encoding === 'utf-8';
+
+  // Pull events; pending events produced while looking for the header are kept.
+  const pending: import('./csv.ts').CsvEvent[] = [];
+  const pull = async (): Promise<boolean> => {
+    // Returns false at the end of input.
+    if (srcEnded) return false;
+    let r: IteratorResult<Buffer>;
+    try {
+      r = await src.next();
+    } catch (e) {
+      issues.push(fileIssue(tok.currentLine, null, null, 'error', 'read_error', `Ligne ${tok.currentLine} : lecture interrompue (${(e as Error).message}).`));
+      srcEnded = true;
+      tok.end();
+      return true;
+    }
+    if (r.done) {
+      srcEnded = true;
+      const rest = decoder.end();
+      if (rest) tok.push(rest);
+      tok.end();
+      return true;
+    }
+    const chunk = decoder.write(r.value);
+    if (!replacementReported && encoding === 'utf-8' && chunk.includes('\uFFFD')) {
+      replacementReported = true;
+      issues.push(
+        fileIssue(tok.currentLine, null, null, 'warning', 'encoding_invalid', `Vers la ligne ${tok.currentLine} : octets qui ne sont pas de l'UTF-8 valide, remplacés par « � ». Enregistrez le fichier en UTF-8.`),
+      );
+    }
+    tok.push(chunk);
+    return true;
+  };
+
+  // Header: the first record.
+  let header: import('./csv.ts').CsvRecord | null = null;
+  while (header === null) {
+    for (const ev of tok.drain()) {
+      if (header !== null) pending.push(ev);
+      else if (ev.kind === 'record') header = ev;
+      else issues.push(fileIssue(ev.line, null, null, 'error', ev.code, ev.message.replace('ligne ignorée', 'en-tête illisible')));
+    }
+    if (header !== null) break;
+    if (!(await pull())) break;
+  }
+  if (header === null) {
+    issues.push(fileIssue(null, null, null, 'error', 'no_header', "Le fichier ne contient pas de ligne d'en-tête lisible."));
+    return { meta, rows: emptyRows(), issues };
+  }
+  const columns = header.fields.map((c) => c.trim());
+  const plan = choosePlan(columns, header.line, opts.mapping);
+  meta.version = plan.version;
+  issues.push(...plan.headerIssues);
+  if (plan.fatal) {
+    await src.return?.();
+    return { meta, rows: emptyRows(), issues };
+  }
+  const width = columns.length;
+
+  async function* rows(): AsyncGenerator<RawRow> {
+    let count = 0;
+    const handle = (ev: import('./csv.ts').CsvEvent): RawRow | null => {
+      if (ev.kind === 'problem') {
+        issues.push({ line: ev.line, endLine: ev.endLine, field: null, value: null, severity: 'error', code: ev.code, message: ev.message });
+        return null;
+      }
+      const f = ev.fields;
+      if (f.length !== width) {
+        const extraEmpty = f.length > width && f.slice(width).every((x) => x.trim() === '');
+        if (!extraEmpty) {
+          issues.push({
+            line: ev.line,
+            endLine: ev.endLine,
+            field: null,
+            value: null,
+            severity: 'error',
+            code: 'column_count',
+            message: `Ligne ${ev.line} : ${f.length} colonne${f.length > 1 ? 's' : ''} au lieu de ${width} (celles de l'en-tête) ; ligne ignorée. Vérifiez les séparateurs « ${delimiter === '\t' ? 'tabulation' : delimiter} » et les guillemets.`,
+          });
+          return null;
+        }
+      }
+      let values: Values;
+      try {
+        values = plan.convert(f, ev.line, issues);
+      } catch (e) {
+        issues.push({ line: ev.line, endLine: ev.endLine, field: null, value: null, severity: 'error', code: 'internal', message: `Ligne ${ev.line} : ligne illisible (${(e as Error).message}).` });
+        return null;
+      }
+      count++;
+      return { line: ev.line, endLine: ev.endLine, values };
+    };
+    try {
+      for (const ev of pending) {
+        const row = handle(ev);
+        if (row) yield row;
+      }
+      pending.length = 0;
+      for (;;) {
+        for (const ev of tok.drain()) {
+          const row = handle(ev);
+          if (row) yield row;
+        }
+        if (!(await pull())) break;
+      }
+      for (const ev of tok.drain()) {
+        const row = handle(ev);
+        if (row) yield row;
+      }
+      if (count === 0 && !issues.some((i) => i.line !== null && i.line > header!.line)) {
+        issues.push(fileIssue(null, null, null, 'error', 'no_rows', "Le fichier ne contient que la ligne d'en-tête : aucun lieu à lire."));
+      }
+    } finally {
+      await src.return?.();
+    }
+  }
+
+  return { meta, rows: rows(), issues };
+}
+
+function sniffJson(sample: Buffer, bom: boolean): InputFormat | undefined {
+  const head = sample.subarray(bom ? 3 : 0, 4096).toString('latin1').trimStart();
+  if (head.startsWith('[')) return 'json';
+  if (head.startsWith('{')) return /"FeatureCollection"|"features"\s*:/.test(sample.subarray(0, SAMPLE_BYTES).toString('latin1')) ? 'geojson' : 'json';
+  return undefined;
+}
+
+// --- JSON / GeoJSON -------------------------------------------------------------------------------
+
+/** Line (1-based) of a character offset. */
+function lineAt(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let last = -1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) {
+    line++;
+    last = i;
+  }
+  return { line, column: offset - last };
+}
+
+/** The starting line of each object directly inside the root array, or inside arrays that are
+ *  direct members of the root object (GeoJSON `features`), in order. */
+function objectLines(text: string): number[] {
+  const lines: number[] = [];
+  const stack: string[] = [];
+  let line = 1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) line++;
+    else if (c === 34) {
+      // skip string
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 92) i++;
+        else if (d === 34) break;
+        else if (d === 10) line++;
+      }
+    } else if (c === 123 || c === 91) {
+      if (c === 123 && stack.length > 0 && stack[stack.length - 1] === '[' && (stack.length === 1 || (stack.length === 2 && stack[0] === '{'))) lines.push(line);
+      stack.push(c === 123 ? '{' : '[');
+    } else if (c === 125 || c === 93) stack.pop();
+  }
+  return lines;
+}
+
+function flatten(value: unknown): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return value.map((v) => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v))).join('|');
+  return JSON.stringify(value);
+}
+
+function readJson(text: string, format: InputFormat, meta: FileMeta, issues: ValidationIssue[], opts: ReadOptions): ReadResult {
+  const body = text.replace(/^\uFEFF/, '');
+  let data: unknown;
+  try {
+    data = JSON.parse(body);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const pos = /position (\d+)/.exec(msg);
+    let where = '';
+    let line: number | null = null;
+    if (pos) {
+      const lc = lineAt(body, Number(pos[1]));
+      line = lc.line;
+      where = ` ligne ${lc.line}, colonne ${lc.column}`;
+    } else if (body.trim() !== '') {
+      line = lineAt(body, body.length).line;
+      where = ` à la fin du fichier (ligne ${line})`;
+    }
+    issues.push(fileIssue(line, null, null, 'error', 'invalid_json', `JSON invalide${where} : ${msg}.`));
+    return { meta, rows: emptyRows(), issues };
+  }
+  let records: unknown[];
+  let geo = false;
+  if (Array.isArray(data)) records = data;
+  else if (data && typeof data === 'object' && Array.isArray((data as { features?: unknown }).features)) {
+    records = (data as { features: unknown[] }).features;
+    geo = true;
+  } else {
+    issues.push(fileIssue(1, null, null, 'error', 'json_shape', "JSON inattendu : un tableau de lieux ou une FeatureCollection GeoJSON (avec « features ») est attendu."));
+    return { meta, rows: emptyRows(), issues };
+  }
+  meta.format = geo ? 'geojson' : format === 'geojson' ? 'geojson' : 'json';
+  const lines = objectLines(body);
+  // Flatten every record to a keyed row; columns = union of keys in first-seen order.
+  const columns: string[] = [];
+  const colIndex = new Map<string, number>();
+  const flat: { line: number; cells: (string | undefined)[] | null }[] = [];
+  const col = (k: string) => {
+    let i = colIndex.get(k);
+    if (i === undefined) {
+      i = columns.length;
+      columns.push(k);
+      colIndex.set(k, i);
+    }
+    return i;
+  };
+  records.forEach((rec, k) => {
+    const line = lines[k] ?? 1;
+    let props: unknown = rec;
+    let geomLat: number | undefined;
+    let geomLon: number | undefined;
+    if (geo) {
+      const f = rec as { type?: unknown; properties?: unknown; geometry?: { type?: unknown; coordinates?: unknown } | null };
+      if (!f || typeof f !== 'object' || Array.isArray(f)) {
+        issues.push(fileIssue(line, null, null, 'error', 'json_shape', `Ligne ${line} : l'élément ${k + 1} de « features » n'est pas un objet Feature ; ignoré.`));
+        flat.push({ line, cells: null });
+        return;
+      }
+      props = f.properties ?? {};
+      const g = f.geometry;
+      if (g && g.type === 'Point' && Array.isArray(g.coordinates) && typeof g.coordinates[0] === 'number' && typeof g.coordinates[1] === 'number') {
+        geomLon = g.coordinates[0];
+        geomLat = g.coordinates[1];
+      } else if (g) {
+        issues.push(fileIssue(line, 'latitude', null, 'warning', 'geometry_ignored', `Ligne ${line} : géométrie autre qu'un point (Point [longitude, latitude]) ignorée.`));
+      }
+    }
+    if (!props || typeof props !== 'object' || Array.isArray(props)) {
+      issues.push(fileIssue(line, null, null, 'error', 'json_shape', `Ligne ${line} : l'élément ${k + 1} n'est pas un objet ; ignoré.`));
+      flat.push({ line, cells: null });
+      return;
+    }
+    const cells: (string | undefined)[] = [];
+    for (const [key, v] of Object.entries(props as Record<string, unknown>)) cells[col(key)] = flatten(v);
+    if (geomLat !== undefined && geomLon !== undefined) {
+      const li = col('latitude');
+      const lo = col('longitude');
+      const pl = cells[li];
+      const pn = cells[lo];
+      if (pl !== undefined && pl !== '' && pn !== undefined && pn !== '' && (Number(pl) !== geomLat || Number(pn) !== geomLon)) {
+        issues.push(fileIssue(line, 'latitude', `${pl}, ${pn}`, 'warning', 'geometry_mismatch', `Ligne ${line} : latitude/longitude des propriétés (${pl}, ${pn}) différentes de la géométrie (${geomLat}, ${geomLon}) ; la géométrie est retenue.`));
+      }
+      cells[li] = String(geomLat);
+      cells[lo] = String(geomLon);
+    }
+    flat.push({ line, cells });
+  });
+  const plan = choosePlan(columns, null, opts.mapping);
+  meta.version = plan.version;
+  meta.delimiter = null;
+  issues.push(...plan.headerIssues);
+  if (plan.fatal && records.length > 0) return { meta, rows: emptyRows(), issues };
+  if (records.length === 0) issues.push(fileIssue(null, null, null, 'error', 'no_rows', 'Le fichier JSON ne contient aucun lieu.'));
+  async function* rows(): AsyncGenerator<RawRow> {
+    for (const r of flat) {
+      if (r.cells === null) continue;
+      let values: Values;
+      try {
+        values = plan.convert(r.cells, r.line, issues);
+      } catch (e) {
+        issues.push(fileIssue(r.line, null, null, 'error', 'internal', `Ligne ${r.line} : élément illisible (${(e as Error).message}).`));
+        continue;
+      }
+      yield { line: r.line, values };
+    }
+  }
+  return { meta, rows: rows(), issues };
+}
