@@ -4,6 +4,7 @@
 // tests only. Browser tests are included in the default run when Chromium is installed.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -34,8 +35,14 @@ if (files.length === 0) {
 }
 
 const env = { ...process.env, NODE_ENV: 'test', TZ: 'Europe/Paris' };
-const fixture = spawnSync(process.execPath, ['--import', 'tsx', 'test/support/build-fixture.ts'], { cwd: root, env, stdio: 'inherit' });
+const marker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'maillage-run-')), 'fixture');
+const fixture = spawnSync(process.execPath, ['--import', 'tsx', 'test/support/build-fixture.ts'], {
+  cwd: root,
+  env: { ...env, MAILLAGE_FIXTURE_OUT: marker },
+  stdio: 'inherit',
+});
 if (fixture.status !== 0) process.exit(fixture.status ?? 1);
+if (fs.existsSync(marker)) env.MAILLAGE_FIXTURE = fs.readFileSync(marker, 'utf8');
 
 const concurrency = process.env.TEST_CONCURRENCY || '2';
 const result = spawnSync(

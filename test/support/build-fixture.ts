@@ -22,6 +22,8 @@ async function seed(db: Db) {
 const url = process.env.DATABASE_URL;
 if (!url) {
   const file = fixturePath();
+  // Tell the runner which fixture this run uses (it passes it on to every test process).
+  if (process.env.MAILLAGE_FIXTURE_OUT) fs.writeFileSync(process.env.MAILLAGE_FIXTURE_OUT, file);
   if (!fs.existsSync(file)) {
     const started = Date.now();
     const db = await openDb({ databaseUrl: null, pgliteDir: null });
@@ -29,9 +31,14 @@ if (!url) {
     const blob = await dumpPglite(db);
     await db.close();
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    for (const old of fs.readdirSync(path.dirname(file))) if (old.startsWith('fixture-')) fs.rmSync(path.join(path.dirname(file), old));
-    fs.writeFileSync(file + '.tmp', Buffer.from(await blob.arrayBuffer()));
-    fs.renameSync(file + '.tmp', file);
+    // Prune fixtures of older code, leaving recent ones to test runs that may still use them.
+    for (const old of fs.readdirSync(path.dirname(file))) {
+      const p = path.join(path.dirname(file), old);
+      if (old.startsWith('fixture-') && Date.now() - fs.statSync(p).mtimeMs > 3600_000) fs.rmSync(p, { force: true });
+    }
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, Buffer.from(await blob.arrayBuffer()));
+    fs.renameSync(tmp, file);
     console.log(`test fixture built in ${((Date.now() - started) / 1000).toFixed(1)} s: ${path.relative(process.cwd(), file)}`);
   }
 } else {

@@ -16,7 +16,9 @@ export function fixtureHash(): string {
   return h.digest('hex').slice(0, 16);
 }
 
+/** The fixture of this run: chosen once by the runner (MAILLAGE_FIXTURE), else from the current files. */
 export function fixturePath(): string {
+  if (process.env.MAILLAGE_FIXTURE) return process.env.MAILLAGE_FIXTURE;
   return path.join(projectRoot, 'node_modules', '.cache', 'maillage', `fixture-${fixtureHash()}.tar.gz`);
 }
 
