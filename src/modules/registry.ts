@@ -7,10 +7,11 @@ import { fileURLToPath } from 'node:url';
 import type { ModuleManifest } from '../platform/module.ts';
 import { territoriesModule } from './territories/index.ts';
 import { placesModule } from './places/index.ts';
+import { commonsModule } from './commons/index.ts';
 
 export const platformMigrations = {
   module: 'platform',
   dir: path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'platform', 'migrations'),
 };
 
-export const modules: ModuleManifest[] = [territoriesModule, placesModule];
+export const modules: ModuleManifest[] = [territoriesModule, placesModule, commonsModule];

@@ -1,0 +1,57 @@
+/**
+ * Demo data: a few small real packages from node_modules turned into git repositories (one
+ * commit each, under DATA_DIR/commons/demo-sources) and indexed. Takes a few seconds.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from '../../platform/config.ts';
+import type { AppContext } from '../../platform/module.ts';
+import { addRepository, commonsDirs, indexRepository } from './service.ts';
+
+export const DEMO_PACKAGES = ['ms', 'escape-html', 'fast-deep-equal', 'semver', 'yaml', 'marked'];
+
+const GIT_ENV = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'Maillage demo',
+  GIT_AUTHOR_EMAIL: 'demo@maillage.invalid',
+  GIT_COMMITTER_NAME: 'Maillage demo',
+  GIT_COMMITTER_EMAIL: 'demo@maillage.invalid',
+  GIT_CONFIG_NOSYSTEM: '1',
+};
+
+/** Copies a directory tree (regular files only, no nested node_modules) and commits it. */
+export function gitRepoFromDirectory(src: string, dest: string, message: string) {
+  fs.rmSync(dest, { recursive: true, force: true });
+  const copy = (from: string, to: string) => {
+    fs.mkdirSync(to, { recursive: true });
+    for (const e of fs.readdirSync(from, { withFileTypes: true })) {
+      if (e.name === 'node_modules' || e.name === '.git') continue;
+      const a = path.join(from, e.name);
+      const b = path.join(to, e.name);
+      if (e.isDirectory()) copy(a, b);
+      else if (e.isFile()) fs.copyFileSync(a, b);
+    }
+  };
+  copy(src, dest);
+  const git = (...args: string[]) => execFileSync('git', ['-c', 'init.defaultBranch=main', ...args], { cwd: dest, env: GIT_ENV, stdio: 'pipe' });
+  git('init', '-q');
+  git('add', '-A');
+  git('commit', '-q', '-m', message);
+}
+
+export async function seedCommonsDemo(ctx: AppContext, out: (line: string) => void = () => undefined) {
+  const { rows } = await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM commons.repository');
+  if (rows[0]!.n > 0) return;
+  const base = path.join(commonsDirs(ctx).root, 'demo-sources');
+  for (const name of DEMO_PACKAGES) {
+    const src = path.join(projectRoot, 'node_modules', name);
+    if (!fs.existsSync(path.join(src, 'package.json'))) continue;
+    const version = (JSON.parse(fs.readFileSync(path.join(src, 'package.json'), 'utf8')) as { version?: string }).version ?? '';
+    const dest = path.join(base, name);
+    gitRepoFromDirectory(src, dest, `${name} ${version} (from node_modules)`);
+    await addRepository(ctx, dest, { name });
+    const r = await indexRepository(ctx, name);
+    out(`commons: ${name} indexed (${r.files} files, ${r.newBlobs} new blobs)`);
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Block search primitives: a tolerant tokenizer that drops whitespace and comments and normalises
+ * identifiers and literals, k-grams of token hashes, and winnowing (Schleimer, Wilkerson, Aiken,
+ * "Winnowing: local algorithms for document fingerprinting", 2003). Two blocks that differ only by
+ * layout, comments, renamed identifiers or changed literals give the same normalised tokens.
+ */
+export interface Token {
+  /** Normalised token: keywords and punctuation as written, identifiers "I", numbers "N", strings "S". */
+  norm: string;
+  /** The token as written (for "identical" checks). */
+  text: string;
+  /** 1-based line. */
+  line: number;
+}
+
+/** k: tokens per k-gram; w: winnowing window. Any common run of ≥ k + w - 1 tokens is found. */
+export const K = 12;
+export const W = 10;
+
+const KEYWORDS = new Set(
+  (
+    'if else for while do switch case default break continue return goto try catch finally throw throws new delete typeof instanceof in of ' +
+    'function class def lambda yield async await import from export as with pass raise elif not and or is None True False null nil true false undefined this self super ' +
+    'var let const static public private protected final abstract interface extends implements package namespace use trait enum struct union typedef sizeof ' +
+    'int long short char float double void unsigned signed bool boolean byte string echo print global unset isset'
+  ).split(' '),
+);
+
+const HASH_COMMENT = new Set(['python', 'shell', 'ruby', 'perl', 'yaml', 'make', 'toml', 'cmake', 'dockerfile']);
+
+function isIdStart(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36 || c > 127;
+}
+function isIdPart(c: number): boolean {
+  return isIdStart(c) || (c >= 48 && c <= 57);
+}
+
+export function tokenize(text: string, lang: string | null = null): Token[] {
+  const out: Token[] = [];
+  const hashComments = lang !== null && (HASH_COMMENT.has(lang) || lang === 'php');
+  let i = 0;
+  let line = 1;
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 10) {
+      line++;
+      i++;
+      continue;
+    }
+    if (c === 32 || c === 9 || c === 13 || c === 12 || c === 11) {
+      i++;
+      continue;
+    }
+    // Comments: //, /* */, and # where the language uses it.
+    if (c === 47 && text.charCodeAt(i + 1) === 47) {
+      while (i < n && text.charCodeAt(i) !== 10) i++;
+      continue;
+    }
+    if (c === 47 && text.charCodeAt(i + 1) === 42) {
+      i += 2;
+      while (i < n && !(text.charCodeAt(i) === 42 && text.charCodeAt(i + 1) === 47)) {
+        if (text.charCodeAt(i) === 10) line++;
+        i++;
+      }
+      i += 2;
+      continue;
+    }
+    if (c === 35 && hashComments) {
+      while (i < n && text.charCodeAt(i) !== 10) i++;
+      continue;
+    }
+    const startLine = line;
+    if (isIdStart(c)) {
+      let j = i + 1;
+      while (j < n && isIdPart(text.charCodeAt(j))) j++;
+      const word = text.slice(i, j);
+      out.push({ norm: KEYWORDS.has(word) ? word : 'I', text: word, line: startLine });
+      i = j;
+      continue;
+    }
+    if (c >= 48 && c <= 57) {
+      let j = i + 1;
+      while (j < n && (isIdPart(text.charCodeAt(j)) || text.charCodeAt(j) === 46)) j++;
+      out.push({ norm: 'N', text: text.slice(i, j), line: startLine });
+      i = j;
+      continue;
+    }
+    if (c === 34 || c === 39 || c === 96) {
+      let j = i + 1;
+      while (j < n) {
+        const d = text.charCodeAt(j);
+        if (d === 92) {
+          j += 2;
+          continue;
+        }
+        if (d === c) break;
+        if (d === 10) {
+          if (c !== 96) break;
+          line++;
+        }
+        j++;
+      }
+      out.push({ norm: 'S', text: text.slice(i, Math.min(j + 1, n)), line: startLine });
+      i = j + 1;
+      continue;
+    }
+    const ch = text[i]!;
+    out.push({ norm: ch, text: ch, line: startLine });
+    i++;
+  }
+  return out;
+}
+
+function strHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+const tokenHashCache = new Map<string, number>();
+function tokenHash(s: string): number {
+  let h = tokenHashCache.get(s);
+  if (h === undefined) {
+    h = strHash(s);
+    if (tokenHashCache.size < 10000) tokenHashCache.set(s, h);
+  }
+  return h;
+}
+
+/** Hash of every k-gram of normalised tokens: result[i] covers tokens i … i+k-1. */
+export function kgramHashes(tokens: Token[], k = K): Uint32Array {
+  const n = tokens.length - k + 1;
+  if (n <= 0) return new Uint32Array(0);
+  const th = new Uint32Array(tokens.length);
+  for (let i = 0; i < tokens.length; i++) th[i] = tokenHash(tokens[i]!.norm);
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    let h = 0x9e3779b9;
+    for (let j = 0; j < k; j++) h = Math.imul(h ^ th[i + j]!, 0x85ebca6b) ^ (h >>> 13);
+    out[i] = (h ^ (h >>> 16)) >>> 0;
+  }
+  return out;
+}
+
+export interface Fingerprint {
+  hash: number;
+  /** Index of the k-gram's first token. */
+  pos: number;
+}
+
+/** Winnowing: in every window of w consecutive k-gram hashes keep the minimum (rightmost on ties). */
+export function winnow(hashes: Uint32Array, w = W): Fingerprint[] {
+  const out: Fingerprint[] = [];
+  if (hashes.length === 0) return out;
+  if (hashes.length <= w) {
+    let m = 0;
+    for (let i = 1; i < hashes.length; i++) if (hashes[i]! <= hashes[m]!) m = i;
+    return [{ hash: hashes[m]!, pos: m }];
+  }
+  let last = -1;
+  for (let s = 0; s + w <= hashes.length; s++) {
+    let m = s;
+    for (let i = s + 1; i < s + w; i++) if (hashes[i]! <= hashes[m]!) m = i;
+    if (m !== last) {
+      out.push({ hash: hashes[m]!, pos: m });
+      last = m;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,276 @@
+/**
+ * Block search over a snapshot: the pasted block's k-gram hashes are looked up in every shard's
+ * winnowed fingerprints; the best candidate files are re-tokenised to align the block precisely
+ * and score it (Dice coefficient of normalised k-gram sets). Also the duplicated-blocks report.
+ */
+import { UserError } from '../../../platform/http/errors.ts';
+import { K, kgramHashes, tokenize, type Token } from './blocks.ts';
+import { DocText, type Occurrence, type OpenShard, type Searcher } from './searcher.ts';
+
+export interface BlockMatch {
+  repository: string;
+  software: string;
+  origin: string;
+  commit: string;
+  path: string;
+  lang: string | null;
+  blob: string;
+  /** Lines of the matching region in the file (1-based, inclusive). */
+  lines: [number, number];
+  /** Lines of the pasted block that it corresponds to. */
+  queryLines: [number, number];
+  /** 0 … 1: share of normalised k-grams in common. */
+  similarity: number;
+  /** Same tokens as written: identical modulo whitespace and comments. */
+  identical: boolean;
+  /** The file's lines of the region, for side-by-side display. */
+  excerpt: string[];
+  /** Other places where the very same file appears. */
+  alsoIn: { repository: string; path: string }[];
+}
+
+export interface BlockSearchResult {
+  matches: BlockMatch[];
+  queryLineCount: number;
+  tokens: number;
+}
+
+export const BLOCK_MIN_LINES = 5;
+export const BLOCK_MAX_LINES = 200;
+
+function lineCountOf(text: string): number {
+  return text.replace(/\n+$/, '').split('\n').length;
+}
+
+interface Alignment {
+  first: number;
+  last: number;
+  similarity: number;
+  qFirst: number;
+  qLast: number;
+}
+
+/** Aligns the query k-grams on a document's k-grams; null when too little is shared. */
+function align(qh: Uint32Array, dh: Uint32Array, qlen: number): Alignment | null {
+  const qset = new Set(qh);
+  const pos: number[] = [];
+  for (let i = 0; i < dh.length; i++) if (qset.has(dh[i]!)) pos.push(i);
+  if (pos.length === 0) return null;
+  // Cluster matched positions; a gap longer than the block breaks a cluster.
+  let best: [number, number, number] = [pos[0]!, pos[0]!, 1];
+  let start = pos[0]!;
+  let count = 1;
+  for (let i = 1; i < pos.length; i++) {
+    if (pos[i]! - pos[i - 1]! > Math.max(qlen, 2 * K)) {
+      start = pos[i]!;
+      count = 0;
+    }
+    count++;
+    if (count > best[2]) best = [start, pos[i]!, count];
+  }
+  const [first, last] = best;
+  const region = new Set(dh.subarray(first, last + 1));
+  let common = 0;
+  for (const h of qset) if (region.has(h)) common++;
+  const similarity = (2 * common) / (qset.size + region.size);
+  let qFirst = -1;
+  let qLast = -1;
+  for (let i = 0; i < qh.length; i++) {
+    if (region.has(qh[i]!)) {
+      if (qFirst < 0) qFirst = i;
+      qLast = i;
+    }
+  }
+  return { first, last, similarity, qFirst, qLast };
+}
+
+export function blockSearch(searcher: Searcher, text: string, opts: { lang?: string | null; limit?: number; minSimilarity?: number } = {}): BlockSearchResult {
+  const lines = lineCountOf(text);
+  if (text.trim() === '') throw new UserError('Collez un bloc de code à rechercher.', 400, 'code');
+  if (lines < BLOCK_MIN_LINES) throw new UserError(`Le bloc doit compter au moins ${BLOCK_MIN_LINES} lignes (il en a ${lines}).`, 400, 'code');
+  if (lines > BLOCK_MAX_LINES) throw new UserError(`Le bloc doit compter au plus ${BLOCK_MAX_LINES} lignes (il en a ${lines}).`, 400, 'code');
+  const limit = opts.limit ?? 20;
+  const minSim = opts.minSimilarity ?? 0.3;
+  const qtokens = tokenize(text, opts.lang ?? null);
+  if (qtokens.length < K) throw new UserError(`Le bloc est trop court : au moins ${K} éléments de code sont nécessaires.`, 400, 'code');
+  const qh = kgramHashes(qtokens);
+  const distinct = [...new Set(qh)];
+  // 1. Fingerprint hits per document.
+  type Cand = { shard: OpenShard; doc: number; hits: number };
+  const cands: Cand[] = [];
+  for (const shard of searcher.shards) {
+    const counts = new Map<number, number>();
+    const fp = shard.reader.fp;
+    for (const h of distinct) {
+      const [s, e] = shard.reader.fingerprintRange(h);
+      let prev = -1;
+      for (let r = s; r < e; r++) {
+        const doc = fp[r * 3 + 1]!;
+        if (doc === prev || !shard.occ[doc]) continue;
+        prev = doc;
+        counts.set(doc, (counts.get(doc) ?? 0) + 1);
+      }
+    }
+    for (const [doc, hits] of counts) cands.push({ shard, doc, hits });
+  }
+  cands.sort((a, b) => b.hits - a.hits || a.shard.reader.lengths[a.doc]! - b.shard.reader.lengths[b.doc]!);
+  // 2. Precise alignment on the best candidates.
+  const matches: BlockMatch[] = [];
+  for (const c of cands.slice(0, Math.max(limit * 3, 30))) {
+    const occ = c.shard.occ[c.doc]!;
+    const docText = new DocText(c.shard.reader.content(c.doc).toString('utf8'));
+    const dtokens = tokenize(docText.text, occ[0]!.lang);
+    const dh = kgramHashes(dtokens);
+    const a = align(qh, dh, qtokens.length);
+    if (!a || a.similarity < minSim) continue;
+    const dEnd = Math.min(dtokens.length - 1, a.last + K - 1);
+    const qEnd = Math.min(qtokens.length - 1, a.qLast + K - 1);
+    const identical = sameText(qtokens, a.qFirst, qEnd, dtokens, a.first, dEnd) && a.qFirst === 0 && qEnd === qtokens.length - 1;
+    const l1 = dtokens[a.first]!.line;
+    const l2 = dtokens[dEnd]!.line;
+    const excerpt: string[] = [];
+    for (let l = l1; l <= l2 && excerpt.length < BLOCK_MAX_LINES * 2; l++) excerpt.push(docText.line(l));
+    const [first, ...rest] = occ as [Occurrence, ...Occurrence[]];
+    matches.push({
+      repository: first.repository,
+      software: first.software,
+      origin: first.origin,
+      commit: first.commit,
+      path: first.path,
+      lang: first.lang,
+      blob: c.shard.reader.shas[c.doc]!,
+      lines: [l1, l2],
+      queryLines: [qtokens[a.qFirst]!.line, qtokens[qEnd]!.line],
+      similarity: Math.round(a.similarity * 1000) / 1000,
+      identical,
+      excerpt,
+      alsoIn: rest.map((o) => ({ repository: o.repository, path: o.path })),
+    });
+  }
+  matches.sort((x, y) => y.similarity - x.similarity || x.lines[1] - x.lines[0] - (y.lines[1] - y.lines[0]) || x.path.localeCompare(y.path));
+  return { matches: matches.slice(0, limit), queryLineCount: lines, tokens: qtokens.length };
+}
+
+function sameText(q: Token[], q1: number, q2: number, d: Token[], d1: number, d2: number): boolean {
+  if (q2 - q1 !== d2 - d1) return false;
+  for (let i = 0; i <= q2 - q1; i++) if (q[q1 + i]!.text !== d[d1 + i]!.text) return false;
+  return true;
+}
+
+export interface DuplicateGroup {
+  /** Distinct repositories holding the block. */
+  repositories: string[];
+  places: { repository: string; software: string; path: string; blob: string; commit: string; origin: string; lines: [number, number] }[];
+  /** Winnowed fingerprints shared (≈ blocks of 20+ tokens in common). */
+  sharedFingerprints: number;
+}
+
+/**
+ * Blocks duplicated across repositories: files sharing at least `minShared` fingerprints, grouped
+ * (a group = files connected by shared blocks), biggest spread first. Identical files appearing in
+ * several repositories count too.
+ */
+export function duplicateReport(searcher: Searcher, opts: { minShared?: number; limit?: number; maxPerHash?: number } = {}): DuplicateGroup[] {
+  const minShared = opts.minShared ?? 4;
+  const maxPerHash = opts.maxPerHash ?? 12;
+  const key = (s: number, d: number) => s * 4194304 + d;
+  // k-way walk over the shards' sorted fingerprints.
+  const cursors = searcher.shards.map(() => 0);
+  const pairs = new Map<string, { a: number; b: number; n: number; la: [number, number]; lb: [number, number] }>();
+  const MAX_PAIRS = 200_000;
+  for (;;) {
+    let h = Infinity;
+    for (let s = 0; s < searcher.shards.length; s++) {
+      const fp = searcher.shards[s]!.reader.fp;
+      if (cursors[s]! * 3 < fp.length) h = Math.min(h, fp[cursors[s]! * 3]!);
+    }
+    if (h === Infinity) break;
+    const group = new Map<number, number>();
+    for (let s = 0; s < searcher.shards.length; s++) {
+      const shard = searcher.shards[s]!;
+      const fp = shard.reader.fp;
+      while (cursors[s]! * 3 < fp.length && fp[cursors[s]! * 3] === h) {
+        const r = cursors[s]!;
+        const doc = fp[r * 3 + 1]!;
+        if (shard.occ[doc]) {
+          const k = key(s, doc);
+          if (!group.has(k)) group.set(k, fp[r * 3 + 2]!);
+        }
+        cursors[s]!++;
+      }
+    }
+    if (group.size < 2 || group.size > maxPerHash) continue;
+    const members = [...group.entries()].sort((x, y) => x[0] - y[0]);
+    for (let i = 0; i < members.length; i++) {
+      for (let j = i + 1; j < members.length; j++) {
+        const [a, la] = members[i]!;
+        const [b, lb] = members[j]!;
+        const pk = `${a}|${b}`;
+        let p = pairs.get(pk);
+        if (!p) {
+          if (pairs.size >= MAX_PAIRS) continue;
+          pairs.set(pk, (p = { a, b, n: 0, la: [la, la], lb: [lb, lb] }));
+        }
+        p.n++;
+        p.la = [Math.min(p.la[0], la), Math.max(p.la[1], la)];
+        p.lb = [Math.min(p.lb[0], lb), Math.max(p.lb[1], lb)];
+      }
+    }
+  }
+  // Union-find over documents linked by enough shared fingerprints.
+  const parent = new Map<number, number>();
+  const find = (x: number): number => {
+    let r = x;
+    while (parent.get(r) !== undefined && parent.get(r) !== r) r = parent.get(r)!;
+    parent.set(x, r);
+    return r;
+  };
+  const ranges = new Map<number, [number, number]>();
+  const shared = new Map<number, number>();
+  for (const p of pairs.values()) {
+    if (p.n < minShared) continue;
+    if (!parent.has(p.a)) parent.set(p.a, p.a);
+    if (!parent.has(p.b)) parent.set(p.b, p.b);
+    parent.set(find(p.a), find(p.b));
+    for (const [d, l] of [
+      [p.a, p.la],
+      [p.b, p.lb],
+    ] as [number, [number, number]][]) {
+      const cur = ranges.get(d);
+      ranges.set(d, cur ? [Math.min(cur[0], l[0]), Math.max(cur[1], l[1])] : l);
+      shared.set(d, Math.max(shared.get(d) ?? 0, p.n));
+    }
+  }
+  const comps = new Map<number, number[]>();
+  for (const d of parent.keys()) {
+    const r = find(d);
+    if (!comps.has(r)) comps.set(r, []);
+    comps.get(r)!.push(d);
+  }
+  const groups: DuplicateGroup[] = [];
+  const place = (k: number, lines: [number, number]) => {
+    const s = Math.floor(k / 4194304);
+    const d = k % 4194304;
+    const shard = searcher.shards[s]!;
+    return shard.occ[d]!.map((o) => ({ repository: o.repository, software: o.software, path: o.path, blob: shard.reader.shas[d]!, commit: o.commit, origin: o.origin, lines }));
+  };
+  for (const docs of comps.values()) {
+    const places = docs.flatMap((d) => place(d, ranges.get(d)!));
+    const repos = [...new Set(places.map((p) => p.repository))].sort();
+    if (repos.length < 2) continue;
+    groups.push({ repositories: repos, places, sharedFingerprints: Math.max(...docs.map((d) => shared.get(d) ?? 0)) });
+  }
+  // The same file (one blob) in several repositories.
+  for (let s = 0; s < searcher.shards.length; s++) {
+    const shard = searcher.shards[s]!;
+    for (let d = 0; d < shard.occ.length; d++) {
+      const occ = shard.occ[d];
+      if (!occ || parent.has(key(s, d))) continue;
+      const repos = [...new Set(occ.map((o) => o.repository))].sort();
+      if (repos.length < 2 || shard.reader.lineCounts[d]! < BLOCK_MIN_LINES) continue;
+      groups.push({ repositories: repos, places: place(key(s, d), [1, shard.reader.lineCounts[d]!]), sharedFingerprints: 0 });
+    }
+  }
+  groups.sort((a, b) => b.repositories.length - a.repositories.length || b.places.length - a.places.length || b.sharedFingerprints - a.sharedFingerprints);
+  return groups.slice(0, opts.limit ?? 100);
+}

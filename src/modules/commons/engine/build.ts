@@ -1,0 +1,91 @@
+/**
+ * The CPU-heavy part of indexing: read blobs from git, skip binaries, and build shards. Runs in a
+ * worker thread (build-worker.ts) so the server keeps answering searches meanwhile; also callable
+ * directly (tests, benchmarks).
+ */
+import { catBlobs } from '../git.ts';
+import { DEFAULT_LIMITS, ShardWriter, type ShardLimits } from './shard.ts';
+
+export interface BuildInput {
+  gitDir: string;
+  indexDir: string;
+  /** Blobs to read (not yet in the index), with the language of one path they appear at. */
+  blobs: { sha: string; lang: string | null }[];
+  limits?: ShardLimits;
+  shardPrefix: string;
+}
+
+export interface BuiltBlob {
+  sha: string;
+  size: number;
+  status: 'indexed' | 'binary';
+  shard: string | null;
+  lines: number | null;
+}
+
+export interface BuildOutput {
+  shards: { name: string; docs: number; bytes: number; postings: number }[];
+  blobs: BuiltBlob[];
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Binary: a NUL byte, or bytes that are not valid UTF-8. Returns the text otherwise. */
+export function decodeText(content: Buffer): string | null {
+  if (content.includes(0)) return null;
+  try {
+    return utf8.decode(content);
+  } catch {
+    return null;
+  }
+}
+
+export async function buildShards(input: BuildInput, onProgress?: (done: number, total: number) => void): Promise<BuildOutput> {
+  const langs = new Map(input.blobs.map((b) => [b.sha, b.lang]));
+  const out: BuildOutput = { shards: [], blobs: [] };
+  const written: string[] = [];
+  let writer: ShardWriter | null = null;
+  let seq = 0;
+  let done = 0;
+  const pendingBlobs: BuiltBlob[] = [];
+  const close = () => {
+    if (!writer) return;
+    if (writer.docCount > 0) {
+      const r = writer.finish();
+      written.push(r.dir);
+      out.shards.push({ name: writer.name, docs: r.docs, bytes: r.bytes, postings: r.postings });
+    } else writer.abort();
+    out.blobs.push(...pendingBlobs.splice(0));
+    writer = null;
+  };
+  try {
+    await catBlobs(
+      input.gitDir,
+      input.blobs.map((b) => b.sha),
+      (sha, content) => {
+        const text = decodeText(content);
+        if (text === null) {
+          out.blobs.push({ sha, size: content.length, status: 'binary', shard: null, lines: null });
+        } else {
+          if (!writer) writer = new ShardWriter(input.indexDir, `${input.shardPrefix}-${seq++}`, input.limits ?? DEFAULT_LIMITS);
+          const w: ShardWriter = writer;
+          w.add(sha, content, text, langs.get(sha) ?? null);
+          let lines = 0;
+          for (let i = 0; i < content.length; i++) if (content[i] === 10) lines++;
+          if (content.length && content[content.length - 1] !== 10) lines++;
+          pendingBlobs.push({ sha, size: content.length, status: 'indexed', shard: w.name, lines });
+          if (w.full()) close();
+        }
+        done++;
+        if (onProgress && (done % 200 === 0 || done === input.blobs.length)) onProgress(done, input.blobs.length);
+      },
+    );
+    close();
+    return out;
+  } catch (e) {
+    (writer as ShardWriter | null)?.abort();
+    const fs = await import('node:fs');
+    for (const d of written) fs.rmSync(d, { recursive: true, force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,553 @@
+/**
+ * Query execution over a snapshot of shards: trigram candidates, then verification line by line
+ * (literals with an escaped JS RegExp, regular expressions with re2js — linear time), ranking and
+ * grouping per repository. A snapshot is immutable; the service swaps in a new one after indexing.
+ */
+import { RE2JS } from 're2js';
+import { UserError } from '../../../platform/http/errors.ts';
+import { ShardReader, type ShardSymbol } from './shard.ts';
+import { and, literal, planRegex, requiredLiterals, type TriQuery } from './plan.ts';
+import { compileRegex, pathMatcher, type ParsedQuery, type Term } from './query.ts';
+
+/** Where a blob appears in the current revision of a repository. */
+export interface Occurrence {
+  repositoryId: number;
+  repository: string;
+  software: string;
+  origin: string;
+  commit: string;
+  ref: string;
+  path: string;
+  lang: string | null;
+}
+
+export interface OpenShard {
+  reader: ShardReader;
+  occ: (Occurrence[] | undefined)[];
+  docSymbols: Map<number, ShardSymbol[]>;
+}
+
+export interface LineMatch {
+  line: number;
+  text: string;
+  /** UTF-16 ranges [start, end) of the matches in `text`. */
+  ranges: [number, number][];
+  /** True for a context line around matches. */
+  context: boolean;
+  definition: boolean;
+}
+
+export interface FileResult {
+  repository: string;
+  software: string;
+  origin: string;
+  commit: string;
+  ref: string;
+  path: string;
+  lang: string | null;
+  blob: string;
+  size: number;
+  lineCount: number;
+  score: number;
+  matchCount: number;
+  lines: LineMatch[];
+}
+
+export interface RepoGroup {
+  repository: string;
+  software: string;
+  origin: string;
+  files: FileResult[];
+}
+
+export interface SearchOptions {
+  /** Files per page. */
+  limit: number;
+  offset: number;
+  /** Context lines before and after a match. */
+  context: number;
+  /** Stop after this many matching files (ranking then applies to those). */
+  maxFiles: number;
+  /** Matched lines kept per file. */
+  maxLinesPerFile: number;
+  /** For queries the trigram index cannot narrow: bytes scanned at most. */
+  scanBudgetBytes: number;
+}
+
+export const DEFAULT_SEARCH: SearchOptions = { limit: 20, offset: 0, context: 1, maxFiles: 500, maxLinesPerFile: 20, scanBudgetBytes: 32 * 1024 * 1024 };
+
+export interface SearchResult {
+  groups: RepoGroup[];
+  /** Matching files found (at most maxFiles). */
+  fileCount: number;
+  matchCount: number;
+  /** True when the search stopped early (maxFiles reached or scan budget spent). */
+  truncated: boolean;
+  /** Why the result is partial, in French, for the user. */
+  notice: string | null;
+  candidates: number;
+  offset: number;
+  limit: number;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+function intersect(a: Uint32Array, b: Uint32Array): Uint32Array {
+  const out = new Uint32Array(Math.min(a.length, b.length));
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x === y) {
+      out[k++] = x;
+      i++;
+      j++;
+    } else if (x < y) i++;
+    else j++;
+  }
+  return out.subarray(0, k);
+}
+
+function union(a: Uint32Array, b: Uint32Array): Uint32Array {
+  const out = new Uint32Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i]! < b[j]!)) out[k++] = a[i++]!;
+    else if (i >= a.length || b[j]! < a[i]!) out[k++] = b[j++]!;
+    else {
+      out[k++] = a[i++]!;
+      j++;
+    }
+  }
+  return out.subarray(0, k);
+}
+
+const LOWER_ASCII = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
+/** Trigrams of a literal as the index stores them (ASCII case-folded bytes, no newline). */
+function literalTrigrams(text: string, caseSensitive: boolean): number[] {
+  // Case-insensitive matching may fold non-ASCII characters the index does not fold: only
+  // trigrams made of ASCII bytes are used then.
+  const parts = caseSensitive ? [text] : text.split(/[^\x00-\x7f]+/);
+  const out = new Set<number>();
+  for (const part of parts) {
+    const b = Buffer.from(LOWER_ASCII(part), 'utf8');
+    for (let i = 0; i + 2 < b.length; i++) {
+      if (b[i] === 10 || b[i + 1] === 10 || b[i + 2] === 10) continue;
+      out.add((b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!);
+    }
+  }
+  return [...out];
+}
+
+/** Evaluates a trigram query on a shard; null means "every document". */
+function evaluate(shard: ShardReader, q: TriQuery, caseSensitive: boolean, cache: Map<number, Uint32Array>): Uint32Array | null {
+  const post = (t: number) => {
+    let p = cache.get(t);
+    if (!p) {
+      p = shard.postings(t);
+      cache.set(t, p);
+    }
+    return p;
+  };
+  switch (q.op) {
+    case 'all':
+      return null;
+    case 'none':
+      return new Uint32Array(0);
+    case 'lit': {
+      const tris = literalTrigrams(q.text, caseSensitive);
+      if (tris.length === 0) return null;
+      const lists = tris.map(post).sort((a, b) => a.length - b.length);
+      let acc = lists[0]!;
+      for (let i = 1; i < lists.length && acc.length > 0; i++) acc = intersect(acc, lists[i]!);
+      return acc;
+    }
+    case 'and': {
+      let acc: Uint32Array | null = null;
+      for (const a of q.args) {
+        const r = evaluate(shard, a, caseSensitive, cache);
+        if (r === null) continue;
+        acc = acc === null ? r : intersect(acc, r);
+        if (acc.length === 0) break;
+      }
+      return acc;
+    }
+    case 'or': {
+      let acc: Uint32Array = new Uint32Array(0);
+      for (const a of q.args) {
+        const r = evaluate(shard, a, caseSensitive, cache);
+        if (r === null) return null;
+        acc = union(acc, r);
+      }
+      return acc;
+    }
+  }
+}
+
+/** A compiled content term: finds matching lines in a document. */
+interface Matcher {
+  term: Term;
+  plan: TriQuery;
+  /** Does a symbol name satisfy this term (for "definition" ranking and sym:)? */
+  symbolMatches(name: string): boolean;
+  /** Matching lines: line number (1-based) → match ranges within the line. */
+  lines(doc: DocText, limitLines: number): Map<number, [number, number][]>;
+  /** Does the document hold at least one match? */
+  any(doc: DocText): boolean;
+}
+
+/** A document's text with its line starts. */
+export class DocText {
+  private starts: Uint32Array | null = null;
+  constructor(readonly text: string) {}
+  lineStarts(): Uint32Array {
+    if (!this.starts) {
+      const t = this.text;
+      let n = 1;
+      for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) n++;
+      const s = new Uint32Array(n);
+      let k = 1;
+      for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) s[k++] = i + 1;
+      this.starts = s;
+    }
+    return this.starts;
+  }
+  lineOf(offset: number): number {
+    const s = this.lineStarts();
+    let lo = 0;
+    let hi = s.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (s[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  }
+  line(n: number): string {
+    const s = this.lineStarts();
+    const start = s[n - 1]!;
+    const end = n < s.length ? s[n]! - 1 : this.text.length;
+    return this.text.slice(start, end);
+  }
+  get lineCount(): number {
+    const s = this.lineStarts();
+    // A final newline does not start a line of its own.
+    return this.text.endsWith('\n') ? s.length - 1 : s.length;
+  }
+}
+
+function literalMatcher(term: Term & { kind: 'literal' }, caseSensitive: boolean): Matcher {
+  const flags = caseSensitive ? 'g' : 'gi';
+  const re = new RegExp(escapeRegExp(term.text), flags);
+  const lower = term.text.toLowerCase();
+  return {
+    term,
+    plan: literal(term.text),
+    symbolMatches: (name) => (caseSensitive ? name === term.text : name.toLowerCase() === lower),
+    any(doc) {
+      re.lastIndex = 0;
+      return re.test(doc.text);
+    },
+    lines(doc, limitLines) {
+      const out = new Map<number, [number, number][]>();
+      re.lastIndex = 0;
+      const starts = doc.lineStarts();
+      for (let m = re.exec(doc.text); m; m = re.exec(doc.text)) {
+        if (m[0].length === 0) {
+          re.lastIndex++;
+          continue;
+        }
+        const ln = doc.lineOf(m.index);
+        let r = out.get(ln);
+        if (!r) {
+          if (out.size >= limitLines) break;
+          out.set(ln, (r = []));
+        }
+        r.push([m.index - starts[ln - 1]!, m.index - starts[ln - 1]! + m[0].length]);
+      }
+      return out;
+    },
+  };
+}
+
+function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean): Matcher {
+  const re = compileRegex(term.source, caseSensitive);
+  const plan = planRegex(term.source);
+  // Lines are pre-selected by the longest required literal (found with a fast JS search).
+  const lits = requiredLiterals(plan).filter((l) => caseSensitive || /^[\x00-\x7f]*$/.test(l));
+  const longest = lits.sort((a, b) => b.length - a.length)[0];
+  const pre = longest ? new RegExp(escapeRegExp(longest), caseSensitive ? 'g' : 'gi') : null;
+  const candidateLines = function* (doc: DocText): Generator<number> {
+    if (pre) {
+      pre.lastIndex = 0;
+      let last = 0;
+      for (let m = pre.exec(doc.text); m; m = pre.exec(doc.text)) {
+        const ln = doc.lineOf(m.index);
+        if (ln !== last) yield ln;
+        last = ln;
+        // Skip to the next line.
+        const s = doc.lineStarts();
+        pre.lastIndex = ln < s.length ? s[ln]! : doc.text.length;
+      }
+    } else {
+      const n = doc.lineStarts().length;
+      for (let ln = 1; ln <= n; ln++) yield ln;
+    }
+  };
+  return {
+    term,
+    plan,
+    symbolMatches: (name) => re.test(name),
+    any(doc) {
+      for (const ln of candidateLines(doc)) if (re.test(doc.line(ln))) return true;
+      return false;
+    },
+    lines(doc, limitLines) {
+      const out = new Map<number, [number, number][]>();
+      for (const ln of candidateLines(doc)) {
+        const text = doc.line(ln);
+        if (!re.test(text)) continue;
+        const ranges: [number, number][] = [];
+        const m = re.matcher(text);
+        let from = 0;
+        while (ranges.length < 50 && from <= text.length && m.find(from)) {
+          const s = m.start();
+          const e = m.end();
+          if (e > s) ranges.push([s, e]);
+          from = e > s ? e : e + 1;
+        }
+        out.set(ln, ranges);
+        if (out.size >= limitLines) break;
+      }
+      return out;
+    },
+  };
+}
+
+function symMatcher(term: Term & { kind: 'sym' }): (name: string) => boolean {
+  if (term.regex) {
+    const re = compileRegex(term.text, false);
+    return (name) => re.test(name);
+  }
+  const lower = term.text.toLowerCase();
+  return (name) => name.toLowerCase().includes(lower);
+}
+
+export class Searcher {
+  constructor(readonly shards: OpenShard[]) {}
+
+  static open(dirs: string[], occurrences: Map<string, Occurrence[]>): Searcher {
+    const shards: OpenShard[] = [];
+    for (const dir of dirs) {
+      const reader = new ShardReader(dir);
+      const occ: (Occurrence[] | undefined)[] = new Array(reader.docs);
+      for (let d = 0; d < reader.docs; d++) occ[d] = occurrences.get(reader.shas[d]!);
+      const docSymbols = new Map<number, ShardSymbol[]>();
+      for (const s of reader.symbols) {
+        if (!occ[s.doc]) continue;
+        let l = docSymbols.get(s.doc);
+        if (!l) docSymbols.set(s.doc, (l = []));
+        l.push(s);
+      }
+      shards.push({ reader, occ, docSymbols });
+    }
+    return new Searcher(shards);
+  }
+
+  close() {
+    for (const s of this.shards) s.reader.close();
+  }
+
+  get documentCount(): number {
+    let n = 0;
+    for (const s of this.shards) for (const o of s.occ) if (o) n++;
+    return n;
+  }
+
+  /** Reads a blob's text by sha, if indexed. */
+  blobText(sha: string): string | null {
+    for (const s of this.shards) {
+      const d = s.reader.shas.indexOf(sha);
+      if (d >= 0) return s.reader.content(d).toString('utf8');
+    }
+    return null;
+  }
+
+  search(q: ParsedQuery, options: Partial<SearchOptions> = {}): SearchResult {
+    const o = { ...DEFAULT_SEARCH, ...options };
+    const cs = q.caseSensitive;
+    const positive: Matcher[] = [];
+    const negative: Matcher[] = [];
+    const symPos: ((n: string) => boolean)[] = [];
+    const symNeg: ((n: string) => boolean)[] = [];
+    for (const t of q.terms) {
+      if (t.kind === 'sym') (t.negated ? symNeg : symPos).push(symMatcher(t));
+      else {
+        const m = t.kind === 'literal' ? literalMatcher(t, cs) : regexMatcher(t, cs);
+        (t.negated ? negative : positive).push(m);
+      }
+    }
+    const repoF = q.repo.map((f) => ({ neg: f.negated, v: f.value.toLowerCase() }));
+    const fileF = q.file.map((f) => ({ neg: f.negated, m: pathMatcher(f.value) }));
+    const langF = q.lang.map((f) => ({ neg: f.negated, v: f.value }));
+    const occOk = (oc: Occurrence) =>
+      repoF.every((f) => (oc.repository.toLowerCase().includes(f.v) || oc.software.toLowerCase().includes(f.v)) !== f.neg) &&
+      fileF.every((f) => f.m.test(oc.path) !== f.neg) &&
+      langF.every((f) => (oc.lang === f.v) !== f.neg);
+    const plan = and(...positive.map((m) => m.plan));
+    const unindexed = plan.op === 'all' && symPos.length === 0 && positive.length > 0;
+
+    // 1. Candidates: trigram postings, symbol tables, path filters.
+    type Cand = { shard: OpenShard; doc: number; occ: Occurrence[]; size: number };
+    const cands: Cand[] = [];
+    for (const shard of this.shards) {
+      const r = shard.reader;
+      let docs: Uint32Array | null = evaluate(r, plan, cs, new Map());
+      if (symPos.length) {
+        const withSym: number[] = [];
+        for (const [doc, syms] of shard.docSymbols) if (symPos.every((f) => syms.some((s) => f(s.name)))) withSym.push(doc);
+        withSym.sort((a, b) => a - b);
+        const ws = Uint32Array.from(withSym);
+        docs = docs === null ? ws : intersect(docs, ws);
+      }
+      const consider = (doc: number) => {
+        const occ = shard.occ[doc];
+        if (!occ) return;
+        const ok = occ.filter(occOk);
+        if (ok.length === 0) return;
+        if (symNeg.length) {
+          const syms = shard.docSymbols.get(doc) ?? [];
+          if (syms.some((s) => symNeg.some((f) => f(s.name)))) return;
+        }
+        cands.push({ shard, doc, occ: ok, size: r.lengths[doc]! });
+      };
+      if (docs === null) for (let d = 0; d < r.docs; d++) consider(d);
+      else for (const d of docs) consider(d);
+    }
+    // Shorter files first: they rank higher, and an early stop keeps the best ones.
+    cands.sort((a, b) => a.size - b.size || a.occ[0]!.path.localeCompare(b.occ[0]!.path));
+
+    // 2. Verification.
+    const files: FileResult[] = [];
+    let truncated = false;
+    let notice: string | null = null;
+    let scanned = 0;
+    let matchedDocs = 0;
+    let matchCount = 0;
+    for (const c of cands) {
+      if (matchedDocs >= o.maxFiles) {
+        truncated = true;
+        notice = `Plus de ${o.maxFiles} fichiers correspondent : seuls les ${o.maxFiles} plus courts sont classés. Précisez la requête (repo:, file:, lang:).`;
+        break;
+      }
+      if (unindexed && scanned > o.scanBudgetBytes) {
+        truncated = true;
+        notice =
+          'Les termes de la requête sont trop courts (moins de 3 caractères) pour l’index : la recherche a parcouru une partie des fichiers seulement. Ajoutez un terme plus long ou un filtre repo:, file: ou lang:.';
+        break;
+      }
+      scanned += c.size;
+      const doc = new DocText(c.shard.reader.content(c.doc).toString('utf8'));
+      if (negative.some((m) => m.any(doc))) continue;
+      const syms = c.shard.docSymbols.get(c.doc) ?? [];
+      const lineRanges = new Map<number, [number, number][]>();
+      let ok = true;
+      for (const m of positive) {
+        const found = m.lines(doc, o.maxLinesPerFile);
+        if (found.size === 0) {
+          ok = false;
+          break;
+        }
+        for (const [ln, r] of found) lineRanges.set(ln, [...(lineRanges.get(ln) ?? []), ...r].sort((a, b) => a[0] - b[0]));
+      }
+      if (!ok) continue;
+      // sym: terms show their definition lines.
+      const defLines = new Set<number>();
+      for (const s of syms) {
+        if (symPos.some((f) => f(s.name)) || positive.some((m) => m.symbolMatches(s.name))) defLines.add(s.line);
+      }
+      if (symPos.length) {
+        for (const s of syms) {
+          if (!symPos.some((f) => f(s.name))) continue;
+          if (!lineRanges.has(s.line) && lineRanges.size < o.maxLinesPerFile) {
+            const text = doc.line(s.line);
+            const at = text.indexOf(s.name);
+            lineRanges.set(s.line, at >= 0 ? [[at, at + s.name.length]] : []);
+          }
+        }
+      }
+      if (lineRanges.size === 0 && (positive.length || symPos.length)) continue;
+      matchedDocs++;
+      const lines = buildLines(doc, lineRanges, defLines, o.context);
+      const lineCount = doc.lineCount;
+      const matches = [...lineRanges.values()].reduce((n, r) => n + Math.max(1, r.length), 0);
+      for (const oc of c.occ) {
+        const base = oc.path.slice(oc.path.lastIndexOf('/') + 1).toLowerCase();
+        const nameHit = q.terms.some((t) => !t.negated && t.kind === 'literal' && base.includes(t.text.toLowerCase()));
+        const defHit = [...lineRanges.keys()].some((l) => defLines.has(l));
+        const score = (defHit ? 1000 : 0) + (nameHit ? 500 : 0) + 100 / Math.log2(2 + lineCount) + Math.min(matches, 10);
+        matchCount += matches;
+        files.push({
+          repository: oc.repository,
+          software: oc.software,
+          origin: oc.origin,
+          commit: oc.commit,
+          ref: oc.ref,
+          path: oc.path,
+          lang: oc.lang,
+          blob: c.shard.reader.shas[c.doc]!,
+          size: c.size,
+          lineCount,
+          score,
+          matchCount: matches,
+          lines,
+        });
+      }
+    }
+    files.sort((a, b) => b.score - a.score || a.repository.localeCompare(b.repository) || a.path.localeCompare(b.path));
+    // Group per repository, repositories ordered by their best file; pages cut the ranked list.
+    const order = new Map<string, number>();
+    files.forEach((f, i) => {
+      if (!order.has(f.repository)) order.set(f.repository, i);
+    });
+    const ranked = [...files].sort((a, b) => order.get(a.repository)! - order.get(b.repository)! || b.score - a.score || a.path.localeCompare(b.path));
+    const page = ranked.slice(o.offset, o.offset + o.limit);
+    const groups: RepoGroup[] = [];
+    for (const f of page) {
+      let g = groups[groups.length - 1];
+      if (!g || g.repository !== f.repository) groups.push((g = { repository: f.repository, software: f.software, origin: f.origin, files: [] }));
+      g.files.push(f);
+    }
+    return { groups, fileCount: files.length, matchCount, truncated, notice, candidates: cands.length, offset: o.offset, limit: o.limit };
+  }
+}
+
+function buildLines(doc: DocText, ranges: Map<number, [number, number][]>, defs: Set<number>, context: number): LineMatch[] {
+  const want = new Set<number>();
+  const total = doc.lineCount;
+  for (const ln of ranges.keys()) for (let k = Math.max(1, ln - context); k <= Math.min(total, ln + context); k++) want.add(k);
+  return [...want]
+    .sort((a, b) => a - b)
+    .map((ln) => {
+      const r = ranges.get(ln);
+      let text = doc.line(ln);
+      if (text.endsWith('\r')) text = text.slice(0, -1);
+      const clipped = text.length > 500;
+      return {
+        line: ln,
+        text: clipped ? text.slice(0, 500) : text,
+        ranges: (r ?? []).filter(([s]) => !clipped || s < 500).map(([s, e]) => [s, Math.min(e, clipped ? 500 : e)] as [number, number]),
+        context: !r,
+        definition: Boolean(r) && defs.has(ln),
+      };
+    });
+}
+
+export { RE2JS, UserError };

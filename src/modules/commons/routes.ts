@@ -1,0 +1,261 @@
+/** JSON API under /api/v1/commons (zod schemas: validated and listed in the OpenAPI document). */
+import { z } from 'zod';
+import type { App } from '../../platform/http/server.ts';
+import type { AppContext } from '../../platform/module.ts';
+import type { Jobs } from '../../platform/jobs/index.ts';
+import { NotFoundError } from '../../platform/http/errors.ts';
+import * as service from './service.ts';
+import { BLOCK_MAX_LINES } from './engine/blocksearch.ts';
+
+const tags = ['commons'];
+
+const SoftwareSchema = z.object({
+  slug: z.string(),
+  name: z.string(),
+  description: z.string(),
+  licence: z.string().nullable().describe('SPDX identifier'),
+  repositoryUrl: z.string(),
+  status: z.string().nullable(),
+  languages: z.array(z.string()),
+  topics: z.array(z.string()),
+  maintainers: z.array(z.string()),
+  users: z.array(z.string()),
+  contact: z.string().nullable(),
+  homepage: z.string().nullable(),
+  hasPubliccode: z.boolean(),
+  hasCodemeta: z.boolean(),
+  updatedAt: z.string(),
+});
+
+const RevisionSchema = z.object({
+  ref: z.string(),
+  kind: z.string(),
+  commit: z.string(),
+  tree: z.string(),
+  committedAt: z.string().nullable(),
+  message: z.string().nullable(),
+  current: z.boolean(),
+  swhid: z.object({ rev: z.string(), dir: z.string() }),
+});
+
+const LineSchema = z.object({
+  line: z.number().int(),
+  text: z.string(),
+  ranges: z.array(z.tuple([z.number().int(), z.number().int()])),
+  context: z.boolean(),
+  definition: z.boolean(),
+});
+
+const SearchSchema = z.object({
+  query: z.string(),
+  fileCount: z.number().int(),
+  matchCount: z.number().int(),
+  truncated: z.boolean(),
+  notice: z.string().nullable(),
+  offset: z.number().int(),
+  limit: z.number().int(),
+  groups: z.array(
+    z.object({
+      repository: z.string(),
+      software: z.string(),
+      origin: z.string(),
+      files: z.array(
+        z.object({
+          path: z.string(),
+          lang: z.string().nullable(),
+          blob: z.string(),
+          commit: z.string(),
+          ref: z.string(),
+          size: z.number().int(),
+          lineCount: z.number().int(),
+          score: z.number(),
+          matchCount: z.number().int(),
+          swhid: z.string(),
+          permalink: z.string().describe('SWHID of the content with origin, anchor, path and lines qualifiers'),
+          lines: z.array(LineSchema),
+        }),
+      ),
+    }),
+  ),
+});
+
+const ErrorSchema = z.object({ error: z.string(), message: z.string(), field: z.string().nullable().optional() });
+
+const JobSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  state: z.string(),
+  progress: z.record(z.string(), z.unknown()).nullable(),
+  output: z.unknown(),
+  error: z.string().nullable(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  completedAt: z.string().nullable(),
+});
+
+export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
+  app.get(
+    '/api/v1/commons/software',
+    {
+      schema: {
+        tags,
+        summary: 'Software commons, filtered; cursor pagination by slug',
+        querystring: z.object({
+          q: z.string().max(200).optional().describe('Full-text search (name, description, topics)'),
+          language: z.string().max(50).optional(),
+          licence: z.string().max(100).optional(),
+          organisation: z.string().max(200).optional(),
+          topic: z.string().max(100).optional(),
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+          cursor: z.string().max(200).optional(),
+        }),
+        response: { 200: z.object({ items: z.array(SoftwareSchema), nextCursor: z.string().nullable() }) },
+      },
+    },
+    async (req) => {
+      const { limit, cursor, ...filters } = req.query;
+      const items = await service.listSoftware(ctx, filters, limit + 1, cursor ?? null);
+      const page = items.slice(0, limit);
+      return { items: page, nextCursor: items.length > limit ? page[page.length - 1]!.slug : null };
+    },
+  );
+
+  app.get('/api/v1/commons/software.csv', { schema: { tags, summary: 'The catalogue as CSV (UTF-8, comma-separated, lists joined with |)' } }, async (_req, reply) => {
+    reply.type('text/csv; charset=utf-8').header('Content-Disposition', 'attachment; filename="communs-logiciels.csv"');
+    return service.softwareCsv(ctx);
+  });
+
+  app.get(
+    '/api/v1/commons/software/:slug',
+    {
+      schema: {
+        tags,
+        summary: 'One software: record, repositories, indexed revisions and their SWHIDs',
+        params: z.object({ slug: z.string().max(100) }),
+        response: {
+          200: z.object({
+            software: SoftwareSchema.extend({ readme: z.string().nullable() }),
+            repositories: z.array(
+              z.object({
+                name: z.string(),
+                origin: z.string(),
+                defaultBranch: z.string().nullable(),
+                status: z.string(),
+                error: z.string().nullable(),
+                indexedAt: z.string().nullable(),
+                revisions: z.array(RevisionSchema),
+              }),
+            ),
+          }),
+          404: ErrorSchema,
+        },
+      },
+    },
+    async (req) => service.getSoftware(ctx, req.params.slug),
+  );
+
+  app.get(
+    '/api/v1/commons/search',
+    {
+      schema: {
+        tags,
+        summary: 'Code search (literal, /regex/, repo:, file:, lang:, case:yes, sym:, -negation, "phrases")',
+        querystring: z.object({
+          q: z.string().min(1).max(1000),
+          offset: z.coerce.number().int().min(0).max(10000).default(0),
+          limit: z.coerce.number().int().min(1).max(100).default(20),
+          context: z.coerce.number().int().min(0).max(5).default(1),
+        }),
+        response: { 200: SearchSchema, 400: ErrorSchema },
+      },
+      config: { rateLimit: { max: 120, timeWindow: '1 minute' } },
+    },
+    async (req) => {
+      const { q, offset, limit, context } = req.query;
+      return service.search(ctx, q, { offset, limit, context });
+    },
+  );
+
+  app.post(
+    '/api/v1/commons/blocks',
+    {
+      schema: {
+        tags,
+        summary: `Block search: where does this block of code (5 to ${BLOCK_MAX_LINES} lines) live, identical or with renamed identifiers and literals?`,
+        body: z.object({ code: z.string().min(1).max(200_000), lang: z.string().max(30).optional(), limit: z.number().int().min(1).max(100).optional() }),
+        response: {
+          200: z.object({
+            queryLineCount: z.number().int(),
+            tokens: z.number().int(),
+            matches: z.array(
+              z.object({
+                repository: z.string(),
+                software: z.string(),
+                path: z.string(),
+                blob: z.string(),
+                commit: z.string(),
+                lines: z.tuple([z.number().int(), z.number().int()]),
+                queryLines: z.tuple([z.number().int(), z.number().int()]),
+                similarity: z.number(),
+                identical: z.boolean(),
+                excerpt: z.array(z.string()),
+                permalink: z.string(),
+                alsoIn: z.array(z.object({ repository: z.string(), path: z.string() })),
+              }),
+            ),
+          }),
+          400: ErrorSchema,
+        },
+      },
+      config: { rateLimit: { max: 60, timeWindow: '1 minute' } },
+    },
+    async (req) => service.blockSearch(ctx, req.body.code, { lang: req.body.lang ?? null, limit: req.body.limit }),
+  );
+
+  app.get(
+    '/api/v1/commons/duplicates',
+    {
+      schema: {
+        tags,
+        summary: 'Blocks of code duplicated across repositories',
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }),
+      },
+    },
+    async (req) => ({ groups: await service.duplicates(ctx, req.query.limit) }),
+  );
+
+  app.get('/api/v1/commons/stats', { schema: { tags, summary: 'Size of the catalogue and of the code index' } }, async () => service.indexStats(ctx));
+
+  app.post(
+    '/api/v1/commons/repositories/:name/index',
+    {
+      schema: {
+        tags,
+        summary: 'Queue the (re-)indexing of a catalogued repository; returns the job to poll',
+        params: z.object({ name: z.string().max(200) }),
+        response: { 202: z.object({ job: z.string(), status: z.string() }), 404: ErrorSchema },
+      },
+      onRequest: app.csrfProtection,
+      config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
+    },
+    async (req, reply) => {
+      const repo = (await service.allRepositories(ctx)).find((r) => r.name === req.params.name);
+      if (!repo) throw new NotFoundError(`Aucun dépôt « ${req.params.name} » dans le catalogue.`);
+      const job = await jobs.send('commons.index', { repository: repo.name }, { singletonKey: repo.name });
+      reply.status(202);
+      return { job, status: `/api/v1/commons/jobs/${job}` };
+    },
+  );
+
+  app.get(
+    '/api/v1/commons/jobs/:id',
+    {
+      schema: { tags, summary: 'State and progress of an indexing job', params: z.object({ id: z.string().max(64) }), response: { 200: JobSchema, 404: ErrorSchema } },
+    },
+    async (req) => {
+      const j = await jobs.getJob(req.params.id);
+      if (!j) throw new NotFoundError(`Aucune tâche « ${req.params.id} ».`);
+      return j;
+    },
+  );
+}
