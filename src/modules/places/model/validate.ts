@@ -17,6 +17,7 @@ import {
   ENUM_FIELDS,
   ETAPES_NUMERIQUES,
   ETAPES_NUMERIQUES_SCHEMA_SPELLING,
+  FIELDS,
   MAX_LENGTH,
   PATTERNS,
   PHONE_PREFIXES,
@@ -120,21 +121,34 @@ class RowContext {
 
 const q = (v: string) => `« ${shorten(v)} »`;
 
-/** Trimmed text, control characters removed (PostgreSQL refuses NUL), '' when absent. */
-function text(ctx: RowContext, field: FieldName, raw: string | undefined): string {
-  if (raw === undefined || raw === null) return '';
-  let v = typeof raw === 'string' ? raw : String(raw);
-  if (CONTROL.test(v)) {
-    const cleaned = v.replace(CONTROL_G, '');
-    ctx.warn(field, v, 'control_characters', `caractères de contrôle invisibles supprimés de la valeur ${q(v)}.`);
-    v = cleaned;
+type Cleaned = Record<FieldName, string>;
+
+/** A fresh object of fixed shape (all 32 fields, '' = absent): keeps property access fast. */
+function blank(): Cleaned {
+  return { id: '', pivot: '', nom: '', commune: '', code_postal: '', code_insee: '', adresse: '', complement_adresse: '', latitude: '', longitude: '', typologie: '', telephone: '', courriels: '', site_web: '', horaires: '', presentation_resume: '', presentation_detail: '', source: '', itinerance: '', structure_parente: '', date_maj: '', services: '', publics_specifiquement_adresses: '', prise_en_charge_specifique: '', frais_a_charge: '', dispositif_programmes_nationaux: '', formations_labels: '', autres_formations_labels: '', modalites_acces: '', modalites_accompagnement: '', fiche_acces_libre: '', prise_rdv: '' };
+}
+
+/** The row's values trimmed, control characters removed (PostgreSQL refuses NUL), '' when absent.
+ *  No closures or dynamic shapes here: this runs for every row. */
+function cleanValues(ctx: RowContext, v: Partial<Record<FieldName, string>>): Cleaned {
+  const c = blank();
+  for (let i = 0; i < FIELDS.length; i++) {
+    const key = FIELDS[i];
+    const raw = v[key];
+    if (raw === undefined || raw === null || raw === '') continue;
+    let s = typeof raw === 'string' ? raw : String(raw);
+    if (CONTROL.test(s)) {
+      ctx.warn(key, s, 'control_characters', `caractères de contrôle invisibles supprimés de la valeur ${q(s)}.`);
+      s = s.replace(CONTROL_G, '');
+    }
+    c[key] = s.trim();
   }
-  const t = v.trim();
-  return t;
+  return c;
 }
 
 function splitMulti(ctx: RowContext, field: FieldName, value: string): string[] {
   if (value === '') return [];
+  if (value.indexOf('|') === -1) return [value];
   const parts = value.split('|');
   const out: string[] = [];
   let empty = false;
@@ -340,18 +354,13 @@ function emails(ctx: RowContext, raw: string): string[] {
 /** Validates and normalises one row. Synchronous, pure, never throws. */
 export function validateRow(row: RawRow): RowResult {
   const ctx = new RowContext(row.line);
-  const v = row.values ?? {};
-  const t = (f: FieldName) => text(ctx, f, v[f]);
-  const opt = (f: FieldName) => {
-    const s = t(f);
-    return s === '' ? null : s;
-  };
+  const c = cleanValues(ctx, row.values ?? {});
 
   // Required text fields.
   const req: Record<string, string> = {};
   for (const f of REQUIRED) {
-    const s = t(f);
-    if (s === '') ctx.error(f, v[f] ?? null, 'required', `champ obligatoire vide ou absent.`);
+    const s = c[f];
+    if (s === '') ctx.error(f, row.values?.[f] ?? null, 'required', `champ obligatoire vide ou absent.`);
     req[f] = s;
   }
 
@@ -359,7 +368,7 @@ export function validateRow(row: RawRow): RowResult {
   let pivot = req.pivot;
   if (pivot !== '' && !PATTERNS.pivot.test(pivot)) {
     const compact = pivot.replace(/[\s.\-\u00a0]/g, '');
-    if (PATTERNS.pivot.test(compact)) {
+    if (/^(?:\d{9}|\d{14}|W\d{9})$/i.test(compact)) {
       ctx.warn('pivot', pivot, 'pivot_normalised', `espaces et séparateurs retirés : ${q(pivot)} devient ${q(compact)}.`);
       pivot = compact;
     } else {
@@ -383,7 +392,7 @@ export function validateRow(row: RawRow): RowResult {
   }
 
   // code_insee: optional; absent → the service derives it.
-  let codeInsee = opt('code_insee');
+  let codeInsee = (c.code_insee || null);
   if (codeInsee !== null && !PATTERNS.code_insee.test(codeInsee)) {
     const up = codeInsee.replace(/[\s\u00a0]/g, '').toUpperCase();
     const fixed = /^\d{4}$/.test(up) ? '0' + up : up;
@@ -400,8 +409,8 @@ export function validateRow(row: RawRow): RowResult {
   let longitude: number | null = null;
   let needsCoordinates = false;
   {
-    const latRaw = t('latitude');
-    const lonRaw = t('longitude');
+    const latRaw = c.latitude;
+    const lonRaw = c.longitude;
     const lat = parseNumber(ctx, 'latitude', latRaw);
     const lon = parseNumber(ctx, 'longitude', lonRaw);
     if (lat === 'bad' || lon === 'bad') {
@@ -433,7 +442,7 @@ export function validateRow(row: RawRow): RowResult {
   }
 
   // Telephone.
-  let telephone = opt('telephone');
+  let telephone = (c.telephone || null);
   if (telephone !== null && !PATTERNS.telephone.test(telephone)) {
     const n = normalisePhone(telephone, codePostal);
     if (n !== null) {
@@ -450,19 +459,19 @@ export function validateRow(row: RawRow): RowResult {
     }
   }
 
-  const courriels = emails(ctx, t('courriels'));
+  const courriels = emails(ctx, c.courriels);
   const siteWeb: string[] = [];
-  for (const item of splitMulti(ctx, 'site_web', t('site_web'))) {
+  for (const item of splitMulti(ctx, 'site_web', c.site_web)) {
     const u = url(ctx, 'site_web', item);
     if (u !== null) siteWeb.push(u);
   }
-  const ficheRaw = opt('fiche_acces_libre');
+  const ficheRaw = (c.fiche_acces_libre || null);
   const fiche = ficheRaw === null ? null : url(ctx, 'fiche_acces_libre', ficheRaw);
-  const rdvRaw = opt('prise_rdv');
+  const rdvRaw = (c.prise_rdv || null);
   const rdv = rdvRaw === null ? null : url(ctx, 'prise_rdv', rdvRaw);
 
   // Opening hours.
-  let horaires = opt('horaires');
+  let horaires = (c.horaires || null);
   if (horaires !== null) {
     const check = checkHours(horaires);
     if (!check.ok) {
@@ -488,8 +497,8 @@ export function validateRow(row: RawRow): RowResult {
   // Presentation: maxLength 280 on the summary. A longer summary moves whole into an empty
   // presentation_detail and is cut (at a word) in the summary; when the detail already holds the
   // text, only the cut is needed; otherwise the row is refused as the schema says.
-  let resume = opt('presentation_resume');
-  let detail = opt('presentation_detail');
+  let resume = (c.presentation_resume || null);
+  let detail = (c.presentation_detail || null);
   if (resume !== null && resume.length > MAX_LENGTH.presentation_resume && codePointLength(resume) > MAX_LENGTH.presentation_resume) {
     const max = MAX_LENGTH.presentation_resume;
     const len = codePointLength(resume);
@@ -515,29 +524,29 @@ export function validateRow(row: RawRow): RowResult {
     code_postal: codePostal,
     code_insee: codeInsee,
     adresse: req.adresse,
-    complement_adresse: opt('complement_adresse'),
+    complement_adresse: (c.complement_adresse || null),
     latitude,
     longitude,
-    typologie: typologies(ctx, t('typologie')),
+    typologie: typologies(ctx, c.typologie),
     telephone,
     courriels,
     site_web: dedupe(ctx, 'site_web', siteWeb),
     horaires,
     presentation_resume: resume,
     presentation_detail: detail,
-    source: opt('source'),
-    itinerance: enumValues(ctx, 'itinerance', t('itinerance')),
-    structure_parente: opt('structure_parente'),
+    source: (c.source || null),
+    itinerance: enumValues(ctx, 'itinerance', c.itinerance),
+    structure_parente: (c.structure_parente || null),
     date_maj: dateMaj,
-    services: enumValues(ctx, 'services', t('services')),
-    publics_specifiquement_adresses: enumValues(ctx, 'publics_specifiquement_adresses', t('publics_specifiquement_adresses')),
-    prise_en_charge_specifique: enumValues(ctx, 'prise_en_charge_specifique', t('prise_en_charge_specifique')),
-    frais_a_charge: enumValues(ctx, 'frais_a_charge', t('frais_a_charge')),
-    dispositif_programmes_nationaux: enumValues(ctx, 'dispositif_programmes_nationaux', t('dispositif_programmes_nationaux')),
-    formations_labels: enumValues(ctx, 'formations_labels', t('formations_labels')),
-    autres_formations_labels: opt('autres_formations_labels'),
-    modalites_acces: enumValues(ctx, 'modalites_acces', t('modalites_acces')),
-    modalites_accompagnement: enumValues(ctx, 'modalites_accompagnement', t('modalites_accompagnement')),
+    services: enumValues(ctx, 'services', c.services),
+    publics_specifiquement_adresses: enumValues(ctx, 'publics_specifiquement_adresses', c.publics_specifiquement_adresses),
+    prise_en_charge_specifique: enumValues(ctx, 'prise_en_charge_specifique', c.prise_en_charge_specifique),
+    frais_a_charge: enumValues(ctx, 'frais_a_charge', c.frais_a_charge),
+    dispositif_programmes_nationaux: enumValues(ctx, 'dispositif_programmes_nationaux', c.dispositif_programmes_nationaux),
+    formations_labels: enumValues(ctx, 'formations_labels', c.formations_labels),
+    autres_formations_labels: (c.autres_formations_labels || null),
+    modalites_acces: enumValues(ctx, 'modalites_acces', c.modalites_acces),
+    modalites_accompagnement: enumValues(ctx, 'modalites_accompagnement', c.modalites_accompagnement),
     fiche_acces_libre: fiche,
     prise_rdv: rdv,
   };
