@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { ModuleManifest } from '../platform/module.ts';
 import { territoriesModule } from './territories/index.ts';
 import { placesModule } from './places/index.ts';
+import { coverageModule } from './coverage/index.ts';
 import { commonsModule } from './commons/index.ts';
 
 export const platformMigrations = {
@@ -14,4 +15,4 @@ export const platformMigrations = {
   dir: path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'platform', 'migrations'),
 };
 
-export const modules: ModuleManifest[] = [territoriesModule, placesModule, commonsModule];
+export const modules: ModuleManifest[] = [territoriesModule, placesModule, coverageModule, commonsModule];

@@ -1,0 +1,47 @@
+/**
+ * Coverage analytics ("maillage"): how far each commune is from digital help, aggregates by EPCI,
+ * département, région and France, white zones, where to open next, "what if". The only surface
+ * other modules may import.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ModuleManifest } from '../../platform/module.ts';
+import { onPlacesChanged } from '../places/index.ts';
+import { coverageCommands } from './cli.ts';
+import { stopJobs } from './jobs.ts';
+import { registerCoveragePages } from './pages/coverage.ts';
+import { registerCoverageRoutes } from './routes.ts';
+import { followPlaceChanges } from './service.ts';
+
+export {
+  recomputeAll,
+  refresh as refreshCoverage,
+  ensureFresh as ensureCoverageFresh,
+  scope as coverageScope,
+  scopeSummary as coverageSummary,
+  summaries as coverageSummaries,
+  whiteZonesFor,
+  plan as planNewPlaces,
+  whatIf as coverageWhatIf,
+  type RecomputeReport,
+} from './service.ts';
+export { haversineKm, SERVICES as COVERAGE_SERVICES, type AreaSummary, type CommuneMeasure, type WhiteZones, type PlanResult } from './model.ts';
+export { queueRecompute, recomputeJob } from './jobs.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export const coverageModule: ModuleManifest = {
+  name: 'coverage',
+  migrations: path.join(here, 'migrations'),
+  register(app, ctx) {
+    registerCoverageRoutes(app, ctx);
+    registerCoveragePages(app, ctx);
+    // Incremental recompute after every write to places (tests call refresh/ensureFresh directly).
+    if (ctx.config.env !== 'test') {
+      const stop = followPlaceChanges(ctx.db, ctx.log, onPlacesChanged);
+      app.addHook('onClose', async () => stop());
+    }
+    app.addHook('onClose', async () => stopJobs(ctx));
+  },
+  commands: coverageCommands,
+};

@@ -1,0 +1,904 @@
+/**
+ * Coverage analytics: types and pure rules, no I/O.
+ * - great-circle distances (haversine) and a static 3-D k-d tree over places for nearest-place and
+ *   within-radius queries;
+ * - per-commune measures, aggregates for any grouping of communes, white zones, the greedy
+ *   maximum-coverage planner and "what if" comparisons.
+ * Every distance is the great-circle distance on a sphere of radius EARTH_RADIUS_KM.
+ */
+
+/** Mean Earth radius (IUGG), km. */
+export const EARTH_RADIUS_KM = 6371.0088;
+
+/** The radii (km) for which places are counted and population shares are given. */
+export const RADII = [5, 10, 20] as const;
+export const MAX_RADIUS_KM = 20;
+
+const DEG = Math.PI / 180;
+
+/** Great-circle distance in km between two WGS84 points (haversine formula). */
+export function haversineKm(lat1: number, lon1: number, lat2: number, lon2: number): number {
+  const dLat = (lat2 - lat1) * DEG;
+  const dLon = (lon2 - lon1) * DEG;
+  const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * DEG) * Math.cos(lat2 * DEG) * Math.sin(dLon / 2) ** 2;
+  return 2 * EARTH_RADIUS_KM * Math.asin(Math.min(1, Math.sqrt(a)));
+}
+
+/**
+ * Points on the unit sphere: the straight-line (chord) distance c between two of them gives the
+ * great-circle distance d = 2R·asin(c/2) — the same value as the haversine formula, but comparing
+ * squared chords needs no trigonometry, which is what makes the k-d tree fast.
+ */
+function unit(lat: number, lon: number, out: Float64Array, i: number) {
+  const la = lat * DEG;
+  const lo = lon * DEG;
+  const c = Math.cos(la);
+  out[3 * i] = c * Math.cos(lo);
+  out[3 * i + 1] = c * Math.sin(lo);
+  out[3 * i + 2] = Math.sin(la);
+}
+
+/** Squared chord (unit sphere) of a great-circle distance in km. */
+export function chord2OfKm(km: number): number {
+  if (km >= Math.PI * EARTH_RADIUS_KM) return 4;
+  const c = 2 * Math.sin(km / (2 * EARTH_RADIUS_KM));
+  return c * c;
+}
+
+/** Great-circle distance in km of a squared chord. */
+export function kmOfChord2(c2: number): number {
+  return 2 * EARTH_RADIUS_KM * Math.asin(Math.min(1, Math.sqrt(c2) / 2));
+}
+
+const LEAF = 8;
+
+/**
+ * A static k-d tree over points of the sphere (3-D unit vectors). Exact nearest neighbour and
+ * within-radius counts in great-circle distance; builds in O(n log n).
+ */
+export class PointIndex {
+  readonly size: number;
+  /** Original index of the point stored at each position. */
+  private readonly ids: Int32Array;
+  private readonly xyz: Float64Array;
+  // Nodes: range [lo, hi) of positions, children (-1 for a leaf), bounding box.
+  // Grown as number[] while building, then frozen into typed arrays for the queries.
+  private lo = new Int32Array(0);
+  private hi = new Int32Array(0);
+  private left = new Int32Array(0);
+  private right = new Int32Array(0);
+  private box = new Float64Array(0);
+  private readonly stack: Int32Array = new Int32Array(256);
+  private readonly q = new Float64Array(3);
+
+  constructor(lats: ArrayLike<number>, lons: ArrayLike<number>) {
+    const n = lats.length;
+    this.size = n;
+    this.ids = new Int32Array(n);
+    const raw = new Float64Array(3 * n);
+    for (let i = 0; i < n; i++) {
+      this.ids[i] = i;
+      unit(lats[i]!, lons[i]!, raw, i);
+    }
+    this.xyz = raw;
+    if (n > 0) {
+      const nodes = { lo: [] as number[], hi: [] as number[], left: [] as number[], right: [] as number[], box: [] as number[] };
+      this.build(0, n, nodes);
+      this.lo = Int32Array.from(nodes.lo);
+      this.hi = Int32Array.from(nodes.hi);
+      this.left = Int32Array.from(nodes.left);
+      this.right = Int32Array.from(nodes.right);
+      this.box = Float64Array.from(nodes.box);
+    }
+  }
+
+  private swap(a: number, b: number) {
+    const ids = this.ids;
+    const t = ids[a]!;
+    ids[a] = ids[b]!;
+    ids[b] = t;
+    const p = this.xyz;
+    for (let k = 0; k < 3; k++) {
+      const u = p[3 * a + k]!;
+      p[3 * a + k] = p[3 * b + k]!;
+      p[3 * b + k] = u;
+    }
+  }
+
+  /** Quickselect (Hoare): positions lo..hi-1 partitioned around the k-th smallest on the axis. */
+  private select(lo: number, hi: number, k: number, axis: number) {
+    const p = this.xyz;
+    let l = lo;
+    let r = hi - 1;
+    while (r > l) {
+      const pivot = p[3 * ((l + r) >> 1) + axis]!;
+      let i = l;
+      let j = r;
+      while (i <= j) {
+        while (p[3 * i + axis]! < pivot) i++;
+        while (p[3 * j + axis]! > pivot) j--;
+        if (i <= j) {
+          this.swap(i, j);
+          i++;
+          j--;
+        }
+      }
+      if (k <= j) r = j;
+      else if (k >= i) l = i;
+      else return;
+    }
+  }
+
+  private build(lo: number, hi: number, nodes: { lo: number[]; hi: number[]; left: number[]; right: number[]; box: number[] }): number {
+    const id = nodes.lo.length;
+    nodes.lo.push(lo);
+    nodes.hi.push(hi);
+    nodes.left.push(-1);
+    nodes.right.push(-1);
+    const p = this.xyz;
+    let x0 = Infinity, y0 = Infinity, z0 = Infinity, x1 = -Infinity, y1 = -Infinity, z1 = -Infinity;
+    for (let i = lo; i < hi; i++) {
+      const x = p[3 * i]!, y = p[3 * i + 1]!, z = p[3 * i + 2]!;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+      if (z < z0) z0 = z;
+      if (z > z1) z1 = z;
+    }
+    nodes.box.push(x0, y0, z0, x1, y1, z1);
+    if (hi - lo <= LEAF) return id;
+    const dx = x1 - x0, dy = y1 - y0, dz = z1 - z0;
+    if (Math.max(dx, dy, dz) === 0) return id; // all points identical: one leaf
+    const axis = dx >= dy && dx >= dz ? 0 : dy >= dz ? 1 : 2;
+    const mid = (lo + hi) >> 1;
+    this.select(lo, hi, mid, axis);
+    const l = this.build(lo, mid, nodes);
+    const r = this.build(mid, hi, nodes);
+    nodes.left[id] = l;
+    nodes.right[id] = r;
+    return id;
+  }
+
+  private boxDist2(node: number, x: number, y: number, z: number): number {
+    const b = this.box;
+    const o = 6 * node;
+    let d = 0;
+    let t = b[o]! - x;
+    if (t > 0) d += t * t;
+    else if ((t = x - b[o + 3]!) > 0) d += t * t;
+    t = b[o + 1]! - y;
+    if (t > 0) d += t * t;
+    else if ((t = y - b[o + 4]!) > 0) d += t * t;
+    t = b[o + 2]! - z;
+    if (t > 0) d += t * t;
+    else if ((t = z - b[o + 5]!) > 0) d += t * t;
+    return d;
+  }
+
+  private boxFar2(node: number, x: number, y: number, z: number): number {
+    const b = this.box;
+    const o = 6 * node;
+    const ax = Math.max(Math.abs(x - b[o]!), Math.abs(x - b[o + 3]!));
+    const ay = Math.max(Math.abs(y - b[o + 1]!), Math.abs(y - b[o + 4]!));
+    const az = Math.max(Math.abs(z - b[o + 2]!), Math.abs(z - b[o + 5]!));
+    return ax * ax + ay * ay + az * az;
+  }
+
+  /** The nearest point (its original index; the smallest index on ties) and its distance; null when empty. */
+  nearest(lat: number, lon: number): { index: number; km: number } | null {
+    if (this.size === 0) return null;
+    const q = this.q;
+    unit(lat, lon, q, 0);
+    const x = q[0]!, y = q[1]!, z = q[2]!;
+    const p = this.xyz;
+    const ids = this.ids;
+    let best = Infinity;
+    let bestPos = -1;
+    const stack = this.stack;
+    let sp = 0;
+    stack[sp++] = 0;
+    while (sp > 0) {
+      const node = stack[--sp]!;
+      if (this.boxDist2(node, x, y, z) > best) continue;
+      const l = this.left[node]!;
+      if (l < 0) {
+        for (let i = this.lo[node]!, h = this.hi[node]!; i < h; i++) {
+          const dx = p[3 * i]! - x, dy = p[3 * i + 1]! - y, dz = p[3 * i + 2]! - z;
+          const d = dx * dx + dy * dy + dz * dz;
+          if (d < best || (d === best && ids[i]! < ids[bestPos]!)) {
+            best = d;
+            bestPos = i;
+          }
+        }
+        continue;
+      }
+      const r = this.right[node]!;
+      // Push the farther child first so that the nearer one is explored first.
+      if (this.boxDist2(l, x, y, z) <= this.boxDist2(r, x, y, z)) {
+        stack[sp++] = r;
+        stack[sp++] = l;
+      } else {
+        stack[sp++] = l;
+        stack[sp++] = r;
+      }
+    }
+    return { index: ids[bestPos]!, km: kmOfChord2(best) };
+  }
+
+  /** How many points lie within each radius (km) of the point. */
+  countWithin(lat: number, lon: number, radii: readonly number[]): number[] {
+    if (this.size === 0) return radii.map(() => 0);
+    const q = this.q;
+    unit(lat, lon, q, 0);
+    return radii.map((km) => this.count(q[0]!, q[1]!, q[2]!, chord2OfKm(km)));
+  }
+
+  private count(x: number, y: number, z: number, limit: number): number {
+    const p = this.xyz;
+    const stack = this.stack;
+    let sp = 0;
+    let count = 0;
+    stack[sp++] = 0;
+    while (sp > 0) {
+      const node = stack[--sp]!;
+      if (this.boxDist2(node, x, y, z) > limit) continue;
+      if (this.boxFar2(node, x, y, z) <= limit) {
+        count += this.hi[node]! - this.lo[node]!;
+        continue;
+      }
+      const l = this.left[node]!;
+      if (l < 0) {
+        for (let i = this.lo[node]!, h = this.hi[node]!; i < h; i++) {
+          const dx = p[3 * i]! - x, dy = p[3 * i + 1]! - y, dz = p[3 * i + 2]! - z;
+          if (dx * dx + dy * dy + dz * dz <= limit) count++;
+        }
+        continue;
+      }
+      stack[sp++] = l;
+      stack[sp++] = this.right[node]!;
+    }
+    return count;
+  }
+
+  /** Original indices of the points within km (great-circle) of the point, unordered. */
+  within(lat: number, lon: number, km: number): number[] {
+    const out: number[] = [];
+    if (this.size === 0) return out;
+    const q = this.q;
+    unit(lat, lon, q, 0);
+    const x = q[0]!, y = q[1]!, z = q[2]!;
+    const limit = chord2OfKm(km);
+    const p = this.xyz;
+    const stack = this.stack;
+    let sp = 0;
+    stack[sp++] = 0;
+    while (sp > 0) {
+      const node = stack[--sp]!;
+      if (this.boxDist2(node, x, y, z) > limit) continue;
+      const l = this.left[node]!;
+      if (l < 0 || this.boxFar2(node, x, y, z) <= limit) {
+        for (let i = this.lo[node]!, h = this.hi[node]!; i < h; i++) {
+          const dx = p[3 * i]! - x, dy = p[3 * i + 1]! - y, dz = p[3 * i + 2]! - z;
+          if (dx * dx + dy * dy + dz * dz <= limit) out.push(this.ids[i]!);
+        }
+        continue;
+      }
+      stack[sp++] = l;
+      stack[sp++] = this.right[node]!;
+    }
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs and measures
+
+export interface CoverageCommune {
+  code: string;
+  name: string;
+  departement: string;
+  region: string;
+  epci: string | null;
+  population: number;
+  lat: number | null;
+  lon: number | null;
+}
+
+export interface CoveragePlace {
+  uid: string;
+  lat: number;
+  lon: number;
+  services: string[];
+  openSaturday: boolean;
+  /** The current commune the place is in (arrondissements already mapped to their commune). */
+  communeCode: string | null;
+}
+
+export interface Nearest {
+  km: number;
+  uid: string;
+}
+
+export interface CommuneMeasure extends CoverageCommune {
+  /** Nearest place of any kind; null when the commune has no centre or there is no place at all. */
+  nearest: Nearest | null;
+  /** Nearest place offering each service, in the order of the `services` list used. */
+  byService: (Nearest | null)[];
+  /** Nearest place open on Saturday. */
+  saturday: Nearest | null;
+  /** Places within 5, 10 and 20 km of the centre; null without a centre. */
+  within: [number, number, number] | null;
+  /** Places whose address is in the commune (known even without a centre). */
+  placesInCommune: number;
+}
+
+/** The k-d trees of one set of places: all, per service, open on Saturday. */
+export interface PlaceIndexes {
+  services: readonly string[];
+  places: CoveragePlace[];
+  all: PointIndex;
+  byService: { index: PointIndex; places: CoveragePlace[] }[];
+  saturday: { index: PointIndex; places: CoveragePlace[] };
+  perCommune: Map<string, number>;
+}
+
+function indexOf(places: CoveragePlace[]): PointIndex {
+  const lats = new Float64Array(places.length);
+  const lons = new Float64Array(places.length);
+  for (let i = 0; i < places.length; i++) {
+    lats[i] = places[i]!.lat;
+    lons[i] = places[i]!.lon;
+  }
+  return new PointIndex(lats, lons);
+}
+
+export function buildIndexes(places: CoveragePlace[], services: readonly string[]): PlaceIndexes {
+  const serviceSets: CoveragePlace[][] = services.map(() => []);
+  const position = new Map(services.map((s, i) => [s, i]));
+  const saturday: CoveragePlace[] = [];
+  const perCommune = new Map<string, number>();
+  for (const p of places) {
+    for (const s of p.services) {
+      const i = position.get(s);
+      if (i !== undefined) serviceSets[i]!.push(p);
+    }
+    if (p.openSaturday) saturday.push(p);
+    if (p.communeCode) perCommune.set(p.communeCode, (perCommune.get(p.communeCode) ?? 0) + 1);
+  }
+  return {
+    services,
+    places,
+    all: indexOf(places),
+    byService: serviceSets.map((ps) => ({ index: indexOf(ps), places: ps })),
+    saturday: { index: indexOf(saturday), places: saturday },
+    perCommune,
+  };
+}
+
+function nearestIn(set: { index: PointIndex; places: CoveragePlace[] }, lat: number, lon: number): Nearest | null {
+  const n = set.index.nearest(lat, lon);
+  return n ? { km: n.km, uid: set.places[n.index]!.uid } : null;
+}
+
+/** The measures of one commune against a set of places. */
+export function measureCommune(c: CoverageCommune, ix: PlaceIndexes): CommuneMeasure {
+  const placesInCommune = ix.perCommune.get(c.code) ?? 0;
+  if (c.lat === null || c.lon === null) {
+    return { ...c, nearest: null, byService: ix.services.map(() => null), saturday: null, within: null, placesInCommune };
+  }
+  const all = ix.all.nearest(c.lat, c.lon);
+  const counts = ix.all.countWithin(c.lat, c.lon, RADII);
+  return {
+    ...c,
+    nearest: all ? { km: all.km, uid: ix.places[all.index]!.uid } : null,
+    byService: ix.byService.map((s) => nearestIn(s, c.lat!, c.lon!)),
+    saturday: nearestIn(ix.saturday, c.lat, c.lon),
+    within: [counts[0]!, counts[1]!, counts[2]!],
+    placesInCommune,
+  };
+}
+
+export function measureCommunes(communes: CoverageCommune[], ix: PlaceIndexes): CommuneMeasure[] {
+  return communes.map((c) => measureCommune(c, ix));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Incremental recompute
+
+/** What a place contributes to: its position, services and Saturday opening. */
+export interface PlaceChange {
+  lat: number;
+  lon: number;
+  services: string[];
+  openSaturday: boolean;
+}
+
+const EPS_KM = 1e-6;
+
+/**
+ * The communes whose measures may change when places at the given positions (old positions of
+ * removed or moved places, new positions of added or moved ones) change:
+ * - a commune within MAX_RADIUS_KM of a changed position (its counts may change);
+ * - a commune whose nearest place (overall, for a service the changed place offers, open on
+ *   Saturday) is at least as far as the changed position, or that has none (the changed place may
+ *   have been, or may now be, its nearest).
+ * Per-commune place counts depend on addresses: the caller passes the communes of the changed
+ * places (old and new) in `communesOfChanges`; they are always included.
+ */
+export function affectedCommunes(
+  measures: CommuneMeasure[],
+  changes: PlaceChange[],
+  services: readonly string[],
+  communesOfChanges: Set<string> = new Set(),
+): Set<string> {
+  const out = new Set<string>(communesOfChanges);
+  if (changes.length === 0) return out;
+  const position = new Map(services.map((s, i) => [s, i]));
+  const changeServices = changes.map((ch) => ch.services.map((s) => position.get(s)).filter((i): i is number => i !== undefined));
+  for (const m of measures) {
+    if (m.lat === null || m.lon === null || out.has(m.code)) continue;
+    for (let k = 0; k < changes.length; k++) {
+      const ch = changes[k]!;
+      const d = haversineKm(m.lat, m.lon, ch.lat, ch.lon);
+      const reach = (n: Nearest | null) => n === null || d <= n.km + EPS_KM;
+      if (d <= MAX_RADIUS_KM + EPS_KM || reach(m.nearest) || (ch.openSaturday && reach(m.saturday)) || changeServices[k]!.some((i) => reach(m.byService[i] ?? null))) {
+        out.add(m.code);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Aggregates
+
+export interface ShareSet {
+  /** Share (0–1) of the population of communes with a centre within 5, 10, 20 km. */
+  within5: number | null;
+  within10: number | null;
+  within20: number | null;
+  /** Population-weighted mean distance (km) to the nearest place; null when there is none. */
+  meanKm: number | null;
+}
+
+export type AreaLevel = 'france' | 'region' | 'departement' | 'epci';
+
+export interface AreaSummary {
+  level: AreaLevel;
+  code: string;
+  name: string;
+  communes: number;
+  communesWithCentre: number;
+  communesWithoutCentre: number;
+  population: number;
+  populationWithoutCentre: number;
+  /** Places whose address is in the area's communes. */
+  places: number;
+  placesPer10k: number | null;
+  communesWithPlace: number;
+  overall: ShareSet;
+  saturday: ShareSet;
+  /** One entry per service, in the services order. */
+  byService: ShareSet[];
+}
+
+class ShareAcc {
+  pop = 0;
+  w = [0, 0, 0];
+  sumKm = 0;
+  popKnown = 0;
+  add(n: Nearest | null, population: number) {
+    this.pop += population;
+    if (!n) return;
+    this.popKnown += population;
+    this.sumKm += population * n.km;
+    for (let k = 0; k < RADII.length; k++) if (n.km <= RADII[k]! + EPS_KM) this.w[k] = this.w[k]! + population;
+  }
+  result(): ShareSet {
+    const share = (x: number) => (this.pop > 0 ? x / this.pop : null);
+    return {
+      within5: share(this.w[0]!),
+      within10: share(this.w[1]!),
+      within20: share(this.w[2]!),
+      meanKm: this.popKnown > 0 ? this.sumKm / this.popKnown : null,
+    };
+  }
+}
+
+/**
+ * Aggregates commune measures. Shares are of the population of communes with a centre (those
+ * without a centre are counted apart); the mean distance is weighted by population.
+ * `extraPlaces` adds places attributed to no commune (for the France total).
+ */
+export function summarise(
+  measures: CommuneMeasure[],
+  area: { level: AreaLevel; code: string; name: string },
+  serviceCount: number,
+  extraPlaces = 0,
+): AreaSummary {
+  const overall = new ShareAcc();
+  const saturday = new ShareAcc();
+  const byService = Array.from({ length: serviceCount }, () => new ShareAcc());
+  let communes = 0, withCentre = 0, population = 0, popWithout = 0, places = extraPlaces, withPlace = 0;
+  for (const m of measures) {
+    communes++;
+    population += m.population;
+    places += m.placesInCommune;
+    if (m.placesInCommune > 0) withPlace++;
+    if (m.lat === null || m.lon === null) {
+      popWithout += m.population;
+      continue;
+    }
+    withCentre++;
+    overall.add(m.nearest, m.population);
+    saturday.add(m.saturday, m.population);
+    for (let i = 0; i < serviceCount; i++) byService[i]!.add(m.byService[i] ?? null, m.population);
+  }
+  return {
+    ...area,
+    communes,
+    communesWithCentre: withCentre,
+    communesWithoutCentre: communes - withCentre,
+    population,
+    populationWithoutCentre: popWithout,
+    places,
+    placesPer10k: population > 0 ? (places * 10000) / population : null,
+    communesWithPlace: withPlace,
+    overall: overall.result(),
+    saturday: saturday.result(),
+    byService: byService.map((a) => a.result()),
+  };
+}
+
+/** Groups measures by a key (département, région, EPCI); communes without the key are skipped. */
+export function groupBy(measures: CommuneMeasure[], key: (m: CommuneMeasure) => string | null): Map<string, CommuneMeasure[]> {
+  const out = new Map<string, CommuneMeasure[]>();
+  for (const m of measures) {
+    const k = key(m);
+    if (k === null) continue;
+    let list = out.get(k);
+    if (!list) out.set(k, (list = []));
+    list.push(m);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// White zones
+
+/** The distance a question is about: nearest place, nearest offering a service, or open on Saturday. */
+export type Criterion = { kind: 'overall' } | { kind: 'service'; index: number } | { kind: 'saturday' };
+
+export function distanceFor(m: CommuneMeasure, c: Criterion): Nearest | null {
+  if (c.kind === 'overall') return m.nearest;
+  if (c.kind === 'saturday') return m.saturday;
+  return m.byService[c.index] ?? null;
+}
+
+export interface WhiteCommune {
+  code: string;
+  name: string;
+  departement: string;
+  epci: string | null;
+  population: number;
+  lat: number;
+  lon: number;
+  /** Distance to the nearest place; null when there is no place at all. */
+  km: number | null;
+  /** Rank of the group it belongs to (1 = most populous). */
+  group: number;
+}
+
+export interface WhiteZoneGroup {
+  rank: number;
+  communeCount: number;
+  population: number;
+  /** Population-weighted mean distance to the nearest place (null when none). */
+  meanKm: number | null;
+  maxKm: number | null;
+  /** The most populous commune of the group. */
+  main: { code: string; name: string };
+  departements: string[];
+  communes: string[];
+  /** Centre of the group weighted by population (for the map). */
+  lat: number;
+  lon: number;
+}
+
+export interface WhiteZones {
+  thresholdKm: number;
+  linkKm: number;
+  communes: WhiteCommune[];
+  groups: WhiteZoneGroup[];
+}
+
+/**
+ * White zones: communes (with a centre) whose nearest place is farther than `thresholdKm` (or that
+ * have none), and groups of neighbouring white communes. Two white communes are neighbours when
+ * their centres are at most `linkKm` apart; groups are the connected components of that relation
+ * (single linkage: a chain of neighbours forms one group). Both lists are ranked by population.
+ */
+export function whiteZones(measures: CommuneMeasure[], criterion: Criterion, thresholdKm: number, linkKm: number): WhiteZones {
+  const white: CommuneMeasure[] = [];
+  for (const m of measures) {
+    if (m.lat === null || m.lon === null) continue;
+    const n = distanceFor(m, criterion);
+    if (n === null || n.km > thresholdKm + EPS_KM) white.push(m);
+  }
+  // Union-find over the white communes; neighbours found with a k-d tree.
+  const parent = white.map((_, i) => i);
+  const find = (i: number): number => {
+    while (parent[i] !== i) {
+      parent[i] = parent[parent[i]!]!;
+      i = parent[i]!;
+    }
+    return i;
+  };
+  const index = new PointIndex(
+    white.map((m) => m.lat!),
+    white.map((m) => m.lon!),
+  );
+  for (let i = 0; i < white.length; i++) {
+    for (const j of index.within(white[i]!.lat!, white[i]!.lon!, linkKm)) {
+      const a = find(i), b = find(j);
+      if (a !== b) parent[a] = b;
+    }
+  }
+  const groups = new Map<number, CommuneMeasure[]>();
+  white.forEach((m, i) => {
+    const r = find(i);
+    let g = groups.get(r);
+    if (!g) groups.set(r, (g = []));
+    g.push(m);
+  });
+  const byPop = (a: CommuneMeasure, b: CommuneMeasure) => b.population - a.population || a.code.localeCompare(b.code);
+  const list: WhiteZoneGroup[] = [...groups.values()].map((members) => {
+    members.sort(byPop);
+    const population = members.reduce((s, m) => s + m.population, 0);
+    let sumKm = 0, known = 0, maxKm: number | null = null, wLat = 0, wLon = 0;
+    for (const m of members) {
+      const n = distanceFor(m, criterion);
+      if (n) {
+        sumKm += n.km * m.population;
+        known += m.population;
+        maxKm = maxKm === null ? n.km : Math.max(maxKm, n.km);
+      }
+      const w = population > 0 ? m.population : 1;
+      wLat += m.lat! * w;
+      wLon += m.lon! * w;
+    }
+    const wSum = population > 0 ? population : members.length;
+    return {
+      rank: 0,
+      communeCount: members.length,
+      population,
+      meanKm: known > 0 ? sumKm / known : null,
+      maxKm,
+      main: { code: members[0]!.code, name: members[0]!.name },
+      departements: [...new Set(members.map((m) => m.departement))].sort(),
+      communes: members.map((m) => m.code),
+      lat: wLat / wSum,
+      lon: wLon / wSum,
+    };
+  });
+  list.sort((a, b) => b.population - a.population || b.communeCount - a.communeCount || a.main.code.localeCompare(b.main.code));
+  list.forEach((g, i) => (g.rank = i + 1));
+  const groupOf = new Map<string, number>();
+  for (const g of list) for (const c of g.communes) groupOf.set(c, g.rank);
+  white.sort(byPop);
+  return {
+    thresholdKm,
+    linkKm,
+    groups: list,
+    communes: white.map((m) => ({
+      code: m.code,
+      name: m.name,
+      departement: m.departement,
+      epci: m.epci,
+      population: m.population,
+      lat: m.lat!,
+      lon: m.lon!,
+      km: distanceFor(m, criterion)?.km ?? null,
+      group: groupOf.get(m.code)!,
+    })),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planner: greedy maximum coverage
+
+export interface PlanPick {
+  rank: number;
+  code: string;
+  name: string;
+  lat: number;
+  lon: number;
+  population: number;
+  /** Population of the communes this pick covers that nothing covered before. */
+  newlyCoveredPopulation: number;
+  newlyCovered: { code: string; name: string; population: number; km: number }[];
+  /** Population covered after this pick (existing places and picks so far). */
+  coveredAfter: number;
+  /** The nearest existing place (of the service when one is chosen) to the picked commune. */
+  nearestExisting: Nearest | null;
+}
+
+export interface PlanResult {
+  radiusKm: number;
+  k: number;
+  /** Population of the communes with a centre considered (the territory's). */
+  population: number;
+  coveredBefore: number;
+  coveredAfter: number;
+  picks: PlanPick[];
+  /**
+   * A proven upper bound of the coverage the best K communes could reach (submodularity: for every
+   * set S met, OPT ≤ f(S) + the sum of the K largest marginal gains with respect to S).
+   */
+  optimumUpperBound: number;
+  /** (coveredAfter − coveredBefore) / (optimumUpperBound − coveredBefore); ≥ 1 − 1/e by theory. */
+  guaranteedRatio: number | null;
+}
+
+/**
+ * Where to open K new places: greedy maximum coverage. Demand points are the communes (with a
+ * centre) given, weighted by population; a commune is covered when its centre is within `radiusKm`
+ * of a place. Candidates are the same communes (a new place at the commune centre). Each round
+ * picks the candidate adding the most not-yet-covered population (ties: the more populous
+ * candidate, then the smaller code). Covered population is a monotone submodular function of the
+ * set of picks, so greedy adds at least (1 − 1/e) ≈ 63 % of what the best K picks could add
+ * (Nemhauser, Wolsey & Fisher, 1978). Rounds stop early when no candidate adds anything.
+ */
+export function planGreedy(measures: CommuneMeasure[], criterion: Criterion, radiusKm: number, k: number): PlanResult {
+  const pts = measures.filter((m) => m.lat !== null && m.lon !== null);
+  const n = pts.length;
+  const index = new PointIndex(
+    pts.map((m) => m.lat!),
+    pts.map((m) => m.lon!),
+  );
+  const covered = new Uint8Array(n);
+  let coveredPop = 0;
+  let population = 0;
+  for (let i = 0; i < n; i++) {
+    population += pts[i]!.population;
+    const d = distanceFor(pts[i]!, criterion);
+    if (d !== null && d.km <= radiusKm + EPS_KM) {
+      covered[i] = 1;
+      coveredPop += pts[i]!.population;
+    }
+  }
+  const coveredBefore = coveredPop;
+  // Cover sets: the demand communes within R of each candidate that are not covered at the start.
+  const cover: Int32Array[] = new Array(n);
+  for (let j = 0; j < n; j++) {
+    cover[j] = Int32Array.from(index.within(pts[j]!.lat!, pts[j]!.lon!, radiusKm).filter((i) => !covered[i]));
+  }
+  const gainOf = (j: number) => {
+    let g = 0;
+    const c = cover[j]!;
+    for (let t = 0; t < c.length; t++) if (!covered[c[t]!]) g += pts[c[t]!]!.population;
+    return g;
+  };
+  const picks: PlanPick[] = [];
+  const chosen = new Uint8Array(n);
+  let upper = Infinity;
+  const gains = new Float64Array(n);
+  for (let round = 0; round < k; round++) {
+    let best = -1;
+    for (let j = 0; j < n; j++) {
+      gains[j] = chosen[j] ? 0 : gainOf(j);
+      if (chosen[j]) continue;
+      if (
+        best < 0 ||
+        gains[j]! > gains[best]! ||
+        (gains[j] === gains[best] &&
+          (pts[j]!.population > pts[best]!.population || (pts[j]!.population === pts[best]!.population && pts[j]!.code < pts[best]!.code)))
+      )
+        best = j;
+    }
+    const top = Array.from(gains).sort((a, b) => b - a).slice(0, k);
+    upper = Math.min(upper, coveredPop + top.reduce((s, g) => s + g, 0));
+    if (best < 0 || gains[best]! <= 0) break;
+    const m = pts[best]!;
+    const newly: PlanPick['newlyCovered'] = [];
+    for (const i of cover[best]!) {
+      if (covered[i]) continue;
+      covered[i] = 1;
+      const c = pts[i]!;
+      newly.push({ code: c.code, name: c.name, population: c.population, km: haversineKm(m.lat!, m.lon!, c.lat!, c.lon!) });
+    }
+    newly.sort((a, b) => b.population - a.population || a.code.localeCompare(b.code));
+    chosen[best] = 1;
+    coveredPop += gains[best]!;
+    picks.push({
+      rank: picks.length + 1,
+      code: m.code,
+      name: m.name,
+      lat: m.lat!,
+      lon: m.lon!,
+      population: m.population,
+      newlyCoveredPopulation: gains[best]!,
+      newlyCovered: newly,
+      coveredAfter: coveredPop,
+      nearestExisting: distanceFor(m, criterion),
+    });
+  }
+  if (picks.length < k) upper = Math.min(upper, coveredPop); // nothing more could be added
+  upper = Math.max(upper, coveredPop);
+  const room = upper - coveredBefore;
+  return {
+    radiusKm,
+    k,
+    population,
+    coveredBefore,
+    coveredAfter: coveredPop,
+    picks,
+    optimumUpperBound: upper,
+    guaranteedRatio: room > 0 ? (coveredPop - coveredBefore) / room : null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// What if
+
+export interface WhatIfChange {
+  code: string;
+  name: string;
+  population: number;
+  beforeKm: number | null;
+  afterKm: number | null;
+}
+
+/** Communes whose nearest-place distance changed, largest population × |change| first. */
+export function changedCommunes(before: CommuneMeasure[], after: CommuneMeasure[], criterion: Criterion): WhatIfChange[] {
+  const out: WhatIfChange[] = [];
+  for (let i = 0; i < before.length; i++) {
+    const b = distanceFor(before[i]!, criterion)?.km ?? null;
+    const a = distanceFor(after[i]!, criterion)?.km ?? null;
+    if (b === a || (b !== null && a !== null && Math.abs(a - b) < 1e-9)) continue;
+    const m = before[i]!;
+    out.push({ code: m.code, name: m.name, population: m.population, beforeKm: b, afterKm: a });
+  }
+  const weight = (c: WhatIfChange) => c.population * (c.beforeKm === null || c.afterKm === null ? 1e6 : Math.abs(c.afterKm - c.beforeKm));
+  return out.sort((x, y) => weight(y) - weight(x) || x.code.localeCompare(y.code));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services of the standard
+
+/**
+ * The services of the standard « lieux de médiation numérique » v1.0.2 (field `services`), in the
+ * schema's order, with the short keys our API and pages accept. A test checks this list against the
+ * schema file in ../shared/data/standards/.
+ */
+export const SERVICES: readonly { key: string; label: string }[] = [
+  { key: 'demarches', label: 'Aide aux démarches administratives' },
+  { key: 'outils', label: 'Maîtrise des outils numériques du quotidien' },
+  { key: 'insertion', label: 'Insertion professionnelle via le numérique' },
+  { key: 'securite', label: 'Utilisation sécurisée du numérique' },
+  { key: 'parentalite', label: 'Parentalité et éducation avec le numérique' },
+  { key: 'loisirs', label: 'Loisirs et créations numériques' },
+  { key: 'comprehension', label: 'Compréhension du monde numérique' },
+  { key: 'acces', label: 'Accès internet et matériel informatique' },
+  { key: 'materiel', label: 'Acquisition de matériel informatique à prix solidaire' },
+];
+
+export const SERVICE_LABELS: readonly string[] = SERVICES.map((s) => s.label);
+
+/**
+ * Reads a criterion: '' or 'tous' → overall; 'samedi' → open on Saturday; a service key
+ * ('demarches') or its exact label → that service. Null when unknown.
+ */
+export function parseCriterion(value: string | null | undefined): Criterion | null {
+  const v = (value ?? '').trim();
+  if (v === '' || v === 'tous' || v === 'all') return { kind: 'overall' };
+  if (v === 'samedi' || v === 'saturday') return { kind: 'saturday' };
+  const i = SERVICES.findIndex((s) => s.key === v || s.label === v);
+  return i >= 0 ? { kind: 'service', index: i } : null;
+}
+
+export function criterionKey(c: Criterion): string {
+  return c.kind === 'overall' ? 'tous' : c.kind === 'saturday' ? 'samedi' : SERVICES[c.index]!.key;
+}

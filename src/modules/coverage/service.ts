@@ -1,0 +1,478 @@
+/**
+ * Coverage use cases: full and incremental recompute of the stored per-commune measures, reads
+ * (communes, summaries, white zones) from a per-process cache keyed by the stored version, the
+ * planner and "what if". Calls the territories and places modules through their index.ts only.
+ */
+import type { Db, Queryable } from '../../platform/db/index.ts';
+import type { Logger } from '../../platform/log.ts';
+import { UserError } from '../../platform/http/errors.ts';
+import { currentCommuneOf, listCommunes, listDepartements, listRegions, resolveTerritory, type Territory } from '../territories/index.ts';
+import { dataVersion, getPlacesByUids, listPlacePoints } from '../places/index.ts';
+import {
+  affectedCommunes,
+  buildIndexes,
+  changedCommunes,
+  groupBy,
+  measureCommune,
+  measureCommunes,
+  planGreedy,
+  SERVICE_LABELS,
+  summarise,
+  whiteZones,
+  type AreaLevel,
+  type AreaSummary,
+  type CommuneMeasure,
+  type CoverageCommune,
+  type CoveragePlace,
+  type Criterion,
+  type PlaceChange,
+  type PlanResult,
+  type WhatIfChange,
+  type WhiteZones,
+} from './model.ts';
+import {
+  deleteMeasuresExcept,
+  deleteSnapshot,
+  maskOf,
+  readMeasures,
+  readSnapshot,
+  readState,
+  upsertMeasures,
+  upsertSnapshot,
+  writeState,
+  type CoverageState,
+} from './store.ts';
+
+export const messages = {
+  unknownTerritory: (ref: string) => `Territoire inconnu : « ${ref} ». Exemples : 27 (département), region:28, epci:200000172, commune:27229.`,
+  communeTerritory: 'Choisissez un territoire plus large qu’une commune (EPCI, département ou région).',
+  noCommunes: 'Le référentiel des communes n’est pas chargé : lancez « maillage territories load ».',
+};
+
+// ---------------------------------------------------------------------------------------------
+// Serialisation: one recompute at a time per database (in this process).
+
+const locks = new WeakMap<Db, Promise<unknown>>();
+function exclusive<T>(db: Db, fn: () => Promise<T>): Promise<T> {
+  const prev = locks.get(db) ?? Promise.resolve();
+  const next = prev.catch(() => undefined).then(fn);
+  locks.set(db, next);
+  return next;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs from the other modules
+
+async function loadCommunes(db: Queryable): Promise<CoverageCommune[]> {
+  const communes = await listCommunes(db);
+  return communes.map((c) => ({ code: c.code, name: c.name, departement: c.departement, region: c.region, epci: c.epci, population: c.population, lat: c.lat, lon: c.lon }));
+}
+
+/**
+ * The visible places with coordinates, their commune mapped to a current commune (a municipal
+ * arrondissement → its commune; a former code → the commune it merged into).
+ */
+async function loadPlaces(db: Queryable, communeCodes: Set<string>): Promise<CoveragePlace[]> {
+  const points = await listPlacePoints(db);
+  const mapped = new Map<string, string | null>();
+  const out: CoveragePlace[] = new Array(points.length);
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i]!;
+    let code = p.communeCode;
+    if (code !== null && !communeCodes.has(code)) {
+      if (!mapped.has(code)) {
+        const c = await currentCommuneOf(db, code);
+        mapped.set(code, c ? (c.parent ?? c.code) : null);
+      }
+      code = mapped.get(code) ?? null;
+      if (code !== null && !communeCodes.has(code)) code = null;
+    }
+    out[i] = { uid: p.uid, lat: p.lat, lon: p.lon, services: p.services, openSaturday: p.openSaturday, communeCode: code };
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recompute
+
+export interface RecomputeReport {
+  kind: 'full' | 'incremental' | 'none';
+  communes: number;
+  communesWithoutCentre: number;
+  places: number;
+  /** Communes whose measures were recomputed and written. */
+  updatedCommunes: number;
+  added: number;
+  removed: number;
+  changed: number;
+  durationMs: number;
+  timings: Record<string, number>;
+}
+
+type Step = (label: string) => void;
+function stopwatch(): { step: Step; timings: Record<string, number>; total: () => number } {
+  const t0 = performance.now();
+  let last = t0;
+  const timings: Record<string, number> = {};
+  return {
+    timings,
+    step(label) {
+      const now = performance.now();
+      timings[label] = Math.round(now - last);
+      last = now;
+    },
+    total: () => performance.now() - t0,
+  };
+}
+
+/** Recomputes every commune's measures from all places, and stores them with the place snapshot. */
+export function recomputeAll(db: Db, opts: { onProgress?: (message: string) => void } = {}): Promise<RecomputeReport> {
+  return exclusive(db, () => fullRecompute(db, opts.onProgress));
+}
+
+async function fullRecompute(db: Db, onProgress?: (message: string) => void): Promise<RecomputeReport> {
+  const sw = stopwatch();
+  const placesVersion = await dataVersion(db);
+  const communes = await loadCommunes(db);
+  if (communes.length === 0) throw new UserError(messages.noCommunes, 503);
+  sw.step('loadCommunes');
+  onProgress?.(`${communes.length} communes`);
+  const places = await loadPlaces(db, new Set(communes.map((c) => c.code)));
+  sw.step('loadPlaces');
+  onProgress?.(`${places.length} lieux`);
+  const ix = buildIndexes(places, SERVICE_LABELS);
+  sw.step('index');
+  const measures = measureCommunes(communes, ix);
+  sw.step('measure');
+  const unattributed = places.filter((p) => p.communeCode === null).length;
+  await db.transaction(async (tx) => {
+    await deleteMeasuresExcept(tx, communes.map((c) => c.code));
+    await upsertMeasures(tx, measures);
+    await deleteSnapshot(tx, 'all');
+    await upsertSnapshot(tx, places, SERVICE_LABELS);
+    await writeState(tx, {
+      services: SERVICE_LABELS,
+      placesVersion,
+      kind: 'full',
+      durationMs: sw.total(),
+      updatedCommunes: measures.length,
+      places: places.length,
+      unattributedPlaces: unattributed,
+    });
+  });
+  sw.step('write');
+  return {
+    kind: 'full',
+    communes: communes.length,
+    communesWithoutCentre: communes.filter((c) => c.lat === null || c.lon === null).length,
+    places: places.length,
+    updatedCommunes: measures.length,
+    added: places.length,
+    removed: 0,
+    changed: 0,
+    durationMs: Math.round(sw.total()),
+    timings: sw.timings,
+  };
+}
+
+/** Above this many changed places, a full recompute is cheaper than the incremental path. */
+function incrementalLimit(places: number): number {
+  return Math.max(2000, Math.round(places * 0.05));
+}
+
+/**
+ * Brings the stored measures up to date with the places: compares the current places with the
+ * snapshot the measures were computed from, and recomputes only the communes a change can affect
+ * (see affectedCommunes in model.ts). Falls back to a full recompute when nothing is stored yet,
+ * when the list of services changed, or when many places changed.
+ */
+export function refresh(db: Db): Promise<RecomputeReport> {
+  return exclusive(db, () => incremental(db));
+}
+
+async function incremental(db: Db): Promise<RecomputeReport> {
+  const sw = stopwatch();
+  const state = await readState(db);
+  if (!state || state.services.join('|') !== SERVICE_LABELS.join('|')) return fullRecompute(db);
+  const placesVersion = await dataVersion(db);
+  const measures = await cachedMeasures(db, state);
+  const codes = new Set(measures.map((m) => m.code));
+  const [old, current] = [await readSnapshot(db, SERVICE_LABELS), await loadPlaces(db, codes)];
+  sw.step('load');
+  const before = new Map(old.map((p) => [p.uid, p]));
+  const changes: PlaceChange[] = [];
+  const communesOfChanges = new Set<string>();
+  const upserts: CoveragePlace[] = [];
+  let added = 0, changed = 0;
+  const seen = new Set<string>();
+  for (const p of current) {
+    seen.add(p.uid);
+    const o = before.get(p.uid);
+    if (o && o.lat === p.lat && o.lon === p.lon && o.communeCode === p.communeCode && maskOf(o, SERVICE_LABELS) === maskOf(p, SERVICE_LABELS)) continue;
+    if (o) {
+      changed++;
+      changes.push(o);
+      if (o.communeCode) communesOfChanges.add(o.communeCode);
+    } else added++;
+    changes.push(p);
+    if (p.communeCode) communesOfChanges.add(p.communeCode);
+    upserts.push(p);
+  }
+  const removedUids: string[] = [];
+  for (const o of old) {
+    if (seen.has(o.uid)) continue;
+    removedUids.push(o.uid);
+    changes.push(o);
+    if (o.communeCode) communesOfChanges.add(o.communeCode);
+  }
+  const report = (kind: RecomputeReport['kind'], updated: number): RecomputeReport => ({
+    kind,
+    communes: measures.length,
+    communesWithoutCentre: measures.filter((m) => m.lat === null).length,
+    places: current.length,
+    updatedCommunes: updated,
+    added,
+    removed: removedUids.length,
+    changed,
+    durationMs: Math.round(sw.total()),
+    timings: sw.timings,
+  });
+  if (changes.length === 0) {
+    if (placesVersion !== state.placesVersion) await db.query('UPDATE coverage.state SET places_version = $1 WHERE id', [placesVersion]);
+    return report('none', 0);
+  }
+  if (added + changed + removedUids.length > incrementalLimit(old.length)) return fullRecompute(db);
+  const affected = affectedCommunes(measures, changes, SERVICE_LABELS, communesOfChanges);
+  sw.step('affected');
+  const ix = buildIndexes(current, SERVICE_LABELS);
+  const updated = measures.filter((m) => affected.has(m.code)).map((m) => measureCommune(m, ix));
+  sw.step('measure');
+  await db.transaction(async (tx) => {
+    await upsertMeasures(tx, updated);
+    await deleteSnapshot(tx, removedUids);
+    await upsertSnapshot(tx, upserts, SERVICE_LABELS);
+    await writeState(tx, {
+      services: SERVICE_LABELS,
+      placesVersion,
+      kind: 'incremental',
+      durationMs: sw.total(),
+      updatedCommunes: updated.length,
+      places: current.length,
+      unattributedPlaces: current.filter((p) => p.communeCode === null).length,
+    });
+  });
+  sw.step('write');
+  return report('incremental', updated.length);
+}
+
+/**
+ * Makes sure measures exist and match the places' data version (another process may have written
+ * places): computes everything the first time, incrementally afterwards.
+ */
+export async function ensureFresh(db: Db): Promise<CoverageState> {
+  let state = await readState(db);
+  if (!state || state.placesVersion !== (await dataVersion(db))) {
+    await refresh(db);
+    state = (await readState(db))!;
+  }
+  return state;
+}
+
+/** Listens to place changes and refreshes the measures shortly after (debounced). */
+export function followPlaceChanges(db: Db, log: Logger, subscribe: (listener: () => void) => () => void): () => void {
+  let timer: NodeJS.Timeout | null = null;
+  const unsubscribe = subscribe(() => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      refresh(db)
+        .then((r) => log.info({ coverage: { kind: r.kind, updatedCommunes: r.updatedCommunes, ms: r.durationMs } }, 'coverage refreshed'))
+        .catch((err: Error) => log.error({ err }, 'coverage refresh failed'));
+    }, 250);
+    timer.unref?.();
+  });
+  return () => {
+    if (timer) clearTimeout(timer);
+    unsubscribe();
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads (cached per process by stored version)
+
+const cache = new WeakMap<Db, { version: number; measures: CommuneMeasure[]; byCode: Map<string, CommuneMeasure> }>();
+
+async function cachedMeasures(db: Db, state: CoverageState): Promise<CommuneMeasure[]> {
+  const c = cache.get(db);
+  if (c && c.version === state.version) return c.measures;
+  const measures = await readMeasures(db);
+  cache.set(db, { version: state.version, measures, byCode: new Map(measures.map((m) => [m.code, m])) });
+  return measures;
+}
+
+/** Every commune's measures, fresh. */
+export async function allMeasures(db: Db): Promise<{ state: CoverageState; measures: CommuneMeasure[] }> {
+  const state = await ensureFresh(db);
+  return { state, measures: await cachedMeasures(db, state) };
+}
+
+export interface Scope {
+  /** null for France. */
+  territory: Territory | null;
+  measures: CommuneMeasure[];
+  state: CoverageState;
+}
+
+/** The measures of a territory reference ('27', 'region:28', 'epci:…', 'commune:…'; empty = France). */
+export async function scope(db: Db, ref: string | null | undefined): Promise<Scope> {
+  const { state, measures } = await allMeasures(db);
+  const r = (ref ?? '').trim();
+  if (r === '' || r.toLowerCase() === 'france' || r.toLowerCase() === 'fr') return { territory: null, measures, state };
+  const territory = await resolveTerritory(db, r);
+  if (!territory) throw new UserError(messages.unknownTerritory(r), 404, 'territory');
+  const key: (m: CommuneMeasure) => string | null =
+    territory.level === 'region' ? (m) => m.region : territory.level === 'departement' ? (m) => m.departement : territory.level === 'epci' ? (m) => m.epci : (m) => m.code;
+  const code = territory.level === 'commune' && territory.parents.some((p) => p.level === 'commune') ? territory.parents.find((p) => p.level === 'commune')!.code : territory.code;
+  return { territory, measures: measures.filter((m) => key(m) === code), state };
+}
+
+/** Summary of one scope (France or a territory). */
+export function scopeSummary(s: Scope): AreaSummary {
+  const level: AreaLevel = s.territory ? (s.territory.level === 'commune' ? 'epci' : s.territory.level) : 'france';
+  const area = s.territory ? { level, code: s.territory.code, name: s.territory.name } : { level: 'france' as const, code: 'FR', name: 'France' };
+  const summary = summarise(s.measures, area, SERVICE_LABELS.length, s.territory ? 0 : s.state.unattributedPlaces);
+  if (s.territory?.level === 'commune') summary.level = 'epci'; // a single commune is summarised like a group of one
+  return summary;
+}
+
+const names = new WeakMap<Db, Map<string, string>>();
+
+/** Names of régions, départements and EPCI, cached per process. */
+async function areaName(db: Db, level: 'region' | 'departement' | 'epci', code: string): Promise<string> {
+  let m = names.get(db);
+  if (!m) {
+    m = new Map();
+    for (const r of await listRegions(db)) m.set(`region:${r.code}`, r.name);
+    for (const d of await listDepartements(db)) m.set(`departement:${d.code}`, d.name);
+    names.set(db, m);
+  }
+  const key = `${level}:${code}`;
+  if (!m.has(key)) m.set(key, (await resolveTerritory(db, key))?.name ?? code);
+  return m.get(key)!;
+}
+
+/** Summaries of every area of a level (optionally within a territory), sorted by code. */
+export async function summaries(db: Db, level: AreaLevel, within?: string | null): Promise<{ territory: Territory | null; areas: AreaSummary[] }> {
+  const s = await scope(db, within);
+  if (level === 'france') return { territory: s.territory, areas: [scopeSummary({ ...s, territory: null })] };
+  const key: (m: CommuneMeasure) => string | null = level === 'region' ? (m) => m.region : level === 'departement' ? (m) => m.departement : (m) => m.epci;
+  const groups = groupBy(s.measures, key);
+  const areas: AreaSummary[] = [];
+  for (const code of [...groups.keys()].sort()) {
+    areas.push(summarise(groups.get(code)!, { level, code, name: await areaName(db, level, code) }, SERVICE_LABELS.length));
+  }
+  return { territory: s.territory, areas };
+}
+
+export interface WhiteZoneQuery {
+  territory?: string | null;
+  thresholdKm: number;
+  linkKm: number;
+  criterion: Criterion;
+}
+
+export async function whiteZonesFor(db: Db, q: WhiteZoneQuery): Promise<{ territory: Territory | null; zones: WhiteZones }> {
+  const s = await scope(db, q.territory);
+  return { territory: s.territory, zones: whiteZones(s.measures, q.criterion, q.thresholdKm, q.linkKm) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planner and what if
+
+export interface PlaceLabel {
+  uid: string;
+  name: string;
+  commune: string | null;
+}
+
+/** Names of places by uid (for explanations). */
+async function placeLabels(db: Queryable, uids: string[]): Promise<Map<string, PlaceLabel>> {
+  const unique = [...new Set(uids)].filter((u) => /^[0-9a-f-]{36}$/i.test(u));
+  const places = unique.length ? await getPlacesByUids(db, unique) : [];
+  return new Map(places.map((p) => [p.uid, { uid: p.uid, name: p.nom, commune: p.commune ?? null }]));
+}
+
+export interface PlanQuery {
+  territory: string;
+  radiusKm: number;
+  k: number;
+  criterion: Criterion;
+}
+
+export interface PlanOutput extends PlanResult {
+  territory: Territory;
+  criterion: Criterion;
+  places: Record<string, PlaceLabel>;
+}
+
+export async function plan(db: Db, q: PlanQuery): Promise<PlanOutput> {
+  const s = await scope(db, q.territory);
+  if (!s.territory) throw new UserError(messages.communeTerritory, 400, 'territory');
+  if (s.territory.level === 'commune') throw new UserError(messages.communeTerritory, 400, 'territory');
+  const result = planGreedy(s.measures, q.criterion, q.radiusKm, q.k);
+  const labels = await placeLabels(db, result.picks.map((p) => p.nearestExisting?.uid ?? '').filter(Boolean));
+  return { ...result, territory: s.territory, criterion: q.criterion, places: Object.fromEntries(labels) };
+}
+
+export interface WhatIfQuery {
+  territory?: string | null;
+  close: string[];
+  open: { lat: number; lon: number; services?: string[]; openSaturday?: boolean }[];
+  criterion: Criterion;
+}
+
+export interface WhatIfOutput {
+  territory: Territory | null;
+  before: AreaSummary;
+  after: AreaSummary;
+  /** Uids asked to close that are not current places. */
+  unknownUids: string[];
+  closed: number;
+  opened: number;
+  changed: WhatIfChange[];
+}
+
+/**
+ * The coverage of a territory (France when none) if the given places closed and places opened at
+ * the given points (all services and Saturday opening unless said otherwise). Only the communes a
+ * change can affect are recomputed.
+ */
+export async function whatIf(db: Db, q: WhatIfQuery): Promise<WhatIfOutput> {
+  const s = await scope(db, q.territory);
+  const places = await readSnapshot(db, SERVICE_LABELS);
+  const known = new Set(places.map((p) => p.uid));
+  const closing = new Set(q.close);
+  const unknownUids = q.close.filter((u) => !known.has(u));
+  const opened: CoveragePlace[] = q.open.map((o, i) => ({
+    uid: `nouveau-${i + 1}`,
+    lat: o.lat,
+    lon: o.lon,
+    services: o.services ?? [...SERVICE_LABELS],
+    openSaturday: o.openSaturday ?? true,
+    communeCode: null,
+  }));
+  const removed = places.filter((p) => closing.has(p.uid));
+  const modified = [...places.filter((p) => !closing.has(p.uid)), ...opened];
+  const affected = affectedCommunes(s.measures, [...removed, ...opened], SERVICE_LABELS, new Set(removed.map((p) => p.communeCode ?? '').filter(Boolean)));
+  const ix = affected.size ? buildIndexes(modified, SERVICE_LABELS) : null;
+  const after = s.measures.map((m) => (affected.has(m.code) && ix ? measureCommune(m, ix) : m));
+  return {
+    territory: s.territory,
+    before: scopeSummary(s),
+    after: scopeSummary({ ...s, measures: after }),
+    unknownUids,
+    closed: removed.length,
+    opened: opened.length,
+    changed: changedCommunes(s.measures, after, q.criterion).slice(0, 200),
+  };
+}
