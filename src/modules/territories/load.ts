@@ -123,6 +123,29 @@ function* batches<T>(rows: T[], size: (r: T) => number, maxChars: number, maxRow
   if (batch.length) yield batch;
 }
 
+/**
+ * The references the schema does not declare as foreign keys (see the migration), checked in one
+ * query each before the load commits: a dangling one aborts the load and names the rows.
+ */
+async function checkReferences(tx: Queryable): Promise<void> {
+  const checks: [string, string][] = [
+    ['commune.departement', `SELECT c.code FROM territories.commune c LEFT JOIN territories.departement d ON d.code = c.departement WHERE d.code IS NULL`],
+    ['commune.region', `SELECT c.code FROM territories.commune c LEFT JOIN territories.region r ON r.code = c.region WHERE r.code IS NULL`],
+    ['commune.epci', `SELECT c.code FROM territories.commune c LEFT JOIN territories.epci e ON e.code = c.epci WHERE c.epci IS NOT NULL AND e.code IS NULL`],
+    [
+      'commune.parent',
+      `SELECT c.code FROM territories.commune c LEFT JOIN territories.commune p ON p.code = c.parent AND p.kind = 'commune'
+        WHERE c.parent IS NOT NULL AND p.code IS NULL`,
+    ],
+    ['former_code.current_code', `SELECT f.code FROM territories.former_code f LEFT JOIN territories.commune c ON c.code = f.current_code WHERE c.code IS NULL`],
+    ['commune_ring.commune_code', `SELECT DISTINCT r.commune_code FROM territories.commune_ring r LEFT JOIN territories.commune c ON c.code = r.commune_code WHERE c.code IS NULL`],
+  ];
+  for (const [what, sql] of checks) {
+    const { rows } = await tx.query<Record<string, string>>(`${sql} LIMIT 5`);
+    if (rows.length) throw new Error(`Territories load: ${what} refers to missing rows (${rows.map((r) => Object.values(r)[0]).join(', ')})`);
+  }
+}
+
 export async function loadTerritories(db: Db, options: LoadOptions): Promise<LoadReport> {
   const progress = options.progress ?? noProgress;
   const { version, dataDir } = packageInfo();
@@ -189,15 +212,8 @@ export async function loadTerritories(db: Db, options: LoadOptions): Promise<Loa
   };
 
   await db.transaction(async (tx) => {
-    await tx.exec(`
-      DELETE FROM territories.commune_ring;
-      DELETE FROM territories.former_code;
-      DELETE FROM territories.commune WHERE kind = 'arrondissement';
-      DELETE FROM territories.commune;
-      DELETE FROM territories.epci;
-      DELETE FROM territories.departement;
-      DELETE FROM territories.region;
-      DELETE FROM territories.meta;`);
+    await tx.exec(`TRUNCATE territories.commune_ring, territories.former_code, territories.commune, territories.epci,
+                            territories.departement, territories.region, territories.meta`);
 
     await tx.query(
       `INSERT INTO territories.region (code, name, zone, chef_lieu)
@@ -226,13 +242,15 @@ export async function loadTerritories(db: Db, options: LoadOptions): Promise<Loa
         await tx.query(
           `INSERT INTO territories.commune (code, name, name_fold, name_compact, kind, parent, departement, region, epci, zone,
                                             population, postal_codes, lat, lon, centre_method)
-           SELECT u.code, u.name, platform.fold(u.name), replace(platform.fold(u.name), ' ', ''), u.kind, u.parent,
+           SELECT u.code, u.name, u.fold, replace(u.fold, ' ', ''), u.kind, u.parent,
                   u.departement, u.region, u.epci, u.zone, u.population,
                   CASE WHEN u.postal = '' THEN '{}'::text[] ELSE string_to_array(u.postal, ',') END,
                   u.lat, u.lon, u.method
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                         $9::int[], $10::text[], $11::float8[], $12::float8[], $13::text[])
-                  AS u(code, name, kind, parent, departement, region, epci, zone, population, postal, lat, lon, method)`,
+             FROM (SELECT u.*, platform.fold(u.name) AS fold
+                     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                                 $9::int[], $10::text[], $11::float8[], $12::float8[], $13::text[])
+                          AS u(code, name, kind, parent, departement, region, epci, zone, population, postal, lat, lon, method)
+                   OFFSET 0) u`,
           [
             slice.map((c) => c.code),
             slice.map((c) => c.nom),
@@ -338,6 +356,8 @@ export async function loadTerritories(db: Db, options: LoadOptions): Promise<Loa
       report.unmatchedPolygonCodes = unmatched;
       report.polygonsLoaded = rows.length > 0;
     }
+
+    await checkReferences(tx);
 
     const { skipped: _s, warnings: _w, ...counts } = report;
     await tx.query(

@@ -47,16 +47,19 @@ CREATE TABLE territories.epci (
 );
 
 -- Current communes and the 45 municipal arrondissements of Paris, Lyon and Marseille.
+-- Only load.ts writes these tables, in one transaction that checks every reference (parent,
+-- département, région, EPCI) before committing; per-row foreign-key triggers would triple the load
+-- time on the embedded database, so the references below are not declared as foreign keys.
 CREATE TABLE territories.commune (
   code text PRIMARY KEY,
   name text NOT NULL,
   name_fold text NOT NULL,         -- platform.fold(name): lower-case, no accents, punctuation → spaces
   name_compact text NOT NULL,      -- name_fold without spaces ("lhay les roses" → "lhaylesroses")
   kind text NOT NULL CHECK (kind IN ('commune', 'arrondissement')),
-  parent text REFERENCES territories.commune (code),  -- the commune of an arrondissement
-  departement text NOT NULL REFERENCES territories.departement (code),
-  region text NOT NULL REFERENCES territories.region (code),
-  epci text REFERENCES territories.epci (code),
+  parent text,                     -- the commune of an arrondissement
+  departement text NOT NULL,
+  region text NOT NULL,
+  epci text,                       -- SIREN of its EPCI (an arrondissement: its commune's)
   zone text NOT NULL,
   population integer NOT NULL DEFAULT 0,
   postal_codes text[] NOT NULL DEFAULT '{}',
@@ -78,7 +81,7 @@ CREATE INDEX commune_name_compact_idx ON territories.commune (name_compact text_
 -- Former codes (communes déléguées / associées, codes changed) → the current commune.
 CREATE TABLE territories.former_code (
   code text NOT NULL,
-  current_code text NOT NULL REFERENCES territories.commune (code),
+  current_code text NOT NULL,
   name text NOT NULL,
   kind text NOT NULL,              -- 'commune-deleguee', 'commune-associee', 'ancien-code'
   PRIMARY KEY (code, current_code, kind)
@@ -93,7 +96,7 @@ CREATE INDEX former_code_code_idx ON territories.former_code (code);
 -- several times faster than decimals in the embedded database, which keeps the load fast.
 CREATE TABLE territories.commune_ring (
   id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  commune_code text NOT NULL REFERENCES territories.commune (code),
+  commune_code text NOT NULL,
   source_code text NOT NULL,       -- the code in the geometry file (COG 2018)
   part integer NOT NULL,
   ring_no integer NOT NULL,
