@@ -1,14 +1,82 @@
 /**
- * Places offering digital help (standard « lieux de médiation numérique » v1.0.2).
- * The only surface other modules may import.
+ * Places offering digital help (standard « lieux de médiation numérique » v1.0.2): import,
+ * validation, search, export, duplicates. The only surface other modules may import.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModuleManifest } from '../../platform/module.ts';
+import { listCommunes } from '../territories/index.ts';
+import { placesCommands } from './cli.ts';
+import { generatePlaces } from './demo.ts';
+import { registerPlaceRoutes } from './routes.ts';
+import { importPlaces, refreshAllIntervals, upsertPlaces } from './service.ts';
+
+export type { Place } from './store.ts';
+export type { PlaceRecord, ValidationIssue, CoordinatesPrecision } from './model/types.ts';
+export {
+  searchPlaces,
+  getPlace,
+  getPlacesByUids,
+  countPlacesBy,
+  countByService,
+  countByField,
+  mapPoints,
+  iteratePlaces,
+  listPlacePoints,
+  upsertPlaces,
+  refreshAllIntervals,
+  importPlaces,
+  listImportRuns,
+  importIssues,
+  onPlacesChanged,
+  dataVersion,
+  FILTER_FIELDS,
+  type PlaceQuery,
+  type PlaceHit,
+  type PlaceSearchResult,
+  type ImportOptions,
+  type ImportReport,
+  type FilterField,
+} from './service.ts';
+export { findDuplicateCandidates, markNotDuplicate, mergePlaces, type DuplicateCandidate } from './duplicates.ts';
+export { generatePlaces } from './demo.ts';
+export { placeJson, searchQuerySchema, toPlaceQuery } from './routes.ts';
+export { toRecord } from './store.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export const placesModule: ModuleManifest = {
   name: 'places',
   migrations: path.join(here, 'migrations'),
+  register(app, ctx) {
+    registerPlaceRoutes(app, ctx);
+    // Keep date-dependent opening intervals ahead of the clock.
+    if (ctx.config.env !== 'test') {
+      const refresh = () => refreshAllIntervals(ctx.db).catch((err: Error) => ctx.log.error({ err }, 'opening intervals refresh failed'));
+      const timer = setInterval(refresh, 12 * 3600 * 1000);
+      timer.unref();
+      app.addHook('onClose', async () => clearInterval(timer));
+      void refresh();
+    }
+  },
+  commands: placesCommands,
+  async seedDemo(ctx) {
+    const { rows } = await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM places.place');
+    if (rows[0]!.n > 0) return;
+    const communes = await listCommunes(ctx.db);
+    const count = ctx.config.demoPlaces;
+    const progress = ctx.progress('demo places', count);
+    const places = generatePlaces(communes, count);
+    for (let i = 0; i < places.length; i += 5000) {
+      await upsertPlaces(ctx.db, places.slice(i, i + 5000), { source: 'demo' });
+      progress.tick(Math.min(5000, places.length - i));
+    }
+    // The standard maintainers' valid example, imported through the normal pipeline.
+    const example = path.join(ctx.config.sharedDataDir, 'standards', 'lieux-mediation-numerique', 'exemple-valide.csv');
+    if (fs.existsSync(example)) {
+      await importPlaces(ctx.db, example, { importSource: 'exemple-standard', actor: 'demo', fileName: 'exemple-valide.csv' });
+    }
+    progress.done(`${places.length} lieux de démonstration${communes.length ? '' : ' (aucune commune avec centre : territoires absents ?)'}`);
+  },
 };

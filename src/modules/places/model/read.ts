@@ -64,11 +64,16 @@ function toByteSource(input: Buffer | NodeJS.ReadableStream | string): ByteSourc
 }
 
 /** Reads until at least `min` bytes (or the end) are in hand. */
-async function readSample(src: ByteSource, min: number): Promise<{ sample: Buffer; ended: boolean }> {
+async function readSample(src: ByteSource, min: number): Promise<{ sample: Buffer; ended: boolean; error?: Error }> {
   const parts: Buffer[] = [];
   let size = 0;
   while (size < min) {
-    const r = await src.next();
+    let r: IteratorResult<Buffer>;
+    try {
+      r = await src.next();
+    } catch (e) {
+      return { sample: Buffer.concat(parts), ended: true, error: e instanceof Error ? e : new Error(String(e)) };
+    }
     if (r.done) return { sample: Buffer.concat(parts), ended: true };
     parts.push(r.value);
     size += r.value.length;
@@ -134,14 +139,10 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
   const issues: ValidationIssue[] = [];
   const src = toByteSource(input);
   const fileName = opts.fileName ?? (typeof input === 'string' ? input : undefined);
-  let first: { sample: Buffer; ended: boolean };
-  try {
-    first = await readSample(src, SAMPLE_BYTES);
-  } catch (e) {
-    issues.push(fileIssue(null, null, null, 'error', 'read_error', `Lecture du fichier impossible : ${(e as Error).message}.`));
-    return { meta: { format: opts.format ?? 'csv', version: 'unknown', delimiter: null, encoding: 'utf-8', bom: false }, rows: emptyRows(), issues };
+  const { sample, ended, error } = await readSample(src, SAMPLE_BYTES);
+  if (error) {
+    issues.push(fileIssue(null, null, null, 'error', 'read_error', `Lecture du fichier interrompue : ${error.message}. Seul le début du fichier (${sample.length} octets) a été lu.`));
   }
-  const { sample, ended } = first;
   const bom = sample.length >= 3 && sample[0] === 0xef && sample[1] === 0xbb && sample[2] === 0xbf;
   let encoding: FileMeta['encoding'] = opts.mapping?.encoding ?? (bom || isValidUtf8(sample, ended) ? 'utf-8' : 'windows-1252');
   const meta: FileMeta = { format: opts.format ?? 'csv', version: 'unknown', delimiter: null, encoding, bom };
@@ -379,7 +380,9 @@ function readJson(text: string, format: InputFormat, meta: FileMeta, issues: Val
     data = JSON.parse(body);
   } catch (e) {
     const msg = (e as Error).message;
-    const pos = /position (\d+)/.exec(msg);
+    const posMatch = /position (\d+)/.exec(msg);
+    const offset = posMatch ? Number(posMatch[1]) : jsonErrorOffset(body);
+    const pos = offset === null ? null : [String(offset), String(offset)];
     let where = '';
     let line: number | null = null;
     if (pos) {
@@ -479,4 +482,94 @@ function readJson(text: string, format: InputFormat, meta: FileMeta, issues: Val
     }
   }
   return { meta, rows: rows(), issues };
+}
+
+/** Offset of the first syntax error of a JSON text (Node 20's JSON.parse does not always say). */
+export function jsonErrorOffset(text: string): number | null {
+  let i = 0;
+  const n = text.length;
+  const ws = () => {
+    while (i < n && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++;
+  };
+  const fail = (): never => {
+    throw i;
+  };
+  const value = (depth: number): void => {
+    if (depth > 10000) fail();
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail();
+        string();
+        ws();
+        if (text[i] !== ':') fail();
+        i++;
+        value(depth + 1);
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === '}') {
+          i++;
+          return;
+        }
+        fail();
+      }
+    } else if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return;
+      }
+      for (;;) {
+        value(depth + 1);
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === ']') {
+          i++;
+          return;
+        }
+        fail();
+      }
+    } else if (c === '"') string();
+    else {
+      const m = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i, i + 400));
+      if (!m) fail();
+      i += m![0].length;
+    }
+  };
+  const string = () => {
+    i++;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c === 34) {
+        i++;
+        return;
+      }
+      if (c === 92) i += 2;
+      else if (c < 32) fail();
+      else i++;
+    }
+    fail();
+  };
+  try {
+    value(0);
+    ws();
+    return i < n ? i : null;
+  } catch (at) {
+    return typeof at === 'number' ? at : null;
+  }
 }

@@ -1,0 +1,152 @@
+/**
+ * Places benchmark (`npm run bench:places`): import rate of a validated 20,000-row standard CSV,
+ * search latency at 200,000 places (in-process and through HTTP) and near-me HTTP throughput,
+ * on the embedded database and on PostgreSQL. Results go to docs/benchmarks.md.
+ *
+ * Environment: BENCH_PLACES (default 200000), BENCH_ITER (default 200 per query),
+ * BENCH_ENGINES (default "pglite,postgres"; PostgreSQL needs DATABASE_URL — the npm script starts
+ * a throw-away server through scripts/with-postgres.sh).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { loadConfig } from '../src/platform/config.ts';
+import { openDb, type Db } from '../src/platform/db/index.ts';
+import { createLogger } from '../src/platform/log.ts';
+import { silentProgress } from '../src/platform/progress.ts';
+import { buildApp, migrateAll } from '../src/app.ts';
+import { modules } from '../src/modules/registry.ts';
+import { listCommunes } from '../src/modules/territories/index.ts';
+import { generatePlaces, importPlaces, refreshAllIntervals, searchPlaces, upsertPlaces, type PlaceQuery } from '../src/modules/places/index.ts';
+import { csvStream } from '../src/modules/places/model/index.ts';
+import { machine, ms, percentiles, timeIt, writeSection } from './lib.ts';
+
+const TOTAL = Number(process.env.BENCH_PLACES ?? 200_000);
+const ITER = Number(process.env.BENCH_ITER ?? 200);
+const engines = (process.env.BENCH_ENGINES ?? 'pglite,postgres').split(',');
+const config = loadConfig({ ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'silent' });
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'maillage-bench-'));
+
+// Representative queries. Positions are real town centres; dates are "now" (open_now).
+const QUERIES: { name: string; query: PlaceQuery; http: string }[] = [
+  { name: 'text only ("france services")', query: { q: 'france services' }, http: 'q=france%20services' },
+  { name: 'text only ("mediatheque")', query: { q: 'mediatheque' }, http: 'q=mediatheque' },
+  { name: 'near + 10 km (Lyon)', query: { near: { lat: 45.764, lon: 4.8357 }, radiusKm: 10 }, http: 'near=45.764,4.8357&radius=10' },
+  { name: 'near + 20 km (Guéret, rural)', query: { near: { lat: 46.171, lon: 1.871 }, radiusKm: 20 }, http: 'near=46.171,1.871&radius=20' },
+  {
+    name: 'territory 27 + 2 filters',
+    query: { territory: '27', filters: { services: ['Aide aux démarches administratives'], frais_a_charge: ['Gratuit'] } },
+    http: `territory=27&services=${encodeURIComponent('Aide aux démarches administratives')}&frais_a_charge=Gratuit`,
+  },
+  {
+    name: 'text + near + open_now (Rennes)',
+    query: { q: 'numerique', near: { lat: 48.1173, lon: -1.6778 }, radiusKm: 15, openNow: true },
+    http: 'q=numerique&near=48.1173,-1.6778&radius=15&open_now=true',
+  },
+  { name: 'bounding box (map, Paris)', query: { bbox: [2.25, 48.81, 2.42, 48.9], limit: 100 }, http: 'bbox=2.25,48.81,2.42,48.9&limit=100' },
+];
+
+async function writeCsv(file: string, records: ReturnType<typeof generatePlaces>) {
+  const out = fs.createWriteStream(file);
+  for await (const chunk of csvStream(records)) if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+  await new Promise<void>((r) => out.end(r));
+}
+
+async function benchEngine(engine: string): Promise<string> {
+  const lines: string[] = [];
+  let db: Db;
+  if (engine === 'pglite') db = await openDb({ databaseUrl: null, pgliteDir: path.join(tmp, 'pglite') });
+  else {
+    if (!process.env.DATABASE_URL) return `### PostgreSQL\n\nSkipped: no DATABASE_URL (run through \`npm run bench:places\`, which starts one).\n`;
+    db = await openDb({ databaseUrl: process.env.DATABASE_URL, poolSize: 10 });
+    await db.exec('DROP SCHEMA IF EXISTS places CASCADE; DROP SCHEMA IF EXISTS territories CASCADE; DROP SCHEMA IF EXISTS platform CASCADE;');
+  }
+  const log = createLogger('silent');
+  await migrateAll(db);
+  for (const m of modules) if (m.seedReference) await m.seedReference({ config, db, log, progress: () => silentProgress() });
+  const communes = await listCommunes(db);
+  console.error(`[${engine}] territories ready (${communes.length} communes)`);
+
+  // 1. Import of a 20,000-row standard CSV, validated.
+  const sample = generatePlaces(communes, 20_000, 1);
+  const csv20k = path.join(tmp, 'places-20k.csv');
+  await writeCsv(csv20k, sample);
+  let report: Awaited<ReturnType<typeof importPlaces>> | null = null;
+  const importMs = await timeIt(async () => {
+    report = await importPlaces(db, csv20k, { importSource: 'bench-import', actor: 'bench' });
+  });
+  const r = report!;
+  const rate = Math.round((20_000 / importMs) * 1000);
+  console.error(`[${engine}] import 20k: ${ms(importMs)} ms → ${rate} rows/s (${r.inserted} inserted, ${r.refused} refused)`);
+  const reimportMs = await timeIt(() => importPlaces(db, csv20k, { importSource: 'bench-import', actor: 'bench' }));
+
+  // 2. Fill up to TOTAL places.
+  const rest = generatePlaces(communes, TOTAL - 20_000, 2);
+  const fillMs = await timeIt(async () => {
+    for (let i = 0; i < rest.length; i += 10_000) await upsertPlaces(db, rest.slice(i, i + 10_000), { source: 'bench-fill' });
+  });
+  await refreshAllIntervals(db);
+  if (engine === 'postgres') await db.exec('ANALYZE');
+  else await db.exec('ANALYZE');
+  console.error(`[${engine}] ${TOTAL} places loaded in ${ms(fillMs / 1000)} s`);
+
+  // 3. Search latency in-process.
+  const rows: string[] = [];
+  for (const q of QUERIES) {
+    for (let i = 0; i < 10; i++) await searchPlaces(db, q.query); // warm-up
+    const samples: number[] = [];
+    let total = 0;
+    for (let i = 0; i < ITER; i++) samples.push(await timeIt(async () => (total = (await searchPlaces(db, q.query)).total)));
+    const p = percentiles(samples);
+    rows.push(`| ${q.name} | in-process | ${total} | ${ms(p.p50)} | ${ms(p.p95)} | ${ms(p.p99)} |`);
+  }
+
+  // 4. Through HTTP (a real listening server; latency measured by a sequential client).
+  const { app } = await buildApp({ ...config, port: 0 }, db, log);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  for (const q of QUERIES) {
+    const url = `${base}/api/v1/places?${q.http}`;
+    for (let i = 0; i < 10; i++) await (await fetch(url)).arrayBuffer();
+    const samples: number[] = [];
+    for (let i = 0; i < ITER; i++) {
+      samples.push(
+        await timeIt(async () => {
+          const res = await fetch(url);
+          if (res.status !== 200) throw new Error(`${url} → ${res.status}`);
+          await res.arrayBuffer();
+        }),
+      );
+    }
+    const p = percentiles(samples);
+    rows.push(`| ${q.name} | HTTP | | ${ms(p.p50)} | ${ms(p.p95)} | ${ms(p.p99)} |`);
+  }
+  // 5. Throughput of a typical near-me query (autocannon, 20 connections, 10 s).
+  const cannon = await autocannon({ url: `${base}/api/v1/places?near=48.8566,2.3522&radius=5&limit=20`, connections: 20, duration: 10 });
+  await app.close();
+  await db.close();
+  const title = engine === 'pglite' ? 'Embedded database (PGlite)' : 'PostgreSQL';
+  lines.push(`### ${title}`, '');
+  lines.push(`- Import of a 20,000-row standard CSV v1.0.2, read + validated + enriched + written in one transaction: **${rate.toLocaleString('en')} rows/s** (${ms(importMs / 1000)} s; ${r.refused} refused). Re-import of the same file (no change): ${ms(reimportMs / 1000)} s.`);
+  lines.push(`- Loading ${TOTAL.toLocaleString('en')} places in all: ${ms(fillMs / 1000)} s for the last ${(TOTAL - 20_000).toLocaleString('en')}.`);
+  lines.push(`- Near-me query over HTTP with autocannon (20 connections, 10 s): **${Math.round(cannon.requests.average).toLocaleString('en')} req/s** on average, latency p50 ${cannon.latency.p50} ms, p99 ${cannon.latency.p99} ms, ${cannon.non2xx} non-2xx.`);
+  lines.push('', `Search at ${TOTAL.toLocaleString('en')} places, ${ITER} runs per query after 10 warm-up runs (ms):`, '');
+  lines.push('| query | path | results | p50 | p95 | p99 |', '|---|---|---:|---:|---:|---:|', ...rows, '');
+  return lines.join('\n');
+}
+
+const sections: string[] = [];
+for (const engine of engines) sections.push(await benchEngine(engine));
+const md = [
+  '## Places (`npm run bench:places`)',
+  '',
+  `Run on ${new Date().toISOString().slice(0, 10)}: ${machine()}.`,
+  'Targets (issue 2): import ≥ 10,000 rows/s; search p95 ≤ 15 ms on PostgreSQL and ≤ 40 ms on PGlite; near-me ≥ 1,000 req/s on PostgreSQL.',
+  '',
+  ...sections,
+].join('\n');
+writeSection('places', md);
+console.log(md);
+fs.rmSync(tmp, { recursive: true, force: true });

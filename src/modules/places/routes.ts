@@ -1,0 +1,230 @@
+/**
+ * JSON API of the places module: search, one place, counts, exports (CSV, JSON, GeoJSON).
+ */
+import crypto from 'node:crypto';
+import { Readable } from 'node:stream';
+import { z } from 'zod';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { App } from '../../platform/http/server.ts';
+import type { AppContext } from '../../platform/module.ts';
+import { NotFoundError, UserError } from '../../platform/http/errors.ts';
+import { csvStream, toGeoJsonFeature, toJsonRecord } from './model/index.ts';
+import { STANDARD_COLUMNS, toRecord, type Place } from './store.ts';
+import {
+  countPlacesBy,
+  dataVersion,
+  FILTER_FIELDS,
+  getPlace,
+  iteratePlaces,
+  searchPlaces,
+  type PlaceQuery,
+} from './service.ts';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'oui', 'non'])
+  .transform((v) => v === 'true' || v === '1' || v === 'oui');
+
+const multi = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((x) => x.split('|')).map((x) => x.trim()).filter(Boolean));
+
+const filterShape = Object.fromEntries(
+  FILTER_FIELDS.map((f) => [f, multi.optional().describe(`Valeurs exactes du standard, séparées par « | » (au moins une doit correspondre)`)]),
+) as Record<(typeof FILTER_FIELDS)[number], z.ZodOptional<typeof multi>>;
+
+const latLon = z
+  .string()
+  .regex(/^\s*-?\d+(\.\d+)?\s*,\s*-?\d+(\.\d+)?\s*$/, 'attendu : « latitude,longitude » en degrés décimaux')
+  .transform((s) => s.split(',').map(Number) as [number, number])
+  .refine(([lat, lon]) => Math.abs(lat) <= 90 && Math.abs(lon) <= 180, 'latitude entre -90 et 90, longitude entre -180 et 180');
+
+const bbox = z
+  .string()
+  .regex(/^(\s*-?\d+(\.\d+)?\s*,){3}\s*-?\d+(\.\d+)?\s*$/, 'attendu : « ouest,sud,est,nord » en degrés décimaux')
+  .transform((s) => s.split(',').map(Number) as [number, number, number, number])
+  .refine(([w, s, e, n]) => w < e && s < n && Math.abs(s) <= 90 && Math.abs(n) <= 90, 'ouest < est et sud < nord');
+
+export const searchQuerySchema = z.object({
+  q: z.string().max(200).optional().describe('Texte libre (nom, description, commune, services), sans accents ni majuscules requis'),
+  near: latLon.optional().describe('Position « latitude,longitude » ; les résultats portent leur distance en km'),
+  radius: z.coerce.number().positive().max(500).optional().describe('Rayon autour de near, en km (10 par défaut)'),
+  territory: z.string().max(40).optional().describe('Code de commune, EPCI, département, ou « region:84 »'),
+  bbox: bbox.optional().describe('Emprise « ouest,sud,est,nord » (carte)'),
+  ...filterShape,
+  open_now: bool.optional().describe('Ouvert maintenant (heure de Paris)'),
+  open_at: z.iso.datetime({ offset: true }).optional().describe('Ouvert à cette date-heure ISO 8601'),
+  open_on_weekend: bool.optional().describe('Ouvert le samedi ou le dimanche'),
+  online_booking: bool.optional().describe('Prise de rendez-vous en ligne'),
+  sort: z.enum(['distance', 'relevance', 'name']).optional(),
+  limit: z.coerce.number().int().min(1).max(100).optional().describe('20 par défaut'),
+  cursor: z.string().max(500).optional().describe('Curseur renvoyé par la page précédente'),
+  fields: z.string().max(1000).optional().describe('Champs à renvoyer, séparés par des virgules'),
+});
+
+export type SearchQueryInput = z.infer<typeof searchQuerySchema>;
+
+export function toPlaceQuery(input: SearchQueryInput): PlaceQuery {
+  const filters: PlaceQuery['filters'] = {};
+  for (const f of FILTER_FIELDS) if (input[f]?.length) filters[f] = input[f];
+  return {
+    q: input.q,
+    near: input.near ? { lat: input.near[0], lon: input.near[1] } : undefined,
+    radiusKm: input.radius,
+    territory: input.territory,
+    bbox: input.bbox,
+    filters,
+    openNow: input.open_now,
+    openAt: input.open_at ? new Date(input.open_at) : undefined,
+    openOnWeekend: input.open_on_weekend,
+    onlineBooking: input.online_booking,
+    sort: input.sort,
+    limit: input.limit,
+    cursor: input.cursor,
+  };
+}
+
+const PUBLIC_EXTRA = ['uid', 'coordinates_precision', 'departement', 'region', 'epci', 'created_at', 'updated_at'] as const;
+
+export function placeJson(place: Place, distanceKm: number | null = null): Record<string, unknown> {
+  return {
+    ...toJsonRecord(toRecord(place)),
+    uid: place.uid,
+    coordinates_precision: place.coordinatesPrecision,
+    departement: place.departement,
+    region: place.region,
+    epci: place.epci,
+    created_at: place.createdAt,
+    updated_at: place.updatedAt,
+    ...(distanceKm === null ? {} : { distance_km: Math.round(distanceKm * 1000) / 1000 }),
+  };
+}
+
+function pickFields(obj: Record<string, unknown>, fields: string[] | null): Record<string, unknown> {
+  if (!fields) return obj;
+  const out: Record<string, unknown> = {};
+  for (const f of fields) if (f in obj) out[f] = obj[f];
+  return out;
+}
+
+function parseFields(fields: string | undefined): string[] | null {
+  if (!fields) return null;
+  const list = fields.split(',').map((f) => f.trim()).filter(Boolean);
+  const known = new Set<string>([...STANDARD_COLUMNS, ...PUBLIC_EXTRA, 'distance_km']);
+  for (const f of list) if (!known.has(f)) throw new UserError(`Champ inconnu dans fields : « ${f} ».`, 400, 'fields');
+  return list.includes('uid') ? list : ['uid', ...list];
+}
+
+/** ETag from the data version and the request URL; answers 304 when the client is current. */
+async function cacheable(ctx: AppContext, req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+  const version = await dataVersion(ctx.db);
+  const etag = `W/"${version}-${crypto.createHash('sha1').update(req.url).digest('base64url').slice(0, 16)}"`;
+  reply.header('ETag', etag).header('Cache-Control', 'public, max-age=60');
+  if (req.headers['if-none-match'] === etag) {
+    reply.status(304).send();
+    return true;
+  }
+  return false;
+}
+
+export function registerPlaceRoutes(app: App, ctx: AppContext) {
+  app.get(
+    '/api/v1/places',
+    {
+      schema: {
+        tags: ['places'],
+        summary: 'Rechercher des lieux',
+        description: 'Recherche plein texte, autour d’un point, par territoire ou emprise, avec filtres ; pagination par curseur.',
+        querystring: searchQuerySchema,
+      },
+    },
+    async (req, reply) => {
+      if (await cacheable(ctx, req, reply)) return reply;
+      const fields = parseFields(req.query.fields);
+      const result = await searchPlaces(ctx.db, toPlaceQuery(req.query));
+      return {
+        total: result.total,
+        sort: result.sort,
+        next_cursor: result.nextCursor,
+        items: result.items.map((h) => pickFields(placeJson(h.place, h.distanceKm), fields)),
+      };
+    },
+  );
+
+  app.get(
+    '/api/v1/places/stats',
+    {
+      schema: {
+        tags: ['places'],
+        summary: 'Nombre de lieux par territoire',
+        querystring: searchQuerySchema.extend({ by: z.enum(['region', 'departement', 'epci', 'commune']) }),
+      },
+    },
+    async (req, reply) => {
+      if (await cacheable(ctx, req, reply)) return reply;
+      const counts = await countPlacesBy(ctx.db, req.query.by, toPlaceQuery(req.query));
+      return { by: req.query.by, total: counts.reduce((s, c) => s + c.count, 0), counts };
+    },
+  );
+
+  app.get(
+    '/api/v1/places/:uid',
+    {
+      schema: {
+        tags: ['places'],
+        summary: 'Un lieu',
+        params: z.object({ uid: z.string().uuid('identifiant de lieu (uuid) attendu') }),
+      },
+    },
+    async (req, reply) => {
+      const place = await getPlace(ctx.db, req.params.uid);
+      if (!place || !place.visible) throw new NotFoundError(`Aucun lieu ne porte l’identifiant ${req.params.uid}.`);
+      if (await cacheable(ctx, req, reply)) return reply;
+      return placeJson(place);
+    },
+  );
+
+  const exportQuery = searchQuerySchema.omit({ cursor: true, limit: true, sort: true, fields: true });
+  const exportRoute = (ext: 'csv' | 'json' | 'geojson') =>
+    app.get(
+      `/api/v1/places.${ext}`,
+      {
+        schema: {
+          tags: ['exports'],
+          summary: `Export ${ext.toUpperCase()} au standard lieux de médiation numérique v1.0.2`,
+          querystring: exportQuery,
+        },
+      },
+      async (req, reply) => {
+        if (await cacheable(ctx, req, reply)) return reply;
+        const query = toPlaceQuery(req.query);
+        // Validate the query before streaming, so errors are JSON 400s and not a broken download.
+        await searchPlaces(ctx.db, { ...query, limit: 1 });
+        const stamp = new Date().toISOString().slice(0, 10);
+        reply.header('Content-Disposition', `attachment; filename="lieux-mediation-numerique-${stamp}.${ext}"`);
+        const source = iteratePlaces(ctx.db, query);
+        if (ext === 'csv') {
+          reply.type('text/csv; charset=utf-8');
+          async function* records() {
+            for await (const h of source) yield toRecord(h.place);
+          }
+          return reply.send(Readable.from(csvStream(records())));
+        }
+        reply.type(ext === 'json' ? 'application/json; charset=utf-8' : 'application/geo+json; charset=utf-8');
+        async function* body() {
+          yield ext === 'json' ? '[' : '{"type":"FeatureCollection","features":[';
+          let first = true;
+          for await (const h of source) {
+            const item = ext === 'json' ? toJsonRecord(toRecord(h.place)) : toGeoJsonFeature(toRecord(h.place), { uid: h.place.uid });
+            if (ext === 'geojson' && !(item as { geometry: unknown }).geometry) continue;
+            yield (first ? '' : ',') + JSON.stringify(item);
+            first = false;
+          }
+          yield ext === 'json' ? ']' : ']}';
+        }
+        return reply.send(Readable.from(body()));
+      },
+    );
+  exportRoute('csv');
+  exportRoute('json');
+  exportRoute('geojson');
+}

@@ -1,0 +1,553 @@
+/**
+ * Use cases of the places module: importing files, searching, exporting, finding duplicates.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { Transform } from 'node:stream';
+import type { Db, Queryable } from '../../platform/db/index.ts';
+import { UserError } from '../../platform/http/errors.ts';
+import * as territories from '../territories/index.ts';
+import {
+  openOnWeekend,
+  publicHolidayName,
+  readPlaces,
+  TYPOLOGIES,
+  validateRow,
+  type MappingFile,
+} from './model/index.ts';
+import type { FileMeta, PlaceRecord, RowResult, ValidationIssue } from './model/types.ts';
+import { horizon, hoursIndex, minuteOfWeek, openIntervals, HORIZON_DAYS } from './hours-index.ts';
+import {
+  countBy,
+  countTags,
+  FILTER_FIELDS,
+  getPlaceRow,
+  getPlacesByUids,
+  mapPointsRows,
+  updateOpenHorizons,
+  searchRows,
+  upsertBatch,
+  type Cursor,
+  type FilterField,
+  type Place,
+  type PlaceWrite,
+  type SortKind,
+  type SqlFilter,
+} from './store.ts';
+
+export type { Place, FilterField };
+export { FILTER_FIELDS };
+
+// ---------------------------------------------------------------------------------------------
+// Writing places
+
+/** Caches territory look-ups during one import (a file names few distinct communes). */
+export class TerritoryCache {
+  private communes = new Map<string, Promise<territories.Commune | null>>();
+  private byPostal = new Map<string, Promise<territories.Commune[]>>();
+  constructor(private db: Queryable) {}
+  commune(code: string) {
+    let p = this.communes.get(code);
+    if (!p) this.communes.set(code, (p = territories.getCommune(this.db, code)));
+    return p;
+  }
+  postal(cp: string) {
+    let p = this.byPostal.get(cp);
+    if (!p) this.byPostal.set(cp, (p = territories.communesByPostalCode(this.db, cp)));
+    return p;
+  }
+}
+
+function fold(s: string): string {
+  return s
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/\bste\b/g, 'sainte')
+    .replace(/\bst\b/g, 'saint')
+    .replace(/[^a-z0-9]+/g, ' ')
+    .trim();
+}
+
+function warn(line: number, field: string, value: string | null, message: string, code: string): ValidationIssue {
+  return { line, field, value, message, severity: 'warning', code };
+}
+
+/**
+ * Completes a validated record with what the territories know: code_insee from the postal code and
+ * commune name (or from the coordinates), coordinates from the commune centre, and the territory
+ * codes the search filters on.
+ */
+export async function enrich(
+  record: PlaceRecord,
+  line: number,
+  importSource: string,
+  cache: TerritoryCache,
+  db: Queryable,
+): Promise<{ write: PlaceWrite; issues: ValidationIssue[] }> {
+  const issues: ValidationIssue[] = [];
+  const rec: PlaceRecord = { ...record };
+  if (!rec.code_insee) {
+    let found: territories.Commune | null = null;
+    const candidates = await cache.postal(rec.code_postal);
+    const name = fold(rec.commune);
+    const byName = candidates.filter((c) => fold(c.name) === name);
+    if (byName.length === 1) found = byName[0]!;
+    else if (candidates.length === 1) found = candidates[0]!;
+    if (!found && rec.latitude !== null && rec.longitude !== null) found = await territories.communeAt(db, rec.latitude, rec.longitude);
+    if (found) {
+      rec.code_insee = found.code;
+      issues.push(warn(line, 'code_insee', null, `Code INSEE absent : ${found.code} (${found.name}) déduit du code postal et de la commune.`, 'code_insee_derived'));
+    } else {
+      issues.push(warn(line, 'code_insee', null, `Code INSEE absent et impossible à déduire de « ${rec.code_postal} ${rec.commune} ».`, 'code_insee_unknown'));
+    }
+  }
+  let commune = rec.code_insee ? await cache.commune(rec.code_insee) : null;
+  if (rec.code_insee && !commune) {
+    issues.push(warn(line, 'code_insee', rec.code_insee, `Le code INSEE ${rec.code_insee} n’existe pas dans le code officiel géographique en vigueur.`, 'code_insee_not_in_cog'));
+  }
+  let precision: PlaceWrite['coordinatesPrecision'] = 'given';
+  if (rec.latitude === null || rec.longitude === null) {
+    if (commune && commune.lat !== null && commune.lon !== null) {
+      rec.latitude = commune.lat;
+      rec.longitude = commune.lon;
+      precision = 'commune';
+      issues.push(warn(line, 'latitude', null, `Coordonnées absentes : centre de la commune ${commune.name} utilisé (position approximative).`, 'coordinates_from_commune'));
+    } else {
+      precision = 'missing';
+      issues.push(warn(line, 'latitude', null, 'Coordonnées absentes et commune sans centre connu : le lieu n’apparaîtra pas sur la carte.', 'coordinates_missing'));
+    }
+  }
+  const parent = commune?.kind === 'arrondissement' && commune.parent ? commune.parent : null;
+  if (parent) commune = (await cache.commune(parent)) ?? commune;
+  const hours = hoursIndex(rec.horaires);
+  const searchExtra = rec.typologie.map((t) => TYPOLOGIES[t] ?? t).join(' ');
+  const write: PlaceWrite = {
+    importSource,
+    record: rec,
+    coordinatesPrecision: precision,
+    communeCode: commune?.code ?? rec.code_insee,
+    departement: commune?.departement ?? null,
+    region: commune?.region ?? null,
+    epci: commune?.epci ?? null,
+    hoursWeek: hours.week,
+    hoursExact: hours.exact,
+    closedOnPh: hours.closedOnPh,
+    openHorizon: hours.horizon,
+    openWeekend: rec.horaires ? openOnWeekend(rec.horaires) : false,
+    searchExtra,
+    contentHash: '',
+  };
+  write.contentHash = crypto
+    .createHash('sha256')
+    .update(JSON.stringify([rec, precision, write.communeCode, write.departement, write.region, write.epci]))
+    .digest('base64url');
+  return { write, issues };
+}
+
+/** Re-materialises open intervals of date-dependent hours over the rolling horizon. */
+async function refreshIntervals(db: Queryable, items: { uid: string; horaires: string }[], now = new Date()) {
+  const { from, to } = horizon(now);
+  await updateOpenHorizons(
+    db,
+    items.map((i) => ({ uid: i.uid, intervals: openIntervals(i.horaires, from, to) })),
+  );
+}
+
+/** Rolls the horizon of date-dependent opening intervals forward (run daily and at start-up). */
+export async function refreshAllIntervals(db: Db, now = new Date()): Promise<number> {
+  const { rows } = await db.query<{ uid: string; horaires: string }>(
+    'SELECT uid, horaires FROM places.place WHERE NOT hours_exact AND open_horizon IS NOT NULL',
+  );
+  for (let i = 0; i < rows.length; i += 2000) {
+    const slice = rows.slice(i, i + 2000);
+    await db.transaction((tx) => refreshIntervals(tx, slice, now));
+  }
+  return rows.length;
+}
+
+async function bumpDataVersion(db: Queryable) {
+  await db.query(
+    `INSERT INTO places.settings (key, value) VALUES ('data_version', to_jsonb(1))
+     ON CONFLICT (key) DO UPDATE SET value = to_jsonb((places.settings.value #>> '{}')::bigint + 1)`,
+  );
+}
+
+export async function dataVersion(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ v: string }>(`SELECT value #>> '{}' AS v FROM places.settings WHERE key = 'data_version'`);
+  return rows[0] ? Number(rows[0].v) : 0;
+}
+
+/** Writes already-validated records (demo data, tests, back office). Returns the counts. */
+export async function upsertPlaces(db: Db, records: PlaceRecord[], opts: { source: string }) {
+  return db.transaction(async (tx) => {
+    const cache = new TerritoryCache(tx);
+    const totals = { inserted: 0, updated: 0, unchanged: 0, uids: [] as string[] };
+    for (let i = 0; i < records.length; i += 1000) {
+      const writes: PlaceWrite[] = [];
+      for (const [j, r] of records.slice(i, i + 1000).entries()) writes.push((await enrich(r, i + j + 2, opts.source, cache, tx)).write);
+      const out = await upsertBatch(tx, writes);
+      totals.inserted += out.inserted;
+      totals.updated += out.updated;
+      totals.unchanged += out.unchanged;
+      totals.uids.push(...out.uids);
+    }
+    if (totals.inserted + totals.updated) await bumpDataVersion(tx);
+    notifyChanged(totals.uids);
+    return totals;
+  });
+}
+
+// Change notifications (coverage analytics recompute incrementally from them).
+type ChangeListener = (event: { uids: string[]; removed: number }) => void;
+const listeners = new Set<ChangeListener>();
+export function onPlacesChanged(listener: ChangeListener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+function notifyChanged(uids: string[], removed = 0) {
+  if (uids.length === 0 && removed === 0) return;
+  for (const l of listeners) l({ uids, removed });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Import
+
+export interface ImportOptions {
+  /** The dataset's key: upserts match on (importSource, id). */
+  importSource: string;
+  actor: string;
+  fileName?: string | null;
+  format?: 'csv' | 'json' | 'geojson';
+  mapping?: MappingFile;
+  /** Remove this source's places that are absent from the file (only when asked). */
+  replaceSource?: boolean;
+  /** Validate and report without writing. */
+  dryRun?: boolean;
+  onProgress?: (rows: number) => void;
+  /** Keep at most this many issues in the returned report (all are stored). */
+  maxIssues?: number;
+}
+
+export interface ImportReport {
+  runId: number | null;
+  meta: FileMeta | null;
+  fileSha256: string | null;
+  rowsRead: number;
+  kept: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  refused: number;
+  removed: number;
+  warnings: number;
+  errors: number;
+  issues: ValidationIssue[];
+  issuesTruncated: boolean;
+}
+
+export async function importPlaces(db: Db, input: Buffer | string | NodeJS.ReadableStream, opts: ImportOptions): Promise<ImportReport> {
+  if (!opts.importSource || !/^[\w.\-:@ ]{1,100}$/.test(opts.importSource)) {
+    throw new UserError('La source doit être un nom court (lettres, chiffres, - _ . :).', 400, 'source');
+  }
+  const started = new Date();
+  const maxIssues = opts.maxIssues ?? 1000;
+  const hash = crypto.createHash('sha256');
+  if (typeof input === 'string') {
+    if (!fs.existsSync(input)) throw new UserError(`Fichier introuvable : ${input}`, 400, 'file');
+    input = fs.createReadStream(input);
+  }
+  const buffer = Buffer.isBuffer(input) ? input : null;
+  if (buffer) hash.update(buffer);
+  // A stream is hashed as it flows into the reader.
+  const source: Buffer | string | NodeJS.ReadableStream =
+    Buffer.isBuffer(input)
+      ? input
+      : (input as NodeJS.ReadableStream).pipe(
+          new Transform({
+            transform(chunk: Buffer, _enc, cb) {
+              hash.update(chunk);
+              cb(null, chunk);
+            },
+          }),
+        );
+  // A broken input (killed upload, unreadable disk) aborts the whole import: the reader would
+  // report it as a file issue and keep the rows read so far, which must not be committed.
+  let inputError: Error | null = null;
+  if (!Buffer.isBuffer(input)) {
+    (input as NodeJS.ReadableStream).on('error', (err: Error) => {
+      inputError = err;
+      (source as Transform).destroy(err);
+    });
+  }
+  const report: ImportReport = {
+    runId: null, meta: null, fileSha256: null, rowsRead: 0, kept: 0, inserted: 0, updated: 0, unchanged: 0, refused: 0,
+    removed: 0, warnings: 0, errors: 0, issues: [], issuesTruncated: false,
+  };
+  const run = async (tx: Queryable) => {
+    const reading = await readPlaces(source, { format: opts.format, mapping: opts.mapping, fileName: opts.fileName ?? undefined });
+    report.meta = reading.meta;
+    const pendingIssues: ValidationIssue[] = [];
+    const record = (issue: ValidationIssue) => {
+      if (issue.severity === 'error') report.errors++;
+      else report.warnings++;
+      if (report.issues.length < maxIssues) report.issues.push(issue);
+      else report.issuesTruncated = true;
+      pendingIssues.push(issue);
+    };
+    const seenIds = new Set<string>();
+    const cache = new TerritoryCache(tx);
+    let batch: RowResult[] = [];
+    const flush = async () => {
+      const writes: PlaceWrite[] = [];
+      for (const r of batch) {
+        if (!r.record) continue;
+        const { write, issues } = await enrich(r.record, r.line, opts.importSource, cache, tx);
+        issues.forEach(record);
+        writes.push(write);
+      }
+      // A file may repeat an id: the last occurrence wins, the earlier ones are reported.
+      const byId = new Map<string, PlaceWrite>();
+      for (const w of writes) {
+        if (byId.has(w.record.id)) {
+          record({ line: null, field: 'id', value: w.record.id, message: `L’identifiant « ${w.record.id} » apparaît plusieurs fois : la dernière ligne l’emporte.`, severity: 'warning', code: 'duplicate_id' });
+        }
+        byId.set(w.record.id, w);
+      }
+      report.kept += writes.length;
+      if (!opts.dryRun) {
+        const out = await upsertBatch(tx, [...byId.values()]);
+        report.inserted += out.inserted;
+        report.updated += out.updated;
+        report.unchanged += out.unchanged;
+        changed.push(...out.uids);
+      }
+      batch = [];
+    };
+    const changed: string[] = [];
+    for await (const row of reading.rows) {
+      report.rowsRead++;
+      const result = validateRow(row);
+      if (result.record?.id ?? row.values.id) seenIds.add((result.record?.id ?? row.values.id)!.trim());
+      result.issues.forEach(record);
+      if (!result.record) report.refused++;
+      batch.push(result);
+      if (batch.length >= 1000) {
+        await flush();
+        opts.onProgress?.(report.rowsRead);
+      }
+    }
+    await flush();
+    if (inputError) throw inputError;
+    opts.onProgress?.(report.rowsRead);
+    reading.issues.forEach(record);
+    const fatal = reading.issues.some((i) => i.severity === 'error' && i.line === null);
+    if (opts.replaceSource && !opts.dryRun) {
+      if (fatal || report.rowsRead === 0) {
+        record({ line: null, field: null, value: null, message: 'Fichier illisible ou vide : aucun lieu de la source n’a été retiré.', severity: 'warning', code: 'replace_skipped' });
+      } else {
+        const { rows } = await tx.query<{ uid: string }>(
+          'DELETE FROM places.place WHERE import_source = $1 AND NOT (id = ANY($2::text[])) RETURNING uid',
+          [opts.importSource, [...seenIds]],
+        );
+        report.removed = rows.length;
+      }
+    }
+    report.fileSha256 = hash.digest('hex');
+    if (opts.dryRun) return;
+    if (report.inserted + report.updated + report.removed) await bumpDataVersion(tx);
+    const m = report.meta;
+    const { rows } = await tx.query<{ run_id: number }>(
+      `INSERT INTO places.import_run (import_source, file_name, file_sha256, actor, format, version, encoding, replace_source,
+         started_at, rows_read, inserted, updated, unchanged, refused, removed, warnings)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) RETURNING run_id`,
+      [opts.importSource, opts.fileName ?? null, report.fileSha256, opts.actor, m?.format ?? null, m?.version ?? null, m?.encoding ?? null,
+        Boolean(opts.replaceSource), started.toISOString(), report.rowsRead, report.inserted, report.updated, report.unchanged,
+        report.refused, report.removed, report.warnings],
+    );
+    report.runId = rows[0]!.run_id;
+    for (let i = 0; i < pendingIssues.length; i += 5000) {
+      await tx.query(
+        `INSERT INTO places.import_issue (run_id, line, field, value, message, severity, code)
+         SELECT $1, line, field, value, message, severity, code
+         FROM jsonb_to_recordset($2::jsonb) AS r(line int, field text, value text, message text, severity text, code text)`,
+        [report.runId, JSON.stringify(pendingIssues.slice(i, i + 5000).map((x) => ({ ...x, value: x.value === null ? null : String(x.value).slice(0, 1000) })))],
+      );
+    }
+    notifyChanged(changed, report.removed);
+  };
+  if (opts.dryRun) await run(db);
+  else await db.transaction(run);
+  return report;
+}
+
+export async function listImportRuns(db: Queryable, limit = 50) {
+  const { rows } = await db.query(
+    `SELECT run_id, import_source, file_name, file_sha256, actor, format, version, encoding, replace_source, started_at, finished_at,
+            rows_read, inserted, updated, unchanged, refused, removed, warnings
+     FROM places.import_run ORDER BY run_id DESC LIMIT $1`,
+    [limit],
+  );
+  return rows;
+}
+
+export async function importIssues(db: Queryable, runId: number, limit = 1000) {
+  const { rows } = await db.query<ValidationIssue>(
+    'SELECT line, field, value, message, severity, code FROM places.import_issue WHERE run_id = $1 ORDER BY line NULLS FIRST LIMIT $2',
+    [runId, limit],
+  );
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search
+
+export interface PlaceQuery {
+  q?: string;
+  near?: { lat: number; lon: number };
+  radiusKm?: number;
+  territory?: string;
+  bbox?: [number, number, number, number];
+  filters?: Partial<Record<FilterField, string[]>>;
+  openNow?: boolean;
+  openAt?: Date;
+  openOnWeekend?: boolean;
+  onlineBooking?: boolean;
+  sort?: SortKind;
+  limit?: number;
+  cursor?: string | null;
+  /** Back office only: include hidden places. */
+  includeHidden?: boolean;
+  importSource?: string;
+}
+
+export interface PlaceHit {
+  place: Place;
+  distanceKm: number | null;
+}
+
+export interface PlaceSearchResult {
+  total: number;
+  items: PlaceHit[];
+  nextCursor: string | null;
+  sort: SortKind;
+}
+
+/** Turns free text into a prefix tsquery over accent-free words, plus the folded text. */
+export function textQuery(q: string): { folded: string; tsquery: string } | null {
+  const folded = fold(q).slice(0, 200);
+  const words = folded.split(' ').filter((w) => w.length > 0).slice(0, 12);
+  if (words.length === 0) return null;
+  return { folded, tsquery: words.map((w) => `${w}:*`).join(' & ') };
+}
+
+const LEVEL_COLUMN = { region: 'region', departement: 'departement', epci: 'epci', commune: 'commune_code' } as const;
+
+async function toSqlFilter(db: Queryable, q: PlaceQuery, now = new Date()): Promise<SqlFilter> {
+  const f: SqlFilter = { includeHidden: q.includeHidden, importSource: q.importSource ?? null };
+  if (q.q && q.q.trim()) f.q = textQuery(q.q);
+  if (q.near) {
+    const radius = q.radiusKm ?? 10;
+    if (!(radius > 0 && radius <= 500)) throw new UserError('Le rayon doit être compris entre 0 et 500 km.', 400, 'radius');
+    f.near = { lat: q.near.lat, lon: q.near.lon, radiusKm: radius };
+  }
+  if (q.territory) {
+    const t = await territories.resolveTerritory(db, q.territory);
+    if (!t) throw new UserError(`Territoire inconnu : « ${q.territory} ».`, 400, 'territory');
+    f.territory = { column: LEVEL_COLUMN[t.level], code: t.code };
+  }
+  if (q.bbox) f.bbox = q.bbox;
+  f.tags = [];
+  for (const field of FILTER_FIELDS) {
+    const values = q.filters?.[field];
+    if (values && values.length) f.tags.push(values.map((v) => `${field}=${v}`));
+  }
+  if (q.openNow || q.openAt) {
+    const at = q.openAt ?? now;
+    const { from, to } = horizon(now);
+    if (at < from || at > to) throw new UserError(`La date d’ouverture doit être comprise dans les ${HORIZON_DAYS} prochains jours.`, 400, 'open_at');
+    f.open = { minuteOfWeek: minuteOfWeek(at), at: at.toISOString(), publicHoliday: publicHolidayName(at) !== null };
+  }
+  f.openWeekend = q.openOnWeekend;
+  f.onlineBooking = q.onlineBooking;
+  return f;
+}
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(s: string, sort: SortKind): Cursor {
+  try {
+    const c = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as Cursor;
+    if (c.s !== sort || typeof c.u !== 'string' || !/^[0-9a-f-]{36}$/.test(c.u) || (typeof c.k !== 'number' && typeof c.k !== 'string')) throw new Error();
+    return c;
+  } catch {
+    throw new UserError('Curseur de pagination invalide (il ne correspond pas à cette recherche).', 400, 'cursor');
+  }
+}
+
+export async function searchPlaces(db: Queryable, query: PlaceQuery, now = new Date()): Promise<PlaceSearchResult> {
+  const f = await toSqlFilter(db, query, now);
+  const sort: SortKind = query.sort ?? (f.near ? 'distance' : f.q ? 'relevance' : 'name');
+  if (sort === 'distance' && !f.near) throw new UserError('Le tri par distance demande une position (near).', 400, 'sort');
+  if (sort === 'relevance' && !f.q) throw new UserError('Le tri par pertinence demande un texte (q).', 400, 'sort');
+  const limit = Math.min(Math.max(query.limit ?? 20, 1), 500);
+  const cursor = query.cursor ? decodeCursor(query.cursor, sort) : null;
+  const page = await searchRows(db, f, sort, limit + 1, cursor);
+  const more = page.rows.length > limit;
+  const rows = page.rows.slice(0, limit);
+  const last = rows[rows.length - 1];
+  return {
+    total: page.total,
+    items: rows.map((r) => ({ place: r.place, distanceKm: r.distanceKm })),
+    nextCursor: more && last ? encodeCursor({ s: sort, k: last.sortKey, u: last.place.uid }) : null,
+    sort,
+  };
+}
+
+export async function getPlace(db: Queryable, uid: string): Promise<Place | null> {
+  return getPlaceRow(db, uid);
+}
+
+export { getPlacesByUids };
+
+export async function countPlacesBy(db: Queryable, level: 'region' | 'departement' | 'epci' | 'commune', query: PlaceQuery = {}) {
+  return countBy(db, await toSqlFilter(db, query), LEVEL_COLUMN[level]);
+}
+
+export async function countByService(db: Queryable, query: PlaceQuery = {}): Promise<Record<string, number>> {
+  return countTags(db, await toSqlFilter(db, query), 'services');
+}
+
+export async function countByField(db: Queryable, field: FilterField, query: PlaceQuery = {}): Promise<Record<string, number>> {
+  return countTags(db, await toSqlFilter(db, query), field);
+}
+
+export async function mapPoints(db: Queryable, query: PlaceQuery = {}, limit = 250_000) {
+  return mapPointsRows(db, await toSqlFilter(db, query), limit);
+}
+
+/** Streams every place matching a query, in name order, in batches (exports). */
+export async function* iteratePlaces(db: Queryable, query: PlaceQuery = {}, batchSize = 2000): AsyncGenerator<PlaceHit> {
+  const f = await toSqlFilter(db, { ...query, cursor: null });
+  const sort: SortKind = f.near ? 'distance' : 'name';
+  let cursor: Cursor | null = null;
+  for (;;) {
+    const page = await searchRows(db, f, sort, batchSize, cursor, false);
+    for (const r of page.rows) yield { place: r.place, distanceKm: r.distanceKm };
+    if (page.rows.length < batchSize) return;
+    const last = page.rows[page.rows.length - 1]!;
+    cursor = { s: sort, k: last.sortKey, u: last.place.uid };
+  }
+}
+
+/** Points for coverage analytics: every visible place with coordinates. */
+export async function listPlacePoints(db: Queryable): Promise<{ uid: string; lat: number; lon: number; services: string[]; openSaturday: boolean; communeCode: string | null }[]> {
+  const { rows } = await db.query<{ uid: string; lat: number; lon: number; services: string[]; open_saturday: boolean; commune_code: string | null }>(
+    `SELECT uid, latitude AS lat, longitude AS lon, services,
+            COALESCE(hours_week && '{[7200,8640)}'::int4multirange, false) AS open_saturday, commune_code
+     FROM places.place WHERE visible AND geo IS NOT NULL`,
+  );
+  return rows.map((r) => ({ uid: r.uid, lat: r.lat, lon: r.lon, services: r.services, openSaturday: r.open_saturday, communeCode: r.commune_code }));
+}

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { loadConfig, projectRoot } from '../../../platform/config.ts';
+import type { Db } from '../../../platform/db/index.ts';
+import type { CliContext } from '../../../platform/module.ts';
+import { createLogger } from '../../../platform/log.ts';
+import { silentProgress } from '../../../platform/progress.ts';
+import { testDb } from '../../../../test/support/db.ts';
+import { placesCommands } from '../cli.ts';
+import { HEADER, csvLine } from './helpers.ts';
+
+const config = loadConfig({ ...process.env, NODE_ENV: 'test' });
+const example = path.join(config.sharedDataDir, 'standards', 'lieux-mediation-numerique', 'exemple-valide.csv');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maillage-cli-'));
+const bad = path.join(dir, 'mauvais.csv');
+fs.writeFileSync(bad, [HEADER, csvLine({ id: 'ok-1', nom: 'Bon lieu' }), csvLine({ id: 'ko-1', nom: 'Mauvais', pivot: '1' })].join('\n'));
+
+function maillage(...args: string[]) {
+  return spawnSync(process.execPath, [path.join(projectRoot, 'bin', 'maillage.mjs'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, LOG_LEVEL: 'silent', DATA_DIR: dir },
+  });
+}
+
+describe('maillage CLI (process)', () => {
+  test('validate: a valid file exits 0 and says so', () => {
+    const r = maillage('validate', example);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /1 lignes : 1 valides, 0 refusées/);
+    assert.match(r.stdout, /conforme au standard/);
+  });
+
+  test('validate: an invalid row is named by line and field, exit code 1; --json is machine-readable', () => {
+    const r = maillage('validate', bad);
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /ligne 3 \[pivot\]/);
+    const json = maillage('validate', bad, '--json');
+    const body = JSON.parse(json.stdout);
+    assert.equal(body.rows, 2);
+    assert.equal(body.refused, 1);
+    assert.equal(body.issues.find((i: { severity: string }) => i.severity === 'error').line, 3);
+  });
+
+  test('quiet on a non-terminal: one summary line on stderr', () => {
+    const r = maillage('validate', example);
+    const progressLines = r.stderr.split('\n').filter((l) => l.startsWith('validate'));
+    assert.equal(progressLines.length, 1);
+  });
+
+  test('unknown command and missing file give clear messages', () => {
+    const u = maillage('frobnicate');
+    assert.equal(u.status, 2);
+    assert.match(u.stderr, /Unknown command "frobnicate"/);
+    const m = maillage('validate', path.join(dir, 'absent.csv'));
+    assert.equal(m.status, 1);
+    assert.match(m.stderr, /File not found/);
+  });
+});
+
+describe('maillage CLI (commands over the test database)', () => {
+  let db: Db;
+  let out: string[];
+  let ctx: CliContext;
+  before(async () => {
+    db = await testDb();
+    out = [];
+    ctx = { config, db, log: createLogger('silent'), progress: () => silentProgress(), out: (l) => out.push(l) };
+  });
+  after(async () => db.close());
+
+  test('import reports kept and refused rows; a re-run changes nothing', async () => {
+    const code = await placesCommands.import!.run([bad, '--source', 'cli'], ctx);
+    assert.equal(code, 0);
+    assert.ok(out.some((l) => /2 lignes lues, 1 conservées, 1 refusées — 1 ajoutées/.test(l)), out.join('\n'));
+    out.length = 0;
+    await placesCommands.import!.run([bad, '--source', 'cli'], ctx);
+    assert.ok(out.some((l) => /0 ajoutées, 0 modifiées, 1 inchangées/.test(l)), out.join('\n'));
+  });
+
+  test('import needs --source', async () => {
+    await assert.rejects(placesCommands.import!.run([bad], ctx), /--source/);
+  });
+
+  test('export writes the standard CSV', async () => {
+    const file = path.join(dir, 'export.csv');
+    await placesCommands.export!.run(['--output', file, '--territory', '27'], ctx);
+    const text = fs.readFileSync(file, 'utf8');
+    assert.equal(text.split(/\r?\n/)[0], HEADER);
+    assert.match(text, /Bon lieu/);
+  });
+
+  test('dedup lists nothing on a base without duplicates', async () => {
+    out.length = 0;
+    await placesCommands.dedup!.run([], ctx);
+    assert.match(out[0]!, /^0 paire/);
+  });
+});
