@@ -6,8 +6,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModuleManifest } from '../platform/module.ts';
 import { territoriesModule } from './territories/index.ts';
+import { accountsModule } from './accounts/index.ts';
 import { placesModule } from './places/index.ts';
 import { coverageModule } from './coverage/index.ts';
+import { siteModule } from './site/index.ts';
 import { commonsModule } from './commons/index.ts';
 
 export const platformMigrations = {
@@ -15,4 +17,4 @@ export const platformMigrations = {
   dir: path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'platform', 'migrations'),
 };
 
-export const modules: ModuleManifest[] = [territoriesModule, placesModule, coverageModule, commonsModule];
+export const modules: ModuleManifest[] = [territoriesModule, accountsModule, placesModule, coverageModule, siteModule, commonsModule];

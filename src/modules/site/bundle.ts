@@ -21,10 +21,10 @@ export interface Asset {
   etag: string;
 }
 
-/** Entry points: the list-page script and the map script. */
+/** Entry points (served as site.js and map.js): the list-page script and the map script. */
 export const CLIENT_ENTRIES = {
-  'site.js': path.join(here, 'client', 'site.ts'),
-  'map.js': path.join(here, 'client', 'map.ts'),
+  site: path.join(here, 'client', 'site.ts'),
+  map: path.join(here, 'client', 'map.ts'),
 } as const;
 
 function asset(body: Buffer, type: string): Asset {

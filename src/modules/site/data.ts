@@ -89,6 +89,7 @@ export interface DayHours {
   weekday: string;
   ranges: string[];
   publicHoliday: boolean;
+  holidayName?: string | null;
   today: boolean;
 }
 

@@ -76,7 +76,7 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
     '/lieux/:uid/:slug/signaler',
     {
       schema: hide,
-      onRequest: app.csrfProtection,
+      preValidation: app.csrfProtection,
       config: { rateLimit: { max: 5, timeWindow: '10 minutes' } },
     },
     async (req, reply) => {

@@ -28,10 +28,10 @@ function hoursTable(ctx: SiteContext, p: Place): Raw {
   const rows = week.map((d) => {
     const when = d.ranges.length ? d.ranges.join(', ') : 'Fermé';
     return html`<tr${d.today ? html` class="today" aria-current="date"` : ''}><th scope="row">${capitalise(d.weekday)} ${formatDate(d.date).replace(/ \d{4}$/, '')}</th><td>${when}${
-      d.publicHoliday ? html` <span class="hint">(jour férié)</span>` : ''
+      d.publicHoliday ? html` <span class="hint">(jour férié${d.holidayName ? html` : ${d.holidayName}` : ''})</span>` : ''
     }</td></tr>`;
   });
-  return html`<table class="hours"><caption class="visually-hidden">Horaires des 7 prochains jours</caption><thead><tr><th scope="col">Jour</th><th scope="col">Horaires</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return html`<table class="hours"><caption class="visually-hidden">Horaires de la semaine</caption><thead><tr><th scope="col">Jour</th><th scope="col">Horaires</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function capitalise(s: string): string {

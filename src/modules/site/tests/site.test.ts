@@ -1,0 +1,339 @@
+/**
+ * The public site over HTTP (app.inject): each page's content and status codes.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { upsertPlaces, searchPlaces } from '../../places/index.ts';
+import { testApp } from '../../../../test/support/app.ts';
+import { FormClock } from '../reports.ts';
+import { FRANCE_SERVICES, MEDIATHEQUE, samplePlaces } from './fixtures.ts';
+
+type T = Awaited<ReturnType<typeof testApp>>;
+let t: T;
+const uids = new Map<string, { uid: string; slug: string }>();
+const SECRET = 'site-tests-secret';
+
+const get = (url: string, headers: Record<string, string> = {}) => t.app.inject({ method: 'GET', url, headers: { accept: 'text/html', ...headers } });
+
+before(async () => {
+  t = await testApp({ secretKey: SECRET });
+  await upsertPlaces(t.db, samplePlaces(), { source: 'tests' });
+  for await (const hit of (await searchPlaces(t.db, { limit: 500 })).items) uids.set(hit.place.nom, { uid: hit.place.uid, slug: hit.place.slug });
+});
+after(async () => t?.close());
+
+function placeUrl(nom: string): string {
+  const p = uids.get(nom);
+  assert.ok(p, `place ${nom} loaded`);
+  return `/lieux/${p.uid}/${p.slug}`;
+}
+
+describe('home page', () => {
+  it('offers one search field, « Autour de moi » and entry points by need', async () => {
+    const r = await get('/');
+    assert.equal(r.statusCode, 200);
+    assert.match(r.headers['content-type'] as string, /text\/html/);
+    assert.match(r.body, /<h1>Trouver de l’aide pour le numérique près de chez vous<\/h1>/);
+    assert.match(r.body, /<form class="search-form" method="get" action="\/recherche" role="search">/);
+    assert.match(r.body, /<label for="q">Votre commune, votre code postal ou votre adresse<\/label>/);
+    assert.match(r.body, /data-around-me hidden>Autour de moi</);
+    assert.match(r.body, /href="\/recherche\?services=Aide%20aux%20d%C3%A9marches%20administratives"/);
+    assert.match(r.body, /<script type="module" src="\/site\/assets\/site.js"><\/script>/);
+  });
+});
+
+describe('results page', () => {
+  it('finds the places around a commune typed by name, nearest first, with distance and count', async () => {
+    const r = await get('/recherche?q=%C3%A9vreux');
+    assert.equal(r.statusCode, 200);
+    assert.match(r.body, /<h1>Lieux près de Évreux \(27000\)<\/h1>/);
+    assert.match(r.body, /27 lieux trouvés à moins de 10 km de Évreux \(27000\)/);
+    assert.match(r.body, /Médiathèque Rolland-Plaisance/);
+    assert.match(r.body, /À \d+(,\d)? (km|m)</);
+    assert.doesNotMatch(r.body, /Point numérique CAF de Rouen/);
+    assert.match(r.body, /Page 1 sur 2/);
+  });
+
+  it('understands a postal code and an address', async () => {
+    const byCode = await get('/recherche?q=27000');
+    assert.match(byCode.body, /27 lieux trouvés à moins de 10 km de Évreux \(27000\)/);
+    const byAddress = await get(`/recherche?q=${encodeURIComponent('12 rue de Nétreville, 27000 Évreux')}`);
+    assert.match(byAddress.body, /Lieux près de Évreux \(27000\)/);
+  });
+
+  it('applies filters (OR within a field, AND across fields) and keeps them in the forms and links', async () => {
+    const r = await get(`/recherche?q=Evreux&services=${encodeURIComponent('Aide aux démarches administratives')}&dispositif_programmes_nationaux=${encodeURIComponent('France Services')}`);
+    assert.match(r.body, /1 lieu trouvé/);
+    assert.match(r.body, /France Services Évreux Nétreville/);
+    assert.doesNotMatch(r.body, /Médiathèque Rolland-Plaisance/);
+    assert.match(r.body, /<input type="checkbox" id="f-services-0" name="services" value="Aide aux démarches administratives" checked>/);
+    assert.match(r.body, /href="\/api\/v1\/places.csv\?[^"]*services=Aide/);
+  });
+
+  it('paginates with numbered pages in the URL', async () => {
+    const r = await get('/recherche?q=Evreux&page=2');
+    assert.equal(r.statusCode, 200);
+    assert.match(r.body, /Page 2 sur 2/);
+    assert.match(r.body, /<ol class="place-list" id="liste-lieux" start="21">/);
+    assert.equal((r.body.match(/class="place-card"/g) ?? []).length, 7);
+    assert.match(r.body, /rel="prev" href="\/recherche\?q=Evreux"/);
+  });
+
+  it('sorts by name on request', async () => {
+    const r = await get('/recherche?q=Evreux&sort=name');
+    const names = [...r.body.matchAll(/<h3><a href="\/lieux\/[^"]+">([^<]+)<\/a><\/h3>/g)].map((m) => m[1]!);
+    assert.deepEqual(names, [...names].sort((a, b) => a.localeCompare(b, 'fr')));
+  });
+
+  it('searches place names when the text is not a commune', async () => {
+    const r = await get('/recherche?q=mediatheque');
+    assert.match(r.body, /Médiathèque Rolland-Plaisance/);
+  });
+
+  it('lists a territory and says when a territory is unknown', async () => {
+    const r = await get('/recherche?territory=departement:27');
+    assert.match(r.body, /<h1>Lieux : Eure<\/h1>/);
+    assert.match(r.body, /28 lieux trouvés/);
+    const unknown = await get('/recherche?territory=departement:99');
+    assert.equal(unknown.statusCode, 404);
+  });
+
+  it('offers a wider search when nothing is found nearby', async () => {
+    const r = await get(`/recherche?q=Vernon&radius=2&services=${encodeURIComponent('Loisirs et créations numériques')}`);
+    assert.match(r.body, /Aucun lieu ne correspond à votre recherche/);
+    assert.match(r.body, /Chercher jusqu’à 50 km/);
+  });
+
+  it('gives the map the same results', async () => {
+    const r = await t.app.inject({ method: 'GET', url: '/carte/points.json?q=Evreux' });
+    assert.equal(r.statusCode, 200);
+    const body = r.json() as { count: number; points: [string, number, number][] };
+    assert.equal(body.count, 27);
+    assert.ok(body.points.every((p) => typeof p[0] === 'string' && p[1] > 0 && p[2] > 48));
+  });
+});
+
+describe('place page', () => {
+  it('shows everything in plain words, with tel:/mailto: links, hours and the report form', async () => {
+    const r = await get(placeUrl(MEDIATHEQUE.nom));
+    assert.equal(r.statusCode, 200);
+    assert.match(r.body, /<h1>Médiathèque Rolland-Plaisance<\/h1>/);
+    assert.match(r.body, /<a href="tel:\+33232787000">02 32 78 70 00<\/a>/);
+    assert.match(r.body, /<a href="mailto:mediatheque@example.org">/);
+    assert.match(r.body, /Fiche Accès libre/);
+    assert.match(r.body, /<table class="hours">/);
+    assert.equal((r.body.match(/<tr( class="today" aria-current="date")?><th scope="row">/g) ?? []).length, 7);
+    assert.match(r.body, /class="today" aria-current="date"/);
+    assert.match(r.body, /Seniors/);
+    assert.match(r.body, /Informations mises à jour le 15 septembre 2026\. Source : Tests Maillage\./);
+    assert.match(r.body, /href="\/territoires\/departement\/27">Eure</);
+    assert.match(r.body, /data-map="place"/);
+    assert.match(r.body, /<h2 id="s-signaler">Signaler une erreur<\/h2>/);
+    assert.match(r.body, /name="_csrf" value="[^"]+"/);
+    assert.match(r.body, /name="website" tabindex="-1"/);
+  });
+
+  it('redirects an address without or with an old slug to the canonical one', async () => {
+    const p = uids.get(FRANCE_SERVICES.nom)!;
+    const r = await get(`/lieux/${p.uid}`);
+    assert.equal(r.statusCode, 301);
+    assert.equal(r.headers.location, `/lieux/${p.uid}/${p.slug}`);
+  });
+
+  it('answers an unknown place with a helpful 404', async () => {
+    const r = await get('/lieux/00000000-0000-4000-8000-000000000000/inconnu');
+    assert.equal(r.statusCode, 404);
+    assert.match(r.body, /Ce lieu est introuvable/);
+    assert.match(r.body, /action="\/recherche"/);
+    const bad = await get('/lieux/pas-un-identifiant');
+    assert.equal(bad.statusCode, 404);
+  });
+
+  it('gives the map a summary of a place', async () => {
+    const p = uids.get(MEDIATHEQUE.nom)!;
+    const r = await t.app.inject({ method: 'GET', url: `/carte/lieux/${p.uid}.json` });
+    assert.equal(r.statusCode, 200);
+    assert.deepEqual({ ...(r.json() as object), status: null }, { nom: MEDIATHEQUE.nom, adresse: '1 place Sepmanville, 27000 Évreux', status: null, href: `/lieux/${p.uid}/${p.slug}` });
+  });
+});
+
+describe('« Signaler une erreur »', () => {
+  async function formSession(nom: string) {
+    const page = await get(placeUrl(nom));
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const cookie = (page.headers['set-cookie'] as string | string[] | undefined) ?? [];
+    const cookieHeader = (Array.isArray(cookie) ? cookie : [cookie]).map((c) => c.split(';')[0]).join('; ');
+    return { csrf, cookieHeader };
+  }
+  const post = (nom: string, cookie: string, form: Record<string, string>) =>
+    t.app.inject({
+      method: 'POST',
+      url: `${placeUrl(nom)}/signaler`,
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      payload: new URLSearchParams(form).toString(),
+    });
+  const count = async () => (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM site.error_report')).rows[0]!.n;
+
+  it('stores a genuine report for the managers and thanks the visitor', async () => {
+    const { csrf, cookieHeader } = await formSession(MEDIATHEQUE.nom);
+    const before = await count();
+    const r = await post(MEDIATHEQUE.nom, cookieHeader, {
+      _csrf: csrf,
+      started: new FormClock(SECRET).stamp(Date.now() - 20_000),
+      message: 'La médiathèque est fermée le samedi depuis septembre.',
+      contact: 'agent@example.org',
+      website: '',
+    });
+    assert.equal(r.statusCode, 303);
+    assert.match(r.headers.location as string, /\?signalement=merci#signaler$/);
+    assert.equal(await count(), before + 1);
+    const { rows } = await t.db.query<{ place_uid: string; message: string; contact: string; status: string }>('SELECT place_uid, message, contact, status FROM site.error_report ORDER BY id DESC LIMIT 1');
+    assert.deepEqual(rows[0], { place_uid: uids.get(MEDIATHEQUE.nom)!.uid, message: 'La médiathèque est fermée le samedi depuis septembre.', contact: 'agent@example.org', status: 'new' });
+    const thanks = await get(r.headers.location as string);
+    assert.match(thanks.body, /Signalement envoyé/);
+  });
+
+  it('shows what is wrong next to the field and keeps what was typed', async () => {
+    const { csrf, cookieHeader } = await formSession(MEDIATHEQUE.nom);
+    const before = await count();
+    const r = await post(MEDIATHEQUE.nom, cookieHeader, { _csrf: csrf, started: new FormClock(SECRET).stamp(Date.now() - 20_000), message: 'Faux', contact: '' });
+    assert.equal(r.statusCode, 400);
+    assert.match(r.body, /id="report-message-error">Décrivez l’erreur en au moins 10 caractères/);
+    assert.match(r.body, /aria-invalid="true">Faux<\/textarea>/);
+    assert.equal(await count(), before);
+  });
+
+  it('silently drops robots (honeypot, instant submission)', async () => {
+    const { csrf, cookieHeader } = await formSession(MEDIATHEQUE.nom);
+    const before = await count();
+    const bot = await post(MEDIATHEQUE.nom, cookieHeader, { _csrf: csrf, started: new FormClock(SECRET).stamp(Date.now() - 20_000), message: 'Achetez nos produits pas chers !', website: 'http://spam.example' });
+    assert.equal(bot.statusCode, 303);
+    const fast = await post(MEDIATHEQUE.nom, cookieHeader, { _csrf: csrf, started: new FormClock(SECRET).stamp(Date.now()), message: 'Achetez nos produits pas chers !' });
+    assert.equal(fast.statusCode, 303);
+    assert.equal(await count(), before);
+  });
+
+  it('refuses a form without its CSRF token', async () => {
+    const r = await post(MEDIATHEQUE.nom, '', { started: new FormClock(SECRET).stamp(Date.now() - 20_000), message: 'Un message sans jeton de sécurité.' });
+    assert.equal(r.statusCode, 403);
+  });
+});
+
+describe('territory pages', () => {
+  it('lists the régions, then a département with its communes and counts by service', async () => {
+    const index = await get('/territoires');
+    assert.equal(index.statusCode, 200);
+    assert.match(index.body, /<a href="\/territoires\/region\/28">Normandie<\/a> <span class="count">\(29 lieux\)<\/span>/);
+    const dep = await get('/territoires/departement/27');
+    assert.equal(dep.statusCode, 200);
+    assert.match(dep.body, /<h1>Eure/);
+    assert.match(dep.body, /<a href="\/territoires\/commune\/27229">Évreux<\/a> <span class="count">\(27 lieux\)<\/span>/);
+    assert.match(dep.body, /Aide aux démarches administratives<\/th><td><a href="\/recherche\?territory=departement%3A27&amp;services=/);
+  });
+
+  it('shows a commune with its places', async () => {
+    const r = await get('/territoires/commune/27681');
+    assert.equal(r.statusCode, 200);
+    assert.match(r.body, /Atelier numérique de Vernon/);
+    assert.match(r.body, /Lieu itinérant/);
+  });
+
+  it('answers 404 for an unknown territory', async () => {
+    assert.equal((await get('/territoires/region/00')).statusCode, 404);
+    assert.equal((await get('/territoires/pays/FR')).statusCode, 404);
+  });
+});
+
+describe('legal and trust pages, sitemap', () => {
+  for (const [url, title] of [
+    ['/accessibilite', 'Déclaration d’accessibilité'],
+    ['/mentions-legales', 'Mentions légales'],
+    ['/donnees-personnelles', 'Données personnelles'],
+    ['/donnees', 'Données ouvertes et API'],
+    ['/plan-du-site', 'Plan du site'],
+  ] as const) {
+    it(`serves ${url}`, async () => {
+      const r = await get(url);
+      assert.equal(r.statusCode, 200);
+      assert.match(r.body, new RegExp(`<h1>${title}</h1>`));
+    });
+  }
+
+  it('states the accessibility conformance status', async () => {
+    const r = await get('/accessibilite');
+    assert.match(r.body, /Le site est <strong>partiellement conforme<\/strong>/);
+  });
+
+  it('lists every public page in sitemap.xml', async () => {
+    const r = await t.app.inject({ method: 'GET', url: '/sitemap.xml' });
+    assert.equal(r.statusCode, 200);
+    assert.match(r.headers['content-type'] as string, /application\/xml/);
+    const p = uids.get(MEDIATHEQUE.nom)!;
+    assert.match(r.body, new RegExp(`/lieux/${p.uid}/${p.slug}</loc><lastmod>\\d{4}-\\d{2}-\\d{2}</lastmod>`));
+    assert.match(r.body, /\/territoires\/commune\/27229<\/loc>/);
+    assert.match(r.body, /\/accessibilite<\/loc>/);
+    assert.equal((r.body.match(/\/lieux\//g) ?? []).length, 29);
+  });
+});
+
+describe('map support', () => {
+  it('serves the built-in basemap drawn from the shared région and département outlines', async () => {
+    const style = await t.app.inject({ method: 'GET', url: '/carte/style.json' });
+    assert.equal(style.statusCode, 200);
+    const s = style.json() as { version: number; sources: Record<string, { data: string }> };
+    assert.equal(s.version, 8);
+    assert.match(s.sources.regions!.data, /\/carte\/fond\/regions\.geojson$/);
+    const regions = await t.app.inject({ method: 'GET', url: '/carte/fond/regions.geojson' });
+    assert.equal(regions.statusCode, 200);
+    assert.equal((regions.json() as { features: unknown[] }).features.length, 13);
+  });
+
+  it('points to the configured style when there is one', async () => {
+    const other = await testApp({ basemapStyleUrl: 'https://tiles.example.org/style.json' });
+    try {
+      const r = await other.app.inject({ method: 'GET', url: '/carte/style.json' });
+      assert.equal(r.statusCode, 302);
+      assert.equal(r.headers.location, 'https://tiles.example.org/style.json');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('serves the bundled scripts and MapLibre, compressed', async () => {
+    for (const url of ['/site/assets/site.js', '/site/assets/map.js', '/site/maplibre/maplibre-gl.mjs', '/site/maplibre/maplibre-gl-worker.mjs', '/site/maplibre/maplibre-gl.css']) {
+      const r = await t.app.inject({ method: 'GET', url, headers: { 'accept-encoding': 'gzip' } });
+      assert.equal(r.statusCode, 200, url);
+      assert.equal(r.headers['content-encoding'], 'gzip', url);
+      assert.ok(r.headers.etag, url);
+    }
+    const missing = await t.app.inject({ method: 'GET', url: '/site/assets/nope.js' });
+    assert.equal(missing.statusCode, 404);
+  });
+});
+
+describe('embedding', () => {
+  it('serves a frameable finder configured by territory, filters and colours', async () => {
+    const r = await get(`/embed?territory=departement:27&services=${encodeURIComponent('Aide aux démarches administratives')}&primary=%23224466&title=Aide%20num%C3%A9rique%20dans%20l%E2%80%99Eure`);
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.headers['x-frame-options'], undefined);
+    assert.match(r.headers['content-security-policy'] as string, /frame-ancestors \*/);
+    assert.match(r.body, /--color-primary:#224466/);
+    assert.match(r.body, /<h1>Aide numérique dans l’Eure<\/h1>/);
+    assert.match(r.body, /France Services Évreux Nétreville/);
+    assert.doesNotMatch(r.body, /site-header/);
+    assert.match(r.body, /<input type="hidden" name="primary" value="#224466">/);
+    const normal = await get('/');
+    assert.equal(normal.headers['x-frame-options'], 'SAMEORIGIN');
+  });
+
+  it('serves the script-tag loader and the snippet generator', async () => {
+    const js = await t.app.inject({ method: 'GET', url: '/embed.js' });
+    assert.equal(js.statusCode, 200);
+    assert.match(js.body, /createElement\('iframe'\)/);
+    const g = await get('/integrer?territory=departement%3A27&primary=%23224466&secondary=%23884400&height=700&map=1&map=0');
+    assert.equal(g.statusCode, 200);
+    assert.match(g.body, /&lt;iframe src=&quot;http:\/\/[^&]+\/embed\?territory=departement%3A27&amp;amp;primary=%23224466/);
+    assert.match(g.body, /data-territory=&quot;departement:27&quot;/);
+    assert.match(g.body, /<iframe class="preview-frame" src="\/embed\?territory=departement%3A27/);
+  });
+});

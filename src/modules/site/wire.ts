@@ -1,0 +1,89 @@
+/**
+ * Binds the site's data port (data.ts) to the places and territories modules.
+ */
+import type { Db } from '../../platform/db/index.ts';
+import * as places from '../places/index.ts';
+import { ENUMS, TYPOLOGIES, openingStatus, weekTable } from '../places/model/index.ts';
+import * as territories from '../territories/index.ts';
+import type { Commune, FilterField, Place, PlaceQuery, SiteData, Territory } from './data.ts';
+
+function commune(c: territories.Commune): Commune {
+  return { code: c.code, name: c.name, kind: c.kind, departement: c.departement, region: c.region, epci: c.epci, population: c.population, postalCodes: c.postalCodes, lat: c.lat, lon: c.lon };
+}
+
+function territory(t: territories.Territory): Territory {
+  return { level: t.level, code: t.code, name: t.name, population: t.population, parents: t.parents, communeCount: t.communeCount };
+}
+
+/** Wording for values whose standard spelling reads oddly on a public page. */
+const LABEL_OVERRIDES: Record<string, Record<string, string>> = {
+  formations_labels: { 'Étapes numériques(La Poste)': 'Étapes numériques (La Poste)' },
+  modalites_acces: { "Ce lieu n'accueille pas de public": 'Pas d’accueil du public', 'Envoyer un mail avec une fiche de prescription': 'Sur prescription (fiche envoyée par courriel)' },
+  dispositif_programmes_nationaux: { "Point d'accès numérique CAF": 'Point d’accès numérique CAF' },
+  itinerance: { Fixe: 'Lieu fixe', Itinérant: 'Lieu itinérant' },
+};
+
+function toServiceQuery(q: PlaceQuery): places.PlaceQuery {
+  return q as places.PlaceQuery;
+}
+
+export function siteData(db: Db): SiteData {
+  return {
+    async searchPlaces(q) {
+      const r = await places.searchPlaces(db, toServiceQuery(q));
+      return { total: r.total, items: r.items as { place: Place; distanceKm: number | null }[], nextCursor: r.nextCursor };
+    },
+    async getPlace(uid) {
+      return (await places.getPlace(db, uid)) as Place | null;
+    },
+    async mapPoints(q) {
+      return places.mapPoints(db, toServiceQuery({ ...q, cursor: null, limit: undefined }));
+    },
+    countByService: (q) => places.countByService(db, toServiceQuery(q)),
+    countPlacesBy: (level, q) => places.countPlacesBy(db, level, q ? toServiceQuery(q) : {}),
+    async getCommune(code) {
+      const c = await territories.getCommune(db, code);
+      return c ? commune(c) : null;
+    },
+    async communesByPostalCode(cp) {
+      return (await territories.communesByPostalCode(db, cp)).map(commune);
+    },
+    async searchCommunes(text, limit) {
+      return (await territories.searchCommunes(db, text, limit)).map(commune);
+    },
+    async resolveTerritory(ref) {
+      const t = await territories.resolveTerritory(db, ref);
+      return t ? territory(t) : null;
+    },
+    async listRegions() {
+      return (await territories.listRegions(db)).map((t) => ({ level: 'region', code: t.code, name: t.name }));
+    },
+    async listDepartements(region) {
+      return (await territories.listDepartements(db, region)).map((t) => ({ level: 'departement', code: t.code, name: t.name }));
+    },
+    async listCommunes(ref) {
+      return (await territories.listCommunes(db, ref)).filter((c) => c.kind === 'commune').map((c) => ({ level: 'commune', code: c.code, name: c.name, population: c.population }));
+    },
+    label(field, value) {
+      // The standard's values are already plain French; only a few need rewording.
+      return LABEL_OVERRIDES[field]?.[value] ?? value;
+    },
+    typologyLabel(code) {
+      return TYPOLOGIES[code] ?? code;
+    },
+    enumValues(field: FilterField) {
+      if (field === 'typologie') return Object.keys(TYPOLOGIES);
+      return ((ENUMS as Record<string, readonly string[]>)[field] ?? []) as string[];
+    },
+    openingStatus(horaires, now) {
+      const st = openingStatus(horaires, now);
+      return st ? { open: st.open, label: st.label } : null;
+    },
+    weekTable: (horaires, date) => weekTable(horaires, date),
+    async listPlaceUrls() {
+      const out: { uid: string; slug: string; updatedAt: string }[] = [];
+      for await (const hit of places.iteratePlaces(db, {})) out.push({ uid: hit.place.uid, slug: hit.place.slug, updatedAt: hit.place.updatedAt });
+      return out;
+    },
+  };
+}
