@@ -235,7 +235,7 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
         params: z.object({ name: z.string().max(200) }),
         response: { 202: z.object({ job: z.string(), status: z.string() }), 404: ErrorSchema },
       },
-      onRequest: app.csrfProtection,
+      preValidation: app.csrfProtection,
       config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
     },
     async (req, reply) => {

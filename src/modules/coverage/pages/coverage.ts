@@ -444,7 +444,7 @@ export function registerCoveragePages(app: App, ctx: AppContext) {
     return send(reply, await state(req, reply, level, code, req.query as Record<string, unknown>));
   });
 
-  app.post('/couverture/:level/:code/plan', { schema: hide, onRequest: app.csrfProtection, config: { rateLimit: { max: 30, timeWindow: '1 minute' } } }, async (req, reply) => {
+  app.post('/couverture/:level/:code/plan', { schema: hide, preValidation: app.csrfProtection, config: { rateLimit: { max: 30, timeWindow: '1 minute' } } }, async (req, reply) => {
     const { level, code } = req.params as { level: string; code: string };
     const body = (req.body ?? {}) as Record<string, unknown>;
     const p = await state(req, reply, level, code, { service: body.service });
@@ -488,7 +488,7 @@ export function registerCoveragePages(app: App, ctx: AppContext) {
     }
     return send(reply, p);
   };
-  const postOpts = { schema: hide, onRequest: app.csrfProtection, config: { rateLimit: { max: 30, timeWindow: '1 minute' } } };
+  const postOpts = { schema: hide, preValidation: app.csrfProtection, config: { rateLimit: { max: 30, timeWindow: '1 minute' } } };
   app.post('/couverture/et-si', postOpts, async (req, reply) => whatIfHandler(req, reply, null, null));
   app.post('/couverture/:level/:code/et-si', postOpts, async (req, reply) => {
     const { level, code } = req.params as { level: string; code: string };
