@@ -1,0 +1,179 @@
+/**
+ * The HTTP side of accounts that every module uses: the session cookie, `currentUser(req)` and the
+ * `requirePermission(action, resolver)` preHandler. Works on routes of any module: the accounts
+ * runtime is attached to the root server when the accounts module registers.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { App } from '../../platform/http/server.ts';
+import { NotFoundError } from '../../platform/http/errors.ts';
+import { html } from '../../platform/html/html.ts';
+import { sha256 } from './crypto.ts';
+import { PLATFORM, can, type Action, type Actor, type Resource, type RoleGrant } from './model.ts';
+import { getGrants, getUser, loadSession, type AccountsDeps, type ClientInfo, type Session, type User } from './service.ts';
+import { renderPage } from './pages/ui.ts';
+
+const RUNTIME = Symbol.for('maillage.accounts.runtime');
+
+export function attachRuntime(scope: App, deps: AccountsDeps): void {
+  let root: object = scope;
+  while (Object.getPrototypeOf(root) && Object.getPrototypeOf(root) !== Object.prototype) root = Object.getPrototypeOf(root);
+  Object.defineProperty(root, RUNTIME, { value: deps, configurable: true });
+}
+
+export function runtimeOf(req: FastifyRequest): AccountsDeps {
+  const deps = (req.server as unknown as Record<symbol, AccountsDeps | undefined>)[RUNTIME];
+  if (!deps) throw new Error('The accounts module is not registered on this server.');
+  return deps;
+}
+
+/** The signed-in person, as every module sees them. */
+export interface CurrentUser extends Actor {
+  id: string;
+  email: string;
+  displayName: string;
+  totpEnabled: boolean;
+  grants: RoleGrant[];
+  user: User;
+  session: Session;
+}
+
+export function sessionCookieName(deps: AccountsDeps): string {
+  // __Host- cookies must be Secure, host-only and on path "/": the browser enforces it.
+  return deps.config.env === 'production' ? '__Host-maillage_session' : 'maillage_session';
+}
+
+export function setSessionCookie(reply: FastifyReply, deps: AccountsDeps, token: string): void {
+  reply.setCookie(sessionCookieName(deps), token, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: deps.config.env === 'production',
+    maxAge: deps.config.sessionMaxHours * 3600,
+  });
+}
+
+export function clearSessionCookie(reply: FastifyReply, deps: AccountsDeps): void {
+  reply.clearCookie(sessionCookieName(deps), { path: '/', httpOnly: true, sameSite: 'lax', secure: deps.config.env === 'production' });
+}
+
+export function sessionToken(req: FastifyRequest): string | null {
+  const deps = runtimeOf(req);
+  return req.cookies?.[sessionCookieName(deps)] ?? null;
+}
+
+export function clientInfo(req: FastifyRequest): ClientInfo {
+  return { ip: req.ip, userAgent: (req.headers['user-agent'] as string | undefined) ?? null };
+}
+
+interface Resolved {
+  session: Session;
+  user: User;
+  grants: RoleGrant[];
+}
+
+const cache = new WeakMap<FastifyRequest, Promise<Resolved | null>>();
+
+/** The session behind the request's cookie, whatever its stage (used by the sign-in steps). */
+export function resolveSession(req: FastifyRequest): Promise<Resolved | null> {
+  let p = cache.get(req);
+  if (!p) {
+    p = (async () => {
+      const deps = runtimeOf(req);
+      const session = await loadSession(deps, sessionToken(req));
+      if (!session) return null;
+      const user = await getUser(deps.db, session.userId);
+      if (!user || user.status !== 'active') return null;
+      return { session, user, grants: await getGrants(deps.db, user.id) };
+    })();
+    cache.set(req, p);
+  }
+  return p;
+}
+
+/** Forgets what was resolved for this request (after sign-in or sign-out within the request). */
+export function forgetSession(req: FastifyRequest): void {
+  cache.delete(req);
+}
+
+/** The signed-in user (fully: second factor done), or null. */
+export async function currentUser(req: FastifyRequest): Promise<CurrentUser | null> {
+  const r = await resolveSession(req);
+  if (!r || r.session.stage !== 'full') return null;
+  return {
+    id: r.user.id,
+    email: r.user.email,
+    displayName: r.user.displayName,
+    totpEnabled: r.user.totpEnabled,
+    grants: r.grants,
+    user: r.user,
+    session: r.session,
+  };
+}
+
+/** The hash of the current session's token (to keep this session when signing out elsewhere). */
+export function currentTokenHash(req: FastifyRequest): string | null {
+  const t = sessionToken(req);
+  return t ? sha256(t) : null;
+}
+
+function wantsHtml(req: FastifyRequest): boolean {
+  return !req.url.startsWith('/api/') && (req.headers.accept ?? '').includes('text/html');
+}
+
+/** Where to send someone who must sign in first (a GET page), or a 401 for anything else. */
+export async function refuseAnonymous(req: FastifyRequest, reply: FastifyReply) {
+  const r = await resolveSession(req);
+  if (req.method === 'GET' && wantsHtml(req)) {
+    if (r?.session.stage === 'mfa') return reply.redirect('/compte/connexion/code', 303);
+    if (r?.session.stage === 'enrol') return reply.redirect('/compte/2fa', 303);
+    return reply.redirect(`/compte/connexion?retour=${encodeURIComponent(req.url)}`, 303);
+  }
+  reply.status(401);
+  if (wantsHtml(req)) {
+    return reply.type('text/html; charset=utf-8').send(
+      renderPage(runtimeOf(req), {
+        title: 'Connexion requise',
+        body: html`<h1>Connexion requise</h1><p>Votre session a expiré ou vous n’êtes pas connecté.</p><p><a href="/compte/connexion">Se connecter</a></p>`,
+      }),
+    );
+  }
+  return reply.send({ error: 'unauthenticated', message: 'Connexion requise.' });
+}
+
+export async function refuseForbidden(req: FastifyRequest, reply: FastifyReply) {
+  reply.status(403);
+  if (wantsHtml(req)) {
+    return reply.type('text/html; charset=utf-8').send(
+      renderPage(runtimeOf(req), {
+        title: 'Accès refusé',
+        user: await currentUser(req),
+        body: html`<h1>Accès refusé</h1><p>Votre rôle ne vous permet pas d’accéder à cette page ou de faire cette action.</p><p><a href="/gestion">Retour à l’espace de gestion</a></p>`,
+      }),
+    );
+  }
+  return reply.send({ error: 'forbidden', message: 'Action non autorisée pour votre rôle.' });
+}
+
+export type ResourceResolver = (req: FastifyRequest) => Resource | null | Promise<Resource | null>;
+
+/**
+ * A preHandler: signed in, then `can(user, action, resolve(req))`. The resolver describes the
+ * object from the request (e.g. loads a place and returns its id and territory codes); null → 404.
+ * Without a resolver the object is the platform itself.
+ *
+ *   app.get('/gestion/lieux/:id', { preHandler: requirePermission('places.edit', placeResource) }, …)
+ */
+export function requirePermission(action: Action, resolve?: ResourceResolver) {
+  return async function permissionCheck(req: FastifyRequest, reply: FastifyReply) {
+    const user = await currentUser(req);
+    if (!user) return refuseAnonymous(req, reply);
+    const resource = resolve ? await resolve(req) : PLATFORM;
+    if (!resource) throw new NotFoundError('Cet élément n’existe pas.');
+    if (!can(user, action, resource)) return refuseForbidden(req, reply);
+  };
+}
+
+/** A preHandler for pages any signed-in person may open (their account). */
+export async function requireSignedIn(req: FastifyRequest, reply: FastifyReply) {
+  if (!(await currentUser(req))) return refuseAnonymous(req, reply);
+}

@@ -1,0 +1,204 @@
+/**
+ * Accounts: roles, scopes, actions and the one permission function, plus the pure rules of
+ * sign-in (password policy, progressive delays, safe redirects). No I/O here.
+ */
+
+/** Roles. The last three have no actions yet: the modules that introduce them add theirs here. */
+export const ROLES = ['admin', 'regional_staff', 'place_manager', 'reviewer', 'mediator', 'helper'] as const;
+export type Role = (typeof ROLES)[number];
+
+export type ScopeKind = 'platform' | 'region' | 'departement' | 'place';
+
+export const ROLE_LABELS: Record<Role, string> = {
+  admin: 'Administrateur de la plateforme',
+  regional_staff: 'Équipe régionale',
+  place_manager: 'Gestionnaire de lieu',
+  reviewer: 'Relecteur',
+  mediator: 'Médiateur numérique',
+  helper: 'Aidant',
+};
+
+export const SCOPE_LABELS: Record<ScopeKind, string> = {
+  platform: 'Toute la plateforme',
+  region: 'Région',
+  departement: 'Département',
+  place: 'Lieu',
+};
+
+/** Which scopes each role may be granted on. */
+export const ROLE_SCOPES: Record<Role, readonly ScopeKind[]> = {
+  admin: ['platform'],
+  regional_staff: ['region', 'departement'],
+  place_manager: ['place'],
+  reviewer: ['region', 'departement'],
+  mediator: ['region', 'departement', 'place'],
+  helper: ['place'],
+};
+
+/** Roles whose holders must use two-factor authentication. */
+export const MFA_ROLES: readonly Role[] = ['admin', 'regional_staff'];
+
+/** Every action the platform checks, with what it lets one do. */
+export const ACTIONS = {
+  'backoffice.access': 'Accéder à l’espace de gestion',
+  'accounts.manage': 'Gérer les comptes, les rôles et les périmètres',
+  'audit.read': 'Consulter le journal d’audit',
+  'sources.manage': 'Gérer les sources de données et leurs correspondances',
+  'territory.dashboard': 'Consulter le tableau de bord d’un territoire',
+  'places.edit': 'Modifier la fiche d’un lieu',
+  'places.history': 'Consulter et restaurer les versions d’une fiche',
+  'places.claims.review': 'Traiter les demandes de gestion d’un lieu',
+  'places.moderate': 'Modérer les modifications',
+  'places.reports.review': 'Traiter les signalements d’erreur',
+  'places.import': 'Importer des lieux',
+  'places.duplicates.review': 'Traiter les doublons',
+  'places.managers.manage': 'Désigner les gestionnaires d’un lieu',
+} as const;
+export type Action = keyof typeof ACTIONS;
+
+const ALL_ACTIONS = Object.keys(ACTIONS) as Action[];
+
+export const ROLE_ACTIONS: Record<Role, readonly Action[]> = {
+  admin: ALL_ACTIONS,
+  regional_staff: [
+    'backoffice.access',
+    'territory.dashboard',
+    'places.edit',
+    'places.history',
+    'places.claims.review',
+    'places.moderate',
+    'places.reports.review',
+    'places.import',
+    'places.duplicates.review',
+    'places.managers.manage',
+  ],
+  place_manager: ['backoffice.access', 'places.edit', 'places.history'],
+  reviewer: ['backoffice.access'],
+  mediator: ['backoffice.access'],
+  helper: ['backoffice.access'],
+};
+
+/** Actions about the person rather than an object: granted by holding the action in any scope. */
+const UNSCOPED: ReadonlySet<Action> = new Set(['backoffice.access']);
+
+export interface RoleGrant {
+  id?: string;
+  role: Role;
+  scopeKind: ScopeKind;
+  /** '' for the platform scope; a région or département code; a place id. */
+  scopeId: string;
+}
+
+/** Who acts: a signed-in user and their grants (see currentUser). */
+export interface Actor {
+  id: string;
+  grants: readonly RoleGrant[];
+}
+
+/**
+ * What an action applies to. Objects describe their territory so scopes can be checked:
+ * a place is `{ type: 'place', id, region: '84', departement: '69', commune: '69123' }`,
+ * a territory dashboard `{ type: 'territory', region: '84' }` or `{ type: 'territory', region: '84', departement: '69' }`,
+ * platform-wide things `{ type: 'platform' }`.
+ */
+export interface Resource {
+  type: string;
+  id?: string | null;
+  region?: string | null;
+  departement?: string | null;
+  commune?: string | null;
+}
+
+export const PLATFORM: Resource = { type: 'platform' };
+
+function inScope(grant: RoleGrant, r: Resource): boolean {
+  switch (grant.scopeKind) {
+    case 'platform':
+      return true;
+    case 'region':
+      return !!r.region && r.region === grant.scopeId;
+    case 'departement':
+      return !!r.departement && r.departement === grant.scopeId;
+    case 'place':
+      return r.type === 'place' && !!r.id && r.id === grant.scopeId;
+  }
+}
+
+/**
+ * THE permission function: may this actor do this action on this object? Every route and page
+ * asks it (through requirePermission or directly); nothing else looks at roles.
+ */
+export function can(actor: Actor | null | undefined, action: Action, resource: Resource = PLATFORM): boolean {
+  if (!actor) return false;
+  for (const g of actor.grants) {
+    if (!ROLE_ACTIONS[g.role]?.includes(action)) continue;
+    if (UNSCOPED.has(action) || inScope(g, resource)) return true;
+  }
+  return false;
+}
+
+export function requiresMfa(grants: readonly RoleGrant[]): boolean {
+  return grants.some((g) => MFA_ROLES.includes(g.role));
+}
+
+export function isRole(v: string): v is Role {
+  return (ROLES as readonly string[]).includes(v);
+}
+
+const REGION = /^\d{2}$/;
+const DEPARTEMENT = /^(\d{2}|2A|2B|97[1-8])$/;
+
+/** Checks a grant's shape; returns a French message, or null when valid. */
+export function validateGrant(role: string, scopeKind: string, scopeId: string): string | null {
+  if (!isRole(role)) return 'Rôle inconnu.';
+  if (!(ROLE_SCOPES[role] as readonly string[]).includes(scopeKind)) return `Le rôle « ${ROLE_LABELS[role]} » ne peut pas porter sur ce type de périmètre.`;
+  if (scopeKind === 'platform' && scopeId !== '') return 'Le périmètre « toute la plateforme » ne prend pas de code.';
+  if (scopeKind === 'region' && !REGION.test(scopeId)) return 'Le code de région a deux chiffres (par exemple 84).';
+  if (scopeKind === 'departement' && !DEPARTEMENT.test(scopeId)) return 'Le code de département a deux chiffres, 2A, 2B ou trois chiffres outre-mer (par exemple 69 ou 974).';
+  if (scopeKind === 'place' && !/^[\w.:-]{1,200}$/.test(scopeId)) return 'L’identifiant du lieu est invalide.';
+  return null;
+}
+
+export const PASSWORD_MIN = 12;
+export const PASSWORD_MAX = 256;
+
+/** Password policy (length over composition, as ANSSI and NIST advise). French message or null. */
+export function passwordProblem(password: string, email?: string): string | null {
+  if (password.length < PASSWORD_MIN) return `Le mot de passe doit comporter au moins ${PASSWORD_MIN} caractères.`;
+  if (password.length > PASSWORD_MAX) return `Le mot de passe ne doit pas dépasser ${PASSWORD_MAX} caractères.`;
+  if (email && password.trim().toLowerCase() === email.trim().toLowerCase()) return 'Le mot de passe ne doit pas être votre adresse e-mail.';
+  if (/^(.)\1+$/.test(password)) return 'Le mot de passe ne doit pas répéter un seul caractère.';
+  return null;
+}
+
+export function normaliseEmail(email: string): string {
+  return email.trim();
+}
+
+export function isEmail(email: string): boolean {
+  return email.length <= 254 && /^[^\s@<>()",;]+@[^\s@<>()",;]+\.[^\s@<>()",;]+$/.test(email);
+}
+
+/** Sign-in throttling: failures counted over this window, per e-mail and per IP address. */
+export const FAILURE_WINDOW_MINUTES = 15;
+export const MAX_FAILURES_PER_EMAIL = 10;
+export const MAX_FAILURES_PER_IP = 50;
+
+/** Delay before answering a sign-in attempt after `failures` recent failures: none for the first
+ *  two, then doubling from `base` ms, capped at 32 × base. */
+export function progressiveDelay(failures: number, base: number): number {
+  if (failures < 3) return 0;
+  return base * 2 ** Math.min(failures - 3, 5);
+}
+
+/** A return path after sign-in: only a local path, never another site ("//x", "/\\x", "http:"). */
+export function safeReturnTo(value: unknown): string | null {
+  if (typeof value !== 'string' || value.length > 500) return null;
+  if (!value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return null;
+  if (/[\u0000-\u001f]/.test(value)) return null;
+  return value;
+}
+
+/** Lifetimes of single-use links, in minutes. */
+export const TOKEN_MINUTES = { invite: 7 * 24 * 60, reset: 30, magic: 15, verify_email: 24 * 60 } as const;
+export type TokenPurpose = keyof typeof TOKEN_MINUTES;

@@ -1,0 +1,322 @@
+/**
+ * Administration: users, roles and scopes (every change audited), the audit journal, and the
+ * back-office home page (/gestion) that lists what the signed-in person may do.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { App } from '../../../platform/http/server.ts';
+import { UserError } from '../../../platform/http/errors.ts';
+import { html } from '../../../platform/html/html.ts';
+import { listAudit, verifyAudit } from '../../../platform/audit/index.ts';
+import { ACTIONS, ROLES, ROLE_ACTIONS, ROLE_LABELS, ROLE_SCOPES, SCOPE_LABELS, type Action } from '../model.ts';
+import {
+  anonymiseUser,
+  describeGrant,
+  getGrants,
+  getUser,
+  grantRole,
+  inviteUser,
+  listUsers,
+  resendInvitation,
+  revokeRole,
+  setUserStatus,
+  type AccountsDeps,
+  type User,
+} from '../service.ts';
+import { currentUser, requirePermission, type CurrentUser } from '../http.ts';
+import { csrfField, errorSummary, field, formatDate, notice, renderPage, titleWithErrors, type FieldError } from './ui.ts';
+import { formValue, param, queryValue } from './forms.ts';
+
+function send(reply: FastifyReply, status: number, page: string) {
+  return reply.status(status).type('text/html; charset=utf-8').send(page);
+}
+
+const STATUS_LABELS: Record<User['status'], string> = {
+  invited: 'Invitation envoyée',
+  active: 'Actif',
+  disabled: 'Désactivé',
+  deleted: 'Supprimé',
+};
+
+const OK_MESSAGES: Record<string, string> = {
+  invited: 'Invitation envoyée.',
+  granted: 'Rôle attribué.',
+  revoked: 'Rôle retiré.',
+  disabled: 'Compte désactivé : ses sessions sont fermées.',
+  enabled: 'Compte réactivé.',
+  reinvited: 'Nouvelle invitation envoyée.',
+  deleted: 'Compte supprimé : ses données personnelles sont effacées.',
+};
+
+async function me(req: FastifyRequest): Promise<CurrentUser> {
+  const u = await currentUser(req);
+  if (!u) throw new UserError('Connexion requise.', 401);
+  return u;
+}
+
+function roleOptions(selected: string, withNone: boolean) {
+  return html`${withNone ? html`<option value=""${selected === '' ? ' selected' : ''}>Aucun pour l’instant</option>` : ''}${ROLES.map(
+    (r) => html`<option value="${r}"${selected === r ? html` selected` : ''}>${ROLE_LABELS[r]} (${ROLE_SCOPES[r].map((s) => SCOPE_LABELS[s].toLowerCase()).join(', ')})</option>`,
+  )}`;
+}
+
+function scopeFields(o: { scopeKind: string; scopeId: string; errors: FieldError[] }) {
+  const error = o.errors.find((e) => e.field === 'scopeKind');
+  return html`<div class="form-field">
+      <label for="f-scopeKind">Périmètre</label>
+      ${error ? html`<span class="error-message" id="f-scopeKind-error">${error.message}</span>` : ''}
+      <select id="f-scopeKind" name="scopeKind"${error ? html` aria-invalid="true" aria-describedby="f-scopeKind-error"` : ''}>
+        ${(Object.keys(SCOPE_LABELS) as (keyof typeof SCOPE_LABELS)[]).map((k) => html`<option value="${k}"${o.scopeKind === k ? html` selected` : ''}>${SCOPE_LABELS[k]}</option>`)}
+      </select>
+    </div>
+    ${field({ name: 'scopeId', label: 'Code du périmètre', value: o.scopeId, hint: 'Code de la région (ex. 84), du département (ex. 69, 2A, 974) ou identifiant du lieu. Vide pour toute la plateforme.', errors: o.errors, maxlength: 200 })}`;
+}
+
+function roleSelect(name: string, label: string, selected: string, withNone: boolean, errors: FieldError[]) {
+  const error = errors.find((e) => e.field === name);
+  return html`<div class="form-field">
+    <label for="f-${name}">${label}</label>
+    ${error ? html`<span class="error-message" id="f-${name}-error">${error.message}</span>` : ''}
+    <select id="f-${name}" name="${name}"${error ? html` aria-invalid="true" aria-describedby="f-${name}-error"` : ''}>${roleOptions(selected, withNone)}</select>
+  </div>`;
+}
+
+export function registerAdminPages(app: App, deps: AccountsDeps): void {
+  const manage = requirePermission('accounts.manage');
+  const userResolver = async (req: FastifyRequest) => ((await getUser(deps.db, param(req, 'id'))) ? { type: 'platform' } : null);
+  const manageUser = requirePermission('accounts.manage', userResolver);
+  const post = (preHandler: typeof manage) => ({ preValidation: app.csrfProtection, preHandler });
+
+  // ---- back-office home
+  app.get('/gestion', { preHandler: requirePermission('backoffice.access') }, async (req, reply) => {
+    const user = await me(req);
+    const actions = new Set<Action>(user.grants.flatMap((g) => ROLE_ACTIONS[g.role]));
+    actions.delete('backoffice.access');
+    return send(reply, 200, renderPage(deps, {
+      title: 'Espace de gestion',
+      user,
+      csrf: reply.generateCsrf(),
+      body: html`<h1>Espace de gestion</h1>
+        <h2>Vos rôles</h2>
+        <ul>${user.grants.map((g) => html`<li>${describeGrant(g)}</li>`)}</ul>
+        <h2>Ce que vous pouvez faire</h2>
+        ${actions.size ? html`<ul>${[...actions].map((a) => html`<li>${ACTIONS[a]}</li>`)}</ul>` : html`<p>Aucune action pour l’instant.</p>`}
+        ${actions.has('accounts.manage') ? html`<p><a href="/admin/utilisateurs">Gérer les utilisateurs et leurs rôles</a></p>` : ''}
+        ${actions.has('audit.read') ? html`<p><a href="/admin/journal">Consulter le journal d’audit</a></p>` : ''}`,
+    }));
+  });
+
+  // ---- users
+  app.get('/admin/utilisateurs', { preHandler: manage }, async (req, reply) => {
+    const user = await me(req);
+    const q = (queryValue(req, 'q') ?? '').slice(0, 200);
+    const users = await listUsers(deps.db, q);
+    return send(reply, 200, renderPage(deps, {
+      title: 'Utilisateurs',
+      user,
+      csrf: reply.generateCsrf(),
+      body: html`<h1>Utilisateurs</h1>
+        <p><a href="/admin/utilisateurs/nouveau">Inviter une personne</a></p>
+        <form method="get" action="/admin/utilisateurs" role="search">
+          <div class="form-field"><label for="f-q">Chercher par nom ou adresse e-mail</label><input id="f-q" name="q" type="search" value="${q}"></div>
+          <button type="submit">Chercher</button>
+        </form>
+        <table class="data">
+          <caption>${users.length} compte(s)${q ? html` pour « ${q} »` : ''}</caption>
+          <thead><tr><th scope="col">Nom</th><th scope="col">Adresse e-mail</th><th scope="col">État</th><th scope="col">Rôles</th><th scope="col">Double authentification</th></tr></thead>
+          <tbody>${users.map(
+            (u) => html`<tr>
+              <td><a href="/admin/utilisateurs/${u.id}">${u.displayName}</a>${u.deletionRequestedAt && u.status !== 'deleted' ? html` <strong>(suppression demandée)</strong>` : ''}</td>
+              <td>${u.email}</td><td>${STATUS_LABELS[u.status]}</td>
+              <td>${u.grants.length ? html`<ul>${u.grants.map((g) => html`<li>${describeGrant(g)}</li>`)}</ul>` : '—'}</td>
+              <td>${u.totpEnabled ? 'Oui' : 'Non'}</td>
+            </tr>`,
+          )}</tbody>
+        </table>`,
+    }));
+  });
+
+  const inviteForm = (reply: FastifyReply, user: CurrentUser, o: { email?: string; displayName?: string; role?: string; scopeKind?: string; scopeId?: string; errors?: FieldError[] }) => {
+    const errors = o.errors ?? [];
+    const csrf = reply.generateCsrf();
+    return renderPage(deps, {
+      title: titleWithErrors('Inviter une personne', errors),
+      user,
+      csrf,
+      body: html`<h1>Inviter une personne</h1>
+        <p>La personne reçoit un lien, valable 7 jours, pour activer son compte et choisir son mot de passe.</p>
+        ${errorSummary(errors)}
+        <form method="post" action="/admin/utilisateurs/nouveau" novalidate>
+          ${csrfField(csrf)}
+          ${field({ name: 'email', label: 'Adresse e-mail', type: 'email', value: o.email ?? '', autocomplete: 'off', required: true, errors })}
+          ${field({ name: 'displayName', label: 'Nom', value: o.displayName ?? '', autocomplete: 'off', required: true, errors, maxlength: 120 })}
+          ${roleSelect('role', 'Rôle', o.role ?? '', true, errors)}
+          ${scopeFields({ scopeKind: o.scopeKind ?? 'platform', scopeId: o.scopeId ?? '', errors })}
+          <button type="submit">Envoyer l’invitation</button>
+        </form>`,
+    });
+  };
+
+  app.get('/admin/utilisateurs/nouveau', { preHandler: manage }, async (req, reply) => send(reply, 200, inviteForm(reply, await me(req), {})));
+
+  app.post('/admin/utilisateurs/nouveau', post(manage), async (req, reply) => {
+    const actor = await me(req);
+    const o = {
+      email: formValue(req, 'email', 300),
+      displayName: formValue(req, 'displayName', 500),
+      role: formValue(req, 'role', 50),
+      scopeKind: formValue(req, 'scopeKind', 50) || 'platform',
+      scopeId: formValue(req, 'scopeId', 300),
+    };
+    try {
+      const { user } = await inviteUser(deps, actor.id, {
+        email: o.email,
+        displayName: o.displayName,
+        grant: o.role ? { role: o.role, scopeKind: o.scopeKind, scopeId: o.scopeKind === 'platform' ? '' : o.scopeId } : null,
+      });
+      return reply.redirect(`/admin/utilisateurs/${user.id}?ok=invited`, 303);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      return send(reply, err.statusCode, inviteForm(reply, actor, { ...o, errors: [{ field: err.field, message: err.message }] }));
+    }
+  });
+
+  const userPage = async (req: FastifyRequest, reply: FastifyReply, errors: FieldError[] = [], form: { role?: string; scopeKind?: string; scopeId?: string } = {}) => {
+    const actor = await me(req);
+    const target = (await getUser(deps.db, param(req, 'id')))!;
+    const grants = await getGrants(deps.db, target.id);
+    const history = await listAudit(deps.db, { objectType: 'user', objectId: target.id, limit: 30 });
+    const csrf = reply.generateCsrf();
+    const ok = OK_MESSAGES[queryValue(req, 'ok') ?? ''];
+    const base = `/admin/utilisateurs/${target.id}`;
+    return send(reply, errors.length ? 400 : 200, renderPage(deps, {
+      title: titleWithErrors(`Compte de ${target.displayName}`, errors),
+      user: actor,
+      csrf,
+      body: html`<p><a href="/admin/utilisateurs">← Tous les utilisateurs</a></p>
+        <h1>${target.displayName}</h1>
+        ${notice(ok)}
+        ${errorSummary(errors)}
+        <dl>
+          <dt>Adresse e-mail</dt><dd>${target.email}${target.emailVerified ? ' (vérifiée)' : ''}</dd>
+          <dt>État</dt><dd>${STATUS_LABELS[target.status]}</dd>
+          <dt>Double authentification</dt><dd>${target.totpEnabled ? 'Activée' : 'Non activée'}</dd>
+          <dt>Dernière connexion</dt><dd>${formatDate(target.lastSigninAt)}</dd>
+          <dt>Créé le</dt><dd>${formatDate(target.createdAt)}</dd>
+          ${target.deletionRequestedAt ? html`<dt>Suppression demandée le</dt><dd>${formatDate(target.deletionRequestedAt)}${target.deletionReason ? html` — « ${target.deletionReason} »` : ''}</dd>` : ''}
+        </dl>
+        <h2>Rôles</h2>
+        ${
+          grants.length
+            ? html`<ul>${grants.map(
+                (g) => html`<li>${describeGrant(g)}
+                  <form method="post" action="${base}/roles/${g.id}/retirer" class="inline">${csrfField(csrf)}<button type="submit">Retirer<span class="visually-hidden"> le rôle ${describeGrant(g)}</span></button></form></li>`,
+              )}</ul>`
+            : html`<p>Aucun rôle.</p>`
+        }
+        ${
+          target.status !== 'deleted'
+            ? html`<h3>Attribuer un rôle</h3>
+              <form method="post" action="${base}/roles" novalidate>
+                ${csrfField(csrf)}
+                ${roleSelect('role', 'Rôle', form.role ?? 'place_manager', false, errors)}
+                ${scopeFields({ scopeKind: form.scopeKind ?? 'place', scopeId: form.scopeId ?? '', errors })}
+                <button type="submit">Attribuer</button>
+              </form>
+              <h2>Compte</h2>
+              ${target.status === 'invited' ? html`<form method="post" action="${base}/invitation">${csrfField(csrf)}<button type="submit">Renvoyer l’invitation</button></form>` : ''}
+              ${target.status === 'active' && target.id !== actor.id ? html`<form method="post" action="${base}/desactiver">${csrfField(csrf)}<button type="submit">Désactiver le compte</button></form>` : ''}
+              ${target.status === 'disabled' ? html`<form method="post" action="${base}/activer">${csrfField(csrf)}<button type="submit">Réactiver le compte</button></form>` : ''}
+              ${
+                target.deletionRequestedAt && target.id !== actor.id
+                  ? html`<form method="post" action="${base}/supprimer">${csrfField(csrf)}<button type="submit">Supprimer le compte et effacer ses données personnelles</button></form>`
+                  : ''
+              }`
+            : ''
+        }
+        <h2>Historique</h2>
+        <table class="data"><thead><tr><th scope="col">Date</th><th scope="col">Action</th><th scope="col">Par</th><th scope="col">Détail</th></tr></thead>
+        <tbody>${history.map((e) => html`<tr><td>${formatDate(e.at)}</td><td>${e.action}</td><td>${e.actorId ?? 'système'}</td><td><code>${JSON.stringify({ before: e.before, after: e.after })}</code></td></tr>`)}</tbody></table>`,
+    }));
+  };
+
+  app.get('/admin/utilisateurs/:id', { preHandler: manageUser }, async (req, reply) => userPage(req, reply));
+
+  app.post('/admin/utilisateurs/:id/roles', post(manageUser), async (req, reply) => {
+    const actor = await me(req);
+    const form = { role: formValue(req, 'role', 50), scopeKind: formValue(req, 'scopeKind', 50), scopeId: formValue(req, 'scopeId', 300) };
+    try {
+      await grantRole(deps, actor.id, param(req, 'id'), form);
+    } catch (err) {
+      if (!(err instanceof UserError) || err.statusCode === 404) throw err;
+      return userPage(req, reply, [{ field: err.field, message: err.message }], form);
+    }
+    return reply.redirect(`/admin/utilisateurs/${param(req, 'id')}?ok=granted`, 303);
+  });
+
+  app.post('/admin/utilisateurs/:id/roles/:grantId/retirer', post(manageUser), async (req, reply) => {
+    await revokeRole(deps, (await me(req)).id, param(req, 'id'), param(req, 'grantId'));
+    return reply.redirect(`/admin/utilisateurs/${param(req, 'id')}?ok=revoked`, 303);
+  });
+
+  const statusRoute = (path: string, status: 'active' | 'disabled', ok: string) =>
+    app.post(`/admin/utilisateurs/:id/${path}`, post(manageUser), async (req, reply) => {
+      try {
+        await setUserStatus(deps, (await me(req)).id, param(req, 'id'), status);
+      } catch (err) {
+        if (!(err instanceof UserError) || err.statusCode === 404) throw err;
+        return userPage(req, reply, [{ field: null, message: err.message }]);
+      }
+      return reply.redirect(`/admin/utilisateurs/${param(req, 'id')}?ok=${ok}`, 303);
+    });
+  statusRoute('desactiver', 'disabled', 'disabled');
+  statusRoute('activer', 'active', 'enabled');
+
+  app.post('/admin/utilisateurs/:id/invitation', post(manageUser), async (req, reply) => {
+    try {
+      await resendInvitation(deps, (await me(req)).id, param(req, 'id'));
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      return userPage(req, reply, [{ field: null, message: err.message }]);
+    }
+    return reply.redirect(`/admin/utilisateurs/${param(req, 'id')}?ok=reinvited`, 303);
+  });
+
+  app.post('/admin/utilisateurs/:id/supprimer', post(manageUser), async (req, reply) => {
+    try {
+      await anonymiseUser(deps, (await me(req)).id, param(req, 'id'));
+    } catch (err) {
+      if (!(err instanceof UserError) || err.statusCode === 404) throw err;
+      return userPage(req, reply, [{ field: null, message: err.message }]);
+    }
+    return reply.redirect(`/admin/utilisateurs/${param(req, 'id')}?ok=deleted`, 303);
+  });
+
+  // ---- audit journal
+  app.get('/admin/journal', { preHandler: requirePermission('audit.read') }, async (req, reply) => {
+    const user = await me(req);
+    const before = Number(queryValue(req, 'avant'));
+    const entries = await listAudit(deps.db, { beforeSeq: Number.isInteger(before) && before > 0 ? before : undefined, limit: 100 });
+    const check = queryValue(req, 'verifier') === '1' ? await verifyAudit(deps.db) : null;
+    const last = entries[entries.length - 1];
+    return send(reply, 200, renderPage(deps, {
+      title: 'Journal d’audit',
+      user,
+      csrf: reply.generateCsrf(),
+      body: html`<h1>Journal d’audit</h1>
+        <p>Chaque entrée est chaînée à la précédente par une empreinte : toute modification ou suppression se voit à la vérification.</p>
+        ${
+          check
+            ? check.ok
+              ? notice(`Chaîne intègre : ${check.count} entrée(s) vérifiée(s).`)
+              : html`<div class="error-summary" role="alert"><h2>Chaîne rompue</h2><p>À l’entrée n° ${check.seq} : ${check.reason}.</p></div>`
+            : html`<p><a href="/admin/journal?verifier=1">Vérifier l’intégrité de la chaîne</a></p>`
+        }
+        <table class="data"><thead><tr><th scope="col">N°</th><th scope="col">Date</th><th scope="col">Par</th><th scope="col">Action</th><th scope="col">Objet</th><th scope="col">Avant / après</th></tr></thead>
+        <tbody>${entries.map(
+          (e) => html`<tr><td>${e.seq}</td><td>${formatDate(e.at)}</td><td>${e.actorId ?? 'système'}</td><td>${e.action}</td><td>${e.objectType} ${e.objectId ?? ''}</td>
+            <td><code>${e.before === null && e.after === null ? '' : JSON.stringify({ avant: e.before, après: e.after })}</code></td></tr>`,
+        )}</tbody></table>
+        ${last && last.seq > 1 ? html`<p><a href="/admin/journal?avant=${last.seq}">Entrées plus anciennes</a></p>` : ''}`,
+    }));
+  });
+}
