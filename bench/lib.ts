@@ -22,7 +22,8 @@ export function ms(x: number): string {
 
 export function machine(): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  return `${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.release()}`;
+  const load = os.loadavg().map((x) => x.toFixed(1)).join(' / ');
+  return `${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.release()}; load average at start ${load} (1/5/15 min)`;
 }
 
 /** Replaces (or appends) the section between `<!-- name:start -->` and `<!-- name:end -->`. */
