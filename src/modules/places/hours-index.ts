@@ -29,7 +29,31 @@ export function horizon(now = new Date()): { from: Date; to: Date } {
  *   the PH part, exact, with closedOnPh (the query excludes them on public holidays);
  * - anything else that depends on dates → concrete intervals over the rolling horizon.
  */
-export function hoursIndex(horaires: string | null, now = new Date()): {
+export type HoursIndex = ReturnType<typeof computeHoursIndex>;
+
+/**
+ * Opening-hours strings repeat a lot within a file and across producers ("Mo-Fr 09:00-12:00,…"),
+ * and evaluating them with the opening_hours package is the costliest step of an import: results
+ * are memoised per string for ten minutes (the horizon slides by less than that, and the 12-hourly
+ * refresh rewrites it anyway). Callers must not mutate the result.
+ */
+const memo = new Map<string, HoursIndex>();
+let memoBucket = -1;
+const MEMO_MAX = 20_000;
+
+export function hoursIndex(horaires: string | null, now = new Date()): HoursIndex {
+  if (!horaires) return computeHoursIndex(horaires, now);
+  const bucket = Math.floor(now.getTime() / 600_000);
+  if (bucket !== memoBucket || memo.size >= MEMO_MAX) {
+    memo.clear();
+    memoBucket = bucket;
+  }
+  let r = memo.get(horaires);
+  if (!r) memo.set(horaires, (r = computeHoursIndex(horaires, now)));
+  return r;
+}
+
+function computeHoursIndex(horaires: string | null, now: Date): {
   week: [number, number][] | null;
   exact: boolean;
   closedOnPh: boolean;

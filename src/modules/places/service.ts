@@ -46,6 +46,17 @@ export class TerritoryCache {
   private communes = new Map<string, Promise<territories.Commune | null>>();
   private byPostal = new Map<string, Promise<territories.Commune[]>>();
   constructor(private db: Queryable) {}
+  /** Loads, in two queries, what a batch of records will ask for (instead of one query each). */
+  async prefetch(records: PlaceRecord[]) {
+    const codes = [...new Set(records.map((r) => r.code_insee).filter((c): c is string => !!c && !this.communes.has(c)))];
+    const postals = [...new Set(records.filter((r) => !r.code_insee && r.code_postal).map((r) => r.code_postal).filter((p) => !this.byPostal.has(p)))];
+    const [byCode, byPostal] = await Promise.all([
+      codes.length ? territories.getCommunes(this.db, codes) : new Map<string, territories.Commune>(),
+      postals.length ? territories.communesByPostalCodes(this.db, postals) : new Map<string, territories.Commune[]>(),
+    ]);
+    for (const c of codes) this.communes.set(c, Promise.resolve(byCode.get(c.trim().toUpperCase()) ?? null));
+    for (const p of postals) if (byPostal.has(p)) this.byPostal.set(p, Promise.resolve(byPostal.get(p)!));
+  }
   commune(code: string) {
     let p = this.communes.get(code);
     if (!p) this.communes.set(code, (p = territories.getCommune(this.db, code)));
@@ -185,6 +196,7 @@ export async function upsertPlaces(db: Db, records: PlaceRecord[], opts: { sourc
     const totals = { inserted: 0, updated: 0, unchanged: 0, uids: [] as string[] };
     for (let i = 0; i < records.length; i += 1000) {
       const writes: PlaceWrite[] = [];
+      await cache.prefetch(records.slice(i, i + 1000));
       for (const [j, r] of records.slice(i, i + 1000).entries()) writes.push((await enrich(r, i + j + 2, opts.source, cache, tx)).write);
       const out = await upsertBatch(tx, writes);
       totals.inserted += out.inserted;
@@ -300,6 +312,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     let batch: RowResult[] = [];
     const flush = async () => {
       const writes: PlaceWrite[] = [];
+      await cache.prefetch(batch.flatMap((r) => (r.record ? [r.record] : [])));
       for (const r of batch) {
         if (!r.record) continue;
         const { write, issues } = await enrich(r.record, r.line, opts.importSource, cache, tx);

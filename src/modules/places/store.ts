@@ -112,7 +112,17 @@ export interface UpsertOutcome {
 
 export async function upsertBatch(db: Queryable, batch: PlaceWrite[]): Promise<UpsertOutcome> {
   if (batch.length === 0) return { inserted: 0, updated: 0, unchanged: 0, uids: [] };
-  const json = batch.map((w) => ({
+  // Skip, before building anything in SQL, the records whose stored content is identical (a
+  // re-import of an unchanged file costs one index look-up per row).
+  const { rows: stored } = await db.query<{ k: string }>(
+    `SELECT p.import_source || chr(31) || p.id || chr(31) || p.content_hash AS k
+       FROM places.place p JOIN unnest($1::text[], $2::text[]) AS k(src, id) ON p.import_source = k.src AND p.id = k.id`,
+    [batch.map((w) => w.importSource), batch.map((w) => w.record.id)],
+  );
+  const same = new Set(stored.map((r) => r.k));
+  const changed = same.size ? batch.filter((w) => !same.has(`${w.importSource}\u001f${w.record.id}\u001f${w.contentHash}`)) : batch;
+  if (changed.length === 0) return { inserted: 0, updated: 0, unchanged: batch.length, uids: [] };
+  const json = changed.map((w) => ({
     ...w.record,
     import_source: w.importSource,
     coordinates_precision: w.coordinatesPrecision,

@@ -15,7 +15,9 @@ export type { Commune, Territory, TerritoryLevel } from './model.ts';
 export { parseTerritoryRef } from './model.ts';
 export {
   getCommune,
+  getCommunes,
   communesByPostalCode,
+  communesByPostalCodes,
   searchCommunes,
   communeAt,
   resolveTerritory,

@@ -55,6 +55,33 @@ export async function getCommune(db: Queryable, code: string): Promise<Commune |
   return rows[0] ? toCommune(rows[0]) : null;
 }
 
+/** Several communes (or arrondissements) by INSEE code in one query (bulk imports); unknown codes are absent. */
+export async function getCommunes(db: Queryable, codes: string[]): Promise<Map<string, Commune>> {
+  const wanted = [...new Set(codes.filter((c) => typeof c === 'string').map(normaliseCode))];
+  const out = new Map<string, Commune>();
+  if (!wanted.length) return out;
+  const { rows } = await db.query<CommuneRow>(`SELECT ${COMMUNE_COLUMNS} FROM territories.commune c WHERE c.code = ANY($1::text[])`, [wanted]);
+  for (const r of rows) {
+    const c = toCommune(r);
+    out.set(c.code, c);
+  }
+  return out;
+}
+
+/** communesByPostalCode for several postal codes in one query: postal code → communes, most populous first. */
+export async function communesByPostalCodes(db: Queryable, postalCodes: string[]): Promise<Map<string, Commune[]>> {
+  const wanted = [...new Set(postalCodes.filter((p) => typeof p === 'string').map((p) => p.trim()).filter((p) => /^\d{5}$/.test(p)))];
+  const out = new Map<string, Commune[]>(wanted.map((p) => [p, []]));
+  if (!wanted.length) return out;
+  const { rows } = await db.query<CommuneRow & { pc: string }>(
+    `SELECT ${COMMUNE_COLUMNS}, pc FROM territories.commune c, unnest($1::text[]) AS pc
+      WHERE c.postal_codes @> ARRAY[pc] ORDER BY c.population DESC, c.code`,
+    [wanted],
+  );
+  for (const r of rows) out.get(r.pc)!.push(toCommune(r));
+  return out;
+}
+
 /** The communes (and arrondissements) a postal code serves, most populous first. */
 export async function communesByPostalCode(db: Queryable, postalCode: string): Promise<Commune[]> {
   if (typeof postalCode !== 'string') return [];

@@ -50,7 +50,20 @@ export function parseHours(value: string): HoursParse {
 
 /** Validity: the fast grammar first, the package otherwise. `normalised` is the package's
  *  canonical spelling when it differs from the value ("Mo-Fr 9h-12h" → "Mo-Fr 09:00-12:00"). */
-export function checkHours(value: string): { ok: true; normalised?: string } | { ok: false; message: string } {
+type HoursCheck = { ok: true; normalised?: string } | { ok: false; message: string };
+const checked = new Map<string, HoursCheck>();
+
+/** Checks (and canonicalises) an opening_hours value; pure, so memoised per string (bounded). */
+export function checkHours(value: string): HoursCheck {
+  let r = checked.get(value);
+  if (!r) {
+    if (checked.size >= 20_000) checked.clear();
+    checked.set(value, (r = checkHoursUncached(value)));
+  }
+  return r;
+}
+
+function checkHoursUncached(value: string): HoursCheck {
   if (isSimpleHours(value)) return { ok: true };
   const p = parseHours(value);
   if (!p.ok) return { ok: false, message: p.message };
