@@ -73,6 +73,16 @@ export function recoveryCode(): string {
   return `${s.slice(0, 5)}-${s.slice(5)}`;
 }
 
+/**
+ * How a recovery code is stored: HMAC-SHA-256 keyed by SECRET_KEY over the user id and the code.
+ * A copy of the database alone is not enough to test guesses offline (the key is not in it), and
+ * the same code for two people never gives the same hash.
+ */
+export function recoveryCodeHash(secretKey: string, userId: string, code: string): string {
+  const k = crypto.createHash('sha256').update(`maillage-recovery:${secretKey}`).digest();
+  return crypto.createHmac('sha256', k).update(`${userId}:${code}`).digest('hex');
+}
+
 export function normaliseRecoveryCode(input: string): string {
   const s = input.toUpperCase().replace(/[^A-Z0-9]/g, '');
   return s.length === 10 ? `${s.slice(0, 5)}-${s.slice(5)}` : s;

@@ -8,16 +8,78 @@ import type { App } from '../../platform/http/server.ts';
 import { NotFoundError } from '../../platform/http/errors.ts';
 import { html } from '../../platform/html/html.ts';
 import { sha256 } from './crypto.ts';
-import { PLATFORM, can, type Action, type Actor, type Resource, type RoleGrant } from './model.ts';
+import { PLATFORM, can, requiresMfa, type Action, type Actor, type Resource, type RoleGrant } from './model.ts';
 import { getGrants, getUser, loadSession, type AccountsDeps, type ClientInfo, type Session, type User } from './service.ts';
 import { renderPage } from './pages/ui.ts';
 
 const RUNTIME = Symbol.for('maillage.accounts.runtime');
+const ROUTES = Symbol.for('maillage.accounts.routes');
+const GUARD = Symbol.for('maillage.accounts.guard');
 
-export function attachRuntime(scope: App, deps: AccountsDeps): void {
+/** What protects a route: a permission (action, on the platform or on a resolved object), or
+ *  simply being signed in. Read from the preHandlers that requirePermission/requireSignedIn make. */
+export type RouteGuard = { kind: 'permission'; action: Action; scoped: boolean } | { kind: 'signed-in' };
+
+/** A route as registered, with its guard (null: open to anyone). */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  guard: RouteGuard | null;
+}
+
+function markGuard<T extends object>(fn: T, guard: RouteGuard): T {
+  Object.defineProperty(fn, GUARD, { value: guard });
+  return fn;
+}
+
+/** The guard among a route's preHandler(s), if any. */
+export function guardOf(preHandler: unknown): RouteGuard | null {
+  const list = Array.isArray(preHandler) ? preHandler : preHandler ? [preHandler] : [];
+  for (const fn of list) {
+    const g = (fn as Record<symbol, RouteGuard | undefined>)[GUARD];
+    if (g) return g;
+  }
+  return null;
+}
+
+function rootOf(scope: object): object {
   let root: object = scope;
   while (Object.getPrototypeOf(root) && Object.getPrototypeOf(root) !== Object.prototype) root = Object.getPrototypeOf(root);
+  return root;
+}
+
+/**
+ * Attaches the accounts runtime to the root server (so requirePermission works on every module's
+ * routes) and starts recording every route registered from now on with its guard: the
+ * authorisation tests use that record to make sure no back-office route is left unchecked.
+ */
+export function attachRuntime(scope: App, deps: AccountsDeps): void {
+  const root = rootOf(scope);
   Object.defineProperty(root, RUNTIME, { value: deps, configurable: true });
+  const routes: RegisteredRoute[] = [];
+  Object.defineProperty(root, ROUTES, { value: routes, configurable: true });
+  const onRoute = (opts: { method: string | string[]; url: string; preHandler?: unknown }) => {
+    for (const method of Array.isArray(opts.method) ? opts.method : [opts.method]) {
+      if (method === 'HEAD') continue;
+      routes.push({ method, url: opts.url, guard: guardOf(opts.preHandler) });
+    }
+  };
+  // Module scopes copy their parent's hooks when created: the root's hook reaches the modules
+  // registered after accounts; this scope's own routes need the hook on the scope itself.
+  (root as App).addHook('onRoute', onRoute);
+  if (root !== scope) scope.addHook('onRoute', onRoute);
+}
+
+/** Every route registered after the accounts module (all modules' pages and API), with its guard. */
+export function registeredRoutes(app: object): readonly RegisteredRoute[] {
+  return ((rootOf(app) as Record<symbol, RegisteredRoute[] | undefined>)[ROUTES] ?? []).slice();
+}
+
+/** The accounts runtime of a built server (tests, tools). */
+export function runtimeOfApp(app: object): AccountsDeps {
+  const deps = (rootOf(app) as Record<symbol, AccountsDeps | undefined>)[RUNTIME];
+  if (!deps) throw new Error('The accounts module is not registered on this server.');
+  return deps;
 }
 
 export function runtimeOf(req: FastifyRequest): AccountsDeps {
@@ -83,7 +145,11 @@ export function resolveSession(req: FastifyRequest): Promise<Resolved | null> {
       if (!session) return null;
       const user = await getUser(deps.db, session.userId);
       if (!user || user.status !== 'active') return null;
-      return { session, user, grants: await getGrants(deps.db, user.id) };
+      const grants = await getGrants(deps.db, user.id);
+      // A role that requires 2FA, granted to someone signed in without it: no access until they
+      // set it up (the session is treated as being at the enrolment step).
+      if (session.stage === 'full' && !user.totpEnabled && requiresMfa(grants)) return { session: { ...session, stage: 'enrol' as const }, user, grants };
+      return { session, user, grants };
     })();
     cache.set(req, p);
   }
@@ -164,16 +230,22 @@ export type ResourceResolver = (req: FastifyRequest) => Resource | null | Promis
  *   app.get('/gestion/lieux/:id', { preHandler: requirePermission('places.edit', placeResource) }, …)
  */
 export function requirePermission(action: Action, resolve?: ResourceResolver) {
-  return async function permissionCheck(req: FastifyRequest, reply: FastifyReply) {
-    const user = await currentUser(req);
-    if (!user) return refuseAnonymous(req, reply);
-    const resource = resolve ? await resolve(req) : PLATFORM;
-    if (!resource) throw new NotFoundError('Cet élément n’existe pas.');
-    if (!can(user, action, resource)) return refuseForbidden(req, reply);
-  };
+  return markGuard(
+    async function permissionCheck(req: FastifyRequest, reply: FastifyReply) {
+      const user = await currentUser(req);
+      if (!user) return refuseAnonymous(req, reply);
+      const resource = resolve ? await resolve(req) : PLATFORM;
+      if (!resource) throw new NotFoundError('Cet élément n’existe pas.');
+      if (!can(user, action, resource)) return refuseForbidden(req, reply);
+    },
+    { kind: 'permission', action, scoped: !!resolve },
+  );
 }
 
-/** A preHandler for pages any signed-in person may open (their account). */
-export async function requireSignedIn(req: FastifyRequest, reply: FastifyReply) {
-  if (!(await currentUser(req))) return refuseAnonymous(req, reply);
-}
+/** A preHandler for pages any signed-in person may open (their account, a claim request). */
+export const requireSignedIn = markGuard(
+  async function requireSignedIn(req: FastifyRequest, reply: FastifyReply) {
+    if (!(await currentUser(req))) return refuseAnonymous(req, reply);
+  },
+  { kind: 'signed-in' },
+);

@@ -14,26 +14,74 @@ import { registerAccountPages } from './pages/account.ts';
 import { registerAdminPages } from './pages/admin.ts';
 import { registerOidc } from './oidc.ts';
 import { findUserByEmail, grantRole, inviteUser, secretKey, type AccountsDeps } from './service.ts';
-import { isRole } from './model.ts';
+import { isRole, type Role, type ScopeKind } from './model.ts';
 
-export { can, ACTIONS, ROLES, ROLE_LABELS, ROLE_ACTIONS, PLATFORM, type Action, type Actor, type Resource, type Role, type RoleGrant, type ScopeKind } from './model.ts';
-export { currentUser, requirePermission, requireSignedIn, type CurrentUser, type ResourceResolver } from './http.ts';
-export { getUser, findUserByEmail, usersWithGrant, type User } from './service.ts';
-export { readOutbox } from './mail.ts';
+export {
+  can,
+  scopesFor,
+  requiresMfa,
+  ACTIONS,
+  ROLES,
+  ROLE_LABELS,
+  ROLE_ACTIONS,
+  ROLE_SCOPES,
+  SCOPE_LABELS,
+  PLATFORM,
+  type Action,
+  type ActionScopes,
+  type Actor,
+  type Resource,
+  type Role,
+  type RoleGrant,
+  type ScopeKind,
+} from './model.ts';
+export {
+  currentUser,
+  requirePermission,
+  requireSignedIn,
+  registeredRoutes,
+  guardOf,
+  type CurrentUser,
+  type ResourceResolver,
+  type RegisteredRoute,
+  type RouteGuard,
+} from './http.ts';
+export { getUser, getGrants, findUserByEmail, usersWithGrant, describeGrant, type User, type InviteInput } from './service.ts';
+export { readOutbox, type Mail } from './mail.ts';
+/** Test kit for every module's tests: form client, users with roles, the authorisation matrix. */
+export * as accountsTesting from './testing.ts';
 
 import * as service from './service.ts';
 import { runtimeOf } from './http.ts';
 import type { FastifyRequest } from 'fastify';
+import type { Mail } from './mail.ts';
 
-/**
+/*
  * For other modules' use cases that act on accounts from a request (e.g. the places back office
- * inviting the manager of a claimed place, or granting place_manager on a place). Audited.
+ * inviting the manager of a claimed place, granting place_manager on a place, or removing it).
+ * Each change is audited with actorId as the actor; the caller has checked the permission
+ * (e.g. requirePermission('places.managers.manage', placeResolver)) before calling.
  */
-export async function inviteUserFromRequest(req: FastifyRequest, actorId: string, input: service.InviteInput) {
+
+/** Creates an account by invitation (e-mailed link, 7 days) with an optional first role. */
+export async function inviteUserFromRequest(req: FastifyRequest, actorId: string | null, input: service.InviteInput) {
   return service.inviteUser(runtimeOf(req), actorId, input);
 }
-export async function grantRoleFromRequest(req: FastifyRequest, actorId: string, userId: string, grant: { role: string; scopeKind: string; scopeId: string }) {
+/** Grants a role on a scope; a UserError (409, field "role") if the person already has it. */
+export async function grantRoleFromRequest(req: FastifyRequest, actorId: string | null, userId: string, grant: { role: string; scopeKind: string; scopeId: string }) {
   return service.grantRole(runtimeOf(req), actorId, userId, grant);
+}
+/** Removes a role given by role and scope; false when the person did not have it. */
+export async function revokeRoleFromRequest(req: FastifyRequest, actorId: string | null, userId: string, grant: { role: string; scopeKind: string; scopeId: string }) {
+  return service.revokeScopedRole(runtimeOf(req), actorId, userId, grant);
+}
+/** The active holders of a role on a scope, e.g. placeManagers: usersWithGrant(db, 'place_manager', 'place', uid). */
+export async function usersWithGrantFromRequest(req: FastifyRequest, role: Role, scopeKind: ScopeKind, scopeId: string) {
+  return service.usersWithGrant(runtimeOf(req).db, role, scopeKind, scopeId);
+}
+/** Sends an e-mail through the platform's mailer (SMTP; the development outbox outside production). */
+export async function sendMailFromRequest(req: FastifyRequest, mail: Mail): Promise<void> {
+  return runtimeOf(req).mailer.send(mail);
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -35,12 +35,19 @@ export class Mailer {
     return this.config.env !== 'production';
   }
 
-  async send(mail: Mail): Promise<void> {
+  /**
+   * Sends a message. With `background`, the SMTP delivery is not awaited (failures go to
+   * `onError`): used where the answer must not take longer when an account exists (password
+   * reset, magic link), so response times tell nothing about who has an account.
+   */
+  async send(mail: Mail, o: { background?: boolean; onError?: (err: Error) => void } = {}): Promise<void> {
     if (this.usesOutbox) {
       await this.db.query('INSERT INTO accounts.outbox (recipient, subject, body) VALUES ($1, $2, $3)', [mail.to, mail.subject, mail.text]);
     }
     if (this.transport) {
-      await this.transport.sendMail({ from: this.config.mailFrom, to: mail.to, subject: mail.subject, text: mail.text });
+      const sending = this.transport.sendMail({ from: this.config.mailFrom, to: mail.to, subject: mail.subject, text: mail.text });
+      if (o.background) void sending.then(undefined, (err: Error) => o.onError?.(err));
+      else await sending;
     } else if (!this.usesOutbox) {
       throw new Error('Mail cannot be sent: SMTP_URL is not configured.');
     }

@@ -137,6 +137,29 @@ export function can(actor: Actor | null | undefined, action: Action, resource: R
   return false;
 }
 
+/** Where an actor may do an action: everywhere, or in these régions, départements and places.
+ *  For listing what to show (a manager's places, a staff member's territories); decisions on one
+ *  object still go through can(). */
+export interface ActionScopes {
+  platform: boolean;
+  regions: string[];
+  departements: string[];
+  places: string[];
+}
+
+export function scopesFor(actor: Actor | null | undefined, action: Action): ActionScopes {
+  const out: ActionScopes = { platform: false, regions: [], departements: [], places: [] };
+  for (const g of actor?.grants ?? []) {
+    if (!ROLE_ACTIONS[g.role]?.includes(action)) continue;
+    if (g.scopeKind === 'platform') out.platform = true;
+    else if (g.scopeKind === 'region') out.regions.push(g.scopeId);
+    else if (g.scopeKind === 'departement') out.departements.push(g.scopeId);
+    else if (g.scopeKind === 'place') out.places.push(g.scopeId);
+  }
+  for (const k of ['regions', 'departements', 'places'] as const) out[k] = [...new Set(out[k])].sort();
+  return out;
+}
+
 export function requiresMfa(grants: readonly RoleGrant[]): boolean {
   return grants.some((g) => MFA_ROLES.includes(g.role));
 }

@@ -15,6 +15,7 @@ import {
   normaliseRecoveryCode,
   randomToken,
   recoveryCode,
+  recoveryCodeHash,
   sha256,
   verifyPassword,
 } from './crypto.ts';
@@ -335,6 +336,18 @@ export async function revokeRole(deps: AccountsDeps, actorId: string | null, use
   });
 }
 
+/** Removes a role given by its role and scope (e.g. a place's manager), audited; false if absent. */
+export async function revokeScopedRole(deps: AccountsDeps, actorId: string | null, userId: string, grant: { role: string; scopeKind: string; scopeId: string }): Promise<boolean> {
+  if (!/^[0-9a-f-]{36}$/i.test(userId)) return false;
+  const { rows } = await deps.db.query<{ id: string }>(
+    'SELECT id FROM accounts.role_grant WHERE user_id = $1 AND role = $2 AND scope_kind = $3 AND scope_id = $4',
+    [userId, grant.role, grant.scopeKind, grant.scopeKind === 'platform' ? '' : grant.scopeId],
+  );
+  if (!rows[0]) return false;
+  await revokeRole(deps, actorId, userId, rows[0].id);
+  return true;
+}
+
 export function describeGrant(g: RoleGrant): string {
   return g.scopeKind === 'platform' ? ROLE_LABELS[g.role] : `${ROLE_LABELS[g.role]} — ${SCOPE_LABELS[g.scopeKind]} ${g.scopeId}`;
 }
@@ -452,7 +465,14 @@ export async function loadSession(deps: AccountsDeps, token: string | undefined 
 }
 
 export async function endSession(deps: AccountsDeps, token: string): Promise<void> {
-  await deps.db.query('UPDATE accounts.session SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL', [sha256(token)]);
+  await deps.db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ user_id: string; stage: SessionStage }>(
+      'UPDATE accounts.session SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL RETURNING user_id, stage',
+      [sha256(token)],
+    );
+    const r = rows[0];
+    if (r?.stage === 'full') await recordAudit(tx, { actorId: r.user_id, action: 'accounts.signout', objectType: 'user', objectId: r.user_id });
+  });
 }
 
 export async function listSessions(q: Queryable, userId: string): Promise<Session[]> {
@@ -522,6 +542,11 @@ export async function passwordSignIn(deps: AccountsDeps, emailInput: string, pas
   const ok = await verifyPassword(rows[0]?.password_hash ?? null, password.slice(0, 1024));
   if (!ok || !user || user.status !== 'active') {
     await recordFailure(deps.db, keys);
+    // The failure that reaches the limit on an existing account is audited (once per window, so
+    // a brute-force run cannot flood the append-only trail).
+    if (user && byEmail + 1 === MAX_FAILURES_PER_EMAIL) {
+      await recordAudit(deps.db, { actorId: null, action: 'accounts.signin.locked', objectType: 'user', objectId: user.id, meta: { ip: client.ip, failures: byEmail + 1, minutes: FAILURE_WINDOW_MINUTES } });
+    }
     return { kind: 'refused' };
   }
   await deps.db.query('DELETE FROM accounts.signin_failure WHERE key = $1', [keys[0]]);
@@ -554,7 +579,7 @@ export async function verifySecondFactor(deps: AccountsDeps, userId: string, cod
     }
     const used = await tx.query(
       'UPDATE accounts.recovery_code SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL',
-      [userId, sha256(normaliseRecoveryCode(trimmed))],
+      [userId, recoveryCodeHash(secretKey(deps.config), userId, normaliseRecoveryCode(trimmed))],
     );
     if (used.rowCount === 0) return false;
     await recordAudit(tx, { actorId: userId, action: 'accounts.mfa.recovery_code_used', objectType: 'user', objectId: userId, meta: { ip: client.ip } });
@@ -588,23 +613,24 @@ export async function confirmTotpSetup(deps: AccountsDeps, user: User, code: str
       `UPDATE accounts.users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, totp_enabled_at = now(), totp_last_step = $2, updated_at = now() WHERE id = $1`,
       [user.id, step],
     );
-    const codes = await replaceRecoveryCodes(tx, user.id);
+    const codes = await replaceRecoveryCodes(deps, tx, user.id);
     await recordAudit(tx, { actorId: user.id, action: 'accounts.mfa.enable', objectType: 'user', objectId: user.id, before: { totpEnabled: false }, after: { totpEnabled: true }, meta: { ip: client.ip } });
     return codes;
   });
 }
 
-async function replaceRecoveryCodes(tx: Queryable, userId: string): Promise<string[]> {
+async function replaceRecoveryCodes(deps: AccountsDeps, tx: Queryable, userId: string): Promise<string[]> {
   await tx.query('DELETE FROM accounts.recovery_code WHERE user_id = $1', [userId]);
   const codes = Array.from({ length: 10 }, recoveryCode);
-  for (const c of codes) await tx.query('INSERT INTO accounts.recovery_code (user_id, code_hash) VALUES ($1, $2)', [userId, sha256(c)]);
+  const key = secretKey(deps.config);
+  for (const c of codes) await tx.query('INSERT INTO accounts.recovery_code (user_id, code_hash) VALUES ($1, $2)', [userId, recoveryCodeHash(key, userId, c)]);
   return codes;
 }
 
 export async function regenerateRecoveryCodes(deps: AccountsDeps, user: User, password: string, client: ClientInfo): Promise<string[]> {
   await requirePassword(deps, user, password);
   return deps.db.transaction(async (tx) => {
-    const codes = await replaceRecoveryCodes(tx, user.id);
+    const codes = await replaceRecoveryCodes(deps, tx, user.id);
     await recordAudit(tx, { actorId: user.id, action: 'accounts.mfa.recovery_codes', objectType: 'user', objectId: user.id, meta: { ip: client.ip } });
     return codes;
   });
@@ -643,16 +669,39 @@ async function throttledMail(q: Queryable, userId: string, purpose: TokenPurpose
   return (rows[0]?.n ?? 0) >= 5;
 }
 
-export async function requestPasswordReset(deps: AccountsDeps, emailInput: string): Promise<void> {
+/** Requests for links by e-mail, per address and per IP address, over the failure window. */
+export const MAX_LINK_REQUESTS_PER_EMAIL = 5;
+export const MAX_LINK_REQUESTS_PER_IP = 30;
+
+/**
+ * Counts a request for an e-mailed link (reset or magic link) whether the account exists or not,
+ * applies the progressive delay, and says whether a message may still be sent. Past the limit the
+ * answer is unchanged and nothing is sent, so the limit reveals nothing either.
+ */
+async function linkRequestAllowed(deps: AccountsDeps, kind: 'reset' | 'magic', email: string, client: ClientInfo): Promise<boolean> {
+  const keys = [`${kind}:${normaliseEmail(email).toLowerCase().slice(0, 254)}`, `${kind}-ip:${client.ip}`];
+  const byEmail = await recentFailures(deps.db, keys[0]!);
+  const byIp = await recentFailures(deps.db, keys[1]!);
+  await recordFailure(deps.db, keys);
+  const delay = progressiveDelay(Math.max(byEmail, Math.floor(byIp / 5)), deps.config.signinDelayMs);
+  if (delay) await sleep(delay);
+  return byEmail < MAX_LINK_REQUESTS_PER_EMAIL && byIp < MAX_LINK_REQUESTS_PER_IP;
+}
+
+export async function requestPasswordReset(deps: AccountsDeps, emailInput: string, client: ClientInfo = { ip: 'unknown', userAgent: null }): Promise<void> {
+  if (!(await linkRequestAllowed(deps, 'reset', emailInput, client))) return;
   const user = await findUserByEmail(deps.db, emailInput);
   if (!user || user.status !== 'active' || (await throttledMail(deps.db, user.id, 'reset'))) return;
   const token = await createToken(deps.db, user.id, 'reset');
   await deps.mailer
-    .send({
-      to: user.email,
-      subject: 'Réinitialiser votre mot de passe',
-      text: `Bonjour ${user.displayName},\n\nPour choisir un nouveau mot de passe, ouvrez ce lien (valable 30 minutes, une seule fois) :\n\n${link(deps.config, `/compte/reinitialiser/${token}`)}\n\nSi vous n’avez rien demandé, ignorez ce message : votre mot de passe ne change pas.`,
-    })
+    .send(
+      {
+        to: user.email,
+        subject: 'Réinitialiser votre mot de passe',
+        text: `Bonjour ${user.displayName},\n\nPour choisir un nouveau mot de passe, ouvrez ce lien (valable 30 minutes, une seule fois) :\n\n${link(deps.config, `/compte/reinitialiser/${token}`)}\n\nSi vous n’avez rien demandé, ignorez ce message : votre mot de passe ne change pas.`,
+      },
+      { background: true, onError: (err) => deps.log.error({ err: err.message }, 'reset mail failed') },
+    )
     .catch((err: Error) => deps.log.error({ err: err.message }, 'reset mail failed'));
 }
 
@@ -674,16 +723,20 @@ export async function resetPassword(deps: AccountsDeps, token: string, password:
   });
 }
 
-export async function requestMagicLink(deps: AccountsDeps, emailInput: string): Promise<void> {
+export async function requestMagicLink(deps: AccountsDeps, emailInput: string, client: ClientInfo = { ip: 'unknown', userAgent: null }): Promise<void> {
+  if (!(await linkRequestAllowed(deps, 'magic', emailInput, client))) return;
   const user = await findUserByEmail(deps.db, emailInput);
   if (!user || user.status !== 'active' || (await throttledMail(deps.db, user.id, 'magic'))) return;
   const token = await createToken(deps.db, user.id, 'magic');
   await deps.mailer
-    .send({
-      to: user.email,
-      subject: 'Votre lien de connexion',
-      text: `Bonjour ${user.displayName},\n\nPour vous connecter, ouvrez ce lien (valable 15 minutes, une seule fois) :\n\n${link(deps.config, `/compte/lien/${token}`)}\n\nSi vous n’avez rien demandé, ignorez ce message.`,
-    })
+    .send(
+      {
+        to: user.email,
+        subject: 'Votre lien de connexion',
+        text: `Bonjour ${user.displayName},\n\nPour vous connecter, ouvrez ce lien (valable 15 minutes, une seule fois) :\n\n${link(deps.config, `/compte/lien/${token}`)}\n\nSi vous n’avez rien demandé, ignorez ce message.`,
+      },
+      { background: true, onError: (err) => deps.log.error({ err: err.message }, 'magic link mail failed') },
+    )
     .catch((err: Error) => deps.log.error({ err: err.message }, 'magic link mail failed'));
 }
 

@@ -203,7 +203,7 @@ export function registerAuthPages(app: App, deps: AccountsDeps): void {
   app.post('/compte/connexion/lien', { preValidation: app.csrfProtection, config: MAIL_LIMIT }, async (req, reply) => {
     const email = formValue(req, 'email', 254).trim();
     if (!email) return send(reply, 400, magicForm(reply.generateCsrf(), { errors: [{ field: 'email', message: 'Saisissez votre adresse e-mail.' }] }));
-    await requestMagicLink(deps, email);
+    await requestMagicLink(deps, email, clientInfo(req));
     return send(reply, 200, magicForm(reply.generateCsrf(), { sent: true }));
   });
 
@@ -243,7 +243,7 @@ export function registerAuthPages(app: App, deps: AccountsDeps): void {
   app.post('/compte/mot-de-passe-oublie', { preValidation: app.csrfProtection, config: MAIL_LIMIT }, async (req, reply) => {
     const email = formValue(req, 'email', 254).trim();
     if (!email) return send(reply, 400, forgotForm(reply.generateCsrf(), { errors: [{ field: 'email', message: 'Saisissez votre adresse e-mail.' }] }));
-    await requestPasswordReset(deps, email);
+    await requestPasswordReset(deps, email, clientInfo(req));
     return send(reply, 200, forgotForm(reply.generateCsrf(), { sent: true }));
   });
 

@@ -84,7 +84,7 @@ describe('accounts: invitation, sign-in, sessions, 2FA, reset, magic link', () =
   });
 
   test('staff must set up 2FA at first sign-in, then sign in with a code; codes are single-use', async () => {
-    await makeUser(deps, 'staff@example.fr', [{ role: 'regional_staff', scopeKind: 'region', scopeId: '84' }]);
+    await makeUser(deps, 'staff@example.fr', [{ role: 'regional_staff', scopeKind: 'region', scopeId: '84' }], 'Personne Test', { totp: false });
     const b = new Browser(t.app, '192.0.2.13');
     await b.get('/compte/connexion');
     let res = await b.post('/compte/connexion', { email: 'staff@example.fr', password: PASSWORD });
