@@ -27,13 +27,18 @@ export async function buildApp(config: Config, db: Db, log?: Logger): Promise<{ 
   const ctx: AppContext = { config, db, log: log ?? createLogger(config.logLevel) };
   const app = await createServer(ctx);
   for (const m of modules) {
-    if (m.register) await app.register(async (scope) => m.register!(scope as App, ctx));
+    if (!m.register) continue;
+    const started = performance.now();
+    await app.register(async (scope) => m.register!(scope as App, ctx));
+    ctx.log.debug({ module: m.name, ms: Math.round(performance.now() - started) }, 'module registered');
   }
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/api/docs', { schema: { hide: true } }, async (_req, reply) => {
     reply.type('text/html; charset=utf-8');
     return renderApiDocs(app.swagger() as Parameters<typeof renderApiDocs>[0], config.theme);
   });
+  const started = performance.now();
   await app.ready();
+  ctx.log.debug({ ms: Math.round(performance.now() - started) }, 'server ready');
   return { app, ctx };
 }

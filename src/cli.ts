@@ -25,8 +25,12 @@ const core: Record<string, CliCommand> = {
     async run(args, ctx) {
       const portArg = args.indexOf('--port');
       if (portArg >= 0) ctx.config.port = Number(args[portArg + 1]);
+      let t = performance.now();
       await migrateAll(ctx.db);
+      ctx.log.debug({ ms: Math.round(performance.now() - t) }, 'migrations checked');
+      t = performance.now();
       if (args.includes('--demo')) await seedDemo(ctx);
+      ctx.log.debug({ ms: Math.round(performance.now() - t) }, 'demo data checked');
       const { app } = await buildApp(ctx.config, ctx.db, ctx.log);
       const shutdown = async (signal: string) => {
         ctx.log.info({ signal }, 'shutting down');

@@ -10,7 +10,7 @@ import { listCommunes } from '../territories/index.ts';
 import { placesCommands } from './cli.ts';
 import { generatePlaces } from './demo.ts';
 import { registerPlaceRoutes } from './routes.ts';
-import { importPlaces, refreshAllIntervals, upsertPlaces } from './service.ts';
+import { importPlaces, markHorizonsRefreshed, refreshAllIntervals, upsertPlaces } from './service.ts';
 
 export type { Place } from './store.ts';
 export type { PlaceRecord, ValidationIssue, CoordinatesPrecision } from './model/types.ts';
@@ -53,8 +53,12 @@ export const placesModule: ModuleManifest = {
     registerPlaceRoutes(app, ctx);
     // Keep date-dependent opening intervals ahead of the clock.
     if (ctx.config.env !== 'test') {
-      const refresh = () => refreshAllIntervals(ctx.db).catch((err: Error) => ctx.log.error({ err }, 'opening intervals refresh failed'));
-      const timer = setInterval(refresh, 12 * 3600 * 1000);
+      const HALF_DAY = 12 * 3600 * 1000;
+      const refresh = () =>
+        refreshAllIntervals(ctx.db, new Date(), { ifOlderThanMs: HALF_DAY - 60_000 })
+          .then((n) => n && ctx.log.info({ places: n }, 'opening intervals refreshed'))
+          .catch((err: Error) => ctx.log.error({ err }, 'opening intervals refresh failed'));
+      const timer = setInterval(refresh, HALF_DAY);
       timer.unref();
       app.addHook('onClose', async () => clearInterval(timer));
       void refresh();
@@ -68,6 +72,7 @@ export const placesModule: ModuleManifest = {
     const count = ctx.config.demoPlaces;
     const progress = ctx.progress('demo places', count);
     const places = generatePlaces(communes, count);
+    const loadedAt = new Date();
     for (let i = 0; i < places.length; i += 5000) {
       await upsertPlaces(ctx.db, places.slice(i, i + 5000), { source: 'demo' });
       progress.tick(Math.min(5000, places.length - i));
@@ -77,6 +82,7 @@ export const placesModule: ModuleManifest = {
     if (fs.existsSync(example)) {
       await importPlaces(ctx.db, example, { importSource: 'exemple-standard', actor: 'demo', fileName: 'exemple-valide.csv' });
     }
+    await markHorizonsRefreshed(ctx.db, loadedAt);
     progress.done(`${places.length} lieux de démonstration${communes.length ? '' : ' (aucune commune avec centre : territoires absents ?)'}`);
   },
 };

@@ -165,16 +165,35 @@ async function refreshIntervals(db: Queryable, items: { uid: string; horaires: s
   );
 }
 
-/** Rolls the horizon of date-dependent opening intervals forward (run daily and at start-up). */
-export async function refreshAllIntervals(db: Db, now = new Date()): Promise<number> {
+/**
+ * Rolls the horizon of date-dependent opening intervals forward (twice a day, and at start-up when
+ * the last refresh is older than `ifOlderThanMs`). Works in small batches and yields between them,
+ * so a running server keeps answering. Returns the number of places refreshed (0 when skipped).
+ */
+export async function refreshAllIntervals(db: Db, now = new Date(), opts: { ifOlderThanMs?: number } = {}): Promise<number> {
+  if (opts.ifOlderThanMs !== undefined) {
+    const { rows } = await db.query<{ at: string }>(`SELECT value #>> '{}' AS at FROM places.settings WHERE key = 'horizon_refreshed_at'`);
+    if (rows[0] && now.getTime() - Date.parse(rows[0].at) < opts.ifOlderThanMs) return 0;
+  }
   const { rows } = await db.query<{ uid: string; horaires: string }>(
     'SELECT uid, horaires FROM places.place WHERE NOT hours_exact AND open_horizon IS NOT NULL',
   );
-  for (let i = 0; i < rows.length; i += 2000) {
-    const slice = rows.slice(i, i + 2000);
+  for (let i = 0; i < rows.length; i += 250) {
+    const slice = rows.slice(i, i + 250);
     await db.transaction((tx) => refreshIntervals(tx, slice, now));
+    await new Promise((resolve) => setImmediate(resolve));
   }
+  await markHorizonsRefreshed(db, now);
   return rows.length;
+}
+
+/** Records that every stored horizon starts at `now` or later (after a full refresh or a fresh load). */
+export async function markHorizonsRefreshed(db: Queryable, now = new Date()) {
+  await db.query(
+    `INSERT INTO places.settings (key, value) VALUES ('horizon_refreshed_at', to_jsonb($1::text))
+     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+    [now.toISOString()],
+  );
 }
 
 async function bumpDataVersion(db: Queryable) {
