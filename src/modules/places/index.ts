@@ -11,6 +11,7 @@ import { placesCommands } from './cli.ts';
 import { generatePlaces } from './demo.ts';
 import { registerPlaceRoutes } from './routes.ts';
 import { importPlaces, markHorizonsRefreshed, refreshAllIntervals, upsertPlaces } from './service.ts';
+import { registerBackoffice } from './backoffice/index.ts';
 
 export type { Place } from './store.ts';
 export type { PlaceRecord, ValidationIssue, CoordinatesPrecision } from './model/types.ts';
@@ -43,6 +44,7 @@ export { findDuplicateCandidates, markNotDuplicate, mergePlaces, type DuplicateC
 export { generatePlaces } from './demo.ts';
 export { placeJson, searchQuerySchema, toPlaceQuery } from './routes.ts';
 export { toRecord } from './store.ts';
+export { BACKOFFICE_ROUTES, seedRouteObjects, provideErrorReports, type BackofficeRoute, type RouteObjects, type ErrorReportAdmin, type ErrorReportItem } from './backoffice/index.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -51,6 +53,7 @@ export const placesModule: ModuleManifest = {
   migrations: path.join(here, 'migrations'),
   register(app, ctx) {
     registerPlaceRoutes(app, ctx);
+    registerBackoffice(app, ctx);
     // Keep date-dependent opening intervals ahead of the clock.
     if (ctx.config.env !== 'test') {
       const HALF_DAY = 12 * 3600 * 1000;

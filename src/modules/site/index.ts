@@ -11,6 +11,7 @@ import { registerSiteRoutes } from './routes.ts';
 import { siteData } from './wire.ts';
 
 export { listErrorReports, setErrorReportStatus, type ErrorReport, type ReportStatus } from './reports.ts';
+export { errorReportsAdmin } from './reports-admin.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

@@ -80,10 +80,21 @@ export function validateForm(form: FormValues, current: PlaceRecord, today: stri
   return validateRow({ line: 0, values });
 }
 
-/** The standard's messages start with a lower-case clause ("champ obligatoire vide…"); the form
- *  shows them after the field's label. */
+/**
+ * What blocks a form: the standard's errors, and the warnings by which an import keeps the row but
+ * drops or cuts a value ("… ; valeur ignorée", résumé cut at 280 characters). An importer must be
+ * lenient with a whole file; a person typing in a form is better told than silently corrected.
+ */
+export function blockingIssues(result: RowResult): ValidationIssue[] {
+  return result.issues.filter(
+    (i) => i.severity === 'error' || (i.code !== 'empty_value' && i.code !== 'duplicate_value' && (/ignoré/.test(i.message) || i.code.startsWith('max_length'))),
+  );
+}
+
+/** The standard's messages read "Ligne 2, champ « nom » : champ obligatoire…"; the form shows the
+ *  field's label instead of the line and the technical name. */
 export function issueText(i: ValidationIssue, label: string): string {
-  const m = i.message.replace(/^\s+/, '');
+  const m = i.message.replace(/^\s*Ligne \d+, champ « [^»]*» : /, '').replace(/^\s*Ligne \d+ : /, '');
   return `${label} : ${m}`;
 }
 

@@ -355,3 +355,19 @@ export async function setSourceMapping(q: Queryable, name: string, mapping: Mapp
     fileName,
   ]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Import runs (written by the module's import; read here for the history pages)
+
+export async function getImportRun(q: Queryable, runId: number) {
+  if (!Number.isSafeInteger(runId) || runId <= 0) return null;
+  const { rows } = await q.query<{
+    run_id: number; import_source: string; file_name: string | null; file_sha256: string | null; actor: string; finished_at: Date | string;
+    rows_read: number; inserted: number; updated: number; unchanged: number; refused: number; removed: number; warnings: number;
+  }>(
+    `SELECT run_id, import_source, file_name, file_sha256, actor, finished_at, rows_read, inserted, updated, unchanged, refused, removed, warnings
+     FROM places.import_run WHERE run_id = $1`,
+    [runId],
+  );
+  return rows[0] ?? null;
+}

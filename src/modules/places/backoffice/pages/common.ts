@@ -23,8 +23,17 @@ export async function me(req: FastifyRequest): Promise<CurrentUser> {
   return u;
 }
 
+const tokens = new WeakMap<FastifyReply, string>();
+
+/** One CSRF token per response: generating twice would set two different secrets on a first visit. */
+export function csrfOf(reply: FastifyReply): string {
+  let t = tokens.get(reply);
+  if (!t) tokens.set(reply, (t = reply.generateCsrf()));
+  return t;
+}
+
 export function page(deps: PageDeps, reply: FastifyReply, status: number, frame: Omit<Frame, 'csrf'> & { csrf?: string }) {
-  const csrf = frame.csrf ?? reply.generateCsrf();
+  const csrf = frame.csrf ?? csrfOf(reply);
   return sendHtml(reply, status, renderFrame(deps.ctx.config.theme, { ...frame, csrf }));
 }
 

@@ -14,7 +14,7 @@ import { claimForToken, confirmClaim, loadTerritory, placeResource, startClaim, 
 import { sendMail } from '../mail.ts';
 import { CLAIM_METHOD, CLAIM_STATUS, LEVEL_LABEL, OK } from '../strings.ts';
 import { bodyValue, csrfField, errorSummary, formatDateTime, okNotice, param, queryValue, textArea, titleWithErrors, type FieldError } from '../ui.ts';
-import { isUuid, me, page, territoryBase, type PageDeps } from './common.ts';
+import { csrfOf, isUuid, me, page, territoryBase, type PageDeps } from './common.ts';
 import { grantManager } from './territory.ts';
 
 export function registerHomePages(deps: PageDeps): void {
@@ -84,14 +84,14 @@ export function registerHomePages(deps: PageDeps): void {
     return p;
   };
 
-  const claimForm = async (req: FastifyRequest, reply: FastifyReply, place: Place, o: { method?: string; email?: string; message?: string; errors?: FieldError[] }) => {
+  const claimForm = async (req: FastifyRequest, reply: FastifyReply, place: Place, o: { method?: string; email?: string; message?: string; errors?: FieldError[]; status?: number }) => {
     const user = await me(req);
     const errors = o.errors ?? [];
-    const csrf = reply.generateCsrf();
+    const csrf = csrfOf(reply);
     const already = can(user, 'places.edit', placeResource(place));
     const method = o.method ?? (place.courriels.length ? 'email' : 'staff');
     const err = (f: string) => errors.find((e) => e.field === f);
-    return page(deps, reply, errors.length ? 400 : 200, {
+    return page(deps, reply, o.status ?? (errors.length ? 400 : 200), {
       title: titleWithErrors(`Gérer « ${place.nom} »`, errors),
       user,
       csrf,
@@ -147,7 +147,7 @@ export function registerHomePages(deps: PageDeps): void {
         return reply.redirect(`/gestion/lieux?ok=${token ? 'claim-email' : 'claim-staff'}`, 303);
       } catch (err) {
         if (!(err instanceof UserError) || err.statusCode === 404) throw err;
-        return claimForm(req, reply, place, { ...o, errors: [{ field: err.field, message: err.message }] });
+        return claimForm(req, reply, place, { ...o, status: err.statusCode, errors: [{ field: err.field, message: err.message }] });
       }
     },
   );
@@ -170,7 +170,7 @@ export function registerHomePages(deps: PageDeps): void {
       body: html`<h1>Confirmer la demande de gestion</h1>
         <p>${claimant ? `${claimant.displayName} (${claimant.email})` : 'Une personne'} demande à gérer la fiche « ${place.nom} » (${place.adresse}, ${place.code_postal} ${place.commune}).</p>
         <p>En confirmant, vous attestez que cette personne représente le lieu : elle pourra modifier sa fiche.</p>
-        <form method="post" action="/gestion/revendications/confirmer/${param(req, 'token')}">${csrfField(reply.generateCsrf())}<button type="submit">Confirmer</button></form>`,
+        <form method="post" action="/gestion/revendications/confirmer/${param(req, 'token')}">${csrfField(csrfOf(reply))}<button type="submit">Confirmer</button></form>`,
     });
   };
 

@@ -12,6 +12,7 @@ import { getPlaceRow, toRecord, type Place } from '../../store.ts';
 import {
   DAYS,
   DAY_LABELS,
+  blockingIssues,
   EXCEPTION_ROWS,
   FORM_GROUPS,
   LINE_FIELDS,
@@ -49,14 +50,12 @@ import {
   warningNotice,
   type FieldError,
 } from '../ui.ts';
-import { me, page, resolvers, type PageDeps } from './common.ts';
+import { csrfOf, me, page, resolvers, type PageDeps } from './common.ts';
 
 const label = (f: FieldName) => FIELD_LABELS[f].label;
 
 function errorsFrom(issues: ValidationIssue[]): FieldError[] {
-  return issues
-    .filter((i) => i.severity === 'error')
-    .map((i) => ({ field: i.field && i.field !== 'id' && i.field !== 'date_maj' ? i.field : null, message: issueText(i, i.field ? label(i.field as FieldName) : 'Fiche') }));
+  return issues.map((i) => ({ field: i.field && i.field !== 'id' && i.field !== 'date_maj' ? i.field : null, message: issueText(i, i.field ? label(i.field as FieldName) : 'Fiche') }));
 }
 
 function crumbs(place: Place, last?: string) {
@@ -167,7 +166,7 @@ export function registerPlacePages(deps: PageDeps): void {
         user,
         crumbs: crumbs(place, 'Modifier'),
         body: (() => {
-          const csrf = reply.generateCsrf();
+          const csrf = csrfOf(reply);
           return html`<h1>Modifier « ${place.nom} »</h1>
             ${errorSummary(errors)}
             <p>Les champs suivent le standard national des lieux de médiation numérique : une fiche refusée par le standard ne peut pas être enregistrée. La date de mise à jour devient celle du jour.</p>
@@ -191,7 +190,8 @@ export function registerPlacePages(deps: PageDeps): void {
     const place = await load(req);
     const form = formFromBody((req.body ?? {}) as Record<string, unknown>);
     const result = validateForm(form, toRecord(place), today());
-    if (!result.record) return editPage(req, reply, place, form, errorsFrom(result.issues));
+    const blocking = blockingIssues(result);
+    if (!result.record || blocking.length) return editPage(req, reply, place, form, errorsFrom(blocking));
     const outcome = await submitEdit(db, { actorId: user.id, mayPublish: can(user, 'places.moderate', placeResource(place)), placeUid: place.uid, record: result.record, kind: 'edit' });
     return outcomeRedirect(reply, place.uid, outcome);
   });
@@ -199,7 +199,7 @@ export function registerPlacePages(deps: PageDeps): void {
   // ---- opening hours editor
   const hoursPage = (req: FastifyRequest, reply: FastifyReply, place: Place, form: HoursForm, errors: FieldError[], o: { supported: boolean; rawValue: string }) =>
     me(req).then((user) => {
-      const csrf = reply.generateCsrf();
+      const csrf = csrfOf(reply);
       const err = (name: string) => errors.find((e) => e.field === name);
       const input = (name: string, value: string, lbl: string, type: 'time' | 'date' = 'time') => {
         const e = err(name);
@@ -277,10 +277,8 @@ export function registerPlacePages(deps: PageDeps): void {
       value = built.value;
     }
     const result = validateForm({}, { ...current, horaires: value } as PlaceRecord, today());
-    if (!result.record) {
-      const errors = errorsFrom(result.issues).map((e) => (e.field === 'horaires' ? { ...e, field: 'horaires' } : e));
-      return hoursPage(req, reply, place, form, errors, { supported: true, rawValue: value ?? '' });
-    }
+    const blocking = blockingIssues(result);
+    if (!result.record || blocking.length) return hoursPage(req, reply, place, form, errorsFrom(blocking), { supported: true, rawValue: value ?? '' });
     const outcome = await submitEdit(db, { actorId: user.id, mayPublish: can(user, 'places.moderate', placeResource(place)), placeUid: place.uid, record: result.record, kind: 'edit' });
     return outcomeRedirect(reply, place.uid, outcome);
   });
@@ -290,7 +288,7 @@ export function registerPlacePages(deps: PageDeps): void {
     const user = await me(req);
     const place = await load(req);
     const versions = await versionsOf(db, place.uid);
-    const csrf = reply.generateCsrf();
+    const csrf = csrfOf(reply);
     return page(deps, reply, 200, {
       title: `Versions de « ${place.nom} »`,
       user,
@@ -318,7 +316,7 @@ export function registerPlacePages(deps: PageDeps): void {
     if (!v) throw new UserError('Cette version n’existe pas.', 404);
     const prev = v.version > 1 ? await store.getVersion(db, place.uid, v.version - 1) : null;
     const current = toRecord(place);
-    const csrf = reply.generateCsrf();
+    const csrf = csrfOf(reply);
     const table = (caption: string, a: Partial<PlaceRecord>, b: Partial<PlaceRecord>, la: string, lb: string) => {
       const changes = diffRecords(a, b);
       return changes.length

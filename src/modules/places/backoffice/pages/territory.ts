@@ -16,9 +16,9 @@ import * as store from '../store.ts';
 import {
   REPORT_STATUSES,
   approvePendingEdit,
+  errorReports,
   decideClaimByStaff,
   dismissDuplicate,
-  isModerated,
   mergeDuplicates,
   openReportsIn,
   placeResource,
@@ -30,7 +30,7 @@ import {
 } from '../service.ts';
 import { CLAIM_METHOD, LEVEL_LABEL, OK, REPORT_STATUS_LABEL } from '../strings.ts';
 import { bodyValue, csrfField, formatDateTime, formatDay, okNotice, param, queryValue, warningNotice } from '../ui.ts';
-import { isUuid, me, page, resolvers, territoryBase, territoryNav, territoryOf, type PageDeps } from './common.ts';
+import { csrfOf, isUuid, me, page, resolvers, territoryBase, territoryNav, territoryOf, type PageDeps } from './common.ts';
 
 function nav(t: Territory, current: string) {
   return html`<nav class="bo-nav" aria-label="Gestion du territoire"><ul>${territoryNav(t, current).map(
@@ -126,7 +126,7 @@ export function registerTerritoryPages(deps: PageDeps): void {
     const claims = await store.pendingClaimsIn(db, t);
     const people = new Map<string, string>();
     for (const c of claims) if (!people.has(c.userId)) { const u = await getUser(db, c.userId); people.set(c.userId, u ? `${u.displayName} <${u.email}>` : 'compte supprimé'); }
-    const csrf = reply.generateCsrf();
+    const csrf = csrfOf(reply);
     return page(deps, reply, 200, {
       title: `Demandes de gestion — ${t.name}`,
       user,
@@ -166,7 +166,7 @@ export function registerTerritoryPages(deps: PageDeps): void {
     const edits = await store.pendingEditsIn(db, t);
     const settings = await store.moderationSettings(db, t.level === 'region' ? t.code : t.region, t.level === 'departement' ? t.code : null);
     const own = settings[t.level];
-    const csrf = reply.generateCsrf();
+    const csrf = csrfOf(reply);
     const b = territoryBase(t);
     return page(deps, reply, 200, {
       title: `Modération — ${t.name}`,
@@ -210,7 +210,7 @@ export function registerTerritoryPages(deps: PageDeps): void {
     const author = await getUser(db, edit.submittedBy);
     const changes = diffRecords(toRecord(place), edit.record);
     const latest = await store.latestVersion(db, place.uid);
-    const csrf = reply.generateCsrf();
+    const csrf = csrfOf(reply);
     return page(deps, reply, 200, {
       title: `Modification de « ${place.nom} »`,
       user,
@@ -252,7 +252,7 @@ export function registerTerritoryPages(deps: PageDeps): void {
     const user = await me(req);
     const t = await territoryOf(deps, req);
     const reports = await openReportsIn(db, t);
-    const csrf = reply.generateCsrf();
+    const csrf = csrfOf(reply);
     return page(deps, reply, 200, {
       title: `Signalements — ${t.name}`,
       user,
@@ -278,9 +278,7 @@ export function registerTerritoryPages(deps: PageDeps): void {
     const user = await me(req);
     const id = Number(param(req, 'id'));
     await setReportStatus(db, user.id, id, bodyValue(req, 'status', 20) as ReportStatus);
-    const back = queryValue(req, 'retour');
-    void back;
-    const report = await (await import('../service.ts')).errorReports()!.get(db, id);
+    const report = await errorReports()?.get(db, id);
     const place = report ? await getPlaceRow(db, report.placeUid) : null;
     const target = place?.departement && can(user, 'places.reports.review', { type: 'territory', region: place.region, departement: place.departement })
       ? `/gestion/territoires/departement/${place.departement}/signalements`
@@ -331,7 +329,7 @@ export function registerTerritoryPages(deps: PageDeps): void {
     const ra = toRecord(a);
     const rb = toRecord(b);
     const differing = new Set(diffRecords(ra, rb).map((c) => c.field));
-    const csrf = reply.generateCsrf();
+    const csrf = csrfOf(reply);
     const show = (v: unknown) => (Array.isArray(v) ? v.join(' | ') : v === null || v === undefined ? '' : String(v));
     return page(deps, reply, 200, {
       title: `Comparer deux fiches`,
@@ -386,8 +384,6 @@ export function registerTerritoryPages(deps: PageDeps): void {
     await dismissDuplicate(db, user.id, param(req, 'a'), param(req, 'b'));
     return reply.redirect(`${await pairBack(req, param(req, 'a'))}?ok=dismissed`, 303);
   });
-
-  void isModerated;
 }
 
 /** Gives the claimant the place_manager role on the place (already holding it is fine). */

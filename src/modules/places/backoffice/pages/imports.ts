@@ -1,0 +1,304 @@
+/**
+ * Import through the browser (upload → validation report → confirm → result, and the history of
+ * imports), and the administrators' sources: producers and their column-mapping files.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { html, raw, type Raw } from '../../../../platform/html/html.ts';
+import { UserError } from '../../../../platform/http/errors.ts';
+import { requirePermission } from '../../../accounts/index.ts';
+import { FIELD_LABELS } from '../../model/index.ts';
+import type { FieldName, ValidationIssue } from '../../model/types.ts';
+import { importIssues, listImportRuns, type ImportReport } from '../../service.ts';
+import * as store from '../store.ts';
+import { dropUpload, runImport, saveSource, setSourceMapping, stageUpload, stagedUpload, type Territory } from '../service.ts';
+import { OK } from '../strings.ts';
+import { bodyValue, csrfField, errorSummary, formatDateTime, okNotice, param, queryValue, textField, titleWithErrors, type FieldError } from '../ui.ts';
+import { uploadedFile } from '../multipart.ts';
+import { csrfOf, me, page, resolvers, territoryBase, territoryNav, territoryOf, type PageDeps } from './common.ts';
+
+const SEVERITY = { error: 'Erreur (ligne refusée)', warning: 'Avertissement (ligne gardée)' } as const;
+
+function nav(t: Territory, current: string) {
+  return html`<nav class="bo-nav" aria-label="Gestion du territoire"><ul>${territoryNav(t, current).map(
+    (l) => html`<li><a href="${l.href}"${l.current ? raw(' aria-current="page"') : ''}>${l.label}</a></li>`,
+  )}</ul></nav>`;
+}
+
+function issuesTable(issues: ValidationIssue[], caption: string): Raw {
+  if (!issues.length) return html`<p>Aucun problème relevé.</p>`;
+  return html`<table class="data"><caption>${caption}</caption>
+    <thead><tr><th scope="col">Ligne</th><th scope="col">Champ</th><th scope="col">Valeur</th><th scope="col">Problème</th><th scope="col">Gravité</th></tr></thead>
+    <tbody>${issues.map(
+      (i) => html`<tr><td>${i.line ?? 'fichier'}</td><td>${i.field ? (FIELD_LABELS[i.field as FieldName]?.label ?? i.field) : '—'}</td><td>${i.value ?? ''}</td><td>${i.message}</td><td>${SEVERITY[i.severity]}</td></tr>`,
+    )}</tbody></table>`;
+}
+
+function summary(r: ImportReport, dryRun: boolean): Raw {
+  return html`<ul class="stats">
+    <li><strong>${r.rowsRead}</strong> ligne(s) lue(s)</li>
+    <li><strong>${r.kept}</strong> lieu(x) ${dryRun ? 'importables' : 'gardé(s)'}</li>
+    <li><strong>${r.refused}</strong> ligne(s) refusée(s)</li>
+    <li><strong>${r.errors}</strong> erreur(s), <strong>${r.warnings}</strong> avertissement(s)</li>
+    ${dryRun ? '' : html`<li><strong>${r.inserted}</strong> ajouté(s), <strong>${r.updated}</strong> mis à jour, <strong>${r.unchanged}</strong> inchangé(s)${r.removed ? html`, <strong>${r.removed}</strong> retiré(s)` : ''}</li>`}
+  </ul>`;
+}
+
+export function registerImportPages(deps: PageDeps): void {
+  const { app, ctx } = deps;
+  const db = ctx.db;
+  const r = resolvers(deps);
+  const importGuard = requirePermission('places.import', r.territory);
+  const base = '/gestion/territoires/:level/:code/import';
+  const limits = { config: { rateLimit: { max: 30, timeWindow: '1 minute' } } };
+
+  const importPage = async (req: FastifyRequest, reply: FastifyReply, t: Territory, o: { source?: string; replace?: boolean; errors?: FieldError[] } = {}) => {
+    const user = await me(req);
+    const errors = o.errors ?? [];
+    const csrf = csrfOf(reply);
+    const sources = await store.listSources(db);
+    const other = await store.undescribedSources(db);
+    const runs = await listImportRuns(db, 30);
+    const b = territoryBase(t);
+    return page(deps, reply, errors.length ? 400 : 200, {
+      title: titleWithErrors(`Importer des lieux — ${t.name}`, errors),
+      user,
+      csrf,
+      crumbs: [{ href: '/gestion', label: 'Espace de gestion' }, { href: '/gestion/lieux', label: 'Lieux' }, { href: b, label: t.name }, { label: 'Import' }],
+      body: html`<h1>Importer des lieux — ${t.name}</h1>
+        ${nav(t, `${b}/import`)}
+        ${errorSummary(errors)}
+        <p>Fichier au standard national (CSV v1.0.2 ou v0.1, JSON, GeoJSON), ou au format d’un producteur qui a un fichier de correspondance. Le fichier est d’abord vérifié : rien n’est importé avant votre confirmation.</p>
+        <form method="post" action="${b}/import" enctype="multipart/form-data" novalidate>${csrfField(csrf)}
+          <div class="form-field"><label for="f-file">Fichier (50 Mo au plus)</label>
+            ${errors.find((e) => e.field === 'file') ? html`<span class="error-message" id="f-file-error">${errors.find((e) => e.field === 'file')!.message}</span>` : ''}
+            <input id="f-file" name="file" type="file" accept=".csv,.json,.geojson,text/csv,application/json"${errors.find((e) => e.field === 'file') ? raw(' aria-invalid="true" aria-describedby="f-file-error"') : ''}></div>
+          ${textField({ name: 'source', label: 'Source (producteur de la donnée)', hint: `Les lieux sont rapprochés par source et identifiant. Sources connues : ${[...sources.map((s) => s.name), ...other.map((s) => s.name)].join(', ') || 'aucune'}.`, value: o.source ?? '', errors, maxlength: 100 })}
+          <div class="form-field"><input type="checkbox" id="f-replace" name="replace" value="1"${o.replace ? raw(' checked') : ''}> <label for="f-replace">Retirer les lieux de cette source absents du fichier</label></div>
+          <button type="submit">Vérifier le fichier</button>
+        </form>
+        <h2>Historique des imports</h2>
+        ${runs.length
+          ? html`<table class="data"><caption>Les ${runs.length} derniers imports</caption>
+            <thead><tr><th scope="col">N°</th><th scope="col">Date</th><th scope="col">Source</th><th scope="col">Fichier</th><th scope="col">Lignes</th><th scope="col">Ajoutés / mis à jour / retirés</th><th scope="col">Refusées</th></tr></thead>
+            <tbody>${runs.map((x) => html`<tr><td><a href="${b}/import/${x.run_id}">${x.run_id}</a></td><td>${formatDateTime(new Date(x.finished_at as string).toISOString())}</td><td>${x.import_source}</td><td>${x.file_name ?? '—'}</td><td>${x.rows_read}</td><td>${x.inserted} / ${x.updated} / ${x.removed}</td><td>${x.refused}</td></tr>`)}</tbody></table>`
+          : html`<p>Aucun import pour l’instant.</p>`}`,
+    });
+  };
+
+  app.get(base, { preHandler: importGuard }, async (req, reply) => importPage(req, reply, await territoryOf(deps, req)));
+
+  app.post(base, { preValidation: app.csrfProtection, preHandler: importGuard, ...limits }, async (req, reply) => {
+    const user = await me(req);
+    const t = await territoryOf(deps, req);
+    const source = bodyValue(req, 'source', 200).trim();
+    const replace = bodyValue(req, 'replace') === '1';
+    const file = uploadedFile(req.body, 'file');
+    const errors: FieldError[] = [];
+    if (!file || file.data.length === 0) errors.push({ field: 'file', message: 'Choisissez un fichier à importer (il est vide ou absent).' });
+    if (!source) errors.push({ field: 'source', message: 'Indiquez la source des données (par exemple le nom du producteur).' });
+    if (errors.length) return importPage(req, reply, t, { source, replace, errors });
+    let report: ImportReport;
+    try {
+      report = await runImport(db, user.id, { data: file!.data, fileName: file!.fileName, source, replaceSource: replace, dryRun: true });
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      return importPage(req, reply, t, { source, replace, errors: [{ field: err.field === 'source' ? 'source' : 'file', message: err.message }] });
+    }
+    const staged = stageUpload(user.id, file!.data, { fileName: file!.fileName, source, replaceSource: replace });
+    const csrf = csrfOf(reply);
+    const b = territoryBase(t);
+    const fatal = report.rowsRead === 0 || report.kept === 0;
+    return page(deps, reply, 200, {
+      title: `Vérification de ${file!.fileName || 'votre fichier'}`,
+      user,
+      csrf,
+      crumbs: [{ href: '/gestion', label: 'Espace de gestion' }, { href: b, label: t.name }, { href: `${b}/import`, label: 'Import' }, { label: 'Vérification' }],
+      body: html`<h1>Vérification de « ${file!.fileName || 'votre fichier'} »</h1>
+        <p>Source : ${source}${report.meta ? html` — format ${report.meta.format}${report.meta.version ? `, version ${report.meta.version}` : ''}, encodage ${report.meta.encoding}` : ''}. Rien n’a encore été importé.</p>
+        ${summary(report, true)}
+        ${fatal ? html`<div class="error-summary" role="alert"><h2>Aucun lieu importable</h2><p>Corrigez le fichier d’après le rapport ci-dessous, puis envoyez-le de nouveau.</p></div>` : ''}
+        ${report.refused ? html`<p>Les ${report.refused} ligne(s) refusée(s) ne seront pas importées ; les autres le seront.</p>` : ''}
+        ${!fatal
+          ? html`<form method="post" action="${b}/import/confirmer">${csrfField(csrf)}<input type="hidden" name="upload" value="${staged.id}">
+              <button type="submit">Importer ${report.kept} lieu(x)</button></form>`
+          : ''}
+        <p><a href="${b}/import">Annuler et revenir à l’import</a></p>
+        <h2>Rapport de validation</h2>
+        ${issuesTable(report.issues, `${report.issues.length} problème(s)${report.issuesTruncated ? ' (les premiers seulement)' : ''}`)}`,
+    });
+  });
+
+  app.post(`${base}/confirmer`, { preValidation: app.csrfProtection, preHandler: importGuard, ...limits }, async (req, reply) => {
+    const user = await me(req);
+    const t = await territoryOf(deps, req);
+    const id = bodyValue(req, 'upload', 64);
+    const staged = stagedUpload(user.id, id);
+    if (!staged) return importPage(req, reply, t, { errors: [{ field: 'file', message: 'Ce fichier vérifié a expiré (2 heures) ou n’existe plus : envoyez-le de nouveau.' }] });
+    const report = await runImport(db, user.id, { data: staged.data, fileName: staged.meta.fileName, source: staged.meta.source, replaceSource: staged.meta.replaceSource, dryRun: false });
+    dropUpload(id);
+    const b = territoryBase(t);
+    return page(deps, reply, 200, {
+      title: 'Import terminé',
+      user,
+      crumbs: [{ href: '/gestion', label: 'Espace de gestion' }, { href: b, label: t.name }, { href: `${b}/import`, label: 'Import' }, { label: 'Résultat' }],
+      body: html`<h1>Import terminé</h1>
+        ${okNotice(`Import n° ${report.runId} de « ${staged.meta.fileName} » (source ${staged.meta.source}) enregistré.`)}
+        ${summary(report, false)}
+        <p><a href="${b}/import/${report.runId}">Voir le détail de cet import</a> — <a href="${b}/import">Historique des imports</a></p>`,
+    });
+  });
+
+  app.get(`${base}/:run`, { preHandler: importGuard }, async (req, reply) => {
+    const user = await me(req);
+    const t = await territoryOf(deps, req);
+    const runId = Number(param(req, 'run'));
+    const run = await store.getImportRun(db, runId);
+    if (!run) throw new UserError('Cet import n’existe pas.', 404);
+    const issues = await importIssues(db, runId, 2000);
+    const b = territoryBase(t);
+    return page(deps, reply, 200, {
+      title: `Import n° ${runId}`,
+      user,
+      crumbs: [{ href: '/gestion', label: 'Espace de gestion' }, { href: b, label: t.name }, { href: `${b}/import`, label: 'Import' }, { label: `Import n° ${runId}` }],
+      body: html`<h1>Import n° ${runId}</h1>
+        <dl><dt>Source</dt><dd>${run.import_source}</dd><dt>Fichier</dt><dd>${run.file_name ?? '—'} (SHA-256 ${run.file_sha256 ?? '—'})</dd>
+          <dt>Date</dt><dd>${formatDateTime(new Date(run.finished_at).toISOString())}</dd>
+          <dt>Résultat</dt><dd>${run.rows_read} ligne(s) lue(s) : ${run.inserted} ajouté(s), ${run.updated} mis à jour, ${run.unchanged} inchangé(s), ${run.refused} refusée(s), ${run.removed} retiré(s)</dd></dl>
+        <h2>Problèmes relevés</h2>
+        ${issuesTable(issues as ValidationIssue[], `${issues.length} problème(s)`)}`,
+    });
+  });
+
+  // ---- sources (administrators)
+  const manage = requirePermission('sources.manage');
+  const post = { preValidation: app.csrfProtection, preHandler: manage, ...limits };
+
+  const sourcesPage = async (req: FastifyRequest, reply: FastifyReply, o: { values?: Record<string, string>; errors?: FieldError[] } = {}) => {
+    const user = await me(req);
+    const errors = o.errors ?? [];
+    const v = o.values ?? {};
+    const csrf = csrfOf(reply);
+    const sources = await store.listSources(db);
+    const other = await store.undescribedSources(db);
+    return page(deps, reply, errors.length ? 400 : 200, {
+      title: titleWithErrors('Sources de données', errors),
+      user,
+      csrf,
+      crumbs: [{ href: '/gestion', label: 'Espace de gestion' }, { href: '/gestion/lieux', label: 'Lieux' }, { label: 'Sources' }],
+      body: html`<h1>Sources de données</h1>
+        ${okNotice(OK[queryValue(req, 'ok')])}
+        <p>Chaque producteur de données (département, réseau, opérateur…) est une source : ses lieux sont rapprochés par son identifiant. Un fichier de correspondance permet d’importer son propre format.</p>
+        <table class="data"><caption>${sources.length} source(s) décrite(s)</caption>
+          <thead><tr><th scope="col">Source</th><th scope="col">Producteur</th><th scope="col">Lieux</th><th scope="col">Correspondance</th></tr></thead>
+          <tbody>${sources.map((s) => html`<tr><td><a href="/gestion/sources/${encodeURIComponent(s.name)}">${s.label}</a> (${s.name})</td><td>${s.producer ?? '—'}</td><td>${s.places ?? 0}</td><td>${s.mappingFileName ?? (s.mapping ? 'oui' : 'aucune')}</td></tr>`)}</tbody></table>
+        ${other.length ? html`<h2>Sources présentes dans les données mais pas encore décrites</h2><ul>${other.map((s) => html`<li>${s.name} (${s.places} lieu(x))</li>`)}</ul>` : ''}
+        <h2>Décrire une source</h2>
+        ${errorSummary(errors)}
+        <form method="post" action="/gestion/sources" novalidate>${csrfField(csrf)}
+          ${textField({ name: 'name', label: 'Identifiant de la source', hint: 'Tel qu’utilisé à l’import (lettres, chiffres, - _ . : @).', value: v.name ?? '', errors, maxlength: 100, required: true })}
+          ${textField({ name: 'label', label: 'Nom lisible', value: v.label ?? '', errors, maxlength: 200, required: true })}
+          ${textField({ name: 'producer', label: 'Producteur', value: v.producer ?? '', errors, maxlength: 200 })}
+          ${textField({ name: 'contact', label: 'Contact', value: v.contact ?? '', errors, maxlength: 200 })}
+          ${textField({ name: 'url', label: 'Site web', type: 'url', value: v.url ?? '', errors, maxlength: 500 })}
+          <button type="submit">Enregistrer la source</button></form>`,
+    });
+  };
+
+  const sourceValues = (req: FastifyRequest) => ({
+    name: bodyValue(req, 'name', 200),
+    label: bodyValue(req, 'label', 400),
+    producer: bodyValue(req, 'producer', 400),
+    contact: bodyValue(req, 'contact', 400),
+    url: bodyValue(req, 'url', 1000),
+  });
+
+  app.get('/gestion/sources', { preHandler: manage }, async (req, reply) => sourcesPage(req, reply));
+
+  app.post('/gestion/sources', post, async (req, reply) => {
+    const user = await me(req);
+    const values = sourceValues(req);
+    try {
+      await saveSource(db, user.id, values, true);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      return sourcesPage(req, reply, { values, errors: [{ field: err.field, message: err.message }] });
+    }
+    return reply.redirect(`/gestion/sources/${encodeURIComponent(values.name.trim())}?ok=saved`, 303);
+  });
+
+  const sourcePage = async (req: FastifyRequest, reply: FastifyReply, o: { values?: Record<string, string>; errors?: FieldError[] } = {}) => {
+    const user = await me(req);
+    const src = await store.getSource(db, param(req, 'name'));
+    if (!src) throw new UserError('Cette source n’existe pas.', 404);
+    const errors = o.errors ?? [];
+    const v = o.values ?? { label: src.label, producer: src.producer ?? '', contact: src.contact ?? '', url: src.url ?? '' };
+    const csrf = csrfOf(reply);
+    const path = `/gestion/sources/${encodeURIComponent(src.name)}`;
+    const mappingError = errors.find((e) => e.field === 'mapping');
+    return page(deps, reply, errors.length ? 400 : 200, {
+      title: titleWithErrors(`Source ${src.label}`, errors),
+      user,
+      csrf,
+      crumbs: [{ href: '/gestion', label: 'Espace de gestion' }, { href: '/gestion/sources', label: 'Sources' }, { label: src.label }],
+      body: html`<h1>Source « ${src.label} »</h1>
+        ${okNotice(OK[queryValue(req, 'ok')])}
+        ${errorSummary(errors)}
+        <p>Identifiant : ${src.name} — ${src.places ?? 0} lieu(x).</p>
+        <form method="post" action="${path}" novalidate>${csrfField(csrf)}
+          ${textField({ name: 'label', label: 'Nom lisible', value: v.label ?? '', errors, maxlength: 200, required: true })}
+          ${textField({ name: 'producer', label: 'Producteur', value: v.producer ?? '', errors, maxlength: 200 })}
+          ${textField({ name: 'contact', label: 'Contact', value: v.contact ?? '', errors, maxlength: 200 })}
+          ${textField({ name: 'url', label: 'Site web', type: 'url', value: v.url ?? '', errors, maxlength: 500 })}
+          <button type="submit">Enregistrer</button></form>
+        <h2>Fichier de correspondance</h2>
+        ${src.mapping
+          ? html`<p>Fichier actuel : ${src.mappingFileName ?? 'sans nom'}. Il est appliqué à chaque import de cette source.</p>
+            <details><summary>Contenu</summary><pre>${JSON.stringify(src.mapping, null, 2)}</pre></details>
+            <form method="post" action="${path}/correspondance/retirer">${csrfField(csrf)}<button type="submit">Retirer le fichier de correspondance</button></form>`
+          : html`<p>Aucun : les fichiers de cette source doivent suivre le standard.</p>`}
+        <form method="post" action="${path}/correspondance" enctype="multipart/form-data" novalidate>${csrfField(csrf)}
+          <div class="form-field"><label for="f-mapping">Nouveau fichier de correspondance (JSON)</label>
+            ${mappingError ? html`<span class="error-message" id="f-mapping-error">${mappingError.message}</span>` : ''}
+            <input id="f-mapping" name="mapping" type="file" accept=".json,application/json"${mappingError ? raw(' aria-invalid="true" aria-describedby="f-mapping-error"') : ''}></div>
+          <button type="submit">Envoyer le fichier</button></form>`,
+    });
+  };
+
+  app.get('/gestion/sources/:name', { preHandler: manage }, async (req, reply) => sourcePage(req, reply));
+
+  app.post('/gestion/sources/:name', post, async (req, reply) => {
+    const user = await me(req);
+    const name = param(req, 'name');
+    if (!(await store.getSource(db, name))) throw new UserError('Cette source n’existe pas.', 404);
+    const values = { ...sourceValues(req), name };
+    try {
+      await saveSource(db, user.id, values, false);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      return sourcePage(req, reply, { values, errors: [{ field: err.field, message: err.message }] });
+    }
+    return reply.redirect(`/gestion/sources/${encodeURIComponent(name)}?ok=saved`, 303);
+  });
+
+  app.post('/gestion/sources/:name/correspondance', post, async (req, reply) => {
+    const user = await me(req);
+    const name = param(req, 'name');
+    const file = uploadedFile(req.body, 'mapping');
+    try {
+      if (!file || file.data.length === 0) throw new UserError('Choisissez un fichier de correspondance (JSON).', 400, 'mapping');
+      if (file.data.length > 1024 * 1024) throw new UserError('Le fichier de correspondance dépasse 1 Mo.', 400, 'mapping');
+      await setSourceMapping(db, user.id, name, { text: file.data.toString('utf8'), fileName: file.fileName });
+    } catch (err) {
+      if (!(err instanceof UserError) || err.statusCode === 404) throw err;
+      return sourcePage(req, reply, { errors: [{ field: 'mapping', message: err.message }] });
+    }
+    return reply.redirect(`/gestion/sources/${encodeURIComponent(name)}?ok=mapping`, 303);
+  });
+
+  app.post('/gestion/sources/:name/correspondance/retirer', post, async (req, reply) => {
+    const user = await me(req);
+    const name = param(req, 'name');
+    await setSourceMapping(db, user.id, name, null);
+    return reply.redirect(`/gestion/sources/${encodeURIComponent(name)}?ok=mapping-removed`, 303);
+  });
+}
