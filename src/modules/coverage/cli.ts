@@ -20,12 +20,12 @@ function parseArgs(args: string[], allowed: string[]): Record<string, string> {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const m = /^--([\w-]+)(?:=(.*))?$/.exec(a);
-    if (!m || !allowed.includes(m[1]!)) throw new UserError(`Unknown option "${a}". Usage: maillage ${USAGE}`);
+    if (!m || !allowed.includes(m[1]!)) throw new UserError(`Option inconnue « ${a} ». Usage : maillage ${USAGE}`, 400, a);
     if (m[2] !== undefined) out[m[1]!] = m[2];
     else if (m[1] === 'incremental') out[m[1]] = 'true';
     else {
       const v = args[++i];
-      if (v === undefined) throw new UserError(`Option --${m[1]} needs a value.`);
+      if (v === undefined) throw new UserError(`L’option --${m[1]} attend une valeur.`, 400, `--${m[1]}`);
       out[m[1]!] = v;
     }
   }
@@ -35,13 +35,13 @@ function parseArgs(args: string[], allowed: string[]): Record<string, string> {
 function number(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw new UserError(`--${name} must be a number between ${min} and ${max} (got "${value}").`);
+  if (!Number.isFinite(n) || n < min || n > max) throw new UserError(`--${name} : indiquez un nombre entre ${min} et ${max} (reçu « ${value} »).`, 400, `--${name}`);
   return n;
 }
 
 function criterion(value: string | undefined): Criterion {
   const c = parseCriterion(value);
-  if (!c) throw new UserError(`Unknown --service "${value}". Use one of: ${SERVICES.map((s) => s.key).join(', ')}, samedi.`);
+  if (!c) throw new UserError(`--service : service inconnu « ${value} ». Valeurs possibles : ${SERVICES.map((s) => s.key).join(', ')}, samedi.`, 400, '--service');
   return c;
 }
 
@@ -58,16 +58,17 @@ async function run(sub: string | undefined, rest: string[], ctx: CliContext): Pr
   if (sub === 'recompute') {
     const o = parseArgs(rest, ['incremental']);
     const r = o.incremental ? await refresh(ctx.db) : await recomputeAll(ctx.db, { onProgress: (m) => ctx.out(m) });
+    const kind = r.kind === 'none' ? 'déjà à jour' : r.kind === 'full' ? 'recalcul complet' : 'recalcul incrémental';
     ctx.out(
-      `Coverage ${r.kind === 'none' ? 'already up to date' : `recomputed (${r.kind})`}: ${r.communes} communes (${r.communesWithoutCentre} without a centre), ` +
-        `${r.places} places, ${r.updatedCommunes} communes written, in ${r.durationMs} ms ${JSON.stringify(r.timings)}`,
+      `Couverture : ${kind} — ${r.communes} communes (dont ${r.communesWithoutCentre} sans centre connu), ${r.places} lieux ; ` +
+        `${r.updatedCommunes} communes écrites en ${r.durationMs} ms ${JSON.stringify(r.timings)}`,
     );
     return 0;
   }
   if (sub === 'report') {
     const o = parseArgs(rest, ['territory', 'table', 'level', 'km', 'link-km', 'service', 'format']);
     const format = o.format ?? 'text';
-    if (!['csv', 'json', 'text'].includes(format)) throw new UserError('--format must be csv, json or text.');
+    if (!['csv', 'json', 'text'].includes(format)) throw new UserError(`--format : « ${format} » inconnu ; valeurs possibles : csv, json, text.`, 400, '--format');
     const table = o.table ?? 'communes';
     if (table === 'communes') {
       const s = await scope(ctx.db, o.territory);
@@ -76,7 +77,7 @@ async function run(sub: string | undefined, rest: string[], ctx: CliContext): Pr
     }
     if (table === 'summary') {
       const level = (o.level ?? (o.territory ? 'france' : 'departement')) as AreaLevel;
-      if (!['france', 'region', 'departement', 'epci'].includes(level)) throw new UserError('--level must be france, region, departement or epci.');
+      if (!['france', 'region', 'departement', 'epci'].includes(level)) throw new UserError(`--level : « ${level} » inconnu ; valeurs possibles : france, region, departement, epci.`, 400, '--level');
       const r = level === 'france' && o.territory ? { areas: [scopeSummary(await scope(ctx.db, o.territory))] } : await summaries(ctx.db, level, o.territory);
       print(ctx, format, summariesTable(r.areas), r.areas.map(summaryJson));
       return 0;
@@ -93,11 +94,11 @@ async function run(sub: string | undefined, rest: string[], ctx: CliContext): Pr
       print(ctx, format, t, { criterion: criterionKey(c), ...r.zones });
       return 0;
     }
-    throw new UserError('--table must be communes, summary, white-zones or white-communes.');
+    throw new UserError(`--table : « ${table} » inconnu ; valeurs possibles : communes, summary, white-zones, white-communes.`, 400, '--table');
   }
   if (sub === 'plan') {
     const o = parseArgs(rest, ['territory', 'k', 'radius', 'service', 'format']);
-    if (!o.territory) throw new UserError('--territory is required (e.g. --territory 27).');
+    if (!o.territory) throw new UserError('--territory est obligatoire (par exemple --territory 27).', 400, '--territory');
     const r = await plan(ctx.db, {
       territory: o.territory,
       k: number(o.k, 'k', 10, 1, 100),
@@ -105,16 +106,17 @@ async function run(sub: string | undefined, rest: string[], ctx: CliContext): Pr
       criterion: criterion(o.service),
     });
     const format = o.format ?? 'text';
+    if (!['csv', 'json', 'text'].includes(format)) throw new UserError(`--format : « ${format} » inconnu ; valeurs possibles : csv, json, text.`, 400, '--format');
     print(ctx, format, planTable(r.picks, (uid) => r.places[uid]?.name ?? null), r);
     if (format === 'text') {
       ctx.out(
-        `Covered within ${r.radiusKm} km: ${r.coveredBefore} → ${r.coveredAfter} of ${r.population} inhabitants; ` +
-          `best possible ≤ ${r.optimumUpperBound}${r.guaranteedRatio !== null ? ` (greedy reaches ≥ ${(r.guaranteedRatio * 100).toFixed(1)} % of the best gain)` : ''}.`,
+        `Habitants à ${r.radiusKm} km ou moins d’un lieu : ${r.coveredBefore} → ${r.coveredAfter} sur ${r.population} ; ` +
+          `meilleur résultat possible ≤ ${r.optimumUpperBound}${r.guaranteedRatio !== null ? ` (ces choix atteignent au moins ${(r.guaranteedRatio * 100).toFixed(1)} % du meilleur gain)` : ''}.`,
       );
     }
     return 0;
   }
-  ctx.out(`Usage: maillage ${USAGE}`);
+  process.stderr.write(`${sub ? `Sous-commande inconnue « ${sub} ». ` : ''}Usage : maillage ${USAGE}\n`);
   return 2;
 }
 
@@ -128,7 +130,8 @@ export const coverageCommands: Record<string, CliCommand> = {
         return await run(sub, rest, ctx);
       } catch (e) {
         if (e instanceof UserError) {
-          ctx.out(e.message);
+          // On stderr, so that `report --format csv > file.csv` never mixes an error into the data.
+          process.stderr.write(`${e.message}\n`);
           return 2;
         }
         throw e;

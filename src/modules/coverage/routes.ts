@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { App } from '../../platform/http/server.ts';
 import { UserError } from '../../platform/http/errors.ts';
 import type { AppContext } from '../../platform/module.ts';
+import { requirePermission } from '../accounts/index.ts';
 import { criterionKey, parseCriterion, SERVICES, type Criterion } from './model.ts';
 import { queueRecompute, recomputeJob } from './jobs.ts';
 import { plan, scope, scopeSummary, summaries, whatIf, whiteZonesFor, type PlanOutput, type WhatIfOutput } from './service.ts';
@@ -409,15 +410,21 @@ export function registerCoverageRoutes(app: App, ctx: AppContext) {
     },
   );
 
+  // A national recompute is an operator's action: staff with the territory dashboard for the whole
+  // platform (admin, national staff), signed in, with the CSRF token (header x-csrf-token).
+  const operator = requirePermission('territory.dashboard');
   app.post(
     '/api/v1/coverage/recompute',
     {
       config: { rateLimit: { max: 3, timeWindow: '1 minute' } },
+      preValidation: app.csrfProtection,
+      preHandler: operator,
       schema: {
         tags,
         summary: 'Lancer un recalcul complet en tâche de fond',
-        description: 'Renvoie l’identifiant de la tâche (la même si un recalcul attend déjà) ; suivre avec GET /api/v1/coverage/jobs/{id}.',
-        response: { 202: z.object({ jobId: z.string() }), 503: errorSchema },
+        description:
+          'Réservé au personnel ayant le tableau de bord des territoires sur toute la plateforme (session et jeton CSRF dans l’en-tête x-csrf-token). Renvoie l’identifiant de la tâche (la même si un recalcul attend déjà) ; suivre avec GET /api/v1/coverage/jobs/{id}.',
+        response: { 202: z.object({ jobId: z.string() }), 401: errorSchema, 403: errorSchema, 503: errorSchema },
       },
     },
     async (_req, reply) => {
@@ -429,6 +436,7 @@ export function registerCoverageRoutes(app: App, ctx: AppContext) {
   app.get(
     '/api/v1/coverage/jobs/:id',
     {
+      preHandler: operator,
       schema: {
         tags,
         summary: 'État d’un recalcul en tâche de fond',
@@ -444,6 +452,8 @@ export function registerCoverageRoutes(app: App, ctx: AppContext) {
             startedAt: z.string().nullable(),
             completedAt: z.string().nullable(),
           }),
+          401: errorSchema,
+          403: errorSchema,
           404: errorSchema,
         },
       },

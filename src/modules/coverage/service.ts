@@ -6,7 +6,7 @@
 import type { Db, Queryable } from '../../platform/db/index.ts';
 import type { Logger } from '../../platform/log.ts';
 import { UserError } from '../../platform/http/errors.ts';
-import { currentCommuneOf, listCommunes, listDepartements, listRegions, resolveTerritory, type Territory } from '../territories/index.ts';
+import { currentCommuneOf, listCommunes, listDepartements, listRegions, resolveTerritory, territoriesStatus, type Territory } from '../territories/index.ts';
 import { dataVersion, getPlacesByUids, listPlacePoints } from '../places/index.ts';
 import {
   affectedCommunes,
@@ -31,7 +31,6 @@ import {
   type WhiteZones,
 } from './model.ts';
 import {
-  deleteMeasuresExcept,
   deleteSnapshot,
   maskOf,
   readMeasures,
@@ -63,9 +62,17 @@ function exclusive<T>(db: Db, fn: () => Promise<T>): Promise<T> {
 // ---------------------------------------------------------------------------------------------
 // Inputs from the other modules
 
-async function loadCommunes(db: Queryable): Promise<CoverageCommune[]> {
-  const communes = await listCommunes(db);
-  return communes.map((c) => ({ code: c.code, name: c.name, departement: c.departement, region: c.region, epci: c.epci, population: c.population, lat: c.lat, lon: c.lon }));
+/** The communes, cached per process until the reference is reloaded (its load date and counts change). */
+const communeCache = new WeakMap<Db, { key: string; communes: CoverageCommune[] }>();
+
+async function loadCommunes(db: Db): Promise<CoverageCommune[]> {
+  const st = await territoriesStatus(db);
+  const key = JSON.stringify([st.cogYear, st.loadedAt, st.counts.communes, st.centres, st.communesWithoutCentre.length]);
+  const hit = communeCache.get(db);
+  if (hit && hit.key === key) return hit.communes;
+  const communes = (await listCommunes(db)).map((c) => ({ code: c.code, name: c.name, departement: c.departement, region: c.region, epci: c.epci, population: c.population, lat: c.lat, lon: c.lon }));
+  if (communes.length) communeCache.set(db, { key, communes });
+  return communes;
 }
 
 /**
@@ -145,12 +152,19 @@ async function fullRecompute(db: Db, onProgress?: (message: string) => void): Pr
   const measures = measureCommunes(communes, ix);
   sw.step('measure');
   const unattributed = places.filter((p) => p.communeCode === null).length;
-  await db.transaction(async (tx) => {
-    await deleteMeasuresExcept(tx, communes.map((c) => c.code));
-    await upsertMeasures(tx, measures);
-    await deleteSnapshot(tx, 'all');
-    await upsertSnapshot(tx, places, SERVICE_LABELS);
-    await writeState(tx, {
+  const previous = await knownSnapshot(db);
+  const version = await db.transaction(async (tx) => {
+    await upsertMeasures(tx, measures, { replaceAll: true });
+    if (previous) {
+      // Only the places that changed since the stored snapshot are written.
+      const diff = snapshotDiff(previous, places);
+      await deleteSnapshot(tx, diff.removed);
+      await upsertSnapshot(tx, diff.upserts, SERVICE_LABELS);
+    } else {
+      await deleteSnapshot(tx, 'all');
+      await upsertSnapshot(tx, places, SERVICE_LABELS);
+    }
+    return writeState(tx, {
       services: SERVICE_LABELS,
       placesVersion,
       kind: 'full',
@@ -160,6 +174,7 @@ async function fullRecompute(db: Db, onProgress?: (message: string) => void): Pr
       unattributedPlaces: unattributed,
     });
   });
+  remember(db, version, measures, places);
   sw.step('write');
   return {
     kind: 'full',
@@ -197,7 +212,7 @@ async function incremental(db: Db): Promise<RecomputeReport> {
   const placesVersion = await dataVersion(db);
   const measures = await cachedMeasures(db, state);
   const codes = new Set(measures.map((m) => m.code));
-  const [old, current] = [await readSnapshot(db, SERVICE_LABELS), await loadPlaces(db, codes)];
+  const [old, current] = [await snapshotOf(db, state), await loadPlaces(db, codes)];
   sw.step('load');
   const before = new Map(old.map((p) => [p.uid, p]));
   const changes: PlaceChange[] = [];
@@ -208,7 +223,7 @@ async function incremental(db: Db): Promise<RecomputeReport> {
   for (const p of current) {
     seen.add(p.uid);
     const o = before.get(p.uid);
-    if (o && o.lat === p.lat && o.lon === p.lon && o.communeCode === p.communeCode && maskOf(o, SERVICE_LABELS) === maskOf(p, SERVICE_LABELS)) continue;
+    if (o && samePlace(o, p)) continue;
     if (o) {
       changed++;
       changes.push(o);
@@ -247,11 +262,11 @@ async function incremental(db: Db): Promise<RecomputeReport> {
   const ix = buildIndexes(current, SERVICE_LABELS);
   const updated = measures.filter((m) => affected.has(m.code)).map((m) => measureCommune(m, ix));
   sw.step('measure');
-  await db.transaction(async (tx) => {
+  const version = await db.transaction(async (tx) => {
     await upsertMeasures(tx, updated);
     await deleteSnapshot(tx, removedUids);
     await upsertSnapshot(tx, upserts, SERVICE_LABELS);
-    await writeState(tx, {
+    return writeState(tx, {
       services: SERVICE_LABELS,
       placesVersion,
       kind: 'incremental',
@@ -261,6 +276,8 @@ async function incremental(db: Db): Promise<RecomputeReport> {
       unattributedPlaces: current.filter((p) => p.communeCode === null).length,
     });
   });
+  const byCode = new Map(updated.map((m) => [m.code, m]));
+  remember(db, version, measures.map((m) => byCode.get(m.code) ?? m), current);
   sw.step('write');
   return report('incremental', updated.length);
 }
@@ -300,14 +317,58 @@ export function followPlaceChanges(db: Db, log: Logger, subscribe: (listener: ()
 // ---------------------------------------------------------------------------------------------
 // Reads (cached per process by stored version)
 
-const cache = new WeakMap<Db, { version: number; measures: CommuneMeasure[]; byCode: Map<string, CommuneMeasure> }>();
+/**
+ * What this process knows of the stored version: the measures, and the places they were computed
+ * from (the snapshot). Both are kept after a recompute, so that reads, "what if" and the next
+ * incremental refresh need not read them back; another process's write bumps the version and
+ * they are read from the database again.
+ */
+const cache = new WeakMap<Db, { version: number; measures: CommuneMeasure[] }>();
+const snapshots = new WeakMap<Db, { version: number; places: CoveragePlace[] }>();
+
+function remember(db: Db, version: number, measures: CommuneMeasure[], places: CoveragePlace[]) {
+  cache.set(db, { version, measures });
+  snapshots.set(db, { version, places });
+}
 
 async function cachedMeasures(db: Db, state: CoverageState): Promise<CommuneMeasure[]> {
   const c = cache.get(db);
   if (c && c.version === state.version) return c.measures;
   const measures = await readMeasures(db);
-  cache.set(db, { version: state.version, measures, byCode: new Map(measures.map((m) => [m.code, m])) });
+  cache.set(db, { version: state.version, measures });
   return measures;
+}
+
+/** The places the stored measures were computed from. */
+async function snapshotOf(db: Db, state: CoverageState): Promise<CoveragePlace[]> {
+  const c = snapshots.get(db);
+  if (c && c.version === state.version) return c.places;
+  const places = await readSnapshot(db, SERVICE_LABELS);
+  snapshots.set(db, { version: state.version, places });
+  return places;
+}
+
+/** The stored snapshot when this process holds it in memory (null otherwise: rewrite it whole). */
+async function knownSnapshot(db: Db): Promise<CoveragePlace[] | null> {
+  const c = snapshots.get(db);
+  if (!c) return null;
+  const state = await readState(db);
+  return state && state.version === c.version ? c.places : null;
+}
+
+function samePlace(a: CoveragePlace, b: CoveragePlace): boolean {
+  return a.lat === b.lat && a.lon === b.lon && a.communeCode === b.communeCode && maskOf(a, SERVICE_LABELS) === maskOf(b, SERVICE_LABELS);
+}
+
+function snapshotDiff(before: CoveragePlace[], after: CoveragePlace[]): { upserts: CoveragePlace[]; removed: string[] } {
+  const old = new Map(before.map((p) => [p.uid, p]));
+  const upserts: CoveragePlace[] = [];
+  for (const p of after) {
+    const o = old.get(p.uid);
+    old.delete(p.uid);
+    if (!o || !samePlace(o, p)) upserts.push(p);
+  }
+  return { upserts, removed: [...old.keys()] };
 }
 
 /** Every commune's measures, fresh. */
@@ -449,7 +510,7 @@ export interface WhatIfOutput {
  */
 export async function whatIf(db: Db, q: WhatIfQuery): Promise<WhatIfOutput> {
   const s = await scope(db, q.territory);
-  const places = await readSnapshot(db, SERVICE_LABELS);
+  const places = await snapshotOf(db, s.state);
   const known = new Set(places.map((p) => p.uid));
   const closing = new Set(q.close);
   const unknownUids = q.close.filter((u) => !known.has(u));

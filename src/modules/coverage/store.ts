@@ -65,55 +65,58 @@ export async function writeState(
 // ---------------------------------------------------------------------------------------------
 // Measures
 
-function arrayLiteral(values: (number | string | null)[]): string {
-  return `{${values.map((v) => (v === null ? 'NULL' : String(v))).join(',')}}`;
-}
-
-/** Inserts or replaces the measures of the given communes. */
-export async function upsertMeasures(db: Queryable, measures: CommuneMeasure[]): Promise<void> {
-  for (let i = 0; i < measures.length; i += 5000) {
-    const batch = measures.slice(i, i + 5000);
-    const col = <T>(f: (m: CommuneMeasure) => T) => batch.map(f);
-    await db.query(
-      `INSERT INTO coverage.commune_measure (code, name, departement, region, epci, population, lat, lon, nearest_km, nearest_uid,
+/**
+ * Inserts or replaces the measures of the given communes. Every value travels in a typed array
+ * parameter (one per column, and one per service for the per-service distances and places), which
+ * the embedded database parses much faster than array literals. `replaceAll` empties the table
+ * first (a full recompute), so that rows are plain inserts instead of conflict-checked updates.
+ */
+export async function upsertMeasures(db: Queryable, measures: CommuneMeasure[], opts: { replaceAll?: boolean } = {}): Promise<void> {
+  if (opts.replaceAll) await db.query('TRUNCATE coverage.commune_measure');
+  const services = measures[0]?.byService.length ?? 0;
+  const kmCols = Array.from({ length: services }, (_, i) => `k${i}`);
+  const uidCols = Array.from({ length: services }, (_, i) => `u${i}`);
+  const base = 16;
+  const params = [
+    ...kmCols.map((_, i) => `$${base + 1 + i}::float8[]`),
+    ...uidCols.map((_, i) => `$${base + 1 + services + i}::text[]`),
+  ];
+  const sql = `INSERT INTO coverage.commune_measure (code, name, departement, region, epci, population, lat, lon, nearest_km, nearest_uid,
          service_km, service_uid, saturday_km, saturday_uid, within_5, within_10, within_20, places_in_commune, computed_at)
        SELECT code, name, departement, region, epci, population, lat, lon, nearest_km, nearest_uid,
-              service_km::double precision[], service_uid::text[], saturday_km, saturday_uid, w5, w10, w20, places, now()
+              ARRAY[${kmCols.join(', ')}]::float8[], ARRAY[${uidCols.join(', ')}]::text[], saturday_km, saturday_uid, w5, w10, w20, places, now()
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::float8[], $8::float8[], $9::float8[], $10::text[],
-                     $11::text[], $12::text[], $13::float8[], $14::text[], $15::int[], $16::int[], $17::int[], $18::int[])
-           AS t(code, name, departement, region, epci, population, lat, lon, nearest_km, nearest_uid, service_km, service_uid, saturday_km, saturday_uid, w5, w10, w20, places)
-       ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, departement = EXCLUDED.departement, region = EXCLUDED.region, epci = EXCLUDED.epci,
+                     $11::float8[], $12::text[], $13::int[], $14::int[], $15::int[], $16::int[]${params.length ? ', ' + params.join(', ') : ''})
+           AS t(code, name, departement, region, epci, population, lat, lon, nearest_km, nearest_uid, saturday_km, saturday_uid, w5, w10, w20, places${kmCols.length ? ', ' + kmCols.join(', ') + ', ' + uidCols.join(', ') : ''})
+       ${opts.replaceAll ? '' : `ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, departement = EXCLUDED.departement, region = EXCLUDED.region, epci = EXCLUDED.epci,
          population = EXCLUDED.population, lat = EXCLUDED.lat, lon = EXCLUDED.lon, nearest_km = EXCLUDED.nearest_km, nearest_uid = EXCLUDED.nearest_uid,
          service_km = EXCLUDED.service_km, service_uid = EXCLUDED.service_uid, saturday_km = EXCLUDED.saturday_km, saturday_uid = EXCLUDED.saturday_uid,
          within_5 = EXCLUDED.within_5, within_10 = EXCLUDED.within_10, within_20 = EXCLUDED.within_20, places_in_commune = EXCLUDED.places_in_commune,
-         computed_at = now()`,
-      [
-        col((m) => m.code),
-        col((m) => m.name),
-        col((m) => m.departement),
-        col((m) => m.region),
-        col((m) => m.epci),
-        col((m) => m.population),
-        col((m) => m.lat),
-        col((m) => m.lon),
-        col((m) => m.nearest?.km ?? null),
-        col((m) => m.nearest?.uid ?? null),
-        col((m) => arrayLiteral(m.byService.map((n) => n?.km ?? null))),
-        col((m) => arrayLiteral(m.byService.map((n) => n?.uid ?? null))),
-        col((m) => m.saturday?.km ?? null),
-        col((m) => m.saturday?.uid ?? null),
-        col((m) => m.within?.[0] ?? null),
-        col((m) => m.within?.[1] ?? null),
-        col((m) => m.within?.[2] ?? null),
-        col((m) => m.placesInCommune),
-      ],
-    );
+         computed_at = now()`}`;
+  for (let i = 0; i < measures.length; i += 5000) {
+    const batch = measures.slice(i, i + 5000);
+    const col = <T>(f: (m: CommuneMeasure) => T) => batch.map(f);
+    await db.query(sql, [
+      col((m) => m.code),
+      col((m) => m.name),
+      col((m) => m.departement),
+      col((m) => m.region),
+      col((m) => m.epci),
+      col((m) => m.population),
+      col((m) => m.lat),
+      col((m) => m.lon),
+      col((m) => m.nearest?.km ?? null),
+      col((m) => m.nearest?.uid ?? null),
+      col((m) => m.saturday?.km ?? null),
+      col((m) => m.saturday?.uid ?? null),
+      col((m) => m.within?.[0] ?? null),
+      col((m) => m.within?.[1] ?? null),
+      col((m) => m.within?.[2] ?? null),
+      col((m) => m.placesInCommune),
+      ...Array.from({ length: services }, (_, k) => col((m) => m.byService[k]?.km ?? null)),
+      ...Array.from({ length: services }, (_, k) => col((m) => m.byService[k]?.uid ?? null)),
+    ]);
   }
-}
-
-/** Removes the measures of communes no longer in the reference (after a COG change). */
-export async function deleteMeasuresExcept(db: Queryable, keep: string[]): Promise<void> {
-  await db.query('DELETE FROM coverage.commune_measure WHERE NOT (code = ANY($1::text[]))', [keep]);
 }
 
 interface MeasureRow {
@@ -224,6 +227,6 @@ export async function upsertSnapshot(db: Queryable, places: CoveragePlace[], ser
 }
 
 export async function deleteSnapshot(db: Queryable, uids: string[] | 'all'): Promise<void> {
-  if (uids === 'all') await db.query('DELETE FROM coverage.place_snapshot');
+  if (uids === 'all') await db.query('TRUNCATE coverage.place_snapshot');
   else if (uids.length) await db.query('DELETE FROM coverage.place_snapshot WHERE uid = ANY($1::text[])', [uids]);
 }

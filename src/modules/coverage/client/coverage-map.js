@@ -88,7 +88,9 @@ if (dataEl && container) {
       }
     map.addImage('pick', { width: size, height: size, data: img });
     map.addLayer({ id: 'picks', type: 'symbol', source: 'picks', layout: { 'icon-image': 'pick', 'icon-allow-overlap': true } });
+    container.dataset.ready = '1'; // for tests and for anyone scripting the page
   });
+  container.maplibreMap = map;
   if (points.features.length) {
     let w = 180, s = 90, e = -180, n = -90;
     for (const f of points.features) {

@@ -171,31 +171,31 @@ function serviceTable(s: AreaSummary): Raw {
     ['Ouvert le samedi', s.saturday],
     ...SERVICES.map((x, i) => [x.label, s.byService[i]!] as [string, ShareSet]),
   ];
-  return html`<table><caption class="visually-hidden">${t.byService}</caption>
+  return html`<div class="coverage-table" role="region" tabindex="0" aria-label="${t.byService}"><table><caption class="visually-hidden">${t.byService}</caption>
 <thead><tr><th scope="col">${t.service}</th><th scope="col">≤ 5 km</th><th scope="col">≤ 10 km</th><th scope="col">≤ 20 km</th><th scope="col">${t.meanKmShort}</th></tr></thead>
-<tbody>${rows.map(([label, sh]) => html`<tr><th scope="row">${label}</th><td>${fmtPct(sh.within5)}</td><td>${fmtPct(sh.within10)}</td><td>${fmtPct(sh.within20)}</td><td>${fmtKm(sh.meanKm)}</td></tr>`)}</tbody></table>`;
+<tbody>${rows.map(([label, sh]) => html`<tr><th scope="row">${label}</th><td>${fmtPct(sh.within5)}</td><td>${fmtPct(sh.within10)}</td><td>${fmtPct(sh.within20)}</td><td>${fmtKm(sh.meanKm)}</td></tr>`)}</tbody></table></div>`;
 }
 
 function areasTable(areas: AreaSummary[], c: Criterion, caption: string): Raw {
-  return html`<table><caption>${caption}</caption>
+  return html`<div class="coverage-table" role="region" tabindex="0" aria-label="${caption}"><table><caption>${caption}</caption>
 <thead><tr><th scope="col">${t.name}</th><th scope="col">${t.population}</th><th scope="col">≤ 5 km</th><th scope="col">≤ 10 km</th><th scope="col">≤ 20 km</th><th scope="col">${t.meanKmShort}</th><th scope="col">${t.per10k}</th></tr></thead>
 <tbody>${areas.map((a) => {
     const sh = shareOf(a, c);
     const href = a.level === 'france' ? '/couverture' : `/couverture/${a.level}/${encodeURIComponent(a.code)}?service=${criterionKey(c)}`;
     return html`<tr><th scope="row"><a href="${href}">${a.name}</a> <span class="count">(${a.code})</span></th><td>${fmtInt(a.population)}</td><td>${fmtPct(sh.within5)}</td><td>${fmtPct(sh.within10)}</td><td>${fmtPct(sh.within20)}</td><td>${fmtKm(sh.meanKm)}</td><td>${a.placesPer10k === null ? '—' : nf1.format(a.placesPer10k)}</td></tr>`;
-  })}</tbody></table>`;
+  })}</tbody></table></div>`;
 }
 
 function communesTableHtml(measures: CommuneMeasure[], c: Criterion): Raw {
   const rows = measures
     .filter((m) => m.lat !== null && m.lon !== null)
     .sort((a, b) => (distanceFor(b, c)?.km ?? Infinity) - (distanceFor(a, c)?.km ?? Infinity) || b.population - a.population);
-  return html`<table><caption class="visually-hidden">${t.communesTitle}</caption>
+  return html`<div class="coverage-table" role="region" tabindex="0" aria-label="${t.communesTitle}"><table><caption class="visually-hidden">${t.communesTitle}</caption>
 <thead><tr><th scope="col">${t.commune}</th><th scope="col">${t.population}</th><th scope="col">${t.distance}</th><th scope="col">${t.count5}</th><th scope="col">${t.count20}</th><th scope="col">${t.inCommune}</th></tr></thead>
 <tbody>${rows.map((m) => {
     const d = distanceFor(m, c);
     return html`<tr><th scope="row">${m.name} <span class="count">(${m.code})</span></th><td>${fmtInt(m.population)}</td><td>${d ? fmtKm(d.km) : t.noPlace}</td><td>${fmtInt(m.within?.[0])}</td><td>${fmtInt(m.within?.[2])}</td><td>${fmtInt(m.placesInCommune)}</td></tr>`;
-  })}</tbody></table>`;
+  })}</tbody></table></div>`;
 }
 
 function legend(thresholdKm: number, withPicks: boolean): Raw {
@@ -253,9 +253,9 @@ function planResult(r: PlanOutput): Raw {
   });
   return html`<section id="resultat-plan" aria-labelledby="resultat-plan-titre"><h3 id="resultat-plan-titre">${t.planResult}</h3>
 <p>${t.planSummary(r)}</p><p>${t.planBound(r)}</p>
-${r.picks.length === 0 ? html`<p>${t.planEmpty}</p>` : html`<table><caption class="visually-hidden">${t.planResult}</caption>
+${r.picks.length === 0 ? html`<p>${t.planEmpty}</p>` : html`<div class="coverage-table" role="region" tabindex="0" aria-label="${t.planResult}"><table><caption class="visually-hidden">${t.planResult}</caption>
 <thead><tr><th scope="col">${t.rank}</th><th scope="col">${t.commune}</th><th scope="col">${t.newly}</th><th scope="col">${t.newlyCommunes}</th><th scope="col">${t.nearestExisting}</th></tr></thead>
-<tbody>${rows}</tbody></table>`}</section>`;
+<tbody>${rows}</tbody></table></div>`}</section>`;
 }
 
 function whatIfForm(p: PageState): Raw {
@@ -276,14 +276,14 @@ function whatIfResult(r: WhatIfOutput, c: Criterion): Raw {
   const line = (label: string, x: string, y: string) => html`<tr><th scope="row">${label}</th><td>${x}</td><td>${y}</td></tr>`;
   return html`<section aria-labelledby="et-si-resultat"><h3 id="et-si-resultat">${t.whatIfResult}</h3>
 <p>${r.closed} fermeture(s), ${r.opened} ouverture(s).${r.unknownUids.length ? ` Identifiants inconnus ignorés : ${r.unknownUids.join(', ')}.` : ''}</p>
-<table><caption class="visually-hidden">${t.whatIfResult}</caption><thead><tr><th scope="col">Indicateur</th><th scope="col">${t.before}</th><th scope="col">${t.after}</th></tr></thead><tbody>
+<div class="coverage-table" role="region" tabindex="0" aria-label="${t.whatIfResult}"><table><caption class="visually-hidden">${t.whatIfResult}</caption><thead><tr><th scope="col">Indicateur</th><th scope="col">${t.before}</th><th scope="col">${t.after}</th></tr></thead><tbody>
 ${line(t.within(5), fmtPct(b.within5), fmtPct(a.within5))}
 ${line(t.within(10), fmtPct(b.within10), fmtPct(a.within10))}
 ${line(t.within(20), fmtPct(b.within20), fmtPct(a.within20))}
 ${line(t.meanKm, fmtKm(b.meanKm), fmtKm(a.meanKm))}
-</tbody></table>
-${r.changed.length ? html`<table><caption>${t.changed}</caption><thead><tr><th scope="col">${t.commune}</th><th scope="col">${t.population}</th><th scope="col">${t.distanceBefore}</th><th scope="col">${t.distanceAfter}</th></tr></thead>
-<tbody>${r.changed.slice(0, 100).map((x) => html`<tr><th scope="row">${x.name} <span class="count">(${x.code})</span></th><td>${fmtInt(x.population)}</td><td>${x.beforeKm === null ? t.noPlace : fmtKm(x.beforeKm)}</td><td>${x.afterKm === null ? t.noPlace : fmtKm(x.afterKm)}</td></tr>`)}</tbody></table>` : ''}
+</tbody></table></div>
+${r.changed.length ? html`<div class="coverage-table" role="region" tabindex="0" aria-label="${t.changed}"><table><caption>${t.changed}</caption><thead><tr><th scope="col">${t.commune}</th><th scope="col">${t.population}</th><th scope="col">${t.distanceBefore}</th><th scope="col">${t.distanceAfter}</th></tr></thead>
+<tbody>${r.changed.slice(0, 100).map((x) => html`<tr><th scope="row">${x.name} <span class="count">(${x.code})</span></th><td>${fmtInt(x.population)}</td><td>${x.beforeKm === null ? t.noPlace : fmtKm(x.beforeKm)}</td><td>${x.afterKm === null ? t.noPlace : fmtKm(x.afterKm)}</td></tr>`)}</tbody></table></div>` : ''}
 </section>`;
 }
 
@@ -336,9 +336,9 @@ ${zones.zones.communes.length === 0 ? html`<p>${t.whiteNone}</p>` : html`
 <p>${fmtInt(zones.zones.communes.length)} communes, ${fmtInt(zones.zones.communes.reduce((x, y) => x + y.population, 0))} habitants, ${fmtInt(zones.zones.groups.length)} groupes.
 <a href="/api/v1/coverage/white-zones.csv?${q(`&km=${p.thresholdKm}&link_km=${p.linkKm}&table=groups`)}">${t.groups} (CSV)</a> —
 <a href="/api/v1/coverage/white-zones.csv?${q(`&km=${p.thresholdKm}&link_km=${p.linkKm}&table=communes`)}">${t.communesTitle} (CSV)</a></p>
-<table><caption>${t.groups}${zones.zones.groups.length > 50 ? ' (les 50 plus peuplés)' : ''}</caption>
+<div class="coverage-table" role="region" tabindex="0" aria-label="${t.groups}"><table><caption>${t.groups}${zones.zones.groups.length > 50 ? ' (les 50 plus peuplés)' : ''}</caption>
 <thead><tr><th scope="col">${t.rank}</th><th scope="col">${t.groupMain}</th><th scope="col">${t.population}</th><th scope="col">${t.groupSize}</th><th scope="col">${t.meanKmShort}</th><th scope="col">${t.maxKm}</th><th scope="col">${t.departements}</th></tr></thead>
-<tbody>${zones.zones.groups.slice(0, 50).map((g) => html`<tr><td>${g.rank}</td><th scope="row">${g.main.name} <span class="count">(${g.main.code})</span></th><td>${fmtInt(g.population)}</td><td>${g.communeCount}</td><td>${fmtKm(g.meanKm)}</td><td>${fmtKm(g.maxKm)}</td><td>${g.departements.join(', ')}</td></tr>`)}</tbody></table>`}
+<tbody>${zones.zones.groups.slice(0, 50).map((g) => html`<tr><td>${g.rank}</td><th scope="row">${g.main.name} <span class="count">(${g.main.code})</span></th><td>${fmtInt(g.population)}</td><td>${g.communeCount}</td><td>${fmtKm(g.meanKm)}</td><td>${fmtKm(g.maxKm)}</td><td>${g.departements.join(', ')}</td></tr>`)}</tbody></table></div>`}
 </section>
 <section aria-labelledby="planificateur" id="planificateur"><h2 id="planificateur-titre">${t.planner}</h2>
 ${terr ? html`<p>${t.plannerIntro}</p>${plannerForm(p)}` : html`<p>Choisissez une région, un département ou une intercommunalité pour utiliser le planificateur.</p>`}

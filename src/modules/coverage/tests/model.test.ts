@@ -52,6 +52,11 @@ describe('great-circle distance', () => {
     near(d('paris', 'marseille'), 661, 6.61, 'Paris–Marseille');
     near(d('lille', 'nice'), 833, 8.33, 'Lille–Nice');
   });
+  it('reproduces the published haversine test vector (Nashville BNA – Los Angeles LAX)', () => {
+    // Rosetta Code, "Haversine formula": 2887.2599506071106 km with a sphere of radius 6372.8 km.
+    // The formula is linear in the radius, so with ours the distance scales by R / 6372.8.
+    near(haversineKm(36.12, -86.67, 33.94, -118.4), (2887.2599506071106 * 6371.0088) / 6372.8, 1e-6, 'BNA–LAX');
+  });
   it('is symmetric, zero on a point, and a tenth of a degree on the equator is 11.12 km', () => {
     assert.equal(d('paris', 'lyon'), d('lyon', 'paris'));
     assert.equal(haversineKm(45, 1, 45, 1), 0);
