@@ -3,8 +3,11 @@ import { z } from 'zod';
 import type { App } from '../../platform/http/server.ts';
 import type { AppContext } from '../../platform/module.ts';
 import type { Jobs } from '../../platform/jobs/index.ts';
-import { NotFoundError } from '../../platform/http/errors.ts';
+import { NotFoundError, UserError } from '../../platform/http/errors.ts';
+import { requirePermission } from '../accounts/index.ts';
 import * as service from './service.ts';
+import { isRemoteUrl } from './git.ts';
+import { formatSwhid } from './swhid.ts';
 import { BLOCK_MAX_LINES } from './engine/blocksearch.ts';
 
 const tags = ['commons'];
@@ -155,6 +158,53 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
   );
 
   app.get(
+    '/api/v1/commons/software/:slug/files',
+    {
+      schema: {
+        tags,
+        summary: 'Files browser of the latest indexed revision: a directory listing, or one file with its text',
+        params: z.object({ slug: z.string().max(100) }),
+        querystring: z.object({ path: z.string().max(4096).default('') }),
+        response: {
+          200: z.object({
+            repository: z.string(),
+            commit: z.string(),
+            path: z.string(),
+            swhid: z.string().describe('swh:1:dir of a directory, or the content SWHID with origin, anchor and path qualifiers'),
+            entries: z.array(z.object({ path: z.string(), kind: z.string(), size: z.number().nullable(), lang: z.string().nullable(), skipped: z.string().nullable(), swhid: z.string() })),
+            file: z.object({ kind: z.string(), size: z.number().nullable(), lang: z.string().nullable(), skipped: z.string().nullable(), text: z.string().nullable() }).nullable(),
+          }),
+          404: ErrorSchema,
+        },
+      },
+    },
+    async (req) => {
+      const b = await service.browse(ctx, req.params.slug, req.query.path);
+      const typeOf = (kind: string) => (kind === 'dir' ? 'dir' : kind === 'submodule' ? 'rev' : 'cnt');
+      const anchor = formatSwhid('rev', b.rev.commit);
+      if (b.entry) {
+        const e = b.entry;
+        return {
+          repository: b.repo.name,
+          commit: b.rev.commit,
+          path: b.dir,
+          swhid: formatSwhid(typeOf(e.kind), e.sha, { origin: b.repo.origin, anchor, path: `/${e.path}` }),
+          entries: [],
+          file: { kind: e.kind, size: e.size, lang: e.lang, skipped: e.skipped, text: b.text },
+        };
+      }
+      return {
+        repository: b.repo.name,
+        commit: b.rev.commit,
+        path: b.dir,
+        swhid: b.dirSha ? formatSwhid('dir', b.dirSha, { origin: b.repo.origin, anchor, path: `/${b.dir}${b.dir ? '/' : ''}` }) : b.rev.swhid.dir,
+        entries: b.entries.map((f) => ({ path: f.path, kind: f.kind, size: f.size, lang: f.lang, skipped: f.skipped, swhid: formatSwhid(typeOf(f.kind), f.sha) })),
+        file: null,
+      };
+    },
+  );
+
+  app.get(
     '/api/v1/commons/search',
     {
       schema: {
@@ -226,6 +276,46 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
 
   app.get('/api/v1/commons/stats', { schema: { tags, summary: 'Size of the catalogue and of the code index' } }, async () => service.indexStats(ctx));
 
+  // Adding and re-indexing repositories: people who manage the platform's data sources.
+  const manage = requirePermission('sources.manage');
+
+  app.post(
+    '/api/v1/commons/repositories',
+    {
+      schema: {
+        tags,
+        summary: 'Add a software by the git URL of its repository and queue its indexing (local paths: CLI only)',
+        body: z.object({
+          source: z.string().min(1).max(2000).describe('https://, ssh:// or git:// URL, or user@host:path'),
+          name: z.string().min(1).max(200).optional(),
+          description: z.string().max(2000).optional(),
+          licence: z.string().max(100).optional().describe('SPDX identifier'),
+          index: z.boolean().default(true),
+        }),
+        response: { 201: z.object({ software: z.string(), created: z.boolean(), job: z.string().nullable(), status: z.string().nullable() }), 400: ErrorSchema },
+      },
+      preValidation: app.csrfProtection,
+      preHandler: manage,
+      config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
+    },
+    async (req, reply) => {
+      const { source, index, ...input } = req.body;
+      const src = source.trim();
+      // Over HTTP only network URLs: a local path or file:// would expose the server's own files.
+      if (!isRemoteUrl(src) || /^file:/i.test(src)) {
+        throw new UserError('Indiquez l’adresse git distante du dépôt (https://, ssh:// ou git://) ; les chemins locaux s’ajoutent en ligne de commande.', 400, 'source');
+      }
+      const r = await service.addRepository(ctx, src, input);
+      let job: string | null = null;
+      if (index) {
+        const repo = (await service.allRepositories(ctx)).find((x) => x.id === r.repositoryId)!;
+        job = await jobs.send('commons.index', { repository: repo.name }, { singletonKey: repo.name });
+      }
+      reply.status(201);
+      return { software: r.software.slug, created: r.created, job, status: job ? `/api/v1/commons/jobs/${job}` : null };
+    },
+  );
+
   app.post(
     '/api/v1/commons/repositories/:name/index',
     {
@@ -236,6 +326,7 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
         response: { 202: z.object({ job: z.string(), status: z.string() }), 404: ErrorSchema },
       },
       preValidation: app.csrfProtection,
+      preHandler: manage,
       config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
     },
     async (req, reply) => {
@@ -250,11 +341,12 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
   app.get(
     '/api/v1/commons/jobs/:id',
     {
-      schema: { tags, summary: 'State and progress of an indexing job', params: z.object({ id: z.string().max(64) }), response: { 200: JobSchema, 404: ErrorSchema } },
+      schema: { tags, summary: 'State and progress of an indexing job', params: z.object({ id: z.uuid() }), response: { 200: JobSchema, 404: ErrorSchema } },
     },
     async (req) => {
       const j = await jobs.getJob(req.params.id);
-      if (!j) throw new NotFoundError(`Aucune tâche « ${req.params.id} ».`);
+      // Only the commons' own jobs are visible here.
+      if (!j || j.name !== 'commons.index') throw new NotFoundError(`Aucune tâche « ${req.params.id} ».`);
       return j;
     },
   );

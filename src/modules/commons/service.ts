@@ -10,7 +10,7 @@ import type { AppContext } from '../../platform/module.ts';
 import type { Db } from '../../platform/db/index.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
 import * as store from './store.ts';
-import { commitInfo, isRemoteUrl, listRefs, lsTree, mirror, readBlob, type TreeItem } from './git.ts';
+import { GitError, commitInfo, isRemoteUrl, listRefs, lsTree, mirror, readBlob, type TreeItem } from './git.ts';
 import { compileSkips, DEFAULT_INDEX_OPTIONS, fromCodemeta, fromPackageJson, fromPubliccode, mergeInputs, pathSkipReason, repositoryName, slugify, type IndexOptions, type Software, type SoftwareInput } from './model.ts';
 import { languageOf } from './engine/languages.ts';
 import { buildShards, type BuildOutput } from './engine/build.ts';
@@ -90,16 +90,18 @@ export async function browse(ctx: AppContext, slug: string, dir: string) {
   const rev = repo?.revisions.find((r) => r.current);
   if (!repo || !rev) throw new NotFoundError(`Le logiciel « ${slug} » n’a pas encore été indexé.`);
   const clean = dir.replace(/^\/+|\/+$/g, '');
+  let dirSha: string = rev.tree;
   if (clean) {
     const f = await store.fileAt(ctx.db, rev.revisionId, clean);
     if (!f) throw new NotFoundError(`Aucun fichier « ${clean} » dans ${repo.name}.`);
     if (f.kind !== 'dir') {
-      const text = f.skipped ? null : (await searcher(ctx)).blobText(f.sha);
-      return { software, repo, rev, dir: clean, entry: f, entries: [], text };
+      const text = f.skipped || (f.kind !== 'file' && f.kind !== 'executable') ? null : (await searcher(ctx)).blobText(f.sha);
+      return { software, repo, rev, dir: clean, dirSha: null, entry: f, entries: [], text };
     }
+    dirSha = f.sha;
   }
   const entries = await store.filesOf(ctx.db, rev.revisionId, clean);
-  return { software, repo, rev, dir: clean, entry: null, entries, text: null };
+  return { software, repo, rev, dir: clean, dirSha, entry: null, entries, text: null };
 }
 
 export async function softwareCsv(ctx: AppContext): Promise<string> {
@@ -188,7 +190,11 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
     try {
       built = run.worker === false ? await buildShards(input, onBuild) : await buildInWorker(input, onBuild);
     } catch (e) {
-      throw new UserError(`Le dépôt « ${repo.name} » a changé ou disparu pendant l’indexation : ${(e as Error).message}`, 409, 'source', 'repository_vanished');
+      // git failing under us (objects missing, repository deleted) is the user's concern; anything else is a bug.
+      if (e instanceof GitError || (e as { gitError?: boolean }).gitError) {
+        throw new UserError(`Le dépôt « ${repo.name} » a changé ou disparu pendant l’indexation : ${(e as Error).message}`, 409, 'source', 'repository_vanished');
+      }
+      throw e;
     }
     const binary = new Set(built.blobs.filter((b) => b.status === 'binary').map((b) => b.sha));
     const knownStatus = await store.blobStatuses(ctx.db, [...known]);

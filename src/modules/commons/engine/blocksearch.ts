@@ -96,22 +96,29 @@ export function blockSearch(searcher: Searcher, text: string, opts: { lang?: str
   const qh = kgramHashes(qtokens);
   const distinct = [...new Set(qh)];
   // 1. Fingerprint hits per document.
-  type Cand = { shard: OpenShard; doc: number; hits: number };
+  // Each hit also says at which line of the document the fingerprint starts: the alignment below
+  // only tokenises the lines around the hits, not the whole (possibly large) file.
+  type Cand = { shard: OpenShard; doc: number; hits: number; minLine: number; maxLine: number };
   const cands: Cand[] = [];
   for (const shard of searcher.shards) {
-    const counts = new Map<number, number>();
+    const byDoc = new Map<number, Cand>();
     const fp = shard.reader.fp;
     for (const h of distinct) {
       const [s, e] = shard.reader.fingerprintRange(h);
       let prev = -1;
       for (let r = s; r < e; r++) {
         const doc = fp[r * 3 + 1]!;
-        if (doc === prev || !shard.occ[doc]) continue;
+        const line = fp[r * 3 + 2]!;
+        if (!shard.occ[doc]) continue;
+        let c = byDoc.get(doc);
+        if (!c) byDoc.set(doc, (c = { shard, doc, hits: 0, minLine: line, maxLine: line }));
+        if (doc !== prev) c.hits++;
         prev = doc;
-        counts.set(doc, (counts.get(doc) ?? 0) + 1);
+        if (line < c.minLine) c.minLine = line;
+        if (line > c.maxLine) c.maxLine = line;
       }
     }
-    for (const [doc, hits] of counts) cands.push({ shard, doc, hits });
+    cands.push(...byDoc.values());
   }
   cands.sort((a, b) => b.hits - a.hits || a.shard.reader.lengths[a.doc]! - b.shard.reader.lengths[b.doc]!);
   // 2. Precise alignment on the best candidates.
@@ -119,7 +126,14 @@ export function blockSearch(searcher: Searcher, text: string, opts: { lang?: str
   for (const c of cands.slice(0, Math.max(limit * 3, 30))) {
     const occ = c.shard.occ[c.doc]!;
     const docText = new DocText(c.shard.reader.content(c.doc).toString('utf8'));
-    const dtokens = tokenize(docText.text, occ[0]!.lang);
+    // A window of lines around the hits, wide enough for the whole block on either side.
+    const total = docText.lineCount;
+    const from = Math.max(1, c.minLine - lines - 2);
+    const to = Math.min(total, c.maxLine + lines + 2);
+    const starts = docText.lineStarts();
+    const windowText = docText.text.slice(starts[from - 1]!, to < starts.length ? starts[to]! : docText.text.length);
+    const dtokens = tokenize(windowText, occ[0]!.lang);
+    for (const tk of dtokens) tk.line += from - 1;
     const dh = kgramHashes(dtokens);
     const a = align(qh, dh, qtokens.length);
     if (!a || a.similarity < minSim) continue;

@@ -9,14 +9,15 @@ export function buildInWorker(input: BuildInput, onProgress?: (done: number, tot
   return new Promise((resolve, reject) => {
     const worker = new Worker(code, { eval: true, workerData: input, execArgv: [] });
     let settled = false;
-    worker.on('message', (m: { type: string; done?: number; total?: number; result?: BuildOutput; message?: string }) => {
+    worker.on('message', (m: { type: string; done?: number; total?: number; result?: BuildOutput; message?: string; gitError?: boolean }) => {
       if (m.type === 'progress') onProgress?.(m.done!, m.total!);
       else if (m.type === 'done') {
         settled = true;
         resolve(m.result!);
       } else if (m.type === 'error') {
         settled = true;
-        reject(new Error(m.message));
+        // A git failure (repository vanished) keeps its nature across the thread boundary.
+        reject(Object.assign(new Error(m.message), { gitError: Boolean(m.gitError) }));
       }
     });
     worker.on('error', (e) => {

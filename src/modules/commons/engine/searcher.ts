@@ -6,7 +6,7 @@
 import { RE2JS } from 're2js';
 import { UserError } from '../../../platform/http/errors.ts';
 import { ShardReader, type ShardSymbol } from './shard.ts';
-import { and, literal, planRegex, requiredLiterals, type TriQuery } from './plan.ts';
+import { and, literal, planRegex, type TriQuery } from './plan.ts';
 import { compileRegex, pathMatcher, type ParsedQuery, type Term } from './query.ts';
 
 /** Where a blob appears in the current revision of a repository. */
@@ -280,10 +280,12 @@ function literalMatcher(term: Term & { kind: 'literal' }, caseSensitive: boolean
 function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean): Matcher {
   const re = compileRegex(term.source, caseSensitive);
   const plan = planRegex(term.source);
-  // Lines are pre-selected by the longest required literal (found with a fast JS search).
-  const lits = requiredLiterals(plan).filter((l) => caseSensitive || /^[\x00-\x7f]*$/.test(l));
-  const longest = lits.sort((a, b) => b.length - a.length)[0];
-  const pre = longest ? new RegExp(escapeRegExp(longest), caseSensitive ? 'g' : 'gi') : null;
+  // Lines are pre-selected with a fast JS search for what the plan requires: a literal, or an
+  // alternation of literals (escaped literals joined by "|": no quantifier, no backtracking blow-up).
+  // An inline (?i) flag makes the regex fold case even under case:yes.
+  const preCs = caseSensitive && !/\(\?[a-zA-Z]*i/.test(term.source);
+  const preSource = linePrefilter(plan, preCs);
+  const pre = preSource ? new RegExp(preSource.source, preCs ? 'g' : 'gi') : null;
   const candidateLines = function* (doc: DocText): Generator<number> {
     if (pre) {
       pre.lastIndex = 0;
@@ -329,6 +331,39 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean): M
       return out;
     },
   };
+}
+
+/**
+ * A JS pattern every line matching the plan contains (literals and alternations of literals), and
+ * the length of its shortest alternative (longer is more selective); null when the plan has none.
+ */
+export function linePrefilter(q: TriQuery, caseSensitive: boolean): { source: string; min: number } | null {
+  switch (q.op) {
+    case 'lit':
+      // Case-insensitive: JS and RE2 fold non-ASCII letters differently; keep ASCII literals only.
+      if (!caseSensitive && !/^[\x00-\x7f]*$/.test(q.text)) return null;
+      return { source: escapeRegExp(q.text), min: q.text.length };
+    case 'and': {
+      let best: { source: string; min: number } | null = null;
+      for (const a of q.args) {
+        const p = linePrefilter(a, caseSensitive);
+        if (p && (!best || p.min > best.min)) best = p;
+      }
+      return best;
+    }
+    case 'or': {
+      const parts: { source: string; min: number }[] = [];
+      for (const a of q.args) {
+        const p = linePrefilter(a, caseSensitive);
+        if (!p) return null;
+        parts.push(p);
+      }
+      if (parts.length === 0 || parts.length > 64) return null;
+      return { source: parts.map((p) => `(?:${p.source})`).join('|'), min: Math.min(...parts.map((p) => p.min)) };
+    }
+    default:
+      return null;
+  }
 }
 
 function symMatcher(term: Term & { kind: 'sym' }): (name: string) => boolean {

@@ -44,14 +44,18 @@ export interface ShardLimits {
   maxBytes: number;
   /** … or when it holds this many postings (bounds the memory of the build). */
   maxPostings: number;
+  /** … or this many block fingerprints (the sort key packs a row number in 21 bits). */
+  maxFingerprints: number;
 }
 
-export const DEFAULT_LIMITS: ShardLimits = { maxBytes: 96 * 1024 * 1024, maxPostings: 24_000_000 };
+export const MAX_SHARD_FINGERPRINTS = 2_097_152;
+export const DEFAULT_LIMITS: ShardLimits = { maxBytes: 96 * 1024 * 1024, maxPostings: 24_000_000, maxFingerprints: 1_800_000 };
 
 /** Builds one shard; memory is bounded by the limits (the caller starts a new shard when full). */
 export class ShardWriter {
   private readonly tmp: string;
   private readonly contentFd: number;
+  private contentOpen = true;
   private bytes = 0;
   private readonly docsMeta: Buffer[] = [];
   private readonly tris = new GrowU32();
@@ -78,7 +82,7 @@ export class ShardWriter {
   }
 
   full(): boolean {
-    return this.bytes >= this.limits.maxBytes || this.tris.length >= this.limits.maxPostings;
+    return this.bytes >= this.limits.maxBytes || this.tris.length >= this.limits.maxPostings || this.fpHash.length >= Math.min(this.limits.maxFingerprints, MAX_SHARD_FINGERPRINTS - 300_000);
   }
 
   /** Adds a document (valid UTF-8 text); returns its number in the shard. */
@@ -136,7 +140,7 @@ export class ShardWriter {
 
   /** Writes the index files and renames the shard into place; returns its directory. */
   finish(): { dir: string; docs: number; bytes: number; postings: number } {
-    fs.closeSync(this.contentFd);
+    this.closeContent();
     const docs = this.docsMeta.length;
     fs.writeFileSync(path.join(this.tmp, 'docs.bin'), Buffer.concat(this.docsMeta));
     // Counting sort of (trigram, doc) pairs by trigram; documents come out in increasing order.
@@ -191,7 +195,7 @@ export class ShardWriter {
     const keys = new Float64Array(nfp);
     const fh = this.fpHash.view();
     for (let i = 0; i < nfp; i++) keys[i] = fh[i]! * 2097152 + i;
-    if (nfp >= 2097152) throw new Error('shard: too many fingerprints (lower the shard limits)');
+    if (nfp >= MAX_SHARD_FINGERPRINTS) throw new Error('shard: too many fingerprints (lower the shard limits)');
     keys.sort();
     const fp = new Uint32Array(nfp * 3);
     const fd = this.fpDoc.view();
@@ -213,12 +217,14 @@ export class ShardWriter {
     return { dir: final, docs, bytes: this.bytes, postings: tris.length };
   }
 
+  private closeContent() {
+    if (!this.contentOpen) return;
+    this.contentOpen = false;
+    fs.closeSync(this.contentFd);
+  }
+
   abort() {
-    try {
-      fs.closeSync(this.contentFd);
-    } catch {
-      /* already closed */
-    }
+    this.closeContent();
     fs.rmSync(this.tmp, { recursive: true, force: true });
   }
 }

@@ -34,6 +34,12 @@ function page(ctx: AppContext, title: string, body: Raw, path?: string) {
 </ul></nav>${body}`, head: STYLE, path });
 }
 
+/** Link to a file or directory of the files browser (each path segment encoded). */
+export function fileHref(software: string, path: string, line?: number): string {
+  const segs = path.split('/').filter(Boolean).map(encodeURIComponent).join('/');
+  return `/communs/logiciels/${encodeURIComponent(software)}/fichiers${segs ? `/${segs}` : ''}${line ? `#L${line}` : ''}`;
+}
+
 const markedOptions = { gfm: true, async: false } as const;
 
 /** README (Markdown) → safe HTML: rendered by marked, then filtered by sanitize-html. */
@@ -43,7 +49,7 @@ export function renderReadme(text: string, path: string | null): Raw {
   const rendered = marked.parse(source, markedOptions) as string;
   const clean = sanitizeHtml(rendered, {
     allowedTags: sanitizeHtml.defaults.allowedTags.filter((t) => t !== 'h1').concat(['img', 'h1', 'del', 'details', 'summary']),
-    allowedAttributes: { a: ['href', 'title'], img: ['src', 'alt', 'title', 'width', 'height'], code: ['class'], th: ['align'], td: ['align'] },
+    allowedAttributes: { a: ['href', 'title', 'rel'], img: ['src', 'alt', 'title', 'width', 'height'], code: ['class'], th: ['align'], td: ['align'] },
     allowedSchemes: ['http', 'https', 'mailto'],
     allowedSchemesByTag: { img: ['https', 'data'] },
     transformTags: {
@@ -201,22 +207,26 @@ ${s.readme ? html`<h2>${T.readme}</h2><div class="readme">${renderReadme(s.readm
     },
   );
 
-  const blockForm = (code: string, result: Raw | string) =>
+  const blockForm = (csrf: string, code: string, result: Raw | string) =>
     page(
       ctx,
       T.blockTitle,
       html`<h1>${T.blockTitle}</h1>
-<form method="post" action="/communs/blocs"><label for="code">${T.code}</label><p class="hint" id="code-hint">${T.codeHint}</p>
+<form method="post" action="/communs/blocs"><input type="hidden" name="_csrf" value="${csrf}"><label for="code">${T.code}</label><p class="hint" id="code-hint">${T.codeHint}</p>
 <textarea id="code" name="code" rows="14" aria-describedby="code-hint" spellcheck="false">${code}</textarea>
 <p><button type="submit">${T.search}</button></p></form>${result}`,
     );
   app.get('/communs/blocs', { schema: { hide: true } }, async (_req, reply) => {
     reply.type('text/html; charset=utf-8');
-    return blockForm('', '');
+    return blockForm(reply.generateCsrf(), '', '');
   });
   app.post(
     '/communs/blocs',
-    { schema: { hide: true, body: z.object({ code: z.string().max(200_000).default('') }) }, config: { rateLimit: { max: 60, timeWindow: '1 minute' } } },
+    {
+      schema: { hide: true, body: z.object({ code: z.string().max(200_000).default(''), _csrf: z.string().optional() }) },
+      preValidation: app.csrfProtection,
+      config: { rateLimit: { max: 60, timeWindow: '1 minute' } },
+    },
     async (req, reply) => {
       reply.type('text/html; charset=utf-8');
       try {
@@ -232,11 +242,11 @@ ${s.readme ? html`<h2>${T.readme}</h2><div class="readme">${renderReadme(s.readm
 ${m.alsoIn.length ? html`<p>Aussi dans : ${m.alsoIn.map((a) => `${a.repository}/${a.path}`).join(', ')}</p>` : ''}</section>`,
             )}`
           : html`<p>Aucun bloc semblable n’a été trouvé.</p>`;
-        return blockForm(req.body.code, body);
+        return blockForm(reply.generateCsrf(), req.body.code, body);
       } catch (e) {
         if (!(e instanceof UserError)) throw e;
         reply.status(400);
-        return blockForm(req.body.code, html`<p class="error-text" role="alert">${e.message}</p>`);
+        return blockForm(reply.generateCsrf(), req.body.code, html`<p class="error-text" role="alert">${e.message}</p>`);
       }
     },
   );
@@ -253,7 +263,7 @@ ${
     ? html`<ol>${groups.map(
         (g) => html`<li><p><strong>Ce bloc existe dans ${g.repositories.length} projets</strong> (${g.repositories.join(', ')})</p>
 <table><caption class="visually-hidden">Emplacements</caption><thead><tr><th scope="col">Dépôt</th><th scope="col">Fichier</th><th scope="col">Lignes</th></tr></thead><tbody>
-${g.places.slice(0, 20).map((p) => html`<tr><td>${p.repository}</td><td><a href="/communs/logiciels/${encodeURIComponent(p.software)}/fichiers/${p.path}#L${p.lines[0]}">${p.path}</a></td><td>${p.lines[0]}–${p.lines[1]}</td></tr>`)}
+${g.places.slice(0, 20).map((p) => html`<tr><td>${p.repository}</td><td><a href="${fileHref(p.software, p.path, p.lines[0])}">${p.path}</a></td><td>${p.lines[0]}–${p.lines[1]}</td></tr>`)}
 </tbody></table></li>`,
       )}</ol>`
     : html`<p>Aucun bloc dupliqué entre projets pour le moment.</p>`
@@ -270,7 +280,7 @@ ${r.notice ? html`<p class="hint" role="status">${r.notice}</p>` : ''}
 ${r.groups.map(
   (g) => html`<section aria-labelledby="repo-${g.repository}"><h3 id="repo-${g.repository}"><a href="/communs/logiciels/${encodeURIComponent(g.software)}">${g.repository}</a></h3>
 ${g.files.map(
-  (f) => html`<div class="result-file"><h4><a href="/communs/logiciels/${encodeURIComponent(f.software)}/fichiers/${f.path}#L${f.lines.find((l) => !l.context)?.line ?? 1}">${f.path}</a>
+  (f) => html`<div class="result-file"><h4><a href="${fileHref(f.software, f.path, f.lines.find((l) => !l.context)?.line ?? 1)}">${f.path}</a>
 ${f.lines.some((l) => l.definition) ? html` <span class="hint">(définition)</span>` : ''}</h4>
 ${codeTable(f.path, f.lines.map((l) => ({ n: l.line, content: highlight(l), cls: l.context ? 'ctx' : l.definition ? 'def' : undefined })))}
 <p class="swhid">${f.permalink}</p></div>`,
@@ -284,7 +294,7 @@ async function filesPage(ctx: AppContext, slug: string, dir: string): Promise<st
   const base = `/communs/logiciels/${encodeURIComponent(slug)}/fichiers`;
   const crumbs = b.dir ? b.dir.split('/') : [];
   const trail = html`<nav aria-label="Fil d’Ariane"><p><a href="${base}">${b.repo.name}</a>${crumbs.map(
-    (c, i) => html` / <a href="${base}/${crumbs.slice(0, i + 1).join('/')}">${c}</a>`,
+    (c, i) => html` / <a href="${fileHref(slug, crumbs.slice(0, i + 1).join('/'))}">${c}</a>`,
   )}</p></nav>`;
   let body: Raw;
   if (b.entry) {
@@ -296,12 +306,12 @@ async function filesPage(ctx: AppContext, slug: string, dir: string): Promise<st
     body = html`<h1>${e.path}</h1>${trail}<p class="swhid">${swhid}</p>${content}`;
   } else {
     body = html`<h1>${T.files} — ${b.repo.name}${b.dir ? ` / ${b.dir}` : ''}</h1>${trail}
-<p class="swhid">${b.dir ? '' : b.rev.swhid.dir}</p>
+<p class="swhid">${formatSwhid('dir', b.dirSha, { origin: b.repo.origin, anchor: formatSwhid('rev', b.rev.commit), path: `/${b.dir}${b.dir ? '/' : ''}` })}</p>
 <table><caption class="visually-hidden">Contenu du répertoire</caption><thead><tr><th scope="col">Nom</th><th scope="col">Type</th><th scope="col">Taille</th><th scope="col">SWHID</th></tr></thead><tbody>
 ${b.entries.map((f) => {
   const name = f.path.slice(f.path.lastIndexOf('/') + 1);
   const type = f.kind === 'dir' ? 'dir' : f.kind === 'submodule' ? 'rev' : 'cnt';
-  return html`<tr><td><a href="${base}/${f.path}">${name}${f.kind === 'dir' ? '/' : ''}</a></td><td>${{ dir: 'dossier', file: 'fichier', executable: 'exécutable', symlink: 'lien', submodule: 'sous-module' }[f.kind] ?? f.kind}${f.skipped ? ` (${f.skipped === 'binary' ? 'binaire' : f.skipped === 'too_large' ? 'trop gros' : f.skipped === 'vendored' ? 'code tiers' : 'généré'})` : ''}</td><td>${f.size ?? ''}</td><td class="swhid">swh:1:${type}:${f.sha}</td></tr>`;
+  return html`<tr><td><a href="${fileHref(slug, f.path)}">${name}${f.kind === 'dir' ? '/' : ''}</a></td><td>${{ dir: 'dossier', file: 'fichier', executable: 'exécutable', symlink: 'lien', submodule: 'sous-module' }[f.kind] ?? f.kind}${f.skipped ? ` (${f.skipped === 'binary' ? 'binaire' : f.skipped === 'too_large' ? 'trop gros' : f.skipped === 'vendored' ? 'code tiers' : 'généré'})` : ''}</td><td>${f.size ?? ''}</td><td class="swhid">swh:1:${type}:${f.sha}</td></tr>`;
 })}
 </tbody></table>`;
   }

@@ -121,6 +121,12 @@ test('block tokens ignore layout and comments, and normalise identifiers and lit
   const fps = winnow(kgramHashes(tokenize(a.repeat(4), 'c')));
   assert.ok(fps.length > 0);
   assert.equal(tokenize('x = "a\\"b" + 1\n# c\ny', 'python').map((t) => t.norm).join(' '), 'I = S + N I');
+  // Words that are keywords elsewhere (new, class, string) are identifiers in C: renamed, they still match;
+  // and a block pasted without its language tokenises as the indexed file did.
+  const c1 = 'struct class *new = string_get(class, "x");\nif (!new) return -1;\n';
+  const c2 = 'struct kind *fresh = text_get(kind, "y");\nif (!fresh) return -2;\n';
+  assert.deepEqual(tokenize(c1, 'c').map((t) => t.norm), tokenize(c2, 'c').map((t) => t.norm));
+  assert.deepEqual(tokenize(c1, null).map((t) => t.norm), tokenize(c1, 'c').map((t) => t.norm));
 });
 
 test('languages from file names', () => {

@@ -112,6 +112,9 @@ test('query language end to end: regex, case, repo:, file:, lang:, sym:, negatio
   assert.deepEqual(await n('return -file:*.py'), ['src/main.c:9,16']);
   assert.deepEqual(await n('return -printf'), ['src/util.py:2']);
   assert.deepEqual(await n('sym:parse_conf'), ['src/util.py:1']);
+  assert.deepEqual(await n('/(array|data)_total\\(/'), ['src/main.c:4,15']);
+  assert.deepEqual(await n('/(?i)ARRAY_total\\(data/ case:yes'), ['src/main.c:15'], 'an inline (?i) folds case under case:yes');
+  assert.deepEqual(await n('/ARRAY_total/ case:yes'), []);
   assert.deepEqual(await n('return repo:nothing-like-this'), []);
   assert.equal((await n(`return repo:${demoSlug}`)).length, 2);
 });
@@ -184,8 +187,35 @@ test('block search finds a block with renamed identifiers and literals, side by 
 });
 
 test('duplicates report lists blocks found in several projects', async () => {
+  // The same function, re-indented and renamed, inside otherwise different files of two projects.
+  const fn = (name: string, v: string) => `function ${name}(${v}, limit) {
+  let total = 0;
+  for (let i = 0; i < ${v}.length; i++) {
+    if (${v}[i] > limit) continue;
+    total += ${v}[i] * 2;
+    if (total > 1000) { total = 1000; break; }
+  }
+  const rounded = Math.round(total * 100) / 100;
+  return rounded >= 0 ? rounded : -rounded;
+}
+`;
+  const one = makeRepo({ 'src/stats.js': `// first project\nexport const version = 1;\n\n${fn('sumUnder', 'values')}\nexport default sumUnder;\n` });
+  const two = makeRepo({ 'lib/helpers/total.js': `'use strict';\nconst other = require('x');\n\n${fn('totalBelow', 'items').replace(/\n {2}/g, '\n    ')}\nmodule.exports = { totalBelow, other };\n` });
+  await addRepository(ctx, one, { slug: 'dup-one' });
+  await indexRepository(ctx, 'dup-one', { worker: false });
+  await addRepository(ctx, two, { slug: 'dup-two' });
+  await indexRepository(ctx, 'dup-two', { worker: false });
   const groups = await duplicates(ctx);
-  assert.ok(groups.some((g) => g.repositories.includes('first') && g.repositories.includes('second')) || groups.length >= 0);
+  const g = groups.find((x) => x.repositories.includes('dup-one') && x.repositories.includes('dup-two'));
+  assert.ok(g, JSON.stringify(groups.map((x) => x.repositories)));
+  const a = g.places.find((p) => p.repository === 'dup-one')!;
+  const b = g.places.find((p) => p.repository === 'dup-two')!;
+  assert.equal(a.path, 'src/stats.js');
+  assert.equal(b.path, 'lib/helpers/total.js');
+  // The shared region lies within the function in both files.
+  assert.ok(a.lines[0] >= 4 && a.lines[1] <= 13, JSON.stringify(a.lines));
+  assert.ok(b.lines[0] >= 4 && b.lines[1] <= 13, JSON.stringify(b.lines));
+  assert.ok(g.sharedFingerprints >= 4);
 });
 
 test('a repository that vanishes mid-index gives a clear error and leaves the index unchanged', async () => {
