@@ -213,6 +213,7 @@ export async function refuseForbidden(req: FastifyRequest, reply: FastifyReply) 
       renderPage(runtimeOf(req), {
         title: 'Accès refusé',
         user: await currentUser(req),
+        csrf: reply.generateCsrf(),
         body: html`<h1>Accès refusé</h1><p>Votre rôle ne vous permet pas d’accéder à cette page ou de faire cette action.</p><p><a href="/gestion">Retour à l’espace de gestion</a></p>`,
       }),
     );
