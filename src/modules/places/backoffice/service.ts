@@ -11,10 +11,10 @@ import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
 import { recordAudit } from '../../../platform/audit/index.ts';
 import { resolveTerritory } from '../../territories/index.ts';
 import type { Resource } from '../../accounts/index.ts';
-import { importPlaces, upsertPlaces, getPlace, type ImportReport } from '../service.ts';
+import { enrich, importPlaces, upsertPlaces, getPlace, TerritoryCache, type ImportReport } from '../service.ts';
 import { getPlaceRow, getPlacesByUids, toRecord, type Place } from '../store.ts';
 import { markNotDuplicate, mergePlaces } from '../duplicates.ts';
-import { parseMappingFile, type MappingFile } from '../model/index.ts';
+import { parseMappingFile, readPlaces, validateRow, type MappingFile } from '../model/index.ts';
 import type { FieldName, PlaceRecord } from '../model/types.ts';
 import { diffRecords, sameContent } from './model.ts';
 import * as store from './store.ts';
@@ -398,6 +398,44 @@ export async function runImport(db: Db, actorId: string, o: { data: Buffer; file
     });
   }
   return report;
+}
+
+/**
+ * What a file would touch outside the importer's scope: rows whose commune lies in a territory
+ * the person may not import into, and (with "remove absent places") places of the source elsewhere
+ * that the import would remove. `allowed(region, departement)` asks the permission function.
+ */
+export async function importScopeProblems(
+  db: Db,
+  o: { data: Buffer; fileName: string; source: string; replaceSource: boolean },
+  allowed: (region: string | null, departement: string | null) => boolean,
+): Promise<string[]> {
+  const src = await store.getSource(db, o.source);
+  const reading = await readPlaces(o.data, { mapping: src?.mapping ?? undefined, fileName: o.fileName });
+  const cache = new TerritoryCache(db);
+  const outside: number[] = [];
+  const ids: string[] = [];
+  for await (const row of reading.rows) {
+    const r = validateRow(row);
+    if (r.record?.id) ids.push(r.record.id);
+    if (!r.record) continue;
+    const { write } = await enrich(r.record, r.line, o.source, cache, db);
+    if (!allowed(write.region, write.departement)) outside.push(r.line);
+  }
+  const problems: string[] = [];
+  if (outside.length) {
+    const shown = outside.slice(0, 20).join(', ');
+    problems.push(`${outside.length} lieu(x) du fichier sont hors de votre territoire (ligne${outside.length > 1 ? 's' : ''} ${shown}${outside.length > 20 ? '…' : ''}) : retirez-les du fichier ou demandez l’import à l’équipe concernée.`);
+  }
+  if (o.replaceSource) {
+    const { rows } = await db.query<{ region: string | null; departement: string | null; n: number }>(
+      `SELECT region, departement, count(*)::int AS n FROM places.place WHERE import_source = $1 AND NOT (id = ANY($2::text[])) GROUP BY region, departement`,
+      [o.source, ids],
+    );
+    const n = rows.filter((r) => !allowed(r.region, r.departement)).reduce((a, r) => a + r.n, 0);
+    if (n) problems.push(`« Retirer les lieux absents du fichier » retirerait ${n} lieu(x) de la source « ${o.source} » hors de votre territoire : décochez cette option.`);
+  }
+  return problems;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,12 +5,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { html, raw, type Raw } from '../../../../platform/html/html.ts';
 import { UserError } from '../../../../platform/http/errors.ts';
-import { requirePermission } from '../../../accounts/index.ts';
+import { can, requirePermission, type CurrentUser } from '../../../accounts/index.ts';
 import { FIELD_LABELS } from '../../model/index.ts';
 import type { FieldName, ValidationIssue } from '../../model/types.ts';
 import { importIssues, listImportRuns, type ImportReport } from '../../service.ts';
 import * as store from '../store.ts';
-import { dropUpload, runImport, saveSource, setSourceMapping, stageUpload, stagedUpload, type Territory } from '../service.ts';
+import { dropUpload, importScopeProblems, runImport, saveSource, setSourceMapping, stageUpload, stagedUpload, type Territory } from '../service.ts';
 import { OK } from '../strings.ts';
 import { bodyValue, csrfField, errorSummary, formatDateTime, okNotice, param, queryValue, textField, titleWithErrors, type FieldError } from '../ui.ts';
 import { uploadedFile } from '../multipart.ts';
@@ -41,6 +41,11 @@ function summary(r: ImportReport, dryRun: boolean): Raw {
     <li><strong>${r.errors}</strong> erreur(s), <strong>${r.warnings}</strong> avertissement(s)</li>
     ${dryRun ? '' : html`<li><strong>${r.inserted}</strong> ajouté(s), <strong>${r.updated}</strong> mis à jour, <strong>${r.unchanged}</strong> inchangé(s)${r.removed ? html`, <strong>${r.removed}</strong> retiré(s)` : ''}</li>`}
   </ul>`;
+}
+
+/** May this person import places located in this région/département? (the permission function) */
+function mayImport(user: CurrentUser) {
+  return (region: string | null, departement: string | null) => can(user, 'places.import', { type: 'territory', region, departement });
 }
 
 export function registerImportPages(deps: PageDeps): void {
@@ -104,10 +109,11 @@ export function registerImportPages(deps: PageDeps): void {
       if (!(err instanceof UserError)) throw err;
       return importPage(req, reply, t, { source, replace, errors: [{ field: err.field === 'source' ? 'source' : 'file', message: err.message }] });
     }
+    const scope = await importScopeProblems(db, { data: file!.data, fileName: file!.fileName, source, replaceSource: replace }, mayImport(user));
     const staged = stageUpload(user.id, file!.data, { fileName: file!.fileName, source, replaceSource: replace });
     const csrf = csrfOf(reply);
     const b = territoryBase(t);
-    const fatal = report.rowsRead === 0 || report.kept === 0;
+    const fatal = report.rowsRead === 0 || report.kept === 0 || scope.length > 0;
     return page(deps, reply, 200, {
       title: `Vérification de ${file!.fileName || 'votre fichier'}`,
       user,
@@ -116,7 +122,11 @@ export function registerImportPages(deps: PageDeps): void {
       body: html`<h1>Vérification de « ${file!.fileName || 'votre fichier'} »</h1>
         <p>Source : ${source}${report.meta ? html` — format ${report.meta.format}${report.meta.version ? `, version ${report.meta.version}` : ''}, encodage ${report.meta.encoding}` : ''}. Rien n’a encore été importé.</p>
         ${summary(report, true)}
-        ${fatal ? html`<div class="error-summary" role="alert"><h2>Aucun lieu importable</h2><p>Corrigez le fichier d’après le rapport ci-dessous, puis envoyez-le de nouveau.</p></div>` : ''}
+        ${scope.length
+          ? html`<div class="error-summary" role="alert"><h2>Import impossible</h2><ul>${scope.map((p) => html`<li>${p}</li>`)}</ul></div>`
+          : fatal
+            ? html`<div class="error-summary" role="alert"><h2>Aucun lieu importable</h2><p>Corrigez le fichier d’après le rapport ci-dessous, puis envoyez-le de nouveau.</p></div>`
+            : ''}
         ${report.refused ? html`<p>Les ${report.refused} ligne(s) refusée(s) ne seront pas importées ; les autres le seront.</p>` : ''}
         ${!fatal
           ? html`<form method="post" action="${b}/import/confirmer">${csrfField(csrf)}<input type="hidden" name="upload" value="${staged.id}">
@@ -134,6 +144,8 @@ export function registerImportPages(deps: PageDeps): void {
     const id = bodyValue(req, 'upload', 64);
     const staged = stagedUpload(user.id, id);
     if (!staged) return importPage(req, reply, t, { errors: [{ field: 'file', message: 'Ce fichier vérifié a expiré (2 heures) ou n’existe plus : envoyez-le de nouveau.' }] });
+    const scope = await importScopeProblems(db, { data: staged.data, fileName: staged.meta.fileName, source: staged.meta.source, replaceSource: staged.meta.replaceSource }, mayImport(user));
+    if (scope.length) return importPage(req, reply, t, { errors: scope.map((message) => ({ field: 'file', message })) });
     const report = await runImport(db, user.id, { data: staged.data, fileName: staged.meta.fileName, source: staged.meta.source, replaceSource: staged.meta.replaceSource, dryRun: false });
     dropUpload(id);
     const b = territoryBase(t);
