@@ -651,6 +651,24 @@ export async function disableTotp(deps: AccountsDeps, user: User, password: stri
   });
 }
 
+/**
+ * An administrator resets someone's 2FA (lost phone and recovery codes): the secret and codes are
+ * erased and the person's sessions closed; at the next sign-in a role that requires 2FA sets it up
+ * again before anything else.
+ */
+export async function resetTotpByAdmin(deps: AccountsDeps, actorId: string, userId: string): Promise<void> {
+  if (actorId === userId) throw new UserError('Réinitialisez votre propre double authentification depuis votre compte.', 409);
+  await deps.db.transaction(async (tx) => {
+    const user = await getUser(tx, userId);
+    if (!user || user.status === 'deleted') throw new UserError('Compte introuvable.', 404);
+    if (!user.totpEnabled) throw new UserError('Ce compte n’a pas de double authentification à réinitialiser.', 409);
+    await tx.query('UPDATE accounts.users SET totp_secret = NULL, totp_pending_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL, updated_at = now() WHERE id = $1', [userId]);
+    await tx.query('DELETE FROM accounts.recovery_code WHERE user_id = $1', [userId]);
+    await tx.query('UPDATE accounts.session SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [userId]);
+    await recordAudit(tx, { actorId, action: 'accounts.mfa.reset', objectType: 'user', objectId: userId, before: { totpEnabled: true }, after: { totpEnabled: false } });
+  });
+}
+
 async function requirePassword(deps: AccountsDeps, user: User, password: string): Promise<void> {
   const { rows } = await deps.db.query<{ password_hash: string | null }>('SELECT password_hash FROM accounts.users WHERE id = $1', [user.id]);
   const hash = rows[0]?.password_hash ?? null;

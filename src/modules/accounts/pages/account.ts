@@ -25,7 +25,7 @@ import {
   updateProfile,
   type AccountsDeps,
 } from '../service.ts';
-import { clientInfo, currentTokenHash, currentUser, forgetSession, requireSignedIn, resolveSession, sessionToken, setSessionCookie, type CurrentUser } from '../http.ts';
+import { clearSessionCookie, clientInfo, currentTokenHash, currentUser, forgetSession, requireSignedIn, resolveSession, sessionToken, setSessionCookie, type CurrentUser } from '../http.ts';
 import { qrSvg } from '../qr.ts';
 import { csrfField, errorSummary, field, formatDate, notice, renderPage, titleWithErrors, type FieldError } from './ui.ts';
 import { formValue, param, queryValue } from './forms.ts';
@@ -122,6 +122,7 @@ async function accountPage(deps: AccountsDeps, req: FastifyRequest, reply: Fasti
           )}</tbody>
         </table>
         <form method="post" action="/compte/sessions/fermer-tout">${csrfField(csrf)}<button type="submit">Se déconnecter partout ailleurs</button></form>
+        <form method="post" action="/compte/deconnexion-partout">${csrfField(csrf)}<button type="submit">Se déconnecter partout, y compris ici</button></form>
       </section>
       <section aria-labelledby="donnees">
         <h2 id="donnees">Mes données personnelles</h2>
@@ -278,6 +279,14 @@ export function registerAccountPages(app: App, deps: AccountsDeps): void {
     const user = await userOf(req);
     const n = await revokeAllSessions(deps.db, user.id, user.id, currentTokenHash(req));
     return send(reply, 200, await accountPage(deps, req, reply, user, { message: n ? `${n} autre(s) session(s) fermée(s).` : 'Aucune autre session ouverte.' }));
+  });
+
+  app.post('/compte/deconnexion-partout', post, async (req, reply) => {
+    const user = await userOf(req);
+    await revokeAllSessions(deps.db, user.id, user.id, null);
+    clearSessionCookie(reply, deps);
+    forgetSession(req);
+    return send(reply, 200, renderPage(deps, { title: 'Vous êtes déconnecté partout', body: html`<h1>Vous êtes déconnecté partout</h1><p>Toutes vos sessions sont fermées, sur tous vos appareils.</p><p><a href="/compte/connexion">Se connecter à nouveau</a></p>` }));
   });
 
   // ---- personal data

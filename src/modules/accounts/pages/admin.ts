@@ -17,6 +17,7 @@ import {
   inviteUser,
   listUsers,
   resendInvitation,
+  resetTotpByAdmin,
   revokeRole,
   setUserStatus,
   type AccountsDeps,
@@ -44,6 +45,7 @@ const OK_MESSAGES: Record<string, string> = {
   disabled: 'Compte désactivé : ses sessions sont fermées.',
   enabled: 'Compte réactivé.',
   reinvited: 'Nouvelle invitation envoyée.',
+  mfa_reset: 'Double authentification réinitialisée : ses sessions sont fermées ; elle devra la configurer à nouveau.',
   deleted: 'Compte supprimé : ses données personnelles sont effacées.',
 };
 
@@ -223,6 +225,7 @@ export function registerAdminPages(app: App, deps: AccountsDeps): void {
                 <button type="submit">Attribuer</button>
               </form>
               <h2>Compte</h2>
+              ${target.totpEnabled && target.id !== actor.id ? html`<form method="post" action="${base}/2fa/reinitialiser">${csrfField(csrf)}<button type="submit">Réinitialiser la double authentification (téléphone perdu)</button></form>` : ''}
               ${target.status === 'invited' ? html`<form method="post" action="${base}/invitation">${csrfField(csrf)}<button type="submit">Renvoyer l’invitation</button></form>` : ''}
               ${target.status === 'active' && target.id !== actor.id ? html`<form method="post" action="${base}/desactiver">${csrfField(csrf)}<button type="submit">Désactiver le compte</button></form>` : ''}
               ${target.status === 'disabled' ? html`<form method="post" action="${base}/activer">${csrfField(csrf)}<button type="submit">Réactiver le compte</button></form>` : ''}
@@ -270,6 +273,16 @@ export function registerAdminPages(app: App, deps: AccountsDeps): void {
     });
   statusRoute('desactiver', 'disabled', 'disabled');
   statusRoute('activer', 'active', 'enabled');
+
+  app.post('/admin/utilisateurs/:id/2fa/reinitialiser', post(manageUser), async (req, reply) => {
+    try {
+      await resetTotpByAdmin(deps, (await me(req)).id, param(req, 'id'));
+    } catch (err) {
+      if (!(err instanceof UserError) || err.statusCode === 404) throw err;
+      return userPage(req, reply, [{ field: null, message: err.message }]);
+    }
+    return reply.redirect(`/admin/utilisateurs/${param(req, 'id')}?ok=mfa_reset`, 303);
+  });
 
   app.post('/admin/utilisateurs/:id/invitation', post(manageUser), async (req, reply) => {
     try {

@@ -103,6 +103,12 @@ describe('authorisation matrix: accounts back office', () => {
       },
       allowed: ['admin'],
     },
+    {
+      method: 'POST',
+      route: '/admin/utilisateurs/:id/2fa/reinitialiser',
+      inScope: async () => `/admin/utilisateurs/${(await makeUser(deps, fresh(), [], 'Cible', { totp: true })).id}/2fa/reinitialiser`,
+      allowed: ['admin'],
+    },
     { method: 'GET', route: '/admin/journal', inScope: '/admin/journal?verifier=1', allowed: ['admin'] },
   ];
 

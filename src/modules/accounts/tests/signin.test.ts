@@ -5,7 +5,7 @@ import { verifyAudit, listAudit } from '../../../platform/audit/index.ts';
 import { totpCode } from '../totp.ts';
 import { readOutbox } from '../mail.ts';
 import type { AccountsDeps } from '../service.ts';
-import { Browser, PASSWORD, depsFor, lastLink, makeUser } from './client.ts';
+import { Browser, PASSWORD, depsFor, lastLink, makeUser, signedInBrowser } from './client.ts';
 
 describe('accounts: invitation, sign-in, sessions, 2FA, reset, magic link', () => {
   let t: Awaited<ReturnType<typeof testApp>>;
@@ -210,6 +210,41 @@ describe('accounts: invitation, sign-in, sessions, 2FA, reset, magic link', () =
     res = await b.post('/compte/suppression', { reason: 'Je quitte la structure' });
     assert.equal(res.status, 200);
     assert.match(res.body, /Vous avez demandé la suppression/);
+  });
+
+  test('sign out everywhere, this browser included', async () => {
+    await makeUser(deps, 'partout@example.fr');
+    const here = new Browser(t.app, '192.0.2.30');
+    const there = new Browser(t.app, '192.0.2.31');
+    for (const b of [here, there]) await b.submit('/compte/connexion', '/compte/connexion', { email: 'partout@example.fr', password: PASSWORD });
+    await here.get('/compte');
+    const res = await here.post('/compte/deconnexion-partout', {});
+    assert.equal(res.status, 200);
+    assert.match(res.body, /Toutes vos sessions sont fermées/);
+    assert.equal((await here.get('/compte')).status, 303);
+    assert.equal((await there.get('/compte')).status, 303);
+    const { rows } = await t.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM accounts.session s JOIN accounts.users u ON u.id = s.user_id WHERE u.email_key = 'partout@example.fr' AND s.revoked_at IS NULL`,
+    );
+    assert.equal(rows[0]!.n, 0);
+  });
+
+  test('an administrator resets the 2FA of someone who lost their phone: their sessions close, setup is required again', async () => {
+    const admin = await makeUser(deps, 'admin-2fa@example.fr', [{ role: 'admin', scopeKind: 'platform', scopeId: '' }]);
+    const staff = await makeUser(deps, 'perdu@example.fr', [{ role: 'regional_staff', scopeKind: 'departement', scopeId: '69' }]);
+    const staffBrowser = await signedInBrowser(t.app, deps, staff, '192.0.2.32');
+    assert.equal((await staffBrowser.get('/gestion')).status, 200);
+    const a = await signedInBrowser(t.app, deps, admin, '192.0.2.33');
+    const page = await a.get(`/admin/utilisateurs/${staff.id}`);
+    assert.match(page.body, /Réinitialiser la double authentification/);
+    const res = await a.post(`/admin/utilisateurs/${staff.id}/2fa/reinitialiser`, {});
+    assert.equal(res.status, 303);
+    assert.equal((await staffBrowser.get('/gestion')).status, 303, 'their sessions are closed');
+    const again = new Browser(t.app, '192.0.2.34');
+    const signin = await again.submit('/compte/connexion', '/compte/connexion', { email: 'perdu@example.fr', password: PASSWORD });
+    assert.equal(signin.location, '/compte/2fa');
+    const entry = (await listAudit(t.db, { objectType: 'user', objectId: staff.id, limit: 10 })).find((e) => e.action === 'accounts.mfa.reset');
+    assert.equal(entry?.actorId, admin.id);
   });
 
   test('the development outbox page lists messages; the audit chain is intact after all this', async () => {
