@@ -9,6 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { axeViolations, formatViolations } from './support/axe.ts';
 import { launchBrowser, newContext, screenshot, skipReason } from './support/browser.ts';
 import { startServer, type TestServer } from './support/server.ts';
+import { startPartnerSite } from './support/partner.ts';
 import { MEDIATHEQUE } from '../src/modules/site/tests/fixtures.ts';
 
 let server: TestServer;
@@ -100,7 +101,7 @@ describe('public site in a browser', { skip: skipReason }, () => {
     const page = await context.newPage();
     await page.goto(server.url + '/');
     await page.getByRole('button', { name: 'Autour de moi' }).click();
-    await page.waitForURL(/near=49\.0241,1\.1508/);
+    await page.waitForURL((u) => u.searchParams.get('near') === '49.02410,1.15080', { timeout: 60_000 });
     assert.equal(await page.locator('h1').textContent(), 'Lieux autour de vous');
     await page.getByRole('link', { name: MEDIATHEQUE.nom }).waitFor();
     assert.deepEqual(errors, []);
@@ -201,20 +202,30 @@ describe('public site in a browser', { skip: skipReason }, () => {
     assert.match(iframeCode, /^<iframe src="http:\/\/127\.0\.0\.1:\d+\/embed\?territory=departement%3A27/);
     await screenshot(page, 'integrer');
 
-    // A partner page (another origin: about:blank) pasting the script tag.
+    // The generator's live preview is allowed to frame the embed.
+    await page.frameLocator('iframe.preview-frame').locator('h1', { hasText: 'Eure' }).waitFor({ timeout: 15_000 });
+
+    // A partner's page on another site (its own little server, reached as « localhost » while
+    // Maillage is « 127.0.0.1 ») pasting the script tag.
     const partner = await context.newPage();
     const script = await page.locator('#snippet-script').inputValue();
-    await partner.setContent(`<!doctype html><html lang="fr"><head><title>Partenaire</title></head><body><h1>Site partenaire</h1>${script}</body></html>`);
-    const frame = partner.frameLocator('iframe');
-    await frame.locator('h1').waitFor({ timeout: 15_000 });
-    assert.match((await frame.locator('h1').textContent()) ?? '', /Eure/);
-    await frame.getByLabel('Votre commune, votre code postal ou votre adresse').fill('Évreux');
-    await frame.getByRole('button', { name: 'Rechercher' }).click();
-    await frame.locator('h1', { hasText: 'Lieux près de Évreux (27000)' }).waitFor();
-    const embedded = partner.frames().find((f) => f.url().includes('/embed'))!;
-    assert.match(embedded.url(), /primary=%23224466/);
-    const colour = await embedded.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue('--color-primary').trim());
-    assert.equal(colour, '#224466');
+    const partnerSite = await startPartnerSite(`<!doctype html><html lang="fr"><head><title>Partenaire</title></head><body><h1>Site partenaire</h1>${script}</body></html>`);
+    try {
+      await partner.goto(`${partnerSite.url}/aide-numerique`);
+      const frame = partner.frameLocator('iframe');
+      await frame.locator('h1').waitFor({ timeout: 15_000 });
+      assert.match((await frame.locator('h1').textContent()) ?? '', /Eure/);
+      await frame.getByLabel('Votre commune, votre code postal ou votre adresse').fill('Évreux');
+      await frame.getByRole('button', { name: 'Rechercher' }).click();
+      await frame.locator('h1', { hasText: 'Lieux près de Évreux (27000)' }).waitFor();
+      const embedded = partner.frames().find((f) => f.url().includes('/embed'))!;
+      assert.match(embedded.url(), /primary=%23224466/);
+      const colour = await embedded.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue('--color-primary').trim());
+      assert.equal(colour, '#224466');
+      assert.match((await frame.locator('.results-summary').textContent()) ?? '', /à moins de 10 km de Évreux \(27000\) \(territoire : Eure\)/);
+    } finally {
+      await partnerSite.close();
+    }
 
     const direct = await context.newPage();
     await direct.goto(server.url + '/embed?territory=departement%3A27');

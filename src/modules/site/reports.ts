@@ -118,7 +118,23 @@ export async function listErrorReports(db: Queryable, o: { placeUid?: string; st
   }));
 }
 
+/**
+ * Changes a report's status. Once a report is handled (resolved or rejected) the visitor's contact
+ * is erased: it only served to ask them about this report (promise of the personal-data page).
+ */
 export async function setErrorReportStatus(db: Queryable, id: number, status: ReportStatus): Promise<boolean> {
-  const r = await db.query('UPDATE site.error_report SET status = $2 WHERE id = $1', [id, status]);
+  const r = await db.query(
+    `UPDATE site.error_report SET status = $2, contact = CASE WHEN $2 IN ('resolved', 'rejected') THEN NULL ELSE contact END WHERE id = $1`,
+    [id, status],
+  );
   return r.rowCount > 0;
+}
+
+/** How long a report is kept, whatever its status (personal-data page: « au plus tard au bout d’un an »). */
+export const REPORT_RETENTION_DAYS = 365;
+
+/** Deletes the reports older than the retention period; returns how many were deleted. */
+export async function purgeErrorReports(db: Queryable, now: Date = new Date()): Promise<number> {
+  const r = await db.query(`DELETE FROM site.error_report WHERE created_at < $1::timestamptz - make_interval(days => $2)`, [now.toISOString(), REPORT_RETENTION_DAYS]);
+  return r.rowCount;
 }

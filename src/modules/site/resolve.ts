@@ -111,22 +111,29 @@ export async function resolveSearch(data: SiteData, s: SearchState): Promise<Res
   if (s.territory) {
     const t = await data.resolveTerritory(s.territory);
     if (!t) return { kind: 'none', commune: null, candidates: [], territory: null, label: '', query: base, text: null, unknownTerritory: true };
-    return { kind: 'territory', commune: null, candidates: [], territory: t, label: t.name, query: { ...base, territory: `${t.level}:${t.code}`, sort: s.sort === 'distance' ? 'name' : sortOr('name') }, text: null };
+    const within: PlaceQuery = { ...base, territory: `${t.level}:${t.code}` };
+    // A finder limited to a territory (embeds, territory pages) still understands what is typed
+    // in it: a commune or words, searched within that territory.
+    if (s.q) return { ...(await resolveText(data, s, within, sortOr)), territory: t };
+    return { kind: 'territory', commune: null, candidates: [], territory: t, label: t.name, query: { ...within, sort: s.sort === 'distance' ? 'name' : sortOr('name') }, text: null };
   }
-  if (s.q) {
-    const { commune, candidates } = await findCommune(data, s.q);
-    if (commune && commune.lat !== null && commune.lon !== null) {
-      return {
-        kind: 'commune',
-        commune,
-        candidates: candidates.slice(0, 6),
-        territory: null,
-        label: communeLabel(commune),
-        query: { ...base, near: { lat: commune.lat, lon: commune.lon }, radiusKm: s.radius ?? DEFAULT_RADIUS, sort: sortOr('distance') },
-        text: null,
-      };
-    }
-    return { kind: 'text', commune: null, candidates: candidates.slice(0, 6), territory: null, label: `« ${s.q} »`, query: { ...base, q: s.q, sort: s.sort === 'distance' ? 'relevance' : sortOr('relevance') }, text: s.q };
-  }
+  if (s.q) return resolveText(data, s, base, sortOr);
   return { kind: 'none', commune: null, candidates: [], territory: null, label: '', query: { ...base, sort: s.sort === 'distance' ? 'name' : sortOr('name') }, text: null };
+}
+
+/** A typed text: the commune it names (places around it), or words searched in the places. */
+async function resolveText(data: SiteData, s: SearchState, base: PlaceQuery, sortOr: (fallback: PlaceQuery['sort']) => PlaceQuery['sort']): Promise<Resolution> {
+  const { commune, candidates } = await findCommune(data, s.q);
+  if (commune && commune.lat !== null && commune.lon !== null) {
+    return {
+      kind: 'commune',
+      commune,
+      candidates: candidates.slice(0, 6),
+      territory: null,
+      label: communeLabel(commune),
+      query: { ...base, near: { lat: commune.lat, lon: commune.lon }, radiusKm: s.radius ?? DEFAULT_RADIUS, sort: sortOr('distance') },
+      text: null,
+    };
+  }
+  return { kind: 'text', commune: null, candidates: candidates.slice(0, 6), territory: null, label: `« ${s.q} »`, query: { ...base, q: s.q, sort: s.sort === 'distance' ? 'relevance' : sortOr('relevance') }, text: s.q };
 }

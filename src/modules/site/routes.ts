@@ -11,14 +11,15 @@ import { clientAssets, maplibreAsset, type Asset } from './bundle.ts';
 import type { SiteData } from './data.ts';
 import { parseState } from './query.ts';
 import { resolveSearch } from './resolve.ts';
-import { checkReport, FormClock, saveReport } from './reports.ts';
+import { checkReport, FormClock, purgeErrorReports, saveReport } from './reports.ts';
 import { page, placeHref, type SiteContext } from './pages/common.ts';
 import { renderHome } from './pages/home.ts';
 import { loadResults, renderResults } from './pages/results.ts';
 import { renderPlace, renderPlaceNotFound, type ReportFormState } from './pages/place.ts';
 import { renderTerritory, renderTerritoryIndex } from './pages/territories.ts';
 import { renderAccessibility, renderLegalNotice, renderOpenData, renderPersonalData, renderSitemapXml, renderSiteMapPage } from './pages/legal.ts';
-import { embedCsp, embedScript, parseEmbedOptions, parseSnippetConfig, renderEmbed, renderSnippetGenerator } from './pages/embed.ts';
+import { faviconPng } from './favicon.ts';
+import { embedScript, parseEmbedOptions, parseSnippetConfig, renderEmbed, renderSnippetGenerator } from './pages/embed.ts';
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -45,9 +46,22 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
   const clock = new FormClock(ctx.config.secretKey ?? null);
   const hide = { hide: true } as const;
 
+  app.addHook('onReady', async () => {
+    const n = await purgeErrorReports(ctx.db);
+    if (n > 0) ctx.log.info({ deleted: n }, 'site: expired error reports deleted');
+  });
+
   const searchState = (query: Query) => parseState(query, (f) => data.enumValues(f));
 
   app.get('/', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderHome(site)));
+
+  const icon = faviconPng(ctx.config.theme.primary);
+  const iconTag = `"icon-${icon.length}-${ctx.config.theme.primary.slice(1)}"`;
+  app.get('/favicon.ico', { schema: hide }, async (req, reply) => {
+    reply.header('ETag', iconTag).header('Cache-Control', 'public, max-age=86400');
+    if (req.headers['if-none-match'] === iconTag) return reply.status(304).send();
+    return reply.type('image/png').send(icon);
+  });
 
   app.get('/recherche', { schema: { ...hide, querystring: anyQuery } }, async (req, reply) => {
     const { state, problems } = searchState((req.query ?? {}) as Query);
@@ -84,7 +98,11 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
       const place = /^[0-9a-f-]{36}$/i.test(uid) ? await data.getPlace(uid) : null;
       if (!place || !place.visible) return reply.status(404).type(HTML).send(renderPlaceNotFound(site));
       const check = checkReport((req.body ?? {}) as Record<string, unknown>, clock);
-      if (check.ok) await saveReport(ctx.db, place.uid, check.message, check.contact);
+      if (check.ok) {
+        await saveReport(ctx.db, place.uid, check.message, check.contact);
+        // Reports older than the retention period go as new ones come (and at each start).
+        await purgeErrorReports(ctx.db);
+      }
       if (check.ok || check.spam) return reply.redirect(`${placeHref(place)}?signalement=merci#signaler`, 303);
       return placePage(req, reply, { errors: check.errors, values: check.values }, 400);
     },
@@ -170,14 +188,21 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
     const { state, problems } = searchState(q);
     const resolution = await resolveSearch(data, state);
     const view = await loadResults(site, state, resolution, problems);
-    reply.header('Content-Security-Policy', embedCsp());
+    // Any site may frame the finder: the platform then leaves out frame-ancestors and
+    // X-Frame-Options, and keeps the rest of its policy (including a configured tile server).
+    reply.header('X-Frame-Options', 'ALLOW');
     return reply.type(HTML).send(renderEmbed(site, view, parseEmbedOptions(q)));
   });
   app.get('/embed.js', { schema: hide }, async (_req, reply) =>
     reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'public, max-age=3600').header('Access-Control-Allow-Origin', '*').send(embedScript(ctx.config.publicUrl)),
   );
+  const generatorCsp =
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; " +
+    "frame-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'";
   app.get('/integrer', { schema: { ...hide, querystring: anyQuery } }, async (req, reply) => {
     const q = (req.query ?? {}) as Query;
+    // The generator shows a live preview of the embed in an iframe of this same site.
+    reply.header('Content-Security-Policy', generatorCsp);
     return reply.type(HTML).send(await renderSnippetGenerator(site, parseSnippetConfig(site, q), Object.keys(q).length > 0));
   });
 }

@@ -3,7 +3,7 @@
  */
 import type { Db } from '../../platform/db/index.ts';
 import * as places from '../places/index.ts';
-import { ENUMS, TYPOLOGIES, openingStatus, weekTable } from '../places/model/index.ts';
+import { ENUMS, LABELS, TYPOLOGIES, openingStatus, weekTable } from '../places/model/index.ts';
 import * as territories from '../territories/index.ts';
 import type { Commune, FilterField, Place, PlaceQuery, SiteData, Territory } from './data.ts';
 
@@ -15,12 +15,9 @@ function territory(t: territories.Territory): Territory {
   return { level: t.level, code: t.code, name: t.name, population: t.population, parents: t.parents, communeCount: t.communeCount };
 }
 
-/** Wording for values whose standard spelling reads oddly on a public page. */
+/** Wording the places module's resident labels (LABELS) do not cover: the standard's misspelt variant. */
 const LABEL_OVERRIDES: Record<string, Record<string, string>> = {
   formations_labels: { 'Étapes numériques(La Poste)': 'Étapes numériques (La Poste)' },
-  modalites_acces: { "Ce lieu n'accueille pas de public": 'Pas d’accueil du public', 'Envoyer un mail avec une fiche de prescription': 'Sur prescription (fiche envoyée par courriel)' },
-  dispositif_programmes_nationaux: { "Point d'accès numérique CAF": 'Point d’accès numérique CAF' },
-  itinerance: { Fixe: 'Lieu fixe', Itinérant: 'Lieu itinérant' },
 };
 
 function toServiceQuery(q: PlaceQuery): places.PlaceQuery {
@@ -65,8 +62,8 @@ export function siteData(db: Db): SiteData {
       return (await territories.listCommunes(db, ref)).filter((c) => c.kind === 'commune').map((c) => ({ level: 'commune', code: c.code, name: c.name, population: c.population }));
     },
     label(field, value) {
-      // The standard's values are already plain French; only a few need rewording.
-      return LABEL_OVERRIDES[field]?.[value] ?? value;
+      // Plain words for residents, written by the places module next to the standard's values.
+      return LABEL_OVERRIDES[field]?.[value] ?? (LABELS as Record<string, Record<string, string>>)[field]?.[value] ?? value;
     },
     typologyLabel(code) {
       return TYPOLOGIES[code] ?? code;

@@ -44,14 +44,6 @@ export function embedEntries(o: EmbedOptions): [string, string][] {
   return out;
 }
 
-/** CSP for framed pages: any site may frame them; everything else as strict as the rest. */
-export function embedCsp(): string {
-  return (
-    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; " +
-    "worker-src 'self' blob:; child-src blob:; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors *"
-  );
-}
-
 export function renderEmbed(ctx: SiteContext, v: ResultsView, o: EmbedOptions): string {
   const theme = { ...ctx.config.theme, primary: o.primary ?? ctx.config.theme.primary, secondary: o.secondary ?? ctx.config.theme.secondary };
   const extra = embedEntries(o);

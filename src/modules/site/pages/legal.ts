@@ -86,7 +86,7 @@ export function renderPersonalData(ctx: SiteContext): string {
 <h2>Cookie technique</h2>
 <p>Un cookie de sécurité (protection contre la falsification de formulaires) est déposé lorsque vous affichez un formulaire. Il ne sert à rien d’autre et disparaît à la fermeture du navigateur.</p>
 <h2>Signalement d’une erreur</h2>
-<p>Quand vous signalez une erreur sur une fiche, nous enregistrons votre message et, si vous le donnez, votre courriel ou téléphone. Ces informations sont lues uniquement par les personnes qui gèrent les fiches, pour corriger l’information et, si besoin, vous recontacter. Elles sont supprimées une fois le signalement traité, et au plus tard au bout d’un an.</p>
+<p>Quand vous signalez une erreur sur une fiche, nous enregistrons votre message et, si vous le donnez, votre courriel ou téléphone. Ces informations sont lues uniquement par les personnes qui gèrent les fiches, pour corriger l’information et, si besoin, vous recontacter. Votre courriel ou téléphone est effacé dès que le signalement est traité ; le signalement lui-même est supprimé au plus tard un an après son envoi.</p>
 <p>Base légale : mission d’intérêt public d’information des habitants sur les lieux d’aide au numérique.</p>
 <h2>Vos droits</h2>
 <p>Vous pouvez demander l’accès, la rectification ou l’effacement de vos données au responsable du site. Vous pouvez aussi adresser une réclamation à la CNIL (www.cnil.fr).</p>

@@ -8,7 +8,7 @@ import { FILTER_FIELDS, type Commune, type Place, type PlaceQuery, type SearchRe
 import { activeFilterCount, emptyState, PAGE_SIZE, RADII, stateToApiQuery, stateToQuery, withChanges, type SearchState } from '../query.ts';
 import { communeLabel, type Resolution } from '../resolve.ts';
 import { FILTER_LEGENDS, T } from '../strings.ts';
-import { formatDistance, formatPhone, page, placeHref, SCRIPT_SITE, type SiteContext } from './common.ts';
+import { formatDistance, formatPhone, LEVEL_NAMES, page, placeHref, SCRIPT_SITE, territoryHref, type SiteContext } from './common.ts';
 
 /** Fetches one numbered page of results by walking the keyset cursors in large steps. */
 export async function fetchPage(data: SiteData, query: PlaceQuery, page: number, size = PAGE_SIZE): Promise<SearchResult & { pageMissing: boolean }> {
@@ -160,8 +160,9 @@ export function heading(r: Resolution, s: SearchState): string {
 
 function summary(total: number, r: Resolution): string {
   const count = plural(total, 'lieu trouvé', 'lieux trouvés');
-  if (r.query.near && r.query.radiusKm) return `${count} à moins de ${formatNumber(r.query.radiusKm)} km${r.kind === 'commune' ? ` de ${r.label}` : ''}`;
-  return count;
+  const within = r.territory && r.kind !== 'territory' ? ` (territoire : ${r.territory.name})` : '';
+  if (r.query.near && r.query.radiusKm) return `${count} à moins de ${formatNumber(r.query.radiusKm)} km${r.kind === 'commune' ? ` de ${r.label}` : ''}${within}`;
+  return `${count}${within}`;
 }
 
 export interface ResultsView {
@@ -230,12 +231,25 @@ export function resultsBody(ctx: SiteContext, v: ResultsView, o: { action: strin
 </div>`;
 }
 
+/** Link from a search to the territory page it concerns (commune found, or territory searched). */
+function territoryLink(r: Resolution): Raw {
+  if (r.kind === 'commune' && r.commune) {
+    return html`<p class="territory-link"><a href="${territoryHref('commune', r.commune.code)}">Les lieux de la commune de ${r.commune.name} et leurs services</a></p>`;
+  }
+  if (r.kind === 'territory' && r.territory) {
+    const level = (LEVEL_NAMES[r.territory.level] ?? r.territory.level).toLowerCase();
+    return html`<p class="territory-link"><a href="${territoryHref(r.territory.level, r.territory.code)}">Page du territoire (${level}) : ${r.territory.name}</a></p>`;
+  }
+  return html``;
+}
+
 export function renderResults(ctx: SiteContext, v: ResultsView): string {
   const { state: s, resolution: r } = v;
   const title = heading(r, s);
   const body = html`<h1>${title}</h1>
 ${searchForm({ q: r.kind === 'commune' || r.kind === 'text' ? s.q : '', radius: s.radius, showRadius: true, keep: filterEntries(s) })}
 ${candidatesNotice(r, s)}
+${territoryLink(r)}
 ${resultsBody(ctx, v, { action: '/recherche' })}`;
   const total = v.result?.total ?? 0;
   return page(ctx, {

@@ -5,7 +5,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { upsertPlaces, searchPlaces } from '../../places/index.ts';
 import { testApp } from '../../../../test/support/app.ts';
-import { FormClock } from '../reports.ts';
+import { FormClock, purgeErrorReports, setErrorReportStatus } from '../reports.ts';
+import { siteData } from '../wire.ts';
+import { renderPlace } from '../pages/place.ts';
+import { placeCard } from '../pages/results.ts';
+import type { SiteContext } from '../pages/common.ts';
 import { FRANCE_SERVICES, MEDIATHEQUE, samplePlaces } from './fixtures.ts';
 
 type T = Awaited<ReturnType<typeof testApp>>;
@@ -52,6 +56,19 @@ describe('results page', () => {
     assert.match(r.body, /À \d+(,\d)? (km|m)</);
     assert.doesNotMatch(r.body, /Point numérique CAF de Rouen/);
     assert.match(r.body, /Page 1 sur 2/);
+  });
+
+  it('links the search to the territory page of the commune found', async () => {
+    const r = await get('/recherche?q=Evreux');
+    assert.match(r.body, /<a href="\/territoires\/commune\/27229">Les lieux de la commune de Évreux et leurs services<\/a>/);
+    const dep = await get('/recherche?territory=departement:27');
+    assert.match(dep.body, /<a href="\/territoires\/departement\/27">Page du territoire \(département\) : Eure<\/a>/);
+  });
+
+  it('names the filters in plain words while keeping the standard’s values in the URL', async () => {
+    const r = await get('/recherche?q=Evreux');
+    assert.match(r.body, /value="Maîtrise des outils numériques du quotidien"><label for="f-services-\d+">Utiliser un ordinateur, un smartphone, internet/);
+    assert.match(r.body, /value="Surdité"><label for="f-prise_en_charge_specifique-\d+">Personnes sourdes ou malentendantes/);
   });
 
   it('understands a postal code and an address', async () => {
@@ -131,6 +148,27 @@ describe('place page', () => {
     assert.match(r.body, /<h2 id="s-signaler">Signaler une erreur<\/h2>/);
     assert.match(r.body, /name="_csrf" value="[^"]+"/);
     assert.match(r.body, /name="website" tabindex="-1"/);
+  });
+
+  it('uses plain words for the standard’s values', async () => {
+    const r = await get(placeUrl(MEDIATHEQUE.nom));
+    assert.match(r.body, /En atelier collectif/);
+    assert.match(r.body, /Sans rendez-vous, sur place/);
+    assert.doesNotMatch(r.body, />Se présenter</);
+  });
+
+  it('marks public holidays in the week’s hours and says when the place opens next', async () => {
+    const ctx: SiteContext = { config: t.ctx.config, data: siteData(t.db), now: () => new Date(2026, 10, 11, 11, 0) };
+    const place = (await ctx.data.getPlace(uids.get(MEDIATHEQUE.nom)!.uid))!;
+    const body = await renderPlace(ctx, place, { csrf: 'x', started: 'y' });
+    // Wednesday 11 November 2026 (Armistice): « Mo-Sa 10:00-18:00; PH off » is closed that day.
+    assert.match(body, /<tr class="today" aria-current="date"><th scope="row">Mercredi 11 novembre<\/th><td>Fermé <span class="hint">\(jour férié : Armistice 1918\)<\/span><\/td><\/tr>/);
+    assert.match(body, /<th scope="row">Mardi 10 novembre<\/th><td>10\u00a0h à 18\u00a0h<\/td>/);
+    assert.match(body, /<p class="status status-closed">Ouvre demain à 10\u00a0h<\/p>/);
+    const tuesday: SiteContext = { ...ctx, now: () => new Date(2026, 10, 10, 11, 0) };
+    assert.match(placeCard(tuesday, place, null).value, /<span class="status status-open">Ouvert jusqu’à 18\u00a0h<\/span>/);
+    const saturdayEvening: SiteContext = { ...ctx, now: () => new Date(2026, 10, 14, 19, 0) };
+    assert.match(placeCard(saturdayEvening, place, null).value, /<span class="status status-closed">Ouvre lundi à 10\u00a0h<\/span>/);
   });
 
   it('redirects an address without or with an old slug to the canonical one', async () => {
@@ -213,6 +251,19 @@ describe('« Signaler une erreur »', () => {
     assert.equal(await count(), before);
   });
 
+  it('keeps personal data only as long as the personal-data page says', async () => {
+    const ins = async (createdAt: string) =>
+      (await t.db.query<{ id: number }>(`INSERT INTO site.error_report (place_uid, message, contact, created_at) VALUES ($1, 'Le téléphone ne répond plus.', '06 12 34 56 78', $2) RETURNING id`, [uids.get(MEDIATHEQUE.nom)!.uid, createdAt])).rows[0]!.id;
+    const recent = await ins('2026-11-01T10:00:00Z');
+    const old = await ins('2025-10-01T10:00:00Z');
+    assert.ok(await setErrorReportStatus(t.db, recent, 'resolved'));
+    const row = (await t.db.query<{ contact: string | null; status: string }>('SELECT contact, status FROM site.error_report WHERE id = $1', [recent])).rows[0];
+    assert.deepEqual(row, { contact: null, status: 'resolved' });
+    assert.equal(await purgeErrorReports(t.db, new Date('2026-11-23T12:00:00Z')), 1);
+    const left = (await t.db.query<{ id: number }>('SELECT id FROM site.error_report WHERE id IN ($1, $2)', [recent, old])).rows.map((r) => Number(r.id));
+    assert.deepEqual(left, [Number(recent)]);
+  });
+
   it('refuses a form without its CSRF token', async () => {
     const r = await post(MEDIATHEQUE.nom, '', { started: new FormClock(SECRET).stamp(Date.now() - 20_000), message: 'Un message sans jeton de sécurité.' });
     assert.equal(r.statusCode, 403);
@@ -228,7 +279,7 @@ describe('territory pages', () => {
     assert.equal(dep.statusCode, 200);
     assert.match(dep.body, /<h1>Eure/);
     assert.match(dep.body, /<a href="\/territoires\/commune\/27229">Évreux<\/a> <span class="count">\(27 lieux\)<\/span>/);
-    assert.match(dep.body, /Aide aux démarches administratives<\/th><td><a href="\/recherche\?territory=departement%3A27&amp;services=/);
+    assert.match(dep.body, /Aide aux démarches administratives en ligne<\/th><td><a href="\/recherche\?territory=departement%3A27&amp;services=/);
   });
 
   it('shows a commune with its places', async () => {
@@ -294,6 +345,9 @@ describe('map support', () => {
       const r = await other.app.inject({ method: 'GET', url: '/carte/style.json' });
       assert.equal(r.statusCode, 302);
       assert.equal(r.headers.location, 'https://tiles.example.org/style.json');
+      // The framed finder may fetch that tile server too.
+      const embed = await other.app.inject({ method: 'GET', url: '/embed', headers: { accept: 'text/html' } });
+      assert.match(embed.headers['content-security-policy'] as string, /connect-src 'self' https:\/\/tiles\.example\.org/);
     } finally {
       await other.close();
     }
@@ -316,7 +370,9 @@ describe('embedding', () => {
     const r = await get(`/embed?territory=departement:27&services=${encodeURIComponent('Aide aux démarches administratives')}&primary=%23224466&title=Aide%20num%C3%A9rique%20dans%20l%E2%80%99Eure`);
     assert.equal(r.statusCode, 200);
     assert.equal(r.headers['x-frame-options'], undefined);
-    assert.match(r.headers['content-security-policy'] as string, /frame-ancestors \*/);
+    const csp = r.headers['content-security-policy'] as string;
+    assert.doesNotMatch(csp, /frame-ancestors/, 'any partner site may frame the finder');
+    assert.match(csp, /script-src 'self'/);
     assert.match(r.body, /--color-primary:#224466/);
     assert.match(r.body, /<h1>Aide numérique dans l’Eure<\/h1>/);
     assert.match(r.body, /France Services Évreux Nétreville/);
@@ -324,6 +380,16 @@ describe('embedding', () => {
     assert.match(r.body, /<input type="hidden" name="primary" value="#224466">/);
     const normal = await get('/');
     assert.equal(normal.headers['x-frame-options'], 'SAMEORIGIN');
+  });
+
+  it('understands a commune typed in a finder limited to a territory, and stays within it', async () => {
+    const r = await get('/embed?territory=departement:27&q=Evreux&primary=%23224466');
+    assert.equal(r.statusCode, 200);
+    assert.match(r.body, /<h1>Lieux près de Évreux \(27000\)<\/h1>/);
+    assert.match(r.body, /27 lieux trouvés à moins de 10 km de Évreux \(27000\) \(territoire : Eure\)/);
+    const outside = await get('/embed?territory=departement:27&q=Rouen');
+    assert.match(outside.body, /Aucun lieu ne correspond à votre recherche/);
+    assert.doesNotMatch(outside.body, /Point numérique CAF de Rouen/);
   });
 
   it('serves the script-tag loader and the snippet generator', async () => {
@@ -335,5 +401,14 @@ describe('embedding', () => {
     assert.match(g.body, /&lt;iframe src=&quot;http:\/\/[^&]+\/embed\?territory=departement%3A27&amp;amp;primary=%23224466/);
     assert.match(g.body, /data-territory=&quot;departement:27&quot;/);
     assert.match(g.body, /<iframe class="preview-frame" src="\/embed\?territory=departement%3A27/);
+    assert.match(g.headers['content-security-policy'] as string, /frame-src 'self'/, 'the preview may frame the embed');
+  });
+
+  it('answers /favicon.ico with an icon in the région’s colour', async () => {
+    const r = await t.app.inject({ method: 'GET', url: '/favicon.ico' });
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.headers['content-type'], 'image/png');
+    assert.deepEqual([...r.rawPayload.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    assert.equal(r.rawPayload.readUInt32BE(16), 32);
   });
 });
