@@ -298,6 +298,13 @@ async function main() {
     const r = await blockSearch(ctx, b.original, { lang: 'c', limit: 10 });
     blockMs.push(Number(process.hrtime.bigint() - t) / 1e6);
     if (r.matches.some((m) => m.repository === pa.software.slug && m.path === b.file)) found++;
+    else {
+      // Why it was missed: where the planted copy ranks among more results, and what came first.
+      const wide = await blockSearch(ctx, b.original, { lang: 'c', limit: 200 });
+      const rank = wide.matches.findIndex((m) => m.repository === pa.software.slug && m.path === b.file);
+      const at = rank >= 0 ? wide.matches[rank]! : null;
+      log(`  missed ${b.file}: rank ${rank < 0 ? 'none' : rank + 1} of ${wide.matches.length}${at ? ` (similarity ${at.similarity})` : ''}; top similarity ${wide.matches[0]?.similarity ?? '-'}; ${wide.matches.filter((m) => m.similarity === 1).length} at 1.0`);
+    }
   }
   const recall = found / blocks.length;
   log(`block search: recall ${recall.toFixed(3)} (${found}/${blocks.length}), p50 ${pct(blockMs, 50).toFixed(0)} ms`);

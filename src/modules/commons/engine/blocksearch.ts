@@ -125,13 +125,14 @@ export function blockSearch(searcher: Searcher, text: string, opts: { lang?: str
   const matches: BlockMatch[] = [];
   for (const c of cands.slice(0, Math.max(limit * 3, 30))) {
     const occ = c.shard.occ[c.doc]!;
-    const docText = new DocText(c.shard.reader.content(c.doc).toString('utf8'));
+    const docText = new DocText(c.shard.reader.contentShared(c.doc).toString('utf8'), c.shard.reader.lineCounts[c.doc]!);
     // A window of lines around the hits, wide enough for the whole block on either side.
-    const total = docText.lineCount;
     const from = Math.max(1, c.minLine - lines - 2);
-    const to = Math.min(total, c.maxLine + lines + 2);
-    const starts = docText.lineStarts();
-    const windowText = docText.text.slice(starts[from - 1]!, to < starts.length ? starts[to]! : docText.text.length);
+    const to = c.maxLine + lines + 2;
+    docText.seekLine(from);
+    const windowStart = docText.lineStart;
+    const windowEnd = docText.seekLine(to + 1) ? docText.lineStart : docText.text.length;
+    const windowText = docText.text.slice(windowStart, windowEnd);
     const dtokens = tokenize(windowText, occ[0]!.lang);
     for (const tk of dtokens) tk.line += from - 1;
     const dh = kgramHashes(dtokens);

@@ -201,45 +201,82 @@ interface Matcher {
   lines(doc: DocText, limitLines: number): Map<number, [number, number][]>;
   /** Does the document hold at least one match? */
   any(doc: DocText): boolean;
+  /**
+   * A fast necessary condition on the raw bytes seen as a Latin-1 string (one character per byte,
+   * no UTF-8 decoding): false means the document cannot match. Null when the term has none.
+   */
+  quick: ((bytes: string) => boolean) | null;
 }
 
-/** A document's text with its line starts. */
+/** A literal as the Latin-1 view of its UTF-8 bytes, for searching raw bytes seen as Latin-1. */
+function bytesPattern(text: string): string {
+  return Buffer.from(text, 'utf8').toString('latin1');
+}
+
+/**
+ * A document's text, with line look-ups by a forward cursor: matches come in increasing offsets,
+ * so finding their lines costs one pass over the text up to the last match (no table of every
+ * line start is built for the many candidates that hold no match).
+ */
 export class DocText {
-  private starts: Uint32Array | null = null;
-  constructor(readonly text: string) {}
-  lineStarts(): Uint32Array {
-    if (!this.starts) {
-      const t = this.text;
-      let n = 1;
-      for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) n++;
-      const s = new Uint32Array(n);
-      let k = 1;
-      for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) s[k++] = i + 1;
-      this.starts = s;
-    }
-    return this.starts;
-  }
+  private curLine = 1;
+  private curPos = 0;
+  constructor(
+    readonly text: string,
+    private readonly knownLineCount: number | null = null,
+  ) {}
+  /** Moves the cursor to the line holding `offset`; returns its number (1-based). */
   lineOf(offset: number): number {
-    const s = this.lineStarts();
-    let lo = 0;
-    let hi = s.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (s[mid]! <= offset) lo = mid;
-      else hi = mid - 1;
+    if (offset < this.curPos) {
+      this.curLine = 1;
+      this.curPos = 0;
     }
-    return lo + 1;
+    const t = this.text;
+    for (;;) {
+      const nl = t.indexOf('\n', this.curPos);
+      if (nl < 0 || nl >= offset) break;
+      this.curPos = nl + 1;
+      this.curLine++;
+    }
+    return this.curLine;
   }
+  /** Start offset of the cursor's line (after lineOf or seekLine). */
+  get lineStart(): number {
+    return this.curPos;
+  }
+  /** Offset just after the cursor's line (its newline included), or the text's length. */
+  nextLineStart(): number {
+    const nl = this.text.indexOf('\n', this.curPos);
+    return nl < 0 ? this.text.length : nl + 1;
+  }
+  /** Moves the cursor to line n; false past the end. */
+  seekLine(n: number): boolean {
+    if (n < this.curLine) {
+      this.curLine = 1;
+      this.curPos = 0;
+    }
+    const t = this.text;
+    while (this.curLine < n) {
+      const nl = t.indexOf('\n', this.curPos);
+      if (nl < 0) return false;
+      this.curPos = nl + 1;
+      this.curLine++;
+    }
+    return true;
+  }
+  /** Text of line n (without its newline). */
   line(n: number): string {
-    const s = this.lineStarts();
-    const start = s[n - 1]!;
-    const end = n < s.length ? s[n]! - 1 : this.text.length;
-    return this.text.slice(start, end);
+    if (!this.seekLine(n)) return '';
+    const nl = this.text.indexOf('\n', this.curPos);
+    return this.text.slice(this.curPos, nl < 0 ? this.text.length : nl);
   }
   get lineCount(): number {
-    const s = this.lineStarts();
+    if (this.knownLineCount !== null) return this.knownLineCount;
+    const t = this.text;
+    let n = 0;
+    for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) n++;
     // A final newline does not start a line of its own.
-    return this.text.endsWith('\n') ? s.length - 1 : s.length;
+    return t.length > 0 && !t.endsWith('\n') ? n + 1 : n;
   }
 }
 
@@ -247,8 +284,12 @@ function literalMatcher(term: Term & { kind: 'literal' }, caseSensitive: boolean
   const flags = caseSensitive ? 'g' : 'gi';
   const re = new RegExp(escapeRegExp(term.text), flags);
   const lower = term.text.toLowerCase();
+  // On raw bytes: exact bytes when case-sensitive; ASCII folding only for ASCII literals.
+  const ascii = /^[\x00-\x7f]*$/.test(term.text);
+  const quickRe = caseSensitive ? new RegExp(escapeRegExp(bytesPattern(term.text))) : ascii ? new RegExp(escapeRegExp(term.text), 'i') : null;
   return {
     term,
+    quick: quickRe ? (bytes) => quickRe.test(bytes) : null,
     plan: literal(term.text),
     symbolMatches: (name) => (caseSensitive ? name === term.text : name.toLowerCase() === lower),
     any(doc) {
@@ -258,19 +299,19 @@ function literalMatcher(term: Term & { kind: 'literal' }, caseSensitive: boolean
     lines(doc, limitLines) {
       const out = new Map<number, [number, number][]>();
       re.lastIndex = 0;
-      const starts = doc.lineStarts();
       for (let m = re.exec(doc.text); m; m = re.exec(doc.text)) {
         if (m[0].length === 0) {
           re.lastIndex++;
           continue;
         }
         const ln = doc.lineOf(m.index);
+        const start = doc.lineStart;
         let r = out.get(ln);
         if (!r) {
           if (out.size >= limitLines) break;
           out.set(ln, (r = []));
         }
-        r.push([m.index - starts[ln - 1]!, m.index - starts[ln - 1]! + m[0].length]);
+        r.push([m.index - start, m.index - start + m[0].length]);
       }
       return out;
     },
@@ -286,35 +327,47 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean): M
   const preCs = caseSensitive && !/\(\?[a-zA-Z]*i/.test(term.source);
   const preSource = linePrefilter(plan, preCs);
   const pre = preSource ? new RegExp(preSource.source, preCs ? 'g' : 'gi') : null;
-  const candidateLines = function* (doc: DocText): Generator<number> {
+  // The same prefilter on raw bytes: literals as their UTF-8 bytes (case-sensitive) or ASCII (folded).
+  const bytesPre = linePrefilter(plan, preCs, true);
+  const quickRe = bytesPre ? new RegExp(bytesPre.source, preCs ? '' : 'i') : null;
+  // Candidate lines as [number, text]; the consumer must not move the document's cursor meanwhile.
+  const candidateLines = function* (doc: DocText): Generator<[number, string]> {
+    const t = doc.text;
     if (pre) {
       pre.lastIndex = 0;
-      let last = 0;
-      for (let m = pre.exec(doc.text); m; m = pre.exec(doc.text)) {
+      for (let m = pre.exec(t); m; m = pre.exec(t)) {
         const ln = doc.lineOf(m.index);
-        if (ln !== last) yield ln;
-        last = ln;
+        const end = doc.nextLineStart();
+        yield [ln, t.slice(doc.lineStart, end > doc.lineStart && t.charCodeAt(end - 1) === 10 ? end - 1 : end)];
         // Skip to the next line.
-        const s = doc.lineStarts();
-        pre.lastIndex = ln < s.length ? s[ln]! : doc.text.length;
+        if (end >= t.length) break;
+        pre.lastIndex = end;
       }
     } else {
-      const n = doc.lineStarts().length;
-      for (let ln = 1; ln <= n; ln++) yield ln;
+      let ln = 1;
+      let pos = 0;
+      while (pos <= t.length) {
+        const nl = t.indexOf('\n', pos);
+        const end = nl < 0 ? t.length : nl;
+        if (nl >= 0 || pos < t.length) yield [ln, t.slice(pos, end)];
+        if (nl < 0) break;
+        pos = nl + 1;
+        ln++;
+      }
     }
   };
   return {
     term,
     plan,
+    quick: quickRe ? (bytes) => quickRe.test(bytes) : null,
     symbolMatches: (name) => re.test(name),
     any(doc) {
-      for (const ln of candidateLines(doc)) if (re.test(doc.line(ln))) return true;
+      for (const [, text] of candidateLines(doc)) if (re.test(text)) return true;
       return false;
     },
     lines(doc, limitLines) {
       const out = new Map<number, [number, number][]>();
-      for (const ln of candidateLines(doc)) {
-        const text = doc.line(ln);
+      for (const [ln, text] of candidateLines(doc)) {
         if (!re.test(text)) continue;
         const ranges: [number, number][] = [];
         const m = re.matcher(text);
@@ -337,16 +390,16 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean): M
  * A JS pattern every line matching the plan contains (literals and alternations of literals), and
  * the length of its shortest alternative (longer is more selective); null when the plan has none.
  */
-export function linePrefilter(q: TriQuery, caseSensitive: boolean): { source: string; min: number } | null {
+export function linePrefilter(q: TriQuery, caseSensitive: boolean, bytes = false): { source: string; min: number } | null {
   switch (q.op) {
     case 'lit':
       // Case-insensitive: JS and RE2 fold non-ASCII letters differently; keep ASCII literals only.
       if (!caseSensitive && !/^[\x00-\x7f]*$/.test(q.text)) return null;
-      return { source: escapeRegExp(q.text), min: q.text.length };
+      return { source: escapeRegExp(bytes ? bytesPattern(q.text) : q.text), min: q.text.length };
     case 'and': {
       let best: { source: string; min: number } | null = null;
       for (const a of q.args) {
-        const p = linePrefilter(a, caseSensitive);
+        const p = linePrefilter(a, caseSensitive, bytes);
         if (p && (!best || p.min > best.min)) best = p;
       }
       return best;
@@ -354,7 +407,7 @@ export function linePrefilter(q: TriQuery, caseSensitive: boolean): { source: st
     case 'or': {
       const parts: { source: string; min: number }[] = [];
       for (const a of q.args) {
-        const p = linePrefilter(a, caseSensitive);
+        const p = linePrefilter(a, caseSensitive, bytes);
         if (!p) return null;
         parts.push(p);
       }
@@ -470,6 +523,7 @@ export class Searcher {
     cands.sort((a, b) => a.size - b.size || a.occ[0]!.path.localeCompare(b.occ[0]!.path));
 
     // 2. Verification.
+    const quickChecks = positive.map((m) => m.quick).filter((q): q is (bytes: string) => boolean => q !== null);
     const files: FileResult[] = [];
     let truncated = false;
     let notice: string | null = null;
@@ -489,7 +543,13 @@ export class Searcher {
         break;
       }
       scanned += c.size;
-      const doc = new DocText(c.shard.reader.content(c.doc).toString('utf8'));
+      const raw = c.shard.reader.contentShared(c.doc);
+      // Most candidates of a trigram query hold no match: reject them on the raw bytes first.
+      if (quickChecks.length) {
+        const bytes = raw.toString('latin1');
+        if (!quickChecks.every((q) => q(bytes))) continue;
+      }
+      const doc = new DocText(raw.toString('utf8'), c.shard.reader.lineCounts[c.doc]!);
       if (negative.some((m) => m.any(doc))) continue;
       const syms = c.shard.docSymbols.get(c.doc) ?? [];
       const lineRanges = new Map<number, [number, number][]>();

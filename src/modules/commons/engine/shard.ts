@@ -236,6 +236,8 @@ export interface ShardSymbol {
   name: string;
 }
 
+let scratch = Buffer.allocUnsafeSlow(1 << 20);
+
 /** A shard opened for search: tables in memory, contents read on demand. */
 export class ShardReader {
   readonly docs: number;
@@ -309,6 +311,19 @@ export class ShardReader {
       else hi = mid - 1;
     }
     return new Uint32Array(0);
+  }
+
+  /**
+   * The document's bytes in a buffer shared by every reader of this thread: valid until the next
+   * call (searches are synchronous; copy what must outlive it). Saves an allocation per candidate.
+   */
+  contentShared(doc: number): Buffer {
+    const len = this.lengths[doc]!;
+    if (scratch.length < len) scratch = Buffer.allocUnsafeSlow(Math.max(len, scratch.length * 2));
+    const buf = scratch.subarray(0, len);
+    let read = 0;
+    while (read < len) read += fs.readSync(this.contentFd, buf, read, len - read, this.offsets[doc]! + read);
+    return buf;
   }
 
   content(doc: number): Buffer {
