@@ -9,6 +9,7 @@
  * Environment: BENCH_SITE_PLACES (default 20000), BENCH_SITE_REQUESTS (default 300 per URL),
  * BENCH_SITE_OUT (file to write the Markdown section to).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,7 +48,9 @@ function kb(n: number): string {
 
 async function main() {
   const machineAtStart = machine();
-  const config = loadConfig({ ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'silent' }, { host: '127.0.0.1', port: 0 });
+  // Production settings (as served), with a throw-away secret when none is given.
+  const env = { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'silent', SECRET_KEY: process.env.SECRET_KEY || crypto.randomBytes(32).toString('hex') };
+  const config = loadConfig(env, { host: '127.0.0.1', port: 0 });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'maillage-bench-site-'));
   const db = await openDb({ databaseUrl: null, pgliteDir: path.join(tmp, 'pglite') });
   const log = createLogger('silent');

@@ -87,6 +87,22 @@ describe('results page', () => {
     assert.match(r.body, /href="\/api\/v1\/places.csv\?[^"]*services=Aide/);
   });
 
+  it('downloads exactly the current results as standard CSV and GeoJSON', async () => {
+    const r = await get(`/recherche?q=Evreux&services=${encodeURIComponent('Aide aux démarches administratives')}&dispositif_programmes_nationaux=${encodeURIComponent('France Services')}`);
+    const href = (ext: string) => new RegExp(`href="(/api/v1/places\\.${ext}\\?[^"]+)" download`).exec(r.body)![1]!.replace(/&amp;/g, '&');
+    const csv = await t.app.inject({ method: 'GET', url: href('csv') });
+    assert.equal(csv.statusCode, 200);
+    const lines = csv.body.trim().split(/\r?\n/);
+    assert.match(lines[0]!, /^id,pivot,nom,commune,code_postal,/);
+    assert.equal(lines.length, 2);
+    assert.match(lines[1]!, /France Services Évreux Nétreville/);
+    const geo = await t.app.inject({ method: 'GET', url: href('geojson') });
+    const features = (geo.json() as { features: { properties: { nom: string } }[] }).features;
+    assert.deepEqual(features.map((f) => f.properties.nom), ['France Services Évreux Nétreville']);
+    const all = await t.app.inject({ method: 'GET', url: href('csv').replace(/&dispositif_programmes_nationaux=[^&]+/, '') });
+    assert.ok(all.body.trim().split(/\r?\n/).length > 2, 'fewer filters, more rows');
+  });
+
   it('paginates with numbered pages in the URL', async () => {
     const r = await get('/recherche?q=Evreux&page=2');
     assert.equal(r.statusCode, 200);
@@ -339,8 +355,11 @@ describe('map support', () => {
     assert.equal((regions.json() as { features: unknown[] }).features.length, 13);
   });
 
-  it('points to the configured style when there is one', async () => {
-    const other = await testApp({ basemapStyleUrl: 'https://tiles.example.org/style.json' });
+  it('points to the configured style when there is one, and wears the région’s theme', async () => {
+    const other = await testApp({
+      basemapStyleUrl: 'https://tiles.example.org/style.json',
+      theme: { siteName: 'Numérique en Normandie', logoUrl: '/logo-normandie.svg', primary: '#0b4f6c', secondary: '#8a3b12' },
+    });
     try {
       const r = await other.app.inject({ method: 'GET', url: '/carte/style.json' });
       assert.equal(r.statusCode, 302);
@@ -348,6 +367,12 @@ describe('map support', () => {
       // The framed finder may fetch that tile server too.
       const embed = await other.app.inject({ method: 'GET', url: '/embed', headers: { accept: 'text/html' } });
       assert.match(embed.headers['content-security-policy'] as string, /connect-src 'self' https:\/\/tiles\.example\.org/);
+      const home = await other.app.inject({ method: 'GET', url: '/', headers: { accept: 'text/html' } });
+      assert.match(home.body, /<title>[^<]+ — Numérique en Normandie<\/title>/);
+      assert.match(home.body, /<a class="brand" href="\/"><img src="\/logo-normandie.svg" alt="" height="40"><span>Numérique en Normandie<\/span><\/a>/);
+      assert.match(home.body, /--color-primary:#0b4f6c;--color-secondary:#8a3b12/);
+      const statement = await other.app.inject({ method: 'GET', url: '/accessibilite', headers: { accept: 'text/html' } });
+      assert.match(statement.body, /Numérique en Normandie s’engage à rendre son site internet accessible/);
     } finally {
       await other.close();
     }
