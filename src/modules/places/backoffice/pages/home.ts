@@ -179,7 +179,8 @@ export function registerHomePages(deps: PageDeps): void {
   app.post('/gestion/revendications/confirmer/:token', { preValidation: app.csrfProtection, config: { rateLimit: { max: 30, timeWindow: '1 minute' } } }, async (req, reply) => {
     const claim = await confirmClaim(db, param(req, 'token'));
     if (!claim) return confirmPage(req, reply);
-    await grantManager(req, claim.userId, claim.userId, claim.placeUid);
+    // No account acts here: the holder of the place's mailbox confirmed (recorded by places.claim.verify).
+    await grantManager(req, null, claim.userId, claim.placeUid);
     const place = await getPlaceRow(db, claim.placeUid);
     return page(deps, reply, 200, {
       title: 'Demande confirmée',

@@ -387,7 +387,7 @@ export function registerTerritoryPages(deps: PageDeps): void {
 }
 
 /** Gives the claimant the place_manager role on the place (already holding it is fine). */
-export async function grantManager(req: FastifyRequest, actorId: string, userId: string, placeUid: string): Promise<void> {
+export async function grantManager(req: FastifyRequest, actorId: string | null, userId: string, placeUid: string): Promise<void> {
   try {
     await grantRoleFromRequest(req, actorId, userId, { role: 'place_manager', scopeKind: 'place', scopeId: placeUid });
   } catch (err) {
