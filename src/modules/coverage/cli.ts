@@ -61,7 +61,7 @@ async function run(sub: string | undefined, rest: string[], ctx: CliContext): Pr
     const kind = r.kind === 'none' ? 'déjà à jour' : r.kind === 'full' ? 'recalcul complet' : 'recalcul incrémental';
     ctx.out(
       `Couverture : ${kind} — ${r.communes} communes (dont ${r.communesWithoutCentre} sans centre connu), ${r.places} lieux ; ` +
-        `${r.updatedCommunes} communes écrites en ${r.durationMs} ms ${JSON.stringify(r.timings)}`,
+        `${r.updatedCommunes} communes recalculées, ${r.writtenCommunes} lignes écrites, en ${r.durationMs} ms ${JSON.stringify(r.timings)}`,
     );
     return 0;
   }

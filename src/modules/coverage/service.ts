@@ -25,12 +25,14 @@ import {
   type CoverageCommune,
   type CoveragePlace,
   type Criterion,
+  type Nearest,
   type PlaceChange,
   type PlanResult,
   type WhatIfChange,
   type WhiteZones,
 } from './model.ts';
 import {
+  deleteMeasures,
   deleteSnapshot,
   maskOf,
   readMeasures,
@@ -107,8 +109,10 @@ export interface RecomputeReport {
   communes: number;
   communesWithoutCentre: number;
   places: number;
-  /** Communes whose measures were recomputed and written. */
+  /** Communes whose measures were recomputed (all of them for a full recompute). */
   updatedCommunes: number;
+  /** Measure rows written: those that differ from what was stored. */
+  writtenCommunes: number;
   added: number;
   removed: number;
   changed: number;
@@ -152,9 +156,20 @@ async function fullRecompute(db: Db, onProgress?: (message: string) => void): Pr
   const measures = measureCommunes(communes, ix);
   sw.step('measure');
   const unattributed = places.filter((p) => p.communeCode === null).length;
-  const previous = await knownSnapshot(db);
+  const known = await knownState(db);
+  const previous = known?.places ?? null;
+  // Rows that differ from the stored measures (all of them when this process does not know them).
+  let written = measures;
+  if (known) {
+    const before = new Map(known.measures.map((m) => [m.code, m]));
+    written = measures.filter((m) => !sameMeasure(before.get(m.code), m));
+  }
   const version = await db.transaction(async (tx) => {
-    await upsertMeasures(tx, measures, { replaceAll: true });
+    if (known) {
+      const codes = new Set(measures.map((m) => m.code));
+      await deleteMeasures(tx, known.measures.filter((m) => !codes.has(m.code)).map((m) => m.code));
+      await upsertMeasures(tx, written);
+    } else await upsertMeasures(tx, measures, { replaceAll: true });
     if (previous) {
       // Only the places that changed since the stored snapshot are written.
       const diff = snapshotDiff(previous, places);
@@ -169,7 +184,7 @@ async function fullRecompute(db: Db, onProgress?: (message: string) => void): Pr
       placesVersion,
       kind: 'full',
       durationMs: sw.total(),
-      updatedCommunes: measures.length,
+      updatedCommunes: written.length,
       places: places.length,
       unattributedPlaces: unattributed,
     });
@@ -182,6 +197,7 @@ async function fullRecompute(db: Db, onProgress?: (message: string) => void): Pr
     communesWithoutCentre: communes.filter((c) => c.lat === null || c.lon === null).length,
     places: places.length,
     updatedCommunes: measures.length,
+    writtenCommunes: written.length,
     added: places.length,
     removed: 0,
     changed: 0,
@@ -246,6 +262,7 @@ async function incremental(db: Db): Promise<RecomputeReport> {
     communesWithoutCentre: measures.filter((m) => m.lat === null).length,
     places: current.length,
     updatedCommunes: updated,
+    writtenCommunes: updated,
     added,
     removed: removedUids.length,
     changed,
@@ -348,12 +365,26 @@ async function snapshotOf(db: Db, state: CoverageState): Promise<CoveragePlace[]
   return places;
 }
 
-/** The stored snapshot when this process holds it in memory (null otherwise: rewrite it whole). */
-async function knownSnapshot(db: Db): Promise<CoveragePlace[] | null> {
-  const c = snapshots.get(db);
-  if (!c) return null;
+/** The stored measures and snapshot when this process holds them in memory (null otherwise: rewrite them whole). */
+async function knownState(db: Db): Promise<{ measures: CommuneMeasure[]; places: CoveragePlace[] } | null> {
+  const m = cache.get(db);
+  const p = snapshots.get(db);
+  if (!m || !p || m.version !== p.version) return null;
   const state = await readState(db);
-  return state && state.version === c.version ? c.places : null;
+  return state && state.version === m.version ? { measures: m.measures, places: p.places } : null;
+}
+
+const sameNearest = (a: Nearest | null, b: Nearest | null) => (a === null || b === null ? a === b : a.km === b.km && a.uid === b.uid);
+
+/** Whether two measures of a commune are identical (recomputation is deterministic: exact comparison). */
+function sameMeasure(a: CommuneMeasure | undefined, b: CommuneMeasure): boolean {
+  if (!a) return false;
+  if (a.name !== b.name || a.departement !== b.departement || a.region !== b.region || a.epci !== b.epci) return false;
+  if (a.population !== b.population || a.lat !== b.lat || a.lon !== b.lon || a.placesInCommune !== b.placesInCommune) return false;
+  if (!sameNearest(a.nearest, b.nearest) || !sameNearest(a.saturday, b.saturday)) return false;
+  if (a.byService.length !== b.byService.length || a.byService.some((x, i) => !sameNearest(x, b.byService[i]!))) return false;
+  if (a.within === null || b.within === null) return a.within === b.within;
+  return a.within[0] === b.within[0] && a.within[1] === b.within[1] && a.within[2] === b.within[2];
 }
 
 function samePlace(a: CoveragePlace, b: CoveragePlace): boolean {

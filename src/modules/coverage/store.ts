@@ -119,6 +119,11 @@ export async function upsertMeasures(db: Queryable, measures: CommuneMeasure[], 
   }
 }
 
+/** Removes the measures of communes no longer in the reference (after a COG change). */
+export async function deleteMeasures(db: Queryable, codes: string[]): Promise<void> {
+  if (codes.length) await db.query('DELETE FROM coverage.commune_measure WHERE code = ANY($1::text[])', [codes]);
+}
+
 interface MeasureRow {
   code: string;
   name: string;

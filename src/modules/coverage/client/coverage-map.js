@@ -67,7 +67,7 @@ if (dataEl && container) {
         'circle-color': colorExpr,
         'circle-opacity': 0.9,
         'circle-stroke-color': '#111111',
-        'circle-stroke-width': ['case', ['==', ['get', 'white'], 1], 2, 0.3],
+        'circle-stroke-width': ['case', ['==', ['get', 'white'], 1], 2, 0.6],
       },
     },
     { id: 'radii', type: 'line', source: 'radii', paint: { 'line-color': '#000000', 'line-width': 1.5, 'line-dasharray': [3, 2] } },

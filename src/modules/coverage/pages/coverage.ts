@@ -47,6 +47,7 @@ const t = {
   byService: 'Par service',
   service: 'Service',
   map: 'Carte des communes',
+  mapInteractive: 'Carte interactive (déplacer, zoomer ; survoler un point pour son détail)',
   mapNoJs: 'La carte nécessite JavaScript. Toutes ses données figurent dans les tableaux de cette page et dans les exports CSV.',
   legend: 'Légende',
   legendSize: 'Taille du disque : population de la commune.',
@@ -171,13 +172,13 @@ function serviceTable(s: AreaSummary): Raw {
     ['Ouvert le samedi', s.saturday],
     ...SERVICES.map((x, i) => [x.label, s.byService[i]!] as [string, ShareSet]),
   ];
-  return html`<div class="coverage-table" role="region" tabindex="0" aria-label="${t.byService}"><table><caption class="visually-hidden">${t.byService}</caption>
+  return html`<div class="coverage-table" role="region" tabindex="0" aria-label="Tableau : ${t.byService}"><table><caption class="visually-hidden">${t.byService}</caption>
 <thead><tr><th scope="col">${t.service}</th><th scope="col">≤ 5 km</th><th scope="col">≤ 10 km</th><th scope="col">≤ 20 km</th><th scope="col">${t.meanKmShort}</th></tr></thead>
 <tbody>${rows.map(([label, sh]) => html`<tr><th scope="row">${label}</th><td>${fmtPct(sh.within5)}</td><td>${fmtPct(sh.within10)}</td><td>${fmtPct(sh.within20)}</td><td>${fmtKm(sh.meanKm)}</td></tr>`)}</tbody></table></div>`;
 }
 
 function areasTable(areas: AreaSummary[], c: Criterion, caption: string): Raw {
-  return html`<div class="coverage-table" role="region" tabindex="0" aria-label="${caption}"><table><caption>${caption}</caption>
+  return html`<div class="coverage-table" role="region" tabindex="0" aria-label="Tableau : ${caption}"><table><caption>${caption}</caption>
 <thead><tr><th scope="col">${t.name}</th><th scope="col">${t.population}</th><th scope="col">≤ 5 km</th><th scope="col">≤ 10 km</th><th scope="col">≤ 20 km</th><th scope="col">${t.meanKmShort}</th><th scope="col">${t.per10k}</th></tr></thead>
 <tbody>${areas.map((a) => {
     const sh = shareOf(a, c);
@@ -190,7 +191,7 @@ function communesTableHtml(measures: CommuneMeasure[], c: Criterion): Raw {
   const rows = measures
     .filter((m) => m.lat !== null && m.lon !== null)
     .sort((a, b) => (distanceFor(b, c)?.km ?? Infinity) - (distanceFor(a, c)?.km ?? Infinity) || b.population - a.population);
-  return html`<div class="coverage-table" role="region" tabindex="0" aria-label="${t.communesTitle}"><table><caption class="visually-hidden">${t.communesTitle}</caption>
+  return html`<div class="coverage-table" role="region" tabindex="0" aria-label="Tableau : ${t.communesTitle}"><table><caption class="visually-hidden">${t.communesTitle}</caption>
 <thead><tr><th scope="col">${t.commune}</th><th scope="col">${t.population}</th><th scope="col">${t.distance}</th><th scope="col">${t.count5}</th><th scope="col">${t.count20}</th><th scope="col">${t.inCommune}</th></tr></thead>
 <tbody>${rows.map((m) => {
     const d = distanceFor(m, c);
@@ -253,7 +254,7 @@ function planResult(r: PlanOutput): Raw {
   });
   return html`<section id="resultat-plan" aria-labelledby="resultat-plan-titre"><h3 id="resultat-plan-titre">${t.planResult}</h3>
 <p>${t.planSummary(r)}</p><p>${t.planBound(r)}</p>
-${r.picks.length === 0 ? html`<p>${t.planEmpty}</p>` : html`<div class="coverage-table" role="region" tabindex="0" aria-label="${t.planResult}"><table><caption class="visually-hidden">${t.planResult}</caption>
+${r.picks.length === 0 ? html`<p>${t.planEmpty}</p>` : html`<div class="coverage-table" role="region" tabindex="0" aria-label="Tableau : ${t.planResult}"><table><caption class="visually-hidden">${t.planResult}</caption>
 <thead><tr><th scope="col">${t.rank}</th><th scope="col">${t.commune}</th><th scope="col">${t.newly}</th><th scope="col">${t.newlyCommunes}</th><th scope="col">${t.nearestExisting}</th></tr></thead>
 <tbody>${rows}</tbody></table></div>`}</section>`;
 }
@@ -276,13 +277,13 @@ function whatIfResult(r: WhatIfOutput, c: Criterion): Raw {
   const line = (label: string, x: string, y: string) => html`<tr><th scope="row">${label}</th><td>${x}</td><td>${y}</td></tr>`;
   return html`<section aria-labelledby="et-si-resultat"><h3 id="et-si-resultat">${t.whatIfResult}</h3>
 <p>${r.closed} fermeture(s), ${r.opened} ouverture(s).${r.unknownUids.length ? ` Identifiants inconnus ignorés : ${r.unknownUids.join(', ')}.` : ''}</p>
-<div class="coverage-table" role="region" tabindex="0" aria-label="${t.whatIfResult}"><table><caption class="visually-hidden">${t.whatIfResult}</caption><thead><tr><th scope="col">Indicateur</th><th scope="col">${t.before}</th><th scope="col">${t.after}</th></tr></thead><tbody>
+<div class="coverage-table" role="region" tabindex="0" aria-label="Tableau : ${t.whatIfResult}"><table><caption class="visually-hidden">${t.whatIfResult}</caption><thead><tr><th scope="col">Indicateur</th><th scope="col">${t.before}</th><th scope="col">${t.after}</th></tr></thead><tbody>
 ${line(t.within(5), fmtPct(b.within5), fmtPct(a.within5))}
 ${line(t.within(10), fmtPct(b.within10), fmtPct(a.within10))}
 ${line(t.within(20), fmtPct(b.within20), fmtPct(a.within20))}
 ${line(t.meanKm, fmtKm(b.meanKm), fmtKm(a.meanKm))}
 </tbody></table></div>
-${r.changed.length ? html`<div class="coverage-table" role="region" tabindex="0" aria-label="${t.changed}"><table><caption>${t.changed}</caption><thead><tr><th scope="col">${t.commune}</th><th scope="col">${t.population}</th><th scope="col">${t.distanceBefore}</th><th scope="col">${t.distanceAfter}</th></tr></thead>
+${r.changed.length ? html`<div class="coverage-table" role="region" tabindex="0" aria-label="Tableau : ${t.changed}"><table><caption>${t.changed}</caption><thead><tr><th scope="col">${t.commune}</th><th scope="col">${t.population}</th><th scope="col">${t.distanceBefore}</th><th scope="col">${t.distanceAfter}</th></tr></thead>
 <tbody>${r.changed.slice(0, 100).map((x) => html`<tr><th scope="row">${x.name} <span class="count">(${x.code})</span></th><td>${fmtInt(x.population)}</td><td>${x.beforeKm === null ? t.noPlace : fmtKm(x.beforeKm)}</td><td>${x.afterKm === null ? t.noPlace : fmtKm(x.afterKm)}</td></tr>`)}</tbody></table></div>` : ''}
 </section>`;
 }
@@ -326,7 +327,7 @@ ${headline(summary, c)}
 <h3>${t.byService}</h3>${serviceTable(summary)}</section>
 ${p.plan ? html`<div id="planificateur-resultat">${planResult(p.plan)}</div>` : ''}
 <section aria-labelledby="carte"><h2 id="carte">${t.map}</h2>
-<div id="coverage-map" class="map" role="region" aria-label="${t.map}"><p class="map-note coverage-nojs">${t.mapNoJs}</p></div>
+<div id="coverage-map" class="map" role="region" aria-label="${t.mapInteractive}"><p class="map-note coverage-nojs">${t.mapNoJs}</p></div>
 <script type="application/json" id="coverage-map-data">${jsonForScript(mapData)}</script>
 ${legend(p.thresholdKm, Boolean(p.plan))}</section>
 ${p.subAreas.map((a) => html`<section>${areasTable(a.areas, c, a.caption)}</section>`)}
@@ -336,11 +337,11 @@ ${zones.zones.communes.length === 0 ? html`<p>${t.whiteNone}</p>` : html`
 <p>${fmtInt(zones.zones.communes.length)} communes, ${fmtInt(zones.zones.communes.reduce((x, y) => x + y.population, 0))} habitants, ${fmtInt(zones.zones.groups.length)} groupes.
 <a href="/api/v1/coverage/white-zones.csv?${q(`&km=${p.thresholdKm}&link_km=${p.linkKm}&table=groups`)}">${t.groups} (CSV)</a> —
 <a href="/api/v1/coverage/white-zones.csv?${q(`&km=${p.thresholdKm}&link_km=${p.linkKm}&table=communes`)}">${t.communesTitle} (CSV)</a></p>
-<div class="coverage-table" role="region" tabindex="0" aria-label="${t.groups}"><table><caption>${t.groups}${zones.zones.groups.length > 50 ? ' (les 50 plus peuplés)' : ''}</caption>
+<div class="coverage-table" role="region" tabindex="0" aria-label="Tableau : ${t.groups}"><table><caption>${t.groups}${zones.zones.groups.length > 50 ? ' (les 50 plus peuplés)' : ''}</caption>
 <thead><tr><th scope="col">${t.rank}</th><th scope="col">${t.groupMain}</th><th scope="col">${t.population}</th><th scope="col">${t.groupSize}</th><th scope="col">${t.meanKmShort}</th><th scope="col">${t.maxKm}</th><th scope="col">${t.departements}</th></tr></thead>
 <tbody>${zones.zones.groups.slice(0, 50).map((g) => html`<tr><td>${g.rank}</td><th scope="row">${g.main.name} <span class="count">(${g.main.code})</span></th><td>${fmtInt(g.population)}</td><td>${g.communeCount}</td><td>${fmtKm(g.meanKm)}</td><td>${fmtKm(g.maxKm)}</td><td>${g.departements.join(', ')}</td></tr>`)}</tbody></table></div>`}
 </section>
-<section aria-labelledby="planificateur" id="planificateur"><h2 id="planificateur-titre">${t.planner}</h2>
+<section aria-labelledby="planificateur-titre" id="planificateur"><h2 id="planificateur-titre">${t.planner}</h2>
 ${terr ? html`<p>${t.plannerIntro}</p>${plannerForm(p)}` : html`<p>Choisissez une région, un département ou une intercommunalité pour utiliser le planificateur.</p>`}
 </section>
 <section aria-labelledby="et-si-titre" id="et-si"><h2 id="et-si-titre">${t.whatIf}</h2><p>${t.whatIfIntro}</p>${whatIfForm(p)}${p.whatIf ? whatIfResult(p.whatIf, c) : ''}</section>
