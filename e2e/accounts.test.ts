@@ -5,6 +5,8 @@
  * state and with form errors shown. Skipped when Chromium is absent.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { axeViolations, formatViolations } from './support/axe.ts';
@@ -21,6 +23,14 @@ let browser: Browser;
 async function expectAccessible(page: Page, what: string) {
   const v = await axeViolations(page);
   assert.equal(v.length, 0, `${what}: axe-core violations\n${formatViolations(v)}`);
+  // axe-core no longer reports duplicate ids, yet a label then points at the wrong field.
+  const duplicates = await page.evaluate(() => {
+    const seen = new Set<string>();
+    const dup: string[] = [];
+    for (const el of document.querySelectorAll('[id]')) (seen.has(el.id) ? dup.push(el.id) : seen.add(el.id));
+    return dup;
+  });
+  assert.deepEqual(duplicates, [], `${what}: duplicate ids`);
 }
 
 /** Page errors, except the browser's note that a page came with an error status (forms answer 400 on purpose). */
@@ -71,6 +81,13 @@ describe('accounts in a browser', { skip: skipReason }, () => {
     await screenshot(page, 'accounts-2fa-setup');
     assert.equal(await page.locator('.qr svg[role="img"]').count(), 1);
     const secret = (await page.locator('.secret').textContent())!.replace(/\s/g, '');
+    // The QR code is drawn by our own encoder: a real decoder must read the otpauth:// URI back
+    // (checked where Debian's zbar-tools is installed).
+    if (fs.existsSync('/usr/bin/zbarimg')) {
+      const shot = await screenshot(page, 'accounts-2fa-qr');
+      const decoded = spawnSync('/usr/bin/zbarimg', ['-q', '--raw', shot], { encoding: 'utf8' }).stdout.trim();
+      assert.equal(decoded, `otpauth://totp/Maillage:claire%40exemple.fr?issuer=Maillage&secret=${secret}&algorithm=SHA1&digits=6&period=30`);
+    }
     await page.getByLabel('Code à 6 chiffres').fill('000000' === totpCode(secret) ? '111111' : '000000');
     await page.getByRole('button', { name: 'Activer' }).click();
     await page.getByText('Ce code ne correspond pas').first().waitFor();
@@ -91,6 +108,12 @@ describe('accounts in a browser', { skip: skipReason }, () => {
     await page.getByRole('button', { name: 'Changer le mot de passe' }).click();
     await page.getByText('Le mot de passe actuel est incorrect').first().waitFor();
     await expectAccessible(page, 'account page with an error');
+    await page.getByLabel('Mot de passe (pour générer de nouveaux codes de secours)').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Générer de nouveaux codes de secours' }).click();
+    await page.getByRole('heading', { name: 'Nouveaux codes de secours' }).waitFor();
+    assert.equal(await page.locator('ul.codes li').count(), 10);
+    await expectAccessible(page, 'new recovery codes');
+    await page.getByRole('link', { name: 'Retour à mon compte' }).click();
 
     // The back-office home.
     await page.getByRole('link', { name: 'Espace de gestion' }).click();
@@ -182,6 +205,12 @@ describe('accounts in a browser', { skip: skipReason }, () => {
     await expectAccessible(page, 'account page after a deletion request');
     await page.goto(server.url + '/compte/outbox');
     await expectAccessible(page, 'development outbox');
+    await page.goto(server.url + '/compte');
+    await page.getByRole('button', { name: 'Se déconnecter partout, y compris ici' }).click();
+    await page.getByRole('heading', { name: 'Vous êtes déconnecté partout' }).waitFor();
+    await expectAccessible(page, 'signed out everywhere');
+    await page.goto(server.url + '/compte');
+    await page.waitForURL(/\/compte\/connexion/);
     assert.deepEqual(realErrors(errors), []);
     await context.close();
   });

@@ -90,7 +90,7 @@ async function accountPage(deps: AccountsDeps, req: FastifyRequest, reply: Fasti
             ? html`<p>Activée. Codes de secours restants : ${codesLeft}.</p>
               <form method="post" action="/compte/2fa/codes" novalidate>
                 ${csrfField(csrf)}
-                ${field({ name: 'password', label: 'Mot de passe (pour générer de nouveaux codes de secours)', type: 'password', autocomplete: 'current-password', errors: errs('codes') })}
+                ${field({ name: 'password', key: 'codes-password', label: 'Mot de passe (pour générer de nouveaux codes de secours)', type: 'password', autocomplete: 'current-password', errors: errs('codes') })}
                 <button type="submit">Générer de nouveaux codes de secours</button>
               </form>
               ${
@@ -98,7 +98,7 @@ async function accountPage(deps: AccountsDeps, req: FastifyRequest, reply: Fasti
                   ? html`<p>Votre rôle impose la double authentification.</p>`
                   : html`<form method="post" action="/compte/2fa/desactiver" novalidate>
                       ${csrfField(csrf)}
-                      ${field({ name: 'password', label: 'Mot de passe (pour désactiver)', type: 'password', autocomplete: 'current-password', errors: errs('disable') })}
+                      ${field({ name: 'password', key: 'disable-password', label: 'Mot de passe (pour désactiver)', type: 'password', autocomplete: 'current-password', errors: errs('disable') })}
                       <button type="submit">Désactiver la double authentification</button>
                     </form>`
               }`
@@ -158,7 +158,9 @@ export function registerAccountPages(app: App, deps: AccountsDeps): void {
   const fail = async (req: FastifyRequest, reply: FastifyReply, form: string, err: unknown) => {
     if (!(err instanceof UserError)) throw err;
     forgetSession(req);
-    return send(reply, err.statusCode, await accountPage(deps, req, reply, await userOf(req), { form, errors: [{ field: err.field, message: err.message }] }));
+    // The 2FA forms ask for the password under their own field ids (the page has three password fields).
+    const fieldKey = err.field === 'password' && (form === 'codes' || form === 'disable') ? `${form}-password` : err.field;
+    return send(reply, err.statusCode, await accountPage(deps, req, reply, await userOf(req), { form, errors: [{ field: fieldKey, message: err.message }] }));
   };
 
   app.post('/compte/profil', post, async (req, reply) => {

@@ -66,6 +66,8 @@ export function notice(message: string | null | undefined): Raw | '' {
 
 export interface FieldInput {
   name: string;
+  /** When two forms of a page share a field name: the key of this field's id (f-<key>) and errors. */
+  key?: string;
   label: string;
   type?: string;
   value?: string | null;
@@ -78,8 +80,9 @@ export interface FieldInput {
 }
 
 export function field(f: FieldInput): Raw {
-  const id = `f-${f.name}`;
-  const error = f.errors?.find((e) => e.field === f.name);
+  const key = f.key ?? f.name;
+  const id = `f-${key}`;
+  const error = f.errors?.find((e) => e.field === key);
   const describedBy = [f.hint ? `${id}-hint` : null, error ? `${id}-error` : null].filter(Boolean).join(' ');
   return html`<div class="form-field">
     <label for="${id}">${f.label}</label>
