@@ -206,6 +206,7 @@ describe('places back office in a browser', { skip: skipReason }, () => {
       ['/gestion/territoires/departement/27/signalements', 'error reports'],
       ['/gestion/territoires/departement/27/doublons', 'duplicates queue'],
       [`/gestion/doublons/${a}/${b}`, 'duplicate comparison'],
+      [`/gestion/lieux/${uidOf.get('e2e-bo-media')}/gestionnaires`, 'managers of a place'],
     ] as const) {
       await s.page.goto(server.url + path);
       await expectAccessible(s.page, what);

@@ -9,6 +9,7 @@ import { registerHomePages } from './pages/home.ts';
 import { registerPlacePages } from './pages/place.ts';
 import { registerTerritoryPages } from './pages/territory.ts';
 import { registerImportPages } from './pages/imports.ts';
+import { registerManagerPages } from './pages/managers.ts';
 
 export { BACKOFFICE_ROUTES, seedRouteObjects, type BackofficeRoute, type RouteObjects } from './routes.ts';
 export { provideErrorReports, type ErrorReportAdmin, type ErrorReportItem } from './service.ts';
@@ -25,5 +26,6 @@ export function registerBackoffice(app: App, ctx: AppContext): void {
     registerPlacePages(deps);
     registerTerritoryPages(deps);
     registerImportPages(deps);
+    registerManagerPages(deps);
   });
 }

@@ -69,6 +69,10 @@ export const BACKOFFICE_ROUTES: BackofficeRoute[] = [
   { method: 'GET', path: '/gestion/lieux/:uid/versions/:version', guard: 'permission', action: 'places.history', object: 'place', url: (o) => `/gestion/lieux/${o.place}/versions/${o.version}` },
   { method: 'POST', path: '/gestion/lieux/:uid/versions/:version/restaurer', guard: 'permission', action: 'places.history', object: 'place', url: (o) => `/gestion/lieux/${o.place}/versions/${o.version}/restaurer`, form: {} },
 
+  { method: 'GET', path: '/gestion/lieux/:uid/gestionnaires', guard: 'permission', action: 'places.managers.manage', object: 'place', url: (o) => `/gestion/lieux/${o.place}/gestionnaires` },
+  { method: 'POST', path: '/gestion/lieux/:uid/gestionnaires', guard: 'permission', action: 'places.managers.manage', object: 'place', url: (o) => `/gestion/lieux/${o.place}/gestionnaires`, form: { email: 'pas-une-adresse', displayName: 'Matrice' } },
+  { method: 'POST', path: '/gestion/lieux/:uid/gestionnaires/retirer', guard: 'permission', action: 'places.managers.manage', object: 'place', url: (o) => `/gestion/lieux/${o.place}/gestionnaires/retirer`, form: { user: '00000000-0000-4000-8000-000000000000' } },
+
   { method: 'GET', path: '/gestion/territoires/:level/:code', guard: 'permission', action: 'territory.dashboard', object: 'territory', url: (o) => T(o) },
   { method: 'GET', path: '/gestion/territoires/:level/:code/lieux', guard: 'permission', action: 'territory.dashboard', object: 'territory', url: (o) => `${T(o)}/lieux?anciens=1` },
   { method: 'GET', path: '/gestion/territoires/:level/:code/revendications', guard: 'permission', action: 'places.claims.review', object: 'territory', url: (o) => `${T(o)}/revendications` },

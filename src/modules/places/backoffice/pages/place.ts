@@ -143,6 +143,7 @@ export function registerPlacePages(deps: PageDeps): void {
           <li><a href="/gestion/lieux/${place.uid}/modifier">Modifier la fiche</a></li>
           <li><a href="/gestion/lieux/${place.uid}/horaires">Modifier les horaires</a></li>
           ${can(user, 'places.history', res) ? html`<li><a href="/gestion/lieux/${place.uid}/versions">Historique des versions</a></li>` : ''}
+          ${can(user, 'places.managers.manage', res) ? html`<li><a href="/gestion/lieux/${place.uid}/gestionnaires">Gestionnaires de la fiche</a></li>` : ''}
           ${place.visible ? html`<li><a href="/lieux/${place.uid}">Voir la fiche publique</a></li>` : ''}
         </ul>
         <h2>Horaires</h2>

@@ -340,6 +340,30 @@ describe('places back office', () => {
     assert.equal((await staff.post(`/gestion/signalements/${rows[0]!.id + 1}/etat`, { status: 'resolved' })).status, 403, 'a report on a place elsewhere');
   });
 
+  test('staff designate and remove a place’s managers (existing account or invitation)', async () => {
+    const existing = await makeUser(deps, 'equipe-media@example.fr', [], 'Équipe médiathèque');
+    await staff.get(`/gestion/lieux/${uid}/gestionnaires`);
+    let res = await staff.post(`/gestion/lieux/${uid}/gestionnaires`, { email: 'equipe-media@example.fr', displayName: '' });
+    assert.equal(res.location, `/gestion/lieux/${uid}/gestionnaires?ok=added`);
+    const eb = await signedInBrowser(t.app, deps, existing, nextIp());
+    assert.equal((await eb.get(`/gestion/lieux/${uid}/modifier`)).status, 200);
+    await staff.get(`/gestion/lieux/${uid}/gestionnaires`);
+    res = await staff.post(`/gestion/lieux/${uid}/gestionnaires`, { email: 'equipe-media@example.fr', displayName: '' });
+    assert.equal(res.status, 409);
+    assert.match(res.body, /Cette personne gère déjà ce lieu/);
+    res = await staff.post(`/gestion/lieux/${uid}/gestionnaires`, { email: 'nouvelle@example.fr', displayName: 'Nouvelle personne' });
+    assert.equal(res.location, `/gestion/lieux/${uid}/gestionnaires?ok=invited`);
+    assert.equal((await readOutbox(t.db, 'nouvelle@example.fr')).length, 1);
+    const list = await staff.get(`/gestion/lieux/${uid}/gestionnaires`);
+    assert.match(list.body, /equipe-media@example\.fr/);
+    res = await staff.post(`/gestion/lieux/${uid}/gestionnaires/retirer`, { user: existing.id });
+    assert.equal(res.status, 303);
+    assert.equal((await (await signedInBrowser(t.app, deps, existing, nextIp())).get(`/gestion/lieux/${uid}/modifier`)).status, 403);
+    // Managers do not designate managers.
+    const m = await makeUser(deps, 'manager9@example.fr', [{ role: 'place_manager', scopeKind: 'place', scopeId: uid }]);
+    assert.equal((await (await signedInBrowser(t.app, deps, m, nextIp())).get(`/gestion/lieux/${uid}/gestionnaires`)).status, 403);
+  });
+
   test('the audit chain is intact after all of this', async () => {
     assert.equal((await verifyAudit(t.db)).ok, true);
   });

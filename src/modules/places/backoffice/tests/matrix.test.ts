@@ -22,6 +22,7 @@ const ALLOWED: Record<string, readonly CastRole[]> = {
   'places.reports.review': STAFF,
   'places.duplicates.review': STAFF,
   'places.import': STAFF,
+  'places.managers.manage': STAFF,
   'sources.manage': ['admin'],
 } satisfies Partial<Record<Action, readonly CastRole[]>>;
 
