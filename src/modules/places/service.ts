@@ -19,6 +19,7 @@ import type { FileMeta, PlaceRecord, RowResult, ValidationIssue } from './model/
 import { horizon, hoursIndex, minuteOfWeek, openIntervals, HORIZON_DAYS } from './hours-index.ts';
 import {
   countBy,
+  countRows,
   countTags,
   FILTER_FIELDS,
   getPlaceRow,
@@ -196,13 +197,6 @@ export async function markHorizonsRefreshed(db: Queryable, now = new Date()) {
   );
 }
 
-async function bumpDataVersion(db: Queryable) {
-  await db.query(
-    `INSERT INTO places.settings (key, value) VALUES ('data_version', to_jsonb(1))
-     ON CONFLICT (key) DO UPDATE SET value = to_jsonb((places.settings.value #>> '{}')::bigint + 1)`,
-  );
-}
-
 export async function dataVersion(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ v: string }>(`SELECT value #>> '{}' AS v FROM places.settings WHERE key = 'data_version'`);
   return rows[0] ? Number(rows[0].v) : 0;
@@ -223,7 +217,6 @@ export async function upsertPlaces(db: Db, records: PlaceRecord[], opts: { sourc
       totals.unchanged += out.unchanged;
       totals.uids.push(...out.uids);
     }
-    if (totals.inserted + totals.updated) await bumpDataVersion(tx);
     notifyChanged(totals.uids);
     return totals;
   });
@@ -387,7 +380,6 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     }
     report.fileSha256 = hash.digest('hex');
     if (opts.dryRun) return;
-    if (report.inserted + report.updated + report.removed) await bumpDataVersion(tx);
     const m = report.meta;
     const { rows } = await tx.query<{ run_id: number }>(
       `INSERT INTO places.import_run (import_source, file_name, file_sha256, actor, format, version, encoding, replace_source,
@@ -526,12 +518,15 @@ export async function searchPlaces(db: Queryable, query: PlaceQuery, now = new D
   if (sort === 'relevance' && !f.q) throw new UserError('Le tri par pertinence demande un texte (q).', 400, 'sort');
   const limit = Math.min(Math.max(query.limit ?? 20, 1), 500);
   const cursor = query.cursor ? decodeCursor(query.cursor, sort) : null;
-  const page = await searchRows(db, f, sort, limit + 1, cursor);
+  const [page, total] = await Promise.all([
+    searchRows(db, f, sort, limit + 1, cursor, false),
+    cachedAggregate(db, `total:${JSON.stringify(f)}`, () => countRows(db, f)),
+  ]);
   const more = page.rows.length > limit;
   const rows = page.rows.slice(0, limit);
   const last = rows[rows.length - 1];
   return {
-    total: page.total,
+    total,
     items: rows.map((r) => ({ place: r.place, distanceKm: r.distanceKm })),
     nextCursor: more && last ? encodeCursor({ s: sort, k: last.sortKey, u: last.place.uid }) : null,
     sort,
@@ -544,20 +539,48 @@ export async function getPlace(db: Queryable, uid: string): Promise<Place | null
 
 export { getPlacesByUids };
 
+/**
+ * Aggregates over many places (facet counts, counts per territory, map points, result totals) are
+ * the costly part of a broad search, and they only change with the data: they are kept in memory
+ * per database handle, keyed by the query, and dropped as soon as the data version moves (a
+ * trigger bumps it on every write, from any process). Bounded; least recently used first out.
+ */
+const AGGREGATE_CACHE_MAX = 500;
+const aggregateCaches = new WeakMap<Queryable, { version: number; entries: Map<string, unknown> }>();
+
+async function cachedAggregate<T>(db: Queryable, key: string, compute: () => Promise<T>): Promise<T> {
+  const version = await dataVersion(db);
+  let cache = aggregateCaches.get(db);
+  if (!cache || cache.version !== version) aggregateCaches.set(db, (cache = { version, entries: new Map() }));
+  if (cache.entries.has(key)) {
+    const hit = cache.entries.get(key) as T;
+    cache.entries.delete(key);
+    cache.entries.set(key, hit);
+    return hit;
+  }
+  const value = await compute();
+  if (cache.entries.size >= AGGREGATE_CACHE_MAX) cache.entries.delete(cache.entries.keys().next().value!);
+  cache.entries.set(key, value);
+  return value;
+}
+
 export async function countPlacesBy(db: Queryable, level: 'region' | 'departement' | 'epci' | 'commune', query: PlaceQuery = {}) {
-  return countBy(db, await toSqlFilter(db, query), LEVEL_COLUMN[level]);
+  const f = await toSqlFilter(db, query);
+  return cachedAggregate(db, `by:${level}:${JSON.stringify(f)}`, () => countBy(db, f, LEVEL_COLUMN[level]));
 }
 
 export async function countByService(db: Queryable, query: PlaceQuery = {}): Promise<Record<string, number>> {
-  return countTags(db, await toSqlFilter(db, query), 'services');
+  return countByField(db, 'services', query);
 }
 
 export async function countByField(db: Queryable, field: FilterField, query: PlaceQuery = {}): Promise<Record<string, number>> {
-  return countTags(db, await toSqlFilter(db, query), field);
+  const f = await toSqlFilter(db, query);
+  return cachedAggregate(db, `tags:${field}:${JSON.stringify(f)}`, () => countTags(db, f, field));
 }
 
 export async function mapPoints(db: Queryable, query: PlaceQuery = {}, limit = 250_000) {
-  return mapPointsRows(db, await toSqlFilter(db, query), limit);
+  const f = await toSqlFilter(db, query);
+  return cachedAggregate(db, `points:${limit}:${JSON.stringify(f)}`, () => mapPointsRows(db, f, limit));
 }
 
 /** Streams every place matching a query, in name order, in batches (exports). */

@@ -285,6 +285,14 @@ export interface SearchPage {
   rows: { place: Place; distanceKm: number | null; sortKey: number | string }[];
 }
 
+/** How many places match a filter. */
+export async function countRows(db: Queryable, f: SqlFilter): Promise<number> {
+  const p = new Params();
+  const { where } = buildWhere(f, p);
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM places.place p ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`, p.values);
+  return rows[0]!.n;
+}
+
 export async function searchRows(
   db: Queryable,
   f: SqlFilter,
