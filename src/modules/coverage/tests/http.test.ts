@@ -199,7 +199,7 @@ describe('coverage API', () => {
     assert.equal((await post(staff)).statusCode, 403, 'a région’s staff may not recompute all of France');
     assert.equal((await post(admin, false)).statusCode, 403, 'the CSRF token is required');
     const queued = await post(admin);
-    assert.equal(queued.statusCode, 202);
+    assert.equal(queued.statusCode, 202, queued.body);
     const b = await accountsTesting.signedInBrowser(t.app, deps, admin);
     const jobUrl = (id: string) => t.app.inject({ method: 'GET', url: `/api/v1/coverage/jobs/${id}`, headers: { cookie: [...b.cookies].map(([k, v]) => `${k}=${v}`).join('; ') } });
     const { jobId } = queued.json() as { jobId: string };
