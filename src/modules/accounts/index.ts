@@ -46,7 +46,7 @@ export {
   type RegisteredRoute,
   type RouteGuard,
 } from './http.ts';
-export { getUser, getGrants, findUserByEmail, usersWithGrant, describeGrant, type User, type InviteInput } from './service.ts';
+export { getUser, getGrants, findUserByEmail, usersWithGrant, describeGrant, type User, type InviteInput, type AccountsDeps } from './service.ts';
 export { readOutbox, type Mail } from './mail.ts';
 /** Test kit for every module's tests: form client, users with roles, the authorisation matrix. */
 export * as accountsTesting from './testing.ts';

@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testApp } from '../../../../../test/support/app.ts';
 import { can, PLATFORM, type Resource } from '../../../accounts/index.ts';
-import type { AccountsDeps, User } from '../../../accounts/service.ts';
-import { getGrants } from '../../../accounts/service.ts';
-import { Browser, depsFor, makeUser, signedInBrowser, type Res } from '../../../accounts/tests/client.ts';
+import { accountsTesting, getGrants, type AccountsDeps, type User } from '../../../accounts/index.ts';
+
+const { Browser, depsFor, makeUser, signedInBrowser } = accountsTesting;
+type Browser = accountsTesting.Browser;
+type Res = accountsTesting.Res;
 import { getPlace } from '../../service.ts';
 import { BACKOFFICE_ROUTES, seedRouteObjects, type BackofficeRoute, type RouteObjects } from '../routes.ts';
 import { placeResource, territoryResource, loadTerritory } from '../service.ts';

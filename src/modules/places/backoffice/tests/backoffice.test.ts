@@ -11,8 +11,10 @@ import { after, before, describe, test } from 'node:test';
 import { testApp } from '../../../../../test/support/app.ts';
 import { listAudit, verifyAudit } from '../../../../platform/audit/index.ts';
 import { readOutbox } from '../../../accounts/index.ts';
-import type { AccountsDeps } from '../../../accounts/service.ts';
-import { Browser, depsFor, makeUser, signedInBrowser } from '../../../accounts/tests/client.ts';
+import { accountsTesting, type AccountsDeps } from '../../../accounts/index.ts';
+
+const { Browser, depsFor, makeUser, signedInBrowser } = accountsTesting;
+type Browser = accountsTesting.Browser;
 import { getPlace } from '../../service.ts';
 import { csvHeaderLine, toCsvLine } from '../../model/index.ts';
 import { LYON, addPlace, postMultipart, record } from './helpers.ts';

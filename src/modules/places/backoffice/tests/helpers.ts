@@ -3,7 +3,10 @@ import type { App } from '../../../../platform/http/server.ts';
 import type { Db } from '../../../../platform/db/index.ts';
 import type { PlaceRecord } from '../../model/types.ts';
 import { upsertPlaces } from '../../service.ts';
-import type { Browser, Res } from '../../../accounts/tests/client.ts';
+import type { accountsTesting } from '../../../accounts/index.ts';
+
+type Browser = accountsTesting.Browser;
+type Res = accountsTesting.Res;
 
 export function record(p: Partial<PlaceRecord> & Pick<PlaceRecord, 'id' | 'nom'>): PlaceRecord {
   return {
