@@ -314,6 +314,7 @@ export async function searcher(ctx: AppContext): Promise<Searcher> {
   const next = Searcher.open(
     names.map((n) => path.join(dir, n)).filter((d) => fs.existsSync(d)),
     occ,
+    dir,
   );
   // Swap atomically; searches already running keep the old snapshot's open files until done.
   perDb.set(dir, { generation: gen, searcher: next });

@@ -5,7 +5,7 @@
  */
 import { UserError } from '../../../platform/http/errors.ts';
 import { K, kgramHashes, tokenize, type Token } from './blocks.ts';
-import { DocText, type Occurrence, type OpenShard, type Searcher } from './searcher.ts';
+import type { Occurrence, OpenShard, Searcher } from './searcher.ts';
 
 export interface BlockMatch {
   repository: string;
@@ -36,6 +36,8 @@ export interface BlockSearchResult {
 }
 
 export const BLOCK_MIN_LINES = 5;
+/** Fingerprints found more often than this (all shards together) are too common to rank candidates. */
+const MAX_DF = 2_000;
 export const BLOCK_MAX_LINES = 200;
 
 function lineCountOf(text: string): number {
@@ -50,25 +52,43 @@ interface Alignment {
   qLast: number;
 }
 
-/** Aligns the query k-grams on a document's k-grams; null when too little is shared. */
-function align(qh: Uint32Array, dh: Uint32Array, qlen: number): Alignment | null {
+/**
+ * Aligns the query k-grams on a document's k-grams; null when nothing is shared. The region is the
+ * window of at most 1.25 × the block's length (room for a few inserted lines) holding the most
+ * shared k-grams, trimmed to its first and last shared one: similar code right after the block
+ * does not stretch the region.
+ */
+function align(qh: Uint32Array, dh: Uint32Array): Alignment | null {
   const qset = new Set(qh);
-  const pos: number[] = [];
-  for (let i = 0; i < dh.length; i++) if (qset.has(dh[i]!)) pos.push(i);
-  if (pos.length === 0) return null;
-  // Cluster matched positions; a gap longer than the block breaks a cluster.
-  let best: [number, number, number] = [pos[0]!, pos[0]!, 1];
-  let start = pos[0]!;
-  let count = 1;
-  for (let i = 1; i < pos.length; i++) {
-    if (pos[i]! - pos[i - 1]! > Math.max(qlen, 2 * K)) {
-      start = pos[i]!;
-      count = 0;
-    }
-    count++;
-    if (count > best[2]) best = [start, pos[i]!, count];
+  const matched = new Uint8Array(dh.length);
+  let any = false;
+  for (let i = 0; i < dh.length; i++) if (qset.has(dh[i]!)) (matched[i] = 1), (any = true);
+  if (!any) return null;
+  // The block's own length first (exact and renamed copies), then 1.25 × (lines inserted).
+  let best: Alignment | null = null;
+  for (const factor of [1, 1.25]) {
+    const a = alignWindow(qh, qset, dh, matched, Math.max(1, Math.ceil(qh.length * factor)));
+    if (!best || a.similarity > best.similarity) best = a;
   }
-  const [first, last] = best;
+  return best;
+}
+
+function alignWindow(qh: Uint32Array, qset: Set<number>, dh: Uint32Array, matched: Uint8Array, win: number): Alignment {
+  let count = 0;
+  let bestCount = -1;
+  let bestStart = 0;
+  for (let i = 0; i < dh.length; i++) {
+    count += matched[i]!;
+    if (i >= win) count -= matched[i - win]!;
+    if (count > bestCount) {
+      bestCount = count;
+      bestStart = Math.max(0, i - win + 1);
+    }
+  }
+  let first = bestStart;
+  while (!matched[first]) first++;
+  let last = Math.min(dh.length - 1, bestStart + win - 1);
+  while (!matched[last]) last--;
   const region = new Set(dh.subarray(first, last + 1));
   let common = 0;
   for (const h of qset) if (region.has(h)) common++;
@@ -95,48 +115,76 @@ export function blockSearch(searcher: Searcher, text: string, opts: { lang?: str
   if (qtokens.length < K) throw new UserError(`Le bloc est trop court : au moins ${K} éléments de code sont nécessaires.`, 400, 'code');
   const qh = kgramHashes(qtokens);
   const distinct = [...new Set(qh)];
-  // 1. Fingerprint hits per document.
+  // 1. Fingerprint hits per document, weighted by rarity: normalised code is repetitive (every
+  // `for (I = N; I < I; I++) {` looks alike), so a k-gram found in thousands of files says little.
   // Each hit also says at which line of the document the fingerprint starts: the alignment below
-  // only tokenises the lines around the hits, not the whole (possibly large) file.
-  type Cand = { shard: OpenShard; doc: number; hits: number; minLine: number; maxLine: number };
+  // only decodes and tokenises the lines around the densest cluster of hits.
+  type Cand = { shard: OpenShard; doc: number; score: number; hits: number[] };
+  const ranges = searcher.shards.map((shard) => distinct.map((h) => shard.reader.fingerprintRange(h)));
+  let totalDocs = 0;
+  for (const shard of searcher.shards) totalDocs += shard.reader.docs;
+  const df = distinct.map((_, i) => ranges.reduce((n, r) => n + (r[i]![1] - r[i]![0]), 0));
+  // Very common fingerprints cost time and rank nothing: skip those above a cap, but never the
+  // rarer half of the block's (a block made of common code must still find candidates).
+  const sortedDf = df.filter((n) => n > 0).sort((a, b) => a - b);
+  const cap = Math.max(MAX_DF, sortedDf[Math.floor(sortedDf.length / 2)] ?? 0);
   const cands: Cand[] = [];
-  for (const shard of searcher.shards) {
+  searcher.shards.forEach((shard, si) => {
     const byDoc = new Map<number, Cand>();
     const fp = shard.reader.fp;
-    for (const h of distinct) {
-      const [s, e] = shard.reader.fingerprintRange(h);
+    distinct.forEach((_, hi) => {
+      const n = df[hi]!;
+      if (n === 0 || n > cap) return;
+      const weight = Math.log(1 + totalDocs / n);
+      const [s, e] = ranges[si]![hi]!;
       let prev = -1;
       for (let r = s; r < e; r++) {
         const doc = fp[r * 3 + 1]!;
-        const line = fp[r * 3 + 2]!;
         if (!shard.occ[doc]) continue;
         let c = byDoc.get(doc);
-        if (!c) byDoc.set(doc, (c = { shard, doc, hits: 0, minLine: line, maxLine: line }));
-        if (doc !== prev) c.hits++;
+        if (!c) byDoc.set(doc, (c = { shard, doc, score: 0, hits: [] }));
+        if (doc !== prev) c.score += weight;
         prev = doc;
-        if (line < c.minLine) c.minLine = line;
-        if (line > c.maxLine) c.maxLine = line;
+        c.hits.push(fp[r * 3 + 2]!, weight);
       }
-    }
+    });
     cands.push(...byDoc.values());
-  }
-  cands.sort((a, b) => b.hits - a.hits || a.shard.reader.lengths[a.doc]! - b.shard.reader.lengths[b.doc]!);
+  });
+  cands.sort((a, b) => b.score - a.score || a.shard.reader.lengths[a.doc]! - b.shard.reader.lengths[b.doc]!);
   // 2. Precise alignment on the best candidates.
   const matches: BlockMatch[] = [];
-  for (const c of cands.slice(0, Math.max(limit * 3, 30))) {
+  for (const c of cands.slice(0, Math.max(limit * 5, 50))) {
     const occ = c.shard.occ[c.doc]!;
-    const docText = new DocText(c.shard.reader.contentShared(c.doc).toString('utf8'), c.shard.reader.lineCounts[c.doc]!);
-    // A window of lines around the hits, wide enough for the whole block on either side.
-    const from = Math.max(1, c.minLine - lines - 2);
-    const to = c.maxLine + lines + 2;
-    docText.seekLine(from);
-    const windowStart = docText.lineStart;
-    const windowEnd = docText.seekLine(to + 1) ? docText.lineStart : docText.text.length;
-    const windowText = docText.text.slice(windowStart, windowEnd);
+    // The densest span of hits no longer than the block, then a margin of the block's length.
+    const pts: [number, number][] = [];
+    for (let i = 0; i < c.hits.length; i += 2) pts.push([c.hits[i]!, c.hits[i + 1]!]);
+    pts.sort((x, y) => x[0] - y[0]);
+    let best = [pts[0]![0], pts[0]![0]];
+    let bestW = -1;
+    let w = 0;
+    for (let i = 0, j = 0; j < pts.length; j++) {
+      w += pts[j]![1];
+      while (pts[j]![0] - pts[i]![0] > lines) w -= pts[i++]![1];
+      if (w > bestW) {
+        bestW = w;
+        best = [pts[i]![0], pts[j]![0]];
+      }
+    }
+    const from = Math.max(1, best[0]! - lines - 2);
+    const to = best[1]! + lines + 2;
+    // Find the window on the raw bytes (newline scan) and decode only it.
+    const raw = c.shard.reader.contentShared(c.doc);
+    let startByte = 0;
+    for (let l = 1; l < from && startByte >= 0; l++) startByte = raw.indexOf(10, startByte) + 1 || -1;
+    if (startByte < 0) continue;
+    let endByte = startByte;
+    for (let l = from; l <= to && endByte >= 0 && endByte < raw.length; l++) endByte = raw.indexOf(10, endByte) + 1 || raw.length;
+    const windowText = raw.toString('utf8', startByte, Math.min(raw.length, Math.max(startByte, endByte)));
+    const windowLines = windowText.split('\n');
     const dtokens = tokenize(windowText, occ[0]!.lang);
     for (const tk of dtokens) tk.line += from - 1;
     const dh = kgramHashes(dtokens);
-    const a = align(qh, dh, qtokens.length);
+    const a = align(qh, dh);
     if (!a || a.similarity < minSim) continue;
     const dEnd = Math.min(dtokens.length - 1, a.last + K - 1);
     const qEnd = Math.min(qtokens.length - 1, a.qLast + K - 1);
@@ -144,7 +192,7 @@ export function blockSearch(searcher: Searcher, text: string, opts: { lang?: str
     const l1 = dtokens[a.first]!.line;
     const l2 = dtokens[dEnd]!.line;
     const excerpt: string[] = [];
-    for (let l = l1; l <= l2 && excerpt.length < BLOCK_MAX_LINES * 2; l++) excerpt.push(docText.line(l));
+    for (let l = l1; l <= l2 && excerpt.length < BLOCK_MAX_LINES * 2; l++) excerpt.push((windowLines[l - from] ?? '').replace(/\r$/, ''));
     const [first, ...rest] = occ as [Occurrence, ...Occurrence[]];
     matches.push({
       repository: first.repository,

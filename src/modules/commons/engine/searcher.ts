@@ -3,11 +3,15 @@
  * (literals with an escaped JS RegExp, regular expressions with re2js — linear time), ranking and
  * grouping per repository. A snapshot is immutable; the service swaps in a new one after indexing.
  */
+import path from 'node:path';
 import { RE2JS } from 're2js';
 import { UserError } from '../../../platform/http/errors.ts';
 import { ShardReader, type ShardSymbol } from './shard.ts';
 import { and, literal, planRegex, type TriQuery } from './plan.ts';
 import { compileRegex, pathMatcher, type ParsedQuery, type Term } from './query.ts';
+
+/** Shard readers by directory, shared by successive snapshots (shards never change once written). */
+const openReaders = new Map<string, ShardReader>();
 
 /** Where a blob appears in the current revision of a repository. */
 export interface Occurrence {
@@ -325,11 +329,13 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean): M
   // alternation of literals (escaped literals joined by "|": no quantifier, no backtracking blow-up).
   // An inline (?i) flag makes the regex fold case even under case:yes.
   const preCs = caseSensitive && !/\(\?[a-zA-Z]*i/.test(term.source);
-  const preSource = linePrefilter(plan, preCs);
-  const pre = preSource ? new RegExp(preSource.source, preCs ? 'g' : 'gi') : null;
-  // The same prefilter on raw bytes: literals as their UTF-8 bytes (case-sensitive) or ASCII (folded).
-  const bytesPre = linePrefilter(plan, preCs, true);
-  const quickRe = bytesPre ? new RegExp(bytesPre.source, preCs ? '' : 'i') : null;
+  // Every necessary pattern: the most selective one finds candidate lines, the others must also be
+  // on the line before the (slower) RE2 engine runs.
+  const filters = lineFilters(plan, preCs).sort((a, b) => b.min - a.min);
+  const pre = filters.length ? new RegExp(filters[0]!.source, preCs ? 'g' : 'gi') : null;
+  const also = filters.slice(1).map((f) => new RegExp(f.source, preCs ? '' : 'i'));
+  // The same filters on raw bytes: literals as their UTF-8 bytes (case-sensitive) or ASCII (folded).
+  const quickRes = lineFilters(plan, preCs, true).map((f) => new RegExp(f.source, preCs ? '' : 'i'));
   // Candidate lines as [number, text]; the consumer must not move the document's cursor meanwhile.
   const candidateLines = function* (doc: DocText): Generator<[number, string]> {
     const t = doc.text;
@@ -338,7 +344,8 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean): M
       for (let m = pre.exec(t); m; m = pre.exec(t)) {
         const ln = doc.lineOf(m.index);
         const end = doc.nextLineStart();
-        yield [ln, t.slice(doc.lineStart, end > doc.lineStart && t.charCodeAt(end - 1) === 10 ? end - 1 : end)];
+        const text = t.slice(doc.lineStart, end > doc.lineStart && t.charCodeAt(end - 1) === 10 ? end - 1 : end);
+        if (also.every((r) => r.test(text))) yield [ln, text];
         // Skip to the next line.
         if (end >= t.length) break;
         pre.lastIndex = end;
@@ -359,7 +366,7 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean): M
   return {
     term,
     plan,
-    quick: quickRe ? (bytes) => quickRe.test(bytes) : null,
+    quick: quickRes.length ? (bytes) => quickRes.every((r) => r.test(bytes)) : null,
     symbolMatches: (name) => re.test(name),
     any(doc) {
       for (const [, text] of candidateLines(doc)) if (re.test(text)) return true;
@@ -419,6 +426,13 @@ export function linePrefilter(q: TriQuery, caseSensitive: boolean, bytes = false
   }
 }
 
+/** Every necessary pattern of a plan (the children of an AND each give theirs). */
+export function lineFilters(q: TriQuery, caseSensitive: boolean, bytes = false): { source: string; min: number }[] {
+  if (q.op === 'and') return q.args.flatMap((a) => lineFilters(a, caseSensitive, bytes));
+  const one = linePrefilter(q, caseSensitive, bytes);
+  return one ? [one] : [];
+}
+
 function symMatcher(term: Term & { kind: 'sym' }): (name: string) => boolean {
   if (term.regex) {
     const re = compileRegex(term.text, false);
@@ -431,10 +445,26 @@ function symMatcher(term: Term & { kind: 'sym' }): (name: string) => boolean {
 export class Searcher {
   constructor(readonly shards: OpenShard[]) {}
 
-  static open(dirs: string[], occurrences: Map<string, Occurrence[]>): Searcher {
+  /**
+   * A snapshot over these shard directories. Shards are immutable, so their readers (tables loaded
+   * in memory) are kept from one snapshot to the next: a new snapshot after indexing only opens the
+   * new shards. Readers of shards under `root` that are no longer listed are closed a little later
+   * (searches in flight may still use them).
+   */
+  static open(dirs: string[], occurrences: Map<string, Occurrence[]>, root: string | null = null): Searcher {
     const shards: OpenShard[] = [];
+    if (root) {
+      const keep = new Set(dirs);
+      for (const [dir, reader] of openReaders) {
+        if (path.resolve(path.dirname(dir)) === path.resolve(root) && !keep.has(dir)) {
+          openReaders.delete(dir);
+          setTimeout(() => reader.close(), 60_000).unref();
+        }
+      }
+    }
     for (const dir of dirs) {
-      const reader = new ShardReader(dir);
+      let reader = openReaders.get(dir);
+      if (!reader) openReaders.set(dir, (reader = new ShardReader(dir)));
       const occ: (Occurrence[] | undefined)[] = new Array(reader.docs);
       for (let d = 0; d < reader.docs; d++) occ[d] = occurrences.get(reader.shas[d]!);
       const docSymbols = new Map<number, ShardSymbol[]>();
@@ -449,8 +479,9 @@ export class Searcher {
     return new Searcher(shards);
   }
 
+  /** Closes the readers this snapshot owns (those not shared through the cache). */
   close() {
-    for (const s of this.shards) s.reader.close();
+    for (const s of this.shards) if (openReaders.get(s.reader.dir) !== s.reader) s.reader.close();
   }
 
   get documentCount(): number {

@@ -253,7 +253,7 @@ test('indexing runs as a background job with progress; searches keep answering m
   const b = await signedInBrowser(t.app, deps, admin);
   await b.get('/communs/blocs');
   const res = await apiPost(b, '/api/v1/commons/repositories/tache/index');
-  assert.equal(res.statusCode, 202);
+  assert.equal(res.statusCode, 202, res.body);
   const { status } = res.json() as { status: string };
   // Searches answer while the job is queued or running.
   assert.equal((await get('/api/v1/commons/search?q=clamp_value')).statusCode, 200);
