@@ -6,6 +6,7 @@ import * as places from '../places/index.ts';
 import { ENUMS, LABELS, TYPOLOGIES, openingStatus, weekTable } from '../places/model/index.ts';
 import * as territories from '../territories/index.ts';
 import type { Commune, FilterField, Place, PlaceQuery, SiteData, Territory } from './data.ts';
+import { AggregateCache } from './cache.ts';
 
 function commune(c: territories.Commune): Commune {
   return { code: c.code, name: c.name, kind: c.kind, departement: c.departement, region: c.region, epci: c.epci, population: c.population, postalCodes: c.postalCodes, lat: c.lat, lon: c.lon };
@@ -25,6 +26,30 @@ function toServiceQuery(q: PlaceQuery): places.PlaceQuery {
 }
 
 export function siteData(db: Db): SiteData {
+  // The data version is read at most every 2 s (one query per request would cost more than the
+  // small aggregates it guards); writes in this process clear the caches at once anyway.
+  let known: { at: number; value: Promise<number> } | null = null;
+  const version = {
+    version(): Promise<number> {
+      if (!known || Date.now() - known.at > 2000) {
+        const value = places.dataVersion(db);
+        known = { at: Date.now(), value };
+        value.catch(() => (known = null));
+      }
+      return known.value;
+    },
+  };
+  const cache = new AggregateCache(version);
+  // Map points are big (every match): keep only the last few queries' (all of France, a région…).
+  const pointsCache = new AggregateCache(version, { maxEntries: 16 });
+  // Commune look-ups for typed text: the reference geography changes once a year (reload).
+  const communes = new AggregateCache({ version: async () => 0 }, { maxEntries: 2000, ttlMs: 10 * 60_000 });
+  places.onPlacesChanged(() => {
+    known = null;
+    cache.clear();
+    pointsCache.clear();
+  });
+  const timed = (q: PlaceQuery | undefined) => ({ timeDependent: Boolean(q?.openNow) });
   return {
     async searchPlaces(q) {
       const r = await places.searchPlaces(db, toServiceQuery(q));
@@ -34,20 +59,17 @@ export function siteData(db: Db): SiteData {
       return (await places.getPlace(db, uid)) as Place | null;
     },
     async mapPoints(q) {
-      return places.mapPoints(db, toServiceQuery({ ...q, cursor: null, limit: undefined }));
+      const query = toServiceQuery({ ...q, cursor: null, limit: undefined });
+      return pointsCache.get('points', query, () => places.mapPoints(db, query), timed(q));
     },
-    countByService: (q) => places.countByService(db, toServiceQuery(q)),
-    countPlacesBy: (level, q) => places.countPlacesBy(db, level, q ? toServiceQuery(q) : {}),
+    countByService: (q) => cache.get('services', q, () => places.countByService(db, toServiceQuery(q)), timed(q)),
+    countPlacesBy: (level, q) => cache.get(`by-${level}`, q ?? {}, () => places.countPlacesBy(db, level, q ? toServiceQuery(q) : {}), timed(q)),
     async getCommune(code) {
       const c = await territories.getCommune(db, code);
       return c ? commune(c) : null;
     },
-    async communesByPostalCode(cp) {
-      return (await territories.communesByPostalCode(db, cp)).map(commune);
-    },
-    async searchCommunes(text, limit) {
-      return (await territories.searchCommunes(db, text, limit)).map(commune);
-    },
+    communesByPostalCode: (cp) => communes.get('cp', cp, async () => (await territories.communesByPostalCode(db, cp)).map(commune)),
+    searchCommunes: (text, limit) => communes.get('name', [text, limit], async () => (await territories.searchCommunes(db, text, limit)).map(commune)),
     async resolveTerritory(ref) {
       const t = await territories.resolveTerritory(db, ref);
       return t ? territory(t) : null;

@@ -10,8 +10,16 @@ import { communeLabel, type Resolution } from '../resolve.ts';
 import { FILTER_LEGENDS, T } from '../strings.ts';
 import { formatDistance, formatPhone, LEVEL_NAMES, page, placeHref, SCRIPT_SITE, territoryHref, type SiteContext } from './common.ts';
 
-/** Fetches one numbered page of results by walking the keyset cursors in large steps. */
+/**
+ * Fetches one numbered page of results: the first 500 results in one query (keeping the last
+ * page's worth), further pages by walking the keyset cursors in steps of 500.
+ */
 export async function fetchPage(data: SiteData, query: PlaceQuery, page: number, size = PAGE_SIZE): Promise<SearchResult & { pageMissing: boolean }> {
+  if (page > 1 && page * size <= 500) {
+    const r = await data.searchPlaces({ ...query, limit: page * size, cursor: null });
+    const items = r.items.slice((page - 1) * size);
+    return { total: r.total, items, nextCursor: r.nextCursor, pageMissing: items.length === 0 };
+  }
   let cursor: string | null = null;
   let remaining = (page - 1) * size;
   let total: number | null = null;

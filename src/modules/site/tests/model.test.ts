@@ -7,6 +7,7 @@ import type { Commune, SiteData } from '../data.ts';
 import { parseBbox, parseState, stateToQuery } from '../query.ts';
 import { findCommune, fold, resolveSearch } from '../resolve.ts';
 import { checkReport, FormClock, REPORT_LIMITS } from '../reports.ts';
+import { AggregateCache } from '../cache.ts';
 
 describe('search state in the URL', () => {
   it('reads filters given as repeated parameters or joined with |, and writes them back', () => {
@@ -122,5 +123,49 @@ describe('error reports', () => {
       assert.ok(short.errors.contact);
       assert.equal(short.values.message, 'court');
     }
+  });
+});
+
+describe('aggregate cache', () => {
+  const setup = (o: { maxEntries?: number; ttlMs?: number } = {}) => {
+    let version = 1;
+    let clock = 0;
+    let computed = 0;
+    const cache = new AggregateCache({ version: async () => version }, { ...o, now: () => clock });
+    const compute = async () => ++computed;
+    return { cache, compute, setVersion: (v: number) => (version = v), tick: (ms: number) => (clock += ms), computed: () => computed };
+  };
+
+  it('answers the same query from memory until the data version changes', async () => {
+    const c = setup();
+    assert.equal(await c.cache.get('services', { territory: 'departement:27' }, c.compute), 1);
+    assert.equal(await c.cache.get('services', { territory: 'departement:27' }, c.compute), 1);
+    assert.equal(await c.cache.get('services', { territory: 'departement:76' }, c.compute), 2);
+    c.setVersion(2);
+    assert.equal(await c.cache.get('services', { territory: 'departement:27' }, c.compute), 3);
+  });
+
+  it('expires entries, keys time-dependent queries by the minute, and forgets failures', async () => {
+    const c = setup({ ttlMs: 1000 });
+    await c.cache.get('a', 1, c.compute);
+    c.tick(1001);
+    assert.equal(await c.cache.get('a', 1, c.compute), 2);
+    const t = setup();
+    await t.cache.get('open', 1, t.compute, { timeDependent: true });
+    t.tick(60_000);
+    assert.equal(await t.cache.get('open', 1, t.compute, { timeDependent: true }), 2);
+    await assert.rejects(t.cache.get('bad', 1, async () => Promise.reject(new Error('db down'))));
+    assert.equal(await t.cache.get('bad', 1, t.compute), 3);
+  });
+
+  it('keeps at most maxEntries, dropping the least recently used', async () => {
+    const c = setup({ maxEntries: 2 });
+    await c.cache.get('k', 1, c.compute);
+    await c.cache.get('k', 2, c.compute);
+    await c.cache.get('k', 1, c.compute); // 1 is now the most recent
+    await c.cache.get('k', 3, c.compute); // drops 2
+    assert.equal(c.cache.size, 2);
+    assert.equal(await c.cache.get('k', 1, c.compute), 1);
+    assert.equal(await c.cache.get('k', 2, c.compute), 4);
   });
 });
