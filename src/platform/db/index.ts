@@ -135,7 +135,11 @@ async function openPostgres(url: string, poolSize: number): Promise<Db> {
   });
   const wrap = (c: { query: (sql: string, params?: unknown[]) => Promise<{ rows: unknown[]; rowCount: number | null }> }): Queryable => ({
     async query<T>(sql: string, params?: readonly unknown[]) {
-      const r = await c.query(sql, params as unknown[] | undefined);
+      type Result = { rows: unknown[]; rowCount: number | null };
+      const res = (await c.query(sql, params as unknown[] | undefined)) as Result | Result[];
+      // node-postgres answers a script of several statements (no parameters) with one result per
+      // statement: keep the last, as PGlite does (pg-boss's start() sends such scripts).
+      const r = Array.isArray(res) ? (res[res.length - 1] ?? { rows: [], rowCount: 0 }) : res;
       return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
     },
     async exec(sql: string) {

@@ -34,6 +34,7 @@ export interface PageOptions {
 const NAV: [string, string][] = [
   ['/', 'Trouver un lieu'],
   ['/territoires', 'Territoires'],
+  ['/couverture', 'Couverture'],
   ['/donnees', 'Données ouvertes'],
 ];
 
