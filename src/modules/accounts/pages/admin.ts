@@ -102,6 +102,7 @@ export function registerAdminPages(app: App, deps: AccountsDeps): void {
         <ul>${user.grants.map((g) => html`<li>${describeGrant(g)}</li>`)}</ul>
         <h2>Ce que vous pouvez faire</h2>
         ${actions.size ? html`<ul>${[...actions].map((a) => html`<li>${ACTIONS[a]}</li>`)}</ul>` : html`<p>Aucune action pour l’instant.</p>`}
+        <p><a href="/gestion/lieux">Lieux : fiches, revendications, modération, imports, doublons</a></p>
         ${actions.has('accounts.manage') ? html`<p><a href="/admin/utilisateurs">Gérer les utilisateurs et leurs rôles</a></p>` : ''}
         ${actions.has('audit.read') ? html`<p><a href="/admin/journal">Consulter le journal d’audit</a></p>` : ''}`,
     }));
