@@ -91,6 +91,9 @@ describe('public site in a browser', { skip: skipReason }, () => {
     await screenshot(page, 'place');
     await page.emulateMedia({ media: 'print' });
     assert.equal(await page.locator('.report').isVisible(), false);
+    assert.equal(await page.getByRole('heading', { name: 'Sur la carte' }).isVisible(), false);
+    assert.ok(await page.locator('table.hours').isVisible());
+    assert.ok(await page.getByText('1 place Sepmanville').isVisible());
     await screenshot(page, 'place-print');
     assert.deepEqual(errors, []);
     await context.close();

@@ -49,6 +49,8 @@ export function siteData(db: Db): SiteData {
     cache.clear();
     pointsCache.clear();
   });
+  const statuses = new Map<string, { open: boolean; label: string } | null>();
+  let statusMinute = -1;
   const timed = (q: PlaceQuery | undefined) => ({ timeDependent: Boolean(q?.openNow) });
   return {
     async searchPlaces(q) {
@@ -95,8 +97,18 @@ export function siteData(db: Db): SiteData {
       return ((ENUMS as Record<string, readonly string[]>)[field] ?? []) as string[];
     },
     openingStatus(horaires, now) {
+      // Many places share the same hours string; within one minute their status is the same.
+      const minute = Math.floor(now.getTime() / 60_000);
+      if (minute !== statusMinute) {
+        statuses.clear();
+        statusMinute = minute;
+      }
+      const key = horaires ?? '';
+      if (statuses.has(key)) return statuses.get(key)!;
       const st = openingStatus(horaires, now);
-      return st ? { open: st.open, label: st.label } : null;
+      const value = st ? { open: st.open, label: st.label } : null;
+      if (statuses.size < 10_000) statuses.set(key, value);
+      return value;
     },
     weekTable: (horaires, date) => weekTable(horaires, date),
     async listPlaceUrls() {

@@ -111,7 +111,7 @@ export async function renderPlace(ctx: SiteContext, p: Place, form: ReportFormSt
 <header class="place-header">
   <h1>${p.nom}</h1>
   ${types.length ? html`<p class="hint">${types.join(' · ')}${itinerant ? ' · Lieu itinérant' : ''}</p>` : itinerant ? html`<p class="hint">Lieu itinérant</p>` : ''}
-  ${status ? html`<p class="status ${status.open ? 'status-open' : 'status-closed'}">${status.label}</p>` : ''}
+  ${status ? html`<p class="status ${status.open ? 'status-open' : 'status-closed'} no-print">${status.label}</p>` : ''}
 </header>
 ${form.sent ? reportForm(p, form) : ''}
 <div class="place-grid">
@@ -144,7 +144,7 @@ ${form.sent ? reportForm(p, form) : ''}
       ])}
     </section>
   </div>
-  <aside aria-labelledby="s-carte">
+  <aside class="no-print" aria-labelledby="s-carte">
     <h2 id="s-carte">Sur la carte</h2>
     ${
       hasCoords

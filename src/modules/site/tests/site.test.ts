@@ -180,7 +180,8 @@ describe('place page', () => {
     // Wednesday 11 November 2026 (Armistice): « Mo-Sa 10:00-18:00; PH off » is closed that day.
     assert.match(body, /<tr class="today" aria-current="date"><th scope="row">Mercredi 11 novembre<\/th><td>Fermé <span class="hint">\(jour férié : Armistice 1918\)<\/span><\/td><\/tr>/);
     assert.match(body, /<th scope="row">Mardi 10 novembre<\/th><td>10\u00a0h à 18\u00a0h<\/td>/);
-    assert.match(body, /<p class="status status-closed">Ouvre demain à 10\u00a0h<\/p>/);
+    // On screen only: a printed sheet outlives « now »; the week table is printed instead.
+    assert.match(body, /<p class="status status-closed no-print">Ouvre demain à 10\u00a0h<\/p>/);
     const tuesday: SiteContext = { ...ctx, now: () => new Date(2026, 10, 10, 11, 0) };
     assert.match(placeCard(tuesday, place, null).value, /<span class="status status-open">Ouvert jusqu’à 18\u00a0h<\/span>/);
     const saturdayEvening: SiteContext = { ...ctx, now: () => new Date(2026, 10, 14, 19, 0) };
