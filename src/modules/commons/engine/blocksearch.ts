@@ -38,6 +38,8 @@ export interface BlockSearchResult {
 export const BLOCK_MIN_LINES = 5;
 /** Fingerprints found more often than this (all shards together) are too common to rank candidates. */
 const MAX_DF = 2_000;
+/** Candidates aligned precisely (after ranking by their densest span of fingerprints). */
+const POOL = 200;
 export const BLOCK_MAX_LINES = 200;
 
 function lineCountOf(text: string): number {
@@ -92,7 +94,9 @@ function alignWindow(qh: Uint32Array, qset: Set<number>, dh: Uint32Array, matche
   const region = new Set(dh.subarray(first, last + 1));
   let common = 0;
   for (const h of qset) if (region.has(h)) common++;
-  const similarity = (2 * common) / (qset.size + region.size);
+  // Dice on sets, times coverage: in repetitive code (tables) a few lines can hold every distinct
+  // k-gram of a long block; such a short region is not "the same block".
+  const similarity = ((2 * common) / (qset.size + region.size)) * Math.min(1, (last - first + 1) / qh.length);
   let qFirst = -1;
   let qLast = -1;
   for (let i = 0; i < qh.length; i++) {
@@ -119,7 +123,10 @@ export function blockSearch(searcher: Searcher, text: string, opts: { lang?: str
   // `for (I = N; I < I; I++) {` looks alike), so a k-gram found in thousands of files says little.
   // Each hit also says at which line of the document the fingerprint starts: the alignment below
   // only decodes and tokenises the lines around the densest cluster of hits.
-  type Cand = { shard: OpenShard; doc: number; score: number; hits: number[] };
+  // A candidate's score is that of its densest span of lines (as long as the block): distinct
+  // fingerprints of the block found there, weighted by rarity. Scoring the whole file instead would
+  // favour long files full of similar boilerplate over a short file holding the very block.
+  type Cand = { shard: OpenShard; doc: number; score: number; from: number; to: number; hits: number[] };
   const ranges = searcher.shards.map((shard) => distinct.map((h) => shard.reader.fingerprintRange(h)));
   let totalDocs = 0;
   for (const shard of searcher.shards) totalDocs += shard.reader.docs;
@@ -128,48 +135,33 @@ export function blockSearch(searcher: Searcher, text: string, opts: { lang?: str
   // rarer half of the block's (a block made of common code must still find candidates).
   const sortedDf = df.filter((n) => n > 0).sort((a, b) => a - b);
   const cap = Math.max(MAX_DF, sortedDf[Math.floor(sortedDf.length / 2)] ?? 0);
+  const weights = df.map((n) => (n === 0 || n > cap ? 0 : Math.log(1 + totalDocs / n)));
   const cands: Cand[] = [];
   searcher.shards.forEach((shard, si) => {
     const byDoc = new Map<number, Cand>();
     const fp = shard.reader.fp;
     distinct.forEach((_, hi) => {
-      const n = df[hi]!;
-      if (n === 0 || n > cap) return;
-      const weight = Math.log(1 + totalDocs / n);
+      if (weights[hi] === 0) return;
       const [s, e] = ranges[si]![hi]!;
-      let prev = -1;
       for (let r = s; r < e; r++) {
         const doc = fp[r * 3 + 1]!;
         if (!shard.occ[doc]) continue;
         let c = byDoc.get(doc);
-        if (!c) byDoc.set(doc, (c = { shard, doc, score: 0, hits: [] }));
-        if (doc !== prev) c.score += weight;
-        prev = doc;
-        c.hits.push(fp[r * 3 + 2]!, weight);
+        if (!c) byDoc.set(doc, (c = { shard, doc, score: 0, from: 0, to: 0, hits: [] }));
+        c.hits.push(fp[r * 3 + 2]!, hi);
       }
     });
-    cands.push(...byDoc.values());
+    for (const c of byDoc.values()) {
+      densestSpan(c, weights, lines);
+      cands.push(c);
+    }
   });
   cands.sort((a, b) => b.score - a.score || a.shard.reader.lengths[a.doc]! - b.shard.reader.lengths[b.doc]!);
   // 2. Precise alignment on the best candidates.
   const matches: BlockMatch[] = [];
-  for (const c of cands.slice(0, Math.max(limit * 5, 50))) {
+  for (const c of cands.slice(0, Math.max(limit * 5, POOL))) {
     const occ = c.shard.occ[c.doc]!;
-    // The densest span of hits no longer than the block, then a margin of the block's length.
-    const pts: [number, number][] = [];
-    for (let i = 0; i < c.hits.length; i += 2) pts.push([c.hits[i]!, c.hits[i + 1]!]);
-    pts.sort((x, y) => x[0] - y[0]);
-    let best = [pts[0]![0], pts[0]![0]];
-    let bestW = -1;
-    let w = 0;
-    for (let i = 0, j = 0; j < pts.length; j++) {
-      w += pts[j]![1];
-      while (pts[j]![0] - pts[i]![0] > lines) w -= pts[i++]![1];
-      if (w > bestW) {
-        bestW = w;
-        best = [pts[i]![0], pts[j]![0]];
-      }
-    }
+    const best = [c.from, c.to];
     const from = Math.max(1, best[0]! - lines - 2);
     const to = best[1]! + lines + 2;
     // Find the window on the raw bytes (newline scan) and decode only it.
@@ -212,6 +204,33 @@ export function blockSearch(searcher: Searcher, text: string, opts: { lang?: str
   }
   matches.sort((x, y) => y.similarity - x.similarity || x.lines[1] - x.lines[0] - (y.lines[1] - y.lines[0]) || x.path.localeCompare(y.path));
   return { matches: matches.slice(0, limit), queryLineCount: lines, tokens: qtokens.length };
+}
+
+/** The span of at most `lines` lines whose distinct hits weigh most: sets c.score, c.from, c.to. */
+function densestSpan(c: { score: number; from: number; to: number; hits: number[] }, weights: number[], lines: number) {
+  const n = c.hits.length / 2;
+  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => c.hits[2 * x]! - c.hits[2 * y]!);
+  const inWindow = new Map<number, number>();
+  let w = 0;
+  c.score = -1;
+  for (let i = 0, j = 0; j < n; j++) {
+    const hj = c.hits[2 * order[j]! + 1]!;
+    const k = inWindow.get(hj) ?? 0;
+    if (k === 0) w += weights[hj]!;
+    inWindow.set(hj, k + 1);
+    while (c.hits[2 * order[j]!]! - c.hits[2 * order[i]!]! > lines) {
+      const hi = c.hits[2 * order[i]! + 1]!;
+      const m = inWindow.get(hi)! - 1;
+      inWindow.set(hi, m);
+      if (m === 0) w -= weights[hi]!;
+      i++;
+    }
+    if (w > c.score) {
+      c.score = w;
+      c.from = c.hits[2 * order[i]!]!;
+      c.to = c.hits[2 * order[j]!]!;
+    }
+  }
 }
 
 function sameText(q: Token[], q1: number, q2: number, d: Token[], d1: number, d2: number): boolean {
