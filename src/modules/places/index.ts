@@ -44,6 +44,8 @@ export { findDuplicateCandidates, markNotDuplicate, mergePlaces, type DuplicateC
 export { generatePlaces } from './demo.ts';
 export { placeJson, searchQuerySchema, toPlaceQuery } from './routes.ts';
 export { toRecord } from './store.ts';
+// The standard's vocabulary and opening-hours helpers, for pages that show places.
+export { ENUMS, LABELS, FIELD_LABELS, TYPOLOGIES, openingStatus, weekTable } from './model/index.ts';
 export { BACKOFFICE_ROUTES, seedRouteObjects, provideErrorReports, type BackofficeRoute, type RouteObjects, type ErrorReportAdmin, type ErrorReportItem } from './backoffice/index.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

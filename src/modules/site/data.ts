@@ -3,7 +3,6 @@
  * Pages depend on this port only; `wire.ts` binds it to the modules' index.ts functions. The types
  * mirror those modules' published contracts.
  */
-import type { PlaceRecord } from '../places/model/types.ts';
 
 export type Level = 'region' | 'departement' | 'epci' | 'commune';
 
@@ -32,45 +31,9 @@ export interface Territory extends TerritoryRef {
   communeCount: number;
 }
 
-export interface Place extends PlaceRecord {
-  uid: string;
-  slug: string;
-  coordinatesPrecision: 'given' | 'commune' | 'missing';
-  createdAt: string;
-  updatedAt: string;
-  visible: boolean;
-  importSource: string;
-}
-
-export const FILTER_FIELDS = [
-  'services',
-  'publics_specifiquement_adresses',
-  'prise_en_charge_specifique',
-  'frais_a_charge',
-  'modalites_acces',
-  'modalites_accompagnement',
-  'dispositif_programmes_nationaux',
-  'formations_labels',
-  'typologie',
-  'itinerance',
-] as const;
-export type FilterField = (typeof FILTER_FIELDS)[number];
-
-export interface PlaceQuery {
-  q?: string;
-  near?: { lat: number; lon: number };
-  radiusKm?: number;
-  territory?: string;
-  bbox?: [number, number, number, number];
-  filters?: Partial<Record<FilterField, string[]>>;
-  openNow?: boolean;
-  openAt?: Date;
-  openOnWeekend?: boolean;
-  onlineBooking?: boolean;
-  sort?: 'distance' | 'relevance' | 'name';
-  limit?: number;
-  cursor?: string | null;
-}
+// The places module's own types: its search query, filters and stored place.
+export { FILTER_FIELDS, type FilterField, type Place, type PlaceQuery } from '../places/index.ts';
+import type { FilterField, Place, PlaceQuery } from '../places/index.ts';
 
 export interface SearchResult {
   total: number;

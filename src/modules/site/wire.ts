@@ -3,7 +3,7 @@
  */
 import type { Db } from '../../platform/db/index.ts';
 import * as places from '../places/index.ts';
-import { ENUMS, LABELS, TYPOLOGIES, openingStatus, weekTable } from '../places/model/index.ts';
+import { ENUMS, LABELS, TYPOLOGIES, openingStatus, weekTable } from '../places/index.ts';
 import * as territories from '../territories/index.ts';
 import type { Commune, FilterField, Place, PlaceQuery, SiteData, Territory } from './data.ts';
 import { AggregateCache } from './cache.ts';
