@@ -120,6 +120,7 @@ async function benchEngine(engine: string): Promise<string> {
     for (let i = 0; i < ITER; i++) samples.push(await timeIt(async () => (total = (await searchPlaces(db, q.query)).total)));
     const p = percentiles(samples);
     rows.push(`| ${q.name} | in-process | ${total} | ${ms(p.p50)} | ${ms(p.p95)} | ${ms(p.p99)} |`);
+    console.error(`[${engine}] ${rows[rows.length - 1]}`);
   }
 
   // 4. Through HTTP (a real listening server; latency measured by a sequential client).
@@ -142,6 +143,7 @@ async function benchEngine(engine: string): Promise<string> {
     }
     const p = percentiles(samples);
     rows.push(`| ${q.name} | HTTP | | ${ms(p.p50)} | ${ms(p.p95)} | ${ms(p.p99)} |`);
+    console.error(`[${engine}] ${rows[rows.length - 1]}`);
   }
   // 5. Throughput of a typical near-me query (autocannon, 20 connections, 10 s).
   const cannon = await autocannon({ url: `${base}/api/v1/places?near=48.8566,2.3522&radius=5&limit=20`, connections: 20, duration: 10 });
