@@ -311,13 +311,34 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
   const run = async (tx: Queryable) => {
     const reading = await readPlaces(source, { format: opts.format, mapping: opts.mapping, fileName: opts.fileName ?? undefined });
     report.meta = reading.meta;
+    // The run is recorded first so its per-row report can be written batch by batch (memory stays
+    // bounded whatever the file's size); everything is in the import's transaction.
+    if (!opts.dryRun) {
+      const { rows } = await tx.query<{ run_id: number }>(
+        `INSERT INTO places.import_run (import_source, file_name, actor, replace_source, started_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING run_id`,
+        [opts.importSource, opts.fileName ?? null, opts.actor, Boolean(opts.replaceSource), started.toISOString()],
+      );
+      report.runId = rows[0]!.run_id;
+    }
     const pendingIssues: ValidationIssue[] = [];
     const record = (issue: ValidationIssue) => {
       if (issue.severity === 'error') report.errors++;
       else report.warnings++;
       if (report.issues.length < maxIssues) report.issues.push(issue);
       else report.issuesTruncated = true;
-      pendingIssues.push(issue);
+      if (!opts.dryRun) pendingIssues.push(issue);
+    };
+    const writeIssues = async () => {
+      for (let i = 0; i < pendingIssues.length; i += 5000) {
+        await tx.query(
+          `INSERT INTO places.import_issue (run_id, line, field, value, message, severity, code)
+           SELECT $1, line, field, value, message, severity, code
+           FROM jsonb_to_recordset($2::jsonb) AS r(line int, field text, value text, message text, severity text, code text)`,
+          [report.runId, JSON.stringify(pendingIssues.slice(i, i + 5000).map((x) => ({ ...x, value: x.value === null ? null : String(x.value).slice(0, 1000) })))],
+        );
+      }
+      pendingIssues.length = 0;
     };
     const seenIds = new Set<string>();
     const cache = new TerritoryCache(tx);
@@ -346,6 +367,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
         report.updated += out.updated;
         report.unchanged += out.unchanged;
         changed.push(...out.uids);
+        await writeIssues();
       }
       batch = [];
     };
@@ -381,23 +403,14 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     report.fileSha256 = hash.digest('hex');
     if (opts.dryRun) return;
     const m = report.meta;
-    const { rows } = await tx.query<{ run_id: number }>(
-      `INSERT INTO places.import_run (import_source, file_name, file_sha256, actor, format, version, encoding, replace_source,
-         started_at, rows_read, inserted, updated, unchanged, refused, removed, warnings)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) RETURNING run_id`,
-      [opts.importSource, opts.fileName ?? null, report.fileSha256, opts.actor, m?.format ?? null, m?.version ?? null, m?.encoding ?? null,
-        Boolean(opts.replaceSource), started.toISOString(), report.rowsRead, report.inserted, report.updated, report.unchanged,
-        report.refused, report.removed, report.warnings],
+    await tx.query(
+      `UPDATE places.import_run SET file_sha256 = $2, format = $3, version = $4, encoding = $5, rows_read = $6, inserted = $7,
+         updated = $8, unchanged = $9, refused = $10, removed = $11, warnings = $12, finished_at = now()
+       WHERE run_id = $1`,
+      [report.runId, report.fileSha256, m?.format ?? null, m?.version ?? null, m?.encoding ?? null, report.rowsRead, report.inserted,
+        report.updated, report.unchanged, report.refused, report.removed, report.warnings],
     );
-    report.runId = rows[0]!.run_id;
-    for (let i = 0; i < pendingIssues.length; i += 5000) {
-      await tx.query(
-        `INSERT INTO places.import_issue (run_id, line, field, value, message, severity, code)
-         SELECT $1, line, field, value, message, severity, code
-         FROM jsonb_to_recordset($2::jsonb) AS r(line int, field text, value text, message text, severity text, code text)`,
-        [report.runId, JSON.stringify(pendingIssues.slice(i, i + 5000).map((x) => ({ ...x, value: x.value === null ? null : String(x.value).slice(0, 1000) })))],
-      );
-    }
+    await writeIssues();
     notifyChanged(changed, report.removed);
   };
   if (opts.dryRun) await run(db);

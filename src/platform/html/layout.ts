@@ -35,6 +35,7 @@ const NAV: [string, string][] = [
   ['/', 'Trouver un lieu'],
   ['/territoires', 'Territoires'],
   ['/couverture', 'Couverture'],
+  ['/communs', 'Logiciels libres'],
   ['/donnees', 'Données ouvertes'],
 ];
 
