@@ -11,7 +11,8 @@ import { coverageCommands } from './cli.ts';
 import { stopJobs } from './jobs.ts';
 import { registerCoveragePages } from './pages/coverage.ts';
 import { registerCoverageRoutes } from './routes.ts';
-import { followPlaceChanges } from './service.ts';
+import { followPlaceChanges, recomputeAll } from './service.ts';
+import { readState } from './store.ts';
 
 export {
   recomputeAll,
@@ -44,4 +45,12 @@ export const coverageModule: ModuleManifest = {
     app.addHook('onClose', async () => stopJobs(ctx));
   },
   commands: coverageCommands,
+  // With the demo data: compute the measures once while seeding, so the first visit to
+  // /couverture does not pay for it.
+  async seedDemo(ctx) {
+    if (await readState(ctx.db)) return;
+    const progress = ctx.progress('coverage');
+    const r = await recomputeAll(ctx.db);
+    progress.done(`couverture calculée pour ${r.communes} communes et ${r.places} lieux`);
+  },
 };
