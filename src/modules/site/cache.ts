@@ -1,10 +1,8 @@
 /**
- * A small cache for the site's aggregate reads (counts by service for the filters, map points,
- * counts by territory). These scan every matching place — over a whole région or all of France
- * that is most of a results page's time — and are the same for every visitor asking the same
- * thing. Entries are keyed by the query and the places' data version, so an import or an edit
- * through the places module shows at once; other writes (another process, a merge) show within
- * `ttlMs` at most. Queries that depend on the time (open now) are keyed by the minute.
+ * A small versioned cache with a time limit, used for the commune look-ups behind typed text
+ * (the places module caches its own aggregates: counts by service, by territory, map points).
+ * Entries are keyed by the query and a version, and expire after `ttlMs`; queries that depend on
+ * the time can be keyed by the minute.
  */
 export interface VersionSource {
   /** The places' data version (changes on every import / upsert). */

@@ -26,32 +26,11 @@ function toServiceQuery(q: PlaceQuery): places.PlaceQuery {
 }
 
 export function siteData(db: Db): SiteData {
-  // The data version is read at most every 2 s (one query per request would cost more than the
-  // small aggregates it guards); writes in this process clear the caches at once anyway.
-  let known: { at: number; value: Promise<number> } | null = null;
-  const version = {
-    version(): Promise<number> {
-      if (!known || Date.now() - known.at > 2000) {
-        const value = places.dataVersion(db);
-        known = { at: Date.now(), value };
-        value.catch(() => (known = null));
-      }
-      return known.value;
-    },
-  };
-  const cache = new AggregateCache(version);
-  // Map points are big (every match): keep only the last few queries' (all of France, a région…).
-  const pointsCache = new AggregateCache(version, { maxEntries: 16 });
+  // Counts and map points are cached by the places module itself (per query, until the data changes).
   // Commune look-ups for typed text: the reference geography changes once a year (reload).
   const communes = new AggregateCache({ version: async () => 0 }, { maxEntries: 2000, ttlMs: 10 * 60_000 });
-  places.onPlacesChanged(() => {
-    known = null;
-    cache.clear();
-    pointsCache.clear();
-  });
   const statuses = new Map<string, { open: boolean; label: string } | null>();
   let statusMinute = -1;
-  const timed = (q: PlaceQuery | undefined) => ({ timeDependent: Boolean(q?.openNow) });
   return {
     async searchPlaces(q) {
       const r = await places.searchPlaces(db, toServiceQuery(q));
@@ -62,10 +41,10 @@ export function siteData(db: Db): SiteData {
     },
     async mapPoints(q) {
       const query = toServiceQuery({ ...q, cursor: null, limit: undefined });
-      return pointsCache.get('points', query, () => places.mapPoints(db, query), timed(q));
+      return places.mapPoints(db, query);
     },
-    countByService: (q) => cache.get('services', q, () => places.countByService(db, toServiceQuery(q)), timed(q)),
-    countPlacesBy: (level, q) => cache.get(`by-${level}`, q ?? {}, () => places.countPlacesBy(db, level, q ? toServiceQuery(q) : {}), timed(q)),
+    countByService: (q) => places.countByService(db, toServiceQuery(q)),
+    countPlacesBy: (level, q) => places.countPlacesBy(db, level, q ? toServiceQuery(q) : {}),
     async getCommune(code) {
       const c = await territories.getCommune(db, code);
       return c ? commune(c) : null;
