@@ -54,42 +54,53 @@ const LEAF = 8;
 
 /**
  * A static k-d tree over points of the sphere (3-D unit vectors). Exact nearest neighbour and
- * within-radius counts in great-circle distance; builds in O(n log n).
+ * within-radius counts in great-circle distance; builds in O(n log n). Nodes live in typed arrays
+ * allocated once; queries allocate nothing.
  */
 export class PointIndex {
   readonly size: number;
   /** Original index of the point stored at each position. */
   private readonly ids: Int32Array;
   private readonly xyz: Float64Array;
+  /** Keys deciding between points at exactly the same distance (the smaller wins); by index without. */
+  private readonly keys: readonly string[] | null;
   // Nodes: range [lo, hi) of positions, children (-1 for a leaf), bounding box.
-  // Grown as number[] while building, then frozen into typed arrays for the queries.
-  private lo = new Int32Array(0);
-  private hi = new Int32Array(0);
-  private left = new Int32Array(0);
-  private right = new Int32Array(0);
-  private box = new Float64Array(0);
+  private lo: Int32Array;
+  private hi: Int32Array;
+  private left: Int32Array;
+  private right: Int32Array;
+  private box: Float64Array;
+  private nodes = 0;
   private readonly stack: Int32Array = new Int32Array(256);
+  private readonly stackMask: Int32Array = new Int32Array(256);
   private readonly q = new Float64Array(3);
+  /** Squared chord of the last nearestXyz result. */
+  lastChord2 = Infinity;
 
-  constructor(lats: ArrayLike<number>, lons: ArrayLike<number>) {
-    const n = lats.length;
+  /**
+   * Points by latitude and longitude (degrees), or already as unit vectors (`xyz`, 3 numbers per
+   * point, taken over by the index; lats and lons are then ignored).
+   */
+  constructor(lats: ArrayLike<number>, lons: ArrayLike<number>, keys?: readonly string[], xyz?: Float64Array) {
+    if (!xyz) {
+      xyz = new Float64Array(3 * lats.length);
+      for (let i = 0; i < lats.length; i++) unit(lats[i]!, lons[i]!, xyz, i);
+    }
+    const n = xyz.length / 3;
     this.size = n;
+    this.keys = keys ?? null;
     this.ids = new Int32Array(n);
-    const raw = new Float64Array(3 * n);
-    for (let i = 0; i < n; i++) {
-      this.ids[i] = i;
-      unit(lats[i]!, lons[i]!, raw, i);
-    }
-    this.xyz = raw;
-    if (n > 0) {
-      const nodes = { lo: [] as number[], hi: [] as number[], left: [] as number[], right: [] as number[], box: [] as number[] };
-      this.build(0, n, nodes);
-      this.lo = Int32Array.from(nodes.lo);
-      this.hi = Int32Array.from(nodes.hi);
-      this.left = Int32Array.from(nodes.left);
-      this.right = Int32Array.from(nodes.right);
-      this.box = Float64Array.from(nodes.box);
-    }
+    for (let i = 0; i < n; i++) this.ids[i] = i;
+    this.xyz = xyz;
+    // Leaves hold more than LEAF / 2 points (a node is split in halves when it holds more than
+    // LEAF), except in trees of fewer than LEAF points: at most n / 4 + 1 leaves, twice as many nodes.
+    const cap = 2 * (Math.ceil(n / 4) + 1) + 2;
+    this.lo = new Int32Array(cap);
+    this.hi = new Int32Array(cap);
+    this.left = new Int32Array(cap);
+    this.right = new Int32Array(cap);
+    this.box = new Float64Array(6 * cap);
+    if (n > 0) this.build(0, n);
   }
 
   private swap(a: number, b: number) {
@@ -129,12 +140,12 @@ export class PointIndex {
     }
   }
 
-  private build(lo: number, hi: number, nodes: { lo: number[]; hi: number[]; left: number[]; right: number[]; box: number[] }): number {
-    const id = nodes.lo.length;
-    nodes.lo.push(lo);
-    nodes.hi.push(hi);
-    nodes.left.push(-1);
-    nodes.right.push(-1);
+  private build(lo: number, hi: number): number {
+    const id = this.nodes++;
+    this.lo[id] = lo;
+    this.hi[id] = hi;
+    this.left[id] = -1;
+    this.right[id] = -1;
     const p = this.xyz;
     let x0 = Infinity, y0 = Infinity, z0 = Infinity, x1 = -Infinity, y1 = -Infinity, z1 = -Infinity;
     for (let i = lo; i < hi; i++) {
@@ -146,17 +157,24 @@ export class PointIndex {
       if (z < z0) z0 = z;
       if (z > z1) z1 = z;
     }
-    nodes.box.push(x0, y0, z0, x1, y1, z1);
+    const b = this.box;
+    const o = 6 * id;
+    b[o] = x0;
+    b[o + 1] = y0;
+    b[o + 2] = z0;
+    b[o + 3] = x1;
+    b[o + 4] = y1;
+    b[o + 5] = z1;
     if (hi - lo <= LEAF) return id;
     const dx = x1 - x0, dy = y1 - y0, dz = z1 - z0;
     if (Math.max(dx, dy, dz) === 0) return id; // all points identical: one leaf
     const axis = dx >= dy && dx >= dz ? 0 : dy >= dz ? 1 : 2;
     const mid = (lo + hi) >> 1;
     this.select(lo, hi, mid, axis);
-    const l = this.build(lo, mid, nodes);
-    const r = this.build(mid, hi, nodes);
-    nodes.left[id] = l;
-    nodes.right[id] = r;
+    const l = this.build(lo, mid);
+    const r = this.build(mid, hi);
+    this.left[id] = l;
+    this.right[id] = r;
     return id;
   }
 
@@ -185,14 +203,20 @@ export class PointIndex {
     return ax * ax + ay * ay + az * az;
   }
 
-  /** The nearest point (its original index; the smallest index on ties) and its distance; null when empty. */
-  nearest(lat: number, lon: number): { index: number; km: number } | null {
-    if (this.size === 0) return null;
-    const q = this.q;
-    unit(lat, lon, q, 0);
-    const x = q[0]!, y = q[1]!, z = q[2]!;
+  /** Whether the point at position i wins a tie against the point at position j. */
+  private before(i: number, j: number): boolean {
+    const a = this.ids[i]!, b = this.ids[j]!;
+    return this.keys ? this.keys[a]! < this.keys[b]! || (this.keys[a] === this.keys[b] && a < b) : a < b;
+  }
+
+  /**
+   * The nearest point to a unit vector: its original index (-1 when empty; on ties the smallest
+   * key, or index without keys); its squared chord in `lastChord2`.
+   */
+  nearestXyz(x: number, y: number, z: number): number {
+    this.lastChord2 = Infinity;
+    if (this.size === 0) return -1;
     const p = this.xyz;
-    const ids = this.ids;
     let best = Infinity;
     let bestPos = -1;
     const stack = this.stack;
@@ -206,7 +230,7 @@ export class PointIndex {
         for (let i = this.lo[node]!, h = this.hi[node]!; i < h; i++) {
           const dx = p[3 * i]! - x, dy = p[3 * i + 1]! - y, dz = p[3 * i + 2]! - z;
           const d = dx * dx + dy * dy + dz * dz;
-          if (d < best || (d === best && ids[i]! < ids[bestPos]!)) {
+          if (d < best || (d === best && this.before(i, bestPos))) {
             best = d;
             bestPos = i;
           }
@@ -223,7 +247,17 @@ export class PointIndex {
         stack[sp++] = r;
       }
     }
-    return { index: ids[bestPos]!, km: kmOfChord2(best) };
+    this.lastChord2 = best;
+    return this.ids[bestPos]!;
+  }
+
+  /** The nearest point (its original index; see nearestXyz on ties) and its distance; null when empty. */
+  nearest(lat: number, lon: number): { index: number; km: number } | null {
+    if (this.size === 0) return null;
+    const q = this.q;
+    unit(lat, lon, q, 0);
+    const index = this.nearestXyz(q[0]!, q[1]!, q[2]!);
+    return { index, km: kmOfChord2(this.lastChord2) };
   }
 
   /** How many points lie within each radius (km) of the point. */
@@ -231,34 +265,57 @@ export class PointIndex {
     if (this.size === 0) return radii.map(() => 0);
     const q = this.q;
     unit(lat, lon, q, 0);
-    return radii.map((km) => this.count(q[0]!, q[1]!, q[2]!, chord2OfKm(km)));
+    const limits = Float64Array.from(radii, chord2OfKm);
+    const out = new Int32Array(radii.length);
+    this.countXyz(q[0]!, q[1]!, q[2]!, limits, out);
+    return Array.from(out);
   }
 
-  private count(x: number, y: number, z: number, limit: number): number {
+  /**
+   * Counts the points within each squared chord of `limits` (at most 30) of a unit vector, into
+   * `out`, in one traversal: a node is opened only for the limits it straddles.
+   */
+  countXyz(x: number, y: number, z: number, limits: Float64Array, out: Int32Array): void {
+    const k = limits.length;
+    out.fill(0);
+    if (this.size === 0 || k === 0) return;
     const p = this.xyz;
     const stack = this.stack;
+    const masks = this.stackMask;
     let sp = 0;
-    let count = 0;
-    stack[sp++] = 0;
+    stack[sp] = 0;
+    masks[sp++] = (1 << k) - 1;
     while (sp > 0) {
-      const node = stack[--sp]!;
-      if (this.boxDist2(node, x, y, z) > limit) continue;
-      if (this.boxFar2(node, x, y, z) <= limit) {
-        count += this.hi[node]! - this.lo[node]!;
-        continue;
+      --sp;
+      const node = stack[sp]!;
+      let mask = masks[sp]!;
+      const near = this.boxDist2(node, x, y, z);
+      const far = this.boxFar2(node, x, y, z);
+      const size = this.hi[node]! - this.lo[node]!;
+      for (let j = 0; j < k; j++) {
+        if ((mask & (1 << j)) === 0) continue;
+        const lim = limits[j]!;
+        if (near > lim) mask &= ~(1 << j);
+        else if (far <= lim) {
+          out[j] += size;
+          mask &= ~(1 << j);
+        }
       }
+      if (mask === 0) continue;
       const l = this.left[node]!;
       if (l < 0) {
         for (let i = this.lo[node]!, h = this.hi[node]!; i < h; i++) {
           const dx = p[3 * i]! - x, dy = p[3 * i + 1]! - y, dz = p[3 * i + 2]! - z;
-          if (dx * dx + dy * dy + dz * dz <= limit) count++;
+          const d = dx * dx + dy * dy + dz * dz;
+          for (let j = 0; j < k; j++) if ((mask & (1 << j)) !== 0 && d <= limits[j]!) out[j]++;
         }
         continue;
       }
-      stack[sp++] = l;
-      stack[sp++] = this.right[node]!;
+      stack[sp] = l;
+      masks[sp++] = mask;
+      stack[sp] = this.right[node]!;
+      masks[sp++] = mask;
     }
-    return count;
   }
 
   /** Original indices of the points within km (great-circle) of the point, unordered. */
@@ -309,7 +366,8 @@ export interface CoveragePlace {
   uid: string;
   lat: number;
   lon: number;
-  services: string[];
+  /** Labels of its services (arrays may be shared between places: never modified). */
+  services: readonly string[];
   openSaturday: boolean;
   /** The current commune the place is in (arrondissements already mapped to their commune). */
   communeCode: string | null;
@@ -343,64 +401,116 @@ export interface PlaceIndexes {
   perCommune: Map<string, number>;
 }
 
-function indexOf(places: CoveragePlace[]): PointIndex {
-  const lats = new Float64Array(places.length);
-  const lons = new Float64Array(places.length);
-  for (let i = 0; i < places.length; i++) {
-    lats[i] = places[i]!.lat;
-    lons[i] = places[i]!.lon;
-  }
-  return new PointIndex(lats, lons);
-}
-
+/**
+ * Builds the trees. Each place is converted to a unit vector once; the per-service and Saturday
+ * trees copy those vectors. On ties (places at exactly the same distance, e.g. at the same
+ * address) the smaller uid wins, so the measures do not depend on the order of `places`.
+ */
 export function buildIndexes(places: CoveragePlace[], services: readonly string[]): PlaceIndexes {
-  const serviceSets: CoveragePlace[][] = services.map(() => []);
+  const n = places.length;
+  const xyz = new Float64Array(3 * n);
   const position = new Map(services.map((s, i) => [s, i]));
-  const saturday: CoveragePlace[] = [];
+  const SAT = services.length;
+  // Members of each set (services, then Saturday) as place positions, via a mask per distinct services array.
+  const masks = new Int32Array(n);
+  const sizes = new Int32Array(SAT + 1);
+  const maskOfArray = new Map<readonly string[], number>();
   const perCommune = new Map<string, number>();
-  for (const p of places) {
-    for (const s of p.services) {
-      const i = position.get(s);
-      if (i !== undefined) serviceSets[i]!.push(p);
+  for (let i = 0; i < n; i++) {
+    const p = places[i]!;
+    unit(p.lat, p.lon, xyz, i);
+    let m = maskOfArray.get(p.services);
+    if (m === undefined) {
+      m = 0;
+      for (const s of p.services) {
+        const k = position.get(s);
+        if (k !== undefined) m |= 1 << k;
+      }
+      maskOfArray.set(p.services, m);
     }
-    if (p.openSaturday) saturday.push(p);
+    if (p.openSaturday) m |= 1 << SAT;
+    masks[i] = m;
+    for (let k = 0; k <= SAT; k++) if ((m & (1 << k)) !== 0) sizes[k]!++;
     if (p.communeCode) perCommune.set(p.communeCode, (perCommune.get(p.communeCode) ?? 0) + 1);
   }
+  const sets = Array.from({ length: SAT + 1 }, (_, k) => ({ xyz: new Float64Array(3 * sizes[k]!), places: new Array<CoveragePlace>(sizes[k]!), keys: new Array<string>(sizes[k]!), n: 0 }));
+  for (let i = 0; i < n; i++) {
+    const m = masks[i]!;
+    if (m === 0) continue;
+    for (let k = 0; k <= SAT; k++) {
+      if ((m & (1 << k)) === 0) continue;
+      const set = sets[k]!;
+      const j = set.n++;
+      set.xyz[3 * j] = xyz[3 * i]!;
+      set.xyz[3 * j + 1] = xyz[3 * i + 1]!;
+      set.xyz[3 * j + 2] = xyz[3 * i + 2]!;
+      set.places[j] = places[i]!;
+      set.keys[j] = places[i]!.uid;
+    }
+  }
+  const tree = (set: (typeof sets)[number]) => ({ index: new PointIndex([], [], set.keys, set.xyz), places: set.places });
   return {
     services,
     places,
-    all: indexOf(places),
-    byService: serviceSets.map((ps) => ({ index: indexOf(ps), places: ps })),
-    saturday: { index: indexOf(saturday), places: saturday },
+    all: new PointIndex([], [], places.map((p) => p.uid), xyz),
+    byService: sets.slice(0, SAT).map(tree),
+    saturday: tree(sets[SAT]!),
     perCommune,
   };
 }
 
-function nearestIn(set: { index: PointIndex; places: CoveragePlace[] }, lat: number, lon: number): Nearest | null {
-  const n = set.index.nearest(lat, lon);
-  return n ? { km: n.km, uid: set.places[n.index]!.uid } : null;
+const RADII_CHORD2 = Float64Array.from(RADII, chord2OfKm);
+
+/**
+ * Stored distances are rounded to the millimetre: a whole number of millimetres divided by 10⁶,
+ * which the database recomputes bit for bit from the integer (see store.ts: parsing integers is
+ * several times faster than parsing floating-point text in the embedded database).
+ */
+export function roundKm(km: number): number {
+  return Math.round(km * 1e6) / 1e6;
+}
+
+/** Measures communes against a set of places: per commune, one unit vector, 11 nearest-place queries and one count traversal. */
+export function measureCommunes(communes: CoverageCommune[], ix: PlaceIndexes): CommuneMeasure[] {
+  const out = new Array<CommuneMeasure>(communes.length);
+  const q = new Float64Array(3);
+  const counts = new Int32Array(RADII.length);
+  const nearestOf = (index: PointIndex, places: CoveragePlace[], x: number, y: number, z: number): Nearest | null => {
+    const i = index.nearestXyz(x, y, z);
+    return i < 0 ? null : { km: roundKm(kmOfChord2(index.lastChord2)), uid: places[i]!.uid };
+  };
+  for (let c = 0; c < communes.length; c++) {
+    const m = communes[c]!;
+    const placesInCommune = ix.perCommune.get(m.code) ?? 0;
+    // Object literals written out: `{ ...commune, … }` costs ~10 µs per commune in V8 (a third
+    // of the whole measure at 20,000 places).
+    if (m.lat === null || m.lon === null) {
+      out[c] = {
+        code: m.code, name: m.name, departement: m.departement, region: m.region, epci: m.epci, population: m.population, lat: m.lat, lon: m.lon,
+        nearest: null, byService: ix.services.map(() => null), saturday: null, within: null, placesInCommune,
+      };
+      continue;
+    }
+    unit(m.lat, m.lon, q, 0);
+    const x = q[0]!, y = q[1]!, z = q[2]!;
+    const byService = new Array<Nearest | null>(ix.byService.length);
+    for (let k = 0; k < byService.length; k++) byService[k] = nearestOf(ix.byService[k]!.index, ix.byService[k]!.places, x, y, z);
+    ix.all.countXyz(x, y, z, RADII_CHORD2, counts);
+    out[c] = {
+      code: m.code, name: m.name, departement: m.departement, region: m.region, epci: m.epci, population: m.population, lat: m.lat, lon: m.lon,
+      nearest: nearestOf(ix.all, ix.places, x, y, z),
+      byService,
+      saturday: nearestOf(ix.saturday.index, ix.saturday.places, x, y, z),
+      within: [counts[0]!, counts[1]!, counts[2]!],
+      placesInCommune,
+    };
+  }
+  return out;
 }
 
 /** The measures of one commune against a set of places. */
 export function measureCommune(c: CoverageCommune, ix: PlaceIndexes): CommuneMeasure {
-  const placesInCommune = ix.perCommune.get(c.code) ?? 0;
-  if (c.lat === null || c.lon === null) {
-    return { ...c, nearest: null, byService: ix.services.map(() => null), saturday: null, within: null, placesInCommune };
-  }
-  const all = ix.all.nearest(c.lat, c.lon);
-  const counts = ix.all.countWithin(c.lat, c.lon, RADII);
-  return {
-    ...c,
-    nearest: all ? { km: all.km, uid: ix.places[all.index]!.uid } : null,
-    byService: ix.byService.map((s) => nearestIn(s, c.lat!, c.lon!)),
-    saturday: nearestIn(ix.saturday, c.lat, c.lon),
-    within: [counts[0]!, counts[1]!, counts[2]!],
-    placesInCommune,
-  };
-}
-
-export function measureCommunes(communes: CoverageCommune[], ix: PlaceIndexes): CommuneMeasure[] {
-  return communes.map((c) => measureCommune(c, ix));
+  return measureCommunes([c], ix)[0]!;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -410,7 +520,7 @@ export function measureCommunes(communes: CoverageCommune[], ix: PlaceIndexes): 
 export interface PlaceChange {
   lat: number;
   lon: number;
-  services: string[];
+  services: readonly string[];
   openSaturday: boolean;
 }
 
