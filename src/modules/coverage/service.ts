@@ -32,14 +32,15 @@ import {
   type WhiteZones,
 } from './model.ts';
 import {
+  bucketOf,
+  byBucket,
   deleteMeasures,
-  deleteSnapshot,
   maskOf,
   readMeasures,
   readSnapshot,
   readState,
   upsertMeasures,
-  upsertSnapshot,
+  writeBuckets,
   writeState,
   type CoverageState,
 } from './store.ts';
@@ -72,33 +73,33 @@ async function loadCommunes(db: Db): Promise<CoverageCommune[]> {
   const key = JSON.stringify([st.cogYear, st.loadedAt, st.counts.communes, st.centres, st.communesWithoutCentre.length]);
   const hit = communeCache.get(db);
   if (hit && hit.key === key) return hit.communes;
-  const communes = (await listCommunes(db)).map((c) => ({ code: c.code, name: c.name, departement: c.departement, region: c.region, epci: c.epci, population: c.population, lat: c.lat, lon: c.lon }));
+  // Centres to the micro-degree (10 cm; the reference gives 5 decimals, so this changes nothing
+  // there): the measures store them as whole micro-degrees (see upsertMeasures).
+  const micro = (x: number | null) => (x === null ? null : Math.round(x * 1e6) / 1e6);
+  const communes = (await listCommunes(db)).map((c) => ({ code: c.code, name: c.name, departement: c.departement, region: c.region, epci: c.epci, population: c.population, lat: micro(c.lat), lon: micro(c.lon) }));
   if (communes.length) communeCache.set(db, { key, communes });
   return communes;
 }
 
 /**
- * The visible places with coordinates, their commune mapped to a current commune (a municipal
- * arrondissement → its commune; a former code → the commune it merged into).
+ * The visible places with coordinates (all, or those of `uids`), their commune mapped to a current
+ * commune (a municipal arrondissement → its commune; a former code → the commune it merged into).
  */
-async function loadPlaces(db: Queryable, communeCodes: Set<string>): Promise<CoveragePlace[]> {
-  const points = await listPlacePoints(db);
+async function loadPlaces(db: Queryable, communeCodes: Set<string>, uids?: readonly string[]): Promise<CoveragePlace[]> {
+  // Fresh objects from the places module, of the CoveragePlace shape: the commune is mapped in place.
+  const points: CoveragePlace[] = await listPlacePoints(db, uids ? { uids } : {});
   const mapped = new Map<string, string | null>();
-  const out: CoveragePlace[] = new Array(points.length);
-  for (let i = 0; i < points.length; i++) {
-    const p = points[i]!;
-    let code = p.communeCode;
-    if (code !== null && !communeCodes.has(code)) {
-      if (!mapped.has(code)) {
-        const c = await currentCommuneOf(db, code);
-        mapped.set(code, c ? (c.parent ?? c.code) : null);
-      }
-      code = mapped.get(code) ?? null;
-      if (code !== null && !communeCodes.has(code)) code = null;
+  for (const p of points) {
+    const code = p.communeCode;
+    if (code === null || communeCodes.has(code)) continue;
+    if (!mapped.has(code)) {
+      const c = await currentCommuneOf(db, code);
+      const current = c ? (c.parent ?? c.code) : null;
+      mapped.set(code, current !== null && communeCodes.has(current) ? current : null);
     }
-    out[i] = { uid: p.uid, lat: p.lat, lon: p.lon, services: p.services, openSaturday: p.openSaturday, communeCode: code };
+    p.communeCode = mapped.get(code) ?? null;
   }
-  return out;
+  return points;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -157,6 +158,7 @@ async function fullRecompute(db: Db, onProgress?: (message: string) => void): Pr
   sw.step('measure');
   const unattributed = places.filter((p) => p.communeCode === null).length;
   const known = await knownState(db);
+  sw.step('compare');
   const previous = known?.places ?? null;
   // Rows that differ from the stored measures (all of them when this process does not know them).
   let written = measures;
@@ -170,15 +172,16 @@ async function fullRecompute(db: Db, onProgress?: (message: string) => void): Pr
       await deleteMeasures(tx, known.measures.filter((m) => !codes.has(m.code)).map((m) => m.code));
       await upsertMeasures(tx, written);
     } else await upsertMeasures(tx, measures, { replaceAll: true });
+    sw.step('writeMeasures');
     if (previous) {
-      // Only the places that changed since the stored snapshot are written.
+      // Only the buckets holding places that changed since the stored snapshot are written.
       const diff = snapshotDiff(previous, places);
-      await deleteSnapshot(tx, diff.removed);
-      await upsertSnapshot(tx, diff.upserts, SERVICE_LABELS);
+      const touched = new Set([...diff.upserts.map((p) => bucketOf(p.uid)), ...diff.removed.map(bucketOf)]);
+      await writeBuckets(tx, bucketsOf(places, touched), SERVICE_LABELS);
     } else {
-      await deleteSnapshot(tx, 'all');
-      await upsertSnapshot(tx, places, SERVICE_LABELS);
+      await writeBuckets(tx, byBucket(places), SERVICE_LABELS, { replaceAll: true });
     }
+    sw.step('writeSnapshot');
     return writeState(tx, {
       services: SERVICE_LABELS,
       placesVersion,
@@ -190,7 +193,7 @@ async function fullRecompute(db: Db, onProgress?: (message: string) => void): Pr
     });
   });
   remember(db, version, measures, places);
-  sw.step('write');
+  sw.step('commit');
   return {
     kind: 'full',
     communes: communes.length,
@@ -211,51 +214,112 @@ function incrementalLimit(places: number): number {
   return Math.max(2000, Math.round(places * 0.05));
 }
 
-/**
- * Brings the stored measures up to date with the places: compares the current places with the
- * snapshot the measures were computed from, and recomputes only the communes a change can affect
- * (see affectedCommunes in model.ts). Falls back to a full recompute when nothing is stored yet,
- * when the list of services changed, or when many places changed.
- */
-export function refresh(db: Db): Promise<RecomputeReport> {
-  return exclusive(db, () => incremental(db));
+export interface RefreshOptions {
+  /**
+   * Every place added, modified or removed (hidden, deleted, merged) since the stored measures were
+   * computed, when the caller knows them all: only these places are read from the places module,
+   * instead of all of them. A uid that did not change costs nothing but its read.
+   */
+  changedUids?: readonly string[];
+  /**
+   * With `changedUids` from change events: the data versions each event's write went from and to.
+   * The uids are used only when these intervals chain from the version the measures were computed
+   * at to the current one (otherwise some write was not announced, e.g. by another process, and
+   * all places are compared).
+   */
+  versions?: readonly { before: number; after: number }[];
 }
 
-async function incremental(db: Db): Promise<RecomputeReport> {
-  const sw = stopwatch();
-  const state = await readState(db);
-  if (!state || state.services.join('|') !== SERVICE_LABELS.join('|')) return fullRecompute(db);
-  const placesVersion = await dataVersion(db);
-  const measures = await cachedMeasures(db, state);
-  const codes = new Set(measures.map((m) => m.code));
-  const [old, current] = [await snapshotOf(db, state), await loadPlaces(db, codes)];
-  sw.step('load');
+/**
+ * Brings the stored measures up to date with the places: compares the current places (all of
+ * them, or only `changedUids`) with the snapshot the measures were computed from, and recomputes
+ * only the communes a change can affect (see affectedCommunes in model.ts). Falls back to a full
+ * recompute when nothing is stored yet, when the list of services changed, or when many places
+ * changed.
+ */
+export function refresh(db: Db, opts: RefreshOptions = {}): Promise<RecomputeReport> {
+  return exclusive(db, () => incremental(db, opts));
+}
+
+/** Whether the version intervals chain exactly from `from` to `to`. */
+function chains(versions: readonly { before: number; after: number }[], from: number | null, to: number): boolean {
+  if (from === null) return false;
+  let at = from;
+  const rest = [...versions].sort((a, b) => a.before - b.before);
+  for (const v of rest) {
+    if (v.before !== at || v.after < v.before) return false;
+    at = v.after;
+  }
+  return at === to;
+}
+
+interface PlaceDiff {
+  changes: PlaceChange[];
+  communesOfChanges: Set<string>;
+  upserts: CoveragePlace[];
+  removedUids: string[];
+  added: number;
+  changed: number;
+}
+
+/** What changed between the old and new entries of the same set of uids. */
+function diffPlaces(old: CoveragePlace[], current: CoveragePlace[]): PlaceDiff {
   const before = new Map(old.map((p) => [p.uid, p]));
-  const changes: PlaceChange[] = [];
-  const communesOfChanges = new Set<string>();
-  const upserts: CoveragePlace[] = [];
-  let added = 0, changed = 0;
+  const d: PlaceDiff = { changes: [], communesOfChanges: new Set(), upserts: [], removedUids: [], added: 0, changed: 0 };
   const seen = new Set<string>();
   for (const p of current) {
     seen.add(p.uid);
     const o = before.get(p.uid);
     if (o && samePlace(o, p)) continue;
     if (o) {
-      changed++;
-      changes.push(o);
-      if (o.communeCode) communesOfChanges.add(o.communeCode);
-    } else added++;
-    changes.push(p);
-    if (p.communeCode) communesOfChanges.add(p.communeCode);
-    upserts.push(p);
+      d.changed++;
+      d.changes.push(o);
+      if (o.communeCode) d.communesOfChanges.add(o.communeCode);
+    } else d.added++;
+    d.changes.push(p);
+    if (p.communeCode) d.communesOfChanges.add(p.communeCode);
+    d.upserts.push(p);
   }
-  const removedUids: string[] = [];
   for (const o of old) {
     if (seen.has(o.uid)) continue;
-    removedUids.push(o.uid);
-    changes.push(o);
-    if (o.communeCode) communesOfChanges.add(o.communeCode);
+    d.removedUids.push(o.uid);
+    d.changes.push(o);
+    if (o.communeCode) d.communesOfChanges.add(o.communeCode);
   }
+  return d;
+}
+
+async function incremental(db: Db, opts: RefreshOptions): Promise<RecomputeReport> {
+  const sw = stopwatch();
+  const state = await readState(db);
+  if (!state || state.services.join('|') !== SERVICE_LABELS.join('|')) return fullRecompute(db);
+  const placesVersion = await dataVersion(db);
+  const measures = await cachedMeasures(db, state);
+  const codes = new Set(measures.map((m) => m.code));
+  let hint = opts.changedUids ?? null;
+  if (hint && opts.versions) {
+    if (placesVersion === state.placesVersion) hint = []; // already refreshed (e.g. by a read)
+    else if (!chains(opts.versions, state.placesVersion, placesVersion)) hint = null;
+  }
+  // The places the measures were computed from (kept in memory, or read from the 256 buckets).
+  const old = await snapshotOf(db, state);
+  let current: CoveragePlace[];
+  let diff: PlaceDiff;
+  if (hint) {
+    // Only the announced places are read; the others are as in the snapshot.
+    const hinted = new Set(hint);
+    const fresh = await loadPlaces(db, codes, [...hinted]);
+    const kept: CoveragePlace[] = [];
+    const oldHinted: CoveragePlace[] = [];
+    for (const p of old) (hinted.has(p.uid) ? oldHinted : kept).push(p);
+    current = kept.concat(fresh);
+    diff = diffPlaces(oldHinted, fresh);
+  } else {
+    current = await loadPlaces(db, codes);
+    diff = diffPlaces(old, current);
+  }
+  sw.step('load');
+  const { changes, communesOfChanges, upserts, removedUids, added, changed } = diff;
   const report = (kind: RecomputeReport['kind'], updated: number): RecomputeReport => ({
     kind,
     communes: measures.length,
@@ -277,12 +341,13 @@ async function incremental(db: Db): Promise<RecomputeReport> {
   const affected = affectedCommunes(measures, changes, SERVICE_LABELS, communesOfChanges);
   sw.step('affected');
   const ix = buildIndexes(current, SERVICE_LABELS);
-  const updated = measures.filter((m) => affected.has(m.code)).map((m) => measureCommune(m, ix));
+  sw.step('index');
+  const updated = measureCommunes(measures.filter((m) => affected.has(m.code)), ix);
   sw.step('measure');
+  const touched = new Set([...upserts.map((p) => bucketOf(p.uid)), ...removedUids.map(bucketOf)]);
   const version = await db.transaction(async (tx) => {
     await upsertMeasures(tx, updated);
-    await deleteSnapshot(tx, removedUids);
-    await upsertSnapshot(tx, upserts, SERVICE_LABELS);
+    await writeBuckets(tx, bucketsOf(current, touched), SERVICE_LABELS);
     return writeState(tx, {
       services: SERVICE_LABELS,
       placesVersion,
@@ -299,6 +364,14 @@ async function incremental(db: Db): Promise<RecomputeReport> {
   return report('incremental', updated.length);
 }
 
+/** The places of the given buckets, grouped by bucket (an empty list for a bucket left empty). */
+function bucketsOf(places: CoveragePlace[], buckets: Set<number>): Map<number, CoveragePlace[]> {
+  const out = new Map<number, CoveragePlace[]>([...buckets].map((b) => [b, []]));
+  if (buckets.size === 0) return out;
+  for (const p of places) out.get(bucketOf(p.uid))?.push(p);
+  return out;
+}
+
 /**
  * Makes sure measures exist and match the places' data version (another process may have written
  * places): computes everything the first time, incrementally afterwards.
@@ -312,14 +385,36 @@ export async function ensureFresh(db: Db): Promise<CoverageState> {
   return state;
 }
 
-/** Listens to place changes and refreshes the measures shortly after (debounced). */
-export function followPlaceChanges(db: Db, log: Logger, subscribe: (listener: () => void) => () => void): () => void {
+/**
+ * A change event of the places module: the uids written; how many places were removed and, when
+ * the module gives them, their uids; and, when given, the data versions the write went from and to.
+ */
+export interface PlaceChangeEvent {
+  uids: readonly string[];
+  removed: number;
+  removedUids?: readonly string[];
+  versions?: { before: number; after: number };
+}
+
+/**
+ * Listens to place changes and refreshes the measures shortly after (debounced). When every event
+ * since the last refresh names all the places it touched (removals included) and its data
+ * versions, the refresh reads only those places (see RefreshOptions); otherwise it compares all.
+ */
+export function followPlaceChanges(db: Db, log: Logger, subscribe: (listener: (event: PlaceChangeEvent) => void) => () => void): () => void {
   let timer: NodeJS.Timeout | null = null;
-  const unsubscribe = subscribe(() => {
+  let pending: { uids: Set<string>; versions: { before: number; after: number }[]; complete: boolean } = { uids: new Set(), versions: [], complete: true };
+  const unsubscribe = subscribe((event) => {
+    for (const u of event.uids) pending.uids.add(u);
+    for (const u of event.removedUids ?? []) pending.uids.add(u);
+    if (!event.versions || (event.removed > 0 && (event.removedUids?.length ?? 0) < event.removed)) pending.complete = false;
+    else pending.versions.push(event.versions);
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => {
       timer = null;
-      refresh(db)
+      const p = pending;
+      pending = { uids: new Set(), versions: [], complete: true };
+      refresh(db, p.complete ? { changedUids: [...p.uids], versions: p.versions } : {})
         .then((r) => log.info({ coverage: { kind: r.kind, updatedCommunes: r.updatedCommunes, ms: r.durationMs } }, 'coverage refreshed'))
         .catch((err: Error) => log.error({ err }, 'coverage refresh failed'));
     }, 250);

@@ -65,57 +65,60 @@ export async function writeState(
 // ---------------------------------------------------------------------------------------------
 // Measures
 
+/** Separators of the rows and of the values of a row in a text parameter (ASCII record and unit separators). */
+const ROW_SEP = '\u001e';
+const SEP = '\u001f';
+
+function field(v: string | number | null | undefined): string {
+  if (v === null || v === undefined) return '';
+  const t = String(v);
+  if (t === '' || t.includes(SEP) || t.includes(ROW_SEP)) throw new Error(`coverage: value ${JSON.stringify(t)} cannot be written as a text field`);
+  return t;
+}
+
 /**
- * Inserts or replaces the measures of the given communes. Every value travels in a typed array
- * parameter (one per column, and one per service for the per-service distances and places), which
- * the embedded database parses much faster than array literals. `replaceAll` empties the table
- * first (a full recompute), so that rows are plain inserts instead of conflict-checked updates.
+ * Inserts or replaces the measures of the given communes, 10,000 rows per statement. The rows
+ * travel as ONE text parameter (rows separated by U+001E, values by U+001F, null = empty), split
+ * in the statement: the embedded database converts array parameters element by element in
+ * JavaScript (about 2 µs each, 1.2 million elements for 35,000 communes), and a multi-argument
+ * unnest() of one array per column materialises each of them; one string split row by row in the
+ * database's C code costs a fraction of either. `replaceAll` empties the table first (a full
+ * recompute without a known previous state), so that rows are plain inserts instead of
+ * conflict-checked updates.
  */
 export async function upsertMeasures(db: Queryable, measures: CommuneMeasure[], opts: { replaceAll?: boolean } = {}): Promise<void> {
   if (opts.replaceAll) await db.query('TRUNCATE coverage.commune_measure');
-  const services = measures[0]?.byService.length ?? 0;
-  const kmCols = Array.from({ length: services }, (_, i) => `k${i}`);
-  const uidCols = Array.from({ length: services }, (_, i) => `u${i}`);
-  const base = 16;
-  const params = [
-    ...kmCols.map((_, i) => `$${base + 1 + i}::float8[]`),
-    ...uidCols.map((_, i) => `$${base + 1 + services + i}::text[]`),
-  ];
+  if (measures.length === 0) return;
+  const services = measures[0]!.byService.length;
+  // Fields 1–16 as below, then the services' distances (17 … 16 + services), then their places.
+  const kmFrom = 17, uidFrom = 17 + services;
+  // Distances travel as whole millimetres and centres as whole micro-degrees (both are rounded so:
+  // roundKm in model.ts, loadCommunes in service.ts): the division gives back the same float8, and
+  // integers parse several times faster than decimals in the embedded database.
+  const km = (i: number) => `a[${i}]::int8 / 1e6::float8`;
+  const mm = (v: number | null | undefined) => (v === null || v === undefined ? null : Math.round(v * 1e6));
   const sql = `INSERT INTO coverage.commune_measure (code, name, departement, region, epci, population, lat, lon, nearest_km, nearest_uid,
          service_km, service_uid, saturday_km, saturday_uid, within_5, within_10, within_20, places_in_commune, computed_at)
-       SELECT code, name, departement, region, epci, population, lat, lon, nearest_km, nearest_uid,
-              ARRAY[${kmCols.join(', ')}]::float8[], ARRAY[${uidCols.join(', ')}]::text[], saturday_km, saturday_uid, w5, w10, w20, places, now()
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::float8[], $8::float8[], $9::float8[], $10::text[],
-                     $11::float8[], $12::text[], $13::int[], $14::int[], $15::int[], $16::int[]${params.length ? ', ' + params.join(', ') : ''})
-           AS t(code, name, departement, region, epci, population, lat, lon, nearest_km, nearest_uid, saturday_km, saturday_uid, w5, w10, w20, places${kmCols.length ? ', ' + kmCols.join(', ') + ', ' + uidCols.join(', ') : ''})
+       SELECT a[1], a[2], a[3], a[4], a[5], a[6]::int, ${km(7)}, ${km(8)}, ${km(9)}, a[10],
+              ${services ? `ARRAY[${Array.from({ length: services }, (_, k) => km(kmFrom + k)).join(', ')}]` : "'{}'::float8[]"},
+              ${services ? `a[${uidFrom}:${uidFrom + services - 1}]` : "'{}'::text[]"},
+              ${km(11)}, a[12], a[13]::int, a[14]::int, a[15]::int, a[16]::int, now()
+         FROM (SELECT string_to_array(r, chr(31), '') AS a FROM unnest(string_to_array($1, chr(30))) AS r OFFSET 0) AS t
        ${opts.replaceAll ? '' : `ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, departement = EXCLUDED.departement, region = EXCLUDED.region, epci = EXCLUDED.epci,
          population = EXCLUDED.population, lat = EXCLUDED.lat, lon = EXCLUDED.lon, nearest_km = EXCLUDED.nearest_km, nearest_uid = EXCLUDED.nearest_uid,
          service_km = EXCLUDED.service_km, service_uid = EXCLUDED.service_uid, saturday_km = EXCLUDED.saturday_km, saturday_uid = EXCLUDED.saturday_uid,
          within_5 = EXCLUDED.within_5, within_10 = EXCLUDED.within_10, within_20 = EXCLUDED.within_20, places_in_commune = EXCLUDED.places_in_commune,
          computed_at = now()`}`;
-  for (let i = 0; i < measures.length; i += 5000) {
-    const batch = measures.slice(i, i + 5000);
-    const col = <T>(f: (m: CommuneMeasure) => T) => batch.map(f);
-    await db.query(sql, [
-      col((m) => m.code),
-      col((m) => m.name),
-      col((m) => m.departement),
-      col((m) => m.region),
-      col((m) => m.epci),
-      col((m) => m.population),
-      col((m) => m.lat),
-      col((m) => m.lon),
-      col((m) => m.nearest?.km ?? null),
-      col((m) => m.nearest?.uid ?? null),
-      col((m) => m.saturday?.km ?? null),
-      col((m) => m.saturday?.uid ?? null),
-      col((m) => m.within?.[0] ?? null),
-      col((m) => m.within?.[1] ?? null),
-      col((m) => m.within?.[2] ?? null),
-      col((m) => m.placesInCommune),
-      ...Array.from({ length: services }, (_, k) => col((m) => m.byService[k]?.km ?? null)),
-      ...Array.from({ length: services }, (_, k) => col((m) => m.byService[k]?.uid ?? null)),
-    ]);
+  for (let i = 0; i < measures.length; i += 10000) {
+    const rows: string[] = [];
+    for (const m of measures.slice(i, i + 10000)) {
+      const f = [m.code, m.name, m.departement, m.region, m.epci, m.population, mm(m.lat), mm(m.lon), mm(m.nearest?.km), m.nearest?.uid,
+        mm(m.saturday?.km), m.saturday?.uid, m.within?.[0], m.within?.[1], m.within?.[2], m.placesInCommune];
+      for (let k = 0; k < services; k++) f.push(mm(m.byService[k]?.km));
+      for (let k = 0; k < services; k++) f.push(m.byService[k]?.uid ?? null);
+      rows.push(f.map(field).join(SEP));
+    }
+    await db.query(sql, [rows.join(ROW_SEP)]);
   }
 }
 
@@ -124,44 +127,44 @@ export async function deleteMeasures(db: Queryable, codes: string[]): Promise<vo
   if (codes.length) await db.query('DELETE FROM coverage.commune_measure WHERE code = ANY($1::text[])', [codes]);
 }
 
-interface MeasureRow {
-  code: string;
-  name: string;
-  departement: string;
-  region: string;
-  epci: string | null;
-  population: number;
-  lat: number | null;
-  lon: number | null;
-  nearest_km: number | null;
-  nearest_uid: string | null;
-  service_km: (number | null)[];
-  service_uid: (string | null)[];
-  saturday_km: number | null;
-  saturday_uid: string | null;
-  within_5: number | null;
-  within_10: number | null;
-  within_20: number | null;
-  places_in_commune: number;
-}
+type MeasureRow = [
+  code: string,
+  name: string,
+  departement: string,
+  region: string,
+  epci: string | null,
+  population: number,
+  lat: number | null,
+  lon: number | null,
+  nearestKm: number | null,
+  nearestUid: string | null,
+  serviceKm: (number | null)[],
+  serviceUid: (string | null)[],
+  saturdayKm: number | null,
+  saturdayUid: string | null,
+  within5: number | null,
+  within10: number | null,
+  within20: number | null,
+  placesInCommune: number,
+];
 
 const nearest = (km: number | null, uid: string | null): Nearest | null => (km === null || uid === null ? null : { km: Number(km), uid });
 
 function toMeasure(r: MeasureRow): CommuneMeasure {
   return {
-    code: r.code,
-    name: r.name,
-    departement: r.departement,
-    region: r.region,
-    epci: r.epci,
-    population: Number(r.population),
-    lat: r.lat === null ? null : Number(r.lat),
-    lon: r.lon === null ? null : Number(r.lon),
-    nearest: nearest(r.nearest_km, r.nearest_uid),
-    byService: r.service_km.map((km, i) => nearest(km, r.service_uid[i] ?? null)),
-    saturday: nearest(r.saturday_km, r.saturday_uid),
-    within: r.within_5 === null ? null : [Number(r.within_5), Number(r.within_10), Number(r.within_20)],
-    placesInCommune: Number(r.places_in_commune),
+    code: r[0],
+    name: r[1],
+    departement: r[2],
+    region: r[3],
+    epci: r[4],
+    population: Number(r[5]),
+    lat: r[6] === null ? null : Number(r[6]),
+    lon: r[7] === null ? null : Number(r[7]),
+    nearest: nearest(r[8], r[9]),
+    byService: r[10].map((km, i) => nearest(km, r[11][i] ?? null)),
+    saturday: nearest(r[12], r[13]),
+    within: r[14] === null ? null : [Number(r[14]), Number(r[15]), Number(r[16])],
+    placesInCommune: Number(r[17]),
   };
 }
 
@@ -187,8 +190,16 @@ export async function readMeasures(db: Queryable, filter: MeasureFilter = { leve
       where = `WHERE ${filter.level} = $1`;
       params.push(filter.code);
   }
-  const { rows } = await db.query<MeasureRow>(`SELECT * FROM coverage.commune_measure ${where} ORDER BY code`, params);
-  return rows.map(toMeasure);
+  // One JSON document: the embedded database decodes row values (and the two arrays of each row)
+  // in JavaScript, several times slower than JSON.parse. Distances are float8 printed with their
+  // shortest exact form, so they read back to the same numbers.
+  const { rows } = await db.query<{ j: string | null }>(
+    `SELECT json_agg(json_build_array(code, name, departement, region, epci, population, lat, lon, nearest_km, nearest_uid, service_km, service_uid,
+              saturday_km, saturday_uid, within_5, within_10, within_20, places_in_commune) ORDER BY code)::text AS j
+       FROM coverage.commune_measure ${where}`,
+    params,
+  );
+  return rows[0]?.j ? (JSON.parse(rows[0].j) as MeasureRow[]).map(toMeasure) : [];
 }
 
 export async function countMeasures(db: Queryable): Promise<number> {
@@ -199,7 +210,7 @@ export async function countMeasures(db: Queryable): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // Place snapshot
 
-export function maskOf(p: { services: string[]; openSaturday: boolean }, services: readonly string[]): number {
+export function maskOf(p: { services: readonly string[]; openSaturday: boolean }, services: readonly string[]): number {
   let mask = p.openSaturday ? SATURDAY_BIT : 0;
   for (const s of p.services) {
     const i = services.indexOf(s);
@@ -212,26 +223,81 @@ function fromMask(mask: number, services: readonly string[]): { services: string
   return { services: services.filter((_, i) => (mask & (1 << i)) !== 0), openSaturday: (mask & SATURDAY_BIT) !== 0 };
 }
 
-export async function readSnapshot(db: Queryable, services: readonly string[]): Promise<CoveragePlace[]> {
-  const { rows } = await db.query<{ uid: string; lat: number; lon: number; mask: number; commune_code: string | null }>(
-    'SELECT uid, lat, lon, mask, commune_code FROM coverage.place_snapshot',
-  );
-  return rows.map((r) => ({ uid: r.uid, lat: Number(r.lat), lon: Number(r.lon), communeCode: r.commune_code, ...fromMask(r.mask, services) }));
+/** Number of buckets the snapshot of places is split into (see migration 003). */
+export const BUCKETS = 256;
+
+/** The bucket of a place: FNV-1a hash of its uid, modulo BUCKETS. */
+export function bucketOf(uid: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < uid.length; i++) {
+    h ^= uid.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % BUCKETS;
 }
 
-export async function upsertSnapshot(db: Queryable, places: CoveragePlace[], services: readonly string[]): Promise<void> {
-  for (let i = 0; i < places.length; i += 20000) {
-    const b = places.slice(i, i + 20000);
+/** The places of the snapshot, all of them or those of the given buckets. */
+export async function readSnapshot(db: Queryable, services: readonly string[], buckets?: Iterable<number>): Promise<CoveragePlace[]> {
+  const only = buckets ? [...new Set(buckets)] : null;
+  if (only && only.length === 0) return [];
+  const { rows } = await db.query<{ data: string }>(
+    `SELECT data FROM coverage.place_bucket${only ? ' WHERE bucket = ANY($1::int[])' : ''}`,
+    only ? [only] : [],
+  );
+  const out: CoveragePlace[] = [];
+  const decoded = new Map<number, { services: string[]; openSaturday: boolean }>();
+  for (const r of rows) {
+    if (r.data === '') continue;
+    for (const line of r.data.split('\n')) {
+      const [uid, lat, lon, mask, commune] = line.split('\t') as [string, string, string, string, string];
+      const m = Number(mask);
+      let d = decoded.get(m);
+      if (!d) decoded.set(m, (d = fromMask(m, services)));
+      out.push({ uid, lat: Number(lat), lon: Number(lon), services: d.services, openSaturday: d.openSaturday, communeCode: commune === '' ? null : commune });
+    }
+  }
+  return out;
+}
+
+/** Groups places by bucket. */
+export function byBucket(places: Iterable<CoveragePlace>): Map<number, CoveragePlace[]> {
+  const out = new Map<number, CoveragePlace[]>();
+  for (const p of places) {
+    const b = bucketOf(p.uid);
+    let list = out.get(b);
+    if (!list) out.set(b, (list = []));
+    list.push(p);
+  }
+  return out;
+}
+
+/**
+ * Replaces the content of the given buckets (an empty list removes the bucket). `replaceAll`
+ * empties the snapshot first (then `buckets` must hold every place).
+ */
+export async function writeBuckets(db: Queryable, buckets: Map<number, CoveragePlace[]>, services: readonly string[], opts: { replaceAll?: boolean } = {}): Promise<void> {
+  if (opts.replaceAll) await db.query('TRUNCATE coverage.place_bucket');
+  const ids: number[] = [];
+  const counts: number[] = [];
+  const data: string[] = [];
+  const empty: number[] = [];
+  for (const [b, places] of buckets) {
+    if (places.length === 0) {
+      empty.push(b);
+      continue;
+    }
+    // Sorted by uid, so that the same places always give the same text.
+    const sorted = [...places].sort((x, y) => (x.uid < y.uid ? -1 : x.uid > y.uid ? 1 : 0));
+    ids.push(b);
+    counts.push(sorted.length);
+    data.push(sorted.map((p) => `${p.uid}\t${p.lat}\t${p.lon}\t${maskOf(p, services)}\t${p.communeCode ?? ''}`).join('\n'));
+  }
+  if (empty.length && !opts.replaceAll) await db.query('DELETE FROM coverage.place_bucket WHERE bucket = ANY($1::int[])', [empty]);
+  for (let i = 0; i < ids.length; i += 64) {
     await db.query(
-      `INSERT INTO coverage.place_snapshot (uid, lat, lon, mask, commune_code)
-       SELECT * FROM unnest($1::text[], $2::float8[], $3::float8[], $4::int[], $5::text[])
-       ON CONFLICT (uid) DO UPDATE SET lat = EXCLUDED.lat, lon = EXCLUDED.lon, mask = EXCLUDED.mask, commune_code = EXCLUDED.commune_code`,
-      [b.map((p) => p.uid), b.map((p) => p.lat), b.map((p) => p.lon), b.map((p) => maskOf(p, services)), b.map((p) => p.communeCode)],
+      `INSERT INTO coverage.place_bucket (bucket, places, data) SELECT * FROM unnest($1::int[], $2::int[], $3::text[])
+       ON CONFLICT (bucket) DO UPDATE SET places = EXCLUDED.places, data = EXCLUDED.data`,
+      [ids.slice(i, i + 64), counts.slice(i, i + 64), data.slice(i, i + 64)],
     );
   }
-}
-
-export async function deleteSnapshot(db: Queryable, uids: string[] | 'all'): Promise<void> {
-  if (uids === 'all') await db.query('TRUNCATE coverage.place_snapshot');
-  else if (uids.length) await db.query('DELETE FROM coverage.place_snapshot WHERE uid = ANY($1::text[])', [uids]);
 }

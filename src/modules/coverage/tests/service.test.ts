@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { testDb } from '../../../../test/support/db.ts';
 import type { Db } from '../../../platform/db/index.ts';
-import { importPlaces, upsertPlaces, type PlaceRecord } from '../../places/index.ts';
+import { dataVersion, importPlaces, listPlacePoints, upsertPlaces, type PlaceRecord } from '../../places/index.ts';
+import { createLogger } from '../../../platform/log.ts';
 import { haversineKm, SERVICE_LABELS } from '../model.ts';
-import { ensureFresh, plan, recomputeAll, refresh, scope, scopeSummary, summaries, whatIf, whiteZonesFor } from '../service.ts';
+import { ensureFresh, followPlaceChanges, plan, recomputeAll, refresh, scope, scopeSummary, summaries, whatIf, whiteZonesFor, type PlaceChangeEvent } from '../service.ts';
 import { readMeasures, readState } from '../store.ts';
 import { geometryStatus, getCommuneForTest, placeRecord, recordsCsv } from './support.ts';
 
@@ -39,7 +40,8 @@ describe('coverage on the database', () => {
   it('stores the great-circle distance from each commune centre to the nearest place', async () => {
     const [evreux] = await readMeasures(db, { level: 'codes', codes: ['27229'] });
     const c = (await getCommuneForTest(db, '27229'))!;
-    assert.ok(Math.abs(evreux!.nearest!.km - haversineKm(c.lat!, c.lon!, 49.0241, 1.1508)) < 1e-9);
+    // Stored to the millimetre.
+    assert.ok(Math.abs(evreux!.nearest!.km - haversineKm(c.lat!, c.lon!, 49.0241, 1.1508)) <= 5e-7 + 1e-12);
     assert.equal(evreux!.placesInCommune, 1);
     assert.ok(evreux!.byService[0]!.km < 5); // démarches at Évreux
     assert.ok(evreux!.byService[1]!.km > 20); // outils only at Vernon, ~25 km away
@@ -99,6 +101,56 @@ describe('coverage on the database', () => {
     assert.deepEqual(incremental, full);
   });
 
+  it('reads only the places named as changed, and ends with the measures of a full recompute', async () => {
+    await recomputeAll(db);
+    const rouen = placeRecord({ id: 'rouen', nom: 'Lieu de Rouen', code_insee: '76540', code_postal: '76000', commune: 'Rouen', latitude: 49.4431, longitude: 1.0993, services: [SERVICE_LABELS[2]!] });
+    const added = await upsertPlaces(db, [rouen], { source: 'test' });
+    const moved = await upsertPlaces(db, [{ ...EVREUX, latitude: 49.03, longitude: 1.16 }], { source: 'test' });
+    // The import of « lot » with l3 instead of l1 removes l1.
+    const l1 = (await listPlacePoints(db)).find((p) => p.lat === 49.3 && p.lon === 1.0)!;
+    await importPlaces(db, recordsCsv([placeRecord({ id: 'l3', nom: 'Lieu trois', latitude: 49.2, longitude: 0.9 })]), { importSource: 'lot', actor: 'test', replaceSource: true });
+    const l3 = (await listPlacePoints(db)).find((p) => p.lat === 49.2 && p.lon === 0.9)!;
+
+    // Only Rouen is named: the move and the removal are not read, so not seen yet.
+    const first = await refresh(db, { changedUids: added.uids });
+    assert.deepEqual([first.kind, first.added, first.changed, first.removed, first.places], ['incremental', 1, 0, 0, 5]);
+    const second = await refresh(db, { changedUids: [...moved.uids, l1.uid, l3.uid, 'not-a-uid'] });
+    assert.deepEqual([second.kind, second.added, second.changed, second.removed, second.places], ['incremental', 1, 1, 1, 5]);
+    const incremental = await readMeasures(db);
+    const full = await recomputeAll(db);
+    assert.equal(full.writtenCommunes, 0, 'a full recompute finds nothing to rewrite');
+    assert.deepEqual(await readMeasures(db), incremental);
+  });
+
+  it('trusts announced changes only when their data versions chain to the current one', async () => {
+    const v0 = (await readState(db))!.placesVersion!;
+    const caen = await upsertPlaces(db, [placeRecord({ id: 'caen', nom: 'Lieu de Caen', code_insee: '14118', code_postal: '14000', commune: 'Caen', latitude: 49.1829, longitude: -0.3707 })], { source: 'test' });
+    const v1 = await dataVersion(db);
+    await upsertPlaces(db, [placeRecord({ id: 'lisieux', nom: 'Lieu de Lisieux', code_insee: '14366', code_postal: '14100', commune: 'Lisieux', latitude: 49.1466, longitude: 0.2263 })], { source: 'test' });
+    // Lisieux's write was not announced: the versions stop at v1, so every place is compared.
+    const r = await refresh(db, { changedUids: caen.uids, versions: [{ before: v0, after: v1 }] });
+    assert.deepEqual([r.kind, r.added], ['incremental', 2]);
+    // Announced through the change events: the listener refreshes from the named place alone.
+    let emit: ((e: PlaceChangeEvent) => void) | null = null;
+    const stop = followPlaceChanges(db, createLogger('silent'), (listener) => {
+      emit = listener;
+      return () => undefined;
+    });
+    const before = await dataVersion(db);
+    const bayeux = await upsertPlaces(db, [placeRecord({ id: 'bayeux', nom: 'Lieu de Bayeux', code_insee: '14047', code_postal: '14400', commune: 'Bayeux', latitude: 49.2764, longitude: -0.7024 })], { source: 'test' });
+    emit!({ uids: bayeux.uids, removed: 0, versions: { before, after: await dataVersion(db) } });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    stop();
+    await refresh(db, { changedUids: [], versions: [] }); // queued after the listener's refresh
+    const state = (await readState(db))!;
+    assert.equal(state.lastKind, 'incremental');
+    assert.equal(state.placesVersion, await dataVersion(db));
+    assert.equal(state.places, 8);
+    const incremental = await readMeasures(db);
+    assert.equal((await recomputeAll(db)).writtenCommunes, 0);
+    assert.deepEqual(await readMeasures(db), incremental);
+  });
+
   it('finds white zones and plans where to open next in a département', async () => {
     const z = await whiteZonesFor(db, { territory: '27', thresholdKm: 10, linkKm: 8, criterion: { kind: 'overall' } });
     assert.ok(z.zones.communes.length > 0);
@@ -127,6 +179,6 @@ describe('coverage on the database', () => {
     assert.ok(opened.after.overall.within10! >= opened.before.overall.within10!);
     assert.ok(opened.changed.length > 0);
     // Nothing was written.
-    assert.equal((await readState(db))!.places, 4);
+    assert.equal((await readState(db))!.places, 8);
   });
 });
