@@ -16,10 +16,13 @@ import {
   type MappingFile,
 } from './model/index.ts';
 import type { FileMeta, PlaceRecord, RowResult, ValidationIssue } from './model/types.ts';
+import type { StemCache } from './search-doc.ts';
 import { horizon, hoursIndex, minuteOfWeek, openIntervals, HORIZON_DAYS } from './hours-index.ts';
 import {
   countBy,
   countRows,
+  countTiers,
+  relevanceRows,
   countTags,
   FILTER_FIELDS,
   getPlaceRow,
@@ -207,11 +210,12 @@ export async function upsertPlaces(db: Db, records: PlaceRecord[], opts: { sourc
   return db.transaction(async (tx) => {
     const cache = new TerritoryCache(tx);
     const totals = { inserted: 0, updated: 0, unchanged: 0, uids: [] as string[] };
+    const stems: StemCache = new Map();
     for (let i = 0; i < records.length; i += 1000) {
       const writes: PlaceWrite[] = [];
       await cache.prefetch(records.slice(i, i + 1000));
       for (const [j, r] of records.slice(i, i + 1000).entries()) writes.push((await enrich(r, i + j + 2, opts.source, cache, tx)).write);
-      const out = await upsertBatch(tx, writes);
+      const out = await upsertBatch(tx, writes, stems);
       totals.inserted += out.inserted;
       totals.updated += out.updated;
       totals.unchanged += out.unchanged;
@@ -330,22 +334,28 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
       if (!opts.dryRun) pendingIssues.push(issue);
     };
     const writeIssues = async () => {
-      for (let i = 0; i < pendingIssues.length; i += 5000) {
+      // Taken at once: rows of the next batch may report issues while these are being written.
+      const items = pendingIssues.splice(0, pendingIssues.length);
+      for (let i = 0; i < items.length; i += 5000) {
         await tx.query(
           `INSERT INTO places.import_issue (run_id, line, field, value, message, severity, code)
            SELECT $1, line, field, value, message, severity, code
            FROM jsonb_to_recordset($2::jsonb) AS r(line int, field text, value text, message text, severity text, code text)`,
-          [report.runId, JSON.stringify(pendingIssues.slice(i, i + 5000).map((x) => ({ ...x, value: x.value === null ? null : String(x.value).slice(0, 1000) })))],
+          [report.runId, JSON.stringify(items.slice(i, i + 5000).map((x) => ({ ...x, value: x.value === null ? null : String(x.value).slice(0, 1000) })))],
         );
       }
-      pendingIssues.length = 0;
     };
     const seenIds = new Set<string>();
     const cache = new TerritoryCache(tx);
     let batch: RowResult[] = [];
     const flush = async () => {
       const writes: PlaceWrite[] = [];
-      await cache.prefetch(batch.flatMap((r) => (r.record ? [r.record] : [])));
+      // If the batch in flight failed, the transaction refuses everything after it: report its
+      // error, not the refusal.
+      await cache.prefetch(batch.flatMap((r) => (r.record ? [r.record] : []))).catch(async (err: unknown) => {
+        await writing;
+        throw err;
+      });
       for (const r of batch) {
         if (!r.record) continue;
         const { write, issues } = await enrich(r.record, r.line, opts.importSource, cache, tx);
@@ -362,29 +372,48 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
       }
       report.kept += writes.length;
       if (!opts.dryRun) {
-        const out = await upsertBatch(tx, [...byId.values()]);
-        report.inserted += out.inserted;
-        report.updated += out.updated;
-        report.unchanged += out.unchanged;
-        changed.push(...out.uids);
-        await writeIssues();
+        // Written while the next batch is read and checked (PostgreSQL works on its own core):
+        // one batch in flight at a time, its failure surfaces at the next flush or at the end.
+        const previous = writing;
+        writing = (async () => {
+          await previous;
+          const out = await upsertBatch(tx, [...byId.values()], stems);
+          report.inserted += out.inserted;
+          report.updated += out.updated;
+          report.unchanged += out.unchanged;
+          changed.push(...out.uids);
+          await writeIssues();
+        })();
+        writing.catch(() => {});
+        if (previous !== done) await previous;
       }
       batch = [];
     };
+    const done = Promise.resolve();
+    let writing: Promise<void> = done;
+    const stems: StemCache = new Map();
     const changed: string[] = [];
-    for await (const row of reading.rows) {
-      report.rowsRead++;
-      const result = validateRow(row);
-      if (result.record?.id ?? row.values.id) seenIds.add((result.record?.id ?? row.values.id)!.trim());
-      result.issues.forEach(record);
-      if (!result.record) report.refused++;
-      batch.push(result);
-      if (batch.length >= 1000) {
-        await flush();
-        opts.onProgress?.(report.rowsRead);
+    try {
+      for await (const row of reading.rows) {
+        report.rowsRead++;
+        const result = validateRow(row);
+        if (result.record?.id ?? row.values.id) seenIds.add((result.record?.id ?? row.values.id)!.trim());
+        result.issues.forEach(record);
+        if (!result.record) report.refused++;
+        batch.push(result);
+        if (batch.length >= 1000) {
+          await flush();
+          opts.onProgress?.(report.rowsRead);
+        }
       }
+      await flush();
+      await writing;
+    } catch (err) {
+      // Nothing may reach the database after the transaction is rolled back: let the batch in
+      // flight finish (or fail) first.
+      await writing.catch(() => undefined);
+      throw err;
     }
-    await flush();
     if (inputError) throw inputError;
     opts.onProgress?.(report.rowsRead);
     reading.issues.forEach(record);
@@ -531,10 +560,23 @@ export async function searchPlaces(db: Queryable, query: PlaceQuery, now = new D
   if (sort === 'relevance' && !f.q) throw new UserError('Le tri par pertinence demande un texte (q).', 400, 'sort');
   const limit = Math.min(Math.max(query.limit ?? 20, 1), 500);
   const cursor = query.cursor ? decodeCursor(query.cursor, sort) : null;
-  const [page, total] = await Promise.all([
-    searchRows(db, f, sort, limit + 1, cursor, false),
-    cachedAggregate(db, `total:${JSON.stringify(f)}`, () => countRows(db, f)),
-  ]);
+  let page: Awaited<ReturnType<typeof searchRows>>;
+  let total: number;
+  if (sort === 'relevance') {
+    // How many matches each relevance tier holds decides how each tier is read; like every
+    // aggregate, it is kept until the data changes.
+    const [tiers, tableRows] = await Promise.all([
+      cachedAggregate(db, `tiers:${JSON.stringify(f)}`, () => countTiers(db, f)),
+      cachedAggregate(db, 'rows', () => countRows(db, { includeHidden: true })),
+    ]);
+    total = tiers.reduce((a, b) => a + b, 0);
+    page = await relevanceRows(db, f, tiers, tableRows, limit + 1, cursor);
+  } else {
+    [page, total] = await Promise.all([
+      searchRows(db, f, sort, limit + 1, cursor),
+      cachedAggregate(db, `total:${JSON.stringify(f)}`, () => countRows(db, f)),
+    ]);
+  }
   const more = page.rows.length > limit;
   const rows = page.rows.slice(0, limit);
   const last = rows[rows.length - 1];
@@ -602,7 +644,7 @@ export async function* iteratePlaces(db: Queryable, query: PlaceQuery = {}, batc
   const sort: SortKind = f.near ? 'distance' : 'name';
   let cursor: Cursor | null = null;
   for (;;) {
-    const page = await searchRows(db, f, sort, batchSize, cursor, false);
+    const page = await searchRows(db, f, sort, batchSize, cursor);
     for (const r of page.rows) yield { place: r.place, distanceKm: r.distanceKm };
     if (page.rows.length < batchSize) return;
     const last = page.rows[page.rows.length - 1]!;

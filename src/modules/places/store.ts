@@ -3,6 +3,7 @@
  */
 import type { Queryable } from '../../platform/db/index.ts';
 import type { CoordinatesPrecision, FieldName, PlaceRecord } from './model/types.ts';
+import { docWords, stemWords, tsvectorLiteral, type StemCache } from './search-doc.ts';
 
 /** The standard's fields, in published order (the columns of places.place that carry them). */
 export const STANDARD_COLUMNS: FieldName[] = [
@@ -59,11 +60,27 @@ export interface PlaceWrite {
   contentHash: string;
 }
 
-export function tagsOf(record: PlaceRecord): string[] {
+/**
+ * The values one GIN index answers every filter from: `field=value` for each enum value, and the
+ * place's territories (`region=84`, `departement=69`, `epci=…`, `commune=69123`), so that a
+ * territory and filters combine in one index scan that skips through the rarest key.
+ */
+export function tagsOf(record: PlaceRecord, territory?: { communeCode: string | null; departement: string | null; region: string | null; epci: string | null }): string[] {
   const tags: string[] = [];
   for (const f of FILTER_FIELDS) for (const v of record[f] as string[]) tags.push(`${f}=${v}`);
   if (record.prise_rdv) tags.push('prise_rdv=oui');
+  if (territory) {
+    if (territory.region) tags.push(`region=${territory.region}`);
+    if (territory.departement) tags.push(`departement=${territory.departement}`);
+    if (territory.epci) tags.push(`epci=${territory.epci}`);
+    if (territory.communeCode) tags.push(`commune=${territory.communeCode}`);
+  }
   return tags;
+}
+
+/** The tag a territory filter looks for. */
+export function territoryTag(column: 'region' | 'departement' | 'epci' | 'commune_code', code: string): string {
+  return `${column === 'commune_code' ? 'commune' : column}=${code}`;
 }
 
 export function multirangeLiteral(ranges: [number, number][] | null): string | null {
@@ -74,7 +91,7 @@ export function multirangeLiteral(ranges: [number, number][] | null): string | n
 const RECORDSET_COLUMNS = [
   ...STANDARD_COLUMNS.map((c) => `${c} ${c === 'latitude' || c === 'longitude' ? 'double precision' : c === 'date_maj' ? 'date' : ARRAY_COLUMNS.has(c) ? 'text[]' : 'text'}`),
   'import_source text', 'coordinates_precision text', 'commune_code text', 'departement text', 'region text', 'epci text',
-  'tags text[]', 'hours_week text', 'hours_exact boolean', 'closed_on_ph boolean', 'open_horizon text', 'open_weekend boolean', 'content_hash text', 'search_extra text',
+  'tags text[]', 'hours_week text', 'hours_exact boolean', 'closed_on_ph boolean', 'open_horizon text', 'open_weekend boolean', 'content_hash text', 'search_doc text',
 ].join(', ');
 
 const WRITE_COLUMNS = [
@@ -87,16 +104,14 @@ const SELECT_WRITE = [
   'hours_week::int4multirange', 'hours_exact', 'closed_on_ph', 'open_horizon::tstzmultirange', 'open_weekend', 'content_hash',
   'CASE WHEN latitude IS NULL OR longitude IS NULL THEN NULL ELSE point(longitude, latitude) END',
   'platform.fold(nom)',
-  `setweight(to_tsvector('french', platform.unaccent(nom)), 'A')
-   || setweight(to_tsvector('french', platform.unaccent(commune || ' ' || code_postal)), 'B')
-   || setweight(to_tsvector('french', platform.unaccent(array_to_string(services, ' ') || ' ' || coalesce(search_extra, ''))), 'C')
-   || setweight(to_tsvector('french', platform.unaccent(coalesce(presentation_resume, ''))), 'D')`,
+  // Built in JS with the stems PostgreSQL gives (see search-doc.ts).
+  'search_doc::tsvector',
 ];
 
 const UPSERT_SQL = `
 INSERT INTO places.place (${WRITE_COLUMNS.join(', ')})
 SELECT ${SELECT_WRITE.join(', ')}
-FROM jsonb_to_recordset($1::jsonb) AS r(${RECORDSET_COLUMNS})
+FROM json_to_recordset($1::json) AS r(${RECORDSET_COLUMNS})
 ON CONFLICT (import_source, id) DO UPDATE SET
   ${WRITE_COLUMNS.filter((c) => c !== 'id' && c !== 'import_source').map((c) => `${c} = EXCLUDED.${c}`).join(',\n  ')},
   updated_at = now()
@@ -110,7 +125,7 @@ export interface UpsertOutcome {
   uids: string[];
 }
 
-export async function upsertBatch(db: Queryable, batch: PlaceWrite[]): Promise<UpsertOutcome> {
+export async function upsertBatch(db: Queryable, batch: PlaceWrite[], stems: StemCache = new Map()): Promise<UpsertOutcome> {
   if (batch.length === 0) return { inserted: 0, updated: 0, unchanged: 0, uids: [] };
   // Skip, before building anything in SQL, the records whose stored content is identical (a
   // re-import of an unchanged file costs one index look-up per row).
@@ -122,24 +137,26 @@ export async function upsertBatch(db: Queryable, batch: PlaceWrite[]): Promise<U
   const same = new Set(stored.map((r) => r.k));
   const changed = same.size ? batch.filter((w) => !same.has(`${w.importSource}\u001f${w.record.id}\u001f${w.contentHash}`)) : batch;
   if (changed.length === 0) return { inserted: 0, updated: 0, unchanged: batch.length, uids: [] };
-  const json = changed.map((w) => ({
-    ...w.record,
-    import_source: w.importSource,
-    coordinates_precision: w.coordinatesPrecision,
-    commune_code: w.communeCode,
-    departement: w.departement,
-    region: w.region,
-    epci: w.epci,
-    tags: tagsOf(w.record),
-    hours_week: multirangeLiteral(w.hoursWeek),
-    hours_exact: w.hoursExact,
-    closed_on_ph: w.closedOnPh,
-    open_horizon: horizonLiteral(w.openHorizon),
-    open_weekend: w.openWeekend,
-    content_hash: w.contentHash,
-    search_extra: w.searchExtra,
-  }));
-  const { rows } = await db.query<{ uid: string; inserted: boolean }>(UPSERT_SQL, [JSON.stringify(json)]);
+  const docs = changed.map((w) =>
+    docWords([w.record.nom, `${w.record.commune} ${w.record.code_postal}`, `${w.record.services.join(' ')} ${w.searchExtra}`, w.record.presentation_resume]),
+  );
+  await stemWords(db, docs, stems);
+  // The JSON document is written field by field: spreading 32 fields into one object per row and
+  // stringifying it costs several times more.
+  const parts: string[] = [];
+  for (let i = 0; i < changed.length; i++) {
+    const w = changed[i]!;
+    const r = w.record as unknown as Record<string, unknown>;
+    let row = '{';
+    for (const c of STANDARD_COLUMNS) row += `"${c}":${JSON.stringify(r[c] ?? null)},`;
+    row += `"import_source":${JSON.stringify(w.importSource)},"coordinates_precision":"${w.coordinatesPrecision}",`;
+    row += `"commune_code":${JSON.stringify(w.communeCode)},"departement":${JSON.stringify(w.departement)},"region":${JSON.stringify(w.region)},"epci":${JSON.stringify(w.epci)},`;
+    row += `"tags":${JSON.stringify(tagsOf(w.record, w))},"hours_week":${JSON.stringify(multirangeLiteral(w.hoursWeek))},"hours_exact":${w.hoursExact},`;
+    row += `"closed_on_ph":${w.closedOnPh},"open_horizon":${JSON.stringify(horizonLiteral(w.openHorizon))},"open_weekend":${w.openWeekend},`;
+    row += `"content_hash":${JSON.stringify(w.contentHash)},"search_doc":${JSON.stringify(tsvectorLiteral(docs[i]!, stems))}}`;
+    parts.push(row);
+  }
+  const { rows } = await db.query<{ uid: string; inserted: boolean }>(UPSERT_SQL, [`[${parts.join(',')}]`]);
   let inserted = 0;
   for (const r of rows) if (r.inserted) inserted++;
   return { inserted, updated: rows.length - inserted, unchanged: batch.length - rows.length, uids: rows.map((r) => r.uid) };
@@ -243,27 +260,48 @@ class Params {
   }
 }
 
-function buildWhere(f: SqlFilter, p: Params): { where: string[]; distance: string | null; rank: string | null } {
+/** Relevance tiers of a text query, best first: see `textTiers`. */
+export const TIER_COUNT = 5;
+
+/**
+ * The conditions that put a matching place in each relevance tier (index = tier):
+ * 4 the name holds the whole text as typed, 3 the name holds every word, 2 every word is in the
+ * name, commune or postal code, 1 every word is somewhere (services, description…), 0 the name is
+ * only close to the text (a typo). A place is in the highest tier whose condition holds.
+ */
+function textTiers(q: NonNullable<SqlFilter['q']>, p: Params): { match: string; tiers: (() => string)[] } {
+  const words = q.tsquery.split(' & ');
+  // Each condition adds its parameters when it is used (a statement may not carry unused ones).
+  const tsq = (weights: string) => `to_tsquery('french', ${p.add(words.map((w) => `${w}${weights}`).join(' & '))}::text)`;
+  const like = () => `p.name_folded LIKE ${p.add(`%${q.folded}%`)}::text`;
+  const any = () => `p.search @@ ${tsq('')}`;
+  return {
+    match: `(${any()} OR ${p.add(q.folded)}::text <% p.name_folded OR ${like()})`,
+    tiers: [() => 'true', any, () => `p.search @@ ${tsq('AB')}`, () => `p.search @@ ${tsq('A')}`, like],
+  };
+}
+
+function buildWhere(f: SqlFilter, p: Params): { where: string[]; distance: string | null; tiers: (() => string)[] | null } {
   const where: string[] = [];
   if (!f.includeHidden) where.push('p.visible');
   if (f.importSource) where.push(`p.import_source = ${p.add(f.importSource)}`);
   let distance: string | null = null;
-  let rank: string | null = null;
+  let tiers: (() => string)[] | null = null;
   if (f.q) {
-    const tsq = `to_tsquery('french', ${p.add(f.q.tsquery)})`;
-    const qf = p.add(f.q.folded);
-    where.push(`(p.search @@ ${tsq} OR ${qf} <% p.name_folded)`);
-    rank = `((CASE WHEN p.name_folded LIKE '%' || ${qf} || '%' THEN 2 ELSE 0 END) + ts_rank(p.search, ${tsq}) + word_similarity(${qf}, p.name_folded))::float8`;
+    const text = textTiers(f.q, p);
+    where.push(text.match);
+    tiers = text.tiers;
   }
   if (f.near) {
     const { lat, lon, radiusKm } = f.near;
     const dLat = radiusKm / 111.0;
     const dLon = radiusKm / (111.0 * Math.max(0.05, Math.cos((lat * Math.PI) / 180)));
     where.push(`p.geo <@ box(point(${p.add(lon - dLon)}, ${p.add(lat - dLat)}), point(${p.add(lon + dLon)}, ${p.add(lat + dLat)}))`);
-    distance = `platform.distance_km(${p.add(lat)}::float8, ${p.add(lon)}::float8, p.latitude, p.longitude)`;
+    // From the indexed point (longitude, latitude), so the covering index answers alone.
+    distance = `platform.distance_km(${p.add(lat)}::float8, ${p.add(lon)}::float8, p.geo[1], p.geo[0])`;
     where.push(`${distance} <= ${p.add(radiusKm)}::float8`);
   }
-  if (f.territory) where.push(`p.${f.territory.column} = ${p.add(f.territory.code)}`);
+  if (f.territory) where.push(`p.tags @> ARRAY[${p.add(territoryTag(f.territory.column, f.territory.code))}]::text[]`);
   if (f.bbox) {
     const [w, s, e, n] = f.bbox;
     where.push(`p.geo <@ box(point(${p.add(w)}, ${p.add(s)}), point(${p.add(e)}, ${p.add(n)}))`);
@@ -277,8 +315,10 @@ function buildWhere(f: SqlFilter, p: Params): { where: string[]; distance: strin
   }
   if (f.openWeekend) where.push('p.open_weekend');
   if (f.onlineBooking) where.push(`p.tags && ARRAY['prise_rdv=oui', 'modalites_acces=Prendre un RDV en ligne']::text[]`);
-  return { where, distance, rank };
+  return { where, distance, tiers };
 }
+
+const whereSql = (where: string[]) => (where.length ? `WHERE ${where.join(' AND ')}` : '');
 
 export interface SearchPage {
   total: number;
@@ -289,49 +329,103 @@ export interface SearchPage {
 export async function countRows(db: Queryable, f: SqlFilter): Promise<number> {
   const p = new Params();
   const { where } = buildWhere(f, p);
-  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM places.place p ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`, p.values);
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM places.place p ${whereSql(where)}`, p.values);
   return rows[0]!.n;
 }
 
+/** How many places matching a text filter fall in each relevance tier (index = tier). */
+export async function countTiers(db: Queryable, f: SqlFilter): Promise<number[]> {
+  const p = new Params();
+  const { where, tiers } = buildWhere(f, p);
+  if (!tiers) throw new Error('countTiers needs a text query');
+  const tierExpr = `CASE ${[4, 3, 2, 1].map((t) => `WHEN ${tiers[t]!()} THEN ${t}`).join(' ')} ELSE 0 END`;
+  const { rows } = await db.query<{ tier: number; n: number }>(
+    `SELECT tier, count(*)::int AS n FROM (SELECT ${tierExpr} AS tier FROM places.place p ${whereSql(where)}) t GROUP BY tier`,
+    p.values,
+  );
+  const counts = new Array<number>(TIER_COUNT).fill(0);
+  for (const r of rows) counts[r.tier] = r.n;
+  return counts;
+}
+
+/**
+ * One page in relevance order: tier by tier, best first, and within a tier in a fixed order (the
+ * place's uid, which is random and so spreads evenly). Knowing how many places each tier holds
+ * (`tierCounts`, cached by the caller until the data changes), each tier is read the cheaper way:
+ * a big tier by walking the primary key until the page is full (a few rows per hit), a small one
+ * by collecting its matches through the text indexes and sorting them.
+ */
+export async function relevanceRows(
+  db: Queryable,
+  f: SqlFilter,
+  tierCounts: number[],
+  tableRows: number,
+  limit: number,
+  cursor: Cursor | null,
+): Promise<SearchPage> {
+  const uids: string[] = [];
+  const tierOf = new Map<string, number>();
+  const distances = new Map<string, number>();
+  const startTier = cursor ? Math.min(TIER_COUNT - 1, Math.max(0, Math.trunc(Number(cursor.k)))) : TIER_COUNT - 1;
+  for (let t = startTier; t >= 0 && uids.length < limit; t--) {
+    if (!tierCounts[t]) continue;
+    const p = new Params();
+    const { where, distance, tiers } = buildWhere(f, p);
+    for (let h = TIER_COUNT - 1; h > t; h--) where.push(`NOT ${tiers![h]!()}`);
+    if (t > 0) where.push(tiers![t]!());
+    if (cursor && t === startTier) where.push(`p.uid > ${p.add(cursor.u)}::uuid`);
+    const need = limit - uids.length;
+    const cols = `p.uid${distance ? `, ${distance} AS distance_km` : ''}`;
+    const sql =
+      tierCounts[t]! > Math.sqrt(need * tableRows)
+        ? `SELECT ${cols} FROM places.place p ${whereSql(where)} ORDER BY p.uid LIMIT ${p.add(need)}`
+        : `SELECT * FROM (SELECT ${cols} FROM places.place p ${whereSql(where)} OFFSET 0) s ORDER BY uid LIMIT ${p.add(need)}`;
+    const { rows } = await db.query<{ uid: string; distance_km?: number }>(sql, p.values);
+    for (const r of rows) {
+      uids.push(r.uid);
+      tierOf.set(r.uid, t);
+      if (r.distance_km !== undefined) distances.set(r.uid, r.distance_km);
+    }
+  }
+  const places = await getPlacesByUids(db, uids);
+  return {
+    total: -1,
+    rows: places.map((place) => ({ place, distanceKm: distances.get(place.uid) ?? null, sortKey: tierOf.get(place.uid)! })),
+  };
+}
+
+/**
+ * One page sorted by distance or by name. The sort runs over narrow rows (uid and key), and only
+ * the page's places are then read whole.
+ */
 export async function searchRows(
   db: Queryable,
   f: SqlFilter,
-  sort: SortKind,
+  sort: Exclude<SortKind, 'relevance'>,
   limit: number,
   cursor: Cursor | null,
-  withTotal = true,
 ): Promise<SearchPage> {
   const p = new Params();
-  const { where, distance, rank } = buildWhere(f, p);
-  const countSql = `SELECT count(*)::int AS n FROM places.place p ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
-  const countParams = [...p.values];
+  const { where, distance } = buildWhere(f, p);
   let key: string;
   let order: string;
   if (sort === 'distance' && distance) {
     key = distance;
     order = `${key} ASC, p.uid ASC`;
     if (cursor) where.push(`(${key}, p.uid) > (${p.add(Number(cursor.k))}::float8, ${p.add(cursor.u)}::uuid)`);
-  } else if (sort === 'relevance' && rank) {
-    key = rank;
-    order = `${key} DESC, p.uid ASC`;
-    if (cursor) {
-      const k = p.add(Number(cursor.k));
-      where.push(`(${key} < ${k}::float8 OR (${key} = ${k}::float8 AND p.uid > ${p.add(cursor.u)}::uuid))`);
-    }
   } else {
     key = 'p.name_folded';
     order = 'p.name_folded ASC, p.uid ASC';
     if (cursor) where.push(`(p.name_folded, p.uid) > (${p.add(String(cursor.k))}, ${p.add(cursor.u)}::uuid)`);
   }
-  const sql = `SELECT ${PLACE_COLUMNS}, ${key} AS sort_key${distance ? `, ${distance} AS distance_km` : ''}
-    FROM places.place p ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-    ORDER BY ${order} LIMIT ${p.add(limit)}`;
-  const [page, count] = await Promise.all([
-    db.query(sql, p.values),
-    withTotal ? db.query<{ n: number }>(countSql, countParams) : Promise.resolve(null),
-  ]);
+  const sql = `SELECT ${PLACE_COLUMNS}, page.sort_key, page.distance_km
+    FROM (SELECT p.uid, ${key} AS sort_key, ${distance ?? 'NULL::float8'} AS distance_km
+            FROM places.place p ${whereSql(where)} ORDER BY ${order} LIMIT ${p.add(limit)}) page
+    JOIN places.place p ON p.uid = page.uid
+    ORDER BY page.sort_key, page.uid`;
+  const page = await db.query(sql, p.values);
   return {
-    total: count ? count.rows[0]!.n : -1,
+    total: -1,
     rows: page.rows.map((r) => ({
       place: rowToPlace(r),
       distanceKm: distance ? (r.distance_km as number) : null,

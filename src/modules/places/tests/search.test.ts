@@ -48,6 +48,49 @@ describe('searching places', () => {
     assert.equal(upper.items[0]?.place.id, 'evreux-media');
   });
 
+  test('relevance: the name holding the text, then every word in the name, then name or commune, then anywhere, then typos', async () => {
+    const at = { commune: 'Louviers', code_postal: '27400', code_insee: '27375', latitude: 49.2153, longitude: 1.1656, presentation_resume: null };
+    await upsertPlaces(
+      db,
+      [
+        place({ ...at, id: 'tier-typo', nom: 'Gernier Lumineux' }),
+        place({ ...at, id: 'tier-anywhere', nom: 'Maison des habitants', presentation_resume: 'Un grenier lumineux pour apprendre.' }),
+        place({ ...at, id: 'tier-commune', nom: 'Grenier des associations', commune: 'Lumineux-sur-Eure' }),
+        place({ ...at, id: 'tier-words', nom: 'Lumineux, le grenier numérique' }),
+        place({ ...at, id: 'tier-phrase', nom: 'Le Grenier Lumineux numérique' }),
+      ],
+      { source: 'tiers' },
+    );
+    const r = await searchPlaces(db, { q: 'grenier lumineux', importSource: 'tiers' });
+    assert.deepEqual(ids(r.items), ['tier-phrase', 'tier-words', 'tier-commune', 'tier-anywhere', 'tier-typo']);
+    assert.equal(r.total, 5);
+    const typo = await searchPlaces(db, { q: 'grenier lumineus', importSource: 'tiers' });
+    // "lumineus" is no place's word, but stems like "lumineux": both names with both words come first.
+    assert.deepEqual(ids(typo.items).slice(0, 2).sort(), ['tier-phrase', 'tier-words']);
+    const misspelt = await searchPlaces(db, { q: 'gernier lumineux', importSource: 'tiers' });
+    assert.ok(ids(misspelt.items).includes('tier-phrase') && ids(misspelt.items).includes('tier-typo'), JSON.stringify(ids(misspelt.items)));
+  });
+
+  test('relevance pagination visits every match once, whether a tier is walked or collected', async () => {
+    // 1,500 demo places: a tier of more than ~100 matches is read by walking the key, a smaller one
+    // by collecting its matches; both must page consistently.
+    for (const q of ['mediatheque', 'numerique rouen', 'france services']) {
+      const first = await searchPlaces(db, { q, limit: 7 });
+      assert.ok(first.total > 7, `${q}: ${first.total}`);
+      const seen = new Set<string>();
+      let cursor: string | null = null;
+      do {
+        const page: Awaited<ReturnType<typeof searchPlaces>> = await searchPlaces(db, { q, limit: 7, cursor });
+        for (const h of page.items) {
+          assert.ok(!seen.has(h.place.uid), `${q}: no place twice`);
+          seen.add(h.place.uid);
+        }
+        cursor = page.nextCursor;
+      } while (cursor);
+      assert.equal(seen.size, first.total, q);
+    }
+  });
+
   test('text search tolerates a typo in a name', async () => {
     const r = await searchPlaces(db, { q: 'fablba saint sever' });
     assert.ok(ids(r.items).includes('rouen-fablab'), JSON.stringify(ids(r.items).slice(0, 5)));
