@@ -185,7 +185,7 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
     const toRead = [...wanted.values()].filter((b) => !known.has(b.sha));
     await run.beforeRead?.(gitDir);
     await progress({ phase: 'read', done: 0, total: toRead.length });
-    const input = { gitDir, indexDir: dirs.index, blobs: toRead.map((b) => ({ sha: b.sha, lang: b.lang })), shardPrefix: `s${Date.now().toString(36)}-${repo.id}` };
+    const input = { gitDir, indexDir: dirs.index, blobs: toRead.map((b) => ({ sha: b.sha, lang: b.lang, size: b.size })), shardPrefix: `s${Date.now().toString(36)}-${repo.id}` };
     const onBuild = (done: number, total: number) => void progress({ phase: 'read', done, total });
     try {
       built = run.worker === false ? await buildShards(input, onBuild) : await buildInWorker(input, onBuild);

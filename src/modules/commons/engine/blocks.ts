@@ -167,3 +167,158 @@ export function winnow(hashes: Uint32Array, w = W): Fingerprint[] {
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The same fingerprints for indexing, straight from a file's UTF-8 bytes into typed arrays (no
+// Token objects, no strings). Bytes ≥ 0x80 are identifier characters, as code points > 127 are in
+// tokenize(), so the token stream — hence every hash and line — is the same (tested).
+
+const BYTE_HASH = new Uint32Array(128);
+for (let c = 0; c < 128; c++) BYTE_HASH[c] = strHash(String.fromCharCode(c));
+const HASH_I = strHash('I');
+const HASH_N = strHash('N');
+const HASH_S = strHash('S');
+const KEYWORD_HASH = new Map([...KEYWORDS].map((k) => [k, strHash(k)]));
+
+let tokHash = new Uint32Array(1 << 16);
+let tokLine = new Uint32Array(1 << 16);
+
+function idByte(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36 || c > 127 || (c >= 48 && c <= 57);
+}
+
+/** Normalised token hashes and lines of a file's bytes; valid until the next call. */
+function tokenHashesOfBytes(b: Uint8Array, lang: string | null): number {
+  const hashComments = lang !== null && (HASH_COMMENT.has(lang) || lang === 'php');
+  const n = b.length;
+  let count = 0;
+  let line = 1;
+  let i = 0;
+  const push = (h: number, l: number) => {
+    if (count === tokHash.length) {
+      const h2 = new Uint32Array(count * 2);
+      h2.set(tokHash);
+      tokHash = h2;
+      const l2 = new Uint32Array(count * 2);
+      l2.set(tokLine);
+      tokLine = l2;
+    }
+    tokHash[count] = h;
+    tokLine[count++] = l;
+  };
+  while (i < n) {
+    const c = b[i]!;
+    if (c === 10) {
+      line++;
+      i++;
+      continue;
+    }
+    if (c === 32 || c === 9 || c === 13 || c === 12 || c === 11) {
+      i++;
+      continue;
+    }
+    if (c === 47 && b[i + 1] === 47) {
+      while (i < n && b[i] !== 10) i++;
+      continue;
+    }
+    if (c === 47 && b[i + 1] === 42) {
+      i += 2;
+      while (i < n && !(b[i] === 42 && b[i + 1] === 47)) {
+        if (b[i] === 10) line++;
+        i++;
+      }
+      i += 2;
+      continue;
+    }
+    if (c === 35 && hashComments) {
+      while (i < n && b[i] !== 10) i++;
+      continue;
+    }
+    if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36 || c > 127) {
+      let j = i + 1;
+      let lowerOnly = c >= 97 && c <= 122;
+      while (j < n && idByte(b[j]!)) {
+        const d = b[j]!;
+        if (!(d >= 97 && d <= 122)) lowerOnly = false;
+        j++;
+      }
+      let h = HASH_I;
+      if (lowerOnly && j - i >= 2 && j - i <= 8) {
+        let w = '';
+        for (let k = i; k < j; k++) w += String.fromCharCode(b[k]!);
+        h = KEYWORD_HASH.get(w) ?? HASH_I;
+      }
+      push(h, line);
+      i = j;
+      continue;
+    }
+    if (c >= 48 && c <= 57) {
+      let j = i + 1;
+      while (j < n && (idByte(b[j]!) || b[j] === 46)) j++;
+      push(HASH_N, line);
+      i = j;
+      continue;
+    }
+    if (c === 34 || c === 39 || c === 96) {
+      const startLine = line;
+      let j = i + 1;
+      while (j < n) {
+        const d = b[j]!;
+        if (d === 92) {
+          j += 2;
+          continue;
+        }
+        if (d === c) break;
+        if (d === 10) {
+          if (c !== 96) break;
+          line++;
+        }
+        j++;
+      }
+      push(HASH_S, startLine);
+      i = j + 1;
+      continue;
+    }
+    push(BYTE_HASH[c]!, line);
+    i++;
+  }
+  return count;
+}
+
+/**
+ * Winnowed k-gram fingerprints of a file's bytes, with the line each starts at: the same as
+ * winnow(kgramHashes(tokenize(text, lang))) and tokens[pos].line. Calls emit(hash, line).
+ */
+export function fingerprintsOfBytes(b: Uint8Array, lang: string | null, emit: (hash: number, line: number) => void, k = K, w = W): void {
+  const count = tokenHashesOfBytes(b, lang);
+  const n = count - k + 1;
+  if (n <= 0) return;
+  const th = tokHash;
+  const hashes = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    let h = 0x9e3779b9;
+    for (let j = 0; j < k; j++) h = Math.imul(h ^ th[i + j]!, 0x85ebca6b) ^ (h >>> 13);
+    hashes[i] = (h ^ (h >>> 16)) >>> 0;
+  }
+  if (n <= w) {
+    let m = 0;
+    for (let i = 1; i < n; i++) if (hashes[i]! <= hashes[m]!) m = i;
+    emit(hashes[m]!, tokLine[m]!);
+    return;
+  }
+  // Rightmost minimum of each window; a window's minimum is recomputed only when the previous
+  // one slides out (same result as the plain scan of winnow()).
+  let last = -1;
+  let m = -1;
+  for (let s = 0; s + w <= n; s++) {
+    const e = s + w - 1;
+    if (m < s) {
+      m = s;
+      for (let i = s + 1; i <= e; i++) if (hashes[i]! <= hashes[m]!) m = i;
+    } else if (hashes[e]! <= hashes[m]!) m = e;
+    if (m !== last) {
+      emit(hashes[m]!, tokLine[m]!);
+      last = m;
+    }
+  }
+}

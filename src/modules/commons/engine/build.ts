@@ -9,8 +9,8 @@ import { DEFAULT_LIMITS, ShardWriter, type ShardLimits } from './shard.ts';
 export interface BuildInput {
   gitDir: string;
   indexDir: string;
-  /** Blobs to read (not yet in the index), with the language of one path they appear at. */
-  blobs: { sha: string; lang: string | null }[];
+  /** Blobs to read (not yet in the index), with the language of one path they appear at (and their size, to share the work). */
+  blobs: { sha: string; lang: string | null; size?: number }[];
   limits?: ShardLimits;
   shardPrefix: string;
 }

@@ -1,8 +1,66 @@
-/** Runs buildShards in a worker thread (the TypeScript loader is registered in the worker). */
+/**
+ * Runs buildShards in worker threads (the TypeScript loader is registered in each worker). A large
+ * build is split in two halves by bytes (each a contiguous run of the listed blobs, so files of a
+ * directory stay together), built by two workers at once: indexing uses both cores of the machine
+ * while the main thread keeps answering searches.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BuildInput, BuildOutput } from './build.ts';
 
+/** Below this many bytes to read, one worker is enough. */
+const SPLIT_BYTES = 8 * 1024 * 1024;
+
 export function buildInWorker(input: BuildInput, onProgress?: (done: number, total: number) => void): Promise<BuildOutput> {
+  const parts = splitInput(input, Math.min(2, os.availableParallelism()));
+  if (parts.length === 1) return runWorker(input, onProgress);
+  const done = parts.map(() => 0);
+  const runs = parts.map((p, i) =>
+    runWorker(p, (d) => {
+      done[i] = d;
+      onProgress?.(
+        done.reduce((a, b) => a + b, 0),
+        input.blobs.length,
+      );
+    }),
+  );
+  return Promise.allSettled(runs).then((results) => {
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      // The other part's shards are not recorded anywhere: remove them.
+      for (const r of results) if (r.status === 'fulfilled') for (const s of r.value.shards) fs.rmSync(path.join(input.indexDir, s.name), { recursive: true, force: true });
+      throw failed.reason;
+    }
+    const out: BuildOutput = { shards: [], blobs: [] };
+    for (const r of results as PromiseFulfilledResult<BuildOutput>[]) {
+      out.shards.push(...r.value.shards);
+      out.blobs.push(...r.value.blobs);
+    }
+    return out;
+  });
+}
+
+/** Contiguous parts of about the same number of bytes (blob sizes as listed by git). */
+export function splitInput(input: BuildInput, n: number): BuildInput[] {
+  const total = input.blobs.reduce((s, b) => s + (b.size ?? 0), 0);
+  if (n <= 1 || total < SPLIT_BYTES || input.blobs.length < 2 * n) return [input];
+  const parts: BuildInput[] = [];
+  let start = 0;
+  let acc = 0;
+  for (let i = 0; i < input.blobs.length && parts.length < n - 1; i++) {
+    acc += input.blobs[i]!.size ?? 0;
+    if (acc >= (total * (parts.length + 1)) / n) {
+      parts.push({ ...input, blobs: input.blobs.slice(start, i + 1), shardPrefix: `${input.shardPrefix}p${parts.length}` });
+      start = i + 1;
+    }
+  }
+  parts.push({ ...input, blobs: input.blobs.slice(start), shardPrefix: `${input.shardPrefix}p${parts.length}` });
+  return parts.filter((p) => p.blobs.length > 0);
+}
+
+function runWorker(input: BuildInput, onProgress?: (done: number, total: number) => void): Promise<BuildOutput> {
   const entry = new URL('./build-worker.ts', import.meta.url).href;
   const tsx = import.meta.resolve('tsx/esm/api');
   const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;

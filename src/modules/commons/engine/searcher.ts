@@ -150,7 +150,11 @@ function literalTrigrams(text: string, caseSensitive: boolean): number[] {
   return [...out];
 }
 
-/** Evaluates a trigram query on a shard; null means "every document". */
+/**
+ * Evaluates a trigram query on a shard: the sorted chunks that can hold a match; null means "every
+ * chunk". The trigrams of a literal are intersected from the rarest; a list much longer than the
+ * candidates left is not decoded (it would cost more than verifying the few extra candidates).
+ */
 function evaluate(shard: ShardReader, q: TriQuery, caseSensitive: boolean, cache: Map<number, Uint32Array>): Uint32Array | null {
   const post = (t: number) => {
     let p = cache.get(t);
@@ -165,21 +169,25 @@ function evaluate(shard: ShardReader, q: TriQuery, caseSensitive: boolean, cache
       return null;
     case 'none':
       return new Uint32Array(0);
-    case 'lit': {
-      const tris = literalTrigrams(q.text, caseSensitive);
-      if (tris.length === 0) return null;
-      const lists = tris.map(post).sort((a, b) => a.length - b.length);
-      let acc = lists[0]!;
-      for (let i = 1; i < lists.length && acc.length > 0; i++) acc = intersect(acc, lists[i]!);
-      return acc;
-    }
+    case 'lit':
     case 'and': {
+      // The trigrams of every literal of an AND are intersected together, rarest first; other
+      // children (alternations) are evaluated on their own.
+      const tris = new Set<number>();
       let acc: Uint32Array | null = null;
-      for (const a of q.args) {
-        const r = evaluate(shard, a, caseSensitive, cache);
-        if (r === null) continue;
-        acc = acc === null ? r : intersect(acc, r);
-        if (acc.length === 0) break;
+      for (const a of q.op === 'lit' ? [q] : q.args) {
+        if (a.op === 'lit') for (const t of literalTrigrams(a.text, caseSensitive)) tris.add(t);
+        else {
+          const r = evaluate(shard, a, caseSensitive, cache);
+          if (r === null) continue;
+          acc = acc === null ? r : intersect(acc, r);
+          if (acc.length === 0) return acc;
+        }
+      }
+      const counted = [...tris].map((t) => [t, shard.postingCount(t)] as const).sort((a, b) => a[1] - b[1]);
+      for (const [t, count] of counted) {
+        if (acc !== null && (acc.length === 0 || count > 64 * acc.length + 4096)) break;
+        acc = acc === null ? post(t) : intersect(acc, post(t));
       }
       return acc;
     }
@@ -195,21 +203,59 @@ function evaluate(shard: ShardReader, q: TriQuery, caseSensitive: boolean, cache
   }
 }
 
-/** A compiled content term: finds matching lines in a document. */
+/** Sorted, distinct documents of sorted chunks. */
+function docsOfChunks(reader: ShardReader, chunks: Uint32Array): Uint32Array {
+  const out = new Uint32Array(chunks.length);
+  let k = 0;
+  let last = -1;
+  const cd = reader.chunkDoc;
+  for (let i = 0; i < chunks.length; i++) {
+    const d = cd[chunks[i]!]!;
+    if (d !== last) out[k++] = last = d;
+  }
+  return out.subarray(0, k);
+}
+
+/** Code-unit order (localeCompare is much slower, and ties only need a stable order). */
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function lowerBound(a: Uint32Array, v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * A part of a document to verify: its raw bytes (valid only until the next read — the shard
+ * readers share one buffer) and the line number of its first byte (always a line start).
+ */
+interface Region {
+  buf: Buffer;
+  firstLine: number;
+}
+
+/** Matching lines of a term: line number → UTF-16 ranges in the line's text (null: a symbol line, ranges found when the text is read). */
+type LineHits = Map<number, [number, number][] | null>;
+
+/** A compiled content term: finds matching lines in regions of a document. */
 interface Matcher {
   term: Term;
   plan: TriQuery;
+  /** A match can span lines (a literal holding a newline): verify whole documents, not chunks. */
+  wholeDoc: boolean;
   /** Does a symbol name satisfy this term (for "definition" ranking and sym:)? */
   symbolMatches(name: string): boolean;
-  /** Matching lines: line number (1-based) → match ranges within the line. */
-  lines(doc: DocText, limitLines: number): Map<number, [number, number][]>;
-  /** Does the document hold at least one match? */
-  any(doc: DocText): boolean;
-  /**
-   * A fast necessary condition on the raw bytes seen as a Latin-1 string (one character per byte,
-   * no UTF-8 decoding): false means the document cannot match. Null when the term has none.
-   */
-  quick: ((bytes: string) => boolean) | null;
+  /** Adds the region's matching lines to `out`, until it holds `limitLines` lines. */
+  scan(region: Region, out: LineHits, limitLines: number): void;
+  /** Does the region hold at least one match? */
+  any(region: Region): boolean;
 }
 
 /** A literal as the Latin-1 view of its UTF-8 bytes, for searching raw bytes seen as Latin-1. */
@@ -217,147 +263,120 @@ function bytesPattern(text: string): string {
   return Buffer.from(text, 'utf8').toString('latin1');
 }
 
-/**
- * A document's text, with line look-ups by a forward cursor: matches come in increasing offsets,
- * so finding their lines costs one pass over the text up to the last match (no table of every
- * line start is built for the many candidates that hold no match).
- */
-export class DocText {
-  private curLine = 1;
-  private curPos = 0;
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Byte offsets [bs, be) within the line starting at byte `ls` of `buf` → UTF-16 offsets in its decoded text. */
+function utf16Range(latin: string, buf: Buffer, ls: number, bs: number, be: number): [number, number] {
+  if (!NON_ASCII.test(latin.slice(ls, ls + be))) return [bs, be];
+  return [buf.toString('utf8', ls, ls + bs).length, buf.toString('utf8', ls, ls + be).length];
+}
+
+/** Walks a string's lines forward: `advance(offset)` moves to the line holding offset. */
+class LineCursor {
+  line: number;
+  start = 0;
   constructor(
-    readonly text: string,
-    private readonly knownLineCount: number | null = null,
-  ) {}
-  /** Moves the cursor to the line holding `offset`; returns its number (1-based). */
-  lineOf(offset: number): number {
-    if (offset < this.curPos) {
-      this.curLine = 1;
-      this.curPos = 0;
-    }
-    const t = this.text;
+    private readonly s: string,
+    firstLine: number,
+  ) {
+    this.line = firstLine;
+  }
+  advance(offset: number) {
+    const s = this.s;
     for (;;) {
-      const nl = t.indexOf('\n', this.curPos);
-      if (nl < 0 || nl >= offset) break;
-      this.curPos = nl + 1;
-      this.curLine++;
+      const nl = s.indexOf('\n', this.start);
+      if (nl < 0 || nl >= offset) return;
+      this.start = nl + 1;
+      this.line++;
     }
-    return this.curLine;
-  }
-  /** Start offset of the cursor's line (after lineOf or seekLine). */
-  get lineStart(): number {
-    return this.curPos;
-  }
-  /** Offset just after the cursor's line (its newline included), or the text's length. */
-  nextLineStart(): number {
-    const nl = this.text.indexOf('\n', this.curPos);
-    return nl < 0 ? this.text.length : nl + 1;
-  }
-  /** Moves the cursor to line n; false past the end. */
-  seekLine(n: number): boolean {
-    if (n < this.curLine) {
-      this.curLine = 1;
-      this.curPos = 0;
-    }
-    const t = this.text;
-    while (this.curLine < n) {
-      const nl = t.indexOf('\n', this.curPos);
-      if (nl < 0) return false;
-      this.curPos = nl + 1;
-      this.curLine++;
-    }
-    return true;
-  }
-  /** Text of line n (without its newline). */
-  line(n: number): string {
-    if (!this.seekLine(n)) return '';
-    const nl = this.text.indexOf('\n', this.curPos);
-    return this.text.slice(this.curPos, nl < 0 ? this.text.length : nl);
-  }
-  get lineCount(): number {
-    if (this.knownLineCount !== null) return this.knownLineCount;
-    const t = this.text;
-    let n = 0;
-    for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) n++;
-    // A final newline does not start a line of its own.
-    return t.length > 0 && !t.endsWith('\n') ? n + 1 : n;
   }
 }
 
 function literalMatcher(term: Term & { kind: 'literal' }, caseSensitive: boolean): Matcher {
   const flags = caseSensitive ? 'g' : 'gi';
-  const re = new RegExp(escapeRegExp(term.text), flags);
+  const textRe = new RegExp(escapeRegExp(term.text), flags);
   const lower = term.text.toLowerCase();
-  // On raw bytes: exact bytes when case-sensitive; ASCII folding only for ASCII literals.
-  const ascii = /^[\x00-\x7f]*$/.test(term.text);
-  const quickRe = caseSensitive ? new RegExp(escapeRegExp(bytesPattern(term.text))) : ascii ? new RegExp(escapeRegExp(term.text), 'i') : null;
+  // On raw bytes (Latin-1 view): exact bytes when case-sensitive; ASCII folding for ASCII literals.
+  // A non-ASCII literal without case is matched on decoded text (JS and the index fold differently).
+  const ascii = !NON_ASCII.test(term.text);
+  const byteRe = caseSensitive ? new RegExp(escapeRegExp(bytesPattern(term.text)), 'g') : ascii ? new RegExp(escapeRegExp(term.text), 'gi') : null;
+  const scan = (r: Region, out: LineHits, limitLines: number, firstOnly: boolean): boolean => {
+    const re = byteRe ?? textRe;
+    const s = byteRe ? r.buf.toString('latin1') : r.buf.toString('utf8');
+    const cur = new LineCursor(s, r.firstLine);
+    re.lastIndex = 0;
+    for (let m = re.exec(s); m; m = re.exec(s)) {
+      if (firstOnly) return true;
+      cur.advance(m.index);
+      let hits = out.get(cur.line);
+      if (!hits) {
+        if (out.size >= limitLines) break;
+        out.set(cur.line, (hits = []));
+      }
+      const bs = m.index - cur.start;
+      const be = bs + m[0].length;
+      hits!.push(byteRe ? utf16Range(s, r.buf, cur.start, bs, be) : [bs, be]);
+    }
+    return false;
+  };
   return {
     term,
-    quick: quickRe ? (bytes) => quickRe.test(bytes) : null,
-    plan: literal(term.text),
+    plan: term.text.includes('\n') ? and(...term.text.split('\n').map(literal)) : literal(term.text),
+    wholeDoc: term.text.includes('\n'),
     symbolMatches: (name) => (caseSensitive ? name === term.text : name.toLowerCase() === lower),
-    any(doc) {
-      re.lastIndex = 0;
-      return re.test(doc.text);
-    },
-    lines(doc, limitLines) {
-      const out = new Map<number, [number, number][]>();
-      re.lastIndex = 0;
-      for (let m = re.exec(doc.text); m; m = re.exec(doc.text)) {
-        if (m[0].length === 0) {
-          re.lastIndex++;
-          continue;
-        }
-        const ln = doc.lineOf(m.index);
-        const start = doc.lineStart;
-        let r = out.get(ln);
-        if (!r) {
-          if (out.size >= limitLines) break;
-          out.set(ln, (r = []));
-        }
-        r.push([m.index - start, m.index - start + m[0].length]);
-      }
-      return out;
-    },
+    any: (r) => scan(r, new Map(), 1, true),
+    scan: (r, out, limitLines) => void scan(r, out, limitLines, false),
   };
 }
 
-function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean): Matcher {
+function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean, rarity: (text: string) => number): Matcher {
   const re = compileRegex(term.source, caseSensitive);
   const plan = planRegex(term.source);
-  // Lines are pre-selected with a fast JS search for what the plan requires: a literal, or an
-  // alternation of literals (escaped literals joined by "|": no quantifier, no backtracking blow-up).
-  // An inline (?i) flag makes the regex fold case even under case:yes.
+  // Lines are pre-selected on the raw bytes with a fast JS search for what the plan requires: a
+  // literal, or an alternation of literals (escaped literals joined by "|": no quantifier, no
+  // backtracking blow-up). An inline (?i) flag makes the regex fold case even under case:yes.
   const preCs = caseSensitive && !/\(\?[a-zA-Z]*i/.test(term.source);
   // Every necessary pattern: the most selective one finds candidate lines, the others must also be
-  // on the line before the (slower) RE2 engine runs.
-  const filters = lineFilters(plan, preCs).sort((a, b) => b.min - a.min);
+  // on the line before the (slower) RE2 engine runs on the decoded line.
+  // The rarest (by the index's posting counts) finds candidate lines: fewer lines to look at.
+  const filters = lineFilters(plan, preCs, true)
+    .map((f) => ({ ...f, rarity: f.texts.reduce((n, t) => n + rarity(t), 0) }))
+    .sort((a, b) => a.rarity - b.rarity || b.min - a.min);
   const pre = filters.length ? new RegExp(filters[0]!.source, preCs ? 'g' : 'gi') : null;
   const also = filters.slice(1).map((f) => new RegExp(f.source, preCs ? '' : 'i'));
-  // The same filters on raw bytes: literals as their UTF-8 bytes (case-sensitive) or ASCII (folded).
-  const quickRes = lineFilters(plan, preCs, true).map((f) => new RegExp(f.source, preCs ? '' : 'i'));
-  // Candidate lines as [number, text]; the consumer must not move the document's cursor meanwhile.
-  const candidateLines = function* (doc: DocText): Generator<[number, string]> {
-    const t = doc.text;
+  /**
+   * Calls `onLine(text, lineNumber)` for each line that may match (stops when it returns true);
+   * `lineNumber()` counts the lines up to it, only for the lines that do match.
+   */
+  const candidateLines = (r: Region, onLine: (text: string, lineNumber: () => number) => boolean) => {
     if (pre) {
+      const s = r.buf.toString('latin1');
+      const cur = new LineCursor(s, r.firstLine);
       pre.lastIndex = 0;
-      for (let m = pre.exec(t); m; m = pre.exec(t)) {
-        const ln = doc.lineOf(m.index);
-        const end = doc.nextLineStart();
-        const text = t.slice(doc.lineStart, end > doc.lineStart && t.charCodeAt(end - 1) === 10 ? end - 1 : end);
-        if (also.every((r) => r.test(text))) yield [ln, text];
-        // Skip to the next line.
-        if (end >= t.length) break;
-        pre.lastIndex = end;
+      for (let m = pre.exec(s); m; m = pre.exec(s)) {
+        const start = m.index === 0 ? 0 : s.lastIndexOf('\n', m.index - 1) + 1;
+        const nl = s.indexOf('\n', m.index);
+        const end = nl < 0 ? s.length : nl;
+        if (also.length === 0 || also.every((a) => a.test(s.slice(start, end)))) {
+          const lineNumber = () => {
+            cur.advance(start);
+            return cur.line;
+          };
+          if (onLine(r.buf.toString('utf8', start, end), lineNumber)) return;
+        }
+        if (nl < 0) return;
+        pre.lastIndex = nl + 1;
       }
     } else {
-      let ln = 1;
+      const t = r.buf.toString('utf8');
+      let ln = r.firstLine;
       let pos = 0;
-      while (pos <= t.length) {
+      while (pos < t.length) {
         const nl = t.indexOf('\n', pos);
         const end = nl < 0 ? t.length : nl;
-        if (nl >= 0 || pos < t.length) yield [ln, t.slice(pos, end)];
-        if (nl < 0) break;
+        const at = ln;
+        if (onLine(t.slice(pos, end), () => at)) return;
+        if (nl < 0) return;
         pos = nl + 1;
         ln++;
       }
@@ -366,45 +385,54 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean): M
   return {
     term,
     plan,
-    quick: quickRes.length ? (bytes) => quickRes.every((r) => r.test(bytes)) : null,
+    wholeDoc: false,
     symbolMatches: (name) => re.test(name),
-    any(doc) {
-      for (const [, text] of candidateLines(doc)) if (re.test(text)) return true;
-      return false;
+    any(r) {
+      let found = false;
+      candidateLines(r, (text) => (found = re.test(text)));
+      return found;
     },
-    lines(doc, limitLines) {
-      const out = new Map<number, [number, number][]>();
-      for (const [ln, text] of candidateLines(doc)) {
-        if (!re.test(text)) continue;
-        const ranges: [number, number][] = [];
+    scan(r, out, limitLines) {
+      if (out.size >= limitLines) return;
+      candidateLines(r, (text, lineNumber) => {
+        // One pass of RE2 per line: the first find() decides, the next ones collect the ranges.
         const m = re.matcher(text);
-        let from = 0;
-        while (ranges.length < 50 && from <= text.length && m.find(from)) {
+        if (!m.find(0)) return false;
+        const ranges: [number, number][] = [];
+        for (;;) {
           const s = m.start();
           const e = m.end();
           if (e > s) ranges.push([s, e]);
-          from = e > s ? e : e + 1;
+          const from = e > s ? e : e + 1;
+          if (ranges.length >= 50 || from > text.length || !m.find(from)) break;
         }
-        out.set(ln, ranges);
-        if (out.size >= limitLines) break;
-      }
-      return out;
+        out.set(lineNumber(), ranges);
+        return out.size >= limitLines;
+      });
     },
   };
+}
+
+export interface LineFilter {
+  source: string;
+  /** Length of the shortest alternative (longer is more selective). */
+  min: number;
+  /** The literal alternatives. */
+  texts: string[];
 }
 
 /**
  * A JS pattern every line matching the plan contains (literals and alternations of literals), and
  * the length of its shortest alternative (longer is more selective); null when the plan has none.
  */
-export function linePrefilter(q: TriQuery, caseSensitive: boolean, bytes = false): { source: string; min: number } | null {
+export function linePrefilter(q: TriQuery, caseSensitive: boolean, bytes = false): LineFilter | null {
   switch (q.op) {
     case 'lit':
       // Case-insensitive: JS and RE2 fold non-ASCII letters differently; keep ASCII literals only.
       if (!caseSensitive && !/^[\x00-\x7f]*$/.test(q.text)) return null;
-      return { source: escapeRegExp(bytes ? bytesPattern(q.text) : q.text), min: q.text.length };
+      return { source: escapeRegExp(bytes ? bytesPattern(q.text) : q.text), min: q.text.length, texts: [q.text] };
     case 'and': {
-      let best: { source: string; min: number } | null = null;
+      let best: LineFilter | null = null;
       for (const a of q.args) {
         const p = linePrefilter(a, caseSensitive, bytes);
         if (p && (!best || p.min > best.min)) best = p;
@@ -412,14 +440,14 @@ export function linePrefilter(q: TriQuery, caseSensitive: boolean, bytes = false
       return best;
     }
     case 'or': {
-      const parts: { source: string; min: number }[] = [];
+      const parts: LineFilter[] = [];
       for (const a of q.args) {
         const p = linePrefilter(a, caseSensitive, bytes);
         if (!p) return null;
         parts.push(p);
       }
       if (parts.length === 0 || parts.length > 64) return null;
-      return { source: parts.map((p) => `(?:${p.source})`).join('|'), min: Math.min(...parts.map((p) => p.min)) };
+      return { source: parts.map((p) => `(?:${p.source})`).join('|'), min: Math.min(...parts.map((p) => p.min)), texts: parts.flatMap((p) => p.texts) };
     }
     default:
       return null;
@@ -427,7 +455,7 @@ export function linePrefilter(q: TriQuery, caseSensitive: boolean, bytes = false
 }
 
 /** Every necessary pattern of a plan (the children of an AND each give theirs). */
-export function lineFilters(q: TriQuery, caseSensitive: boolean, bytes = false): { source: string; min: number }[] {
+export function lineFilters(q: TriQuery, caseSensitive: boolean, bytes = false): LineFilter[] {
   if (q.op === 'and') return q.args.flatMap((a) => lineFilters(a, caseSensitive, bytes));
   const one = linePrefilter(q, caseSensitive, bytes);
   return one ? [one] : [];
@@ -476,6 +504,11 @@ export class Searcher {
       }
       shards.push({ reader, occ, docSymbols });
     }
+    // Contents into memory in the background, one shard after the other (searches read from disk
+    // until then).
+    void (async () => {
+      for (const s of shards) await s.reader.warm().catch(() => undefined);
+    })();
     return new Searcher(shards);
   }
 
@@ -499,6 +532,19 @@ export class Searcher {
     return null;
   }
 
+  /** How many chunks may hold this literal: over the shards, the count of its rarest trigram. */
+  private rarity(text: string, caseSensitive: boolean): number {
+    const tris = literalTrigrams(text, caseSensitive);
+    if (tris.length === 0) return Number.MAX_SAFE_INTEGER;
+    let n = 0;
+    for (const s of this.shards) {
+      let min = Infinity;
+      for (const t of tris) min = Math.min(min, s.reader.postingCount(t));
+      n += min;
+    }
+    return n;
+  }
+
   search(q: ParsedQuery, options: Partial<SearchOptions> = {}): SearchResult {
     const o = { ...DEFAULT_SEARCH, ...options };
     const cs = q.caseSensitive;
@@ -509,7 +555,7 @@ export class Searcher {
     for (const t of q.terms) {
       if (t.kind === 'sym') (t.negated ? symNeg : symPos).push(symMatcher(t));
       else {
-        const m = t.kind === 'literal' ? literalMatcher(t, cs) : regexMatcher(t, cs);
+        const m = t.kind === 'literal' ? literalMatcher(t, cs) : regexMatcher(t, cs, (text) => this.rarity(text, cs));
         (t.negated ? negative : positive).push(m);
       }
     }
@@ -520,15 +566,24 @@ export class Searcher {
       repoF.every((f) => (oc.repository.toLowerCase().includes(f.v) || oc.software.toLowerCase().includes(f.v)) !== f.neg) &&
       fileF.every((f) => f.m.test(oc.path) !== f.neg) &&
       langF.every((f) => (oc.lang === f.v) !== f.neg);
-    const plan = and(...positive.map((m) => m.plan));
-    const unindexed = plan.op === 'all' && symPos.length === 0 && positive.length > 0;
+    const unindexed = positive.length > 0 && symPos.length === 0 && positive.every((m) => m.plan.op === 'all');
 
-    // 1. Candidates: trigram postings, symbol tables, path filters.
-    type Cand = { shard: OpenShard; doc: number; occ: Occurrence[]; size: number };
+    // 1. Candidates: per term, the chunks its trigrams allow; a document is a candidate when every
+    // positive term has a chunk in it (and it passes the symbol and path filters).
+    type Cand = { shard: OpenShard; doc: number; occ: Occurrence[]; size: number; pos: (Uint32Array | null)[]; neg: (Uint32Array | null)[] };
     const cands: Cand[] = [];
     for (const shard of this.shards) {
       const r = shard.reader;
-      let docs: Uint32Array | null = evaluate(r, plan, cs, new Map());
+      const cache = new Map<number, Uint32Array>();
+      const pos = positive.map((m) => evaluate(r, m.plan, cs, cache));
+      const neg = negative.map((m) => evaluate(r, m.plan, cs, cache));
+      let docs: Uint32Array | null = null;
+      for (const c of pos) {
+        if (c === null) continue;
+        const d = docsOfChunks(r, c);
+        docs = docs === null ? d : intersect(docs, d);
+        if (docs.length === 0) break;
+      }
       if (symPos.length) {
         const withSym: number[] = [];
         for (const [doc, syms] of shard.docSymbols) if (symPos.every((f) => syms.some((s) => f(s.name)))) withSym.push(doc);
@@ -545,24 +600,60 @@ export class Searcher {
           const syms = shard.docSymbols.get(doc) ?? [];
           if (syms.some((s) => symNeg.some((f) => f(s.name)))) return;
         }
-        cands.push({ shard, doc, occ: ok, size: r.lengths[doc]! });
+        cands.push({ shard, doc, occ: ok, size: r.lengths[doc]!, pos, neg });
       };
       if (docs === null) for (let d = 0; d < r.docs; d++) consider(d);
       else for (const d of docs) consider(d);
     }
     // Shorter files first: they rank higher, and an early stop keeps the best ones.
-    cands.sort((a, b) => a.size - b.size || a.occ[0]!.path.localeCompare(b.occ[0]!.path));
+    cands.sort((a, b) => a.size - b.size || cmp(a.occ[0]!.path, b.occ[0]!.path));
 
-    // 2. Verification.
-    const quickChecks = positive.map((m) => m.quick).filter((q): q is (bytes: string) => boolean => q !== null);
+    // 2. Verification, on the raw bytes of the candidate chunks only (runs of consecutive chunks
+    // are read at once); lines are decoded only where a match is found.
+    /** Calls fn on each region of the document a term must verify; stops when fn returns true. */
+    const regions = (c: Cand, chunks: Uint32Array | null, wholeDoc: boolean, fn: (r: Region) => boolean | void): boolean => {
+      const rd = c.shard.reader;
+      const first = rd.docFirstChunk[c.doc]!;
+      const last = rd.docFirstChunk[c.doc + 1]!;
+      let i = 0;
+      let end = 0;
+      if (chunks !== null) {
+        i = lowerBound(chunks, first);
+        end = lowerBound(chunks, last);
+        if (i === end) return false;
+      }
+      if (chunks === null || wholeDoc) {
+        const off = rd.offsets[c.doc]!;
+        return fn({ buf: rd.rangeShared(off, off + rd.lengths[c.doc]!), firstLine: 1 }) === true;
+      }
+      while (i < end) {
+        const k0 = chunks[i]!;
+        let k1 = k0;
+        while (i + 1 < end && chunks[i + 1] === k1 + 1) {
+          i++;
+          k1++;
+        }
+        i++;
+        if (fn({ buf: rd.rangeShared(rd.chunkOff[k0]!, rd.chunkEnd(k1)), firstLine: rd.chunkLine[k0]! }) === true) return true;
+      }
+      return false;
+    };
+    interface Hit {
+      cand: Cand;
+      hits: LineHits;
+      defLines: Set<number>;
+      lineCount: number;
+      matches: number;
+    }
+    const found: Hit[] = [];
     const files: FileResult[] = [];
+    const hitOf = new Map<FileResult, Hit>();
     let truncated = false;
     let notice: string | null = null;
     let scanned = 0;
-    let matchedDocs = 0;
     let matchCount = 0;
     for (const c of cands) {
-      if (matchedDocs >= o.maxFiles) {
+      if (found.length >= o.maxFiles) {
         truncated = true;
         notice = `Plus de ${o.maxFiles} fichiers correspondent : seuls les ${o.maxFiles} plus courts sont classés. Précisez la requête (repo:, file:, lang:).`;
         break;
@@ -574,24 +665,25 @@ export class Searcher {
         break;
       }
       scanned += c.size;
-      const raw = c.shard.reader.contentShared(c.doc);
-      // Most candidates of a trigram query hold no match: reject them on the raw bytes first.
-      if (quickChecks.length) {
-        const bytes = raw.toString('latin1');
-        if (!quickChecks.every((q) => q(bytes))) continue;
-      }
-      const doc = new DocText(raw.toString('utf8'), c.shard.reader.lineCounts[c.doc]!);
-      if (negative.some((m) => m.any(doc))) continue;
+      if (negative.some((m, j) => regions(c, c.neg[j]!, m.wholeDoc, (r) => m.any(r)))) continue;
       const syms = c.shard.docSymbols.get(c.doc) ?? [];
-      const lineRanges = new Map<number, [number, number][]>();
+      const hits: LineHits = new Map();
       let ok = true;
-      for (const m of positive) {
-        const found = m.lines(doc, o.maxLinesPerFile);
-        if (found.size === 0) {
+      for (let j = 0; j < positive.length; j++) {
+        const m = positive[j]!;
+        const out: LineHits = new Map();
+        regions(c, c.pos[j]!, m.wholeDoc, (r) => {
+          m.scan(r, out, o.maxLinesPerFile);
+          return out.size >= o.maxLinesPerFile;
+        });
+        if (out.size === 0) {
           ok = false;
           break;
         }
-        for (const [ln, r] of found) lineRanges.set(ln, [...(lineRanges.get(ln) ?? []), ...r].sort((a, b) => a[0] - b[0]));
+        for (const [ln, r] of out) {
+          const prev = hits.get(ln);
+          hits.set(ln, prev ? [...prev, ...r!].sort((a, b) => a[0] - b[0]) : r);
+        }
       }
       if (!ok) continue;
       // sym: terms show their definition lines.
@@ -602,25 +694,24 @@ export class Searcher {
       if (symPos.length) {
         for (const s of syms) {
           if (!symPos.some((f) => f(s.name))) continue;
-          if (!lineRanges.has(s.line) && lineRanges.size < o.maxLinesPerFile) {
-            const text = doc.line(s.line);
-            const at = text.indexOf(s.name);
-            lineRanges.set(s.line, at >= 0 ? [[at, at + s.name.length]] : []);
-          }
+          if (!hits.has(s.line) && hits.size < o.maxLinesPerFile) hits.set(s.line, null);
         }
       }
-      if (lineRanges.size === 0 && (positive.length || symPos.length)) continue;
-      matchedDocs++;
-      const lines = buildLines(doc, lineRanges, defLines, o.context);
-      const lineCount = doc.lineCount;
-      const matches = [...lineRanges.values()].reduce((n, r) => n + Math.max(1, r.length), 0);
+      if (hits.size === 0 && (positive.length || symPos.length)) continue;
+      const lineCount = c.shard.reader.lineCounts[c.doc]!;
+      let matches = 0;
+      for (const r of hits.values()) matches += Math.max(1, r ? r.length : 1);
+      found.push({ cand: c, hits, defLines, lineCount, matches });
+    }
+    for (const h of found) {
+      const c = h.cand;
+      const defHit = [...h.hits.keys()].some((l) => h.defLines.has(l));
       for (const oc of c.occ) {
         const base = oc.path.slice(oc.path.lastIndexOf('/') + 1).toLowerCase();
         const nameHit = q.terms.some((t) => !t.negated && t.kind === 'literal' && base.includes(t.text.toLowerCase()));
-        const defHit = [...lineRanges.keys()].some((l) => defLines.has(l));
-        const score = (defHit ? 1000 : 0) + (nameHit ? 500 : 0) + 100 / Math.log2(2 + lineCount) + Math.min(matches, 10);
-        matchCount += matches;
-        files.push({
+        const score = (defHit ? 1000 : 0) + (nameHit ? 500 : 0) + 100 / Math.log2(2 + h.lineCount) + Math.min(h.matches, 10);
+        matchCount += h.matches;
+        const f: FileResult = {
           repository: oc.repository,
           software: oc.software,
           origin: oc.origin,
@@ -630,23 +721,31 @@ export class Searcher {
           lang: oc.lang,
           blob: c.shard.reader.shas[c.doc]!,
           size: c.size,
-          lineCount,
+          lineCount: h.lineCount,
           score,
-          matchCount: matches,
-          lines,
-        });
+          matchCount: h.matches,
+          lines: [],
+        };
+        files.push(f);
+        hitOf.set(f, h);
       }
     }
-    files.sort((a, b) => b.score - a.score || a.repository.localeCompare(b.repository) || a.path.localeCompare(b.path));
+    files.sort((a, b) => b.score - a.score || cmp(a.repository, b.repository) || cmp(a.path, b.path));
     // Group per repository, repositories ordered by their best file; pages cut the ranked list.
     const order = new Map<string, number>();
     files.forEach((f, i) => {
       if (!order.has(f.repository)) order.set(f.repository, i);
     });
-    const ranked = [...files].sort((a, b) => order.get(a.repository)! - order.get(b.repository)! || b.score - a.score || a.path.localeCompare(b.path));
+    const ranked = [...files].sort((a, b) => order.get(a.repository)! - order.get(b.repository)! || b.score - a.score || cmp(a.path, b.path));
     const page = ranked.slice(o.offset, o.offset + o.limit);
+    // Only the page's files get their lines' texts (with context), read back from their chunks.
+    const built = new Map<Hit, LineMatch[]>();
     const groups: RepoGroup[] = [];
     for (const f of page) {
+      const h = hitOf.get(f)!;
+      let lines = built.get(h);
+      if (!lines) built.set(h, (lines = buildLines(h.cand.shard.reader, h.cand.doc, h.hits, h.defLines, o.context, h.cand.shard.docSymbols.get(h.cand.doc) ?? [], symPos)));
+      f.lines = lines;
       let g = groups[groups.length - 1];
       if (!g || g.repository !== f.repository) groups.push((g = { repository: f.repository, software: f.software, origin: f.origin, files: [] }));
       g.files.push(f);
@@ -655,25 +754,78 @@ export class Searcher {
   }
 }
 
-function buildLines(doc: DocText, ranges: Map<number, [number, number][]>, defs: Set<number>, context: number): LineMatch[] {
+/** Texts of some lines of a document (sorted line numbers), read from the chunks that hold them. */
+export function readLines(reader: ShardReader, doc: number, wanted: number[]): Map<number, string> {
+  const out = new Map<number, string>();
+  const first = reader.docFirstChunk[doc]!;
+  const last = reader.docFirstChunk[doc + 1]!;
+  let i = 0;
+  while (i < wanted.length) {
+    const ln = wanted[i]!;
+    // The chunk holding line ln: the last one starting at or before it.
+    let lo = first;
+    let hi = last - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (reader.chunkLine[mid]! <= ln) lo = mid;
+      else hi = mid - 1;
+    }
+    const nextLine = lo + 1 < last ? reader.chunkLine[lo + 1]! : Infinity;
+    // Lines are found on the Latin-1 view of the bytes; only the wanted ones are decoded.
+    const buf = reader.rangeShared(reader.chunkOff[lo]!, reader.chunkEnd(lo));
+    const latin = buf.toString('latin1');
+    let cur = reader.chunkLine[lo]!;
+    let pos = 0;
+    while (i < wanted.length && wanted[i]! < nextLine) {
+      const want = wanted[i]!;
+      while (cur < want && pos <= latin.length) {
+        const nl = latin.indexOf('\n', pos);
+        pos = nl < 0 ? latin.length + 1 : nl + 1;
+        cur++;
+      }
+      if (pos <= latin.length) {
+        const nl = latin.indexOf('\n', pos);
+        out.set(want, buf.toString('utf8', pos, nl < 0 ? latin.length : nl));
+      }
+      i++;
+    }
+  }
+  return out;
+}
+
+function buildLines(
+  reader: ShardReader,
+  doc: number,
+  ranges: LineHits,
+  defs: Set<number>,
+  context: number,
+  syms: ShardSymbol[],
+  symPos: ((n: string) => boolean)[],
+): LineMatch[] {
   const want = new Set<number>();
-  const total = doc.lineCount;
+  const total = reader.lineCounts[doc]!;
   for (const ln of ranges.keys()) for (let k = Math.max(1, ln - context); k <= Math.min(total, ln + context); k++) want.add(k);
-  return [...want]
-    .sort((a, b) => a - b)
-    .map((ln) => {
-      const r = ranges.get(ln);
-      let text = doc.line(ln);
-      if (text.endsWith('\r')) text = text.slice(0, -1);
-      const clipped = text.length > 500;
-      return {
-        line: ln,
-        text: clipped ? text.slice(0, 500) : text,
-        ranges: (r ?? []).filter(([s]) => !clipped || s < 500).map(([s, e]) => [s, Math.min(e, clipped ? 500 : e)] as [number, number]),
-        context: !r,
-        definition: Boolean(r) && defs.has(ln),
-      };
-    });
+  const sorted = [...want].sort((a, b) => a - b);
+  const texts = readLines(reader, doc, sorted);
+  return sorted.map((ln) => {
+    let r = ranges.get(ln);
+    let text = texts.get(ln) ?? '';
+    if (r === null) {
+      // A symbol's definition line: highlight the symbol's name.
+      const s = syms.find((x) => x.line === ln && symPos.some((f) => f(x.name)));
+      const at = s ? text.indexOf(s.name) : -1;
+      r = at >= 0 ? [[at, at + s!.name.length]] : [];
+    }
+    if (text.endsWith('\r')) text = text.slice(0, -1);
+    const clipped = text.length > 500;
+    return {
+      line: ln,
+      text: clipped ? text.slice(0, 500) : text,
+      ranges: (r ?? []).filter(([s]) => !clipped || s < 500).map(([s, e]) => [s, Math.min(e, clipped ? 500 : e)] as [number, number]),
+      context: r === undefined,
+      definition: r !== undefined && defs.has(ln),
+    };
+  });
 }
 
 export { RE2JS, UserError };

@@ -4,20 +4,32 @@
  * directory renamed into place, so a reader never sees a half-written shard.
  *
  * Files:
- *   meta.json      {version, docs, bytes, postings, fingerprints}
- *   docs.bin       per document: sha1 (20 bytes), content offset (u32), length (u32), lines (u32)
+ *   meta.json      {version, docs, chunks, bytes, postings, fingerprints}
+ *   docs.bin       per document: sha1 (20 bytes), content offset (u32), length (u32), lines (u32),
+ *                  first chunk (u32)
+ *   chunks.bin     per chunk: content offset (u32), first line (u32), document (u32). A chunk is a
+ *                  run of whole lines of one document, about CHUNK_BYTES long (a longer line makes a
+ *                  chunk of its own); a document's chunks are numbered consecutively.
  *   content.bin    the documents' bytes, concatenated
  *   tri.bin        per trigram present: trigram (u32), postings offset (u32), count (u32), sorted
- *   post.bin       postings: per trigram, delta-encoded document numbers as varints
+ *   post.bin       postings: per trigram, delta-encoded chunk numbers as varints
+ *
+ * Postings name chunks, not documents: a literal or a line of a regex match lies within one line,
+ * hence within one chunk, so a query's candidates are the few chunks holding all its trigrams, not
+ * whole (often large) files that hold them scattered. Version 1 shards (postings per document) are
+ * still read: each document is then one chunk.
  *   symbols.json   [[doc, line, kind, name], …]
  *   fp.bin         block fingerprints sorted by hash: hash (u32), doc (u32), line (u32)
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { extractSymbols, type SymbolDef } from './symbols.ts';
-import { kgramHashes, tokenize, winnow } from './blocks.ts';
+import { fingerprintsOfBytes } from './blocks.ts';
 
-export const SHARD_VERSION = 1;
+export const SHARD_VERSION = 2;
+
+/** Target size of a chunk (bytes): whole lines are added until it is reached. */
+export const CHUNK_BYTES = 4096;
 
 /** ASCII lower-casing table: the trigram index is case-folded, verification is exact. */
 export const LOWER = new Uint8Array(256);
@@ -59,8 +71,12 @@ export class ShardWriter {
   private bytes = 0;
   private readonly docsMeta: Buffer[] = [];
   private readonly tris = new GrowU32();
-  private readonly docTriEnd = new GrowU32();
+  private readonly chunkTriEnd = new GrowU32();
+  private readonly chunkOff = new GrowU32();
+  private readonly chunkLine = new GrowU32();
+  private readonly chunkDoc = new GrowU32();
   private readonly seen = new Uint32Array(1 << 19);
+  private chunkTris = new Uint32Array(1 << 14);
   private readonly symbols: [number, number, string, string][] = [];
   private readonly fpHash = new GrowU32();
   private readonly fpDoc = new GrowU32();
@@ -89,52 +105,82 @@ export class ShardWriter {
   add(sha: string, content: Buffer, text: string, lang: string | null): number {
     const doc = this.docsMeta.length;
     fs.writeSync(this.contentFd, content, 0, content.length, this.bytes);
-    let lines = 0;
-    // Trigrams, case-folded, never spanning a newline.
-    const seen = this.seen;
-    const docTris: number[] = [];
+    const firstChunk = this.chunkOff.length;
     const n = content.length;
-    for (let i = 0; i < n; i++) if (content[i] === 10) lines++;
-    if (n > 0 && content[n - 1] !== 10) lines++;
-    if (n >= 3) {
-      let a = LOWER[content[0]!]!;
-      let b = LOWER[content[1]!]!;
-      for (let i = 2; i < n; i++) {
-        const c = LOWER[content[i]!]!;
-        if (a !== 10 && b !== 10 && c !== 10) {
-          const t = (a << 16) | (b << 8) | c;
-          const word = t >>> 5;
-          const bit = 1 << (t & 31);
-          if ((seen[word]! & bit) === 0) {
-            seen[word]! |= bit;
-            docTris.push(t);
-          }
-        }
-        a = b;
-        b = c;
+    const bytes: Uint8Array = content;
+    const seen = this.seen;
+    const lower = LOWER;
+    let chunkTris = this.chunkTris;
+    let nt = 0;
+    // Close the chunk that ends before `end` (its trigrams, deduplicated by the bit set, are pushed).
+    const tris = this.tris;
+    const closeChunk = () => {
+      for (let k = 0; k < nt; k++) {
+        const t = chunkTris[k]!;
+        seen[t >>> 5] = 0;
+        tris.push(t);
       }
+      nt = 0;
+      this.chunkTriEnd.push(tris.length);
+    };
+    const openChunk = (at: number, line: number) => {
+      this.chunkOff.push(this.bytes + at);
+      this.chunkLine.push(line);
+      this.chunkDoc.push(doc);
+    };
+    openChunk(0, 1);
+    let line = 1;
+    let chunkStart = 0;
+    // Trigrams, case-folded, never spanning a newline: `run` counts the bytes since the last one.
+    let a = 0;
+    let b = 0;
+    let run = 0;
+    for (let i = 0; i < n; i++) {
+      const c = lower[bytes[i]!]!;
+      if (c === 10) {
+        line++;
+        run = 0;
+        if (i + 1 - chunkStart >= CHUNK_BYTES && i + 1 < n) {
+          closeChunk();
+          chunkStart = i + 1;
+          openChunk(chunkStart, line);
+        }
+        continue;
+      }
+      if (++run >= 3) {
+        const t = (a << 16) | (b << 8) | c;
+        const word = t >>> 5;
+        const bit = 1 << (t & 31);
+        if ((seen[word]! & bit) === 0) {
+          seen[word]! |= bit;
+          if (nt === chunkTris.length) {
+            const g = new Uint32Array(nt * 2);
+            g.set(chunkTris);
+            this.chunkTris = chunkTris = g;
+          }
+          chunkTris[nt++] = t;
+        }
+      }
+      a = b;
+      b = c;
     }
-    for (const t of docTris) {
-      seen[t >>> 5] = 0;
-      this.tris.push(t);
-    }
-    this.docTriEnd.push(this.tris.length);
-    const meta = Buffer.alloc(32);
+    closeChunk();
+    const lines = n > 0 && bytes[n - 1] !== 10 ? line : line - 1;
+    const meta = Buffer.alloc(36);
     Buffer.from(sha, 'hex').copy(meta, 0);
     meta.writeUInt32LE(this.bytes, 20);
     meta.writeUInt32LE(n, 24);
     meta.writeUInt32LE(lines, 28);
+    meta.writeUInt32LE(firstChunk, 32);
     this.docsMeta.push(meta);
     this.bytes += n;
     // Symbols and block fingerprints.
     for (const s of extractSymbols(text, lang)) this.symbols.push([doc, s.line, s.kind, s.name]);
-    const tokens = tokenize(text, lang);
-    const hashes = kgramHashes(tokens);
-    for (const fp of winnow(hashes)) {
-      this.fpHash.push(fp.hash);
+    fingerprintsOfBytes(bytes, lang, (hash, line) => {
+      this.fpHash.push(hash);
       this.fpDoc.push(doc);
-      this.fpLine.push(tokens[fp.pos]!.line);
-    }
+      this.fpLine.push(line);
+    });
     return doc;
   }
 
@@ -143,34 +189,66 @@ export class ShardWriter {
     this.closeContent();
     const docs = this.docsMeta.length;
     fs.writeFileSync(path.join(this.tmp, 'docs.bin'), Buffer.concat(this.docsMeta));
-    // Counting sort of (trigram, doc) pairs by trigram; documents come out in increasing order.
+    const nchunks = this.chunkOff.length;
+    const chunks = new Uint32Array(nchunks * 3);
+    const co = this.chunkOff.view();
+    const cl = this.chunkLine.view();
+    const cd = this.chunkDoc.view();
+    for (let k = 0; k < nchunks; k++) {
+      chunks[k * 3] = co[k]!;
+      chunks[k * 3 + 1] = cl[k]!;
+      chunks[k * 3 + 2] = cd[k]!;
+    }
+    fs.writeFileSync(path.join(this.tmp, 'chunks.bin'), new Uint8Array(chunks.buffer, 0, chunks.byteLength));
+    // Sort the (trigram, chunk) pairs by trigram: two stable radix passes of 12 bits (small
+    // histograms that stay in cache); chunks come out in increasing order within a trigram.
     const tris = this.tris.view();
-    const ends = this.docTriEnd.view();
-    const count = new Uint32Array(1 << 24);
-    for (let i = 0; i < tris.length; i++) count[tris[i]!]!++;
-    let distinct = 0;
-    let acc = 0;
-    for (let t = 0; t < count.length; t++) {
-      const c = count[t]!;
-      if (c) distinct++;
-      count[t] = acc;
+    const ends = this.chunkTriEnd.view();
+    const n = tris.length;
+    const chunkOf = new Uint32Array(n);
+    for (let k = 0, i = 0; k < ends.length; k++) for (const e = ends[k]!; i < e; i++) chunkOf[i] = k;
+    const keys2 = new Uint32Array(n);
+    const vals2 = new Uint32Array(n);
+    const hist = new Uint32Array(4096);
+    for (let i = 0; i < n; i++) hist[tris[i]! & 0xfff]!++;
+    for (let b = 0, acc = 0; b < 4096; b++) {
+      const c = hist[b]!;
+      hist[b] = acc;
       acc += c;
     }
-    const postings = new Uint32Array(tris.length);
-    let d = 0;
-    for (let i = 0; i < tris.length; i++) {
-      while (i >= ends[d]!) d++;
-      postings[count[tris[i]!]!++] = d;
+    for (let i = 0; i < n; i++) {
+      const t = tris[i]!;
+      const p = hist[t & 0xfff]!++;
+      keys2[p] = t;
+      vals2[p] = chunkOf[i]!;
     }
-    // count[t] is now the end of t's run; encode each run as delta varints.
+    hist.fill(0);
+    for (let i = 0; i < n; i++) hist[keys2[i]! >>> 12]!++;
+    for (let b = 0, acc = 0; b < 4096; b++) {
+      const c = hist[b]!;
+      hist[b] = acc;
+      acc += c;
+    }
+    const sortedTris = tris; // reused: the unsorted trigrams are no longer needed
+    const postings = chunkOf;
+    for (let i = 0; i < n; i++) {
+      const t = keys2[i]!;
+      const p = hist[t >>> 12]!++;
+      sortedTris[p] = t;
+      postings[p] = vals2[i]!;
+    }
+    let distinct = 0;
+    for (let i = 0; i < n; i++) if (i === 0 || sortedTris[i] !== sortedTris[i - 1]) distinct++;
+    // Encode each trigram's run of chunks as delta varints.
     const table = new Uint32Array(distinct * 3);
-    const out = Buffer.allocUnsafe(Math.max(16, tris.length * 5));
+    const out = Buffer.allocUnsafe(Math.max(16, n * 5));
     let o = 0;
     let row = 0;
     let start = 0;
-    for (let t = 0; t < count.length; t++) {
-      const end = count[t]!;
-      if (end === start) continue;
+    while (start < n) {
+      const t = sortedTris[start]!;
+      let end = start + 1;
+      while (end < n && sortedTris[end] === t) end++;
       table[row * 3] = t;
       table[row * 3 + 1] = o;
       table[row * 3 + 2] = end - start;
@@ -209,12 +287,12 @@ export class ShardWriter {
     fs.writeFileSync(path.join(this.tmp, 'fp.bin'), new Uint8Array(fp.buffer, 0, fp.byteLength));
     fs.writeFileSync(
       path.join(this.tmp, 'meta.json'),
-      JSON.stringify({ version: SHARD_VERSION, docs, bytes: this.bytes, postings: tris.length, fingerprints: nfp, symbols: this.symbols.length }),
+      JSON.stringify({ version: SHARD_VERSION, docs, chunks: nchunks, bytes: this.bytes, postings: n, fingerprints: nfp, symbols: this.symbols.length }),
     );
     const final = path.join(this.dir, this.name);
     fs.rmSync(final, { recursive: true, force: true });
     fs.renameSync(this.tmp, final);
-    return { dir: final, docs, bytes: this.bytes, postings: tris.length };
+    return { dir: final, docs, bytes: this.bytes, postings: n };
   }
 
   private closeContent() {
@@ -238,6 +316,18 @@ export interface ShardSymbol {
 
 let scratch = Buffer.allocUnsafeSlow(1 << 20);
 
+/**
+ * Shard contents kept in memory (the whole content.bin of a shard, least recently used first out),
+ * so verification slices candidate chunks without a system call or a copy. Bounded by
+ * COMMONS_CONTENT_CACHE_MB (default 1024; 0 disables it: contents are then read on demand).
+ */
+const contentCache = {
+  budget: Math.max(0, Number(process.env.COMMONS_CONTENT_CACHE_MB ?? 1024)) * 1024 * 1024,
+  used: 0,
+  /** Readers holding their contents, least recently used first. */
+  lru: new Set<ShardReader>(),
+};
+
 /** A shard opened for search: tables in memory, contents read on demand. */
 export class ShardReader {
   readonly docs: number;
@@ -245,16 +335,26 @@ export class ShardReader {
   readonly offsets: Uint32Array;
   readonly lengths: Uint32Array;
   readonly lineCounts: Uint32Array;
+  /** Chunks: content offset, first line and document of chunk k; docFirstChunk[d] … docFirstChunk[d + 1]. */
+  readonly chunkOff: Uint32Array;
+  readonly chunkLine: Uint32Array;
+  readonly chunkDoc: Uint32Array;
+  readonly docFirstChunk: Uint32Array;
+  readonly version: number;
   private readonly triTable: Uint32Array;
   private readonly post: Buffer;
   private readonly contentFd: number;
   readonly symbols: ShardSymbol[];
   readonly fp: Uint32Array;
   readonly bytes: number;
+  /** The whole content.bin when cached. */
+  private cached: Buffer | null = null;
+  private loading = false;
 
   constructor(readonly dir: string) {
     const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { version: number; docs: number; bytes: number };
-    if (meta.version !== SHARD_VERSION) throw new Error(`shard ${dir}: unsupported version ${meta.version}`);
+    if (meta.version !== 1 && meta.version !== SHARD_VERSION) throw new Error(`shard ${dir}: unsupported version ${meta.version}`);
+    this.version = meta.version;
     this.docs = meta.docs;
     this.bytes = meta.bytes;
     const docsBuf = fs.readFileSync(path.join(dir, 'docs.bin'));
@@ -262,11 +362,34 @@ export class ShardReader {
     this.offsets = new Uint32Array(this.docs);
     this.lengths = new Uint32Array(this.docs);
     this.lineCounts = new Uint32Array(this.docs);
+    this.docFirstChunk = new Uint32Array(this.docs + 1);
+    const rec = meta.version === 1 ? 32 : 36;
     for (let i = 0; i < this.docs; i++) {
-      this.shas[i] = docsBuf.toString('hex', i * 32, i * 32 + 20);
-      this.offsets[i] = docsBuf.readUInt32LE(i * 32 + 20);
-      this.lengths[i] = docsBuf.readUInt32LE(i * 32 + 24);
-      this.lineCounts[i] = docsBuf.readUInt32LE(i * 32 + 28);
+      this.shas[i] = docsBuf.toString('hex', i * rec, i * rec + 20);
+      this.offsets[i] = docsBuf.readUInt32LE(i * rec + 20);
+      this.lengths[i] = docsBuf.readUInt32LE(i * rec + 24);
+      this.lineCounts[i] = docsBuf.readUInt32LE(i * rec + 28);
+      this.docFirstChunk[i] = meta.version === 1 ? i : docsBuf.readUInt32LE(i * rec + 32);
+    }
+    if (meta.version === 1) {
+      // Postings per document: each document is one chunk.
+      this.docFirstChunk[this.docs] = this.docs;
+      this.chunkOff = this.offsets;
+      this.chunkLine = new Uint32Array(this.docs).fill(1);
+      this.chunkDoc = new Uint32Array(this.docs).map((_, i) => i);
+    } else {
+      const cb = fs.readFileSync(path.join(dir, 'chunks.bin'));
+      const c = new Uint32Array(cb.buffer, cb.byteOffset, cb.byteLength / 4);
+      const n = c.length / 3;
+      this.chunkOff = new Uint32Array(n);
+      this.chunkLine = new Uint32Array(n);
+      this.chunkDoc = new Uint32Array(n);
+      for (let k = 0; k < n; k++) {
+        this.chunkOff[k] = c[k * 3]!;
+        this.chunkLine[k] = c[k * 3 + 1]!;
+        this.chunkDoc[k] = c[k * 3 + 2]!;
+      }
+      this.docFirstChunk[this.docs] = n;
     }
     const tri = fs.readFileSync(path.join(dir, 'tri.bin'));
     this.triTable = new Uint32Array(tri.buffer, tri.byteOffset, tri.byteLength / 4);
@@ -279,15 +402,42 @@ export class ShardReader {
     this.contentFd = fs.openSync(path.join(dir, 'content.bin'), 'r');
   }
 
-  /** Sorted document numbers whose contents hold this (case-folded) trigram. */
-  postings(trigram: number): Uint32Array {
+  get chunks(): number {
+    return this.chunkOff.length;
+  }
+
+  /** End offset (exclusive) of chunk k's bytes in content.bin. */
+  chunkEnd(k: number): number {
+    const d = this.chunkDoc[k]!;
+    return k + 1 < this.docFirstChunk[d + 1]! ? this.chunkOff[k + 1]! : this.offsets[d]! + this.lengths[d]!;
+  }
+
+  private triRow(trigram: number): number {
     const t = this.triTable;
     let lo = 0;
     let hi = t.length / 3 - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const v = t[mid * 3]!;
-      if (v === trigram) {
+      if (v === trigram) return mid;
+      if (v < trigram) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** How many chunks hold this trigram (no decoding). */
+  postingCount(trigram: number): number {
+    const row = this.triRow(trigram);
+    return row < 0 ? 0 : this.triTable[row * 3 + 2]!;
+  }
+
+  /** Sorted chunk numbers whose contents hold this (case-folded) trigram. */
+  postings(trigram: number): Uint32Array {
+    const t = this.triTable;
+    {
+      const mid = this.triRow(trigram);
+      if (mid >= 0) {
         const count = t[mid * 3 + 2]!;
         const res = new Uint32Array(count);
         let o = t[mid * 3 + 1]!;
@@ -307,10 +457,22 @@ export class ShardReader {
         }
         return res;
       }
-      if (v < trigram) lo = mid + 1;
-      else hi = mid - 1;
     }
     return new Uint32Array(0);
+  }
+
+  /**
+   * Bytes [start, end) of content.bin in a buffer shared by every reader of this thread: valid
+   * until the next call (the same contract as contentShared).
+   */
+  rangeShared(start: number, end: number): Buffer {
+    if (this.touch()) return this.cached!.subarray(start, end);
+    const len = end - start;
+    if (scratch.length < len) scratch = Buffer.allocUnsafeSlow(Math.max(len, scratch.length * 2));
+    const buf = scratch.subarray(0, len);
+    let read = 0;
+    while (read < len) read += fs.readSync(this.contentFd, buf, read, len - read, start + read);
+    return buf;
   }
 
   /**
@@ -318,6 +480,7 @@ export class ShardReader {
    * call (searches are synchronous; copy what must outlive it). Saves an allocation per candidate.
    */
   contentShared(doc: number): Buffer {
+    if (this.touch()) return this.cached!.subarray(this.offsets[doc]!, this.offsets[doc]! + this.lengths[doc]!);
     const len = this.lengths[doc]!;
     if (scratch.length < len) scratch = Buffer.allocUnsafeSlow(Math.max(len, scratch.length * 2));
     const buf = scratch.subarray(0, len);
@@ -333,6 +496,46 @@ export class ShardReader {
     while (read < len) read += fs.readSync(this.contentFd, buf, read, len - read, this.offsets[doc]! + read);
     return buf;
   }
+
+  /** True when the contents are in memory (and marks them recently used). */
+  private touch(): boolean {
+    if (!this.cached) return false;
+    contentCache.lru.delete(this);
+    contentCache.lru.add(this);
+    return true;
+  }
+
+  /**
+   * Loads the contents into the cache (in the background: searches read on demand meanwhile), when
+   * they fit in its budget, evicting the least recently used shards.
+   */
+  async warm(): Promise<void> {
+    if (this.cached || this.loading || this.bytes > contentCache.budget) return;
+    this.loading = true;
+    try {
+      const buf = await fs.promises.readFile(path.join(this.dir, 'content.bin'));
+      if (this.closed) return;
+      for (const r of contentCache.lru) {
+        if (contentCache.used + buf.length <= contentCache.budget) break;
+        r.evict();
+      }
+      if (contentCache.used + buf.length > contentCache.budget) return;
+      this.cached = buf;
+      contentCache.used += buf.length;
+      contentCache.lru.add(this);
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  private evict() {
+    if (!this.cached) return;
+    contentCache.used -= this.cached.length;
+    contentCache.lru.delete(this);
+    this.cached = null;
+  }
+
+  private closed = false;
 
   /** Fingerprint rows [start, end) whose hash equals h. */
   fingerprintRange(h: number): [number, number] {
@@ -351,6 +554,8 @@ export class ShardReader {
   }
 
   close() {
+    this.closed = true;
+    this.evict();
     try {
       fs.closeSync(this.contentFd);
     } catch {

@@ -63,12 +63,22 @@ export function extractSymbols(text: string, lang: string | null): SymbolDef[] {
   const rules = lang ? RULES[lang] : undefined;
   if (!rules) return [];
   const out: SymbolDef[] = [];
+  // Every C rule starts at column 0 with one of # _ } or a letter: other lines are skipped unread.
+  const cOnly = rules === C;
   let line = 0;
   let start = 0;
   while (start <= text.length) {
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
     line++;
+    if (cOnly) {
+      const c = text.charCodeAt(start);
+      if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 35 || c === 125)) {
+        start = end + 1;
+        if (end === text.length) break;
+        continue;
+      }
+    }
     const l = text.slice(start, Math.min(end, start + 400));
     start = end + 1;
     if (l.length < 4) continue;
