@@ -118,21 +118,25 @@ async function main() {
         `${ms(first.wallMs)} (CPU ${ms(first.cpuMs)})${verdict(first.wallMs, TARGET_FULL[size])} | ${first.report.writtenCommunes.toLocaleString('en')} / ${Math.round(mean(next.map((x) => x.report.writtenCommunes))).toLocaleString('en')} | **${ms(p.p50)}**${verdict(p.p50, TARGET_FULL[size])} | ${ms(cpu.p50)} | ${stepMeans([first.report])} | ${stepMeans(next.map((x) => x.report))} | ${loadBefore} → ${loadAvg()} |`,
     );
 
-    // Incremental: one place moved by ~3 km; then 100 new places.
-    const moved = { ...fill[0]!, latitude: fill[0]!.latitude! + 0.02, longitude: fill[0]!.longitude! + 0.02 };
-    await upsertPlaces(db, [moved], { source: `bench-${size}` });
-    let one: RecomputeReport | null = null;
-    const oneMs = await timeIt(async () => (one = await refreshCoverage(db)));
+    // Incremental: one place moved by ~3 km, then 100 new places, then one place removed — each
+    // refreshed from the changed uids (what the server's change listener passes), then one more
+    // move refreshed by comparing every place (what happens when the changes are not announced).
+    const incremental = async (label: string, write: () => Promise<string[]>, named: boolean) => {
+      const uids = await write();
+      let r: RecomputeReport | null = null;
+      const t = await timeIt(async () => (r = await refreshCoverage(db, named ? { changedUids: uids } : {})));
+      const steps = Object.entries(r!.timings).map(([k, v]) => `${k} ${v}`).join(', ');
+      incrementalRows.push(
+        `| ${size.toLocaleString('en')} | ${label} | ${named ? 'changed uids' : 'all places'} | ${r!.kind} | ${r!.updatedCommunes.toLocaleString('en')} | **${ms(t)}** | ${steps} |`,
+      );
+      console.error(`incremental at ${size}: ${label} (${named ? 'named' : 'all'}) ${ms(t)} ms (${r!.kind}, ${r!.updatedCommunes} communes; ${steps})`);
+    };
+    await incremental('1 place moved', async () => (await upsertPlaces(db, [{ ...fill[0]!, latitude: fill[0]!.latitude! + 0.02, longitude: fill[0]!.longitude! + 0.02 }], { source: `bench-${size}` })).uids, true);
     const extra = generatePlaces(communes, 100, 1000 + size).map((x) => ({ ...x, id: `extra-${x.id}` }));
-    await upsertPlaces(db, extra, { source: `bench-extra-${size}` });
-    let hundred: RecomputeReport | null = null;
-    const hundredMs = await timeIt(async () => (hundred = await refreshCoverage(db)));
+    await incremental('100 places added', async () => (await upsertPlaces(db, extra, { source: `bench-extra-${size}` })).uids, true);
+    await incremental('1 place: coordinates removed', async () => (await upsertPlaces(db, [{ ...fill[1]!, latitude: null, longitude: null }], { source: `bench-${size}` })).uids, true);
+    await incremental('1 place moved', async () => (await upsertPlaces(db, [{ ...fill[2]!, latitude: fill[2]!.latitude! - 0.02, longitude: fill[2]!.longitude! - 0.02 }], { source: `bench-${size}` })).uids, false);
     loaded += 100;
-    incrementalRows.push(
-      `| ${size.toLocaleString('en')} | 1 place moved | ${one!.kind} | ${one!.updatedCommunes.toLocaleString('en')} | ${ms(oneMs)} |`,
-      `| ${size.toLocaleString('en')} | 100 places added | ${hundred!.kind} | ${hundred!.updatedCommunes.toLocaleString('en')} | ${ms(hundredMs)} |`,
-    );
-    console.error(`incremental at ${size}: 1 moved ${ms(oneMs)} ms (${one!.updatedCommunes} communes), 100 added ${ms(hundredMs)} ms (${hundred!.updatedCommunes} communes)`);
 
     // Planner: K = 10, R = 10 km, service call as the API makes it (measures cached in memory).
     for (const { dep, label, criterion } of planCases) {
@@ -172,10 +176,10 @@ async function main() {
     '|---:|---|---:|---:|---:|---:|---|---|---|',
     ...fullRows,
     '',
-    'Incremental refresh (`refreshCoverage`: diff against the snapshot, recompute only the communes a change can reach) (ms):',
+    'Incremental refresh (`refreshCoverage`: compare the changed places with the snapshot, recompute only the communes a change can reach), one run each; « changed uids » reads only the named places (what the change listener passes), « all places » reads and compares every place (ms):',
     '',
-    '| places | change | kind | communes recomputed | time |',
-    '|---:|---|---|---:|---:|',
+    '| places | change | places read | kind | communes recomputed | time | steps (ms) |',
+    '|---:|---|---|---|---:|---:|---|',
     ...incrementalRows,
     '',
     `Planner (\`planNewPlaces\`, greedy maximum coverage, K = 10, R = 10 km; the service call behind \`POST /api/v1/coverage/plan\`), ${Math.max(RUNS, 20)} runs after one warm-up (ms):`,

@@ -210,13 +210,20 @@ export async function countMeasures(db: Queryable): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // Place snapshot
 
+/** Service masks by services array (places from the places module share their arrays). */
+const masks = new WeakMap<readonly string[], { services: readonly string[]; mask: number }>();
+
 export function maskOf(p: { services: readonly string[]; openSaturday: boolean }, services: readonly string[]): number {
-  let mask = p.openSaturday ? SATURDAY_BIT : 0;
-  for (const s of p.services) {
-    const i = services.indexOf(s);
-    if (i >= 0) mask |= 1 << i;
+  let hit = masks.get(p.services);
+  if (!hit || hit.services !== services) {
+    let mask = 0;
+    for (const s of p.services) {
+      const i = services.indexOf(s);
+      if (i >= 0) mask |= 1 << i;
+    }
+    masks.set(p.services, (hit = { services, mask }));
   }
-  return mask;
+  return p.openSaturday ? hit.mask | SATURDAY_BIT : hit.mask;
 }
 
 function fromMask(mask: number, services: readonly string[]): { services: string[]; openSaturday: boolean } {
@@ -286,18 +293,19 @@ export async function writeBuckets(db: Queryable, buckets: Map<number, CoverageP
       empty.push(b);
       continue;
     }
-    // Sorted by uid, so that the same places always give the same text.
-    const sorted = [...places].sort((x, y) => (x.uid < y.uid ? -1 : x.uid > y.uid ? 1 : 0));
     ids.push(b);
-    counts.push(sorted.length);
-    data.push(sorted.map((p) => `${p.uid}\t${p.lat}\t${p.lon}\t${maskOf(p, services)}\t${p.communeCode ?? ''}`).join('\n'));
+    counts.push(places.length);
+    data.push(places.map((p) => `${p.uid}\t${p.lat}\t${p.lon}\t${maskOf(p, services)}\t${p.communeCode ?? ''}`).join('\n'));
   }
   if (empty.length && !opts.replaceAll) await db.query('DELETE FROM coverage.place_bucket WHERE bucket = ANY($1::int[])', [empty]);
+  // The buckets' texts travel as one text parameter separated by U+001E (see upsertMeasures: no
+  // element-by-element conversion of an array parameter).
   for (let i = 0; i < ids.length; i += 64) {
     await db.query(
-      `INSERT INTO coverage.place_bucket (bucket, places, data) SELECT * FROM unnest($1::int[], $2::int[], $3::text[])
+      `INSERT INTO coverage.place_bucket (bucket, places, data)
+       SELECT * FROM unnest($1::int[], $2::int[], string_to_array($3, chr(30)))
        ON CONFLICT (bucket) DO UPDATE SET places = EXCLUDED.places, data = EXCLUDED.data`,
-      [ids.slice(i, i + 64), counts.slice(i, i + 64), data.slice(i, i + 64)],
+      [ids.slice(i, i + 64), counts.slice(i, i + 64), data.slice(i, i + 64).join('\u001e')],
     );
   }
 }
