@@ -546,9 +546,30 @@ export function affectedCommunes(
   if (changes.length === 0) return out;
   const position = new Map(services.map((s, i) => [s, i]));
   const changeServices = changes.map((ch) => ch.services.map((s) => position.get(s)).filter((i): i is number => i !== undefined));
+  // Candidates come from a k-d tree over the changed positions: a change can only affect a commune
+  // within the farthest of its count radius and its distances to the nearest place for the
+  // criteria the changes touch (any place; open on Saturday; their services). The exact test
+  // below then runs on those candidates only, instead of on every (commune, change) pair.
+  const tree = new PointIndex(changes.map((c) => c.lat), changes.map((c) => c.lon));
+  const anySaturday = changes.some((c) => c.openSaturday);
+  const touchedServices = [...new Set(changeServices.flat())];
+  const every = changes.map((_, k) => k);
   for (const m of measures) {
     if (m.lat === null || m.lon === null || out.has(m.code)) continue;
-    for (let k = 0; k < changes.length; k++) {
+    let reachKm: number = MAX_RADIUS_KM;
+    let unbounded = m.nearest === null;
+    if (m.nearest && m.nearest.km > reachKm) reachKm = m.nearest.km;
+    if (anySaturday) {
+      if (m.saturday === null) unbounded = true;
+      else if (m.saturday.km > reachKm) reachKm = m.saturday.km;
+    }
+    for (const i of touchedServices) {
+      const n = m.byService[i] ?? null;
+      if (n === null) unbounded = true;
+      else if (n.km > reachKm) reachKm = n.km;
+    }
+    const candidates = unbounded ? every : tree.within(m.lat, m.lon, reachKm + 1e-3);
+    for (const k of candidates) {
       const ch = changes[k]!;
       const d = haversineKm(m.lat, m.lon, ch.lat, ch.lon);
       const reach = (n: Nearest | null) => n === null || d <= n.km + EPS_KM;
