@@ -61,7 +61,7 @@ export interface ShardLimits {
 }
 
 export const MAX_SHARD_FINGERPRINTS = 2_097_152;
-export const DEFAULT_LIMITS: ShardLimits = { maxBytes: 96 * 1024 * 1024, maxPostings: 24_000_000, maxFingerprints: 1_800_000 };
+export const DEFAULT_LIMITS: ShardLimits = { maxBytes: 96 * 1024 * 1024, maxPostings: 16_000_000, maxFingerprints: 1_800_000 };
 
 /** Builds one shard; memory is bounded by the limits (the caller starts a new shard when full). */
 export class ShardWriter {
@@ -241,7 +241,8 @@ export class ShardWriter {
     for (let i = 0; i < n; i++) if (i === 0 || sortedTris[i] !== sortedTris[i - 1]) distinct++;
     // Encode each trigram's run of chunks as delta varints.
     const table = new Uint32Array(distinct * 3);
-    const out = Buffer.allocUnsafe(Math.max(16, n * 5));
+    // Varints: mostly one byte per posting; grown when a trigram's run might not fit.
+    let out = Buffer.allocUnsafe(Math.max(1024, n * 2));
     let o = 0;
     let row = 0;
     let start = 0;
@@ -249,6 +250,11 @@ export class ShardWriter {
       const t = sortedTris[start]!;
       let end = start + 1;
       while (end < n && sortedTris[end] === t) end++;
+      if (o + (end - start) * 5 > out.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, o + (end - start) * 5));
+        out.copy(bigger, 0, 0, o);
+        out = bigger;
+      }
       table[row * 3] = t;
       table[row * 3 + 1] = o;
       table[row * 3 + 2] = end - start;
