@@ -88,6 +88,9 @@ export const placesModule: ModuleManifest = {
       await importPlaces(ctx.db, example, { importSource: 'exemple-standard', actor: 'demo', fileName: 'exemple-valide.csv' });
     }
     await markHorizonsRefreshed(ctx.db, loadedAt);
+    // After a bulk load, as PostgreSQL's autovacuum would (the embedded database has none):
+    // statistics for the planner, and the visibility map that lets the covering index answer alone.
+    await ctx.db.exec('VACUUM ANALYZE places.place');
     progress.done(`${places.length} lieux de démonstration${communes.length ? '' : ' (aucune commune avec centre : territoires absents ?)'}`);
   },
 };

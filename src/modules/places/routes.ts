@@ -116,17 +116,60 @@ function parseFields(fields: string | undefined): string[] | null {
 
 /** ETag from the data version and the request URL; answers 304 when the client is current. */
 async function cacheable(ctx: AppContext, req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+  return (await conditional(ctx, req, reply)) === null;
+}
+
+/** Like `cacheable`, but gives the data version it checked against (null once answered 304). */
+async function conditional(ctx: AppContext, req: FastifyRequest, reply: FastifyReply): Promise<number | null> {
   const version = await dataVersion(ctx.db);
   const etag = `W/"${version}-${crypto.createHash('sha1').update(req.url).digest('base64url').slice(0, 16)}"`;
   reply.header('ETag', etag).header('Cache-Control', 'public, max-age=60');
   if (req.headers['if-none-match'] === etag) {
     reply.status(304).send();
-    return true;
+    return null;
   }
-  return false;
+  return version;
+}
+
+/**
+ * Search responses, serialised, per URL and data version: the same search (a town's "near me",
+ * the site's pages) is answered without touching the database again until a place changes, in
+ * this process or another (the version moves with every write). Searches that depend on the
+ * time (open now) are not kept. Bounded in bytes; least recently used first out.
+ */
+const RESPONSE_CACHE_BYTES = 32 * 2 ** 20;
+class ResponseCache {
+  private version = -1;
+  private bytes = 0;
+  private entries = new Map<string, string>();
+  get(version: number, key: string): string | undefined {
+    if (version !== this.version) return undefined;
+    const hit = this.entries.get(key);
+    if (hit !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+    }
+    return hit;
+  }
+  set(version: number, key: string, body: string) {
+    if (version !== this.version) {
+      this.version = version;
+      this.entries.clear();
+      this.bytes = 0;
+    }
+    if (body.length > RESPONSE_CACHE_BYTES / 16) return;
+    this.entries.set(key, body);
+    this.bytes += body.length;
+    for (const [k, v] of this.entries) {
+      if (this.bytes <= RESPONSE_CACHE_BYTES) break;
+      this.entries.delete(k);
+      this.bytes -= v.length;
+    }
+  }
 }
 
 export function registerPlaceRoutes(app: App, ctx: AppContext) {
+  const responses = new ResponseCache();
   app.get(
     '/api/v1/places',
     {
@@ -138,15 +181,22 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
       },
     },
     async (req, reply) => {
-      if (await cacheable(ctx, req, reply)) return reply;
+      const version = await conditional(ctx, req, reply);
+      if (version === null) return reply;
+      const keep = !req.query.open_now && !req.query.open_at;
+      const hit = keep ? responses.get(version, req.url) : undefined;
+      reply.type('application/json; charset=utf-8');
+      if (hit !== undefined) return reply.send(hit);
       const fields = parseFields(req.query.fields);
       const result = await searchPlaces(ctx.db, toPlaceQuery(req.query));
-      return {
+      const body = JSON.stringify({
         total: result.total,
         sort: result.sort,
         next_cursor: result.nextCursor,
         items: result.items.map((h) => pickFields(placeJson(h.place, h.distanceKm), fields)),
-      };
+      });
+      if (keep) responses.set(version, req.url, body);
+      return reply.send(body);
     },
   );
 

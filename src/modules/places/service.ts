@@ -200,9 +200,21 @@ export async function markHorizonsRefreshed(db: Queryable, now = new Date()) {
   );
 }
 
-export async function dataVersion(db: Queryable): Promise<number> {
-  const { rows } = await db.query<{ v: string }>(`SELECT value #>> '{}' AS v FROM places.settings WHERE key = 'data_version'`);
-  return rows[0] ? Number(rows[0].v) : 0;
+/**
+ * The places data version (a trigger moves it on every write, from any process). Calls made while
+ * a read of it is under way share that read: under load, one query answers many requests.
+ */
+const versionReads = new WeakMap<Queryable, Promise<number>>();
+export function dataVersion(db: Queryable): Promise<number> {
+  let read = versionReads.get(db);
+  if (!read) {
+    read = db
+      .query<{ v: string }>(`SELECT value #>> '{}' AS v FROM places.settings WHERE key = 'data_version'`)
+      .then((r) => (r.rows[0] ? Number(r.rows[0].v) : 0))
+      .finally(() => versionReads.delete(db));
+    versionReads.set(db, read);
+  }
+  return read;
 }
 
 /** Writes already-validated records (demo data, tests, back office). Returns the counts. */
@@ -572,10 +584,19 @@ export async function searchPlaces(db: Queryable, query: PlaceQuery, now = new D
     total = tiers.reduce((a, b) => a + b, 0);
     page = await relevanceRows(db, f, tiers, tableRows, limit + 1, cursor);
   } else {
-    [page, total] = await Promise.all([
-      searchRows(db, f, sort, limit + 1, cursor),
-      cachedAggregate(db, `total:${JSON.stringify(f)}`, () => countRows(db, f)),
-    ]);
+    const totalKey = `total:${JSON.stringify(f)}`;
+    const known = await peekAggregate<number>(db, totalKey);
+    if (!known.hit && sort === 'distance' && !cursor) {
+      // Near me: every match is sorted by distance anyway, so the same statement counts them.
+      page = await searchRows(db, f, sort, limit + 1, cursor, true);
+      total = page.total;
+      storeAggregate(db, known.version, totalKey, total);
+    } else {
+      [page, total] = await Promise.all([
+        searchRows(db, f, sort, limit + 1, cursor),
+        known.hit ? known.hit.value : cachedAggregate(db, totalKey, () => countRows(db, f)),
+      ]);
+    }
   }
   const more = page.rows.length > limit;
   const rows = page.rows.slice(0, limit);
@@ -602,6 +623,25 @@ export { getPlacesByUids };
  */
 const AGGREGATE_CACHE_MAX = 500;
 const aggregateCaches = new WeakMap<Queryable, { version: number; entries: Map<string, unknown> }>();
+
+/** The cached aggregate for the current data version, if any, and that version (to store one). */
+async function peekAggregate<T>(db: Queryable, key: string): Promise<{ version: number; hit?: { value: T } }> {
+  const version = await dataVersion(db);
+  const cache = aggregateCaches.get(db);
+  if (cache && cache.version === version && cache.entries.has(key)) return { version, hit: { value: cache.entries.get(key) as T } };
+  return { version };
+}
+
+/** Stores an aggregate computed after a `peekAggregate` miss, under the version seen then. */
+function storeAggregate<T>(db: Queryable, version: number, key: string, value: T) {
+  let cache = aggregateCaches.get(db);
+  if (!cache || cache.version !== version) {
+    if (cache && cache.version > version) return;
+    aggregateCaches.set(db, (cache = { version, entries: new Map() }));
+  }
+  if (cache.entries.size >= AGGREGATE_CACHE_MAX) cache.entries.delete(cache.entries.keys().next().value!);
+  cache.entries.set(key, value);
+}
 
 async function cachedAggregate<T>(db: Queryable, key: string, compute: () => Promise<T>): Promise<T> {
   const version = await dataVersion(db);

@@ -404,6 +404,7 @@ export async function searchRows(
   sort: Exclude<SortKind, 'relevance'>,
   limit: number,
   cursor: Cursor | null,
+  withTotal = false,
 ): Promise<SearchPage> {
   const p = new Params();
   const { where, distance } = buildWhere(f, p);
@@ -418,14 +419,14 @@ export async function searchRows(
     order = 'p.name_folded ASC, p.uid ASC';
     if (cursor) where.push(`(p.name_folded, p.uid) > (${p.add(String(cursor.k))}, ${p.add(cursor.u)}::uuid)`);
   }
-  const sql = `SELECT ${PLACE_COLUMNS}, page.sort_key, page.distance_km
-    FROM (SELECT p.uid, ${key} AS sort_key, ${distance ?? 'NULL::float8'} AS distance_km
+  const sql = `SELECT ${PLACE_COLUMNS}, page.sort_key, page.distance_km${withTotal ? ', page.total_rows' : ''}
+    FROM (SELECT p.uid, ${key} AS sort_key, ${distance ?? 'NULL::float8'} AS distance_km${withTotal ? ', count(*) OVER ()::int AS total_rows' : ''}
             FROM places.place p ${whereSql(where)} ORDER BY ${order} LIMIT ${p.add(limit)}) page
     JOIN places.place p ON p.uid = page.uid
     ORDER BY page.sort_key, page.uid`;
   const page = await db.query(sql, p.values);
   return {
-    total: -1,
+    total: withTotal ? ((page.rows[0]?.total_rows as number | undefined) ?? 0) : -1,
     rows: page.rows.map((r) => ({
       place: rowToPlace(r),
       distanceKm: distance ? (r.distance_km as number) : null,

@@ -44,6 +44,23 @@ describe('places API', () => {
     assert.ok(item.distance_km < 1);
   });
 
+  test('a repeated search is answered from the response cache until a place changes', async () => {
+    const url = '/api/v1/places?near=49.44,1.09&radius=3';
+    const first = await t.app.inject({ url });
+    const again = await t.app.inject({ url });
+    assert.equal(again.body, first.body);
+    assert.equal(again.headers['content-type'], 'application/json; charset=utf-8');
+    const before = first.json();
+    assert.equal(before.total, before.items.length);
+    await upsertPlaces(t.db, [place({ id: 'api-cache', nom: 'Nouveau point d’accès', commune: 'Rouen', code_postal: '76000', code_insee: '76540', latitude: 49.441, longitude: 1.091 })], { source: 'api' });
+    const after = (await t.app.inject({ url })).json();
+    assert.equal(after.total, before.total + 1, 'the write moved the data version: counted and listed again');
+    assert.ok(after.items.some((i: { id: string }) => i.id === 'api-cache'));
+    assert.notEqual(after.items[0].distance_km, undefined);
+    await t.db.query(`DELETE FROM places.place WHERE id = 'api-cache'`);
+    assert.equal((await t.app.inject({ url })).json().total, before.total, 'and again after a removal');
+  });
+
   test('filters use the standard’s exact values, several separated by |', async () => {
     const res = await t.app.inject({ url: `/api/v1/places?services=${encodeURIComponent('Aide aux démarches administratives|Loisirs et créations numériques')}` });
     assert.deepEqual(res.json().items.map((i: { id: string }) => i.id), ['api-2']);
