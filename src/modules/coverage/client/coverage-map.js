@@ -16,14 +16,16 @@ if (dataEl && container) {
   for (let i = 0; i < data.classes.length - 1; i++) stepExpr.push(data.classes[i][0] + 1e-9, data.classes[i + 1][1]);
   colorExpr.push(stepExpr);
 
-  const points = {
+  const toFeatures = (list) => ({
     type: 'FeatureCollection',
-    features: data.points.map(([lon, lat, pop, km, name, code]) => ({
+    features: list.map(([lon, lat, pop, km, name, code]) => ({
       type: 'Feature',
       geometry: { type: 'Point', coordinates: [lon, lat] },
       properties: { pop, km, name, code, white: km === null || km > data.thresholdKm ? 1 : 0 },
     })),
-  };
+  });
+  // Large territories: the points come from a cached endpoint instead of the page.
+  const points = toFeatures(data.points);
   const circle = (lon, lat, km) => {
     const ring = [];
     const R = 6371.0088;
@@ -88,6 +90,23 @@ if (dataEl && container) {
       }
     map.addImage('pick', { width: size, height: size, data: img });
     map.addLayer({ id: 'picks', type: 'symbol', source: 'picks', layout: { 'icon-image': 'pick', 'icon-allow-overlap': true } });
+    if (data.pointsUrl) {
+      container.setAttribute('aria-busy', 'true');
+      try {
+        const res = await fetch(data.pointsUrl, { headers: { accept: 'application/json' } });
+        if (!res.ok) throw new Error(String(res.status));
+        const list = await res.json();
+        map.getSource('communes').setData(toFeatures(list));
+        container.dataset.points = String(list.length);
+      } catch {
+        const note = document.createElement('p');
+        note.className = 'map-note';
+        note.textContent = 'Les points des communes n’ont pas pu être chargés : ils figurent dans l’export CSV des communes.';
+        container.after(note);
+      } finally {
+        container.removeAttribute('aria-busy');
+      }
+    }
     container.dataset.ready = '1'; // for tests and for anyone scripting the page
   });
   container.maplibreMap = map;

@@ -304,8 +304,10 @@ async function renderPage(ctx: AppContext, p: PageState): Promise<string> {
     basemap: overseas || !terr ? ['/couverture/geo/departements-avec-outre-mer.geojson'] : ['/couverture/geo/departements-metropole-simplifie.geojson', '/couverture/geo/regions-metropole-simplifie.geojson'],
     classes: CLASSES.map((k) => [k.max === Infinity ? null : k.max, k.color]),
     none: NONE_COLOR,
-    // [lon, lat, population, km or null, name, code]
-    points: withCentre.map((m) => [m.lon, m.lat, m.population, distanceFor(m, c)?.km === undefined ? null : Number(distanceFor(m, c)!.km.toFixed(2)), m.name, m.code]),
+    // [lon, lat, population, km or null, name, code]; for large territories (France, most
+    // régions) fetched by the map script from /couverture/points.json instead of inlined.
+    points: withCentre.length <= INLINE_POINTS ? mapPoints(withCentre, c) : [],
+    pointsUrl: withCentre.length <= INLINE_POINTS ? null : `/couverture/points.json?territory=${encodeURIComponent(p.apiTerritory)}&service=${criterionKey(c)}`,
     picks: p.plan ? p.plan.picks.map((pk) => [pk.lon, pk.lat, pk.name, pk.rank]) : [],
     radiusKm: p.plan?.radiusKm ?? null,
     opened: [] as number[][],
@@ -379,6 +381,25 @@ function num(value: unknown, fallback: number, min: number, max: number, label: 
   return n;
 }
 
+/**
+ * Up to this many communes, the map's points are inlined in the page (a département: at most
+ * 887); above (France: 35,000 points, 1.8 MB), the page stays light and the map script fetches
+ * them from /couverture/points.json, cached by the browser and by the server per stored version.
+ */
+const INLINE_POINTS = 2000;
+
+function mapPoints(measures: CommuneMeasure[], c: Criterion): (string | number | null)[][] {
+  return measures
+    .filter((m) => m.lat !== null && m.lon !== null)
+    .map((m) => {
+      const km = distanceFor(m, c)?.km;
+      return [m.lon, m.lat, m.population, km === undefined ? null : Number(km.toFixed(2)), m.name, m.code];
+    });
+}
+
+/** Serialised point lists by stored version, territory and criterion (a few kept). */
+const pointCache = new Map<string, string>();
+
 function criterionParam(value: unknown): Criterion {
   const c = parseCriterion(typeof value === 'string' ? value : '');
   if (!c) throw new UserError('Service inconnu.', 400, 'service');
@@ -406,6 +427,25 @@ export function registerCoveragePages(app: App, ctx: AppContext) {
     const file = path.join(ctx.config.sharedDataDir, 'territories', `${name}.geojson`);
     if (!fs.existsSync(file)) return reply.code(404).type('application/json').send({ error: 'not_found', message: 'Contours non disponibles.' });
     return reply.type('application/geo+json').header('Cache-Control', 'public, max-age=86400').send(fs.createReadStream(file));
+  });
+
+  // The map points of a territory (see INLINE_POINTS): [lon, lat, population, km or null, name, code].
+  app.get('/couverture/points.json', { schema: hide }, async (req, reply) => {
+    const query = req.query as Record<string, unknown>;
+    const territory = typeof query.territory === 'string' ? query.territory : '';
+    const c = criterionParam(query.service ?? 'tous');
+    const s = await scope(ctx.db, territory);
+    const key = `${s.state.version}|${territory}|${criterionKey(c)}`;
+    const etag = `W/"couverture-${s.state.version}-${Buffer.from(`${territory}|${criterionKey(c)}`).toString('base64url')}"`;
+    reply.header('ETag', etag).header('Cache-Control', 'public, max-age=300');
+    if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+    let body = pointCache.get(key);
+    if (body === undefined) {
+      body = JSON.stringify(mapPoints(s.measures, c));
+      pointCache.set(key, body);
+      if (pointCache.size > 16) pointCache.delete(pointCache.keys().next().value!);
+    }
+    return reply.type('application/json; charset=utf-8').send(body);
   });
 
   async function state(req: FastifyRequest, reply: FastifyReply, level: string | null, code: string | null, query: Record<string, unknown>): Promise<PageState> {

@@ -232,6 +232,7 @@ describe('coverage pages', () => {
     radiusKm: number | null;
     basemap: string[];
     classes: [number | null, string][];
+    pointsUrl: string | null;
   };
   async function session(url: string) {
     const page = await get(url);
@@ -272,6 +273,25 @@ describe('coverage pages', () => {
     assert.match(r.body, /<caption>Départements<\/caption>/);
     assert.match(r.body, /href="\/couverture\/region\/28\?service=tous">Normandie<\/a>/);
     assert.deepEqual(mapData(r.body).basemap, ['/couverture/geo/departements-avec-outre-mer.geojson']);
+    // The page stays light: the 35,000 map points are fetched by the map script from a cached endpoint.
+    const data = mapData(r.body);
+    assert.deepEqual(data.points, []);
+    assert.equal(data.pointsUrl, '/couverture/points.json?territory=&service=tous');
+    assert.ok(r.body.length < 400_000, `${r.body.length} bytes`);
+    const pts = await get(data.pointsUrl!);
+    assert.equal(pts.statusCode, 200);
+    assert.match(pts.headers['content-type'] as string, /^application\/json/);
+    const list = pts.json() as [number, number, number, number | null, string, string][];
+    const communes = await get('/api/v1/coverage/communes?territory=');
+    assert.equal(list.length, (communes.json() as { communes: { lat: number | null }[] }).communes.filter((c) => c.lat !== null).length);
+    const eureux = list.find((x) => x[5] === '27229')!;
+    assert.equal(eureux[4], 'Évreux');
+    const again = await t.app.inject({ method: 'GET', url: data.pointsUrl!, headers: { 'if-none-match': pts.headers.etag as string } });
+    assert.equal(again.statusCode, 304);
+    assert.equal((await get('/couverture/points.json?territory=99999')).statusCode, 404);
+    assert.equal((await get('/couverture/points.json?service=rien')).statusCode, 400);
+    // A département's points stay inline (every point is also a row of its table).
+    assert.equal(mapData((await get('/couverture/departement/27')).body).pointsUrl, null);
     assert.equal((await get('/couverture/departement/999')).statusCode, 404);
     assert.equal((await get('/couverture/pays/27')).statusCode, 404);
   });
