@@ -1,6 +1,6 @@
 -- The software commons catalogue and the metadata of the code index.
 -- The trigram postings and blob contents live in index shards under DATA_DIR/commons/index
--- (see docs/decisions/0003-code-search-index-on-disk.md); this schema says which shards are live.
+-- (see docs/decisions/0001-code-search-index.md); this schema says which shards are live.
 CREATE SCHEMA IF NOT EXISTS commons;
 
 CREATE TABLE commons.software (
