@@ -6,7 +6,7 @@ import type { Db, Queryable } from '../../platform/db/index.ts';
 import { UserError, NotFoundError } from '../../platform/http/errors.ts';
 import type { FieldName } from './model/types.ts';
 import { getPlacesByUids, STANDARD_COLUMNS, toRecord, upsertBatch } from './store.ts';
-import { enrich, TerritoryCache } from './service.ts';
+import { dataVersion, enrich, notifyChanged, TerritoryCache } from './service.ts';
 import type { PlaceRecord } from './model/types.ts';
 
 export interface DuplicateCandidate {
@@ -117,6 +117,7 @@ export async function mergePlaces(
     if (!STANDARD_COLUMNS.includes(f) || f === 'id') throw new UserError(`Champ inconnu ou non fusionnable : « ${f} ».`, 400, 'fields');
   }
   await db.transaction(async (tx) => {
+    const versionBefore = await dataVersion(tx);
     await tx.query('SELECT uid FROM places.place WHERE uid = ANY($1::uuid[]) FOR UPDATE', [[keepUid, dropUid]]);
     const [keep, drop] = await getPlacesByUids(tx, [keepUid, dropUid]);
     if (!keep || !drop || keep.uid !== keepUid) throw new NotFoundError('Lieu introuvable pour la fusion.');
@@ -134,5 +135,7 @@ export async function mergePlaces(
        ON CONFLICT (uid_a, uid_b) DO UPDATE SET decision = 'merged', decided_by = $3, decided_at = now()`,
       [a, b, actor],
     );
+    // The dropped place is hidden (gone for coverage), the kept one may have changed.
+    notifyChanged([keepUid, dropUid], [], { before: versionBefore, after: await dataVersion(tx) });
   });
 }

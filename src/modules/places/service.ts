@@ -220,6 +220,7 @@ export function dataVersion(db: Queryable): Promise<number> {
 /** Writes already-validated records (demo data, tests, back office). Returns the counts. */
 export async function upsertPlaces(db: Db, records: PlaceRecord[], opts: { source: string }) {
   return db.transaction(async (tx) => {
+    const versionBefore = await dataVersion(tx);
     const cache = new TerritoryCache(tx);
     const totals = { inserted: 0, updated: 0, unchanged: 0, uids: [] as string[] };
     const stems: StemCache = new Map();
@@ -233,21 +234,23 @@ export async function upsertPlaces(db: Db, records: PlaceRecord[], opts: { sourc
       totals.unchanged += out.unchanged;
       totals.uids.push(...out.uids);
     }
-    notifyChanged(totals.uids);
+    notifyChanged(totals.uids, [], { before: versionBefore, after: await dataVersion(tx) });
     return totals;
   });
 }
 
 // Change notifications (coverage analytics recompute incrementally from them).
-type ChangeListener = (event: { uids: string[]; removed: number }) => void;
+// `versions`: the data version before and after the write (read in its transaction), so that a
+// listener can tell whether the events it saw account for every change (coverage relies on it).
+type ChangeListener = (event: { uids: string[]; removed: number; removedUids: string[]; versions: { before: number; after: number } }) => void;
 const listeners = new Set<ChangeListener>();
 export function onPlacesChanged(listener: ChangeListener): () => void {
   listeners.add(listener);
   return () => listeners.delete(listener);
 }
-function notifyChanged(uids: string[], removed = 0) {
-  if (uids.length === 0 && removed === 0) return;
-  for (const l of listeners) l({ uids, removed });
+export function notifyChanged(uids: string[], removedUids: string[], versions: { before: number; after: number }) {
+  if (uids.length === 0 && removedUids.length === 0) return;
+  for (const l of listeners) l({ uids, removed: removedUids.length, removedUids, versions });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -325,6 +328,8 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     removed: 0, warnings: 0, errors: 0, issues: [], issuesTruncated: false,
   };
   const run = async (tx: Queryable) => {
+    const versionBefore = await dataVersion(tx);
+    const removedUids: string[] = [];
     const reading = await readPlaces(source, { format: opts.format, mapping: opts.mapping, fileName: opts.fileName ?? undefined });
     report.meta = reading.meta;
     // The run is recorded first so its per-row report can be written batch by batch (memory stays
@@ -439,6 +444,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
           [opts.importSource, [...seenIds]],
         );
         report.removed = rows.length;
+        removedUids.push(...rows.map((r) => r.uid));
       }
     }
     report.fileSha256 = hash.digest('hex');
@@ -452,7 +458,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
         report.updated, report.unchanged, report.refused, report.removed, report.warnings],
     );
     await writeIssues();
-    notifyChanged(changed, report.removed);
+    notifyChanged(changed, removedUids, { before: versionBefore, after: await dataVersion(tx) });
   };
   if (opts.dryRun) await run(db);
   else await db.transaction(run);

@@ -29,6 +29,9 @@ interface CommuneRow {
   parent: string | null;
 }
 
+/** A CommuneRow as a JSON array, in the order of COMMUNE_COLUMNS. */
+type CommuneTuple = [string, string, CommuneRow['kind'], string, string, string | null, number, string[] | null, number | null, number | null, string | null, string | null];
+
 const COMMUNE_COLUMNS = `c.code, c.name, c.kind, c.departement, c.region, c.epci, c.population, c.postal_codes, c.lat, c.lon, c.centre_method, c.parent`;
 
 function toCommune(r: CommuneRow): Commune {
@@ -265,8 +268,15 @@ export async function communeCodesIn(db: Queryable, ref: string, options: { arro
 /** All current communes (optionally those of a territory), with their centres, sorted by code. */
 export async function listCommunes(db: Queryable, ref?: string): Promise<Commune[]> {
   if (ref === undefined || ref === null || ref === '') {
-    const { rows } = await db.query<CommuneRow>(`SELECT ${COMMUNE_COLUMNS} FROM territories.commune c WHERE c.kind = 'commune' ORDER BY c.code`);
-    return rows.map(toCommune);
+    // All ~35,000 communes as one JSON document: the embedded database decodes 35,000 rows (and
+    // their postal-code arrays) in JavaScript several times slower than JSON.parse (1.5 s against 0.4 s).
+    const { rows } = await db.query<{ j: string | null }>(
+      `SELECT json_agg(json_build_array(${COMMUNE_COLUMNS}) ORDER BY c.code)::text AS j FROM territories.commune c WHERE c.kind = 'commune'`,
+    );
+    const list = rows[0]?.j ? (JSON.parse(rows[0].j) as CommuneTuple[]) : [];
+    return list.map(([code, name, kind, departement, region, epci, population, postal_codes, lat, lon, centre_method, parent]) =>
+      toCommune({ code, name, kind, departement, region, epci, population, postal_codes, lat, lon, centre_method, parent }),
+    );
   }
   const parsed = parseTerritoryRef(ref);
   if (!parsed) return [];
