@@ -7,6 +7,8 @@
  * Every distance is the great-circle distance on a sphere of radius EARTH_RADIUS_KM.
  */
 
+import type { PlacePoint } from '../places/index.ts';
+
 /** Mean Earth radius (IUGG), km. */
 export const EARTH_RADIUS_KM = 6371.0088;
 
@@ -362,16 +364,9 @@ export interface CoverageCommune {
   lon: number | null;
 }
 
-export interface CoveragePlace {
-  uid: string;
-  lat: number;
-  lon: number;
-  /** Labels of its services (arrays may be shared between places: never modified). */
-  services: readonly string[];
-  openSaturday: boolean;
-  /** The current commune the place is in (arrondissements already mapped to their commune). */
-  communeCode: string | null;
-}
+/** A place as the measures see it: the places module's point (services arrays may be shared
+ *  between places, never modified; the commune is the current one, arrondissements mapped). */
+export type CoveragePlace = PlacePoint;
 
 export interface Nearest {
   km: number;

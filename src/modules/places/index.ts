@@ -41,7 +41,7 @@ export {
 } from './service.ts';
 export { findDuplicateCandidates, markNotDuplicate, mergePlaces, type DuplicateCandidate } from './duplicates.ts';
 export { generatePlaces } from './demo.ts';
-export { listPlacePoints } from './points.ts';
+export { listPlacePoints, type PlacePoint } from './points.ts';
 export { placeJson, searchQuerySchema, toPlaceQuery } from './routes.ts';
 export { toRecord } from './store.ts';
 // The standard's vocabulary and opening-hours helpers, for pages that show places.

@@ -134,8 +134,8 @@ async function conditional(ctx: AppContext, req: FastifyRequest, reply: FastifyR
 /**
  * Search responses, serialised, per URL and data version: the same search (a town's "near me",
  * the site's pages) is answered without touching the database again until a place changes, in
- * this process or another (the version moves with every write). Searches that depend on the
- * time (open now) are not kept. Bounded in bytes; least recently used first out.
+ * this process or another (the version moves with every write). "Open now" searches are kept for
+ * the minute they were answered in; "open at" searches are not kept. Bounded in bytes; least recently used first out.
  */
 const RESPONSE_CACHE_BYTES = 32 * 2 ** 20;
 class ResponseCache {
@@ -183,19 +183,23 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
     async (req, reply) => {
       const version = await conditional(ctx, req, reply);
       if (version === null) return reply;
-      const keep = !req.query.open_now && !req.query.open_at;
-      const hit = keep ? responses.get(version, req.url) : undefined;
+      // "Open now" is answered for the current minute (opening hours change on whole minutes), so
+      // it is kept for that minute; "open at" is not kept.
+      const now = new Date();
+      const keep = !req.query.open_at;
+      const key = req.query.open_now ? `${Math.floor(now.getTime() / 60_000)} ${req.url}` : req.url;
+      const hit = keep ? responses.get(version, key) : undefined;
       reply.type('application/json; charset=utf-8');
       if (hit !== undefined) return reply.send(hit);
       const fields = parseFields(req.query.fields);
-      const result = await searchPlaces(ctx.db, toPlaceQuery(req.query));
+      const result = await searchPlaces(ctx.db, toPlaceQuery(req.query), now);
       const body = JSON.stringify({
         total: result.total,
         sort: result.sort,
         next_cursor: result.nextCursor,
         items: result.items.map((h) => pickFields(placeJson(h.place, h.distanceKm), fields)),
       });
-      if (keep) responses.set(version, req.url, body);
+      if (keep) responses.set(version, key, body);
       return reply.send(body);
     },
   );

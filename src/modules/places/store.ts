@@ -265,7 +265,7 @@ export const TIER_COUNT = 5;
 
 /**
  * The conditions that put a matching place in each relevance tier (index = tier):
- * 4 the name holds the whole text as typed, 3 the name holds every word, 2 every word is in the
+ * 4 the name holds the whole text as typed (from the start of a word), 3 the name holds every word, 2 every word is in the
  * name, commune or postal code, 1 every word is somewhere (services, description…), 0 the name is
  * only close to the text (a typo). A place is in the highest tier whose condition holds.
  */
@@ -274,10 +274,13 @@ function textTiers(q: NonNullable<SqlFilter['q']>, p: Params): { match: string; 
   // Each condition adds its parameters when it is used (a statement may not carry unused ones).
   const tsq = (weights: string) => `to_tsquery('french', ${p.add(words.map((w) => `${w}${weights}`).join(' & '))}::text)`;
   const like = () => `p.name_folded LIKE ${p.add(`%${q.folded}%`)}::text`;
+  // Tier 4: the text as typed, starting at a word of the name ("rennes" is not in "varennes").
+  // (A regular expression on the column itself, so the planner estimates it from the statistics.)
+  const phrase = () => `p.name_folded ~ ${p.add(`(^| )${q.folded}`)}::text`;
   const any = () => `p.search @@ ${tsq('')}`;
   return {
     match: `(${any()} OR ${p.add(q.folded)}::text <% p.name_folded OR ${like()})`,
-    tiers: [() => 'true', any, () => `p.search @@ ${tsq('AB')}`, () => `p.search @@ ${tsq('A')}`, like],
+    tiers: [() => 'true', any, () => `p.search @@ ${tsq('AB')}`, () => `p.search @@ ${tsq('A')}`, phrase],
   };
 }
 

@@ -71,6 +71,19 @@ describe('searching places', () => {
     assert.ok(ids(misspelt.items).includes('tier-phrase') && ids(misspelt.items).includes('tier-typo'), JSON.stringify(ids(misspelt.items)));
   });
 
+  test('relevance: the text typed must start a word of the name ("rennes" is not in "varennes")', async () => {
+    await upsertPlaces(
+      db,
+      [
+        place({ id: 'w-varennes', nom: 'Espace numérique de Varennes', commune: 'Évreux', presentation_resume: null }),
+        place({ id: 'w-rennes', nom: 'Espace numérique de Rennes', commune: 'Évreux', presentation_resume: null }),
+      ],
+      { source: 'words' },
+    );
+    const r = await searchPlaces(db, { q: 'rennes', importSource: 'words' });
+    assert.deepEqual(ids(r.items), ['w-rennes', 'w-varennes']);
+  });
+
   test('relevance pagination visits every match once, whether a tier is walked or collected', async () => {
     // 1,500 demo places: a tier of more than ~100 matches is read by walking the key, a smaller one
     // by collecting its matches; both must page consistently.
