@@ -634,7 +634,12 @@ const aggregateCaches = new WeakMap<Queryable, { version: number; entries: Map<s
 async function peekAggregate<T>(db: Queryable, key: string): Promise<{ version: number; hit?: { value: T } }> {
   const version = await dataVersion(db);
   const cache = aggregateCaches.get(db);
-  if (cache && cache.version === version && cache.entries.has(key)) return { version, hit: { value: cache.entries.get(key) as T } };
+  if (cache && cache.version === version && cache.entries.has(key)) {
+    const value = cache.entries.get(key) as T;
+    cache.entries.delete(key); // most recently used last
+    cache.entries.set(key, value);
+    return { version, hit: { value } };
+  }
   return { version };
 }
 
@@ -650,18 +655,10 @@ function storeAggregate<T>(db: Queryable, version: number, key: string, value: T
 }
 
 async function cachedAggregate<T>(db: Queryable, key: string, compute: () => Promise<T>): Promise<T> {
-  const version = await dataVersion(db);
-  let cache = aggregateCaches.get(db);
-  if (!cache || cache.version !== version) aggregateCaches.set(db, (cache = { version, entries: new Map() }));
-  if (cache.entries.has(key)) {
-    const hit = cache.entries.get(key) as T;
-    cache.entries.delete(key);
-    cache.entries.set(key, hit);
-    return hit;
-  }
+  const seen = await peekAggregate<T>(db, key);
+  if (seen.hit) return seen.hit.value;
   const value = await compute();
-  if (cache.entries.size >= AGGREGATE_CACHE_MAX) cache.entries.delete(cache.entries.keys().next().value!);
-  cache.entries.set(key, value);
+  storeAggregate(db, seen.version, key, value);
   return value;
 }
 
