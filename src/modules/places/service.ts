@@ -30,7 +30,9 @@ import {
   mapPointsRows,
   updateOpenHorizons,
   searchRows,
+  prepareUpsert,
   upsertBatch,
+  writeUpsert,
   type Cursor,
   type FilterField,
   type Place,
@@ -363,7 +365,12 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
       }
     };
     const seenIds = new Set<string>();
-    const cache = new TerritoryCache(tx);
+    // Territories are reference data, not written by the import: on PostgreSQL they are read
+    // through the pool, so reading them for the next batch does not queue behind the batch being
+    // written on the transaction's connection (which would undo the pipelining below). PGlite has
+    // one connection, held by the transaction.
+    const refDb: Queryable = db.kind === 'postgres' && !opts.dryRun ? db : tx;
+    const cache = new TerritoryCache(refDb);
     let batch: RowResult[] = [];
     const flush = async () => {
       const writes: PlaceWrite[] = [];
@@ -375,7 +382,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
       });
       for (const r of batch) {
         if (!r.record) continue;
-        const { write, issues } = await enrich(r.record, r.line, opts.importSource, cache, tx);
+        const { write, issues } = await enrich(r.record, r.line, opts.importSource, cache, refDb);
         issues.forEach(record);
         writes.push(write);
       }
@@ -391,10 +398,15 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
       if (!opts.dryRun) {
         // Written while the next batch is read and checked (PostgreSQL works on its own core):
         // one batch in flight at a time, its failure surfaces at the next flush or at the end.
+        // On PostgreSQL the rows are also prepared (stored hashes and stems read through the pool,
+        // JSON built) before joining the queue, so only the write itself waits for the previous
+        // batch; on PGlite everything runs in turn on its one connection.
+        const writes = [...byId.values()];
+        const prepared = refDb !== tx ? await prepareUpsert(refDb, writes, stems) : null;
         const previous = writing;
         writing = (async () => {
           await previous;
-          const out = await upsertBatch(tx, [...byId.values()], stems);
+          const out = await writeUpsert(tx, prepared ?? (await prepareUpsert(tx, writes, stems)));
           report.inserted += out.inserted;
           report.updated += out.updated;
           report.unchanged += out.unchanged;

@@ -125,8 +125,23 @@ export interface UpsertOutcome {
   uids: string[];
 }
 
-export async function upsertBatch(db: Queryable, batch: PlaceWrite[], stems: StemCache = new Map()): Promise<UpsertOutcome> {
-  if (batch.length === 0) return { inserted: 0, updated: 0, unchanged: 0, uids: [] };
+/** A batch ready to be written: the rows that differ from what is stored, as one JSON document. */
+export interface PreparedUpsert {
+  /** Rows in the batch. */
+  size: number;
+  /** Rows to write (the others are stored with the same content). */
+  changed: number;
+  payload: string | null;
+}
+
+/**
+ * Reads what a batch needs from the database (the stored content hashes of its records, the stems
+ * of the words not seen yet) and builds the rows to write. `db` may be another connection than the
+ * one that writes (see importPlaces): a record written earlier in the same uncommitted import is
+ * then not seen as stored, and the upsert's own content-hash condition still skips it.
+ */
+export async function prepareUpsert(db: Queryable, batch: PlaceWrite[], stems: StemCache = new Map()): Promise<PreparedUpsert> {
+  if (batch.length === 0) return { size: 0, changed: 0, payload: null };
   // Skip, before building anything in SQL, the records whose stored content is identical (a
   // re-import of an unchanged file costs one index look-up per row).
   const { rows: stored } = await db.query<{ k: string }>(
@@ -136,7 +151,7 @@ export async function upsertBatch(db: Queryable, batch: PlaceWrite[], stems: Ste
   );
   const same = new Set(stored.map((r) => r.k));
   const changed = same.size ? batch.filter((w) => !same.has(`${w.importSource}\u001f${w.record.id}\u001f${w.contentHash}`)) : batch;
-  if (changed.length === 0) return { inserted: 0, updated: 0, unchanged: batch.length, uids: [] };
+  if (changed.length === 0) return { size: batch.length, changed: 0, payload: null };
   const docs = changed.map((w) =>
     docWords([w.record.nom, `${w.record.commune} ${w.record.code_postal}`, `${w.record.services.join(' ')} ${w.searchExtra}`, w.record.presentation_resume]),
   );
@@ -156,10 +171,20 @@ export async function upsertBatch(db: Queryable, batch: PlaceWrite[], stems: Ste
     row += `"content_hash":${JSON.stringify(w.contentHash)},"search_doc":${JSON.stringify(tsvectorLiteral(docs[i]!, stems))}}`;
     parts.push(row);
   }
-  const { rows } = await db.query<{ uid: string; inserted: boolean }>(UPSERT_SQL, [`[${parts.join(',')}]`]);
+  return { size: batch.length, changed: changed.length, payload: `[${parts.join(',')}]` };
+}
+
+/** Writes a prepared batch: inserts new records, updates those whose content changed. */
+export async function writeUpsert(db: Queryable, prepared: PreparedUpsert): Promise<UpsertOutcome> {
+  if (!prepared.payload) return { inserted: 0, updated: 0, unchanged: prepared.size, uids: [] };
+  const { rows } = await db.query<{ uid: string; inserted: boolean }>(UPSERT_SQL, [prepared.payload]);
   let inserted = 0;
   for (const r of rows) if (r.inserted) inserted++;
-  return { inserted, updated: rows.length - inserted, unchanged: batch.length - rows.length, uids: rows.map((r) => r.uid) };
+  return { inserted, updated: rows.length - inserted, unchanged: prepared.size - rows.length, uids: rows.map((r) => r.uid) };
+}
+
+export async function upsertBatch(db: Queryable, batch: PlaceWrite[], stems: StemCache = new Map()): Promise<UpsertOutcome> {
+  return writeUpsert(db, await prepareUpsert(db, batch, stems));
 }
 
 export function horizonLiteral(intervals: [string, string][] | null): string | null {
