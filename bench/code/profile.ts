@@ -17,6 +17,8 @@ import { QUERIES } from './queries.ts';
 const BENCH = path.resolve(process.env.BENCH_DIR || '/tmp/maillage-bench');
 const RUNS = Number(process.env.PROFILE_RUNS || 5);
 const filter = process.argv[2] ?? '';
+// PROFILE_MODE=page or all: only that mode (a cleaner CPU profile of one of them).
+const MODE = process.env.PROFILE_MODE ?? '';
 
 const dataDir = path.join(BENCH, 'data');
 const config = loadConfig({ ...process.env, NODE_ENV: 'production' }, { dataDir, logLevel: 'silent' });
@@ -41,12 +43,12 @@ for (const q of QUERIES.filter((x) => x.name.includes(filter))) {
   let info = '';
   for (let i = 0; i < RUNS; i++) {
     let t = performance.now();
-    const r = await search(ctx, q.ours, { limit: 20 });
+    const r = MODE === 'all' ? null : await search(ctx, q.ours, { limit: 20 });
     page.push(performance.now() - t);
     t = performance.now();
-    const a = await search(ctx, q.ours, { limit: 1_000_000, maxFiles: Infinity, maxLinesPerFile: Infinity, context: 0 });
+    const a = MODE === 'page' ? null : await search(ctx, q.ours, { limit: 1_000_000, maxFiles: Infinity, maxLinesPerFile: Infinity, context: 0 });
     all.push(performance.now() - t);
-    info = `cand ${a.candidates}, files ${a.fileCount} (page ${r.fileCount}${r.truncated ? '+' : ''}), matches ${a.matchCount}`;
+    info = `cand ${(a ?? r)!.candidates}, files ${a?.fileCount ?? '-'} (page ${r ? r.fileCount + (r.truncated ? '+' : '') : '-'}), matches ${a?.matchCount ?? '-'}`;
   }
   console.log(`${q.name.padEnd(20)} page ${p50(page).toFixed(1).padStart(7)} ms   all ${p50(all).toFixed(1).padStart(7)} ms   ${info}`);
 }

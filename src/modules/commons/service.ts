@@ -340,18 +340,21 @@ export async function search(ctx: AppContext, query: string, options: Partial<Se
   const parsed = parseQuery(query);
   const s = await searcher(ctx);
   const r = s.search(parsed, options);
-  return {
-    ...r,
-    query,
-    groups: r.groups.map((g) => ({
-      ...g,
-      files: g.files.map((f) => {
-        const matched = f.lines.filter((l) => !l.context).map((l) => l.line);
-        const lines: [number, number] | undefined = matched.length ? [Math.min(...matched), Math.max(...matched)] : undefined;
-        return { ...f, swhid: formatSwhid('cnt', f.blob), permalink: permalinkOf(f, lines) };
-      }),
-    })),
-  };
+  // The file results are the search's own objects: they get their identifiers in place.
+  for (const g of r.groups) {
+    for (const f of g.files as SearchHit[]) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const l of f.lines) {
+        if (l.context) continue;
+        if (l.line < lo) lo = l.line;
+        if (l.line > hi) hi = l.line;
+      }
+      f.swhid = formatSwhid('cnt', f.blob);
+      f.permalink = permalinkOf(f, lo <= hi ? [lo, hi] : undefined);
+    }
+  }
+  return { ...r, query, groups: r.groups as SearchResponse['groups'] };
 }
 
 export async function blockSearch(ctx: AppContext, code: string, opts: { lang?: string | null; limit?: number } = {}): Promise<Omit<BlockSearchResult, 'matches'> & { matches: (BlockSearchResult['matches'][number] & { permalink: string })[] }> {

@@ -105,6 +105,7 @@ export function revisionHash(r: RevisionData): string {
 // Qualifier values are percent-encoded where they would break the syntax (";", "%", "=" is allowed)
 // and where they are not printable (spaces, control characters, non-ASCII), as RFC 3987 suggests.
 function encodeValue(v: string): string {
+  if (!/[^\x21-\x24\x26-\x3a\x3c-\x7e]/.test(v)) return v; // nothing to encode (the usual case)
   return Buffer.from(v, 'utf8')
     .reduce<string[]>((out, b) => {
       const c = String.fromCharCode(b);

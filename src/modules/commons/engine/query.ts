@@ -69,9 +69,22 @@ function readToken(q: string, i: number): { value: string; end: number; quoted: 
   return { value: q.slice(i, j), end: j, quoted: false, regex: false };
 }
 
+/** Compiled patterns (immutable, reusable): a query's regex is compiled once for parsing and once for searching, and queries repeat as the user types. */
+const compiled = new Map<string, RE2JS>();
+
 export function compileRegex(source: string, caseSensitive: boolean): RE2JS {
+  const key = (caseSensitive ? 'c' : 'i') + source;
+  const hit = compiled.get(key);
+  if (hit) {
+    compiled.delete(key);
+    compiled.set(key, hit);
+    return hit;
+  }
   try {
-    return RE2JS.compile(source, caseSensitive ? 0 : RE2JS.CASE_INSENSITIVE);
+    const re = RE2JS.compile(source, caseSensitive ? 0 : RE2JS.CASE_INSENSITIVE);
+    compiled.set(key, re);
+    if (compiled.size > 256) compiled.delete(compiled.keys().next().value!);
+    return re;
   } catch (e) {
     throw new UserError(`Expression régulière invalide « ${source} » : ${(e as Error).message}`, 400, 'q');
   }

@@ -9,6 +9,7 @@ import { UserError } from '../../../platform/http/errors.ts';
 import { ShardReader, type ShardSymbol } from './shard.ts';
 import { and, literal, planRegex, type TriQuery } from './plan.ts';
 import { compileRegex, pathMatcher, type ParsedQuery, type Term } from './query.ts';
+import { fastLineRegex } from './jsregex.ts';
 
 /** Shard readers by directory, shared by successive snapshots (shards never change once written). */
 const openReaders = new Map<string, ShardReader>();
@@ -173,21 +174,42 @@ function evaluate(shard: ShardReader, q: TriQuery, caseSensitive: boolean, cache
     case 'and': {
       // The trigrams of every literal of an AND are intersected together, rarest first; other
       // children (alternations) are evaluated on their own.
-      const tris = new Set<number>();
+      // The rarest trigram of each literal comes first (trigrams of different literals are the
+      // most independent), then the others, rarest first. Trigrams of one literal are strongly
+      // correlated: once two intersections in a row removed less than 5 % of the candidates, the
+      // rest is not decoded (verifying a few more chunks costs less than decoding long lists).
+      const tris = new Map<number, number>();
       let acc: Uint32Array | null = null;
       for (const a of q.op === 'lit' ? [q] : q.args) {
-        if (a.op === 'lit') for (const t of literalTrigrams(a.text, caseSensitive)) tris.add(t);
-        else {
+        if (a.op === 'lit') {
+          let best = -1;
+          let bestCount = Infinity;
+          for (const t of literalTrigrams(a.text, caseSensitive)) {
+            const n = shard.postingCount(t);
+            if (!tris.has(t)) tris.set(t, n);
+            if (n < bestCount) {
+              best = t;
+              bestCount = n;
+            }
+          }
+          if (best >= 0) tris.set(best, -1 - bestCount);
+        } else {
           const r = evaluate(shard, a, caseSensitive, cache);
           if (r === null) continue;
           acc = acc === null ? r : intersect(acc, r);
           if (acc.length === 0) return acc;
         }
       }
-      const counted = [...tris].map((t) => [t, shard.postingCount(t)] as const).sort((a, b) => a[1] - b[1]);
-      for (const [t, count] of counted) {
-        if (acc !== null && (acc.length === 0 || count > 64 * acc.length + 4096)) break;
+      // Firsts (negative keys: -1 - count) sort before the others, rarest first in both groups.
+      const counted = [...tris].sort((a, b) => (a[1] < 0) !== (b[1] < 0) ? a[1] - b[1] : Math.abs(a[1]) - Math.abs(b[1]));
+      let small = 0;
+      for (const [t, key] of counted) {
+        const first = key < 0;
+        const count = first ? -1 - key : key;
+        if (acc !== null && (acc.length === 0 || count > 64 * acc.length + 4096 || (!first && small >= 2))) break;
+        const before = acc === null ? -1 : acc.length;
         acc = acc === null ? post(t) : intersect(acc, post(t));
+        if (before >= 0) small = acc.length > before * 0.95 ? small + 1 : 0;
       }
       return acc;
     }
@@ -233,17 +255,30 @@ function lowerBound(a: Uint32Array, v: number): number {
 }
 
 /**
- * A part of a document to verify: its raw bytes (valid only until the next read — the shard
- * readers share one buffer) and the line number of its first byte (always a line start).
+ * A part of a document to verify: its raw bytes seen as Latin-1 (one character per byte; a slice
+ * of the shard's cached contents) and the line number of its first byte (always a line start).
  */
 interface Region {
-  buf: Buffer;
+  text: string;
+  reader: ShardReader;
   firstLine: number;
+  /** Offset of buf[0] in the shard's content.bin. */
+  base: number;
 }
 
 /** Matching lines of a term: line number → UTF-16 ranges in the line's text (null: a symbol line, ranges found when the text is read). */
 type LineHits = Map<number, [number, number][] | null>;
 
+/**
+ * Where matching lines are in the shard's content.bin, recorded while verifying so that their
+ * texts are decoded straight from there: line number → start offset × 2^20 + byte length (a
+ * document is at most a few MB, so lines are shorter than 2^20 bytes… longer ones are not recorded).
+ */
+type LineSpans = Map<number, number>;
+const SPAN = 1048576;
+function addSpan(spans: LineSpans | undefined, line: number, start: number, end: number) {
+  if (spans && end - start < SPAN) spans.set(line, start * SPAN + (end - start));
+}
 /** A compiled content term: finds matching lines in regions of a document. */
 interface Matcher {
   term: Term;
@@ -252,8 +287,8 @@ interface Matcher {
   wholeDoc: boolean;
   /** Does a symbol name satisfy this term (for "definition" ranking and sym:)? */
   symbolMatches(name: string): boolean;
-  /** Adds the region's matching lines to `out`, until it holds `limitLines` lines. */
-  scan(region: Region, out: LineHits, limitLines: number): void;
+  /** Adds the region's matching lines to `out` (and where they are to `spans`), until it holds `limitLines` lines. */
+  scan(region: Region, out: LineHits, limitLines: number, spans?: LineSpans): void;
   /** Does the region hold at least one match? */
   any(region: Region): boolean;
 }
@@ -265,10 +300,15 @@ function bytesPattern(text: string): string {
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
-/** Byte offsets [bs, be) within the line starting at byte `ls` of `buf` → UTF-16 offsets in its decoded text. */
-function utf16Range(latin: string, buf: Buffer, ls: number, bs: number, be: number): [number, number] {
+/** UTF-8 decoding of bytes seen as Latin-1 (characters [a, b) of `latin`). */
+function latinToUtf8(latin: string, a: number, b: number): string {
+  return Buffer.from(latin.slice(a, b), 'latin1').toString('utf8');
+}
+
+/** Byte offsets [bs, be) within the line starting at byte `ls` (Latin-1 view) → UTF-16 offsets in its decoded text. */
+function utf16Range(latin: string, ls: number, bs: number, be: number): [number, number] {
   if (!NON_ASCII.test(latin.slice(ls, ls + be))) return [bs, be];
-  return [buf.toString('utf8', ls, ls + bs).length, buf.toString('utf8', ls, ls + be).length];
+  return [latinToUtf8(latin, ls, ls + bs).length, latinToUtf8(latin, ls, ls + be).length];
 }
 
 /** Walks a string's lines forward: `advance(offset)` moves to the line holding offset. */
@@ -300,9 +340,9 @@ function literalMatcher(term: Term & { kind: 'literal' }, caseSensitive: boolean
   // A non-ASCII literal without case is matched on decoded text (JS and the index fold differently).
   const ascii = !NON_ASCII.test(term.text);
   const byteRe = caseSensitive ? new RegExp(escapeRegExp(bytesPattern(term.text)), 'g') : ascii ? new RegExp(escapeRegExp(term.text), 'gi') : null;
-  const scan = (r: Region, out: LineHits, limitLines: number, firstOnly: boolean): boolean => {
+  const scan = (r: Region, out: LineHits, limitLines: number, firstOnly: boolean, spans?: LineSpans): boolean => {
     const re = byteRe ?? textRe;
-    const s = byteRe ? r.buf.toString('latin1') : r.buf.toString('utf8');
+    const s = byteRe ? r.text : latinToUtf8(r.text, 0, r.text.length);
     const cur = new LineCursor(s, r.firstLine);
     re.lastIndex = 0;
     for (let m = re.exec(s); m; m = re.exec(s)) {
@@ -312,10 +352,14 @@ function literalMatcher(term: Term & { kind: 'literal' }, caseSensitive: boolean
       if (!hits) {
         if (out.size >= limitLines) break;
         out.set(cur.line, (hits = []));
+        if (byteRe && spans) {
+          const nl = s.indexOf('\n', m.index);
+          addSpan(spans, cur.line, r.base + cur.start, r.base + (nl < 0 ? s.length : nl));
+        }
       }
       const bs = m.index - cur.start;
       const be = bs + m[0].length;
-      hits!.push(byteRe ? utf16Range(s, r.buf, cur.start, bs, be) : [bs, be]);
+      hits!.push(byteRe ? utf16Range(s, cur.start, bs, be) : [bs, be]);
     }
     return false;
   };
@@ -325,7 +369,7 @@ function literalMatcher(term: Term & { kind: 'literal' }, caseSensitive: boolean
     wholeDoc: term.text.includes('\n'),
     symbolMatches: (name) => (caseSensitive ? name === term.text : name.toLowerCase() === lower),
     any: (r) => scan(r, new Map(), 1, true),
-    scan: (r, out, limitLines) => void scan(r, out, limitLines, false),
+    scan: (r, out, limitLines, spans) => void scan(r, out, limitLines, false, spans),
   };
 }
 
@@ -344,38 +388,51 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean, ra
     .sort((a, b) => a.rarity - b.rarity || b.min - a.min);
   const pre = filters.length ? new RegExp(filters[0]!.source, preCs ? 'g' : 'gi') : null;
   const also = filters.slice(1).map((f) => new RegExp(f.source, preCs ? '' : 'i'));
+  // V8's engine decides for lines of ASCII characters when the pattern translates exactly (see
+  // jsregex.ts: linear-time fallback, same matches as RE2 on ASCII); RE2 runs on the other lines.
+  const fast = fastLineRegex(term.source, caseSensitive);
+  const fastG = fast ? new RegExp(fast.source, 'g') : null;
+  /** 0: the line cannot match; 1: it matches (V8 decided); 2: RE2 must decide. */
+  const verdict = (line: string): 0 | 1 | 2 => (fast === null || NON_ASCII.test(line) ? 2 : fast.test(line) ? 1 : 0);
   /**
-   * Calls `onLine(text, lineNumber)` for each line that may match (stops when it returns true);
-   * `lineNumber()` counts the lines up to it, only for the lines that do match.
+   * Calls `onLine(text, lineNumber, matches)` for each line that may match (stops when it returns
+   * true); `lineNumber()` counts the lines up to it, only for the lines that do match; `matches`
+   * is true when V8 already decided that the line matches (its text is then ASCII).
    */
-  const candidateLines = (r: Region, onLine: (text: string, lineNumber: () => number) => boolean) => {
+  const candidateLines = (r: Region, onLine: (text: string, lineNumber: () => number, matches: boolean, start: number, end: number) => boolean) => {
     if (pre) {
-      const s = r.buf.toString('latin1');
+      const s = r.text;
       const cur = new LineCursor(s, r.firstLine);
       pre.lastIndex = 0;
       for (let m = pre.exec(s); m; m = pre.exec(s)) {
         const start = m.index === 0 ? 0 : s.lastIndexOf('\n', m.index - 1) + 1;
         const nl = s.indexOf('\n', m.index);
         const end = nl < 0 ? s.length : nl;
-        if (also.length === 0 || also.every((a) => a.test(s.slice(start, end)))) {
-          const lineNumber = () => {
-            cur.advance(start);
-            return cur.line;
-          };
-          if (onLine(r.buf.toString('utf8', start, end), lineNumber)) return;
+        const line = s.slice(start, end);
+        if (also.every((a) => a.test(line))) {
+          const v = verdict(line);
+          if (v !== 0) {
+            const lineNumber = () => {
+              cur.advance(start);
+              return cur.line;
+            };
+            if (onLine(v === 1 ? line : latinToUtf8(s, start, end), lineNumber, v === 1, r.base + start, r.base + end)) return;
+          }
         }
         if (nl < 0) return;
         pre.lastIndex = nl + 1;
       }
     } else {
-      const t = r.buf.toString('utf8');
+      const t = latinToUtf8(r.text, 0, r.text.length);
       let ln = r.firstLine;
       let pos = 0;
       while (pos < t.length) {
         const nl = t.indexOf('\n', pos);
         const end = nl < 0 ? t.length : nl;
         const at = ln;
-        if (onLine(t.slice(pos, end), () => at)) return;
+        const line = t.slice(pos, end);
+        const v = verdict(line);
+        if (v !== 0 && onLine(line, () => at, v === 1, -1, -1)) return;
         if (nl < 0) return;
         pos = nl + 1;
         ln++;
@@ -386,31 +443,65 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean, ra
     term,
     plan,
     wholeDoc: false,
-    symbolMatches: (name) => re.test(name),
+    symbolMatches: (name) => {
+      const v = verdict(name);
+      return v === 2 ? re.test(name) : v === 1;
+    },
     any(r) {
       let found = false;
-      candidateLines(r, (text) => (found = re.test(text)));
+      candidateLines(r, (text, _ln, matches) => (found = matches || re.test(text)));
       return found;
     },
-    scan(r, out, limitLines) {
+    scan(r, out, limitLines, spans) {
       if (out.size >= limitLines) return;
-      candidateLines(r, (text, lineNumber) => {
-        // One pass of RE2 per line: the first find() decides, the next ones collect the ranges.
-        const m = re.matcher(text);
-        if (!m.find(0)) return false;
-        const ranges: [number, number][] = [];
-        for (;;) {
-          const s = m.start();
-          const e = m.end();
-          if (e > s) ranges.push([s, e]);
-          const from = e > s ? e : e + 1;
-          if (ranges.length >= 50 || from > text.length || !m.find(from)) break;
-        }
-        out.set(lineNumber(), ranges);
+      candidateLines(r, (text, lineNumber, matches, start, end) => {
+        const ranges = matches ? matchRanges(fastG!, text) : re2Ranges(re, text);
+        if (ranges === null) return false;
+        const ln = lineNumber();
+        out.set(ln, ranges);
+        if (start >= 0) addSpan(spans, ln, start, end);
         return out.size >= limitLines;
       });
     },
   };
+}
+
+/**
+ * The non-empty matches of a regex in a line, as RE2 reports them: leftmost-first, the next search
+ * starting at the end of the previous match (one further after an empty match); at most 50.
+ * Null when there is no match at all.
+ */
+export function re2Ranges(re: RE2JS, text: string): [number, number][] | null {
+  const m = re.matcher(text);
+  if (!m.find(0)) return null;
+  const ranges: [number, number][] = [];
+  for (;;) {
+    const s = m.start();
+    const e = m.end();
+    if (e > s) ranges.push([s, e]);
+    const from = e > s ? e : e + 1;
+    if (ranges.length >= 50 || from > text.length || !m.find(from)) break;
+  }
+  return ranges;
+}
+
+/** The same as re2Ranges with a global V8 RegExp (the translation of the RE2 pattern). */
+export function matchRanges(re: RegExp, text: string): [number, number][] | null {
+  re.lastIndex = 0;
+  let m = re.exec(text);
+  if (!m) return null;
+  const ranges: [number, number][] = [];
+  for (;;) {
+    const s = m.index;
+    const e = s + m[0].length;
+    if (e > s) ranges.push([s, e]);
+    const from = e > s ? e : e + 1;
+    if (ranges.length >= 50 || from > text.length) break;
+    re.lastIndex = from;
+    m = re.exec(text);
+    if (!m) break;
+  }
+  return ranges;
 }
 
 export interface LineFilter {
@@ -501,6 +592,14 @@ export class Searcher {
         let l = docSymbols.get(s.doc);
         if (!l) docSymbols.set(s.doc, (l = []));
         l.push(s);
+      }
+      for (const l of docSymbols.values()) {
+        for (let i = 1; i < l.length; i++) {
+          if (l[i]!.line < l[i - 1]!.line) {
+            l.sort((a, b) => a.line - b.line);
+            break;
+          }
+        }
       }
       shards.push({ reader, occ, docSymbols });
     }
@@ -624,7 +723,7 @@ export class Searcher {
       }
       if (chunks === null || wholeDoc) {
         const off = rd.offsets[c.doc]!;
-        return fn({ buf: rd.rangeShared(off, off + rd.lengths[c.doc]!), firstLine: 1 }) === true;
+        return fn({ text: rd.latinRange(off, off + rd.lengths[c.doc]!), reader: rd, firstLine: 1, base: off }) === true;
       }
       while (i < end) {
         const k0 = chunks[i]!;
@@ -634,13 +733,14 @@ export class Searcher {
           k1++;
         }
         i++;
-        if (fn({ buf: rd.rangeShared(rd.chunkOff[k0]!, rd.chunkEnd(k1)), firstLine: rd.chunkLine[k0]! }) === true) return true;
+        if (fn({ text: rd.latinRange(rd.chunkOff[k0]!, rd.chunkEnd(k1)), reader: rd, firstLine: rd.chunkLine[k0]!, base: rd.chunkOff[k0]! }) === true) return true;
       }
       return false;
     };
     interface Hit {
       cand: Cand;
       hits: LineHits;
+      spans: LineSpans;
       defLines: Set<number>;
       lineCount: number;
       matches: number;
@@ -667,17 +767,22 @@ export class Searcher {
       scanned += c.size;
       if (negative.some((m, j) => regions(c, c.neg[j]!, m.wholeDoc, (r) => m.any(r)))) continue;
       const syms = c.shard.docSymbols.get(c.doc) ?? [];
-      const hits: LineHits = new Map();
+      let hits: LineHits = new Map();
+      const spans: LineSpans = new Map();
       let ok = true;
       for (let j = 0; j < positive.length; j++) {
         const m = positive[j]!;
         const out: LineHits = new Map();
         regions(c, c.pos[j]!, m.wholeDoc, (r) => {
-          m.scan(r, out, o.maxLinesPerFile);
+          m.scan(r, out, o.maxLinesPerFile, spans);
           return out.size >= o.maxLinesPerFile;
         });
         if (out.size === 0) {
           ok = false;
+          break;
+        }
+        if (positive.length === 1) {
+          hits = out;
           break;
         }
         for (const [ln, r] of out) {
@@ -687,9 +792,17 @@ export class Searcher {
       }
       if (!ok) continue;
       // sym: terms show their definition lines.
+      // (Only symbols on matching lines matter: definitions rank and are marked where they match.)
       const defLines = new Set<number>();
-      for (const s of syms) {
-        if (symPos.some((f) => f(s.name)) || positive.some((m) => m.symbolMatches(s.name))) defLines.add(s.line);
+      const isDef = (s: ShardSymbol) => symPos.some((f) => f(s.name)) || positive.some((m) => m.symbolMatches(s.name));
+      if (symPos.length) {
+        for (const s of syms) if (isDef(s)) defLines.add(s.line);
+      } else if (syms.length) {
+        // A document's symbols are in line order, at most one per line.
+        for (const ln of hits.keys()) {
+          const s = syms[symbolIndex(syms, ln)];
+          if (s && s.line === ln && isDef(s)) defLines.add(ln);
+        }
       }
       if (symPos.length) {
         for (const s of syms) {
@@ -701,7 +814,7 @@ export class Searcher {
       const lineCount = c.shard.reader.lineCounts[c.doc]!;
       let matches = 0;
       for (const r of hits.values()) matches += Math.max(1, r ? r.length : 1);
-      found.push({ cand: c, hits, defLines, lineCount, matches });
+      found.push({ cand: c, hits, spans, defLines, lineCount, matches });
     }
     for (const h of found) {
       const c = h.cand;
@@ -744,7 +857,7 @@ export class Searcher {
     for (const f of page) {
       const h = hitOf.get(f)!;
       let lines = built.get(h);
-      if (!lines) built.set(h, (lines = buildLines(h.cand.shard.reader, h.cand.doc, h.hits, h.defLines, o.context, h.cand.shard.docSymbols.get(h.cand.doc) ?? [], symPos)));
+      if (!lines) built.set(h, (lines = buildLines(h.cand.shard.reader, h.cand.doc, h.hits, h.spans, h.defLines, o.context, h.cand.shard.docSymbols.get(h.cand.doc) ?? [], symPos)));
       f.lines = lines;
       let g = groups[groups.length - 1];
       if (!g || g.repository !== f.repository) groups.push((g = { repository: f.repository, software: f.software, origin: f.origin, files: [] }));
@@ -752,6 +865,18 @@ export class Searcher {
     }
     return { groups, fileCount: files.length, matchCount, truncated, notice, candidates: cands.length, offset: o.offset, limit: o.limit };
   }
+}
+
+/** Index of the first symbol at or after this line (symbols sorted by line). */
+function symbolIndex(syms: ShardSymbol[], line: number): number {
+  let lo = 0;
+  let hi = syms.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (syms[mid]!.line < line) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Texts of some lines of a document (sorted line numbers), read from the chunks that hold them. */
@@ -772,8 +897,7 @@ export function readLines(reader: ShardReader, doc: number, wanted: number[]): M
     }
     const nextLine = lo + 1 < last ? reader.chunkLine[lo + 1]! : Infinity;
     // Lines are found on the Latin-1 view of the bytes; only the wanted ones are decoded.
-    const buf = reader.rangeShared(reader.chunkOff[lo]!, reader.chunkEnd(lo));
-    const latin = buf.toString('latin1');
+    const latin = reader.latinRange(reader.chunkOff[lo]!, reader.chunkEnd(lo));
     let cur = reader.chunkLine[lo]!;
     let pos = 0;
     while (i < wanted.length && wanted[i]! < nextLine) {
@@ -785,7 +909,7 @@ export function readLines(reader: ShardReader, doc: number, wanted: number[]): M
       }
       if (pos <= latin.length) {
         const nl = latin.indexOf('\n', pos);
-        out.set(want, buf.toString('utf8', pos, nl < 0 ? latin.length : nl));
+        out.set(want, latinToUtf8(latin, pos, nl < 0 ? latin.length : nl));
       }
       i++;
     }
@@ -797,6 +921,7 @@ function buildLines(
   reader: ShardReader,
   doc: number,
   ranges: LineHits,
+  spans: LineSpans,
   defs: Set<number>,
   context: number,
   syms: ShardSymbol[],
@@ -806,7 +931,18 @@ function buildLines(
   const total = reader.lineCounts[doc]!;
   for (const ln of ranges.keys()) for (let k = Math.max(1, ln - context); k <= Math.min(total, ln + context); k++) want.add(k);
   const sorted = [...want].sort((a, b) => a - b);
-  const texts = readLines(reader, doc, sorted);
+  // Lines whose place verification recorded are decoded from there; the others (context, symbol
+  // lines) are found in their chunks.
+  const texts = readLines(
+    reader,
+    doc,
+    sorted.filter((ln) => !spans.has(ln)),
+  );
+  for (const [ln, sp] of spans) {
+    if (!want.has(ln)) continue;
+    const start = Math.floor(sp / SPAN);
+    texts.set(ln, reader.utf8(start, start + (sp % SPAN)));
+  }
   return sorted.map((ln) => {
     let r = ranges.get(ln);
     let text = texts.get(ln) ?? '';

@@ -326,6 +326,9 @@ let scratch = Buffer.allocUnsafeSlow(1 << 20);
  * Shard contents kept in memory (the whole content.bin of a shard, least recently used first out),
  * so verification slices candidate chunks without a system call or a copy. Bounded by
  * COMMONS_CONTENT_CACHE_MB (default 1024; 0 disables it: contents are then read on demand).
+ * The contents are kept as a Latin-1 string (one byte per character in V8, the same memory as a
+ * Buffer): verification runs JS regular expressions on the Latin-1 view of the bytes, and a
+ * substring of it is a slice of the cached string, with no copy to make and collect per query.
  */
 const contentCache = {
   budget: Math.max(0, Number(process.env.COMMONS_CONTENT_CACHE_MB ?? 1024)) * 1024 * 1024,
@@ -353,8 +356,8 @@ export class ShardReader {
   readonly symbols: ShardSymbol[];
   readonly fp: Uint32Array;
   readonly bytes: number;
-  /** The whole content.bin when cached. */
-  private cached: Buffer | null = null;
+  /** The whole content.bin when cached, as a Latin-1 string. */
+  private cached: string | null = null;
   private loading = false;
 
   constructor(readonly dir: string) {
@@ -472,8 +475,12 @@ export class ShardReader {
    * until the next call (the same contract as contentShared).
    */
   rangeShared(start: number, end: number): Buffer {
-    if (this.touch()) return this.cached!.subarray(start, end);
     const len = end - start;
+    if (this.touch()) {
+      if (scratch.length < len) scratch = Buffer.allocUnsafeSlow(Math.max(len, scratch.length * 2));
+      scratch.write(this.cached!.substring(start, end), 0, len, 'latin1');
+      return scratch.subarray(0, len);
+    }
     if (scratch.length < len) scratch = Buffer.allocUnsafeSlow(Math.max(len, scratch.length * 2));
     const buf = scratch.subarray(0, len);
     let read = 0;
@@ -486,13 +493,27 @@ export class ShardReader {
    * call (searches are synchronous; copy what must outlive it). Saves an allocation per candidate.
    */
   contentShared(doc: number): Buffer {
-    if (this.touch()) return this.cached!.subarray(this.offsets[doc]!, this.offsets[doc]! + this.lengths[doc]!);
+    if (this.cached) return this.rangeShared(this.offsets[doc]!, this.offsets[doc]! + this.lengths[doc]!);
     const len = this.lengths[doc]!;
     if (scratch.length < len) scratch = Buffer.allocUnsafeSlow(Math.max(len, scratch.length * 2));
     const buf = scratch.subarray(0, len);
     let read = 0;
     while (read < len) read += fs.readSync(this.contentFd, buf, read, len - read, this.offsets[doc]! + read);
     return buf;
+  }
+
+  /**
+   * Bytes [start, end) of content.bin seen as Latin-1 (one character per byte): a slice of the
+   * cached string when the contents are in memory, else read from disk.
+   */
+  latinRange(start: number, end: number): string {
+    if (this.touch()) return this.cached!.substring(start, end);
+    return this.rangeShared(start, end).toString('latin1');
+  }
+
+  /** Bytes [start, end) of content.bin decoded as UTF-8 (a string of its own). */
+  utf8(start: number, end: number): string {
+    return this.rangeShared(start, end).toString('utf8');
   }
 
   content(doc: number): Buffer {
@@ -526,7 +547,7 @@ export class ShardReader {
         r.evict();
       }
       if (contentCache.used + buf.length > contentCache.budget) return;
-      this.cached = buf;
+      this.cached = buf.toString('latin1');
       contentCache.used += buf.length;
       contentCache.lru.add(this);
     } finally {
