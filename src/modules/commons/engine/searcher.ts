@@ -261,6 +261,8 @@ function lowerBound(a: Uint32Array, v: number): number {
 interface Region {
   text: string;
   reader: ShardReader;
+  /** The chunk the region starts with (a region is a run of consecutive chunks of one document). */
+  chunk: number;
   firstLine: number;
   /** Offset of buf[0] in the shard's content.bin. */
   base: number;
@@ -311,8 +313,41 @@ function utf16Range(latin: string, ls: number, bs: number, be: number): [number,
   return [latinToUtf8(latin, ls, ls + bs).length, latinToUtf8(latin, ls, ls + be).length];
 }
 
+interface Lines {
+  /** After advance(offset): the line holding offset, and the offset where that line starts. */
+  line: number;
+  start: number;
+  /** Moves to the line holding offset (offsets never decrease from one call to the next). */
+  advance(offset: number): void;
+}
+
+/** Lines of a region's Latin-1 text from the shard's line table (version 3), else by counting. */
+function regionLines(r: Region): Lines {
+  return r.reader.lineStarts ? new ChunkLines(r) : new LineCursor(r.text, r.firstLine);
+}
+
+/** Finds lines with the shard's table of line starts: a binary search within the chunk. */
+class ChunkLines implements Lines {
+  line: number;
+  start = 0;
+  private k: number;
+  constructor(private readonly r: Region) {
+    this.line = r.firstLine;
+    this.k = r.chunk;
+  }
+  advance(offset: number) {
+    const rd = this.r.reader;
+    const abs = this.r.base + offset;
+    const doc = rd.chunkDoc[this.k]!;
+    while (this.k + 1 < rd.chunks && rd.chunkDoc[this.k + 1] === doc && rd.chunkOff[this.k + 1]! <= abs) this.k++;
+    const at = rd.lineAt(this.k, abs);
+    this.line = at.line;
+    this.start = at.start - this.r.base;
+  }
+}
+
 /** Walks a string's lines forward: `advance(offset)` moves to the line holding offset. */
-class LineCursor {
+class LineCursor implements Lines {
   line: number;
   start = 0;
   constructor(
@@ -340,26 +375,49 @@ function literalMatcher(term: Term & { kind: 'literal' }, caseSensitive: boolean
   // A non-ASCII literal without case is matched on decoded text (JS and the index fold differently).
   const ascii = !NON_ASCII.test(term.text);
   const byteRe = caseSensitive ? new RegExp(escapeRegExp(bytesPattern(term.text)), 'g') : ascii ? new RegExp(escapeRegExp(term.text), 'gi') : null;
+  // Matches on raw bytes have the pattern's length (ASCII folding keeps lengths): test() finds
+  // them without allocating a match object.
+  const byteLen = byteRe ? (caseSensitive ? bytesPattern(term.text).length : term.text.length) : 0;
   const scan = (r: Region, out: LineHits, limitLines: number, firstOnly: boolean, spans?: LineSpans): boolean => {
-    const re = byteRe ?? textRe;
-    const s = byteRe ? r.text : latinToUtf8(r.text, 0, r.text.length);
-    const cur = new LineCursor(s, r.firstLine);
-    re.lastIndex = 0;
-    for (let m = re.exec(s); m; m = re.exec(s)) {
-      if (firstOnly) return true;
-      cur.advance(m.index);
-      let hits = out.get(cur.line);
-      if (!hits) {
-        if (out.size >= limitLines) break;
-        out.set(cur.line, (hits = []));
-        if (byteRe && spans) {
-          const nl = s.indexOf('\n', m.index);
-          addSpan(spans, cur.line, r.base + cur.start, r.base + (nl < 0 ? s.length : nl));
+    if (!byteRe) {
+      const s = latinToUtf8(r.text, 0, r.text.length);
+      const cur = new LineCursor(s, r.firstLine);
+      textRe.lastIndex = 0;
+      for (let m = textRe.exec(s); m; m = textRe.exec(s)) {
+        if (firstOnly) return true;
+        cur.advance(m.index);
+        let hits = out.get(cur.line);
+        if (!hits) {
+          if (out.size >= limitLines) break;
+          out.set(cur.line, (hits = []));
         }
+        const bs = m.index - cur.start;
+        hits.push([bs, bs + m[0].length]);
       }
-      const bs = m.index - cur.start;
-      const be = bs + m[0].length;
-      hits!.push(byteRe ? utf16Range(s, cur.start, bs, be) : [bs, be]);
+      return false;
+    }
+    const s = r.text;
+    const cur = regionLines(r);
+    let hits: [number, number][] | undefined;
+    let hitLine = -1;
+    let lineAscii = true;
+    byteRe.lastIndex = 0;
+    while (byteRe.test(s)) {
+      if (firstOnly) return true;
+      const at = byteRe.lastIndex - byteLen;
+      cur.advance(at);
+      if (cur.line !== hitLine) {
+        if (out.size >= limitLines) break;
+        hitLine = cur.line;
+        out.set(hitLine, (hits = []));
+        const nl = s.indexOf('\n', at);
+        const end = nl < 0 ? s.length : nl;
+        lineAscii = !NON_ASCII.test(s.slice(cur.start, end));
+        addSpan(spans, hitLine, r.base + cur.start, r.base + end);
+      }
+      const bs = at - cur.start;
+      const be = bs + byteLen;
+      hits!.push(lineAscii ? [bs, be] : utf16Range(s, cur.start, bs, be));
     }
     return false;
   };
@@ -402,7 +460,7 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean, ra
   const candidateLines = (r: Region, onLine: (text: string, lineNumber: () => number, matches: boolean, start: number, end: number) => boolean) => {
     if (pre) {
       const s = r.text;
-      const cur = new LineCursor(s, r.firstLine);
+      const cur = regionLines(r);
       pre.lastIndex = 0;
       for (let m = pre.exec(s); m; m = pre.exec(s)) {
         const start = m.index === 0 ? 0 : s.lastIndexOf('\n', m.index - 1) + 1;
@@ -723,7 +781,7 @@ export class Searcher {
       }
       if (chunks === null || wholeDoc) {
         const off = rd.offsets[c.doc]!;
-        return fn({ text: rd.latinRange(off, off + rd.lengths[c.doc]!), reader: rd, firstLine: 1, base: off }) === true;
+        return fn({ text: rd.latinRange(off, off + rd.lengths[c.doc]!), reader: rd, chunk: first, firstLine: 1, base: off }) === true;
       }
       while (i < end) {
         const k0 = chunks[i]!;
@@ -733,7 +791,7 @@ export class Searcher {
           k1++;
         }
         i++;
-        if (fn({ text: rd.latinRange(rd.chunkOff[k0]!, rd.chunkEnd(k1)), reader: rd, firstLine: rd.chunkLine[k0]!, base: rd.chunkOff[k0]! }) === true) return true;
+        if (fn({ text: rd.latinRange(rd.chunkOff[k0]!, rd.chunkEnd(k1)), reader: rd, chunk: k0, firstLine: rd.chunkLine[k0]!, base: rd.chunkOff[k0]! }) === true) return true;
       }
       return false;
     };

@@ -18,6 +18,12 @@
  * hence within one chunk, so a query's candidates are the few chunks holding all its trigrams, not
  * whole (often large) files that hold them scattered. Version 1 shards (postings per document) are
  * still read: each document is then one chunk.
+ *   lineidx.bin    (version 3) per chunk, the index of its first entry in lines.bin (u32), and the
+ *                  total at the end
+ *   lines.bin      (version 3) per chunk, the offsets of its lines after the first, relative to
+ *                  the chunk (u16: a chunk closes at the first line end past CHUNK_BYTES, so every
+ *                  line starting in it starts before that): a match's line number is found by a
+ *                  binary search instead of counting the newlines before it
  *   symbols.json   [[doc, line, kind, name], …]
  *   fp.bin         block fingerprints sorted by hash: hash (u32), doc (u32), line (u32)
  */
@@ -26,10 +32,10 @@ import path from 'node:path';
 import { extractSymbols, type SymbolDef } from './symbols.ts';
 import { fingerprintsOfBytes } from './blocks.ts';
 
-export const SHARD_VERSION = 2;
+export const SHARD_VERSION = 3;
 
 /** Target size of a chunk (bytes): whole lines are added until it is reached. */
-export const CHUNK_BYTES = 4096;
+export const CHUNK_BYTES = 4096; // at most 65536: line offsets within a chunk are u16
 
 /** ASCII lower-casing table: the trigram index is case-folded, verification is exact. */
 export const LOWER = new Uint8Array(256);
@@ -75,6 +81,8 @@ export class ShardWriter {
   private readonly chunkOff = new GrowU32();
   private readonly chunkLine = new GrowU32();
   private readonly chunkDoc = new GrowU32();
+  private readonly chunkLineIdx = new GrowU32();
+  private readonly lineStarts = new GrowU32();
   private readonly seen = new Uint32Array(1 << 19);
   private chunkTris = new Uint32Array(1 << 14);
   private readonly symbols: [number, number, string, string][] = [];
@@ -123,7 +131,9 @@ export class ShardWriter {
       nt = 0;
       this.chunkTriEnd.push(tris.length);
     };
+    const lineStarts = this.lineStarts;
     const openChunk = (at: number, line: number) => {
+      this.chunkLineIdx.push(lineStarts.length);
       this.chunkOff.push(this.bytes + at);
       this.chunkLine.push(line);
       this.chunkDoc.push(doc);
@@ -144,7 +154,7 @@ export class ShardWriter {
           closeChunk();
           chunkStart = i + 1;
           openChunk(chunkStart, line);
-        }
+        } else if (i + 1 < n) lineStarts.push(i + 1 - chunkStart);
         continue;
       }
       if (++run >= 3) {
@@ -200,6 +210,11 @@ export class ShardWriter {
       chunks[k * 3 + 2] = cd[k]!;
     }
     fs.writeFileSync(path.join(this.tmp, 'chunks.bin'), new Uint8Array(chunks.buffer, 0, chunks.byteLength));
+    this.chunkLineIdx.push(this.lineStarts.length);
+    const lineIdx = this.chunkLineIdx.view();
+    fs.writeFileSync(path.join(this.tmp, 'lineidx.bin'), new Uint8Array(lineIdx.buffer, lineIdx.byteOffset, lineIdx.byteLength));
+    const starts = Uint16Array.from(this.lineStarts.view());
+    fs.writeFileSync(path.join(this.tmp, 'lines.bin'), new Uint8Array(starts.buffer, 0, starts.byteLength));
     // Sort the (trigram, chunk) pairs by trigram: two stable radix passes of 12 bits (small
     // histograms that stay in cache); chunks come out in increasing order within a trigram.
     const tris = this.tris.view();
@@ -349,6 +364,9 @@ export class ShardReader {
   readonly chunkLine: Uint32Array;
   readonly chunkDoc: Uint32Array;
   readonly docFirstChunk: Uint32Array;
+  /** Version 3: line starts within chunks (see the file list above); null for older shards. */
+  readonly lineIdx: Uint32Array | null = null;
+  readonly lineStarts: Uint16Array | null = null;
   readonly version: number;
   private readonly triTable: Uint32Array;
   private readonly post: Buffer;
@@ -362,7 +380,7 @@ export class ShardReader {
 
   constructor(readonly dir: string) {
     const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { version: number; docs: number; bytes: number };
-    if (meta.version !== 1 && meta.version !== SHARD_VERSION) throw new Error(`shard ${dir}: unsupported version ${meta.version}`);
+    if (meta.version !== 1 && meta.version !== 2 && meta.version !== SHARD_VERSION) throw new Error(`shard ${dir}: unsupported version ${meta.version}`);
     this.version = meta.version;
     this.docs = meta.docs;
     this.bytes = meta.bytes;
@@ -399,6 +417,12 @@ export class ShardReader {
         this.chunkDoc[k] = c[k * 3 + 2]!;
       }
       this.docFirstChunk[this.docs] = n;
+      if (meta.version >= 3) {
+        const li = fs.readFileSync(path.join(dir, 'lineidx.bin'));
+        this.lineIdx = new Uint32Array(li.buffer.slice(li.byteOffset, li.byteOffset + li.byteLength));
+        const ls = fs.readFileSync(path.join(dir, 'lines.bin'));
+        this.lineStarts = new Uint16Array(ls.buffer.slice(ls.byteOffset, ls.byteOffset + ls.byteLength));
+      }
     }
     const tri = fs.readFileSync(path.join(dir, 'tri.bin'));
     this.triTable = new Uint32Array(tri.buffer, tri.byteOffset, tri.byteLength / 4);
@@ -409,6 +433,26 @@ export class ShardReader {
       ([doc, line, kind, name]) => ({ doc, line, kind, name }),
     );
     this.contentFd = fs.openSync(path.join(dir, 'content.bin'), 'r');
+  }
+
+  /**
+   * The line holding byte `abs` of content.bin, which lies in chunk k: its number and the offset
+   * of its first byte (version 3 shards: a binary search in the chunk's line starts).
+   */
+  lineAt(k: number, abs: number): { line: number; start: number } {
+    const starts = this.lineStarts!;
+    const first = this.lineIdx![k]!;
+    const rel = abs - this.chunkOff[k]!;
+    // Entries of chunk k at or before rel.
+    let lo = first;
+    let hi = this.lineIdx![k + 1]!;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (starts[mid]! <= rel) lo = mid + 1;
+      else hi = mid;
+    }
+    const n = lo - first;
+    return { line: this.chunkLine[k]! + n, start: this.chunkOff[k]! + (n ? starts[lo - 1]! : 0) };
   }
 
   get chunks(): number {

@@ -55,6 +55,24 @@ test('chunked postings: every match of a large file, exact lines, context across
     const first = readLines(reader, big, [reader.chunkLine[k]!]).get(reader.chunkLine[k]!)!;
     assert.equal(bytes.toString('utf8').split('\n')[0], first);
   }
+  // The table of line starts (shard version 3) gives every byte's line and line start, as
+  // counting newlines does.
+  assert.equal(reader.version, 3);
+  {
+    const off = reader.offsets[big]!;
+    const text = reader.rangeShared(off, off + reader.lengths[big]!).toString('latin1');
+    let k = reader.docFirstChunk[big]!;
+    let line = 1;
+    let start = 0;
+    for (let i = 0; i < text.length; i += 37) {
+      for (let j = text.indexOf('\n', start); j >= 0 && j < i; j = text.indexOf('\n', start)) {
+        start = j + 1;
+        line++;
+      }
+      while (k + 1 < reader.docFirstChunk[big + 1]! && reader.chunkOff[k + 1]! <= off + i) k++;
+      assert.deepEqual(reader.lineAt(k, off + i), { line, start: off + start }, `byte ${i}`);
+    }
+  }
 
   const lines = async (q: string, context = 0) => {
     const r = await search(ctx, `${q} repo:${slug}`, { context, maxLinesPerFile: Infinity });
