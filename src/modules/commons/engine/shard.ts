@@ -376,7 +376,8 @@ export class ShardReader {
   readonly bytes: number;
   /** The whole content.bin when cached, as a Latin-1 string. */
   private cached: string | null = null;
-  private loading = false;
+  /** The load in progress (a second warm() waits for it rather than returning early). */
+  private loading: Promise<void> | null = null;
 
   constructor(readonly dir: string) {
     const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { version: number; docs: number; bytes: number };
@@ -580,23 +581,25 @@ export class ShardReader {
    * Loads the contents into the cache (in the background: searches read on demand meanwhile), when
    * they fit in its budget, evicting the least recently used shards.
    */
-  async warm(): Promise<void> {
-    if (this.cached || this.loading || this.bytes > contentCache.budget) return;
-    this.loading = true;
-    try {
-      const buf = await fs.promises.readFile(path.join(this.dir, 'content.bin'));
-      if (this.closed) return;
-      for (const r of contentCache.lru) {
-        if (contentCache.used + buf.length <= contentCache.budget) break;
-        r.evict();
-      }
-      if (contentCache.used + buf.length > contentCache.budget) return;
-      this.cached = buf.toString('latin1');
-      contentCache.used += buf.length;
-      contentCache.lru.add(this);
-    } finally {
-      this.loading = false;
+  warm(): Promise<void> {
+    if (this.cached || this.bytes > contentCache.budget) return Promise.resolve();
+    this.loading ??= this.load().finally(() => {
+      this.loading = null;
+    });
+    return this.loading;
+  }
+
+  private async load(): Promise<void> {
+    const buf = await fs.promises.readFile(path.join(this.dir, 'content.bin'));
+    if (this.closed) return;
+    for (const r of contentCache.lru) {
+      if (contentCache.used + buf.length <= contentCache.budget) break;
+      r.evict();
     }
+    if (contentCache.used + buf.length > contentCache.budget) return;
+    this.cached = buf.toString('latin1');
+    contentCache.used += buf.length;
+    contentCache.lru.add(this);
   }
 
   private evict() {
