@@ -17,6 +17,7 @@ export type { Place } from './store.ts';
 export type { PlaceRecord, ValidationIssue, CoordinatesPrecision } from './model/types.ts';
 export {
   searchPlaces,
+  searchPlacesJson,
   getPlace,
   getPlacesByUids,
   countPlacesBy,

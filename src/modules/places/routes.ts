@@ -17,6 +17,7 @@ import {
   getPlace,
   iteratePlaces,
   searchPlaces,
+  searchPlacesJson,
   type PlaceQuery,
 } from './service.ts';
 
@@ -95,8 +96,13 @@ export function placeJson(place: Place, distanceKm: number | null = null): Recor
     epci: place.epci,
     created_at: place.createdAt,
     updated_at: place.updatedAt,
-    ...(distanceKm === null ? {} : { distance_km: Math.round(distanceKm * 1000) / 1000 }),
+    ...(distanceKm === null ? {} : { distance_km: roundKm(distanceKm) }),
   };
+}
+
+/** Distances are shown to the metre. */
+function roundKm(km: number): number {
+  return Math.round(km * 1000) / 1000;
 }
 
 function pickFields(obj: Record<string, unknown>, fields: string[] | null): Record<string, unknown> {
@@ -192,13 +198,21 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
       reply.type('application/json; charset=utf-8');
       if (hit !== undefined) return reply.send(hit);
       const fields = parseFields(req.query.fields);
-      const result = await searchPlaces(ctx.db, toPlaceQuery(req.query), now);
-      const body = JSON.stringify({
-        total: result.total,
-        sort: result.sort,
-        next_cursor: result.nextCursor,
-        items: result.items.map((h) => pickFields(placeJson(h.place, h.distanceKm), fields)),
-      });
+      let body: string;
+      if (fields) {
+        const result = await searchPlaces(ctx.db, toPlaceQuery(req.query), now);
+        body = JSON.stringify({
+          total: result.total,
+          sort: result.sort,
+          next_cursor: result.nextCursor,
+          items: result.items.map((h) => pickFields(placeJson(h.place, h.distanceKm), fields)),
+        });
+      } else {
+        // Whole places: their JSON comes from the database as text, and is only joined here.
+        const result = await searchPlacesJson(ctx.db, toPlaceQuery(req.query), now);
+        const items = result.items.map((h) => (h.distanceKm === null ? h.json : `${h.json.slice(0, -1)},"distance_km":${roundKm(h.distanceKm)}}`));
+        body = `{"total":${result.total},"sort":${JSON.stringify(result.sort)},"next_cursor":${JSON.stringify(result.nextCursor)},"items":[${items.join(',')}]}`;
+      }
       if (keep) responses.set(version, key, body);
       return reply.send(body);
     },

@@ -27,7 +27,9 @@ import {
   FILTER_FIELDS,
   getPlaceRow,
   getPlacesByUids,
+  JSON_PROJECTION,
   mapPointsRows,
+  PLACE_PROJECTION,
   updateOpenHorizons,
   searchRows,
   prepareUpsert,
@@ -37,6 +39,8 @@ import {
   type FilterField,
   type Place,
   type PlaceWrite,
+  type Projection,
+  type SearchPage,
   type SortKind,
   type SqlFilter,
 } from './store.ts';
@@ -584,13 +588,33 @@ function decodeCursor(s: string, sort: SortKind): Cursor {
 }
 
 export async function searchPlaces(db: Queryable, query: PlaceQuery, now = new Date()): Promise<PlaceSearchResult> {
+  const r = await search(db, query, now, PLACE_PROJECTION);
+  return { ...r, items: r.items.map((h) => ({ place: h.item, distanceKm: h.distanceKm })) };
+}
+
+/** A search whose places come as their public JSON text, serialised by the database (API lists). */
+export async function searchPlacesJson(
+  db: Queryable,
+  query: PlaceQuery,
+  now = new Date(),
+): Promise<Omit<PlaceSearchResult, 'items'> & { items: { json: string; distanceKm: number | null }[] }> {
+  const r = await search(db, query, now, JSON_PROJECTION);
+  return { ...r, items: r.items.map((h) => ({ json: h.item.json, distanceKm: h.distanceKm })) };
+}
+
+async function search<T>(
+  db: Queryable,
+  query: PlaceQuery,
+  now: Date,
+  projection: Projection<T>,
+): Promise<{ total: number; items: { item: T; distanceKm: number | null }[]; nextCursor: string | null; sort: SortKind }> {
   const f = await toSqlFilter(db, query, now);
   const sort: SortKind = query.sort ?? (f.near ? 'distance' : f.q ? 'relevance' : 'name');
   if (sort === 'distance' && !f.near) throw new UserError('Le tri par distance demande une position (near).', 400, 'sort');
   if (sort === 'relevance' && !f.q) throw new UserError('Le tri par pertinence demande un texte (q).', 400, 'sort');
   const limit = Math.min(Math.max(query.limit ?? 20, 1), 500);
   const cursor = query.cursor ? decodeCursor(query.cursor, sort) : null;
-  let page: Awaited<ReturnType<typeof searchRows>>;
+  let page: SearchPage<T>;
   let total: number;
   if (sort === 'relevance') {
     // How many matches each relevance tier holds decides how each tier is read; like every
@@ -600,18 +624,18 @@ export async function searchPlaces(db: Queryable, query: PlaceQuery, now = new D
       cachedAggregate(db, 'rows', () => countRows(db, { includeHidden: true })),
     ]);
     total = tiers.reduce((a, b) => a + b, 0);
-    page = await relevanceRows(db, f, tiers, tableRows, limit + 1, cursor);
+    page = await relevanceRows(db, f, tiers, tableRows, limit + 1, cursor, projection);
   } else {
     const totalKey = `total:${JSON.stringify(f)}`;
     const known = await peekAggregate<number>(db, totalKey);
     if (!known.hit && sort === 'distance' && !cursor) {
       // Near me: every match is sorted by distance anyway, so the same statement counts them.
-      page = await searchRows(db, f, sort, limit + 1, cursor, true);
+      page = await searchRows(db, f, sort, limit + 1, cursor, projection, true);
       total = page.total;
       storeAggregate(db, known.version, totalKey, total);
     } else {
       [page, total] = await Promise.all([
-        searchRows(db, f, sort, limit + 1, cursor),
+        searchRows(db, f, sort, limit + 1, cursor, projection),
         known.hit ? known.hit.value : cachedAggregate(db, totalKey, () => countRows(db, f)),
       ]);
     }
@@ -621,8 +645,8 @@ export async function searchPlaces(db: Queryable, query: PlaceQuery, now = new D
   const last = rows[rows.length - 1];
   return {
     total,
-    items: rows.map((r) => ({ place: r.place, distanceKm: r.distanceKm })),
-    nextCursor: more && last ? encodeCursor({ s: sort, k: last.sortKey, u: last.place.uid }) : null,
+    items: rows.map((r) => ({ item: r.item, distanceKm: r.distanceKm })),
+    nextCursor: more && last ? encodeCursor({ s: sort, k: last.sortKey, u: last.uid }) : null,
     sort,
   };
 }
@@ -699,10 +723,10 @@ export async function* iteratePlaces(db: Queryable, query: PlaceQuery = {}, batc
   const sort: SortKind = f.near ? 'distance' : 'name';
   let cursor: Cursor | null = null;
   for (;;) {
-    const page = await searchRows(db, f, sort, batchSize, cursor);
-    for (const r of page.rows) yield { place: r.place, distanceKm: r.distanceKm };
+    const page: SearchPage<Place> = await searchRows(db, f, sort, batchSize, cursor, PLACE_PROJECTION);
+    for (const r of page.rows) yield { place: r.item, distanceKm: r.distanceKm };
     if (page.rows.length < batchSize) return;
     const last = page.rows[page.rows.length - 1]!;
-    cursor = { s: sort, k: last.sortKey, u: last.place.uid };
+    cursor = { s: sort, k: last.sortKey, u: last.uid };
   }
 }

@@ -257,6 +257,37 @@ export async function updateOpenHorizons(db: Queryable, items: { uid: string; in
 const PLACE_COLUMNS = `${STANDARD_COLUMNS.map((c) => `p.${c}`).join(', ')}, p.uid, p.import_source, p.coordinates_precision,
   p.commune_code, p.departement, p.region, p.epci, p.created_at, p.updated_at, p.visible`;
 
+/** How the places of a page are read: the columns selected (table alias `p`) and what a row becomes. */
+export interface Projection<T> {
+  columns: string;
+  map: (row: Record<string, unknown>) => T;
+  uid: (item: T) => string;
+}
+
+export const PLACE_PROJECTION: Projection<Place> = { columns: PLACE_COLUMNS, map: rowToPlace, uid: (p) => p.uid };
+
+/** A place as the public API shows it, serialised by the database (see JSON_PROJECTION). */
+export interface PlaceJsonText {
+  uid: string;
+  /** A JSON object: the standard fields in published order, then the platform's public fields. */
+  json: string;
+}
+
+const UTC_ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+
+/**
+ * The public JSON of a place built by the database (the API's list pages): the same object the
+ * API builds from a place (`placeJson` in routes.ts; a test checks both agree) without decoding
+ * every column and re-encoding it in the process, which was most of a search request's CPU time.
+ */
+export const JSON_PROJECTION: Projection<PlaceJsonText> = {
+  columns: `p.uid, (SELECT row_to_json(j) FROM (SELECT ${STANDARD_COLUMNS.map((c) => `p.${c}`).join(', ')}, p.uid, p.coordinates_precision,
+    p.departement, p.region, p.epci, to_char(p.created_at AT TIME ZONE 'UTC', ${UTC_ISO}) AS created_at,
+    to_char(p.updated_at AT TIME ZONE 'UTC', ${UTC_ISO}) AS updated_at) j)::text AS item_json`,
+  map: (r) => ({ uid: r.uid as string, json: r.item_json as string }),
+  uid: (j) => j.uid,
+};
+
 export function slugify(text: string): string {
   return text
     .normalize('NFD')
@@ -299,10 +330,15 @@ export async function getPlaceRow(db: Queryable, uid: string): Promise<Place | n
 }
 
 export async function getPlacesByUids(db: Queryable, uids: string[]): Promise<Place[]> {
+  return readByUids(db, uids, PLACE_PROJECTION);
+}
+
+/** The places with these uids, in the order given (unknown uids are left out). */
+export async function readByUids<T>(db: Queryable, uids: string[], projection: Projection<T>): Promise<T[]> {
   if (uids.length === 0) return [];
-  const { rows } = await db.query(`SELECT ${PLACE_COLUMNS} FROM places.place p WHERE p.uid = ANY($1::uuid[])`, [uids]);
-  const byUid = new Map(rows.map((r) => [r.uid as string, rowToPlace(r)]));
-  return uids.map((u) => byUid.get(u)).filter((p): p is Place => Boolean(p));
+  const { rows } = await db.query(`SELECT ${projection.columns} FROM places.place p WHERE p.uid = ANY($1::uuid[])`, [uids]);
+  const byUid = new Map(rows.map((r) => [r.uid as string, projection.map(r)]));
+  return uids.map((u) => byUid.get(u)).filter((p): p is T => p !== undefined);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -400,9 +436,9 @@ function buildWhere(f: SqlFilter, p: Params): { where: string[]; distance: strin
 
 const whereSql = (where: string[]) => (where.length ? `WHERE ${where.join(' AND ')}` : '');
 
-export interface SearchPage {
+export interface SearchPage<T = Place> {
   total: number;
-  rows: { place: Place; distanceKm: number | null; sortKey: number | string }[];
+  rows: { item: T; uid: string; distanceKm: number | null; sortKey: number | string }[];
 }
 
 /** How many places match a filter. */
@@ -435,14 +471,15 @@ export async function countTiers(db: Queryable, f: SqlFilter): Promise<number[]>
  * a big tier by walking the primary key until the page is full (a few rows per hit), a small one
  * by collecting its matches through the text indexes and sorting them.
  */
-export async function relevanceRows(
+export async function relevanceRows<T>(
   db: Queryable,
   f: SqlFilter,
   tierCounts: number[],
   tableRows: number,
   limit: number,
   cursor: Cursor | null,
-): Promise<SearchPage> {
+  projection: Projection<T>,
+): Promise<SearchPage<T>> {
   const uids: string[] = [];
   const tierOf = new Map<string, number>();
   const distances = new Map<string, number>();
@@ -467,10 +504,13 @@ export async function relevanceRows(
       if (r.distance_km !== undefined) distances.set(r.uid, r.distance_km);
     }
   }
-  const places = await getPlacesByUids(db, uids);
+  const items = await readByUids(db, uids, projection);
   return {
     total: -1,
-    rows: places.map((place) => ({ place, distanceKm: distances.get(place.uid) ?? null, sortKey: tierOf.get(place.uid)! })),
+    rows: items.map((item) => {
+      const uid = projection.uid(item);
+      return { item, uid, distanceKm: distances.get(uid) ?? null, sortKey: tierOf.get(uid)! };
+    }),
   };
 }
 
@@ -478,14 +518,15 @@ export async function relevanceRows(
  * One page sorted by distance or by name. The sort runs over narrow rows (uid and key), and only
  * the page's places are then read whole.
  */
-export async function searchRows(
+export async function searchRows<T>(
   db: Queryable,
   f: SqlFilter,
   sort: Exclude<SortKind, 'relevance'>,
   limit: number,
   cursor: Cursor | null,
+  projection: Projection<T>,
   withTotal = false,
-): Promise<SearchPage> {
+): Promise<SearchPage<T>> {
   const p = new Params();
   const { where, distance } = buildWhere(f, p);
   let key: string;
@@ -499,7 +540,7 @@ export async function searchRows(
     order = 'p.name_folded ASC, p.uid ASC';
     if (cursor) where.push(`(p.name_folded, p.uid) > (${p.add(String(cursor.k))}, ${p.add(cursor.u)}::uuid)`);
   }
-  const sql = `SELECT ${PLACE_COLUMNS}, page.sort_key, page.distance_km${withTotal ? ', page.total_rows' : ''}
+  const sql = `SELECT ${projection.columns}, page.sort_key, page.distance_km${withTotal ? ', page.total_rows' : ''}
     FROM (SELECT p.uid, ${key} AS sort_key, ${distance ?? 'NULL::float8'} AS distance_km${withTotal ? ', count(*) OVER ()::int AS total_rows' : ''}
             FROM places.place p ${whereSql(where)} ORDER BY ${order} LIMIT ${p.add(limit)}) page
     JOIN places.place p ON p.uid = page.uid
@@ -508,7 +549,8 @@ export async function searchRows(
   return {
     total: withTotal ? ((page.rows[0]?.total_rows as number | undefined) ?? 0) : -1,
     rows: page.rows.map((r) => ({
-      place: rowToPlace(r),
+      item: projection.map(r),
+      uid: r.uid as string,
       distanceKm: distance ? (r.distance_km as number) : null,
       sortKey: r.sort_key as number | string,
     })),

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { testApp } from '../../../../test/support/app.ts';
-import { upsertPlaces } from '../index.ts';
+import { placeJson, searchPlaces, searchQuerySchema, toPlaceQuery, upsertPlaces } from '../index.ts';
 import { place } from './helpers.ts';
 
 describe('places API', () => {
@@ -17,6 +17,10 @@ describe('places API', () => {
         place({ id: 'api-1' }),
         place({ id: 'api-2', nom: 'Espace France Services, "Le Relais"', commune: 'Rouen', code_postal: '76000', code_insee: '76540', latitude: 49.44, longitude: 1.09, services: ['Aide aux démarches administratives'], courriels: ['a@example.org', 'b@example.org'] }),
         place({ id: 'api-3', nom: 'Sans position', latitude: null, longitude: null, code_insee: '97501', commune: 'Saint-Pierre', code_postal: '97500' }),
+        place({
+          id: 'api-5', nom: 'Guichet \\ "numérique" \u0001 🙂 ligne\nsuivante', latitude: 49.024123456789, longitude: 1.1508123456789,
+          presentation_detail: 'Tab\there, </script> & <b>', site_web: ['https://example.org/a?b="c"'],
+        }),
       ],
       { source: 'api' },
     );
@@ -34,6 +38,26 @@ describe('places API', () => {
     assert.deepEqual(item.courriels, ['a@example.org', 'b@example.org']);
     assert.equal(item.coordinates_precision, 'given');
     assert.match(item.uid, /^[0-9a-f-]{36}$/);
+  });
+
+  test('list items are exactly the place JSON the API gives for one place, on every kind of search', async () => {
+    // Lists are serialised by the database (searchPlacesJson), single places and fields= in the
+    // process (placeJson): both must give the same objects, keys in the same order.
+    for (const url of ['/api/v1/places', '/api/v1/places?q=guichet', '/api/v1/places?q=relais', '/api/v1/places?near=49.44,1.09&radius=50', '/api/v1/places?bbox=0,48,3,50&limit=2', '/api/v1/places?sort=name&limit=100']) {
+      const res = await t.app.inject({ url });
+      assert.equal(res.statusCode, 200, url);
+      const body = res.json();
+      assert.ok(body.items.length > 0, url);
+      const query = toPlaceQuery(searchQuerySchema.parse(Object.fromEntries(new URL(url, 'http://x').searchParams)));
+      const expected = await searchPlaces(t.db, query);
+      assert.deepEqual(body.total, expected.total, url);
+      assert.deepEqual(body.next_cursor, expected.nextCursor, url);
+      assert.deepEqual(body.items, expected.items.map((h) => placeJson(h.place, h.distanceKm)), url);
+      for (const [i, item] of body.items.entries()) assert.deepEqual(Object.keys(item), Object.keys(placeJson(expected.items[i]!.place, expected.items[i]!.distanceKm)), url);
+    }
+    const tricky = (await t.app.inject({ url: '/api/v1/places?q=guichet' })).json().items[0];
+    assert.equal(tricky.nom, 'Guichet \\ "numérique" \u0001 🙂 ligne\nsuivante');
+    assert.equal(tricky.latitude, 49.024123456789);
   });
 
   test('near returns distance_km and fields= trims the payload', async () => {
