@@ -272,14 +272,12 @@ interface Region {
 type LineHits = Map<number, [number, number][] | null>;
 
 /**
- * Where matching lines are in the shard's content.bin, recorded while verifying so that their
- * texts are decoded straight from there: line number → start offset × 2^20 + byte length (a
- * document is at most a few MB, so lines are shorter than 2^20 bytes… longer ones are not recorded).
+ * Where matching lines start in the shard's content.bin, recorded while verifying so that their
+ * texts are decoded straight from there (line number → offset; small integers, no allocation).
  */
 type LineSpans = Map<number, number>;
-const SPAN = 1048576;
-function addSpan(spans: LineSpans | undefined, line: number, start: number, end: number) {
-  if (spans && end - start < SPAN) spans.set(line, start * SPAN + (end - start));
+function addSpan(spans: LineSpans | undefined, line: number, start: number) {
+  spans?.set(line, start);
 }
 /** A compiled content term: finds matching lines in regions of a document. */
 interface Matcher {
@@ -340,9 +338,8 @@ class ChunkLines implements Lines {
     const abs = this.r.base + offset;
     const doc = rd.chunkDoc[this.k]!;
     while (this.k + 1 < rd.chunks && rd.chunkDoc[this.k + 1] === doc && rd.chunkOff[this.k + 1]! <= abs) this.k++;
-    const at = rd.lineAt(this.k, abs);
-    this.line = at.line;
-    this.start = at.start - this.r.base;
+    this.line = rd.lineAt(this.k, abs);
+    this.start = rd.lastLineStart - this.r.base;
   }
 }
 
@@ -413,7 +410,7 @@ function literalMatcher(term: Term & { kind: 'literal' }, caseSensitive: boolean
         const nl = s.indexOf('\n', at);
         const end = nl < 0 ? s.length : nl;
         lineAscii = !NON_ASCII.test(s.slice(cur.start, end));
-        addSpan(spans, hitLine, r.base + cur.start, r.base + end);
+        addSpan(spans, hitLine, r.base + cur.start);
       }
       const bs = at - cur.start;
       const be = bs + byteLen;
@@ -517,7 +514,7 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean, ra
         if (ranges === null) return false;
         const ln = lineNumber();
         out.set(ln, ranges);
-        if (start >= 0) addSpan(spans, ln, start, end);
+        if (start >= 0) addSpan(spans, ln, start);
         return out.size >= limitLines;
       });
     },
@@ -989,6 +986,7 @@ function buildLines(
   const total = reader.lineCounts[doc]!;
   for (const ln of ranges.keys()) for (let k = Math.max(1, ln - context); k <= Math.min(total, ln + context); k++) want.add(k);
   const sorted = [...want].sort((a, b) => a - b);
+  const docEnd = reader.offsets[doc]! + reader.lengths[doc]!;
   // Lines whose place verification recorded are decoded from there; the others (context, symbol
   // lines) are found in their chunks.
   const texts = readLines(
@@ -998,8 +996,7 @@ function buildLines(
   );
   for (const [ln, sp] of spans) {
     if (!want.has(ln)) continue;
-    const start = Math.floor(sp / SPAN);
-    texts.set(ln, reader.utf8(start, start + (sp % SPAN)));
+    texts.set(ln, reader.lineText(sp, docEnd));
   }
   return sorted.map((ln) => {
     let r = ranges.get(ln);

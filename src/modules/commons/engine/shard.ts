@@ -436,11 +436,15 @@ export class ShardReader {
     this.contentFd = fs.openSync(path.join(dir, 'content.bin'), 'r');
   }
 
+  /** Where the line lineAt() last found starts in content.bin. */
+  lastLineStart = 0;
+
   /**
-   * The line holding byte `abs` of content.bin, which lies in chunk k: its number and the offset
-   * of its first byte (version 3 shards: a binary search in the chunk's line starts).
+   * The number of the line holding byte `abs` of content.bin, which lies in chunk k (version 3
+   * shards: a binary search in the chunk's line starts); the line's first byte is then in
+   * lastLineStart (no object allocated per match).
    */
-  lineAt(k: number, abs: number): { line: number; start: number } {
+  lineAt(k: number, abs: number): number {
     const starts = this.lineStarts!;
     const first = this.lineIdx![k]!;
     const rel = abs - this.chunkOff[k]!;
@@ -453,7 +457,8 @@ export class ShardReader {
       else hi = mid;
     }
     const n = lo - first;
-    return { line: this.chunkLine[k]! + n, start: this.chunkOff[k]! + (n ? starts[lo - 1]! : 0) };
+    this.lastLineStart = this.chunkOff[k]! + (n ? starts[lo - 1]! : 0);
+    return this.chunkLine[k]! + n;
   }
 
   get chunks(): number {
@@ -554,6 +559,22 @@ export class ShardReader {
   latinRange(start: number, end: number): string {
     if (this.touch()) return this.cached!.substring(start, end);
     return this.rangeShared(start, end).toString('latin1');
+  }
+
+  /** The line starting at byte `start` of content.bin (up to its newline or `limit`), decoded as UTF-8. */
+  lineText(start: number, limit: number): string {
+    let end = limit;
+    if (this.touch()) {
+      const nl = this.cached!.indexOf('\n', start);
+      if (nl >= 0 && nl < limit) end = nl;
+    } else {
+      // From disk: the next 64 KB first (lines are short), the rest of the document if needed.
+      const probe = Math.min(limit, start + 65536);
+      let nl = this.rangeShared(start, probe).indexOf(10);
+      if (nl < 0 && probe < limit) nl = this.rangeShared(start, limit).indexOf(10);
+      if (nl >= 0) end = start + nl;
+    }
+    return this.utf8(start, end);
   }
 
   /** Bytes [start, end) of content.bin decoded as UTF-8 (a string of its own). */
