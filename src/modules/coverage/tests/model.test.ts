@@ -125,6 +125,61 @@ describe('PointIndex (k-d tree on the sphere)', () => {
       { numRuns: 50 },
     );
   });
+  it('finds the smallest uid among many places at one position, split over several leaves', () => {
+    // 40 places at one spot (uids in scrambled order) among 40 others: the tree splits the spot's
+    // places over several leaves, whose boxes touch the spot exactly.
+    const spot = { lat: 45.3, lon: 2.3 };
+    const uids = Array.from({ length: 40 }, (_, i) => `s${String((i * 17) % 40).padStart(2, '0')}`);
+    const places = [
+      ...uids.map((uid) => place(uid, spot.lon, [SERVICE_LABELS[0]!], true, null, spot.lat)),
+      ...Array.from({ length: 40 }, (_, i) => place(`o${String(i).padStart(2, '0')}`, 2.05 + (i % 8) / 10, [SERVICE_LABELS[1]!], false, null, 45.05 + Math.floor(i / 8) / 10)),
+    ];
+    const communes = [commune('A', 0, 1, { lat: 45.31, lon: 2.29 }), commune('B', 0, 1, { lat: 45.3, lon: 2.3 }), commune('C', 0, 1, { lat: 45.29, lon: 2.31 })];
+    for (const order of [places, [...places].reverse()]) {
+      for (const m of measureCommunes(communes, buildIndexes(order, SERVICE_LABELS))) {
+        assert.equal(m.nearest!.uid, 's00', m.code);
+        assert.equal(m.byService[0]!.uid, 's00', m.code);
+        assert.equal(m.saturday!.uid, 's00', m.code);
+      }
+    }
+  });
+  it('measures every commune as a brute-force scan would, per service and on Saturday (ties to the smaller uid)', () => {
+    // Many places share grid positions (ties), communes follow each other in an arbitrary order (each
+    // tree's previous answer seeds the next search) and the nearest place often offers the service.
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 511 }), fc.boolean()), { minLength: 1, maxLength: 80 }),
+        fc.array(fc.tuple(fc.integer({ min: -2, max: 14 }), fc.integer({ min: -2, max: 14 })), { minLength: 1, maxLength: 20 }),
+        (raw, spots) => {
+          const places = raw.map(([a, b, mask, sat], i) => place(`u${String(i).padStart(3, '0')}`, 2 + b / 50, SERVICE_LABELS.filter((_, k) => mask & (1 << k)), sat, null, 45 + a / 50));
+          const communes = spots.map(([a, b], i) => commune(`C${i}`, 0, 10, { lat: 45.00123 + a / 50, lon: 2.00437 + b / 50 }));
+          const measured = measureCommunes(communes, buildIndexes(places, SERVICE_LABELS));
+          const brute = (c: CoverageCommune, candidates: CoveragePlace[]) => {
+            const d = candidates.map((p) => ({ p, km: haversineKm(c.lat!, c.lon!, p.lat, p.lon) }));
+            const min = Math.min(...d.map((x) => x.km));
+            return d.filter((x) => x.km <= min + 1e-9).map((x) => x.p);
+          };
+          const check = (got: { km: number; uid: string } | null, c: CoverageCommune, candidates: CoveragePlace[], what: string) => {
+            if (candidates.length === 0) return assert.equal(got, null, what);
+            const best = brute(c, candidates);
+            assert.ok(got, what);
+            near(got.km, haversineKm(c.lat!, c.lon!, best[0]!.lat, best[0]!.lon), 1e-6, what);
+            assert.ok(best.some((p) => p.uid === got.uid), `${what}: ${got.uid} is not among the nearest`);
+            // Places at the very same position tie exactly: the smaller uid wins.
+            const samePosition = best.filter((p) => places.find((q) => q.uid === got.uid)!.lat === p.lat && places.find((q) => q.uid === got.uid)!.lon === p.lon);
+            assert.equal(got.uid, samePosition.map((p) => p.uid).sort()[0], what);
+          };
+          communes.forEach((c, i) => {
+            const m = measured[i]!;
+            check(m.nearest, c, places, `${c.code} nearest`);
+            SERVICE_LABELS.forEach((s, k) => check(m.byService[k]!, c, places.filter((p) => p.services.includes(s)), `${c.code} service ${k}`));
+            check(m.saturday, c, places.filter((p) => p.openSaturday), `${c.code} saturday`);
+          });
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
 });
 
 describe('commune measures and aggregates', () => {
