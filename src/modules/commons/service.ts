@@ -333,7 +333,17 @@ export interface SearchResponse extends Omit<SearchResult, 'groups'> {
 }
 
 export function permalinkOf(f: { blob: string; origin: string; commit: string; path: string }, lines?: [number, number] | number): string {
-  return formatSwhid('cnt', f.blob, { origin: f.origin, anchor: formatSwhid('rev', f.commit), path: `/${f.path}`, lines });
+  return formatSwhid('cnt', f.blob, { origin: f.origin, anchor: `swh:1:rev:${checkedHash(f.commit)}`, path: `/${f.path}`, lines });
+}
+
+/** A commit hash as a SWHID needs it (results of one revision share it: checked once). */
+let lastCommit = '';
+function checkedHash(h: string): string {
+  if (h !== lastCommit) {
+    formatSwhid('rev', h); // throws on anything but 40 lower-case hex digits
+    lastCommit = h;
+  }
+  return h;
 }
 
 export async function search(ctx: AppContext, query: string, options: Partial<SearchOptions> = {}): Promise<SearchResponse> {

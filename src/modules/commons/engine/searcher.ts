@@ -982,21 +982,22 @@ function buildLines(
   syms: ShardSymbol[],
   symPos: ((n: string) => boolean)[],
 ): LineMatch[] {
-  const want = new Set<number>();
   const total = reader.lineCounts[doc]!;
-  for (const ln of ranges.keys()) for (let k = Math.max(1, ln - context); k <= Math.min(total, ln + context); k++) want.add(k);
-  const sorted = [...want].sort((a, b) => a - b);
+  let sorted: number[];
+  if (context === 0) sorted = [...ranges.keys()].sort((a, b) => a - b);
+  else {
+    const want = new Set<number>();
+    for (const ln of ranges.keys()) for (let k = Math.max(1, ln - context); k <= Math.min(total, ln + context); k++) want.add(k);
+    sorted = [...want].sort((a, b) => a - b);
+  }
   const docEnd = reader.offsets[doc]! + reader.lengths[doc]!;
   // Lines whose place verification recorded are decoded from there; the others (context, symbol
   // lines) are found in their chunks.
-  const texts = readLines(
-    reader,
-    doc,
-    sorted.filter((ln) => !spans.has(ln)),
-  );
-  for (const [ln, sp] of spans) {
-    if (!want.has(ln)) continue;
-    texts.set(ln, reader.lineText(sp, docEnd));
+  const rest = sorted.filter((ln) => !spans.has(ln));
+  const texts = rest.length ? readLines(reader, doc, rest) : new Map<number, string>();
+  for (const ln of sorted) {
+    const sp = spans.get(ln);
+    if (sp !== undefined) texts.set(ln, reader.lineText(sp, docEnd));
   }
   return sorted.map((ln) => {
     let r = ranges.get(ln);
@@ -1012,7 +1013,7 @@ function buildLines(
     return {
       line: ln,
       text: clipped ? text.slice(0, 500) : text,
-      ranges: (r ?? []).filter(([s]) => !clipped || s < 500).map(([s, e]) => [s, Math.min(e, clipped ? 500 : e)] as [number, number]),
+      ranges: !r ? [] : clipped ? r.filter(([s]) => s < 500).map(([s, e]) => [s, Math.min(e, 500)] as [number, number]) : r,
       context: r === undefined,
       definition: r !== undefined && defs.has(ln),
     };
