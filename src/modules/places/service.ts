@@ -64,19 +64,29 @@ export class TerritoryCache {
       codes.length ? territories.getCommunes(this.db, codes) : new Map<string, territories.Commune>(),
       postals.length ? territories.communesByPostalCodes(this.db, postals) : new Map<string, territories.Commune[]>(),
     ]);
-    for (const c of codes) this.communes.set(c, Promise.resolve(byCode.get(c.trim().toUpperCase()) ?? null));
-    for (const p of postals) if (byPostal.has(p)) this.byPostal.set(p, Promise.resolve(byPostal.get(p)!));
+    for (const c of codes) this.communes.set(detach(c), Promise.resolve(byCode.get(c.trim().toUpperCase()) ?? null));
+    for (const p of postals) if (byPostal.has(p)) this.byPostal.set(detach(p), Promise.resolve(byPostal.get(p)!));
   }
   commune(code: string) {
     let p = this.communes.get(code);
-    if (!p) this.communes.set(code, (p = territories.getCommune(this.db, code)));
+    if (!p) this.communes.set(detach(code), (p = territories.getCommune(this.db, code)));
     return p;
   }
   postal(cp: string) {
     let p = this.byPostal.get(cp);
-    if (!p) this.byPostal.set(cp, (p = territories.communesByPostalCode(this.db, cp)));
+    if (!p) this.byPostal.set(detach(cp), (p = territories.communesByPostalCode(this.db, cp)));
     return p;
   }
+}
+
+/**
+ * A copy of a string that does not share the memory of the one it was cut from. The CSV reader's
+ * values are slices of the 64 KB chunk they were read in, and a slice keeps its whole chunk alive:
+ * what an import keeps until its end (ids for --replace-source, cache keys, reported values) would
+ * otherwise keep the whole file in memory.
+ */
+function detach(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
 }
 
 function fold(s: string): string {
@@ -352,7 +362,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     const record = (issue: ValidationIssue) => {
       if (issue.severity === 'error') report.errors++;
       else report.warnings++;
-      if (report.issues.length < maxIssues) report.issues.push(issue);
+      if (report.issues.length < maxIssues) report.issues.push({ ...issue, message: detach(issue.message), value: issue.value === null ? null : detach(String(issue.value)) });
       else report.issuesTruncated = true;
       if (!opts.dryRun) pendingIssues.push(issue);
     };
@@ -430,7 +440,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
       for await (const row of reading.rows) {
         report.rowsRead++;
         const result = validateRow(row);
-        if (result.record?.id ?? row.values.id) seenIds.add((result.record?.id ?? row.values.id)!.trim());
+        if (opts.replaceSource && (result.record?.id ?? row.values.id)) seenIds.add(detach((result.record?.id ?? row.values.id)!.trim()));
         result.issues.forEach(record);
         if (!result.record) report.refused++;
         batch.push(result);

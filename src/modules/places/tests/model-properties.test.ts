@@ -53,8 +53,9 @@ const validRecord: fc.Arbitrary<PlaceRecord> = fc
     dLon: fc.integer({ min: -2000, max: 2000 }),
     typologie: fc.subarray(Object.keys(TYPOLOGIES).slice(0, 12)),
     telephone: fc.option(fc.stringMatching(/^[1-79][0-9]{8}$/).map((d) => `+33${d}`), { nil: null }),
-    courriels: fc.array(email, { maxLength: 2 }),
-    site_web: fc.array(url, { maxLength: 2 }),
+    // Distinct values: a repeated one is valid but reported (and dropped) on reading.
+    courriels: fc.uniqueArray(email, { maxLength: 2 }),
+    site_web: fc.uniqueArray(url, { maxLength: 2 }),
     horaires: fc.constantFrom(...HOURS),
     presentation_resume: fc.option(text(280), { nil: null }),
     presentation_detail: fc.option(text(2000), { nil: null }),
