@@ -6,7 +6,7 @@
 import type { Db, Queryable } from '../../platform/db/index.ts';
 import type { Logger } from '../../platform/log.ts';
 import { UserError } from '../../platform/http/errors.ts';
-import { currentCommuneOf, listCommunes, listDepartements, listRegions, resolveTerritory, territoriesStatus, type Territory } from '../territories/index.ts';
+import { currentCommuneOf, listCommunePoints, listDepartements, listRegions, resolveTerritory, territoriesStatus, type Territory } from '../territories/index.ts';
 import { dataVersion, getPlacesByUids, listPlacePoints } from '../places/index.ts';
 import {
   affectedCommunes,
@@ -76,7 +76,7 @@ async function loadCommunes(db: Db): Promise<CoverageCommune[]> {
   // Centres to the micro-degree (10 cm; the reference gives 5 decimals, so this changes nothing
   // there): the measures store them as whole micro-degrees (see upsertMeasures).
   const micro = (x: number | null) => (x === null ? null : Math.round(x * 1e6) / 1e6);
-  const communes = (await listCommunes(db)).map((c) => ({ code: c.code, name: c.name, departement: c.departement, region: c.region, epci: c.epci, population: c.population, lat: micro(c.lat), lon: micro(c.lon) }));
+  const communes = (await listCommunePoints(db)).map((c) => ({ ...c, lat: micro(c.lat), lon: micro(c.lon) }));
   if (communes.length) communeCache.set(db, { key, communes });
   return communes;
 }

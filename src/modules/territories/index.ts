@@ -23,6 +23,8 @@ export {
   resolveTerritory,
   communeCodesIn,
   listCommunes,
+  listCommunePoints,
+  type CommunePoint,
   listRegions,
   listDepartements,
   currentCommuneOf,

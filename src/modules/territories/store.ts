@@ -287,6 +287,32 @@ export async function listCommunes(db: Queryable, ref?: string): Promise<Commune
   return rows.map(toCommune);
 }
 
+/** A current commune as the coverage measures need it: no postal codes, centre method nor parent. */
+export interface CommunePoint {
+  code: string;
+  name: string;
+  departement: string;
+  region: string;
+  epci: string | null;
+  population: number;
+  lat: number | null;
+  lon: number | null;
+}
+
+/**
+ * Every current commune (arrondissements excluded), sorted by code, with only what a per-commune
+ * computation needs: one JSON document of eight values per commune (~0.25 s on PGlite against
+ * ~0.36 s for listCommunes, which also builds the postal-code arrays and centre methods).
+ */
+export async function listCommunePoints(db: Queryable): Promise<CommunePoint[]> {
+  const { rows } = await db.query<{ j: string | null }>(
+    `SELECT json_agg(json_build_array(c.code, c.name, c.departement, c.region, c.epci, c.population, c.lat, c.lon) ORDER BY c.code)::text AS j
+       FROM territories.commune c WHERE c.kind = 'commune'`,
+  );
+  const list = rows[0]?.j ? (JSON.parse(rows[0].j) as [string, string, string, string, string | null, number, number | null, number | null][]) : [];
+  return list.map(([code, name, departement, region, epci, population, lat, lon]) => ({ code, name, departement, region, epci, population: Number(population), lat, lon }));
+}
+
 /** Every région of the COG, overseas collectivités (codes 975–989, listed as régions by the package) last. */
 export async function listRegions(db: Queryable): Promise<Territory[]> {
   const { rows } = await db.query<TerritoryRow>(
