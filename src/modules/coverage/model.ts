@@ -8,6 +8,7 @@
  */
 
 import type { PlacePoint } from '../places/index.ts';
+import type { CommunePoint } from '../territories/index.ts';
 
 /** Mean Earth radius (IUGG), km. */
 export const EARTH_RADIUS_KM = 6371.0088;
@@ -388,16 +389,8 @@ export class PointIndex {
 // ---------------------------------------------------------------------------------------------
 // Inputs and measures
 
-export interface CoverageCommune {
-  code: string;
-  name: string;
-  departement: string;
-  region: string;
-  epci: string | null;
-  population: number;
-  lat: number | null;
-  lon: number | null;
-}
+/** A commune as the measures read it (the territories module's lean listing). */
+export type CoverageCommune = CommunePoint;
 
 /** A place as the measures see it: the places module's point (services arrays may be shared
  *  between places, never modified; the commune is the current one, arrondissements mapped). */

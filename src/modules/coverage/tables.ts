@@ -3,7 +3,7 @@
  * changes): one definition per table, used by the CSV exports of the API and of the CLI, and by the
  * JSON shapes of the API. Column names are stable identifiers (English, snake_case).
  */
-import { SERVICES, type AreaSummary, type CommuneMeasure, type PlanPick, type ShareSet, type WhatIfChange, type WhiteCommune, type WhiteZoneGroup } from './model.ts';
+import { SERVICES, type AreaSummary, type CommuneMeasure, type CoverageCommune, type PlanPick, type ShareSet, type WhatIfChange, type WhiteCommune, type WhiteZoneGroup } from './model.ts';
 
 export type Cell = string | number | boolean | null;
 
@@ -27,15 +27,7 @@ export function toCsv(t: Table): string {
 // ---------------------------------------------------------------------------------------------
 // Communes
 
-export interface CommuneJson {
-  code: string;
-  name: string;
-  departement: string;
-  region: string;
-  epci: string | null;
-  population: number;
-  lat: number | null;
-  lon: number | null;
+export interface CommuneJson extends CoverageCommune {
   hasCentre: boolean;
   nearestKm: number | null;
   nearestUid: string | null;
