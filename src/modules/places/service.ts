@@ -413,7 +413,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
         // Written while the next batch is read and checked (PostgreSQL works on its own core):
         // one batch in flight at a time, its failure surfaces at the next flush or at the end.
         // On PostgreSQL the rows are also prepared (stored hashes and stems read through the pool,
-        // JSON built) before joining the queue, so only the write itself waits for the previous
+        // rows built) before joining the queue, so only the write itself waits for the previous
         // batch; on PGlite everything runs in turn on its one connection.
         const writes = [...byId.values()];
         const prepared = refDb !== tx ? await prepareUpsert(refDb, writes, stems) : null;
