@@ -264,24 +264,18 @@ export class PointIndex {
       // Push the farther child first so that the nearer one is explored first.
       const dl = this.boxDist2(l, x, y, z);
       const dr = this.boxDist2(r, x, y, z);
-      if (dl <= dr) {
-        if (dr <= best) {
-          stack[sp] = r;
-          dist[sp++] = dr;
-        }
-        if (dl <= best) {
-          stack[sp] = l;
-          dist[sp++] = dl;
-        }
-      } else {
-        if (dl <= best) {
-          stack[sp] = l;
-          dist[sp++] = dl;
-        }
-        if (dr <= best) {
-          stack[sp] = r;
-          dist[sp++] = dr;
-        }
+      const leftNearer = dl <= dr;
+      const far = leftNearer ? r : l;
+      const farDist = leftNearer ? dr : dl;
+      const near = leftNearer ? l : r;
+      const nearDist = leftNearer ? dl : dr;
+      if (farDist <= best) {
+        stack[sp] = far;
+        dist[sp++] = farDist;
+      }
+      if (nearDist <= best) {
+        stack[sp] = near;
+        dist[sp++] = nearDist;
       }
     }
     this.lastChord2 = best;
