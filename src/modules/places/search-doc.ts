@@ -27,11 +27,30 @@ export function searchWords(text: string | null | undefined): string[] {
  *  code, C services and typology, D summary. */
 export type DocWords = string[][];
 
-export function docWords(parts: (string | null)[]): DocWords {
-  return parts.map(searchWords);
+/**
+ * Words of texts that repeat from record to record within a write (a commune and its postal code,
+ * a list of services), per write. Only such built texts go in: a record's own values may be slices
+ * of the file's chunks, which a cache key would keep in memory.
+ */
+export type WordsCache = Map<string, string[]>;
+const WORDS_CACHE_MAX = 20_000;
+
+function cachedWords(text: string, cache: WordsCache): string[] {
+  let words = cache.get(text);
+  if (!words) {
+    if (cache.size >= WORDS_CACHE_MAX) cache.clear();
+    cache.set(text, (words = searchWords(text)));
+  }
+  return words;
 }
 
-/** Stems of words, per write (a file uses a limited vocabulary). Empty array: a stop word. */
+/** The four parts' words; the commune and the services parts go through `cache`. */
+export function docWords(parts: [string, string, string, string | null], cache: WordsCache = new Map()): DocWords {
+  return [searchWords(parts[0]), cachedWords(parts[1], cache), cachedWords(parts[2], cache), searchWords(parts[3])];
+}
+
+/** Stems of words, per write (a file uses a limited vocabulary), as they are written in a tsvector
+ *  literal. Empty array: a stop word. */
 export type StemCache = Map<string, string[]>;
 
 /** Asks the stemmer, in one statement, for the words of `docs` it was not asked for yet. */
@@ -43,28 +62,37 @@ export async function stemWords(db: Queryable, docs: DocWords[], cache: StemCach
     `SELECT w, ts_lexize('french_stem', w) AS s FROM unnest($1::text[]) AS w`,
     [[...missing]],
   );
-  for (const r of rows) cache.set(r.w, r.s ?? [r.w]);
+  for (const r of rows) cache.set(r.w, (r.s ?? [r.w]).map((s) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`));
 }
+
+const WEIGHTS = ['A', 'B', 'C', 'D'];
 
 /** The tsvector literal of a document (every word must be in the cache). */
 export function tsvectorLiteral(parts: DocWords, cache: StemCache): string {
-  const positions = new Map<string, string[]>();
+  // Lexeme → its positions so far, as written in the literal.
+  const lexemes = new Map<string, { text: string; count: number }>();
   let pos = 0;
-  const weights = ['A', 'B', 'C', 'D'];
-  parts.forEach((part, i) => {
-    for (const w of part) {
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    const weight = WEIGHTS[i]!;
+    for (let j = 0; j < part.length; j++) {
       pos++;
-      const stems = cache.get(w);
-      if (!stems) throw new Error(`word not stemmed: ${w}`);
-      for (const s of stems) {
-        let list = positions.get(s);
-        if (!list) positions.set(s, (list = []));
+      const stems = cache.get(part[j]!);
+      if (!stems) throw new Error(`word not stemmed: ${part[j]}`);
+      for (let k = 0; k < stems.length; k++) {
+        const lexeme = stems[k]!;
         // tsvector keeps at most 256 positions per lexeme, each ≤ 16383.
-        if (list.length < 256) list.push(`${Math.min(pos, 16383)}${weights[i]}`);
+        const position = `${pos < 16383 ? pos : 16383}${weight}`;
+        const seen = lexemes.get(lexeme);
+        if (!seen) lexemes.set(lexeme, { text: `${lexeme}:${position}`, count: 1 });
+        else if (seen.count < 256) {
+          seen.text += `,${position}`;
+          seen.count++;
+        }
       }
     }
-  });
-  const out: string[] = [];
-  for (const [lexeme, list] of positions) out.push(`'${lexeme.replace(/\\/g, '\\\\').replace(/'/g, "''")}':${list.join(',')}`);
-  return out.join(' ');
+  }
+  let out = '';
+  for (const { text } of lexemes.values()) out += out ? ` ${text}` : text;
+  return out;
 }

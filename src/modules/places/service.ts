@@ -16,7 +16,7 @@ import {
   type MappingFile,
 } from './model/index.ts';
 import type { FileMeta, PlaceRecord, RowResult, ValidationIssue } from './model/types.ts';
-import type { StemCache } from './search-doc.ts';
+import type { StemCache, WordsCache } from './search-doc.ts';
 import { horizon, hoursIndex, minuteOfWeek, openIntervals, HORIZON_DAYS } from './hours-index.ts';
 import {
   countBy,
@@ -24,6 +24,7 @@ import {
   countTiers,
   relevanceRows,
   countTags,
+  encodeHead,
   FILTER_FIELDS,
   getPlaceRow,
   getPlacesByUids,
@@ -167,12 +168,10 @@ export async function enrich(
     openHorizon: hours.horizon,
     openWeekend: rec.horaires ? openOnWeekend(rec.horaires) : false,
     searchExtra,
+    head: null,
     contentHash: '',
   };
-  write.contentHash = crypto
-    .createHash('sha256')
-    .update(JSON.stringify([rec, precision, write.communeCode, write.departement, write.region, write.epci]))
-    .digest('base64url');
+  Object.assign(write, encodeHead(write));
   return { write, issues };
 }
 
@@ -240,11 +239,12 @@ export async function upsertPlaces(db: Db, records: PlaceRecord[], opts: { sourc
     const cache = new TerritoryCache(tx);
     const totals = { inserted: 0, updated: 0, unchanged: 0, uids: [] as string[] };
     const stems: StemCache = new Map();
+    const words: WordsCache = new Map();
     for (let i = 0; i < records.length; i += 1000) {
       const writes: PlaceWrite[] = [];
       await cache.prefetch(records.slice(i, i + 1000));
       for (const [j, r] of records.slice(i, i + 1000).entries()) writes.push((await enrich(r, i + j + 2, opts.source, cache, tx)).write);
-      const out = await upsertBatch(tx, writes, stems);
+      const out = await upsertBatch(tx, writes, { stems, words });
       totals.inserted += out.inserted;
       totals.updated += out.updated;
       totals.unchanged += out.unchanged;
@@ -416,11 +416,11 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
         // rows built) before joining the queue, so only the write itself waits for the previous
         // batch; on PGlite everything runs in turn on its one connection.
         const writes = [...byId.values()];
-        const prepared = refDb !== tx ? await prepareUpsert(refDb, writes, stems) : null;
+        const prepared = refDb !== tx ? await prepareUpsert(refDb, writes, prepareOpts) : null;
         const previous = writing;
         writing = (async () => {
           await previous;
-          const out = await writeUpsert(tx, prepared ?? (await prepareUpsert(tx, writes, stems)));
+          const out = await writeUpsert(tx, prepared ?? (await prepareUpsert(tx, writes, prepareOpts)));
           report.inserted += out.inserted;
           report.updated += out.updated;
           report.unchanged += out.unchanged;
@@ -434,7 +434,9 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     };
     const done = Promise.resolve();
     let writing: Promise<void> = done;
-    const stems: StemCache = new Map();
+    // A first import of a source has no stored hashes to compare with.
+    const { rows: held } = await tx.query<{ any: boolean }>('SELECT EXISTS (SELECT 1 FROM places.place WHERE import_source = $1) AS any', [opts.importSource]);
+    const prepareOpts = { stems: new Map() as StemCache, words: new Map() as WordsCache, sourcesEmpty: !held[0]!.any };
     const changed: string[] = [];
     try {
       for await (const row of reading.rows) {

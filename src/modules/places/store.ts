@@ -1,9 +1,10 @@
 /**
  * SQL for the places module's own tables (schema `places`). Nothing else touches them.
  */
+import crypto from 'node:crypto';
 import type { Db, Queryable } from '../../platform/db/index.ts';
 import type { CoordinatesPrecision, FieldName, PlaceRecord } from './model/types.ts';
-import { docWords, stemWords, tsvectorLiteral, type StemCache } from './search-doc.ts';
+import { docWords, stemWords, tsvectorLiteral, type StemCache, type WordsCache } from './search-doc.ts';
 
 /** The standard's fields, in published order (the columns of places.place that carry them). */
 export const STANDARD_COLUMNS: FieldName[] = [
@@ -57,6 +58,8 @@ export interface PlaceWrite {
   openWeekend: boolean;
   /** Extra words for full-text search (humanised typology labels…). */
   searchExtra: string;
+  /** The line's stable head and its hash (see encodeHead). */
+  head: string | null;
   contentHash: string;
 }
 
@@ -88,23 +91,27 @@ export function multirangeLiteral(ranges: [number, number][] | null): string | n
   return `{${ranges.map(([a, b]) => `[${a},${b})`).join(',')}}`;
 }
 
-/** The columns a batch carries, in order, with their SQL types. */
+/**
+ * The columns a batch carries, in order, with their SQL types. The first ones (the standard record,
+ * its source, and what the territories add to it) are the row's stable head: its content hash is
+ * the hash of their text, so the text is built once per record (see `encodeHead`).
+ */
 const RECORDSET_TYPES: [string, string][] = [
   ...STANDARD_COLUMNS.map((c): [string, string] => [c, c === 'latitude' || c === 'longitude' ? 'double precision' : c === 'date_maj' ? 'date' : ARRAY_COLUMNS.has(c) ? 'text[]' : 'text']),
   ['import_source', 'text'], ['coordinates_precision', 'text'], ['commune_code', 'text'], ['departement', 'text'], ['region', 'text'], ['epci', 'text'],
-  ['tags', 'text[]'], ['hours_week', 'text'], ['hours_exact', 'boolean'], ['closed_on_ph', 'boolean'], ['open_horizon', 'text'], ['open_weekend', 'boolean'],
-  ['content_hash', 'text'], ['search_doc', 'text'],
+  ['tags', 'text[]'], ['hours_week', 'text'], ['hours_exact', 'boolean'], ['closed_on_ph', 'boolean'], ['open_weekend', 'boolean'],
+  ['open_horizon', 'text'], ['content_hash', 'text'], ['search_doc', 'text'],
 ];
 const RECORDSET_COLUMNS = RECORDSET_TYPES.map(([c, t]) => `${c} ${t}`).join(', ');
 
 const WRITE_COLUMNS = [
   ...STANDARD_COLUMNS, 'import_source', 'coordinates_precision', 'commune_code', 'departement', 'region', 'epci', 'tags',
-  'hours_week', 'hours_exact', 'closed_on_ph', 'open_horizon', 'open_weekend', 'content_hash', 'geo', 'name_folded', 'search',
+  'hours_week', 'hours_exact', 'closed_on_ph', 'open_weekend', 'open_horizon', 'content_hash', 'geo', 'name_folded', 'search',
 ];
 
 const SELECT_WRITE = [
   ...STANDARD_COLUMNS, 'import_source', 'coordinates_precision', 'commune_code', 'departement', 'region', 'epci', 'tags',
-  'hours_week::int4multirange', 'hours_exact', 'closed_on_ph', 'open_horizon::tstzmultirange', 'open_weekend', 'content_hash',
+  'hours_week::int4multirange', 'hours_exact', 'closed_on_ph', 'open_weekend', 'open_horizon::tstzmultirange', 'content_hash',
   'CASE WHEN latitude IS NULL OR longitude IS NULL THEN NULL ELSE point(longitude, latitude) END',
   'platform.fold(nom)',
   // Built in JS with the stems PostgreSQL gives (see search-doc.ts).
@@ -139,12 +146,55 @@ FROM (
 ) r${UPSERT_TAIL}`;
 
 const SEPARATORS = /[\u0018\u001e\u001f]/;
+const NEEDS_ESCAPE = /[\\"]/;
 
 /** A PostgreSQL array literal of strings. */
 function arrayLiteral(values: string[]): string {
   let out = '{';
-  for (let i = 0; i < values.length; i++) out += `${i ? ',' : ''}"${values[i]!.replace(/[\\"]/g, '\\$&')}"`;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    out += `${i ? ',"' : '"'}${NEEDS_ESCAPE.test(v) ? v.replace(/[\\"]/g, '\\$&') : v}"`;
+  }
   return `${out}}`;
+}
+
+/** The text of one value in a batch's line: U+0018 for NULL, array literals for arrays. */
+function cell(v: unknown): string {
+  return v === null || v === undefined ? '\u0018' : Array.isArray(v) ? arrayLiteral(v as string[]) : String(v);
+}
+
+function hasSeparator(v: unknown): boolean {
+  return typeof v === 'string' ? SEPARATORS.test(v) : Array.isArray(v) && v.some((x) => SEPARATORS.test(x as string));
+}
+
+/** What a record's stable head is made of, in the order of RECORDSET_TYPES. */
+function headValues(w: Pick<PlaceWrite, 'record' | 'importSource' | 'coordinatesPrecision' | 'communeCode' | 'departement' | 'region' | 'epci'>): unknown[] {
+  const r = w.record as unknown as Record<string, unknown>;
+  const values: unknown[] = [];
+  for (const c of STANDARD_COLUMNS) values.push(r[c] ?? null);
+  values.push(w.importSource, w.coordinatesPrecision, w.communeCode, w.departement, w.region, w.epci);
+  return values;
+}
+
+/**
+ * The stable head of a record's line (the standard fields, source, coordinates precision and
+ * territory codes, U+001F-separated), and its content hash: an import skips a record whose stored
+ * hash is the same. Null head when a value holds one of the separator characters (the record then
+ * travels as JSON, and the hash is that of its JSON).
+ */
+export function encodeHead(w: Pick<PlaceWrite, 'record' | 'importSource' | 'coordinatesPrecision' | 'communeCode' | 'departement' | 'region' | 'epci'>): { head: string | null; contentHash: string } {
+  const values = headValues(w);
+  let head: string | null = '';
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k];
+    if (hasSeparator(v)) {
+      head = null;
+      break;
+    }
+    head += k ? `\u001f${cell(v)}` : cell(v);
+  }
+  const contentHash = crypto.createHash('sha256').update(head ?? JSON.stringify(values)).digest('base64url');
+  return { head, contentHash };
 }
 
 export interface UpsertOutcome {
@@ -170,53 +220,52 @@ export interface PreparedUpsert {
  * one that writes (see importPlaces): a record written earlier in the same uncommitted import is
  * then not seen as stored, and the upsert's own content-hash condition still skips it.
  */
-export async function prepareUpsert(db: Queryable, batch: PlaceWrite[], stems: StemCache = new Map()): Promise<PreparedUpsert> {
+export interface PrepareOptions {
+  stems?: StemCache;
+  words?: WordsCache;
+  /** The batch's sources held no place when the write began: no stored hash to look up (the
+   *  upsert's own content-hash condition still skips a record repeated within the write). */
+  sourcesEmpty?: boolean;
+}
+
+export async function prepareUpsert(db: Queryable, batch: PlaceWrite[], opts: PrepareOptions = {}): Promise<PreparedUpsert> {
   if (batch.length === 0) return { size: 0, changed: 0, payload: null, format: 'text' };
+  const { stems = new Map(), words = new Map() } = opts;
   // Skip, before building anything in SQL, the records whose stored content is identical (a
   // re-import of an unchanged file costs one index look-up per row).
-  const { rows: stored } = await db.query<{ k: string }>(
-    `SELECT p.import_source || chr(31) || p.id || chr(31) || p.content_hash AS k
-       FROM places.place p JOIN unnest($1::text[], $2::text[]) AS k(src, id) ON p.import_source = k.src AND p.id = k.id`,
-    [batch.map((w) => w.importSource), batch.map((w) => w.record.id)],
-  );
+  const { rows: stored } = opts.sourcesEmpty
+    ? { rows: [] }
+    : await db.query<{ k: string }>(
+        `SELECT p.import_source || chr(31) || p.id || chr(31) || p.content_hash AS k
+           FROM places.place p JOIN unnest($1::text[], $2::text[]) AS k(src, id) ON p.import_source = k.src AND p.id = k.id`,
+        [batch.map((w) => w.importSource), batch.map((w) => w.record.id)],
+      );
   const same = new Set(stored.map((r) => r.k));
   const changed = same.size ? batch.filter((w) => !same.has(`${w.importSource}\u001f${w.record.id}\u001f${w.contentHash}`)) : batch;
   if (changed.length === 0) return { size: batch.length, changed: 0, payload: null, format: 'text' };
   const docs = changed.map((w) =>
-    docWords([w.record.nom, `${w.record.commune} ${w.record.code_postal}`, `${w.record.services.join(' ')} ${w.searchExtra}`, w.record.presentation_resume]),
+    docWords([w.record.nom, `${w.record.commune} ${w.record.code_postal}`, `${w.record.services.join(' ')} ${w.searchExtra}`, w.record.presentation_resume], words),
   );
   await stemWords(db, docs, stems);
-  const rows: unknown[][] = [];
-  let plain = true;
-  for (let i = 0; i < changed.length; i++) {
-    const w = changed[i]!;
-    const r = w.record as unknown as Record<string, unknown>;
-    const row: unknown[] = [];
-    for (const c of STANDARD_COLUMNS) row.push(r[c] ?? null);
-    row.push(w.importSource, w.coordinatesPrecision, w.communeCode, w.departement, w.region, w.epci, tagsOf(w.record, w),
-      multirangeLiteral(w.hoursWeek), w.hoursExact, w.closedOnPh, horizonLiteral(w.openHorizon), w.openWeekend, w.contentHash,
-      tsvectorLiteral(docs[i]!, stems));
-    for (const v of row) {
-      if (typeof v === 'string' ? SEPARATORS.test(v) : Array.isArray(v) && v.some((x) => SEPARATORS.test(x as string))) plain = false;
-    }
-    rows.push(row);
-  }
+  const plain = changed.every((w) => w.head !== null);
   let payload: string;
   if (plain) {
     const lines: string[] = [];
-    for (const row of rows) {
-      let line = '';
-      for (let k = 0; k < row.length; k++) {
-        const v = row[k];
-        line += `${k ? '\u001f' : ''}${v === null || v === undefined ? '\u0018' : Array.isArray(v) ? arrayLiteral(v as string[]) : String(v)}`;
-      }
-      lines.push(line);
+    for (let i = 0; i < changed.length; i++) {
+      const w = changed[i]!;
+      lines.push(
+        `${w.head}\u001f${arrayLiteral(tagsOf(w.record, w))}\u001f${multirangeLiteral(w.hoursWeek) ?? '\u0018'}\u001f${w.hoursExact}\u001f${w.closedOnPh}` +
+          `\u001f${w.openWeekend}\u001f${horizonLiteral(w.openHorizon) ?? '\u0018'}\u001f${w.contentHash}\u001f${tsvectorLiteral(docs[i]!, stems)}`,
+      );
     }
     payload = lines.join('\u001e');
   } else {
     // Field by field: spreading the fields into one object per row and stringifying it costs more.
     const parts: string[] = [];
-    for (const row of rows) {
+    for (let i = 0; i < changed.length; i++) {
+      const w = changed[i]!;
+      const row = [...headValues(w), tagsOf(w.record, w), multirangeLiteral(w.hoursWeek), w.hoursExact, w.closedOnPh, w.openWeekend,
+        horizonLiteral(w.openHorizon), w.contentHash, tsvectorLiteral(docs[i]!, stems)];
       let obj = '{';
       for (let k = 0; k < row.length; k++) obj += `${k ? ',' : ''}"${RECORDSET_TYPES[k]![0]}":${JSON.stringify(row[k] ?? null)}`;
       parts.push(`${obj}}`);
@@ -235,8 +284,8 @@ export async function writeUpsert(db: Queryable, prepared: PreparedUpsert): Prom
   return { inserted, updated: rows.length - inserted, unchanged: prepared.size - rows.length, uids: rows.map((r) => r.uid) };
 }
 
-export async function upsertBatch(db: Queryable, batch: PlaceWrite[], stems: StemCache = new Map()): Promise<UpsertOutcome> {
-  return writeUpsert(db, await prepareUpsert(db, batch, stems));
+export async function upsertBatch(db: Queryable, batch: PlaceWrite[], opts: PrepareOptions = {}): Promise<UpsertOutcome> {
+  return writeUpsert(db, await prepareUpsert(db, batch, opts));
 }
 
 export function horizonLiteral(intervals: [string, string][] | null): string | null {
