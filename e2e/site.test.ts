@@ -254,6 +254,7 @@ describe('public site in a browser', { skip: skipReason }, () => {
       '/donnees-personnelles',
       '/donnees',
       '/plan-du-site',
+      '/code-source',
       '/integrer',
       '/lieux/00000000-0000-4000-8000-000000000000/inconnu',
       '/recherche?q=zzzzzz',

@@ -15,6 +15,9 @@ export interface Theme {
   logoUrl: string | null;
   primary: string;
   secondary: string;
+  /** Where the source code of the running version is published (AGPL §13); null: the
+   *  /code-source page says so and the operator is warned at start-up in production. */
+  sourceUrl: string | null;
 }
 
 export interface Config {
@@ -72,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       logoUrl: env.SITE_LOGO_URL || null,
       primary: env.THEME_PRIMARY || '#1f5f8b',
       secondary: env.THEME_SECONDARY || '#b3470f',
+      sourceUrl: env.SOURCE_URL || null,
     },
     basemapStyleUrl: env.BASEMAP_STYLE_URL || null,
     demoPlaces: int(env.DEMO_PLACES, 20000, 'DEMO_PLACES'),

@@ -17,7 +17,7 @@ import { renderHome } from './pages/home.ts';
 import { loadResults, renderResults } from './pages/results.ts';
 import { renderPlace, renderPlaceNotFound, type ReportFormState } from './pages/place.ts';
 import { renderTerritory, renderTerritoryIndex } from './pages/territories.ts';
-import { renderAccessibility, renderLegalNotice, renderOpenData, renderPersonalData, renderSitemapXml, renderSiteMapPage } from './pages/legal.ts';
+import { licenceText, renderAccessibility, renderLegalNotice, renderOpenData, renderPersonalData, renderSitemapXml, renderSiteMapPage, renderSourceCode } from './pages/legal.ts';
 import { faviconPng } from './favicon.ts';
 import { embedScript, parseEmbedOptions, parseSnippetConfig, renderEmbed, renderSnippetGenerator } from './pages/embed.ts';
 
@@ -171,6 +171,14 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
   app.get('/mentions-legales', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderLegalNotice(site)));
   app.get('/donnees-personnelles', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderPersonalData(site)));
   app.get('/donnees', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderOpenData(site)));
+  app.get('/code-source', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderSourceCode(site)));
+  const licence = licenceText();
+  app.get('/code-source/licence.txt', { schema: hide }, async (_req, reply) =>
+    licence ? reply.type('text/plain; charset=utf-8').header('Cache-Control', 'public, max-age=86400').send(licence) : reply.callNotFound(),
+  );
+  if (ctx.config.env === 'production' && !ctx.config.theme.sourceUrl) {
+    ctx.log.warn('site: SOURCE_URL is not set; the AGPL asks you to offer users the source of the version you run (see README, Configuration)');
+  }
   app.get('/plan-du-site', { schema: hide }, async (_req, reply) => reply.type(HTML).send(await renderSiteMapPage(site)));
 
   let sitemap: { at: number; body: string } | null = null;

@@ -93,6 +93,7 @@ ${o.body}
       <li><a href="/donnees">Données ouvertes et API</a></li>
       <li><a href="/integrer">Intégrer la carte sur votre site</a></li>
       <li><a href="/plan-du-site">Plan du site</a></li>
+      <li><a href="/code-source">Code source (logiciel libre)</a></li>
     </ul>
     <p>${o.theme.siteName} — logiciel libre Maillage.</p>
   </div>

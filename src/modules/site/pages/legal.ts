@@ -1,6 +1,9 @@
 /**
  * Legal and trust pages: accessibility statement, legal notice, personal data, open data, site map.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from '../../../platform/config.ts';
 import { html, type Raw } from '../../../platform/html/html.ts';
 import { breadcrumb } from '../../../platform/html/components.ts';
 import { page, type SiteContext } from './common.ts';
@@ -63,12 +66,46 @@ export function renderLegalNotice(ctx: SiteContext): string {
     html`<h2>Éditeur</h2>
 <p>Le site ${name} est édité par la structure qui l’exploite (collectivité, réseau régional d’inclusion numérique ou groupement). Ses coordonnées complètes, le nom du directeur de la publication et l’hébergeur sont indiqués par l’exploitant dans la configuration de son installation.</p>
 <h2>Logiciel</h2>
-<p>Ce site fonctionne avec Maillage, logiciel libre publié sous licence AGPL-3.0-ou-ultérieure.</p>
+<p>Ce site fonctionne avec Maillage, logiciel libre publié sous licence AGPL-3.0-ou-ultérieure : voir la page <a href="/code-source">Code source</a>.</p>
 <h2>Données</h2>
 <p>Les informations sur les lieux suivent le standard national des lieux de médiation numérique (version 1.0.2). Elles sont publiées sous Licence Ouverte / Etalab 2.0 : vous pouvez les réutiliser librement en citant la source. Voir la page <a href="/donnees">Données ouvertes</a>.</p>
 <p>Les contours des régions et départements du fond de carte proviennent d’IGN Admin Express COG (Licence Ouverte / Etalab).</p>
 <h2>Responsabilité</h2>
 <p>Les informations des fiches sont fournies par les lieux et leurs réseaux. Vérifiez les horaires par téléphone avant de vous déplacer ; signalez toute erreur avec le formulaire de la fiche.</p>`,
+  );
+}
+
+/** The version of the running software (package.json). */
+export const SOFTWARE_VERSION: string = (JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** The licence text shipped with the software (LICENSE at the project root), or null when absent. */
+export function licenceText(): string | null {
+  const file = path.join(projectRoot, 'LICENSE');
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+}
+
+/**
+ * The source code page the footer links to on every page: the AGPL asks whoever runs a modified
+ * version for users over a network to offer them its source (§13). SOURCE_URL says where.
+ */
+export function renderSourceCode(ctx: SiteContext): string {
+  const name = ctx.config.theme.siteName;
+  const url = ctx.config.theme.sourceUrl;
+  return simple(
+    ctx,
+    '/code-source',
+    'Code source',
+    html`<p>${name} fonctionne avec Maillage, un logiciel libre publié sous la licence GNU Affero General Public License, version 3 ou ultérieure (AGPL-3.0-or-later).</p>
+<p>Cette licence vous donne le droit d’utiliser, d’étudier, de modifier et de redistribuer le logiciel. Elle demande aussi à l’exploitant de ce site de proposer le code source de la version en service, modifications comprises, à toute personne qui l’utilise.</p>
+<h2>Version en service</h2>
+<p>Maillage, version ${SOFTWARE_VERSION}.</p>
+${
+  url
+    ? html`<p><a href="${url}">Consulter ou télécharger le code source de cette version</a></p>`
+    : html`<p>L’exploitant de ce site n’a pas encore indiqué où le code source de cette version est publié. Vous pouvez le lui demander par les coordonnées des <a href="/mentions-legales">mentions légales</a> : il doit vous le fournir.</p>`
+}
+<h2>Licence</h2>
+<p><a href="/code-source/licence.txt">Texte complet de la licence (en anglais)</a></p>`,
   );
 }
 
@@ -134,6 +171,7 @@ export async function renderSiteMapPage(ctx: SiteContext): Promise<string> {
   <li><a href="/integrer">Intégrer la carte sur votre site</a></li>
   <li><a href="/accessibilite">Déclaration d’accessibilité</a></li>
   <li><a href="/mentions-legales">Mentions légales</a></li>
+  <li><a href="/code-source">Code source</a></li>
   <li><a href="/donnees-personnelles">Données personnelles</a></li>
 </ul>`,
   );
@@ -147,7 +185,7 @@ function xmlEscape(s: string): string {
 export async function renderSitemapXml(ctx: SiteContext): Promise<string> {
   const base = ctx.config.publicUrl;
   const urls: { loc: string; lastmod?: string }[] = [];
-  for (const p of ['/', '/territoires', '/donnees', '/integrer', '/accessibilite', '/mentions-legales', '/donnees-personnelles', '/plan-du-site']) urls.push({ loc: base + p });
+  for (const p of ['/', '/territoires', '/donnees', '/integrer', '/accessibilite', '/mentions-legales', '/donnees-personnelles', '/plan-du-site', '/code-source']) urls.push({ loc: base + p });
   const [deps, communes] = await Promise.all([ctx.data.countPlacesBy('departement'), ctx.data.countPlacesBy('commune')]);
   const allRegions = await ctx.data.listRegions();
   for (const r of allRegions) urls.push({ loc: `${base}/territoires/region/${r.code}` });

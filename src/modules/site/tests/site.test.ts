@@ -319,6 +319,7 @@ describe('legal and trust pages, sitemap', () => {
     ['/donnees-personnelles', 'Données personnelles'],
     ['/donnees', 'Données ouvertes et API'],
     ['/plan-du-site', 'Plan du site'],
+    ['/code-source', 'Code source'],
   ] as const) {
     it(`serves ${url}`, async () => {
       const r = await get(url);
@@ -326,6 +327,20 @@ describe('legal and trust pages, sitemap', () => {
       assert.match(r.body, new RegExp(`<h1>${title}</h1>`));
     });
   }
+
+  it('offers the source code of the running version from every page (AGPL §13)', async () => {
+    const home = await get('/');
+    assert.match(home.body, /<footer[\s\S]*<a href="\/code-source">Code source \(logiciel libre\)<\/a>/);
+    const r = await get('/code-source');
+    assert.match(r.body, /AGPL-3\.0-or-later/);
+    assert.match(r.body, /Maillage, version \d+\.\d+\.\d+\./);
+    // No SOURCE_URL configured here: the page says so instead of linking nowhere.
+    assert.match(r.body, /n’a pas encore indiqué où le code source de cette version est publié/);
+    const licence = await t.app.inject({ method: 'GET', url: '/code-source/licence.txt' });
+    assert.equal(licence.statusCode, 200);
+    assert.match(licence.headers['content-type'] as string, /^text\/plain/);
+    assert.match(licence.body, /GNU AFFERO GENERAL PUBLIC LICENSE\s+Version 3/);
+  });
 
   it('states the accessibility conformance status', async () => {
     const r = await get('/accessibilite');
@@ -359,7 +374,10 @@ describe('map support', () => {
   it('points to the configured style when there is one, and wears the région’s theme', async () => {
     const other = await testApp({
       basemapStyleUrl: 'https://tiles.example.org/style.json',
-      theme: { siteName: 'Numérique en Normandie', logoUrl: '/logo-normandie.svg', primary: '#0b4f6c', secondary: '#8a3b12' },
+      theme: {
+        siteName: 'Numérique en Normandie', logoUrl: '/logo-normandie.svg', primary: '#0b4f6c', secondary: '#8a3b12',
+        sourceUrl: 'https://git.example.org/normandie/maillage',
+      },
     });
     try {
       const r = await other.app.inject({ method: 'GET', url: '/carte/style.json' });
@@ -374,6 +392,8 @@ describe('map support', () => {
       assert.match(home.body, /--color-primary:#0b4f6c;--color-secondary:#8a3b12/);
       const statement = await other.app.inject({ method: 'GET', url: '/accessibilite', headers: { accept: 'text/html' } });
       assert.match(statement.body, /Numérique en Normandie s’engage à rendre son site internet accessible/);
+      const source = await other.app.inject({ method: 'GET', url: '/code-source', headers: { accept: 'text/html' } });
+      assert.match(source.body, /<a href="https:\/\/git\.example\.org\/normandie\/maillage">Consulter ou télécharger le code source de cette version<\/a>/);
     } finally {
       await other.close();
     }
