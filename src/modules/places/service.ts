@@ -438,6 +438,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     const { rows: held } = await tx.query<{ any: boolean }>('SELECT EXISTS (SELECT 1 FROM places.place WHERE import_source = $1) AS any', [opts.importSource]);
     const prepareOpts = { stems: new Map() as StemCache, words: new Map() as WordsCache, sourcesEmpty: !held[0]!.any };
     const changed: string[] = [];
+    let batchSize = 250;
     try {
       for await (const row of reading.rows) {
         report.rowsRead++;
@@ -446,8 +447,10 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
         result.issues.forEach(record);
         if (!result.record) report.refused++;
         batch.push(result);
-        if (batch.length >= 1000) {
+        if (batch.length >= batchSize) {
           await flush();
+          // The first batches are small so the database starts writing early; then 1,000 rows.
+          batchSize = Math.min(1000, batchSize * 2);
           opts.onProgress?.(report.rowsRead);
         }
       }

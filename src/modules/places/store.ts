@@ -184,15 +184,15 @@ function headValues(w: Pick<PlaceWrite, 'record' | 'importSource' | 'coordinates
  */
 export function encodeHead(w: Pick<PlaceWrite, 'record' | 'importSource' | 'coordinatesPrecision' | 'communeCode' | 'departement' | 'region' | 'epci'>): { head: string | null; contentHash: string } {
   const values = headValues(w);
-  let head: string | null = '';
+  // Joined at once: one flat string, which the hash and the batch's text then share.
+  const cells: string[] = [];
+  let head: string | null = null;
   for (let k = 0; k < values.length; k++) {
     const v = values[k];
-    if (hasSeparator(v)) {
-      head = null;
-      break;
-    }
-    head += k ? `\u001f${cell(v)}` : cell(v);
+    if (hasSeparator(v)) break;
+    cells.push(cell(v));
   }
+  if (cells.length === values.length) head = cells.join('\u001f');
   const contentHash = crypto.createHash('sha256').update(head ?? JSON.stringify(values)).digest('base64url');
   return { head, contentHash };
 }
