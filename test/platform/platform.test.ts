@@ -66,4 +66,19 @@ describe('server', () => {
     // Paris – Lyon great-circle distance is about 392 km.
     assert.ok(Math.abs(rows[0]!.d - 392) < 3, String(rows[0]!.d));
   });
+
+  test('a prepared statement answers like an unprepared one, and PostgreSQL keeps it on the connection', async () => {
+    const sql = 'SELECT platform.fold($1) AS f, $2::int + 1 AS n';
+    await t.db.transaction(async (tx) => {
+      for (const [text, n] of [['Évreux', 1], ['Saint-Lô', 41]] as const) {
+        const prepared = await tx.query<{ f: string; n: number }>(sql, [text, n], { prepare: true });
+        const plain = await tx.query<{ f: string; n: number }>(sql, [text, n]);
+        assert.deepEqual(prepared.rows, plain.rows);
+      }
+      if (t.db.kind === 'postgres') {
+        const { rows } = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = $1', [sql]);
+        assert.equal(rows[0]!.n, 1);
+      }
+    });
+  });
 });

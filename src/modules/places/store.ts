@@ -374,7 +374,7 @@ export function toRecord(place: Place): PlaceRecord {
 
 export async function getPlaceRow(db: Queryable, uid: string): Promise<Place | null> {
   if (!/^[0-9a-f-]{36}$/i.test(uid)) return null;
-  const { rows } = await db.query(`SELECT ${PLACE_COLUMNS} FROM places.place p WHERE p.uid = $1`, [uid]);
+  const { rows } = await db.query(`SELECT ${PLACE_COLUMNS} FROM places.place p WHERE p.uid = $1`, [uid], { prepare: true });
   return rows[0] ? rowToPlace(rows[0]) : null;
 }
 
@@ -385,7 +385,7 @@ export async function getPlacesByUids(db: Queryable, uids: string[]): Promise<Pl
 /** The places with these uids, in the order given (unknown uids are left out). */
 export async function readByUids<T>(db: Queryable, uids: string[], projection: Projection<T>): Promise<T[]> {
   if (uids.length === 0) return [];
-  const { rows } = await db.query(`SELECT ${projection.columns} FROM places.place p WHERE p.uid = ANY($1::uuid[])`, [uids]);
+  const { rows } = await db.query(`SELECT ${projection.columns} FROM places.place p WHERE p.uid = ANY($1::uuid[])`, [uids], { prepare: true });
   const byUid = new Map(rows.map((r) => [r.uid as string, projection.map(r)]));
   return uids.map((u) => byUid.get(u)).filter((p): p is T => p !== undefined);
 }
@@ -613,7 +613,10 @@ export async function searchRows<T>(
             FROM places.place p ${whereSql(where)} ORDER BY ${order} LIMIT ${p.add(limit)}) page
     JOIN places.place p ON p.uid = page.uid
     ORDER BY page.sort_key, page.uid`;
-  const page = await db.query(sql, p.values);
+  // Near-me, map and territory pages keep one plan shape whatever the position or codes: prepared,
+  // they skip parsing and planning once PostgreSQL settles on a generic plan. A text filter's best
+  // plan depends on how common its words are: planned each time.
+  const page = await db.query(sql, p.values, { prepare: !f.q });
   return {
     total: withTotal ? ((page.rows[0]?.total_rows as number | undefined) ?? 0) : -1,
     rows: page.rows.map((r) => ({

@@ -2,6 +2,7 @@
  * One small data-access interface over the embedded database (PGlite) and PostgreSQL (`pg`).
  * Every module uses it; the SQL is the same on both.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -12,9 +13,18 @@ export interface QueryResult<T> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * Keep the statement prepared on the connection (PostgreSQL): later runs of the same SQL text skip
+   * parsing and, once PostgreSQL finds a generic plan as good as the custom ones, planning. For hot
+   * statements whose best plan does not depend on the parameters' values. Ignored by PGlite.
+   */
+  prepare?: boolean;
+}
+
 export interface Queryable {
   /** Runs one parameterised statement ($1, $2…). */
-  query<T = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+  query<T = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<T>>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
 }
@@ -123,6 +133,20 @@ function unlockDataDir(dir: string) {
   }
 }
 
+// Names of prepared statements, by SQL text. Bounded: each connection keeps every statement it
+// prepared until it closes, so past this many distinct texts new ones run unnamed.
+const STATEMENT_NAMES_MAX = 300;
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string | null {
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    if (statementNames.size >= STATEMENT_NAMES_MAX) return null;
+    name = `m_${crypto.createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
 async function openPostgres(url: string, poolSize: number): Promise<Db> {
   const pgmod = await import('pg');
   const pg = pgmod.default;
@@ -133,10 +157,14 @@ async function openPostgres(url: string, poolSize: number): Promise<Db> {
   pool.on('error', () => {
     /* idle client errors are surfaced on next use */
   });
-  const wrap = (c: { query: (sql: string, params?: unknown[]) => Promise<{ rows: unknown[]; rowCount: number | null }> }): Queryable => ({
-    async query<T>(sql: string, params?: readonly unknown[]) {
+  type Client = {
+    query: (sql: string | { name: string; text: string; values: unknown[] }, params?: unknown[]) => Promise<{ rows: unknown[]; rowCount: number | null }>;
+  };
+  const wrap = (c: Client): Queryable => ({
+    async query<T>(sql: string, params?: readonly unknown[], options?: QueryOptions) {
       type Result = { rows: unknown[]; rowCount: number | null };
-      const res = (await c.query(sql, params as unknown[] | undefined)) as Result | Result[];
+      const name = options?.prepare && params?.length ? statementName(sql) : null;
+      const res = (await (name ? c.query({ name, text: sql, values: params as unknown[] }) : c.query(sql, params as unknown[] | undefined))) as Result | Result[];
       // node-postgres answers a script of several statements (no parameters) with one result per
       // statement: keep the last, as PGlite does (pg-boss's start() sends such scripts).
       const r = Array.isArray(res) ? (res[res.length - 1] ?? { rows: [], rowCount: 0 }) : res;
