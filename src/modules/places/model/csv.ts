@@ -48,7 +48,6 @@ export class CsvTokenizer {
   /** Skipping the rest of an over-long line (its content is not kept). */
   private skipping = false;
   private readonly delim: number;
-  private readonly special: RegExp;
 
   constructor(
     readonly delimiter: string,
@@ -56,8 +55,6 @@ export class CsvTokenizer {
   ) {
     if (delimiter.length !== 1) throw new Error('delimiter must be one character');
     this.delim = delimiter.charCodeAt(0);
-    const d = delimiter === '\t' ? '\\t' : delimiter.replace(/[|\\^$.*+?()[\]{}]/g, '\\$&');
-    this.special = new RegExp(`[${d}\\r\\n]`, 'g');
   }
 
   /** The current 1-based line (the line the next record starts on). */
@@ -204,12 +201,15 @@ export class CsvTokenizer {
         }
         return { type: 'problem', code: 'invalid_quote', quotedBreaks: false };
       }
-      // Unquoted field: up to the next delimiter or line break.
-      this.special.lastIndex = p;
-      const m = this.special.exec(buf);
-      const e = m === null ? n : m.index;
+      // Unquoted field: up to the next delimiter or line break (a plain scan: a RegExp match would
+      // allocate a result for every field of the file).
+      let e = p;
+      for (; e < n; e++) {
+        const ch = buf.charCodeAt(e);
+        if (ch === delim || ch === LF || ch === CR) break;
+      }
       if (e - p > max) return { type: 'problem', code: 'field_too_large', quotedBreaks: false };
-      if (m === null) {
+      if (e === n) {
         if (!final) return { type: 'incomplete' };
         fields.push(buf.slice(p, n));
         if (fields.length === 1 && !sawQuoted && fields[0].trim() === '') return { type: 'blank', next: n };
