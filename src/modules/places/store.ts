@@ -214,12 +214,6 @@ export interface PreparedUpsert {
   format: 'text' | 'json';
 }
 
-/**
- * Reads what a batch needs from the database (the stored content hashes of its records, the stems
- * of the words not seen yet) and builds the rows to write. `db` may be another connection than the
- * one that writes (see importPlaces): a record written earlier in the same uncommitted import is
- * then not seen as stored, and the upsert's own content-hash condition still skips it.
- */
 export interface PrepareOptions {
   stems?: StemCache;
   words?: WordsCache;
@@ -228,6 +222,12 @@ export interface PrepareOptions {
   sourcesEmpty?: boolean;
 }
 
+/**
+ * Reads what a batch needs from the database (the stored content hashes of its records, the stems
+ * of the words not seen yet) and builds the rows to write. `db` may be another connection than the
+ * one that writes (see importPlaces): a record written earlier in the same uncommitted import is
+ * then not seen as stored, and the upsert's own content-hash condition still skips it.
+ */
 export async function prepareUpsert(db: Queryable, batch: PlaceWrite[], opts: PrepareOptions = {}): Promise<PreparedUpsert> {
   if (batch.length === 0) return { size: 0, changed: 0, payload: null, format: 'text' };
   const { stems = new Map(), words = new Map() } = opts;

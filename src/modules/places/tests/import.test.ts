@@ -82,6 +82,22 @@ describe('importing places', () => {
     assert.deepEqual(after.items.map((h) => h.place.id), ['r1']);
   });
 
+  test('a first import of a source whose file repeats an id far apart keeps the last occurrence', async () => {
+    // 800 rows: the repeated id falls in another batch (the first batches hold 250 and 500 rows), and
+    // a first import of a source does not look stored hashes up: the upsert itself must settle it.
+    const rows = Array.from({ length: 799 }, (_, k) => csvLine({ id: `far-${k}`, nom: `Lieu ${k}` }));
+    rows.push(csvLine({ id: 'far-0', nom: 'Lieu zéro renommé' }), csvLine({ id: 'far-1', nom: 'Lieu 1' }));
+    const r = await importPlaces(db, Buffer.from([HEADER, ...rows].join('\n')), { importSource: 'loin', actor: 'test' });
+    assert.equal(r.rowsRead, 801);
+    assert.equal(r.refused, 0);
+    assert.equal(r.inserted, 799);
+    assert.equal(r.updated, 1, 'far-0 rewritten with its last content');
+    assert.equal(r.unchanged, 1, 'far-1 repeated with the same content');
+    assert.equal((await searchPlaces(db, { importSource: 'loin' })).total, 799);
+    const renamed = await searchPlaces(db, { importSource: 'loin', q: 'zero renomme' });
+    assert.deepEqual(renamed.items.map((h) => [h.place.id, h.place.nom]), [['far-0', 'Lieu zéro renommé']]);
+  });
+
   test('replace-source never empties a source from an unreadable file', async () => {
     await importPlaces(db, Buffer.from([HEADER, csvLine({ id: 'k1', nom: 'Gardé' })].join('\n')), { importSource: 'garde', actor: 'test' });
     const r = await importPlaces(db, Buffer.from(''), { importSource: 'garde', actor: 'test', replaceSource: true });
