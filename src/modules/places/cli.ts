@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CliCommand, CliContext } from '../../platform/module.ts';
-import { csvStream, mappingFileSchema, readPlaces, toGeoJsonFeature, toJsonRecord, validateRow } from './model/index.ts';
+import { csvStream, IdRegistry, mappingFileSchema, readPlaces, toGeoJsonFeature, toJsonRecord, validateRow } from './model/index.ts';
 import type { ValidationIssue } from './model/types.ts';
 import { toRecord } from './store.ts';
 import { importPlaces, iteratePlaces, type ImportReport } from './service.ts';
@@ -112,11 +112,14 @@ const validateCommand: CliCommand = {
       if (issues.length < max) issues.push(i);
     };
     const progress = ctx.progress(`validate ${file}`);
+    const ids = new IdRegistry();
     for await (const row of reading.rows) {
       rows++;
       const r = validateRow(row);
       if (!r.record) refused++;
       r.issues.forEach(count);
+      const repeated = ids.see(r, row.values.id);
+      if (repeated) count(repeated);
       progress.tick();
     }
     reading.issues.forEach(count);

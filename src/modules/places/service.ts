@@ -8,6 +8,8 @@ import type { Db, Queryable } from '../../platform/db/index.ts';
 import { UserError } from '../../platform/http/errors.ts';
 import * as territories from '../territories/index.ts';
 import {
+  detach,
+  IdRegistry,
   openOnWeekend,
   publicHolidayName,
   readPlaces,
@@ -80,15 +82,6 @@ export class TerritoryCache {
   }
 }
 
-/**
- * A copy of a string that does not share the memory of the one it was cut from. The CSV reader's
- * values are slices of the 64 KB chunk they were read in, and a slice keeps its whole chunk alive:
- * what an import keeps until its end (ids for --replace-source, cache keys, reported values) would
- * otherwise keep the whole file in memory.
- */
-function detach(s: string): string {
-  return Buffer.from(s, 'utf8').toString('utf8');
-}
 
 function fold(s: string): string {
   return s
@@ -378,7 +371,9 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
         );
       }
     };
-    const seenIds = new Set<string>();
+    // Every id read: a repeated one is reported wherever it falls; --replace-source keeps every
+    // place the file names.
+    const ids = new IdRegistry();
     // Territories are reference data, not written by the import: on PostgreSQL they are read
     // through the pool, so reading them for the next batch does not queue behind the batch being
     // written on the transaction's connection (which would undo the pipelining below). PGlite has
@@ -400,14 +395,10 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
         issues.forEach(record);
         writes.push(write);
       }
-      // A file may repeat an id: the last occurrence wins, the earlier ones are reported.
+      // A file may repeat an id: the last occurrence wins (reported as it is read, below); one
+      // statement cannot write the same row twice.
       const byId = new Map<string, PlaceWrite>();
-      for (const w of writes) {
-        if (byId.has(w.record.id)) {
-          record({ line: null, field: 'id', value: w.record.id, message: `L’identifiant « ${w.record.id} » apparaît plusieurs fois : la dernière ligne l’emporte.`, severity: 'warning', code: 'duplicate_id' });
-        }
-        byId.set(w.record.id, w);
-      }
+      for (const w of writes) byId.set(w.record.id, w);
       report.kept += writes.length;
       if (!opts.dryRun) {
         // Written while the next batch is read and checked (PostgreSQL works on its own core):
@@ -443,7 +434,8 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
       for await (const row of reading.rows) {
         report.rowsRead++;
         const result = validateRow(row);
-        if (opts.replaceSource && (result.record?.id ?? row.values.id)) seenIds.add(detach((result.record?.id ?? row.values.id)!.trim()));
+        const repeated = ids.see(result, row.values.id);
+        if (repeated) result.issues.push(repeated);
         result.issues.forEach(record);
         if (!result.record) report.refused++;
         batch.push(result);
@@ -472,7 +464,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
       } else {
         const { rows } = await tx.query<{ uid: string }>(
           'DELETE FROM places.place WHERE import_source = $1 AND NOT (id = ANY($2::text[])) RETURNING uid',
-          [opts.importSource, [...seenIds]],
+          [opts.importSource, ids.ids()],
         );
         report.removed = rows.length;
         removedUids.push(...rows.map((r) => r.uid));

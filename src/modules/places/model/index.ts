@@ -27,4 +27,5 @@ export {
   type GeoJsonFeature,
 } from './write.ts';
 export * from './hours.ts';
-export { fold } from './text.ts';
+export { fold, detach } from './text.ts';
+export { IdRegistry } from './ids.ts';

@@ -42,3 +42,13 @@ export function where(line: number | null, field: string | null): string {
   if (line === null) return field ? `Champ « ${field} »` : 'Fichier';
   return field ? `Ligne ${line}, champ « ${field} »` : `Ligne ${line}`;
 }
+
+/**
+ * A copy of a string that does not share the memory of the one it was cut from. The CSV reader's
+ * values are slices of the 64 KB chunk they were read in, and a slice keeps its whole chunk alive:
+ * what is kept until the end of a file (ids, cache keys, reported values) would otherwise keep the
+ * whole file in memory.
+ */
+export function detach(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
+}

@@ -45,6 +45,17 @@ describe('maillage CLI (process)', () => {
     assert.equal(body.issues.find((i: { severity: string }) => i.severity === 'error').line, 3);
   });
 
+  test('validate: a repeated id is reported on its line, naming the first, as a warning', () => {
+    const twice = path.join(dir, 'deux-fois.csv');
+    fs.writeFileSync(twice, [HEADER, csvLine({ id: 'd-1', nom: 'Premier' }), csvLine({ id: 'd-2', nom: 'Autre' }), csvLine({ id: 'd-1', nom: 'Premier bis' })].join('\n'));
+    const r = maillage('validate', twice, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const body = JSON.parse(r.stdout) as { warnings: number; issues: { line: number; field: string; code: string; message: string }[] };
+    const repeated = body.issues.filter((i) => i.code === 'duplicate_id');
+    assert.deepEqual(repeated.map((i) => [i.line, i.field]), [[4, 'id']]);
+    assert.match(repeated[0]!.message, /apparaît déjà ligne 2/);
+  });
+
   test('quiet on a non-terminal: one summary line on stderr', () => {
     const r = maillage('validate', example);
     const progressLines = r.stderr.split('\n').filter((l) => l.startsWith('validate'));

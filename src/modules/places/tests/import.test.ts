@@ -93,6 +93,10 @@ describe('importing places', () => {
     assert.equal(r.inserted, 799);
     assert.equal(r.updated, 1, 'far-0 rewritten with its last content');
     assert.equal(r.unchanged, 1, 'far-1 repeated with the same content');
+    // Each repetition is reported on its own line, naming the line it repeats.
+    const repeated = r.issues.filter((i) => i.code === 'duplicate_id');
+    assert.deepEqual(repeated.map((i) => [i.line, i.field, i.value, i.severity]), [[801, 'id', 'far-0', 'warning'], [802, 'id', 'far-1', 'warning']]);
+    assert.match(repeated[0]!.message, /^Ligne 801, champ « id » : l’identifiant « far-0 » apparaît déjà ligne 2 /);
     assert.equal((await searchPlaces(db, { importSource: 'loin' })).total, 799);
     const renamed = await searchPlaces(db, { importSource: 'loin', q: 'zero renomme' });
     assert.deepEqual(renamed.items.map((h) => [h.place.id, h.place.nom]), [['far-0', 'Lieu zéro renommé']]);
