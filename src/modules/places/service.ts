@@ -18,7 +18,6 @@ import {
   type MappingFile,
 } from './model/index.ts';
 import type { FileMeta, PlaceRecord, RowResult, ValidationIssue } from './model/types.ts';
-import type { StemCache, WordsCache } from './search-doc.ts';
 import { horizon, hoursIndex, minuteOfWeek, openIntervals, HORIZON_DAYS } from './hours-index.ts';
 import {
   countBy,
@@ -42,6 +41,7 @@ import {
   type FilterField,
   type Place,
   type PlaceWrite,
+  type PrepareOptions,
   type Projection,
   type SearchPage,
   type SortKind,
@@ -81,7 +81,6 @@ export class TerritoryCache {
     return p;
   }
 }
-
 
 function fold(s: string): string {
   return s
@@ -231,13 +230,13 @@ export async function upsertPlaces(db: Db, records: PlaceRecord[], opts: { sourc
     const versionBefore = await dataVersion(tx);
     const cache = new TerritoryCache(tx);
     const totals = { inserted: 0, updated: 0, unchanged: 0, uids: [] as string[] };
-    const stems: StemCache = new Map();
-    const words: WordsCache = new Map();
+    // Word and stem caches shared by the batches.
+    const prepareOpts: PrepareOptions = { stems: new Map(), words: new Map() };
     for (let i = 0; i < records.length; i += 1000) {
       const writes: PlaceWrite[] = [];
       await cache.prefetch(records.slice(i, i + 1000));
       for (const [j, r] of records.slice(i, i + 1000).entries()) writes.push((await enrich(r, i + j + 2, opts.source, cache, tx)).write);
-      const out = await upsertBatch(tx, writes, { stems, words });
+      const out = await upsertBatch(tx, writes, prepareOpts);
       totals.inserted += out.inserted;
       totals.updated += out.updated;
       totals.unchanged += out.unchanged;
@@ -374,6 +373,9 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     // Every id read: a repeated one is reported wherever it falls; --replace-source keeps every
     // place the file names.
     const ids = new IdRegistry();
+    // Caches for building the rows; a first import of a source has no stored hashes to compare with.
+    const { rows: held } = await tx.query<{ any: boolean }>('SELECT EXISTS (SELECT 1 FROM places.place WHERE import_source = $1) AS any', [opts.importSource]);
+    const prepareOpts: PrepareOptions = { stems: new Map(), words: new Map(), sourcesEmpty: !held[0]!.any };
     // Territories are reference data, not written by the import: on PostgreSQL they are read
     // through the pool, so reading them for the next batch does not queue behind the batch being
     // written on the transaction's connection (which would undo the pipelining below). PGlite has
@@ -425,9 +427,6 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     };
     const done = Promise.resolve();
     let writing: Promise<void> = done;
-    // A first import of a source has no stored hashes to compare with.
-    const { rows: held } = await tx.query<{ any: boolean }>('SELECT EXISTS (SELECT 1 FROM places.place WHERE import_source = $1) AS any', [opts.importSource]);
-    const prepareOpts = { stems: new Map() as StemCache, words: new Map() as WordsCache, sourcesEmpty: !held[0]!.any };
     const changed: string[] = [];
     let batchSize = 250;
     try {

@@ -167,8 +167,11 @@ function hasSeparator(v: unknown): boolean {
   return typeof v === 'string' ? SEPARATORS.test(v) : Array.isArray(v) && v.some((x) => SEPARATORS.test(x as string));
 }
 
-/** What a record's stable head is made of, in the order of RECORDSET_TYPES. */
-function headValues(w: Pick<PlaceWrite, 'record' | 'importSource' | 'coordinatesPrecision' | 'communeCode' | 'departement' | 'region' | 'epci'>): unknown[] {
+/** What a record's stable head is made of. */
+type HeadSource = Pick<PlaceWrite, 'record' | 'importSource' | 'coordinatesPrecision' | 'communeCode' | 'departement' | 'region' | 'epci'>;
+
+/** The head's values, in the order of RECORDSET_TYPES. */
+function headValues(w: HeadSource): unknown[] {
   const r = w.record as unknown as Record<string, unknown>;
   const values: unknown[] = [];
   for (const c of STANDARD_COLUMNS) values.push(r[c] ?? null);
@@ -182,7 +185,7 @@ function headValues(w: Pick<PlaceWrite, 'record' | 'importSource' | 'coordinates
  * hash is the same. Null head when a value holds one of the separator characters (the record then
  * travels as JSON, and the hash is that of its JSON).
  */
-export function encodeHead(w: Pick<PlaceWrite, 'record' | 'importSource' | 'coordinatesPrecision' | 'communeCode' | 'departement' | 'region' | 'epci'>): { head: string | null; contentHash: string } {
+export function encodeHead(w: HeadSource): { head: string | null; contentHash: string } {
   const values = headValues(w);
   // Joined at once: one flat string, which the hash and the batch's text then share.
   const cells: string[] = [];
