@@ -221,7 +221,9 @@ export async function refuseForbidden(req: FastifyRequest, reply: FastifyReply) 
   return reply.send({ error: 'forbidden', message: 'Action non autorisée pour votre rôle.' });
 }
 
-export type ResourceResolver = (req: FastifyRequest) => Resource | null | Promise<Resource | null>;
+/** The object(s) a request acts on; with several (e.g. the two places of a merge), the action
+ *  must be allowed on every one of them. null, or any null in the list → 404. */
+export type ResourceResolver = (req: FastifyRequest) => Resource | readonly (Resource | null)[] | null | Promise<Resource | readonly (Resource | null)[] | null>;
 
 /**
  * A preHandler: signed in, then `can(user, action, resolve(req))`. The resolver describes the
@@ -235,9 +237,10 @@ export function requirePermission(action: Action, resolve?: ResourceResolver) {
     async function permissionCheck(req: FastifyRequest, reply: FastifyReply) {
       const user = await currentUser(req);
       if (!user) return refuseAnonymous(req, reply);
-      const resource = resolve ? await resolve(req) : PLATFORM;
-      if (!resource) throw new NotFoundError('Cet élément n’existe pas.');
-      if (!can(user, action, resource)) return refuseForbidden(req, reply);
+      const resolved = resolve ? await resolve(req) : PLATFORM;
+      const resources = Array.isArray(resolved) ? (resolved as readonly (Resource | null)[]) : [resolved as Resource | null];
+      if (!resources.length || resources.some((r) => !r)) throw new NotFoundError('Cet élément n’existe pas.');
+      if (!resources.every((r) => can(user, action, r!))) return refuseForbidden(req, reply);
     },
     { kind: 'permission', action, scoped: !!resolve },
   );

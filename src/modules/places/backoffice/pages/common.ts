@@ -71,8 +71,9 @@ export function resolvers(deps: PageDeps) {
       const r = await errorReports()?.get(db, Number(param(req, 'id')));
       return r ? place(r.placeUid) : null;
     },
-    /** `:a/:b` are two places: the first here, the second checked by the handler with can(). */
-    pair: (req: FastifyRequest) => place(param(req, 'a')),
+    /** `:a/:b` are two places: the action must be allowed on both (a merge or a dismissal
+     *  changes both), checked in the preHandler like every other object. */
+    pair: async (req: FastifyRequest) => [await place(param(req, 'a')), await place(param(req, 'b'))],
   };
 }
 

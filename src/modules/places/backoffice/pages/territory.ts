@@ -2,7 +2,7 @@
  * Regional staff: the dashboard of a région or département, its places, pending claims, the
  * moderation queue and setting, error reports from the public site and the duplicate review queue.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { html, raw } from '../../../../platform/html/html.ts';
 import { UserError } from '../../../../platform/http/errors.ts';
 import { can, getUser, grantRoleFromRequest, requirePermission } from '../../../accounts/index.ts';
@@ -30,7 +30,7 @@ import {
 } from '../service.ts';
 import { CLAIM_METHOD, LEVEL_LABEL, OK, REPORT_STATUS_LABEL } from '../strings.ts';
 import { bodyValue, csrfField, formatDateTime, formatDay, okNotice, param, queryValue, warningNotice } from '../ui.ts';
-import { csrfOf, isUuid, me, page, resolvers, territoryBase, territoryNav, territoryOf, type PageDeps } from './common.ts';
+import { csrfOf, me, page, resolvers, territoryBase, territoryNav, territoryOf, type PageDeps } from './common.ts';
 
 function nav(t: Territory, current: string) {
   return html`<nav class="bo-nav" aria-label="Gestion du territoire"><ul>${territoryNav(t, current).map(
@@ -238,7 +238,7 @@ export function registerTerritoryPages(deps: PageDeps): void {
     const edit = (await store.getPendingEdit(db, id))!;
     const note = bodyValue(req, 'note', 500).trim() || null;
     const approve = bodyValue(req, 'decision') === 'approve';
-    if (approve) await approvePendingEdit(db, user.id, id, note);
+    if (approve) await approvePendingEdit(db, user.id, id, note, (action, resource) => can(user, action, resource));
     else await rejectPendingEdit(db, user.id, id, note);
     const place = (await getPlaceRow(db, edit.placeUid))!;
     const back = place.departement && can(user, 'places.moderate', { type: 'territory', region: place.region, departement: place.departement })
@@ -307,21 +307,10 @@ export function registerTerritoryPages(deps: PageDeps): void {
     });
   });
 
+  // Both places are checked by the guard (see resolvers().pair): nothing in the handlers refuses.
   const pairGuard = requirePermission('places.duplicates.review', r.pair);
-  const otherInScope = async (req: FastifyRequest, reply: FastifyReply) => {
-    const user = await me(req);
-    const b = isUuid(param(req, 'b')) ? await getPlaceRow(db, param(req, 'b')) : null;
-    if (!b) throw new UserError('Ce lieu n’existe pas.', 404);
-    if (!can(user, 'places.duplicates.review', placeResource(b))) {
-      reply.status(403);
-      return page(deps, reply, 403, { title: 'Accès refusé', user, body: html`<h1>Accès refusé</h1><p>Le second lieu n’est pas dans votre périmètre.</p>` });
-    }
-    return null;
-  };
 
   app.get('/gestion/doublons/:a/:b', { preHandler: pairGuard }, async (req, reply) => {
-    const refused = await otherInScope(req, reply);
-    if (refused) return refused;
     const user = await me(req);
     const a = (await getPlaceRow(db, param(req, 'a')))!;
     const b = (await getPlaceRow(db, param(req, 'b')))!;
@@ -365,8 +354,6 @@ export function registerTerritoryPages(deps: PageDeps): void {
   };
 
   app.post('/gestion/doublons/:a/:b/fusion', post(pairGuard), async (req, reply) => {
-    const refused = await otherInScope(req, reply);
-    if (refused) return refused;
     const user = await me(req);
     const [a, b] = [param(req, 'a'), param(req, 'b')];
     const keepA = bodyValue(req, 'keep') !== 'b';
@@ -378,8 +365,6 @@ export function registerTerritoryPages(deps: PageDeps): void {
   });
 
   app.post('/gestion/doublons/:a/:b/pas-un-doublon', post(pairGuard), async (req, reply) => {
-    const refused = await otherInScope(req, reply);
-    if (refused) return refused;
     const user = await me(req);
     await dismissDuplicate(db, user.id, param(req, 'a'), param(req, 'b'));
     return reply.redirect(`${await pairBack(req, param(req, 'a'))}?ok=dismissed`, 303);
