@@ -247,6 +247,46 @@ export interface MatrixRoute {
   allowedOutOfScope?: readonly CastRole[];
 }
 
+/** Tables every request may touch whatever its outcome (session activity, attempt counters,
+ *  rate limits): left out of the database state compared around refused requests. */
+export const VOLATILE_TABLES: readonly string[] = ['accounts.session', 'accounts.signin_failure', 'accounts.attempt'];
+/** Reference data loaded from official files (communes and their outlines): no request writes
+ *  it, and counting its 70,000 rows around every request would make the matrix crawl. */
+export const REFERENCE_SCHEMAS: readonly string[] = ['territories'];
+
+/**
+ * A fingerprint of every table of every schema (but the volatile and reference ones): its row
+ * count and the newest transaction that wrote a row of it (xmin), in one query. Any insert,
+ * update or delete changes it. `audit` counts the audit entries, for a readable message.
+ */
+export async function databaseState(db: Db, volatile: readonly string[] = VOLATILE_TABLES): Promise<{ tables: Map<string, string>; audit: number }> {
+  const { rows: names } = await db.query<{ schema: string; name: string }>(
+    `SELECT table_schema AS schema, table_name AS name FROM information_schema.tables
+      WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema NOT LIKE 'pg\\_%'
+      ORDER BY 1, 2`,
+  );
+  const watched = names.filter((t) => !REFERENCE_SCHEMAS.includes(t.schema) && !volatile.includes(`${t.schema}.${t.name}`) && !/rate_limit/.test(t.name));
+  const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
+  const { rows } = await db.query<{ name: string; v: string }>(
+    watched
+      .map((t) => `SELECT '${`${t.schema}.${t.name}`.replace(/'/g, "''")}' AS name, count(*)::text || '/' || coalesce(max(xmin::text::bigint)::text, '-') AS v FROM ${q(t.schema)}.${q(t.name)}`)
+      .join(' UNION ALL '),
+  );
+  const tables = new Map(rows.map((r) => [r.name, r.v]));
+  const audit = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM platform.audit_entry')).rows[0]!.n;
+  return { tables, audit };
+}
+
+/** What changed between two states ('' when nothing did). */
+export function stateChanges(before: Awaited<ReturnType<typeof databaseState>>, after: Awaited<ReturnType<typeof databaseState>>): string {
+  const changed = [...after.tables].filter(([name, v]) => before.tables.get(name) !== v).map(([name]) => name);
+  for (const name of before.tables.keys()) if (!after.tables.has(name)) changed.push(name);
+  const parts: string[] = [];
+  if (changed.length) parts.push(`tables written: ${changed.join(', ')}`);
+  if (after.audit !== before.audit) parts.push(`${after.audit - before.audit} audit entr${after.audit - before.audit === 1 ? 'y' : 'ies'} added`);
+  return parts.join('; ');
+}
+
 export interface MatrixCell {
   method: string;
   route: string;
@@ -257,6 +297,8 @@ export interface MatrixCell {
   status: number;
   location: string | undefined;
   ok: boolean;
+  /** For a refused POST: what it changed in the database anyway ('' = nothing, as it must be). */
+  changed?: string;
 }
 
 async function value<T>(v: Lazy<T>): Promise<T> {
@@ -283,10 +325,13 @@ function judge(role: CastRole, expected: 'allowed' | 'refused', r: Res): boolean
 /**
  * Runs every route of the table as every person of the cast, in scope and (when given) out of
  * scope. Refusals are requested first, so the allowed requests (which may change things) come
- * last. Returns every cell and a readable line for each cell that went wrong.
+ * last. Around every refused POST the database state is compared (databaseState): a refusal
+ * that still wrote a row or an audit entry is a failure, whatever its status code. Returns every
+ * cell and a readable line for each cell that went wrong.
  */
 export async function runAuthorisationMatrix(cast: Cast, routes: readonly MatrixRoute[]): Promise<{ cells: MatrixCell[]; failures: string[] }> {
   const cells: MatrixCell[] = [];
+  const db = depsOf(cast.app).db;
   for (const r of routes) {
     const plan: { role: CastRole; scope: 'in' | 'out'; expected: 'allowed' | 'refused' }[] = [];
     for (const role of CAST_ROLES) {
@@ -297,13 +342,17 @@ export async function runAuthorisationMatrix(cast: Cast, routes: readonly Matrix
     for (const p of plan) {
       const b = await cast.browser(p.role);
       const url = await value(p.scope === 'in' ? r.inScope : r.outOfScope!);
-      const res = r.method === 'GET' ? await b.get(url) : await b.post(url, (await value(r.form ?? {})) as Record<string, string>);
-      cells.push({ method: r.method, route: r.route, url, role: p.role, scope: p.scope, expected: p.expected, status: res.status, location: res.location, ok: judge(p.role, p.expected, res) });
+      const form = r.method === 'POST' ? ((await value(r.form ?? {})) as Record<string, string>) : null;
+      const watch = form !== null && p.expected === 'refused';
+      const before = watch ? await databaseState(db) : null;
+      const res = form === null ? await b.get(url) : await b.post(url, form);
+      const changed = before ? stateChanges(before, await databaseState(db)) : undefined;
+      cells.push({ method: r.method, route: r.route, url, role: p.role, scope: p.scope, expected: p.expected, status: res.status, location: res.location, ok: judge(p.role, p.expected, res) && !changed, changed });
     }
   }
   const failures = cells
     .filter((c) => !c.ok)
-    .map((c) => `${c.method} ${c.url} as ${c.role} (${c.scope === 'in' ? 'in scope' : 'out of scope'}): expected ${c.expected}, got ${c.status}${c.location ? ` → ${c.location}` : ''}`);
+    .map((c) => `${c.method} ${c.url} as ${c.role} (${c.scope === 'in' ? 'in scope' : 'out of scope'}): expected ${c.expected}, got ${c.status}${c.location ? ` → ${c.location}` : ''}${c.changed ? ` and it changed the database (${c.changed})` : ''}`);
   return { cells, failures };
 }
 

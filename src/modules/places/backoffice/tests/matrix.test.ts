@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testApp } from '../../../../../test/support/app.ts';
 import { accountsTesting as kit, type Action } from '../../../accounts/index.ts';
+import { getCommune } from '../../../territories/index.ts';
+import { upsertPlaces } from '../../service.ts';
+import { getPlaceRow, toRecord } from '../../store.ts';
 import { BACKOFFICE_ROUTES, seedRouteObjects, type BackofficeRoute, type RouteObjects } from '../routes.ts';
 
 type CastRole = (typeof kit.CAST_ROLES)[number];
@@ -33,7 +36,7 @@ describe('places back office in the authorisation matrix', () => {
   let t: Awaited<ReturnType<typeof testApp>>;
   let inside: RouteObjects;
   let outside: RouteObjects;
-  let routes: Parameters<typeof kit.runAuthorisationMatrix>[1];
+  let routes: kit.MatrixRoute[];
 
   before(async () => {
     t = await testApp({ signinDelayMs: 1 });
@@ -53,6 +56,26 @@ describe('places back office in the authorisation matrix', () => {
       allowedOutOfScope: r.guard === 'signedIn' ? kit.SIGNED_IN : (['admin'] as const),
     });
     routes = BACKOFFICE_ROUTES.filter((r) => r.guard !== 'token').map(toMatrix);
+    // A pair of places with one in scope and one out of it: only an administrator may compare,
+    // merge or dismiss it (the second place is checked as strictly as the first). A fresh pair
+    // for every request (an allowed merge changes the pair); refusals must leave both places and
+    // the audit trail untouched (the matrix compares the database around every refused POST).
+    let n = 0;
+    const fresh = async (commune: string) => {
+      const c = (await getCommune(t.db, commune))!;
+      const id = `paire-${++n}-${commune}`;
+      await upsertPlaces(t.db, [{ ...toRecord((await getPlaceRow(t.db, inside.place))!), id, nom: `Paire ${n}`, code_insee: c.code, commune: c.name, latitude: c.lat, longitude: c.lon }], { source: 'matrice-paires' });
+      return (await t.db.query<{ uid: string }>('SELECT uid FROM places.place WHERE id = $1', [id])).rows[0]!.uid;
+    };
+    for (const [first, second] of [['27229', '69123'], ['69123', '27229']] as const) {
+      const pair = (suffix: string) => async () => `/gestion/doublons/${await fresh(first)}/${await fresh(second)}${suffix}`;
+      routes.push(
+        { method: 'GET', route: '/gestion/doublons/:a/:b', inScope: pair(''), allowed: ['admin'] },
+        // keep=b with fields taken from a: the out-of-scope place's fields would be overwritten
+        { method: 'POST', route: '/gestion/doublons/:a/:b/fusion', inScope: pair('/fusion'), form: { keep: 'b', field_nom: 'a' }, allowed: ['admin'] },
+        { method: 'POST', route: '/gestion/doublons/:a/:b/pas-un-doublon', inScope: pair('/pas-un-doublon'), form: {}, allowed: ['admin'] },
+      );
+    }
   });
   after(async () => t.close());
 
