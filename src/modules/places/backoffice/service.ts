@@ -7,10 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Db, Queryable } from '../../../platform/db/index.ts';
-import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
+import { ForbiddenError, NotFoundError, UserError } from '../../../platform/http/errors.ts';
 import { recordAudit } from '../../../platform/audit/index.ts';
 import { resolveTerritory } from '../../territories/index.ts';
-import type { Resource } from '../../accounts/index.ts';
+import type { Action, Resource } from '../../accounts/index.ts';
 import { enrich, importPlaces, upsertPlaces, getPlace, TerritoryCache, type ImportReport } from '../service.ts';
 import { getPlaceRow, getPlacesByUids, toRecord, type Place } from '../store.ts';
 import { markNotDuplicate, mergePlaces } from '../duplicates.ts';
@@ -27,6 +27,25 @@ export type Territory = { level: 'region' | 'departement'; code: string; name: s
 /** A place for `can()`: its uid and territory codes. */
 export function placeResource(p: Pick<Place, 'uid' | 'region' | 'departement' | 'communeCode'>): Resource {
   return { type: 'place', id: p.uid, region: p.region, departement: p.departement, commune: p.communeCode };
+}
+
+/** Asks the permission function for the person acting (`(action, resource) => can(user, action, resource)`). */
+export type Permits = (action: Action, resource: Resource) => boolean;
+
+/**
+ * The place as `record` would make it, for `can()`: the same uid, in the territory that the
+ * record's commune (INSEE code, else postal code + name, else coordinates) lies in — exactly as
+ * the write will place it.
+ */
+export async function resourceAfter(q: Queryable, place: Place, record: PlaceRecord): Promise<Resource> {
+  const { write } = await enrich({ ...record, id: place.id }, 0, place.importSource, new TerritoryCache(q), q);
+  return { type: 'place', id: place.uid, region: write.region, departement: write.departement, commune: write.communeCode };
+}
+
+const movesTerritory = (from: Resource, to: Resource) => (from.region ?? null) !== (to.region ?? null) || (from.departement ?? null) !== (to.departement ?? null);
+
+function whereLabel(r: Resource): string {
+  return r.departement ? `le département ${r.departement}` : r.region ? `la région ${r.region}` : 'une commune inconnue';
 }
 
 /** A territory for `can()`: a département carries its région, so régional staff reach it. */
@@ -112,7 +131,7 @@ export type EditOutcome = { status: 'published'; version: number } | { status: '
  */
 export async function submitEdit(
   db: Db,
-  o: { actorId: string; mayPublish: boolean; placeUid: string; record: PlaceRecord; kind: 'edit' | 'restore'; note?: string | null; baseVersion?: number | null },
+  o: { actorId: string; permits: Permits; placeUid: string; record: PlaceRecord; kind: 'edit' | 'restore'; note?: string | null; baseVersion?: number | null },
 ): Promise<EditOutcome> {
   return db.transaction(async (tx) => {
     const place = await lockPlace(tx, o.placeUid);
@@ -120,7 +139,21 @@ export async function submitEdit(
     const before = toRecord(place);
     const record: PlaceRecord = { ...o.record, id: place.id };
     if (sameContent(before, record)) return { status: 'unchanged' } as const;
-    if (!o.mayPublish && (await isModerated(tx, place))) {
+    // Permission is checked on the place as it is (by the route) AND as it will be: a new commune
+    // or new coordinates may take it into another territory, where the author needs a right too,
+    // and whose moderation applies as well as the current one's.
+    const from = placeResource(place);
+    const to = await resourceAfter(tx, place, record);
+    const moves = movesTerritory(from, to);
+    if (moves && !o.permits('places.edit', to)) {
+      throw new ForbiddenError(
+        `Cette modification déplacerait le lieu dans ${whereLabel(to)}, où vous n’avez pas le droit de modifier les fiches : vérifiez le code INSEE, la commune et les coordonnées, ou demandez le changement à l’équipe de ce territoire.`,
+        'code_insee',
+      );
+    }
+    const mayPublish = o.permits('places.moderate', from) && (!moves || o.permits('places.moderate', to));
+    const moderated = (await isModerated(tx, place)) || (moves && (await isModerated(tx, { region: to.region ?? null, departement: to.departement ?? null })));
+    if (!mayPublish && moderated) {
       const pending = await store.insertPendingEdit(tx, { placeUid: place.uid, baseVersion: o.baseVersion ?? base, record, kind: o.kind, submittedBy: o.actorId });
       await recordAudit(tx, { actorId: o.actorId, action: 'places.edit.submit', objectType: 'place', objectId: place.uid, before, after: record, meta: { pendingEdit: pending.id, kind: o.kind } });
       return { status: 'pending', pendingId: pending.id } as const;
@@ -133,18 +166,24 @@ export async function submitEdit(
 }
 
 /** Restores a kept version (dated today): a new version, or a pending edit under moderation. */
-export async function restoreVersion(db: Db, o: { actorId: string; mayPublish: boolean; placeUid: string; version: number }): Promise<EditOutcome> {
+export async function restoreVersion(db: Db, o: { actorId: string; permits: Permits; placeUid: string; version: number }): Promise<EditOutcome> {
   const v = await store.getVersion(db, o.placeUid, o.version);
   if (!v) throw new NotFoundError('Cette version n’existe pas.');
   return submitEdit(db, { ...o, record: { ...v.record, date_maj: todayIso() }, kind: 'restore', note: `Retour à la version ${v.version}` });
 }
 
-export async function approvePendingEdit(db: Db, actorId: string, id: number, note: string | null): Promise<{ version: number | null }> {
+/** Publishes a pending edit. `permits` is the moderator's: an edit that moves the place into
+ *  another territory needs the right to moderate there too. */
+export async function approvePendingEdit(db: Db, actorId: string, id: number, note: string | null, permits: Permits): Promise<{ version: number | null }> {
   return db.transaction(async (tx) => {
     const edit = await store.getPendingEdit(tx, id, true);
     if (!edit) throw new NotFoundError('Cette modification n’existe pas.');
     if (edit.status !== 'pending') throw new UserError('Cette modification a déjà été traitée.', 409);
     const place = await lockPlace(tx, edit.placeUid);
+    const to = await resourceAfter(tx, place, edit.record);
+    if (movesTerritory(placeResource(place), to) && !permits('places.moderate', to)) {
+      throw new ForbiddenError(`Cette modification déplacerait le lieu dans ${whereLabel(to)}, que vous ne modérez pas : elle doit être validée par l’équipe de ce territoire ou par un administrateur.`, 'code_insee');
+    }
     await currentVersion(tx, place);
     const before = toRecord(place);
     await store.decidePendingEdit(tx, id, 'approved', actorId, note);

@@ -193,7 +193,7 @@ export function registerPlacePages(deps: PageDeps): void {
     const result = validateForm(form, toRecord(place), today());
     const blocking = blockingIssues(result);
     if (!result.record || blocking.length) return editPage(req, reply, place, form, errorsFrom(blocking));
-    const outcome = await submitEdit(db, { actorId: user.id, mayPublish: can(user, 'places.moderate', placeResource(place)), placeUid: place.uid, record: result.record, kind: 'edit' });
+    const outcome = await submitEdit(db, { actorId: user.id, permits: (action, resource) => can(user, action, resource), placeUid: place.uid, record: result.record, kind: 'edit' });
     return outcomeRedirect(reply, place.uid, outcome);
   });
 
@@ -280,7 +280,7 @@ export function registerPlacePages(deps: PageDeps): void {
     const result = validateForm({}, { ...current, horaires: value } as PlaceRecord, today());
     const blocking = blockingIssues(result);
     if (!result.record || blocking.length) return hoursPage(req, reply, place, form, errorsFrom(blocking), { supported: true, rawValue: value ?? '' });
-    const outcome = await submitEdit(db, { actorId: user.id, mayPublish: can(user, 'places.moderate', placeResource(place)), placeUid: place.uid, record: result.record, kind: 'edit' });
+    const outcome = await submitEdit(db, { actorId: user.id, permits: (action, resource) => can(user, action, resource), placeUid: place.uid, record: result.record, kind: 'edit' });
     return outcomeRedirect(reply, place.uid, outcome);
   });
 
@@ -341,7 +341,7 @@ export function registerPlacePages(deps: PageDeps): void {
   app.post('/gestion/lieux/:uid/versions/:version/restaurer', post(history), async (req, reply) => {
     const user = await me(req);
     const place = await load(req);
-    const outcome = await restoreVersion(db, { actorId: user.id, mayPublish: can(user, 'places.moderate', placeResource(place)), placeUid: place.uid, version: Number(param(req, 'version')) });
+    const outcome = await restoreVersion(db, { actorId: user.id, permits: (action, resource) => can(user, action, resource), placeUid: place.uid, version: Number(param(req, 'version')) });
     return outcomeRedirect(reply, place.uid, outcome, true);
   });
 }
