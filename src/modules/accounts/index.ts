@@ -6,7 +6,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModuleManifest } from '../../platform/module.ts';
 import type { App } from '../../platform/http/server.ts';
-import { verifyAudit } from '../../platform/audit/index.ts';
 import { Mailer } from './mail.ts';
 import { attachRuntime } from './http.ts';
 import { registerAuthPages } from './pages/auth.ts';
@@ -100,23 +99,6 @@ export const accountsModule: ModuleManifest = {
     registerOidc(app, deps);
   },
   commands: {
-    audit: {
-      summary: 'Check the audit trail: every entry, its hash and its link to the previous one',
-      usage: 'audit verify',
-      async run(args, ctx) {
-        if (args[0] !== 'verify') {
-          ctx.out('Usage: maillage audit verify');
-          return 2;
-        }
-        const r = await verifyAudit(ctx.db);
-        if (r.ok) {
-          ctx.out(`Audit trail intact: ${r.count} entries, head ${r.headHash}.`);
-          return 0;
-        }
-        ctx.out(`Audit trail BROKEN at entry ${r.seq}: ${r.reason}. ${r.count} entries before it verified.`);
-        return 1;
-      },
-    },
     accounts: {
       summary: 'Invite a person (prints the invitation link); --role admin makes a platform administrator',
       usage: 'accounts invite <email> <name> [--role R --scope-kind K --scope-id ID]',
