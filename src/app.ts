@@ -10,6 +10,7 @@ import { createServer, type App } from './platform/http/server.ts';
 import type { AppContext } from './platform/module.ts';
 import { modules, platformMigrations } from './modules/registry.ts';
 import { renderApiDocs } from './platform/http/api-docs.ts';
+import { configureAudit } from './platform/audit/index.ts';
 
 export function migrationSources() {
   return [platformMigrations, ...modules.map((m) => ({ module: m.name, dir: m.migrations }))];
@@ -25,6 +26,7 @@ export async function migrateAll(db: Db) {
 
 export async function buildApp(config: Config, db: Db, log?: Logger): Promise<{ app: App; ctx: AppContext }> {
   const ctx: AppContext = { config, db, log: log ?? createLogger(config.logLevel) };
+  configureAudit(config);
   const app = await createServer(ctx);
   for (const m of modules) {
     if (!m.register) continue;

@@ -9,6 +9,7 @@ import type { CliCommand, CliContext } from './platform/module.ts';
 import { buildApp, migrateAll, openDatabase } from './app.ts';
 import { modules } from './modules/registry.ts';
 import type { Db } from './platform/db/index.ts';
+import { auditHead, configureAudit, verifyAudit } from './platform/audit/index.ts';
 
 const config = loadConfig();
 const log = createLogger(config.logLevel);
@@ -25,10 +26,7 @@ const core: Record<string, CliCommand> = {
     async run(args, ctx) {
       const portArg = args.indexOf('--port');
       if (portArg >= 0) ctx.config.port = Number(args[portArg + 1]);
-      let t = performance.now();
-      await migrateAll(ctx.db);
-      ctx.log.debug({ ms: Math.round(performance.now() - t) }, 'migrations checked');
-      t = performance.now();
+      const t = performance.now();
       if (args.includes('--demo')) await seedDemo(ctx);
       ctx.log.debug({ ms: Math.round(performance.now() - t) }, 'demo data checked');
       const { app } = await buildApp(ctx.config, ctx.db, ctx.log);
@@ -59,8 +57,37 @@ const core: Record<string, CliCommand> = {
     summary: 'Load the demo data (territories and about 20,000 places) into the database',
     usage: 'demo',
     async run(_args, ctx) {
-      await migrateAll(ctx.db);
       await seedDemo(ctx);
+    },
+  },
+  audit: {
+    summary: 'The audit trail: print its head to note down, or check every entry (and that a noted head is still there)',
+    usage: 'audit head | audit verify [--expect-head H]',
+    async run(args, ctx) {
+      const [sub, ...rest] = args;
+      if (sub === 'head' && rest.length === 0) {
+        const head = await auditHead(ctx.db);
+        ctx.out(head.token);
+        ctx.out(
+          `Entry ${head.seq}${head.at ? ` of ${head.at}` : ''}${head.legacyCount ? `; the first ${head.legacyCount} entries predate the keyed chain` : ''}. ` +
+            'Note this head outside the server; "maillage audit verify --expect-head <it>" later fails if history was rewritten or truncated since.',
+        );
+        return 0;
+      }
+      const at = rest.indexOf('--expect-head');
+      const expectHead = at >= 0 ? rest[at + 1] : undefined;
+      if (sub !== 'verify' || (at >= 0 && !expectHead) || rest.length !== (at >= 0 ? 2 : 0)) {
+        ctx.out('Usage: maillage audit head | maillage audit verify [--expect-head <entry>:<hash>]');
+        return 2;
+      }
+      const r = await verifyAudit(ctx.db, { expectHead });
+      if (r.ok) {
+        const legacy = r.legacyCount ? ` (the first ${r.legacyCount} written before the chain was keyed, checked without a key)` : '';
+        ctx.out(`Audit trail intact: ${r.count} entries${legacy}, head ${r.headSeq}:${r.headHash}.${expectHead ? ' The expected head is in the chain.' : ''}`);
+        return 0;
+      }
+      ctx.out(`Audit trail BROKEN at entry ${r.seq}: ${r.reason}. ${r.count} entries before it verified.`);
+      return 1;
     },
   },
 };
@@ -97,7 +124,14 @@ async function main(argv: string[]) {
     process.stderr.write(`Unknown command "${name}". Run "maillage help" for the list.\n`);
     return 2;
   }
+  configureAudit(config);
   const db = command.db === false ? noDatabase() : await openDatabase(config);
+  // Every command works on a fresh data directory or database: pending migrations are applied
+  // first (they are idempotent and serialised between processes on PostgreSQL).
+  if (command.db !== false && name !== 'migrate') {
+    const r = await migrateAll(db);
+    if (r.applied.length) log.info({ applied: r.applied }, 'migrations applied before the command');
+  }
   const ctx: CliContext = {
     config,
     db,

@@ -41,6 +41,13 @@ export interface Config {
   mailFrom: string;
   /** Accounts: key protecting secrets at rest (TOTP seeds); required in production. */
   secretKey: string | null;
+  /** Former values of SECRET_KEY, still accepted for reading after a rotation (SECRET_KEY_PREVIOUS,
+   *  comma-separated); `maillage accounts rekey` re-encrypts everything under SECRET_KEY. */
+  secretKeyPrevious: string[];
+  /** Key of the audit chain's HMAC (AUDIT_KEY); when unset, derived from SECRET_KEY. */
+  auditKey: string | null;
+  /** Former audit keys, to verify entries they signed (AUDIT_KEY_PREVIOUS, comma-separated). */
+  auditKeyPrevious: string[];
   /** Accounts: session idle and absolute timeouts. */
   sessionIdleMinutes: number;
   sessionMaxHours: number;
@@ -55,6 +62,24 @@ function int(value: string | undefined, fallback: number, name: string): number 
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new Error(`Configuration: ${name} must be a non-negative integer, got "${value}"`);
   return n;
+}
+
+/** A comma-separated list of keys (empty items dropped; spaces around commas ignored). */
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+}
+
+/** The key used outside production when SECRET_KEY is unset (public: never protects real data). */
+export const DEVELOPMENT_SECRET_KEY = 'maillage-development-secret-key-not-for-production';
+
+/** SECRET_KEY (or the development key outside production), then its former values. */
+export function secretKeys(config: Pick<Config, 'secretKey' | 'secretKeyPrevious' | 'env'>): string[] {
+  const current = config.secretKey ?? (config.env === 'production' ? null : DEVELOPMENT_SECRET_KEY);
+  if (!current) throw new Error('SECRET_KEY must be set in production.');
+  return [current, ...config.secretKeyPrevious.filter((k) => k !== current)];
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -83,6 +108,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     smtpUrl: env.SMTP_URL || null,
     mailFrom: env.MAIL_FROM || `${env.SITE_NAME || 'Maillage'} <ne-pas-repondre@localhost>`,
     secretKey: env.SECRET_KEY || null,
+    secretKeyPrevious: list(env.SECRET_KEY_PREVIOUS),
+    auditKey: env.AUDIT_KEY || null,
+    auditKeyPrevious: list(env.AUDIT_KEY_PREVIOUS),
     sessionIdleMinutes: int(env.SESSION_IDLE_MINUTES, 60, 'SESSION_IDLE_MINUTES'),
     sessionMaxHours: int(env.SESSION_MAX_HOURS, 12, 'SESSION_MAX_HOURS'),
     signinDelayMs: int(env.SIGNIN_DELAY_MS, 250, 'SIGNIN_DELAY_MS'),

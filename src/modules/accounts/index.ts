@@ -6,7 +6,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModuleManifest } from '../../platform/module.ts';
 import type { App } from '../../platform/http/server.ts';
-import { verifyAudit } from '../../platform/audit/index.ts';
 import { Mailer } from './mail.ts';
 import { attachRuntime } from './http.ts';
 import { registerAuthPages } from './pages/auth.ts';
@@ -15,6 +14,7 @@ import { registerAdminPages } from './pages/admin.ts';
 import { registerOidc } from './oidc.ts';
 import { findUserByEmail, grantRole, inviteUser, secretKey, type AccountsDeps } from './service.ts';
 import { isRole, type Role, type ScopeKind } from './model.ts';
+import { rekeySecrets } from './secrets.ts';
 
 export {
   can,
@@ -100,28 +100,28 @@ export const accountsModule: ModuleManifest = {
     registerOidc(app, deps);
   },
   commands: {
-    audit: {
-      summary: 'Check the audit trail: every entry, its hash and its link to the previous one',
-      usage: 'audit verify',
-      async run(args, ctx) {
-        if (args[0] !== 'verify') {
-          ctx.out('Usage: maillage audit verify');
-          return 2;
-        }
-        const r = await verifyAudit(ctx.db);
-        if (r.ok) {
-          ctx.out(`Audit trail intact: ${r.count} entries, head ${r.headHash}.`);
-          return 0;
-        }
-        ctx.out(`Audit trail BROKEN at entry ${r.seq}: ${r.reason}. ${r.count} entries before it verified.`);
-        return 1;
-      },
-    },
     accounts: {
-      summary: 'Invite a person (prints the invitation link); --role admin makes a platform administrator',
-      usage: 'accounts invite <email> <name> [--role R --scope-kind K --scope-id ID]',
+      summary: 'Invite a person (prints the invitation link; --role admin makes a platform administrator); rekey: re-encrypt 2FA secrets under the current SECRET_KEY',
+      usage: 'accounts invite <email> <name> [--role R --scope-kind K --scope-id ID] | accounts rekey',
       async run(args, ctx) {
         const [sub, email, ...rest] = args;
+        if (sub === 'rekey') {
+          if (args.length !== 1) {
+            ctx.out('Usage: maillage accounts rekey');
+            return 2;
+          }
+          const r = await rekeySecrets({ config: ctx.config, db: ctx.db });
+          ctx.out(`2FA secrets: ${r.rekeyed} re-encrypted under the current SECRET_KEY, ${r.current} already under it.`);
+          if (r.undecryptable.length) {
+            ctx.out(
+              `${r.undecryptable.length} account(s) have a 2FA secret that neither SECRET_KEY nor SECRET_KEY_PREVIOUS decrypts: ${r.undecryptable.join(', ')}. ` +
+                'Add the key they were encrypted with to SECRET_KEY_PREVIOUS and run this again, or have an administrator reset their 2FA.',
+            );
+            return 1;
+          }
+          ctx.out('SECRET_KEY_PREVIOUS is no longer needed for 2FA secrets; keep it while unused recovery codes made under the former key must still work (or have people regenerate them).');
+          return 0;
+        }
         const opt = (name: string) => {
           const i = rest.indexOf(name);
           return i >= 0 ? rest[i + 1] : undefined;

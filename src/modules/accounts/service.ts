@@ -3,13 +3,12 @@
  * reset, e-mail verification, profile, roles, personal data export and deletion. Every change that
  * matters writes an audit entry in the same transaction.
  */
-import type { Config } from '../../platform/config.ts';
+import { secretKeys, type Config } from '../../platform/config.ts';
 import type { Db, Queryable } from '../../platform/db/index.ts';
 import type { Logger } from '../../platform/log.ts';
 import { UserError } from '../../platform/http/errors.ts';
 import { listAudit, recordAudit } from '../../platform/audit/index.ts';
 import {
-  decryptSecret,
   encryptSecret,
   hashPassword,
   normaliseRecoveryCode,
@@ -39,6 +38,7 @@ import {
   type TokenPurpose,
 } from './model.ts';
 import { checkTotp, newTotpSecret, totpUri } from './totp.ts';
+import { openSecret, readUserSecret, recoveryCodeHashes } from './secrets.ts';
 
 export interface AccountsDeps {
   db: Db;
@@ -112,10 +112,9 @@ function auditUser(u: User) {
   return { status: u.status, totpEnabled: u.totpEnabled, emailVerified: u.emailVerified };
 }
 
+/** The current SECRET_KEY (former ones, SECRET_KEY_PREVIOUS, only decrypt: see secrets.ts). */
 export function secretKey(config: Config): string {
-  if (config.secretKey) return config.secretKey;
-  if (config.env === 'production') throw new Error('SECRET_KEY must be set in production.');
-  return 'maillage-development-secret-key-not-for-production';
+  return secretKeys(config)[0]!;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -572,14 +571,14 @@ export async function verifySecondFactor(deps: AccountsDeps, userId: string, cod
     if (!row?.totp_secret) return false;
     const trimmed = code.trim();
     if (/^\d[\d\s]*$/.test(trimmed)) {
-      const step = checkTotp(decryptSecret(secretKey(deps.config), row.totp_secret), trimmed, row.totp_last_step === null ? null : Number(row.totp_last_step));
+      const step = checkTotp(await readUserSecret(deps, tx, userId, 'totp_secret', row.totp_secret), trimmed, row.totp_last_step === null ? null : Number(row.totp_last_step));
       if (step === null) return false;
       await tx.query('UPDATE accounts.users SET totp_last_step = $2 WHERE id = $1', [userId, step]);
       return true;
     }
     const used = await tx.query(
-      'UPDATE accounts.recovery_code SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL',
-      [userId, recoveryCodeHash(secretKey(deps.config), userId, normaliseRecoveryCode(trimmed))],
+      'UPDATE accounts.recovery_code SET used_at = now() WHERE user_id = $1 AND code_hash = ANY($2::text[]) AND used_at IS NULL',
+      [userId, recoveryCodeHashes(deps.config, userId, normaliseRecoveryCode(trimmed))],
     );
     if (used.rowCount === 0) return false;
     await recordAudit(tx, { actorId: userId, action: 'accounts.mfa.recovery_code_used', objectType: 'user', objectId: userId, meta: { ip: client.ip } });
@@ -592,8 +591,10 @@ export async function verifySecondFactor(deps: AccountsDeps, userId: string, cod
 /** Starts (or restarts) 2FA setup: a new secret, kept pending until a code confirms it. */
 export async function beginTotpSetup(deps: AccountsDeps, user: User): Promise<{ secret: string; uri: string }> {
   const { rows } = await deps.db.query<{ totp_pending_secret: string | null }>('SELECT totp_pending_secret FROM accounts.users WHERE id = $1', [user.id]);
+  // A pending seed that no configured key opens any more (SECRET_KEY changed) is simply replaced.
+  const pending = rows[0]?.totp_pending_secret ? openSecret(secretKeys(deps.config), rows[0].totp_pending_secret) : null;
   let secret: string;
-  if (rows[0]?.totp_pending_secret) secret = decryptSecret(secretKey(deps.config), rows[0].totp_pending_secret);
+  if (pending) secret = pending.plaintext;
   else {
     secret = newTotpSecret();
     await deps.db.query('UPDATE accounts.users SET totp_pending_secret = $2 WHERE id = $1', [user.id, encryptSecret(secretKey(deps.config), secret)]);
@@ -607,7 +608,7 @@ export async function confirmTotpSetup(deps: AccountsDeps, user: User, code: str
     const { rows } = await tx.query<{ totp_pending_secret: string | null }>('SELECT totp_pending_secret FROM accounts.users WHERE id = $1 FOR UPDATE', [user.id]);
     const pending = rows[0]?.totp_pending_secret;
     if (!pending) throw new UserError('Recommencez l’activation : aucune clé en attente.', 409, 'code');
-    const step = checkTotp(decryptSecret(secretKey(deps.config), pending), code, null);
+    const step = checkTotp(await readUserSecret(deps, tx, user.id, 'totp_pending_secret', pending), code, null);
     if (step === null) throw new UserError('Ce code ne correspond pas. Vérifiez l’heure de votre téléphone et saisissez le code affiché (6 chiffres).', 400, 'code');
     await tx.query(
       `UPDATE accounts.users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, totp_enabled_at = now(), totp_last_step = $2, updated_at = now() WHERE id = $1`,

@@ -1,10 +1,16 @@
 /**
  * The audit trail: an append-only (enforced by database triggers), hash-chained log of every change
- * that matters. Each entry's hash covers the previous entry's hash and a canonical JSON of the
- * entry (sequence number, time, actor, action, object, before, after, meta), so editing, deleting
- * or inserting an entry anywhere breaks the chain from that point on. See README.md.
+ * that matters. Each entry's hash is an HMAC-SHA-256, under a key kept outside the database, over
+ * the previous entry's hash, the key's id and a canonical JSON of the entry (sequence number, time,
+ * actor, action, object, before, after, meta): editing, deleting or inserting an entry anywhere
+ * breaks the chain from that point on, and whoever can only write the database cannot recompute it.
+ * Entries written before the chain was keyed (migration 003) keep their plain SHA-256 and are
+ * verified as before. Operators anchor the chain by noting its head (`maillage audit head`) and
+ * checking later that it is still there (`audit verify --expect-head`): that catches a cut tail.
+ * See README.md.
  */
 import crypto from 'node:crypto';
+import { loadConfig, secretKeys, type Config } from '../config.ts';
 import type { Db, Queryable } from '../db/index.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -34,6 +40,44 @@ export interface AuditEntry {
   meta: Record<string, unknown> | null;
   prevHash: string;
   hash: string;
+  /** Id of the key that signed the entry; null for the legacy (unkeyed) prefix. */
+  keyId: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+
+/** The audit keys: the current one signs new entries; all of them verify. */
+export interface AuditKeyring {
+  current: { id: string; key: Buffer };
+  byId: Map<string, Buffer>;
+}
+
+function auditKey(material: string, derivedFromSecretKey: boolean): { id: string; key: Buffer } {
+  const key = crypto.createHash('sha256').update(derivedFromSecretKey ? `maillage-audit-from-secret-key:${material}` : `maillage-audit-key:${material}`).digest();
+  // The id names the key without revealing it (a hash of the derived key, 16 hex digits).
+  const id = crypto.createHash('sha256').update('maillage-audit-key-id:').update(key).digest('hex').slice(0, 16);
+  return { id, key };
+}
+
+/** AUDIT_KEY (+ AUDIT_KEY_PREVIOUS) when set; otherwise keys derived from SECRET_KEY (+ SECRET_KEY_PREVIOUS). */
+export function auditKeyring(config: Pick<Config, 'auditKey' | 'auditKeyPrevious' | 'secretKey' | 'secretKeyPrevious' | 'env'>): AuditKeyring {
+  const keys = config.auditKey
+    ? [config.auditKey, ...config.auditKeyPrevious].map((k) => auditKey(k, false))
+    : [...secretKeys(config).map((k) => auditKey(k, true)), ...config.auditKeyPrevious.map((k) => auditKey(k, false))];
+  return { current: keys[0]!, byId: new Map(keys.map((k) => [k.id, k.key])) };
+}
+
+let configured: AuditKeyring | null = null;
+
+/** Sets the keys from the configuration (the server and the CLI call this at start). */
+export function configureAudit(config: Config): void {
+  configured = auditKeyring(config);
+}
+
+function ring(): AuditKeyring {
+  configured ??= auditKeyring(loadConfig());
+  return configured;
 }
 
 /** JSON with object keys sorted at every level; `undefined` members dropped (as JSON does). */
@@ -51,9 +95,10 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** The hash of an entry: SHA-256 over the previous hash and the canonical JSON of its content. */
-export function entryHash(prevHash: string, e: Omit<AuditEntry, 'hash' | 'prevHash'>): string {
-  const content = canonicalJson({
+type EntryBody = Omit<AuditEntry, 'hash' | 'prevHash' | 'keyId'>;
+
+function entryContent(e: EntryBody): string {
+  return canonicalJson({
     seq: e.seq,
     at: e.at,
     actorId: e.actorId,
@@ -64,7 +109,16 @@ export function entryHash(prevHash: string, e: Omit<AuditEntry, 'hash' | 'prevHa
     after: e.after ?? null,
     meta: e.meta ?? null,
   });
-  return crypto.createHash('sha256').update(prevHash).update('\n').update(content).digest('hex');
+}
+
+/** The hash of a legacy entry (before keying): SHA-256 over the previous hash and the content. */
+export function legacyEntryHash(prevHash: string, e: EntryBody): string {
+  return crypto.createHash('sha256').update(prevHash).update('\n').update(entryContent(e)).digest('hex');
+}
+
+/** The hash of an entry: HMAC-SHA-256 under the audit key over the previous hash, the key's id and the content. */
+export function entryHash(key: { id: string; key: Buffer }, prevHash: string, e: EntryBody): string {
+  return crypto.createHmac('sha256', key.key).update(prevHash).update('\n').update(key.id).update('\n').update(entryContent(e)).digest('hex');
 }
 
 /** What the database will give back for a JSON value (jsonb drops undefined, keeps key content). */
@@ -103,15 +157,16 @@ async function append(tx: Queryable, input: AuditInput): Promise<AuditEntry> {
     after: asStored(input.after),
     meta: (asStored(input.meta) as Record<string, unknown> | null) ?? null,
   };
-  const hash = entryHash(prev.hash, body);
+  const key = ring().current;
+  const hash = entryHash(key, prev.hash, body);
   const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
   await tx.query(
-    `INSERT INTO platform.audit_entry (seq, at, actor_id, action, object_type, object_id, before, after, meta, prev_hash, hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11)`,
-    [body.seq, body.at, body.actorId, body.action, body.objectType, body.objectId, json(body.before), json(body.after), json(body.meta), prev.hash, hash],
+    `INSERT INTO platform.audit_entry (seq, at, actor_id, action, object_type, object_id, before, after, meta, prev_hash, hash, key_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11, $12)`,
+    [body.seq, body.at, body.actorId, body.action, body.objectType, body.objectId, json(body.before), json(body.after), json(body.meta), prev.hash, hash, key.id],
   );
   await tx.query('UPDATE platform.audit_head SET seq = $1, hash = $2 WHERE id = 1', [body.seq, hash]);
-  return { ...body, prevHash: prev.hash, hash };
+  return { ...body, prevHash: prev.hash, hash, keyId: key.id };
 }
 
 interface EntryRow {
@@ -126,9 +181,10 @@ interface EntryRow {
   meta: Record<string, unknown> | null;
   prev_hash: string;
   hash: string;
+  key_id: string | null;
 }
 
-const COLUMNS = 'seq, at, actor_id, action, object_type, object_id, before, after, meta, prev_hash, hash';
+const COLUMNS = 'seq, at, actor_id, action, object_type, object_id, before, after, meta, prev_hash, hash, key_id';
 
 function toEntry(r: EntryRow): AuditEntry {
   return {
@@ -143,18 +199,62 @@ function toEntry(r: EntryRow): AuditEntry {
     meta: r.meta ?? null,
     prevHash: r.prev_hash,
     hash: r.hash,
+    keyId: r.key_id ?? null,
   };
 }
 
 export type VerifyResult =
-  | { ok: true; count: number; headHash: string }
+  | { ok: true; count: number; headHash: string; headSeq: number; legacyCount: number }
   | { ok: false; count: number; seq: number; reason: string };
+
+/** The head to note down: `<seq>:<hash>`, as `audit head` prints it and `--expect-head` takes it. */
+export interface AuditHead {
+  seq: number;
+  hash: string;
+  at: string | null;
+  /** Entries before keying (plain SHA-256), verified as before. */
+  legacyCount: number;
+  token: string;
+}
+
+export async function auditHead(db: Queryable): Promise<AuditHead> {
+  const head = (await db.query<{ seq: number; hash: string }>('SELECT seq, hash FROM platform.audit_head WHERE id = 1')).rows[0];
+  if (!head) throw new Error('The audit chain head is missing: run "maillage migrate".');
+  const at = (await db.query<{ at: Date | string }>('SELECT at FROM platform.audit_entry WHERE seq = $1', [head.seq])).rows[0]?.at;
+  const seq = Number(head.seq);
+  return { seq, hash: head.hash, at: at ? new Date(at).toISOString() : null, legacyCount: await legacyCount(db), token: `${seq}:${head.hash}` };
+}
+
+async function legacyCount(db: Queryable): Promise<number> {
+  return Number((await db.query<{ last_seq: number }>('SELECT last_seq FROM platform.audit_legacy WHERE id = 1')).rows[0]?.last_seq ?? 0);
+}
+
+/** Parses a head noted earlier: `<seq>:<hash>` (as printed) or the hash alone. */
+export function parseHead(token: string): { seq: number | null; hash: string } {
+  const m = /^\s*(?:(\d{1,18}):)?([0-9a-f]{64})\s*$/i.exec(token);
+  if (!m) throw new Error(`--expect-head: "${token}" is not a head as "maillage audit head" prints it (<entry number>:<64 hexadecimal digits>)`);
+  return { seq: m[1] === undefined ? null : Number(m[1]), hash: m[2]!.toLowerCase() };
+}
+
+export interface VerifyOptions {
+  /** A head noted earlier (`<seq>:<hash>` or the hash): it must still be in the chain. */
+  expectHead?: string;
+  batchSize?: number;
+  /** The keys to verify with (default: those of the configuration). */
+  keyring?: AuditKeyring;
+}
 
 /**
  * Walks the whole chain in order and recomputes every hash. Returns ok, or the first entry where
- * the chain breaks and why (changed content, broken link, missing entry, head mismatch).
+ * the chain breaks and why (changed content, broken link, missing entry, unknown key, head
+ * mismatch, anchored head no longer in the chain).
  */
-export async function verifyAudit(db: Queryable, batchSize = 1000): Promise<VerifyResult> {
+export async function verifyAudit(db: Queryable, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const batchSize = options.batchSize ?? 1000;
+  const keys = options.keyring ?? ring();
+  const anchor = options.expectHead === undefined ? null : parseHead(options.expectHead);
+  let anchorFound = false;
+  const legacy = await legacyCount(db);
   let prevHash = GENESIS_HASH;
   let expected = 1;
   let count = 0;
@@ -164,7 +264,25 @@ export async function verifyAudit(db: Queryable, batchSize = 1000): Promise<Veri
       const e = toEntry(row);
       if (e.seq !== expected) return { ok: false, count, seq: expected, reason: `entry ${expected} is missing (next entry is ${e.seq})` };
       if (e.prevHash !== prevHash) return { ok: false, count, seq: e.seq, reason: `entry ${e.seq} does not link to the previous entry` };
-      if (entryHash(prevHash, e) !== e.hash) return { ok: false, count, seq: e.seq, reason: `entry ${e.seq} was changed after it was written` };
+      if (e.seq <= legacy) {
+        if (e.keyId !== null || legacyEntryHash(prevHash, e) !== e.hash) return { ok: false, count, seq: e.seq, reason: `entry ${e.seq} was changed after it was written` };
+      } else {
+        if (e.keyId === null) return { ok: false, count, seq: e.seq, reason: `entry ${e.seq} is not signed (only the ${legacy} entries written before the chain was keyed may be)` };
+        const key = keys.byId.get(e.keyId);
+        if (!key) {
+          return {
+            ok: false,
+            count,
+            seq: e.seq,
+            reason: `entry ${e.seq} is signed with key ${e.keyId}, which is not configured (AUDIT_KEY, AUDIT_KEY_PREVIOUS, or SECRET_KEY and SECRET_KEY_PREVIOUS when AUDIT_KEY is unset)`,
+          };
+        }
+        if (entryHash({ id: e.keyId, key }, prevHash, e) !== e.hash) return { ok: false, count, seq: e.seq, reason: `entry ${e.seq} was changed after it was written` };
+      }
+      if (anchor && e.hash === anchor.hash) {
+        if (anchor.seq !== null && anchor.seq !== e.seq) return { ok: false, count, seq: e.seq, reason: `the expected head is entry ${anchor.seq}, but its hash is that of entry ${e.seq}` };
+        anchorFound = true;
+      }
       prevHash = e.hash;
       expected++;
       count++;
@@ -178,7 +296,19 @@ export async function verifyAudit(db: Queryable, batchSize = 1000): Promise<Veri
   if (Number(head.seq) !== count || head.hash !== prevHash) {
     return { ok: false, count, seq: Math.min(Number(head.seq), count) + 1, reason: `the chain head (entry ${head.seq}) does not match the last entry (${count}): entries were removed or added` };
   }
-  return { ok: true, count, headHash: prevHash };
+  if (anchor && !anchorFound && !(anchor.hash === GENESIS_HASH && (anchor.seq ?? 0) === 0)) {
+    const at = anchor.seq === null ? '' : ` (entry ${anchor.seq})`;
+    return {
+      ok: false,
+      count,
+      seq: anchor.seq ?? count + 1,
+      reason:
+        anchor.seq !== null && anchor.seq > count
+          ? `the expected head${at} is past the end of the chain (${count} entries): the trail was truncated`
+          : `the expected head${at} is no longer in the chain: history was rewritten or truncated since it was noted`,
+    };
+  }
+  return { ok: true, count, headHash: prevHash, headSeq: count, legacyCount: Math.min(legacy, count) };
 }
 
 export interface AuditQuery {

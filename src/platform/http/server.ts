@@ -69,9 +69,12 @@ export async function createServer(ctx: AppContext): Promise<App> {
     delegator: (req, cb) => cb(null, { origin: req.url.startsWith('/api/') && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') }),
   });
 
+  const hsts = ctx.config.publicUrl.startsWith('https://');
   app.addHook('onSend', async (req, reply, payload) => {
     reply.header('X-Content-Type-Options', 'nosniff');
     reply.header('Referrer-Policy', 'strict-origin-when-cross-origin');
+    // Served over https (PUBLIC_URL): browsers must never come back over plain http (one year).
+    if (hsts) reply.header('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
     if (!reply.hasHeader('Content-Security-Policy')) {
       const tiles = ctx.config.basemapStyleUrl ? ` ${new URL(ctx.config.basemapStyleUrl).origin} https:` : '';
       reply.header(

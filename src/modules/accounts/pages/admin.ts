@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../../platform/http/server.ts';
 import { UserError } from '../../../platform/http/errors.ts';
 import { html } from '../../../platform/html/html.ts';
-import { listAudit, verifyAudit } from '../../../platform/audit/index.ts';
+import { auditHead, listAudit, verifyAudit } from '../../../platform/audit/index.ts';
 import { ACTIONS, ROLES, ROLE_ACTIONS, ROLE_LABELS, ROLE_SCOPES, SCOPE_LABELS, type Action } from '../model.ts';
 import {
   anonymiseUser,
@@ -310,21 +310,32 @@ export function registerAdminPages(app: App, deps: AccountsDeps): void {
     const user = await me(req);
     const before = Number(queryValue(req, 'avant'));
     const entries = await listAudit(deps.db, { beforeSeq: Number.isInteger(before) && before > 0 ? before : undefined, limit: 100 });
-    const check = queryValue(req, 'verifier') === '1' ? await verifyAudit(deps.db) : null;
+    const expected = (queryValue(req, 'tete') ?? '').trim();
+    const check = queryValue(req, 'verifier') === '1' ? await verifyAudit(deps.db, { expectHead: expected || undefined }).catch((err: Error) => ({ ok: false as const, count: 0, seq: 0, reason: err.message })) : null;
+    const head = await auditHead(deps.db);
     const last = entries[entries.length - 1];
     return send(reply, 200, renderPage(deps, {
       title: 'Journal d’audit',
       user,
       csrf: reply.generateCsrf(),
       body: html`<h1>Journal d’audit</h1>
-        <p>Chaque entrée est chaînée à la précédente par une empreinte : toute modification ou suppression se voit à la vérification.</p>
+        <p>Chaque entrée est chaînée à la précédente par une empreinte signée avec une clé gardée hors de la base : toute modification ou suppression se voit à la vérification.</p>
+        <h2>Tête de la chaîne à noter</h2>
+        <p>Notez cette empreinte hors du serveur (par exemple dans un registre papier ou un autre système) : une vérification avec elle détectera toute réécriture ou troncature du journal depuis ce moment.</p>
+        <p><code id="tete-journal">${head.token}</code> (entrée n° ${head.seq}${head.at ? html` du ${formatDate(head.at)}` : ''})</p>
         ${
           check
             ? check.ok
-              ? notice(`Chaîne intègre : ${check.count} entrée(s) vérifiée(s).`)
+              ? notice(`Chaîne intègre : ${check.count === 1 ? '1 entrée vérifiée' : `${check.count} entrées vérifiées`}${expected ? ', et la tête notée y figure toujours' : ''}.`)
               : html`<div class="error-summary" role="alert"><h2>Chaîne rompue</h2><p>À l’entrée n° ${check.seq} : ${check.reason}.</p></div>`
-            : html`<p><a href="/admin/journal?verifier=1">Vérifier l’intégrité de la chaîne</a></p>`
+            : ''
         }
+        <form method="get" action="/admin/journal">
+          <input type="hidden" name="verifier" value="1">
+          <label for="tete">Tête notée précédemment (facultatif)</label>
+          <input id="tete" name="tete" value="${expected}" autocomplete="off" spellcheck="false">
+          <button type="submit">Vérifier l’intégrité de la chaîne</button>
+        </form>
         <table class="data"><thead><tr><th scope="col">N°</th><th scope="col">Date</th><th scope="col">Par</th><th scope="col">Action</th><th scope="col">Objet</th><th scope="col">Avant / après</th></tr></thead>
         <tbody>${entries.map(
           (e) => html`<tr><td>${e.seq}</td><td>${formatDate(e.at)}</td><td>${e.actorId ?? 'système'}</td><td>${e.action}</td><td>${e.objectType} ${e.objectId ?? ''}</td>

@@ -1,0 +1,55 @@
+/**
+ * Every CLI command works on a fresh data directory (issue #13): pending migrations are applied
+ * before the command runs, instead of `relation "…" does not exist`.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { loadConfig, projectRoot } from '../../src/platform/config.ts';
+
+const config = loadConfig({ ...process.env, NODE_ENV: 'test' });
+const example = path.join(config.sharedDataDir, 'standards', 'lieux-mediation-numerique', 'exemple-valide.csv');
+const dirs: string[] = [];
+
+/** Runs the CLI on a data directory of its own (the embedded database, whatever DATABASE_URL says). */
+function maillage(dataDir: string, ...args: string[]) {
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent', DATA_DIR: dataDir };
+  delete env.DATABASE_URL;
+  return spawnSync(process.execPath, [path.join(projectRoot, 'bin', 'maillage.mjs'), ...args], { encoding: 'utf8', env });
+}
+function fresh() {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'maillage-fresh-'));
+  dirs.push(d);
+  return d;
+}
+
+describe('CLI on a fresh data directory', () => {
+  after(() => {
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  test('audit verify, then audit head: migrations applied first, an empty intact chain', () => {
+    const dir = fresh();
+    const r = maillage(dir, 'audit', 'verify');
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.doesNotMatch(r.stderr + r.stdout, /does not exist/);
+    assert.match(r.stdout, /Audit trail intact: 0 entries/);
+    const head = maillage(dir, 'audit', 'head');
+    assert.equal(head.status, 0, head.stderr);
+    assert.equal(head.stdout.split('\n')[0], `0:${'0'.repeat(64)}`);
+    const bad = maillage(dir, 'audit', 'verify', '--expect-head', 'pas-une-tete');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /expect-head/);
+  });
+
+  test('import: the first command on a fresh directory imports', { skip: fs.existsSync(example) ? false : `no example file at ${example}` }, () => {
+    const dir = fresh();
+    const r = maillage(dir, 'import', example, '--source', 'essai', '--json');
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.doesNotMatch(r.stderr + r.stdout, /does not exist/);
+    assert.equal(JSON.parse(r.stdout).inserted, 1);
+  });
+});
