@@ -55,6 +55,46 @@ export interface Config {
   signinDelayMs: number;
   /** Accounts: optional OpenID Connect sign-in (e.g. ProConnect). */
   oidc: { issuer: string; clientId: string; clientSecret: string; label: string } | null;
+  /** Territories: where the reference geography is downloaded from (see src/modules/territories/README.md). */
+  territorySources: TerritorySources;
+}
+
+/** The official published sources of the reference geography; `{year}` stands for the data year. */
+export interface TerritorySources {
+  /** false: never download (tests; TERRITORIES_SOURCES=off): use SHARED_DATA_DIR or start without geometry. */
+  enabled: boolean;
+  /** The boundaries' year (`{year}` in the addresses); null: the COG year of @etalab/decoupage-administratif. */
+  year: string | null;
+  /** geo.api.gouv.fr's list of communes with their centre and population (JSON). */
+  centres: string;
+  /** Etalab's commune boundaries derived from IGN Admin Express (GeoJSON, gzip). */
+  communes: string;
+  departements: string;
+  regions: string;
+  /** Replaces the scheme, host and port of every address (a mirror serving the official paths). */
+  mirror: string | null;
+  /** Expected SHA-256 of a source's file, by source name (centres, communes, departements, regions). */
+  sha256: Record<string, string>;
+  /** Give up on a source that sends nothing for this long (ms). */
+  timeoutMs: number;
+}
+
+const CONTOURS = 'https://etalab-datasets.geo.data.gouv.fr/contours-administratifs/{year}/geojson';
+
+function checksums(value: string | undefined): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const part of (value ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(centres|communes|departements|regions)=([0-9a-fA-F]{64})$/.exec(part);
+    if (!m) throw new Error(`Configuration: TERRITORIES_SOURCE_SHA256 expects "name=<64 hex digits>,…" (names: centres, communes, departements, regions), got "${part}"`);
+    out[m[1]!] = m[2]!.toLowerCase();
+  }
+  return out;
+}
+
+function sourceUrl(value: string | undefined, fallback: string, name: string): string {
+  const url = value || fallback;
+  if (!/^https?:\/\//.test(url)) throw new Error(`Configuration: ${name} must be an http(s) address, got "${url}"`);
+  return url;
 }
 
 function int(value: string | undefined, fallback: number, name: string): number {
@@ -118,6 +158,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       env.OIDC_ISSUER && env.OIDC_CLIENT_ID && env.OIDC_CLIENT_SECRET
         ? { issuer: env.OIDC_ISSUER, clientId: env.OIDC_CLIENT_ID, clientSecret: env.OIDC_CLIENT_SECRET, label: env.OIDC_LABEL || 'ProConnect' }
         : null,
+    territorySources: {
+      enabled: (env.TERRITORIES_SOURCES || (nodeEnv === 'test' ? 'off' : 'official')) !== 'off',
+      year: env.TERRITORIES_SOURCE_YEAR || null,
+      centres: sourceUrl(
+        env.TERRITORIES_SOURCE_CENTRES,
+        'https://geo.api.gouv.fr/communes?type=commune-actuelle,arrondissement-municipal&zone=metro,drom,com&fields=code,nom,centre,population&format=json&geometry=centre',
+        'TERRITORIES_SOURCE_CENTRES',
+      ),
+      communes: sourceUrl(env.TERRITORIES_SOURCE_COMMUNES, `${CONTOURS}/communes-100m.geojson.gz`, 'TERRITORIES_SOURCE_COMMUNES'),
+      departements: sourceUrl(env.TERRITORIES_SOURCE_DEPARTEMENTS, `${CONTOURS}/departements-1000m.geojson.gz`, 'TERRITORIES_SOURCE_DEPARTEMENTS'),
+      regions: sourceUrl(env.TERRITORIES_SOURCE_REGIONS, `${CONTOURS}/regions-1000m.geojson.gz`, 'TERRITORIES_SOURCE_REGIONS'),
+      mirror: env.TERRITORIES_SOURCE_MIRROR ? sourceUrl(env.TERRITORIES_SOURCE_MIRROR, '', 'TERRITORIES_SOURCE_MIRROR') : null,
+      sha256: checksums(env.TERRITORIES_SOURCE_SHA256),
+      timeoutMs: int(env.TERRITORIES_SOURCE_TIMEOUT, 20, 'TERRITORIES_SOURCE_TIMEOUT') * 1000,
+    },
   };
   return { ...config, ...overrides };
 }

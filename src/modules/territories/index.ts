@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import type { Queryable } from '../../platform/db/index.ts';
 import type { ModuleManifest } from '../../platform/module.ts';
 import { territoriesCommands } from './cli.ts';
-import { loadTerritories } from './load.ts';
+import { loadTerritories, type LoadOptions } from './load.ts';
+import type { Config } from '../../platform/config.ts';
 import { registerTerritoryRoutes } from './routes.ts';
 import { status } from './store.ts';
 
@@ -28,8 +29,13 @@ export {
   listRegions,
   listDepartements,
   currentCommuneOf,
+  boundaryCollection,
+  gaps as territoryGaps,
   type TerritoriesStatus,
+  type TerritoryGaps,
 } from './store.ts';
+export { onTerritoriesLoaded, type LoadReport } from './load.ts';
+export type { SourceRecord } from './sources.ts';
 export { status as territoriesStatus } from './store.ts';
 
 /** What geometry is loaded: the COG year, whether centres and polygons exist, communes without a centre. */
@@ -40,13 +46,23 @@ export async function geometryStatus(db: Queryable): Promise<{ cogYear: number; 
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
+/** The load options a configuration gives: official sources, cache under DATA_DIR, shared fallback. */
+export function loadOptionsOf(config: Config): Pick<LoadOptions, 'sharedDataDir' | 'sources' | 'cacheDir'> {
+  return { sharedDataDir: config.sharedDataDir, sources: config.territorySources, cacheDir: path.join(config.dataDir, 'territories') };
+}
+
+/** How to obtain the missing geometry, in French, for pages that need it. */
+export const GEOMETRY_HELP =
+  'Chargez la géographie de référence avec « npx maillage territories load » (sources officielles : geo.api.gouv.fr et ' +
+  'les contours administratifs d’Etalab), ou « npx maillage territories load --from DOSSIER » hors ligne.';
+
 export const territoriesModule: ModuleManifest = {
   name: 'territories',
   migrations: path.join(here, 'migrations'),
   register: registerTerritoryRoutes,
   commands: territoriesCommands,
   async seedReference(ctx) {
-    const report = await loadTerritories(ctx.db, { sharedDataDir: ctx.config.sharedDataDir, progress: ctx.progress });
+    const report = await loadTerritories(ctx.db, { ...loadOptionsOf(ctx.config), progress: ctx.progress });
     for (const w of report.warnings) ctx.log.warn(w);
   },
 };

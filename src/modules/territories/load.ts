@@ -1,17 +1,22 @@
 /**
  * Loads the COG reference data: régions, départements, EPCI, communes and municipal arrondissements
- * from @etalab/decoupage-administratif, then commune centres and polygons from
- * `<sharedDataDir>/territories/` when those files are present. Idempotent: skipped when the same
- * package version (same COG year) and the same geometry availability are already loaded, unless
- * forced. Everything runs in one transaction: a failed load leaves the previous data in place.
+ * from @etalab/decoupage-administratif, then the geometry — commune centres and populations,
+ * commune, département and région boundaries — from the official published sources (downloaded
+ * and cached, see sources.ts), or from `--from DIR_OR_URL`, or else from `<sharedDataDir>/territories/`
+ * (the development stand-in), or else none: the load still succeeds and says what is missing.
+ * Idempotent: skipped when the same COG is loaded with its geometry, unless forced. Everything runs
+ * in one transaction: a failed load leaves the previous data in place.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
+import type { TerritorySources } from '../../platform/config.ts';
 import type { Db, Queryable } from '../../platform/db/index.ts';
 import type { Progress } from '../../platform/progress.ts';
-import { cogYearOfPackageVersion, geometryRings, type RingRow } from './model.ts';
+import { cogYearOfPackageVersion, type RingRow } from './model.ts';
+import { fetchOfficial, readDirectory, readShared, SourceError, type CogCodes, type Geometry, type SourceRecord } from './sources.ts';
+
+export { parseCentres } from './sources.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -33,8 +38,15 @@ interface RawCommune {
 }
 
 export interface LoadOptions {
-  /** The directory holding `territories/communes-centres.csv` and `territories/communes-2018.geojson.gz`. */
+  /** The directory holding the development stand-in (`territories/communes-centres.csv`, …): the fallback. */
   sharedDataDir: string;
+  /** The official sources; absent or disabled: no download. */
+  sources?: TerritorySources;
+  /** Where downloads are cached (`DATA_DIR/territories`). */
+  cacheDir?: string;
+  /** A directory (official file names or the shared layout) or a mirror's address serving the official paths.
+   *  With it, a refused source fails the load (nothing is changed) instead of falling back. */
+  from?: string;
   force?: boolean;
   progress?: (label: string, total?: number) => Progress;
 }
@@ -56,11 +68,26 @@ export interface LoadReport {
   unmatchedPolygonCodes: string[];
   centresLoaded: boolean;
   polygonsLoaded: boolean;
-  /** Why geometry is missing, if it is. */
+  /** Département and région boundaries loaded. */
+  departementBoundaries: number;
+  regionBoundaries: number;
+  /** Where the geometry came from ('official', 'directory', 'shared') or null when there is none. */
+  geometryOrigin: Geometry['origin'] | null;
+  sources: SourceRecord[];
+  /** Why geometry is missing or came from a fallback, if it did. */
   warnings: string[];
 }
 
 const noProgress = (): Progress => ({ tick() {}, done() {} });
+
+type LoadedListener = (db: Db, report: LoadReport) => Promise<void> | void;
+const loadedListeners = new Set<LoadedListener>();
+
+/** Called after every completed (not skipped) load, e.g. to recompute coverage; returns an unsubscribe function. */
+export function onTerritoriesLoaded(listener: LoadedListener): () => void {
+  loadedListeners.add(listener);
+  return () => loadedListeners.delete(listener);
+}
 
 export function packageInfo(): { version: string; dataDir: string } {
   const pkgFile = require.resolve('@etalab/decoupage-administratif/package.json');
@@ -68,35 +95,8 @@ export function packageInfo(): { version: string; dataDir: string } {
   return { version: pkg.version, dataDir: path.join(path.dirname(pkgFile), 'data') };
 }
 
-export function geometryFiles(sharedDataDir: string) {
-  const dir = path.join(sharedDataDir, 'territories');
-  return { dir, centres: path.join(dir, 'communes-centres.csv'), polygons: path.join(dir, 'communes-2018.geojson.gz') };
-}
-
 function readJson<T>(dir: string, name: string): T {
   return JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as T;
-}
-
-/** Parses communes-centres.csv (`code_insee,latitude,longitude,methode`); a bad line names itself. */
-export function parseCentres(text: string, file = 'communes-centres.csv'): Map<string, { lat: number; lon: number; method: string }> {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  const header = lines[0]?.trim();
-  if (header !== 'code_insee,latitude,longitude,methode') {
-    throw new Error(`${file}: line 1: expected the header "code_insee,latitude,longitude,methode", got "${header ?? ''}"`);
-  }
-  const out = new Map<string, { lat: number; lon: number; method: string }>();
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (!line) continue;
-    const [code, lat, lon, method] = line.split(',');
-    const la = Number(lat);
-    const lo = Number(lon);
-    if (!code || !/^(\d{5}|2[AB]\d{3})$/.test(code)) throw new Error(`${file}: line ${i + 1}: invalid code_insee "${code ?? ''}"`);
-    if (!Number.isFinite(la) || la < -90 || la > 90) throw new Error(`${file}: line ${i + 1}: invalid latitude "${lat ?? ''}"`);
-    if (!Number.isFinite(lo) || lo < -180 || lo > 180) throw new Error(`${file}: line ${i + 1}: invalid longitude "${lon ?? ''}"`);
-    out.set(code, { lat: la, lon: lo, method: method || 'inconnue' });
-  }
-  return out;
 }
 
 async function currentState(db: Queryable): Promise<{ package_version: string; centres_loaded: boolean; polygons_loaded: boolean } | null> {
@@ -146,34 +146,16 @@ async function checkReferences(tx: Queryable): Promise<void> {
   }
 }
 
-export async function loadTerritories(db: Db, options: LoadOptions): Promise<LoadReport> {
-  const progress = options.progress ?? noProgress;
+/** The COG package's files, read once per load. */
+function readCog() {
   const { version, dataDir } = packageInfo();
-  const cogYear = cogYearOfPackageVersion(version);
-  const files = geometryFiles(options.sharedDataDir);
-  const hasCentres = fs.existsSync(files.centres);
-  const hasPolygons = fs.existsSync(files.polygons);
-  const warnings: string[] = [];
-  if (!hasCentres) warnings.push(`Commune centres missing: ${files.centres} not found; coordinates are unavailable.`);
-  if (!hasPolygons) warnings.push(`Commune polygons missing: ${files.polygons} not found; point-in-commune look-ups are unavailable.`);
-
-  const state = await currentState(db);
-  if (!options.force && state && state.package_version === version && state.centres_loaded === hasCentres && state.polygons_loaded === hasPolygons) {
-    const { rows } = await db.query<{ counts: Omit<LoadReport, 'skipped' | 'warnings'> }>('SELECT counts FROM territories.meta WHERE id = 1');
-    return { ...(rows[0]!.counts as Omit<LoadReport, 'skipped' | 'warnings'>), skipped: true, warnings };
-  }
-
   const regions = readJson<RawRegion[]>(dataDir, 'regions.json');
   const departements = readJson<RawDepartement[]>(dataDir, 'departements.json');
   const epcis = readJson<RawEpci[]>(dataDir, 'epci.json');
   const allCommunes = readJson<RawCommune[]>(dataDir, 'communes.json');
-
-  const epciOf = new Map<string, string>();
-  for (const e of epcis) for (const m of e.membres) epciOf.set(m.code, e.code);
   const current = allCommunes.filter((c) => c.type === 'commune-actuelle');
   const arrondissements = allCommunes.filter((c) => c.type === 'arrondissement-municipal');
   const currentCodes = new Set(current.map((c) => c.code));
-
   // Former codes → current commune (communes déléguées/associées and renumbered communes).
   const former: { code: string; current: string; name: string; kind: string }[] = [];
   for (const c of allCommunes) {
@@ -189,9 +171,89 @@ export async function loadTerritories(db: Db, options: LoadOptions): Promise<Loa
     formerKeys.add(k);
     return true;
   });
+  const formerMap = new Map<string, string>();
+  for (const f of formerUnique) if (!formerMap.has(f.code) && !currentCodes.has(f.code)) formerMap.set(f.code, f.current);
+  const codes: CogCodes = {
+    communes: new Set([...currentCodes, ...arrondissements.map((c) => c.code)]),
+    mainCommunes: new Set(current.filter((c) => c.zone !== 'com').map((c) => c.code)),
+    former: formerMap,
+    departements: new Set(departements.map((d) => d.code)),
+    regions: new Set(regions.map((r) => r.code)),
+    mainDepartements: new Set(departements.filter((d) => d.zone !== 'com').map((d) => d.code)),
+    mainRegions: new Set(regions.filter((r) => r.zone !== 'com').map((r) => r.code)),
+  };
+  return { version, regions, departements, epcis, current, arrondissements, currentCodes, formerUnique, codes };
+}
 
-  let centres = new Map<string, { lat: number; lon: number; method: string }>();
-  if (hasCentres) centres = parseCentres(fs.readFileSync(files.centres, 'utf8'), files.centres);
+function isUrl(s: string): boolean {
+  return /^https?:\/\//i.test(s);
+}
+
+/**
+ * The geometry to load: `--from` (strict), else the official sources (cache or download), else
+ * the shared stand-in, else none. Fallbacks are explained in `warnings`.
+ */
+async function obtainGeometry(options: LoadOptions, cog: CogCodes, cogYear: number, warnings: string[]): Promise<Geometry | null> {
+  const progress = options.progress ?? noProgress;
+  const sources = options.sources;
+  const cacheDir = options.cacheDir ?? path.join(options.sharedDataDir, '..', 'territories-cache');
+  if (options.from) {
+    if (isUrl(options.from)) {
+      if (!sources) throw new SourceError('--from with an address needs the source configuration');
+      return fetchOfficial(sources, { cacheDir, year: sources.year ?? String(cogYear), mirror: options.from, force: true, cog, progress });
+    }
+    if (!fs.existsSync(options.from) || !fs.statSync(options.from).isDirectory()) throw new SourceError(`--from: ${options.from} is neither a directory nor an http(s) address`);
+    const g = sources ? readDirectory(options.from, sources, cog, progress) : readShared(options.from, cog, progress, 'directory');
+    if (!g) throw new SourceError(`--from: ${options.from} holds none of the expected files`);
+    return g;
+  }
+  if (sources?.enabled) {
+    try {
+      return await fetchOfficial(sources, { cacheDir, year: sources.year ?? String(cogYear), force: options.force, cog, progress });
+    } catch (err) {
+      if (!(err instanceof SourceError)) throw err;
+      warnings.push(`Official sources not used: ${err.message}`);
+    }
+  }
+  const shared = readShared(path.join(options.sharedDataDir, 'territories'), cog, progress);
+  if (shared) {
+    if (sources?.enabled) warnings.push(`Using the development stand-in instead: ${shared.label}.`);
+    return shared;
+  }
+  warnings.push(
+    `No reference geography: commune centres and boundaries are missing (${sources?.enabled ? 'the official sources cannot be reached' : 'downloads are off'} ` +
+      `and ${path.join(options.sharedDataDir, 'territories')} does not exist). Places are listed without distances and coverage cannot be measured; ` +
+      `run "maillage territories load" once the sources are reachable, or "maillage territories load --from DIR" with a copy of the files.`,
+  );
+  return null;
+}
+
+export async function loadTerritories(db: Db, options: LoadOptions): Promise<LoadReport> {
+  const progress = options.progress ?? noProgress;
+  const { version } = packageInfo();
+  const cogYear = cogYearOfPackageVersion(version);
+  const warnings: string[] = [];
+
+  const state = await currentState(db);
+  if (!options.force && !options.from && state && state.package_version === version && state.centres_loaded && state.polygons_loaded) {
+    const { rows } = await db.query<{ counts: Omit<LoadReport, 'skipped' | 'warnings'> }>('SELECT counts FROM territories.meta WHERE id = 1');
+    return { ...(rows[0]!.counts as Omit<LoadReport, 'skipped' | 'warnings'>), skipped: true, warnings };
+  }
+
+  const { regions, departements, epcis, current, arrondissements, currentCodes, formerUnique, codes } = readCog();
+  const epciOf = new Map<string, string>();
+  for (const e of epcis) for (const m of e.membres) epciOf.set(m.code, e.code);
+
+  const geometry = await obtainGeometry(options, codes, cogYear, warnings);
+  // Loaded before without geometry, and still none to be had: keep what is there.
+  if (!geometry && !options.force && state && state.package_version === version) {
+    const { rows } = await db.query<{ counts: Omit<LoadReport, 'skipped' | 'warnings'> }>('SELECT counts FROM territories.meta WHERE id = 1');
+    return { ...(rows[0]!.counts as Omit<LoadReport, 'skipped' | 'warnings'>), skipped: true, warnings };
+  }
+  const centres = geometry?.centres ?? new Map();
+  const hasCentres = centres.size > 0;
+  if (geometry && !hasCentres) warnings.push(`Commune centres missing from ${geometry.label}; coordinates are unavailable.`);
+  if (geometry && geometry.polygons.length === 0) warnings.push(`Commune polygons missing from ${geometry.label}; point-in-commune look-ups are unavailable.`);
 
   const report: LoadReport = {
     skipped: false,
@@ -205,14 +267,18 @@ export async function loadTerritories(db: Db, options: LoadOptions): Promise<Loa
     centres: 0,
     communesWithoutCentre: 0,
     rings: 0,
-    unmatchedPolygonCodes: [],
+    unmatchedPolygonCodes: geometry?.unknownCodes.communes ?? [],
     centresLoaded: hasCentres,
     polygonsLoaded: false,
+    departementBoundaries: geometry?.departements.length ?? 0,
+    regionBoundaries: geometry?.regions.length ?? 0,
+    geometryOrigin: geometry?.origin ?? null,
+    sources: geometry?.sources ?? [],
     warnings,
   };
 
   await db.transaction(async (tx) => {
-    await tx.exec(`TRUNCATE territories.commune_ring, territories.former_code, territories.commune, territories.epci,
+    await tx.exec(`TRUNCATE territories.boundary, territories.commune_ring, territories.former_code, territories.commune, territories.epci,
                             territories.departement, territories.region, territories.meta`);
 
     await tx.query(
@@ -232,13 +298,14 @@ export async function loadTerritories(db: Db, options: LoadOptions): Promise<Loa
     );
 
     // Communes first, then arrondissements (which reference their commune and take its EPCI and,
-    // lacking a point of their own, its centre).
+    // when the source has no point of their own, its centre). Populations: the source's when it
+    // gives one (geo.api.gouv.fr), else the COG package's.
     const bar = progress('Communes', current.length + arrondissements.length);
     for (const group of [current, arrondissements]) {
       for (let i = 0; i < group.length; i += 5000) {
         const slice = group.slice(i, i + 5000);
         const isArr = group === arrondissements;
-        const centreOf = (c: RawCommune) => (isArr ? undefined : centres.get(c.code));
+        const centreOf = (c: RawCommune) => centres.get(c.code);
         await tx.query(
           `INSERT INTO territories.commune (code, name, name_fold, name_compact, kind, parent, departement, region, epci, zone,
                                             population, postal_codes, lat, lon, centre_method)
@@ -260,7 +327,7 @@ export async function loadTerritories(db: Db, options: LoadOptions): Promise<Loa
             slice.map((c) => c.region),
             slice.map((c) => epciOf.get(isArr ? (c.commune ?? '') : c.code) ?? null),
             slice.map((c) => c.zone),
-            slice.map((c) => c.population ?? 0),
+            slice.map((c) => centreOf(c)?.population ?? c.population ?? 0),
             slice.map((c) => (c.codesPostaux ?? []).join(',')),
             slice.map((c) => centreOf(c)?.lat ?? null),
             slice.map((c) => centreOf(c)?.lon ?? null),
@@ -270,11 +337,11 @@ export async function loadTerritories(db: Db, options: LoadOptions): Promise<Loa
         bar.tick(slice.length);
       }
     }
-    // Arrondissements have no point of their own in the geometry files: use their commune's.
+    // Arrondissements without a point of their own in the source: their commune's.
     await tx.query(
       `UPDATE territories.commune a SET lat = p.lat, lon = p.lon, centre_method = 'commune-parente'
          FROM territories.commune p
-        WHERE a.kind = 'arrondissement' AND p.code = a.parent AND p.lat IS NOT NULL`,
+        WHERE a.kind = 'arrondissement' AND a.lat IS NULL AND p.code = a.parent AND p.lat IS NOT NULL`,
     );
     bar.done(`${current.length} communes, ${arrondissements.length} arrondissements`);
 
@@ -303,42 +370,18 @@ export async function loadTerritories(db: Db, options: LoadOptions): Promise<Loa
     report.centres = Number(centreCounts[0]!.with_centre);
     report.communesWithoutCentre = Number(centreCounts[0]!.without);
 
-    if (hasPolygons) {
-      const geo = JSON.parse(zlib.gunzipSync(fs.readFileSync(files.polygons)).toString('utf8')) as {
-        features?: { properties?: { code?: string }; geometry?: { type: string; coordinates: unknown } }[];
-      };
-      if (!Array.isArray(geo.features)) throw new Error(`${files.polygons}: not a GeoJSON FeatureCollection`);
-      // A 2018 code maps to the current commune holding it: itself, or the commune it merged into.
-      const formerMap = new Map<string, string>();
-      for (const f of formerUnique) if (!formerMap.has(f.code)) formerMap.set(f.code, f.current);
-      const rows: ({ commune: string; source: string } & RingRow)[] = [];
-      const unmatched: string[] = [];
-      geo.features.forEach((f, i) => {
-        const code = f.properties?.code;
-        if (!code || !f.geometry) throw new Error(`${files.polygons}: feature ${i + 1} has no code or no geometry`);
-        const target = currentCodes.has(code) ? code : formerMap.get(code);
-        if (!target) {
-          unmatched.push(code);
-          return;
-        }
-        let rings;
-        try {
-          rings = geometryRings(f.geometry);
-        } catch (err) {
-          throw new Error(`${files.polygons}: feature ${i + 1} (code ${code}): ${(err as Error).message}`);
-        }
-        for (const r of rings) rows.push({ commune: target, source: code, ...r });
-      });
+    if (geometry && geometry.polygons.length) {
+      const rows: ({ commune: string } & RingRow)[] = [];
+      for (const f of geometry.polygons) for (const r of f.rings) rows.push({ commune: f.code, ...r });
       const ringBar = progress('Commune polygons', rows.length);
       for (const batch of batches(rows, (r) => r.text.length, 4_000_000, 5000)) {
         await tx.query(
           `INSERT INTO territories.commune_ring (commune_code, source_code, part, ring_no, ring, bbox, area)
-           SELECT u.commune, u.source, u.part, u.ring_no, u.ring::polygon, box(point(u.x1, u.y1), point(u.x2, u.y2)), u.area
-             FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::int[], $7::int[], $8::int[], $9::int[], $10::real[])
-                  AS u(commune, source, part, ring_no, ring, x1, y1, x2, y2, area)`,
+           SELECT u.commune, u.commune, u.part, u.ring_no, u.ring::polygon, box(point(u.x1, u.y1), point(u.x2, u.y2)), u.area
+             FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::int[], $6::int[], $7::int[], $8::int[], $9::real[])
+                  AS u(commune, part, ring_no, ring, x1, y1, x2, y2, area)`,
           [
             batch.map((r) => r.commune),
-            batch.map((r) => r.source),
             batch.map((r) => r.part),
             batch.map((r) => r.ringNo),
             batch.map((r) => r.text),
@@ -351,29 +394,37 @@ export async function loadTerritories(db: Db, options: LoadOptions): Promise<Loa
         );
         ringBar.tick(batch.length);
       }
-      ringBar.done(`${rows.length} rings from ${geo.features.length} features${unmatched.length ? `, ${unmatched.length} codes without a current commune` : ''}`);
+      ringBar.done(`${rows.length} rings from ${geometry.polygons.length} features${report.unmatchedPolygonCodes.length ? `, ${report.unmatchedPolygonCodes.length} codes without a current commune` : ''}`);
       report.rings = rows.length;
-      report.unmatchedPolygonCodes = unmatched;
       report.polygonsLoaded = rows.length > 0;
+    }
+    for (const [level, list] of [['region', geometry?.regions ?? []], ['departement', geometry?.departements ?? []]] as const) {
+      if (!list.length) continue;
+      await tx.query(
+        `INSERT INTO territories.boundary (level, code, name, geometry) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])`,
+        [level, list.map((b) => b.code), list.map((b) => b.name), list.map((b) => b.geometry)],
+      );
     }
 
     await checkReferences(tx);
 
     const { skipped: _s, warnings: _w, ...counts } = report;
     await tx.query(
-      `INSERT INTO territories.meta (id, cog_year, package_version, source, centres_loaded, polygons_loaded, geometry_source, counts)
-       VALUES (1, $1, $2, $3, $4, $5, $6, $7)`,
+      `INSERT INTO territories.meta (id, cog_year, package_version, source, centres_loaded, polygons_loaded, geometry_source, counts, sources)
+       VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8)`,
       [
         cogYear,
         version,
         `@etalab/decoupage-administratif ${version} (COG ${cogYear})`,
         report.centresLoaded,
         report.polygonsLoaded,
-        hasCentres || hasPolygons ? 'IGN Admin Express COG 2018, simplified (gregoiredavid/france-geojson 5d34ee6)' : null,
+        geometry ? geometry.label : null,
         JSON.stringify(counts),
+        JSON.stringify(report.sources),
       ],
     );
     await tx.exec('ANALYZE territories.commune; ANALYZE territories.commune_ring;');
   });
+  for (const l of loadedListeners) await l(db, report);
   return report;
 }

@@ -3,6 +3,7 @@
  * inside their own transaction.
  */
 import type { Queryable } from '../../platform/db/index.ts';
+import type { SourceRecord } from './sources.ts';
 import {
   LEVEL_LABELS,
   likeEscape,
@@ -347,9 +348,66 @@ export interface TerritoriesStatus {
   centres: boolean;
   polygons: boolean;
   geometrySource: string | null;
-  counts: { regions: number; departements: number; epci: number; communes: number; arrondissements: number; rings: number };
+  counts: { regions: number; departements: number; epci: number; communes: number; arrondissements: number; rings: number; boundaries: number };
   /** Current communes (not arrondissements) without a centre. */
   communesWithoutCentre: string[];
+  /** What each geometry source gave: address, licence, date, size, SHA-256. */
+  sources: SourceRecord[];
+}
+
+/** The gaps of the loaded geometry, by kind (what `territories status` lists). */
+export interface TerritoryGaps {
+  /** Communes of mainland France and the overseas départements without a centre (created after the data's year). */
+  communesWithoutCentre: { code: string; name: string }[];
+  /** Communes of the overseas collectivités (975–988) without a centre. */
+  overseasWithoutCentre: { code: string; name: string }[];
+  /** Municipal arrondissements placed at their commune's centre (the source has no point of their own). */
+  arrondissementsAtCommuneCentre: string[];
+  /** Current communes without a polygon (point-in-commune finds no commune there). */
+  communesWithoutPolygon: { code: string; name: string; zone: string }[];
+}
+
+export async function gaps(db: Queryable): Promise<TerritoryGaps> {
+  const { rows } = await db.query<{ code: string; name: string; zone: string; kind: string; lat: number | null; centre_method: string | null; has_ring: boolean }>(
+    `SELECT c.code, c.name, c.zone, c.kind, c.lat, c.centre_method,
+            EXISTS (SELECT 1 FROM territories.commune_ring r WHERE r.commune_code = c.code) AS has_ring
+       FROM territories.commune c ORDER BY c.code`,
+  );
+  const polygons = rows.some((r) => r.has_ring);
+  return {
+    communesWithoutCentre: rows.filter((r) => r.kind === 'commune' && r.zone !== 'com' && r.lat === null).map((r) => ({ code: r.code, name: r.name })),
+    overseasWithoutCentre: rows.filter((r) => r.kind === 'commune' && r.zone === 'com' && r.lat === null).map((r) => ({ code: r.code, name: r.name })),
+    arrondissementsAtCommuneCentre: rows.filter((r) => r.kind === 'arrondissement' && r.centre_method === 'commune-parente').map((r) => r.code),
+    communesWithoutPolygon: polygons ? rows.filter((r) => r.kind === 'commune' && !r.has_ring).map((r) => ({ code: r.code, name: r.name, zone: r.zone })) : [],
+  };
+}
+
+/** Boundary collections, cached by load date: [loadedAt, body]. */
+const boundaryCache = new Map<string, { loadedAt: string; body: string }>();
+
+/**
+ * The département or région boundaries as a GeoJSON FeatureCollection (properties code, nom), or
+ * null when none are loaded. `metropole`: mainland France only.
+ */
+export async function boundaryCollection(db: Queryable, level: 'region' | 'departement', opts: { metropole?: boolean } = {}): Promise<string | null> {
+  const { rows: meta } = await db.query<{ loaded_at: Date | string }>('SELECT loaded_at FROM territories.meta WHERE id = 1');
+  if (!meta[0]) return null;
+  const loadedAt = new Date(meta[0].loaded_at).toISOString();
+  const key = `${level}|${opts.metropole ? 'metro' : 'all'}`;
+  const hit = boundaryCache.get(key);
+  if (hit && hit.loadedAt === loadedAt) return hit.body;
+  const table = level === 'region' ? 'territories.region' : 'territories.departement';
+  const { rows } = await db.query<{ code: string; name: string; geometry: string }>(
+    `SELECT b.code, b.name, b.geometry FROM territories.boundary b JOIN ${table} t ON t.code = b.code
+      WHERE b.level = $1 AND ($2::boolean IS FALSE OR t.zone = 'metro') ORDER BY b.code`,
+    [level, Boolean(opts.metropole)],
+  );
+  if (rows.length === 0) return null;
+  const body = `{"type":"FeatureCollection","features":[${rows
+    .map((r) => `{"type":"Feature","properties":${JSON.stringify({ code: r.code, nom: r.name })},"geometry":${r.geometry}}`)
+    .join(',')}]}`;
+  boundaryCache.set(key, { loadedAt, body });
+  return body;
 }
 
 /** What is loaded; cogYear 0 and everything false when nothing is. */
@@ -362,14 +420,16 @@ export async function status(db: Queryable): Promise<TerritoriesStatus> {
     centres_loaded: boolean;
     polygons_loaded: boolean;
     geometry_source: string | null;
-  }>('SELECT cog_year, package_version, source, loaded_at, centres_loaded, polygons_loaded, geometry_source FROM territories.meta WHERE id = 1');
+    sources: SourceRecord[] | string;
+  }>('SELECT cog_year, package_version, source, loaded_at, centres_loaded, polygons_loaded, geometry_source, sources FROM territories.meta WHERE id = 1');
   const { rows: counts } = await db.query<Record<string, number>>(
     `SELECT (SELECT count(*) FROM territories.region) AS regions,
             (SELECT count(*) FROM territories.departement) AS departements,
             (SELECT count(*) FROM territories.epci) AS epci,
             (SELECT count(*) FROM territories.commune WHERE kind = 'commune') AS communes,
             (SELECT count(*) FROM territories.commune WHERE kind = 'arrondissement') AS arrondissements,
-            (SELECT count(*) FROM territories.commune_ring) AS rings`,
+            (SELECT count(*) FROM territories.commune_ring) AS rings,
+            (SELECT count(*) FROM territories.boundary) AS boundaries`,
   );
   const { rows: missing } = await db.query<{ code: string }>(
     `SELECT code FROM territories.commune WHERE kind = 'commune' AND lat IS NULL ORDER BY code`,
@@ -392,8 +452,10 @@ export async function status(db: Queryable): Promise<TerritoriesStatus> {
       communes: Number(c.communes),
       arrondissements: Number(c.arrondissements),
       rings: Number(c.rings),
+      boundaries: Number(c.boundaries),
     },
     communesWithoutCentre: missing.map((r) => r.code),
+    sources: m ? (typeof m.sources === 'string' ? (JSON.parse(m.sources) as SourceRecord[]) : m.sources) : [],
   };
 }
 
