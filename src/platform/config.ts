@@ -10,6 +10,9 @@ process.env.TZ = process.env.TZ || 'Europe/Paris';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+/** Default basemap: the national mapping agency's public Plan IGN vector style (no key needed). */
+export const PLAN_IGN_STYLE_URL = 'https://data.geopf.fr/annexes/ressources/vectorTiles/styles/PLAN.IGN/standard.json';
+
 export interface Theme {
   siteName: string;
   logoUrl: string | null;
@@ -33,6 +36,7 @@ export interface Config {
   sharedDataDir: string;
   logLevel: string;
   theme: Theme;
+  /** Vector basemap style (Plan IGN by default); null (`BASEMAP_STYLE_URL=none`): the built-in basemap only. */
   basemapStyleUrl: string | null;
   demoPlaces: number;
   trustProxy: boolean;
@@ -142,7 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       secondary: env.THEME_SECONDARY || '#b3470f',
       sourceUrl: env.SOURCE_URL || null,
     },
-    basemapStyleUrl: env.BASEMAP_STYLE_URL || null,
+    basemapStyleUrl: env.BASEMAP_STYLE_URL === 'none' ? null : env.BASEMAP_STYLE_URL || PLAN_IGN_STYLE_URL,
     demoPlaces: int(env.DEMO_PLACES, 20000, 'DEMO_PLACES'),
     trustProxy: env.TRUST_PROXY === 'true' || env.TRUST_PROXY === '1',
     smtpUrl: env.SMTP_URL || null,

@@ -86,4 +86,6 @@ export interface SiteData {
   weekTable(horaires: string | null, date: Date): DayHours[] | null;
   /** Every visible place's uid/slug/updatedAt for the sitemap. */
   listPlaceUrls(): Promise<{ uid: string; slug: string; updatedAt: string }[]>;
+  /** Every commune with its centre and population (the basemap's names). */
+  communePoints(): Promise<{ code: string; name: string; departement: string; population: number; lat: number | null; lon: number | null }[]>;
 }

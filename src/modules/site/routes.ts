@@ -1,12 +1,14 @@
 /**
  * Routes of the public site: pages, map data, basemap, client scripts, embed and sitemap.
  */
+import crypto from 'node:crypto';
+import zlib from 'node:zlib';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { App } from '../../platform/http/server.ts';
 import type { AppContext } from '../../platform/module.ts';
 import { html } from '../../platform/html/html.ts';
-import { basemapFile, builtInStyle, type BasemapLayer } from './basemap.ts';
+import { basemapFile, builtInStyle, CommuneTiles, fontFile, townsFile, type BasemapFile, type BasemapLayer } from './basemap.ts';
 import { clientAssets, maplibreAsset, type Asset } from './bundle.ts';
 import type { SiteData } from './data.ts';
 import { parseState } from './query.ts';
@@ -126,18 +128,47 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
     return { nom: place.nom, adresse: `${place.adresse}, ${place.code_postal} ${place.commune}`, status: status?.label ?? null, href: placeHref(place) };
   });
 
+  // The built-in basemap (the map falls back to it when the configured one cannot load).
   app.get('/carte/style.json', { schema: hide }, async (req, reply) => {
-    if (ctx.config.basemapStyleUrl) return reply.redirect(ctx.config.basemapStyleUrl, 302);
     reply.header('Cache-Control', 'public, max-age=3600');
     return builtInStyle(origin(req));
   });
 
+  let towns: Promise<BasemapFile> | null = null;
   app.get('/carte/fond/:file', { schema: hide }, async (req, reply) => {
     const name = (req.params as { file: string }).file.replace(/\.geojson$/, '');
+    if (name === 'villes') {
+      towns ??= data.communePoints().then((p) => townsFile(p));
+      towns.catch(() => (towns = null));
+      return sendAsset(req, reply, await towns, 86400);
+    }
     if (name !== 'regions' && name !== 'departements') return reply.callNotFound();
     const f = basemapFile(ctx.config.sharedDataDir, name as BasemapLayer);
     if (!f) return reply.status(404).send({ error: 'not_found', message: 'Contours non disponibles (SHARED_DATA_DIR).' });
-    return sendAsset(req, reply, { body: f.body, gzip: f.gzip, etag: f.etag, type: 'application/geo+json' }, 86400);
+    return sendAsset(req, reply, f, 86400);
+  });
+
+  const communeTiles = new CommuneTiles({ sharedDataDir: ctx.config.sharedDataDir, dataDir: ctx.config.dataDir, labels: () => data.communePoints() });
+  app.get('/carte/tuiles/communes/:z/:x/:file', { schema: hide }, async (req, reply) => {
+    const p = req.params as { z: string; x: string; file: string };
+    const m = /^(\d{1,5})\.pbf$/.exec(p.file);
+    const z = /^\d{1,2}$/.test(p.z) ? Number(p.z) : -1;
+    const x = /^\d{1,5}$/.test(p.x) ? Number(p.x) : -1;
+    const y = m ? Number(m[1]) : -1;
+    if (!m || z < 0 || z > 14 || x < 0 || y < 0 || x >= 2 ** z || y >= 2 ** z) {
+      return reply.status(404).send({ error: 'not_found', message: 'Tuile inconnue : z de 0 à 14, x et y de 0 à 2^z − 1.' });
+    }
+    if (z < 7) return reply.status(204).header('Cache-Control', 'public, max-age=86400').send();
+    const body = await communeTiles.tile(z, x, y);
+    if (!body) return reply.status(404).send({ error: 'not_found', message: 'Contours des communes non disponibles (SHARED_DATA_DIR).' });
+    const gz = zlib.gzipSync(body);
+    return sendAsset(req, reply, { body, gzip: gz, type: 'application/x-protobuf', etag: `"t-${crypto.createHash('sha1').update(body).digest('base64url').slice(0, 16)}"` }, 86400);
+  });
+
+  app.get('/carte/polices/:file', { schema: hide }, async (req, reply) => {
+    const f = fontFile((req.params as { file: string }).file);
+    if (!f) return reply.callNotFound();
+    return sendAsset(req, reply, f, 604800);
   });
 
   app.get('/site/assets/:file', { schema: hide }, async (req, reply) => {

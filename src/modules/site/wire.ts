@@ -61,6 +61,9 @@ export function siteData(db: Db): SiteData {
     async listDepartements(region) {
       return (await territories.listDepartements(db, region)).map((t) => ({ level: 'departement', code: t.code, name: t.name }));
     },
+    async communePoints() {
+      return territories.listCommunePoints(db);
+    },
     async listCommunes(ref) {
       return (await territories.listCommunes(db, ref)).filter((c) => c.kind === 'commune').map((c) => ({ level: 'commune', code: c.code, name: c.name, population: c.population }));
     },

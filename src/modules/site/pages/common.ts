@@ -1,6 +1,8 @@
 /**
  * What every page of the public site receives, and the page wrapper.
  */
+import { html, type Raw } from '../../../platform/html/html.ts';
+import { PLAN_IGN_STYLE_URL } from '../../../platform/config.ts';
 import type { Config } from '../../../platform/config.ts';
 import { layout, type PageOptions } from '../../../platform/html/layout.ts';
 import type { SiteData } from '../data.ts';
@@ -48,3 +50,14 @@ export function formatPhone(tel: string): string {
 }
 
 export const SCRIPT_SITE = '/site/assets/site.js';
+
+/**
+ * The map's style attributes: the configured vector basemap (Plan IGN by default, with its
+ * attribution) and the built-in one the map switches to at once when the configured one cannot load.
+ */
+export function mapStyleAttrs(ctx: SiteContext): Raw {
+  const builtIn = '/carte/style.json';
+  const style = ctx.config.basemapStyleUrl ?? builtIn;
+  const attribution = style === PLAN_IGN_STYLE_URL ? 'Fond de carte : Plan IGN © IGN' : '';
+  return html` data-style="${style}" data-fallback-style="${builtIn}"${attribution ? html` data-attribution="${attribution}"` : ''}`;
+}

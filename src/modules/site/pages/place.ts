@@ -7,7 +7,7 @@ import { breadcrumb, facts, formatDate, notice, tags } from '../../../platform/h
 import type { Commune, Place } from '../data.ts';
 import { REPORT_LIMITS } from '../reports.ts';
 import { T } from '../strings.ts';
-import { formatPhone, page, placeHref, SCRIPT_SITE, territoryHref, type SiteContext } from './common.ts';
+import { formatPhone, mapStyleAttrs, page, placeHref, SCRIPT_SITE, territoryHref, type SiteContext } from './common.ts';
 
 export interface ReportFormState {
   csrf: string;
@@ -148,7 +148,7 @@ ${form.sent ? reportForm(p, form) : ''}
     <h2 id="s-carte">Sur la carte</h2>
     ${
       hasCoords
-        ? html`<div class="map map-small no-print" data-map="place" data-style="/carte/style.json" data-lat="${p.latitude}" data-lon="${p.longitude}" data-name="${p.nom}"></div>${precision}`
+        ? html`<div class="map map-small no-print" data-map="place"${mapStyleAttrs(ctx)} data-lat="${p.latitude}" data-lon="${p.longitude}" data-name="${p.nom}"></div>${precision}`
         : html`<p>Position sur la carte non renseignée.</p>`
     }
     ${commune ? html`<p class="no-print"><a href="/recherche?q=${encodeURIComponent(commune.name + (p.code_postal ? ' ' + p.code_postal : ''))}">Autres lieux près de ${commune.name}</a></p>` : ''}

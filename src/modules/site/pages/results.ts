@@ -8,7 +8,7 @@ import { FILTER_FIELDS, type Commune, type Place, type PlaceQuery, type SearchRe
 import { activeFilterCount, emptyState, PAGE_SIZE, RADII, stateToApiQuery, stateToQuery, withChanges, type SearchState } from '../query.ts';
 import { communeLabel, type Resolution } from '../resolve.ts';
 import { FILTER_LEGENDS, T } from '../strings.ts';
-import { formatDistance, formatPhone, LEVEL_NAMES, page, placeHref, SCRIPT_SITE, territoryHref, type SiteContext } from './common.ts';
+import { formatDistance, formatPhone, LEVEL_NAMES, mapStyleAttrs, page, placeHref, SCRIPT_SITE, territoryHref, type SiteContext } from './common.ts';
 
 /**
  * Fetches one numbered page of results: the first 500 results in one query (keeping the last
@@ -232,7 +232,7 @@ export function resultsBody(ctx: SiteContext, v: ResultsView, o: { action: strin
   <section class="results-map no-print" aria-labelledby="carte-titre">
     <h2 id="carte-titre">${T.mapTitle}</h2>
     <p class="map-note">${T.mapNote}</p>
-    <div class="map" id="carte" data-map="results" data-points="/carte/points.json?${mapQuery.toString()}" data-style="/carte/style.json" data-search-action="${o.action}" data-search-keep="${stateToQuery({ ...s, q: '', near: null, radius: null, territory: null, bbox: null, page: 1 })}${extraQuery}"${
+    <div class="map" id="carte" data-map="results" data-points="/carte/points.json?${mapQuery.toString()}"${mapStyleAttrs(ctx)} data-search-action="${o.action}" data-search-keep="${stateToQuery({ ...s, q: '', near: null, radius: null, territory: null, bbox: null, page: 1 })}${extraQuery}"${
       r.query.near ? html` data-center="${r.query.near.lon},${r.query.near.lat}" data-radius="${r.query.radiusKm ?? 10}"` : ''
     }${s.bbox ? html` data-bbox="${s.bbox.join(',')}"` : ''}${o.embed ? html` data-link-target="_blank"` : ''}></div>
   </section>
