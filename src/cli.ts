@@ -17,6 +17,7 @@ const log = createLogger(config.logLevel);
 async function seedDemo(ctx: CliContext) {
   for (const m of modules) if (m.seedReference) await m.seedReference(ctx);
   for (const m of modules) if (m.seedDemo) await m.seedDemo(ctx);
+  for (const m of modules) if (m.afterDemo) await m.afterDemo(ctx);
 }
 
 const core: Record<string, CliCommand> = {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { ModuleManifest } from '../platform/module.ts';
 import { territoriesModule } from './territories/index.ts';
 import { accountsModule } from './accounts/index.ts';
+import { roadmapModule } from './roadmap/index.ts';
 import { placesModule } from './places/index.ts';
 import { coverageModule } from './coverage/index.ts';
 import { siteModule } from './site/index.ts';
@@ -17,4 +18,4 @@ export const platformMigrations = {
   dir: path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'platform', 'migrations'),
 };
 
-export const modules: ModuleManifest[] = [territoriesModule, accountsModule, placesModule, coverageModule, siteModule, commonsModule];
+export const modules: ModuleManifest[] = [territoriesModule, accountsModule, roadmapModule, placesModule, coverageModule, siteModule, commonsModule];

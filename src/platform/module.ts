@@ -42,4 +42,6 @@ export interface ModuleManifest {
   seedReference?(ctx: AppContext & { progress: CliContext['progress'] }): Promise<void>;
   /** Loads the module's demo data into an empty database (idempotent). */
   seedDemo?(ctx: AppContext & { progress: CliContext['progress'] }): Promise<void>;
+  /** Runs once every module's seedDemo has run (e.g. figures computed from other modules' demo data). */
+  afterDemo?(ctx: AppContext & { progress: CliContext['progress'] }): Promise<void>;
 }

@@ -53,6 +53,8 @@ export const ACTIONS = {
   'places.import': 'Importer des lieux',
   'places.duplicates.review': 'Traiter les doublons',
   'places.managers.manage': 'Désigner les gestionnaires d’un lieu',
+  'roadmap.edit': 'Modifier les feuilles de route d’un territoire, leurs budgets et leurs indicateurs',
+  'roadmap.drafts.read': 'Lire les feuilles de route non publiées d’un territoire',
 } as const;
 export type Action = keyof typeof ACTIONS;
 
@@ -71,9 +73,12 @@ export const ROLE_ACTIONS: Record<Role, readonly Action[]> = {
     'places.import',
     'places.duplicates.review',
     'places.managers.manage',
+    'roadmap.edit',
+    'roadmap.drafts.read',
   ],
   place_manager: ['backoffice.access', 'places.edit', 'places.history'],
-  reviewer: ['backoffice.access'],
+  // Elected officials and partners are given the reviewer role: they read draft roadmaps.
+  reviewer: ['backoffice.access', 'roadmap.drafts.read'],
   mediator: ['backoffice.access'],
   helper: ['backoffice.access'],
 };

@@ -72,6 +72,15 @@ const table: Row[] = [
   ['staff of the département does not open another département dashboard', staffDep, 'territory.dashboard', dep38, false],
   ['a manager has no dashboard', manager, 'territory.dashboard', dep69, false],
   ['staff of the région imports into a département of the région', staffRegion, 'places.import', dep69, true],
+  // roadmaps: regional staff edit their territory's plans; reviewers (elected officials, partners) read drafts
+  ['staff of the région edits a plan of the région', staffRegion, 'roadmap.edit', region84, true],
+  ['staff of the région edits a plan of a département of the région', staffRegion, 'roadmap.edit', dep38, true],
+  ['staff of the département does not edit the région plan', staffDep, 'roadmap.edit', region84, false],
+  ['staff of a région does not edit another région plan', staffRegion, 'roadmap.edit', { type: 'roadmap_plan', region: '28' }, false],
+  ['a reviewer of the région reads its draft plans', reviewer, 'roadmap.drafts.read', region84, true],
+  ['a reviewer does not edit plans', reviewer, 'roadmap.edit', region84, false],
+  ['a reviewer does not read another région draft plans', reviewer, 'roadmap.drafts.read', { type: 'roadmap_plan', region: '28' }, false],
+  ['a manager does not read draft plans', manager, 'roadmap.drafts.read', region84, false],
   // a place grant never matches a territory and vice versa
   ['a place grant does not cover a territory with the same code', actor({ role: 'place_manager', scopeKind: 'place', scopeId: '69' }), 'places.edit', dep69, false],
 ];
