@@ -48,6 +48,8 @@ export interface Config {
   signinDelayMs: number;
   /** Accounts: optional OpenID Connect sign-in (e.g. ProConnect). */
   oidc: { issuer: string; clientId: string; clientSecret: string; label: string } | null;
+  /** Mediation: months a followed beneficiary is kept after their last activity, then deleted. */
+  mediationRetentionMonths: number;
 }
 
 function int(value: string | undefined, fallback: number, name: string): number {
@@ -90,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       env.OIDC_ISSUER && env.OIDC_CLIENT_ID && env.OIDC_CLIENT_SECRET
         ? { issuer: env.OIDC_ISSUER, clientId: env.OIDC_CLIENT_ID, clientSecret: env.OIDC_CLIENT_SECRET, label: env.OIDC_LABEL || 'ProConnect' }
         : null,
+    mediationRetentionMonths: int(env.MEDIATION_RETENTION_MONTHS, 24, 'MEDIATION_RETENTION_MONTHS'),
   };
   return { ...config, ...overrides };
 }

@@ -53,6 +53,11 @@ export const ACTIONS = {
   'places.import': 'Importer des lieux',
   'places.duplicates.review': 'Traiter les doublons',
   'places.managers.manage': 'Désigner les gestionnaires d’un lieu',
+  'mediation.record': 'Saisir ses activités de médiation et suivre ses bénéficiaires',
+  'mediation.teams.manage': 'Gérer les équipes de médiateurs et leurs coordinateurs',
+  'mediation.stats.territory': 'Consulter les statistiques de médiation d’un territoire',
+  'training.manage': 'Gérer le catalogue des parcours de formation',
+  'training.register_others': 'Inscrire une personne à une session de formation',
 } as const;
 export type Action = keyof typeof ACTIONS;
 
@@ -71,15 +76,18 @@ export const ROLE_ACTIONS: Record<Role, readonly Action[]> = {
     'places.import',
     'places.duplicates.review',
     'places.managers.manage',
+    'mediation.teams.manage',
+    'mediation.stats.territory',
+    'training.manage',
   ],
   place_manager: ['backoffice.access', 'places.edit', 'places.history'],
   reviewer: ['backoffice.access'],
-  mediator: ['backoffice.access'],
+  mediator: ['backoffice.access', 'mediation.record', 'training.register_others'],
   helper: ['backoffice.access'],
 };
 
 /** Actions about the person rather than an object: granted by holding the action in any scope. */
-const UNSCOPED: ReadonlySet<Action> = new Set(['backoffice.access']);
+const UNSCOPED: ReadonlySet<Action> = new Set(['backoffice.access', 'mediation.record', 'mediation.teams.manage', 'training.manage', 'training.register_others']);
 
 export interface RoleGrant {
   id?: string;
