@@ -10,6 +10,7 @@ import type { ModuleManifest } from '../../platform/module.ts';
 import { createJobs } from '../../platform/jobs/index.ts';
 import { registerActivityPages } from './pages/activities.ts';
 import { registerBeneficiaryPages } from './pages/beneficiaries.ts';
+import { registerStatsPages } from './pages/stats.ts';
 import { mediationCommand } from './cli.ts';
 import { purgeExpired } from './service.ts';
 
@@ -28,6 +29,7 @@ export {
 } from './model.ts';
 export { mediationIndicators, type MediationIndicator, type IndicatorValue } from './indicators.ts';
 export { recordActivity, purgeExpired } from './service.ts';
+export { statistics, parsePeriod, type Stats, type StatsScope } from './stats.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DAY_MS = 24 * 3600 * 1000;
@@ -56,6 +58,7 @@ export const mediationModule: ModuleManifest = {
     });
     registerActivityPages(app, ctx);
     registerBeneficiaryPages(app, ctx);
+    registerStatsPages(app, ctx);
   },
   commands: { mediation: mediationCommand },
 };
