@@ -11,6 +11,7 @@ import { createJobs } from '../../platform/jobs/index.ts';
 import { registerActivityPages } from './pages/activities.ts';
 import { registerBeneficiaryPages } from './pages/beneficiaries.ts';
 import { registerStatsPages } from './pages/stats.ts';
+import { registerTrainingPages } from './pages/training.ts';
 import { mediationCommand } from './cli.ts';
 import { purgeExpired } from './service.ts';
 
@@ -29,6 +30,7 @@ export {
 } from './model.ts';
 export { mediationIndicators, type MediationIndicator, type IndicatorValue } from './indicators.ts';
 export { recordActivity, purgeExpired } from './service.ts';
+export { verifyCertificate, catalogue as trainingCatalogue } from './training.ts';
 export { statistics, parsePeriod, type Stats, type StatsScope } from './stats.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -59,6 +61,7 @@ export const mediationModule: ModuleManifest = {
     registerActivityPages(app, ctx);
     registerBeneficiaryPages(app, ctx);
     registerStatsPages(app, ctx);
+    registerTrainingPages(app, ctx);
   },
   commands: { mediation: mediationCommand },
 };
