@@ -61,6 +61,8 @@ export interface Config {
   oidc: { issuer: string; clientId: string; clientSecret: string; label: string } | null;
   /** Territories: where the reference geography is downloaded from (see src/modules/territories/README.md). */
   territorySources: TerritorySources;
+  /** Mediation: months a followed beneficiary is kept after their last activity, then deleted. */
+  mediationRetentionMonths: number;
 }
 
 /** The official published sources of the reference geography; `{year}` stands for the data year. */
@@ -177,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       sha256: checksums(env.TERRITORIES_SOURCE_SHA256),
       timeoutMs: int(env.TERRITORIES_SOURCE_TIMEOUT, 20, 'TERRITORIES_SOURCE_TIMEOUT') * 1000,
     },
+    mediationRetentionMonths: int(env.MEDIATION_RETENTION_MONTHS, 24, 'MEDIATION_RETENTION_MONTHS'),
   };
   return { ...config, ...overrides };
 }

@@ -55,6 +55,11 @@ export const ACTIONS = {
   'places.managers.manage': 'Désigner les gestionnaires d’un lieu',
   'roadmap.edit': 'Modifier les feuilles de route d’un territoire, leurs budgets et leurs indicateurs',
   'roadmap.drafts.read': 'Lire les feuilles de route non publiées d’un territoire',
+  'mediation.record': 'Saisir ses activités de médiation et suivre ses bénéficiaires',
+  'mediation.teams.manage': 'Gérer les équipes de médiateurs et leurs coordinateurs',
+  'mediation.stats.territory': 'Consulter les statistiques de médiation d’un territoire',
+  'training.manage': 'Gérer le catalogue des parcours de formation',
+  'training.register_others': 'Inscrire une personne à une session de formation',
 } as const;
 export type Action = keyof typeof ACTIONS;
 
@@ -75,16 +80,19 @@ export const ROLE_ACTIONS: Record<Role, readonly Action[]> = {
     'places.managers.manage',
     'roadmap.edit',
     'roadmap.drafts.read',
+    'mediation.teams.manage',
+    'mediation.stats.territory',
+    'training.manage',
   ],
   place_manager: ['backoffice.access', 'places.edit', 'places.history'],
   // Elected officials and partners are given the reviewer role: they read draft roadmaps.
   reviewer: ['backoffice.access', 'roadmap.drafts.read'],
-  mediator: ['backoffice.access'],
+  mediator: ['backoffice.access', 'mediation.record', 'training.register_others'],
   helper: ['backoffice.access'],
 };
 
 /** Actions about the person rather than an object: granted by holding the action in any scope. */
-const UNSCOPED: ReadonlySet<Action> = new Set(['backoffice.access']);
+const UNSCOPED: ReadonlySet<Action> = new Set(['backoffice.access', 'mediation.record', 'mediation.teams.manage', 'training.manage', 'training.register_others']);
 
 export interface RoleGrant {
   id?: string;

@@ -81,6 +81,21 @@ const table: Row[] = [
   ['a reviewer does not edit plans', reviewer, 'roadmap.edit', region84, false],
   ['a reviewer does not read another région draft plans', reviewer, 'roadmap.drafts.read', { type: 'roadmap_plan', region: '28' }, false],
   ['a manager does not read draft plans', manager, 'roadmap.drafts.read', region84, false],
+  // mediation: mediators record wherever their role is scoped; staff read territory statistics in scope
+  ['a mediator records activities', actor({ role: 'mediator', scopeKind: 'departement', scopeId: '69' }), 'mediation.record', undefined, true],
+  ['a mediator scoped to a place records activities', actor({ role: 'mediator', scopeKind: 'place', scopeId: 'P1' }), 'mediation.record', undefined, true],
+  ['a manager does not record mediation activities', manager, 'mediation.record', undefined, false],
+  ['a reviewer does not record mediation activities', reviewer, 'mediation.record', undefined, false],
+  ['no role, no mediation record', nobody, 'mediation.record', undefined, false],
+  ['a mediator registers a person to a training session', actor({ role: 'mediator', scopeKind: 'region', scopeId: '84' }), 'training.register_others', undefined, true],
+  ['a manager does not register people to training', manager, 'training.register_others', undefined, false],
+  ['a mediator does not read a territory’s mediation statistics', actor({ role: 'mediator', scopeKind: 'departement', scopeId: '69' }), 'mediation.stats.territory', dep69, false],
+  ['staff of the région reads mediation statistics of a département of the région', staffRegion, 'mediation.stats.territory', dep38, true],
+  ['staff of the département does not read the région’s mediation statistics', staffDep, 'mediation.stats.territory', region84, false],
+  ['staff manages mediator teams', staffDep, 'mediation.teams.manage', undefined, true],
+  ['a mediator does not manage teams', actor({ role: 'mediator', scopeKind: 'departement', scopeId: '69' }), 'mediation.teams.manage', undefined, false],
+  ['staff manages the training catalogue', staffRegion, 'training.manage', undefined, true],
+  ['a mediator does not manage the training catalogue', actor({ role: 'mediator', scopeKind: 'departement', scopeId: '69' }), 'training.manage', undefined, false],
   // a place grant never matches a territory and vice versa
   ['a place grant does not cover a territory with the same code', actor({ role: 'place_manager', scopeKind: 'place', scopeId: '69' }), 'places.edit', dep69, false],
 ];

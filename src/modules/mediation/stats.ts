@@ -1,0 +1,115 @@
+/**
+ * Statistics of activities (the Coop's figures) for a mediator, a team, a place or a territory over
+ * a period, read from the counters (mediation.stat_counter) kept up to date with each record: a
+ * year of a région is ~1,000 counter rows, whatever the number of activities.
+ */
+import type { Queryable } from '../../platform/db/index.ts';
+import { UserError } from '../../platform/http/errors.ts';
+import {
+  ACTIVITY_KINDS, ADMIN_PROCEDURES, AGE_BANDS, AUTONOMY, DIGITAL_THEMES, EQUIPMENT, GENDERS, ORIENTATION, PLACE_KINDS, STATUSES, publicCount,
+} from './model.ts';
+import { readCounters } from './store.ts';
+
+export type StatsScope = 'all' | 'region' | 'departement' | 'commune' | 'place' | 'mediator' | 'team';
+
+export interface Breakdown {
+  metric: string;
+  title: string;
+  /** Whether the figures count people (accompaniments) or activities. */
+  unit: 'people' | 'activities';
+  rows: { key: string; label: string; value: number | null }[];
+}
+
+export interface Stats {
+  from: string; // YYYY-MM
+  to: string;
+  totals: { activities: number | null; individual: number | null; collective: number | null; accompaniments: number | null; followed: number | null; hours: number | null };
+  months: { month: string; activities: number | null; accompaniments: number | null }[];
+  breakdowns: Breakdown[];
+  /** True when small counts were hidden (public figures). */
+  hidden: boolean;
+}
+
+const BREAKDOWNS: [string, string, Record<string, string>, Breakdown['unit']][] = [
+  ['theme', 'Thématiques', DIGITAL_THEMES, 'people'],
+  ['admin_theme', 'Démarches administratives', ADMIN_PROCEDURES, 'people'],
+  ['place_kind', 'Lieux d’accompagnement', PLACE_KINDS, 'activities'],
+  ['duration', 'Durées', { '15': '15 min', '30': '30 min', '45': '45 min', '60': '1 h', '90': '1 h 30', '120': '2 h' }, 'activities'],
+  ['gender', 'Genre des personnes', GENDERS, 'people'],
+  ['age', 'Âge des personnes', AGE_BANDS, 'people'],
+  ['status', 'Statut des personnes', STATUSES, 'people'],
+  ['autonomy', 'Autonomie', AUTONOMY, 'activities'],
+  ['orientation', 'Orientation', ORIENTATION, 'activities'],
+  ['equipment', 'Matériel', EQUIPMENT, 'activities'],
+];
+
+const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/;
+
+/** A period from "YYYY" (a year) or "YYYY-MM" bounds; errors name the parameter. */
+export function parsePeriod(q: { annee?: unknown; du?: unknown; au?: unknown }, now = new Date()): { from: string; to: string } {
+  const year = typeof q.annee === 'string' && q.annee ? q.annee : null;
+  if (year !== null) {
+    if (!/^(19|20)\d{2}$/.test(year)) throw new UserError('L’année a quatre chiffres (par exemple 2025).', 400, 'annee');
+    return { from: `${year}-01`, to: `${year}-12` };
+  }
+  const from = typeof q.du === 'string' && q.du ? q.du : `${now.getFullYear()}-01`;
+  const to = typeof q.au === 'string' && q.au ? q.au : `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}`;
+  if (!MONTH.test(from)) throw new UserError('Le début de période est un mois AAAA-MM.', 400, 'du');
+  if (!MONTH.test(to)) throw new UserError('La fin de période est un mois AAAA-MM.', 400, 'au');
+  if (from > to) throw new UserError('Le début de période doit précéder la fin.', 400, 'du');
+  if (Number(to.slice(0, 4)) - Number(from.slice(0, 4)) > 20) throw new UserError('La période couvre au plus 20 ans.', 400, 'du');
+  return { from, to };
+}
+
+function monthsBetween(from: string, to: string): string[] {
+  const out: string[] = [];
+  let [y, m] = from.split('-').map(Number) as [number, number];
+  const [ty, tm] = to.split('-').map(Number) as [number, number];
+  while (y < ty || (y === ty && m <= tm)) {
+    out.push(`${y}-${String(m).padStart(2, '0')}`);
+    m++;
+    if (m > 12) {
+      m = 1;
+      y++;
+    }
+  }
+  return out;
+}
+
+/** Figures of one or several ids of a scope over a period. `public` hides every count below 5. */
+export async function statistics(db: Queryable, scope: StatsScope, ids: string[], period: { from: string; to: string }, o: { public?: boolean } = {}): Promise<Stats> {
+  const rows = ids.length ? await readCounters(db, scope, ids, `${period.from}-01`, `${period.to}-01`) : [];
+  const shown = (n: number) => (o.public ? publicCount(n) : n);
+  const sum = (metric: string, key?: string) => rows.filter((r) => r.metric === metric && (key === undefined || r.key === key)).reduce((s, r) => s + r.value, 0);
+  const months = monthsBetween(period.from, period.to).map((m) => {
+    const at = rows.filter((r) => r.month.startsWith(m));
+    const f = (metric: string) => at.filter((r) => r.metric === metric).reduce((s, r) => s + r.value, 0);
+    return { month: m, activities: shown(f('activities')), accompaniments: shown(f('accompaniments')) };
+  });
+  const breakdowns = BREAKDOWNS.map(([metric, title, dict, unit]) => {
+    const keys = new Set([...Object.keys(dict), ...rows.filter((r) => r.metric === metric).map((r) => r.key)]);
+    return {
+      metric,
+      title,
+      unit,
+      rows: [...keys].map((key) => ({ key, label: dict[key] ?? (metric === 'duration' ? `${key} min` : key), value: shown(sum(metric, key)) })).filter((r) => r.value !== 0),
+    };
+  });
+  return {
+    from: period.from,
+    to: period.to,
+    totals: {
+      activities: shown(sum('activities')),
+      individual: shown(sum('activities', 'individual')),
+      collective: shown(sum('activities', 'collective')),
+      accompaniments: shown(sum('accompaniments')),
+      followed: shown(sum('followed')),
+      hours: shown(Math.round(sum('minutes') / 60)),
+    },
+    months,
+    breakdowns,
+    hidden: !!o.public,
+  };
+}
+
+export const KIND_LABELS = ACTIVITY_KINDS;

@@ -1,0 +1,91 @@
+/** Statistics from the counters: mediator, team, place, territory (staff only, in scope), public
+ *  aggregates with small counts hidden; the indicators for the roadmap. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { testApp } from '../../../../test/support/app.ts';
+import { accountsTesting } from '../../accounts/index.ts';
+import { mediationIndicators } from '../indicators.ts';
+import { recordActivity, updateProfile } from '../service.ts';
+import { statistics } from '../stats.ts';
+import { makePlace } from './support.ts';
+
+const { depsOf, makeUser, signedInBrowser } = accountsTesting;
+
+describe('mediation: statistics', () => {
+  let t: Awaited<ReturnType<typeof testApp>>;
+  let mediatorId: string;
+  let medUser: Awaited<ReturnType<typeof makeUser>>;
+  let place: string;
+  const year = String(new Date().getFullYear() - 1);
+
+  before(async () => {
+    t = await testApp();
+    const deps = depsOf(t.app);
+    place = await makePlace(t.db, '76540');
+    const m = await makeUser(deps, 's-med@exemple.fr', [{ role: 'mediator', scopeKind: 'departement', scopeId: '76' }], 'Médiatrice');
+    mediatorId = m.id;
+    medUser = m;
+    await updateProfile(t.ctx, m.id, 'Médiatrice', { employer: '', placeUids: [place] });
+    // 7 individual sessions in March, one workshop of 12 in June, 2 sessions in another commune (Évreux, 27229).
+    for (let i = 0; i < 7; i++) await recordActivity(t.ctx, m, { kind: 'individual', date: `${year}-03-1${i}`, duration: '30', placeKind: 'place', placeUid: place, themes: 'e-mail', anon_gender_f: '1' });
+    await recordActivity(t.ctx, m, { kind: 'collective', date: `${year}-06-02`, duration: '120', placeKind: 'place', placeUid: place, themes: ['bureautique', 'e-mail'], workshopTitle: 'Traitement de texte', participants: '12', anon_gender_m: '5', anon_gender_f: '7' });
+    for (let i = 0; i < 2; i++) await recordActivity(t.ctx, m, { kind: 'individual', date: `${year}-06-1${i}`, duration: '45', placeKind: 'other_commune', communeCode: '27229', themes: 'sante' });
+  });
+  after(async () => t.close());
+
+  test('figures per scope come from the counters', async () => {
+    const period = { from: `${year}-01`, to: `${year}-12` };
+    const med = await statistics(t.db, 'mediator', [mediatorId], period);
+    assert.equal(med.totals.activities, 10);
+    assert.equal(med.totals.individual, 9);
+    assert.equal(med.totals.accompaniments, 7 + 12 + 2);
+    assert.equal(med.totals.hours, Math.round((7 * 30 + 120 + 2 * 45) / 60));
+    assert.equal(med.months.find((m) => m.month === `${year}-03`)!.accompaniments, 7);
+    const dep76 = await statistics(t.db, 'departement', ['76'], period);
+    assert.equal(dep76.totals.accompaniments, 19);
+    const themes = dep76.breakdowns.find((b) => b.metric === 'theme')!;
+    assert.equal(themes.rows.find((r) => r.key === 'e-mail')!.value, 19);
+    assert.equal(themes.rows.find((r) => r.key === 'bureautique')!.value, 12);
+    const region = await statistics(t.db, 'region', ['28'], period);
+    assert.equal(region.totals.accompaniments, 21);
+    const pub = await statistics(t.db, 'departement', ['27'], period, { public: true });
+    assert.equal(pub.totals.accompaniments, null, 'two people in the Eure: hidden');
+    const pub76 = await statistics(t.db, 'departement', ['76'], period, { public: true });
+    assert.equal(pub76.breakdowns.find((b) => b.metric === 'gender')!.rows.find((r) => r.key === 'm')!.value, 5);
+  });
+
+  test('pages: the mediator sees theirs; territory pages for staff in scope; public page hides small counts', async () => {
+    const deps = depsOf(t.app);
+    const med = await signedInBrowser(t.app, deps, medUser, '192.0.2.19');
+    const mine = await med.get(`/mediation/statistiques?annee=${year}`);
+    assert.equal(mine.status, 200);
+    assert.match(mine.body, /<strong>21<\/strong> accompagnements/);
+    assert.equal((await med.get(`/mediation/statistiques?vue=lieu&id=${place}&annee=${year}`)).status, 200);
+    assert.equal((await med.get(`/mediation/statistiques?vue=equipe&id=00000000-0000-4000-8000-000000000000`)).status, 404);
+    assert.equal((await med.get(`/mediation/statistiques/territoire/departement/76?annee=${year}`)).status, 403);
+    const staff = await makeUser(deps, 's-staff@exemple.fr', [{ role: 'regional_staff', scopeKind: 'region', scopeId: '28' }], 'Agent');
+    const other = await makeUser(deps, 's-other@exemple.fr', [{ role: 'regional_staff', scopeKind: 'region', scopeId: '84' }], 'Autre');
+    const sb = await signedInBrowser(t.app, deps, staff, '192.0.2.20');
+    const ob = await signedInBrowser(t.app, deps, other, '192.0.2.21');
+    const page = await sb.get(`/mediation/statistiques/territoire/departement/76?annee=${year}`);
+    assert.equal(page.status, 200, page.body.slice(0, 500));
+    assert.match(page.body, /<svg[^>]+role="img"/);
+    assert.match(page.body, /<strong>19<\/strong> accompagnements/);
+    assert.equal((await ob.get(`/mediation/statistiques/territoire/departement/76?annee=${year}`)).status, 403);
+    assert.equal((await sb.get(`/mediation/statistiques/territoire/departement/76?annee=20x5`)).status, 400);
+    const pub = await t.app.inject({ method: 'GET', url: `/statistiques/mediation/departement/27?annee=${year}` });
+    assert.equal(pub.statusCode, 200);
+    assert.match(pub.body, /moins de 5/);
+    assert.doesNotMatch(pub.body, /<strong>2<\/strong>/);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/statistiques/mediation/departement/__proto__' })).statusCode, 404);
+  });
+
+  test('indicators for the roadmap: activities, people, per territory and period', async () => {
+    const byId = Object.fromEntries(mediationIndicators.map((i) => [i.id, i]));
+    const acts = await byId['mediation.activities']!.compute({ db: t.db });
+    assert.equal(acts.find((v) => v.territory.kind === 'region' && v.territory.code === '28' && v.period === year)!.value, 10);
+    assert.equal(acts.find((v) => v.territory.kind === 'commune' && v.territory.code === '27229' && v.period === `${year}-06`)!.value, 2);
+    const people = await byId['mediation.people']!.compute({ db: t.db });
+    assert.equal(people.find((v) => v.territory.kind === 'departement' && v.territory.code === '76' && v.period === year)!.value, 19);
+  });
+});

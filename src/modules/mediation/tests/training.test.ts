@@ -1,0 +1,110 @@
+/**
+ * Training: catalogue, sessions, registration race (500 concurrent requests for the last 20 seats
+ * → exactly 20 seats and a waiting list of 480), automatic promotion, attendance, completion and
+ * the public certificate check, Pix import.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { testApp } from '../../../../test/support/app.ts';
+import { ValidationFailed } from '../model.ts';
+import { mediationIndicators } from '../indicators.ts';
+import * as training from '../training.ts';
+import { makePlace } from './support.ts';
+
+describe('mediation: training paths', () => {
+  let t: Awaited<ReturnType<typeof testApp>>;
+  let place: string;
+  let pathId: string;
+  const actor = '00000000-0000-4000-8000-00000000aaaa';
+
+  before(async () => {
+    t = await testApp();
+    place = await makePlace(t.db, '14118', 'Médiathèque');
+    const provider = await training.createProvider(t.ctx, actor, { name: 'Organisme de formation normand', siret: '12345678900012' });
+    pathId = await training.createPath(t.ctx, actor, {
+      providerId: provider,
+      title: 'Premiers pas numériques',
+      modules: training.parseModules('Prendre en main un ordinateur | 3 | 5.1, 5.2 | 1\nE-mail et sécurité | 3 | 2.1 4.1 | 2'),
+    });
+  });
+  after(async () => t.close());
+
+  const learner = (i: number) => ({ name: `Personne ${i}`, email: `personne${i}@exemple.fr`, birthYear: '1970', status: 'job_seeker' });
+  const seatsOf = async (id: string) => (await t.db.query<{ seats_taken: number; capacity: number }>('SELECT seats_taken, capacity FROM mediation.training_session WHERE id = $1', [id])).rows[0]!;
+  const statuses = async (id: string) => (await t.db.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM mediation.registration WHERE session_id = $1 GROUP BY status', [id])).rows.reduce<Record<string, number>>((o, r) => ({ ...o, [r.status]: r.n }), {});
+
+  test('modules are checked against the CRCN; sessions name faulty fields', async () => {
+    assert.throws(() => training.parseModules('Module | 2 | 9.9 | 3'), (e: unknown) => e instanceof ValidationFailed && /inconnue : 9.9/.test(e.message));
+    assert.throws(() => training.parseModules('Module | 2 | 1.1 | 9'), /niveau visé/);
+    await assert.rejects(training.createSession(t.ctx, actor, { pathId, startsOn: '2026-05-10', endsOn: '2026-05-01', capacity: '0', placeUid: place }), (e: unknown) =>
+      e instanceof ValidationFailed && e.errors.map((x) => x.field).join() === 'endsOn,capacity');
+  });
+
+  test('500 concurrent registrations for the last 20 seats: exactly 20 seats, 480 waiting, in order', async () => {
+    const session = await training.createSession(t.ctx, actor, { pathId, startsOn: '2026-09-01', endsOn: '2026-09-30', capacity: '30', placeUid: place, funding: 'Région' });
+    for (let i = 0; i < 10; i++) await training.register(t.ctx, session, learner(10_000 + i), null);
+    const results = await Promise.all(Array.from({ length: 500 }, (_, i) => training.register(t.ctx, session, learner(i), null)));
+    assert.equal(results.filter((r) => r.status === 'confirmed').length, 20);
+    assert.equal(results.filter((r) => r.status === 'waiting').length, 480);
+    assert.deepEqual(await seatsOf(session), { seats_taken: 30, capacity: 30 });
+    assert.deepEqual(await statuses(session), { confirmed: 30, waiting: 480 });
+    const positions = results.filter((r) => r.status === 'waiting').map((r) => r.position!).sort((a, b) => a - b);
+    assert.equal(positions[0], 1);
+    assert.equal(new Set(positions).size, 480, 'every waiting person has their own position');
+    // Registering again changes nothing.
+    const again = await training.register(t.ctx, session, learner(0), null);
+    assert.equal(again.created, false);
+    assert.deepEqual(await statuses(session), { confirmed: 30, waiting: 480 });
+
+    // A cancelled seat goes to the first person waiting.
+    const first = (await t.db.query<{ id: string }>(`SELECT id FROM mediation.registration WHERE session_id = $1 AND status = 'waiting' ORDER BY seq LIMIT 1`, [session])).rows[0]!.id;
+    const confirmed = results.find((r) => r.status === 'confirmed')!;
+    const c = await training.cancelRegistration(t.ctx, null, confirmed.registrationId);
+    assert.equal(c.promoted, first);
+    assert.deepEqual(await statuses(session), { confirmed: 30, waiting: 479, cancelled: 1 });
+    await assert.rejects(training.cancelRegistration(t.ctx, null, confirmed.registrationId), /déjà annulée/);
+    assert.deepEqual(await statuses(session), { confirmed: 30, waiting: 479, cancelled: 1 });
+  });
+
+  test('attendance, completion, certificate checked publicly, counted for the roadmap', async () => {
+    const session = await training.createSession(t.ctx, actor, { pathId, startsOn: '2026-03-01', capacity: '2', placeUid: place });
+    const r = await training.register(t.ctx, session, { name: 'Camille Martin', email: 'camille@exemple.fr', status: 'resident' }, null);
+    assert.equal(r.status, 'confirmed');
+    assert.ok(r.learnerToken);
+    const path = (await training.sessionPath(t.db, session))!;
+    await assert.rejects(training.completeRegistration(t.ctx, actor, r.registrationId), /Il manque la présence à 2 modules/);
+    for (const m of path.modules) await training.setAttendance(t.ctx, actor, r.registrationId, m.id, true);
+    const code = await training.completeRegistration(t.ctx, actor, r.registrationId);
+    assert.match(code, /^[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}$/);
+    const cert = await training.verifyCertificate(t.db, code.toLowerCase());
+    assert.equal(cert!.learner, 'Camille Martin');
+    assert.deepEqual(cert!.competences.find((c) => c.competence === '4.1'), { competence: '4.1', level: 2 });
+    assert.equal(await training.verifyCertificate(t.db, 'AAAA-BBBB-CCCC'), null);
+    const page = await t.app.inject({ method: 'GET', url: `/formations/attestations?code=${code}` });
+    assert.equal(page.statusCode, 200);
+    assert.match(page.body, /Camille Martin/);
+    const bad = await t.app.inject({ method: 'GET', url: '/formations/attestations?code=ZZZZ-ZZZZ-ZZZZ' });
+    assert.equal(bad.statusCode, 404);
+    const me = await t.app.inject({ method: 'GET', url: `/formations/apprenant/${r.learnerToken}` });
+    assert.equal(me.statusCode, 200);
+    assert.match(me.body, /Premiers pas numériques/);
+    const completed = await mediationIndicators.find((i) => i.id === 'mediation.training_paths_completed')!.compute({ db: t.db });
+    assert.equal(completed.find((v) => v.territory.kind === 'departement' && v.territory.code === '14' && v.period.length === 4)!.value, 1);
+  });
+
+  test('Pix campaign import: levels per competence by title or code; unknown people and bad levels reported by line', async () => {
+    const csv = [
+      'Nom du Participant;Prénom du Participant;Adresse e-mail;Niveau pour la compétence Mener une recherche et une veille d’information;Niveau pour la compétence 4.1 Sécuriser l’environnement numérique',
+      'Martin;Camille;camille@exemple.fr;3;2',
+      'Inconnu;X;personne-inconnue@exemple.fr;1;1',
+      'Durand;Y;personne1@exemple.fr;9;1',
+    ].join('\n');
+    const report = await training.importPix(t.ctx, actor, csv);
+    assert.equal(report.imported, 1);
+    assert.deepEqual(report.unknown, [3]);
+    assert.equal(report.invalid[0]!.line, 4);
+    const { rows } = await t.db.query<{ competence: string; level: number }>(`SELECT competence, level FROM mediation.competence_result r JOIN mediation.learner l ON l.id = r.learner_id WHERE l.email_key = 'camille@exemple.fr' ORDER BY competence`);
+    assert.deepEqual(rows, [{ competence: '1.1', level: 3 }, { competence: '4.1', level: 2 }]);
+    await assert.rejects(training.importPix(t.ctx, actor, 'a;b\n1;2'), /adresse e-mail/);
+  });
+});
