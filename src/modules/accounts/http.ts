@@ -253,3 +253,15 @@ export const requireSignedIn = markGuard(
   },
   { kind: 'signed-in' },
 );
+
+/**
+ * Options for a route that takes an upload larger than the server's default body limit: the
+ * larger `bodyLimit`, and the route's guard run at `onRequest` — before the body is read — as
+ * well as at `preHandler` (where the route record and the tests look for it). Someone who may
+ * not use the route is refused without the server reading, buffering or parsing the body.
+ *
+ *   app.post(url, { preValidation: app.csrfProtection, ...uploadRoute(guard, 50 * 2 ** 20) }, handler)
+ */
+export function uploadRoute(guard: ReturnType<typeof requirePermission>, bodyLimit: number) {
+  return { bodyLimit, onRequest: guard, preHandler: guard };
+}

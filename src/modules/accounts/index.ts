@@ -39,6 +39,7 @@ export {
   currentUser,
   requirePermission,
   requireSignedIn,
+  uploadRoute,
   registeredRoutes,
   guardOf,
   type CurrentUser,

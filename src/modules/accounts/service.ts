@@ -503,18 +503,32 @@ export async function revokeAllSessions(q: Queryable, actorId: string | null, us
 // ---------------------------------------------------------------------------------------------
 // Sign-in by password, with limits and progressive delays
 
-async function recentFailures(q: Queryable, key: string): Promise<number> {
-  const { rows } = await q.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM accounts.signin_failure WHERE key = $1 AND at > now() - make_interval(mins => $2)`,
-    [key, FAILURE_WINDOW_MINUTES],
+/**
+ * Reserves one attempt under each key, atomically, BEFORE anything is checked, and returns how
+ * many attempts each key has had in the current window, this one included. One statement per
+ * call (INSERT … ON CONFLICT DO UPDATE … RETURNING): PostgreSQL serialises concurrent updates of
+ * a row, so N concurrent requests get the counts 1…N whatever the instance they reach, and
+ * those past the limit are refused without evaluating their guess.
+ */
+async function reserveAttempts(q: Queryable, keys: readonly string[]): Promise<number[]> {
+  const { rows } = await q.query<{ key: string; count: number }>(
+    `INSERT INTO accounts.attempt AS a (key, window_start, count)
+       SELECT k, now(), 1 FROM unnest($1::text[]) AS k
+     ON CONFLICT (key) DO UPDATE SET
+       count = CASE WHEN a.window_start <= now() - make_interval(mins => $2) THEN 1 ELSE least(a.count + 1, 1000000) END,
+       window_start = CASE WHEN a.window_start <= now() - make_interval(mins => $2) THEN now() ELSE a.window_start END
+     RETURNING key, count`,
+    [keys, FAILURE_WINDOW_MINUTES],
   );
-  return rows[0]?.n ?? 0;
+  // Old windows are useless: keep the table small (a few rows at a time, never a long lock).
+  if (Math.random() < 0.05) await q.query(`DELETE FROM accounts.attempt WHERE window_start < now() - make_interval(mins => $1)`, [FAILURE_WINDOW_MINUTES * 4]);
+  return keys.map((k) => rows.find((r) => r.key === k)!.count);
 }
 
-async function recordFailure(q: Queryable, keys: string[]): Promise<void> {
-  for (const key of keys) await q.query('INSERT INTO accounts.signin_failure (key) VALUES ($1)', [key]);
-  // Old rows are useless: keep the table small.
-  await q.query(`DELETE FROM accounts.signin_failure WHERE at < now() - make_interval(mins => $1)`, [FAILURE_WINDOW_MINUTES * 4]);
+/** A successful attempt: the account's counter starts again; shared counters (an IP address) give it back. */
+async function attemptSucceeded(q: Queryable, reset: readonly string[], giveBack: readonly string[] = []): Promise<void> {
+  if (reset.length) await q.query('DELETE FROM accounts.attempt WHERE key = ANY($1::text[])', [reset]);
+  if (giveBack.length) await q.query('UPDATE accounts.attempt SET count = greatest(count - 1, 0) WHERE key = ANY($1::text[])', [giveBack]);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -529,26 +543,26 @@ export type SigninResult = { kind: 'ok'; user: User } | { kind: 'refused' } | { 
 export async function passwordSignIn(deps: AccountsDeps, emailInput: string, password: string, client: ClientInfo): Promise<SigninResult> {
   const email = normaliseEmail(emailInput).toLowerCase().slice(0, 254);
   const keys = [`email:${email}`, `ip:${client.ip}`];
-  const [byEmail, byIp] = [await recentFailures(deps.db, keys[0]!), await recentFailures(deps.db, keys[1]!)];
-  if (byEmail >= MAX_FAILURES_PER_EMAIL || byIp >= MAX_FAILURES_PER_IP) {
-    await sleep(progressiveDelay(Math.max(byEmail, 3), deps.config.signinDelayMs));
+  // Counted and reserved before the password is looked at: see reserveAttempts.
+  const [byEmail, byIp] = (await reserveAttempts(deps.db, keys)) as [number, number];
+  if (byEmail > MAX_FAILURES_PER_EMAIL || byIp > MAX_FAILURES_PER_IP) {
+    await sleep(progressiveDelay(Math.max(byEmail - 1, 3), deps.config.signinDelayMs));
     return { kind: 'throttled' };
   }
-  const delay = progressiveDelay(Math.max(byEmail, Math.floor(byIp / 5)), deps.config.signinDelayMs);
+  const delay = progressiveDelay(Math.max(byEmail - 1, Math.floor((byIp - 1) / 5)), deps.config.signinDelayMs);
   if (delay) await sleep(delay);
   const user = await findUserByEmail(deps.db, email);
   const { rows } = user ? await deps.db.query<{ password_hash: string | null }>('SELECT password_hash FROM accounts.users WHERE id = $1', [user.id]) : { rows: [] };
   const ok = await verifyPassword(rows[0]?.password_hash ?? null, password.slice(0, 1024));
   if (!ok || !user || user.status !== 'active') {
-    await recordFailure(deps.db, keys);
     // The failure that reaches the limit on an existing account is audited (once per window, so
     // a brute-force run cannot flood the append-only trail).
-    if (user && byEmail + 1 === MAX_FAILURES_PER_EMAIL) {
-      await recordAudit(deps.db, { actorId: null, action: 'accounts.signin.locked', objectType: 'user', objectId: user.id, meta: { ip: client.ip, failures: byEmail + 1, minutes: FAILURE_WINDOW_MINUTES } });
+    if (user && byEmail === MAX_FAILURES_PER_EMAIL) {
+      await recordAudit(deps.db, { actorId: null, action: 'accounts.signin.locked', objectType: 'user', objectId: user.id, meta: { ip: client.ip, failures: byEmail, minutes: FAILURE_WINDOW_MINUTES } });
     }
     return { kind: 'refused' };
   }
-  await deps.db.query('DELETE FROM accounts.signin_failure WHERE key = $1', [keys[0]]);
+  await attemptSucceeded(deps.db, [keys[0]!], [keys[1]!]);
   return { kind: 'ok', user };
 }
 
@@ -557,10 +571,18 @@ export async function passwordSignIn(deps: AccountsDeps, emailInput: string, pas
 
 /** Second step of sign-in: a TOTP code or a recovery code. Returns true when accepted. */
 export async function verifySecondFactor(deps: AccountsDeps, userId: string, code: string, client: ClientInfo): Promise<boolean> {
+  return (await checkSecondFactor(deps, userId, code, client)) === 'ok';
+}
+
+/**
+ * The same, saying whether the code was evaluated: 'throttled' means the account had used up its
+ * attempts of the window (reserved atomically before the check), so the code was not even looked at.
+ */
+export async function checkSecondFactor(deps: AccountsDeps, userId: string, code: string, client: ClientInfo): Promise<'ok' | 'refused' | 'throttled'> {
   const key = `mfa:${userId}`;
-  const failures = await recentFailures(deps.db, key);
-  if (failures >= MAX_FAILURES_PER_EMAIL) return false;
-  const delay = progressiveDelay(failures, deps.config.signinDelayMs);
+  const [attempts] = (await reserveAttempts(deps.db, [key])) as [number];
+  if (attempts > MAX_FAILURES_PER_EMAIL) return 'throttled';
+  const delay = progressiveDelay(attempts - 1, deps.config.signinDelayMs);
   if (delay) await sleep(delay);
   const ok = await deps.db.transaction(async (tx) => {
     const { rows } = await tx.query<{ totp_secret: string | null; totp_last_step: number | null }>(
@@ -569,7 +591,7 @@ export async function verifySecondFactor(deps: AccountsDeps, userId: string, cod
     );
     const row = rows[0];
     if (!row?.totp_secret) return false;
-    const trimmed = code.trim();
+    const trimmed = code.trim().slice(0, 100);
     if (/^\d[\d\s]*$/.test(trimmed)) {
       const step = checkTotp(await readUserSecret(deps, tx, userId, 'totp_secret', row.totp_secret), trimmed, row.totp_last_step === null ? null : Number(row.totp_last_step));
       if (step === null) return false;
@@ -584,8 +606,9 @@ export async function verifySecondFactor(deps: AccountsDeps, userId: string, cod
     await recordAudit(tx, { actorId: userId, action: 'accounts.mfa.recovery_code_used', objectType: 'user', objectId: userId, meta: { ip: client.ip } });
     return true;
   });
-  if (!ok) await recordFailure(deps.db, [key]);
-  return ok;
+  if (!ok) return 'refused';
+  await attemptSucceeded(deps.db, [key]);
+  return 'ok';
 }
 
 /** Starts (or restarts) 2FA setup: a new secret, kept pending until a code confirms it. */
@@ -670,11 +693,19 @@ export async function resetTotpByAdmin(deps: AccountsDeps, actorId: string, user
   });
 }
 
+/**
+ * The signed-in person confirms their password (changing it, recovery codes, switching 2FA off):
+ * counted against the same per-account limit as sign-in, so a stolen session cannot guess it.
+ */
 async function requirePassword(deps: AccountsDeps, user: User, password: string): Promise<void> {
   const { rows } = await deps.db.query<{ password_hash: string | null }>('SELECT password_hash FROM accounts.users WHERE id = $1', [user.id]);
   const hash = rows[0]?.password_hash ?? null;
   if (hash === null) return; // accounts signed in through OIDC only have no password to confirm
-  if (!(await verifyPassword(hash, password))) throw new UserError('Mot de passe incorrect.', 400, 'password');
+  const key = `email:${user.email.toLowerCase()}`;
+  const [attempts] = (await reserveAttempts(deps.db, [key])) as [number];
+  if (attempts > MAX_FAILURES_PER_EMAIL) throw new UserError(`Trop d’essais de mot de passe : réessayez dans ${FAILURE_WINDOW_MINUTES} minutes.`, 429, 'password', 'too_many_attempts');
+  if (!(await verifyPassword(hash, password.slice(0, 1024)))) throw new UserError('Mot de passe incorrect.', 400, 'password');
+  await attemptSucceeded(deps.db, [key]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -699,12 +730,10 @@ export const MAX_LINK_REQUESTS_PER_IP = 30;
  */
 async function linkRequestAllowed(deps: AccountsDeps, kind: 'reset' | 'magic', email: string, client: ClientInfo): Promise<boolean> {
   const keys = [`${kind}:${normaliseEmail(email).toLowerCase().slice(0, 254)}`, `${kind}-ip:${client.ip}`];
-  const byEmail = await recentFailures(deps.db, keys[0]!);
-  const byIp = await recentFailures(deps.db, keys[1]!);
-  await recordFailure(deps.db, keys);
-  const delay = progressiveDelay(Math.max(byEmail, Math.floor(byIp / 5)), deps.config.signinDelayMs);
+  const [byEmail, byIp] = (await reserveAttempts(deps.db, keys)) as [number, number];
+  const delay = progressiveDelay(Math.max(byEmail - 1, Math.floor((byIp - 1) / 5)), deps.config.signinDelayMs);
   if (delay) await sleep(delay);
-  return byEmail < MAX_LINK_REQUESTS_PER_EMAIL && byIp < MAX_LINK_REQUESTS_PER_IP;
+  return byEmail <= MAX_LINK_REQUESTS_PER_EMAIL && byIp <= MAX_LINK_REQUESTS_PER_IP;
 }
 
 export async function requestPasswordReset(deps: AccountsDeps, emailInput: string, client: ClientInfo = { ip: 'unknown', userAgent: null }): Promise<void> {
@@ -820,7 +849,8 @@ export async function verifyEmail(deps: AccountsDeps, token: string): Promise<Us
 }
 
 export async function changePassword(deps: AccountsDeps, user: User, current: string, next: string, currentTokenHash: string): Promise<void> {
-  await requirePassword(deps, user, current).catch(() => {
+  await requirePassword(deps, user, current).catch((err: unknown) => {
+    if (err instanceof UserError && err.statusCode === 429) throw new UserError(err.message, 429, 'current', err.code);
     throw new UserError('Le mot de passe actuel est incorrect.', 400, 'current');
   });
   const problem = passwordProblem(next, user.email);

@@ -31,11 +31,18 @@ const assetsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 
 /** The Fastify instance every module registers on: zod schemas validate and document routes. */
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse<IncomingMessage>, FastifyBaseLogger, ZodTypeProvider>;
 
+/**
+ * The largest request body any route reads: 1 MiB (every form and JSON request fits). Routes that
+ * take an upload raise it for themselves only, and check who is asking before a byte of the body
+ * is read (accounts' `uploadRoute`): an anonymous visitor cannot make the server parse 50 MB.
+ */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
 export async function createServer(ctx: AppContext): Promise<App> {
   const app = Fastify({
     loggerInstance: ctx.log as unknown as FastifyBaseLogger,
     trustProxy: ctx.config.trustProxy,
-    bodyLimit: 50 * 1024 * 1024,
+    bodyLimit: DEFAULT_BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
@@ -113,6 +120,10 @@ export async function createServer(ctx: AppContext): Promise<App> {
     } else if (error.statusCode && error.statusCode < 500) {
       status = error.statusCode;
       body = { error: error.code ?? 'invalid_request', message: error.message };
+      if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        const limit = req.routeOptions?.bodyLimit ?? DEFAULT_BODY_LIMIT;
+        body = { error: 'payload_too_large', message: `La requête est trop volumineuse : au plus ${Math.round((limit / 1024 / 1024) * 10) / 10} Mo.` };
+      }
       if (error.code === 'FST_CSRF_MISSING_SECRET' || error.code === 'FST_CSRF_INVALID_TOKEN') {
         body = { error: 'csrf', message: 'Le formulaire a expiré ou n’est pas valide. Rechargez la page et recommencez.' };
       }

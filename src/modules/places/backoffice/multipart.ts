@@ -21,6 +21,11 @@ export interface MultipartBody {
 
 const MAX_PARTS = 20;
 
+/** Largest file a back-office form may upload: an import file (bigger ones go through `maillage import`). */
+export const IMPORT_UPLOAD_BYTES = 50 * 1024 * 1024;
+/** A mapping file (JSON, a few kilobytes). */
+export const MAPPING_UPLOAD_BYTES = 2 * 1024 * 1024;
+
 export function parseMultipart(body: Buffer, contentType: string): MultipartBody {
   const m = /boundary=(?:"([^"]{1,70})"|([^;\s]{1,70}))/i.exec(contentType);
   if (!m) throw new UserError('Formulaire d’envoi de fichier mal formé (limite absente).', 400, 'file');

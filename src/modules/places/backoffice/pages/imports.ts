@@ -5,7 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { html, raw, type Raw } from '../../../../platform/html/html.ts';
 import { UserError } from '../../../../platform/http/errors.ts';
-import { can, requirePermission, type CurrentUser } from '../../../accounts/index.ts';
+import { can, requirePermission, uploadRoute, type CurrentUser } from '../../../accounts/index.ts';
 import { FIELD_LABELS } from '../../model/index.ts';
 import type { FieldName, ValidationIssue } from '../../model/types.ts';
 import { importIssues, listImportRuns, type ImportReport } from '../../service.ts';
@@ -13,7 +13,7 @@ import * as store from '../store.ts';
 import { dropUpload, importScopeProblems, runImport, saveSource, setSourceMapping, stageUpload, stagedUpload, type Territory } from '../service.ts';
 import { OK } from '../strings.ts';
 import { bodyValue, csrfField, errorSummary, formatDateTime, okNotice, param, queryValue, textField, titleWithErrors, type FieldError } from '../ui.ts';
-import { uploadedFile } from '../multipart.ts';
+import { IMPORT_UPLOAD_BYTES, MAPPING_UPLOAD_BYTES, uploadedFile } from '../multipart.ts';
 import { csrfOf, me, page, resolvers, territoryBase, territoryNav, territoryOf, type PageDeps } from './common.ts';
 
 const SEVERITY = { error: 'Erreur (ligne refusée)', warning: 'Avertissement (ligne gardée)' } as const;
@@ -92,7 +92,7 @@ export function registerImportPages(deps: PageDeps): void {
 
   app.get(base, { preHandler: importGuard }, async (req, reply) => importPage(req, reply, await territoryOf(deps, req)));
 
-  app.post(base, { preValidation: app.csrfProtection, preHandler: importGuard, ...limits }, async (req, reply) => {
+  app.post(base, { preValidation: app.csrfProtection, ...uploadRoute(importGuard, IMPORT_UPLOAD_BYTES), ...limits }, async (req, reply) => {
     const user = await me(req);
     const t = await territoryOf(deps, req);
     const source = bodyValue(req, 'source', 200).trim();
@@ -292,7 +292,7 @@ export function registerImportPages(deps: PageDeps): void {
     return reply.redirect(`/gestion/sources/${encodeURIComponent(name)}?ok=saved`, 303);
   });
 
-  app.post('/gestion/sources/:name/correspondance', post, async (req, reply) => {
+  app.post('/gestion/sources/:name/correspondance', { ...post, ...uploadRoute(manage, MAPPING_UPLOAD_BYTES) }, async (req, reply) => {
     const user = await me(req);
     const name = param(req, 'name');
     const file = uploadedFile(req.body, 'mapping');
