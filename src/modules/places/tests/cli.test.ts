@@ -86,10 +86,10 @@ describe('maillage CLI (commands over the test database)', () => {
   test('import reports kept and refused rows; a re-run changes nothing', async () => {
     const code = await placesCommands.import!.run([bad, '--source', 'cli'], ctx);
     assert.equal(code, 0);
-    assert.ok(out.some((l) => /2 lignes lues, 1 conservées, 1 refusées — 1 ajoutées/.test(l)), out.join('\n'));
+    assert.ok(out.some((l) => /2 enregistrement\(s\) — 1 conservé\(s\), 1 refusé\(s\), 0 illisible\(s\) ; 1 ajouté\(s\)/.test(l)), out.join('\n'));
     out.length = 0;
     await placesCommands.import!.run([bad, '--source', 'cli'], ctx);
-    assert.ok(out.some((l) => /0 ajoutées, 0 modifiées, 1 inchangées/.test(l)), out.join('\n'));
+    assert.ok(out.some((l) => /0 ajouté\(s\), 0 modifié\(s\), 1 inchangé\(s\)/.test(l)), out.join('\n'));
   });
 
   test('import needs --source', async () => {
