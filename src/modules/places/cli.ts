@@ -132,7 +132,7 @@ const validateCommand: CliCommand = {
     if (!file) throw new Error('Missing FILE. Usage: maillage validate FILE');
     if (!fs.existsSync(file)) throw new Error(`File not found: ${file}`);
     const reading = await readPlaces(file, { format: values.format as 'csv' | undefined, mapping: loadMapping(values.mapping), fileName: file });
-    const max = Number(values.max);
+    const max = intOption('max', values.max, 500);
     const issues: ValidationIssue[] = [];
     let rows = 0;
     let refused = 0;
@@ -145,7 +145,12 @@ const validateCommand: CliCommand = {
     };
     const progress = ctx.progress(`validate ${file}`);
     const ids = new IdRegistry();
+    // Issues in file order: the reader's (unreadable lines, the mapping's warnings) are taken as
+    // the rows come, before the row's own.
+    const take = () => reading.issues.splice(0, reading.issues.length).forEach(count);
+    take();
     for await (const row of reading.rows) {
+      take();
       rows++;
       const r = validateRow(row);
       if (!r.record) refused++;
@@ -154,17 +159,21 @@ const validateCommand: CliCommand = {
       if (repeated) count(repeated);
       progress.tick();
     }
-    reading.issues.forEach(count);
-    progress.done(`${rows} lignes`);
-    const summary = { file, meta: reading.meta, rows, valid: rows - refused, refused, errors, warnings, issues, truncated: errors + warnings > issues.length };
+    take();
+    const unreadable = reading.stats.unreadable;
+    progress.done(`${rows + unreadable} enregistrements`);
+    const summary = {
+      file, meta: reading.meta, records: rows + unreadable, rows, valid: rows - refused, refused, unreadable, errors, warnings, issues,
+      truncated: errors + warnings > issues.length,
+    };
     if (values.json) ctx.out(JSON.stringify(summary, null, 2));
     else {
       const m = reading.meta;
       ctx.out(`Fichier ${file} : ${m.format}${m.version ? `, standard ${m.version}` : ''}, encodage ${m.encoding}${m.delimiter ? `, séparateur « ${m.delimiter} »` : ''}`);
-      ctx.out(`${rows} lignes : ${rows - refused} valides, ${refused} refusées ; ${errors} erreur(s), ${warnings} avertissement(s).`);
+      ctx.out(`${rows + unreadable} enregistrement(s) : ${rows - refused} valide(s), ${refused} refusé(s), ${unreadable} illisible(s) ; ${errors} erreur(s), ${warnings} avertissement(s).`);
       for (const i of issues) ctx.out(formatIssue(i));
       if (summary.truncated) ctx.out(`  … (${errors + warnings - issues.length} de plus ; --max N pour en voir davantage)`);
-      ctx.out(errors === 0 ? 'Le fichier est conforme au standard.' : 'Le fichier n’est pas entièrement conforme : les lignes en erreur seraient refusées à l’import.');
+      ctx.out(errors === 0 ? 'Le fichier est conforme au standard.' : 'Le fichier n’est pas entièrement conforme : les lignes en erreur seraient refusées à l’import, les lignes illisibles ignorées.');
     }
     return errors > 0 ? 1 : 0;
   },
