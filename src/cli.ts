@@ -116,6 +116,12 @@ function noDatabase(): Db {
 async function main(argv: string[]) {
   const commands = allCommands();
   const [name, ...args] = argv;
+  const topic = name === 'help' ? args[0] : args.includes('--help') ? name : undefined;
+  if (topic && commands[topic]) {
+    const c = commands[topic]!;
+    process.stdout.write(`Usage: maillage ${c.usage}\n\n${c.summary}\n${c.help ? `\n${c.help.trim()}\n` : ''}`);
+    return 0;
+  }
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     help(commands);
     return 0;

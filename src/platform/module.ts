@@ -24,6 +24,8 @@ export interface CliContext extends AppContext {
 export interface CliCommand {
   summary: string;
   usage: string;
+  /** Longer help, printed by `maillage help <command>` (and `<command> --help`). */
+  help?: string;
   /** false when the command needs no database (e.g. validating a file). */
   db?: false;
   run(args: string[], ctx: CliContext): Promise<number | void>;

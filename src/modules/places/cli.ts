@@ -7,7 +7,8 @@ import type { CliCommand, CliContext } from '../../platform/module.ts';
 import { csvStream, IdRegistry, mappingFileSchema, readPlaces, toGeoJsonFeature, toJsonRecord, validateRow } from './model/index.ts';
 import type { ValidationIssue } from './model/types.ts';
 import { toRecord } from './store.ts';
-import { importPlaces, iteratePlaces, type ImportReport } from './service.ts';
+import { importPlaces, iteratePlaces, undoImportRemovals, type ImportReport } from './service.ts';
+import { IMPORT_HELP } from './cli-help.ts';
 import { findDuplicateCandidates, markNotDuplicate, mergePlaces } from './duplicates.ts';
 import type { FieldName } from './model/types.ts';
 
@@ -28,22 +29,46 @@ function formatIssue(i: ValidationIssue): string {
   return `  ${i.severity === 'error' ? 'ERREUR ' : 'attention'} ${where}${field}${value} : ${i.message}`;
 }
 
-function printReport(ctx: CliContext, r: ImportReport, verb: string) {
+function printReport(ctx: CliContext, r: ImportReport, verb: string, replace: boolean) {
   const m = r.meta;
   if (m) ctx.out(`Format : ${m.format}${m.version ? ` (standard ${m.version})` : ''}, encodage ${m.encoding}${m.bom ? ' avec BOM' : ''}${m.delimiter ? `, séparateur « ${m.delimiter} »` : ''}`);
   ctx.out(
-    `${verb} : ${r.rowsRead} lignes lues, ${r.kept} conservées, ${r.refused} refusées` +
-      (r.runId !== null ? ` — ${r.inserted} ajoutées, ${r.updated} modifiées, ${r.unchanged} inchangées, ${r.removed} retirées` : '') +
-      `, ${r.errors} erreur(s), ${r.warnings} avertissement(s).`,
+    `${verb}${r.runId !== null ? ` n° ${r.runId}` : ''} : ${r.records} enregistrement(s) — ${r.kept} conservé(s), ${r.refused} refusé(s), ${r.unreadable} illisible(s)` +
+      (r.runId !== null ? ` ; ${r.inserted} ajouté(s), ${r.updated} modifié(s), ${r.unchanged} inchangé(s), ${r.removed} retiré(s)` : '') +
+      ` ; ${r.errors} erreur(s), ${r.warnings} avertissement(s).`,
   );
   for (const i of r.issues) ctx.out(formatIssue(i));
-  if (r.issuesTruncated) ctx.out(`  … (liste tronquée${r.runId !== null ? ` : le rapport complet est enregistré avec l’import n° ${r.runId}` : ''})`);
+  if (r.issuesTruncated) ctx.out(`  … (liste tronquée ; --max N pour en voir davantage${r.runId !== null ? ` ; le rapport complet est enregistré avec l’import n° ${r.runId}` : ''})`);
+  if (!replace) return;
+  if (r.replaceKept.length) {
+    ctx.out(`Retrait des absents NON fait : ${r.wouldRemove} lieu(x) de la source absent(s) du fichier gardé(s), car :`);
+    for (const x of r.replaceKept) ctx.out(`  - ${x}`);
+  } else if (r.wouldRemove) {
+    ctx.out(r.runId !== null ? `${r.removed} lieu(x) absent(s) du fichier retiré(s) (masqués ; « maillage import undo ${r.runId} » les rétablit) :` : `${r.wouldRemove} lieu(x) absent(s) du fichier seraient retirés :`);
+    for (const x of r.removals) ctx.out(`  - ${x.id} — ${x.nom} (${x.commune}) [${x.uid}]`);
+    if (r.removals.length < r.wouldRemove) ctx.out(`  … et ${r.wouldRemove - r.removals.length} autre(s)`);
+  } else ctx.out('Aucun lieu de la source n’est absent du fichier : rien à retirer.');
+}
+
+/** Parses a non-negative integer option; the error names the option. */
+function intOption(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(value)) throw new Error(`--${name} must be a whole number (got "${value}")`);
+  return Number(value);
 }
 
 const importCommand: CliCommand = {
   summary: 'Import a places file (CSV v1.0.2 or v0.1, JSON, GeoJSON, or a producer format with --mapping)',
-  usage: 'import FILE --source NAME [--replace-source] [--mapping M.json] [--format csv|json|geojson] [--dry-run] [--json]',
+  usage: 'import FILE --source NAME [--replace-source [--max-refused PCT]] [--mapping M.json] [--format csv|json|geojson] [--dry-run] [--json] [--max N] | import undo RUN',
+  help: IMPORT_HELP,
   async run(args, ctx) {
+    if (args[0] === 'undo') {
+      const { positionals } = parseArgs({ args: args.slice(1), allowPositionals: true, options: {} });
+      if (positionals.length !== 1 || !/^\d{1,15}$/.test(positionals[0]!)) throw new Error('Usage: maillage import undo RUN (the number of the import whose removals to restore)');
+      const out = await undoImportRemovals(ctx.db, Number(positionals[0]), { actor: 'cli', door: 'cli' });
+      ctx.out(`${out.restored} lieu(x) retiré(s) par l’import n° ${positionals[0]} rétabli(s) (mêmes identifiants internes, de nouveau en ligne).`);
+      return 0;
+    }
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
@@ -54,6 +79,8 @@ const importCommand: CliCommand = {
         format: { type: 'string' },
         'dry-run': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
+        max: { type: 'string' },
+        'max-refused': { type: 'string' },
         actor: { type: 'string', default: 'cli' },
       },
     });
@@ -73,16 +100,21 @@ const importCommand: CliCommand = {
       format,
       mapping: loadMapping(values.mapping),
       replaceSource: values['replace-source'],
+      maxRefusedShare: intOption('max-refused', values['max-refused'], 10) / 100,
+      maxIssues: intOption('max', values.max, 1000),
+      door: 'cli',
       dryRun: values['dry-run'],
       onProgress: (n) => {
         progress.tick(n - last);
         last = n;
       },
     });
-    progress.done(`${report.rowsRead} lignes, ${report.kept} conservées, ${report.refused} refusées (${Math.round(size / 1024)} Ko)`);
+    progress.done(`${report.records} enregistrements, ${report.kept} conservés, ${report.refused} refusés, ${report.unreadable} illisibles (${Math.round(size / 1024)} Ko)`);
     if (values.json) ctx.out(JSON.stringify(report, null, 2));
-    else printReport(ctx, report, values['dry-run'] ? 'Validation' : 'Import');
-    return report.rowsRead === 0 || report.kept === 0 ? 1 : 0;
+    else printReport(ctx, report, values['dry-run'] ? 'Validation' : 'Import', values['replace-source']!);
+    // Exit 1 when something of the file did not get in: nothing kept, an unreadable line, or
+    // "replace the source" not done.
+    return report.rowsRead === 0 || report.kept === 0 || report.unreadable > 0 || report.replaceKept.length > 0 ? 1 : 0;
   },
 };
 
@@ -100,7 +132,7 @@ const validateCommand: CliCommand = {
     if (!file) throw new Error('Missing FILE. Usage: maillage validate FILE');
     if (!fs.existsSync(file)) throw new Error(`File not found: ${file}`);
     const reading = await readPlaces(file, { format: values.format as 'csv' | undefined, mapping: loadMapping(values.mapping), fileName: file });
-    const max = Number(values.max);
+    const max = intOption('max', values.max, 500);
     const issues: ValidationIssue[] = [];
     let rows = 0;
     let refused = 0;
@@ -113,7 +145,12 @@ const validateCommand: CliCommand = {
     };
     const progress = ctx.progress(`validate ${file}`);
     const ids = new IdRegistry();
+    // Issues in file order: the reader's (unreadable lines, the mapping's warnings) are taken as
+    // the rows come, before the row's own.
+    const take = () => reading.issues.splice(0, reading.issues.length).forEach(count);
+    take();
     for await (const row of reading.rows) {
+      take();
       rows++;
       const r = validateRow(row);
       if (!r.record) refused++;
@@ -122,17 +159,21 @@ const validateCommand: CliCommand = {
       if (repeated) count(repeated);
       progress.tick();
     }
-    reading.issues.forEach(count);
-    progress.done(`${rows} lignes`);
-    const summary = { file, meta: reading.meta, rows, valid: rows - refused, refused, errors, warnings, issues, truncated: errors + warnings > issues.length };
+    take();
+    const unreadable = reading.stats.unreadable;
+    progress.done(`${rows + unreadable} enregistrements`);
+    const summary = {
+      file, meta: reading.meta, records: rows + unreadable, rows, valid: rows - refused, refused, unreadable, errors, warnings, issues,
+      truncated: errors + warnings > issues.length,
+    };
     if (values.json) ctx.out(JSON.stringify(summary, null, 2));
     else {
       const m = reading.meta;
       ctx.out(`Fichier ${file} : ${m.format}${m.version ? `, standard ${m.version}` : ''}, encodage ${m.encoding}${m.delimiter ? `, séparateur « ${m.delimiter} »` : ''}`);
-      ctx.out(`${rows} lignes : ${rows - refused} valides, ${refused} refusées ; ${errors} erreur(s), ${warnings} avertissement(s).`);
+      ctx.out(`${rows + unreadable} enregistrement(s) : ${rows - refused} valide(s), ${refused} refusé(s), ${unreadable} illisible(s) ; ${errors} erreur(s), ${warnings} avertissement(s).`);
       for (const i of issues) ctx.out(formatIssue(i));
       if (summary.truncated) ctx.out(`  … (${errors + warnings - issues.length} de plus ; --max N pour en voir davantage)`);
-      ctx.out(errors === 0 ? 'Le fichier est conforme au standard.' : 'Le fichier n’est pas entièrement conforme : les lignes en erreur seraient refusées à l’import.');
+      ctx.out(errors === 0 ? 'Le fichier est conforme au standard.' : 'Le fichier n’est pas entièrement conforme : les lignes en erreur seraient refusées à l’import, les lignes illisibles ignorées.');
     }
     return errors > 0 ? 1 : 0;
   },

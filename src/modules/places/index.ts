@@ -28,6 +28,7 @@ export {
   upsertPlaces,
   refreshAllIntervals,
   importPlaces,
+  undoImportRemovals,
   listImportRuns,
   importIssues,
   onPlacesChanged,
@@ -38,6 +39,8 @@ export {
   type PlaceSearchResult,
   type ImportOptions,
   type ImportReport,
+  type ImportScope,
+  type Removal,
   type FilterField,
 } from './service.ts';
 export { findDuplicateCandidates, markNotDuplicate, mergePlaces, type DuplicateCandidate } from './duplicates.ts';

@@ -5,9 +5,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { Transform } from 'node:stream';
 import type { Db, Queryable } from '../../platform/db/index.ts';
+import { recordAudit } from '../../platform/audit/index.ts';
 import { UserError } from '../../platform/http/errors.ts';
 import * as territories from '../territories/index.ts';
 import {
+  atItem,
   detach,
   IdRegistry,
   openOnWeekend,
@@ -264,43 +266,101 @@ export function notifyChanged(uids: string[], removedUids: string[], versions: {
 // ---------------------------------------------------------------------------------------------
 // Import
 
+export interface ImportScope {
+  /** May the importer write (or remove) a place located in this région/département? */
+  allowed(region: string | null, departement: string | null): boolean;
+}
+
 export interface ImportOptions {
   /** The dataset's key: upserts match on (importSource, id). */
   importSource: string;
+  /** Who imports, as shown in the history of imports (a user id, `cli`…). */
   actor: string;
+  /** The audit entry's actor: a user id; null (the default) for the command line and jobs, whose
+   *  `actor` then goes into the entry's meta. */
+  actorId?: string | null;
+  /** The door the import came through, for the audit trail: `cli`, `backoffice`… */
+  door?: string;
+  /** More context for the audit entry (the mapping file's name…). */
+  auditMeta?: Record<string, unknown>;
   fileName?: string | null;
   format?: 'csv' | 'json' | 'geojson';
   mapping?: MappingFile;
-  /** Remove this source's places that are absent from the file (only when asked). */
+  /** Remove (hide, restorably) this source's places that are absent from the file — only what the
+   *  file certainly no longer contains (see `replaceKept`). */
   replaceSource?: boolean;
+  /** Above this share of refused rows, `replaceSource` removes nothing (default 0.1 = 10 %). */
+  maxRefusedShare?: number;
   /** Validate and report without writing. */
   dryRun?: boolean;
   onProgress?: (rows: number) => void;
   /** Keep at most this many issues in the returned report (all are stored). */
   maxIssues?: number;
+  /** The importer's territory (back office): every place the file writes must lie in it, both as
+   *  it will be and, for a place the file updates, as it is now; so must every place that
+   *  `replaceSource` would remove. A dry run lists the problems in `scopeProblems`; a real import
+   *  refuses the whole file (UserError, nothing written). */
+  scope?: ImportScope;
+  /** Runs first in a real import's transaction (the back office ties a new source there); throwing
+   *  refuses the import. */
+  beforeWrite?: (tx: Queryable) => Promise<void>;
+}
+
+/** A place that `replaceSource` removes (or would remove). */
+export interface Removal {
+  uid: string;
+  id: string;
+  nom: string;
+  commune: string;
 }
 
 export interface ImportReport {
   runId: number | null;
   meta: FileMeta | null;
   fileSha256: string | null;
+  /** Every record of the file: kept + refused + unreadable. */
+  records: number;
+  /** Records read (kept + refused). */
   rowsRead: number;
   kept: number;
   inserted: number;
   updated: number;
   unchanged: number;
   refused: number;
+  /** Records the reader could not read at all (malformed line, wrong column count…). */
+  unreadable: number;
   removed: number;
+  /** Places of the source absent from the file (what `replaceSource` removes, or would). */
+  wouldRemove: number;
+  /** The first 1,000 of them. */
+  removals: Removal[];
+  /** Why `replaceSource` removed nothing (French sentences); empty when it went ahead or was not asked. */
+  replaceKept: string[];
+  /** Back office: why the file may not be imported by this person (see `ImportOptions.scope`). */
+  scopeProblems: string[];
   warnings: number;
   errors: number;
+  /** Issues in file order (file-level ones first), at most `maxIssues`. */
   issues: ValidationIssue[];
   issuesTruncated: boolean;
+}
+
+/** Reader issue codes that mean a record could not be read at all. */
+const UNREADABLE_CODES = new Set(['unclosed_quote', 'invalid_quote', 'field_too_large', 'column_count', 'internal', 'json_shape']);
+/** Reader issue codes that mean the header cannot serve. */
+const HEADER_CODES = new Set(['header_unrecognised', 'missing_columns', 'no_header']);
+const MAX_REMOVALS_LISTED = 1000;
+
+function lines(list: number[]): string {
+  return `ligne${list.length > 1 ? 's' : ''} ${list.slice(0, 20).join(', ')}${list.length > 20 ? '…' : ''}`;
 }
 
 export async function importPlaces(db: Db, input: Buffer | string | NodeJS.ReadableStream, opts: ImportOptions): Promise<ImportReport> {
   if (!opts.importSource || !/^[\w.\-:@ ]{1,100}$/.test(opts.importSource)) {
     throw new UserError('La source doit être un nom court (lettres, chiffres, - _ . :).', 400, 'source');
   }
+  const maxRefusedShare = opts.maxRefusedShare ?? 0.1;
+  if (!(maxRefusedShare >= 0 && maxRefusedShare <= 1)) throw new UserError('La part de lignes refusées tolérée est comprise entre 0 et 100 %.', 400, 'max_refused');
   const started = new Date();
   const maxIssues = opts.maxIssues ?? 1000;
   const hash = crypto.createHash('sha256');
@@ -332,9 +392,14 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     });
   }
   const report: ImportReport = {
-    runId: null, meta: null, fileSha256: null, rowsRead: 0, kept: 0, inserted: 0, updated: 0, unchanged: 0, refused: 0,
-    removed: 0, warnings: 0, errors: 0, issues: [], issuesTruncated: false,
+    runId: null, meta: null, fileSha256: null, records: 0, rowsRead: 0, kept: 0, inserted: 0, updated: 0, unchanged: 0, refused: 0,
+    unreadable: 0, removed: 0, wouldRemove: 0, removals: [], replaceKept: [], scopeProblems: [], warnings: 0, errors: 0, issues: [],
+    issuesTruncated: false,
   };
+  // What the reader said about the file itself, for the "replace the source" decision.
+  const fileProblems = { header: [] as string[], mappingMissing: [] as string[], reading: [] as string[] };
+  const outside: number[] = [];
+  const movedFrom: number[] = [];
   const run = async (tx: Queryable) => {
     const versionBefore = await dataVersion(tx);
     const removedUids: string[] = [];
@@ -343,6 +408,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     // The run is recorded first so its per-row report can be written batch by batch (memory stays
     // bounded whatever the file's size); everything is in the import's transaction.
     if (!opts.dryRun) {
+      await opts.beforeWrite?.(tx);
       const { rows } = await tx.query<{ run_id: number }>(
         `INSERT INTO places.import_run (import_source, file_name, actor, replace_source, started_at)
          VALUES ($1, $2, $3, $4, $5) RETURNING run_id`,
@@ -357,6 +423,26 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
       if (report.issues.length < maxIssues) report.issues.push({ ...issue, message: detach(issue.message), value: issue.value === null ? null : detach(String(issue.value)) });
       else report.issuesTruncated = true;
       if (!opts.dryRun) pendingIssues.push(issue);
+    };
+    // Issues are reported in file order: those of a batch (the reader's, the validator's, the
+    // enrichment's) are gathered, then sorted by line (file-level ones first) when it is written.
+    let batchIssues: ValidationIssue[] = [];
+    const takeReaderIssues = () => {
+      if (reading.issues.length === 0) return;
+      for (const i of reading.issues.splice(0, reading.issues.length)) {
+        if (i.severity === 'error') {
+          if (HEADER_CODES.has(i.code)) fileProblems.header.push(i.message);
+          else if (!UNREADABLE_CODES.has(i.code) || i.line === null) fileProblems.reading.push(i.message);
+        }
+        if (i.code === 'mapping_column_missing' && i.value) fileProblems.mappingMissing.push(i.value);
+        batchIssues.push(i);
+      }
+    };
+    const recordBatchIssues = () => {
+      const items = batchIssues;
+      batchIssues = [];
+      items.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+      items.forEach(record);
     };
     const writeIssues = async () => {
       // Taken at once: rows of the next batch may report issues while these are being written.
@@ -385,6 +471,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     let batch: RowResult[] = [];
     const flush = async () => {
       const writes: PlaceWrite[] = [];
+      const writeLines: number[] = [];
       // If the batch in flight failed, the transaction refuses everything after it: report its
       // error, not the refusal.
       await cache.prefetch(batch.flatMap((r) => (r.record ? [r.record] : []))).catch(async (err: unknown) => {
@@ -394,9 +481,13 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
       for (const r of batch) {
         if (!r.record) continue;
         const { write, issues } = await enrich(r.record, r.line, opts.importSource, cache, refDb);
-        issues.forEach(record);
+        for (const i of issues) batchIssues.push(r.item !== undefined ? atItem(i, r.item) : i);
         writes.push(write);
+        writeLines.push(r.line);
       }
+      takeReaderIssues();
+      recordBatchIssues();
+      if (opts.scope && writes.length) await checkScope(writes, writeLines);
       // A file may repeat an id: the last occurrence wins (reported as it is read, below); one
       // statement cannot write the same row twice.
       const byId = new Map<string, PlaceWrite>();
@@ -425,17 +516,34 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
       }
       batch = [];
     };
+    // The importer's territory: each place as it will be, and the stored place it updates.
+    const checkScope = async (writes: PlaceWrite[], at: number[]) => {
+      const scope = opts.scope!;
+      const lineOf = new Map<string, number>();
+      writes.forEach((w, k) => {
+        lineOf.set(w.record.id, at[k]!);
+        if (!scope.allowed(w.region, w.departement)) outside.push(at[k]!);
+      });
+      await writing;
+      const { rows } = await tx.query<{ id: string; region: string | null; departement: string | null }>(
+        'SELECT id, region, departement FROM places.place WHERE import_source = $1 AND id = ANY($2::text[])',
+        [opts.importSource, [...lineOf.keys()]],
+      );
+      for (const r of rows) if (!scope.allowed(r.region, r.departement)) movedFrom.push(lineOf.get(r.id)!);
+    };
     const done = Promise.resolve();
     let writing: Promise<void> = done;
     const changed: string[] = [];
     let batchSize = 250;
     try {
+      takeReaderIssues();
       for await (const row of reading.rows) {
         report.rowsRead++;
+        takeReaderIssues();
         const result = validateRow(row);
         const repeated = ids.see(result, row.values.id);
-        if (repeated) result.issues.push(repeated);
-        result.issues.forEach(record);
+        if (repeated) result.issues.push(row.item !== undefined ? atItem(repeated, row.item) : repeated);
+        batchIssues.push(...result.issues);
         if (!result.record) report.refused++;
         batch.push(result);
         if (batch.length >= batchSize) {
@@ -455,31 +563,74 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     }
     if (inputError) throw inputError;
     opts.onProgress?.(report.rowsRead);
-    reading.issues.forEach(record);
-    const fatal = reading.issues.some((i) => i.severity === 'error' && i.line === null);
-    if (opts.replaceSource && !opts.dryRun) {
-      if (fatal || report.rowsRead === 0) {
-        record({ line: null, field: null, value: null, message: 'Fichier illisible ou vide : aucun lieu de la source n’a été retiré.', severity: 'warning', code: 'replace_skipped' });
-      } else {
+    takeReaderIssues();
+    recordBatchIssues();
+    report.unreadable = reading.stats.unreadable;
+    report.records = report.rowsRead + report.unreadable;
+    if (opts.replaceSource) {
+      const candidates = await removalCandidates(tx, opts.importSource, ids.ids());
+      report.wouldRemove = candidates.length;
+      report.removals = candidates.slice(0, MAX_REMOVALS_LISTED).map(({ uid, id, nom, commune }) => ({ uid, id, nom, commune }));
+      if (opts.scope) {
+        const elsewhere = candidates.filter((c) => !opts.scope!.allowed(c.region, c.departement)).length;
+        if (elsewhere) {
+          report.scopeProblems.push(`« Retirer les lieux absents du fichier » retirerait ${elsewhere} lieu(x) de la source « ${opts.importSource} » hors de votre territoire : décochez cette option.`);
+        }
+      }
+      report.replaceKept = replaceBlockers(report, fileProblems, maxRefusedShare);
+      if (report.replaceKept.length) {
+        record({
+          line: null, field: null, value: null, severity: 'warning', code: 'replace_skipped',
+          message: `Retrait des lieux absents non fait : ${candidates.length} lieu(x) de la source absent(s) du fichier ${candidates.length > 1 ? 'auraient été retirés' : 'aurait été retiré'} ; ${candidates.length > 1 ? 'ils sont gardés' : 'il est gardé'} car ${report.replaceKept.join(' ; ')}.`,
+        });
+      } else if (!opts.dryRun && candidates.length) {
+        // Hidden, not deleted: the run that removed them can be undone, and a later import that
+        // names them again brings them back under the same uid.
         const { rows } = await tx.query<{ uid: string }>(
-          'DELETE FROM places.place WHERE import_source = $1 AND NOT (id = ANY($2::text[])) RETURNING uid',
-          [opts.importSource, ids.ids()],
+          'UPDATE places.place SET visible = false, removed_run = $2, updated_at = now() WHERE uid = ANY($1::uuid[]) AND removed_run IS NULL RETURNING uid',
+          [candidates.map((c) => c.uid), report.runId],
         );
         report.removed = rows.length;
         removedUids.push(...rows.map((r) => r.uid));
       }
+    }
+    if (opts.scope) {
+      if (outside.length) {
+        report.scopeProblems.unshift(`${outside.length} lieu(x) du fichier sont hors de votre territoire (${lines(outside)}) : retirez-les du fichier ou demandez l’import à l’équipe concernée.`);
+      }
+      if (movedFrom.length) {
+        report.scopeProblems.unshift(
+          `${movedFrom.length} ligne(s) du fichier modifieraient des lieux de la source « ${opts.importSource} » situés hors de votre territoire (${lines(movedFrom)}) : seule l’équipe de leur territoire peut les modifier.`,
+        );
+      }
+      if (report.scopeProblems.length && !opts.dryRun) throw new UserError(report.scopeProblems.join(' '), 403, 'file');
     }
     report.fileSha256 = hash.digest('hex');
     if (opts.dryRun) return;
     const m = report.meta;
     await tx.query(
       `UPDATE places.import_run SET file_sha256 = $2, format = $3, version = $4, encoding = $5, rows_read = $6, inserted = $7,
-         updated = $8, unchanged = $9, refused = $10, removed = $11, warnings = $12, finished_at = now()
+         updated = $8, unchanged = $9, refused = $10, removed = $11, warnings = $12, would_remove = $13, replace_kept_reasons = $14,
+         unreadable = $15, finished_at = now()
        WHERE run_id = $1`,
       [report.runId, report.fileSha256, m?.format ?? null, m?.version ?? null, m?.encoding ?? null, report.rowsRead, report.inserted,
-        report.updated, report.unchanged, report.refused, report.removed, report.warnings],
+        report.updated, report.unchanged, report.refused, report.removed, report.warnings, report.wouldRemove,
+        report.replaceKept.length ? report.replaceKept : null, report.unreadable],
     );
     await writeIssues();
+    // Every import is audited, whatever its door (command line, back office…), in its transaction.
+    await recordAudit(tx, {
+      actorId: opts.actorId ?? null,
+      action: 'places.import',
+      objectType: 'import_run',
+      objectId: String(report.runId),
+      after: {
+        source: opts.importSource, fileName: opts.fileName ?? null, sha256: report.fileSha256, records: report.records, rowsRead: report.rowsRead,
+        inserted: report.inserted, updated: report.updated, unchanged: report.unchanged, refused: report.refused, unreadable: report.unreadable,
+        removed: report.removed, wouldRemove: report.wouldRemove, replaceKept: report.replaceKept,
+      },
+      meta: { door: opts.door ?? 'api', actor: opts.actor, replaceSource: Boolean(opts.replaceSource), ...opts.auditMeta },
+    });
     notifyChanged(changed, removedUids, { before: versionBefore, after: await dataVersion(tx) });
   };
   if (opts.dryRun) await run(db);
@@ -487,10 +638,94 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
   return report;
 }
 
+/** The source's places that a file naming `ids` no longer contains. */
+async function removalCandidates(q: Queryable, importSource: string, ids: string[]) {
+  const { rows } = await q.query<Removal & { region: string | null; departement: string | null }>(
+    `SELECT uid, id, nom, commune, region, departement FROM places.place
+     WHERE import_source = $1 AND removed_run IS NULL AND NOT (id = ANY($2::text[])) ORDER BY id`,
+    [importSource, ids],
+  );
+  return rows;
+}
+
+/** Why "replace the source" must not remove anything: the file was not read with certainty. */
+function replaceBlockers(
+  r: ImportReport,
+  file: { header: string[]; mappingMissing: string[]; reading: string[] },
+  maxRefusedShare: number,
+): string[] {
+  const reasons: string[] = [];
+  if (file.header.length) reasons.push(`l’en-tête du fichier ne convient pas (${file.header[0]})`);
+  if (file.mappingMissing.length) {
+    reasons.push(`${file.mappingMissing.length > 1 ? 'des colonnes déclarées' : 'une colonne déclarée'} dans la correspondance ${file.mappingMissing.length > 1 ? 'manquent' : 'manque'} au fichier (${file.mappingMissing.map((c) => `« ${c} »`).join(', ')})`);
+  }
+  if (r.unreadable) reasons.push(`${r.unreadable} ligne(s) du fichier ${r.unreadable > 1 ? 'sont illisibles' : 'est illisible'} : les lieux qu’elles décrivent ne peuvent pas être reconnus`);
+  if (file.reading.length) reasons.push(`le fichier n’a pas été lu entièrement (${file.reading[0]})`);
+  if (r.rowsRead === 0 && !file.header.length && !file.reading.length) reasons.push('le fichier ne contient aucun lieu');
+  if (r.rowsRead > 0 && r.refused / r.rowsRead > maxRefusedShare) {
+    reasons.push(`${r.refused} ligne(s) refusée(s) sur ${r.rowsRead}, plus de ${Math.round(maxRefusedShare * 1000) / 10} %`);
+  }
+  return reasons;
+}
+
+/**
+ * Restores the places that an import's "replace the source" removed (same uid: links, claims,
+ * managers and versions come back with them). Audited. With `scope`, every one of them must lie in
+ * the person's territory.
+ */
+export async function undoImportRemovals(
+  db: Db,
+  runId: number,
+  o: { actor: string; actorId?: string | null; door?: string; scope?: ImportScope },
+): Promise<{ restored: number; uids: string[] }> {
+  if (!Number.isSafeInteger(runId) || runId <= 0) throw new UserError('Numéro d’import invalide.', 400, 'run');
+  return db.transaction(async (tx) => {
+    const versionBefore = await dataVersion(tx);
+    const { rows: runs } = await tx.query<{ import_source: string; removed: number; undone_at: string | null }>(
+      'SELECT import_source, removed, undone_at FROM places.import_run WHERE run_id = $1 FOR UPDATE',
+      [runId],
+    );
+    const run = runs[0];
+    if (!run) throw new UserError(`L’import n° ${runId} n’existe pas.`, 404, 'run');
+    if (run.undone_at) throw new UserError(`Les retraits de l’import n° ${runId} ont déjà été annulés.`, 409, 'run');
+    const { rows: places } = await tx.query<{ uid: string; region: string | null; departement: string | null }>(
+      'SELECT uid, region, departement FROM places.place WHERE removed_run = $1',
+      [runId],
+    );
+    if (places.length === 0) {
+      throw new UserError(
+        run.removed ? `Les ${run.removed} lieu(x) retiré(s) par l’import n° ${runId} sont déjà revenus (par un import suivant).` : `L’import n° ${runId} n’a retiré aucun lieu.`,
+        409,
+        'run',
+      );
+    }
+    if (o.scope && places.some((p) => !o.scope!.allowed(p.region, p.departement))) {
+      throw new UserError('Des lieux retirés par cet import sont hors de votre territoire : l’annulation revient à l’équipe concernée.', 403, 'run');
+    }
+    const { rows } = await tx.query<{ uid: string }>(
+      `UPDATE places.place SET removed_run = NULL, visible = merged_into IS NULL, updated_at = now() WHERE removed_run = $1 RETURNING uid`,
+      [runId],
+    );
+    await tx.query('UPDATE places.import_run SET undone_at = now(), undone_by = $2 WHERE run_id = $1', [runId, o.actor]);
+    await recordAudit(tx, {
+      actorId: o.actorId ?? null,
+      action: 'places.import.undo',
+      objectType: 'import_run',
+      objectId: String(runId),
+      after: { source: run.import_source, restored: rows.length },
+      meta: { door: o.door ?? 'api', actor: o.actor },
+    });
+    const uids = rows.map((r) => r.uid);
+    notifyChanged(uids, [], { before: versionBefore, after: await dataVersion(tx) });
+    return { restored: uids.length, uids };
+  });
+}
+
 export async function listImportRuns(db: Queryable, limit = 50) {
   const { rows } = await db.query(
     `SELECT run_id, import_source, file_name, file_sha256, actor, format, version, encoding, replace_source, started_at, finished_at,
-            rows_read, inserted, updated, unchanged, refused, removed, warnings
+            rows_read, inserted, updated, unchanged, refused, removed, warnings, unreadable, would_remove, replace_kept_reasons,
+            undone_at, undone_by
      FROM places.import_run ORDER BY run_id DESC LIMIT $1`,
     [limit],
   );

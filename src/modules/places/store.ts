@@ -121,8 +121,11 @@ const SELECT_WRITE = [
 const UPSERT_TAIL = `
 ON CONFLICT (import_source, id) DO UPDATE SET
   ${WRITE_COLUMNS.filter((c) => c !== 'id' && c !== 'import_source').map((c) => `${c} = EXCLUDED.${c}`).join(',\n  ')},
-  updated_at = now()
-WHERE places.place.content_hash IS DISTINCT FROM EXCLUDED.content_hash
+  updated_at = now(),
+  -- A place that an earlier "replace the source" removed comes back under its uid.
+  visible = CASE WHEN places.place.removed_run IS NULL THEN places.place.visible ELSE places.place.merged_into IS NULL END,
+  removed_run = NULL
+WHERE places.place.content_hash IS DISTINCT FROM EXCLUDED.content_hash OR places.place.removed_run IS NOT NULL
 RETURNING uid, (xmax = 0) AS inserted`;
 
 /** Rows as one JSON array of objects: any text goes through. */
@@ -240,7 +243,8 @@ export async function prepareUpsert(db: Queryable, batch: PlaceWrite[], opts: Pr
     ? { rows: [] }
     : await db.query<{ k: string }>(
         `SELECT p.import_source || chr(31) || p.id || chr(31) || p.content_hash AS k
-           FROM places.place p JOIN unnest($1::text[], $2::text[]) AS k(src, id) ON p.import_source = k.src AND p.id = k.id`,
+           FROM places.place p JOIN unnest($1::text[], $2::text[]) AS k(src, id) ON p.import_source = k.src AND p.id = k.id
+          WHERE p.removed_run IS NULL`,
         [batch.map((w) => w.importSource), batch.map((w) => w.record.id)],
       );
   const same = new Set(stored.map((r) => r.k));

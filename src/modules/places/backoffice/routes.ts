@@ -91,6 +91,7 @@ export const BACKOFFICE_ROUTES: BackofficeRoute[] = [
   { method: 'POST', path: '/gestion/territoires/:level/:code/import', guard: 'permission', action: 'places.import', object: 'territory', url: (o) => `${T(o)}/import`, form: { source: 'matrice' }, multipart: true },
   { method: 'POST', path: '/gestion/territoires/:level/:code/import/confirmer', guard: 'permission', action: 'places.import', object: 'territory', url: (o) => `${T(o)}/import/confirmer`, form: { upload: '0'.repeat(32) } },
   { method: 'GET', path: '/gestion/territoires/:level/:code/import/:run', guard: 'permission', action: 'places.import', object: 'territory', url: (o) => `${T(o)}/import/${o.run}` },
+  { method: 'POST', path: '/gestion/territoires/:level/:code/import/:run/annuler', guard: 'permission', action: 'places.import', object: 'territory', url: (o) => `${T(o)}/import/${o.run}/annuler`, form: {} },
 
   { method: 'GET', path: '/gestion/sources', guard: 'permission', action: 'sources.manage', object: 'platform', url: () => '/gestion/sources' },
   { method: 'POST', path: '/gestion/sources', guard: 'permission', action: 'sources.manage', object: 'platform', url: () => '/gestion/sources', form: { name: 'matrice-nouvelle', label: 'Matrice' } },
@@ -128,7 +129,7 @@ export async function seedRouteObjects(
   const token = crypto.randomBytes(32).toString('base64url');
   const claim = await store.insertClaim(db, { placeUid: a, userId: o.userId, method: 'email', email: place.courriels[0]!, tokenHash: crypto.createHash('sha256').update(token).digest('hex'), message: null, expiresMinutes: 60 });
   const pending = await store.insertPendingEdit(db, { placeUid: a, baseVersion: versions[0]!.version, record: { ...records[0]!, nom: `${records[0]!.nom} (modifié)` }, kind: 'edit', submittedBy: o.userId });
-  await store.upsertSource(db, { name: source, label: `Matrice ${o.tag}`, producer: null, contact: null, url: null });
+  await store.upsertSource(db, { name: source, label: `Matrice ${o.tag}`, producer: null, contact: null, url: null, territories: [`departement:${place.departement ?? c.departement}`] });
   const report = await importPlaces(db, Buffer.from(csvHeaderLine() + toCsvLine(records[0]!)), { importSource: source, actor: 'matrice', fileName: 'matrice.csv' });
   return {
     place: a,

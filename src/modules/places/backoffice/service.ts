@@ -14,7 +14,7 @@ import type { Action, Resource } from '../../accounts/index.ts';
 import { enrich, importPlaces, upsertPlaces, getPlace, TerritoryCache, type ImportReport } from '../service.ts';
 import { getPlaceRow, getPlacesByUids, toRecord, type Place } from '../store.ts';
 import { markNotDuplicate, mergePlaces } from '../duplicates.ts';
-import { parseMappingFile, readPlaces, validateRow, type MappingFile } from '../model/index.ts';
+import { parseMappingFile, type MappingFile } from '../model/index.ts';
 import type { FieldName, PlaceRecord } from '../model/types.ts';
 import { diffRecords, sameContent } from './model.ts';
 import * as store from './store.ts';
@@ -402,79 +402,94 @@ export function dropUpload(id: string) {
 
 export const IMPORT_SOURCE = /^[\w.\-:@ ]{1,100}$/;
 
-/** Checks (dry run) or imports a file for a source, with the source's mapping file when it has one. */
-export async function runImport(db: Db, actorId: string, o: { data: Buffer; fileName: string; source: string; replaceSource: boolean; dryRun: boolean }): Promise<ImportReport> {
+/** The person importing through the back office, as the permission function sees them. */
+export interface Importer {
+  id: string;
+  /** May they import into this territory? (`can(user, 'places.import', territory)`) */
+  mayImport(resource: Resource): boolean;
+  /** May they manage sources (administrators: any source, anywhere)? */
+  admin: boolean;
+}
+
+/** A source's territory entry: `region:84`, `departement:69`. */
+export const SOURCE_TERRITORY = /^(region|departement):([0-9AB]{2,3})$/i;
+
+/**
+ * Why this person may not feed this source from this territory, or null. A described source names
+ * the territories allowed to feed it; a source that exists in the data without being described is
+ * for administrators until one ties it to territories; a new name becomes a source tied to the
+ * importing territory (see `runImport`).
+ */
+export async function sourceFeedProblem(q: Queryable, importer: Importer, source: string): Promise<string | null> {
+  if (importer.admin) return null;
+  const src = await store.getSource(q, source);
+  if (src) {
+    for (const entry of src.territories) {
+      const m = SOURCE_TERRITORY.exec(entry);
+      const t = m ? await loadTerritory(q, m[1]!.toLowerCase(), m[2]!) : null;
+      if (t && importer.mayImport(territoryResource(t))) return null;
+    }
+    return src.territories.length
+      ? `La source « ${source} » est alimentée depuis d’autres territoires (${src.territories.join(', ')}) : importez sous une autre source, ou demandez à un administrateur de rattacher celle-ci à votre territoire (page Sources).`
+      : `La source « ${source} » n’est rattachée à aucun territoire : seul un administrateur peut l’importer, ou la rattacher à votre territoire (page Sources).`;
+  }
+  const { rows } = await q.query('SELECT 1 FROM places.place WHERE import_source = $1 LIMIT 1', [source]);
+  if (rows.length) {
+    return `La source « ${source} » existe dans les données sans être décrite : un administrateur doit la décrire et la rattacher à votre territoire (page Sources) avant un import depuis cet espace.`;
+  }
+  return null;
+}
+
+/**
+ * Checks (dry run) or imports a file for a source, with the source's mapping file when it has one.
+ * The file may only touch places of the importer's territory (rows as they will be, the places
+ * they update, the places "replace" would remove), and the source must be one this territory
+ * feeds: problems are listed in `report.scopeProblems` by the dry run and refuse the real import.
+ * Audited by `importPlaces`, in its transaction.
+ */
+export async function runImport(
+  db: Db,
+  importer: Importer,
+  o: { data: Buffer; fileName: string; source: string; replaceSource: boolean; dryRun: boolean; territory: Territory },
+): Promise<ImportReport> {
   if (!IMPORT_SOURCE.test(o.source)) throw new UserError('Le nom de la source est un nom court (lettres, chiffres, - _ . : @ et espaces).', 400, 'source');
   const src = await store.getSource(db, o.source);
   const mapping: MappingFile | undefined = src?.mapping ?? undefined;
+  const scope = { allowed: (region: string | null, departement: string | null) => importer.mayImport({ type: 'territory', region, departement }) };
+  const feed = o.dryRun ? await sourceFeedProblem(db, importer, o.source) : null;
   const report = await importPlaces(db, o.data, {
     importSource: o.source,
-    actor: actorId,
+    actor: importer.id,
+    actorId: importer.id,
+    door: 'backoffice',
+    auditMeta: { mapping: src?.mappingFileName ?? null, territory: `${o.territory.level}:${o.territory.code}` },
     fileName: o.fileName,
     dryRun: o.dryRun,
     replaceSource: o.replaceSource,
     mapping,
     maxIssues: 2000,
+    scope,
+    // In the import's transaction: a new source is created tied to the importing territory (two
+    // territories importing a new name at once: the second waits on the key, then is refused).
+    beforeWrite: async (tx) => {
+      const created = await tx.query(
+        `INSERT INTO places.source (name, label, territories)
+         SELECT $1, $1, ARRAY[$2] WHERE NOT EXISTS (SELECT 1 FROM places.place WHERE import_source = $1)
+         ON CONFLICT (name) DO NOTHING RETURNING name`,
+        [o.source, `${o.territory.level}:${o.territory.code}`],
+      );
+      const problem = await sourceFeedProblem(tx, importer, o.source);
+      if (problem) throw new UserError(problem, 403, 'source');
+      if (created.rows.length) {
+        await recordAudit(tx, {
+          actorId: importer.id, action: 'places.source.create', objectType: 'source', objectId: o.source,
+          after: { label: o.source, territories: [`${o.territory.level}:${o.territory.code}`] }, meta: { by: 'import' },
+        });
+      }
+    },
   });
-  if (!o.dryRun) {
-    await recordAudit(db, {
-      actorId,
-      action: 'places.import',
-      objectType: 'import_run',
-      objectId: report.runId === null ? null : String(report.runId),
-      after: {
-        source: o.source,
-        fileName: o.fileName,
-        sha256: report.fileSha256,
-        rowsRead: report.rowsRead,
-        inserted: report.inserted,
-        updated: report.updated,
-        unchanged: report.unchanged,
-        refused: report.refused,
-        removed: report.removed,
-      },
-      meta: { replaceSource: o.replaceSource, mapping: src?.mappingFileName ?? null },
-    });
-  }
+  if (feed) report.scopeProblems.unshift(feed);
   return report;
-}
-
-/**
- * What a file would touch outside the importer's scope: rows whose commune lies in a territory
- * the person may not import into, and (with "remove absent places") places of the source elsewhere
- * that the import would remove. `allowed(region, departement)` asks the permission function.
- */
-export async function importScopeProblems(
-  db: Db,
-  o: { data: Buffer; fileName: string; source: string; replaceSource: boolean },
-  allowed: (region: string | null, departement: string | null) => boolean,
-): Promise<string[]> {
-  const src = await store.getSource(db, o.source);
-  const reading = await readPlaces(o.data, { mapping: src?.mapping ?? undefined, fileName: o.fileName });
-  const cache = new TerritoryCache(db);
-  const outside: number[] = [];
-  const ids: string[] = [];
-  for await (const row of reading.rows) {
-    const r = validateRow(row);
-    if (r.record?.id) ids.push(r.record.id);
-    if (!r.record) continue;
-    const { write } = await enrich(r.record, r.line, o.source, cache, db);
-    if (!allowed(write.region, write.departement)) outside.push(r.line);
-  }
-  const problems: string[] = [];
-  if (outside.length) {
-    const shown = outside.slice(0, 20).join(', ');
-    problems.push(`${outside.length} lieu(x) du fichier sont hors de votre territoire (ligne${outside.length > 1 ? 's' : ''} ${shown}${outside.length > 20 ? '…' : ''}) : retirez-les du fichier ou demandez l’import à l’équipe concernée.`);
-  }
-  if (o.replaceSource) {
-    const { rows } = await db.query<{ region: string | null; departement: string | null; n: number }>(
-      `SELECT region, departement, count(*)::int AS n FROM places.place WHERE import_source = $1 AND NOT (id = ANY($2::text[])) GROUP BY region, departement`,
-      [o.source, ids],
-    );
-    const n = rows.filter((r) => !allowed(r.region, r.departement)).reduce((a, r) => a + r.n, 0);
-    if (n) problems.push(`« Retirer les lieux absents du fichier » retirerait ${n} lieu(x) de la source « ${o.source} » hors de votre territoire : décochez cette option.`);
-  }
-  return problems;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -486,6 +501,22 @@ export interface SourceInput {
   producer: string;
   contact: string;
   url: string;
+  /** Territories allowed to feed the source from the back office, separated by commas or spaces:
+   *  `departement:69`, `region:84` (or a bare code: 2–3 characters = département, as typed). */
+  territories?: string;
+}
+
+/** Parses a source's territories (`departement:69, region:84`); errors name the entry. */
+export async function parseSourceTerritories(q: Queryable, text: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const raw of text.split(/[\s,;]+/).filter(Boolean).slice(0, 200)) {
+    const m = SOURCE_TERRITORY.exec(raw.includes(':') ? raw : `departement:${raw}`);
+    const t = m ? await loadTerritory(q, m[1]!.toLowerCase(), m[2]!) : null;
+    if (!t) throw new UserError(`Territoire inconnu : « ${raw.slice(0, 40)} » (écrivez par exemple departement:69 ou region:84).`, 400, 'territories');
+    const entry = `${t.level}:${t.code}`;
+    if (!out.includes(entry)) out.push(entry);
+  }
+  return out;
 }
 
 export async function saveSource(db: Db, actorId: string, input: SourceInput, isNew: boolean): Promise<void> {
@@ -501,18 +532,19 @@ export async function saveSource(db: Db, actorId: string, input: SourceInput, is
     if (v.length > max) throw new UserError(`Ce champ ne doit pas dépasser ${max} caractères.`, 400, field);
     return v || null;
   };
+  const territories = await parseSourceTerritories(db, input.territories ?? '');
   const row = { name, label, producer: opt(input.producer, 200, 'producer'), contact: opt(input.contact, 200, 'contact'), url: url || null };
   await db.transaction(async (tx) => {
     const before = await store.getSource(tx, name);
     if (isNew && before) throw new UserError('Une source porte déjà cet identifiant.', 409, 'name');
-    await store.upsertSource(tx, row);
+    await store.upsertSource(tx, { ...row, territories: input.territories === undefined ? (before?.territories ?? []) : territories });
     await recordAudit(tx, {
       actorId,
       action: isNew ? 'places.source.create' : 'places.source.update',
       objectType: 'source',
       objectId: name,
-      before: before ? { label: before.label, producer: before.producer, contact: before.contact, url: before.url } : null,
-      after: { label: row.label, producer: row.producer, contact: row.contact, url: row.url },
+      before: before ? { label: before.label, producer: before.producer, contact: before.contact, url: before.url, territories: before.territories } : null,
+      after: { label: row.label, producer: row.producer, contact: row.contact, url: row.url, territories: input.territories === undefined ? (before?.territories ?? []) : territories },
     });
   });
 }

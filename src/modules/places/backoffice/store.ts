@@ -299,6 +299,8 @@ export interface Source {
   url: string | null;
   mapping: MappingFile | null;
   mappingFileName: string | null;
+  /** Territories allowed to feed it from the back office: `region:84`, `departement:69`. */
+  territories: string[];
   createdAt: string;
   updatedAt: string;
   places?: number;
@@ -313,6 +315,7 @@ function toSource(r: Record<string, unknown>): Source {
     url: (r.url as string | null) ?? null,
     mapping: (r.mapping as MappingFile | null) ?? null,
     mappingFileName: (r.mapping_file_name as string | null) ?? null,
+    territories: (r.territories as string[] | null) ?? [],
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
     places: r.places === undefined ? undefined : Number(r.places),
@@ -340,11 +343,14 @@ export async function getSource(q: Queryable, name: string): Promise<Source | nu
   return rows[0] ? toSource(rows[0]) : null;
 }
 
-export async function upsertSource(q: Queryable, s: { name: string; label: string; producer: string | null; contact: string | null; url: string | null }): Promise<void> {
+export async function upsertSource(
+  q: Queryable,
+  s: { name: string; label: string; producer: string | null; contact: string | null; url: string | null; territories: string[] },
+): Promise<void> {
   await q.query(
-    `INSERT INTO places.source (name, label, producer, contact, url) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (name) DO UPDATE SET label = $2, producer = $3, contact = $4, url = $5, updated_at = now()`,
-    [s.name, s.label, s.producer, s.contact, s.url],
+    `INSERT INTO places.source (name, label, producer, contact, url, territories) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (name) DO UPDATE SET label = $2, producer = $3, contact = $4, url = $5, territories = $6, updated_at = now()`,
+    [s.name, s.label, s.producer, s.contact, s.url, s.territories],
   );
 }
 
@@ -364,8 +370,10 @@ export async function getImportRun(q: Queryable, runId: number) {
   const { rows } = await q.query<{
     run_id: number; import_source: string; file_name: string | null; file_sha256: string | null; actor: string; finished_at: Date | string;
     rows_read: number; inserted: number; updated: number; unchanged: number; refused: number; removed: number; warnings: number;
+    unreadable: number; would_remove: number; replace_kept_reasons: string[] | null; undone_at: Date | string | null; quality: Record<string, number> | null;
   }>(
-    `SELECT run_id, import_source, file_name, file_sha256, actor, finished_at, rows_read, inserted, updated, unchanged, refused, removed, warnings
+    `SELECT run_id, import_source, file_name, file_sha256, actor, finished_at, rows_read, inserted, updated, unchanged, refused, removed, warnings,
+            unreadable, would_remove, replace_kept_reasons, undone_at, quality
      FROM places.import_run WHERE run_id = $1`,
     [runId],
   );

@@ -20,6 +20,7 @@ export const OK: Record<string, string> = {
   approved: 'Modification validée et publiée.',
   rejected: 'Modification refusée.',
   setting: 'Réglage de modération enregistré.',
+  'import-undone': 'Les lieux retirés par cet import sont rétablis et de nouveau en ligne.',
   merged: 'Fiches fusionnées.',
   dismissed: 'Paire marquée « pas un doublon » : elle ne sera plus proposée.',
   report: 'Signalement mis à jour.',

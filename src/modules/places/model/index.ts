@@ -27,5 +27,5 @@ export {
   type GeoJsonFeature,
 } from './write.ts';
 export * from './hours.ts';
-export { fold, detach } from './text.ts';
+export { fold, detach, atItem, where } from './text.ts';
 export { IdRegistry } from './ids.ts';

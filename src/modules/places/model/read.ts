@@ -14,6 +14,7 @@ import { type ColumnPlan, type Values, fileIssue, standardPlan } from './convert
 import { CsvTokenizer, detectDelimiter, MAX_FIELD_BYTES } from './csv.ts';
 import { legacyPlan, looksLegacy } from './legacy.ts';
 import { type MappingFile, mappingPlan } from './mapping.ts';
+import { atItem } from './text.ts';
 import type { FileMeta, InputFormat, RawRow, ValidationIssue } from './types.ts';
 
 export interface ReadOptions {
@@ -31,6 +32,9 @@ export interface ReadResult {
   /** File-level and reading issues (header, encoding, malformed lines…), appended as reading
    *  proceeds; complete once `rows` is exhausted. The consumer may empty it while iterating. */
   issues: ValidationIssue[];
+  /** Records the reader could not read (malformed CSV line, wrong column count, a JSON element
+   *  that is not an object): each has an error in `issues`. Complete once `rows` is exhausted. */
+  stats: { unreadable: number };
 }
 
 const SAMPLE_BYTES = 64 * 1024;
@@ -149,13 +153,13 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
 
   if (sample.length === 0 || (ended && sample.subarray(bom ? 3 : 0).toString('latin1').trim() === '')) {
     issues.push(fileIssue(null, null, null, 'error', 'empty_file', 'Le fichier est vide.'));
-    return { meta, rows: emptyRows(), issues };
+    return { meta, rows: emptyRows(), issues, stats: { unreadable: 0 } };
   }
   const binary = sniffBinary(sample);
   if (binary !== null) {
     issues.push(fileIssue(null, null, null, 'error', 'binary_file', binary));
     await src.return?.();
-    return { meta, rows: emptyRows(), issues };
+    return { meta, rows: emptyRows(), issues, stats: { unreadable: 0 } };
   }
   if (encoding === 'windows-1252' && !opts.mapping?.encoding) {
     issues.push(
@@ -247,7 +251,7 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
   }
   if (header === null) {
     issues.push(fileIssue(null, null, null, 'error', 'no_header', "Le fichier ne contient pas de ligne d'en-tête lisible."));
-    return { meta, rows: emptyRows(), issues };
+    return { meta, rows: emptyRows(), issues, stats: { unreadable: 0 } };
   }
   const columns = header.fields.map((c) => c.trim());
   const plan = choosePlan(columns, header.line, opts.mapping);
@@ -255,14 +259,16 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
   issues.push(...plan.headerIssues);
   if (plan.fatal) {
     await src.return?.();
-    return { meta, rows: emptyRows(), issues };
+    return { meta, rows: emptyRows(), issues, stats: { unreadable: 0 } };
   }
   const width = columns.length;
+  const stats = { unreadable: 0 };
 
   async function* rows(): AsyncGenerator<RawRow> {
     let count = 0;
     const handle = (ev: import('./csv.ts').CsvEvent): RawRow | null => {
       if (ev.kind === 'problem') {
+        stats.unreadable++;
         issues.push({ line: ev.line, endLine: ev.endLine, field: null, value: null, severity: 'error', code: ev.code, message: ev.message });
         return null;
       }
@@ -270,6 +276,7 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
       if (f.length !== width) {
         const extraEmpty = f.length > width && f.slice(width).every((x) => x.trim() === '');
         if (!extraEmpty) {
+          stats.unreadable++;
           issues.push({
             line: ev.line,
             endLine: ev.endLine,
@@ -286,6 +293,7 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
       try {
         values = plan.convert(f, ev.line, issues);
       } catch (e) {
+        stats.unreadable++;
         issues.push({ line: ev.line, endLine: ev.endLine, field: null, value: null, severity: 'error', code: 'internal', message: `Ligne ${ev.line} : ligne illisible (${(e as Error).message}).` });
         return null;
       }
@@ -317,7 +325,7 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
     }
   }
 
-  return { meta, rows: rows(), issues };
+  return { meta, rows: rows(), issues, stats };
 }
 
 function sniffJson(sample: Buffer, bom: boolean): InputFormat | undefined {
@@ -394,7 +402,7 @@ function readJson(text: string, format: InputFormat, meta: FileMeta, issues: Val
       where = ` à la fin du fichier (ligne ${line})`;
     }
     issues.push(fileIssue(line, null, null, 'error', 'invalid_json', `JSON invalide${where} : ${msg}.`));
-    return { meta, rows: emptyRows(), issues };
+    return { meta, rows: emptyRows(), issues, stats: { unreadable: 0 } };
   }
   let records: unknown[];
   let geo = false;
@@ -404,7 +412,7 @@ function readJson(text: string, format: InputFormat, meta: FileMeta, issues: Val
     geo = true;
   } else {
     issues.push(fileIssue(1, null, null, 'error', 'json_shape', "JSON inattendu : un tableau de lieux ou une FeatureCollection GeoJSON (avec « features ») est attendu."));
-    return { meta, rows: emptyRows(), issues };
+    return { meta, rows: emptyRows(), issues, stats: { unreadable: 0 } };
   }
   meta.format = geo ? 'geojson' : format === 'geojson' ? 'geojson' : 'json';
   const lines = objectLines(body);
@@ -412,6 +420,7 @@ function readJson(text: string, format: InputFormat, meta: FileMeta, issues: Val
   const columns: string[] = [];
   const colIndex = new Map<string, number>();
   const flat: { line: number; cells: (string | undefined)[] | null }[] = [];
+  const stats = { unreadable: 0 };
   const col = (k: string) => {
     let i = colIndex.get(k);
     if (i === undefined) {
@@ -429,7 +438,8 @@ function readJson(text: string, format: InputFormat, meta: FileMeta, issues: Val
     if (geo) {
       const f = rec as { type?: unknown; properties?: unknown; geometry?: { type?: unknown; coordinates?: unknown } | null };
       if (!f || typeof f !== 'object' || Array.isArray(f)) {
-        issues.push(fileIssue(line, null, null, 'error', 'json_shape', `Ligne ${line} : l'élément ${k + 1} de « features » n'est pas un objet Feature ; ignoré.`));
+        issues.push({ ...fileIssue(line, null, null, 'error', 'json_shape', `Élément n° ${k + 1} (ligne ${line}) : l'élément de « features » n'est pas un objet Feature ; ignoré.`), item: k + 1 });
+        stats.unreadable++;
         flat.push({ line, cells: null });
         return;
       }
@@ -439,11 +449,12 @@ function readJson(text: string, format: InputFormat, meta: FileMeta, issues: Val
         geomLon = g.coordinates[0];
         geomLat = g.coordinates[1];
       } else if (g) {
-        issues.push(fileIssue(line, 'latitude', null, 'warning', 'geometry_ignored', `Ligne ${line} : géométrie autre qu'un point (Point [longitude, latitude]) ignorée.`));
+        issues.push(atItem(fileIssue(line, 'latitude', null, 'warning', 'geometry_ignored', `Ligne ${line} : géométrie autre qu'un point (Point [longitude, latitude]) ignorée.`), k + 1));
       }
     }
     if (!props || typeof props !== 'object' || Array.isArray(props)) {
-      issues.push(fileIssue(line, null, null, 'error', 'json_shape', `Ligne ${line} : l'élément ${k + 1} n'est pas un objet ; ignoré.`));
+      issues.push({ ...fileIssue(line, null, null, 'error', 'json_shape', `Élément n° ${k + 1} (ligne ${line}) : l'élément n'est pas un objet ; ignoré.`), item: k + 1 });
+      stats.unreadable++;
       flat.push({ line, cells: null });
       return;
     }
@@ -455,7 +466,7 @@ function readJson(text: string, format: InputFormat, meta: FileMeta, issues: Val
       const pl = cells[li];
       const pn = cells[lo];
       if (pl !== undefined && pl !== '' && pn !== undefined && pn !== '' && (Number(pl) !== geomLat || Number(pn) !== geomLon)) {
-        issues.push(fileIssue(line, 'latitude', `${pl}, ${pn}`, 'warning', 'geometry_mismatch', `Ligne ${line} : latitude/longitude des propriétés (${pl}, ${pn}) différentes de la géométrie (${geomLat}, ${geomLon}) ; la géométrie est retenue.`));
+        issues.push(atItem(fileIssue(line, 'latitude', `${pl}, ${pn}`, 'warning', 'geometry_mismatch', `Ligne ${line} : latitude/longitude des propriétés (${pl}, ${pn}) différentes de la géométrie (${geomLat}, ${geomLon}) ; la géométrie est retenue.`), k + 1));
       }
       cells[li] = String(geomLat);
       cells[lo] = String(geomLon);
@@ -466,22 +477,26 @@ function readJson(text: string, format: InputFormat, meta: FileMeta, issues: Val
   meta.version = plan.version;
   meta.delimiter = null;
   issues.push(...plan.headerIssues);
-  if (plan.fatal && records.length > 0) return { meta, rows: emptyRows(), issues };
+  if (plan.fatal && records.length > 0) return { meta, rows: emptyRows(), issues, stats: { unreadable: records.length } };
   if (records.length === 0) issues.push(fileIssue(null, null, null, 'error', 'no_rows', 'Le fichier JSON ne contient aucun lieu.'));
   async function* rows(): AsyncGenerator<RawRow> {
-    for (const r of flat) {
+    for (let k = 0; k < flat.length; k++) {
+      const r = flat[k]!;
       if (r.cells === null) continue;
       let values: Values;
+      const before = issues.length;
       try {
         values = plan.convert(r.cells, r.line, issues);
       } catch (e) {
-        issues.push(fileIssue(r.line, null, null, 'error', 'internal', `Ligne ${r.line} : élément illisible (${(e as Error).message}).`));
+        stats.unreadable++;
+        issues.push({ ...fileIssue(r.line, null, null, 'error', 'internal', `Élément n° ${k + 1} (ligne ${r.line}) : élément illisible (${(e as Error).message}).`), item: k + 1 });
         continue;
       }
-      yield { line: r.line, values };
+      for (let i = before; i < issues.length; i++) issues[i] = atItem(issues[i]!, k + 1);
+      yield { line: r.line, item: k + 1, values };
     }
   }
-  return { meta, rows: rows(), issues };
+  return { meta, rows: rows(), issues, stats };
 }
 
 /** Offset of the first syntax error of a JSON text (Node 20's JSON.parse does not always say). */

@@ -1,3 +1,4 @@
+import type { ValidationIssue } from './types.ts';
 /** Small text helpers shared by the readers and the validator. */
 
 const MARKS = /[\u0300-\u036f]/g;
@@ -38,9 +39,18 @@ export function reportValue(value: string | null | undefined): string | null {
 }
 
 /** « Ligne 12, champ « telephone » » — the prefix of every row-level message. */
-export function where(line: number | null, field: string | null): string {
+export function where(line: number | null, field: string | null, item?: number): string {
   if (line === null) return field ? `Champ « ${field} »` : 'Fichier';
-  return field ? `Ligne ${line}, champ « ${field} »` : `Ligne ${line}`;
+  const at = item === undefined ? `Ligne ${line}` : `Élément n° ${item} (ligne ${line})`;
+  return field ? `${at}, champ « ${field} »` : at;
+}
+
+/** Rewrites a row-level message's « Ligne N » prefix for a JSON element (« Élément n° K (ligne N) »). */
+export function atItem(issue: ValidationIssue, item: number): ValidationIssue {
+  if (issue.line === null) return issue;
+  const prefix = `Ligne ${issue.line}`;
+  const message = issue.message.startsWith(prefix) ? `${where(issue.line, null, item)}${issue.message.slice(prefix.length)}` : issue.message;
+  return { ...issue, item, message };
 }
 
 /**

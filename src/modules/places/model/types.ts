@@ -58,6 +58,9 @@ export interface ValidationIssue {
   code: string;
   /** Last 1-based line of the record concerned, when it spans several lines (added by model/). */
   endLine?: number;
+  /** JSON / GeoJSON: the 1-based index of the element (feature) concerned; a one-line file has
+   *  every element on line 1. */
+  item?: number;
 }
 
 /** A row as read from any input format, already mapped to v1.0.2 field names, values as strings
@@ -66,11 +69,14 @@ export interface RawRow {
   line: number;
   /** Last 1-based line of the record (quoted fields may hold line breaks); absent = `line`. */
   endLine?: number;
+  /** JSON / GeoJSON: the 1-based index of the element (feature) in its array. */
+  item?: number;
   values: Partial<Record<FieldName, string>>;
 }
 
 export interface RowResult {
   line: number;
+  item?: number;
   /** null when the row is refused (at least one error). */
   record: PlaceRecord | null;
   issues: ValidationIssue[];

@@ -106,10 +106,12 @@ const BARE_HOST = /^(?:[a-zA-Z0-9-]+\.)+[a-zA-Z]{2,}(?::\d+)?(?:[/?#]\S*)?$/;
 class RowContext {
   issues: ValidationIssue[] = [];
   refused = false;
-  constructor(readonly line: number) {}
+  constructor(readonly line: number, readonly item?: number) {}
   add(severity: Severity, field: FieldName | null, value: string | null, code: string, message: string): void {
     if (severity === 'error') this.refused = true;
-    this.issues.push({ line: this.line, field, value: reportValue(value), message: `${where(this.line, field)} : ${message}`, severity, code });
+    const issue: ValidationIssue = { line: this.line, field, value: reportValue(value), message: `${where(this.line, field, this.item)} : ${message}`, severity, code };
+    if (this.item !== undefined) issue.item = this.item;
+    this.issues.push(issue);
   }
   error(field: FieldName, value: string | null, code: string, message: string): void {
     this.add('error', field, value, code, message);
@@ -353,7 +355,7 @@ function emails(ctx: RowContext, raw: string): string[] {
 
 /** Validates and normalises one row. Synchronous, pure, never throws. */
 export function validateRow(row: RawRow): RowResult {
-  const ctx = new RowContext(row.line);
+  const ctx = new RowContext(row.line, row.item);
   const c = cleanValues(ctx, row.values ?? {});
 
   // Required text fields.
@@ -553,6 +555,7 @@ export function validateRow(row: RawRow): RowResult {
 
   return {
     line: row.line,
+    ...(row.item !== undefined ? { item: row.item } : {}),
     record: ctx.refused ? null : record,
     issues: ctx.issues,
     needs: { codeInsee: codeInsee === null, coordinates: needsCoordinates },

@@ -30,7 +30,7 @@ describe('maillage CLI (process)', () => {
   test('validate: a valid file exits 0 and says so', () => {
     const r = maillage('validate', example);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /1 lignes : 1 valides, 0 refusées/);
+    assert.match(r.stdout, /1 enregistrement\(s\) : 1 valide\(s\), 0 refusé\(s\), 0 illisible\(s\)/);
     assert.match(r.stdout, /conforme au standard/);
   });
 
@@ -54,6 +54,18 @@ describe('maillage CLI (process)', () => {
     const repeated = body.issues.filter((i) => i.code === 'duplicate_id');
     assert.deepEqual(repeated.map((i) => [i.line, i.field]), [[4, 'id']]);
     assert.match(repeated[0]!.message, /apparaît déjà ligne 2/);
+  });
+
+  test('validate counts an unreadable line; help import documents replace, undo and the mapping format', () => {
+    const torn = path.join(dir, 'dechire.csv');
+    fs.writeFileSync(torn, [HEADER, csvLine({ id: 't-1', nom: 'Un' }), 't-2,"jamais fermé', csvLine({ id: 't-3', nom: 'Trois' })].join('\n'));
+    const r = maillage('validate', torn);
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /3 enregistrement\(s\) : 2 valide\(s\), 0 refusé\(s\), 1 illisible\(s\)/);
+    const help = maillage('help', 'import');
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /import undo RUN/);
+    assert.match(help.stdout, /--max-refused/);
   });
 
   test('quiet on a non-terminal: one summary line on stderr', () => {
@@ -86,10 +98,10 @@ describe('maillage CLI (commands over the test database)', () => {
   test('import reports kept and refused rows; a re-run changes nothing', async () => {
     const code = await placesCommands.import!.run([bad, '--source', 'cli'], ctx);
     assert.equal(code, 0);
-    assert.ok(out.some((l) => /2 lignes lues, 1 conservées, 1 refusées — 1 ajoutées/.test(l)), out.join('\n'));
+    assert.ok(out.some((l) => /2 enregistrement\(s\) — 1 conservé\(s\), 1 refusé\(s\), 0 illisible\(s\) ; 1 ajouté\(s\)/.test(l)), out.join('\n'));
     out.length = 0;
     await placesCommands.import!.run([bad, '--source', 'cli'], ctx);
-    assert.ok(out.some((l) => /0 ajoutées, 0 modifiées, 1 inchangées/.test(l)), out.join('\n'));
+    assert.ok(out.some((l) => /0 ajouté\(s\), 0 modifié\(s\), 1 inchangé\(s\)/.test(l)), out.join('\n'));
   });
 
   test('import needs --source', async () => {

@@ -8,13 +8,15 @@ import { UserError } from '../../../../platform/http/errors.ts';
 import { can, requirePermission, uploadRoute, type CurrentUser } from '../../../accounts/index.ts';
 import { FIELD_LABELS } from '../../model/index.ts';
 import type { FieldName, ValidationIssue } from '../../model/types.ts';
-import { importIssues, listImportRuns, type ImportReport } from '../../service.ts';
+import { importIssues, listImportRuns, undoImportRemovals, type ImportReport, type Removal } from '../../service.ts';
 import * as store from '../store.ts';
-import { dropUpload, importScopeProblems, runImport, saveSource, setSourceMapping, stageUpload, stagedUpload, type Territory } from '../service.ts';
+import { dropUpload, runImport, saveSource, setSourceMapping, stageUpload, stagedUpload, type Importer, type Territory } from '../service.ts';
 import { OK } from '../strings.ts';
 import { bodyValue, csrfField, errorSummary, formatDateTime, okNotice, param, queryValue, textField, titleWithErrors, type FieldError } from '../ui.ts';
 import { IMPORT_UPLOAD_BYTES, MAPPING_UPLOAD_BYTES, uploadedFile } from '../multipart.ts';
 import { csrfOf, me, page, resolvers, territoryBase, territoryNav, territoryOf, type PageDeps } from './common.ts';
+
+const TERRITORIES_HINT = 'Depuis l’espace de gestion, seules les équipes de ces territoires importent cette source (les administrateurs toujours). Par exemple : departement:69, region:84. Vide : administrateurs seulement.';
 
 const SEVERITY = { error: 'Erreur (ligne refusée)', warning: 'Avertissement (ligne gardée)' } as const;
 
@@ -33,19 +35,40 @@ function issuesTable(issues: ValidationIssue[], caption: string): Raw {
     )}</tbody></table>`;
 }
 
+function plural(n: number, one: string, many: string) {
+  return `${n} ${n > 1 ? many : one}`;
+}
+
 function summary(r: ImportReport, dryRun: boolean): Raw {
   return html`<ul class="stats">
-    <li><strong>${r.rowsRead}</strong> ligne(s) lue(s)</li>
+    <li><strong>${r.records}</strong> enregistrement(s) dans le fichier</li>
     <li><strong>${r.kept}</strong> lieu(x) ${dryRun ? 'importables' : 'gardé(s)'}</li>
     <li><strong>${r.refused}</strong> ligne(s) refusée(s)</li>
+    ${r.unreadable ? html`<li><strong>${r.unreadable}</strong> ligne(s) illisible(s), ignorée(s)</li>` : ''}
     <li><strong>${r.errors}</strong> erreur(s), <strong>${r.warnings}</strong> avertissement(s)</li>
     ${dryRun ? '' : html`<li><strong>${r.inserted}</strong> ajouté(s), <strong>${r.updated}</strong> mis à jour, <strong>${r.unchanged}</strong> inchangé(s)${r.removed ? html`, <strong>${r.removed}</strong> retiré(s)` : ''}</li>`}
   </ul>`;
 }
 
-/** May this person import places located in this région/département? (the permission function) */
-function mayImport(user: CurrentUser) {
-  return (region: string | null, departement: string | null) => can(user, 'places.import', { type: 'territory', region, departement });
+/** The person importing, as the import's checks see them (the permission function). */
+function importerOf(user: CurrentUser): Importer {
+  return { id: user.id, mayImport: (r) => can(user, 'places.import', r), admin: can(user, 'sources.manage') };
+}
+
+/** What "replace the source" does (or would do) with the places absent from the file. */
+function removalsBlock(r: ImportReport, dryRun: boolean): Raw | string {
+  if (r.replaceKept.length) {
+    return html`<div class="notice" role="status"><h2>Aucun lieu ne sera retiré</h2>
+      <p>${plural(r.wouldRemove, 'lieu de la source est absent', 'lieux de la source sont absents')} du fichier ; ${r.wouldRemove > 1 ? 'ils sont gardés' : 'il est gardé'} parce que :</p>
+      <ul>${r.replaceKept.map((x) => html`<li>${x}</li>`)}</ul></div>`;
+  }
+  if (!r.wouldRemove) return '';
+  const list = (items: Removal[]) => html`<table class="data"><caption>${dryRun ? 'Lieux qui seraient retirés' : 'Lieux retirés'} (${r.wouldRemove}${items.length < r.wouldRemove ? `, les ${items.length} premiers` : ''})</caption>
+    <thead><tr><th scope="col">Identifiant</th><th scope="col">Nom</th><th scope="col">Commune</th></tr></thead>
+    <tbody>${items.map((x) => html`<tr><td>${x.id}</td><td>${x.nom}</td><td>${x.commune}</td></tr>`)}</tbody></table>`;
+  return html`<h2>${dryRun ? `${plural(r.wouldRemove, 'lieu serait retiré', 'lieux seraient retirés')}` : `${plural(r.removed, 'lieu retiré', 'lieux retirés')}`}</h2>
+    <p>Absents du fichier, ils ${dryRun ? 'seraient masqués' : 'sont masqués'} du site ; l’import pourra être annulé depuis sa page, et un lieu qui revient dans un prochain import garde son adresse publique.</p>
+    ${list(r.removals.slice(0, 200))}`;
 }
 
 export function registerImportPages(deps: PageDeps): void {
@@ -104,12 +127,12 @@ export function registerImportPages(deps: PageDeps): void {
     if (errors.length) return importPage(req, reply, t, { source, replace, errors });
     let report: ImportReport;
     try {
-      report = await runImport(db, user.id, { data: file!.data, fileName: file!.fileName, source, replaceSource: replace, dryRun: true });
+      report = await runImport(db, importerOf(user), { data: file!.data, fileName: file!.fileName, source, replaceSource: replace, dryRun: true, territory: t });
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       return importPage(req, reply, t, { source, replace, errors: [{ field: err.field === 'source' ? 'source' : 'file', message: err.message }] });
     }
-    const scope = await importScopeProblems(db, { data: file!.data, fileName: file!.fileName, source, replaceSource: replace }, mayImport(user));
+    const scope = report.scopeProblems;
     const staged = stageUpload(user.id, file!.data, { fileName: file!.fileName, source, replaceSource: replace });
     const csrf = csrfOf(reply);
     const b = territoryBase(t);
@@ -128,6 +151,7 @@ export function registerImportPages(deps: PageDeps): void {
             ? html`<div class="error-summary" role="alert"><h2>Aucun lieu importable</h2><p>Corrigez le fichier d’après le rapport ci-dessous, puis envoyez-le de nouveau.</p></div>`
             : ''}
         ${report.refused ? html`<p>Les ${report.refused} ligne(s) refusée(s) ne seront pas importées ; les autres le seront.</p>` : ''}
+        ${replace ? removalsBlock(report, true) : ''}
         ${!fatal
           ? html`<form method="post" action="${b}/import/confirmer">${csrfField(csrf)}<input type="hidden" name="upload" value="${staged.id}">
               <button type="submit">Importer ${report.kept} lieu(x)</button></form>`
@@ -144,9 +168,15 @@ export function registerImportPages(deps: PageDeps): void {
     const id = bodyValue(req, 'upload', 64);
     const staged = stagedUpload(user.id, id);
     if (!staged) return importPage(req, reply, t, { errors: [{ field: 'file', message: 'Ce fichier vérifié a expiré (2 heures) ou n’existe plus : envoyez-le de nouveau.' }] });
-    const scope = await importScopeProblems(db, { data: staged.data, fileName: staged.meta.fileName, source: staged.meta.source, replaceSource: staged.meta.replaceSource }, mayImport(user));
-    if (scope.length) return importPage(req, reply, t, { errors: scope.map((message) => ({ field: 'file', message })) });
-    const report = await runImport(db, user.id, { data: staged.data, fileName: staged.meta.fileName, source: staged.meta.source, replaceSource: staged.meta.replaceSource, dryRun: false });
+    let report: ImportReport;
+    try {
+      // The territory checks run again inside the import's transaction: nothing is written when
+      // the file (or the data since the check) touches another territory.
+      report = await runImport(db, importerOf(user), { data: staged.data, fileName: staged.meta.fileName, source: staged.meta.source, replaceSource: staged.meta.replaceSource, dryRun: false, territory: t });
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      return importPage(req, reply, t, { source: staged.meta.source, errors: [{ field: err.field === 'source' ? 'source' : 'file', message: err.message }] });
+    }
     dropUpload(id);
     const b = territoryBase(t);
     return page(deps, reply, 200, {
@@ -156,6 +186,7 @@ export function registerImportPages(deps: PageDeps): void {
       body: html`<h1>Import terminé</h1>
         ${okNotice(`Import n° ${report.runId} de « ${staged.meta.fileName} » (source ${staged.meta.source}) enregistré.`)}
         ${summary(report, false)}
+        ${staged.meta.replaceSource ? removalsBlock(report, false) : ''}
         <p><a href="${b}/import/${report.runId}">Voir le détail de cet import</a> — <a href="${b}/import">Historique des imports</a></p>`,
     });
   });
@@ -168,17 +199,41 @@ export function registerImportPages(deps: PageDeps): void {
     if (!run) throw new UserError('Cet import n’existe pas.', 404);
     const issues = await importIssues(db, runId, 2000);
     const b = territoryBase(t);
+    const csrf = csrfOf(reply);
     return page(deps, reply, 200, {
       title: `Import n° ${runId}`,
       user,
+      csrf,
       crumbs: [{ href: '/gestion', label: 'Espace de gestion' }, { href: b, label: t.name }, { href: `${b}/import`, label: 'Import' }, { label: `Import n° ${runId}` }],
       body: html`<h1>Import n° ${runId}</h1>
         <dl><dt>Source</dt><dd>${run.import_source}</dd><dt>Fichier</dt><dd>${run.file_name ?? '—'} (SHA-256 ${run.file_sha256 ?? '—'})</dd>
           <dt>Date</dt><dd>${formatDateTime(new Date(run.finished_at).toISOString())}</dd>
-          <dt>Résultat</dt><dd>${run.rows_read} ligne(s) lue(s) : ${run.inserted} ajouté(s), ${run.updated} mis à jour, ${run.unchanged} inchangé(s), ${run.refused} refusée(s), ${run.removed} retiré(s)</dd></dl>
+          <dt>Résultat</dt><dd>${run.rows_read + run.unreadable} enregistrement(s) : ${run.inserted} ajouté(s), ${run.updated} mis à jour, ${run.unchanged} inchangé(s), ${run.refused} refusé(s), ${run.unreadable} illisible(s), ${run.removed} retiré(s)</dd>
+          ${run.replace_kept_reasons?.length ? html`<dt>Retrait des absents</dt><dd>non fait (${run.would_remove} lieu(x) gardé(s)) : ${run.replace_kept_reasons.join(' ; ')}</dd>` : ''}
+          ${run.undone_at ? html`<dt>Annulation</dt><dd>lieux retirés rétablis le ${formatDateTime(new Date(run.undone_at).toISOString())}</dd>` : ''}</dl>
+        ${okNotice(OK[queryValue(req, 'ok')])}
+        ${run.removed > 0 && !run.undone_at
+          ? html`<form method="post" action="${b}/import/${runId}/annuler">${csrfField(csrf)}
+              <p>Cet import a retiré ${plural(run.removed, 'lieu absent', 'lieux absents')} du fichier. Les rétablir les remet en ligne, à la même adresse publique.</p>
+              <button type="submit">${run.removed > 1 ? `Rétablir les ${run.removed} lieux retirés` : 'Rétablir le lieu retiré'}</button></form>`
+          : ''}
         <h2>Problèmes relevés</h2>
         ${issuesTable(issues as ValidationIssue[], `${issues.length} problème(s)`)}`,
     });
+  });
+
+  app.post(`${base}/:run/annuler`, { preValidation: app.csrfProtection, preHandler: importGuard, ...limits }, async (req, reply) => {
+    const user = await me(req);
+    const t = await territoryOf(deps, req);
+    const runId = Number(param(req, 'run'));
+    const importer = importerOf(user);
+    await undoImportRemovals(db, runId, {
+      actor: user.id,
+      actorId: user.id,
+      door: 'backoffice',
+      scope: { allowed: (region, departement) => importer.mayImport({ type: 'territory', region, departement }) },
+    });
+    return reply.redirect(`${territoryBase(t)}/import/${runId}?ok=import-undone`, 303);
   });
 
   // ---- sources (administrators)
@@ -212,11 +267,13 @@ export function registerImportPages(deps: PageDeps): void {
           ${textField({ name: 'producer', label: 'Producteur', value: v.producer ?? '', errors, maxlength: 200 })}
           ${textField({ name: 'contact', label: 'Contact', value: v.contact ?? '', errors, maxlength: 200 })}
           ${textField({ name: 'url', label: 'Site web', type: 'url', value: v.url ?? '', errors, maxlength: 500 })}
+          ${textField({ name: 'territories', label: 'Territoires qui alimentent la source', hint: TERRITORIES_HINT, value: v.territories ?? '', errors, maxlength: 2000 })}
           <button type="submit">Enregistrer la source</button></form>`,
     });
   };
 
   const sourceValues = (req: FastifyRequest) => ({
+    territories: bodyValue(req, 'territories', 2000),
     name: bodyValue(req, 'name', 200),
     label: bodyValue(req, 'label', 400),
     producer: bodyValue(req, 'producer', 400),
@@ -243,7 +300,7 @@ export function registerImportPages(deps: PageDeps): void {
     const src = await store.getSource(db, param(req, 'name'));
     if (!src) throw new UserError('Cette source n’existe pas.', 404);
     const errors = o.errors ?? [];
-    const v = o.values ?? { label: src.label, producer: src.producer ?? '', contact: src.contact ?? '', url: src.url ?? '' };
+    const v = o.values ?? { label: src.label, producer: src.producer ?? '', contact: src.contact ?? '', url: src.url ?? '', territories: src.territories.join(', ') };
     const csrf = csrfOf(reply);
     const path = `/gestion/sources/${encodeURIComponent(src.name)}`;
     const mappingError = errors.find((e) => e.field === 'mapping');
@@ -261,6 +318,7 @@ export function registerImportPages(deps: PageDeps): void {
           ${textField({ name: 'producer', label: 'Producteur', value: v.producer ?? '', errors, maxlength: 200 })}
           ${textField({ name: 'contact', label: 'Contact', value: v.contact ?? '', errors, maxlength: 200 })}
           ${textField({ name: 'url', label: 'Site web', type: 'url', value: v.url ?? '', errors, maxlength: 500 })}
+          ${textField({ name: 'territories', label: 'Territoires qui alimentent la source', hint: TERRITORIES_HINT, value: v.territories ?? '', errors, maxlength: 2000 })}
           <button type="submit">Enregistrer</button></form>
         <h2>Fichier de correspondance</h2>
         ${src.mapping
