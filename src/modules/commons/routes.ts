@@ -9,6 +9,7 @@ import * as service from './service.ts';
 import { isRemoteUrl } from './git.ts';
 import { formatSwhid } from './swhid.ts';
 import { BLOCK_MAX_LINES } from './engine/blocksearch.ts';
+import { DEFAULT_BUDGET_MS, MAX_BUDGET_MS } from './engine/searcher.ts';
 
 const tags = ['commons'];
 
@@ -53,8 +54,13 @@ const SearchSchema = z.object({
   query: z.string(),
   fileCount: z.number().int(),
   matchCount: z.number().int(),
-  truncated: z.boolean(),
+  truncated: z.boolean().describe('This window of the answer stopped before the last candidate file: nextCursor gives the rest'),
+  timedOut: z.boolean().describe('The time budget stopped this window (raise it with budget=, or continue with cursor=)'),
+  budgetMs: z.number().int(),
   notice: z.string().nullable(),
+  candidates: z.number().int().describe('Candidate files of the whole answer'),
+  examined: z.number().int().describe('Candidate files examined in this window'),
+  nextCursor: z.string().nullable().describe('Pass as cursor= to get the next window of the answer; null when this window is the last'),
   offset: z.number().int(),
   limit: z.number().int(),
   groups: z.array(
@@ -95,6 +101,16 @@ const JobSchema = z.object({
   startedAt: z.string().nullable(),
   completedAt: z.string().nullable(),
 });
+
+/** A search refused because the pool is saturated says when to come back (Retry-After). */
+export async function withRetryAfter<T>(reply: { header(k: string, v: string): unknown }, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof UserError && (e.code === 'search_busy' || e.code === 'search_timeout')) reply.header('Retry-After', '5');
+    throw e;
+  }
+}
 
 export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
   app.get(
@@ -215,14 +231,17 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
           offset: z.coerce.number().int().min(0).max(10000).default(0),
           limit: z.coerce.number().int().min(1).max(100).default(20),
           context: z.coerce.number().int().min(0).max(5).default(1),
+          lines: z.coerce.number().int().min(1).max(1000).default(20).describe('Matching lines listed per file'),
+          cursor: z.string().max(40).optional().describe('nextCursor of the previous answer: the next window (up to 500 files) of the same query'),
+          budget: z.coerce.number().int().min(100).max(MAX_BUDGET_MS).default(DEFAULT_BUDGET_MS).describe('Time budget in milliseconds; past it the answer is partial (timedOut) and nextCursor continues'),
         }),
-        response: { 200: SearchSchema, 400: ErrorSchema },
+        response: { 200: SearchSchema, 400: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema },
       },
       config: { rateLimit: { max: 120, timeWindow: '1 minute' } },
     },
-    async (req) => {
-      const { q, offset, limit, context } = req.query;
-      return service.search(ctx, q, { offset, limit, context });
+    async (req, reply) => {
+      const { q, offset, limit, context, lines, cursor, budget } = req.query;
+      return withRetryAfter(reply, () => service.search(ctx, q, { offset, limit, context, maxLinesPerFile: lines, cursor, budgetMs: budget }, { client: req.ip }));
     },
   );
 
@@ -259,7 +278,7 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
       },
       config: { rateLimit: { max: 60, timeWindow: '1 minute' } },
     },
-    async (req) => service.blockSearch(ctx, req.body.code, { lang: req.body.lang ?? null, limit: req.body.limit }),
+    async (req, reply) => withRetryAfter(reply, () => service.blockSearch(ctx, req.body.code, { lang: req.body.lang ?? null, limit: req.body.limit }, { client: req.ip })),
   );
 
   app.get(
@@ -271,7 +290,7 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
         querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }),
       },
     },
-    async (req) => ({ groups: await service.duplicates(ctx, req.query.limit) }),
+    async (req, reply) => ({ groups: await withRetryAfter(reply, () => service.duplicates(ctx, req.query.limit, { client: req.ip })) }),
   );
 
   app.get('/api/v1/commons/stats', { schema: { tags, summary: 'Size of the catalogue and of the code index' } }, async () => service.indexStats(ctx));

@@ -15,9 +15,11 @@ import { compileSkips, DEFAULT_INDEX_OPTIONS, fromCodemeta, fromPackageJson, fro
 import { languageOf } from './engine/languages.ts';
 import { buildShards, type BuildOutput } from './engine/build.ts';
 import { buildInWorker } from './engine/run-build.ts';
-import { Searcher, type SearchOptions, type SearchResult, type FileResult } from './engine/searcher.ts';
+import { DEFAULT_BUDGET_MS, MAX_BUDGET_MS, Searcher, type SearchOptions, type SearchResult, type FileResult } from './engine/searcher.ts';
 import { parseQuery } from './engine/query.ts';
-import { blockSearch as runBlockSearch, duplicateReport, type BlockSearchResult, type DuplicateGroup } from './engine/blocksearch.ts';
+import { blockSearchInput, type BlockSearchResult, type DuplicateGroup } from './engine/blocksearch.ts';
+import { searchPool, type SnapshotRef } from './engine/pool.ts';
+import type { SnapshotPayload } from './engine/search-worker.ts';
 import { formatSwhid } from './swhid.ts';
 import { shardSize } from './engine/shard.ts';
 
@@ -95,7 +97,7 @@ export async function browse(ctx: AppContext, slug: string, dir: string) {
     const f = await store.fileAt(ctx.db, rev.revisionId, clean);
     if (!f) throw new NotFoundError(`Aucun fichier « ${clean} » dans ${repo.name}.`);
     if (f.kind !== 'dir') {
-      const text = f.skipped || (f.kind !== 'file' && f.kind !== 'executable') ? null : (await searcher(ctx)).blobText(f.sha);
+      const text = f.skipped || (f.kind !== 'file' && f.kind !== 'executable') ? null : await inPool<string | null>(ctx, 'blobText', { sha: f.sha }, { budgetMs: DEFAULT_BUDGET_MS });
       return { software, repo, rev, dir: clean, dirSha: null, entry: f, entries: [], text };
     }
     dirSha = f.sha;
@@ -322,13 +324,65 @@ export async function searcher(ctx: AppContext): Promise<Searcher> {
   return next;
 }
 
+// The same snapshot as the worker threads of the search pool see it: shard directories and
+// occurrences, read from the database once per generation and sent to each worker once.
+interface PoolSnapshot {
+  generation: number;
+  ref: SnapshotRef;
+}
+const poolSnapshots = new WeakMap<Db, Map<string, PoolSnapshot>>();
+const dbIds = new WeakMap<Db, number>();
+let nextDbId = 1;
+
+export async function poolSnapshot(ctx: AppContext): Promise<PoolSnapshot> {
+  const dir = commonsDirs(ctx).index;
+  let perDb = poolSnapshots.get(ctx.db);
+  if (!perDb) poolSnapshots.set(ctx.db, (perDb = new Map()));
+  if (!dbIds.has(ctx.db)) dbIds.set(ctx.db, nextDbId++);
+  const gen = await store.generation(ctx.db);
+  const cur = perDb.get(dir);
+  if (cur && cur.generation === gen) return cur;
+  const names = await store.shardNames(ctx.db);
+  const occ = await store.currentOccurrences(ctx.db);
+  const payload: SnapshotPayload = { dirs: names.map((n) => path.join(dir, n)).filter((d) => fs.existsSync(d)), occurrences: [...occ], root: dir };
+  const next: PoolSnapshot = { generation: gen, ref: { key: `${dbIds.get(ctx.db)}:${gen}:${dir}`, load: () => payload } };
+  perDb.set(dir, next);
+  return next;
+}
+
+/** Who asks, and how long they give: bounds applied by the pool. */
+export interface Asker {
+  client?: string | null;
+  budgetMs?: number;
+}
+
+async function inPool<T>(ctx: AppContext, method: string, args: unknown, asker: Asker = {}): Promise<T> {
+  const snap = await poolSnapshot(ctx);
+  return searchPool().run<T>(method, args, snap.ref, { client: asker.client ?? null, budgetMs: asker.budgetMs ?? DEFAULT_BUDGET_MS });
+}
+
+/** A cursor names a window of an answer: the index generation it was computed on, and where it starts. */
+export function formatCursor(generation: number, start: number): string {
+  return `${generation}.${start}`;
+}
+
+export function parseCursor(cursor: string): { generation: number; start: number } {
+  const m = /^(\d{1,15})\.(\d{1,9})$/.exec(cursor);
+  if (!m) throw new UserError('Le curseur « cursor » n’est pas valide : reprenez la recherche depuis sa première page.', 400, 'cursor');
+  return { generation: Number(m[1]), start: Number(m[2]) };
+}
+
 export interface SearchHit extends FileResult {
   swhid: string;
   permalink: string;
 }
 
-export interface SearchResponse extends Omit<SearchResult, 'groups'> {
+export interface SearchResponse extends Omit<SearchResult, 'groups' | 'nextCursor'> {
   query: string;
+  /** The time budget the search had (ms). */
+  budgetMs: number;
+  /** The next window of the answer (same query, `cursor=`), or null when this one is the last. */
+  nextCursor: string | null;
   groups: { repository: string; software: string; origin: string; files: SearchHit[] }[];
 }
 
@@ -346,10 +400,25 @@ function checkedHash(h: string): string {
   return h;
 }
 
-export async function search(ctx: AppContext, query: string, options: Partial<SearchOptions> = {}): Promise<SearchResponse> {
-  const parsed = parseQuery(query);
-  const s = await searcher(ctx);
-  const r = s.search(parsed, options);
+export interface SearchParams extends Partial<Omit<SearchOptions, 'start' | 'deadline' | 'budgetMs'>> {
+  /** The `nextCursor` of a previous answer: this answer is the window that follows it. */
+  cursor?: string | null;
+  /** Time budget (ms, at most MAX_BUDGET_MS). */
+  budgetMs?: number;
+}
+
+export async function search(ctx: AppContext, query: string, params: SearchParams = {}, asker: Asker = {}): Promise<SearchResponse> {
+  const parsed = parseQuery(query, { compile: false });
+  const { cursor, budgetMs: askedBudget, ...options } = params;
+  const budgetMs = Math.min(MAX_BUDGET_MS, Math.max(1, askedBudget ?? asker.budgetMs ?? DEFAULT_BUDGET_MS));
+  const snap = await poolSnapshot(ctx);
+  let start = 0;
+  if (cursor) {
+    const c = parseCursor(cursor);
+    if (c.generation !== snap.generation) throw new UserError('L’index a changé depuis la première page : relancez la recherche (le curseur « cursor » ne vaut plus).', 409, 'cursor', 'cursor_expired');
+    start = c.start;
+  }
+  const r = await searchPool().run<SearchResult>('search', { query: parsed, options: { ...options, start, budgetMs } }, snap.ref, { client: asker.client ?? null, budgetMs });
   // The file results are the search's own objects: they get their identifiers in place.
   for (const g of r.groups) {
     for (const f of g.files as SearchHit[]) {
@@ -364,21 +433,17 @@ export async function search(ctx: AppContext, query: string, options: Partial<Se
       f.permalink = permalinkOf(f, lo <= hi ? [lo, hi] : undefined);
     }
   }
-  return { ...r, query, groups: r.groups as SearchResponse['groups'] };
+  return { ...r, query, budgetMs, nextCursor: r.nextCursor === null ? null : formatCursor(snap.generation, r.nextCursor), groups: r.groups as SearchResponse['groups'] };
 }
 
-export async function blockSearch(ctx: AppContext, code: string, opts: { lang?: string | null; limit?: number } = {}): Promise<Omit<BlockSearchResult, 'matches'> & { matches: (BlockSearchResult['matches'][number] & { permalink: string })[] }> {
-  const s = await searcher(ctx);
-  const r = runBlockSearch(s, code, opts);
+export async function blockSearch(ctx: AppContext, code: string, opts: { lang?: string | null; limit?: number } = {}, asker: Asker = {}): Promise<Omit<BlockSearchResult, 'matches'> & { matches: (BlockSearchResult['matches'][number] & { permalink: string })[] }> {
+  blockSearchInput(code); // a block too short or too long is refused here, before the pool
+  const r = await inPool<BlockSearchResult>(ctx, 'blocks', { code, options: opts }, asker);
   return { ...r, matches: r.matches.map((m) => ({ ...m, permalink: permalinkOf(m, m.lines) })) };
 }
 
-const dupCache = new WeakMap<Searcher, DuplicateGroup[]>();
-export async function duplicates(ctx: AppContext, limit = 50): Promise<DuplicateGroup[]> {
-  const s = await searcher(ctx);
-  let d = dupCache.get(s);
-  if (!d) dupCache.set(s, (d = duplicateReport(s, { limit: 500 })));
-  return d.slice(0, limit);
+export async function duplicates(ctx: AppContext, limit = 50, asker: Asker = {}): Promise<DuplicateGroup[]> {
+  return inPool<DuplicateGroup[]>(ctx, 'duplicates', { limit }, { budgetMs: MAX_BUDGET_MS, ...asker });
 }
 
 export async function indexStats(ctx: AppContext) {

@@ -108,11 +108,17 @@ function alignWindow(qh: Uint32Array, qset: Set<number>, dh: Uint32Array, matche
   return { first, last, similarity, qFirst, qLast };
 }
 
-export function blockSearch(searcher: Searcher, text: string, opts: { lang?: string | null; limit?: number; minSimilarity?: number } = {}): BlockSearchResult {
+/** Refuses a block that cannot be searched (empty, too short, too long): a 400 naming `code`. */
+export function blockSearchInput(text: string): number {
   const lines = lineCountOf(text);
   if (text.trim() === '') throw new UserError('Collez un bloc de code à rechercher.', 400, 'code');
   if (lines < BLOCK_MIN_LINES) throw new UserError(`Le bloc doit compter au moins ${BLOCK_MIN_LINES} lignes (il en a ${lines}).`, 400, 'code');
   if (lines > BLOCK_MAX_LINES) throw new UserError(`Le bloc doit compter au plus ${BLOCK_MAX_LINES} lignes (il en a ${lines}).`, 400, 'code');
+  return lines;
+}
+
+export function blockSearch(searcher: Searcher, text: string, opts: { lang?: string | null; limit?: number; minSimilarity?: number } = {}): BlockSearchResult {
+  const lines = blockSearchInput(text);
   const limit = opts.limit ?? 20;
   const minSim = opts.minSimilarity ?? 0.3;
   const qtokens = tokenize(text, opts.lang ?? null);

@@ -69,6 +69,49 @@ function readToken(q: string, i: number): { value: string; end: number; quoted: 
   return { value: q.slice(i, j), end: j, quoted: false, regex: false };
 }
 
+/**
+ * Bounds on a regular expression's cost. RE2 runs in time proportional to the line's length times
+ * the compiled program's size, and a counted repetition copies its body: `(.?){1000}x` compiles to
+ * 4 000 instructions (55 s over a large corpus). Refused with a 400 naming the limit.
+ */
+export const MAX_REPEAT = 100;
+export const MAX_PROGRAM = 1000;
+
+/** The largest bound of a counted repetition ({n}, {n,}, {n,m}) outside classes and escapes. */
+export function largestRepeat(source: string): number {
+  let max = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') {
+      if (source[i + 1] === 'Q') {
+        const end = source.indexOf('\\E', i + 2);
+        i = end < 0 ? source.length : end + 1;
+      } else i++;
+    } else if (c === '[') {
+      // A class: up to its closing bracket (a "]" first, or after "^", is a member).
+      let j = i + 1;
+      if (source[j] === '^') j++;
+      if (source[j] === ']') j++;
+      while (j < source.length && source[j] !== ']') {
+        if (source[j] === '[' && source[j + 1] === ':') {
+          const end = source.indexOf(':]', j + 2);
+          j = end < 0 ? source.length : end + 2;
+          continue;
+        }
+        j += source[j] === '\\' ? 2 : 1;
+      }
+      i = j;
+    } else if (c === '{') {
+      const m = /^\{(\d+)(?:,(\d*))?\}/.exec(source.slice(i, i + 40));
+      if (m) {
+        max = Math.max(max, Number(m[1]), m[2] ? Number(m[2]) : 0);
+        i += m[0].length - 1;
+      }
+    }
+  }
+  return max;
+}
+
 /** Compiled patterns (immutable, reusable): a query's regex is compiled once for parsing and once for searching, and queries repeat as the user types. */
 const compiled = new Map<string, RE2JS>();
 
@@ -80,17 +123,38 @@ export function compileRegex(source: string, caseSensitive: boolean): RE2JS {
     compiled.set(key, hit);
     return hit;
   }
+  precheckRegex(source);
+  let re: RE2JS;
   try {
-    const re = RE2JS.compile(source, caseSensitive ? 0 : RE2JS.CASE_INSENSITIVE);
-    compiled.set(key, re);
-    if (compiled.size > 256) compiled.delete(compiled.keys().next().value!);
-    return re;
+    re = RE2JS.compile(source, caseSensitive ? 0 : RE2JS.CASE_INSENSITIVE);
   } catch (e) {
     throw new UserError(`Expression régulière invalide « ${source} » : ${(e as Error).message}`, 400, 'q');
   }
+  const size = re.programSize();
+  if (size > MAX_PROGRAM) {
+    throw new UserError(`Expression régulière refusée : trop complexe (${size} instructions une fois compilée, au plus ${MAX_PROGRAM} ; paramètre q). Réduisez les répétitions et les alternatives.`, 400, 'q', 'regex_too_complex');
+  }
+  compiled.set(key, re);
+  if (compiled.size > 256) compiled.delete(compiled.keys().next().value!);
+  return re;
 }
 
-export function parseQuery(input: string): ParsedQuery {
+/**
+ * Checks what can be checked without compiling (repetition bounds): on the main thread, where
+ * compiling a large pattern would cost the event loop tens of milliseconds; the search worker
+ * compiles it (and refuses a program too large) with the same messages.
+ */
+function precheckRegex(source: string) {
+  const rep = largestRepeat(source);
+  if (rep > MAX_REPEAT) throw new UserError(`Expression régulière refusée : une répétition {${rep}} dépasse la limite de ${MAX_REPEAT} (paramètre q).`, 400, 'q', 'regex_too_complex');
+}
+
+/**
+ * Parses a query. `compile: false` (the main thread of the server) checks regexes without
+ * compiling them (repetition bounds only); the search worker compiles them.
+ */
+export function parseQuery(input: string, opts: { compile?: boolean } = {}): ParsedQuery {
+  const check = opts.compile === false ? precheckRegex : (source: string, cs: boolean) => void compileRegex(source, cs);
   if (input.length > MAX_QUERY_LENGTH) throw new UserError(`La requête dépasse ${MAX_QUERY_LENGTH} caractères.`, 400, 'q');
   const q: ParsedQuery = { terms: [], repo: [], file: [], lang: [], caseSensitive: false };
   let i = 0;
@@ -117,7 +181,7 @@ export function parseQuery(input: string): ParsedQuery {
       else if (key === 'file' || key === 'path') q.file.push({ negated, value: tok.regex ? `/${tok.value}/` : tok.value });
       else if (key === 'lang') q.lang.push({ negated, value: normaliseLanguage(tok.value) });
       else if (key === 'sym') {
-        if (tok.regex) compileRegex(tok.value, false);
+        if (tok.regex) check(tok.value, false);
         q.terms.push({ kind: 'sym', text: tok.value, regex: tok.regex, negated });
       }
       continue;
@@ -130,7 +194,8 @@ export function parseQuery(input: string): ParsedQuery {
       q.terms.push({ kind: 'literal', text: tok.value, negated });
     }
   }
-  for (const t of q.terms) if (t.kind === 'regex') compileRegex(t.source, q.caseSensitive);
+  for (const t of q.terms) if (t.kind === 'regex') check(t.source, q.caseSensitive);
+  for (const f of q.file) if (f.value.length > 2 && f.value.startsWith('/') && f.value.endsWith('/')) check(f.value.slice(1, -1), false);
   if (q.terms.length === 0 && q.repo.length === 0 && q.file.length === 0 && q.lang.length === 0) {
     throw new UserError('La requête est vide.', 400, 'q');
   }

@@ -75,22 +75,54 @@ export interface SearchOptions {
   maxFiles: number;
   /** Matched lines kept per file. */
   maxLinesPerFile: number;
-  /** For queries the trigram index cannot narrow: bytes scanned at most. */
-  scanBudgetBytes: number;
+  /** Where this window of the answer starts in the candidate order (the `nextCursor` of the previous window). */
+  start: number;
+  /** Date.now() past which the search stops, with a partial answer that says so. */
+  deadline: number;
+  /** The time budget the deadline stands for (ms), for the notice. */
+  budgetMs: number;
 }
 
-export const DEFAULT_SEARCH: SearchOptions = { limit: 20, offset: 0, context: 1, maxFiles: 500, maxLinesPerFile: 20, scanBudgetBytes: 32 * 1024 * 1024 };
+/** Time budget of a search (ms): the default, and the most a user may ask for. */
+export const DEFAULT_BUDGET_MS = 3000;
+export const MAX_BUDGET_MS = 30_000;
+
+export const DEFAULT_SEARCH: SearchOptions = { limit: 20, offset: 0, context: 1, maxFiles: 500, maxLinesPerFile: 20, start: 0, deadline: Infinity, budgetMs: DEFAULT_BUDGET_MS };
+
+/** Thrown from deep in verification when the search's deadline has passed. */
+const EXPIRED = new Error('search time budget spent');
+let deadline = Infinity;
+/** Set when a line too long for the time left stopped the search (its length). */
+let longLine = 0;
+/**
+ * re2js's speed on a costly pattern, in (characters × instructions) per ms, measured low on a busy
+ * 2-core machine (a 900 000-character line under a 363-instruction program: 17 s).
+ */
+const RE2_STEPS_PER_MS = 10_000;
+/** Longer lines are decided by RE2 (see regexMatcher). */
+const MAX_FAST_LINE = 4096;
+/** Stops the search (throws EXPIRED) once its deadline has passed. */
+function checkDeadline() {
+  if (Date.now() > deadline) throw EXPIRED;
+}
 
 export interface SearchResult {
   groups: RepoGroup[];
-  /** Matching files found (at most maxFiles). */
+  /** Matching files found in this window (at most maxFiles). */
   fileCount: number;
   matchCount: number;
-  /** True when the search stopped early (maxFiles reached or scan budget spent). */
+  /** True when the window stopped before the last candidate (maxFiles reached or time budget spent): `nextCursor` continues. */
   truncated: boolean;
+  /** True when the time budget stopped the window. */
+  timedOut: boolean;
   /** Why the result is partial, in French, for the user. */
   notice: string | null;
   candidates: number;
+  /** Candidates examined in this window. */
+  examined: number;
+  /** Where the window started, and where the next one starts (null: this window reached the last candidate). */
+  start: number;
+  nextCursor: number | null;
   offset: number;
   limit: number;
 }
@@ -447,8 +479,22 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean, ra
   // jsregex.ts: linear-time fallback, same matches as RE2 on ASCII); RE2 runs on the other lines.
   const fast = fastLineRegex(term.source, caseSensitive);
   const fastG = fast ? new RegExp(fast.source, 'g') : null;
+  // RE2 takes time proportional to the line's length times the program's size: a line that would
+  // take longer than the time left stops the search now (partial, resumable with a larger budget)
+  // rather than hold the worker past its budget.
+  const program = re.programSize();
+  const re2Cost = (line: string) => {
+    const cost = line.length * program;
+    if (cost > RE2_STEPS_PER_MS * 50 && cost / RE2_STEPS_PER_MS > deadline - Date.now()) {
+      longLine = line.length;
+      throw EXPIRED;
+    }
+  };
   /** 0: the line cannot match; 1: it matches (V8 decided); 2: RE2 must decide. */
-  const verdict = (line: string): 0 | 1 | 2 => (fast === null || NON_ASCII.test(line) ? 2 : fast.test(line) ? 1 : 0);
+  // V8 decides short ASCII lines only: its linear-time fallback, once a pattern backtracks too much,
+  // costs about 14 µs a character (1.4 s for a 100 000-character line under `(\w+\s?)+$Q`), when
+  // RE2's time on a long line can be bounded in advance.
+  const verdict = (line: string): 0 | 1 | 2 => (fast === null || line.length > MAX_FAST_LINE || NON_ASCII.test(line) ? (re2Cost(line), 2) : fast.test(line) ? 1 : 0);
   /**
    * Calls `onLine(text, lineNumber, matches)` for each line that may match (stops when it returns
    * true); `lineNumber()` counts the lines up to it, only for the lines that do match; `matches`
@@ -464,6 +510,7 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean, ra
         const nl = s.indexOf('\n', m.index);
         const end = nl < 0 ? s.length : nl;
         const line = s.slice(start, end);
+        checkDeadline();
         if (also.every((a) => a.test(line))) {
           const v = verdict(line);
           if (v !== 0) {
@@ -486,6 +533,7 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean, ra
         const end = nl < 0 ? t.length : nl;
         const at = ln;
         const line = t.slice(pos, end);
+        checkDeadline();
         const v = verdict(line);
         if (v !== 0 && onLine(line, () => at, v === 1, -1, -1)) return;
         if (nl < 0) return;
@@ -720,7 +768,8 @@ export class Searcher {
       repoF.every((f) => (oc.repository.toLowerCase().includes(f.v) || oc.software.toLowerCase().includes(f.v)) !== f.neg) &&
       fileF.every((f) => f.m.test(oc.path) !== f.neg) &&
       langF.every((f) => (oc.lang === f.v) !== f.neg);
-    const unindexed = positive.length > 0 && symPos.length === 0 && positive.every((m) => m.plan.op === 'all');
+    deadline = o.deadline;
+    longLine = 0;
 
     // 1. Candidates: per term, the chunks its trigrams allow; a document is a candidate when every
     // positive term has a chunk in it (and it passes the symbol and path filters).
@@ -776,6 +825,7 @@ export class Searcher {
         end = lowerBound(chunks, last);
         if (i === end) return false;
       }
+      checkDeadline();
       if (chunks === null || wholeDoc) {
         const off = rd.offsets[c.doc]!;
         return fn({ text: rd.latinRange(off, off + rd.lengths[c.doc]!), reader: rd, chunk: first, firstLine: 1, base: off }) === true;
@@ -788,6 +838,7 @@ export class Searcher {
           k1++;
         }
         i++;
+        checkDeadline();
         if (fn({ text: rd.latinRange(rd.chunkOff[k0]!, rd.chunkEnd(k1)), reader: rd, chunk: k0, firstLine: rd.chunkLine[k0]!, base: rd.chunkOff[k0]! }) === true) return true;
       }
       return false;
@@ -803,24 +854,34 @@ export class Searcher {
     const found: Hit[] = [];
     const files: FileResult[] = [];
     const hitOf = new Map<FileResult, Hit>();
-    let truncated = false;
     let notice: string | null = null;
-    let scanned = 0;
     let matchCount = 0;
-    for (const c of cands) {
+    let nextCursor: number | null = null;
+    let timedOut = false;
+    const start = Math.max(0, Math.min(o.start, cands.length));
+    let ci = start;
+    for (; ci < cands.length; ci++) {
       if (found.length >= o.maxFiles) {
-        truncated = true;
-        notice = `Plus de ${o.maxFiles} fichiers correspondent : seuls les ${o.maxFiles} plus courts sont classés. Précisez la requête (repo:, file:, lang:).`;
+        nextCursor = ci;
+        notice = `Plus de ${o.maxFiles} fichiers correspondent : les ${o.maxFiles} premiers (les plus courts) sont classés ici ; « Fichiers suivants » donne la suite.`;
         break;
       }
-      if (unindexed && scanned > o.scanBudgetBytes) {
-        truncated = true;
-        notice =
-          'Les termes de la requête sont trop courts (moins de 3 caractères) pour l’index : la recherche a parcouru une partie des fichiers seulement. Ajoutez un terme plus long ou un filtre repo:, file: ou lang:.';
+      let hit: Hit | null;
+      try {
+        checkDeadline();
+        hit = verify(cands[ci]!);
+      } catch (e) {
+        if (e !== EXPIRED) throw e;
+        nextCursor = ci;
+        timedOut = true;
+        notice = `Résultats partiels : la recherche s’est arrêtée au bout de son budget de temps (${formatSeconds(o.budgetMs)})${longLine ? `, devant une ligne de ${longLine.toLocaleString('fr-FR')} caractères que l’expression ne peut pas parcourir dans le temps restant,` : ''} après ${ci - start} fichier(s) candidat(s) sur ${cands.length - start}. « Fichiers suivants » reprend où elle s’est arrêtée ; vous pouvez aussi augmenter le budget (jusqu’à ${formatSeconds(MAX_BUDGET_MS)}) ou préciser la requête (un terme d’au moins 3 caractères, repo:, file:, lang:).`;
         break;
       }
-      scanned += c.size;
-      if (negative.some((m, j) => regions(c, c.neg[j]!, m.wholeDoc, (r) => m.any(r)))) continue;
+      if (hit) found.push(hit);
+    }
+    deadline = Infinity;
+    function verify(c: Cand): Hit | null {
+      if (negative.some((m, j) => regions(c, c.neg[j]!, m.wholeDoc, (r) => m.any(r)))) return null;
       const syms = c.shard.docSymbols.get(c.doc) ?? [];
       let hits: LineHits = new Map();
       const spans: LineSpans = new Map();
@@ -845,7 +906,7 @@ export class Searcher {
           hits.set(ln, prev ? [...prev, ...r!].sort((a, b) => a[0] - b[0]) : r);
         }
       }
-      if (!ok) continue;
+      if (!ok) return null;
       // sym: terms show their definition lines.
       // (Only symbols on matching lines matter: definitions rank and are marked where they match.)
       const defLines = new Set<number>();
@@ -865,11 +926,11 @@ export class Searcher {
           if (!hits.has(s.line) && hits.size < o.maxLinesPerFile) hits.set(s.line, null);
         }
       }
-      if (hits.size === 0 && (positive.length || symPos.length)) continue;
+      if (hits.size === 0 && (positive.length || symPos.length)) return null;
       const lineCount = c.shard.reader.lineCounts[c.doc]!;
       let matches = 0;
       for (const r of hits.values()) matches += Math.max(1, r ? r.length : 1);
-      found.push({ cand: c, hits, spans, defLines, lineCount, matches });
+      return { cand: c, hits, spans, defLines, lineCount, matches };
     }
     for (const h of found) {
       const c = h.cand;
@@ -918,8 +979,13 @@ export class Searcher {
       if (!g || g.repository !== f.repository) groups.push((g = { repository: f.repository, software: f.software, origin: f.origin, files: [] }));
       g.files.push(f);
     }
-    return { groups, fileCount: files.length, matchCount, truncated, notice, candidates: cands.length, offset: o.offset, limit: o.limit };
+    return { groups, fileCount: files.length, matchCount, truncated: nextCursor !== null, timedOut, notice, candidates: cands.length, examined: ci - start, start, nextCursor, offset: o.offset, limit: o.limit };
   }
+}
+
+function formatSeconds(ms: number): string {
+  const s = ms / 1000;
+  return `${s.toLocaleString('fr-FR', { maximumFractionDigits: 1 })} s`;
 }
 
 /** Index of the first symbol at or after this line (symbols sorted by line). */

@@ -352,6 +352,11 @@ const contentCache = {
   lru: new Set<ShardReader>(),
 };
 
+/** Sets the content cache's budget in bytes (a search worker gets its share of the process's). */
+export function setContentCacheBudget(bytes: number) {
+  contentCache.budget = Math.max(0, bytes);
+}
+
 /** A shard opened for search: tables in memory, contents read on demand. */
 export class ShardReader {
   readonly docs: number;

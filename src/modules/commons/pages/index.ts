@@ -10,7 +10,9 @@ import { UserError } from '../../../platform/http/errors.ts';
 import * as service from '../service.ts';
 import { formatSwhid } from '../swhid.ts';
 import { STATUS_LABELS, type Software } from '../model.ts';
-import type { LineMatch } from '../engine/searcher.ts';
+import { DEFAULT_BUDGET_MS, MAX_BUDGET_MS, type LineMatch } from '../engine/searcher.ts';
+import { plural } from '../../../platform/html/components.ts';
+import { withRetryAfter } from '../routes.ts';
 import { T } from './strings.ts';
 
 const STYLE = raw(`<style>
@@ -177,18 +179,30 @@ ${s.readme ? html`<h2>${T.readme}</h2><div class="readme">${renderReadme(s.readm
 
   app.get(
     '/communs/recherche',
-    { schema: { hide: true, querystring: z.object({ q: z.string().max(1000).optional(), page: z.coerce.number().int().min(1).max(500).default(1) }) }, config: { rateLimit: { max: 120, timeWindow: '1 minute' } } },
+    {
+      schema: {
+        hide: true,
+        querystring: z.object({
+          q: z.string().max(1000).optional(),
+          page: z.coerce.number().int().min(1).max(500).default(1),
+          cursor: z.string().max(40).optional(),
+          budget: z.coerce.number().int().min(100).max(MAX_BUDGET_MS).default(DEFAULT_BUDGET_MS),
+        }),
+      },
+      config: { rateLimit: { max: 120, timeWindow: '1 minute' } },
+    },
     async (req, reply) => {
       const q = req.query.q?.trim() ?? '';
       const perPage = 20;
       let results: Raw | string = '';
       if (q) {
         try {
-          const r = await service.search(ctx, q, { offset: (req.query.page - 1) * perPage, limit: perPage });
-          results = searchResults(r, q, req.query.page, perPage);
+          const { page: pageNo, cursor, budget } = req.query;
+          const r = await withRetryAfter(reply, () => service.search(ctx, q, { offset: (pageNo - 1) * perPage, limit: perPage, cursor, budgetMs: budget }, { client: req.ip }));
+          results = searchResults(r, { q, cursor, budget }, pageNo, perPage);
         } catch (e) {
           if (!(e instanceof UserError)) throw e;
-          reply.status(400);
+          reply.status(e.statusCode);
           results = html`<p class="error-text" role="alert" id="q-error">${e.message}</p>`;
         }
       }
@@ -230,7 +244,7 @@ ${s.readme ? html`<h2>${T.readme}</h2><div class="readme">${renderReadme(s.readm
     async (req, reply) => {
       reply.type('text/html; charset=utf-8');
       try {
-        const r = await service.blockSearch(ctx, req.body.code);
+        const r = await withRetryAfter(reply, () => service.blockSearch(ctx, req.body.code, {}, { client: req.ip }));
         const qlines = req.body.code.split('\n');
         const body = r.matches.length
           ? html`<h2>${r.matches.length} emplacement(s) trouvé(s)</h2>${r.matches.map(
@@ -245,7 +259,7 @@ ${m.alsoIn.length ? html`<p>Aussi dans : ${m.alsoIn.map((a) => `${a.repository}/
         return blockForm(reply.generateCsrf(), req.body.code, body);
       } catch (e) {
         if (!(e instanceof UserError)) throw e;
-        reply.status(400);
+        reply.status(e.statusCode);
         return blockForm(reply.generateCsrf(), req.body.code, html`<p class="error-text" role="alert">${e.message}</p>`);
       }
     },
@@ -272,11 +286,26 @@ ${g.places.slice(0, 20).map((p) => html`<tr><td>${p.repository}</td><td><a href=
   });
 }
 
-function searchResults(r: service.SearchResponse, q: string, pageNo: number, perPage: number): Raw {
+function searchResults(r: service.SearchResponse, asked: { q: string; cursor?: string; budget: number }, pageNo: number, perPage: number): Raw {
   const pages = Math.ceil(r.fileCount / perPage);
-  const link = (p: number) => `/communs/recherche?${new URLSearchParams({ q, page: String(p) }).toString()}`;
-  return html`<h2>${r.fileCount} fichier(s), ${r.matchCount} correspondance(s)${r.truncated ? ' (résultats partiels)' : ''}</h2>
+  const href = (p: { page?: number; cursor?: string; budget?: number }) => {
+    const params: Record<string, string> = { q: asked.q };
+    if (p.cursor) params.cursor = p.cursor;
+    if (p.page && p.page > 1) params.page = String(p.page);
+    if (p.budget && p.budget !== DEFAULT_BUDGET_MS) params.budget = String(p.budget);
+    return `/communs/recherche?${new URLSearchParams(params).toString()}`;
+  };
+  const link = (p: number) => href({ page: p, cursor: asked.cursor, budget: asked.budget });
+  const more = Math.min(MAX_BUDGET_MS, asked.budget * 4);
+  return html`<h2>${plural(r.fileCount, 'fichier', 'fichiers')}, ${plural(r.matchCount, 'correspondance', 'correspondances')}${r.truncated ? ' (résultats partiels)' : ''}${r.start > 0 ? ' — suite de la recherche' : ''}</h2>
 ${r.notice ? html`<p class="hint" role="status">${r.notice}</p>` : ''}
+${
+  r.nextCursor
+    ? html`<p><a href="${href({ cursor: r.nextCursor, budget: asked.budget })}">Fichiers suivants</a>${
+        r.timedOut && asked.budget < MAX_BUDGET_MS ? html` · <a href="${href({ cursor: asked.cursor, budget: more })}">Relancer avec un budget de ${String(more / 1000).replace('.', ',')} s</a>` : ''
+      }</p>`
+    : ''
+}
 ${r.groups.map(
   (g) => html`<section aria-labelledby="repo-${g.repository}"><h3 id="repo-${g.repository}"><a href="/communs/logiciels/${encodeURIComponent(g.software)}">${g.repository}</a></h3>
 ${g.files.map(

@@ -133,9 +133,30 @@ test('pathological regexes answer quickly and queries of short tokens are bounde
   // Only short tokens: no trigram; still answered (bounded scan), never an error.
   const r4 = await search(ctx, 'if');
   assert.ok(r4.fileCount >= 1);
-  const r5 = await search(ctx, 'y = 1', { scanBudgetBytes: 0 });
-  assert.equal(r5.truncated, true);
-  assert.match(r5.notice ?? '', /trop courts/);
+  // Short tokens are not capped by bytes scanned any more: the whole answer, in windows chained by cursors.
+  const paths = (r: Awaited<ReturnType<typeof search>>) => r.groups.flatMap((g) => g.files.map((f) => `${g.repository}/${f.path}`));
+  const full = await search(ctx, 'if', { limit: 1000, maxFiles: Infinity });
+  assert.equal(full.nextCursor, null);
+  assert.equal(full.truncated, false);
+  const walked: string[] = [];
+  let cursor: string | null = null;
+  let windows = 0;
+  do {
+    const w: Awaited<ReturnType<typeof search>> = await search(ctx, 'if', { limit: 1000, maxFiles: 1, cursor });
+    walked.push(...paths(w));
+    assert.equal(w.fileCount <= 1, true);
+    cursor = w.nextCursor;
+    windows++;
+  } while (cursor && windows < 100);
+  assert.ok(windows > 1);
+  assert.deepEqual(walked.sort(), paths(full).sort(), 'the windows together are the whole answer');
+  // Hostile patterns are refused before they run (repetition count, compiled size), naming q.
+  for (const q of ['/(.?){1000}x/', '/(.*){1,1000}/', '/a{1000}/', '/(abcdefgh{20}){40}/']) {
+    await assert.rejects(search(ctx, q), (e: Error & { field?: string; statusCode?: number }) => e.statusCode === 400 && e.field === 'q' && /limite|complexe/.test(e.message), q);
+  }
+  // A cursor from another generation of the index is refused, naming the parameter.
+  await assert.rejects(search(ctx, 'if', { cursor: '999999.3' }), (e: Error & { field?: string }) => e.field === 'cursor');
+  await assert.rejects(search(ctx, 'if', { cursor: 'constructor' }), (e: Error & { field?: string }) => e.field === 'cursor');
 });
 
 test('content-addressed: a blob shared by repositories and revisions is indexed once; re-index reads only new blobs', async () => {
