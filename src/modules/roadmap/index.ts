@@ -14,8 +14,10 @@ import { roadmapCommands } from './cli.ts';
 import { stopJobs, queueRecompute } from './jobs.ts';
 import { recomputeLive, syncLiveDefinitions } from './live.ts';
 import { registerRoadmapRoutes } from './routes.ts';
+import { registerRoadmapPages } from './pages/index.ts';
 
 export { registerIndicator, liveIndicators, recomputeLive, territoryKey, type LiveIndicator, type LiveContext, type RecomputeReport } from './live.ts';
+export { registerLinkResolver, type LinkResolver, type ResolvedLink } from './views.ts';
 export { drawEnvelope, releaseDraw, getEnvelope, listEnvelopes, type Envelope, type DrawInput } from './money.ts';
 export { getPlan, listPlans, getTree, planProgress } from './service.ts';
 export { queueRecompute, recomputeJob } from './jobs.ts';
@@ -29,6 +31,7 @@ export const roadmapModule: ModuleManifest = {
   migrations: path.join(here, 'migrations'),
   register(app, ctx) {
     registerRoadmapRoutes(app, ctx);
+    registerRoadmapPages(app, ctx);
     // Live indicators: recomputed once a day by the job queue while the server runs (and at start
     // when today's values are missing); `maillage roadmap recompute` does it on demand.
     if (ctx.config.env !== 'test') {
