@@ -15,6 +15,7 @@ import { stopJobs, queueRecompute } from './jobs.ts';
 import { recomputeLive, syncLiveDefinitions } from './live.ts';
 import { registerRoadmapRoutes } from './routes.ts';
 import { registerRoadmapPages } from './pages/index.ts';
+import { seedRoadmapDemo } from './demo.ts';
 
 export { registerIndicator, liveIndicators, recomputeLive, territoryKey, type LiveIndicator, type LiveContext, type RecomputeReport } from './live.ts';
 export { registerLinkResolver, type LinkResolver, type ResolvedLink } from './views.ts';
@@ -57,8 +58,16 @@ export const roadmapModule: ModuleManifest = {
   async seedReference(ctx) {
     await syncLiveDefinitions(ctx.db);
   },
+  async seedDemo(ctx) {
+    await seedRoadmapDemo(ctx);
+  },
   async afterDemo(ctx) {
-    // Every module's demo data is in: compute the live indicators from the demo places and coverage.
+    // Every module's demo data is in: compute the live indicators from the demo places and coverage
+    // (once a day: a restart with --demo keeps today's values).
+    const today = await ctx.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM roadmap.series_summary s JOIN roadmap.indicator i ON i.id = s.indicator_id AND i.live WHERE s.latest_date >= current_date`,
+    );
+    if (today.rows[0]!.n > 0) return;
     const progress = ctx.progress('roadmap live indicators');
     const r = await recomputeLive(ctx.db);
     progress.done(`${r.indicators} indicateurs calculés (${r.values} valeurs)`);
