@@ -16,6 +16,10 @@ import { recomputeLive, syncLiveDefinitions } from './live.ts';
 import { registerRoadmapRoutes } from './routes.ts';
 import { registerRoadmapPages } from './pages/index.ts';
 import { seedRoadmapDemo } from './demo.ts';
+import { registerRoadmapOpenData } from './opendata.ts';
+
+// The plans' tables on the open-data page.
+registerRoadmapOpenData();
 
 export { registerIndicator, liveIndicators, recomputeLive, territoryKey, type LiveIndicator, type LiveContext, type RecomputeReport } from './live.ts';
 export { registerLinkResolver, type LinkResolver, type ResolvedLink } from './views.ts';

@@ -56,3 +56,14 @@ test('live indicators are computed after the demo, and the pages show them', asy
   assert.equal(scdl.statusCode, 200);
   assert.match(scdl.body, /^BGT_NATDEC,BGT_ANNEE,BGT_SIRET/);
 });
+
+test('the open-data page lists every published plan’s tables', async () => {
+  const res = await t.app.inject({ url: '/donnees' });
+  assert.equal(res.statusCode, 200);
+  assert.match(res.body, /<h2 id="feuilles-de-route">Feuilles de route du numérique<\/h2>/);
+  assert.match(res.body, /href="\/api\/v1\/roadmap\/plans\/normandie-plan-numerique\/export\/budget-scdl\.csv"/);
+  assert.doesNotMatch(res.body, /ile-de-france-politique-numerique\/export\/budget-scdl/); // no SIRET given
+  for (const href of [...res.body.matchAll(/href="(\/api\/v1\/roadmap\/[^"]+)"/g)].map((m) => m[1]!).slice(0, 20)) {
+    assert.equal((await t.app.inject({ url: href })).statusCode, 200, href);
+  }
+});
