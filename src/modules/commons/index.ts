@@ -12,6 +12,10 @@ import { registerPages } from './pages/index.ts';
 import { commonsCommand } from './cli.ts';
 import { seedCommonsDemo } from './demo.ts';
 import { indexRepository } from './service.ts';
+import { registerRoadmapContributions } from './roadmap.ts';
+
+// Live indicators (and link display) offered to the roadmap module.
+registerRoadmapContributions();
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

@@ -13,6 +13,10 @@ import { registerCoveragePages } from './pages/coverage.ts';
 import { registerCoverageRoutes } from './routes.ts';
 import { followPlaceChanges, recomputeAll } from './service.ts';
 import { readState } from './store.ts';
+import { registerRoadmapContributions } from './roadmap.ts';
+
+// Live indicators (and link display) offered to the roadmap module.
+registerRoadmapContributions();
 
 export {
   recomputeAll,

@@ -12,6 +12,10 @@ import { generatePlaces } from './demo.ts';
 import { registerPlaceRoutes } from './routes.ts';
 import { importPlaces, markHorizonsRefreshed, refreshAllIntervals, upsertPlaces } from './service.ts';
 import { registerBackoffice } from './backoffice/index.ts';
+import { registerRoadmapContributions } from './roadmap.ts';
+
+// Live indicators and link display offered to the roadmap module.
+registerRoadmapContributions();
 
 export type { Place } from './store.ts';
 export type { PlaceRecord, ValidationIssue, CoordinatesPrecision } from './model/types.ts';

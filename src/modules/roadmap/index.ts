@@ -14,8 +14,15 @@ import { roadmapCommands } from './cli.ts';
 import { stopJobs, queueRecompute } from './jobs.ts';
 import { recomputeLive, syncLiveDefinitions } from './live.ts';
 import { registerRoadmapRoutes } from './routes.ts';
+import { registerRoadmapPages } from './pages/index.ts';
+import { seedRoadmapDemo } from './demo.ts';
+import { registerRoadmapOpenData } from './opendata.ts';
+
+// The plans' tables on the open-data page.
+registerRoadmapOpenData();
 
 export { registerIndicator, liveIndicators, recomputeLive, territoryKey, type LiveIndicator, type LiveContext, type RecomputeReport } from './live.ts';
+export { registerLinkResolver, type LinkResolver, type ResolvedLink } from './views.ts';
 export { drawEnvelope, releaseDraw, getEnvelope, listEnvelopes, type Envelope, type DrawInput } from './money.ts';
 export { getPlan, listPlans, getTree, planProgress } from './service.ts';
 export { queueRecompute, recomputeJob } from './jobs.ts';
@@ -29,6 +36,7 @@ export const roadmapModule: ModuleManifest = {
   migrations: path.join(here, 'migrations'),
   register(app, ctx) {
     registerRoadmapRoutes(app, ctx);
+    registerRoadmapPages(app, ctx);
     // Live indicators: recomputed once a day by the job queue while the server runs (and at start
     // when today's values are missing); `maillage roadmap recompute` does it on demand.
     if (ctx.config.env !== 'test') {
@@ -54,8 +62,16 @@ export const roadmapModule: ModuleManifest = {
   async seedReference(ctx) {
     await syncLiveDefinitions(ctx.db);
   },
+  async seedDemo(ctx) {
+    await seedRoadmapDemo(ctx);
+  },
   async afterDemo(ctx) {
-    // Every module's demo data is in: compute the live indicators from the demo places and coverage.
+    // Every module's demo data is in: compute the live indicators from the demo places and coverage
+    // (once a day: a restart with --demo keeps today's values).
+    const today = await ctx.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM roadmap.series_summary s JOIN roadmap.indicator i ON i.id = s.indicator_id AND i.live WHERE s.latest_date >= current_date`,
+    );
+    if (today.rows[0]!.n > 0) return;
     const progress = ctx.progress('roadmap live indicators');
     const r = await recomputeLive(ctx.db);
     progress.done(`${r.indicators} indicateurs calculés (${r.values} valeurs)`);

@@ -227,7 +227,7 @@ async function parentMap(tx: Queryable, planId: string): Promise<Map<string, str
   return new Map(rows.map((r) => [r.id, r.parent_id]));
 }
 
-async function lockPlan(tx: Queryable, planId: string): Promise<Plan> {
+export async function lockPlan(tx: Queryable, planId: string): Promise<Plan> {
   const plan = await store.planById(tx, planId, true);
   if (!plan) throw new NotFoundError('Ce plan n’existe pas.');
   return plan;
@@ -241,21 +241,25 @@ function parentIdOf(raw: Input): string | null {
 }
 
 export async function addNode(db: Db, actor: Actor, planId: string, raw: Input): Promise<PlanNode> {
-  return db.transaction(async (tx) => {
-    const plan = await lockPlan(tx, planId);
-    const parentId = parentIdOf(raw);
-    const parents = await parentMap(tx, planId);
-    if (parentId && !parents.has(parentId)) throw new UserError('Le parent doit être un élément de ce plan.', 400, 'parentId');
-    if (parents.size >= 20_000) throw new UserError('Un plan compte 20 000 éléments au plus.', 400, 'parentId');
-    const f = nodeFields(raw, plan, null);
-    const pos = await tx.query<{ p: number }>(
-      'SELECT coalesce(max(position), -1)::int + 1 AS p FROM roadmap.node WHERE plan_id = $1 AND parent_id IS NOT DISTINCT FROM $2',
-      [planId, parentId],
-    );
-    const node = await store.insertNode(tx, { planId, parentId, position: pos.rows[0]!.p, ...f });
-    await record(tx, actor, planId, 'node', node.id, 'create', `« ${node.title} » ajouté`, null, nodeState(node));
-    return node;
-  });
+  return db.transaction(async (tx) => addNodeIn(tx, actor, await lockPlan(tx, planId), raw));
+}
+
+/** Adds a node inside the caller's transaction (the plan row locked by the caller). */
+export async function addNodeIn(tx: Queryable, actor: Actor, plan: Plan, raw: Input): Promise<PlanNode> {
+  const parentId = parentIdOf(raw);
+  if (parentId) {
+    const p = await tx.query('SELECT 1 FROM roadmap.node WHERE id = $1 AND plan_id = $2', [parentId, plan.id]);
+    if (!p.rows.length) throw new UserError('Le parent doit être un élément de ce plan.', 400, 'parentId');
+  }
+  const f = nodeFields(raw, plan, null);
+  const pos = await tx.query<{ p: number; n: number }>(
+    `SELECT coalesce(max(position) FILTER (WHERE parent_id IS NOT DISTINCT FROM $2), -1)::int + 1 AS p, count(*)::int AS n FROM roadmap.node WHERE plan_id = $1`,
+    [plan.id, parentId],
+  );
+  if (pos.rows[0]!.n >= 20_000) throw new UserError('Un plan compte 20 000 éléments au plus.', 400, 'parentId');
+  const node = await store.insertNode(tx, { planId: plan.id, parentId, position: pos.rows[0]!.p, ...f });
+  await record(tx, actor, plan.id, 'node', node.id, 'create', `« ${node.title} » ajouté`, null, nodeState(node));
+  return node;
 }
 
 export async function updateNode(db: Db, actor: Actor, nodeId: string, raw: Input): Promise<PlanNode> {

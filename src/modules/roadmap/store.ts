@@ -162,11 +162,11 @@ export async function changes(db: Queryable, planId: string, o: { objectId?: str
   return rows.map(toChange);
 }
 
-/** The last recorded state of every object of a plan at or before a moment. */
+/** The last recorded state of every object of a plan at or before a moment (budget records, kept in the node's history, are not states of it). */
 export async function statesAt(db: Queryable, planId: string, at: string): Promise<ChangeRow[]> {
   const { rows } = await db.query(
     `SELECT DISTINCT ON (object_id) seq, object_type, object_id, at, actor_id, action, summary, before, after
-       FROM roadmap.change WHERE plan_id = $1 AND at <= $2::timestamptz ORDER BY object_id, seq DESC`,
+       FROM roadmap.change WHERE plan_id = $1 AND at <= $2::timestamptz AND action <> 'budget' ORDER BY object_id, seq DESC`,
     [planId, at],
   );
   return rows.map(toChange);

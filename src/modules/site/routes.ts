@@ -19,7 +19,7 @@ import { renderHome } from './pages/home.ts';
 import { loadResults, renderResults } from './pages/results.ts';
 import { renderPlace, renderPlaceNotFound, type ReportFormState } from './pages/place.ts';
 import { renderTerritory, renderTerritoryIndex } from './pages/territories.ts';
-import { licenceText, renderAccessibility, renderLegalNotice, renderOpenData, renderPersonalData, renderSitemapXml, renderSiteMapPage, renderSourceCode } from './pages/legal.ts';
+import { licenceText, renderAccessibility, renderLegalNotice, renderOpenData, renderOpenDataSections, renderPersonalData, renderSitemapXml, renderSiteMapPage, renderSourceCode } from './pages/legal.ts';
 import { faviconPng } from './favicon.ts';
 import { embedScript, parseEmbedOptions, parseSnippetConfig, renderEmbed, renderSnippetGenerator } from './pages/embed.ts';
 
@@ -201,7 +201,7 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
   app.get('/accessibilite', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderAccessibility(site)));
   app.get('/mentions-legales', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderLegalNotice(site)));
   app.get('/donnees-personnelles', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderPersonalData(site)));
-  app.get('/donnees', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderOpenData(site)));
+  app.get('/donnees', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderOpenData(site, await renderOpenDataSections(ctx.db))));
   app.get('/code-source', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderSourceCode(site)));
   const licence = licenceText();
   app.get('/code-source/licence.txt', { schema: hide }, async (_req, reply) =>

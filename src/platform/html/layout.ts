@@ -36,6 +36,7 @@ const NAV: [string, string][] = [
   ['/territoires', 'Territoires'],
   ['/couverture', 'Couverture'],
   ['/communs', 'Logiciels libres'],
+  ['/feuilles-de-route', 'Feuilles de route'],
   ['/donnees', 'Données ouvertes'],
 ];
 

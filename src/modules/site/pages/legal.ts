@@ -6,6 +6,8 @@ import path from 'node:path';
 import { projectRoot } from '../../../platform/config.ts';
 import { html, type Raw } from '../../../platform/html/html.ts';
 import { breadcrumb } from '../../../platform/html/components.ts';
+import type { Queryable } from '../../../platform/db/index.ts';
+import { openDataSections } from '../../../platform/opendata.ts';
 import { page, type SiteContext } from './common.ts';
 
 /** Conformance status shown in the footer and on the statement (RGAA 4.1: non / partiellement / totalement conforme). */
@@ -132,7 +134,19 @@ export function renderPersonalData(ctx: SiteContext): string {
   );
 }
 
-export function renderOpenData(ctx: SiteContext): string {
+/** The datasets other modules list in the platform's open-data catalogue (src/platform/opendata.ts). */
+export async function renderOpenDataSections(db: Queryable): Promise<Raw> {
+  const parts: Raw[] = [];
+  for (const s of openDataSections()) {
+    const groups = await s.files(db);
+    parts.push(html`<section aria-labelledby="${s.id}"><h2 id="${s.id}">${s.title}</h2><p>${s.description}</p>
+${groups.map((g) => html`<h3>${g.group}</h3><ul>${g.files.map((f) => html`<li><a href="${f.href}" download>${f.label}</a> (${f.format})</li>`)}</ul>`)}
+${s.api?.length ? html`<p>API : ${s.api.map((a, i) => html`${i ? ', ' : ''}<code>${a}</code>`)}</p>` : ''}</section>`);
+  }
+  return html`${parts}`;
+}
+
+export function renderOpenData(ctx: SiteContext, sections: Raw = html``): string {
   return simple(
     ctx,
     '/donnees',
@@ -145,6 +159,7 @@ export function renderOpenData(ctx: SiteContext): string {
 </ul>
 <p>Le fichier CSV suit exactement le schéma du standard : 32 colonnes, séparateur virgule, encodage UTF-8, valeurs multiples séparées par « | ».</p>
 <p>Vous pouvez aussi télécharger une sélection : faites une recherche, appliquez des filtres, puis utilisez « Télécharger ces résultats » sous la liste.</p>
+${sections}
 <h2>API</h2>
 <p>L’API JSON donne accès aux mêmes données, avec les mêmes critères que la recherche du site :</p>
 <ul>
