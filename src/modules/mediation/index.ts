@@ -12,6 +12,7 @@ import { registerActivityPages } from './pages/activities.ts';
 import { registerBeneficiaryPages } from './pages/beneficiaries.ts';
 import { registerStatsPages } from './pages/stats.ts';
 import { registerTrainingPages } from './pages/training.ts';
+import { registerRoutes } from './routes.ts';
 import { mediationCommand } from './cli.ts';
 import { purgeExpired } from './service.ts';
 
@@ -30,6 +31,8 @@ export {
 } from './model.ts';
 export { mediationIndicators, type MediationIndicator, type IndicatorValue } from './indicators.ts';
 export { recordActivity, purgeExpired } from './service.ts';
+export { importActivities, type ImportReport } from './imports.ts';
+export { openDataRows } from './routes.ts';
 export { verifyCertificate, catalogue as trainingCatalogue } from './training.ts';
 export { statistics, parsePeriod, type Stats, type StatsScope } from './stats.ts';
 
@@ -62,6 +65,7 @@ export const mediationModule: ModuleManifest = {
     registerBeneficiaryPages(app, ctx);
     registerStatsPages(app, ctx);
     registerTrainingPages(app, ctx);
+    registerRoutes(app, ctx);
   },
   commands: { mediation: mediationCommand },
 };

@@ -511,3 +511,9 @@ export function parseBeneficiary(input: Raw, nowYear = new Date().getFullYear())
 
 /** Months of retention after a followed person's last activity (CNIL: keep no longer than needed). */
 export const DEFAULT_RETENTION_MONTHS = 24;
+
+/** The delimiter of a CSV file: ";" when its first line has more of them than commas, else ",". */
+export function delimiterOf(csv: string): string {
+  const first = csv.slice(0, csv.search(/\r?\n|$/));
+  return (first.match(/;/g)?.length ?? 0) > (first.match(/,/g)?.length ?? 0) ? ';' : ',';
+}

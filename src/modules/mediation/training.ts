@@ -10,7 +10,7 @@ import { recordAudit } from '../../platform/audit/index.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
 import { getPlace } from '../places/index.ts';
 import { getCommune } from '../territories/index.ts';
-import { CRCN_COMPETENCES, ValidationFailed, aliasKey, isIsoDate, type FieldError } from './model.ts';
+import { CRCN_COMPETENCES, ValidationFailed, aliasKey, delimiterOf, isIsoDate, type FieldError } from './model.ts';
 import { applyCounters } from './store.ts';
 import { isUuid, type Ctx } from './service.ts';
 
@@ -440,7 +440,7 @@ export async function importPix(ctx: Ctx, actorId: string, csv: string, measured
   if (csv.includes('\u0000')) throw new UserError('Le fichier contient des caractères invalides.', 400, 'file');
   let records: string[][];
   try {
-    records = parse(csv.replace(/^\ufeff/, ''), { delimiter: [';', ','], relax_column_count: true, skip_empty_lines: true, bom: true }) as string[][];
+    records = parse(csv.replace(/^\ufeff/, ''), { delimiter: delimiterOf(csv), relax_column_count: true, skip_empty_lines: true, bom: true }) as string[][];
   } catch (e) {
     throw new UserError(`CSV illisible : ${(e as Error).message.slice(0, 200)}`, 400, 'file');
   }

@@ -17,6 +17,7 @@ import * as service from '../service.ts';
 import type { ActivityRow } from '../store.ts';
 import { csrfOf, errorSummary, fieldError, formBody, invalid, me, plural, renderFrame, selectOptions, send } from './ui.ts';
 import { RECORD_SCRIPT } from '../client/record.ts';
+import { importActivities } from '../imports.ts';
 
 type Values = Record<string, unknown>;
 
@@ -194,6 +195,30 @@ ${a.mediatorId === user.id ? html`<form method="post" action="/mediation/activit
     const user = await me(req);
     await service.deleteActivity(ctx, user.id, (req.params as { id: string }).id);
     return reply.redirect('/mediation', 303);
+  });
+
+  const importPage = async (req: FastifyRequest, reply: FastifyReply, status: number, result?: Raw) => {
+    const user = await me(req);
+    const body = html`<h1>Importer des activités passées</h1>${result ?? ''}
+<p>Deux formats CSV (séparateur « ; » ou « , », UTF-8) : l’ancien compte rendu d’activité des conseillers numériques (une ligne par session, avec les nombres de participants par âge et par statut) et l’export des activités de La Coop de la médiation numérique. Importer deux fois le même fichier n’enregistre rien de plus.</p>
+<form class="med-form" method="post" action="/mediation/import"><input type="hidden" name="_csrf" value="${csrfOf(reply)}">
+<fieldset><legend>Format</legend><ul class="chips"><li><label><input type="radio" name="format" value="cnfs" checked><span>Conseiller numérique (CRA)</span></label></li><li><label><input type="radio" name="format" value="coop"><span>La Coop (export)</span></label></li></ul></fieldset>
+<div class="field"><label for="f-csv">Contenu du fichier CSV</label><textarea id="f-csv" name="csv" rows="10"></textarea></div><p><button type="submit">Importer</button></p></form>`;
+    return send(reply, status, renderFrame(ctx.config.theme, { title: 'Importer des activités', user, csrf: csrfOf(reply), body }));
+  };
+  app.get('/mediation/import', guard, async (req, reply) => importPage(req, reply, 200));
+  app.post('/mediation/import', { ...guard, preValidation: app.csrfProtection }, async (req, reply) => {
+    const user = await me(req);
+    const f = formBody(req);
+    try {
+      const r = await importActivities(ctx, user.id, typeof f.csv === 'string' ? f.csv : '', f.format === 'coop' ? 'coop' : 'cnfs');
+      return importPage(req, reply, r.refused.length ? 422 : 200, html`<div class="${r.refused.length ? 'warn' : 'ok'}" role="status"><p>${plural(r.recorded, 'activité enregistrée', 'activités enregistrées')}, ${plural(r.skipped, 'déjà importée', 'déjà importées')}, ${plural(new Set(r.refused.map((x) => x.line)).size, 'ligne refusée', 'lignes refusées')}.</p>
+${r.refused.length ? html`<ul>${r.refused.slice(0, 200).map((x) => html`<li>Ligne ${x.line}, champ ${x.field} : ${x.message}</li>`)}</ul>` : ''}</div>`);
+    } catch (e) {
+      const err = e as { field?: string | null; message: string };
+      if (!err.field) throw e;
+      return importPage(req, reply, 400, html`<div class="err-summary" role="alert"><p>${err.message}</p></div>`);
+    }
   });
 
   const profilePage = async (req: FastifyRequest, reply: FastifyReply, status: number, error?: { field: string; message: string }, typed?: { employer: string; places: string }) => {

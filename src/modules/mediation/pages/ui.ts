@@ -55,7 +55,7 @@ export function renderFrame(theme: Theme, p: Frame): string {
   const nav =
     u && can(u, 'mediation.record')
       ? html`<nav class="med-nav" aria-label="Médiation"><ul><li><a href="/mediation">Mes activités</a></li><li><a href="/mediation/activites/nouvelle">Saisir</a></li>
-<li><a href="/mediation/beneficiaires">Bénéficiaires suivis</a></li><li><a href="/mediation/statistiques">Statistiques</a></li><li><a href="/mediation/profil">Mon profil</a></li></ul></nav>`
+<li><a href="/mediation/beneficiaires">Bénéficiaires suivis</a></li><li><a href="/mediation/statistiques">Statistiques</a></li><li><a href="/mediation/import">Importer</a></li><li><a href="/mediation/profil">Mon profil</a></li></ul></nav>`
       : '';
   return layout({ title: p.title, theme, head: STYLE, body: html`${bar}${nav}${p.body}`, scripts: p.scripts, noindex: true });
 }

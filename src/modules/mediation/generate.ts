@@ -1,0 +1,136 @@
+/**
+ * Bulk generation of plausible activity records in SQL (demo data and bench:mediation), and the
+ * one-off rebuild of the statistics counters from the tables (after a bulk load, or with
+ * `maillage mediation recount`). Normal writes never need the rebuild: they update the counters
+ * in their own transaction.
+ */
+import type { Db, Queryable } from '../../platform/db/index.ts';
+import { AGE_BANDS, DIGITAL_THEMES, STATUSES, ADMIN_PROCEDURES } from './model.ts';
+
+export interface GenerateOptions {
+  /** Number of activities; about one in five is a workshop of 6–16 people (≈3 people per activity overall). */
+  activities: number;
+  /** Where activities happen: places (uid with their territory) or communes (place_uid null). */
+  sites: { placeUid: string | null; communeCode: string; departement: string; region: string }[];
+  mediators: number;
+  /** Activities fall in [from, from + days). */
+  from: string;
+  days: number;
+  /** Followed beneficiaries created (each linked to some individual activities). */
+  followed: number;
+  /** Prefix of generated mediator ids (no accounts behind them). */
+  prefix?: string;
+  batch?: number;
+  onProgress?: (done: number) => void;
+}
+
+const THEMES = Object.keys(DIGITAL_THEMES);
+const ADMIN = Object.keys(ADMIN_PROCEDURES);
+const AGES = Object.keys(AGE_BANDS);
+const STATS = Object.keys(STATUSES);
+
+/** Inserts activities, one row per person (anonymous, some followed) — in batches, each a transaction. */
+export async function generateActivities(db: Db, o: GenerateOptions): Promise<void> {
+  const batch = o.batch ?? 50_000;
+  const prefix = o.prefix ?? 'demo-mediateur-';
+  const sites = o.sites;
+  if (!sites.length) throw new Error('generateActivities: no sites');
+  const start = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM mediation.activity')).rows[0]!.n;
+  for (let done = 0; done < o.activities; done += batch) {
+    const n = Math.min(batch, o.activities - done);
+    await db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO mediation.activity (id, mediator_id, kind, date, duration_min, place_kind, place_uid, commune_code, departement, region, themes, admin_themes,
+           autonomy, orientation, equipment, workshop_title, workshop_level, participants, anonymous, source)
+         SELECT md5('act-' || i)::uuid, $1::text || (i % $2::int), k, $3::date + ((i * 7919) % $4::int), d,
+                CASE WHEN s.place_uid IS NULL THEN 'other_commune' ELSE 'place' END, s.place_uid, s.commune_code, s.departement, s.region,
+                CASE WHEN i % 7 = 0 THEN ARRAY['aide-aux-demarches-administratives', ($6::text[])[1 + i % array_length($6::text[], 1)]] ELSE ARRAY[($6::text[])[1 + i % array_length($6::text[], 1)], ($6::text[])[1 + (i / 3) % array_length($6::text[], 1)]] END,
+                CASE WHEN i % 7 = 0 THEN ARRAY[($7::text[])[1 + (i / 7) % array_length($7::text[], 1)]] ELSE '{}' END,
+                (ARRAY['done_for', 'partly', 'autonomous'])[1 + i % 3], CASE WHEN i % 9 = 0 THEN 'france_services' END, (ARRAY['own', 'place', 'lent'])[1 + i % 3],
+                CASE WHEN k = 'collective' THEN 'Atelier ' || ($6::text[])[1 + i % array_length($6::text[], 1)] END, CASE WHEN k = 'collective' THEN 'beginner' END,
+                CASE WHEN k = 'collective' THEN 6 + (i % 11) ELSE 1 END, '{"gender":{},"age":{},"status":{}}'::jsonb, 'generated'
+           FROM generate_series($8::int, $9::int) AS i
+           CROSS JOIN LATERAL (SELECT CASE WHEN i % 5 = 0 THEN 'collective' ELSE 'individual' END AS k,
+                                      (ARRAY[15, 30, 30, 45, 60, 60, 90, 120])[1 + i % 8] AS d) x
+           JOIN (SELECT ordinality AS n, place_uid, commune_code, departement, region FROM unnest($5::text[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY AS u(place_uid, commune_code, departement, region)) s
+             ON s.n = 1 + (i * 2654435761::bigint % $13::int)`,
+        [
+          prefix, o.mediators, o.from, o.days, sites.map((s) => s.placeUid), THEMES, ADMIN, start + done + 1, start + done + n,
+          sites.map((s) => s.communeCode), sites.map((s) => s.departement), sites.map((s) => s.region), sites.length,
+        ],
+      );
+      await tx.query(
+        `INSERT INTO mediation.activity_beneficiary (activity_id, seq, beneficiary_id, gender, age_band, status)
+         SELECT a.id, g.s, NULL, (ARRAY['f', 'f', 'm', 'nc'])[1 + (g.s + ascii(a.id::text)) % 4], ($1::text[])[1 + (g.s * 3 + ascii(a.id::text)) % array_length($1::text[], 1)],
+                ($2::text[])[1 + (g.s + ascii(right(a.id::text, 1))) % array_length($2::text[], 1)]
+           FROM mediation.activity a CROSS JOIN LATERAL generate_series(1, a.participants) AS g(s)
+          WHERE a.id IN (SELECT md5('act-' || i)::uuid FROM generate_series($3::int, $4::int) i)`,
+        [AGES, STATS, start + done + 1, start + done + n],
+      );
+    });
+    o.onProgress?.(done + n);
+  }
+  if (o.followed > 0) {
+    await db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO mediation.beneficiary (id, mediator_id, alias, alias_key, birth_year, commune_code, consent_at, last_activity_on)
+         SELECT md5('ben-' || $3::int || i)::uuid, $1::text || (i % $2::int), 'Personne ' || i, 'personne ' || i, 1940 + i % 60, NULL, now(), NULL FROM generate_series(1, $4::int) i`,
+        [prefix, o.mediators, start, o.followed],
+      );
+      // The first person of some individual activities of the same mediator becomes a followed one.
+      await tx.query(
+        `UPDATE mediation.activity_beneficiary ab SET beneficiary_id = md5('ben-' || $1::int || ((CASE WHEN a.mediator_id ~ ('^' || $2::text || '[0-9]+$') THEN substr(a.mediator_id, length($2::text) + 1)::int END) + $3::int * ((hashtext(a.id::text) & 1023) % greatest(1, $4::int / $3::int))))::uuid
+           FROM mediation.activity a
+          WHERE ab.activity_id = a.id AND ab.seq = 1 AND a.kind = 'individual' AND a.source = 'generated' AND (hashtext(a.id::text) & 7) = 0
+            AND (CASE WHEN a.mediator_id ~ ('^' || $2::text || '[0-9]+$') THEN substr(a.mediator_id, length($2::text) + 1)::int END) + $3::int * ((hashtext(a.id::text) & 1023) % greatest(1, $4::int / $3::int)) BETWEEN 1 AND $4::int
+            AND a.mediator_id LIKE $2::text || '%'`,
+        [start, prefix, o.mediators, o.followed],
+      );
+      await tx.query(
+        `UPDATE mediation.beneficiary b SET last_activity_on = x.last FROM
+           (SELECT ab.beneficiary_id, max(a.date) AS last FROM mediation.activity_beneficiary ab JOIN mediation.activity a ON a.id = ab.activity_id
+             WHERE ab.beneficiary_id IS NOT NULL GROUP BY ab.beneficiary_id) x WHERE x.beneficiary_id = b.id`,
+      );
+    });
+  }
+}
+
+/**
+ * Recomputes every activity counter from the tables (same figures as counterDeltas, in SQL).
+ * Training counters (registrations, completions, competences) are left as they are.
+ */
+export async function rebuildCounters(db: Db): Promise<number> {
+  return db.transaction(async (tx: Queryable) => {
+    await tx.query(`DELETE FROM mediation.stat_counter WHERE metric NOT IN ('training_registrations', 'training_completed', 'competence')`);
+    const r = await tx.query(
+      `INSERT INTO mediation.stat_counter (scope, scope_id, month, metric, key, value)
+       WITH a AS (
+         SELECT a.id, date_trunc('month', a.date)::date AS month, a.kind, a.duration_min, a.place_kind, a.themes, a.admin_themes, a.autonomy, a.orientation, a.equipment,
+                a.participants AS n, a.mediator_id, a.team_id::text AS team_id, a.place_uid, a.commune_code, a.departement, a.region
+           FROM mediation.activity a
+       ), m AS (
+         SELECT id, month, 'activities' AS metric, kind AS key, 1::bigint AS v FROM a
+         UNION ALL SELECT id, month, 'accompaniments', kind, n FROM a
+         UNION ALL SELECT id, month, 'minutes', kind, duration_min FROM a
+         UNION ALL SELECT a.id, a.month, 'followed', a.kind, count(*) FROM a JOIN mediation.activity_beneficiary ab ON ab.activity_id = a.id AND ab.beneficiary_id IS NOT NULL GROUP BY a.id, a.month, a.kind
+         UNION ALL SELECT id, month, 'theme', t, n FROM a, unnest(themes) t
+         UNION ALL SELECT id, month, 'admin_theme', t, n FROM a, unnest(admin_themes) t
+         UNION ALL SELECT id, month, 'place_kind', place_kind, 1 FROM a
+         UNION ALL SELECT id, month, 'duration', duration_min::text, 1 FROM a
+         UNION ALL SELECT id, month, 'autonomy', autonomy, 1 FROM a WHERE autonomy IS NOT NULL
+         UNION ALL SELECT id, month, 'orientation', orientation, 1 FROM a WHERE orientation IS NOT NULL
+         UNION ALL SELECT id, month, 'equipment', equipment, 1 FROM a WHERE equipment IS NOT NULL
+         UNION ALL SELECT a.id, a.month, p.metric, p.key, count(*) FROM a JOIN mediation.activity_beneficiary ab ON ab.activity_id = a.id
+           CROSS JOIN LATERAL (VALUES ('gender', coalesce(ab.gender, 'nc')), ('age', coalesce(ab.age_band, 'nc')), ('status', coalesce(ab.status, 'nc'))) p(metric, key)
+           GROUP BY a.id, a.month, p.metric, p.key
+       )
+       SELECT s.scope, s.scope_id, m.month, m.metric, m.key, sum(m.v)
+         FROM m JOIN a ON a.id = m.id
+         CROSS JOIN LATERAL (VALUES ('all', ''), ('region', a.region), ('departement', a.departement), ('commune', a.commune_code), ('place', a.place_uid),
+                                    ('mediator', a.mediator_id), ('team', a.team_id)) s(scope, scope_id)
+        WHERE s.scope_id IS NOT NULL
+        GROUP BY s.scope, s.scope_id, m.month, m.metric, m.key`,
+    );
+    return r.rowCount ?? 0;
+  });
+}
