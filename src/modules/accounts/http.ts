@@ -265,3 +265,10 @@ export const requireSignedIn = markGuard(
 export function uploadRoute(guard: ReturnType<typeof requirePermission>, bodyLimit: number) {
   return { bodyLimit, onRequest: guard, preHandler: guard };
 }
+
+/**
+ * Options for a route whose URL carries a secret (a link e-mailed to sign in, reset a password,
+ * accept an invitation, confirm an address or a claim): its request line is not logged at all
+ * (level warn). Every other log line has its URL redacted anyway (platform/log.ts `redactUrl`).
+ */
+export const TOKEN_ROUTE = { logLevel: 'warn' as const };

@@ -40,6 +40,7 @@ export {
   requirePermission,
   requireSignedIn,
   uploadRoute,
+  TOKEN_ROUTE,
   registeredRoutes,
   guardOf,
   type CurrentUser,

@@ -36,13 +36,13 @@ import {
   resolveSession,
   sessionToken,
   setSessionCookie,
+  TOKEN_ROUTE,
 } from '../http.ts';
 import { csrfField, errorSummary, field, formatDate, notice, renderPage, titleWithErrors, type FieldError } from './ui.ts';
 import { formValue, param, queryValue } from './forms.ts';
 
 const SIGNIN_LIMIT = { rateLimit: { max: 30, timeWindow: '1 minute' } };
 const MAIL_LIMIT = { rateLimit: { max: 10, timeWindow: '1 minute' } };
-const TOKEN_ROUTE = { logLevel: 'warn' as const };
 
 function send(reply: FastifyReply, status: number, page: string) {
   return reply.status(status).type('text/html; charset=utf-8').send(page);

@@ -5,7 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { html, raw } from '../../../../platform/html/html.ts';
 import { UserError } from '../../../../platform/http/errors.ts';
-import { can, getUser, requireSignedIn } from '../../../accounts/index.ts';
+import { TOKEN_ROUTE, can, getUser, requireSignedIn } from '../../../accounts/index.ts';
 import { listRegions } from '../../../territories/index.ts';
 import { searchPlaces } from '../../service.ts';
 import { getPlaceRow, getPlacesByUids, type Place } from '../../store.ts';
@@ -174,9 +174,9 @@ export function registerHomePages(deps: PageDeps): void {
     });
   };
 
-  app.get('/gestion/revendications/confirmer/:token', { config: { rateLimit: { max: 30, timeWindow: '1 minute' } } }, confirmPage);
+  app.get('/gestion/revendications/confirmer/:token', { ...TOKEN_ROUTE, config: { rateLimit: { max: 30, timeWindow: '1 minute' } } }, confirmPage);
 
-  app.post('/gestion/revendications/confirmer/:token', { preValidation: app.csrfProtection, config: { rateLimit: { max: 30, timeWindow: '1 minute' } } }, async (req, reply) => {
+  app.post('/gestion/revendications/confirmer/:token', { ...TOKEN_ROUTE, preValidation: app.csrfProtection, config: { rateLimit: { max: 30, timeWindow: '1 minute' } } }, async (req, reply) => {
     const claim = await confirmClaim(db, param(req, 'token'));
     if (!claim) return confirmPage(req, reply);
     // No account acts here: the holder of the place's mailbox confirmed (recorded by places.claim.verify).
