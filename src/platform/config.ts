@@ -57,6 +57,9 @@ export interface Config {
   sessionMaxHours: number;
   /** Accounts: base of the progressive delay after failed sign-ins (ms). */
   signinDelayMs: number;
+  /** Heavy computations a request can trigger (coverage plan, what if) run in worker threads:
+   *  how many (COMPUTE_WORKERS), how many may wait (COMPUTE_QUEUE), the budget of one (COMPUTE_TIMEOUT_MS). */
+  compute: { workers: number; queue: number; timeoutMs: number };
   /** Accounts: optional OpenID Connect sign-in (e.g. ProConnect). */
   oidc: { issuer: string; clientId: string; clientSecret: string; label: string } | null;
   /** Territories: where the reference geography is downloaded from (see src/modules/territories/README.md). */
@@ -160,6 +163,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     sessionIdleMinutes: int(env.SESSION_IDLE_MINUTES, 60, 'SESSION_IDLE_MINUTES'),
     sessionMaxHours: int(env.SESSION_MAX_HOURS, 12, 'SESSION_MAX_HOURS'),
     signinDelayMs: int(env.SIGNIN_DELAY_MS, 250, 'SIGNIN_DELAY_MS'),
+    compute: {
+      workers: Math.max(1, int(env.COMPUTE_WORKERS, 1, 'COMPUTE_WORKERS')),
+      queue: int(env.COMPUTE_QUEUE, 8, 'COMPUTE_QUEUE'),
+      timeoutMs: Math.max(100, int(env.COMPUTE_TIMEOUT_MS, 10_000, 'COMPUTE_TIMEOUT_MS')),
+    },
     oidc:
       env.OIDC_ISSUER && env.OIDC_CLIENT_ID && env.OIDC_CLIENT_SECRET
         ? { issuer: env.OIDC_ISSUER, clientId: env.OIDC_CLIENT_ID, clientSecret: env.OIDC_CLIENT_SECRET, label: env.OIDC_LABEL || 'ProConnect' }

@@ -15,6 +15,7 @@ import { registerOidc } from './oidc.ts';
 import { findUserByEmail, grantRole, inviteUser, secretKey, type AccountsDeps } from './service.ts';
 import { isRole, type Role, type ScopeKind } from './model.ts';
 import { rekeySecrets } from './secrets.ts';
+import { auditCommand } from '../../platform/audit/cli.ts';
 
 export {
   can,
@@ -102,6 +103,7 @@ export const accountsModule: ModuleManifest = {
     registerOidc(app, deps);
   },
   commands: {
+    audit: auditCommand,
     accounts: {
       summary: 'Invite a person (prints the invitation link; --role admin makes a platform administrator); rekey: re-encrypt 2FA secrets under the current SECRET_KEY',
       usage: 'accounts invite <email> <name> [--role R --scope-kind K --scope-id ID] | accounts rekey',

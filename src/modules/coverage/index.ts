@@ -11,7 +11,8 @@ import { coverageCommands } from './cli.ts';
 import { stopJobs } from './jobs.ts';
 import { registerCoveragePages } from './pages/coverage.ts';
 import { registerCoverageRoutes } from './routes.ts';
-import { followPlaceChanges, recomputeAll } from './service.ts';
+import { followPlaceChanges, recomputeAll, useComputePool } from './service.ts';
+import { ComputePool } from '../../platform/jobs/pool.ts';
 import { readState } from './store.ts';
 import { registerRoadmapContributions } from './roadmap.ts';
 
@@ -39,6 +40,19 @@ export const coverageModule: ModuleManifest = {
   name: 'coverage',
   migrations: path.join(here, 'migrations'),
   register(app, ctx) {
+    // The planner and "what if" run off the event loop (bounded queue, time budget).
+    const pool = new ComputePool({
+      workerModule: path.join(here, 'compute-worker.ts'),
+      size: ctx.config.compute.workers,
+      maxQueue: ctx.config.compute.queue,
+      timeoutMs: ctx.config.compute.timeoutMs,
+      log: ctx.log,
+    });
+    const release = useComputePool(ctx.db, pool);
+    app.addHook('onClose', async () => {
+      release();
+      await pool.close();
+    });
     registerCoverageRoutes(app, ctx);
     registerCoveragePages(app, ctx);
     // Incremental recompute after every write to places (tests call refresh/ensureFresh directly).

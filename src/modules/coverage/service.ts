@@ -11,11 +11,8 @@ import { dataVersion, getPlacesByUids, listPlacePoints } from '../places/index.t
 import {
   affectedCommunes,
   buildIndexes,
-  changedCommunes,
   groupBy,
-  measureCommune,
   measureCommunes,
-  planGreedy,
   SERVICE_LABELS,
   summarise,
   whiteZones,
@@ -44,6 +41,8 @@ import {
   writeState,
   type CoverageState,
 } from './store.ts';
+import { computePlan, computeWhatIf, inScope, summaryOf, type PlanInput, type WhatIfInput, type WhatIfResult } from './compute.ts';
+import type { ComputePool, SlotData } from '../../platform/jobs/pool.ts';
 
 export const messages = {
   unknownTerritory: (ref: string) => `Territoire inconnu : « ${ref} ». Exemples : 27 (département), region:28, epci:200000172, commune:27229.`,
@@ -513,23 +512,22 @@ export interface Scope {
 /** The measures of a territory reference ('27', 'region:28', 'epci:…', 'commune:…'; empty = France). */
 export async function scope(db: Db, ref: string | null | undefined): Promise<Scope> {
   const { state, measures } = await allMeasures(db);
+  const territory = await scopeTerritory(db, ref);
+  return { territory, measures: inScope(measures, territory), state };
+}
+
+/** The territory of a reference: null for France (empty, "france", "fr"); 404 when unknown. */
+async function scopeTerritory(db: Db, ref: string | null | undefined): Promise<Territory | null> {
   const r = (ref ?? '').trim();
-  if (r === '' || r.toLowerCase() === 'france' || r.toLowerCase() === 'fr') return { territory: null, measures, state };
+  if (r === '' || r.toLowerCase() === 'france' || r.toLowerCase() === 'fr') return null;
   const territory = await resolveTerritory(db, r);
   if (!territory) throw new UserError(messages.unknownTerritory(r), 404, 'territory');
-  const key: (m: CommuneMeasure) => string | null =
-    territory.level === 'region' ? (m) => m.region : territory.level === 'departement' ? (m) => m.departement : territory.level === 'epci' ? (m) => m.epci : (m) => m.code;
-  const code = territory.level === 'commune' && territory.parents.some((p) => p.level === 'commune') ? territory.parents.find((p) => p.level === 'commune')!.code : territory.code;
-  return { territory, measures: measures.filter((m) => key(m) === code), state };
+  return territory;
 }
 
 /** Summary of one scope (France or a territory). */
 export function scopeSummary(s: Scope): AreaSummary {
-  const level: AreaLevel = s.territory ? (s.territory.level === 'commune' ? 'epci' : s.territory.level) : 'france';
-  const area = s.territory ? { level, code: s.territory.code, name: s.territory.name } : { level: 'france' as const, code: 'FR', name: 'France' };
-  const summary = summarise(s.measures, area, SERVICE_LABELS.length, s.territory ? 0 : s.state.unattributedPlaces);
-  if (s.territory?.level === 'commune') summary.level = 'epci'; // a single commune is summarised like a group of one
-  return summary;
+  return summaryOf(s.territory, s.measures, s.state.unattributedPlaces);
 }
 
 const names = new WeakMap<Db, Map<string, string>>();
@@ -602,13 +600,41 @@ export interface PlanOutput extends PlanResult {
   places: Record<string, PlaceLabel>;
 }
 
+/**
+ * Where the planner and "what if" run: in the worker threads of the pool the server registered
+ * for this database (the event loop stays free; bounded queue and time budget), inline otherwise
+ * (CLI, tests that build no app).
+ */
+const pools = new WeakMap<Db, ComputePool>();
+
+export function useComputePool(db: Db, pool: ComputePool): () => void {
+  pools.set(db, pool);
+  return () => {
+    if (pools.get(db) === pool) pools.delete(db);
+  };
+}
+
+function poolOf(db: Db): ComputePool | null {
+  const p = pools.get(db);
+  return p && !p.isClosed ? p : null;
+}
+
+/** The data of a stored version a worker needs (sent to each worker once per version). */
+function slotsOf(state: CoverageState, measures: CommuneMeasure[], places?: CoveragePlace[]): SlotData[] {
+  const slots: SlotData[] = [{ slot: 'measures', key: String(state.version), load: () => measures }];
+  if (places) slots.push({ slot: 'places', key: String(state.version), load: () => places });
+  return slots;
+}
+
 export async function plan(db: Db, q: PlanQuery): Promise<PlanOutput> {
-  const s = await scope(db, q.territory);
-  if (!s.territory) throw new UserError(messages.communeTerritory, 400, 'territory');
-  if (s.territory.level === 'commune') throw new UserError(messages.communeTerritory, 400, 'territory');
-  const result = planGreedy(s.measures, q.criterion, q.radiusKm, q.k);
+  const { state, measures } = await allMeasures(db);
+  const territory = await scopeTerritory(db, q.territory);
+  if (!territory || territory.level === 'commune') throw new UserError(messages.communeTerritory, 400, 'territory');
+  const input: PlanInput = { territory, radiusKm: q.radiusKm, k: q.k, criterion: q.criterion };
+  const pool = poolOf(db);
+  const result = pool ? await pool.run<PlanResult>('plan', input, slotsOf(state, measures)) : computePlan(measures, input);
   const labels = await placeLabels(db, result.picks.map((p) => p.nearestExisting?.uid ?? '').filter(Boolean));
-  return { ...result, territory: s.territory, criterion: q.criterion, places: Object.fromEntries(labels) };
+  return { ...result, territory, criterion: q.criterion, places: Object.fromEntries(labels) };
 }
 
 export interface WhatIfQuery {
@@ -635,31 +661,11 @@ export interface WhatIfOutput {
  * change can affect are recomputed.
  */
 export async function whatIf(db: Db, q: WhatIfQuery): Promise<WhatIfOutput> {
-  const s = await scope(db, q.territory);
-  const places = await snapshotOf(db, s.state);
-  const known = new Set(places.map((p) => p.uid));
-  const closing = new Set(q.close);
-  const unknownUids = q.close.filter((u) => !known.has(u));
-  const opened: CoveragePlace[] = q.open.map((o, i) => ({
-    uid: `nouveau-${i + 1}`,
-    lat: o.lat,
-    lon: o.lon,
-    services: o.services ?? [...SERVICE_LABELS],
-    openSaturday: o.openSaturday ?? true,
-    communeCode: null,
-  }));
-  const removed = places.filter((p) => closing.has(p.uid));
-  const modified = [...places.filter((p) => !closing.has(p.uid)), ...opened];
-  const affected = affectedCommunes(s.measures, [...removed, ...opened], SERVICE_LABELS, new Set(removed.map((p) => p.communeCode ?? '').filter(Boolean)));
-  const ix = affected.size ? buildIndexes(modified, SERVICE_LABELS) : null;
-  const after = s.measures.map((m) => (affected.has(m.code) && ix ? measureCommune(m, ix) : m));
-  return {
-    territory: s.territory,
-    before: scopeSummary(s),
-    after: scopeSummary({ ...s, measures: after }),
-    unknownUids,
-    closed: removed.length,
-    opened: opened.length,
-    changed: changedCommunes(s.measures, after, q.criterion).slice(0, 200),
-  };
+  const { state, measures } = await allMeasures(db);
+  const territory = await scopeTerritory(db, q.territory);
+  const places = await snapshotOf(db, state);
+  const input: WhatIfInput = { territory, unattributedPlaces: state.unattributedPlaces, close: q.close, open: q.open, criterion: q.criterion };
+  const pool = poolOf(db);
+  const r = pool ? await pool.run<WhatIfResult>('whatIf', input, slotsOf(state, measures, places)) : computeWhatIf(measures, places, input);
+  return { territory, ...r };
 }

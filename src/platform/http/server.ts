@@ -23,6 +23,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { AppContext } from '../module.ts';
 import { UserError } from './errors.ts';
+import { databaseRateLimitStore } from './rate-limit-store.ts';
 import { layout } from '../html/layout.ts';
 import { html } from '../html/html.ts';
 
@@ -67,7 +68,8 @@ export async function createServer(ctx: AppContext): Promise<App> {
     cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure: ctx.config.env === 'production', signed: false },
     getToken: (req) => (req.body as Record<string, string> | undefined)?._csrf ?? (req.headers['x-csrf-token'] as string | undefined),
   });
-  await app.register(rateLimit, { global: false });
+  // Limits are counted in the database: they hold across every instance on one PostgreSQL.
+  await app.register(rateLimit, { global: false, store: databaseRateLimitStore(ctx.db) });
   await app.register(cors, {
     // Public read API: any origin may GET; nothing else crosses origins.
     methods: ['GET', 'HEAD'],
