@@ -14,7 +14,7 @@ import type { FieldName, ValidationIssue } from './types.ts';
 
 const fieldName = z.enum(FIELDS);
 /** A coded value's standard value(s); null = "means nothing, skip it" (declared, so not reported). */
-const valueTarget = z.union([z.string(), z.array(z.string()), z.null()]);
+const valueTarget = z.union([z.string().min(1, 'valeur standard à compléter (ou null pour ignorer cette valeur)'), z.array(z.string().min(1)), z.null()]);
 const valueMap = z.record(z.string(), valueTarget);
 const day = z.enum(['Mo', 'Tu', 'We', 'Th', 'Fr', 'Sa', 'Su', 'PH']);
 
