@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { CliCommand, CliContext } from '../../platform/module.ts';
 import { csvStream, IdRegistry, initMapping, mappingFileSchema, previewMapping, readPlaces, sampleCsv, toGeoJsonFeature, toJsonRecord, validateRow } from './model/index.ts';
 import type { ValidationIssue } from './model/types.ts';
-import { toRecord } from './store.ts';
+import { exportRecord } from './store.ts';
 import { importPlaces, iteratePlaces, undoImportRemovals, type ImportReport } from './service.ts';
 import { IMPORT_HELP, MAPPING_HELP } from './cli-help.ts';
 import { findDuplicateCandidates, markNotDuplicate, mergePlaces } from './duplicates.ts';
@@ -190,11 +190,11 @@ const validateCommand: CliCommand = {
 
 const exportCommand: CliCommand = {
   summary: 'Export places as standard CSV v1.0.2, JSON or GeoJSON (whole base or a territory)',
-  usage: 'export [--format csv|json|geojson] [--output FILE] [--territory CODE] [--q TEXT]',
+  usage: 'export [--format csv|json|geojson] [--output FILE] [--territory CODE] [--q TEXT] [--approximate]',
   async run(args, ctx) {
     const { values } = parseArgs({
       args,
-      options: { format: { type: 'string', default: 'csv' }, output: { type: 'string' }, territory: { type: 'string' }, q: { type: 'string' } },
+      options: { format: { type: 'string', default: 'csv' }, output: { type: 'string' }, territory: { type: 'string' }, q: { type: 'string' }, approximate: { type: 'boolean', default: false } },
     });
     const format = values.format!;
     if (!['csv', 'json', 'geojson'].includes(format)) throw new Error('--format must be csv, json or geojson');
@@ -206,14 +206,14 @@ const exportCommand: CliCommand = {
       async function* records() {
         for await (const h of source) {
           n++;
-          yield toRecord(h.place);
+          yield exportRecord(h.place, { approximate: values.approximate });
         }
       }
       for await (const chunk of csvStream(records())) await write(chunk);
     } else {
       await write(format === 'json' ? '[\n' : '{"type":"FeatureCollection","features":[\n');
       for await (const h of source) {
-        const rec = toRecord(h.place);
+        const rec = exportRecord(h.place, { approximate: values.approximate });
         if (format === 'geojson' && (rec.latitude === null || rec.longitude === null)) continue;
         await write((n++ ? ',\n' : '') + JSON.stringify(format === 'json' ? toJsonRecord(rec) : toGeoJsonFeature(rec, { uid: h.place.uid })));
       }
