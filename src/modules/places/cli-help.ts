@@ -24,3 +24,49 @@ public /lieux/<uid> links and managers' claims survive), and so does a later imp
 Every import is recorded (import run, per-row issues) and audited, whatever its door.
 Exit code 1 when no place was kept, a line was unreadable, or --replace-source removed nothing.
 `;
+
+/** The mapping-file format, printed after the import help (README.md says the same). */
+export const MAPPING_HELP = `
+MAPPING FILES (--mapping M.json; in the back office, attached to the source)
+A producer's own CSV/JSON becomes standard rows through a JSON file:
+
+{
+  "name": "Département des Ardennes — recensement",
+  "encoding": "windows-1252",          (optional: forced instead of detected)
+  "delimiter": ";",                    (optional: , ; TAB or |)
+  "separator": "|",                    (default separator of multi-valued cells)
+  "dateFormat": "DD/MM/YYYY",          (YYYY-MM-DD DD/MM/YYYY DD-MM-YYYY DD.MM.YYYY MM/DD/YYYY YYYY/MM/DD)
+  "unmapped": "drop",                  (a coded value no map knows: "drop" with a warning, or "refuse" the row)
+  "columns": {
+    "IDENTIFIANT": "id",               (producer column → standard field)
+    "NOM_LIEU": "nom",
+    "NUM_VOIE": "adresse",             (several columns feeding a text field are joined with a space:
+    "LIBELLE_VOIE": "adresse",          "12" + "rue Haute" → "12 rue Haute")
+    "ADRESSE": { "field": "adresse", "fallback": ["LIEU_DIT", "NOM_LIEU"] },
+                                       (empty cell → the first non-empty fallback column)
+    "SITE": { "field": "site_web", "separator": " " },
+                                       (a separator for this column only: hyphens in URLs stay)
+    "TARIF": { "field": "frais_a_charge", "values": { "G": "Gratuit", "P": "Payant" }, "unmapped": "refuse" },
+    "LABELS": [                        (one column feeding several fields, each with its own map;
+      { "field": "dispositif_programmes_nationaux", "values": { "CNFS": "Conseillers numériques" }, "separator": "," },
+      { "field": "formations_labels", "values": { "FABT": "Fabriques de Territoire" } },
+      { "field": "autres_formations_labels" }
+    ],                                  a target without "values" takes the items no map knows)
+    "CP": "code_postal", "VILLE": "commune", "SIRET": "pivot", "DATE_MAJ": "date_maj"
+  },
+  "values": { "services": { "S1": "Aide aux démarches administratives" } },
+                                       (field-level maps, used after the column's own; a value
+                                        mapped to null is skipped without a warning)
+  "defaults": { "source": "Département des Ardennes" },   (when a row has no value)
+  "hours": { "columns": { "lundi_matin": "Mo", "lundi_apres_midi": "Mo", "samedi_matin": "Sa" } },
+                                       (half-day or day columns → opening_hours; cells such as
+                                        "09:00-12:00", "9h-12h30", "9h12h", "14 h à 17 h", "fermé";
+                                        "sur rdv" and unreadable cells drop that half-day only,
+                                        with a warning; adjacent ranges merge)
+  "ignore": ["COMMENTAIRE_INTERNE"]    (columns deliberately not imported; others are reported)
+}
+
+"maillage mapping init FILE" writes a starting mapping from a file's header and sample values;
+"maillage validate FILE --mapping M.json" shows, per mapped column, source values beside what
+they became.
+`;

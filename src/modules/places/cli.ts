@@ -4,11 +4,11 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CliCommand, CliContext } from '../../platform/module.ts';
-import { csvStream, IdRegistry, mappingFileSchema, readPlaces, toGeoJsonFeature, toJsonRecord, validateRow } from './model/index.ts';
+import { csvStream, IdRegistry, initMapping, mappingFileSchema, previewMapping, readPlaces, sampleCsv, toGeoJsonFeature, toJsonRecord, validateRow } from './model/index.ts';
 import type { ValidationIssue } from './model/types.ts';
-import { toRecord } from './store.ts';
+import { exportRecord } from './store.ts';
 import { importPlaces, iteratePlaces, undoImportRemovals, type ImportReport } from './service.ts';
-import { IMPORT_HELP } from './cli-help.ts';
+import { IMPORT_HELP, MAPPING_HELP } from './cli-help.ts';
 import { findDuplicateCandidates, markNotDuplicate, mergePlaces } from './duplicates.ts';
 import type { FieldName } from './model/types.ts';
 
@@ -60,7 +60,7 @@ function intOption(name: string, value: string | undefined, fallback: number): n
 const importCommand: CliCommand = {
   summary: 'Import a places file (CSV v1.0.2 or v0.1, JSON, GeoJSON, or a producer format with --mapping)',
   usage: 'import FILE --source NAME [--replace-source [--max-refused PCT]] [--mapping M.json] [--format csv|json|geojson] [--dry-run] [--json] [--max N] | import undo RUN',
-  help: IMPORT_HELP,
+  help: IMPORT_HELP + MAPPING_HELP,
   async run(args, ctx) {
     if (args[0] === 'undo') {
       const { positionals } = parseArgs({ args: args.slice(1), allowPositionals: true, options: {} });
@@ -131,7 +131,8 @@ const validateCommand: CliCommand = {
     const file = positionals[0];
     if (!file) throw new Error('Missing FILE. Usage: maillage validate FILE');
     if (!fs.existsSync(file)) throw new Error(`File not found: ${file}`);
-    const reading = await readPlaces(file, { format: values.format as 'csv' | undefined, mapping: loadMapping(values.mapping), fileName: file });
+    const mapping = loadMapping(values.mapping);
+    const reading = await readPlaces(file, { format: values.format as 'csv' | undefined, mapping, fileName: file });
     const max = intOption('max', values.max, 500);
     const issues: ValidationIssue[] = [];
     let rows = 0;
@@ -173,6 +174,14 @@ const validateCommand: CliCommand = {
       ctx.out(`${rows + unreadable} enregistrement(s) : ${rows - refused} valide(s), ${refused} refusé(s), ${unreadable} illisible(s) ; ${errors} erreur(s), ${warnings} avertissement(s).`);
       for (const i of issues) ctx.out(formatIssue(i));
       if (summary.truncated) ctx.out(`  … (${errors + warnings - issues.length} de plus ; --max N pour en voir davantage)`);
+      if (mapping && reading.meta.format === 'csv') {
+        ctx.out('Correspondance, colonne par colonne (valeurs du fichier → ce qu’elles deviennent) :');
+        for (const c of previewMapping(sampleCsv(fs.readFileSync(file)), mapping)) {
+          ctx.out(`  ${c.column} → ${c.fields.join(', ')}`);
+          if (c.examples.length === 0) ctx.out('      (aucune valeur dans les premières lignes)');
+          for (const e of c.examples) ctx.out(`      « ${e.source.slice(0, 60)} » → ${Object.entries(e.result).map(([f, v]) => `${f} = « ${String(v).slice(0, 80)} »`).join(' ; ')}`);
+        }
+      }
       ctx.out(errors === 0 ? 'Le fichier est conforme au standard.' : 'Le fichier n’est pas entièrement conforme : les lignes en erreur seraient refusées à l’import, les lignes illisibles ignorées.');
     }
     return errors > 0 ? 1 : 0;
@@ -181,11 +190,11 @@ const validateCommand: CliCommand = {
 
 const exportCommand: CliCommand = {
   summary: 'Export places as standard CSV v1.0.2, JSON or GeoJSON (whole base or a territory)',
-  usage: 'export [--format csv|json|geojson] [--output FILE] [--territory CODE] [--q TEXT]',
+  usage: 'export [--format csv|json|geojson] [--output FILE] [--territory CODE] [--q TEXT] [--approximate]',
   async run(args, ctx) {
     const { values } = parseArgs({
       args,
-      options: { format: { type: 'string', default: 'csv' }, output: { type: 'string' }, territory: { type: 'string' }, q: { type: 'string' } },
+      options: { format: { type: 'string', default: 'csv' }, output: { type: 'string' }, territory: { type: 'string' }, q: { type: 'string' }, approximate: { type: 'boolean', default: false } },
     });
     const format = values.format!;
     if (!['csv', 'json', 'geojson'].includes(format)) throw new Error('--format must be csv, json or geojson');
@@ -197,14 +206,14 @@ const exportCommand: CliCommand = {
       async function* records() {
         for await (const h of source) {
           n++;
-          yield toRecord(h.place);
+          yield exportRecord(h.place, { approximate: values.approximate });
         }
       }
       for await (const chunk of csvStream(records())) await write(chunk);
     } else {
       await write(format === 'json' ? '[\n' : '{"type":"FeatureCollection","features":[\n');
       for await (const h of source) {
-        const rec = toRecord(h.place);
+        const rec = exportRecord(h.place, { approximate: values.approximate });
         if (format === 'geojson' && (rec.latitude === null || rec.longitude === null)) continue;
         await write((n++ ? ',\n' : '') + JSON.stringify(format === 'json' ? toJsonRecord(rec) : toGeoJsonFeature(rec, { uid: h.place.uid })));
       }
@@ -250,7 +259,31 @@ const dedupCommand: CliCommand = {
   },
 };
 
+const mappingCommand: CliCommand = {
+  summary: 'Write a starting mapping file from a producer CSV (header + sample values)',
+  usage: 'mapping init FILE [--output M.json] [--name NAME]',
+  help: MAPPING_HELP,
+  db: false,
+  async run(args, ctx) {
+    const [sub, ...rest] = args;
+    if (sub !== 'init') throw new Error('Usage: maillage mapping init FILE [--output M.json]');
+    const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { output: { type: 'string' }, name: { type: 'string' } } });
+    const file = positionals[0];
+    if (!file) throw new Error('Missing FILE. Usage: maillage mapping init FILE [--output M.json]');
+    if (!fs.existsSync(file)) throw new Error(`File not found: ${file}`);
+    const mapping = initMapping(sampleCsv(fs.readFileSync(file)), values.name);
+    const text = `${JSON.stringify(mapping, null, 2)}\n`;
+    if (values.output) {
+      fs.writeFileSync(values.output, text);
+      const todo = (text.match(/: ""/g) ?? []).length;
+      process.stderr.write(`Correspondance écrite dans ${values.output} : ${Object.keys(mapping.columns).length} colonne(s) reconnue(s), ${mapping.ignore?.length ?? 0} ignorée(s), ${todo} valeur(s) à compléter.\n`);
+    } else ctx.out(text.trimEnd());
+    return 0;
+  },
+};
+
 export const placesCommands: Record<string, CliCommand> = {
+  mapping: mappingCommand,
   import: importCommand,
   validate: validateCommand,
   export: exportCommand,

@@ -9,7 +9,7 @@ import type { App } from '../../platform/http/server.ts';
 import type { AppContext } from '../../platform/module.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
 import { csvStream, toGeoJsonFeature, toJsonRecord } from './model/index.ts';
-import { STANDARD_COLUMNS, toRecord, type Place } from './store.ts';
+import { exportRecord, neutraliseFormulas, STANDARD_COLUMNS, toRecord, type Place } from './store.ts';
 import {
   countPlacesBy,
   dataVersion,
@@ -116,8 +116,25 @@ function parseFields(fields: string | undefined): string[] | null {
   if (!fields) return null;
   const list = fields.split(',').map((f) => f.trim()).filter(Boolean);
   const known = new Set<string>([...STANDARD_COLUMNS, ...PUBLIC_EXTRA, 'distance_km']);
-  for (const f of list) if (!known.has(f)) throw new UserError(`Champ inconnu dans fields : « ${f} ».`, 400, 'fields');
-  return list.includes('uid') ? list : ['uid', ...list];
+  // Items carry their distance as `distance_km`; `distance` names it too.
+  const named = list.map((f) => (f === 'distance' ? 'distance_km' : f));
+  for (const f of named) if (!known.has(f)) throw new UserError(`Champ inconnu dans fields : « ${f} ».`, 400, 'fields');
+  return named.includes('uid') ? named : ['uid', ...named];
+}
+
+/**
+ * Refuses a query parameter the route does not know (`rayon=2` would otherwise silently give the
+ * default radius): 400 naming it.
+ */
+function knownParameters(schema: z.ZodObject) {
+  const known = new Set(Object.keys(schema.shape));
+  return async (req: FastifyRequest) => {
+    for (const key of Object.keys((req.query ?? {}) as Record<string, unknown>)) {
+      if (!known.has(key)) {
+        throw new UserError(`Paramètre inconnu : « ${key.slice(0, 60)} ». Paramètres acceptés : ${[...known].join(', ')}.`, 400, key.slice(0, 60));
+      }
+    }
+  };
 }
 
 /** ETag from the data version and the request URL; answers 304 when the client is current. */
@@ -185,6 +202,7 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
         description: 'Recherche plein texte, autour d’un point, par territoire ou emprise, avec filtres ; pagination par curseur.',
         querystring: searchQuerySchema,
       },
+      preValidation: knownParameters(searchQuerySchema),
     },
     async (req, reply) => {
       const version = await conditional(ctx, req, reply);
@@ -218,14 +236,16 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
     },
   );
 
+  const statsQuery = searchQuerySchema.extend({ by: z.enum(['region', 'departement', 'epci', 'commune']) });
   app.get(
     '/api/v1/places/stats',
     {
       schema: {
         tags: ['places'],
         summary: 'Nombre de lieux par territoire',
-        querystring: searchQuerySchema.extend({ by: z.enum(['region', 'departement', 'epci', 'commune']) }),
+        querystring: statsQuery,
       },
+      preValidation: knownParameters(statsQuery),
     },
     async (req, reply) => {
       if (await cacheable(ctx, req, reply)) return reply;
@@ -251,7 +271,10 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
     },
   );
 
-  const exportQuery = searchQuerySchema.omit({ cursor: true, limit: true, sort: true, fields: true });
+  const exportQuery = searchQuerySchema.omit({ cursor: true, limit: true, sort: true, fields: true }).extend({
+    approximate: bool.optional().describe('Inclure les coordonnées approximatives (centre de la commune) des lieux sans coordonnées propres ; par défaut elles sont laissées vides'),
+    spreadsheet: bool.optional().describe('Pour un tableur : les cellules qui commencent par = + - @ sont précédées d’une apostrophe (elles ne seront pas exécutées comme formules)'),
+  });
   const exportRoute = (ext: 'csv' | 'json' | 'geojson') =>
     app.get(
       `/api/v1/places.${ext}`,
@@ -261,6 +284,7 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
           summary: `Export ${ext.toUpperCase()} au standard lieux de médiation numérique v1.0.2`,
           querystring: exportQuery,
         },
+        preValidation: knownParameters(exportQuery),
       },
       async (req, reply) => {
         if (await cacheable(ctx, req, reply)) return reply;
@@ -272,8 +296,13 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
         const source = iteratePlaces(ctx.db, query);
         if (ext === 'csv') {
           reply.type('text/csv; charset=utf-8');
+          const approximate = req.query.approximate === true;
+          const spreadsheet = req.query.spreadsheet === true;
           async function* records() {
-            for await (const h of source) yield toRecord(h.place);
+            for await (const h of source) {
+              const r = exportRecord(h.place, { approximate });
+              yield spreadsheet ? neutraliseFormulas(r) : r;
+            }
           }
           return reply.send(Readable.from(csvStream(records())));
         }
@@ -282,7 +311,8 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
           yield ext === 'json' ? '[' : '{"type":"FeatureCollection","features":[';
           let first = true;
           for await (const h of source) {
-            const item = ext === 'json' ? toJsonRecord(toRecord(h.place)) : toGeoJsonFeature(toRecord(h.place), { uid: h.place.uid });
+            const rec = exportRecord(h.place, { approximate: req.query.approximate === true });
+            const item = ext === 'json' ? toJsonRecord(rec) : toGeoJsonFeature(rec, { uid: h.place.uid });
             if (ext === 'geojson' && !(item as { geometry: unknown }).geometry) continue;
             yield (first ? '' : ',') + JSON.stringify(item);
             first = false;

@@ -10,6 +10,7 @@ import { UserError } from '../../platform/http/errors.ts';
 import * as territories from '../territories/index.ts';
 import {
   atItem,
+  where,
   detach,
   IdRegistry,
   openOnWeekend,
@@ -25,6 +26,7 @@ import {
   countBy,
   countRows,
   countTiers,
+  formulaLike,
   relevanceRows,
   countTags,
   encodeHead,
@@ -95,6 +97,17 @@ function fold(s: string): string {
     .trim();
 }
 
+/** Beyond this distance from its commune's centre, a place's coordinates are questioned. */
+const FAR_FROM_COMMUNE_KM = 30;
+const FORMULA_FIELDS = ['nom', 'adresse', 'complement_adresse', 'commune', 'presentation_resume', 'presentation_detail', 'source', 'structure_parente',
+  'autres_formations_labels', 'site_web', 'courriels', 'fiche_acces_libre', 'prise_rdv', 'id'] as const;
+
+function distanceKm(lat1: number, lon1: number, lat2: number, lon2: number): number {
+  const r = Math.PI / 180;
+  const a = Math.sin(((lat2 - lat1) * r) / 2) ** 2 + Math.cos(lat1 * r) * Math.cos(lat2 * r) * Math.sin(((lon2 - lon1) * r) / 2) ** 2;
+  return 12742 * Math.asin(Math.sqrt(a));
+}
+
 function warn(line: number, field: string, value: string | null, message: string, code: string): ValidationIssue {
   return { line, field, value, message, severity: 'warning', code };
 }
@@ -131,6 +144,28 @@ export async function enrich(
   let commune = rec.code_insee ? await cache.commune(rec.code_insee) : null;
   if (rec.code_insee && !commune) {
     issues.push(warn(line, 'code_insee', rec.code_insee, `Le code INSEE ${rec.code_insee} n’existe pas dans le code officiel géographique en vigueur.`, 'code_insee_not_in_cog'));
+  }
+  if (commune && rec.code_postal && commune.postalCodes.length > 0 && !commune.postalCodes.includes(rec.code_postal)) {
+    issues.push(
+      warn(line, 'code_postal', rec.code_postal, `${where(line, 'code_postal')} : le code postal ${rec.code_postal} n’est pas un code postal de la commune ${commune.name} (code INSEE ${commune.code} : ${commune.postalCodes.slice(0, 6).join(', ')}).`, 'postal_code_mismatch'),
+    );
+  }
+  if (commune && commune.lat !== null && commune.lon !== null && rec.latitude !== null && rec.longitude !== null) {
+    const km = distanceKm(rec.latitude, rec.longitude, commune.lat, commune.lon);
+    if (km > FAR_FROM_COMMUNE_KM) {
+      issues.push(
+        warn(line, 'latitude', `${rec.latitude}, ${rec.longitude}`, `${where(line, 'latitude')} : les coordonnées (${rec.latitude}, ${rec.longitude}) sont à ${Math.round(km)} km du centre de la commune ${commune.name} (${commune.code}) : vérifiez-les, ou la commune.`, 'coordinates_far_from_commune'),
+      );
+    }
+  }
+  for (const f of FORMULA_FIELDS) {
+    const v = rec[f];
+    for (const x of Array.isArray(v) ? v : typeof v === 'string' ? [v] : []) {
+      if (formulaLike(x)) {
+        issues.push(warn(line, f, x, `${where(line, f)} : la valeur commence par « ${x[0]} » : un tableur l’exécuterait comme une formule. Gardée telle quelle ; le téléchargement pour tableur la neutralise.`, 'formula_like'));
+        break;
+      }
+    }
   }
   let precision: PlaceWrite['coordinatesPrecision'] = 'given';
   if (rec.latitude === null || rec.longitude === null) {
@@ -306,6 +341,28 @@ export interface ImportOptions {
   beforeWrite?: (tx: Queryable) => Promise<void>;
 }
 
+/** What a source's file is worth, beyond validity: counted over the kept places of one import. */
+export interface QualitySummary {
+  places: number;
+  /** Positioned at their commune's centre (no coordinates in the file). */
+  approximatePositions: number;
+  /** No position at all. */
+  missingPositions: number;
+  missingHours: number;
+  /** Hours (or half-day cells) that could not be read. */
+  unreadableHours: number;
+  /** Telephone numbers, e-mail addresses or URLs dropped as invalid. */
+  invalidContacts: number;
+  farFromCommune: number;
+  postalCodeMismatch: number;
+  formulaLike: number;
+}
+
+const QUALITY_CODES: Partial<Record<string, keyof QualitySummary>> = {
+  hours_invalid: 'unreadableHours', hours_cell_invalid: 'unreadableHours', email_invalid: 'invalidContacts', phone_invalid: 'invalidContacts',
+  url_invalid: 'invalidContacts', coordinates_far_from_commune: 'farFromCommune', postal_code_mismatch: 'postalCodeMismatch', formula_like: 'formulaLike',
+};
+
 /** A place that `replaceSource` removes (or would remove). */
 export interface Removal {
   uid: string;
@@ -338,6 +395,7 @@ export interface ImportReport {
   replaceKept: string[];
   /** Back office: why the file may not be imported by this person (see `ImportOptions.scope`). */
   scopeProblems: string[];
+  quality: QualitySummary;
   warnings: number;
   errors: number;
   /** Issues in file order (file-level ones first), at most `maxIssues`. */
@@ -394,6 +452,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
   const report: ImportReport = {
     runId: null, meta: null, fileSha256: null, records: 0, rowsRead: 0, kept: 0, inserted: 0, updated: 0, unchanged: 0, refused: 0,
     unreadable: 0, removed: 0, wouldRemove: 0, removals: [], replaceKept: [], scopeProblems: [], warnings: 0, errors: 0, issues: [],
+    quality: { places: 0, approximatePositions: 0, missingPositions: 0, missingHours: 0, unreadableHours: 0, invalidContacts: 0, farFromCommune: 0, postalCodeMismatch: 0, formulaLike: 0 },
     issuesTruncated: false,
   };
   // What the reader said about the file itself, for the "replace the source" decision.
@@ -419,7 +478,11 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     const pendingIssues: ValidationIssue[] = [];
     const record = (issue: ValidationIssue) => {
       if (issue.severity === 'error') report.errors++;
-      else report.warnings++;
+      else {
+        report.warnings++;
+        const q = QUALITY_CODES[issue.code];
+        if (q) report.quality[q]++;
+      }
       if (report.issues.length < maxIssues) report.issues.push({ ...issue, message: detach(issue.message), value: issue.value === null ? null : detach(String(issue.value)) });
       else report.issuesTruncated = true;
       if (!opts.dryRun) pendingIssues.push(issue);
@@ -484,6 +547,10 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
         for (const i of issues) batchIssues.push(r.item !== undefined ? atItem(i, r.item) : i);
         writes.push(write);
         writeLines.push(r.line);
+        report.quality.places++;
+        if (write.coordinatesPrecision === 'commune') report.quality.approximatePositions++;
+        else if (write.coordinatesPrecision === 'missing') report.quality.missingPositions++;
+        if (!write.record.horaires) report.quality.missingHours++;
       }
       takeReaderIssues();
       recordBatchIssues();
@@ -611,11 +678,11 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     await tx.query(
       `UPDATE places.import_run SET file_sha256 = $2, format = $3, version = $4, encoding = $5, rows_read = $6, inserted = $7,
          updated = $8, unchanged = $9, refused = $10, removed = $11, warnings = $12, would_remove = $13, replace_kept_reasons = $14,
-         unreadable = $15, finished_at = now()
+         unreadable = $15, quality = $16::jsonb, finished_at = now()
        WHERE run_id = $1`,
       [report.runId, report.fileSha256, m?.format ?? null, m?.version ?? null, m?.encoding ?? null, report.rowsRead, report.inserted,
         report.updated, report.unchanged, report.refused, report.removed, report.warnings, report.wouldRemove,
-        report.replaceKept.length ? report.replaceKept : null, report.unreadable],
+        report.replaceKept.length ? report.replaceKept : null, report.unreadable, JSON.stringify(report.quality)],
     );
     await writeIssues();
     // Every import is audited, whatever its door (command line, back office…), in its transaction.
@@ -627,7 +694,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
       after: {
         source: opts.importSource, fileName: opts.fileName ?? null, sha256: report.fileSha256, records: report.records, rowsRead: report.rowsRead,
         inserted: report.inserted, updated: report.updated, unchanged: report.unchanged, refused: report.refused, unreadable: report.unreadable,
-        removed: report.removed, wouldRemove: report.wouldRemove, replaceKept: report.replaceKept,
+        removed: report.removed, wouldRemove: report.wouldRemove, replaceKept: report.replaceKept, quality: report.quality,
       },
       meta: { door: opts.door ?? 'api', actor: opts.actor, replaceSource: Boolean(opts.replaceSource), ...opts.auditMeta },
     });
@@ -725,7 +792,7 @@ export async function listImportRuns(db: Queryable, limit = 50) {
   const { rows } = await db.query(
     `SELECT run_id, import_source, file_name, file_sha256, actor, format, version, encoding, replace_source, started_at, finished_at,
             rows_read, inserted, updated, unchanged, refused, removed, warnings, unreadable, would_remove, replace_kept_reasons,
-            undone_at, undone_by
+            undone_at, undone_by, quality
      FROM places.import_run ORDER BY run_id DESC LIMIT $1`,
     [limit],
   );

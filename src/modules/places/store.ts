@@ -379,6 +379,35 @@ export function toRecord(place: Place): PlaceRecord {
   return out as unknown as PlaceRecord;
 }
 
+/**
+ * The record as the standard exports publish it. A place positioned at its commune centre because
+ * it had no coordinates is exported without coordinates (so a re-import still knows they are
+ * approximate), unless `approximate` asks for the commune centre.
+ */
+export function exportRecord(place: Place, opts: { approximate?: boolean } = {}): PlaceRecord {
+  const r = toRecord(place);
+  if (place.coordinatesPrecision === 'commune' && !opts.approximate) {
+    r.latitude = null;
+    r.longitude = null;
+  }
+  return r;
+}
+
+/** A text cell that a spreadsheet would run as a formula (numbers such as "-1.5" or "+33 1…" are not). */
+export function formulaLike(value: string): boolean {
+  return /^[=+\-@\t\r]/.test(value) && !/^[+-]?[\d\s.,()]+$/.test(value);
+}
+
+/** For spreadsheet downloads: a formula-like text cell gets a leading apostrophe (OWASP). */
+export function neutraliseFormulas(r: PlaceRecord): PlaceRecord {
+  const out = { ...r } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(out)) {
+    if (typeof v === 'string' && formulaLike(v)) out[k] = `'${v}`;
+    else if (Array.isArray(v)) out[k] = v.map((x) => (typeof x === 'string' && formulaLike(x) ? `'${x}` : x));
+  }
+  return out as unknown as PlaceRecord;
+}
+
 export async function getPlaceRow(db: Queryable, uid: string): Promise<Place | null> {
   if (!/^[0-9a-f-]{36}$/i.test(uid)) return null;
   const { rows } = await db.query(`SELECT ${PLACE_COLUMNS} FROM places.place p WHERE p.uid = $1`, [uid], { prepare: true });

@@ -11,6 +11,7 @@ export { validateRow, normalisePhone, parseDate, inFrance } from './validate.ts'
 export { readPlaces, type ReadOptions, type ReadResult } from './read.ts';
 export { CsvTokenizer, detectDelimiter, MAX_FIELD_BYTES, type CsvEvent, type CsvRecord, type CsvProblem } from './csv.ts';
 export { mappingFileSchema, columnSpecSchema, parseMappingFile, parseHalfDayCell, buildOsmHours, DATE_FORMATS, type MappingFile, type ColumnSpec } from './mapping.ts';
+export { sampleCsv, initMapping, previewMapping, type CsvSample, type ColumnPreview } from './mapping-init.ts';
 export { LEGACY_FIELDS, LEGACY_VALUES, looksLegacy } from './legacy.ts';
 export {
   CSV_HEADER,

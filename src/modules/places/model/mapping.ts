@@ -14,11 +14,15 @@ import type { FieldName, ValidationIssue } from './types.ts';
 
 const fieldName = z.enum(FIELDS);
 /** A coded value's standard value(s); null = "means nothing, skip it" (declared, so not reported). */
-const valueTarget = z.union([z.string(), z.array(z.string()), z.null()]);
+const valueTarget = z.union([z.string().min(1, 'valeur standard à compléter (ou null pour ignorer cette valeur)'), z.array(z.string().min(1)), z.null()]);
 const valueMap = z.record(z.string(), valueTarget);
 const day = z.enum(['Mo', 'Tu', 'We', 'Th', 'Fr', 'Sa', 'Su', 'PH']);
 
 export const DATE_FORMATS = ['YYYY-MM-DD', 'DD/MM/YYYY', 'DD-MM-YYYY', 'DD.MM.YYYY', 'MM/DD/YYYY', 'YYYY/MM/DD'] as const;
+
+/** What happens to a coded value absent from the value maps: dropped with a warning (the
+ *  standard's guidance: report what could not be mapped), or the row refused. */
+const unmappedPolicy = z.enum(['drop', 'refuse']);
 
 export const columnSpecSchema = z
   .object({
@@ -27,6 +31,10 @@ export const columnSpecSchema = z
     values: valueMap.optional(),
     /** Multi-value separator inside this column (default: the file's `separator`). */
     separator: z.string().min(1).optional(),
+    /** When this column's cell is empty, the first non-empty cell of these columns is taken. */
+    fallback: z.array(z.string()).optional(),
+    /** A coded value absent from the value maps (default: the file's `unmapped`, `drop`). */
+    unmapped: unmappedPolicy.optional(),
   })
   .strict();
 
@@ -44,7 +52,10 @@ export const mappingFileSchema = z
     dateFormat: z.enum(DATE_FORMATS).optional(),
     /** Producer column → standard field (or a spec with its own value map). Several columns may
      *  feed one field: multi-valued fields collect all values, text fields are joined with a space. */
-    columns: z.record(z.string(), z.union([fieldName, columnSpecSchema])),
+    columns: z.record(z.string(), z.union([fieldName, columnSpecSchema, z.array(columnSpecSchema).min(1)])),
+    /** A coded value absent from the value maps: `drop` (default; a warning on its line) or
+     *  `refuse` (an error: the row is refused). */
+    unmapped: unmappedPolicy.optional(),
     /** Field-level value maps: coded label → standard value(s). */
     values: z.partialRecord(fieldName, valueMap).optional(),
     /** Constant values used when a row has none for the field (e.g. `source`). */
@@ -53,6 +64,8 @@ export const mappingFileSchema = z
      *  ("09:00-12:00", "9h-12h30", "14h à 17h", several separated by "," or "/"); empty, "fermé",
      *  "-" mean closed. Rebuilt as an OSM value, e.g. "Mo-Fr 09:00-12:00,14:00-17:00". */
     hours: z.object({ columns: z.record(z.string(), day) }).strict().optional(),
+    // (Cells also read: "9h12h", "14h18h", "9h-12h30", "fermé"; "sur rdv" = no fixed hours that
+    // half-day, reported; an unreadable cell drops that half-day only; adjacent ranges merge.)
     /** Producer columns deliberately not imported (not reported). */
     ignore: z.array(z.string()).optional(),
   })
@@ -79,10 +92,19 @@ export function parseMappingFile(json: string): { ok: true; mapping: MappingFile
 
 // --- opening hours from day columns --------------------------------------------------------------
 
-const CLOSED = new Set(['', '-', '–', 'ferme', 'fermee', 'closed', 'off', 'non', 'x', '/']);
-const SPAN = /^(\d{1,2})\s*(?:[h:]\s*(\d{2})?)?\s*(?:-|–|—|à|a|>)\s*(\d{1,2})\s*(?:[h:]\s*(\d{2})?)?$/i;
+const CLOSED = new Set(['', '-', '–', 'ferme', 'fermee', 'closed', 'off', 'non', 'x', '/', 'fermeture']);
+/** "Sur rendez-vous": no fixed hours that half-day. */
+const APPOINTMENT = /^(?:(?:uniquement|seulement)?sur)?(?:rdv|rendez-?vous|rdvuniquement)$/;
+// "9h-12h", "9:00 - 12:30", "14 h à 17 h", and the common typos "9h12h", "14h18h" (no dash
+// between the two times: only after an "h").
+const SPAN = /^(\d{1,2})\s*(h|:)?\s*(\d{2})?\s*(-|–|—|à|a|>|au)?\s*(\d{1,2})\s*(?:[h:]\s*(\d{2})?)?$/i;
 const DAY_ORDER = ['Mo', 'Tu', 'We', 'Th', 'Fr', 'Sa', 'Su', 'PH'] as const;
 const pad = (n: number) => String(n).padStart(2, '0');
+
+/** Whether a cell says "by appointment" (no fixed hours). */
+export function isAppointmentCell(cell: string): boolean {
+  return APPOINTMENT.test(fold(cell).replace(/[.']/g, ''));
+}
 
 /** Time ranges of one cell ("9h-12h / 14h-17h30") as "HH:MM-HH:MM" strings; null when unreadable. */
 export function parseHalfDayCell(cell: string): string[] | null {
@@ -93,12 +115,27 @@ export function parseHalfDayCell(cell: string): string[] | null {
     if (part === '') continue;
     const m = SPAN.exec(part);
     if (!m) return null;
-    const [h1, m1, h2, m2] = [+m[1], m[2] ? +m[2] : 0, +m[3], m[4] ? +m[4] : 0];
+    // Without a dash, the first time must end with "h" ("9h12h"), else "912" would read as 9-12.
+    if (!m[4] && m[2]?.toLowerCase() !== 'h') return null;
+    const [h1, m1, h2, m2] = [+m[1]!, m[3] ? +m[3] : 0, +m[5]!, m[6] ? +m[6] : 0];
     if (h1 > 24 || h2 > 24 || m1 > 59 || m2 > 59 || (h2 === 24 && m2 > 0) || h1 === 24) return null;
     if (h1 * 60 + m1 >= h2 * 60 + m2) return null;
     out.push(`${pad(h1)}:${pad(m1)}-${pad(h2)}:${pad(m2)}`);
   }
   return out;
+}
+
+/** Sorts "HH:MM-HH:MM" ranges and merges those that touch or overlap ("10:00-12:00,12:00-18:00" → "10:00-18:00"). */
+export function mergeRanges(ranges: string[]): string[] {
+  const spans = [...new Set(ranges)].map((r) => r.split('-') as [string, string]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const out: [string, string][] = [];
+  for (const [a, b] of spans) {
+    const last = out[out.length - 1];
+    if (last && a <= last[1]) {
+      if (b > last[1]) last[1] = b;
+    } else out.push([a, b]);
+  }
+  return out.map(([a, b]) => `${a}-${b}`);
 }
 
 /** Builds an OSM opening_hours value from per-day ranges, grouping consecutive identical days. */
@@ -146,12 +183,19 @@ function toIso(value: string, format: (typeof DATE_FORMATS)[number]): string | n
   return `${y}-${mo.padStart(2, '0')}-${d.padStart(2, '0')}`;
 }
 
-interface Source {
-  column: string;
-  index: number;
+interface Target {
   field: FieldName;
   values?: Record<string, string | string[] | null>;
   separator: string;
+  unmapped: 'drop' | 'refuse';
+}
+
+/** One producer column and what it feeds (one or more standard fields). */
+interface Source {
+  column: string;
+  index: number;
+  fallback: number[];
+  targets: Target[];
 }
 
 function lookup(map: Record<string, string | string[] | null>, folded: Map<string, string | string[] | null>, raw: string): { hit: boolean; value: string | string[] | null } {
@@ -183,13 +227,20 @@ export function mappingPlan(mapping: MappingFile, columns: readonly string[], he
   const sep = mapping.separator ?? '|';
   for (const [column, spec] of Object.entries(mapping.columns)) {
     const index = find(column);
-    const s: ColumnSpec = typeof spec === 'string' ? { field: spec } : spec;
+    const specs: ColumnSpec[] = typeof spec === 'string' ? [{ field: spec }] : Array.isArray(spec) ? spec : [spec];
     if (index === undefined) {
-      issues.push(fileIssue(headerLine, s.field, column, 'warning', 'mapping_column_missing', `${at}la colonne « ${column} » déclarée dans la correspondance est absente du fichier.`));
+      issues.push(fileIssue(headerLine, specs[0]!.field, column, 'warning', 'mapping_column_missing', `${at}la colonne « ${column} » déclarée dans la correspondance est absente du fichier.`));
       continue;
     }
     used.add(index);
-    sources.push({ column, index, field: s.field, values: s.values, separator: s.separator ?? sep });
+    const fallback: number[] = [];
+    for (const f of specs.flatMap((x) => x.fallback ?? [])) {
+      const i = find(f);
+      if (i === undefined) issues.push(fileIssue(headerLine, specs[0]!.field, f, 'warning', 'mapping_column_missing', `${at}la colonne de repli « ${f} » déclarée dans la correspondance est absente du fichier.`));
+      else if (!fallback.includes(i)) fallback.push(i);
+    }
+    const targets = specs.map((x) => ({ field: x.field, values: x.values, separator: x.separator ?? sep, unmapped: x.unmapped ?? mapping.unmapped ?? 'drop' }));
+    sources.push({ column, index, fallback, targets });
   }
   const hourCols: { column: string; index: number; day: (typeof DAY_ORDER)[number] }[] = [];
   for (const [column, d] of Object.entries(mapping.hours?.columns ?? {})) {
@@ -211,7 +262,7 @@ export function mappingPlan(mapping: MappingFile, columns: readonly string[], he
       fileIssue(headerLine, null, unmapped.join(', '), 'warning', 'unmapped_columns', `${at}colonnes non déclarées dans la correspondance, non importées : ${unmapped.map((u) => `« ${u} »`).join(', ')} (ajoutez-les à « columns » ou à « ignore »).`),
     );
   }
-  const mappedFields = new Set(sources.map((s) => s.field));
+  const mappedFields = new Set(sources.flatMap((s) => s.targets.map((t) => t.field)));
   if (hourCols.length > 0) mappedFields.add('horaires');
   for (const f of Object.keys(mapping.defaults ?? {})) mappedFields.add(f as FieldName);
   const missingRequired = ['id', 'pivot', 'nom', 'commune', 'code_postal', 'adresse', 'date_maj'].filter((f) => !mappedFields.has(f as FieldName));
@@ -221,7 +272,8 @@ export function mappingPlan(mapping: MappingFile, columns: readonly string[], he
 
   const fieldMaps = new Map<FieldName, { map: Record<string, string | string[] | null>; folded: Map<string, string | string[] | null> }>();
   for (const [f, m] of Object.entries(mapping.values ?? {}) as [FieldName, Record<string, string | string[] | null>][]) fieldMaps.set(f, { map: m, folded: foldMap(m) });
-  const colMaps = sources.map((s) => (s.values ? { map: s.values, folded: foldMap(s.values) } : undefined));
+  const mapsOf = (t: Target) => [t.values ? { map: t.values, folded: foldMap(t.values) } : undefined, fieldMaps.get(t.field)].filter((m) => m !== undefined);
+  const targetMaps = sources.map((src) => src.targets.map(mapsOf));
   const defaults = Object.entries(mapping.defaults ?? {}) as [FieldName, string][];
 
   return {
@@ -231,40 +283,56 @@ export function mappingPlan(mapping: MappingFile, columns: readonly string[], he
     convert(cells: Cells, line: number, rowIssues: ValidationIssue[]): Values {
       const multi = new Map<FieldName, string[]>();
       const single = new Map<FieldName, string[]>();
+      const add = (field: FieldName, out: string[]) => {
+        const isMulti = isMultiValued(field);
+        const target = isMulti ? multi : single;
+        const l = target.get(field) ?? [];
+        for (const o of out) if (!isMulti || !l.includes(o)) l.push(o);
+        target.set(field, l);
+      };
       sources.forEach((s, k) => {
-        const raw = (cells[s.index] ?? '').trim();
+        let raw = (cells[s.index] ?? '').trim();
+        for (let f = 0; raw === '' && f < s.fallback.length; f++) raw = (cells[s.fallback[f]!] ?? '').trim();
         if (raw === '') return;
-        const maps = [colMaps[k], fieldMaps.get(s.field)].filter((m) => m !== undefined);
-        const isMulti = isMultiValued(s.field);
-        const items = isMulti ? raw.split(s.separator).map((x) => x.trim()).filter((x) => x !== '') : [raw];
-        const out: string[] = [];
+        const maps = targetMaps[k]!;
+        // One target without a value map takes the cell as it is (split when multi-valued).
+        if (s.targets.length === 1 && maps[0]!.length === 0) {
+          const t = s.targets[0]!;
+          add(t.field, isMultiValued(t.field) ? raw.split(t.separator).map((x) => x.trim()).filter((x) => x !== '') : [raw]);
+          return;
+        }
+        const first = s.targets[0]!;
+        const split = s.targets.some((t) => isMultiValued(t.field));
+        const items = split ? raw.split(first.separator).map((x) => x.trim()).filter((x) => x !== '') : [raw];
+        // A target without a value map, beside others, takes the items no map knows (e.g. a free
+        // text « autres_formations_labels » beside the coded labels).
+        const catchAll = s.targets.findIndex((_, i) => maps[i]!.length === 0);
+        const outs = s.targets.map(() => [] as string[]);
         for (const item of items) {
-          if (maps.length === 0) {
-            out.push(item);
+          let found = false;
+          s.targets.forEach((_, i) => {
+            for (const m of maps[i]!) {
+              const r = lookup(m.map, m.folded, item);
+              if (!r.hit) continue;
+              found = true;
+              if (r.value !== null) outs[i]!.push(...(Array.isArray(r.value) ? r.value : [r.value]));
+              return;
+            }
+          });
+          if (found) continue;
+          if (catchAll >= 0) {
+            outs[catchAll]!.push(item);
             continue;
           }
-          let found = false;
-          for (const m of maps) {
-            const r = lookup(m.map, m.folded, item);
-            if (r.hit) {
-              found = true;
-              if (r.value === null) break;
-              if (Array.isArray(r.value)) out.push(...r.value);
-              else out.push(r.value);
-              break;
-            }
-          }
-          if (!found) {
-            rowIssues.push(
-              fileIssue(line, s.field, item, 'warning', 'unmapped_value', `Ligne ${line}, colonne « ${s.column} » (champ « ${s.field} ») : valeur « ${shorten(item)} » absente de la table de correspondance ; transmise telle quelle.`),
-            );
-            out.push(item);
-          }
+          const fields = s.targets.map((t) => `« ${t.field} »`).join(', ');
+          const refuse = s.targets.some((t) => t.unmapped === 'refuse');
+          rowIssues.push(
+            fileIssue(line, first.field, item, refuse ? 'error' : 'warning', 'unmapped_value', `Ligne ${line}, colonne « ${s.column} » (${s.targets.length > 1 ? 'champs' : 'champ'} ${fields}) : valeur « ${shorten(item)} » absente de la table de correspondance ; ${refuse ? 'ligne refusée' : 'valeur non reprise'}.`),
+          );
         }
-        const target = isMulti ? multi : single;
-        const l = target.get(s.field) ?? [];
-        for (const o of out) if (!isMulti || !l.includes(o)) l.push(o);
-        target.set(s.field, l);
+        s.targets.forEach((t, i) => {
+          if (outs[i]!.length) add(t.field, outs[i]!);
+        });
       });
       const values: Values = {};
       for (const [f, l] of multi) if (l.length > 0) values[f] = l.join('|');
@@ -275,25 +343,30 @@ export function mappingPlan(mapping: MappingFile, columns: readonly string[], he
       }
       if (hourCols.length > 0 && (values.horaires === undefined || values.horaires === '')) {
         const days: Partial<Record<(typeof DAY_ORDER)[number], string[]>> = {};
-        let bad = false;
         let any = false;
         for (const h of hourCols) {
           const cell = cells[h.index] ?? '';
-          if (cell.trim() !== '') any = true;
-          const spans = parseHalfDayCell(cell);
-          if (spans === null) {
-            bad = true;
+          if (cell.trim() === '') continue;
+          if (isAppointmentCell(cell)) {
             rowIssues.push(
-              fileIssue(line, 'horaires', cell, 'warning', 'hours_cell_invalid', `Ligne ${line}, colonne « ${h.column} » : horaire « ${shorten(cell)} » illisible (attendu par exemple « 09:00-12:00 » ou « 9h-12h ») ; horaires du lieu non repris.`),
+              fileIssue(line, 'horaires', cell, 'warning', 'hours_by_appointment', `Ligne ${line}, colonne « ${h.column} » : « ${shorten(cell)} » (sur rendez-vous, sans horaire fixe) ; demi-journée non reprise dans les horaires (indiquez la prise de rendez-vous dans « prise_rdv » ou « modalites_acces »).`),
             );
             continue;
           }
+          const spans = parseHalfDayCell(cell);
+          if (spans === null) {
+            rowIssues.push(
+              fileIssue(line, 'horaires', cell, 'warning', 'hours_cell_invalid', `Ligne ${line}, colonne « ${h.column} » : horaire « ${shorten(cell)} » illisible (attendu par exemple « 09:00-12:00 » ou « 9h-12h ») ; cette demi-journée n’est pas reprise, le reste de la semaine l’est.`),
+            );
+            continue;
+          }
+          any = true;
           const list = days[h.day] ?? [];
           list.push(...spans);
           days[h.day] = list;
         }
-        if (!bad && any) {
-          for (const d of Object.keys(days) as (typeof DAY_ORDER)[number][]) days[d] = [...new Set(days[d])].sort();
+        if (any) {
+          for (const d of Object.keys(days) as (typeof DAY_ORDER)[number][]) days[d] = mergeRanges(days[d]!);
           const osm = buildOsmHours(days);
           if (osm !== null) values.horaires = osm;
         }

@@ -290,6 +290,7 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
         }
       }
       let values: Values;
+      const before = issues.length;
       try {
         values = plan.convert(f, ev.line, issues);
       } catch (e) {
@@ -298,7 +299,8 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
         return null;
       }
       count++;
-      return { line: ev.line, endLine: ev.endLine, values };
+      const errors = takeErrors(issues, before);
+      return { line: ev.line, endLine: ev.endLine, values, ...(errors ? { errors } : {}) };
     };
     try {
       for (const ev of pending) {
@@ -326,6 +328,17 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
   }
 
   return { meta, rows: rows(), issues, stats };
+}
+
+/** Moves the errors a row's conversion reported (from `from` on) to the row: they refuse it. */
+function takeErrors(issues: ValidationIssue[], from: number): ValidationIssue[] | null {
+  let errors: ValidationIssue[] | null = null;
+  for (let i = issues.length - 1; i >= from; i--) {
+    if (issues[i]!.severity !== 'error') continue;
+    (errors ??= []).unshift(issues[i]!);
+    issues.splice(i, 1);
+  }
+  return errors;
 }
 
 function sniffJson(sample: Buffer, bom: boolean): InputFormat | undefined {
@@ -493,7 +506,8 @@ function readJson(text: string, format: InputFormat, meta: FileMeta, issues: Val
         continue;
       }
       for (let i = before; i < issues.length; i++) issues[i] = atItem(issues[i]!, k + 1);
-      yield { line: r.line, item: k + 1, values };
+      const errors = takeErrors(issues, before);
+      yield { line: r.line, item: k + 1, values, ...(errors ? { errors } : {}) };
     }
   }
   return { meta, rows: rows(), issues, stats };

@@ -72,6 +72,8 @@ export interface RawRow {
   /** JSON / GeoJSON: the 1-based index of the element (feature) in its array. */
   item?: number;
   values: Partial<Record<FieldName, string>>;
+  /** Errors found while converting the row (a coded value a mapping refuses): the row is refused. */
+  errors?: ValidationIssue[];
 }
 
 export interface RowResult {

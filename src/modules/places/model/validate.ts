@@ -356,6 +356,10 @@ function emails(ctx: RowContext, raw: string): string[] {
 /** Validates and normalises one row. Synchronous, pure, never throws. */
 export function validateRow(row: RawRow): RowResult {
   const ctx = new RowContext(row.line, row.item);
+  for (const e of row.errors ?? []) {
+    ctx.issues.push(e);
+    ctx.refused = true;
+  }
   const c = cleanValues(ctx, row.values ?? {});
 
   // Required text fields.

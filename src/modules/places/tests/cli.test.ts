@@ -68,6 +68,30 @@ describe('maillage CLI (process)', () => {
     assert.match(help.stdout, /--max-refused/);
   });
 
+  test('mapping init writes a starting mapping; validate --mapping shows source values beside what they became', () => {
+    const producer = path.join(dir, 'producteur.csv');
+    fs.writeFileSync(producer, ['IDENT;SIRET;NOM_LIEU;CP;VILLE;ADRESSE;TARIF;DATE_MAJ;lundi_matin;NOTE', 'a1;21080105100013;Lieu;08000;Charleville-Mézières;1 rue Haute;G;05/02/2024;9h12h;x'].join('\n'));
+    const out = path.join(dir, 'producteur.json');
+    const r = maillage('mapping', 'init', producer, '--output', out);
+    assert.equal(r.status, 0, r.stderr);
+    const m = JSON.parse(fs.readFileSync(out, 'utf8'));
+    assert.equal(m.columns.NOM_LIEU, 'nom');
+    assert.equal(m.dateFormat, 'DD/MM/YYYY');
+    assert.deepEqual(m.columns.TARIF, { field: 'frais_a_charge', values: { G: '' } });
+    assert.deepEqual(m.hours, { columns: { lundi_matin: 'Mo' } });
+    assert.deepEqual(m.ignore, ['NOTE']);
+    // The empty value must be filled in before use: the error names it.
+    const unfilled = maillage('validate', producer, '--mapping', out);
+    assert.equal(unfilled.status, 1);
+    assert.match(unfilled.stderr, /columns\.TARIF/);
+    m.columns.TARIF.values.G = 'Gratuit';
+    fs.writeFileSync(out, JSON.stringify(m));
+    const v = maillage('validate', producer, '--mapping', out);
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, /TARIF → frais_a_charge\n\s+« G » → frais_a_charge = « Gratuit »/);
+    assert.match(v.stdout, /« 9h12h » → horaires = « Mo 09:00-12:00 »/);
+  });
+
   test('quiet on a non-terminal: one summary line on stderr', () => {
     const r = maillage('validate', example);
     const progressLines = r.stderr.split('\n').filter((l) => l.startsWith('validate'));

@@ -12,8 +12,11 @@ import {
   readPlaces,
   toCsvLine,
   csvHeaderLine,
+  validateRow,
   type MappingFile,
+  type ValidationIssue,
 } from '../model/index.ts';
+import { mappingPlan, mergeRanges } from '../model/mapping.ts';
 import { baseValues, fixture, readAll } from './fixtures/model-helpers.ts';
 import path from 'node:path';
 import { STANDARD_DIR } from './fixtures/model-helpers.ts';
@@ -253,16 +256,63 @@ describe("readPlaces: a producer's own format through a mapping file", () => {
     assert.equal(r.code_postal, '08230');
     assert.deepEqual(r.typologie, ['RFS']);
     assert.equal(r.horaires, 'Mo,Tu 09:00-12:00,13:30-17:00; We 09:00-12:00; Th,Fr 09:00-12:00,13:30-17:00');
-    // S9 is not in the value map: reported, passed on, refused by the validator as unknown.
-    assert.equal(bus.record, null);
-    assert.ok(fileIssues.some((i) => i.code === 'unmapped_value' && i.line === 4 && i.value === 'S9'));
-    assert.equal(bus.issues.find((i) => i.severity === 'error')?.field, 'services');
-    // An unreadable half-day cell: hours not taken, reported, the place kept.
+    // S9 is not in the value map: dropped with a warning on its line, the place kept with S4.
+    assert.deepEqual(bus.record?.services, ['Loisirs et créations numériques']);
+    assert.ok(fileIssues.some((i) => i.code === 'unmapped_value' && i.severity === 'warning' && i.line === 4 && i.value === 'S9'));
+    // An unreadable half-day cell: that half-day not taken, reported, the place kept.
     assert.equal(atelier.record?.horaires, null);
     assert.ok(fileIssues.some((i) => i.code === 'hours_cell_invalid' && i.line === 5 && i.value === '9 à midi'));
     // The unmapped column is reported once, the ignored ones are not.
     const unmapped = fileIssues.filter((i) => i.code === 'unmapped_columns');
     assert.deepEqual(unmapped.map((i) => i.value), ['NOTE']);
+  });
+
+  test('one column feeds several fields, fallbacks, per-column separators, unmapped values refused on request', async () => {
+    const mapping = parseMappingFile(JSON.stringify({
+      separator: '-',
+      columns: {
+        ID: 'id', SIRET: 'pivot', NOM: 'nom', CP: 'code_postal', VILLE: 'commune', MAJ: 'date_maj',
+        ADRESSE: { field: 'adresse', fallback: ['LIEU_DIT'] },
+        SITE: { field: 'site_web', separator: ' ' },
+        LABELS: [
+          { field: 'dispositif_programmes_nationaux', values: { CNFS: 'Conseillers numériques', FS: 'France Services' }, separator: ',' },
+          { field: 'formations_labels', values: { FABT: 'Fabriques de Territoire' } },
+        ],
+        TARIF: { field: 'frais_a_charge', values: { G: 'Gratuit' }, unmapped: 'refuse' },
+      },
+    }));
+    assert.ok(mapping.ok);
+    const csv = [
+      'ID;SIRET;NOM;CP;VILLE;MAJ;ADRESSE;LIEU_DIT;SITE;LABELS;TARIF',
+      'a;21080105100013;Un;08000;Charleville-Mézières;2024-02-05;;Le Bourg;https://mon-site.example.org;CNFS,FABT,XYZ;G',
+      'b;21080105100013;Deux;08000;Charleville-Mézières;2024-02-05;1 rue Haute;;;FS;Z',
+    ].join('\n');
+    const read = await readPlaces(Buffer.from(csv), { mapping: (mapping as { mapping: MappingFile }).mapping, fileName: 'x.csv' });
+    const rows = [];
+    for await (const row of read.rows) rows.push(validateRow(row));
+    const [a, b] = rows;
+    assert.equal(a!.record?.adresse, 'Le Bourg', 'empty address → the fallback column');
+    assert.deepEqual(a!.record?.site_web, ['https://mon-site.example.org'], 'a hyphen in a URL is not a separator of that column');
+    assert.deepEqual(a!.record?.dispositif_programmes_nationaux, ['Conseillers numériques']);
+    assert.deepEqual(a!.record?.formations_labels, ['Fabriques de Territoire']);
+    assert.ok(read.issues.some((i) => i.code === 'unmapped_value' && i.value === 'XYZ' && i.severity === 'warning'));
+    assert.equal(b!.record, null, 'TARIF refuses what its map does not know');
+    assert.ok(b!.issues.some((i) => i.code === 'unmapped_value' && i.value === 'Z' && i.severity === 'error'));
+  });
+
+  test('half-day hours: common typos read, an unreadable cell drops its half-day only, adjacent ranges merged', () => {
+    assert.deepEqual(parseHalfDayCell('9h12h'), ['09:00-12:00']);
+    assert.deepEqual(parseHalfDayCell('14h18h'), ['14:00-18:00']);
+    assert.deepEqual(parseHalfDayCell('12h17h'), ['12:00-17:00']);
+    assert.deepEqual(parseHalfDayCell('9h-12h30'), ['09:00-12:30']);
+    assert.deepEqual(parseHalfDayCell('fermé'), []);
+    assert.equal(parseHalfDayCell('912'), null);
+    assert.deepEqual(mergeRanges(['12:00-18:00', '10:00-12:00']), ['10:00-18:00']);
+    const plan = mappingPlan({ columns: { ID: 'id' }, hours: { columns: { lm: 'Mo', la: 'Mo', mm: 'Tu', ma: 'Tu' } } }, ['ID', 'lm', 'la', 'mm', 'ma'], 1);
+    const issues: ValidationIssue[] = [];
+    const v = plan.convert(['x', '10h12h', '12h-18h', 'n’importe quoi', 'sur rdv'], 2, issues);
+    assert.equal(v.horaires, 'Mo 10:00-18:00');
+    assert.deepEqual(issues.map((i) => i.code), ['hours_cell_invalid', 'hours_by_appointment']);
   });
 
   test('the mapping file is checked (zod), errors name the faulty path', () => {

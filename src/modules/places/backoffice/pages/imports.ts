@@ -50,6 +50,23 @@ function summary(r: ImportReport, dryRun: boolean): Raw {
   </ul>`;
 }
 
+type Quality = Partial<Record<keyof ImportReport['quality'], number>>;
+
+/** Shares of a source's places with each quality problem. */
+function qualityItems(q: Quality): Raw {
+  const n = q.places ?? 0;
+  const pct = (k: number | undefined) => (n ? `${Math.round(((k ?? 0) / n) * 1000) / 10} %` : '—');
+  return html`<td>${n}</td><td>${pct(q.approximatePositions)}</td><td>${pct(q.missingHours)}</td><td>${q.unreadableHours ?? 0}</td><td>${q.invalidContacts ?? 0}</td><td>${q.farFromCommune ?? 0}</td><td>${q.postalCodeMismatch ?? 0}</td><td>${q.formulaLike ?? 0}</td>`;
+}
+
+const QUALITY_HEAD = html`<th scope="col">Lieux</th><th scope="col">Position approximative</th><th scope="col">Sans horaires</th><th scope="col">Horaires illisibles</th><th scope="col">Contacts invalides</th><th scope="col">Loin de la commune</th><th scope="col">Code postal hors commune</th><th scope="col">Cellules « formule »</th>`;
+
+function qualityTable(rows: { source: string; runId?: number; quality: Quality }[], caption: string, b: string): Raw {
+  return html`<table class="data"><caption>${caption}</caption>
+    <thead><tr><th scope="col">Source</th>${QUALITY_HEAD}</tr></thead>
+    <tbody>${rows.map((r) => html`<tr><td>${r.runId ? html`<a href="${b}/import/${r.runId}">${r.source}</a>` : r.source}</td>${qualityItems(r.quality)}</tr>`)}</tbody></table>`;
+}
+
 /** The person importing, as the import's checks see them (the permission function). */
 function importerOf(user: CurrentUser): Importer {
   return { id: user.id, mayImport: (r) => can(user, 'places.import', r), admin: can(user, 'sources.manage') };
@@ -104,6 +121,11 @@ export function registerImportPages(deps: PageDeps): void {
           <div class="form-field"><input type="checkbox" id="f-replace" name="replace" value="1"${o.replace ? raw(' checked') : ''}> <label for="f-replace">Retirer les lieux de cette source absents du fichier</label></div>
           <button type="submit">Vérifier le fichier</button>
         </form>
+        ${(() => {
+          const latest = new Map<string, { source: string; runId: number; quality: Quality }>();
+          for (const x of runs) if (x.quality && !latest.has(x.import_source as string)) latest.set(x.import_source as string, { source: x.import_source as string, runId: x.run_id as number, quality: x.quality as Quality });
+          return latest.size ? html`<h2>Qualité des données par source</h2>${qualityTable([...latest.values()], 'D’après le dernier import de chaque source', b)}` : '';
+        })()}
         <h2>Historique des imports</h2>
         ${runs.length
           ? html`<table class="data"><caption>Les ${runs.length} derniers imports</caption>
@@ -152,6 +174,7 @@ export function registerImportPages(deps: PageDeps): void {
             : ''}
         ${report.refused ? html`<p>Les ${report.refused} ligne(s) refusée(s) ne seront pas importées ; les autres le seront.</p>` : ''}
         ${replace ? removalsBlock(report, true) : ''}
+        ${qualityTable([{ source, quality: report.quality }], 'Qualité des lieux importables', b)}
         ${!fatal
           ? html`<form method="post" action="${b}/import/confirmer">${csrfField(csrf)}<input type="hidden" name="upload" value="${staged.id}">
               <button type="submit">Importer ${report.kept} lieu(x)</button></form>`
@@ -217,6 +240,7 @@ export function registerImportPages(deps: PageDeps): void {
               <p>Cet import a retiré ${plural(run.removed, 'lieu absent', 'lieux absents')} du fichier. Les rétablir les remet en ligne, à la même adresse publique.</p>
               <button type="submit">${run.removed > 1 ? `Rétablir les ${run.removed} lieux retirés` : 'Rétablir le lieu retiré'}</button></form>`
           : ''}
+        ${run.quality ? qualityTable([{ source: run.import_source, quality: run.quality as Quality }], 'Qualité des lieux de cet import', b) : ''}
         <h2>Problèmes relevés</h2>
         ${issuesTable(issues as ValidationIssue[], `${issues.length} problème(s)`)}`,
     });

@@ -1,0 +1,84 @@
+/**
+ * Quality warnings at import (coordinates far from the commune, postal code of another commune,
+ * formula-like cells), the per-import quality summary, approximate positions surviving an
+ * export → re-import, spreadsheet-safe downloads, and the API refusing unknown parameters.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../../../platform/config.ts';
+import { testApp } from '../../../../test/support/app.ts';
+import { importPlaces, listImportRuns } from '../index.ts';
+import { HEADER, csvLine } from './helpers.ts';
+
+const shared = loadConfig({ ...process.env, NODE_ENV: 'test' }).sharedDataDir;
+const example = path.join(shared, 'standards', 'lieux-mediation-numerique', 'exemple-valide.csv');
+
+describe('quality of imported data', () => {
+  let t: Awaited<ReturnType<typeof testApp>>;
+  before(async () => {
+    t = await testApp();
+  });
+  after(async () => t.close());
+
+  test('the standard’s own example sits far from Reims: warned and counted', async () => {
+    const r = await importPlaces(t.db, example, { importSource: 'exemple', actor: 'test' });
+    const far = r.issues.find((i) => i.code === 'coordinates_far_from_commune');
+    assert.ok(far, 'warned');
+    assert.match(far.message, /km du centre de la commune Reims/);
+    assert.equal(r.quality.farFromCommune, 1);
+    const [run] = await listImportRuns(t.db, 1);
+    assert.equal((run!.quality as { farFromCommune: number }).farFromCommune, 1, 'kept with the run');
+  });
+
+  test('a postal code of another commune and formula-like cells are warned; the summary counts them', async () => {
+    const csv = [
+      HEADER,
+      csvLine({ id: 'q1', nom: '=HYPERLINK("http://x.example","clic")', cp: '76000' }),
+      csvLine({ id: 'q2', nom: 'Sans coordonnées', lat: '', lon: '' }),
+      csvLine({ id: 'q3', nom: 'Horaires', horaires: 'Mo-Fr 09:00-12:00' }),
+    ].join('\n');
+    const r = await importPlaces(t.db, Buffer.from(csv), { importSource: 'qualite', actor: 'test' });
+    assert.ok(r.issues.some((i) => i.code === 'postal_code_mismatch' && i.line === 2 && /76000 n’est pas un code postal de la commune Évreux/.test(i.message)));
+    assert.ok(r.issues.some((i) => i.code === 'formula_like' && i.line === 2 && i.field === 'nom'));
+    assert.deepEqual(
+      { places: r.quality.places, approximate: r.quality.approximatePositions, missingHours: r.quality.missingHours, postal: r.quality.postalCodeMismatch, formula: r.quality.formulaLike },
+      { places: 3, approximate: 1, missingHours: 2, postal: 1, formula: 1 },
+    );
+  });
+
+  test('the standard export stays exact; the spreadsheet download neutralises formulas', async () => {
+    const exact = await t.app.inject({ url: '/api/v1/places.csv?q=hyperlink' });
+    assert.equal(exact.statusCode, 200);
+    assert.match(exact.body, /,"=HYPERLINK\(""http/);
+    const safe = await t.app.inject({ url: '/api/v1/places.csv?q=hyperlink&spreadsheet=1' });
+    assert.match(safe.body, /,"'=HYPERLINK\(""http/);
+  });
+
+  test('a position taken from the commune centre is exported empty, so a re-import keeps it approximate', async () => {
+    const exported = await t.app.inject({ url: '/api/v1/places.csv?q=sans%20coordonnees' });
+    const line = exported.body.split('\r\n')[1] ?? exported.body.split('\n')[1]!;
+    assert.match(line, /^q2,/);
+    const header = exported.body.split(/\r?\n/)[0]!.split(',');
+    const cells = line.split(',');
+    assert.equal(cells[header.indexOf('latitude')], '');
+    const again = await importPlaces(t.db, Buffer.from(exported.body), { importSource: 'qualite', actor: 'test' });
+    assert.equal(again.quality.approximatePositions, 1);
+    const { rows } = await t.db.query(`SELECT coordinates_precision FROM places.place WHERE import_source = 'qualite' AND id = 'q2'`);
+    assert.deepEqual(rows, [{ coordinates_precision: 'commune' }]);
+    const withCentre = await t.app.inject({ url: '/api/v1/places.csv?q=sans%20coordonnees&approximate=1' });
+    assert.match(withCentre.body.split(/\r?\n/)[1]!, /,49\.\d+,1\.\d+,/);
+  });
+
+  test('the API answers 400 naming an unknown parameter; fields may name distance', async () => {
+    const res = await t.app.inject({ url: '/api/v1/places?near=49.02,1.15&rayon=2' });
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.json().field, 'rayon');
+    assert.match(res.json().message, /Paramètre inconnu : « rayon »/);
+    assert.equal((await t.app.inject({ url: '/api/v1/places.csv?rayon=2' })).statusCode, 400);
+    const ok = await t.app.inject({ url: '/api/v1/places?near=49.02,1.15&radius=20&fields=nom,distance' });
+    assert.equal(ok.statusCode, 200, ok.body);
+    const item = ok.json().items[0];
+    assert.deepEqual(Object.keys(item).sort(), ['distance_km', 'nom', 'uid']);
+  });
+});
