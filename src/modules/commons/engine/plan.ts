@@ -36,7 +36,9 @@ export function or(...args: TriQuery[]): TriQuery {
 
 /** A literal string as a trigram query (strings shorter than 3 characters constrain nothing). */
 export function literal(text: string): TriQuery {
-  return text.length >= 3 ? { op: 'lit', text } : ALL;
+  // Two bytes of UTF-8 (a non-ASCII letter such as Ö) are kept: the searcher expands them into
+  // the trigrams that hold them (see shortLiteralChunks in searcher.ts).
+  return text.length >= 3 || (/[^\x00-\x7f]/.test(text) && Buffer.byteLength(text) >= 2) ? { op: 'lit', text } : ALL;
 }
 
 interface Info {
