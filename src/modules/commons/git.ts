@@ -94,7 +94,7 @@ export async function listRefs(gitDir: string): Promise<Ref[]> {
     const sha = (await git(['--git-dir', gitDir, 'rev-parse', '-q', '--verify', `${head}^{commit}`]).catch(() => Buffer.from(''))).toString().trim();
     if (sha) refs.push({ name: head.replace(/^refs\/heads\//, ''), kind: 'head', commit: sha });
   }
-  const out = (await git(['--git-dir', gitDir, 'for-each-ref', '--format=%(refname:short)%00%(objecttype)%00%(objectname)%00%(*objecttype)%00%(*objectname)', 'refs/tags'])).toString('utf8');
+  const out = (await git(['--git-dir', gitDir, 'for-each-ref', '--sort=-creatordate', '--format=%(refname:short)%00%(objecttype)%00%(objectname)%00%(*objecttype)%00%(*objectname)', 'refs/tags'])).toString('utf8');
   for (const line of out.split('\n')) {
     if (!line) continue;
     const [name, type, sha, ptype, psha] = line.split('\0');
