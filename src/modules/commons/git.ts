@@ -84,6 +84,8 @@ export interface Ref {
   name: string;
   kind: 'head' | 'tag';
   commit: string;
+  /** An annotated tag's object (its hash is the release's swh:1:rel identifier). */
+  tagObject?: string;
 }
 
 /** The default branch head and the tags that point (possibly through a tag object) at commits. */
@@ -99,7 +101,7 @@ export async function listRefs(gitDir: string): Promise<Ref[]> {
     if (!line) continue;
     const [name, type, sha, ptype, psha] = line.split('\0');
     if (type === 'commit') refs.push({ name: name!, kind: 'tag', commit: sha! });
-    else if (type === 'tag' && ptype === 'commit') refs.push({ name: name!, kind: 'tag', commit: psha! });
+    else if (type === 'tag' && ptype === 'commit') refs.push({ name: name!, kind: 'tag', commit: psha!, tagObject: sha! });
   }
   return refs;
 }

@@ -96,4 +96,8 @@ test('tags are listed most recent first (by tag or commit date, not by name)', a
   at('2026-01-01T00:00:00Z', 'tag', '-a', '-m', 'annotated', 'gitgui-0.1');
   const tags = (await listRefs(path.join(dir, '.git'))).filter((r) => r.kind === 'tag').map((r) => r.name);
   assert.deepEqual(tags, ['gitgui-0.1', 'a-old-name', 'v2.0']);
+  // The annotated tag's object: its hash is the release's SWHID (swh:1:rel); lightweight tags have none.
+  const refs = await listRefs(path.join(dir, '.git'));
+  assert.equal(refs.find((r) => r.name === 'gitgui-0.1')!.tagObject, execFileSync('git', ['rev-parse', 'gitgui-0.1'], { cwd: dir, encoding: 'utf8' }).trim());
+  assert.equal(refs.find((r) => r.name === 'v2.0')!.tagObject, undefined);
 });
