@@ -107,7 +107,7 @@ describe('software commons in a browser', { skip: skipReason }, () => {
     await page.getByLabel('Requête').fill('/return (low|high)/ lang:c');
     await page.keyboard.press('Enter');
     await page.waitForURL(/\/communs\/recherche\?q=/);
-    assert.match((await page.locator('main h2').first().textContent()) ?? '', /2 fichier\(s\)/);
+    assert.match((await page.locator('main h2').first().textContent()) ?? '', /2 fichiers/);
     assert.equal(await page.locator('mark').first().textContent(), 'return low');
     await expectAccessible(page, 'search results');
     await screenshot(page, 'commons-search');

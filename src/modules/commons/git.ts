@@ -84,6 +84,8 @@ export interface Ref {
   name: string;
   kind: 'head' | 'tag';
   commit: string;
+  /** An annotated tag's object (its hash is the release's swh:1:rel identifier). */
+  tagObject?: string;
 }
 
 /** The default branch head and the tags that point (possibly through a tag object) at commits. */
@@ -94,12 +96,12 @@ export async function listRefs(gitDir: string): Promise<Ref[]> {
     const sha = (await git(['--git-dir', gitDir, 'rev-parse', '-q', '--verify', `${head}^{commit}`]).catch(() => Buffer.from(''))).toString().trim();
     if (sha) refs.push({ name: head.replace(/^refs\/heads\//, ''), kind: 'head', commit: sha });
   }
-  const out = (await git(['--git-dir', gitDir, 'for-each-ref', '--format=%(refname:short)%00%(objecttype)%00%(objectname)%00%(*objecttype)%00%(*objectname)', 'refs/tags'])).toString('utf8');
+  const out = (await git(['--git-dir', gitDir, 'for-each-ref', '--sort=-creatordate', '--format=%(refname:short)%00%(objecttype)%00%(objectname)%00%(*objecttype)%00%(*objectname)', 'refs/tags'])).toString('utf8');
   for (const line of out.split('\n')) {
     if (!line) continue;
     const [name, type, sha, ptype, psha] = line.split('\0');
     if (type === 'commit') refs.push({ name: name!, kind: 'tag', commit: sha! });
-    else if (type === 'tag' && ptype === 'commit') refs.push({ name: name!, kind: 'tag', commit: psha! });
+    else if (type === 'tag' && ptype === 'commit') refs.push({ name: name!, kind: 'tag', commit: psha!, tagObject: sha! });
   }
   return refs;
 }

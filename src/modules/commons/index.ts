@@ -11,7 +11,8 @@ import { registerRoutes } from './routes.ts';
 import { registerPages } from './pages/index.ts';
 import { commonsCommand } from './cli.ts';
 import { seedCommonsDemo } from './demo.ts';
-import { indexRepository } from './service.ts';
+import { indexRepository, poolSnapshot } from './service.ts';
+import { searchPool } from './engine/pool.ts';
 import { registerRoadmapContributions } from './roadmap.ts';
 
 // Live indicators (and link display) offered to the roadmap module.
@@ -32,6 +33,8 @@ export const commonsModule: ModuleManifest = {
     // Workers run in the serving process: they start when the server listens (not under app.inject).
     app.addHook('onListen', async () => {
       await jobs.start();
+      // The search workers start now and load the index's tables, in their own threads.
+      searchPool().warm((await poolSnapshot(ctx)).ref);
     });
     app.addHook('onClose', async () => {
       await jobs.stop();

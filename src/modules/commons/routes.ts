@@ -39,7 +39,7 @@ const RevisionSchema = z.object({
   committedAt: z.string().nullable(),
   message: z.string().nullable(),
   current: z.boolean(),
-  swhid: z.object({ rev: z.string(), dir: z.string() }),
+  swhid: z.object({ rev: z.string(), dir: z.string(), rel: z.string().nullable().describe('swh:1:rel of an annotated tag (its tag object); null otherwise') }),
 });
 
 const LineSchema = z.object({

@@ -69,7 +69,7 @@ export async function getSoftware(ctx: AppContext, slug: string) {
       message: v.message,
       current: v.is_current,
       revisionId: v.id,
-      swhid: { rev: formatSwhid('rev', v.commit_sha), dir: formatSwhid('dir', v.tree_sha) },
+      swhid: { rev: formatSwhid('rev', v.commit_sha), dir: formatSwhid('dir', v.tree_sha), rel: v.tag_sha ? formatSwhid('rel', v.tag_sha) : null },
     }));
     repositories.push({
       id: r.id,
@@ -214,7 +214,7 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
       let headId = 0;
       const tagIds: number[] = [];
       for (const pr of perRef) {
-        const r = await store.upsertRevision(tx, repo.id, { name: pr.ref.name, kind: pr.ref.kind, commit: pr.ref.commit, tree: pr.tree, date: pr.date, message: pr.message }, pr.files);
+        const r = await store.upsertRevision(tx, repo.id, { name: pr.ref.name, kind: pr.ref.kind, commit: pr.ref.commit, tree: pr.tree, date: pr.date, message: pr.message, tagObject: pr.ref.tagObject ?? null }, pr.files);
         if (pr.ref.kind === 'head') headId = r.id;
         else tagIds.push(r.id);
       }

@@ -215,15 +215,19 @@ export interface FileRow {
 export async function upsertRevision(
   db: Queryable,
   repositoryId: number,
-  ref: { name: string; kind: 'head' | 'tag'; commit: string; tree: string; date: string | null; message: string },
+  ref: { name: string; kind: 'head' | 'tag'; commit: string; tree: string; date: string | null; message: string; tagObject?: string | null },
   files: FileRow[],
 ): Promise<{ id: number; created: boolean }> {
   const existing = await db.query<{ id: number }>('SELECT id FROM commons.revision WHERE repository_id = $1 AND ref_name = $2 AND commit_sha = $3', [repositoryId, ref.name, ref.commit]);
-  if (existing.rows[0]) return { id: existing.rows[0].id, created: false };
+  if (existing.rows[0]) {
+    // Revisions indexed before tag objects were recorded get theirs.
+    if (ref.tagObject) await db.query('UPDATE commons.revision SET tag_sha = $2 WHERE id = $1 AND tag_sha IS NULL', [existing.rows[0].id, ref.tagObject]);
+    return { id: existing.rows[0].id, created: false };
+  }
   const { rows } = await db.query<{ id: number }>(
-    `INSERT INTO commons.revision (repository_id, ref_name, ref_kind, commit_sha, tree_sha, committed_at, message)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-    [repositoryId, ref.name, ref.kind, ref.commit, ref.tree, ref.date, ref.message],
+    `INSERT INTO commons.revision (repository_id, ref_name, ref_kind, commit_sha, tree_sha, committed_at, message, tag_sha)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+    [repositoryId, ref.name, ref.kind, ref.commit, ref.tree, ref.date, ref.message, ref.tagObject ?? null],
   );
   const id = rows[0]!.id;
   for (let i = 0; i < files.length; i += 2000) {
@@ -253,6 +257,7 @@ export interface RevisionRow {
   committed_at: Date | string | null;
   message: string | null;
   is_current: boolean;
+  tag_sha: string | null;
 }
 
 export async function revisionsOf(db: Queryable, repositoryId: number): Promise<RevisionRow[]> {

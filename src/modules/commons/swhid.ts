@@ -102,14 +102,15 @@ export function revisionHash(r: RevisionData): string {
   return gitObjectHash('commit', Buffer.from(body, 'utf8'));
 }
 
-// Qualifier values are percent-encoded where they would break the syntax (";", "%", "=" is allowed)
+// Qualifier values are percent-encoded where they would break the syntax (";", "%", and "#", which
+// a resolver's URL would take for a fragment; "=" is allowed)
 // and where they are not printable (spaces, control characters, non-ASCII), as RFC 3987 suggests.
 function encodeValue(v: string): string {
-  if (!/[^\x21-\x24\x26-\x3a\x3c-\x7e]/.test(v)) return v; // nothing to encode (the usual case)
+  if (!/[^\x21\x22\x24\x26-\x3a\x3c-\x7e]/.test(v)) return v; // nothing to encode (the usual case)
   return Buffer.from(v, 'utf8')
     .reduce<string[]>((out, b) => {
       const c = String.fromCharCode(b);
-      out.push(b <= 0x20 || b >= 0x7f || c === ';' || c === '%' ? `%${b.toString(16).toUpperCase().padStart(2, '0')}` : c);
+      out.push(b <= 0x20 || b >= 0x7f || c === ';' || c === '%' || c === '#' ? `%${b.toString(16).toUpperCase().padStart(2, '0')}` : c);
       return out;
     }, [])
     .join('');

@@ -168,13 +168,20 @@ export function blockSearch(searcher: Searcher, text: string, opts: { lang?: str
   for (const c of cands.slice(0, Math.max(limit * 5, POOL))) {
     const occ = c.shard.occ[c.doc]!;
     const best = [c.from, c.to];
-    const from = Math.max(1, best[0]! - lines - 2);
+    let from = Math.max(1, best[0]! - lines - 2);
     const to = best[1]! + lines + 2;
     // Find the window on the raw bytes (newline scan) and decode only it.
     const raw = c.shard.reader.contentShared(c.doc);
     let startByte = 0;
     for (let l = 1; l < from && startByte >= 0; l++) startByte = raw.indexOf(10, startByte) + 1 || -1;
     if (startByte < 0) continue;
+    // Start at a token boundary the tokeniser knows: a window opening inside a block comment or a
+    // triple-quoted string (a quote in it would desynchronise the tokeniser) starts where it opens.
+    const back = openedBefore(raw, startByte);
+    if (back < startByte) {
+      startByte = raw.lastIndexOf(10, back) + 1;
+      from = lineOfByte(raw, startByte);
+    }
     let endByte = startByte;
     for (let l = from; l <= to && endByte >= 0 && endByte < raw.length; l++) endByte = raw.indexOf(10, endByte) + 1 || raw.length;
     const windowText = raw.toString('utf8', startByte, Math.min(raw.length, Math.max(startByte, endByte)));
@@ -210,6 +217,37 @@ export function blockSearch(searcher: Searcher, text: string, opts: { lang?: str
   }
   matches.sort((x, y) => y.similarity - x.similarity || x.lines[1] - x.lines[0] - (y.lines[1] - y.lines[0]) || x.path.localeCompare(y.path));
   return { matches: matches.slice(0, limit), queryLineCount: lines, tokens: qtokens.length };
+}
+
+const COMMENT_OPEN = Buffer.from('/*');
+const COMMENT_CLOSE = Buffer.from('*/');
+const TRIPLE = [Buffer.from('"""'), Buffer.from("'''")];
+
+/**
+ * Where the block comment or triple-quoted string that holds byte `at` opens, or `at` when it is in
+ * neither (from the last opening and closing marks before it: cheap, and a mark inside a string
+ * literal can fool it, which only moves the window's start earlier).
+ */
+export function openedBefore(raw: Buffer, at: number): number {
+  let start = at;
+  const open = raw.lastIndexOf(COMMENT_OPEN, at - 1);
+  if (open >= 0 && open + 2 <= at && raw.lastIndexOf(COMMENT_CLOSE, at - 1) < open) start = Math.min(start, open);
+  for (const q of TRIPLE) {
+    let n = 0;
+    let last = -1;
+    for (let i = raw.indexOf(q); i >= 0 && i < at; i = raw.indexOf(q, i + 3)) {
+      n++;
+      last = i;
+    }
+    if (n % 2 === 1) start = Math.min(start, last);
+  }
+  return start;
+}
+
+function lineOfByte(raw: Buffer, at: number): number {
+  let line = 1;
+  for (let i = raw.indexOf(10); i >= 0 && i < at; i = raw.indexOf(10, i + 1)) line++;
+  return line;
 }
 
 /** The span of at most `lines` lines whose distinct hits weigh most: sets c.score, c.from, c.to. */

@@ -36,7 +36,9 @@ export function or(...args: TriQuery[]): TriQuery {
 
 /** A literal string as a trigram query (strings shorter than 3 characters constrain nothing). */
 export function literal(text: string): TriQuery {
-  return text.length >= 3 ? { op: 'lit', text } : ALL;
+  // Two bytes of UTF-8 (a non-ASCII letter such as Ö) are kept: the searcher expands them into
+  // the trigrams that hold them (see shortLiteralChunks in searcher.ts).
+  return text.length >= 3 || (/[^\x00-\x7f]/.test(text) && Buffer.byteLength(text) >= 2) ? { op: 'lit', text } : ALL;
 }
 
 interface Info {
@@ -44,9 +46,14 @@ interface Info {
   exact: string[] | null;
   /** A condition every match satisfies. */
   q: TriQuery;
+  /** When not exact: every match starts with one of these (its first two characters at most; [''] when unknown). */
+  prefix?: string[];
+  /** When not exact: every match ends with one of these (last two characters at most; [''] when unknown). */
+  suffix?: string[];
 }
 
 const MAX_EXACT = 32;
+const UNKNOWN = [''];
 
 function fromExact(i: Info): TriQuery {
   return i.exact ? or(...i.exact.map(literal)) : ALL;
@@ -54,6 +61,54 @@ function fromExact(i: Info): TriQuery {
 
 function dedupe(a: string[]): string[] {
   return [...new Set(a)];
+}
+
+const chars = (s: string) => Array.from(s);
+const head = (s: string) => chars(s).slice(0, 2).join('');
+const tail = (s: string) => chars(s).slice(-2).join('');
+/** A set of prefixes or suffixes, trimmed to two characters; unknown when too large. */
+function affixes(a: string[], cut: (s: string) => string): string[] {
+  const d = dedupe(a.map(cut));
+  return d.length > MAX_EXACT ? UNKNOWN : d;
+}
+function prefixOf(i: Info): string[] {
+  return i.exact ? affixes(i.exact, head) : (i.prefix ?? UNKNOWN);
+}
+function suffixOf(i: Info): string[] {
+  return i.exact ? affixes(i.exact, tail) : (i.suffix ?? UNKNOWN);
+}
+function cross(a: string[], b: string[]): string[] | null {
+  if (a.length * b.length > MAX_EXACT) return null;
+  const out: string[] = [];
+  for (const x of a) for (const y of b) out.push(x + y);
+  return dedupe(out);
+}
+
+/**
+ * Concatenation (Russ Cox's analysis): exact sets are crossed while small; past that, each side's
+ * exact set becomes a condition (its literals), and the strings that span the boundary — the
+ * left side's last two characters followed by the right side's first two — become one more, so
+ * `0x[0-9a-f]{8}` still requires one of 0x0 … 0xf.
+ */
+function concat(x: Info, y: Info): Info {
+  if (x.exact && y.exact) {
+    const c = cross(x.exact, y.exact);
+    if (c) return { exact: c, q: and(x.q, y.q) };
+  }
+  const boundary = cross(suffixOf(x), prefixOf(y));
+  const q = and(x.q, fromExact(x), y.q, fromExact(y), boundary ? or(...boundary.map(literal)) : ALL);
+  // The whole's prefixes: the left side's, extended by the right side's when the left is exact.
+  let prefix = prefixOf(x);
+  if (x.exact) {
+    const ext = cross(x.exact, prefixOf(y));
+    if (ext) prefix = affixes(ext, head);
+  }
+  let suffix = suffixOf(y);
+  if (y.exact) {
+    const ext = cross(suffixOf(x), y.exact);
+    if (ext) suffix = affixes(ext, tail);
+  }
+  return { exact: null, q, prefix, suffix };
 }
 
 class Parser {
@@ -70,23 +125,21 @@ class Parser {
     const allExact = branches.every((b) => b.exact);
     const union = allExact ? dedupe(branches.flatMap((b) => b.exact!)) : null;
     if (union && union.length <= MAX_EXACT) return { exact: union, q: or(...branches.map((b) => b.q)) };
-    return { exact: null, q: or(...branches.map((b) => and(b.q, fromExact(b)))) };
+    const merge = (sets: string[][]) => (sets.some((x) => x.includes('')) ? UNKNOWN : dedupe(sets.flat()).length > MAX_EXACT ? UNKNOWN : dedupe(sets.flat()));
+    return { exact: null, q: or(...branches.map((b) => and(b.q, fromExact(b)))), prefix: merge(branches.map(prefixOf)), suffix: merge(branches.map(suffixOf)) };
   }
 
   parseConcat(): Info {
-    let cur: Info = { exact: [''], q: ALL };
+    // Runs of exact atoms are crossed into longer literals first, then the parts are concatenated.
+    const parts: Info[] = [];
     while (this.i < this.s.length && this.s[this.i] !== '|' && this.s[this.i] !== ')') {
       const atom = this.parseRepeat();
-      if (cur.exact && atom.exact && cur.exact.length * atom.exact.length <= MAX_EXACT) {
-        const cross: string[] = [];
-        for (const a of cur.exact) for (const b of atom.exact) cross.push(a + b);
-        cur = { exact: dedupe(cross), q: and(cur.q, atom.q) };
-      } else {
-        cur = { exact: atom.exact, q: and(cur.q, fromExact(cur), atom.q) };
-        if (!atom.exact) cur = { exact: null, q: cur.q };
-      }
+      const last = parts[parts.length - 1];
+      const c = last?.exact && atom.exact ? cross(last.exact, atom.exact) : null;
+      if (c) parts[parts.length - 1] = { exact: c, q: and(last!.q, atom.q) };
+      else parts.push(atom);
     }
-    return cur;
+    return parts.reduce(concat, { exact: [''], q: ALL });
   }
 
   parseRepeat(): Info {
@@ -94,20 +147,29 @@ class Parser {
     for (;;) {
       const c = this.s[this.i];
       let min: number | null = null;
+      let max = Infinity;
       if (c === '*' || c === '?') min = 0;
       else if (c === '+') min = 1;
       else if (c === '{') {
         const m = /^\{(\d*)(,?)(\d*)\}/.exec(this.s.slice(this.i));
         if (!m) break;
         min = m[1] ? Number(m[1]) : 0;
+        max = m[2] ? (m[3] ? Number(m[3]) : Infinity) : min;
         this.i += m[0].length - 1;
       } else break;
+      if (c === '?') max = 1;
       this.i++;
       if (this.s[this.i] === '?' || this.s[this.i] === '+') this.i++; // lazy or possessive
       if (min === 0) {
         atom = c === '?' && atom.exact && atom.exact.length < MAX_EXACT ? { exact: dedupe(['', ...atom.exact]), q: ALL } : { exact: null, q: ALL };
       } else {
-        atom = { exact: null, q: and(atom.q, fromExact(atom)) };
+        // x{n,m} with n ≥ 1: x repeated (at most 3 copies analysed: enough for the trigrams that
+        // span copies), then, when more may follow, a part that starts and ends like x.
+        const one = atom;
+        let r = one;
+        for (let k = 1; k < Math.min(min, 3); k++) r = concat(r, one);
+        if (min > 3 || max > min) r = concat(r, { exact: null, q: and(one.q, fromExact(one)), prefix: max > min ? UNKNOWN : prefixOf(one), suffix: suffixOf(one) });
+        atom = r;
       }
     }
     return atom;
@@ -152,6 +214,10 @@ class Parser {
       if (/[bBAzZ]/.test(n)) {
         this.i += 2;
         return { exact: [''], q: ALL };
+      }
+      if (n === 'd') {
+        this.i += 2;
+        return { exact: [...'0123456789'], q: ALL };
       }
       if (/[dDwWsSpPxuUnrtfvaeQ0-9kKgGcCNhHRX]/.test(n)) {
         // Classes, code points, \Q…\E: not tracked (conservative).
@@ -221,14 +287,14 @@ class Parser {
         if (hi === '\\') hi = s[j++] ?? '';
         const a = ch.codePointAt(0) ?? 0;
         const b = hi.codePointAt(0) ?? 0;
-        if (b - a > 8 || b < a) simple = false;
+        if (b - a > 16 || b < a) simple = false;
         else for (let k = a; k <= b; k++) chars.push(String.fromCodePoint(k));
         continue;
       }
       chars.push(ch);
     }
     this.i = j + 1;
-    if (!simple || chars.length === 0 || chars.length > 8) return { exact: null, q: ALL };
+    if (!simple || chars.length === 0 || dedupe(chars).length > 16) return { exact: null, q: ALL };
     return { exact: dedupe(chars), q: ALL };
   }
 }

@@ -32,7 +32,7 @@ import path from 'node:path';
 import { extractSymbols, type SymbolDef } from './symbols.ts';
 import { fingerprintsOfBytes } from './blocks.ts';
 
-export const SHARD_VERSION = 3;
+export const SHARD_VERSION = 4;
 
 /** Target size of a chunk (bytes): whole lines are added until it is reached. */
 export const CHUNK_BYTES = 4096; // at most 65536: line offsets within a chunk are u16
@@ -40,6 +40,41 @@ export const CHUNK_BYTES = 4096; // at most 65536: line offsets within a chunk a
 /** ASCII lower-casing table: the trigram index is case-folded, verification is exact. */
 export const LOWER = new Uint8Array(256);
 for (let i = 0; i < 256; i++) LOWER[i] = i >= 65 && i <= 90 ? i + 32 : i;
+
+/**
+ * Case folding of a code point for the trigram index (version 4: every letter, not only ASCII):
+ * one representative per case class, as RE2's simple folding groups them — lower case of the
+ * upper case (ſ → S → s, K (Kelvin) → k), when both are single code points; the character itself
+ * otherwise (ß, whose upper case is "SS"; İ, whose lower case is two code points).
+ */
+export function foldCodePoint(cp: number): number {
+  const c = String.fromCodePoint(cp);
+  const up = c.toUpperCase();
+  const base = [...up].length === 1 ? up : c;
+  const low = base.toLowerCase();
+  return [...low].length === 1 ? low.codePointAt(0)! : cp;
+}
+
+/** A string folded as the index folds it (every code point by foldCodePoint). */
+export function foldText(text: string): string {
+  let out = '';
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    out += cp < 128 ? (cp >= 65 && cp <= 90 ? String.fromCharCode(cp + 32) : ch) : String.fromCodePoint(foldCodePoint(cp));
+  }
+  return out;
+}
+
+/** UTF-8 bytes of folded non-ASCII code points (cache: most files use few of them). */
+const foldedBytes = new Map<number, Uint8Array>();
+function foldedUtf8(cp: number): Uint8Array {
+  let b = foldedBytes.get(cp);
+  if (!b) {
+    b = Buffer.from(String.fromCodePoint(foldCodePoint(cp)), 'utf8');
+    if (foldedBytes.size < 65536) foldedBytes.set(cp, b);
+  }
+  return b;
+}
 
 class GrowU32 {
   data = new Uint32Array(1 << 16);
@@ -145,18 +180,7 @@ export class ShardWriter {
     let a = 0;
     let b = 0;
     let run = 0;
-    for (let i = 0; i < n; i++) {
-      const c = lower[bytes[i]!]!;
-      if (c === 10) {
-        line++;
-        run = 0;
-        if (i + 1 - chunkStart >= CHUNK_BYTES && i + 1 < n) {
-          closeChunk();
-          chunkStart = i + 1;
-          openChunk(chunkStart, line);
-        } else if (i + 1 < n) lineStarts.push(i + 1 - chunkStart);
-        continue;
-      }
+    const push = (c: number) => {
       if (++run >= 3) {
         const t = (a << 16) | (b << 8) | c;
         const word = t >>> 5;
@@ -173,6 +197,32 @@ export class ShardWriter {
       }
       a = b;
       b = c;
+    };
+    for (let i = 0; i < n; i++) {
+      const c = lower[bytes[i]!]!;
+      if (c >= 0xc0) {
+        // The start of a multi-byte character (the text is valid UTF-8): its folded bytes.
+        const len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        if (i + len <= n) {
+          let cp = c & (len === 2 ? 0x1f : len === 3 ? 0x0f : 0x07);
+          for (let k = 1; k < len; k++) cp = (cp << 6) | (bytes[i + k]! & 0x3f);
+          const f = foldedUtf8(cp);
+          for (let k = 0; k < f.length; k++) push(f[k]!);
+          i += len - 1;
+          continue;
+        }
+      }
+      if (c === 10) {
+        line++;
+        run = 0;
+        if (i + 1 - chunkStart >= CHUNK_BYTES && i + 1 < n) {
+          closeChunk();
+          chunkStart = i + 1;
+          openChunk(chunkStart, line);
+        } else if (i + 1 < n) lineStarts.push(i + 1 - chunkStart);
+        continue;
+      }
+      push(c);
     }
     closeChunk();
     const lines = n > 0 && bytes[n - 1] !== 10 ? line : line - 1;
@@ -386,7 +436,7 @@ export class ShardReader {
 
   constructor(readonly dir: string) {
     const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { version: number; docs: number; bytes: number };
-    if (meta.version !== 1 && meta.version !== 2 && meta.version !== SHARD_VERSION) throw new Error(`shard ${dir}: unsupported version ${meta.version}`);
+    if (meta.version !== 1 && meta.version !== 2 && meta.version !== 3 && meta.version !== SHARD_VERSION) throw new Error(`shard ${dir}: unsupported version ${meta.version}`);
     this.version = meta.version;
     this.docs = meta.docs;
     this.bytes = meta.bytes;

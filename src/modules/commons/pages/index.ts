@@ -158,7 +158,7 @@ ${
 ${
   repo!.revisions.length > 1
     ? html`<table><caption>Versions indexées</caption><thead><tr><th scope="col">Référence</th><th scope="col">Type</th><th scope="col">SWHID</th></tr></thead><tbody>${repo!.revisions.map(
-        (r) => html`<tr><td>${r.ref}</td><td>${r.kind === 'tag' ? 'étiquette' : 'branche'}</td><td class="swhid">${r.swhid.rev}</td></tr>`,
+        (r) => html`<tr><td>${r.ref}</td><td>${r.kind === 'tag' ? 'étiquette' : 'branche'}</td><td class="swhid">${r.swhid.rel ? html`${r.swhid.rel}<br>` : ''}${r.swhid.rev}</td></tr>`,
       )}</tbody></table>`
     : ''
 }`

@@ -91,12 +91,13 @@ test('four hostile searches at once: /health and a places search keep answering 
   const ms = during.map((x) => x.ms);
   const cpu = mainThreadCpuMs() - cpu0;
   // Probes answer within 100 ms — on a machine whose own noise is larger (it is shared with other
-  // work: the 95th percentile measured just before is reported), nine in ten within twice that
-  // noise, and none near a search's 1.5 s (a search holding the event loop would cost seconds).
+  // work: the baseline measured just before is reported), half within 1.5 times its median and
+  // nine in ten within twice its 95th percentile; none near a search's 1.5 s (a search holding the
+  // event loop would cost seconds).
   const report = `baseline p50 ${q(baseline, 0.5).toFixed(0)} p95 ${q(baseline, 0.95).toFixed(0)} ms; during p50 ${q(ms, 0.5).toFixed(0)} p90 ${q(ms, 0.9).toFixed(0)} max ${Math.max(...ms).toFixed(0)} ms over ${ms.length} probes; main thread CPU ${cpu} ms`;
   console.log(report);
   assert.ok(ms.length >= 10, `probes ran while the searches did (${ms.length})`);
-  assert.ok(q(ms, 0.5) <= 100, report);
+  assert.ok(q(ms, 0.5) <= Math.max(100, 1.5 * q(baseline, 0.5)), report);
   assert.ok(q(ms, 0.9) <= Math.max(100, 2 * q(baseline, 0.95)), report);
   assert.ok(Math.max(...ms) < 1000, report);
   // The main thread's own CPU time (Linux): what the probes cost, not the searches' seconds.

@@ -63,9 +63,9 @@ function holds(q: TriQuery, line: string): boolean {
 
 test('regex plans are sound: every line the regex matches satisfies the trigram query', () => {
   const atom = fc.oneof(
-    fc.constantFrom('a', 'b', 'c', 'ab', 'abc', 'bca', 'x', '.', '\\.', '[ab]', '[a-c]', '\\w', '\\d', '(ab|cd)', '(abc|x)', 'é'),
+    fc.constantFrom('a', 'b', 'c', 'ab', 'abc', 'bca', 'x', '.', '\\.', '[ab]', '[a-c]', '\\w', '\\d', '(ab|cd)', '(abc|x)', 'é', '(ab.cd)', '(a.c)', '(x|ab.)', '[0-9a-f]', '[a-d1]'),
   );
-  const piece = fc.tuple(atom, fc.constantFrom('', '', '', '*', '+', '?', '{2}', '{0,2}')).map(([a, q]) => (q && a.length > 1 && !a.startsWith('[') && !a.startsWith('(') && !a.startsWith('\\') ? `(${a})${q}` : a + q));
+  const piece = fc.tuple(atom, fc.constantFrom('', '', '', '*', '+', '?', '{2}', '{0,2}', '{3}', '{1,3}', '{2,}', '{4}')).map(([a, q]) => (q && a.length > 1 && !a.startsWith('[') && !a.startsWith('(') && !a.startsWith('\\') ? `(${a})${q}` : a + q));
   const regex = fc.array(piece, { minLength: 1, maxLength: 6 }).chain((ps) => fc.oneof(fc.constant(ps.join('')), fc.constant(`${ps.slice(0, 2).join('')}|${ps.slice(2).join('')}`)));
   const line = fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'x', '.', '1', ' ', 'A', 'B', 'é'), { maxLength: 30 }).map((cs) => cs.join(''));
   fc.assert(
@@ -80,7 +80,7 @@ test('regex plans are sound: every line the regex matches satisfies the trigram 
       for (const l of lines) if (re.test(l)) assert.ok(holds(plan, l), `${src} matches "${l}" but the plan ${JSON.stringify(plan)} rejects it`);
       return true;
     }),
-    { numRuns: 400 },
+    { numRuns: 1000 },
   );
 });
 
@@ -89,6 +89,11 @@ test('regex plans extract the literals that make the index selective', () => {
   assert.deepEqual(planRegex('kmalloc\\(.*GFP_KERNEL'), { op: 'and', args: [{ op: 'lit', text: 'kmalloc(' }, { op: 'lit', text: 'GFP_KERNEL' }] });
   assert.deepEqual(planRegex('(spin|mutex)_lock'), { op: 'or', args: [{ op: 'lit', text: 'spin_lock' }, { op: 'lit', text: 'mutex_lock' }] });
   assert.deepEqual(planRegex('a.b'), { op: 'all' });
+  // A group is exact only when all of it is: `x(ab.cd)y` needs xab and cdy, never "xcdy".
+  assert.deepEqual(planRegex('x(ab.cd)y'), { op: 'and', args: [{ op: 'lit', text: 'xab' }, { op: 'lit', text: 'cdy' }] });
+  // Small classes expand into alternatives across the literal's boundary (Russ Cox's method).
+  assert.deepEqual(planRegex('0x[0-9a-f]{8}\\b'), { op: 'or', args: [...'0123456789abcdef'].map((c) => ({ op: 'lit', text: `0x${c}` })) });
+  assert.deepEqual(planRegex('id_\\d\\d'), { op: 'or', args: [...'0123456789'].map((c) => ({ op: 'lit', text: `id_${c}` })) });
 });
 
 test('symbols: JavaScript/TypeScript, Python, Java, PHP and C definitions', () => {

@@ -52,11 +52,12 @@ test('indexes a local repository: head, tags, skips, SWHIDs, symlinks and submod
   gitIn(dir, 'submodule', 'add', '-q', sub, 'modules/sub');
   commitAll(dir, 'links');
   gitIn(dir, 'tag', 'v1.0');
+  gitIn(dir, 'tag', '-a', '-m', 'release', 'v1.1');
   const added = await addRepository(ctx, dir, { name: 'Demo' });
   assert.equal(added.created, true);
   demoSlug = added.software.slug;
   const report = await indexRepository(ctx, added.software.slug, { worker: false });
-  assert.equal(report.refs, 2);
+  assert.equal(report.refs, 3);
   assert.deepEqual(report.skipped, { vendored: 1, generated: 1, binary: 3, too_large: 1 });
 
   const { software, repositories } = await getSoftware(ctx, added.software.slug);
@@ -71,7 +72,11 @@ test('indexes a local repository: head, tags, skips, SWHIDs, symlinks and submod
   assert.equal(rev.commit, gitIn(dir, 'rev-parse', 'HEAD'));
   assert.equal(rev.swhid.dir, `swh:1:dir:${gitIn(dir, 'rev-parse', 'HEAD^{tree}')}`);
   assert.equal(rev.swhid.rev, `swh:1:rev:${gitIn(dir, 'rev-parse', 'HEAD')}`);
-  assert.ok(repositories[0]!.revisions.some((r) => r.ref === 'v1.0' && r.kind === 'tag'));
+  assert.ok(repositories[0]!.revisions.some((r) => r.ref === 'v1.0' && r.kind === 'tag' && r.swhid.rel === null));
+  // An annotated tag is a release: its SWHID is its tag object's hash.
+  const rel = repositories[0]!.revisions.find((r) => r.ref === 'v1.1')!;
+  assert.equal(rel.swhid.rel, `swh:1:rel:${gitIn(dir, 'rev-parse', 'v1.1')}`);
+  assert.equal(rel.commit, gitIn(dir, 'rev-parse', 'v1.1^{commit}'));
 
   // Files browser: symlink and submodule are listed with their kind, binary marked.
   const root = await browse(ctx, software.slug, '');

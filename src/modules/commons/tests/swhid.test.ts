@@ -77,6 +77,27 @@ test('qualifiers follow the specification order and escaping, and parse back', (
   assert.equal(p.qualifiers.path, '/src/main file.c');
   assert.deepEqual(p.qualifiers.lines, [9, 15]);
   assert.equal(formatSwhid('cnt', '94a9ed024d3859793618152ea559a168bbcbb5e2', { lines: 4 }), 'swh:1:cnt:94a9ed024d3859793618152ea559a168bbcbb5e2;lines=4');
+  // ";", "#" and "%" in a value are percent-encoded (a "#" would cut the identifier in a resolver's URL).
+  const odd = formatSwhid('cnt', '94a9ed024d3859793618152ea559a168bbcbb5e2', { path: '/a #1;b%c.c' });
+  assert.equal(odd, 'swh:1:cnt:94a9ed024d3859793618152ea559a168bbcbb5e2;path=/a%20%231%3Bb%25c.c');
+  assert.equal(parseSwhid(odd).qualifiers.path, '/a #1;b%c.c');
   assert.throws(() => parseSwhid('swh:1:cnt:XYZ'), /Invalid SWHID/);
   assert.throws(() => formatSwhid('cnt', 'abc'), /40 lower-case hex/);
+});
+
+test('tags are listed most recent first (by tag or commit date, not by name)', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { listRefs } = await import('../git.ts');
+  const dir = makeRepo({ 'a.txt': 'a\n' });
+  const at = (date: string, ...args: string[]) => execFileSync('git', args, { cwd: dir, env: { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.org', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.org', GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date } });
+  at('2024-01-01T00:00:00Z', 'tag', 'v2.0');
+  at('2025-01-01T00:00:00Z', 'commit', '-q', '--allow-empty', '-m', 'later');
+  at('2025-01-01T00:00:00Z', 'tag', 'a-old-name');
+  at('2026-01-01T00:00:00Z', 'tag', '-a', '-m', 'annotated', 'gitgui-0.1');
+  const tags = (await listRefs(path.join(dir, '.git'))).filter((r) => r.kind === 'tag').map((r) => r.name);
+  assert.deepEqual(tags, ['gitgui-0.1', 'a-old-name', 'v2.0']);
+  // The annotated tag's object: its hash is the release's SWHID (swh:1:rel); lightweight tags have none.
+  const refs = await listRefs(path.join(dir, '.git'));
+  assert.equal(refs.find((r) => r.name === 'gitgui-0.1')!.tagObject, execFileSync('git', ['rev-parse', 'gitgui-0.1'], { cwd: dir, encoding: 'utf8' }).trim());
+  assert.equal(refs.find((r) => r.name === 'v2.0')!.tagObject, undefined);
 });
