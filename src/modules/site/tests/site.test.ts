@@ -178,8 +178,17 @@ describe('place page', () => {
     const place = (await ctx.data.getPlace(uids.get(MEDIATHEQUE.nom)!.uid))!;
     const body = await renderPlace(ctx, place, { csrf: 'x', started: 'y' });
     // Wednesday 11 November 2026 (Armistice): « Mo-Sa 10:00-18:00; PH off » is closed that day.
-    assert.match(body, /<tr class="today" aria-current="date"><th scope="row">Mercredi 11 novembre<\/th><td>Fermé <span class="hint">\(jour férié : Armistice 1918\)<\/span><\/td><\/tr>/);
-    assert.match(body, /<th scope="row">Mardi 10 novembre<\/th><td>10\u00a0h à 18\u00a0h<\/td>/);
+    assert.match(body, /<tr class="today" aria-current="date"><th scope="row">Mercredi 11 novembre<span class="no-print"> \(aujourd’hui\)<\/span><\/th><td>Fermé <span class="day-note">jour férié : Armistice 1918<\/span><\/td><\/tr>/);
+    // The next seven days from today: Wednesday 11 to Tuesday 17, never the past Monday or Tuesday.
+    const days = [...body.matchAll(/<th scope="row">(\p{L}+ \d+ \p{L}+)/gu)].map((m) => m[1]);
+    assert.deepEqual(days, ['Mercredi 11 novembre', 'Jeudi 12 novembre', 'Vendredi 13 novembre', 'Samedi 14 novembre', 'Dimanche 15 novembre', 'Lundi 16 novembre', 'Mardi 17 novembre']);
+    assert.match(body, /<th scope="row">Mardi 17 novembre<\/th><td>10\u00a0h à 18\u00a0h<\/td>/);
+    // The printed sheet says which week it shows.
+    assert.match(body, /<span class="print-only">Semaine du 11 novembre 2026<\/span>/);
+    // On a Sunday the table starts on that Sunday.
+    const sunday: SiteContext = { ...ctx, now: () => new Date(2026, 10, 15, 9, 0) };
+    const sundayBody = await renderPlace(sunday, place, { csrf: 'x', started: 'y' });
+    assert.deepEqual([...sundayBody.matchAll(/<th scope="row">(\p{L}+ \d+ \p{L}+)/gu)].map((m) => m[1])[0], 'Dimanche 15 novembre');
     // On screen only: a printed sheet outlives « now »; the week table is printed instead.
     assert.match(body, /<p class="status status-closed no-print">Ouvre demain à 10\u00a0h<\/p>/);
     const tuesday: SiteContext = { ...ctx, now: () => new Date(2026, 10, 10, 11, 0) };
