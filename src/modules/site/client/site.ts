@@ -185,6 +185,8 @@ function maps(): void {
 }
 
 document.documentElement.classList.add('js');
+// A confirmation or an error summary takes the focus where the person is looking.
+document.querySelector<HTMLElement>('[data-focus-on-load]')?.focus();
 aroundMe();
 printButtons();
 shareButtons();

@@ -74,12 +74,22 @@ function shortUrl(u: string): string {
 
 export function reportForm(p: Place, f: ReportFormState): Raw {
   if (f.sent) {
-    return notice('success', html`<p>Merci : votre signalement a été transmis aux personnes qui gèrent les informations de ce lieu.</p>`, 'Signalement envoyé');
+    return html`<div class="notice notice-success" role="status" tabindex="-1" data-focus-on-load><p class="notice-title">Signalement envoyé</p><p>Merci : votre signalement a été transmis aux personnes qui gèrent les informations de ce lieu.</p><p><a href="${placeHref(p)}#signaler">Signaler autre chose</a></p></div>`;
   }
   const e = f.errors ?? {};
   const v = f.values ?? { message: '', contact: '' };
-  return html`<form class="report-form stack" method="post" action="${placeHref(p)}/signaler" novalidate>
-  ${e.form ? notice('error', html`<p>${e.form}</p>`) : ''}
+  const fieldErrors: [string, string][] = [];
+  if (e.message) fieldErrors.push(['report-message', e.message]);
+  if (e.contact) fieldErrors.push(['report-contact', e.contact]);
+  const count = fieldErrors.length + (e.form ? 1 : 0);
+  // The summary comes first and takes the focus: the person sees what to fix, with links to the fields.
+  const summary = count
+    ? html`<div class="notice notice-error error-summary" role="alert" tabindex="-1" data-focus-on-load><p class="notice-title">${count > 1 ? `Le signalement n’a pas été envoyé : ${count} points à corriger` : 'Le signalement n’a pas été envoyé : un point à corriger'}</p><ul>${
+        e.form ? html`<li>${e.form}</li>` : ''
+      }${fieldErrors.map(([id, msg]) => html`<li><a href="#${id}">${msg}</a></li>`)}</ul></div>`
+    : '';
+  return html`<form class="report-form stack" method="post" action="${placeHref(p)}/signaler#signaler" novalidate>
+  ${summary}
   <input type="hidden" name="_csrf" value="${f.csrf}">
   <input type="hidden" name="started" value="${f.started}">
   <div>
@@ -182,7 +192,7 @@ ${form.sent ? reportForm(p, form) : ''}
 </article>
 <section class="report section" id="signaler" aria-labelledby="s-signaler">
   <h2 id="s-signaler">${T.reportTitle}</h2>
-  ${form.sent ? html`<p>Vous pouvez signaler autre chose en rechargeant la page.</p>` : html`<p>Une information est fausse ou manque ? Dites-le nous : la fiche sera corrigée par les personnes qui la gèrent.</p>${reportForm(p, form)}`}
+  ${form.sent ? reportForm(p, form) : html`<p>Une information est fausse ou manque ? Dites-le nous : la fiche sera corrigée par les personnes qui la gèrent.</p>${reportForm(p, form)}`}
 </section>`;
   return page(ctx, {
     title: `${p.nom}, ${p.commune}`,

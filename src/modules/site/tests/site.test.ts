@@ -264,17 +264,23 @@ describe('« Signaler une erreur »', () => {
     assert.equal(r.statusCode, 400);
     assert.match(r.body, /id="report-message-error">Décrivez l’erreur en au moins 10 caractères/);
     assert.match(r.body, /aria-invalid="true">Faux<\/textarea>/);
+    // The summary at the top of the form links to the field to fix.
+    assert.match(r.body, /un point à corriger<\/p><ul><li><a href="#report-message">Décrivez l’erreur en au moins/);
     assert.equal(await count(), before);
   });
 
-  it('silently drops robots (honeypot, instant submission)', async () => {
+  it('silently drops robots (honeypot) and explains an instant submission instead of dropping it', async () => {
     const { csrf, cookieHeader } = await formSession(MEDIATHEQUE.nom);
     const before = await count();
     const bot = await post(MEDIATHEQUE.nom, cookieHeader, { _csrf: csrf, started: new FormClock(SECRET).stamp(Date.now() - 20_000), message: 'Achetez nos produits pas chers !', website: 'http://spam.example' });
     assert.equal(bot.statusCode, 303);
-    const fast = await post(MEDIATHEQUE.nom, cookieHeader, { _csrf: csrf, started: new FormClock(SECRET).stamp(Date.now()), message: 'Achetez nos produits pas chers !' });
-    assert.equal(fast.statusCode, 303);
+    const fast = await post(MEDIATHEQUE.nom, cookieHeader, { _csrf: csrf, started: new FormClock(SECRET).stamp(Date.now()), message: 'Le numéro de téléphone a changé.' });
+    assert.equal(fast.statusCode, 400);
+    assert.match(fast.body, /<div class="notice notice-error error-summary" role="alert" tabindex="-1" data-focus-on-load>/);
+    assert.match(fast.body, /nous n’enregistrons pas un signalement envoyé en moins de 3 secondes/);
+    assert.match(fast.body, />Le numéro de téléphone a changé\.<\/textarea>/);
     assert.equal(await count(), before);
+
   });
 
   it('keeps personal data only as long as the personal-data page says', async () => {
