@@ -13,7 +13,7 @@ import type { App } from '../../../platform/http/server.ts';
 import { UserError } from '../../../platform/http/errors.ts';
 import { html, jsonForScript, raw, type Raw } from '../../../platform/html/html.ts';
 import { layout } from '../../../platform/html/layout.ts';
-import { breadcrumb, notice } from '../../../platform/html/components.ts';
+import { breadcrumb, notice, plural } from '../../../platform/html/components.ts';
 import type { AppContext } from '../../../platform/module.ts';
 import { criterionKey, distanceFor, parseCriterion, SERVICES, type AreaSummary, type CommuneMeasure, type Criterion, type ShareSet } from '../model.ts';
 import { plan, scope, scopeSummary, summaries, whatIf, whiteZonesFor, type PlanOutput, type Scope, type WhatIfOutput } from '../service.ts';
@@ -349,7 +349,7 @@ ${terr ? html`<p>${t.plannerIntro}</p>${plannerForm(p)}` : html`<p>Choisissez un
 <section aria-labelledby="et-si-titre" id="et-si"><h2 id="et-si-titre">${t.whatIf}</h2><p>${t.whatIfIntro}</p>${whatIfForm(p)}${p.whatIf ? whatIfResult(p.whatIf, c) : ''}</section>
 ${terr && terr.level !== 'region' ? html`<section aria-labelledby="communes"><h2 id="communes">${t.communesTitle}</h2><p>${t.communesIntro} <a href="/api/v1/coverage/communes.csv?territory=${encodeURIComponent(p.apiTerritory)}">${t.download}</a></p>${communesTableHtml(s.measures, c)}</section>` : html`<p><a href="/api/v1/coverage/communes.csv?territory=${encodeURIComponent(p.apiTerritory)}">${t.communesTitle} : ${t.download}</a></p>`}
 ${noCentre.length ? html`<section aria-labelledby="sans-centre"><h2 id="sans-centre">${t.noCentre} (${noCentre.length})</h2><p>${t.noCentreIntro}</p>
-<ul>${noCentre.map((m) => html`<li>${m.name} (${m.code}) — ${fmtInt(m.population)} hab., ${m.placesInCommune} lieu(x)</li>`)}</ul></section>` : ''}`;
+<ul>${noCentre.map((m) => html`<li>${m.name} (${m.code}) — ${fmtInt(m.population)} hab., ${plural(m.placesInCommune, 'lieu', 'lieux')}</li>`)}</ul></section>` : ''}`;
   return layout({
     title,
     theme: ctx.config.theme,

@@ -15,6 +15,7 @@ import { OK } from '../strings.ts';
 import { bodyValue, csrfField, errorSummary, formatDateTime, okNotice, param, queryValue, textField, titleWithErrors, type FieldError } from '../ui.ts';
 import { uploadedFile } from '../multipart.ts';
 import { csrfOf, me, page, resolvers, territoryBase, territoryNav, territoryOf, type PageDeps } from './common.ts';
+import { plural } from '../../../../platform/html/components.ts';
 
 const SEVERITY = { error: 'Erreur (ligne refusée)', warning: 'Avertissement (ligne gardée)' } as const;
 
@@ -36,7 +37,7 @@ function issuesTable(issues: ValidationIssue[], caption: string): Raw {
 function summary(r: ImportReport, dryRun: boolean): Raw {
   return html`<ul class="stats">
     <li><strong>${r.rowsRead}</strong> ligne(s) lue(s)</li>
-    <li><strong>${r.kept}</strong> lieu(x) ${dryRun ? 'importables' : 'gardé(s)'}</li>
+    <li><strong>${r.kept}</strong> ${r.kept > 1 ? (dryRun ? 'lieux importables' : 'lieux gardés') : dryRun ? 'lieu importable' : 'lieu gardé'}</li>
     <li><strong>${r.refused}</strong> ligne(s) refusée(s)</li>
     <li><strong>${r.errors}</strong> erreur(s), <strong>${r.warnings}</strong> avertissement(s)</li>
     ${dryRun ? '' : html`<li><strong>${r.inserted}</strong> ajouté(s), <strong>${r.updated}</strong> mis à jour, <strong>${r.unchanged}</strong> inchangé(s)${r.removed ? html`, <strong>${r.removed}</strong> retiré(s)` : ''}</li>`}
@@ -130,7 +131,7 @@ export function registerImportPages(deps: PageDeps): void {
         ${report.refused ? html`<p>Les ${report.refused} ligne(s) refusée(s) ne seront pas importées ; les autres le seront.</p>` : ''}
         ${!fatal
           ? html`<form method="post" action="${b}/import/confirmer">${csrfField(csrf)}<input type="hidden" name="upload" value="${staged.id}">
-              <button type="submit">Importer ${report.kept} lieu(x)</button></form>`
+              <button type="submit">Importer ${plural(report.kept, 'lieu', 'lieux')}</button></form>`
           : ''}
         <p><a href="${b}/import">Annuler et revenir à l’import</a></p>
         <h2>Rapport de validation</h2>
@@ -203,7 +204,7 @@ export function registerImportPages(deps: PageDeps): void {
         <table class="data"><caption>${sources.length} source(s) décrite(s)</caption>
           <thead><tr><th scope="col">Source</th><th scope="col">Producteur</th><th scope="col">Lieux</th><th scope="col">Correspondance</th></tr></thead>
           <tbody>${sources.map((s) => html`<tr><td><a href="/gestion/sources/${encodeURIComponent(s.name)}">${s.label}</a> (${s.name})</td><td>${s.producer ?? '—'}</td><td>${s.places ?? 0}</td><td>${s.mappingFileName ?? (s.mapping ? 'oui' : 'aucune')}</td></tr>`)}</tbody></table>
-        ${other.length ? html`<h2>Sources présentes dans les données mais pas encore décrites</h2><ul>${other.map((s) => html`<li>${s.name} (${s.places} lieu(x))</li>`)}</ul>` : ''}
+        ${other.length ? html`<h2>Sources présentes dans les données mais pas encore décrites</h2><ul>${other.map((s) => html`<li>${s.name} (${plural(s.places, 'lieu', 'lieux')})</li>`)}</ul>` : ''}
         <h2>Décrire une source</h2>
         ${errorSummary(errors)}
         <form method="post" action="/gestion/sources" novalidate>${csrfField(csrf)}
@@ -255,7 +256,7 @@ export function registerImportPages(deps: PageDeps): void {
       body: html`<h1>Source « ${src.label} »</h1>
         ${okNotice(OK[queryValue(req, 'ok')])}
         ${errorSummary(errors)}
-        <p>Identifiant : ${src.name} — ${src.places ?? 0} lieu(x).</p>
+        <p>Identifiant : ${src.name} — ${plural(src.places ?? 0, 'lieu', 'lieux')}.</p>
         <form method="post" action="${path}" novalidate>${csrfField(csrf)}
           ${textField({ name: 'label', label: 'Nom lisible', value: v.label ?? '', errors, maxlength: 200, required: true })}
           ${textField({ name: 'producer', label: 'Producteur', value: v.producer ?? '', errors, maxlength: 200 })}
