@@ -6,7 +6,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../../platform/http/server.ts';
@@ -20,7 +19,6 @@ import { plan, scope, scopeSummary, summaries, whatIf, whiteZonesFor, type PlanO
 
 const HTML = 'text/html; charset=utf-8';
 const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
 
 /** French UI strings of the coverage pages. */
 const t = {
@@ -355,7 +353,7 @@ ${noCentre.length ? html`<section aria-labelledby="sans-centre"><h2 id="sans-cen
     theme: ctx.config.theme,
     body,
     path: p.basePath,
-    head: html`<link rel="stylesheet" href="/couverture/assets/maplibre-gl.css"><link rel="stylesheet" href="/couverture/assets/coverage.css">`,
+    head: html`<link rel="stylesheet" href="/site/maplibre/maplibre-gl.css"><link rel="stylesheet" href="/couverture/assets/coverage.css">`,
     scripts: ['/couverture/assets/coverage-map.js'],
     noindex: Boolean(p.plan || p.whatIf),
   });
@@ -365,12 +363,10 @@ ${noCentre.length ? html`<section aria-labelledby="sans-centre"><h2 id="sans-cen
 // Routes
 
 const GEO_FILES = new Set(['departements-metropole-simplifie', 'regions-metropole-simplifie', 'departements-avec-outre-mer']);
+// MapLibre itself is the public site's copy (/site/maplibre/): one bundle, cached once for every map page.
 const ASSETS: Record<string, { file: () => string; type: string }> = {
   'coverage-map.js': { file: () => path.join(here, '..', 'client', 'coverage-map.js'), type: 'text/javascript; charset=utf-8' },
   'coverage.css': { file: () => path.join(here, '..', 'client', 'coverage.css'), type: 'text/css; charset=utf-8' },
-  'maplibre-gl.mjs': { file: () => path.join(path.dirname(require.resolve('maplibre-gl/package.json')), 'dist', 'maplibre-gl.mjs'), type: 'text/javascript; charset=utf-8' },
-  'maplibre-gl-worker.mjs': { file: () => path.join(path.dirname(require.resolve('maplibre-gl/package.json')), 'dist', 'maplibre-gl-worker.mjs'), type: 'text/javascript; charset=utf-8' },
-  'maplibre-gl.css': { file: () => path.join(path.dirname(require.resolve('maplibre-gl/package.json')), 'dist', 'maplibre-gl.css'), type: 'text/css; charset=utf-8' },
 };
 const assetCache = new Map<string, Buffer>();
 
