@@ -177,7 +177,7 @@ describe('places back office in a browser', { skip: skipReason }, () => {
     assert.match(report, /4Code postal2700A/);
     await expectAccessible(s.page, 'import report');
     await screenshot(s.page, 'backoffice-import-report');
-    await s.page.getByRole('button', { name: 'Importer 2 lieu(x)' }).click();
+    await s.page.getByRole('button', { name: 'Importer 2 lieux' }).click();
     await s.page.getByRole('heading', { name: 'Import terminé' }).waitFor();
     await expectAccessible(s.page, 'import result');
     await s.page.getByRole('link', { name: 'Voir le détail de cet import' }).click();

@@ -2,7 +2,7 @@
  * The command line: `maillage <command> [options]`. Core commands live here; modules add theirs
  * through their manifest (see src/modules/registry.ts).
  */
-import { loadConfig } from './platform/config.ts';
+import { DEMO_OPERATOR, loadConfig } from './platform/config.ts';
 import { createLogger } from './platform/log.ts';
 import { createProgress } from './platform/progress.ts';
 import type { CliCommand, CliContext } from './platform/module.ts';
@@ -28,7 +28,11 @@ const core: Record<string, CliCommand> = {
       const portArg = args.indexOf('--port');
       if (portArg >= 0) ctx.config.port = Number(args[portArg + 1]);
       const t = performance.now();
-      if (args.includes('--demo')) await seedDemo(ctx);
+      if (args.includes('--demo')) {
+        await seedDemo(ctx);
+        // The demo says who runs it: a fictional région, marked as a demonstration on every page.
+        if (!ctx.config.theme.operator) ctx.config.theme = { ...ctx.config.theme, operator: DEMO_OPERATOR, demo: true };
+      }
       ctx.log.debug({ ms: Math.round(performance.now() - t) }, 'demo data checked');
       const { app } = await buildApp(ctx.config, ctx.db, ctx.log);
       const shutdown = async (signal: string) => {

@@ -13,8 +13,29 @@ export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 /** Default basemap: the national mapping agency's public Plan IGN vector style (no key needed). */
 export const PLAN_IGN_STYLE_URL = 'https://data.geopf.fr/annexes/ressources/vectorTiles/styles/PLAN.IGN/standard.json';
 
+/** Who runs the site (SITE_* settings): shown in the header, footer and legal pages. */
+export interface Operator {
+  /** The organisation that publishes the site, e.g. « Région Normandie ». */
+  name: string;
+  address: string | null;
+  email: string | null;
+  phone: string | null;
+  /** The organisation's own website. */
+  url: string | null;
+  /** Directeur ou directrice de la publication. */
+  director: string | null;
+  /** Hébergeur: name and address. */
+  hosting: string | null;
+}
+
 export interface Theme {
   siteName: string;
+  /** Who runs the site; null when not configured (the legal pages say so; production warns at start-up). */
+  operator: Operator | null;
+  /** A demonstration: every page says the operator and data are fictional. */
+  demo: boolean;
+  /** The territory the site covers (`region:28`, `departement:27`…): search hint, initial views. */
+  territory: string | null;
   logoUrl: string | null;
   primary: string;
   secondary: string;
@@ -146,6 +167,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info'),
     theme: {
       siteName: env.SITE_NAME || 'Maillage',
+      operator: env.SITE_OPERATOR
+        ? {
+            name: env.SITE_OPERATOR,
+            address: env.SITE_ADDRESS || null,
+            email: env.SITE_EMAIL || null,
+            phone: env.SITE_PHONE || null,
+            url: env.SITE_OPERATOR_URL || null,
+            director: env.SITE_PUBLICATION_DIRECTOR || null,
+            hosting: env.SITE_HOSTING || null,
+          }
+        : null,
+      demo: env.SITE_DEMO === 'true' || env.SITE_DEMO === '1',
+      territory: env.SITE_TERRITORY || null,
       logoUrl: env.SITE_LOGO_URL || null,
       primary: env.THEME_PRIMARY || '#1f5f8b',
       secondary: env.THEME_SECONDARY || '#b3470f',
@@ -191,3 +225,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   };
   return { ...config, ...overrides };
 }
+
+/**
+ * The demonstration's operator (`serve --demo` when no SITE_OPERATOR is set): a fictional région,
+ * clearly marked as such on every page.
+ */
+export const DEMO_OPERATOR: Operator = {
+  name: 'Région Val-de-Maille (collectivité fictive de démonstration)',
+  address: '1 place de la Démonstration, 99999 Maille-sur-Exemple (adresse fictive)',
+  email: 'contact@demo.invalid',
+  phone: null,
+  url: null,
+  director: 'La présidente (fictive) de la Région Val-de-Maille',
+  hosting: 'Installation de démonstration du logiciel Maillage, sur la machine qui l’a lancée',
+};

@@ -63,7 +63,7 @@ export type ReportCheck =
   | { ok: false; spam: true }
   | { ok: false; spam: false; errors: Partial<Record<'message' | 'contact' | 'form', string>>; values: { message: string; contact: string } };
 
-/** Validates a report; `spam` results are silently dropped by the caller. */
+/** Validates a report; `spam` results (a filled honeypot) are silently dropped by the caller. */
 export function checkReport(input: ReportInput, clock: FormClock, now = Date.now()): ReportCheck {
   const str = (v: unknown) => (typeof v === 'string' ? v : '');
   const message = str(input.message).replace(/\r\n/g, '\n').trim();
@@ -74,7 +74,16 @@ export function checkReport(input: ReportInput, clock: FormClock, now = Date.now
   if (elapsed === null || elapsed > REPORT_LIMITS.maxAgeMs) {
     return { ok: false, spam: false, errors: { form: 'Le formulaire a expiré. Vérifiez votre message et envoyez-le de nouveau.' }, values };
   }
-  if (elapsed < REPORT_LIMITS.minFillMs) return { ok: false, spam: true };
+  // Sent within seconds of opening the page: robots do that, and so may a quick person. Not stored,
+  // but said, with the text kept, so a genuine report is sent again with one click.
+  if (elapsed < REPORT_LIMITS.minFillMs) {
+    return {
+      ok: false,
+      spam: false,
+      errors: { form: `Votre signalement est parti ${Math.max(0, Math.round(elapsed / 100) / 10).toLocaleString('fr-FR')} s après l’ouverture de la page : pour écarter les envois automatiques, nous n’enregistrons pas un signalement envoyé en moins de ${REPORT_LIMITS.minFillMs / 1000} secondes. Votre texte est conservé : relisez-le et envoyez-le de nouveau.` },
+      values,
+    };
+  }
   const errors: Partial<Record<'message' | 'contact', string>> = {};
   if (message.length < REPORT_LIMITS.messageMin) errors.message = `Décrivez l’erreur en au moins ${REPORT_LIMITS.messageMin} caractères.`;
   else if (message.length > REPORT_LIMITS.messageMax) errors.message = `Votre message dépasse ${REPORT_LIMITS.messageMax} caractères : raccourcissez-le.`;

@@ -14,7 +14,7 @@ import type { SiteData } from './data.ts';
 import { parseState } from './query.ts';
 import { resolveSearch } from './resolve.ts';
 import { checkReport, FormClock, purgeErrorReports, saveReport } from './reports.ts';
-import { page, placeHref, type SiteContext } from './pages/common.ts';
+import { page, placeHref, prepareSearchHint, type SiteContext } from './pages/common.ts';
 import { renderHome } from './pages/home.ts';
 import { loadResults, renderResults } from './pages/results.ts';
 import { renderPlace, renderPlaceNotFound, type ReportFormState } from './pages/place.ts';
@@ -45,6 +45,7 @@ function origin(req: FastifyRequest): string {
 
 export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, now: () => Date = () => new Date()) {
   const site: SiteContext = { config: ctx.config, data, now };
+  prepareSearchHint(site).catch((e: unknown) => ctx.log.warn({ err: e }, 'site: the search hint could not be taken from SITE_TERRITORY'));
   const clock = new FormClock(ctx.config.secretKey ?? null);
   const hide = { hide: true } as const;
 
@@ -207,6 +208,9 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
   app.get('/code-source/licence.txt', { schema: hide }, async (_req, reply) =>
     licence ? reply.type('text/plain; charset=utf-8').header('Cache-Control', 'public, max-age=86400').send(licence) : reply.callNotFound(),
   );
+  if (ctx.config.env === 'production' && !ctx.config.theme.operator) {
+    ctx.log.warn('site: SITE_OPERATOR is not set; the legal notice, personal-data page and accessibility statement cannot say who runs the site (see README, Configuration)');
+  }
   if (ctx.config.env === 'production' && !ctx.config.theme.sourceUrl) {
     ctx.log.warn('site: SOURCE_URL is not set; the AGPL asks you to offer users the source of the version you run (see README, Configuration)');
   }

@@ -36,7 +36,6 @@ export const T = {
   homeLead:
     'Des lieux près de chez vous vous aident gratuitement ou à petit prix : démarches en ligne, smartphone, ordinateur, internet. Indiquez votre commune ou votre code postal.',
   searchLabel: 'Votre commune, votre code postal ou votre adresse',
-  searchHint: 'Par exemple : Évreux, 27000, ou 3 rue de la Mairie 27000 Évreux',
   searchButton: 'Rechercher',
   aroundMe: 'Autour de moi',
   aroundMeLocating: 'Recherche de votre position…',

@@ -51,6 +51,19 @@ export function themeStyle(theme: Theme): Raw {
 /** Version string appended to asset URLs so browsers refetch them after a deploy. */
 export const ASSET_VERSION = String(Date.now().toString(36));
 
+/** The footer's « who runs this site » block (SITE_* settings). */
+function operatorBlock(theme: Theme): Raw | string {
+  const op = theme.operator;
+  if (!op) return '';
+  const contacts = [
+    op.address ? html`<span>${op.address}</span>` : null,
+    op.phone ? html`<span><a href="tel:${op.phone.replace(/[^+0-9]/g, '')}">${op.phone}</a></span>` : null,
+    op.email ? html`<span><a href="mailto:${op.email}">${op.email}</a></span>` : null,
+    op.url ? html`<span><a href="${op.url}">Site de ${op.name}</a></span>` : null,
+  ].filter((x) => x !== null);
+  return html`<p class="footer-operator">Site publié par <strong>${op.name}</strong>${contacts.length ? html`<br>${contacts.map((c, i) => html`${i ? ' · ' : ''}${c}`)}` : ''}</p>`;
+}
+
 export function layout(o: PageOptions): string {
   const nav = NAV.map(
     ([href, label]) => html`<li><a href="${href}"${o.path === href ? raw(' aria-current="page"') : ''}>${label}</a></li>`,
@@ -78,10 +91,13 @@ ${
     : html`<ul class="skip-links">${skips}</ul>
 <header class="site-header">
   <div class="container header-inner">
-    <a class="brand" href="/">${o.theme.logoUrl ? html`<img src="${o.theme.logoUrl}" alt="" height="40">` : ''}<span>${o.theme.siteName}</span></a>
+    <a class="brand" href="/">${o.theme.logoUrl ? html`<img src="${o.theme.logoUrl}" alt="" height="40">` : ''}<span class="brand-text"><span class="brand-name">${o.theme.siteName}</span>${
+      o.theme.operator ? html`<span class="brand-operator">${o.theme.operator.name}</span>` : ''
+    }</span></a>
     <nav aria-label="Navigation principale"><ul class="nav-list">${nav}</ul></nav>
   </div>
 </header>
+${o.theme.demo ? html`<p class="demo-banner"><strong>Site de démonstration.</strong> La collectivité, ses coordonnées et les lieux affichés sont fictifs.</p>` : ''}
 <main id="contenu" tabindex="-1" class="${o.mainClass ?? 'container'}">
 ${o.body}
 </main>
@@ -96,6 +112,7 @@ ${o.body}
       <li><a href="/plan-du-site">Plan du site</a></li>
       <li><a href="/code-source">Code source (logiciel libre)</a></li>
     </ul>
+    ${operatorBlock(o.theme)}
     <p>${o.theme.siteName} — logiciel libre Maillage.</p>
   </div>
 </footer>`

@@ -26,6 +26,7 @@ import {
 import { currentUser, requirePermission, type CurrentUser } from '../http.ts';
 import { csrfField, errorSummary, field, formatDate, notice, renderPage, titleWithErrors, type FieldError } from './ui.ts';
 import { formValue, param, queryValue } from './forms.ts';
+import { plural } from '../../../platform/html/components.ts';
 
 function send(reply: FastifyReply, status: number, page: string) {
   return reply.status(status).type('text/html; charset=utf-8').send(page);
@@ -124,7 +125,7 @@ export function registerAdminPages(app: App, deps: AccountsDeps): void {
           <button type="submit">Chercher</button>
         </form>
         <table class="data">
-          <caption>${users.length} compte(s)${q ? html` pour « ${q} »` : ''}</caption>
+          <caption>${plural(users.length, 'compte', 'comptes')}${q ? html` pour « ${q} »` : ''}</caption>
           <thead><tr><th scope="col">Nom</th><th scope="col">Adresse e-mail</th><th scope="col">État</th><th scope="col">Rôles</th><th scope="col">Double authentification</th></tr></thead>
           <tbody>${users.map(
             (u) => html`<tr>

@@ -14,6 +14,7 @@ import { DEFAULT_BUDGET_MS, MAX_BUDGET_MS, type LineMatch } from '../engine/sear
 import { plural } from '../../../platform/html/components.ts';
 import { withRetryAfter } from '../routes.ts';
 import { T } from './strings.ts';
+import { plural } from '../../../platform/html/components.ts';
 
 const STYLE = raw(`<style>
 .commons-nav{display:flex;flex-wrap:wrap;gap:var(--space-4);list-style:none;padding:0}
@@ -247,7 +248,7 @@ ${s.readme ? html`<h2>${T.readme}</h2><div class="readme">${renderReadme(s.readm
         const r = await withRetryAfter(reply, () => service.blockSearch(ctx, req.body.code, {}, { client: req.ip }));
         const qlines = req.body.code.split('\n');
         const body = r.matches.length
-          ? html`<h2>${r.matches.length} emplacement(s) trouvé(s)</h2>${r.matches.map(
+          ? html`<h2>${plural(r.matches.length, 'emplacement trouvé', 'emplacements trouvés')}</h2>${r.matches.map(
               (m) => html`<section class="result-file" aria-labelledby="b-${m.blob}-${m.lines[0]}"><h3 id="b-${m.blob}-${m.lines[0]}">${m.repository} — ${m.path}, lignes ${m.lines[0]}–${m.lines[1]}</h3>
 <p>${T.similarity} : <strong>${Math.round(m.similarity * 100)} %</strong>${m.identical ? html` — ${T.identical}` : ''}</p>
 <p class="swhid">${m.permalink}</p>

@@ -2,7 +2,7 @@
 // thick dark ring on white-zone communes, planner picks as black squares with their radius drawn
 // as a dashed circle. Basemap: département / région outlines served by /couverture/geo/.
 // Everything shown here is also in the page's tables.
-import * as maplibregl from '/couverture/assets/maplibre-gl.mjs';
+import * as maplibregl from '/site/maplibre/maplibre-gl.mjs';
 
 const dataEl = document.getElementById('coverage-map-data');
 const container = document.getElementById('coverage-map');

@@ -6,21 +6,19 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../../platform/http/server.ts';
 import { UserError } from '../../../platform/http/errors.ts';
 import { html, jsonForScript, raw, type Raw } from '../../../platform/html/html.ts';
 import { layout } from '../../../platform/html/layout.ts';
-import { breadcrumb, notice } from '../../../platform/html/components.ts';
+import { breadcrumb, notice, plural } from '../../../platform/html/components.ts';
 import type { AppContext } from '../../../platform/module.ts';
 import { criterionKey, distanceFor, parseCriterion, SERVICES, type AreaSummary, type CommuneMeasure, type Criterion, type ShareSet } from '../model.ts';
 import { plan, scope, scopeSummary, summaries, whatIf, whiteZonesFor, type PlanOutput, type Scope, type WhatIfOutput } from '../service.ts';
 
 const HTML = 'text/html; charset=utf-8';
 const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
 
 /** French UI strings of the coverage pages. */
 const t = {
@@ -349,13 +347,13 @@ ${terr ? html`<p>${t.plannerIntro}</p>${plannerForm(p)}` : html`<p>Choisissez un
 <section aria-labelledby="et-si-titre" id="et-si"><h2 id="et-si-titre">${t.whatIf}</h2><p>${t.whatIfIntro}</p>${whatIfForm(p)}${p.whatIf ? whatIfResult(p.whatIf, c) : ''}</section>
 ${terr && terr.level !== 'region' ? html`<section aria-labelledby="communes"><h2 id="communes">${t.communesTitle}</h2><p>${t.communesIntro} <a href="/api/v1/coverage/communes.csv?territory=${encodeURIComponent(p.apiTerritory)}">${t.download}</a></p>${communesTableHtml(s.measures, c)}</section>` : html`<p><a href="/api/v1/coverage/communes.csv?territory=${encodeURIComponent(p.apiTerritory)}">${t.communesTitle} : ${t.download}</a></p>`}
 ${noCentre.length ? html`<section aria-labelledby="sans-centre"><h2 id="sans-centre">${t.noCentre} (${noCentre.length})</h2><p>${t.noCentreIntro}</p>
-<ul>${noCentre.map((m) => html`<li>${m.name} (${m.code}) — ${fmtInt(m.population)} hab., ${m.placesInCommune} lieu(x)</li>`)}</ul></section>` : ''}`;
+<ul>${noCentre.map((m) => html`<li>${m.name} (${m.code}) — ${fmtInt(m.population)} hab., ${plural(m.placesInCommune, 'lieu', 'lieux')}</li>`)}</ul></section>` : ''}`;
   return layout({
     title,
     theme: ctx.config.theme,
     body,
     path: p.basePath,
-    head: html`<link rel="stylesheet" href="/couverture/assets/maplibre-gl.css"><link rel="stylesheet" href="/couverture/assets/coverage.css">`,
+    head: html`<link rel="stylesheet" href="/site/maplibre/maplibre-gl.css"><link rel="stylesheet" href="/couverture/assets/coverage.css">`,
     scripts: ['/couverture/assets/coverage-map.js'],
     noindex: Boolean(p.plan || p.whatIf),
   });
@@ -365,12 +363,10 @@ ${noCentre.length ? html`<section aria-labelledby="sans-centre"><h2 id="sans-cen
 // Routes
 
 const GEO_FILES = new Set(['departements-metropole-simplifie', 'regions-metropole-simplifie', 'departements-avec-outre-mer']);
+// MapLibre itself is the public site's copy (/site/maplibre/): one bundle, cached once for every map page.
 const ASSETS: Record<string, { file: () => string; type: string }> = {
   'coverage-map.js': { file: () => path.join(here, '..', 'client', 'coverage-map.js'), type: 'text/javascript; charset=utf-8' },
   'coverage.css': { file: () => path.join(here, '..', 'client', 'coverage.css'), type: 'text/css; charset=utf-8' },
-  'maplibre-gl.mjs': { file: () => path.join(path.dirname(require.resolve('maplibre-gl/package.json')), 'dist', 'maplibre-gl.mjs'), type: 'text/javascript; charset=utf-8' },
-  'maplibre-gl-worker.mjs': { file: () => path.join(path.dirname(require.resolve('maplibre-gl/package.json')), 'dist', 'maplibre-gl-worker.mjs'), type: 'text/javascript; charset=utf-8' },
-  'maplibre-gl.css': { file: () => path.join(path.dirname(require.resolve('maplibre-gl/package.json')), 'dist', 'maplibre-gl.css'), type: 'text/css; charset=utf-8' },
 };
 const assetCache = new Map<string, Buffer>();
 

@@ -357,7 +357,7 @@ async function resultsMap(container: HTMLElement): Promise<void> {
     highlightCard(null);
     setHover(null);
   });
-  const list = document.querySelector('.results-list-region') ?? document;
+  const list = document.querySelector('[data-results]') ?? document;
   const onCard = (e: Event) => {
     const card = (e.target as Element | null)?.closest?.('.place-card') as HTMLElement | null;
     setHover(card?.dataset.uid ?? null);

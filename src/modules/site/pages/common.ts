@@ -61,3 +61,26 @@ export function mapStyleAttrs(ctx: SiteContext): Raw {
   const attribution = style === PLAN_IGN_STYLE_URL ? 'Fond de carte : Plan IGN © IGN' : '';
   return html` data-style="${style}" data-fallback-style="${builtIn}"${attribution ? html` data-attribution="${attribution}"` : ''}`;
 }
+
+const GENERIC_HINT = 'Par exemple : le nom de votre commune, son code postal ou une adresse';
+const hints = new WeakMap<object, string>();
+
+/**
+ * Prepares the search field's example from the configured territory (SITE_TERRITORY): its most
+ * populated commune, e.g. « Par exemple : Rouen, 76000, ou 3 rue de la Mairie 76000 Rouen ».
+ */
+export async function prepareSearchHint(ctx: SiteContext): Promise<void> {
+  const ref = ctx.config.theme.territory;
+  if (!ref) return;
+  const communes = await ctx.data.listCommunes(ref);
+  const top = [...communes].sort((a, b) => (b.population ?? 0) - (a.population ?? 0))[0];
+  if (!top) return;
+  const c = await ctx.data.getCommune(top.code);
+  const cp = c?.postalCodes[0];
+  hints.set(ctx.config.theme, cp ? `Par exemple : ${top.name}, ${cp}, ou 3 rue de la Mairie ${cp} ${top.name}` : `Par exemple : ${top.name}`);
+}
+
+/** The search field's hint: a commune of the configured territory, or a generic sentence. */
+export function searchHint(ctx: SiteContext): string {
+  return hints.get(ctx.config.theme) ?? GENERIC_HINT;
+}

@@ -6,7 +6,7 @@ import { html, type Raw } from '../../../platform/html/html.ts';
 import { breadcrumb, checkboxGroup } from '../../../platform/html/components.ts';
 import { layout } from '../../../platform/html/layout.ts';
 import { FILTER_FIELDS } from '../data.ts';
-import { page, SCRIPT_SITE, type SiteContext } from './common.ts';
+import { page, SCRIPT_SITE, searchHint, type SiteContext } from './common.ts';
 import { filterEntries, heading, resultsBody, searchForm, type ResultsView } from './results.ts';
 
 const HEX = /^#[0-9a-fA-F]{6}$/;
@@ -52,7 +52,7 @@ export function renderEmbed(ctx: SiteContext, v: ResultsView, o: EmbedOptions): 
   if (s.territory) keep.push(['territory', s.territory]);
   const title = o.title ?? heading(v.resolution, s);
   const body = html`<h1>${title}</h1>
-${searchForm({ q: v.resolution.kind === 'commune' || v.resolution.kind === 'text' ? s.q : '', radius: s.radius, showRadius: true, keep, action: '/embed' })}
+${searchForm({ hint: searchHint(ctx), q: v.resolution.kind === 'commune' || v.resolution.kind === 'text' ? s.q : '', radius: s.radius, showRadius: true, keep, action: '/embed' })}
 ${resultsBody(ctx, v, { action: '/embed', embed: true, extra })}
 <p class="embed-brand">Service fourni par <a href="${ctx.config.publicUrl}/" target="_blank" rel="noopener">${ctx.config.theme.siteName}<span class="visually-hidden"> (nouvelle fenêtre)</span></a> — données ouvertes.</p>`;
   return layout({

@@ -3,7 +3,7 @@
  */
 import { html } from '../../../platform/html/html.ts';
 import { NEEDS, T } from '../strings.ts';
-import { page, SCRIPT_SITE, type SiteContext } from './common.ts';
+import { page, SCRIPT_SITE, searchHint, type SiteContext } from './common.ts';
 import { searchForm } from './results.ts';
 
 export function renderHome(ctx: SiteContext): string {
@@ -13,7 +13,7 @@ export function renderHome(ctx: SiteContext): string {
   const body = html`<div class="hero">
   <h1>${T.homeTitle}</h1>
   <p class="lead">${T.homeLead}</p>
-  ${searchForm({ q: '' })}
+  ${searchForm({ hint: searchHint(ctx), q: '' })}
 </div>
 <section aria-labelledby="besoins">
   <h2 id="besoins">${T.needsTitle}</h2>

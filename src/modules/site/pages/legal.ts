@@ -22,13 +22,33 @@ function simple(ctx: SiteContext, path: string, title: string, body: Raw): strin
   });
 }
 
+/** The operator's contact lines (address, e-mail, phone) as a list, or a notice when not configured. */
+function operatorContacts(ctx: SiteContext): Raw {
+  const op = ctx.config.theme.operator;
+  if (!op) {
+    return html`<p>L’exploitant de cette installation n’a pas encore indiqué ses coordonnées (réglages <code>SITE_OPERATOR</code>, <code>SITE_ADDRESS</code>, <code>SITE_EMAIL</code>…).</p>`;
+  }
+  return html`<ul>
+  <li>${op.name}</li>
+  ${op.address ? html`<li>Adresse : ${op.address}</li>` : ''}
+  ${op.email ? html`<li>Courriel : <a href="mailto:${op.email}">${op.email}</a></li>` : ''}
+  ${op.phone ? html`<li>Téléphone : <a href="tel:${op.phone.replace(/[^+0-9]/g, '')}">${op.phone}</a></li>` : ''}
+  ${op.url ? html`<li>Site internet : <a href="${op.url}">${op.url}</a></li>` : ''}
+</ul>`;
+}
+
+/** « la Région X » or the generic « l’exploitant du site ». */
+function operatorName(ctx: SiteContext): string {
+  return ctx.config.theme.operator?.name ?? 'l’exploitant du site';
+}
+
 export function renderAccessibility(ctx: SiteContext): string {
   const name = ctx.config.theme.siteName;
   return simple(
     ctx,
     '/accessibilite',
     'Déclaration d’accessibilité',
-    html`<p>${name} s’engage à rendre son site internet accessible conformément à l’article 47 de la loi n° 2005-102 du 11 février 2005.</p>
+    html`<p>${ctx.config.theme.operator?.name ?? name} s’engage à rendre son site internet accessible conformément à l’article 47 de la loi n° 2005-102 du 11 février 2005.</p>
 <p>Cette déclaration d’accessibilité s’applique au site public de recherche des lieux d’aide au numérique (${ctx.config.publicUrl}).</p>
 <h2>État de conformité</h2>
 <p>Le site est <strong>${CONFORMANCE}</strong> avec le référentiel général d’amélioration de l’accessibilité (RGAA), version 4.1, qui reprend les critères WCAG 2.1 niveau AA. Aucun audit complet par un organisme indépendant n’a encore été réalisé : ce statut reste « partiellement conforme » jusqu’à cet audit.</p>
@@ -48,7 +68,8 @@ export function renderAccessibility(ctx: SiteContext): string {
 <p>Cette déclaration a été établie à partir d’une auto-évaluation et des tests automatiques du logiciel Maillage.</p>
 <p>Technologies utilisées : HTML, CSS, JavaScript (carte uniquement). Environnement de test : Chromium avec axe-core, navigation au clavier, zoom à 200 %.</p>
 <h2>Retour d’information et contact</h2>
-<p>Si vous n’arrivez pas à accéder à un contenu ou à un service, contactez le responsable du site pour être orienté vers une alternative accessible ou obtenir le contenu sous une autre forme. Vous pouvez aussi utiliser le formulaire « Signaler une erreur » présent sur chaque fiche de lieu.</p>
+<p>Si vous n’arrivez pas à accéder à un contenu ou à un service, contactez ${operatorName(ctx)} pour être orienté vers une alternative accessible ou obtenir le contenu sous une autre forme. Vous pouvez aussi utiliser le formulaire « Signaler une erreur » présent sur chaque fiche de lieu.</p>
+${operatorContacts(ctx)}
 <h2>Voies de recours</h2>
 <p>Si vous constatez un défaut d’accessibilité vous empêchant d’accéder à un contenu ou à une fonctionnalité du site, que vous nous le signalez et que vous ne parvenez pas à obtenir une réponse rapide, vous pouvez :</p>
 <ul>
@@ -66,12 +87,15 @@ export function renderLegalNotice(ctx: SiteContext): string {
     '/mentions-legales',
     'Mentions légales',
     html`<h2>Éditeur</h2>
-<p>Le site ${name} est édité par la structure qui l’exploite (collectivité, réseau régional d’inclusion numérique ou groupement). Ses coordonnées complètes, le nom du directeur de la publication et l’hébergeur sont indiqués par l’exploitant dans la configuration de son installation.</p>
+<p>Le site ${name} est édité par ${operatorName(ctx)}.</p>
+${operatorContacts(ctx)}
+${ctx.config.theme.operator?.director ? html`<h2>Direction de la publication</h2><p>${ctx.config.theme.operator.director}</p>` : ''}
+${ctx.config.theme.operator?.hosting ? html`<h2>Hébergement</h2><p>${ctx.config.theme.operator.hosting}</p>` : ''}
 <h2>Logiciel</h2>
 <p>Ce site fonctionne avec Maillage, logiciel libre publié sous licence AGPL-3.0-ou-ultérieure : voir la page <a href="/code-source">Code source</a>.</p>
 <h2>Données</h2>
 <p>Les informations sur les lieux suivent le standard national des lieux de médiation numérique (version 1.0.2). Elles sont publiées sous Licence Ouverte / Etalab 2.0 : vous pouvez les réutiliser librement en citant la source. Voir la page <a href="/donnees">Données ouvertes</a>.</p>
-<p>Les contours des régions et départements du fond de carte proviennent d’IGN Admin Express COG (Licence Ouverte / Etalab).</p>
+<p>Le fond de carte est le Plan IGN (© IGN, Géoplateforme). Quand il ne peut pas être chargé, la carte montre un fond intégré : contours et noms des régions, départements et communes issus d’IGN Admin Express COG (Licence Ouverte / Etalab), police Noto Sans (licence SIL Open Font License).</p>
 <h2>Responsabilité</h2>
 <p>Les informations des fiches sont fournies par les lieux et leurs réseaux. Vérifiez les horaires par téléphone avant de vous déplacer ; signalez toute erreur avec le formulaire de la fiche.</p>`,
   );
@@ -128,7 +152,9 @@ export function renderPersonalData(ctx: SiteContext): string {
 <p>Quand vous signalez une erreur sur une fiche, nous enregistrons votre message et, si vous le donnez, votre courriel ou téléphone. Ces informations sont lues uniquement par les personnes qui gèrent les fiches, pour corriger l’information et, si besoin, vous recontacter. Votre courriel ou téléphone est effacé dès que le signalement est traité ; le signalement lui-même est supprimé au plus tard un an après son envoi.</p>
 <p>Base légale : mission d’intérêt public d’information des habitants sur les lieux d’aide au numérique.</p>
 <h2>Vos droits</h2>
-<p>Vous pouvez demander l’accès, la rectification ou l’effacement de vos données au responsable du site. Vous pouvez aussi adresser une réclamation à la CNIL (www.cnil.fr).</p>
+<p>Le responsable du traitement est ${operatorName(ctx)}. Vous pouvez lui demander l’accès, la rectification ou l’effacement de vos données :</p>
+${operatorContacts(ctx)}
+<p>Vous pouvez aussi adresser une réclamation à la CNIL (www.cnil.fr).</p>
 <h2>Journaux techniques</h2>
 <p>Le serveur garde pendant une durée limitée des journaux techniques (adresse IP, page demandée) pour sa sécurité, notamment pour limiter les envois abusifs de formulaires.</p>`,
   );

@@ -4,7 +4,7 @@
  */
 import { html, type Raw } from '../../../platform/html/html.ts';
 import { breadcrumb, facts, formatDate, notice, tags } from '../../../platform/html/components.ts';
-import type { Commune, Place } from '../data.ts';
+import type { Commune, DayHours, Place } from '../data.ts';
 import { REPORT_LIMITS } from '../reports.ts';
 import { T } from '../strings.ts';
 import { formatPhone, mapStyleAttrs, page, placeHref, SCRIPT_SITE, territoryHref, type SiteContext } from './common.ts';
@@ -18,8 +18,27 @@ export interface ReportFormState {
   sent?: boolean;
 }
 
+/**
+ * The next seven days from today (not Monday–Sunday: on a Sunday the table must not list the past
+ * Saturday), stitched from this week's and next week's tables. A closed day that is not a public
+ * holiday while the same weekday of the other week is open is an exceptional closure.
+ */
+export function nextSevenDays(ctx: SiteContext, horaires: string | null): (DayHours & { exceptionalClosure: boolean })[] | null {
+  const now = ctx.now();
+  const thisWeek = ctx.data.weekTable(horaires, now);
+  const nextWeek = ctx.data.weekTable(horaires, new Date(now.getTime() + 7 * 86400000));
+  if (!thisWeek || !nextWeek) return null;
+  const today = thisWeek.find((d) => d.today)?.date ?? thisWeek[0]!.date;
+  const days = [...thisWeek, ...nextWeek].filter((d) => d.date >= today).slice(0, 7);
+  const all = [...thisWeek, ...nextWeek];
+  return days.map((d) => ({
+    ...d,
+    exceptionalClosure: d.ranges.length === 0 && !d.publicHoliday && all.some((o) => o.weekday === d.weekday && o.date !== d.date && o.ranges.length > 0),
+  }));
+}
+
 function hoursTable(ctx: SiteContext, p: Place): Raw {
-  const week = ctx.data.weekTable(p.horaires, ctx.now());
+  const week = nextSevenDays(ctx, p.horaires);
   if (!week) {
     return p.horaires
       ? html`<p>Horaires indiqués par le lieu : <code>${p.horaires}</code></p>`
@@ -27,11 +46,13 @@ function hoursTable(ctx: SiteContext, p: Place): Raw {
   }
   const rows = week.map((d) => {
     const when = d.ranges.length ? d.ranges.join(', ') : 'Fermé';
-    return html`<tr${d.today ? html` class="today" aria-current="date"` : ''}><th scope="row">${capitalise(d.weekday)} ${formatDate(d.date).replace(/ \d{4}$/, '')}</th><td>${when}${
-      d.publicHoliday ? html` <span class="hint">(jour férié${d.holidayName ? html` : ${d.holidayName}` : ''})</span>` : ''
+    return html`<tr${d.today ? html` class="today" aria-current="date"` : ''}><th scope="row">${capitalise(d.weekday)} ${formatDate(d.date).replace(/ \d{4}$/, '')}${
+      d.today ? html`<span class="no-print"> (aujourd’hui)</span>` : ''
+    }</th><td>${when}${d.publicHoliday ? html` <span class="day-note">jour férié${d.holidayName ? html` : ${d.holidayName}` : ''}</span>` : ''}${
+      d.exceptionalClosure ? html` <span class="day-note">fermeture exceptionnelle</span>` : ''
     }</td></tr>`;
   });
-  return html`<table class="hours"><caption class="visually-hidden">Horaires de la semaine</caption><thead><tr><th scope="col">Jour</th><th scope="col">Horaires</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return html`<table class="hours"><caption><span class="no-print">Les sept prochains jours</span><span class="print-only">Semaine du ${formatDate(week[0]!.date)}</span></caption><thead><tr><th scope="col">Jour</th><th scope="col">Horaires</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function capitalise(s: string): string {
@@ -53,12 +74,22 @@ function shortUrl(u: string): string {
 
 export function reportForm(p: Place, f: ReportFormState): Raw {
   if (f.sent) {
-    return notice('success', html`<p>Merci : votre signalement a été transmis aux personnes qui gèrent les informations de ce lieu.</p>`, 'Signalement envoyé');
+    return html`<div class="notice notice-success" role="status" tabindex="-1" data-focus-on-load><p class="notice-title">Signalement envoyé</p><p>Merci : votre signalement a été transmis aux personnes qui gèrent les informations de ce lieu.</p><p><a href="${placeHref(p)}#signaler">Signaler autre chose</a></p></div>`;
   }
   const e = f.errors ?? {};
   const v = f.values ?? { message: '', contact: '' };
-  return html`<form class="report-form stack" method="post" action="${placeHref(p)}/signaler" novalidate>
-  ${e.form ? notice('error', html`<p>${e.form}</p>`) : ''}
+  const fieldErrors: [string, string][] = [];
+  if (e.message) fieldErrors.push(['report-message', e.message]);
+  if (e.contact) fieldErrors.push(['report-contact', e.contact]);
+  const count = fieldErrors.length + (e.form ? 1 : 0);
+  // The summary comes first and takes the focus: the person sees what to fix, with links to the fields.
+  const summary = count
+    ? html`<div class="notice notice-error error-summary" role="alert" tabindex="-1" data-focus-on-load><p class="notice-title">${count > 1 ? `Le signalement n’a pas été envoyé : ${count} points à corriger` : 'Le signalement n’a pas été envoyé : un point à corriger'}</p><ul>${
+        e.form ? html`<li>${e.form}</li>` : ''
+      }${fieldErrors.map(([id, msg]) => html`<li><a href="#${id}">${msg}</a></li>`)}</ul></div>`
+    : '';
+  return html`<form class="report-form stack" method="post" action="${placeHref(p)}/signaler#signaler" novalidate>
+  ${summary}
   <input type="hidden" name="_csrf" value="${f.csrf}">
   <input type="hidden" name="started" value="${f.started}">
   <div>
@@ -161,7 +192,7 @@ ${form.sent ? reportForm(p, form) : ''}
 </article>
 <section class="report section" id="signaler" aria-labelledby="s-signaler">
   <h2 id="s-signaler">${T.reportTitle}</h2>
-  ${form.sent ? html`<p>Vous pouvez signaler autre chose en rechargeant la page.</p>` : html`<p>Une information est fausse ou manque ? Dites-le nous : la fiche sera corrigée par les personnes qui la gèrent.</p>${reportForm(p, form)}`}
+  ${form.sent ? reportForm(p, form) : html`<p>Une information est fausse ou manque ? Dites-le nous : la fiche sera corrigée par les personnes qui la gèrent.</p>${reportForm(p, form)}`}
 </section>`;
   return page(ctx, {
     title: `${p.nom}, ${p.commune}`,

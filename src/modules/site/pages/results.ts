@@ -8,7 +8,7 @@ import { FILTER_FIELDS, type Commune, type Place, type PlaceQuery, type SearchRe
 import { activeFilterCount, emptyState, PAGE_SIZE, RADII, stateToApiQuery, stateToQuery, withChanges, type SearchState } from '../query.ts';
 import { communeLabel, type Resolution } from '../resolve.ts';
 import { FILTER_LEGENDS, T } from '../strings.ts';
-import { formatDistance, formatPhone, LEVEL_NAMES, mapStyleAttrs, page, placeHref, SCRIPT_SITE, territoryHref, type SiteContext } from './common.ts';
+import { formatDistance, formatPhone, LEVEL_NAMES, mapStyleAttrs, page, searchHint, placeHref, SCRIPT_SITE, territoryHref, type SiteContext } from './common.ts';
 
 /**
  * Fetches one numbered page of results: the first 500 results in one query (keeping the last
@@ -36,20 +36,24 @@ export async function fetchPage(data: SiteData, query: PlaceQuery, page: number,
 }
 
 /** One result in the list. */
-export function placeCard(ctx: SiteContext, p: Place, distanceKm: number | null, headingLevel: 2 | 3 = 3, linkTarget?: string): Raw {
+export function placeCard(ctx: SiteContext, p: Place, distanceKm: number | null, headingLevel: 2 | 3 = 3, linkTarget?: string, firstId?: string): Raw {
   const status = ctx.data.openingStatus(p.horaires, ctx.now());
   const types = p.typologie.map((t) => ctx.data.typologyLabel(t)).filter(Boolean);
   const services = p.services.map((s) => ctx.data.label('services', s));
   const title = linkTarget
     ? html`<a href="${placeHref(p)}" target="${linkTarget}" rel="noopener">${p.nom}<span class="visually-hidden"> (nouvelle fenêtre)</span></a>`
-    : html`<a href="${placeHref(p)}">${p.nom}</a>`;
+    : html`<a href="${placeHref(p)}"${firstId ? html` id="${firstId}"` : ''}>${p.nom}</a>`;
   return html`<li class="place-card" data-uid="${p.uid}">
   ${headingLevel === 2 ? html`<h2>${title}</h2>` : html`<h3>${title}</h3>`}
   ${types.length ? html`<p class="hint">${types.join(' · ')}</p>` : ''}
   <p>${p.adresse}${p.complement_adresse ? html`, ${p.complement_adresse}` : ''}, ${p.code_postal} ${p.commune}</p>
   <p class="meta">${distanceKm !== null ? html`<span>À ${formatDistance(distanceKm)}</span>` : ''}${
     status ? html`<span class="status ${status.open ? 'status-open' : 'status-closed'}">${status.label}</span>` : html`<span class="hint">Horaires non renseignés</span>`
-  }${p.telephone ? html`<span><a href="tel:${p.telephone}">${formatPhone(p.telephone)}</a></span>` : ''}${p.itinerance.includes('Itinérant') ? html`<span>Lieu itinérant</span>` : ''}</p>
+  }${p.telephone ? html`<span><a href="tel:${p.telephone}">${formatPhone(p.telephone)}</a></span>` : ''}${p.itinerance.includes('Itinérant') ? html`<span>Lieu itinérant</span>` : ''}${
+    p.latitude !== null && p.longitude !== null
+      ? html`<span class="no-print"><a href="https://www.openstreetmap.org/directions?route=%3B${p.latitude}%2C${p.longitude}" rel="noopener">Itinéraire<span class="visually-hidden"> vers ${p.nom} (OpenStreetMap)</span></a></span>`
+      : ''
+  }</p>
   ${services.length ? html`<p class="visually-hidden">Services :</p>${tags(services)}` : ''}
 </li>`;
 }
@@ -59,12 +63,12 @@ function hiddenInputs(entries: [string, string][]): Raw {
 }
 
 /** The search field (shared by the home page and the results page). */
-export function searchForm(o: { q: string; radius?: number | null; showRadius?: boolean; keep?: [string, string][]; action?: string; target?: string; headingId?: string }): Raw {
+export function searchForm(o: { hint: string; q: string; radius?: number | null; showRadius?: boolean; keep?: [string, string][]; action?: string; target?: string; headingId?: string }): Raw {
   const radius = o.radius ?? null;
   return html`<form class="search-form" method="get" action="${o.action ?? '/recherche'}" role="search"${o.target ? html` target="${o.target}"` : ''}>
   <div class="field">
     <label for="q">${T.searchLabel}</label>
-    <p class="hint" id="q-hint">${T.searchHint}</p>
+    <p class="hint" id="q-hint">${o.hint}</p>
     <input type="search" id="q" name="q" value="${o.q}" aria-describedby="q-hint" autocomplete="address-level2" spellcheck="false" maxlength="200">
   </div>
   ${
@@ -121,8 +125,8 @@ export function filtersForm(ctx: SiteContext, s: SearchState, r: Resolution, cou
   const currentSort = r.query.sort ?? sortOptions[0]![0];
   const n = activeFilterCount(s);
   const extraQuery = extra.length ? '&' + new URLSearchParams(extra).toString() : '';
-  return html`<form class="filters" method="get" action="${action}" aria-labelledby="filters-title">
-  <h2 id="filters-title">${T.filtersTitle}${n > 0 ? html` <span class="badge">${n}<span class="visually-hidden"> filtre${n > 1 ? 's' : ''} actif${n > 1 ? 's' : ''}</span></span>` : ''}</h2>
+  return html`<form class="filters" method="get" action="${action}" aria-labelledby="filters-title" data-instant-filters>
+  <h2 id="filters-title">${T.filtersTitle}${n > 0 ? html` <span class="badge">${n}<span class="visually-hidden"> ${n > 1 ? 'filtres actifs' : 'filtre actif'}</span></span>` : ''}</h2>
   ${hiddenInputs([...locationEntries(s), ...extra])}
   <ul class="checks">
     <li class="check"><input type="checkbox" id="f-open-now" name="open_now" value="1"${s.openNow ? html` checked` : ''}><label for="f-open-now">${T.openNow}</label></li>
@@ -134,11 +138,30 @@ export function filtersForm(ctx: SiteContext, s: SearchState, r: Resolution, cou
     <div><label for="sort">${T.sortLabel}</label><select id="sort" name="sort">${sortOptions.map(
       ([v, l]) => html`<option value="${v}"${currentSort === v ? html` selected` : ''}>${l}</option>`,
     )}</select></div>
-    <div class="button-row"><button type="submit">${T.applyFilters}</button>${
+    <div class="button-row"><button type="submit" data-apply-filters>${T.applyFilters}</button>${
       n > 0 ? html`<a class="button secondary" href="${action}?${stateToQuery({ ...emptyState(), q: s.q, near: s.near, radius: s.radius, territory: s.territory, bbox: s.bbox })}${extraQuery}">${T.clearFilters}</a>` : ''
     }</div>
   </div>
 </form>`;
+}
+
+/** The active filters as removable chips (links to the same search without that filter). */
+export function filterChips(ctx: SiteContext, s: SearchState, href: (st: SearchState) => string): Raw {
+  const chips: [string, SearchState][] = [];
+  const base = { ...s, page: 1 };
+  if (s.openNow) chips.push([T.openNow, { ...base, openNow: false }]);
+  if (s.openOnWeekend) chips.push([T.openOnWeekend, { ...base, openOnWeekend: false }]);
+  if (s.onlineBooking) chips.push([T.onlineBooking, { ...base, onlineBooking: false }]);
+  for (const f of FILTER_FIELDS) {
+    for (const v of s.filters[f]) {
+      const label = f === 'typologie' ? ctx.data.typologyLabel(v) : ctx.data.label(f, v);
+      chips.push([label, { ...base, filters: { ...s.filters, [f]: s.filters[f].filter((x) => x !== v) } }]);
+    }
+  }
+  if (chips.length === 0) return html``;
+  return html`<ul class="chips" aria-label="Filtres actifs">${chips.map(
+    ([label, st]) => html`<li><a class="chip" href="${href(st)}"><span>${label}</span><span class="chip-x" aria-hidden="true">×</span><span class="visually-hidden"> (retirer ce filtre)</span></a></li>`,
+  )}</ul>`;
 }
 
 function candidatesNotice(r: Resolution, s: SearchState): Raw {
@@ -200,7 +223,7 @@ export function resultsBody(ctx: SiteContext, v: ResultsView, o: { action: strin
   const apiQuery = stateToApiQuery(s, r.query);
   const list = result
     ? result.items.length
-      ? html`<ol class="place-list" id="liste-lieux" start="${(s.page - 1) * PAGE_SIZE + 1}">${result.items.map((it) => placeCard(ctx, it.place, it.distanceKm, 3, target))}</ol>`
+      ? html`<ol class="place-list" id="liste-lieux" start="${(s.page - 1) * PAGE_SIZE + 1}">${result.items.map((it, i) => placeCard(ctx, it.place, it.distanceKm, 3, target, i === 0 && !target ? 'premier-resultat' : undefined))}</ol>`
       : html`${notice('info', html`<p>${T.noResults}</p>${
           r.query.near && (r.query.radiusKm ?? 0) < 50
             ? html`<p><a href="${href(withChanges(s, { radius: 50, page: 1 }))}">Chercher jusqu’à 50 km</a></p>`
@@ -208,29 +231,41 @@ export function resultsBody(ctx: SiteContext, v: ResultsView, o: { action: strin
         }${activeFilterCount(s) > 0 ? html`<p>Essayez d’enlever des filtres.</p>` : ''}`)}`
     : html``;
   const mapQuery = new URLSearchParams(apiQuery);
-  return html`<div class="results-layout">
-  <div class="results-main">
-    <p class="results-summary" id="resultats" role="status">${summary(total, r)}</p>
+  const n = activeFilterCount(s);
+  return html`<div class="results-layout" data-results>
+  <div class="results-head">
+    <p class="results-summary" id="resultats" data-results-summary>${summary(total, r)}</p>
+    <p class="visually-hidden" aria-live="polite" data-results-live></p>
+    ${filterChips(ctx, s, href)}
     ${v.problems.length ? notice('warning', html`${v.problems.map((p) => html`<p>${p}</p>`)}`) : ''}
+    <details class="filters-panel"><summary><span>Filtrer les résultats</span>${n > 0 ? html` <span class="badge">${n}<span class="visually-hidden"> ${n > 1 ? 'filtres actifs' : 'filtre actif'}</span></span>` : ''}</summary>
     ${filtersForm(ctx, s, r, v.counts, o.action, extra)}
-    <section aria-labelledby="liste-titre">
+    </details>
+    <div class="view-switch" data-view-switch hidden role="group" aria-label="Affichage des résultats">
+      <button type="button" class="secondary" data-view="list" aria-pressed="true">Liste</button><button type="button" class="secondary" data-view="map" aria-pressed="false">Carte</button>
+    </div>
+  </div>
+  <div class="results-main" data-view-panel="list">
+    <section aria-labelledby="liste-titre" class="results-list-region">
       <h2 id="liste-titre" class="visually-hidden">Liste des lieux</h2>
       ${list}
       ${pagination({ page: Math.min(s.page, pages), pages, hrefFor: (p) => href(withChanges(s, { page: p })), label: 'Pages de résultats' })}
     </section>
     ${
       total > 0 && !o.embed
-        ? html`<section aria-labelledby="telecharger"><h2 id="telecharger">${T.download}</h2>
+        ? html`<section aria-labelledby="telecharger" class="no-print"><h2 id="telecharger">${T.download}</h2>
       <p class="hint">Au format du standard national des lieux de médiation numérique.</p>
       <ul class="downloads">
         <li><a class="button secondary" href="/api/v1/places.csv?${apiQuery}" download>Tableur (CSV, ${plural(total, 'lieu', 'lieux')})</a></li>
         <li><a class="button secondary" href="/api/v1/places.geojson?${apiQuery}" download>Carte (GeoJSON)</a></li>
-      </ul></section>`
+      </ul>
+      <p><button type="button" class="secondary" data-share hidden>Copier le lien de cette recherche</button> <button type="button" class="secondary" data-print hidden>Imprimer la liste</button></p>
+      <p class="hint" data-share-status role="status"></p></section>`
         : ''
     }
   </div>
-  <section class="results-map no-print" aria-labelledby="carte-titre">
-    <h2 id="carte-titre">${T.mapTitle}</h2>
+  <section class="results-map no-print" aria-labelledby="carte-titre" data-view-panel="map">
+    <h2 id="carte-titre" class="visually-hidden">${T.mapTitle}</h2>
     <p class="map-note">${T.mapNote}</p>
     <div class="map" id="carte" data-map="results" data-points="/carte/points.json?${mapQuery.toString()}"${mapStyleAttrs(ctx)} data-search-action="${o.action}" data-search-keep="${stateToQuery({ ...s, q: '', near: null, radius: null, territory: null, bbox: null, page: 1 })}${extraQuery}"${
       r.query.near ? html` data-center="${r.query.near.lon},${r.query.near.lat}" data-radius="${r.query.radiusKm ?? 10}"` : ''
@@ -255,7 +290,7 @@ export function renderResults(ctx: SiteContext, v: ResultsView): string {
   const { state: s, resolution: r } = v;
   const title = heading(r, s);
   const body = html`<h1>${title}</h1>
-${searchForm({ q: r.kind === 'commune' || r.kind === 'text' ? s.q : '', radius: s.radius, showRadius: true, keep: filterEntries(s) })}
+${searchForm({ hint: searchHint(ctx), q: r.kind === 'commune' || r.kind === 'text' ? s.q : '', radius: s.radius, showRadius: true, keep: filterEntries(s) })}
 ${candidatesNotice(r, s)}
 ${territoryLink(r)}
 ${resultsBody(ctx, v, { action: '/recherche' })}`;
@@ -266,7 +301,7 @@ ${resultsBody(ctx, v, { action: '/recherche' })}`;
     path: '/recherche',
     bodyClass: 'page-results',
     mainClass: 'container',
-    skipLinks: [['#resultats', 'Aller aux résultats']],
+    skipLinks: [[v.result?.items.length ? '#premier-resultat' : '#resultats', 'Aller aux résultats']],
     scripts: [SCRIPT_SITE],
     noindex: true,
   });

@@ -108,9 +108,15 @@ describe('error reports', () => {
     assert.deepEqual(r, { ok: true, message: 'Le numéro de téléphone ne répond plus.', contact: 'nom@example.org' });
   });
 
-  it('treats a filled honeypot or a form sent too fast as spam', () => {
+  it('treats a filled honeypot as spam and explains a form sent too fast', () => {
     assert.deepEqual(checkReport({ message: 'Un message assez long.', website: 'http://spam', started }, clock, now), { ok: false, spam: true });
-    assert.deepEqual(checkReport({ message: 'Un message assez long.', started: clock.stamp(now - 500) }, clock, now), { ok: false, spam: true });
+    // Too fast: not stored, but said (a quick person can send it again; the text is kept).
+    const quick = checkReport({ message: 'Un message assez long.', started: clock.stamp(now - 500) }, clock, now);
+    assert.ok(!quick.ok && !quick.spam);
+    if (!quick.ok && !quick.spam) {
+      assert.match(quick.errors.form!, /0,5 s après l’ouverture de la page.*moins de 3 secondes.*envoyez-le de nouveau/);
+      assert.equal(quick.values.message, 'Un message assez long.');
+    }
   });
 
   it('refuses a forged or missing start time, a short message and an invalid contact, naming the field', () => {

@@ -178,8 +178,17 @@ describe('place page', () => {
     const place = (await ctx.data.getPlace(uids.get(MEDIATHEQUE.nom)!.uid))!;
     const body = await renderPlace(ctx, place, { csrf: 'x', started: 'y' });
     // Wednesday 11 November 2026 (Armistice): « Mo-Sa 10:00-18:00; PH off » is closed that day.
-    assert.match(body, /<tr class="today" aria-current="date"><th scope="row">Mercredi 11 novembre<\/th><td>Fermé <span class="hint">\(jour férié : Armistice 1918\)<\/span><\/td><\/tr>/);
-    assert.match(body, /<th scope="row">Mardi 10 novembre<\/th><td>10\u00a0h à 18\u00a0h<\/td>/);
+    assert.match(body, /<tr class="today" aria-current="date"><th scope="row">Mercredi 11 novembre<span class="no-print"> \(aujourd’hui\)<\/span><\/th><td>Fermé <span class="day-note">jour férié : Armistice 1918<\/span><\/td><\/tr>/);
+    // The next seven days from today: Wednesday 11 to Tuesday 17, never the past Monday or Tuesday.
+    const days = [...body.matchAll(/<th scope="row">(\p{L}+ \d+ \p{L}+)/gu)].map((m) => m[1]);
+    assert.deepEqual(days, ['Mercredi 11 novembre', 'Jeudi 12 novembre', 'Vendredi 13 novembre', 'Samedi 14 novembre', 'Dimanche 15 novembre', 'Lundi 16 novembre', 'Mardi 17 novembre']);
+    assert.match(body, /<th scope="row">Mardi 17 novembre<\/th><td>10\u00a0h à 18\u00a0h<\/td>/);
+    // The printed sheet says which week it shows.
+    assert.match(body, /<span class="print-only">Semaine du 11 novembre 2026<\/span>/);
+    // On a Sunday the table starts on that Sunday.
+    const sunday: SiteContext = { ...ctx, now: () => new Date(2026, 10, 15, 9, 0) };
+    const sundayBody = await renderPlace(sunday, place, { csrf: 'x', started: 'y' });
+    assert.deepEqual([...sundayBody.matchAll(/<th scope="row">(\p{L}+ \d+ \p{L}+)/gu)].map((m) => m[1])[0], 'Dimanche 15 novembre');
     // On screen only: a printed sheet outlives « now »; the week table is printed instead.
     assert.match(body, /<p class="status status-closed no-print">Ouvre demain à 10\u00a0h<\/p>/);
     const tuesday: SiteContext = { ...ctx, now: () => new Date(2026, 10, 10, 11, 0) };
@@ -255,17 +264,23 @@ describe('« Signaler une erreur »', () => {
     assert.equal(r.statusCode, 400);
     assert.match(r.body, /id="report-message-error">Décrivez l’erreur en au moins 10 caractères/);
     assert.match(r.body, /aria-invalid="true">Faux<\/textarea>/);
+    // The summary at the top of the form links to the field to fix.
+    assert.match(r.body, /un point à corriger<\/p><ul><li><a href="#report-message">Décrivez l’erreur en au moins/);
     assert.equal(await count(), before);
   });
 
-  it('silently drops robots (honeypot, instant submission)', async () => {
+  it('silently drops robots (honeypot) and explains an instant submission instead of dropping it', async () => {
     const { csrf, cookieHeader } = await formSession(MEDIATHEQUE.nom);
     const before = await count();
     const bot = await post(MEDIATHEQUE.nom, cookieHeader, { _csrf: csrf, started: new FormClock(SECRET).stamp(Date.now() - 20_000), message: 'Achetez nos produits pas chers !', website: 'http://spam.example' });
     assert.equal(bot.statusCode, 303);
-    const fast = await post(MEDIATHEQUE.nom, cookieHeader, { _csrf: csrf, started: new FormClock(SECRET).stamp(Date.now()), message: 'Achetez nos produits pas chers !' });
-    assert.equal(fast.statusCode, 303);
+    const fast = await post(MEDIATHEQUE.nom, cookieHeader, { _csrf: csrf, started: new FormClock(SECRET).stamp(Date.now()), message: 'Le numéro de téléphone a changé.' });
+    assert.equal(fast.statusCode, 400);
+    assert.match(fast.body, /<div class="notice notice-error error-summary" role="alert" tabindex="-1" data-focus-on-load>/);
+    assert.match(fast.body, /nous n’enregistrons pas un signalement envoyé en moins de 3 secondes/);
+    assert.match(fast.body, />Le numéro de téléphone a changé\.<\/textarea>/);
     assert.equal(await count(), before);
+
   });
 
   it('keeps personal data only as long as the personal-data page says', async () => {
@@ -360,38 +375,77 @@ describe('legal and trust pages, sitemap', () => {
 });
 
 describe('map support', () => {
-  it('serves the built-in basemap drawn from the shared région and département outlines', async () => {
+  it('serves the built-in basemap: outlines, towns, commune tiles cut from the reference geometry, and its own font', async () => {
     const style = await t.app.inject({ method: 'GET', url: '/carte/style.json' });
     assert.equal(style.statusCode, 200);
-    const s = style.json() as { version: number; sources: Record<string, { data: string }> };
+    const s = style.json() as { version: number; sources: Record<string, { data?: string; tiles?: string[] }>; 'font-faces': Record<string, { url: string }[]>; glyphs?: string };
     assert.equal(s.version, 8);
-    assert.match(s.sources.regions!.data, /\/carte\/fond\/regions\.geojson$/);
+    assert.match(s.sources.regions!.data!, /\/carte\/fond\/regions\.geojson$/);
+    assert.match(s.sources.communes!.tiles![0]!, /\/carte\/tuiles\/communes\/\{z\}\/\{x\}\/\{y\}\.pbf$/);
+    assert.equal(s.glyphs, undefined, 'no glyph server: the font is a font-face served by the app');
+    const font = await t.app.inject({ method: 'GET', url: new URL(s['font-faces']['Noto Sans Regular']![0]!.url).pathname });
+    assert.equal(font.statusCode, 200);
+    assert.equal(font.headers['content-type'], 'font/woff2');
+    assert.equal(font.rawPayload.subarray(0, 4).toString('latin1'), 'wOF2');
     const regions = await t.app.inject({ method: 'GET', url: '/carte/fond/regions.geojson' });
     assert.equal(regions.statusCode, 200);
     assert.equal((regions.json() as { features: unknown[] }).features.length, 13);
+    const towns = (await t.app.inject({ method: 'GET', url: '/carte/fond/villes.geojson' })).json() as { features: { properties: { nom: string; population: number } }[] };
+    assert.ok(towns.features.some((f) => f.properties.nom === 'Rouen'));
+    assert.ok(towns.features.every((f) => f.properties.population >= 20000));
+    // Zoom 10 around Évreux: commune outlines and Évreux's name.
+    const tile = await t.app.inject({ method: 'GET', url: '/carte/tuiles/communes/10/515/351.pbf' });
+    assert.equal(tile.statusCode, 200);
+    assert.equal(tile.headers['content-type'], 'application/x-protobuf');
+    const { VectorTile } = await import('@mapbox/vector-tile');
+    const { PbfReader } = await import('pbf'); // MapLibre's own decoders (its dependencies)
+    const vt = new VectorTile(new PbfReader(tile.rawPayload) as never);
+    assert.ok(vt.layers.communes && vt.layers.communes.length > 10, 'commune outlines');
+    const names = Array.from({ length: vt.layers.noms!.length }, (_, i) => vt.layers.noms!.feature(i).properties.nom);
+    assert.ok(names.includes('Évreux'), `names: ${names.slice(0, 10).join(', ')}`);
+    for (const bad of ['/carte/tuiles/communes/10/5000/1.pbf', '/carte/tuiles/communes/99/1/1.pbf', '/carte/tuiles/communes/a/1/1.pbf', '/carte/tuiles/communes/10/1/1.png', '/carte/polices/__proto__', '/carte/polices/constructor']) {
+      assert.equal((await t.app.inject({ method: 'GET', url: bad })).statusCode, 404, bad);
+    }
+    assert.equal((await t.app.inject({ method: 'GET', url: '/carte/tuiles/communes/3/4/2.pbf' })).statusCode, 204);
   });
 
-  it('points to the configured style when there is one, and wears the région’s theme', async () => {
+  it('points the maps to the configured basemap with the built-in one as fallback, and says who runs the site', async () => {
     const other = await testApp({
       basemapStyleUrl: 'https://tiles.example.org/style.json',
       theme: {
         siteName: 'Numérique en Normandie', logoUrl: '/logo-normandie.svg', primary: '#0b4f6c', secondary: '#8a3b12',
         sourceUrl: 'https://git.example.org/normandie/maillage',
+        operator: { name: 'Région Normandie', address: 'Abbaye-aux-Dames, 14035 Caen Cedex 1', email: 'numerique@normandie.example', phone: '02 31 06 98 98', url: null, director: 'Le président du conseil régional', hosting: 'Hébergeur Exemple, 1 rue du Serveur, 75000 Paris' },
+        demo: false,
+        territory: 'region:28',
       },
     });
     try {
-      const r = await other.app.inject({ method: 'GET', url: '/carte/style.json' });
-      assert.equal(r.statusCode, 302);
-      assert.equal(r.headers.location, 'https://tiles.example.org/style.json');
+      const r = await other.app.inject({ method: 'GET', url: '/recherche?q=Rouen', headers: { accept: 'text/html' } });
+      assert.match(r.body, /data-style="https:\/\/tiles\.example\.org\/style\.json" data-fallback-style="\/carte\/style\.json"/);
+      assert.equal((await other.app.inject({ method: 'GET', url: '/carte/style.json' })).statusCode, 200);
       // The framed finder may fetch that tile server too.
       const embed = await other.app.inject({ method: 'GET', url: '/embed', headers: { accept: 'text/html' } });
       assert.match(embed.headers['content-security-policy'] as string, /connect-src 'self' https:\/\/tiles\.example\.org/);
       const home = await other.app.inject({ method: 'GET', url: '/', headers: { accept: 'text/html' } });
       assert.match(home.body, /<title>[^<]+ — Numérique en Normandie<\/title>/);
-      assert.match(home.body, /<a class="brand" href="\/"><img src="\/logo-normandie.svg" alt="" height="40"><span>Numérique en Normandie<\/span><\/a>/);
+      assert.match(home.body, /<a class="brand" href="\/"><img src="\/logo-normandie.svg" alt="" height="40"><span class="brand-text"><span class="brand-name">Numérique en Normandie<\/span><span class="brand-operator">Région Normandie<\/span><\/span><\/a>/);
+      assert.match(home.body, /Site publié par <strong>Région Normandie<\/strong><br><span>Abbaye-aux-Dames, 14035 Caen Cedex 1<\/span>/);
+      assert.doesNotMatch(home.body, /Site de démonstration/);
+      // The search hint names the territory’s most populated commune.
+      assert.match(home.body, /Par exemple : Le Havre, 76600, ou 3 rue de la Mairie 76600 Le Havre/);
+      const legal = await other.app.inject({ method: 'GET', url: '/mentions-legales', headers: { accept: 'text/html' } });
+      assert.match(legal.body, /est édité par Région Normandie/);
+      assert.match(legal.body, /Le président du conseil régional/);
+      assert.match(legal.body, /Hébergeur Exemple, 1 rue du Serveur/);
+      assert.doesNotMatch(legal.body, /SITE_OPERATOR/);
+      const personal = await other.app.inject({ method: 'GET', url: '/donnees-personnelles', headers: { accept: 'text/html' } });
+      assert.match(personal.body, /Le responsable du traitement est Région Normandie/);
+      assert.match(personal.body, /mailto:numerique@normandie\.example/);
       assert.match(home.body, /--color-primary:#0b4f6c;--color-secondary:#8a3b12/);
       const statement = await other.app.inject({ method: 'GET', url: '/accessibilite', headers: { accept: 'text/html' } });
-      assert.match(statement.body, /Numérique en Normandie s’engage à rendre son site internet accessible/);
+      assert.match(statement.body, /Région Normandie s’engage à rendre son site internet accessible/);
+      assert.match(statement.body, /contactez Région Normandie/);
       const source = await other.app.inject({ method: 'GET', url: '/code-source', headers: { accept: 'text/html' } });
       assert.match(source.body, /<a href="https:\/\/git\.example\.org\/normandie\/maillage">Consulter ou télécharger le code source de cette version<\/a>/);
     } finally {

@@ -16,6 +16,7 @@ import { CLAIM_METHOD, CLAIM_STATUS, LEVEL_LABEL, OK } from '../strings.ts';
 import { bodyValue, csrfField, errorSummary, formatDateTime, okNotice, param, queryValue, textArea, titleWithErrors, type FieldError } from '../ui.ts';
 import { csrfOf, isUuid, me, page, territoryBase, type PageDeps } from './common.ts';
 import { grantManager } from './territory.ts';
+import { plural } from '../../../../platform/html/components.ts';
 
 export function registerHomePages(deps: PageDeps): void {
   const { app, ctx } = deps;
@@ -70,7 +71,7 @@ export function registerHomePages(deps: PageDeps): void {
         <form method="get" action="/gestion/lieux/revendiquer" role="search"><div class="form-field"><label for="f-q">Nom du lieu ou commune</label><input id="f-q" name="q" type="search" value="${q}"></div><button type="submit">Chercher</button></form>
         ${results
           ? results.items.length
-            ? html`<h2>${results.total} lieu(x) trouvé(s)</h2><ul>${results.items.map((h) => html`<li><a href="/gestion/lieux/${h.place.uid}/revendiquer">${h.place.nom}</a> — ${h.place.adresse}, ${h.place.code_postal} ${h.place.commune}</li>`)}</ul>`
+            ? html`<h2>${plural(results.total, 'lieu trouvé', 'lieux trouvés')}</h2><ul>${results.items.map((h) => html`<li><a href="/gestion/lieux/${h.place.uid}/revendiquer">${h.place.nom}</a> — ${h.place.adresse}, ${h.place.code_postal} ${h.place.commune}</li>`)}</ul>`
             : html`<p>Aucun lieu ne correspond à « ${q} ».</p>`
           : ''}`,
     });

@@ -15,6 +15,7 @@ import { OK } from '../strings.ts';
 import { bodyValue, csrfField, errorSummary, formatDateTime, okNotice, param, queryValue, textField, titleWithErrors, type FieldError } from '../ui.ts';
 import { IMPORT_UPLOAD_BYTES, MAPPING_UPLOAD_BYTES, uploadedFile } from '../multipart.ts';
 import { csrfOf, me, page, resolvers, territoryBase, territoryNav, territoryOf, type PageDeps } from './common.ts';
+import { plural } from '../../../../platform/html/components.ts';
 
 const TERRITORIES_HINT = 'Depuis l’espace de gestion, seules les équipes de ces territoires importent cette source (les administrateurs toujours). Par exemple : departement:69, region:84. Vide : administrateurs seulement.';
 
@@ -35,14 +36,10 @@ function issuesTable(issues: ValidationIssue[], caption: string): Raw {
     )}</tbody></table>`;
 }
 
-function plural(n: number, one: string, many: string) {
-  return `${n} ${n > 1 ? many : one}`;
-}
-
 function summary(r: ImportReport, dryRun: boolean): Raw {
   return html`<ul class="stats">
-    <li><strong>${r.records}</strong> enregistrement(s) dans le fichier</li>
-    <li><strong>${r.kept}</strong> lieu(x) ${dryRun ? 'importables' : 'gardé(s)'}</li>
+    <li><strong>${plural(r.records, 'enregistrement', 'enregistrements')}</strong> dans le fichier</li>
+    <li><strong>${r.kept}</strong> ${r.kept > 1 ? (dryRun ? 'lieux importables' : 'lieux gardés') : dryRun ? 'lieu importable' : 'lieu gardé'}</li>
     <li><strong>${r.refused}</strong> ligne(s) refusée(s)</li>
     ${r.unreadable ? html`<li><strong>${r.unreadable}</strong> ligne(s) illisible(s), ignorée(s)</li>` : ''}
     <li><strong>${r.errors}</strong> erreur(s), <strong>${r.warnings}</strong> avertissement(s)</li>
@@ -177,7 +174,7 @@ export function registerImportPages(deps: PageDeps): void {
         ${qualityTable([{ source, quality: report.quality }], 'Qualité des lieux importables', b)}
         ${!fatal
           ? html`<form method="post" action="${b}/import/confirmer">${csrfField(csrf)}<input type="hidden" name="upload" value="${staged.id}">
-              <button type="submit">Importer ${report.kept} lieu(x)</button></form>`
+              <button type="submit">Importer ${plural(report.kept, 'lieu', 'lieux')}</button></form>`
           : ''}
         <p><a href="${b}/import">Annuler et revenir à l’import</a></p>
         <h2>Rapport de validation</h2>
@@ -282,7 +279,7 @@ export function registerImportPages(deps: PageDeps): void {
         <table class="data"><caption>${sources.length} source(s) décrite(s)</caption>
           <thead><tr><th scope="col">Source</th><th scope="col">Producteur</th><th scope="col">Lieux</th><th scope="col">Correspondance</th></tr></thead>
           <tbody>${sources.map((s) => html`<tr><td><a href="/gestion/sources/${encodeURIComponent(s.name)}">${s.label}</a> (${s.name})</td><td>${s.producer ?? '—'}</td><td>${s.places ?? 0}</td><td>${s.mappingFileName ?? (s.mapping ? 'oui' : 'aucune')}</td></tr>`)}</tbody></table>
-        ${other.length ? html`<h2>Sources présentes dans les données mais pas encore décrites</h2><ul>${other.map((s) => html`<li>${s.name} (${s.places} lieu(x))</li>`)}</ul>` : ''}
+        ${other.length ? html`<h2>Sources présentes dans les données mais pas encore décrites</h2><ul>${other.map((s) => html`<li>${s.name} (${plural(s.places, 'lieu', 'lieux')})</li>`)}</ul>` : ''}
         <h2>Décrire une source</h2>
         ${errorSummary(errors)}
         <form method="post" action="/gestion/sources" novalidate>${csrfField(csrf)}
@@ -336,7 +333,7 @@ export function registerImportPages(deps: PageDeps): void {
       body: html`<h1>Source « ${src.label} »</h1>
         ${okNotice(OK[queryValue(req, 'ok')])}
         ${errorSummary(errors)}
-        <p>Identifiant : ${src.name} — ${src.places ?? 0} lieu(x).</p>
+        <p>Identifiant : ${src.name} — ${plural(src.places ?? 0, 'lieu', 'lieux')}.</p>
         <form method="post" action="${path}" novalidate>${csrfField(csrf)}
           ${textField({ name: 'label', label: 'Nom lisible', value: v.label ?? '', errors, maxlength: 200, required: true })}
           ${textField({ name: 'producer', label: 'Producteur', value: v.producer ?? '', errors, maxlength: 200 })}

@@ -30,7 +30,8 @@ import {
 } from '../service.ts';
 import { CLAIM_METHOD, LEVEL_LABEL, OK, REPORT_STATUS_LABEL } from '../strings.ts';
 import { bodyValue, csrfField, formatDateTime, formatDay, okNotice, param, queryValue, warningNotice } from '../ui.ts';
-import { csrfOf, me, page, resolvers, territoryBase, territoryNav, territoryOf, type PageDeps } from './common.ts';
+import { csrfOf, isUuid, me, page, resolvers, territoryBase, territoryNav, territoryOf, type PageDeps } from './common.ts';
+import { plural } from '../../../../platform/html/components.ts';
 
 function nav(t: Territory, current: string) {
   return html`<nav class="bo-nav" aria-label="Gestion du territoire"><ul>${territoryNav(t, current).map(
@@ -112,7 +113,7 @@ export function registerTerritoryPages(deps: PageDeps): void {
         ${nav(t, `${b}/lieux`)}
         <form method="get" action="${b}/lieux" role="search"><div class="form-field"><label for="f-q">Chercher un lieu par nom ou commune</label><input id="f-q" name="q" type="search" value="${q}"></div><button type="submit">Chercher</button></form>
         <p>${stale ? html`<a href="${b}/lieux">Tous les lieux</a>` : html`<a href="${b}/lieux?anciens=1">Seulement les lieux non mis à jour depuis plus d’un an</a>`}</p>
-        <table class="data"><caption>${total !== null ? `${total} lieu(x)` : `${rows.length} lieu(x) affiché(s)`}</caption>
+        <table class="data"><caption>${total !== null ? plural(total, 'lieu', 'lieux') : plural(rows.length, 'lieu affiché', 'lieux affichés')}</caption>
           <thead><tr><th scope="col">Nom</th><th scope="col">Commune</th><th scope="col">Mise à jour</th><th scope="col">Source</th></tr></thead>
           <tbody>${rows.map((p) => html`<tr><td><a href="/gestion/lieux/${p.uid}">${p.nom}</a></td><td>${p.commune}</td><td>${formatDay(p.date_maj)}</td><td>${p.importSource}</td></tr>`)}</tbody></table>
         ${next ? html`<p><a href="${next}">Lieux suivants</a></p>` : ''}`,
