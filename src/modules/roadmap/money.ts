@@ -218,18 +218,6 @@ export function rollupMoney(nodes: PlanNode[], budgets: Budget[]): PlanMoney {
     add(t, budgetTotals(b));
     own.set(b.nodeId, t);
   }
-  const parent = new Map(nodes.map((n) => [n.id, n.parentId]));
-  const byNode = new Map<string, MoneyTotals>(nodes.map((n) => [n.id, zero()]));
-  const total = zero();
-  for (const [nodeId, t] of own) {
-    add(total, t);
-    let p: string | null | undefined = nodeId;
-    for (let guard = 0; p && guard <= nodes.length; guard++) {
-      const acc = byNode.get(p);
-      if (acc) add(acc, t);
-      p = parent.get(p);
-    }
-  }
   const years = new Map<number, BudgetYear & { voted: number }>();
   for (const b of budgets) {
     for (const y of b.years) {
@@ -251,18 +239,71 @@ export function rollupMoney(nodes: PlanNode[], budgets: Budget[]): PlanMoney {
       funders.set(c.name, acc);
     }
   }
-  const r2 = (t: MoneyTotals) => {
-    for (const k of Object.keys(t) as (keyof MoneyTotals)[]) t[k] = round2(t[k]);
-    return t;
-  };
+  return rollupTotals(nodes, own, [...years.values()], [...funders.values()]);
+}
+
+const r2 = (t: MoneyTotals) => {
+  for (const k of Object.keys(t) as (keyof MoneyTotals)[]) t[k] = round2(t[k]);
+  return t;
+};
+
+/** Rolls each node's own totals up to its ancestors; totals by year and funder as given. */
+export function rollupTotals(nodes: PlanNode[], own: Map<string, MoneyTotals>, byYear: PlanMoney['byYear'], byFunder: PlanMoney['byFunder']): PlanMoney {
+  const parent = new Map(nodes.map((n) => [n.id, n.parentId]));
+  const byNode = new Map<string, MoneyTotals>(nodes.map((n) => [n.id, zero()]));
+  const total = zero();
+  for (const [nodeId, t] of own) {
+    add(total, t);
+    let p: string | null | undefined = nodeId;
+    for (let guard = 0; p && guard <= nodes.length; guard++) {
+      const acc = byNode.get(p);
+      if (acc) add(acc, t);
+      p = parent.get(p);
+    }
+  }
   for (const t of byNode.values()) r2(t);
   return {
     byNode,
     total: r2(total),
-    byYear: [...years.values()].sort((a, b) => a.year - b.year),
-    byFunder: [...funders.values()].sort((a, b) => b.amount - a.amount || a.name.localeCompare(b.name)),
-    budgets,
+    byYear: byYear.sort((a, b) => a.year - b.year),
+    byFunder: byFunder.sort((a, b) => b.amount - a.amount || a.name.localeCompare(b.name)),
+    budgets: [],
   };
+}
+
+/** The plan's money computed by the database: own totals per node, by year and by funder (no budget lines read). */
+export async function planMoney(db: Queryable, planId: string, nodes: PlanNode[]): Promise<PlanMoney> {
+  const [own, years, funders] = await Promise.all([
+    db.query<{ node_id: string; ap: number; cp: number | null; voted: number | null; committed: number | null; paid: number | null; cofinanced: number | null }>(
+      `SELECT b.node_id, sum(b.ap) AS ap, sum(y.cp) AS cp, sum(y.voted) AS voted, sum(y.committed) AS committed, sum(y.paid) AS paid, sum(c.amount) AS cofinanced
+         FROM roadmap.budget b
+         LEFT JOIN LATERAL (SELECT sum(cp) AS cp, sum(voted_bp + voted_dm) AS voted, sum(committed) AS committed, sum(paid) AS paid FROM roadmap.budget_year WHERE budget_id = b.id) y ON true
+         LEFT JOIN LATERAL (SELECT sum(amount) AS amount FROM roadmap.cofinancing WHERE budget_id = b.id) c ON true
+        WHERE b.plan_id = $1 GROUP BY b.node_id`,
+      [planId],
+      { prepare: true },
+    ),
+    db.query<{ year: number; cp: number; voted_bp: number; voted_dm: number; committed: number; paid: number }>(
+      `SELECT y.year, sum(y.cp) AS cp, sum(y.voted_bp) AS voted_bp, sum(y.voted_dm) AS voted_dm, sum(y.committed) AS committed, sum(y.paid) AS paid
+         FROM roadmap.budget b JOIN roadmap.budget_year y ON y.budget_id = b.id WHERE b.plan_id = $1 GROUP BY y.year`,
+      [planId],
+      { prepare: true },
+    ),
+    db.query<{ kind: FunderKind; name: string; amount: number }>(
+      `SELECT min(c.funder_kind) AS kind, c.funder_name AS name, sum(c.amount) AS amount
+         FROM roadmap.budget b JOIN roadmap.cofinancing c ON c.budget_id = b.id WHERE b.plan_id = $1 GROUP BY c.funder_name`,
+      [planId],
+      { prepare: true },
+    ),
+  ]);
+  const n = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
+  const ownMap = new Map(own.rows.map((r) => [r.node_id, { ap: n(r.ap), cp: n(r.cp), voted: n(r.voted), committed: n(r.committed), paid: n(r.paid), cofinanced: n(r.cofinanced) }]));
+  return rollupTotals(
+    nodes,
+    ownMap,
+    years.rows.map((y) => ({ year: Number(y.year), cp: n(y.cp), votedBp: n(y.voted_bp), votedDm: n(y.voted_dm), voted: round2(n(y.voted_bp) + n(y.voted_dm)), committed: n(y.committed), paid: n(y.paid) })),
+    funders.rows.map((f) => ({ kind: f.kind, name: f.name, amount: n(f.amount) })),
+  );
 }
 
 /** Totals by territory: every plan's budgets and every envelope, grouped by the territory they belong to. */

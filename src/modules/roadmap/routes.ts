@@ -141,7 +141,7 @@ export function registerRoadmapRoutes(app: App, ctx: AppContext) {
     },
     async (req) => {
       const plan = await readablePlan(db, req, req.params.plan);
-      const b = await barometer(db, plan);
+      const b = await barometer(db, plan, { full: true });
       return {
         plan: planJson(plan),
         progress: b.overall,

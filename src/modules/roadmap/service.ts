@@ -335,6 +335,11 @@ export async function getTree(db: Queryable, planId: string): Promise<PlanNode[]
   return orderTree(await store.nodesOf(db, planId));
 }
 
+/** The tree in order with only what barometers and roll-ups need (id, parent, position, kind, number, title, status, priority, weight). */
+export async function getSkeleton(db: Queryable, planId: string): Promise<PlanNode[]> {
+  return orderTree(await store.skeletonOf(db, planId));
+}
+
 /** Depth-first order (parents before children, siblings by position). */
 export function orderTree(nodes: PlanNode[]): PlanNode[] {
   const byParent = new Map<string | null, PlanNode[]>();

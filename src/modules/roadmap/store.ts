@@ -90,6 +90,19 @@ export async function nodesOf(db: Queryable, planId: string): Promise<PlanNode[]
   return rows.map(toNode);
 }
 
+/** The tree's skeleton for barometers and roll-ups: no texts beyond number and title, no arrays. */
+export async function skeletonOf(db: Queryable, planId: string): Promise<PlanNode[]> {
+  const { rows } = await db.query<{ id: string; parent_id: string | null; position: number; kind: NodeKind; number: string; title: string; status: Status; priority: Priority; weight: number }>(
+    'SELECT id, parent_id, position, kind, number, title, status, priority, weight FROM roadmap.node WHERE plan_id = $1',
+    [planId],
+    { prepare: true },
+  );
+  return rows.map((r) => ({
+    id: r.id, planId, parentId: r.parent_id, position: Number(r.position), kind: r.kind, number: r.number, title: r.title, description: '', leads: [], partners: [], publics: [],
+    startDate: null, endDate: null, status: r.status, priority: r.priority, tags: [], links: [], weight: Number(r.weight), updatedAt: '',
+  }));
+}
+
 export async function nodeById(db: Queryable, id: string): Promise<PlanNode | null> {
   if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
   const { rows } = await db.query(`SELECT ${NODE_COLUMNS} FROM roadmap.node WHERE id = $1`, [id], { prepare: true });
@@ -234,23 +247,35 @@ export function toSummary(r: Record<string, unknown>): SeriesSummary {
   };
 }
 
-/** Every indicator link of a plan's nodes with the series summary of the plan's territory. */
+/** Every indicator link of a plan's nodes with the series summary of the plan's territory (three
+ * simple index look-ups rather than one join: cheaper to plan, on PGlite above all). */
 export async function planIndicatorRows(db: Queryable, planId: string, territory: TerritoryRef) {
-  const { rows } = await db.query(
-    `SELECT l.node_id, l.weight, i.id, i.title, i.unit, i.direction, i.min_value, i.max_value, i.method, i.source, i.live,
-            s.indicator_id, s.territory_level, s.territory_code, s.initial_value, s.initial_date, s.latest_value, s.latest_date, s.target_value, s.target_date, coalesce(s.value_count, 0) AS value_count
-       FROM roadmap.node n
-       JOIN roadmap.indicator_link l ON l.node_id = n.id
-       JOIN roadmap.indicator i ON i.id = l.indicator_id
-       LEFT JOIN roadmap.series_summary s ON s.indicator_id = i.id AND s.territory_level = $2 AND s.territory_code = $3
-      WHERE n.plan_id = $1`,
-    [planId, territory.level, territory.code],
+  const links = await db.query<{ node_id: string; indicator_id: string; weight: number }>(
+    'SELECT l.node_id, l.indicator_id, l.weight FROM roadmap.indicator_link l WHERE l.node_id IN (SELECT id FROM roadmap.node WHERE plan_id = $1)',
+    [planId],
     { prepare: true },
   );
-  return rows.map((r) => ({
-    nodeId: r.node_id as string,
-    weight: Number(r.weight),
-    indicator: toIndicator(r),
-    summary: toSummary({ ...r, indicator_id: r.id, territory_level: territory.level, territory_code: territory.code }),
-  }));
+  const ids = [...new Set(links.rows.map((r) => r.indicator_id))];
+  if (!ids.length) return [];
+  const [defs, sums] = await Promise.all([
+    db.query(`SELECT ${INDICATOR_COLUMNS} FROM roadmap.indicator WHERE id = ANY($1::text[])`, [ids], { prepare: true }),
+    db.query(
+      `SELECT indicator_id, territory_level, territory_code, initial_value, initial_date, latest_value, latest_date, target_value, target_date, value_count
+         FROM roadmap.series_summary WHERE indicator_id = ANY($1::text[]) AND territory_level = $2 AND territory_code = $3`,
+      [ids, territory.level, territory.code],
+      { prepare: true },
+    ),
+  ]);
+  const indicators = new Map(defs.rows.map((r) => [r.id as string, toIndicator(r)]));
+  const summaries = new Map(sums.rows.map((r) => [r.indicator_id as string, toSummary(r)]));
+  const empty = (id: string): SeriesSummary => ({ indicatorId: id, territory, initial: null, latest: null, target: null, count: 0 });
+  return links.rows
+    .filter((r) => indicators.has(r.indicator_id))
+    .map((r) => ({ nodeId: r.node_id, weight: Number(r.weight), indicator: indicators.get(r.indicator_id)!, summary: summaries.get(r.indicator_id) ?? empty(r.indicator_id) }));
+}
+
+/** The roadmap's data version (bumped by every write to what barometers show). */
+export async function dataVersion(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ version: number }>('SELECT version FROM roadmap.state WHERE id = 1', [], { prepare: true });
+  return Number(rows[0]?.version ?? 0);
 }

@@ -6,9 +6,9 @@
  */
 import type { Db, Queryable } from '../../platform/db/index.ts';
 import type { Link, LinkKind, Plan, PlanNode } from './model.ts';
-import { listEnvelopes, nodeBudgets, planBudgets, rollupMoney, type Budget, type Envelope, type MoneyTotals, type PlanMoney } from './money.ts';
-import { getSeries, getTree, history, overallProgress, planProgress, type IndicatorProgress, type SeriesValue } from './service.ts';
-import type { ChangeRow } from './store.ts';
+import { listEnvelopes, nodeBudgets, planMoney, type Budget, type Envelope, type MoneyTotals, type PlanMoney } from './money.ts';
+import { getNode, getSeries, getSkeleton, getTree, history, overallProgress, planProgress, type IndicatorProgress, type SeriesValue } from './service.ts';
+import { dataVersion, type ChangeRow } from './store.ts';
 
 export interface ResolvedLink extends Link {
   label: string;
@@ -56,12 +56,38 @@ export interface Barometer {
   envelopes: Envelope[];
 }
 
-export async function barometer(db: Queryable, plan: Plan): Promise<Barometer> {
-  const [nodes, budgets, envelopes] = await Promise.all([getTree(db, plan.id), planBudgets(db, plan.id), listEnvelopes(db, { planId: plan.id })]);
-  const { progress, indicators } = await planProgress(db, plan, nodes);
+const CACHE_MAX = 200;
+const caches = new WeakMap<Queryable, Map<string, { version: number; value: Barometer }>>();
+
+/**
+ * The plan's tree with progress and money; `full` reads every field of the nodes (API), else the
+ * skeleton (pages). Kept in memory until the roadmap's data version changes (any write, from any
+ * process, bumps it), at most 200 plans (least recently used dropped).
+ */
+export async function barometer(db: Queryable, plan: Plan, o: { full?: boolean } = {}): Promise<Barometer> {
+  let cache = caches.get(db);
+  if (!cache) caches.set(db, (cache = new Map()));
+  const key = `${plan.id}:${o.full ? 1 : 0}`;
+  const version = await dataVersion(db);
+  const hit = cache.get(key);
+  if (hit && hit.version === version && hit.value.plan.revision === plan.revision && hit.value.plan.updatedAt === plan.updatedAt) {
+    cache.delete(key);
+    cache.set(key, hit);
+    return hit.value;
+  }
+  const value = await computeBarometer(db, plan, o);
+  cache.delete(key);
+  cache.set(key, { version, value });
+  while (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value!);
+  return value;
+}
+
+async function computeBarometer(db: Queryable, plan: Plan, o: { full?: boolean }): Promise<Barometer> {
+  const nodes = o.full ? await getTree(db, plan.id) : await getSkeleton(db, plan.id);
+  const [{ progress, indicators }, money, envelopes] = await Promise.all([planProgress(db, plan, nodes), planMoney(db, plan.id, nodes), listEnvelopes(db, { planId: plan.id })]);
   const depth = new Map<string, number>();
   for (const n of nodes) depth.set(n.id, n.parentId ? (depth.get(n.parentId) ?? 0) + 1 : 0);
-  return { plan, nodes, depth, progress, indicators, overall: overallProgress(nodes, progress), money: rollupMoney(nodes, budgets), envelopes };
+  return { plan, nodes, depth, progress, indicators, overall: overallProgress(nodes, progress), money, envelopes };
 }
 
 export interface ActionView {
@@ -78,9 +104,9 @@ export interface ActionView {
 }
 
 export async function actionView(db: Db, plan: Plan, nodeId: string): Promise<ActionView | null> {
-  const nodes = await getTree(db, plan.id);
-  const node = nodes.find((n) => n.id === nodeId);
-  if (!node) return null;
+  const node = await getNode(db, nodeId);
+  if (!node || node.planId !== plan.id) return null;
+  const nodes = await getSkeleton(db, plan.id);
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const ancestors: PlanNode[] = [];
   for (let p = node.parentId; p; p = byId.get(p)?.parentId ?? null) {
@@ -88,10 +114,10 @@ export async function actionView(db: Db, plan: Plan, nodeId: string): Promise<Ac
     if (!a || ancestors.length > nodes.length) break;
     ancestors.unshift(a);
   }
-  const [{ progress, indicators }, budgets, allBudgets, changes, links] = await Promise.all([
+  const [{ progress, indicators }, budgets, money, changes, links] = await Promise.all([
     planProgress(db, plan, nodes),
     nodeBudgets(db, nodeId),
-    planBudgets(db, plan.id),
+    planMoney(db, plan.id, nodes),
     history(db, plan.id, { objectId: nodeId, limit: 50 }),
     resolveLinks(db, node.links),
   ]);
@@ -105,7 +131,7 @@ export async function actionView(db: Db, plan: Plan, nodeId: string): Promise<Ac
     progress: progress.get(nodeId) ?? null,
     indicators: withSeries,
     budgets,
-    money: rollupMoney(nodes, allBudgets).byNode.get(nodeId) ?? null,
+    money: money.byNode.get(nodeId) ?? null,
     links,
     history: changes,
   };

@@ -217,3 +217,28 @@ CREATE TABLE roadmap.series_summary (
   value_count int NOT NULL DEFAULT 0,
   PRIMARY KEY (indicator_id, territory_level, territory_code)
 );
+
+-- A counter bumped by every statement that writes what barometers show (trees, money, indicators,
+-- values): cached barometers are keyed by it, whoever writes (the app, the job, SQL by hand).
+CREATE TABLE roadmap.state (
+  id int PRIMARY KEY CHECK (id = 1),
+  version bigint NOT NULL
+);
+INSERT INTO roadmap.state (id, version) VALUES (1, 1);
+
+CREATE FUNCTION roadmap.bump_version() RETURNS trigger
+  LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE roadmap.state SET version = version + 1 WHERE id = 1;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER plan_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON roadmap.plan FOR EACH STATEMENT EXECUTE FUNCTION roadmap.bump_version();
+CREATE TRIGGER node_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON roadmap.node FOR EACH STATEMENT EXECUTE FUNCTION roadmap.bump_version();
+CREATE TRIGGER budget_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON roadmap.budget FOR EACH STATEMENT EXECUTE FUNCTION roadmap.bump_version();
+CREATE TRIGGER budget_year_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON roadmap.budget_year FOR EACH STATEMENT EXECUTE FUNCTION roadmap.bump_version();
+CREATE TRIGGER cofinancing_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON roadmap.cofinancing FOR EACH STATEMENT EXECUTE FUNCTION roadmap.bump_version();
+CREATE TRIGGER envelope_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON roadmap.envelope FOR EACH STATEMENT EXECUTE FUNCTION roadmap.bump_version();
+CREATE TRIGGER indicator_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON roadmap.indicator FOR EACH STATEMENT EXECUTE FUNCTION roadmap.bump_version();
+CREATE TRIGGER indicator_link_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON roadmap.indicator_link FOR EACH STATEMENT EXECUTE FUNCTION roadmap.bump_version();
+CREATE TRIGGER series_summary_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON roadmap.series_summary FOR EACH STATEMENT EXECUTE FUNCTION roadmap.bump_version();
