@@ -193,7 +193,7 @@ export async function register(ctx: Ctx, sessionId: string, raw: Record<string, 
   const token = crypto.randomBytes(24).toString('base64url');
   const learnerId = crypto.randomUUID();
   const registrationId = crypto.randomUUID();
-  return ctx.db.transaction(async (tx) => {
+  const result: RegistrationResult = await ctx.db.transaction(async (tx) => {
     const session = await tx.query<{ id: string }>('SELECT id FROM mediation.training_session WHERE id = $1', [sessionId]);
     if (!session.rows[0]) throw new NotFoundError('Session introuvable.');
     const ins = await tx.query<{ id: string }>(
@@ -217,8 +217,11 @@ export async function register(ctx: Ctx, sessionId: string, raw: Record<string, 
     if (status === 'confirmed') await tx.query(`UPDATE mediation.registration SET status = 'confirmed' WHERE id = $1`, [registrationId]);
     await territoryCounters(tx, sessionId, 'training_registrations', status, 1, new Date().toISOString());
     await recordAudit(tx, { actorId: registeredBy, action: 'training.registration.create', objectType: 'mediation.registration', objectId: registrationId, after: { sessionId, status } });
-    return { registrationId, status, position: status === 'waiting' ? await positionOf(tx, registrationId) : null, learnerToken: newLearner ? token : null, created: true };
+    return { registrationId, status, position: null, learnerToken: newLearner ? token : null, created: true } as RegistrationResult;
   });
+  // The position once committed (the list's order is `seq`; concurrent registrations may commit later).
+  if (result.status === 'waiting' && result.created) result.position = await positionOf(ctx.db, result.registrationId);
+  return result;
 }
 
 async function positionOf(tx: Queryable, registrationId: string): Promise<number> {
