@@ -3,10 +3,12 @@ import fs from 'node:fs';
 import type { CliCommand } from '../../platform/module.ts';
 import { findUserByEmail } from '../accounts/index.ts';
 import { purgeExpired } from './service.ts';
+import { rebuildCounters } from './generate.ts';
 import { importActivities } from './imports.ts';
 import { API_SCOPES, createApiClient } from './routes.ts';
 
-const USAGE = `mediation purge                                            delete followed beneficiaries past the retention period
+const USAGE = `mediation recount                                          rebuild the statistics counters from the activity tables (after a bulk load)
+mediation purge                                            delete followed beneficiaries past the retention period
 mediation import FILE --format cnfs|coop --mediator EMAIL       import past activity records (CSV) for a mediator
 mediation api-client NAME --mediator EMAIL --scope ${API_SCOPES.join(',')}   create an API client (prints its token once)`;
 
@@ -23,6 +25,10 @@ export const mediationCommand: CliCommand = {
     if (sub === 'purge') {
       const n = await purgeExpired(ctx);
       ctx.out(`${n} followed beneficiar${n === 1 ? 'y' : 'ies'} deleted (retention ${ctx.config.mediationRetentionMonths} months).`);
+      return 0;
+    }
+    if (sub === 'recount') {
+      ctx.out(`${await rebuildCounters(ctx.db)} counters rebuilt.`);
       return 0;
     }
     if ((sub === 'import' || sub === 'api-client') && arg) {

@@ -53,7 +53,8 @@ export async function generateActivities(db: Db, o: GenerateOptions): Promise<vo
            CROSS JOIN LATERAL (SELECT CASE WHEN i % 5 = 0 THEN 'collective' ELSE 'individual' END AS k,
                                       (ARRAY[15, 30, 30, 45, 60, 60, 90, 120])[1 + i % 8] AS d) x
            JOIN (SELECT ordinality AS n, place_uid, commune_code, departement, region FROM unnest($5::text[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY AS u(place_uid, commune_code, departement, region)) s
-             ON s.n = 1 + (i * 2654435761::bigint % $13::int)`,
+             -- A mediator works mostly at one site (nine activities in ten), sometimes elsewhere.
+             ON s.n = 1 + (CASE WHEN i % 10 = 0 THEN i * 2654435761::bigint ELSE (i % $2::int) * 40503::bigint END % $13::int)`,
         [
           prefix, o.mediators, o.from, o.days, sites.map((s) => s.placeUid), THEMES, ADMIN, start + done + 1, start + done + n,
           sites.map((s) => s.communeCode), sites.map((s) => s.departement), sites.map((s) => s.region), sites.length,
@@ -102,6 +103,8 @@ export async function generateActivities(db: Db, o: GenerateOptions): Promise<vo
 export async function rebuildCounters(db: Db): Promise<number> {
   return db.transaction(async (tx: Queryable) => {
     await tx.query(`DELETE FROM mediation.stat_counter WHERE metric NOT IN ('training_registrations', 'training_completed', 'competence')`);
+    // Figures are first summed per month and finest place (mediator, team, place, commune), then
+    // spread over the scopes: a mediator's activities share few such groups.
     const r = await tx.query(
       `INSERT INTO mediation.stat_counter (scope, scope_id, month, metric, key, value)
        WITH a AS (
@@ -109,27 +112,25 @@ export async function rebuildCounters(db: Db): Promise<number> {
                 a.participants AS n, a.mediator_id, a.team_id::text AS team_id, a.place_uid, a.commune_code, a.departement, a.region
            FROM mediation.activity a
        ), m AS (
-         SELECT id, month, 'activities' AS metric, kind AS key, 1::bigint AS v FROM a
-         UNION ALL SELECT id, month, 'accompaniments', kind, n FROM a
-         UNION ALL SELECT id, month, 'minutes', kind, duration_min FROM a
-         UNION ALL SELECT a.id, a.month, 'followed', a.kind, count(*) FROM a JOIN mediation.activity_beneficiary ab ON ab.activity_id = a.id AND ab.beneficiary_id IS NOT NULL GROUP BY a.id, a.month, a.kind
-         UNION ALL SELECT id, month, 'theme', t, n FROM a, unnest(themes) t
-         UNION ALL SELECT id, month, 'admin_theme', t, n FROM a, unnest(admin_themes) t
-         UNION ALL SELECT id, month, 'place_kind', place_kind, 1 FROM a
-         UNION ALL SELECT id, month, 'duration', duration_min::text, 1 FROM a
-         UNION ALL SELECT id, month, 'autonomy', autonomy, 1 FROM a WHERE autonomy IS NOT NULL
-         UNION ALL SELECT id, month, 'orientation', orientation, 1 FROM a WHERE orientation IS NOT NULL
-         UNION ALL SELECT id, month, 'equipment', equipment, 1 FROM a WHERE equipment IS NOT NULL
-         UNION ALL SELECT a.id, a.month, p.metric, p.key, count(*) FROM a JOIN mediation.activity_beneficiary ab ON ab.activity_id = a.id
+         SELECT a.*, x.metric, x.key, x.v FROM a CROSS JOIN LATERAL (VALUES
+             ('activities', a.kind, 1::bigint), ('accompaniments', a.kind, a.n), ('minutes', a.kind, a.duration_min), ('place_kind', a.place_kind, 1),
+             ('duration', a.duration_min::text, 1), ('autonomy', a.autonomy, 1), ('orientation', a.orientation, 1), ('equipment', a.equipment, 1)) x(metric, key, v)
+          WHERE x.key IS NOT NULL
+         UNION ALL SELECT a.*, 'theme', t, a.n FROM a, unnest(a.themes) t
+         UNION ALL SELECT a.*, 'admin_theme', t, a.n FROM a, unnest(a.admin_themes) t
+         UNION ALL SELECT a.*, p.metric, p.key, 1 FROM a JOIN mediation.activity_beneficiary ab ON ab.activity_id = a.id
            CROSS JOIN LATERAL (VALUES ('gender', coalesce(ab.gender, 'nc')), ('age', coalesce(ab.age_band, 'nc')), ('status', coalesce(ab.status, 'nc'))) p(metric, key)
-           GROUP BY a.id, a.month, p.metric, p.key
+         UNION ALL SELECT a.*, 'followed', a.kind, 1 FROM a JOIN mediation.activity_beneficiary ab ON ab.activity_id = a.id AND ab.beneficiary_id IS NOT NULL
+       ), fine AS (
+         SELECT month, mediator_id, team_id, place_uid, commune_code, departement, region, metric, key, sum(v) AS v
+           FROM m GROUP BY month, mediator_id, team_id, place_uid, commune_code, departement, region, metric, key
        )
-       SELECT s.scope, s.scope_id, m.month, m.metric, m.key, sum(m.v)
-         FROM m JOIN a ON a.id = m.id
-         CROSS JOIN LATERAL (VALUES ('all', ''), ('region', a.region), ('departement', a.departement), ('commune', a.commune_code), ('place', a.place_uid),
-                                    ('mediator', a.mediator_id), ('team', a.team_id)) s(scope, scope_id)
+       SELECT s.scope, s.scope_id, f.month, f.metric, f.key, sum(f.v)
+         FROM fine f
+         CROSS JOIN LATERAL (VALUES ('all', ''), ('region', f.region), ('departement', f.departement), ('commune', f.commune_code), ('place', f.place_uid),
+                                    ('mediator', f.mediator_id), ('team', f.team_id)) s(scope, scope_id)
         WHERE s.scope_id IS NOT NULL
-        GROUP BY s.scope, s.scope_id, m.month, m.metric, m.key`,
+        GROUP BY s.scope, s.scope_id, f.month, f.metric, f.key`,
     );
     return r.rowCount ?? 0;
   });

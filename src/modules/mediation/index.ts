@@ -15,6 +15,7 @@ import { registerTrainingPages } from './pages/training.ts';
 import { registerRoutes } from './routes.ts';
 import { mediationCommand } from './cli.ts';
 import { purgeExpired } from './service.ts';
+import { seedMediationDemo } from './demo.ts';
 
 export {
   DIGITAL_THEMES,
@@ -68,4 +69,7 @@ export const mediationModule: ModuleManifest = {
     registerRoutes(app, ctx);
   },
   commands: { mediation: mediationCommand },
+  async seedDemo(ctx) {
+    await seedMediationDemo(ctx, (line) => ctx.log.info(line));
+  },
 };

@@ -46,7 +46,8 @@ export async function updateProfile(ctx: Ctx, actorId: string, displayName: stri
   if (missing.length) throw new UserError(`Lieu inconnu : « ${missing[0]} ».`, 400, 'places');
   return ctx.db.transaction(async (tx) => {
     const before = await store.getMediator(tx, actorId);
-    const next = { userId: actorId, displayName, employer, teamId: before?.teamId ?? null, placeUids: uids };
+    const placeTerritories = Object.fromEntries(found.map((p) => [p.uid, { communeCode: p.communeCode, departement: p.departement, region: p.region }]));
+    const next = { userId: actorId, displayName, employer, teamId: before?.teamId ?? null, placeUids: uids, placeTerritories };
     await store.upsertMediator(tx, next);
     await recordAudit(tx, { actorId, action: 'mediation.profile.update', objectType: 'mediation.mediator', objectId: actorId, before, after: next });
     return next;
@@ -63,6 +64,8 @@ async function territoryOf(ctx: Ctx, a: ActivityInput, profile: store.MediatorPr
   // At home without a commune, or remote: counted in the territory of the mediator's first place.
   placeUid ??= profile.placeUids[0] ?? null;
   if (!placeUid) return { communeCode: null, departement: null, region: null };
+  const known = profile.placeTerritories?.[placeUid];
+  if (known) return known;
   const p = await getPlace(ctx.db, placeUid);
   return { communeCode: p?.communeCode ?? null, departement: p?.departement ?? null, region: p?.region ?? null };
 }

@@ -8,22 +8,26 @@ export interface MediatorProfile {
   employer: string;
   teamId: string | null;
   placeUids: string[];
+  /** Territory of each place, by uid (resolved when the profile is saved). */
+  placeTerritories?: Record<string, { communeCode: string | null; departement: string | null; region: string | null }>;
 }
 
 export async function getMediator(db: Queryable, userId: string): Promise<MediatorProfile | null> {
-  const { rows } = await db.query<{ user_id: string; display_name: string; employer: string; team_id: string | null; place_uids: string[] }>(
-    'SELECT user_id, display_name, employer, team_id, place_uids FROM mediation.mediator WHERE user_id = $1',
+  const { rows } = await db.query<{ user_id: string; display_name: string; employer: string; team_id: string | null; place_uids: string[]; place_territories: MediatorProfile['placeTerritories'] }>(
+    'SELECT user_id, display_name, employer, team_id, place_uids, place_territories FROM mediation.mediator WHERE user_id = $1',
     [userId],
+    { prepare: true },
   );
   const r = rows[0];
-  return r ? { userId: r.user_id, displayName: r.display_name, employer: r.employer, teamId: r.team_id, placeUids: r.place_uids } : null;
+  return r ? { userId: r.user_id, displayName: r.display_name, employer: r.employer, teamId: r.team_id, placeUids: r.place_uids, placeTerritories: r.place_territories ?? {} } : null;
 }
 
 export async function upsertMediator(db: Queryable, p: MediatorProfile): Promise<void> {
   await db.query(
-    `INSERT INTO mediation.mediator (user_id, display_name, employer, team_id, place_uids) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (user_id) DO UPDATE SET display_name = EXCLUDED.display_name, employer = EXCLUDED.employer, team_id = EXCLUDED.team_id, place_uids = EXCLUDED.place_uids, updated_at = now()`,
-    [p.userId, p.displayName, p.employer, p.teamId, p.placeUids],
+    `INSERT INTO mediation.mediator (user_id, display_name, employer, team_id, place_uids, place_territories) VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+     ON CONFLICT (user_id) DO UPDATE SET display_name = EXCLUDED.display_name, employer = EXCLUDED.employer, team_id = EXCLUDED.team_id, place_uids = EXCLUDED.place_uids,
+       place_territories = EXCLUDED.place_territories, updated_at = now()`,
+    [p.userId, p.displayName, p.employer, p.teamId, p.placeUids, JSON.stringify(p.placeTerritories ?? {})],
   );
 }
 

@@ -31,7 +31,7 @@ export interface ModuleInput {
   targetLevel: number;
 }
 
-export async function createProvider(ctx: Ctx, actorId: string, input: { name: string; siret?: string | null; managerIds?: string[] }): Promise<string> {
+export async function createProvider(ctx: Ctx, actorId: string | null, input: { name: string; siret?: string | null; managerIds?: string[] }): Promise<string> {
   const name = input.name.trim();
   if (!name || name.length > 200 || BAD.test(name)) throw new UserError('Le nom de l’organisme fait de 1 à 200 caractères.', 400, 'name');
   const siret = input.siret?.replace(/\s/g, '') || null;
@@ -68,7 +68,7 @@ export function parseModules(textIn: string): ModuleInput[] {
   return out;
 }
 
-export async function createPath(ctx: Ctx, actorId: string, input: { providerId: string; title: string; description?: string; audience?: string; modules: ModuleInput[] }): Promise<string> {
+export async function createPath(ctx: Ctx, actorId: string | null, input: { providerId: string; title: string; description?: string; audience?: string; modules: ModuleInput[] }): Promise<string> {
   if (!isUuid(input.providerId)) throw new UserError('Organisme inconnu.', 400, 'provider');
   const title = input.title.trim();
   if (!title || title.length > 200 || BAD.test(title)) throw new UserError('Le titre fait de 1 à 200 caractères.', 400, 'title');
@@ -89,7 +89,7 @@ export async function createPath(ctx: Ctx, actorId: string, input: { providerId:
 
 export async function createSession(
   ctx: Ctx,
-  actorId: string,
+  actorId: string | null,
   raw: Record<string, unknown>,
 ): Promise<string> {
   const errors: FieldError[] = [];
@@ -193,7 +193,7 @@ export async function register(ctx: Ctx, sessionId: string, raw: Record<string, 
   const token = crypto.randomBytes(24).toString('base64url');
   const learnerId = crypto.randomUUID();
   const registrationId = crypto.randomUUID();
-  return ctx.db.transaction(async (tx) => {
+  const result: RegistrationResult = await ctx.db.transaction(async (tx) => {
     const session = await tx.query<{ id: string }>('SELECT id FROM mediation.training_session WHERE id = $1', [sessionId]);
     if (!session.rows[0]) throw new NotFoundError('Session introuvable.');
     const ins = await tx.query<{ id: string }>(
@@ -217,8 +217,11 @@ export async function register(ctx: Ctx, sessionId: string, raw: Record<string, 
     if (status === 'confirmed') await tx.query(`UPDATE mediation.registration SET status = 'confirmed' WHERE id = $1`, [registrationId]);
     await territoryCounters(tx, sessionId, 'training_registrations', status, 1, new Date().toISOString());
     await recordAudit(tx, { actorId: registeredBy, action: 'training.registration.create', objectType: 'mediation.registration', objectId: registrationId, after: { sessionId, status } });
-    return { registrationId, status, position: status === 'waiting' ? await positionOf(tx, registrationId) : null, learnerToken: newLearner ? token : null, created: true };
+    return { registrationId, status, position: null, learnerToken: newLearner ? token : null, created: true } as RegistrationResult;
   });
+  // The position once committed (the list's order is `seq`; concurrent registrations may commit later).
+  if (result.status === 'waiting' && result.created) result.position = await positionOf(ctx.db, result.registrationId);
+  return result;
 }
 
 async function positionOf(tx: Queryable, registrationId: string): Promise<number> {
@@ -256,7 +259,7 @@ export async function cancelRegistration(ctx: Ctx, actorId: string | null, regis
   });
 }
 
-export async function setAttendance(ctx: Ctx, actorId: string, registrationId: string, moduleId: string, present: boolean): Promise<void> {
+export async function setAttendance(ctx: Ctx, actorId: string | null, registrationId: string, moduleId: string, present: boolean): Promise<void> {
   if (!isUuid(registrationId) || !isUuid(moduleId)) throw new NotFoundError('Inscription introuvable.');
   await ctx.db.transaction(async (tx) => {
     const ok = await tx.query(
@@ -283,7 +286,7 @@ export function certificateCode(): string {
 }
 
 /** Marks a path completed (every module attended) and issues the certificate; counted for the roadmap. */
-export async function completeRegistration(ctx: Ctx, actorId: string, registrationId: string): Promise<string> {
+export async function completeRegistration(ctx: Ctx, actorId: string | null, registrationId: string): Promise<string> {
   if (!isUuid(registrationId)) throw new NotFoundError('Inscription introuvable.');
   return ctx.db.transaction(async (tx) => {
     const r = (await tx.query<{ status: string; session_id: string; certificate_code: string | null; missing: number }>(
@@ -435,7 +438,7 @@ export async function learnerPage(db: Queryable, token: string) {
  * ("Adresse e-mail", "E-mail" or an external id holding an e-mail) among learners; each column
  * "Niveau pour la compétence …" (by CRCN code or title) gives a level 0–8. Returns a report per line.
  */
-export async function importPix(ctx: Ctx, actorId: string, csv: string, measuredAt = new Date().toISOString().slice(0, 10)) {
+export async function importPix(ctx: Ctx, actorId: string | null, csv: string, measuredAt = new Date().toISOString().slice(0, 10)) {
   if (csv.length > 5_000_000) throw new UserError('Fichier trop gros (5 Mo au plus).', 413, 'file');
   if (csv.includes('\u0000')) throw new UserError('Le fichier contient des caractères invalides.', 400, 'file');
   let records: string[][];

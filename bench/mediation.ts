@@ -1,0 +1,144 @@
+/**
+ * Mediation benchmark (`npm run bench:mediation`): at 1,000,000 activity records and ~3,000,000
+ * beneficiary rows (generated in SQL), the latency of recording one activity through HTTP (form
+ * POST with session and CSRF, counters updated in the same transaction) and of a région's
+ * statistics page for a year; and 500 concurrent registrations for the last 20 seats of a session.
+ * Results go to docs/benchmarks.md.
+ *
+ * Environment: BENCH_ACTIVITIES (default 1000000; BENCH_ACTIVITIES_PGLITE for the embedded database alone), BENCH_ITER (default 200 requests per measure),
+ * BENCH_ENGINES (default "pglite,postgres"; PostgreSQL needs DATABASE_URL — the npm script starts a
+ * throw-away server through scripts/with-postgres.sh).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../src/platform/config.ts';
+import { openDb, type Db } from '../src/platform/db/index.ts';
+import { createLogger } from '../src/platform/log.ts';
+import { silentProgress } from '../src/platform/progress.ts';
+import { buildApp, migrateAll } from '../src/app.ts';
+import { modules } from '../src/modules/registry.ts';
+import { listCommunes } from '../src/modules/territories/index.ts';
+import { accountsTesting } from '../src/modules/accounts/index.ts';
+import { generateActivities, rebuildCounters } from '../src/modules/mediation/generate.ts';
+import { updateProfile } from '../src/modules/mediation/service.ts';
+import * as training from '../src/modules/mediation/training.ts';
+import { makePlace } from '../src/modules/mediation/tests/support.ts';
+import { machine, ms, percentiles, timeIt, writeSection } from './lib.ts';
+
+const ACTIVITIES_ALL = Number(process.env.BENCH_ACTIVITIES ?? 1_000_000);
+const ITER = Number(process.env.BENCH_ITER ?? 200);
+const engines = (process.env.BENCH_ENGINES ?? 'pglite,postgres').split(',');
+const config = loadConfig({ SECRET_KEY: crypto.randomBytes(32).toString('hex'), ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'silent' });
+// Development settings: invitations for the benchmark's accounts go to the outbox instead of SMTP.
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'maillage-bench-mediation-'));
+const year = new Date().getFullYear() - 1;
+
+async function benchEngine(engine: string): Promise<string> {
+  const ACTIVITIES = engine === 'pglite' ? Number(process.env.BENCH_ACTIVITIES_PGLITE ?? ACTIVITIES_ALL) : ACTIVITIES_ALL;
+  let db: Db;
+  if (engine === 'pglite') db = await openDb({ databaseUrl: null, pgliteDir: path.join(tmp, 'pglite') });
+  else {
+    if (!process.env.DATABASE_URL) return `### PostgreSQL\n\nSkipped: no DATABASE_URL (run through \`npm run bench:mediation\`, which starts one).\n`;
+    db = await openDb({ databaseUrl: process.env.DATABASE_URL, poolSize: 10 });
+    await db.exec('DROP SCHEMA IF EXISTS mediation CASCADE; DROP SCHEMA IF EXISTS places CASCADE; DROP SCHEMA IF EXISTS territories CASCADE; DROP SCHEMA IF EXISTS accounts CASCADE; DROP SCHEMA IF EXISTS platform CASCADE;');
+  }
+  const log = createLogger('silent');
+  await migrateAll(db);
+  for (const m of modules) if (m.seedReference) await m.seedReference({ config, db, log, progress: () => silentProgress() });
+  const communes = await listCommunes(db);
+  console.error(`[${engine}] territories ready (${communes.length} communes)`);
+
+  // 1. Bulk data: 1M activities for a year by 4,000 mediators (250 each), in a quarter of the communes of France, ~3M person rows.
+  const sites = communes.filter((_, i) => i % 4 === 0).map((c) => ({ placeUid: null, communeCode: c.code, departement: c.departement, region: c.region }));
+  const genMs = await timeIt(() =>
+    generateActivities(db, {
+      activities: ACTIVITIES, sites, mediators: Math.max(10, Math.round(ACTIVITIES / 250)), from: `${year}-01-01`, days: 365, followed: Math.round(ACTIVITIES / 20), prefix: 'bench-',
+      batch: engine === 'pglite' ? 25_000 : 100_000, onProgress: (n) => console.error(`[${engine}] generated ${n.toLocaleString('en')} activities`),
+    }),
+  );
+  const recountMs = await timeIt(() => rebuildCounters(db));
+  await db.exec('ANALYZE');
+  const counts = (await db.query<{ a: number; p: number; b: number; c: number }>(
+    `SELECT (SELECT count(*) FROM mediation.activity)::int AS a, (SELECT count(*) FROM mediation.activity_beneficiary)::int AS p,
+            (SELECT count(*) FROM mediation.beneficiary)::int AS b, (SELECT count(*) FROM mediation.stat_counter)::int AS c`,
+  )).rows[0]!;
+  console.error(`[${engine}] ${counts.a} activities, ${counts.p} person rows, ${counts.b} followed, ${counts.c} counters (generated in ${ms(genMs)} ms, counters rebuilt in ${ms(recountMs)} ms)`);
+
+  // 2. HTTP: a mediator records activities; a regional officer opens the région's page for a year.
+  const { app, ctx } = await buildApp(config, db, log);
+  const deps = accountsTesting.depsOf(app);
+  const med = await accountsTesting.makeUser(deps, `bench-med-${engine}@exemple.fr`, [{ role: 'mediator', scopeKind: 'region', scopeId: '28' }], 'Médiatrice');
+  const staff = await accountsTesting.makeUser(deps, `bench-staff-${engine}@exemple.fr`, [{ role: 'regional_staff', scopeKind: 'region', scopeId: '28' }], 'Agent régional');
+  const place = await makePlace(db, '76540', 'Médiathèque');
+  await updateProfile(ctx, med.id, 'Médiatrice', { employer: 'Commune', placeUids: [place] });
+  const mb = await accountsTesting.signedInBrowser(app, deps, med);
+  const sb = await accountsTesting.signedInBrowser(app, deps, staff, '192.0.2.9');
+  await mb.get('/mediation/activites/nouvelle');
+  const record = async (i: number) => {
+    const body = new URLSearchParams({
+      _csrf: mb.csrf!, kind: i % 5 === 0 ? 'collective' : 'individual', date: `${year}-06-15`, duration: '45', placeKind: 'place', placeUid: place,
+      themes: 'e-mail', ...(i % 5 === 0 ? { workshopTitle: 'Atelier', participants: '8', anon_gender_f: '4' } : {}), idempotencyKey: crypto.randomUUID(),
+    });
+    const res = await app.inject({ method: 'POST', url: '/mediation/activites', payload: body.toString(), headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', cookie: [...mb.cookies].map(([k, v]) => `${k}=${v}`).join('; ') } });
+    if (res.statusCode !== 201) throw new Error(`record: ${res.statusCode} ${res.body.slice(0, 200)}`);
+  };
+  for (let i = 0; i < 20; i++) await record(i); // warm-up
+  const recordSamples: number[] = [];
+  for (let i = 0; i < ITER; i++) recordSamples.push(await timeIt(() => record(i)));
+  const rec = percentiles(recordSamples);
+  console.error(`[${engine}] record one activity (HTTP): p50 ${ms(rec.p50)} p95 ${ms(rec.p95)} p99 ${ms(rec.p99)} ms`);
+
+  const pageUrl = `/mediation/statistiques/territoire/region/28?annee=${year}`;
+  const first = await sb.get(pageUrl);
+  if (first.status !== 200) throw new Error(`stats page: ${first.status}`);
+  const pageSamples: number[] = [];
+  for (let i = 0; i < ITER; i++) pageSamples.push(await timeIt(() => sb.get(pageUrl)));
+  const page = percentiles(pageSamples);
+  const publicSamples: number[] = [];
+  for (let i = 0; i < Math.min(ITER, 100); i++) publicSamples.push(await timeIt(() => app.inject({ method: 'GET', url: `/statistiques/mediation/departement/76?annee=${year}` })));
+  const pub = percentiles(publicSamples);
+  console.error(`[${engine}] région statistics page for a year: p50 ${ms(page.p50)} p95 ${ms(page.p95)} ms; public département page p95 ${ms(pub.p95)} ms`);
+
+  // 3. The race: 500 concurrent registrations for the last 20 seats.
+  const provider = await training.createProvider(ctx, null, { name: 'Organisme' });
+  const pathId = await training.createPath(ctx, null, { providerId: provider, title: 'Parcours', modules: training.parseModules('Module | 3 | 1.1 | 2') });
+  const session = await training.createSession(ctx, null, { pathId, startsOn: `${year + 1}-09-01`, capacity: '30', placeUid: place });
+  for (let i = 0; i < 10; i++) await training.register(ctx, session, { name: `Déjà inscrit ${i}`, email: `deja${i}-${engine}@exemple.fr` }, null);
+  let results: training.RegistrationResult[] = [];
+  const raceMs = await timeIt(async () => {
+    results = await Promise.all(Array.from({ length: 500 }, (_, i) => training.register(ctx, session, { name: `Personne ${i}`, email: `course${i}-${engine}@exemple.fr` }, null)));
+  });
+  const seats = results.filter((r) => r.status === 'confirmed').length;
+  const waiting = results.filter((r) => r.status === 'waiting').length;
+  const stored = (await db.query<{ seats_taken: number }>('SELECT seats_taken FROM mediation.training_session WHERE id = $1', [session])).rows[0]!.seats_taken;
+  console.error(`[${engine}] race: ${seats} seats, ${waiting} waiting (session: ${stored}/30 seats) in ${ms(raceMs)} ms`);
+
+  await app.close();
+  await db.close();
+  const name = engine === 'pglite' ? 'PGlite (embedded)' : 'PostgreSQL';
+  return `### ${name}
+
+Data: ${counts.a.toLocaleString('en')} activity records, ${counts.p.toLocaleString('en')} beneficiary rows (one per person per activity), ${counts.b.toLocaleString('en')} followed beneficiaries, ${counts.c.toLocaleString('en')} counter rows. Bulk generation in SQL ${(genMs / 1000).toFixed(1)} s, counter rebuild ${(recountMs / 1000).toFixed(1)} s (one-off; records keep the counters up to date themselves).
+
+| measure | p50 | p95 | p99 | target |
+|---|---|---|---|---|
+| record one activity (HTTP form POST, ${rec.n} requests) | ${ms(rec.p50)} ms | ${ms(rec.p95)} ms | ${ms(rec.p99)} ms | p95 ≤ 30 ms |
+| région statistics page for a year (HTTP, staff, ${page.n} requests) | ${ms(page.p50)} ms | ${ms(page.p95)} ms | ${ms(page.p99)} ms | p95 ≤ ${engine === 'pglite' ? '1 s' : '200 ms'} |
+| public département page for a year (${pub.n} requests) | ${ms(pub.p50)} ms | ${ms(pub.p95)} ms | ${ms(pub.p99)} ms | — |
+
+Race: 500 concurrent registrations for the last 20 of 30 seats → **${seats} seats, ${waiting} on the waiting list** (session counter ${stored}/30), in ${ms(raceMs)} ms.
+`;
+}
+
+const sections: string[] = [];
+for (const e of engines) sections.push(await benchEngine(e));
+const text = `## Mediation (\`npm run bench:mediation\`)
+
+Run ${new Date().toISOString().slice(0, 16)} UTC on ${machine()}. The machine was shared with other work (several sessions building other modules at the same time): figures are pessimistic.
+
+${sections.join('\n')}`;
+writeSection('mediation', text);
+console.error(text);
+fs.rmSync(tmp, { recursive: true, force: true });
