@@ -1,18 +1,16 @@
 /**
  * The built-in basemap: when no tile server is configured (tests, air-gapped installations), the
- * map draws the simplified région and département outlines from the shared territory data. The
- * GeoJSON files are read from `<sharedDataDir>/territories/` and served, never copied.
+ * map draws the région and département outlines of mainland France loaded by the territories
+ * module (from the official sources, or the shared stand-in).
  */
-import fs from 'node:fs';
-import path from 'node:path';
+import crypto from 'node:crypto';
 import zlib from 'node:zlib';
+import type { Queryable } from '../../platform/db/index.ts';
+import { boundaryCollection } from '../territories/index.ts';
 
-export const BASEMAP_FILES = {
-  regions: 'regions-metropole-simplifie.geojson',
-  departements: 'departements-metropole-simplifie.geojson',
-} as const;
+export const BASEMAP_LAYERS = { regions: 'region', departements: 'departement' } as const;
 
-export type BasemapLayer = keyof typeof BASEMAP_FILES;
+export type BasemapLayer = keyof typeof BASEMAP_LAYERS;
 
 export interface BasemapFile {
   body: Buffer;
@@ -20,20 +18,19 @@ export interface BasemapFile {
   etag: string;
 }
 
-const cache = new Map<string, BasemapFile | null>();
+const cache = new Map<BasemapLayer, { source: string; file: BasemapFile }>();
 
-/** Reads (once) and returns one outline file, or null when the shared data is missing. */
-export function basemapFile(sharedDataDir: string, layer: BasemapLayer): BasemapFile | null {
-  const file = path.join(sharedDataDir, 'territories', BASEMAP_FILES[layer]);
-  if (cache.has(file)) return cache.get(file)!;
-  let entry: BasemapFile | null = null;
-  if (fs.existsSync(file)) {
-    const body = fs.readFileSync(file);
-    const stat = fs.statSync(file);
-    entry = { body, gzip: zlib.gzipSync(body, { level: 9 }), etag: `"${layer}-${stat.size}-${Math.round(stat.mtimeMs)}"` };
-  }
-  cache.set(file, entry);
-  return entry;
+/** One outline layer, or null when the territories module has no boundaries loaded. */
+export async function basemapFile(db: Queryable, layer: BasemapLayer): Promise<BasemapFile | null> {
+  const source = await boundaryCollection(db, BASEMAP_LAYERS[layer], { metropole: true });
+  if (source === null) return null;
+  const hit = cache.get(layer);
+  if (hit && hit.source === source) return hit.file;
+  const body = Buffer.from(source);
+  const etag = `"${layer}-${crypto.createHash('sha256').update(body).digest('hex').slice(0, 16)}"`;
+  const file = { body, gzip: zlib.gzipSync(body, { level: 9 }), etag };
+  cache.set(layer, { source, file });
+  return file;
 }
 
 /** The built-in MapLibre style (v8): sea, land, régions and départements; no glyphs, no tiles. */

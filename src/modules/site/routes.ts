@@ -135,8 +135,8 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
   app.get('/carte/fond/:file', { schema: hide }, async (req, reply) => {
     const name = (req.params as { file: string }).file.replace(/\.geojson$/, '');
     if (name !== 'regions' && name !== 'departements') return reply.callNotFound();
-    const f = basemapFile(ctx.config.sharedDataDir, name as BasemapLayer);
-    if (!f) return reply.status(404).send({ error: 'not_found', message: 'Contours non disponibles (SHARED_DATA_DIR).' });
+    const f = await basemapFile(ctx.db, name as BasemapLayer);
+    if (!f) return reply.status(404).send({ error: 'not_found', message: 'Contours non chargés : lancez « npx maillage territories load ».' });
     return sendAsset(req, reply, { body: f.body, gzip: f.gzip, etag: f.etag, type: 'application/geo+json' }, 86400);
   });
 

@@ -104,6 +104,13 @@ export class SourceError extends Error {
   }
 }
 
+const LABELS: Record<SourceName, string> = {
+  centres: 'Commune centres',
+  communes: 'Commune boundaries',
+  departements: 'Département boundaries',
+  regions: 'Région boundaries',
+};
+
 // ---------------------------------------------------------------------------------------------
 // Addresses
 
@@ -161,12 +168,17 @@ export async function download(url: string, dest: string, opts: { timeoutMs: num
       controller.abort();
     }, opts.timeoutMs);
   };
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: controller.signal, headers: { 'accept-encoding': 'gzip', 'user-agent': 'Maillage (territories load)' } });
-  } catch (err) {
-    clearTimeout(timer);
-    throw new SourceError(`${opts.label}: ${url} cannot be reached: ${timedOut ? `no answer within ${opts.timeoutMs / 1000} s` : describeNetworkError(err)}`, true);
+  let response: Response | undefined;
+  // One retry on a connection reset (a kept-alive connection the server had just closed).
+  for (let attempt = 1; !response; attempt++) {
+    try {
+      response = await fetch(url, { signal: controller.signal, headers: { 'accept-encoding': 'gzip', 'user-agent': 'Maillage (territories load)' } });
+    } catch (err) {
+      const reset = (err as { cause?: { code?: string } }).cause?.code === 'ECONNRESET' || (err as { cause?: { code?: string } }).cause?.code === 'UND_ERR_SOCKET';
+      if (attempt === 1 && reset && !timedOut) continue;
+      clearTimeout(timer);
+      throw new SourceError(`${opts.label}: ${url} cannot be reached: ${timedOut ? `no answer within ${opts.timeoutMs / 1000} s` : describeNetworkError(err)}`, true);
+    }
   }
   if (response.status !== 200) {
     clearTimeout(timer);
@@ -449,7 +461,7 @@ interface Manifest {
  */
 export async function fetchOfficial(
   sources: TerritorySources,
-  opts: { cacheDir: string; year: string; mirror?: string | null; force?: boolean; cog: CogCodes; progress: ProgressFactory },
+  opts: { cacheDir: string; year: string; mirror?: string | null; force?: boolean; cacheOnly?: boolean; cog: CogCodes; progress: ProgressFactory },
 ): Promise<Geometry> {
   const mirror = opts.mirror === undefined ? sources.mirror : opts.mirror;
   const urls = Object.fromEntries(SOURCE_NAMES.map((n) => [n, sourceUrl(sources, n, opts.year, mirror)])) as Record<SourceName, string>;
@@ -457,12 +469,13 @@ export async function fetchOfficial(
   const manifestFile = path.join(opts.cacheDir, 'sources.json');
   fs.mkdirSync(opts.cacheDir, { recursive: true });
 
-  if (!opts.force && fs.existsSync(manifestFile)) {
+  if ((!opts.force || opts.cacheOnly) && fs.existsSync(manifestFile)) {
     try {
       const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Manifest;
       const same = SOURCE_NAMES.every((n) => {
         const rec = manifest.sources.find((r) => r.name === n);
-        return rec && (rec.url === urls[n] || rec.url === urls[n].replace(`/${opts.year}/`, '/latest/')) && fs.existsSync(finals[n]) && sha256File(finals[n]) === rec.sha256;
+        const sameUrl = opts.cacheOnly || rec?.url === urls[n] || rec?.url === urls[n].replace(`/${opts.year}/`, '/latest/');
+        return rec && sameUrl && fs.existsSync(finals[n]) && sha256File(finals[n]) === rec.sha256;
       });
       if (same) {
         for (const r of manifest.sources) checkChecksum(sources, r.name, r.sha256, finals[r.name]);
@@ -474,11 +487,12 @@ export async function fetchOfficial(
     }
   }
 
+  if (opts.cacheOnly) throw new SourceError(`no complete copy of the official sources in ${opts.cacheDir}`);
   const parts = Object.fromEntries(SOURCE_NAMES.map((n) => [n, `${finals[n]}.part`])) as Record<SourceName, string>;
   const records: Omit<SourceRecord, 'records'>[] = [];
   try {
     for (const name of SOURCE_NAMES) {
-      const label = name === 'centres' ? 'Commune centres' : `${name[0]!.toUpperCase()}${name.slice(1)} boundaries`;
+      const label = LABELS[name];
       let got: Downloaded;
       try {
         got = await download(urls[name], parts[name], { timeoutMs: sources.timeoutMs, progress: opts.progress, label });
