@@ -412,14 +412,15 @@ function checkChecksum(sources: TerritorySources, name: SourceName, actual: stri
 
 /** Parses and verifies the four official files found at `files` (by source name). */
 function parseOfficial(files: Record<SourceName, string>, cog: CogCodes, progress: ProgressFactory) {
+  // Smallest first: a refused file is found as early as possible.
   const bar = progress('Verifying the geometry', 4);
-  const centres = parseApiCentres(readMaybeGzip(files.centres, 'Commune centres'), files.centres, cog);
-  bar.tick();
-  const polygons = parseCommunePolygons(readMaybeGzip(files.communes, 'Commune boundaries'), files.communes, cog);
+  const regions = parseBoundaries(readMaybeGzip(files.regions, 'Région boundaries'), files.regions, 'region', cog);
   bar.tick();
   const departements = parseBoundaries(readMaybeGzip(files.departements, 'Département boundaries'), files.departements, 'departement', cog);
   bar.tick();
-  const regions = parseBoundaries(readMaybeGzip(files.regions, 'Région boundaries'), files.regions, 'region', cog);
+  const centres = parseApiCentres(readMaybeGzip(files.centres, 'Commune centres'), files.centres, cog);
+  bar.tick();
+  const polygons = parseCommunePolygons(readMaybeGzip(files.communes, 'Commune boundaries'), files.communes, cog);
   bar.tick();
   bar.done(`${centres.centres.size} centres, ${polygons.polygons.length} commune polygons, ${departements.length} départements, ${regions.length} régions`);
   return { centres, polygons, departements, regions };
