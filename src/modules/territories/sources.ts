@@ -2,7 +2,7 @@
  * The reference geography from its official published sources: geo.api.gouv.fr's list of communes
  * (centre and population) and Etalab's administrative boundaries derived from IGN Admin Express
  * (communes, départements, régions), at the addresses of the configuration (or a mirror, or a
- * directory). Each file is downloaded to `<cacheDir>/<name>.part`, checked (HTTP status, complete
+ * directory). Each file is downloaded to `<cacheDir>/<name>.<pid>.part`, checked (HTTP status, complete
  * length, gzip, JSON, configured SHA-256), parsed and verified against the COG (codes, counts,
  * geometry), and only then moved into the cache: a refused source leaves the cache and the
  * database as they were. The shared development files (`SHARED_DATA_DIR/territories/`) are read
@@ -118,13 +118,21 @@ const LABELS: Record<SourceName, string> = {
 export function sourceUrl(sources: TerritorySources, name: SourceName, year: string, mirror: string | null = sources.mirror): string {
   let url = sources[name].replaceAll('{year}', year);
   if (mirror) {
+    let m: URL;
+    try {
+      m = new URL(mirror);
+    } catch {
+      throw new SourceError(`${JSON.stringify(mirror)} is not a valid address`);
+    }
     const u = new URL(url);
-    const m = new URL(mirror);
     const base = m.pathname.replace(/\/$/, '');
     url = `${m.origin}${base}${u.pathname}${u.search}`;
   }
   return url;
 }
+
+/** No official file comes near this; a source sending more is refused (a full disk helps no one). */
+export const MAX_BYTES = 512 * 1024 * 1024;
 
 /** The cache file of a source: the last segment of its address (`communes-100m.geojson.gz`), `communes.json` for the centres. */
 export function cacheName(sources: TerritorySources, name: SourceName): string {
@@ -204,6 +212,10 @@ export async function download(url: string, dest: string, opts: { timeoutMs: num
         );
       }
       if (chunk.done) break;
+      if (bytes + chunk.value.length > MAX_BYTES) {
+        controller.abort();
+        throw new SourceError(`${opts.label}: ${url} sends more than ${MAX_BYTES / 1024 / 1024} MB: refused`);
+      }
       rearm();
       fs.writeSync(out, chunk.value);
       hash.update(chunk.value);
@@ -228,7 +240,7 @@ function readMaybeGzip(file: string, label: string): string {
   const buf = fs.readFileSync(file);
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
     try {
-      return zlib.gunzipSync(buf).toString('utf8');
+      return zlib.gunzipSync(buf, { maxOutputLength: 2 * MAX_BYTES }).toString('utf8');
     } catch (err) {
       throw new SourceError(`${label}: ${path.basename(file)} is not a complete gzip file (${(err as Error).message}): truncated or corrupt`);
     }
@@ -489,7 +501,7 @@ export async function fetchOfficial(
   }
 
   if (opts.cacheOnly) throw new SourceError(`no complete copy of the official sources in ${opts.cacheDir}`);
-  const parts = Object.fromEntries(SOURCE_NAMES.map((n) => [n, `${finals[n]}.part`])) as Record<SourceName, string>;
+  const parts = Object.fromEntries(SOURCE_NAMES.map((n) => [n, `${finals[n]}.${process.pid}.part`])) as Record<SourceName, string>;
   const records: Omit<SourceRecord, 'records'>[] = [];
   try {
     for (const name of SOURCE_NAMES) {
@@ -508,7 +520,7 @@ export async function fetchOfficial(
     }
     const parsed = parseOfficial(parts, opts.cog, opts.progress);
     for (const name of SOURCE_NAMES) fs.renameSync(parts[name], finals[name]);
-    const tmp = `${manifestFile}.part`;
+    const tmp = `${manifestFile}.${process.pid}.part`;
     fs.writeFileSync(tmp, JSON.stringify({ year: opts.year, sources: records } satisfies Manifest, null, 2));
     fs.renameSync(tmp, manifestFile);
     return officialGeometry('official', 'official sources', parsed, records);
