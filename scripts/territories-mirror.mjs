@@ -87,7 +87,9 @@ export async function startMirror({ sharedDataDir = process.env.SHARED_DATA_DIR 
     }
     const { raw, mtime } = body(name);
     let payload = raw;
-    const headers = { 'content-type': type, 'last-modified': mtime.toUTCString() };
+    // One request per connection: nothing depends on keep-alive timers (the tests run the mirror
+    // in the process that downloads, whose event loop is sometimes busy for seconds).
+    const headers = { 'content-type': type, 'last-modified': mtime.toUTCString(), connection: 'close' };
     if (name === 'communes' && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
       payload = zlib.gzipSync(raw, { level: 1 });
       headers['content-encoding'] = 'gzip';
@@ -101,6 +103,8 @@ export async function startMirror({ sharedDataDir = process.env.SHARED_DATA_DIR 
     }
     res.end(payload);
   });
+  server.keepAliveTimeout = 60_000;
+  server.requestTimeout = 0;
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, resolve);

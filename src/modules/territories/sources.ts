@@ -233,6 +233,16 @@ export async function download(url: string, dest: string, opts: { timeoutMs: num
   return { file: dest, url, lastModified: response.headers.get('last-modified'), bytes, sha256: hash.digest('hex') };
 }
 
+/** A download cut short (the connection dropped mid-body) is tried once more before it is refused. */
+async function downloadWithRetry(url: string, dest: string, opts: { timeoutMs: number; progress: ProgressFactory; label: string }): Promise<Downloaded> {
+  try {
+    return await download(url, dest, opts);
+  } catch (err) {
+    if (!(err instanceof SourceError) || !/was cut short|is truncated/.test(err.message)) throw err;
+    return download(url, dest, opts);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Parsing and verification (the same for downloads, a directory and the shared files)
 
@@ -508,12 +518,12 @@ export async function fetchOfficial(
       const label = LABELS[name];
       let got: Downloaded;
       try {
-        got = await download(urls[name], parts[name], { timeoutMs: sources.timeoutMs, progress: opts.progress, label });
+        got = await downloadWithRetry(urls[name], parts[name], { timeoutMs: sources.timeoutMs, progress: opts.progress, label });
       } catch (err) {
         // A year not published (yet): the same file under `latest`.
         const latest = urls[name].replace(`/${opts.year}/`, '/latest/');
         if (!(err instanceof SourceError) || !/HTTP 404/.test(err.message) || latest === urls[name]) throw err;
-        got = await download(latest, parts[name], { timeoutMs: sources.timeoutMs, progress: opts.progress, label });
+        got = await downloadWithRetry(latest, parts[name], { timeoutMs: sources.timeoutMs, progress: opts.progress, label });
       }
       checkChecksum(sources, name, got.sha256, got.url);
       records.push({ name, url: got.url, licence: LICENCE, producer: PRODUCERS[name], fetchedAt: new Date().toISOString(), lastModified: got.lastModified, bytes: got.bytes, sha256: got.sha256 });

@@ -88,8 +88,8 @@ describe('loading the geometry from the official sources', { skip: !hasShared &&
     });
     const report = await loadTerritories(db, { sharedDataDir: empty, sources: sourcesFor(mirror.url), cacheDir, force: true });
     stop();
-    assert.deepEqual(heard, ['official'], 'listeners (coverage recomputes) hear of the completed load');
     assert.equal(report.geometryOrigin, 'official', report.warnings.join('\n'));
+    assert.deepEqual(heard, ['official'], 'listeners (coverage recomputes) hear of the completed load');
     assert.deepEqual(report.warnings, []);
     assert.ok(report.centres > 34_000, String(report.centres));
     assert.ok(report.rings > 35_000);
