@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModuleManifest } from '../../platform/module.ts';
 import { onPlacesChanged } from '../places/index.ts';
+import { onTerritoriesLoaded } from '../territories/index.ts';
 import { coverageCommands } from './cli.ts';
 import { stopJobs } from './jobs.ts';
 import { registerCoveragePages } from './pages/coverage.ts';
@@ -35,6 +36,12 @@ export { haversineKm, SERVICES as COVERAGE_SERVICES, type AreaSummary, type Comm
 export { queueRecompute, recomputeJob } from './jobs.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+
+// A (re)load of the reference geography (`territories load --force`, new centres or populations):
+// the measures computed before are recomputed from the new data.
+onTerritoriesLoaded(async (db) => {
+  if (await readState(db)) await recomputeAll(db);
+});
 
 export const coverageModule: ModuleManifest = {
   name: 'coverage',

@@ -75,11 +75,15 @@ function siret(r: () => number): string {
 
 /**
  * Generates `count` places over the given communes (those with a centre), weighted by population.
- * Same seed and communes → same places.
+ * Same seed and communes → same places. Without any commune centre (no reference geography
+ * loaded), the places get an address but no coordinates; without any commune, none.
  */
 export function generatePlaces(communes: Commune[], count: number, seed = 2026): PlaceRecord[] {
   const r = rng(seed);
-  const usable = communes.filter((c) => c.lat !== null && c.lon !== null && c.kind === 'commune' && c.postalCodes.length > 0);
+  const candidates = communes.filter((c) => c.kind === 'commune' && c.postalCodes.length > 0);
+  const located = candidates.filter((c) => c.lat !== null && c.lon !== null);
+  const usable = located.length > 0 ? located : candidates;
+  if (usable.length === 0) return [];
   usable.sort((a, b) => a.code.localeCompare(b.code));
   // Population weights, dampened so small communes still get places (the real map looks like that).
   const weights = usable.map((c) => Math.sqrt(Math.max(c.population, 50)));
@@ -108,8 +112,10 @@ export function generatePlaces(communes: Commune[], count: number, seed = 2026):
     }
     // Within ~1.5 km of the commune centre (more spread in big towns).
     const spread = c.population > 50_000 ? 0.03 : 0.012;
-    const lat = Math.round((c.lat! + (r() - 0.5) * spread) * 1e5) / 1e5;
-    const lon = Math.round((c.lon! + (r() - 0.5) * spread * 1.4) * 1e5) / 1e5;
+    const dLat = (r() - 0.5) * spread;
+    const dLon = (r() - 0.5) * spread * 1.4;
+    const lat = c.lat === null ? null : Math.round((c.lat + dLat) * 1e5) / 1e5;
+    const lon = c.lon === null ? null : Math.round((c.lon + dLon) * 1e5) / 1e5;
     const services = some(r, kind.services, 0.8, 1);
     if (r() < 0.25) services.push(pick(r, ['Utilisation sécurisée du numérique', 'Aide aux démarches administratives', 'Maîtrise des outils numériques du quotidien'].filter((s) => !services.includes(s)) as string[]));
     const acces = some(r, ACCES, 0.45, 1);

@@ -1,11 +1,12 @@
 /**
  * The built-in basemap, drawn when the configured vector basemap (Plan IGN by default) cannot load
  * (offline, blocked, air-gapped): sea, land, région and département outlines, commune boundaries
- * and commune names, all from the shared reference geometry, with a font served by this app.
+ * and commune names, all from the reference geometry the territories module loaded, with a font served by this app.
  *
- * - Régions and départements: the simplified outline files, served as GeoJSON.
+ * - Régions and départements: the boundaries loaded by the territories module, served as GeoJSON.
  * - Towns (population ≥ 20,000): one small GeoJSON of labels for the zooms where communes are not drawn.
- * - Communes: vector tiles cut on request from `communes-2018.geojson.gz`. The 41 MB file is split
+ * - Communes: vector tiles cut on request from the commune boundaries file (the official download
+ *   cached under DATA_DIR, or the shared stand-in; `communePolygonsFile`). The file is split
  *   once into one NDJSON file per département under `<dataDir>/fond-de-carte/` (streamed, never
  *   held whole in memory); a tile reads only the départements it touches (a few tile indexes kept
  *   in memory, least recently used dropped) and carries commune outlines and commune names.
@@ -20,18 +21,17 @@ import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
 import { GeoJSONVT, type GeoJSONVTFeature, type GeoJSONVTTile } from '@maplibre/geojson-vt';
 import { fromGeojsonVt } from '@maplibre/vt-pbf';
+import type { Queryable } from '../../platform/db/index.ts';
+import { boundaryCollection } from '../territories/index.ts';
 
 const require = createRequire(import.meta.url);
 
 export const PLAN_IGN_ATTRIBUTION = 'Fond de carte : Plan IGN © IGN – Géoplateforme';
 const GEOMETRY_ATTRIBUTION = 'Contours et noms : IGN Admin Express COG (Licence Ouverte)';
 
-export const BASEMAP_FILES = {
-  regions: 'regions-metropole-simplifie.geojson',
-  departements: 'departements-metropole-simplifie.geojson',
-} as const;
+export const BASEMAP_LAYERS = { regions: 'region', departements: 'departement' } as const;
 
-export type BasemapLayer = keyof typeof BASEMAP_FILES;
+export type BasemapLayer = keyof typeof BASEMAP_LAYERS;
 
 export interface BasemapFile {
   body: Buffer;
@@ -44,14 +44,18 @@ function file(body: Buffer, type: string): BasemapFile {
   return { body, gzip: zlib.gzipSync(body, { level: 9 }), etag: `"${crypto.createHash('sha1').update(body).digest('base64url').slice(0, 20)}"`, type };
 }
 
-const cache = new Map<string, BasemapFile | null>();
+const cache = new Map<BasemapLayer, { source: string; file: BasemapFile }>();
 
-/** Reads (once) and returns one outline file, or null when the shared data is missing. */
-export function basemapFile(sharedDataDir: string, layer: BasemapLayer): BasemapFile | null {
-  const f = path.join(sharedDataDir, 'territories', BASEMAP_FILES[layer]);
-  if (cache.has(f)) return cache.get(f)!;
-  const entry = fs.existsSync(f) ? file(fs.readFileSync(f), 'application/geo+json') : null;
-  cache.set(f, entry);
+/** One outline layer, or null when the territories module has no boundaries loaded. */
+export async function basemapFile(db: Queryable, layer: BasemapLayer): Promise<BasemapFile | null> {
+  const source = await boundaryCollection(db, BASEMAP_LAYERS[layer], { metropole: true });
+  if (source === null) return null;
+  const hit = cache.get(layer);
+  if (hit && hit.source === source) return hit.file;
+  const body = Buffer.from(source);
+  const etag = `"${layer}-${crypto.createHash('sha256').update(body).digest('hex').slice(0, 16)}"`;
+  const entry = { ...file(body, 'application/geo+json'), etag };
+  cache.set(layer, { source, file: entry });
   return entry;
 }
 
@@ -215,7 +219,7 @@ const SPLIT_VERSION = 1;
  * line) and writes `index.json` (each département's bounding box) last, so an interrupted split is
  * redone. Streams the file: memory stays at one feature at a time.
  */
-export async function splitCommunes(gzFile: string, outDir: string): Promise<Record<string, BBox>> {
+export async function splitCommunes(gzFile: string, outDir: string, from = gzFile): Promise<Record<string, BBox>> {
   const tmp = `${outDir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
@@ -260,14 +264,15 @@ export async function splitCommunes(gzFile: string, outDir: string): Promise<Rec
   }
   if (buf.includes(MARK)) emit(buf.slice(buf.indexOf(MARK)));
   await Promise.all([...outs.values()].map((o) => new Promise<void>((resolve, reject) => o.end((e?: Error | null) => (e ? reject(e) : resolve())))));
-  fs.writeFileSync(path.join(tmp, 'index.json'), JSON.stringify({ version: SPLIT_VERSION, boxes }));
+  fs.writeFileSync(path.join(tmp, 'index.json'), JSON.stringify({ version: SPLIT_VERSION, from, boxes }));
   fs.rmSync(outDir, { recursive: true, force: true });
   fs.renameSync(tmp, outDir);
   return boxes;
 }
 
 export interface CommuneTileOptions {
-  sharedDataDir: string;
+  /** The commune boundaries file (GeoJSON, gzip), or null when none is available. */
+  source: () => string | null;
   dataDir: string;
   /** Every commune with its centre and population (for the names). */
   labels: () => Promise<LabelPoint[]>;
@@ -290,14 +295,16 @@ export class CommuneTiles {
   private loadBoxes(): Promise<Record<string, BBox> | null> {
     if (!this.boxes) {
       this.boxes = (async () => {
+        const source = this.o.source();
+        if (!source || !fs.existsSync(source)) return null;
+        const stat = fs.statSync(source);
+        const from = `${source}:${stat.size}:${Math.round(stat.mtimeMs)}`;
         const index = path.join(this.dir, 'index.json');
         if (fs.existsSync(index)) {
-          const j = JSON.parse(fs.readFileSync(index, 'utf8')) as { version: number; boxes: Record<string, BBox> };
-          if (j.version === SPLIT_VERSION) return j.boxes;
+          const j = JSON.parse(fs.readFileSync(index, 'utf8')) as { version: number; from?: string; boxes: Record<string, BBox> };
+          if (j.version === SPLIT_VERSION && j.from === from) return j.boxes;
         }
-        const source = path.join(this.o.sharedDataDir, 'territories', 'communes-2018.geojson.gz');
-        if (!fs.existsSync(source)) return null;
-        return splitCommunes(source, this.dir);
+        return splitCommunes(source, this.dir, from);
       })();
       this.boxes.catch(() => (this.boxes = null));
     }

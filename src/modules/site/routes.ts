@@ -10,6 +10,7 @@ import type { AppContext } from '../../platform/module.ts';
 import { html } from '../../platform/html/html.ts';
 import { basemapFile, builtInStyle, CommuneTiles, fontFile, townsFile, type BasemapFile, type BasemapLayer } from './basemap.ts';
 import { clientAssets, maplibreAsset, type Asset } from './bundle.ts';
+import { communePolygonsFile } from '../territories/index.ts';
 import type { SiteData } from './data.ts';
 import { parseState } from './query.ts';
 import { resolveSearch } from './resolve.ts';
@@ -144,12 +145,12 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
       return sendAsset(req, reply, await towns, 86400);
     }
     if (name !== 'regions' && name !== 'departements') return reply.callNotFound();
-    const f = basemapFile(ctx.config.sharedDataDir, name as BasemapLayer);
-    if (!f) return reply.status(404).send({ error: 'not_found', message: 'Contours non disponibles (SHARED_DATA_DIR).' });
+    const f = await basemapFile(ctx.db, name as BasemapLayer);
+    if (!f) return reply.status(404).send({ error: 'not_found', message: 'Contours non chargés : lancez « npx maillage territories load ».' });
     return sendAsset(req, reply, f, 86400);
   });
 
-  const communeTiles = new CommuneTiles({ sharedDataDir: ctx.config.sharedDataDir, dataDir: ctx.config.dataDir, labels: () => data.communePoints() });
+  const communeTiles = new CommuneTiles({ source: () => communePolygonsFile(ctx.config), dataDir: ctx.config.dataDir, labels: () => data.communePoints() });
   app.get('/carte/tuiles/communes/:z/:x/:file', { schema: hide }, async (req, reply) => {
     const p = req.params as { z: string; x: string; file: string };
     const m = /^(\d{1,5})\.pbf$/.exec(p.file);
@@ -161,7 +162,7 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
     }
     if (z < 7) return reply.status(204).header('Cache-Control', 'public, max-age=86400').send();
     const body = await communeTiles.tile(z, x, y);
-    if (!body) return reply.status(404).send({ error: 'not_found', message: 'Contours des communes non disponibles (SHARED_DATA_DIR).' });
+    if (!body) return reply.status(404).send({ error: 'not_found', message: 'Contours des communes non chargés : lancez « npx maillage territories load ».' });
     const gz = zlib.gzipSync(body);
     return sendAsset(req, reply, { body, gzip: gz, type: 'application/x-protobuf', etag: `"t-${crypto.createHash('sha1').update(body).digest('base64url').slice(0, 16)}"` }, 86400);
   });

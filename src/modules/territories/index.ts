@@ -2,6 +2,7 @@
  * Territories: the official geography (COG) — régions, départements, EPCI, communes and municipal
  * arrondissements — with commune centres and polygons. The only surface other modules may import.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Queryable } from '../../platform/db/index.ts';
@@ -11,6 +12,7 @@ import { loadTerritories, type LoadOptions } from './load.ts';
 import type { Config } from '../../platform/config.ts';
 import { registerTerritoryRoutes } from './routes.ts';
 import { status } from './store.ts';
+import { cacheName } from './sources.ts';
 
 export type { Commune, Territory, TerritoryLevel } from './model.ts';
 export { parseTerritoryRef } from './model.ts';
@@ -49,6 +51,18 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** The load options a configuration gives: official sources, cache under DATA_DIR, shared fallback. */
 export function loadOptionsOf(config: Config): Pick<LoadOptions, 'sharedDataDir' | 'sources' | 'cacheDir'> {
   return { sharedDataDir: config.sharedDataDir, sources: config.territorySources, cacheDir: path.join(config.dataDir, 'territories') };
+}
+
+/**
+ * The commune boundaries file the built-in basemap cuts its tiles from: the official download cached
+ * under DATA_DIR when there is one, else the shared stand-in; null when neither exists.
+ */
+export function communePolygonsFile(config: Config): string | null {
+  const candidates = [
+    path.join(config.dataDir, 'territories', cacheName(config.territorySources, 'communes')),
+    path.join(config.sharedDataDir, 'territories', 'communes-2018.geojson.gz'),
+  ];
+  return candidates.find((f) => fs.existsSync(f)) ?? null;
 }
 
 /** How to obtain the missing geometry, in French, for pages that need it. */

@@ -99,11 +99,23 @@ function readJson<T>(dir: string, name: string): T {
   return JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as T;
 }
 
-async function currentState(db: Queryable): Promise<{ package_version: string; centres_loaded: boolean; polygons_loaded: boolean } | null> {
-  const { rows } = await db.query<{ package_version: string; centres_loaded: boolean; polygons_loaded: boolean }>(
-    'SELECT package_version, centres_loaded, polygons_loaded FROM territories.meta WHERE id = 1',
-  );
+interface State {
+  package_version: string;
+  centres_loaded: boolean;
+  polygons_loaded: boolean;
+  sources: SourceRecord[] | string;
+}
+
+async function currentState(db: Queryable): Promise<State | null> {
+  const { rows } = await db.query<State>('SELECT package_version, centres_loaded, polygons_loaded, sources FROM territories.meta WHERE id = 1');
   return rows[0] ?? null;
+}
+
+/** The same files as those loaded (by SHA-256, whatever their address)? */
+function sameFiles(state: State, geometry: Geometry): boolean {
+  const loaded = typeof state.sources === 'string' ? (JSON.parse(state.sources) as SourceRecord[]) : state.sources;
+  const key = (list: SourceRecord[]) => list.map((r) => `${r.name}:${r.sha256}`).sort().join(',');
+  return loaded.length > 0 && key(loaded) === key(geometry.sources);
 }
 
 /** Splits rows into batches whose total text size stays under maxChars (and at most maxRows rows). */
@@ -208,11 +220,22 @@ async function obtainGeometry(options: LoadOptions, cog: CogCodes, cogYear: numb
     return g;
   }
   if (sources?.enabled) {
+    const year = sources.year ?? String(cogYear);
     try {
-      return await fetchOfficial(sources, { cacheDir, year: sources.year ?? String(cogYear), force: options.force, cog, progress });
+      return await fetchOfficial(sources, { cacheDir, year, force: options.force, cog, progress });
     } catch (err) {
       if (!(err instanceof SourceError)) throw err;
       warnings.push(`Official sources not used: ${err.message}`);
+    }
+    // A refresh that failed: the copy downloaded before, if the cache holds a complete one.
+    if (options.force) {
+      try {
+        const cached = await fetchOfficial(sources, { cacheDir, year, cacheOnly: true, cog, progress });
+        warnings.push(`Using the copy of the official sources cached in ${cacheDir} instead.`);
+        return cached;
+      } catch (err) {
+        if (!(err instanceof SourceError)) throw err;
+      }
     }
   }
   const shared = readShared(path.join(options.sharedDataDir, 'territories'), cog, progress);
@@ -245,8 +268,15 @@ export async function loadTerritories(db: Db, options: LoadOptions): Promise<Loa
   for (const e of epcis) for (const m of e.membres) epciOf.set(m.code, e.code);
 
   const geometry = await obtainGeometry(options, codes, cogYear, warnings);
-  // Loaded before without geometry, and still none to be had: keep what is there.
-  if (!geometry && !options.force && state && state.package_version === version) {
+  // No geometry to be had: keep what is loaded (never replace loaded geometry with none).
+  if (!geometry && state && state.package_version === version && (!options.force || state.centres_loaded || state.polygons_loaded)) {
+    if (state.centres_loaded || state.polygons_loaded) warnings.push('The geometry loaded before is kept.');
+    const { rows } = await db.query<{ counts: Omit<LoadReport, 'skipped' | 'warnings'> }>('SELECT counts FROM territories.meta WHERE id = 1');
+    return { ...(rows[0]!.counts as Omit<LoadReport, 'skipped' | 'warnings'>), skipped: true, warnings };
+  }
+  // The very files already loaded (a refresh found nothing new, or fell back to the cache): nothing to do.
+  if (geometry && state && state.package_version === version && sameFiles(state, geometry)) {
+    warnings.push(`The geometry received (${geometry.label}) is the one already loaded: nothing changed.`);
     const { rows } = await db.query<{ counts: Omit<LoadReport, 'skipped' | 'warnings'> }>('SELECT counts FROM territories.meta WHERE id = 1');
     return { ...(rows[0]!.counts as Omit<LoadReport, 'skipped' | 'warnings'>), skipped: true, warnings };
   }

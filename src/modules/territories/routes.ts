@@ -209,8 +209,24 @@ export async function registerTerritoryRoutes(app: App, ctx: AppContext) {
               communes: z.number(),
               arrondissements: z.number(),
               rings: z.number(),
+              boundaries: z.number(),
             }),
             communesWithoutCentre: z.array(z.string()),
+            sources: z
+              .array(
+                z.object({
+                  name: z.string(),
+                  url: z.string(),
+                  licence: z.string(),
+                  producer: z.string(),
+                  fetchedAt: z.string(),
+                  lastModified: z.string().nullable(),
+                  bytes: z.number().int(),
+                  sha256: z.string(),
+                  records: z.number().int(),
+                }),
+              )
+              .describe('Ce que chaque source de la géométrie a fourni : adresse, producteur, licence, date, taille, SHA-256'),
             warnings: z.array(z.string()),
           }),
         },
@@ -224,7 +240,9 @@ export async function registerTerritoryRoutes(app: App, ctx: AppContext) {
         if (!s.centres) warnings.push('Les centres des communes ne sont pas chargés : les coordonnées des communes sont indisponibles.');
         if (!s.polygons) warnings.push(messages.noPolygons);
       }
-      return cached(req, reply, { ...s, warnings }, 300);
+      // A local file's path says nothing useful to the public: its name only.
+      const sources = s.sources.map((r) => (r.url.startsWith('file://') ? { ...r, url: `file://…/${r.url.split('/').pop()}` } : r));
+      return cached(req, reply, { ...s, sources, warnings }, 300);
     },
   );
 

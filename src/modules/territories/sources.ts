@@ -2,7 +2,7 @@
  * The reference geography from its official published sources: geo.api.gouv.fr's list of communes
  * (centre and population) and Etalab's administrative boundaries derived from IGN Admin Express
  * (communes, départements, régions), at the addresses of the configuration (or a mirror, or a
- * directory). Each file is downloaded to `<cacheDir>/<name>.part`, checked (HTTP status, complete
+ * directory). Each file is downloaded to `<cacheDir>/<name>.<pid>.part`, checked (HTTP status, complete
  * length, gzip, JSON, configured SHA-256), parsed and verified against the COG (codes, counts,
  * geometry), and only then moved into the cache: a refused source leaves the cache and the
  * database as they were. The shared development files (`SHARED_DATA_DIR/territories/`) are read
@@ -104,6 +104,13 @@ export class SourceError extends Error {
   }
 }
 
+const LABELS: Record<SourceName, string> = {
+  centres: 'Commune centres',
+  communes: 'Commune boundaries',
+  departements: 'Département boundaries',
+  regions: 'Région boundaries',
+};
+
 // ---------------------------------------------------------------------------------------------
 // Addresses
 
@@ -111,13 +118,21 @@ export class SourceError extends Error {
 export function sourceUrl(sources: TerritorySources, name: SourceName, year: string, mirror: string | null = sources.mirror): string {
   let url = sources[name].replaceAll('{year}', year);
   if (mirror) {
+    let m: URL;
+    try {
+      m = new URL(mirror);
+    } catch {
+      throw new SourceError(`${JSON.stringify(mirror)} is not a valid address`);
+    }
     const u = new URL(url);
-    const m = new URL(mirror);
     const base = m.pathname.replace(/\/$/, '');
     url = `${m.origin}${base}${u.pathname}${u.search}`;
   }
   return url;
 }
+
+/** No official file comes near this; a source sending more is refused (a full disk helps no one). */
+export const MAX_BYTES = 512 * 1024 * 1024;
 
 /** The cache file of a source: the last segment of its address (`communes-100m.geojson.gz`), `communes.json` for the centres. */
 export function cacheName(sources: TerritorySources, name: SourceName): string {
@@ -161,12 +176,17 @@ export async function download(url: string, dest: string, opts: { timeoutMs: num
       controller.abort();
     }, opts.timeoutMs);
   };
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: controller.signal, headers: { 'accept-encoding': 'gzip', 'user-agent': 'Maillage (territories load)' } });
-  } catch (err) {
-    clearTimeout(timer);
-    throw new SourceError(`${opts.label}: ${url} cannot be reached: ${timedOut ? `no answer within ${opts.timeoutMs / 1000} s` : describeNetworkError(err)}`, true);
+  let response: Response | undefined;
+  // One retry on a connection reset (a kept-alive connection the server had just closed).
+  for (let attempt = 1; !response; attempt++) {
+    try {
+      response = await fetch(url, { signal: controller.signal, headers: { 'accept-encoding': 'gzip', 'user-agent': 'Maillage (territories load)' } });
+    } catch (err) {
+      const reset = (err as { cause?: { code?: string } }).cause?.code === 'ECONNRESET' || (err as { cause?: { code?: string } }).cause?.code === 'UND_ERR_SOCKET';
+      if (attempt === 1 && reset && !timedOut) continue;
+      clearTimeout(timer);
+      throw new SourceError(`${opts.label}: ${url} cannot be reached: ${timedOut ? `no answer within ${opts.timeoutMs / 1000} s` : describeNetworkError(err)}`, true);
+    }
   }
   if (response.status !== 200) {
     clearTimeout(timer);
@@ -192,6 +212,10 @@ export async function download(url: string, dest: string, opts: { timeoutMs: num
         );
       }
       if (chunk.done) break;
+      if (bytes + chunk.value.length > MAX_BYTES) {
+        controller.abort();
+        throw new SourceError(`${opts.label}: ${url} sends more than ${MAX_BYTES / 1024 / 1024} MB: refused`);
+      }
       rearm();
       fs.writeSync(out, chunk.value);
       hash.update(chunk.value);
@@ -209,6 +233,16 @@ export async function download(url: string, dest: string, opts: { timeoutMs: num
   return { file: dest, url, lastModified: response.headers.get('last-modified'), bytes, sha256: hash.digest('hex') };
 }
 
+/** A download cut short (the connection dropped mid-body) is tried once more before it is refused. */
+async function downloadWithRetry(url: string, dest: string, opts: { timeoutMs: number; progress: ProgressFactory; label: string }): Promise<Downloaded> {
+  try {
+    return await download(url, dest, opts);
+  } catch (err) {
+    if (!(err instanceof SourceError) || !/was cut short|is truncated/.test(err.message)) throw err;
+    return download(url, dest, opts);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Parsing and verification (the same for downloads, a directory and the shared files)
 
@@ -216,7 +250,7 @@ function readMaybeGzip(file: string, label: string): string {
   const buf = fs.readFileSync(file);
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
     try {
-      return zlib.gunzipSync(buf).toString('utf8');
+      return zlib.gunzipSync(buf, { maxOutputLength: 2 * MAX_BYTES }).toString('utf8');
     } catch (err) {
       throw new SourceError(`${label}: ${path.basename(file)} is not a complete gzip file (${(err as Error).message}): truncated or corrupt`);
     }
@@ -400,14 +434,15 @@ function checkChecksum(sources: TerritorySources, name: SourceName, actual: stri
 
 /** Parses and verifies the four official files found at `files` (by source name). */
 function parseOfficial(files: Record<SourceName, string>, cog: CogCodes, progress: ProgressFactory) {
+  // Smallest first: a refused file is found as early as possible.
   const bar = progress('Verifying the geometry', 4);
-  const centres = parseApiCentres(readMaybeGzip(files.centres, 'Commune centres'), files.centres, cog);
-  bar.tick();
-  const polygons = parseCommunePolygons(readMaybeGzip(files.communes, 'Commune boundaries'), files.communes, cog);
+  const regions = parseBoundaries(readMaybeGzip(files.regions, 'Région boundaries'), files.regions, 'region', cog);
   bar.tick();
   const departements = parseBoundaries(readMaybeGzip(files.departements, 'Département boundaries'), files.departements, 'departement', cog);
   bar.tick();
-  const regions = parseBoundaries(readMaybeGzip(files.regions, 'Région boundaries'), files.regions, 'region', cog);
+  const centres = parseApiCentres(readMaybeGzip(files.centres, 'Commune centres'), files.centres, cog);
+  bar.tick();
+  const polygons = parseCommunePolygons(readMaybeGzip(files.communes, 'Commune boundaries'), files.communes, cog);
   bar.tick();
   bar.done(`${centres.centres.size} centres, ${polygons.polygons.length} commune polygons, ${departements.length} départements, ${regions.length} régions`);
   return { centres, polygons, departements, regions };
@@ -449,7 +484,7 @@ interface Manifest {
  */
 export async function fetchOfficial(
   sources: TerritorySources,
-  opts: { cacheDir: string; year: string; mirror?: string | null; force?: boolean; cog: CogCodes; progress: ProgressFactory },
+  opts: { cacheDir: string; year: string; mirror?: string | null; force?: boolean; cacheOnly?: boolean; cog: CogCodes; progress: ProgressFactory },
 ): Promise<Geometry> {
   const mirror = opts.mirror === undefined ? sources.mirror : opts.mirror;
   const urls = Object.fromEntries(SOURCE_NAMES.map((n) => [n, sourceUrl(sources, n, opts.year, mirror)])) as Record<SourceName, string>;
@@ -457,12 +492,13 @@ export async function fetchOfficial(
   const manifestFile = path.join(opts.cacheDir, 'sources.json');
   fs.mkdirSync(opts.cacheDir, { recursive: true });
 
-  if (!opts.force && fs.existsSync(manifestFile)) {
+  if ((!opts.force || opts.cacheOnly) && fs.existsSync(manifestFile)) {
     try {
       const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Manifest;
       const same = SOURCE_NAMES.every((n) => {
         const rec = manifest.sources.find((r) => r.name === n);
-        return rec && (rec.url === urls[n] || rec.url === urls[n].replace(`/${opts.year}/`, '/latest/')) && fs.existsSync(finals[n]) && sha256File(finals[n]) === rec.sha256;
+        const sameUrl = opts.cacheOnly || rec?.url === urls[n] || rec?.url === urls[n].replace(`/${opts.year}/`, '/latest/');
+        return rec && sameUrl && fs.existsSync(finals[n]) && sha256File(finals[n]) === rec.sha256;
       });
       if (same) {
         for (const r of manifest.sources) checkChecksum(sources, r.name, r.sha256, finals[r.name]);
@@ -474,26 +510,27 @@ export async function fetchOfficial(
     }
   }
 
-  const parts = Object.fromEntries(SOURCE_NAMES.map((n) => [n, `${finals[n]}.part`])) as Record<SourceName, string>;
+  if (opts.cacheOnly) throw new SourceError(`no complete copy of the official sources in ${opts.cacheDir}`);
+  const parts = Object.fromEntries(SOURCE_NAMES.map((n) => [n, `${finals[n]}.${process.pid}.part`])) as Record<SourceName, string>;
   const records: Omit<SourceRecord, 'records'>[] = [];
   try {
     for (const name of SOURCE_NAMES) {
-      const label = name === 'centres' ? 'Commune centres' : `${name[0]!.toUpperCase()}${name.slice(1)} boundaries`;
+      const label = LABELS[name];
       let got: Downloaded;
       try {
-        got = await download(urls[name], parts[name], { timeoutMs: sources.timeoutMs, progress: opts.progress, label });
+        got = await downloadWithRetry(urls[name], parts[name], { timeoutMs: sources.timeoutMs, progress: opts.progress, label });
       } catch (err) {
         // A year not published (yet): the same file under `latest`.
         const latest = urls[name].replace(`/${opts.year}/`, '/latest/');
         if (!(err instanceof SourceError) || !/HTTP 404/.test(err.message) || latest === urls[name]) throw err;
-        got = await download(latest, parts[name], { timeoutMs: sources.timeoutMs, progress: opts.progress, label });
+        got = await downloadWithRetry(latest, parts[name], { timeoutMs: sources.timeoutMs, progress: opts.progress, label });
       }
       checkChecksum(sources, name, got.sha256, got.url);
       records.push({ name, url: got.url, licence: LICENCE, producer: PRODUCERS[name], fetchedAt: new Date().toISOString(), lastModified: got.lastModified, bytes: got.bytes, sha256: got.sha256 });
     }
     const parsed = parseOfficial(parts, opts.cog, opts.progress);
     for (const name of SOURCE_NAMES) fs.renameSync(parts[name], finals[name]);
-    const tmp = `${manifestFile}.part`;
+    const tmp = `${manifestFile}.${process.pid}.part`;
     fs.writeFileSync(tmp, JSON.stringify({ year: opts.year, sources: records } satisfies Manifest, null, 2));
     fs.renameSync(tmp, manifestFile);
     return officialGeometry('official', 'official sources', parsed, records);

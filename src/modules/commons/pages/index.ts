@@ -14,7 +14,6 @@ import { DEFAULT_BUDGET_MS, MAX_BUDGET_MS, type LineMatch } from '../engine/sear
 import { plural } from '../../../platform/html/components.ts';
 import { withRetryAfter } from '../routes.ts';
 import { T } from './strings.ts';
-import { plural } from '../../../platform/html/components.ts';
 
 const STYLE = raw(`<style>
 .commons-nav{display:flex;flex-wrap:wrap;gap:var(--space-4);list-style:none;padding:0}

@@ -16,6 +16,7 @@ import { breadcrumb, notice, plural } from '../../../platform/html/components.ts
 import type { AppContext } from '../../../platform/module.ts';
 import { criterionKey, distanceFor, parseCriterion, SERVICES, type AreaSummary, type CommuneMeasure, type Criterion, type ShareSet } from '../model.ts';
 import { plan, scope, scopeSummary, summaries, whatIf, whiteZonesFor, type PlanOutput, type Scope, type WhatIfOutput } from '../service.ts';
+import { boundaryCollection, GEOMETRY_HELP } from '../../territories/index.ts';
 
 const HTML = 'text/html; charset=utf-8';
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -314,6 +315,9 @@ async function renderPage(ctx: AppContext, p: PageState): Promise<string> {
   const body = html`${breadcrumb(crumbs)}
 <h1>${title}</h1>
 <p class="lead">${t.intro}</p>
+${s.measures.length > 0 && withCentre.length === 0
+    ? notice('warning', html`<p>La géographie de référence (centres et contours des communes) n’est pas chargée : les distances et la couverture ne peuvent pas être calculées.</p><p>${GEOMETRY_HELP}</p>`, 'Couverture non mesurable')
+    : ''}
 <p class="map-note">${t.computed(fmtDate(p.computedAt), p.places)}</p>
 <form method="get" action="${p.basePath}" class="coverage-controls">
 <div class="field"><label for="service">${t.criterion}</label><select id="service" name="service">${serviceOptions(c)}</select></div>
@@ -362,7 +366,12 @@ ${noCentre.length ? html`<section aria-labelledby="sans-centre"><h2 id="sans-cen
 // ---------------------------------------------------------------------------------------------
 // Routes
 
-const GEO_FILES = new Set(['departements-metropole-simplifie', 'regions-metropole-simplifie', 'departements-avec-outre-mer']);
+/** The outline layers the maps draw, from the boundaries the territories module loaded. */
+const GEO_FILES = new Map<string, { level: 'region' | 'departement'; metropole: boolean }>([
+  ['departements-metropole-simplifie', { level: 'departement', metropole: true }],
+  ['regions-metropole-simplifie', { level: 'region', metropole: true }],
+  ['departements-avec-outre-mer', { level: 'departement', metropole: false }],
+]);
 // MapLibre itself is the public site's copy (/site/maplibre/): one bundle, cached once for every map page.
 const ASSETS: Record<string, { file: () => string; type: string }> = {
   'coverage-map.js': { file: () => path.join(here, '..', 'client', 'coverage-map.js'), type: 'text/javascript; charset=utf-8' },
@@ -419,10 +428,11 @@ export function registerCoveragePages(app: App, ctx: AppContext) {
 
   app.get('/couverture/geo/:file', { schema: hide }, async (req, reply) => {
     const name = (req.params as { file: string }).file.replace(/\.geojson$/, '');
-    if (!GEO_FILES.has(name)) return reply.callNotFound();
-    const file = path.join(ctx.config.sharedDataDir, 'territories', `${name}.geojson`);
-    if (!fs.existsSync(file)) return reply.code(404).type('application/json').send({ error: 'not_found', message: 'Contours non disponibles.' });
-    return reply.type('application/geo+json').header('Cache-Control', 'public, max-age=86400').send(fs.createReadStream(file));
+    const layer = GEO_FILES.get(name);
+    if (!layer) return reply.callNotFound();
+    const body = await boundaryCollection(ctx.db, layer.level, { metropole: layer.metropole });
+    if (body === null) return reply.code(404).type('application/json').send({ error: 'not_found', message: 'Contours non chargés : lancez « npx maillage territories load ».' });
+    return reply.type('application/geo+json').header('Cache-Control', 'public, max-age=3600').send(body);
   });
 
   // The map points of a territory (see INLINE_POINTS): [lon, lat, population, km or null, name, code].

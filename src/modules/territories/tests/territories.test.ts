@@ -167,6 +167,8 @@ describe('without the geometry files', () => {
     const db = await testDb();
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'maillage-nogeo-'));
     try {
+      // Loaded geometry is never replaced by none: start from a database without territories.
+      await db.exec('TRUNCATE territories.meta');
       const report = await loadTerritories(db, { sharedDataDir: empty, force: true });
       assert.ok(report.warnings.some((w) => /communes-centres|centre/i.test(w)), report.warnings.join('\n'));
       const s = await territoriesStatus(db);
