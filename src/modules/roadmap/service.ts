@@ -516,6 +516,9 @@ export interface ValueInput {
   note: string;
 }
 
+/** Sources a value sent by a person or a file may have (never « calcul »). */
+const TYPED_SOURCES = VALUE_SOURCES.filter((s): s is Exclude<ValueSource, 'calcul'> => s !== 'calcul');
+
 /** Checks a value's fields against its indicator (bounds); `prefix` names the field (e.g. 'line 4: value'). */
 export function valueFields(raw: Input, prefix = ''): Omit<ValueInput, 'territory'> & { territory: { level: unknown; code: unknown } } {
   const f = (k: string) => `${prefix}${k}`;
@@ -527,7 +530,8 @@ export function valueFields(raw: Input, prefix = ''): Omit<ValueInput, 'territor
     kind: oneOf(raw.kind, VALUE_KINDS, f('kind'), 'Le type de valeur', 'result'),
     date: requireDate(raw.date, f('date'), 'La date'),
     value: parseNumber(raw.value, f('value'), 'La valeur'),
-    source: oneOf(raw.source, VALUE_SOURCES, f('source'), 'La source', 'saisie'),
+    // « calcul » is written only by the live job (writeValues): a person may not claim it.
+    source: oneOf(raw.source, TYPED_SOURCES, f('source'), 'La source', 'saisie'),
     note: cleanText(raw.note, f('note'), 'La note', { max: 1000 }),
   };
 }
@@ -537,7 +541,7 @@ export function valueFields(raw: Input, prefix = ''): Omit<ValueInput, 'territor
  * source; the series' summaries follow in the same transaction. Live indicators take only
  * computed results (targets may be entered).
  */
-export async function recordValues(db: Db, actor: Actor, raws: Input[], o: { fieldPrefix?: (i: number) => string; source?: ValueSource } = {}): Promise<number> {
+export async function recordValues(db: Db, actor: Actor, raws: Input[], o: { fieldPrefix?: (i: number) => string; source?: Exclude<ValueSource, 'calcul'> } = {}): Promise<number> {
   if (raws.length > 100_000) throw new UserError('100 000 valeurs au plus par envoi.', 400, 'values');
   const indicators = new Map<string, Indicator | null>();
   const territories = new Map<string, ResolvedTerritory>();
@@ -549,7 +553,7 @@ export async function recordValues(db: Db, actor: Actor, raws: Input[], o: { fie
     if (!indicators.has(v.indicatorId)) indicators.set(v.indicatorId, await store.indicatorById(db, v.indicatorId));
     const ind = indicators.get(v.indicatorId);
     if (!ind) throw new UserError(`Indicateur inconnu : ${v.indicatorId}.`, 400, `${prefix}indicatorId`);
-    if (ind.live && v.kind !== 'target' && v.source !== 'calcul') throw new UserError(`« ${ind.title} » est calculé par la plateforme : seules ses cibles se saisissent.`, 400, `${prefix}kind`);
+    if (ind.live && v.kind !== 'target') throw new UserError(`« ${ind.title} » est calculé par la plateforme : seules ses cibles se saisissent.`, 400, `${prefix}kind`);
     checkBounds(v.value, ind, `${prefix}value`);
     const key = `${String(v.territory.level)}:${String(v.territory.code)}`;
     if (!territories.has(key)) territories.set(key, await territoryOf(db, v.territory.level, v.territory.code, `${prefix}territory`));
