@@ -299,6 +299,8 @@ export function slugify(s: string): string {
 }
 
 export const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$/;
+/** An indicator's identifier: lower-case letters, digits, dots, dashes, underscores (100 at most). */
+export const INDICATOR_ID = /^[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?$/;
 
 /** The date of a node inside its plan's period (the plan's own dates bound every action). */
 export function checkWithinPeriod(date: string | null, plan: { periodStart: string; periodEnd: string }, field: string, label: string): void {

@@ -15,6 +15,7 @@ import {
   TERRITORY_LEVELS,
   VALUE_KINDS,
   VALUE_SOURCES,
+  INDICATOR_ID,
   checkBounds,
   checkWithinPeriod,
   cleanText,
@@ -436,7 +437,7 @@ export async function listBodies(db: Queryable, territory: TerritoryRef): Promis
 
 // Indicators ---------------------------------------------------------------------------------------
 
-export const INDICATOR_ID = /^[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?$/;
+export { INDICATOR_ID } from './model.ts';
 
 export function indicatorFields(raw: Input, live = false): Indicator {
   const id = typeof raw.id === 'string' ? raw.id.trim() : '';

@@ -1,6 +1,7 @@
 /** The SQL for the roadmap schema's own tables. */
 import type { Queryable } from '../../platform/db/index.ts';
 import type { Indicator, Link, Plan, PlanNode, Priority, NodeKind, SeriesSummary, Status, TerritoryLevel, TerritoryRef } from './model.ts';
+import { INDICATOR_ID, SLUG } from './model.ts';
 
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -70,6 +71,8 @@ export async function planById(db: Queryable, id: string, lock = false): Promise
 }
 
 export async function planBySlug(db: Queryable, slug: string): Promise<Plan | null> {
+  // Not a slug (a NUL byte, a space…): no plan, and nothing for PostgreSQL to choke on.
+  if (!SLUG.test(slug)) return null;
   const { rows } = await db.query(`SELECT ${PLAN_COLUMNS} FROM roadmap.plan WHERE slug = $1`, [slug], { prepare: true });
   return rows[0] ? toPlan(rows[0]) : null;
 }
@@ -204,6 +207,7 @@ export function toIndicator(r: Record<string, unknown>): Indicator {
 }
 
 export async function indicatorById(db: Queryable, id: string): Promise<Indicator | null> {
+  if (!INDICATOR_ID.test(id)) return null;
   const { rows } = await db.query(`SELECT ${INDICATOR_COLUMNS} FROM roadmap.indicator WHERE id = $1`, [id], { prepare: true });
   return rows[0] ? toIndicator(rows[0]) : null;
 }
