@@ -6,7 +6,7 @@
 import type { Db, Queryable } from '../../platform/db/index.ts';
 import { recordAudit } from '../../platform/audit/index.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
-import { FUNDER_KINDS, amount, cleanText, oneOf, optionalInt, type FunderKind, type PlanNode, type TerritoryRef } from './model.ts';
+import { FUNDER_KINDS, amount, cleanText, oneOf, optionalInt, parseNumber, type FunderKind, type PlanNode, type TerritoryRef } from './model.ts';
 import * as store from './store.ts';
 import { territoryOf, type Actor } from './service.ts';
 
@@ -59,7 +59,8 @@ export async function saveBudget(db: Db, actor: Actor, nodeId: string, raw: Inpu
       year: optionalInt(o.year, f('year'), 'L’année', 1990, 2100) ?? (() => { throw new UserError('L’année est obligatoire.', 400, f('year')); })(),
       cp: amount(o.cp ?? 0, f('cp'), 'Le crédit de paiement'),
       votedBp: amount(o.votedBp ?? 0, f('votedBp'), 'Le montant voté au budget primitif'),
-      votedDm: Math.round(Number(o.votedDm ?? 0) * 100) / 100,
+      // A DM may be negative (a reduction): a number like the others, not anything Number() accepts ("0x10", [], true).
+      votedDm: Math.round(parseNumber(o.votedDm ?? 0, f('votedDm'), 'La décision modificative') * 100) / 100,
       committed: amount(o.committed ?? 0, f('committed'), 'Le montant engagé'),
       paid: amount(o.paid ?? 0, f('paid'), 'Le montant payé'),
     };

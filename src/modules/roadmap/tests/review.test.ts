@@ -131,7 +131,7 @@ describe('hostile input gets a 4xx, never a 5xx', () => {
       if (res.statusCode >= 500 || res.statusCode < 400) fails.push(`${res.statusCode} values ${JSON.stringify(b).slice(0, 100)}`);
     }
     const budgets = [
-      { ap: '1e20' }, { ap: 99999999999999.999 },
+      { ap: '1e20' }, { ap: 99999999999999.999 }, { ap: 10, years: [{ year: 2021, cp: 5, votedDm: '0x10' }] }, { ap: 10, years: [{ year: 2021, cp: 5, votedDm: [] }] },
       { ap: 10, years: [{ year: 2021, cp: 5, votedDm: '1e200' }] }, { ap: 10, years: [{ year: 2021 }, { year: 2021 }] }, { ap: 10, cofinancing: [{ funder: 'constructor', amount: 1 }, { funder: 'constructor', amount: 2 }] },
       { ap: 10, years: 'constructor' }, { ap: 10, years: [null, 1, 'x'] }, { ap: 10, cofinancing: { length: 3 } },
     ];
