@@ -438,7 +438,13 @@ export async function learnerPage(db: Queryable, token: string) {
  * ("Adresse e-mail", "E-mail" or an external id holding an e-mail) among learners; each column
  * "Niveau pour la compétence …" (by CRCN code or title) gives a level 0–8. Returns a report per line.
  */
-export async function importPix(ctx: Ctx, actorId: string | null, csv: string, measuredAt = new Date().toISOString().slice(0, 10)) {
+/**
+ * Imports a Pix campaign export for one session: a line counts only for a person registered to
+ * that session (not cancelled); anybody else, known elsewhere or not, is reported alike as
+ * unknown, so a provider can neither write another provider's learners nor learn who they are.
+ */
+export async function importPix(ctx: Ctx, actorId: string | null, sessionId: string, csv: string, measuredAt = new Date().toISOString().slice(0, 10)) {
+  if (!isUuid(sessionId)) throw new NotFoundError('Session introuvable.');
   if (csv.length > 5_000_000) throw new UserError('Fichier trop gros (5 Mo au plus).', 413, 'file');
   if (csv.includes('\u0000')) throw new UserError('Le fichier contient des caractères invalides.', 400, 'file');
   let records: string[][];
@@ -467,7 +473,11 @@ export async function importPix(ctx: Ctx, actorId: string | null, csv: string, m
       const row = records[i]!;
       const line = i + 1;
       const email = (row[emailCol] ?? '').trim().toLowerCase();
-      const learner = (await tx.query<{ id: string }>('SELECT id FROM mediation.learner WHERE email_key = $1', [email])).rows[0];
+      const learner = (await tx.query<{ id: string }>(
+        `SELECT l.id FROM mediation.learner l JOIN mediation.registration r ON r.learner_id = l.id
+          WHERE l.email_key = $1 AND r.session_id = $2 AND r.status <> 'cancelled'`,
+        [email, sessionId],
+      )).rows[0];
       if (!learner) {
         report.unknown.push(line);
         continue;
@@ -493,7 +503,7 @@ export async function importPix(ctx: Ctx, actorId: string | null, csv: string, m
       }
       report.imported++;
     }
-    await recordAudit(tx, { actorId, action: 'training.pix.import', objectType: 'mediation.competence_result', meta: { imported: report.imported, unknown: report.unknown.length, invalid: report.invalid.length } });
+    await recordAudit(tx, { actorId, action: 'training.pix.import', objectType: 'mediation.training_session', objectId: sessionId, meta: { imported: report.imported, unknown: report.unknown.length, invalid: report.invalid.length } });
   });
   return report;
 }

@@ -204,7 +204,7 @@ ${r.status === 'confirmed' || r.status === 'waiting' ? html`<form method="post" 
     await mayManageSession(user, (req.params as { id: string }).id);
     const f = formBody(req);
     try {
-      const r = await training.importPix(ctx, user.id, typeof f.csv === 'string' ? f.csv : '');
+      const r = await training.importPix(ctx, user.id, (req.params as { id: string }).id, typeof f.csv === 'string' ? f.csv : '');
       return sessionPage(req, reply, 200, html`<p class="ok" role="status">${r.imported} résultat${r.imported > 1 ? 's' : ''} importé${r.imported > 1 ? 's' : ''}.
 ${r.unknown.length ? ` Personnes inconnues aux lignes ${r.unknown.slice(0, 20).join(', ')}.` : ''}${r.invalid.map((x) => ` Ligne ${x.line} : ${x.message}.`)}</p>`);
     } catch (e) {

@@ -102,12 +102,16 @@ describe('mediation: training paths', () => {
       'Inconnu;X;personne-inconnue@exemple.fr;1;1',
       'Durand;Y;personne1@exemple.fr;9;1',
     ].join('\n');
-    const report = await training.importPix(t.ctx, actor, csv);
+    // The people of the file registered to the session imported on (Camille and Personne 1).
+    const session = await training.createSession(t.ctx, actor, { pathId, startsOn: '2026-10-01', capacity: '5', placeUid: place });
+    await training.register(t.ctx, session, { name: 'Camille Martin', email: 'camille@exemple.fr', status: 'resident' }, null);
+    await training.register(t.ctx, session, learner(1), null);
+    const report = await training.importPix(t.ctx, actor, session, csv);
     assert.equal(report.imported, 1);
     assert.deepEqual(report.unknown, [3]);
     assert.equal(report.invalid[0]!.line, 4);
     const { rows } = await t.db.query<{ competence: string; level: number }>(`SELECT competence, level FROM mediation.competence_result r JOIN mediation.learner l ON l.id = r.learner_id WHERE l.email_key = 'camille@exemple.fr' ORDER BY competence`);
     assert.deepEqual(rows, [{ competence: '1.1', level: 3 }, { competence: '4.1', level: 2 }]);
-    await assert.rejects(training.importPix(t.ctx, actor, 'a;b\n1;2'), /adresse e-mail/);
+    await assert.rejects(training.importPix(t.ctx, actor, session, 'a;b\n1;2'), /adresse e-mail/);
   });
 });
