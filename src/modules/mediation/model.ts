@@ -316,6 +316,12 @@ export function parseActivity(input: Raw, o: { myPlaces: readonly string[]; toda
       const label = dim === 'gender' ? 'genre' : dim === 'age' ? 'tranche d’âge' : 'statut';
       err(`${prefix}${Object.keys(dict)[0]}`, `Les participants anonymes comptés par ${label} (${sum}) dépassent le nombre de participants anonymes (${anonymousTotal}).`);
     }
+    // A count under a category that does not exist would be dropped silently: refused instead.
+    for (const k of Object.keys(input)) {
+      if (k.startsWith(prefix) && !isKey(dict, k.slice(prefix.length)) && str(input, k) !== '' && str(input, k) !== '0') {
+        err(k.slice(0, 80), `Catégorie inconnue : « ${k.slice(prefix.length, prefix.length + 40)} » (attendu : ${Object.keys(dict).join(', ')}).`);
+      }
+    }
   }
 
   const idem = str(input, 'idempotencyKey') || null;
