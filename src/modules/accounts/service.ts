@@ -112,10 +112,13 @@ function auditUser(u: User) {
   return { status: u.status, totpEnabled: u.totpEnabled, emailVerified: u.emailVerified };
 }
 
+/** Public, in the source: protects nothing. Refused in production. */
+export const DEVELOPMENT_SECRET_KEY = 'maillage-development-secret-key-not-for-production';
+
 export function secretKey(config: Config): string {
+  if (config.env === 'production' && (!config.secretKey || config.secretKey === DEVELOPMENT_SECRET_KEY)) throw new Error('SECRET_KEY must be set in production (and not to the development key).');
   if (config.secretKey) return config.secretKey;
-  if (config.env === 'production') throw new Error('SECRET_KEY must be set in production.');
-  return 'maillage-development-secret-key-not-for-production';
+  return DEVELOPMENT_SECRET_KEY;
 }
 
 // ---------------------------------------------------------------------------------------------
