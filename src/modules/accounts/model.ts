@@ -231,8 +231,16 @@ export function progressiveDelay(failures: number, base: number): number {
 export function safeReturnTo(value: unknown): string | null {
   if (typeof value !== 'string' || value.length > 500) return null;
   if (!value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return null;
-  if (/[\u0000-\u001f]/.test(value)) return null;
-  return value;
+  if (/[\u0000-\u001f\u007f]/.test(value)) return null;
+  // As a Location header can carry it: non-ASCII characters percent-encoded (« /été » → « /%C3%A9t%C3%A9 »),
+  // and still a path of this site once parsed.
+  try {
+    const u = new URL(value, 'http://maillage.invalid');
+    if (u.origin !== 'http://maillage.invalid') return null;
+    return u.pathname + u.search + u.hash;
+  } catch {
+    return null;
+  }
 }
 
 /** Lifetimes of single-use links, in minutes. */

@@ -1,6 +1,7 @@
 /**
  * Use cases of the places module: importing files, searching, exporting, finding duplicates.
  */
+import { own } from '../../platform/own.ts';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { Transform } from 'node:stream';
@@ -182,7 +183,7 @@ export async function enrich(
   const parent = commune?.kind === 'arrondissement' && commune.parent ? commune.parent : null;
   if (parent) commune = (await cache.commune(parent)) ?? commune;
   const hours = hoursIndex(rec.horaires);
-  const searchExtra = rec.typologie.map((t) => TYPOLOGIES[t] ?? t).join(' ');
+  const searchExtra = rec.typologie.map((t) => own(TYPOLOGIES, t) ?? t).join(' ');
   const write: PlaceWrite = {
     importSource,
     record: rec,
