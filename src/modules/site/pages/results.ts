@@ -257,7 +257,7 @@ export function resultsBody(ctx: SiteContext, v: ResultsView, o: { action: strin
         ? html`<section aria-labelledby="telecharger" class="no-print"><h2 id="telecharger">${T.download}</h2>
       <p class="hint">Au format du standard national des lieux de médiation numérique.</p>
       <ul class="downloads">
-        <li><a class="button secondary" href="/api/v1/places.csv?${apiQuery}" download>Tableur (CSV, ${plural(total, 'lieu', 'lieux')})</a></li>
+        <li><a class="button secondary" href="/api/v1/places.csv?${apiQuery}${apiQuery ? '&' : ''}spreadsheet=1" download>Tableur (CSV, ${plural(total, 'lieu', 'lieux')})</a></li>
         <li><a class="button secondary" href="/api/v1/places.geojson?${apiQuery}" download>Carte (GeoJSON)</a></li>
       </ul>
       <p><button type="button" class="secondary" data-share hidden>Copier le lien de cette recherche</button> <button type="button" class="secondary" data-print hidden>Imprimer la liste</button></p>
