@@ -243,7 +243,7 @@ describe('public site in a browser', { skip: skipReason }, () => {
     });
     assert.ok(box, 'a cluster inside the map');
     await page.mouse.click(box.x, box.y);
-    await page.waitForFunction((z) => (document.querySelector('[data-map="results"]') as HTMLElement & { maplibreMap: { getZoom(): number } }).maplibreMap.getZoom() > z + 0.5, before, { timeout: 15_000 });
+    await page.waitForFunction((z) => (document.querySelector('[data-map="results"]') as HTMLElement & { maplibreMap: { getZoom(): number } }).maplibreMap.getZoom() > z + 0.2, before, { timeout: 15_000 });
     await screenshot(page, 'map-cluster-zoomed');
 
     // Jump next to a known place and click it.
