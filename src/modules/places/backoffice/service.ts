@@ -425,7 +425,7 @@ export async function importScopeProblems(
   const problems: string[] = [];
   if (outside.length) {
     const shown = outside.slice(0, 20).join(', ');
-    problems.push(`${outside.length} lieu(x) du fichier sont hors de votre territoire (ligne${outside.length > 1 ? 's' : ''} ${shown}${outside.length > 20 ? '…' : ''}) : retirez-les du fichier ou demandez l’import à l’équipe concernée.`);
+    problems.push(`${outside.length > 1 ? `${outside.length} lieux du fichier sont` : '1 lieu du fichier est'} hors de votre territoire (ligne${outside.length > 1 ? 's' : ''} ${shown}${outside.length > 20 ? '…' : ''}) : retirez-les du fichier ou demandez l’import à l’équipe concernée.`);
   }
   if (o.replaceSource) {
     const { rows } = await db.query<{ region: string | null; departement: string | null; n: number }>(
@@ -433,7 +433,7 @@ export async function importScopeProblems(
       [o.source, ids],
     );
     const n = rows.filter((r) => !allowed(r.region, r.departement)).reduce((a, r) => a + r.n, 0);
-    if (n) problems.push(`« Retirer les lieux absents du fichier » retirerait ${n} lieu(x) de la source « ${o.source} » hors de votre territoire : décochez cette option.`);
+    if (n) problems.push(`« Retirer les lieux absents du fichier » retirerait ${n > 1 ? `${n} lieux` : '1 lieu'} de la source « ${o.source} » hors de votre territoire : décochez cette option.`);
   }
   return problems;
 }
