@@ -126,9 +126,9 @@ export async function createServer(ctx: AppContext): Promise<App> {
     openapi: {
       openapi: '3.1.0',
       info: {
-        title: 'Maillage API',
+        title: 'API de Maillage',
         version: '1',
-        description: 'Places offering digital help (standard « lieux de médiation numérique »), territories and related data.',
+        description: 'Les lieux d’aide au numérique (standard « lieux de médiation numérique »), les territoires et les données associées.',
       },
       servers: [{ url: ctx.config.publicUrl }],
     },
