@@ -126,7 +126,7 @@ describe('software commons in a browser', { skip: skipReason }, () => {
     await page.getByLabel('Bloc de code (5 à 200 lignes)').fill('int limit(int x, int a, int b)\n{\n  if (x < a) return a;\n  if (x > b) return b;\n  return x;\n}\n');
     await page.getByRole('button', { name: 'Rechercher' }).click();
     await page.waitForSelector('.side');
-    assert.match((await page.locator('main h2').first().textContent()) ?? '', /2 emplacement\(s\) trouvé\(s\)/);
+    assert.match((await page.locator('main h2').first().textContent()) ?? '', /2 emplacements trouvés/);
     await expectAccessible(page, 'block results');
     await screenshot(page, 'commons-blocks');
     await page.goto(server.url + '/communs/doublons');

@@ -2,7 +2,7 @@
  * The command line: `maillage <command> [options]`. Core commands live here; modules add theirs
  * through their manifest (see src/modules/registry.ts).
  */
-import { DEMO_OPERATOR, loadConfig } from './platform/config.ts';
+import { checkListenAddress, DEMO_OPERATOR, loadConfig } from './platform/config.ts';
 import { createLogger } from './platform/log.ts';
 import { createProgress } from './platform/progress.ts';
 import type { CliCommand, CliContext } from './platform/module.ts';
@@ -45,6 +45,8 @@ const core: Record<string, CliCommand> = {
       };
       process.once('SIGINT', () => void shutdown('SIGINT'));
       process.once('SIGTERM', () => void shutdown('SIGTERM'));
+      const warning = checkListenAddress(ctx.config);
+      if (warning) ctx.log.warn(warning), console.error(`\n*** ${warning} ***\n`);
       await app.listen({ host: ctx.config.host, port: ctx.config.port });
       ctx.out(`Maillage est prêt : ${ctx.config.publicUrl} (base ${ctx.db.kind})`);
       return new Promise<number>(() => undefined);

@@ -47,6 +47,8 @@ export interface Theme {
 export interface Config {
   env: 'development' | 'production' | 'test';
   host: string;
+  /** Development mode may listen on a non-loopback address only with ALLOW_DEV_ON_NETWORK=1. */
+  allowDevOnNetwork: boolean;
   port: number;
   publicUrl: string;
   /** PostgreSQL connection string; when absent the embedded PGlite database is used. */
@@ -148,7 +150,7 @@ export const DEVELOPMENT_SECRET_KEY = 'maillage-development-secret-key-not-for-p
 /** SECRET_KEY (or the development key outside production), then its former values. */
 export function secretKeys(config: Pick<Config, 'secretKey' | 'secretKeyPrevious' | 'env'>): string[] {
   const current = config.secretKey ?? (config.env === 'production' ? null : DEVELOPMENT_SECRET_KEY);
-  if (!current) throw new Error('SECRET_KEY must be set in production.');
+  if (!current || (config.env === 'production' && current === DEVELOPMENT_SECRET_KEY)) throw new Error('SECRET_KEY must be set in production (and not to the development key).');
   return [current, ...config.secretKeyPrevious.filter((k) => k !== current)];
 }
 
@@ -159,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const config: Config = {
     env: nodeEnv,
     host,
+    allowDevOnNetwork: env.ALLOW_DEV_ON_NETWORK === '1',
     port,
     publicUrl: (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/$/, ''),
     databaseUrl: env.DATABASE_URL || null,
@@ -239,3 +242,25 @@ export const DEMO_OPERATOR: Operator = {
   director: 'La présidente (fictive) de la Région Val-de-Maille',
   hosting: 'Installation de démonstration du logiciel Maillage, sur la machine qui l’a lancée',
 };
+
+/** Whether an address is this machine's loopback (127.0.0.0/8, ::1, their IPv4-mapped form, localhost). */
+export function isLoopback(address: string | undefined | null): boolean {
+  if (!address) return false;
+  const a = address.replace(/^\[|\]$/g, '').toLowerCase();
+  return a === 'localhost' || a === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}
+
+/**
+ * Refuses to serve development mode (the outbox with everyone's sign-in links, a public TOTP key)
+ * on a network address unless ALLOW_DEV_ON_NETWORK=1 says so; with it, returns a loud warning.
+ */
+export function checkListenAddress(config: Pick<Config, 'env' | 'host' | 'allowDevOnNetwork'>): string | null {
+  if (config.env === 'production' || isLoopback(config.host)) return null;
+  if (!config.allowDevOnNetwork) {
+    throw new Error(
+      `Configuration: HOST=${config.host} in development mode would show every e-mailed sign-in link (/compte/outbox) and use a public 2FA key on the network. ` +
+        'Use NODE_ENV=production with SECRET_KEY and SMTP_URL, or HOST=127.0.0.1, or set ALLOW_DEV_ON_NETWORK=1 if this network is yours alone.',
+    );
+  }
+  return `ATTENTION: development mode listening on ${config.host} (ALLOW_DEV_ON_NETWORK=1): anyone who reaches this address can read the development key's 2FA seeds; the outbox stays loopback-only. Never do this on a shared or public network.`;
+}

@@ -2,6 +2,9 @@
  * Accounts: roles, scopes, actions and the one permission function, plus the pure rules of
  * sign-in (password policy, progressive delays, safe redirects). No I/O here.
  */
+import { ZxcvbnFactory } from '@zxcvbn-ts/core';
+import * as zxcvbnCommon from '@zxcvbn-ts/language-common';
+import * as zxcvbnFr from '@zxcvbn-ts/language-fr';
 
 /** Roles. The last three have no actions yet: the modules that introduce them add theirs here. */
 export const ROLES = ['admin', 'regional_staff', 'place_manager', 'reviewer', 'mediator', 'helper'] as const;
@@ -198,12 +201,48 @@ export function validateGrant(role: string, scopeKind: string, scopeId: string):
 export const PASSWORD_MIN = 12;
 export const PASSWORD_MAX = 256;
 
-/** Password policy (length over composition, as ANSSI and NIST advise). French message or null. */
-export function passwordProblem(password: string, email?: string): string | null {
+/** The words of this service that must not make up a password (NIST SP 800-63B: context-specific words). */
+export const SERVICE_WORDS = ['maillage', 'mediation', 'numerique', 'inclusion', 'region', 'departement', 'motdepasse', 'password'];
+
+let estimator: ZxcvbnFactory | null = null;
+
+/** zxcvbn (@zxcvbn-ts) with its common-password lists and the French dictionaries, built on first use. */
+function strength(): ZxcvbnFactory {
+  estimator ??= new ZxcvbnFactory({
+    dictionary: { ...zxcvbnCommon.dictionary, ...zxcvbnFr.dictionary },
+    graphs: zxcvbnCommon.adjacencyGraphs,
+    translations: zxcvbnFr.translations,
+  });
+  return estimator;
+}
+
+/** Lower case, no accents, letters only: « Maillage-2024 ! » → « maillage ». */
+function lettersOf(s: string): string {
+  return s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z]/g, '');
+}
+
+/**
+ * Password policy (length over composition, as ANSSI and NIST advise), and no password that is
+ * common or easy to guess: zxcvbn's estimate over the lists of the most frequent passwords, French
+ * and English words, keyboard walks and dates must reach 10^8 guesses (score 3), and the password
+ * must not be only the site's own words with digits and signs around them. French message or null.
+ * `context`: the site's name and the person's own words (e-mail, name), refused as the base of a password.
+ */
+export function passwordProblem(password: string, email?: string, context: string[] = []): string | null {
   if (password.length < PASSWORD_MIN) return `Le mot de passe doit comporter au moins ${PASSWORD_MIN} caractères.`;
   if (password.length > PASSWORD_MAX) return `Le mot de passe ne doit pas dépasser ${PASSWORD_MAX} caractères.`;
   if (email && password.trim().toLowerCase() === email.trim().toLowerCase()) return 'Le mot de passe ne doit pas être votre adresse e-mail.';
   if (/^(.)\1+$/.test(password)) return 'Le mot de passe ne doit pas répéter un seul caractère.';
+  const own = [email?.split('@')[0] ?? '', ...context];
+  const words = [...SERVICE_WORDS, ...own.flatMap((c) => [c, ...c.split(/[\s@._'’-]+/)]).map(lettersOf).filter((w) => w.length >= 4)];
+  const letters = lettersOf(password);
+  if (letters.length === 0 || words.some((w) => letters === w || letters === w + w)) {
+    return 'Ce mot de passe est trop facile à deviner : il ne doit pas reposer sur le nom du site, votre nom, votre adresse ou des chiffres seuls. Choisissez par exemple une phrase de plusieurs mots.';
+  }
+  const r = strength().check(password.slice(0, 100), words);
+  if (r.score < 3) {
+    return 'Ce mot de passe fait partie des plus courants ou se devine trop facilement (mot du dictionnaire, suite de clavier, date…). Choisissez par exemple une phrase de plusieurs mots.';
+  }
   return null;
 }
 
@@ -231,8 +270,16 @@ export function progressiveDelay(failures: number, base: number): number {
 export function safeReturnTo(value: unknown): string | null {
   if (typeof value !== 'string' || value.length > 500) return null;
   if (!value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return null;
-  if (/[\u0000-\u001f]/.test(value)) return null;
-  return value;
+  if (/[\u0000-\u001f\u007f]/.test(value)) return null;
+  // As a Location header can carry it: non-ASCII characters percent-encoded (« /été » → « /%C3%A9t%C3%A9 »),
+  // and still a path of this site once parsed.
+  try {
+    const u = new URL(value, 'http://maillage.invalid');
+    if (u.origin !== 'http://maillage.invalid') return null;
+    return u.pathname + u.search + u.hash;
+  } catch {
+    return null;
+  }
 }
 
 /** Lifetimes of single-use links, in minutes. */

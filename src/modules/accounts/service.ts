@@ -274,7 +274,7 @@ export async function acceptInvitation(deps: AccountsDeps, token: string, input:
   const peek = await peekToken(deps.db, token, 'invite');
   if (!peek) throw new UserError('Ce lien d’invitation n’est plus valable. Demandez une nouvelle invitation.', 410);
   const user = await getUser(deps.db, peek.userId);
-  const problem = passwordProblem(input.password, user?.email);
+  const problem = passwordProblem(input.password, user?.email, [deps.config.theme.siteName, input.displayName]);
   if (problem) throw new UserError(problem, 400, 'password');
   const hash = await hashPassword(input.password);
   return deps.db.transaction(async (tx) => {
@@ -757,7 +757,7 @@ export async function resetPassword(deps: AccountsDeps, token: string, password:
   const peek = await peekToken(deps.db, token, 'reset');
   if (!peek) throw new UserError('Ce lien n’est plus valable. Demandez un nouveau lien.', 410);
   const user = await getUser(deps.db, peek.userId);
-  const problem = passwordProblem(password, user?.email);
+  const problem = passwordProblem(password, user?.email, [deps.config.theme.siteName, user?.displayName ?? '']);
   if (problem) throw new UserError(problem, 400, 'password');
   const hash = await hashPassword(password);
   return deps.db.transaction(async (tx) => {
@@ -853,7 +853,7 @@ export async function changePassword(deps: AccountsDeps, user: User, current: st
     if (err instanceof UserError && err.statusCode === 429) throw new UserError(err.message, 429, 'current', err.code);
     throw new UserError('Le mot de passe actuel est incorrect.', 400, 'current');
   });
-  const problem = passwordProblem(next, user.email);
+  const problem = passwordProblem(next, user.email, [deps.config.theme.siteName, user.displayName]);
   if (problem) throw new UserError(problem, 400, 'password');
   const hash = await hashPassword(next);
   await deps.db.transaction(async (tx) => {

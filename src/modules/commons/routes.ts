@@ -118,7 +118,7 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
     {
       schema: {
         tags,
-        summary: 'Software commons, filtered; cursor pagination by slug',
+        summary: 'Logiciels libres du catalogue, filtrés ; pagination par curseur (slug)',
         querystring: z.object({
           q: z.string().max(200).optional().describe('Full-text search (name, description, topics)'),
           language: z.string().max(50).optional(),
@@ -139,7 +139,7 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
     },
   );
 
-  app.get('/api/v1/commons/software.csv', { schema: { tags, summary: 'The catalogue as CSV (UTF-8, comma-separated, lists joined with |)' } }, async (_req, reply) => {
+  app.get('/api/v1/commons/software.csv', { schema: { tags, summary: 'Le catalogue en CSV (UTF-8, séparateur virgule, listes jointes par |)' } }, async (_req, reply) => {
     reply.type('text/csv; charset=utf-8').header('Content-Disposition', 'attachment; filename="communs-logiciels.csv"');
     return service.softwareCsv(ctx);
   });
@@ -149,7 +149,7 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
     {
       schema: {
         tags,
-        summary: 'One software: record, repositories, indexed revisions and their SWHIDs',
+        summary: 'Un logiciel : fiche, dépôts, révisions indexées et leurs SWHID',
         params: z.object({ slug: z.string().max(100) }),
         response: {
           200: z.object({
@@ -178,7 +178,7 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
     {
       schema: {
         tags,
-        summary: 'Files browser of the latest indexed revision: a directory listing, or one file with its text',
+        summary: 'Fichiers de la dernière révision indexée : le contenu d’un dossier, ou un fichier avec son texte',
         params: z.object({ slug: z.string().max(100) }),
         querystring: z.object({ path: z.string().max(4096).default('') }),
         response: {
@@ -225,7 +225,7 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
     {
       schema: {
         tags,
-        summary: 'Code search (literal, /regex/, repo:, file:, lang:, case:yes, sym:, -negation, "phrases")',
+        summary: 'Recherche dans le code (texte exact, /regex/, repo:, file:, lang:, case:yes, sym:, -exclusion, "expressions")',
         querystring: z.object({
           q: z.string().min(1).max(1000),
           offset: z.coerce.number().int().min(0).max(10000).default(0),
@@ -286,14 +286,14 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
     {
       schema: {
         tags,
-        summary: 'Blocks of code duplicated across repositories',
+        summary: 'Blocs de code dupliqués entre dépôts',
         querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }),
       },
     },
     async (req, reply) => ({ groups: await withRetryAfter(reply, () => service.duplicates(ctx, req.query.limit, { client: req.ip })) }),
   );
 
-  app.get('/api/v1/commons/stats', { schema: { tags, summary: 'Size of the catalogue and of the code index' } }, async () => service.indexStats(ctx));
+  app.get('/api/v1/commons/stats', { schema: { tags, summary: 'Taille du catalogue et de l’index du code' } }, async () => service.indexStats(ctx));
 
   // Adding and re-indexing repositories: people who manage the platform's data sources.
   const manage = requirePermission('sources.manage');
@@ -303,7 +303,7 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
     {
       schema: {
         tags,
-        summary: 'Add a software by the git URL of its repository and queue its indexing (local paths: CLI only)',
+        summary: 'Ajouter un logiciel par l’adresse git de son dépôt et lancer son indexation (chemins locaux : ligne de commande seulement)',
         body: z.object({
           source: z.string().min(1).max(2000).describe('https://, ssh:// or git:// URL, or user@host:path'),
           name: z.string().min(1).max(200).optional(),
@@ -340,7 +340,7 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
     {
       schema: {
         tags,
-        summary: 'Queue the (re-)indexing of a catalogued repository; returns the job to poll',
+        summary: 'Lancer la (ré)indexation d’un dépôt du catalogue ; renvoie la tâche à suivre',
         params: z.object({ name: z.string().max(200) }),
         response: { 202: z.object({ job: z.string(), status: z.string() }), 404: ErrorSchema },
       },
@@ -360,7 +360,7 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
   app.get(
     '/api/v1/commons/jobs/:id',
     {
-      schema: { tags, summary: 'State and progress of an indexing job', params: z.object({ id: z.uuid() }), response: { 200: JobSchema, 404: ErrorSchema } },
+      schema: { tags, summary: 'État et avancement d’une tâche d’indexation', params: z.object({ id: z.uuid() }), response: { 200: JobSchema, 404: ErrorSchema } },
     },
     async (req) => {
       const j = await jobs.getJob(req.params.id);

@@ -60,6 +60,7 @@ export interface WhatIfInput {
 export interface WhatIfResult {
   before: AreaSummary;
   after: AreaSummary;
+  /** Uids asked to close that are not current places. */
   unknownUids: string[];
   closed: number;
   opened: number;

@@ -644,15 +644,8 @@ export interface WhatIfQuery {
   criterion: Criterion;
 }
 
-export interface WhatIfOutput {
+export interface WhatIfOutput extends WhatIfResult {
   territory: Territory | null;
-  before: AreaSummary;
-  after: AreaSummary;
-  /** Uids asked to close that are not current places. */
-  unknownUids: string[];
-  closed: number;
-  opened: number;
-  changed: WhatIfChange[];
 }
 
 /**

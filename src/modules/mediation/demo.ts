@@ -30,7 +30,7 @@ export async function seedMediationDemo(ctx: AppContext, say: (line: string) => 
   }
   const from = new Date();
   from.setFullYear(from.getFullYear() - 1);
-  const activities = o.activities ?? 30_000;
+  const activities = o.activities ?? 10_000;
   await generateActivities(ctx.db, { activities, sites, mediators: 80, from: from.toISOString().slice(0, 10), days: 365, followed: 2_000, prefix: 'demo-mediateur-' });
   await rebuildCounters(ctx.db);
 

@@ -16,6 +16,10 @@ import { registerRoutes } from './routes.ts';
 import { mediationCommand } from './cli.ts';
 import { purgeExpired } from './service.ts';
 import { seedMediationDemo } from './demo.ts';
+import { registerRoadmapContributions } from './roadmap.ts';
+
+// Live indicators offered to the roadmap module.
+registerRoadmapContributions();
 
 export {
   DIGITAL_THEMES,

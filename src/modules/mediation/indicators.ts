@@ -2,7 +2,7 @@
  * Live indicators for the roadmap: activities recorded, people accompanied, training paths
  * completed, per territory (région, département, commune) and period (month YYYY-MM and year
  * YYYY). Read from the counters kept up to date with every record; nothing recomputed.
- * The roadmap module collects them (registerIndicator); mediation never imports roadmap.
+ * roadmap.ts registers them with the roadmap module (registerIndicator).
  */
 import type { Queryable } from '../../platform/db/index.ts';
 

@@ -1,6 +1,8 @@
 /**
  * Use cases of the places module: importing files, searching, exporting, finding duplicates.
  */
+import { plural } from '../../platform/html/components.ts';
+import { own } from '../../platform/own.ts';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { Transform } from 'node:stream';
@@ -182,7 +184,7 @@ export async function enrich(
   const parent = commune?.kind === 'arrondissement' && commune.parent ? commune.parent : null;
   if (parent) commune = (await cache.commune(parent)) ?? commune;
   const hours = hoursIndex(rec.horaires);
-  const searchExtra = rec.typologie.map((t) => TYPOLOGIES[t] ?? t).join(' ');
+  const searchExtra = rec.typologie.map((t) => own(TYPOLOGIES, t) ?? t).join(' ');
   const write: PlaceWrite = {
     importSource,
     record: rec,
@@ -641,7 +643,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
       if (opts.scope) {
         const elsewhere = candidates.filter((c) => !opts.scope!.allowed(c.region, c.departement)).length;
         if (elsewhere) {
-          report.scopeProblems.push(`« Retirer les lieux absents du fichier » retirerait ${elsewhere} lieu(x) de la source « ${opts.importSource} » hors de votre territoire : décochez cette option.`);
+          report.scopeProblems.push(`« Retirer les lieux absents du fichier » retirerait ${plural(elsewhere, 'lieu', 'lieux')} de la source « ${opts.importSource} » hors de votre territoire : décochez cette option.`);
         }
       }
       report.replaceKept = replaceBlockers(report, fileProblems, maxRefusedShare);
@@ -663,11 +665,11 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     }
     if (opts.scope) {
       if (outside.length) {
-        report.scopeProblems.unshift(`${outside.length} lieu(x) du fichier sont hors de votre territoire (${lines(outside)}) : retirez-les du fichier ou demandez l’import à l’équipe concernée.`);
+        report.scopeProblems.unshift(`${plural(outside.length, 'lieu du fichier est', 'lieux du fichier sont')} hors de votre territoire (${lines(outside)}) : retirez-les du fichier ou demandez l’import à l’équipe concernée.`);
       }
       if (movedFrom.length) {
         report.scopeProblems.unshift(
-          `${movedFrom.length} ligne(s) du fichier modifieraient des lieux de la source « ${opts.importSource} » situés hors de votre territoire (${lines(movedFrom)}) : seule l’équipe de leur territoire peut les modifier.`,
+          `${plural(movedFrom.length, 'ligne du fichier modifierait', 'lignes du fichier modifieraient')} des lieux de la source « ${opts.importSource} » situés hors de votre territoire (${lines(movedFrom)}) : seule l’équipe de leur territoire peut les modifier.`,
         );
       }
       if (report.scopeProblems.length && !opts.dryRun) throw new UserError(report.scopeProblems.join(' '), 403, 'file');

@@ -577,6 +577,10 @@ export async function recordValues(db: Db, actor: Actor, raws: Input[], o: { fie
 
 /** Writes values (upsert by series, kind and date) and refreshes their series' summaries. */
 export async function writeValues(tx: Queryable, actor: Actor, values: ValueInput[]): Promise<void> {
+  // One writer per series at a time (transaction-scoped locks, taken in a fixed order): two
+  // concurrent writes to a series cannot each refresh its summary without seeing the other's value.
+  const keys = [...new Set(values.map((v) => `roadmap:${v.indicatorId}:${v.territory.level}:${v.territory.code}`))].sort();
+  await tx.query('SELECT count(pg_advisory_xact_lock(hashtext(k))) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) AS s', [keys]);
   for (let i = 0; i < values.length; i += 5000) {
     const chunk = values.slice(i, i + 5000);
     await tx.query(

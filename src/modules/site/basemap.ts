@@ -266,7 +266,13 @@ export async function splitCommunes(gzFile: string, outDir: string, from = gzFil
   await Promise.all([...outs.values()].map((o) => new Promise<void>((resolve, reject) => o.end((e?: Error | null) => (e ? reject(e) : resolve())))));
   fs.writeFileSync(path.join(tmp, 'index.json'), JSON.stringify({ version: SPLIT_VERSION, from, boxes }));
   fs.rmSync(outDir, { recursive: true, force: true });
-  fs.renameSync(tmp, outDir);
+  try {
+    fs.renameSync(tmp, outDir);
+  } catch (e) {
+    // Another process (a parallel test, a second server on the same DATA_DIR) finished first.
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (!fs.existsSync(path.join(outDir, 'index.json'))) throw e;
+  }
   return boxes;
 }
 

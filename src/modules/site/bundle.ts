@@ -72,7 +72,7 @@ const maplibreCache = new Map<string, Asset>();
 
 /** One of MapLibre's distribution files (read and compressed once). */
 export function maplibreAsset(name: string): Asset | null {
-  if (!(name in MAPLIBRE_FILES)) return null;
+  if (!Object.hasOwn(MAPLIBRE_FILES, name)) return null; // `in` also finds constructor, toString…
   let a = maplibreCache.get(name);
   if (!a) {
     const dist = path.join(path.dirname(require.resolve('maplibre-gl/package.json')), 'dist');

@@ -7,6 +7,7 @@ import { ENUMS, LABELS, TYPOLOGIES, openingStatus, weekTable } from '../places/i
 import * as territories from '../territories/index.ts';
 import type { Commune, FilterField, Place, PlaceQuery, SiteData, Territory } from './data.ts';
 import { AggregateCache } from './cache.ts';
+import { own } from '../../platform/own.ts';
 
 function commune(c: territories.Commune): Commune {
   return { code: c.code, name: c.name, kind: c.kind, departement: c.departement, region: c.region, epci: c.epci, population: c.population, postalCodes: c.postalCodes, lat: c.lat, lon: c.lon };
@@ -69,10 +70,10 @@ export function siteData(db: Db): SiteData {
     },
     label(field, value) {
       // Plain words for residents, written by the places module next to the standard's values.
-      return LABEL_OVERRIDES[field]?.[value] ?? (LABELS as Record<string, Record<string, string>>)[field]?.[value] ?? value;
+      return own(own(LABEL_OVERRIDES as Record<string, Record<string, string>>, field), value) ?? own(own(LABELS as Record<string, Record<string, string>>, field), value) ?? value;
     },
     typologyLabel(code) {
-      return TYPOLOGIES[code] ?? code;
+      return own(TYPOLOGIES, code) ?? code;
     },
     enumValues(field: FilterField) {
       if (field === 'typologie') return Object.keys(TYPOLOGIES);

@@ -2,6 +2,7 @@
  * Territories: types and pure rules (no I/O): territory references, search-text parsing, GeoJSON
  * rings in PostgreSQL's polygon syntax, the COG year of a package version.
  */
+import { own } from '../../platform/own.ts';
 
 export interface Commune {
   code: string;
@@ -116,8 +117,11 @@ export function parseSearch(text: string): SearchQuery {
   }
   const folded = fold(rest.join(' '));
   const tokens = folded ? folded.split(' ') : [];
-  const words = tokens.map((t) => (ABBREVIATIONS[t] ? [t, ABBREVIATIONS[t]] : [t]));
-  const expanded = tokens.map((t) => ABBREVIATIONS[t] ?? t).join(' ');
+  const words = tokens.map((t) => {
+    const a = own(ABBREVIATIONS, t);
+    return a ? [t, a] : [t];
+  });
+  const expanded = tokens.map((t) => own(ABBREVIATIONS, t) ?? t).join(' ');
   return { code, words, compact: expanded.replace(/ /g, ''), folded: expanded };
 }
 

@@ -21,11 +21,14 @@ interface Operation {
   parameters?: Param[];
 }
 
+const TYPES: Record<string, string> = { string: 'texte', integer: 'entier', number: 'nombre', boolean: 'booléen (true ou false)', array: 'liste', object: 'objet', null: 'vide' };
+const WHERE: Record<string, string> = { query: 'adresse (requête)', path: 'chemin', header: 'en-tête', cookie: 'cookie' };
+
 function typeOf(p: Param): string {
   const s = p.schema ?? {};
   if (s.enum) return s.enum.map(String).join(' | ');
-  if (Array.isArray(s.type)) return s.type.join(' | ');
-  return s.type ?? (s.anyOf ? 'texte ou liste' : 'texte');
+  if (Array.isArray(s.type)) return s.type.map((t) => TYPES[t] ?? t).join(' ou ');
+  return s.type ? (TYPES[s.type] ?? s.type) : s.anyOf ? 'texte ou liste' : 'texte';
 }
 
 export function renderApiDocs(doc: { info?: { title?: string; description?: string }; paths?: Record<string, Record<string, Operation>> }, theme: Theme): string {
@@ -43,7 +46,7 @@ export function renderApiDocs(doc: { info?: { title?: string; description?: stri
       ? html`<table><caption class="visually-hidden">Paramètres de ${method.toUpperCase()} ${path}</caption>
   <thead><tr><th scope="col">Paramètre</th><th scope="col">Où</th><th scope="col">Type</th><th scope="col">Description</th></tr></thead>
   <tbody>${params.map(
-    (p) => html`<tr><td><code>${p.name}</code>${p.required ? ' (obligatoire)' : ''}</td><td>${p.in}</td><td>${typeOf(p)}</td><td>${p.description ?? p.schema?.description ?? ''}</td></tr>`,
+    (p) => html`<tr><td><code>${p.name}</code>${p.required ? ' (obligatoire)' : ''}</td><td>${WHERE[p.in] ?? p.in}</td><td>${typeOf(p)}</td><td>${p.description ?? p.schema?.description ?? ''}</td></tr>`,
   )}</tbody></table>`
       : html`<p>Aucun paramètre.</p>`
   }

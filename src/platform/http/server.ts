@@ -39,6 +39,60 @@ export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerRespo
  */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
+const ALL_ROUTES = Symbol.for('maillage.http.routes');
+
+/** A route as registered, with its zod schema when it has one. */
+export interface ServerRoute {
+  method: string;
+  url: string;
+  schema: { querystring?: unknown; params?: unknown; hide?: boolean } | null;
+}
+
+/** Every route of the server, platform and modules alike (tests: the fuzz test walks them all). */
+export function serverRoutes(app: object): readonly ServerRoute[] {
+  let scope: object | null = app;
+  while (scope) {
+    const r = (scope as Record<symbol, ServerRoute[] | undefined>)[ALL_ROUTES];
+    if (r) return r.slice();
+    scope = Object.getPrototypeOf(scope);
+  }
+  return [];
+}
+
+function checkQueryString(qs: string): void {
+  for (const pair of qs.split('&')) {
+    if (!pair) continue;
+    const eq = pair.indexOf('=');
+    const rawName = eq < 0 ? pair : pair.slice(0, eq);
+    const rawValue = eq < 0 ? '' : pair.slice(eq + 1);
+    let name: string;
+    try {
+      name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+    } catch {
+      throw new UserError(`Paramètre « ${rawName.slice(0, 50)} » : nom mal encodé (UTF-8 attendu).`, 400, rawName.slice(0, 50));
+    }
+    let value: string;
+    try {
+      value = decodeURIComponent(rawValue.replace(/\+/g, ' '));
+    } catch {
+      throw new UserError(`Paramètre « ${name.slice(0, 50)} » : valeur mal encodée (texte UTF-8 attendu).`, 400, name.slice(0, 50));
+    }
+    if (name.includes('\0') || value.includes('\0')) throw new UserError(`Paramètre « ${name.replace(/\0/g, '').slice(0, 50)} » : caractère nul interdit.`, 400, name.slice(0, 50));
+  }
+}
+
+/** Strings of a parsed body (form or JSON): no NUL character (files of a multipart body are Buffers, not checked). */
+function checkText(v: unknown, field: string, depth: number): void {
+  if (depth > 20) return;
+  if (typeof v === 'string') {
+    if (v.includes('\0')) throw new UserError(`Champ « ${field} » : caractère nul interdit.`, 400, field);
+  } else if (Array.isArray(v)) {
+    v.forEach((x) => checkText(x, field, depth + 1));
+  } else if (v && typeof v === 'object' && !Buffer.isBuffer(v)) {
+    for (const [k, x] of Object.entries(v)) checkText(x, depth === 0 ? k : `${field}.${k}`, depth + 1);
+  }
+}
+
 export async function createServer(ctx: AppContext): Promise<App> {
   const app = Fastify({
     loggerInstance: ctx.log as unknown as FastifyBaseLogger,
@@ -46,6 +100,25 @@ export async function createServer(ctx: AppContext): Promise<App> {
     bodyLimit: DEFAULT_BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<ZodTypeProvider>();
+  const routes: ServerRoute[] = [];
+  Object.defineProperty(app, ALL_ROUTES, { value: routes });
+  app.addHook('onRoute', (opts) => {
+    for (const method of Array.isArray(opts.method) ? opts.method : [opts.method]) {
+      if (method !== 'HEAD') routes.push({ method, url: opts.url, schema: (opts.schema ?? null) as ServerRoute['schema'] });
+    }
+  });
+  // Text the database cannot hold or that is not text at all is refused at the door, for every
+  // route, naming the parameter: a NUL character (PostgreSQL refuses 0x00) or a percent-escape
+  // that is not UTF-8 (`q=%ff%fe`), in the query string or in a form/JSON body.
+  app.addHook('onRequest', async (req) => {
+    const q = req.url.indexOf('?');
+    if (q >= 0) checkQueryString(req.url.slice(q + 1));
+    const path = q >= 0 ? req.url.slice(0, q) : req.url;
+    if (/%00/.test(path)) throw new UserError('L’adresse contient un caractère nul.', 400, null);
+  });
+  app.addHook('preValidation', async (req) => {
+    if (req.body && typeof req.body === 'object' && !Buffer.isBuffer(req.body)) checkText(req.body, 'body', 0);
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -53,9 +126,9 @@ export async function createServer(ctx: AppContext): Promise<App> {
     openapi: {
       openapi: '3.1.0',
       info: {
-        title: 'Maillage API',
+        title: 'API de Maillage',
         version: '1',
-        description: 'Places offering digital help (standard « lieux de médiation numérique »), territories and related data.',
+        description: 'Les lieux d’aide au numérique (standard « lieux de médiation numérique »), les territoires et les données associées.',
       },
       servers: [{ url: ctx.config.publicUrl }],
     },

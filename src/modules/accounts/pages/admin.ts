@@ -312,7 +312,7 @@ export function registerAdminPages(app: App, deps: AccountsDeps): void {
     const before = Number(queryValue(req, 'avant'));
     const entries = await listAudit(deps.db, { beforeSeq: Number.isInteger(before) && before > 0 ? before : undefined, limit: 100 });
     const expected = (queryValue(req, 'tete') ?? '').trim();
-    const check = queryValue(req, 'verifier') === '1' ? await verifyAudit(deps.db, { expectHead: expected || undefined }).catch((err: Error) => ({ ok: false as const, count: 0, seq: 0, reason: err.message })) : null;
+    const check = queryValue(req, 'verifier') === '1' ? await verifyAudit(deps.db, { expectHead: expected || undefined }).catch(() => ({ ok: false as const, count: 0, seq: 0, reason: 'la tête saisie n’a pas la forme « numéro:empreinte » (l’empreinte a 64 chiffres hexadécimaux), comme l’affiche cette page' })) : null;
     const head = await auditHead(deps.db);
     const last = entries[entries.length - 1];
     return send(reply, 200, renderPage(deps, {

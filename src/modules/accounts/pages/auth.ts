@@ -40,6 +40,7 @@ import {
 } from '../http.ts';
 import { csrfField, errorSummary, field, formatDate, notice, renderPage, titleWithErrors, type FieldError } from './ui.ts';
 import { formValue, param, queryValue } from './forms.ts';
+import { isLoopback } from '../../../platform/config.ts';
 
 const SIGNIN_LIMIT = { rateLimit: { max: 30, timeWindow: '1 minute' } };
 const MAIL_LIMIT = { rateLimit: { max: 10, timeWindow: '1 minute' } };
@@ -338,7 +339,13 @@ export function registerAuthPages(app: App, deps: AccountsDeps): void {
 
   // ---- development outbox (never in production)
   if (deps.mailer.usesOutbox) {
-    app.get('/compte/outbox', async (_req, reply) => {
+    app.get('/compte/outbox', async (req, reply) => {
+      // Sign-in and invitation links of everyone: only for a browser on this machine, never
+      // through a proxy (which would make every visitor look local).
+      const proxied = req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined || req.headers['x-real-ip'] !== undefined;
+      if (!isLoopback(req.socket.remoteAddress) || proxied) {
+        return send(reply, 403, simplePage(deps, 'Accès refusé', html`<h1>Accès refusé</h1><p>La boîte d’envoi de développement ne s’affiche que sur la machine qui fait tourner le serveur.</p>`));
+      }
       const messages = await readOutbox(deps.db);
       return send(reply, 200, simplePage(deps, 'Messages envoyés (développement)', html`<h1>Messages envoyés (développement)</h1>
         <p>Cette page n’existe qu’en développement : elle montre les e-mails que la plateforme aurait envoyés.</p>

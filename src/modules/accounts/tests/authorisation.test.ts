@@ -147,7 +147,7 @@ describe('authorisation matrix: accounts back office', () => {
     assert.ok(posts.length >= 20, `${posts.length} form routes`);
     const accepted: string[] = [];
     for (const r of posts) {
-      const url = r.url.replace(/:(\w+)/g, (_m, name: string) => (name === 'id' || name === 'uid' || name === 'grantId' ? crypto.randomUUID() : 'x'));
+      const url = r.url.replace(/:(\w+)/g, (_m, name: string) => (name === 'id' || name === 'uid' || name === 'grantId' ? crypto.randomUUID() : name === 'level' ? 'departement' : name === 'code' ? '69' : 'x'));
       const res = await b.post(url, { email: 'a@exemple.fr', password: 'x', code: '123456' }, { csrf: false });
       if (res.status !== 403 || !/formulaire a expiré/.test(res.body)) accepted.push(`${r.url} → ${res.status}`);
     }

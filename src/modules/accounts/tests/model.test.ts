@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { can, progressiveDelay, requiresMfa, safeReturnTo, scopesFor, validateGrant, type Action, type Actor, type Resource, type RoleGrant } from '../model.ts';
+import { can, passwordProblem, progressiveDelay, requiresMfa, safeReturnTo, scopesFor, validateGrant, type Action, type Actor, type Resource, type RoleGrant } from '../model.ts';
 import { checkTotp, newTotpSecret, totpCode } from '../totp.ts';
 import { recoveryCodeHash } from '../crypto.ts';
 
@@ -160,5 +160,19 @@ describe('sign-in rules', () => {
     assert.notEqual(a, recoveryCodeHash('k1', 'user-b', 'ABCDE-FGHJK'));
     assert.notEqual(a, recoveryCodeHash('k2', 'user-a', 'ABCDE-FGHJK'));
     assert.match(a, /^[0-9a-f]{64}$/);
+  });
+});
+
+describe('password policy', () => {
+  test('common passwords, keyboard walks and the site\'s own words are refused; passphrases pass', () => {
+    for (const p of ['password1234', 'azertyuiopqs', '123456789012', 'motdepasse123', 'Maillage2024!!', 'soleil123456', 'qwertyuiop12']) {
+      assert.match(passwordProblem(p) ?? '', /deviner|courants/, p);
+    }
+    // The person's own name or address as the base of the password.
+    assert.ok(passwordProblem('dominique1990!', 'dominique@example.fr'));
+    assert.ok(passwordProblem('Val-de-Maille 2026 !', undefined, ['Val-de-Maille']));
+    for (const p of ['une phrase de passe assez longue', 'un tout nouveau mot de passe', 'j3 suis un Chat vert à Caen']) {
+      assert.equal(passwordProblem(p, 'camille@example.fr', ['Maillage', 'Camille Martin']), null, p);
+    }
   });
 });

@@ -17,7 +17,7 @@ import { buildApp } from '../../../app.ts';
 import { loadConfig, projectRoot } from '../../../platform/config.ts';
 import { createLogger } from '../../../platform/log.ts';
 import { openDb, type Db } from '../../../platform/db/index.ts';
-import { listAudit, recordAudit } from '../../../platform/audit/index.ts';
+import { configureAudit, listAudit, recordAudit } from '../../../platform/audit/index.ts';
 import { accountsModule } from '../index.ts';
 import { readOutbox } from '../mail.ts';
 import { MAX_FAILURES_PER_EMAIL } from '../model.ts';
@@ -267,6 +267,9 @@ describe('`maillage audit verify` as a real command', () => {
     try {
       const pgliteDir = path.join(dir, 'pglite');
       let db = await openDb({ databaseUrl: null, pgliteDir, loadDataDir: new Blob([fs.readFileSync(fixturePath())]) });
+      // The entries are signed as a server with the CLI's configuration would sign them (earlier
+      // tests in this file built apps with other keys, and the audit keys are per process).
+      configureAudit(loadConfig({ ...process.env, DATABASE_URL: '', DATA_DIR: dir }));
       for (let i = 1; i <= 5; i++) await recordAudit(db, { actorId: null, action: 'accounts.test.entry', objectType: 'test', objectId: String(i), after: { n: i } });
       await db.close();
       const cli = () =>

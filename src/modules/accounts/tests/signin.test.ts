@@ -32,6 +32,14 @@ describe('accounts: invitation, sign-in, sessions, 2FA, reset, magic link', () =
     assert.equal(res.status, 400);
     assert.match(res.body, /href="#f-password"/);
     assert.match(res.body, /aria-invalid="true"/);
+    // Common passwords and the site's own words are refused, and nothing is saved: the link still works.
+    for (const weak of ['password1234', 'azertyuiopqs', 'Maillage2024!!', 'camillemartin']) {
+      res = await b.post(link, { displayName: 'Camille Martin', password: weak });
+      assert.equal(res.status, 400, weak);
+      assert.match(res.body, /href="#f-password"/);
+    }
+    const still = await t.db.query<{ password_hash: string | null; status: string }>('SELECT password_hash, status FROM accounts.users WHERE lower(email) = $1', ['camille@example.fr']);
+    assert.equal(still.rows[0]!.password_hash, null);
     res = await b.post(link, { displayName: 'Camille Martin', password: PASSWORD });
     assert.equal(res.status, 303);
     assert.equal(res.location, '/compte');
@@ -248,7 +256,9 @@ describe('accounts: invitation, sign-in, sessions, 2FA, reset, magic link', () =
   });
 
   test('the development outbox page lists messages; the audit chain is intact after all this', async () => {
-    const res = await new Browser(t.app).get('/compte/outbox');
+    // Only a browser on this machine sees it (the links in it are everyone's sign-in links).
+    assert.equal((await new Browser(t.app).get('/compte/outbox')).status, 403);
+    const res = await new Browser(t.app, '127.0.0.1').get('/compte/outbox');
     assert.equal(res.status, 200);
     assert.match(res.body, /Réinitialiser votre mot de passe/);
     assert.equal((await verifyAudit(t.db)).ok, true);

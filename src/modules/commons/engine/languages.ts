@@ -1,4 +1,5 @@
 /** Language of a file from its name (extension or well-known file names). */
+import { own } from '../../../platform/own.ts';
 const BY_EXT: Record<string, string> = {
   js: 'javascript', mjs: 'javascript', cjs: 'javascript', jsx: 'javascript',
   ts: 'typescript', mts: 'typescript', cts: 'typescript', tsx: 'typescript',
@@ -16,12 +17,13 @@ const BY_NAME: Record<string, string> = { Makefile: 'make', Kconfig: 'kconfig', 
 
 export function languageOf(path: string): string | null {
   const base = path.slice(path.lastIndexOf('/') + 1);
-  if (BY_NAME[base]) return BY_NAME[base]!;
+  const byName = own(BY_NAME, base);
+  if (byName) return byName;
   if (base.startsWith('Kconfig')) return 'kconfig';
   const dot = base.lastIndexOf('.');
   if (dot <= 0) return null;
   const ext = base.slice(dot + 1);
-  return BY_EXT[ext] ?? BY_EXT[ext.toLowerCase()] ?? null;
+  return own(BY_EXT, ext) ?? own(BY_EXT, ext.toLowerCase()) ?? null;
 }
 
 /** Names users type for `lang:` mapped to our language names. */

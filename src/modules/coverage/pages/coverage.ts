@@ -416,7 +416,7 @@ export function registerCoveragePages(app: App, ctx: AppContext) {
 
   app.get('/couverture/assets/:file', { schema: hide }, async (req, reply) => {
     const name = (req.params as { file: string }).file;
-    const a = ASSETS[name];
+    const a = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
     if (!a) return reply.callNotFound();
     let body = assetCache.get(name);
     if (!body) {

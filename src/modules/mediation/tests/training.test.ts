@@ -10,6 +10,7 @@ import { ValidationFailed } from '../model.ts';
 import { mediationIndicators } from '../indicators.ts';
 import * as training from '../training.ts';
 import { makePlace } from './support.ts';
+import { accountsTesting } from '../../accounts/index.ts';
 
 describe('mediation: training paths', () => {
   let t: Awaited<ReturnType<typeof testApp>>;
@@ -113,5 +114,40 @@ describe('mediation: training paths', () => {
     const { rows } = await t.db.query<{ competence: string; level: number }>(`SELECT competence, level FROM mediation.competence_result r JOIN mediation.learner l ON l.id = r.learner_id WHERE l.email_key = 'camille@exemple.fr' ORDER BY competence`);
     assert.deepEqual(rows, [{ competence: '1.1', level: 3 }, { competence: '4.1', level: 2 }]);
     await assert.rejects(training.importPix(t.ctx, actor, session, 'a;b\n1;2'), /adresse e-mail/);
+  });
+
+  test('HTTP: public registration (errors named, nothing saved); session lists only for the provider or staff', async () => {
+    const session = await training.createSession(t.ctx, actor, { pathId, startsOn: '2026-10-01', capacity: '5', placeUid: place });
+    const rows = async () => (await t.db.query('SELECT id, status FROM mediation.registration WHERE session_id = $1 ORDER BY seq', [session])).rows;
+    const visitor = new accountsTesting.Browser(t.app, '192.0.2.77');
+    const page = await visitor.get(`/formations/sessions/${session}`);
+    assert.equal(page.status, 200);
+    const bad = await visitor.post(`/formations/sessions/${session}/inscription`, { name: 'A', email: 'pas-une-adresse', constructor: 'x', __proto__: 'y' } as Record<string, string>);
+    assert.equal(bad.status, 422);
+    assert.match(bad.body, /adresse e-mail valide/);
+    assert.deepEqual(await rows(), []);
+    const ok = await visitor.post(`/formations/sessions/${session}/inscription`, { name: 'Alex Petit', email: 'alex@exemple.fr' });
+    assert.equal(ok.status, 201);
+    assert.match(ok.body, /Inscription confirmée/);
+    const before = await rows();
+    assert.equal(before.length, 1);
+    const deps = accountsTesting.depsOf(t.app);
+    const med = await accountsTesting.makeUser(deps, 'formation-med@exemple.fr', [{ role: 'mediator', scopeKind: 'region', scopeId: '28' }], 'Médiateur');
+    const mb = await accountsTesting.signedInBrowser(t.app, deps, med, '192.0.2.78');
+    assert.equal((await mb.get(`/mediation/formations/sessions/${session}`)).status, 403);
+    await mb.get('/mediation');
+    const regId = (before[0] as { id: string }).id;
+    assert.equal((await mb.post(`/mediation/formations/inscriptions/${regId}/annuler`, {})).status, 403);
+    assert.equal((await mb.post(`/mediation/formations/inscriptions/${regId}/terminer`, {})).status, 403);
+    assert.deepEqual(await rows(), before);
+    const staff = await accountsTesting.makeUser(deps, 'formation-staff@exemple.fr', [{ role: 'regional_staff', scopeKind: 'region', scopeId: '28' }], 'Agent');
+    const sb = await accountsTesting.signedInBrowser(t.app, deps, staff, '192.0.2.79');
+    const list = await sb.get(`/mediation/formations/sessions/${session}`);
+    assert.equal(list.status, 200);
+    assert.match(list.body, /Alex Petit/);
+    const early = await sb.post(`/mediation/formations/inscriptions/${regId}/terminer`, {});
+    assert.equal(early.status, 409);
+    assert.match(early.body, /Il manque la présence/);
+    assert.deepEqual(await rows(), before);
   });
 });

@@ -67,7 +67,18 @@ ${b.envelopes.length
     : ''}`;
 }
 
+/** The rendered tree of a barometer, kept with it (the barometer object lives as long as its data version). */
+const renderedTrees = new WeakMap<Barometer, Raw>();
+
 function tree(b: Barometer, node: (n: PlanNode) => Raw): Raw {
+  const done = renderedTrees.get(b);
+  if (done) return done;
+  const out = renderTree(b, node);
+  renderedTrees.set(b, out);
+  return out;
+}
+
+function renderTree(b: Barometer, node: (n: PlanNode) => Raw): Raw {
   const byParent = new Map<string | null, PlanNode[]>();
   for (const n of b.nodes) byParent.set(n.parentId, [...(byParent.get(n.parentId) ?? []), n]);
   const level = (parent: string | null, depth: number): Raw => {

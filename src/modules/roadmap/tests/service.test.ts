@@ -227,6 +227,15 @@ describe('indicators and progress', () => {
     assert.equal(progress.get(axe.id), 0.5);
   });
 
+  test('concurrent writes to one series keep its summary exact', async () => {
+    const t = { level: 'region', code: '28' };
+    await Promise.all(Array.from({ length: 8 }, (_, i) => service.recordValues(db, `u${i}`, [{ indicatorId: 'lycees-connectes', territory: t, kind: 'result', date: `2023-0${i + 1}-01`, value: 61 + i }])));
+    const rows = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM roadmap.indicator_value WHERE indicator_id = 'lycees-connectes'`);
+    const sum = (await db.query<{ value_count: number; latest_value: number }>(`SELECT value_count, latest_value FROM roadmap.series_summary WHERE indicator_id = 'lycees-connectes'`)).rows[0]!;
+    assert.equal(Number(sum.value_count), rows.rows[0]!.n);
+    assert.equal(Number(sum.latest_value), 68);
+  });
+
   test('live indicators: registered computations, recomputed as a dated series; typed results refused', async () => {
     registerIndicator({
       id: 'test.plans-count',

@@ -9,6 +9,7 @@ import { activeFilterCount, emptyState, PAGE_SIZE, RADII, stateToApiQuery, state
 import { communeLabel, type Resolution } from '../resolve.ts';
 import { FILTER_LEGENDS, T } from '../strings.ts';
 import { formatDistance, formatPhone, LEVEL_NAMES, mapStyleAttrs, page, searchHint, placeHref, SCRIPT_SITE, territoryHref, type SiteContext } from './common.ts';
+import { own } from '../../../platform/own.ts';
 
 /**
  * Fetches one numbered page of results: the first 500 results in one query (keeping the last
@@ -114,7 +115,7 @@ export function filtersForm(ctx: SiteContext, s: SearchState, r: Resolution, cou
       options: values.map((v) => ({
         value: v,
         label: field === 'typologie' ? ctx.data.typologyLabel(v) : ctx.data.label(field, v),
-        count: field === 'services' && counts ? (counts[v] ?? 0) : undefined,
+        count: field === 'services' && counts ? (own(counts, v) ?? 0) : undefined,
       })),
     });
   });
@@ -256,7 +257,7 @@ export function resultsBody(ctx: SiteContext, v: ResultsView, o: { action: strin
         ? html`<section aria-labelledby="telecharger" class="no-print"><h2 id="telecharger">${T.download}</h2>
       <p class="hint">Au format du standard national des lieux de médiation numérique.</p>
       <ul class="downloads">
-        <li><a class="button secondary" href="/api/v1/places.csv?${apiQuery}" download>Tableur (CSV, ${plural(total, 'lieu', 'lieux')})</a></li>
+        <li><a class="button secondary" href="/api/v1/places.csv?${apiQuery}${apiQuery ? '&' : ''}spreadsheet=1" download>Tableur (CSV, ${plural(total, 'lieu', 'lieux')})</a></li>
         <li><a class="button secondary" href="/api/v1/places.geojson?${apiQuery}" download>Carte (GeoJSON)</a></li>
       </ul>
       <p><button type="button" class="secondary" data-share hidden>Copier le lien de cette recherche</button> <button type="button" class="secondary" data-print hidden>Imprimer la liste</button></p>

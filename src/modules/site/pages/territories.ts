@@ -1,6 +1,7 @@
 /**
  * Territory pages: régions, départements and communes with their places counted by service.
  */
+import { own } from '../../../platform/own.ts';
 import { html, type Raw } from '../../../platform/html/html.ts';
 import { breadcrumb, formatNumber, plural } from '../../../platform/html/components.ts';
 import type { Territory, TerritoryRef } from '../data.ts';
@@ -22,7 +23,7 @@ function serviceCounts(ctx: SiteContext, counts: Record<string, number>, territo
   const rows = services.map(
     (s) =>
       html`<tr><th scope="row">${ctx.data.label('services', s)}</th><td>${
-        counts[s] ? html`<a href="/recherche?territory=${encodeURIComponent(territoryRef)}&amp;services=${encodeURIComponent(s)}">${plural(counts[s]!, 'lieu', 'lieux')}</a>` : 'aucun lieu'
+        own(counts, s) ? html`<a href="/recherche?territory=${encodeURIComponent(territoryRef)}&amp;services=${encodeURIComponent(s)}">${plural(own(counts, s)!, 'lieu', 'lieux')}</a>` : 'aucun lieu'
       }</td></tr>`,
   );
   return html`<table><caption>Nombre de lieux par service proposé</caption><thead><tr><th scope="col">Service</th><th scope="col">Lieux</th></tr></thead><tbody>${rows}</tbody></table>`;

@@ -294,12 +294,12 @@ describe('places back office', () => {
     await staff.get('/gestion/territoires/departement/27/import');
     const elsewhere = csvHeaderLine() + [rows3[0]!, record({ id: 'imp-lyon', nom: 'Point numérique Lyon', ...LYON, courriels: [] })].map((r) => toCsvLine(r)).join('');
     res = await postMultipart(t.app, staff, '/gestion/territoires/departement/27/import', { source: 'reseau-test' }, [{ field: 'file', fileName: 'lieux.csv', content: elsewhere }]);
-    assert.match(res.body, /1 lieu\(x\) du fichier sont hors de votre territoire \(ligne 3\)/);
+    assert.match(res.body, /1 lieu du fichier est hors de votre territoire \(ligne 3\)/);
     assert.doesNotMatch(res.body, /name="upload"/);
     // So does removing the source's places elsewhere.
     await t.db.query(`UPDATE places.place SET region = '84', departement = '69' WHERE import_source = 'reseau-test' AND id = 'imp-3'`);
     res = await postMultipart(t.app, staff, '/gestion/territoires/departement/27/import', { source: 'reseau-test', replace: '1' }, [{ field: 'file', fileName: 'lieux.csv', content: csvHeaderLine() + toCsvLine(rows3[0]!) }]);
-    assert.match(res.body, /retirerait 1 lieu\(x\) de la source « reseau-test » hors de votre territoire/);
+    assert.match(res.body, /retirerait 1 lieu de la source « reseau-test » hors de votre territoire/);
     // Confirming twice does not import twice.
     assert.equal((await staff.post('/gestion/territoires/departement/27/import/confirmer', { upload })).status, 400);
   });
