@@ -2,6 +2,7 @@
  * The catalogue's types and pure rules: software records, reading publiccode.yml and
  * codemeta.json, which paths are vendored or generated, names and slugs. No I/O here.
  */
+import { slugify as slugOf } from '../../platform/slug.ts';
 import YAML from 'yaml';
 import { RE2JS } from 're2js';
 import { globToRegex } from './engine/query.ts';
@@ -85,15 +86,9 @@ export function compileSkips(o: IndexOptions) {
   return { vendored: globList(o.vendored), generated: globList(o.generated) };
 }
 
+/** A software's slug: the platform's slug of its name, « logiciel » when nothing is left. */
 export function slugify(name: string): string {
-  const s = name
-    .normalize('NFD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 80);
-  return s || 'logiciel';
+  return slugOf(name) || 'logiciel';
 }
 
 /** A repository's short name from its URL or path: "https://x/y/foo.git" → "foo". */

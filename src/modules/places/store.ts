@@ -1,6 +1,7 @@
 /**
  * SQL for the places module's own tables (schema `places`). Nothing else touches them.
  */
+import { slugify } from '../../platform/slug.ts';
 import crypto from 'node:crypto';
 import type { Db, Queryable } from '../../platform/db/index.ts';
 import type { CoordinatesPrecision, FieldName, PlaceRecord } from './model/types.ts';
@@ -344,15 +345,7 @@ export const JSON_PROJECTION: Projection<PlaceJsonText> = {
   uid: (j) => j.uid,
 };
 
-export function slugify(text: string): string {
-  return text
-    .normalize('NFD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 80);
-}
+export { slugify };
 
 export function rowToPlace(r: Record<string, unknown>): Place {
   const place = {} as Record<string, unknown>;

@@ -3,6 +3,7 @@
  * objects, SIRET checksum, input validation (each error names its field), the PILOTE progress
  * formula and the Decidim-style roll-up of progress through the tree.
  */
+import { slugify } from '../../platform/slug.ts';
 import { UserError } from '../../platform/http/errors.ts';
 
 export const STATUSES = ['a_venir', 'en_cours', 'realise', 'en_pause', 'abandonne', 'bloque', 'en_retard'] as const;
@@ -288,15 +289,7 @@ export function parseLinks(v: unknown, field = 'links'): Link[] {
   return out;
 }
 
-export function slugify(s: string): string {
-  return s
-    .normalize('NFD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 80);
-}
+export { slugify };
 
 export const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$/;
 /** An indicator's identifier: lower-case letters, digits, dots, dashes, underscores (100 at most). */
