@@ -173,7 +173,7 @@ describe('places back office in a browser', { skip: skipReason }, () => {
     await s.page.getByLabel('Source (producteur de la donnée)').fill('reseau-eure');
     await s.page.getByRole('button', { name: 'Vérifier le fichier' }).click();
     await s.page.getByRole('heading', { name: 'Rapport de validation' }).waitFor();
-    const report = (await s.page.locator('table.data').textContent()) ?? '';
+    const report = (await s.page.locator('table.data', { hasText: 'Code postal2700A' }).textContent()) ?? '';
     assert.match(report, /4Code postal2700A/);
     await expectAccessible(s.page, 'import report');
     await screenshot(s.page, 'backoffice-import-report');
@@ -183,7 +183,7 @@ describe('places back office in a browser', { skip: skipReason }, () => {
     await s.page.getByRole('link', { name: 'Voir le détail de cet import' }).click();
     await expectAccessible(s.page, 'import run');
     await s.page.goto(server.url + '/gestion/territoires/departement/27/import');
-    assert.match((await s.page.locator('table.data').textContent()) ?? '', /reseau-eurepoints\.csv/);
+    assert.match((await s.page.locator('table.data', { hasText: 'points.csv' }).textContent()) ?? '', /reseau-eurepoints\.csv/);
     assert.deepEqual(s.errors, []);
     await s.context.close();
   });

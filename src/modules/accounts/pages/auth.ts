@@ -350,7 +350,7 @@ export function registerAuthPages(app: App, deps: AccountsDeps): void {
       return send(reply, 200, simplePage(deps, 'Messages envoyés (développement)', html`<h1>Messages envoyés (développement)</h1>
         <p>Cette page n’existe qu’en développement : elle montre les e-mails que la plateforme aurait envoyés.</p>
         ${messages.length ? '' : html`<p>Aucun message.</p>`}
-        ${messages.map((m) => html`<article><h2>${m.subject}</h2><p>À : ${m.recipient} — ${formatDate(m.createdAt)}</p><pre>${m.body}</pre></article>`)}`));
+        ${messages.map((m) => html`<article><h2>${m.subject}</h2><p>À : ${m.recipient} — ${formatDate(m.createdAt)}</p><pre tabindex="0">${m.body}</pre></article>`)}`));
     });
   }
 }

@@ -51,7 +51,7 @@ describe('browser imports stay in the importer’s territory', () => {
     let res = await postMultipart(t.app, staff69, '/gestion/territoires/departement/69/import', { source: 'reseau-76' }, [{ field: 'file', fileName: 'lieux.csv', content: file }]);
     assert.equal(res.status, 200);
     assert.match(res.body, /existe dans les données sans être décrite/);
-    assert.match(res.body, /modifieraient des lieux de la source « reseau-76 » situés hors de votre territoire \(ligne 2\)/);
+    assert.match(res.body, /1 ligne du fichier modifierait des lieux de la source « reseau-76 » situés hors de votre territoire \(ligne 2\)/);
     assert.doesNotMatch(res.body, /name="upload"/);
     await t.db.query(`INSERT INTO places.source (name, label, territories) VALUES ('reseau-76', 'Réseau 76', '{departement:76}')`);
     const tied = await snapshot();
