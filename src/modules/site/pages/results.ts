@@ -222,6 +222,10 @@ export function resultsBody(ctx: SiteContext, v: ResultsView, o: { action: strin
   const extraQuery = extra.length ? '&' + new URLSearchParams(extra).toString() : '';
   const href = (st: SearchState) => `${o.action}?${stateToQuery(st)}${extraQuery}`;
   const apiQuery = stateToApiQuery(s, r.query);
+  // The exports take the search without its order (they have their own): no `sort`.
+  const exportParams = new URLSearchParams(apiQuery);
+  exportParams.delete('sort');
+  const exportQuery = exportParams.toString();
   const list = result
     ? result.items.length
       ? html`<ol class="place-list" id="liste-lieux" start="${(s.page - 1) * PAGE_SIZE + 1}">${result.items.map((it, i) => placeCard(ctx, it.place, it.distanceKm, 3, target, i === 0 && !target ? 'premier-resultat' : undefined))}</ol>`
@@ -257,8 +261,8 @@ export function resultsBody(ctx: SiteContext, v: ResultsView, o: { action: strin
         ? html`<section aria-labelledby="telecharger" class="no-print"><h2 id="telecharger">${T.download}</h2>
       <p class="hint">Au format du standard national des lieux de médiation numérique.</p>
       <ul class="downloads">
-        <li><a class="button secondary" href="/api/v1/places.csv?${apiQuery}${apiQuery ? '&' : ''}spreadsheet=1" download>Tableur (CSV, ${plural(total, 'lieu', 'lieux')})</a></li>
-        <li><a class="button secondary" href="/api/v1/places.geojson?${apiQuery}" download>Carte (GeoJSON)</a></li>
+        <li><a class="button secondary" href="/api/v1/places.csv?${exportQuery}${exportQuery ? '&' : ''}spreadsheet=1" download>Tableur (CSV, ${plural(total, 'lieu', 'lieux')})</a></li>
+        <li><a class="button secondary" href="/api/v1/places.geojson?${exportQuery}" download>Carte (GeoJSON)</a></li>
       </ul>
       <p><button type="button" class="secondary" data-share hidden>Copier le lien de cette recherche</button> <button type="button" class="secondary" data-print hidden>Imprimer la liste</button></p>
       <p class="hint" data-share-status role="status"></p></section>`
