@@ -216,8 +216,9 @@ describe('places back office in a browser', { skip: skipReason }, () => {
     const ad = await signedIn(admin);
     await ad.page.goto(server.url + '/gestion/sources');
     await expectAccessible(ad.page, 'sources');
-    await ad.page.getByLabel('Identifiant de la source (obligatoire)').fill('reseau-eure');
-    await ad.page.getByLabel('Nom lisible (obligatoire)').fill('Réseau des EPN de l’Eure');
+    // (« reseau-eure » exists already: the browser import above created it, tied to the Eure.)
+    await ad.page.getByLabel('Identifiant de la source (obligatoire)').fill('reseau-calvados');
+    await ad.page.getByLabel('Nom lisible (obligatoire)').fill('Réseau des EPN du Calvados');
     await ad.page.getByRole('button', { name: 'Enregistrer la source' }).click();
     await ad.page.getByText('Source enregistrée.').waitFor();
     await expectAccessible(ad.page, 'source');
