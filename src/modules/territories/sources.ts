@@ -10,6 +10,8 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { TerritorySources } from '../../platform/config.ts';
@@ -158,9 +160,45 @@ function describeNetworkError(err: unknown): string {
   return cause ? `${e.message ?? 'fetch failed'} (${cause})` : (e.message ?? String(err));
 }
 
+/** One GET with node:http(s), following up to five redirects; the answer is handed over unread. */
+function get(url: string, signal: AbortSignal, redirects = 5): Promise<{ res: http.IncomingMessage; url: string }> {
+  return new Promise((resolve, reject) => {
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      reject(new Error(`invalid address ${url}`));
+      return;
+    }
+    const lib = target.protocol === 'https:' ? https : target.protocol === 'http:' ? http : null;
+    if (!lib) {
+      reject(new Error(`unsupported protocol ${target.protocol}`));
+      return;
+    }
+    const req = lib.get(target, { signal, headers: { 'accept-encoding': 'gzip', 'user-agent': 'Maillage (territories load)' } }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 300 && status < 400 && res.headers.location) {
+        res.resume();
+        if (redirects === 0) {
+          reject(new Error(`too many redirects from ${url}`));
+          return;
+        }
+        get(new URL(res.headers.location, target).href, signal, redirects - 1).then(resolve, reject);
+        return;
+      }
+      resolve({ res, url: target.href });
+    });
+    req.on('error', reject);
+  });
+}
+
 /**
  * Downloads one address to `dest`, refusing a non-200 answer, a body shorter than its
  * Content-Length, and silence longer than the timeout. Shows progress in bytes.
+ *
+ * node:http rather than fetch: Node 24's bundled undici throws an uncatchable assertion when a
+ * server closes the connection while the body is paused under backpressure (nodejs/undici#5360),
+ * which a large download written to disk does.
  */
 export async function download(url: string, dest: string, opts: { timeoutMs: number; progress: ProgressFactory; label: string }): Promise<Downloaded> {
   const controller = new AbortController();
@@ -176,61 +214,86 @@ export async function download(url: string, dest: string, opts: { timeoutMs: num
       controller.abort();
     }, opts.timeoutMs);
   };
-  let response: Response | undefined;
+  let answer: { res: http.IncomingMessage; url: string } | undefined;
   // One retry on a connection reset (a kept-alive connection the server had just closed).
-  for (let attempt = 1; !response; attempt++) {
+  for (let attempt = 1; !answer; attempt++) {
     try {
-      response = await fetch(url, { signal: controller.signal, headers: { 'accept-encoding': 'gzip', 'user-agent': 'Maillage (territories load)' } });
+      answer = await get(url, controller.signal);
     } catch (err) {
-      const reset = (err as { cause?: { code?: string } }).cause?.code === 'ECONNRESET' || (err as { cause?: { code?: string } }).cause?.code === 'UND_ERR_SOCKET';
-      if (attempt === 1 && reset && !timedOut) continue;
+      const code = (err as { code?: string }).code;
+      if (attempt === 1 && code === 'ECONNRESET' && !timedOut) continue;
       clearTimeout(timer);
       throw new SourceError(`${opts.label}: ${url} cannot be reached: ${timedOut ? `no answer within ${opts.timeoutMs / 1000} s` : describeNetworkError(err)}`, true);
     }
   }
-  if (response.status !== 200) {
+  const { res } = answer;
+  if (res.statusCode !== 200) {
     clearTimeout(timer);
-    await response.body?.cancel().catch(() => undefined);
-    throw new SourceError(`${opts.label}: ${url} answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+    res.resume();
+    throw new SourceError(`${opts.label}: ${url} answered HTTP ${res.statusCode}${res.statusMessage ? ` ${res.statusMessage}` : ''}`);
   }
-  // With Content-Encoding the length counts compressed bytes, which fetch does not expose.
-  const declared = response.headers.get('content-encoding') ? null : Number(response.headers.get('content-length') ?? NaN);
-  const expected = Number.isFinite(declared) ? declared! : undefined;
-  const bar = opts.progress(`${opts.label} (download)`, expected);
+  const encoding = String(res.headers['content-encoding'] ?? '').trim().toLowerCase();
+  const declared = Number(res.headers['content-length'] ?? NaN);
+  const announced = Number.isFinite(declared) ? declared : undefined;
+  // With Content-Encoding the length counts compressed bytes: checked on the wire, shown as is.
+  const bar = opts.progress(`${opts.label} (download)`, encoding ? undefined : announced);
   const hash = crypto.createHash('sha256');
   const out = fs.openSync(dest, 'w');
   let bytes = 0;
+  let wire = 0; // bytes received on the wire (compressed when encoded)
+  if (encoding) {
+    // Piping reads in flowing mode, so a 'data' listener sees every byte without taking any.
+    res.on('data', (c: Buffer) => {
+      wire += c.length;
+    });
+  }
+  let body: AsyncIterable<Buffer> = res;
+  if (encoding === 'gzip' || encoding === 'x-gzip') body = res.pipe(zlib.createGunzip());
+  else if (encoding === 'br') body = res.pipe(zlib.createBrotliDecompress());
+  else if (encoding === 'deflate') body = res.pipe(zlib.createInflate());
+  else if (encoding && encoding !== 'identity') {
+    clearTimeout(timer);
+    res.destroy();
+    fs.closeSync(out);
+    throw new SourceError(`${opts.label}: ${url} sent an unknown Content-Encoding "${encoding}"`);
+  }
+  const cut = (err: unknown) =>
+    new SourceError(
+      `${opts.label}: the download from ${url} was cut short after ${wire} bytes${announced !== undefined ? ` of ${announced}` : ''}: ${timedOut ? `no data for ${opts.timeoutMs / 1000} s` : describeNetworkError(err)}`,
+    );
+  let aborted: Error | null = null;
+  res.on('aborted', () => (aborted = new Error('the server closed the connection')));
+  res.on('error', (err) => (aborted = err));
   try {
-    const reader = response.body!.getReader();
-    for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (err) {
-        throw new SourceError(
-          `${opts.label}: the download from ${url} was cut short after ${bytes} bytes${expected !== undefined ? ` of ${expected}` : ''}: ${timedOut ? `no data for ${opts.timeoutMs / 1000} s` : describeNetworkError(err)}`,
-        );
+    try {
+      for await (const chunk of body) {
+        if (bytes + chunk.length > MAX_BYTES) {
+          controller.abort();
+          res.destroy();
+          throw new SourceError(`${opts.label}: ${url} sends more than ${MAX_BYTES / 1024 / 1024} MB: refused`);
+        }
+        rearm();
+        fs.writeSync(out, chunk);
+        hash.update(chunk);
+        bytes += chunk.length;
+        if (!encoding) wire = bytes;
+        bar.tick(chunk.length);
       }
-      if (chunk.done) break;
-      if (bytes + chunk.value.length > MAX_BYTES) {
-        controller.abort();
-        throw new SourceError(`${opts.label}: ${url} sends more than ${MAX_BYTES / 1024 / 1024} MB: refused`);
-      }
-      rearm();
-      fs.writeSync(out, chunk.value);
-      hash.update(chunk.value);
-      bytes += chunk.value.length;
-      bar.tick(chunk.value.length);
+    } catch (err) {
+      if (err instanceof SourceError) throw err;
+      throw cut(err);
     }
+    if (aborted || !res.complete) throw cut(aborted ?? new Error('the connection ended before the end of the body'));
   } finally {
     clearTimeout(timer);
     fs.closeSync(out);
   }
-  if (expected !== undefined && bytes !== expected) {
-    throw new SourceError(`${opts.label}: the download from ${url} is truncated: received ${bytes} bytes of the ${expected} announced`);
+  if (announced !== undefined && wire !== announced) {
+    throw new SourceError(`${opts.label}: the download from ${url} is truncated: received ${wire} bytes of the ${announced} announced`);
   }
   bar.done(`${(bytes / 1e6).toFixed(1)} MB`);
-  return { file: dest, url, lastModified: response.headers.get('last-modified'), bytes, sha256: hash.digest('hex') };
+  const lastModified = res.headers['last-modified'];
+  return { file: dest, url, lastModified: typeof lastModified === 'string' ? lastModified : null, bytes, sha256: hash.digest('hex') };
 }
 
 /** A download cut short (the connection dropped mid-body) is tried once more before it is refused. */
