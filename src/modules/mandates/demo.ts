@@ -30,7 +30,7 @@ export async function seedMandatesDemo(ctx: AppContext, say: (line: string) => v
   const pick = <T>(a: readonly T[]) => a[Math.floor(rnd() * a.length)]!;
   const procs = Object.keys(ADMIN_PROCEDURES) as AdminProcedure[];
   const durations: Duration[] = ['1d', '1m', '6m', '1y', '1y', '6m'];
-  const total = o.mandates ?? 240;
+  const total = o.mandates ?? 120;
   const helpers: { structureId: string; userId: string }[] = [];
   let h = 0;
   for (const [i, p] of picks.entries()) {
