@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModuleManifest } from '../../platform/module.ts';
 import { createJobs } from '../../platform/jobs/index.ts';
+import { registerOpenData } from '../../platform/opendata.ts';
 import { registerMandatePages } from './pages.ts';
 import { registerRoutes } from './routes.ts';
 import { mandatesCommand } from './cli.ts';
@@ -18,6 +19,17 @@ import { registerRoadmapContributions } from './roadmap.ts';
 
 // Live indicators offered to the roadmap module.
 registerRoadmapContributions();
+
+// The open-data page lists the mandates' aggregates (no identity; small counts hidden).
+registerOpenData({
+  id: 'mandats-aidants',
+  title: 'Mandats d’aidants (Aidants Connect)',
+  description: 'Par département des structures habilitées : autorisations données et en cours par démarche, mandats par durée. Aucune identité ; les effectifs inférieurs à 5 sont masqués.',
+  async files() {
+    return [{ group: 'Mandats', files: [{ label: 'Mandats par département, démarche et durée', href: '/api/v1/mandates/open-data.csv', format: 'CSV' }] }];
+  },
+  api: ['/api/v1/mandates/statistics', '/api/v1/mandates/verify'],
+});
 
 export { DURATIONS, TEMPLATE_VERSION, type Duration } from './model.ts';
 export { checkAuthorisation, statistics, verifyJournal, type Decision, type MandateStats } from './service.ts';

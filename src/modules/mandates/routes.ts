@@ -13,6 +13,7 @@ import type { AppContext } from '../../platform/module.ts';
 import type { Queryable } from '../../platform/db/index.ts';
 import { recordAudit } from '../../platform/audit/index.ts';
 import { UserError } from '../../platform/http/errors.ts';
+import { SMALL_COUNT } from '../mediation/index.ts';
 import { REFERENCE, sha256 } from './model.ts';
 import * as service from './service.ts';
 
@@ -80,6 +81,16 @@ export function registerRoutes(app: App, ctx: AppContext) {
     async (req) => {
       const q = req.query;
       return service.statistics(ctx.db, q.region ? { regions: [q.region] } : q.departement ? { departements: [q.departement] } : {});
+    },
+  );
+
+  app.get(
+    '/api/v1/mandates/open-data.csv',
+    { schema: { tags, summary: `Open data: per département, authorisations given and in force per procedure, mandates per duration (below ${SMALL_COUNT}: empty)` } },
+    async (_req, reply) => {
+      const rows = await service.openDataRows(ctx.db, SMALL_COUNT);
+      const csv = ['departement,figure,key,value', ...rows.map((r) => [r.departement, r.figure, r.key, r.value ?? ''].join(','))].join('\n') + '\n';
+      return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="mandats-aidants.csv"').header('cache-control', 'public, max-age=600').send(csv);
     },
   );
 

@@ -706,3 +706,31 @@ export async function territoryCounts(db: Queryable, now = new Date()): Promise<
 }
 
 export type { Db };
+
+/**
+ * Open data: per département of the structures, per procedure, the authorisations given and in
+ * force, and per duration the mandates created; counts below `small` are hidden (null).
+ */
+export async function openDataRows(db: Queryable, small: number, now = new Date()): Promise<{ departement: string; figure: string; key: string; value: number | null }[]> {
+  const [procs, durations] = await Promise.all([
+    db.query<{ departement: string; procedure: string; total: number; active: number }>(
+      `SELECT s.departement, mp.procedure, count(*)::int AS total,
+              count(*) FILTER (WHERE mp.revoked_at IS NULL AND m.revoked_at IS NULL AND m.expires_at > $1)::int AS active
+         FROM mandates.mandate_procedure mp JOIN mandates.mandate m ON m.id = mp.mandate_id JOIN mandates.structure s ON s.id = m.structure_id
+        WHERE s.departement IS NOT NULL GROUP BY s.departement, mp.procedure ORDER BY s.departement, mp.procedure`,
+      [now.toISOString()],
+    ),
+    db.query<{ departement: string; duration: string; total: number }>(
+      `SELECT s.departement, m.duration, count(*)::int AS total FROM mandates.mandate m JOIN mandates.structure s ON s.id = m.structure_id
+        WHERE s.departement IS NOT NULL GROUP BY s.departement, m.duration ORDER BY s.departement, m.duration`,
+    ),
+  ]);
+  const hide = (n: number) => (n < small ? null : n);
+  const out: { departement: string; figure: string; key: string; value: number | null }[] = [];
+  for (const r of procs.rows) {
+    out.push({ departement: r.departement, figure: 'authorisations_given', key: r.procedure, value: hide(r.total) });
+    out.push({ departement: r.departement, figure: 'authorisations_in_force', key: r.procedure, value: hide(r.active) });
+  }
+  for (const r of durations.rows) out.push({ departement: r.departement, figure: 'mandates_by_duration', key: r.duration, value: hide(r.total) });
+  return out;
+}

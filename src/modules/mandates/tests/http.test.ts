@@ -212,6 +212,9 @@ describe('mandates: pages and API', () => {
     assert.equal(stats.body.activeMandates, 1);
     assert.equal(stats.body.acts, 2);
     assert.ok(!JSON.stringify(stats.body).includes('Lefèvre'));
+    const csv = await t.app.inject({ method: 'GET', url: '/api/v1/mandates/open-data.csv' });
+    assert.equal(csv.statusCode, 200);
+    assert.match(csv.body, /^departement,figure,key,value\n76,authorisations_given,argent-impots,\n/, 'a count below 5 is hidden');
   });
 
   test('the person revokes with the code; then every act is refused at once', async () => {

@@ -42,12 +42,12 @@ describe('mandates: demo, indicators, CLI', () => {
   test('live indicators: mandates in force and trained helpers per département and région', async () => {
     const active = liveIndicators().find((i) => i.id === 'mandates.active')!;
     const trained = liveIndicators().find((i) => i.id === 'mandates.helpers_trained')!;
-    const terr = [{ level: 'departement' as const, code: '76' }, { level: 'region' as const, code: '28' }, { level: 'departement' as const, code: '69' }, { level: 'commune' as const, code: '76540' }];
+    const terr = [{ level: 'departement' as const, code: '76' }, { level: 'region' as const, code: '28' }, { level: 'departement' as const, code: '69' }, { level: 'epci' as const, code: '200023414' }];
     const a = await active.compute({ db: t.db }, terr);
     const expected = (await service.statistics(t.db)).activeMandates;
     assert.equal(a.get('region:28'), expected);
     assert.equal(a.get('departement:69'), 0);
-    assert.equal(a.get('commune:76540'), null);
+    assert.equal(a.get('epci:200023414'), null);
     assert.equal((await trained.compute({ db: t.db }, terr)).get('region:28'), 6);
   });
 
