@@ -90,8 +90,9 @@ async function actingStructures(ctx: AppContext, user: CurrentUser) {
 async function mandateFor(ctx: AppContext, user: CurrentUser, id: string) {
   const m = await service.getMandate(ctx.db, id);
   if (!m) throw new NotFoundError('Ce mandat n’existe pas.');
-  const { all } = await actingStructures(ctx, user);
-  if (!all.some((h) => h.structureId === m.structureId)) throw new NotFoundError('Ce mandat n’existe pas.');
+  // Only trained helpers of the structure see a mandate (and the person's identity).
+  const { trained } = await actingStructures(ctx, user);
+  if (!trained.some((h) => h.structureId === m.structureId)) throw new NotFoundError('Ce mandat n’existe pas.');
   return m;
 }
 
@@ -155,7 +156,8 @@ export function registerMandatePages(app: App, ctx: AppContext) {
     const { all, trained } = await actingStructures(ctx, user);
     const status = one((req.query as Record<string, unknown>).statut);
     const st = status === 'expired' || status === 'revoked' || status === 'all' ? status : 'active';
-    const list = all.length ? await service.listMandates(ctx.db, all.map((h) => h.structureId), { status: st }) : [];
+    // Only trained helpers see the mandates (and the people's identities).
+    const list = trained.length ? await service.listMandates(ctx.db, trained.map((h) => h.structureId), { status: st }) : [];
     const body = html`<h1>Mandats de ma structure</h1>
 ${!all.length ? html`<p class="warn">Vous n’êtes rattaché à aucune structure d’aidants habilitée. Demandez à l’équipe régionale de vous ajouter.</p>` : ''}
 ${all.length && !trained.length ? html`<p class="warn">Votre formation d’aidant n’est pas encore enregistrée : vous pourrez créer des mandats et agir une fois formé.</p>` : ''}

@@ -13,6 +13,7 @@ import type { AppContext } from '../../platform/module.ts';
 import type { Queryable } from '../../platform/db/index.ts';
 import { recordAudit } from '../../platform/audit/index.ts';
 import { UserError } from '../../platform/http/errors.ts';
+import { can, getGrants, getUser } from '../accounts/index.ts';
 import { SMALL_COUNT } from '../mediation/index.ts';
 import { REFERENCE, sha256 } from './model.ts';
 import * as service from './service.ts';
@@ -35,7 +36,13 @@ async function helperOf(db: Queryable, req: FastifyRequest): Promise<string> {
   if (!m) throw new UserError('Jeton d’accès manquant (en-tête Authorization: Bearer …).', 401, 'authorization', 'unauthenticated');
   const { rows } = await db.query<{ user_id: string }>('SELECT user_id FROM mandates.api_token WHERE token_hash = $1 AND revoked_at IS NULL', [sha256(m[1]!)]);
   if (!rows[0]) throw new UserError('Jeton d’accès inconnu ou révoqué.', 401, 'authorization', 'unauthenticated');
-  return rows[0].user_id;
+  // The account must still be active and still hold the helper role (a token outlives neither).
+  const userId = rows[0].user_id;
+  const user = await getUser(db, userId);
+  if (!user || user.status !== 'active' || !can({ id: userId, grants: await getGrants(db, userId) }, 'mandates.act')) {
+    throw new UserError('Le compte de ce jeton n’est plus un compte d’aidant actif.', 403, 'authorization', 'forbidden');
+  }
+  return userId;
 }
 
 const MandateId = z.object({ id: z.string().uuid().describe('mandate id') });
@@ -99,7 +106,7 @@ export function registerRoutes(app: App, ctx: AppContext) {
     { schema: { tags, summary: 'Mandates in force of the helper’s structures (Bearer token of a helper)', response: { 200: z.object({ items: z.array(MandateOut) }) } } },
     async (req) => {
       const userId = await helperOf(ctx.db, req);
-      const structures = (await service.helperMemberships(ctx.db, userId)).map((h) => h.structureId);
+      const structures = (await service.helperMemberships(ctx.db, userId)).filter((h) => h.trainedOn).map((h) => h.structureId);
       const list = structures.length ? await service.listMandates(ctx.db, structures, { status: 'active', limit: 1000 }) : [];
       return { items: list.map((m) => ({ id: m.id, reference: m.reference, person: m.person, procedures: m.procedures.filter((p) => !p.revokedAt).map((p) => p.procedure), expiresAt: m.expiresAt })) };
     },

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testApp } from '../../../../test/support/app.ts';
-import { accountsTesting, getGrants } from '../../accounts/index.ts';
+import { accountsTesting, findUserByEmail, getGrants } from '../../accounts/index.ts';
 import { createApiToken } from '../routes.ts';
 import { placeIn, snapshot } from './support.ts';
 
@@ -196,7 +196,7 @@ describe('mandates: pages and API', () => {
     assert.deepEqual(r.body, { allowed: true, code: null, reason: null });
     r = await api('GET', `/api/v1/mandates/${mandate.id}/check?procedure=argent-impots`, bobToken);
     assert.equal(r.body.code, 'not_helper');
-    const before = await snapshot(t.db);
+    let before = await snapshot(t.db);
     assert.equal((await api('POST', `/api/v1/mandates/${mandate.id}/acts`, null, { procedure: 'argent-impots' })).status, 401);
     assert.equal((await api('POST', `/api/v1/mandates/${mandate.id}/acts`, 'mdt_forgedforgedforgedforgedforged', { procedure: 'argent-impots' })).status, 401);
     assert.equal((await api('POST', `/api/v1/mandates/${mandate.id}/acts`, bobToken, { procedure: 'argent-impots' })).status, 403);
@@ -206,6 +206,14 @@ describe('mandates: pages and API', () => {
     assert.equal((await api('POST', `/api/v1/mandates/${mandate.id}/acts`, token, { procedure: 'argent-impots', extra: 1 })).status, 400);
     assert.equal((await api('POST', '/api/v1/mandates/not-a-uuid/acts', token, { procedure: 'argent-impots' })).status, 400);
     assert.equal((await api('POST', `/api/v1/mandates/${mandate.id}/revoke`, bobToken, {})).status, 404);
+    // A token whose account does not hold the helper role is refused, whatever the token.
+    const med = (await findUserByEmail(t.db, 'm-med@exemple.fr'))!;
+    const { token: medToken } = await createApiToken(t.db, null, 'Outil du médiateur', med.id);
+    assert.equal((await api('GET', `/api/v1/mandates/${mandate.id}/check?procedure=argent-impots`, medToken)).status, 403);
+    const afterToken = await snapshot(t.db);
+    assert.equal((await api('POST', `/api/v1/mandates/${mandate.id}/acts`, medToken, { procedure: 'argent-impots' })).status, 403);
+    assert.deepEqual(await snapshot(t.db), afterToken);
+    before = afterToken;
     assert.deepEqual(await snapshot(t.db), before);
     assert.equal((await api('POST', `/api/v1/mandates/${mandate.id}/acts`, token, { procedure: 'argent-impots', service: 'impots.gouv.fr' })).status, 201);
     const stats = await api('GET', '/api/v1/mandates/statistics?departement=76', null);
