@@ -153,6 +153,34 @@ export function statusOf(m: { revokedAt: string | null; expiresAt: string }, now
 }
 export const STATUS_LABELS: Record<MandateStatus, string> = { active: 'En cours', expired: 'Expiré', revoked: 'Révoqué' };
 
+const PROCEDURES_EN: Record<AdminProcedure, string> = {
+  'papiers-elections-citoyennete': 'identity papers, elections, citizenship',
+  'famille-scolarite': 'family, school',
+  'social-sante': 'social benefits, health',
+  'travail-formation': 'work, training',
+  logement: 'housing',
+  'transports-mobilite': 'transport, mobility',
+  'argent-impots': 'money, taxes',
+  justice: 'justice',
+  'etrangers-europe': 'foreign nationals, Europe',
+  'loisirs-sports-culture': 'leisure, sports, culture',
+  associations: 'associations',
+};
+const DURATIONS_EN: Record<Duration, string> = { '1d': 'for one day', '1m': 'for one month (31 days)', '6m': 'for six months (182 days)', '1y': 'for one year (365 days)' };
+
+/** The same text in English, for a person who reads English better than French (shown beside it). */
+export function plainWordsEnglish(c: { structure: string; procedures: string[]; duration: Duration; expiresAt: Date }): string[] {
+  const procs = c.procedures.map((p) => (isProcedure(p) ? PROCEDURES_EN[p] : p));
+  const until = c.expiresAt.toLocaleString('en-GB', { dateStyle: 'long', timeStyle: 'short', timeZone: 'Europe/Paris' });
+  return [
+    `You allow the helpers of “${c.structure}” to carry out in your name ${procs.length > 1 ? 'these procedures' : 'this procedure'}: ${procs.join('; ')}.`,
+    `This authorisation lasts ${DURATIONS_EN[c.duration]}, until ${until}. It ends by itself on that date.`,
+    'The helpers can do nothing else in your name. Every procedure done for you is written in a journal.',
+    'You can withdraw this authorisation at any time, entirely or for one procedure, at the structure or yourself with the revocation code printed on your certificate.',
+    'Your name and date of birth are kept while the mandate lasts and then, at most, for the retention period, and deleted afterwards.',
+  ];
+}
+
 /** The mandate in plain words, as the person reads it before consenting. */
 export function plainWords(c: { structure: string; procedures: string[]; duration: Duration; expiresAt: Date }): string[] {
   const procs = c.procedures.map((p) => (isProcedure(p) ? ADMIN_PROCEDURES[p] : p));

@@ -13,7 +13,7 @@ import { layout } from '../../platform/html/layout.ts';
 import { html, raw, type Raw } from '../../platform/html/html.ts';
 import { ForbiddenError, NotFoundError, UserError } from '../../platform/http/errors.ts';
 import { can, currentUser, findUserByEmail, grantRoleFromRequest, requirePermission, scopesFor, type CurrentUser, type Resource } from '../accounts/index.ts';
-import { ADMIN_PROCEDURES, DURATIONS, EVENTS, REFERENCE, STATUS_LABELS, ValidationFailed, expiresAt, isProcedure, parseMandateInput, plainWords, type FieldError } from './model.ts';
+import { ADMIN_PROCEDURES, DURATIONS, EVENTS, REFERENCE, STATUS_LABELS, ValidationFailed, expiresAt, isProcedure, parseMandateInput, plainWords, plainWordsEnglish, type FieldError } from './model.ts';
 import { getPlace } from '../places/index.ts';
 import * as service from './service.ts';
 
@@ -214,6 +214,7 @@ ${mandateForm(reply.generateCsrf(), trained, v, errors)}`;
       const body = html`<h1>Le mandat, à lire avec la personne</h1>${errorSummary(errors)}
 <p>${one(v.givenName)} ${one(v.familyName)}, voici ce que vous autorisez :</p>
 <div class="plain" lang="fr">${words.map((p) => html`<p>${p}</p>`)}</div>
+<details lang="en"><summary>Read it in English</summary><div class="plain">${plainWordsEnglish({ structure: s!.structureName, procedures: [...new Set(procs)].sort(), duration: d, expiresAt: expiresAt(new Date(), d) }).map((p) => html`<p>${p}</p>`)}</div></details>
 <form method="post" action="/mandats/nouveau" class="mdt-form"><input type="hidden" name="_csrf" value="${reply.generateCsrf()}">${hiddenFields(v)}
 <div class="field" id="f-consent">${fieldError(errors, 'consent')}<label><input type="checkbox" name="consent" value="oui"${invalid(errors, 'consent')}> La personne a lu (ou s’est fait lire) ce mandat, l’a compris et donne son accord.</label></div>
 <p><button type="submit" name="step" value="confirmer">Créer le mandat et imprimer l’attestation</button> <button type="submit" name="step" value="modifier" formaction="/mandats/nouveau/modifier">Modifier</button></p></form>`;
