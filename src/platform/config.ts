@@ -89,6 +89,8 @@ export interface Config {
   territorySources: TerritorySources;
   /** Mediation: months a followed beneficiary is kept after their last activity, then deleted. */
   mediationRetentionMonths: number;
+  /** Months a person's identity is kept after their last mandate ended (MANDATES_RETENTION_MONTHS). */
+  mandatesRetentionMonths: number;
 }
 
 /** The official published sources of the reference geography; `{year}` stands for the data year. */
@@ -225,6 +227,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       timeoutMs: int(env.TERRITORIES_SOURCE_TIMEOUT, 20, 'TERRITORIES_SOURCE_TIMEOUT') * 1000,
     },
     mediationRetentionMonths: int(env.MEDIATION_RETENTION_MONTHS, 24, 'MEDIATION_RETENTION_MONTHS'),
+    mandatesRetentionMonths: int(env.MANDATES_RETENTION_MONTHS, 12, 'MANDATES_RETENTION_MONTHS'),
   };
   return { ...config, ...overrides };
 }

@@ -63,6 +63,8 @@ export const ACTIONS = {
   'mediation.stats.territory': 'Consulter les statistiques de médiation d’un territoire',
   'training.manage': 'Gérer le catalogue des parcours de formation',
   'training.register_others': 'Inscrire une personne à une session de formation',
+  'mandates.act': 'Créer des mandats et agir pour une personne sous mandat (aidant d’une structure habilitée)',
+  'mandates.manage': 'Habiliter les structures d’aidants, enregistrer les aidants et leur formation, lire le journal des mandats d’un territoire',
 } as const;
 export type Action = keyof typeof ACTIONS;
 
@@ -86,16 +88,17 @@ export const ROLE_ACTIONS: Record<Role, readonly Action[]> = {
     'mediation.teams.manage',
     'mediation.stats.territory',
     'training.manage',
+    'mandates.manage',
   ],
   place_manager: ['backoffice.access', 'places.edit', 'places.history'],
   // Elected officials and partners are given the reviewer role: they read draft roadmaps.
   reviewer: ['backoffice.access', 'roadmap.drafts.read'],
   mediator: ['backoffice.access', 'mediation.record', 'training.register_others'],
-  helper: ['backoffice.access'],
+  helper: ['backoffice.access', 'mandates.act'],
 };
 
 /** Actions about the person rather than an object: granted by holding the action in any scope. */
-const UNSCOPED: ReadonlySet<Action> = new Set(['backoffice.access', 'mediation.record', 'mediation.teams.manage', 'training.manage', 'training.register_others']);
+const UNSCOPED: ReadonlySet<Action> = new Set(['backoffice.access', 'mediation.record', 'mediation.teams.manage', 'training.manage', 'training.register_others', 'mandates.act']);
 
 export interface RoleGrant {
   id?: string;

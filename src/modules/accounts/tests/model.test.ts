@@ -96,6 +96,13 @@ const table: Row[] = [
   ['a mediator does not manage teams', actor({ role: 'mediator', scopeKind: 'departement', scopeId: '69' }), 'mediation.teams.manage', undefined, false],
   ['staff manages the training catalogue', staffRegion, 'training.manage', undefined, true],
   ['a mediator does not manage the training catalogue', actor({ role: 'mediator', scopeKind: 'departement', scopeId: '69' }), 'training.manage', undefined, false],
+  // mandates: helpers act (their structure is checked by the mandates module); staff habilitate structures of their territory
+  ['a helper may act under mandates', actor({ role: 'helper', scopeKind: 'place', scopeId: 'P1' }), 'mandates.act', undefined, true],
+  ['a mediator does not act under mandates', actor({ role: 'mediator', scopeKind: 'departement', scopeId: '69' }), 'mandates.act', undefined, false],
+  ['a manager does not act under mandates', manager, 'mandates.act', undefined, false],
+  ['staff of the département manages the helper structures of the département', staffDep, 'mandates.manage', { type: 'mandates.structure', id: 'S1', region: '84', departement: '69' }, true],
+  ['staff of the département does not manage structures elsewhere', staffDep, 'mandates.manage', { type: 'mandates.structure', id: 'S2', region: '84', departement: '38' }, false],
+  ['a helper does not manage structures', actor({ role: 'helper', scopeKind: 'place', scopeId: 'P1' }), 'mandates.manage', { type: 'mandates.structure', id: 'S1', region: '84', departement: '69' }, false],
   // a place grant never matches a territory and vice versa
   ['a place grant does not cover a territory with the same code', actor({ role: 'place_manager', scopeKind: 'place', scopeId: '69' }), 'places.edit', dep69, false],
 ];

@@ -1,0 +1,736 @@
+/**
+ * Mandates: structures and their helpers, mandates (creation with consent, the check "may this
+ * helper act for this person on this procedure now?", acts, revocation, expiry), the journal sealed
+ * in the platform audit, the retention purge and the statistics. Every write runs in one
+ * transaction with its journal entry and audit entry: all of it commits, or nothing does.
+ *
+ * Concurrency: an act takes a shared lock on the mandate row and an exclusive lock on the
+ * helper's row, a revocation an exclusive lock on the mandate row, a helper's deactivation an
+ * exclusive lock on the helper's row; each checks the rules AFTER taking its locks, so an act
+ * never lands after the revocation or deactivation that forbids it, and a mandate is revoked once.
+ */
+import crypto from 'node:crypto';
+import type { AppContext } from '../../platform/module.ts';
+import type { Db, Queryable } from '../../platform/db/index.ts';
+import { recordAudit, canonicalJson, listAudit, verifyAudit } from '../../platform/audit/index.ts';
+import { UserError, NotFoundError, ForbiddenError } from '../../platform/http/errors.ts';
+import { getPlace } from '../places/index.ts';
+import {
+  ADMIN_PROCEDURES,
+  DAY_MS,
+  TEMPLATE_VERSION,
+  attestationHash,
+  expiresAt as expiryOf,
+  isProcedure,
+  newReference,
+  newRevocationCode,
+  sha256,
+  statusOf,
+  type AttestationContent,
+  type Duration,
+  type JournalEvent,
+  type MandateInput,
+  type MandateStatus,
+} from './model.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (s: string) => UUID.test(s);
+
+// ---------------------------------------------------------------------------------------------
+// Journal
+
+export interface JournalInput {
+  event: JournalEvent;
+  structureId: string;
+  mandateId?: string | null;
+  actorKind: 'helper' | 'person' | 'staff' | 'system';
+  actorId?: string | null;
+  procedure?: string | null;
+  detail?: Record<string, unknown> | null;
+  at: Date;
+}
+
+function digestOf(e: { at: string; event: string; structureId: string; mandateId: string | null; actorKind: string; actorId: string | null; procedure: string | null; detail: unknown }): string {
+  return sha256(canonicalJson(e));
+}
+
+/** Appends a journal entry and seals its digest in the audit chain, inside the caller's transaction. */
+export async function appendJournal(tx: Queryable, j: JournalInput): Promise<void> {
+  const row = { at: j.at.toISOString(), event: j.event, structureId: j.structureId, mandateId: j.mandateId ?? null, actorKind: j.actorKind, actorId: j.actorId ?? null, procedure: j.procedure ?? null, detail: j.detail ?? null };
+  const digest = digestOf(row);
+  const entry = await recordAudit(tx, {
+    actorId: j.actorKind === 'helper' || j.actorKind === 'staff' ? (j.actorId ?? null) : null,
+    action: `mandates.${j.event}`,
+    objectType: 'mandates.journal',
+    objectId: j.mandateId ?? j.structureId,
+    after: { digest, event: j.event, procedure: j.procedure ?? null },
+  });
+  await tx.query(
+    `INSERT INTO mandates.journal (at, event, structure_id, mandate_id, actor_kind, actor_id, procedure, detail, audit_seq, digest)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)`,
+    [row.at, row.event, row.structureId, row.mandateId, row.actorKind, row.actorId, row.procedure, row.detail === null ? null : JSON.stringify(row.detail), entry.seq, digest],
+  );
+}
+
+export interface JournalRow {
+  id: number;
+  at: string;
+  event: JournalEvent;
+  structureId: string;
+  mandateId: string | null;
+  actorKind: string;
+  actorId: string | null;
+  procedure: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+interface JournalDbRow {
+  id: number;
+  at: Date | string;
+  event: JournalEvent;
+  structure_id: string;
+  mandate_id: string | null;
+  actor_kind: string;
+  actor_id: string | null;
+  procedure: string | null;
+  detail: Record<string, unknown> | null;
+  audit_seq: number;
+  digest: string;
+}
+const iso = (v: Date | string) => (v instanceof Date ? v : new Date(v)).toISOString();
+const toJournal = (r: JournalDbRow): JournalRow => ({ id: Number(r.id), at: iso(r.at), event: r.event, structureId: r.structure_id, mandateId: r.mandate_id, actorKind: r.actor_kind, actorId: r.actor_id, procedure: r.procedure, detail: r.detail });
+
+export async function listJournal(db: Queryable, q: { structureIds?: string[]; mandateId?: string; limit?: number; beforeId?: number }): Promise<JournalRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (q.structureIds) where.push(`structure_id = ANY($${params.push(q.structureIds)}::uuid[])`);
+  if (q.mandateId) where.push(`mandate_id = $${params.push(q.mandateId)}`);
+  if (q.beforeId) where.push(`id < $${params.push(q.beforeId)}`);
+  const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
+  const { rows } = await db.query<JournalDbRow>(`SELECT * FROM mandates.journal ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit}`, params);
+  return rows.map(toJournal);
+}
+
+export type JournalVerify = { ok: true; entries: number } | { ok: false; entries: number; journalId: number | null; auditSeq: number | null; reason: string };
+
+/**
+ * Checks the journal against the audit chain: the chain itself (keyed hashes), each row's digest
+ * recomputed from its content (an edited row), and a one-to-one match between journal rows and the
+ * audit's `mandates.journal` entries (a deleted row leaves an entry alone; a forged row has none).
+ * Walks both newest first, by pages.
+ */
+export async function verifyJournal(db: Queryable, o: { page?: number } = {}): Promise<JournalVerify> {
+  const chain = await verifyAudit(db);
+  if (!chain.ok) return { ok: false, entries: 0, journalId: null, auditSeq: chain.seq, reason: `audit chain broken: ${chain.reason}` };
+  const page = Math.min(o.page ?? 500, 500);
+  let checked = 0;
+  let beforeSeq: number | undefined;
+  let beforeJournalSeq = Number.MAX_SAFE_INTEGER;
+  for (;;) {
+    const audit = await listAudit(db, { objectType: 'mandates.journal', beforeSeq, limit: page });
+    const { rows } = await db.query<JournalDbRow>('SELECT * FROM mandates.journal WHERE audit_seq < $1 ORDER BY audit_seq DESC LIMIT $2', [beforeJournalSeq, page]);
+    const n = Math.max(audit.length, rows.length);
+    for (let i = 0; i < n; i++) {
+      const a = audit[i];
+      const r = rows[i];
+      if (!r) return { ok: false, entries: checked, journalId: null, auditSeq: a!.seq, reason: `audit entry ${a!.seq} seals a journal row that is missing (deleted)` };
+      if (!a || Number(r.audit_seq) !== a.seq) {
+        const missing = a && a.seq > Number(r.audit_seq);
+        return missing
+          ? { ok: false, entries: checked, journalId: null, auditSeq: a.seq, reason: `audit entry ${a.seq} seals a journal row that is missing (deleted)` }
+          : { ok: false, entries: checked, journalId: Number(r.id), auditSeq: Number(r.audit_seq), reason: `journal row ${r.id} is not sealed in the audit chain (inserted outside the application)` };
+      }
+      const j = toJournal(r);
+      const digest = digestOf({ at: j.at, event: j.event, structureId: j.structureId, mandateId: j.mandateId, actorKind: j.actorKind, actorId: j.actorId, procedure: j.procedure, detail: j.detail });
+      const sealed = (a.after as { digest?: string } | null)?.digest;
+      if (digest !== r.digest || sealed !== digest || a.objectId !== (j.mandateId ?? j.structureId)) {
+        return { ok: false, entries: checked, journalId: j.id, auditSeq: a.seq, reason: `journal row ${j.id} was altered (its content no longer matches the digest sealed in audit entry ${a.seq})` };
+      }
+      checked++;
+    }
+    if (audit.length < page && rows.length < page) break;
+    beforeSeq = audit[audit.length - 1]?.seq;
+    beforeJournalSeq = Number(rows[rows.length - 1]?.audit_seq ?? 0);
+    if (!beforeSeq) break;
+  }
+  return { ok: true, entries: checked };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Structures and helpers
+
+export interface Structure {
+  id: string;
+  name: string;
+  siret: string | null;
+  placeUid: string;
+  communeCode: string | null;
+  departement: string | null;
+  region: string | null;
+  active: boolean;
+}
+interface StructureRow {
+  id: string;
+  name: string;
+  siret: string | null;
+  place_uid: string;
+  commune_code: string | null;
+  departement: string | null;
+  region: string | null;
+  active: boolean;
+}
+const toStructure = (r: StructureRow): Structure => ({ id: r.id, name: r.name, siret: r.siret, placeUid: r.place_uid, communeCode: r.commune_code, departement: r.departement, region: r.region, active: r.active });
+
+export async function getStructure(db: Queryable, id: string): Promise<Structure | null> {
+  if (!isUuid(id)) return null;
+  const { rows } = await db.query<StructureRow>('SELECT * FROM mandates.structure WHERE id = $1', [id]);
+  return rows[0] ? toStructure(rows[0]) : null;
+}
+
+export async function listStructures(db: Queryable, scope: { platform: boolean; regions: string[]; departements: string[] } | null = null): Promise<(Structure & { helpers: number; trained: number; activeMandates: number })[]> {
+  const where = scope && !scope.platform ? 'WHERE region = ANY($1::text[]) OR departement = ANY($2::text[])' : '';
+  const { rows } = await db.query<StructureRow & { helpers: number; trained: number; active_mandates: number }>(
+    `SELECT s.*, (SELECT count(*)::int FROM mandates.helper h WHERE h.structure_id = s.id AND h.active) AS helpers,
+            (SELECT count(*)::int FROM mandates.helper h WHERE h.structure_id = s.id AND h.active AND h.trained_on IS NOT NULL) AS trained,
+            (SELECT count(*)::int FROM mandates.mandate m WHERE m.structure_id = s.id AND m.revoked_at IS NULL AND m.expires_at > now()) AS active_mandates
+       FROM mandates.structure s ${where} ORDER BY s.name, s.id`,
+    where ? [scope!.regions, scope!.departements] : [],
+  );
+  return rows.map((r) => ({ ...toStructure(r), helpers: r.helpers, trained: r.trained, activeMandates: r.active_mandates }));
+}
+
+export async function createStructure(ctx: AppContext, actorId: string | null, input: { name: unknown; siret: unknown; placeUid: unknown }): Promise<Structure> {
+  const name = typeof input.name === 'string' ? input.name.normalize('NFC').trim() : '';
+  if (!name || name.length > 200 || /[\u0000-\u001f]/.test(name)) throw new UserError('Indiquez le nom de la structure (200 caractères au plus).', 400, 'name');
+  const siretRaw = typeof input.siret === 'string' ? input.siret.replace(/\s/g, '') : '';
+  if (siretRaw && !/^\d{14}$/.test(siretRaw)) throw new UserError('Le SIRET a 14 chiffres.', 400, 'siret');
+  const placeUid = typeof input.placeUid === 'string' ? input.placeUid.trim() : '';
+  if (!isUuid(placeUid)) throw new UserError('Indiquez l’identifiant (uid) d’un lieu de l’annuaire.', 400, 'placeUid');
+  const place = await getPlace(ctx.db, placeUid);
+  if (!place) throw new UserError('Ce lieu n’existe pas dans l’annuaire.', 400, 'placeUid');
+  const s: Structure = { id: crypto.randomUUID(), name, siret: siretRaw || null, placeUid, communeCode: place.communeCode, departement: place.departement, region: place.region, active: true };
+  await ctx.db.transaction(async (tx) => {
+    if (s.siret) {
+      const dup = await tx.query('SELECT 1 FROM mandates.structure WHERE siret = $1', [s.siret]);
+      if (dup.rows.length) throw new UserError('Une structure avec ce SIRET existe déjà.', 409, 'siret');
+    }
+    await tx.query('INSERT INTO mandates.structure (id, name, siret, place_uid, commune_code, departement, region) VALUES ($1, $2, $3, $4, $5, $6, $7)', [s.id, s.name, s.siret, s.placeUid, s.communeCode, s.departement, s.region]);
+    await recordAudit(tx, { actorId, action: 'mandates.structure.create', objectType: 'mandates.structure', objectId: s.id, after: s });
+  });
+  return s;
+}
+
+export interface Helper {
+  structureId: string;
+  userId: string;
+  displayName: string;
+  trainedOn: string | null;
+  trainingRef: string | null;
+  active: boolean;
+  lastActAt: string | null;
+}
+interface HelperRow {
+  structure_id: string;
+  user_id: string;
+  display_name: string;
+  trained_on: string | null;
+  training_ref: string | null;
+  active: boolean;
+  last_act_at: Date | string | null;
+}
+const toHelper = (r: HelperRow): Helper => ({ structureId: r.structure_id, userId: r.user_id, displayName: r.display_name, trainedOn: r.trained_on, trainingRef: r.training_ref, active: r.active, lastActAt: r.last_act_at ? iso(r.last_act_at) : null });
+
+export async function listHelpers(db: Queryable, structureId: string): Promise<Helper[]> {
+  const { rows } = await db.query<HelperRow>('SELECT * FROM mandates.helper WHERE structure_id = $1 ORDER BY active DESC, display_name, user_id', [structureId]);
+  return rows.map(toHelper);
+}
+
+/** The structures where this account is an active helper (trained or not). */
+export async function helperMemberships(db: Queryable, userId: string): Promise<(Helper & { structureName: string })[]> {
+  const { rows } = await db.query<HelperRow & { name: string }>(
+    'SELECT h.*, s.name FROM mandates.helper h JOIN mandates.structure s ON s.id = h.structure_id WHERE h.user_id = $1 AND h.active AND s.active ORDER BY s.name',
+    [userId],
+  );
+  return rows.map((r) => ({ ...toHelper(r), structureName: r.name }));
+}
+
+export async function addHelper(ctx: AppContext, actorId: string | null, structureId: string, userId: string, displayName: string): Promise<Helper> {
+  const s = await getStructure(ctx.db, structureId);
+  if (!s) throw new NotFoundError('Structure inconnue.');
+  const name = displayName.trim().slice(0, 200) || 'Aidant';
+  return ctx.db.transaction(async (tx) => {
+    const existing = await tx.query<HelperRow>('SELECT * FROM mandates.helper WHERE structure_id = $1 AND user_id = $2 FOR UPDATE', [structureId, userId]);
+    if (existing.rows[0]?.active) throw new UserError('Cette personne est déjà aidante de la structure.', 409, 'email');
+    if (existing.rows[0]) await tx.query('UPDATE mandates.helper SET active = true, deactivated_at = NULL, display_name = $3 WHERE structure_id = $1 AND user_id = $2', [structureId, userId, name]);
+    else await tx.query('INSERT INTO mandates.helper (structure_id, user_id, display_name) VALUES ($1, $2, $3)', [structureId, userId, name]);
+    await recordAudit(tx, { actorId, action: 'mandates.helper.add', objectType: 'mandates.structure', objectId: structureId, after: { userId } });
+    const { rows } = await tx.query<HelperRow>('SELECT * FROM mandates.helper WHERE structure_id = $1 AND user_id = $2', [structureId, userId]);
+    return toHelper(rows[0]!);
+  });
+}
+
+export async function recordTraining(ctx: AppContext, actorId: string | null, structureId: string, userId: string, input: { trainedOn: unknown; trainingRef: unknown }, now = new Date()): Promise<void> {
+  const trainedOn = typeof input.trainedOn === 'string' ? input.trainedOn.trim() : '';
+  const d = /^\d{4}-\d{2}-\d{2}$/.test(trainedOn) ? new Date(`${trainedOn}T00:00:00Z`) : null;
+  if (!d || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== trainedOn) throw new UserError('La date de formation doit être une date valide (AAAA-MM-JJ).', 400, 'trainedOn');
+  if (d.getTime() > now.getTime() || d.getUTCFullYear() < 2000) throw new UserError('La date de formation doit être passée.', 400, 'trainedOn');
+  const ref = typeof input.trainingRef === 'string' ? input.trainingRef.trim() : '';
+  if (ref.length > 200 || /[\u0000-\u001f]/.test(ref)) throw new UserError('La référence de la formation fait 200 caractères au plus.', 400, 'trainingRef');
+  await ctx.db.transaction(async (tx) => {
+    const r = await tx.query('UPDATE mandates.helper SET trained_on = $3, training_ref = $4 WHERE structure_id = $1 AND user_id = $2 RETURNING user_id', [structureId, userId, trainedOn, ref || null]);
+    if (!r.rows.length) throw new NotFoundError('Aidant inconnu dans cette structure.');
+    await recordAudit(tx, { actorId, action: 'mandates.helper.training', objectType: 'mandates.structure', objectId: structureId, after: { userId, trainedOn, trainingRef: ref || null } });
+  });
+}
+
+export async function setHelperActive(ctx: AppContext, actorId: string | null, structureId: string, userId: string, active: boolean, now = new Date()): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    const cur = await tx.query<HelperRow>('SELECT * FROM mandates.helper WHERE structure_id = $1 AND user_id = $2 FOR UPDATE', [structureId, userId]);
+    if (!cur.rows[0]) throw new NotFoundError('Aidant inconnu dans cette structure.');
+    if (cur.rows[0].active === active) throw new UserError(active ? 'Cet aidant est déjà actif.' : 'Cet aidant est déjà désactivé.', 409, 'userId');
+    await tx.query('UPDATE mandates.helper SET active = $3, deactivated_at = $4 WHERE structure_id = $1 AND user_id = $2', [structureId, userId, active, active ? null : now.toISOString()]);
+    await recordAudit(tx, { actorId, action: active ? 'mandates.helper.activate' : 'mandates.helper.deactivate', objectType: 'mandates.structure', objectId: structureId, after: { userId } });
+  });
+}
+
+/** Locks the helper's row (exclusive: a helper's writes are serialised) and checks they may act. */
+async function lockActingHelper(tx: Queryable, structureId: string, userId: string): Promise<HelperRow> {
+  const { rows } = await tx.query<HelperRow & { structure_active: boolean }>(
+    'SELECT h.*, s.active AS structure_active FROM mandates.helper h JOIN mandates.structure s ON s.id = h.structure_id WHERE h.structure_id = $1 AND h.user_id = $2 FOR NO KEY UPDATE OF h',
+    [structureId, userId],
+  );
+  const h = rows[0];
+  if (!h || !h.active || !h.structure_active) throw new ForbiddenError('Vous n’êtes pas aidant actif de cette structure.');
+  if (!h.trained_on) throw new ForbiddenError('Votre formation d’aidant n’est pas enregistrée : vous ne pouvez pas encore agir sous mandat.');
+  return h;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mandates
+
+export interface Mandate {
+  id: string;
+  reference: string;
+  structureId: string;
+  personId: string;
+  person: { givenName: string; familyName: string; birthDate: string } | null;
+  createdBy: string;
+  createdAt: string;
+  duration: Duration;
+  expiresAt: string;
+  consentAt: string;
+  templateVersion: string;
+  attestationHash: string;
+  revokedAt: string | null;
+  revokedByKind: string | null;
+  procedures: { procedure: string; revokedAt: string | null }[];
+  status: MandateStatus;
+}
+interface MandateRow {
+  id: string;
+  reference: string;
+  structure_id: string;
+  person_id: string;
+  created_by: string;
+  created_at: Date | string;
+  duration: Duration;
+  expires_at: Date | string;
+  consent_at: Date | string;
+  template_version: string;
+  attestation_salt: string;
+  attestation_hash: string;
+  revoked_at: Date | string | null;
+  revoked_by_kind: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  birth_date: string | null;
+  procs: { procedure: string; revoked_at: string | null }[] | string;
+}
+
+const MANDATE_SELECT = `SELECT m.*, p.given_name, p.family_name, p.birth_date::text AS birth_date,
+  (SELECT json_agg(json_build_object('procedure', mp.procedure, 'revoked_at', mp.revoked_at) ORDER BY mp.procedure) FROM mandates.mandate_procedure mp WHERE mp.mandate_id = m.id) AS procs
+  FROM mandates.mandate m JOIN mandates.person p ON p.id = m.person_id`;
+
+function toMandate(r: MandateRow, now: Date): Mandate {
+  const procs = (typeof r.procs === 'string' ? JSON.parse(r.procs) : r.procs) as { procedure: string; revoked_at: string | null }[];
+  const m = {
+    id: r.id,
+    reference: r.reference,
+    structureId: r.structure_id,
+    personId: r.person_id,
+    person: r.given_name && r.family_name && r.birth_date ? { givenName: r.given_name, familyName: r.family_name, birthDate: r.birth_date } : null,
+    createdBy: r.created_by,
+    createdAt: iso(r.created_at),
+    duration: r.duration,
+    expiresAt: iso(r.expires_at),
+    consentAt: iso(r.consent_at),
+    templateVersion: r.template_version,
+    attestationHash: r.attestation_hash,
+    revokedAt: r.revoked_at ? iso(r.revoked_at) : null,
+    revokedByKind: r.revoked_by_kind,
+    procedures: (procs ?? []).map((p) => ({ procedure: p.procedure, revokedAt: p.revoked_at ? iso(p.revoked_at) : null })),
+    status: 'active' as MandateStatus,
+  };
+  m.status = statusOf(m, now);
+  return m;
+}
+
+export async function getMandate(db: Queryable, id: string, now = new Date()): Promise<Mandate | null> {
+  if (!isUuid(id)) return null;
+  const { rows } = await db.query<MandateRow>(`${MANDATE_SELECT} WHERE m.id = $1`, [id]);
+  return rows[0] ? toMandate(rows[0], now) : null;
+}
+
+export async function getMandateByReference(db: Queryable, reference: string, now = new Date()): Promise<Mandate | null> {
+  const { rows } = await db.query<MandateRow>(`${MANDATE_SELECT} WHERE m.reference = $1`, [reference]);
+  return rows[0] ? toMandate(rows[0], now) : null;
+}
+
+export async function listMandates(db: Queryable, structureIds: string[], o: { status?: MandateStatus | 'all'; limit?: number; now?: Date } = {}): Promise<Mandate[]> {
+  const now = o.now ?? new Date();
+  const cond = o.status === 'active' ? 'AND m.revoked_at IS NULL AND m.expires_at > $2' : o.status === 'expired' ? 'AND m.revoked_at IS NULL AND m.expires_at <= $2' : o.status === 'revoked' ? 'AND m.revoked_at IS NOT NULL' : '';
+  const limit = Math.min(Math.max(o.limit ?? 200, 1), 1000);
+  const { rows } = await db.query<MandateRow>(`${MANDATE_SELECT} WHERE m.structure_id = ANY($1::uuid[]) ${cond} ORDER BY m.created_at DESC, m.id LIMIT ${limit}`, cond.includes('$2') ? [structureIds, now.toISOString()] : [structureIds]);
+  return rows.map((r) => toMandate(r, now));
+}
+
+/** The attestation's content, as hashed when the mandate was created (null once the identity is purged). */
+export async function attestationContent(db: Queryable, m: Mandate): Promise<AttestationContent | null> {
+  if (!m.person) return null;
+  const s = (await getStructure(db, m.structureId))!;
+  const { rows } = await db.query<{ display_name: string }>('SELECT display_name FROM mandates.helper WHERE structure_id = $1 AND user_id = $2', [m.structureId, m.createdBy]);
+  return {
+    reference: m.reference,
+    structure: { name: s.name, siret: s.siret },
+    helper: rows[0]?.display_name ?? '',
+    person: m.person,
+    procedures: m.procedures.map((p) => p.procedure),
+    duration: m.duration,
+    createdAt: m.createdAt,
+    expiresAt: m.expiresAt,
+  };
+}
+
+/** Recomputes the attestation's hash from the stored rows: false when they were altered since. */
+export async function attestationIntact(db: Queryable, m: Mandate): Promise<boolean | null> {
+  const content = await attestationContent(db, m);
+  if (!content) return null;
+  const { rows } = await db.query<{ attestation_salt: string }>('SELECT attestation_salt FROM mandates.mandate WHERE id = $1', [m.id]);
+  return attestationHash(rows[0]!.attestation_salt, m.templateVersion, content) === m.attestationHash;
+}
+
+export interface Created {
+  id: string;
+  reference: string;
+  revocationCode: string;
+}
+
+/**
+ * Creates a mandate of the helper's structure, after the person's consent (input.consent). The
+ * helper must be an active, trained helper of that structure. Person, mandate, procedures and the
+ * journal entry are written in one transaction. `personId` reuses a person the structure knows.
+ */
+export async function createMandate(ctx: AppContext, helperId: string, structureId: string, input: MandateInput, o: { now?: Date; personId?: string } = {}): Promise<Created> {
+  if (!input.consent) throw new UserError('La personne doit avoir lu le mandat et donné son accord.', 400, 'consent');
+  const now = o.now ?? new Date();
+  return ctx.db.transaction(async (tx) => {
+    const helper = await lockActingHelper(tx, structureId, helperId);
+    const { rows: srows } = await tx.query<StructureRow>('SELECT * FROM mandates.structure WHERE id = $1', [structureId]);
+    const s = toStructure(srows[0]!);
+    let personId = o.personId ?? null;
+    if (personId) {
+      const p = await tx.query('SELECT 1 FROM mandates.person WHERE id = $1 AND structure_id = $2 AND purged_at IS NULL', [personId, structureId]);
+      if (!p.rows.length) throw new UserError('Personne inconnue dans cette structure.', 400, 'personId');
+      await tx.query('UPDATE mandates.person SET given_name = $2, family_name = $3, birth_date = $4 WHERE id = $1', [personId, input.givenName, input.familyName, input.birthDate]);
+    } else {
+      personId = crypto.randomUUID();
+      await tx.query('INSERT INTO mandates.person (id, structure_id, given_name, family_name, birth_date, identity_check, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+        personId, structureId, input.givenName, input.familyName, input.birthDate, 'document', now.toISOString(),
+      ]);
+    }
+    const id = crypto.randomUUID();
+    const reference = newReference();
+    const revocationCode = newRevocationCode();
+    const expires = expiryOf(now, input.duration);
+    const salt = crypto.randomBytes(16).toString('hex');
+    const content: AttestationContent = {
+      reference,
+      structure: { name: s.name, siret: s.siret },
+      helper: helper.display_name,
+      person: { givenName: input.givenName, familyName: input.familyName, birthDate: input.birthDate },
+      procedures: input.procedures,
+      duration: input.duration,
+      createdAt: now.toISOString(),
+      expiresAt: expires.toISOString(),
+    };
+    await tx.query(
+      `INSERT INTO mandates.mandate (id, reference, structure_id, person_id, created_by, created_at, duration, expires_at, consent_at, consent_method, template_version, attestation_salt, attestation_hash, revocation_code_hash)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, 'in_person', $9, $10, $11, $12)`,
+      [id, reference, structureId, personId, helperId, now.toISOString(), input.duration, expires.toISOString(), TEMPLATE_VERSION, salt, attestationHash(salt, TEMPLATE_VERSION, content), sha256(`${id}:${revocationCode}`)],
+    );
+    for (const p of input.procedures) await tx.query('INSERT INTO mandates.mandate_procedure (mandate_id, procedure) VALUES ($1, $2)', [id, p]);
+    await tx.query('UPDATE mandates.helper SET last_act_at = $3 WHERE structure_id = $1 AND user_id = $2', [structureId, helperId, now.toISOString()]);
+    await appendJournal(tx, { event: 'mandate.created', structureId, mandateId: id, actorKind: 'helper', actorId: helperId, detail: { procedures: input.procedures, duration: input.duration, expiresAt: expires.toISOString() }, at: now });
+    return { id, reference, revocationCode };
+  });
+}
+
+export type Decision = { allowed: true; mandateId: string; structureId: string } | { allowed: false; reason: string; code: 'unknown' | 'not_helper' | 'not_trained' | 'revoked' | 'expired' | 'procedure' };
+
+const REFUSALS: Record<Exclude<Decision, { allowed: true }>['code'], string> = {
+  unknown: 'Mandat inconnu.',
+  not_helper: 'Vous n’êtes pas aidant actif de la structure qui détient ce mandat.',
+  not_trained: 'Votre formation d’aidant n’est pas enregistrée.',
+  revoked: 'Ce mandat a été révoqué.',
+  expired: 'Ce mandat est expiré.',
+  procedure: 'Ce mandat ne couvre pas cette démarche (ou elle a été retirée).',
+};
+
+/**
+ * THE check: may this helper act for the person of this mandate on this procedure now? Yes only
+ * when the helper is an active, trained helper of the mandate's structure, the mandate is neither
+ * revoked nor expired (expires_at strictly after now), and the procedure is in it, not revoked.
+ */
+export async function checkAuthorisation(db: Queryable, helperId: string, mandateId: string, procedure: string, now = new Date()): Promise<Decision> {
+  const refuse = (code: Exclude<Decision, { allowed: true }>['code']): Decision => ({ allowed: false, code, reason: REFUSALS[code] });
+  if (!isUuid(mandateId)) return refuse('unknown');
+  const { rows } = await db.query<{ structure_id: string; revoked_at: unknown; expires_at: Date | string; proc_revoked: unknown; has_proc: boolean; helper_active: boolean | null; trained: boolean | null }>(
+    `SELECT m.structure_id, m.revoked_at, m.expires_at,
+            mp.revoked_at AS proc_revoked, mp.mandate_id IS NOT NULL AS has_proc,
+            h.active AND s.active AS helper_active, h.trained_on IS NOT NULL AS trained
+       FROM mandates.mandate m
+       JOIN mandates.structure s ON s.id = m.structure_id
+       LEFT JOIN mandates.mandate_procedure mp ON mp.mandate_id = m.id AND mp.procedure = $3
+       LEFT JOIN mandates.helper h ON h.structure_id = m.structure_id AND h.user_id = $2
+      WHERE m.id = $1`,
+    [mandateId, helperId, procedure],
+    { prepare: true },
+  );
+  const r = rows[0];
+  if (!r) return refuse('unknown');
+  if (!r.helper_active) return refuse('not_helper');
+  if (!r.trained) return refuse('not_trained');
+  if (r.revoked_at) return refuse('revoked');
+  if (new Date(r.expires_at).getTime() <= now.getTime()) return refuse('expired');
+  if (!r.has_proc || r.proc_revoked) return refuse('procedure');
+  return { allowed: true, mandateId, structureId: r.structure_id };
+}
+
+/**
+ * Records an act under a mandate: refused (nothing written) unless checkAuthorisation allows it
+ * at that moment, under the locks (a concurrent revocation either commits first and refuses this
+ * act, or waits for it). `service`: the partner service used (no personal data).
+ */
+export async function recordAct(ctx: AppContext, helperId: string, mandateId: string, procedure: string, o: { service?: unknown; now?: Date } = {}): Promise<void> {
+  const service = typeof o.service === 'string' ? o.service.trim() : '';
+  if (service.length > 100 || /[\u0000-\u001f]/.test(service)) throw new UserError('Le nom du service fait 100 caractères au plus, sans caractère de contrôle.', 400, 'service');
+  if (!isProcedure(procedure)) throw new UserError('Démarche inconnue.', 400, 'procedure');
+  await ctx.db.transaction(async (tx) => {
+    const now = o.now ?? new Date();
+    // Shared lock on the mandate (revocations take an exclusive one), exclusive on the helper.
+    const m = await tx.query<{ structure_id: string }>('SELECT structure_id FROM mandates.mandate WHERE id = $1 FOR SHARE', [isUuid(mandateId) ? mandateId : '00000000-0000-0000-0000-000000000000']);
+    if (m.rows[0]) await tx.query('SELECT 1 FROM mandates.helper WHERE structure_id = $1 AND user_id = $2 FOR NO KEY UPDATE', [m.rows[0].structure_id, helperId]);
+    const d = await checkAuthorisation(tx, helperId, mandateId, procedure, now);
+    if (!d.allowed) throw d.code === 'unknown' ? new NotFoundError(d.reason) : new UserError(d.reason, d.code === 'not_helper' || d.code === 'not_trained' ? 403 : 409, d.code === 'procedure' ? 'procedure' : 'mandate', d.code);
+    await tx.query('UPDATE mandates.helper SET last_act_at = $3 WHERE structure_id = $1 AND user_id = $2', [d.structureId, helperId, now.toISOString()]);
+    await appendJournal(tx, { event: 'mandate.act', structureId: d.structureId, mandateId, actorKind: 'helper', actorId: helperId, procedure, detail: service ? { service } : null, at: now });
+  });
+}
+
+export type RevokedBy = { kind: 'helper' | 'staff'; id: string } | { kind: 'person' };
+
+/**
+ * Revokes a whole mandate (procedure null) or one procedure of it; revoking the last procedure
+ * left revokes the mandate. Refused when already revoked or expired. A helper must be an active
+ * helper of the mandate's structure (trained or not: withdrawing is always allowed).
+ */
+export async function revokeMandate(ctx: AppContext, by: RevokedBy, mandateId: string, procedure: string | null, now = new Date()): Promise<{ whole: boolean }> {
+  if (procedure !== null && !isProcedure(procedure)) throw new UserError('Démarche inconnue.', 400, 'procedure');
+  return ctx.db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ structure_id: string; revoked_at: unknown; expires_at: Date | string }>('SELECT structure_id, revoked_at, expires_at FROM mandates.mandate WHERE id = $1 FOR UPDATE', [
+      isUuid(mandateId) ? mandateId : '00000000-0000-0000-0000-000000000000',
+    ]);
+    const m = rows[0];
+    if (!m) throw new NotFoundError('Mandat inconnu.');
+    if (by.kind === 'helper') {
+      const h = await tx.query<{ active: boolean }>('SELECT active FROM mandates.helper WHERE structure_id = $1 AND user_id = $2', [m.structure_id, by.id]);
+      if (!h.rows[0]?.active) throw new ForbiddenError('Vous n’êtes pas aidant actif de la structure qui détient ce mandat.');
+    }
+    if (m.revoked_at) throw new UserError('Ce mandat est déjà révoqué.', 409, 'mandate', 'revoked');
+    if (new Date(m.expires_at).getTime() <= now.getTime()) throw new UserError('Ce mandat est expiré : il n’y a plus rien à révoquer.', 409, 'mandate', 'expired');
+    const actor = { actorKind: by.kind, actorId: by.kind === 'person' ? null : by.id } as const;
+    let whole = procedure === null;
+    if (procedure !== null) {
+      const p = await tx.query('UPDATE mandates.mandate_procedure SET revoked_at = $3 WHERE mandate_id = $1 AND procedure = $2 AND revoked_at IS NULL RETURNING procedure', [mandateId, procedure, now.toISOString()]);
+      if (!p.rows.length) throw new UserError('Cette démarche ne fait pas (ou plus) partie du mandat.', 409, 'procedure');
+      await appendJournal(tx, { event: 'mandate.procedure_revoked', structureId: m.structure_id, mandateId, ...actor, procedure, at: now });
+      const left = await tx.query('SELECT 1 FROM mandates.mandate_procedure WHERE mandate_id = $1 AND revoked_at IS NULL', [mandateId]);
+      whole = left.rows.length === 0;
+    }
+    if (whole) {
+      await tx.query('UPDATE mandates.mandate_procedure SET revoked_at = $2 WHERE mandate_id = $1 AND revoked_at IS NULL', [mandateId, now.toISOString()]);
+      await tx.query('UPDATE mandates.mandate SET revoked_at = $2, revoked_by_kind = $3, revoked_by = $4 WHERE id = $1', [mandateId, now.toISOString(), by.kind, actor.actorId]);
+      await appendJournal(tx, { event: 'mandate.revoked', structureId: m.structure_id, mandateId, ...actor, at: now });
+    }
+    return { whole };
+  });
+}
+
+/** The person revokes with the reference and the code of their attestation (nothing else to know). */
+export async function revokeByPerson(ctx: AppContext, reference: string, code: string, procedure: string | null, now = new Date()): Promise<{ whole: boolean }> {
+  const ref = reference.trim().toUpperCase();
+  const c = code.trim().toUpperCase();
+  const bad = new UserError('Référence ou code de révocation incorrect.', 400, 'code');
+  if (!/^M-[2-9A-Z]{4}-[2-9A-Z]{4}$/.test(ref) || !/^[A-Z0-9]{12}$/.test(c)) throw bad;
+  const { rows } = await ctx.db.query<{ id: string; revocation_code_hash: string }>('SELECT id, revocation_code_hash FROM mandates.mandate WHERE reference = $1', [ref]);
+  const m = rows[0];
+  const expected = Buffer.from(m?.revocation_code_hash ?? '0'.repeat(64), 'hex');
+  const given = Buffer.from(sha256(`${m?.id ?? ''}:${c}`), 'hex');
+  if (!m || !crypto.timingSafeEqual(expected, given)) throw bad;
+  return revokeMandate(ctx, { kind: 'person' }, m.id, procedure, now);
+}
+
+/** Journals the end of every mandate that reached its expiry (once each). */
+export async function noteExpired(ctx: AppContext, now = new Date()): Promise<number> {
+  const { rows } = await ctx.db.query<{ id: string }>('SELECT id FROM mandates.mandate WHERE expiry_noted_at IS NULL AND revoked_at IS NULL AND expires_at <= $1 ORDER BY expires_at LIMIT 10000', [now.toISOString()]);
+  let n = 0;
+  for (const { id } of rows) {
+    n += await ctx.db.transaction(async (tx) => {
+      const r = await tx.query<{ structure_id: string; expires_at: Date | string }>('UPDATE mandates.mandate SET expiry_noted_at = $2 WHERE id = $1 AND expiry_noted_at IS NULL AND revoked_at IS NULL RETURNING structure_id, expires_at', [id, now.toISOString()]);
+      if (!r.rows[0]) return 0;
+      await appendJournal(tx, { event: 'mandate.expired', structureId: r.rows[0].structure_id, mandateId: id, actorKind: 'system', at: new Date(r.rows[0].expires_at) });
+      return 1;
+    });
+  }
+  return n;
+}
+
+/**
+ * Deletes the identity (names, birth date) of every person whose mandates all ended (expired or
+ * revoked) more than `retentionMonths` ago; the mandates, their hashes and the journal stay, so
+ * statistics and the journal's integrity are kept. One transaction per person.
+ */
+export async function purgeIdentities(ctx: AppContext, retentionMonths: number, now = new Date()): Promise<number> {
+  const limit = new Date(now.getTime() - retentionMonths * 30.4375 * DAY_MS);
+  const { rows } = await ctx.db.query<{ id: string; structure_id: string }>(
+    `SELECT p.id, p.structure_id FROM mandates.person p
+      WHERE p.purged_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM mandates.mandate m WHERE m.person_id = p.id AND LEAST(m.expires_at, COALESCE(m.revoked_at, m.expires_at)) > $1)
+      LIMIT 10000`,
+    [limit.toISOString()],
+  );
+  let n = 0;
+  for (const p of rows) {
+    n += await ctx.db.transaction(async (tx) => {
+      const r = await tx.query(
+        `UPDATE mandates.person SET given_name = NULL, family_name = NULL, birth_date = NULL, identity_check = NULL, purged_at = $2
+          WHERE id = $1 AND purged_at IS NULL AND NOT EXISTS (SELECT 1 FROM mandates.mandate m WHERE m.person_id = $1 AND LEAST(m.expires_at, COALESCE(m.revoked_at, m.expires_at)) > $3) RETURNING id`,
+        [p.id, now.toISOString(), limit.toISOString()],
+      );
+      if (!r.rows.length) return 0;
+      await appendJournal(tx, { event: 'person.purged', structureId: p.structure_id, actorKind: 'system', detail: { person: p.id }, at: now });
+      return 1;
+    });
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics (no identities)
+
+export interface MandateStats {
+  activeMandates: number;
+  mandates: number;
+  byProcedure: { procedure: string; label: string; active: number; total: number }[];
+  byDuration: { duration: string; total: number }[];
+  helpers: { active: number; trained: number };
+  structures: number;
+  acts: number;
+}
+
+export async function statistics(db: Queryable, scope: { regions?: string[]; departements?: string[]; structureIds?: string[] } = {}, now = new Date()): Promise<MandateStats> {
+  const where: string[] = [];
+  const params: unknown[] = [now.toISOString()];
+  if (scope.regions) where.push(`region = ANY($${params.push(scope.regions)}::text[])`);
+  if (scope.departements) where.push(`departement = ANY($${params.push(scope.departements)}::text[])`);
+  if (scope.structureIds) where.push(`id = ANY($${params.push(scope.structureIds)}::uuid[])`);
+  const structures = `SELECT id FROM mandates.structure${where.length ? ` WHERE ${where.join(' OR ')}` : ''}`;
+  const [totals, procs, durations, helpers, structs, acts] = await Promise.all([
+    db.query<{ total: number; active: number }>(`SELECT count(*)::int AS total, count(*) FILTER (WHERE revoked_at IS NULL AND expires_at > $1)::int AS active FROM mandates.mandate WHERE structure_id IN (${structures})`, params),
+    db.query<{ procedure: string; total: number; active: number }>(
+      `SELECT mp.procedure, count(*)::int AS total, count(*) FILTER (WHERE mp.revoked_at IS NULL AND m.revoked_at IS NULL AND m.expires_at > $1)::int AS active
+         FROM mandates.mandate_procedure mp JOIN mandates.mandate m ON m.id = mp.mandate_id WHERE m.structure_id IN (${structures}) GROUP BY mp.procedure`,
+      params,
+    ),
+    db.query<{ duration: string; total: number }>(`SELECT duration, count(*)::int AS total FROM mandates.mandate WHERE structure_id IN (${structures}) AND $1::text IS NOT NULL GROUP BY duration`, params),
+    db.query<{ active: number; trained: number }>(
+      `SELECT count(DISTINCT user_id)::int AS active, count(DISTINCT user_id) FILTER (WHERE trained_on IS NOT NULL)::int AS trained FROM mandates.helper WHERE active AND structure_id IN (${structures}) AND $1::text IS NOT NULL`,
+      params,
+    ),
+    db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${structures}) s WHERE $1::text IS NOT NULL`, params),
+    db.query<{ n: number }>(`SELECT count(*)::int AS n FROM mandates.journal WHERE event = 'mandate.act' AND structure_id IN (${structures}) AND $1::text IS NOT NULL`, params),
+  ]);
+  const byProc = new Map(procs.rows.map((r) => [r.procedure, r]));
+  return {
+    activeMandates: totals.rows[0]!.active,
+    mandates: totals.rows[0]!.total,
+    byProcedure: Object.entries(ADMIN_PROCEDURES).map(([procedure, label]) => ({ procedure, label, active: byProc.get(procedure)?.active ?? 0, total: byProc.get(procedure)?.total ?? 0 })),
+    byDuration: ['1d', '1m', '6m', '1y'].map((d) => ({ duration: d, total: durations.rows.find((r) => r.duration === d)?.total ?? 0 })),
+    helpers: helpers.rows[0]!,
+    structures: structs.rows[0]!.n,
+    acts: acts.rows[0]!.n,
+  };
+}
+
+/** Active mandates and trained active helpers per région and département (roadmap indicators). */
+export async function territoryCounts(db: Queryable, now = new Date()): Promise<{ level: 'region' | 'departement'; code: string; activeMandates: number; trainedHelpers: number }[]> {
+  const { rows } = await db.query<{ region: string | null; departement: string | null; active: number; trained: number }>(
+    `SELECT s.region, s.departement,
+            (SELECT count(*) FROM mandates.mandate m WHERE m.structure_id = s.id AND m.revoked_at IS NULL AND m.expires_at > $1)::int AS active,
+            (SELECT count(*) FROM mandates.helper h WHERE h.structure_id = s.id AND h.active AND h.trained_on IS NOT NULL)::int AS trained
+       FROM mandates.structure s WHERE s.active`,
+    [now.toISOString()],
+  );
+  const out = new Map<string, { level: 'region' | 'departement'; code: string; activeMandates: number; trainedHelpers: number }>();
+  for (const r of rows) {
+    for (const [level, code] of [['region', r.region], ['departement', r.departement]] as const) {
+      if (!code) continue;
+      const k = `${level}:${code}`;
+      const v = out.get(k) ?? { level, code, activeMandates: 0, trainedHelpers: 0 };
+      v.activeMandates += r.active;
+      v.trainedHelpers += r.trained;
+      out.set(k, v);
+    }
+  }
+  return [...out.values()];
+}
+
+export type { Db };
+
+/**
+ * Open data: per département of the structures, per procedure, the authorisations given and in
+ * force, and per duration the mandates created; counts below `small` are hidden (null).
+ */
+export async function openDataRows(db: Queryable, small: number, now = new Date()): Promise<{ departement: string; figure: string; key: string; value: number | null }[]> {
+  const [procs, durations] = await Promise.all([
+    db.query<{ departement: string; procedure: string; total: number; active: number }>(
+      `SELECT s.departement, mp.procedure, count(*)::int AS total,
+              count(*) FILTER (WHERE mp.revoked_at IS NULL AND m.revoked_at IS NULL AND m.expires_at > $1)::int AS active
+         FROM mandates.mandate_procedure mp JOIN mandates.mandate m ON m.id = mp.mandate_id JOIN mandates.structure s ON s.id = m.structure_id
+        WHERE s.departement IS NOT NULL GROUP BY s.departement, mp.procedure ORDER BY s.departement, mp.procedure`,
+      [now.toISOString()],
+    ),
+    db.query<{ departement: string; duration: string; total: number }>(
+      `SELECT s.departement, m.duration, count(*)::int AS total FROM mandates.mandate m JOIN mandates.structure s ON s.id = m.structure_id
+        WHERE s.departement IS NOT NULL GROUP BY s.departement, m.duration ORDER BY s.departement, m.duration`,
+    ),
+  ]);
+  const hide = (n: number) => (n < small ? null : n);
+  const out: { departement: string; figure: string; key: string; value: number | null }[] = [];
+  for (const r of procs.rows) {
+    out.push({ departement: r.departement, figure: 'authorisations_given', key: r.procedure, value: hide(r.total) });
+    out.push({ departement: r.departement, figure: 'authorisations_in_force', key: r.procedure, value: hide(r.active) });
+  }
+  for (const r of durations.rows) out.push({ departement: r.departement, figure: 'mandates_by_duration', key: r.duration, value: hide(r.total) });
+  return out;
+}

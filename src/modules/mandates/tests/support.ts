@@ -1,0 +1,44 @@
+/** Test helpers for the mandates module: a directory place, structures, helpers, row snapshots. */
+import type { Db } from '../../../platform/db/index.ts';
+import type { AppContext } from '../../../platform/module.ts';
+import { getCommune } from '../../territories/index.ts';
+import { upsertPlaces, type PlaceRecord } from '../../places/index.ts';
+import * as service from '../service.ts';
+
+let n = 0;
+
+/** A directory place in a commune (Rouen by default, Seine-Maritime, Normandie); returns its uid. */
+export async function placeIn(db: Db, commune = '76540'): Promise<string> {
+  const c = await getCommune(db, commune);
+  if (!c || c.lat === null || c.lon === null) throw new Error(`commune ${commune} unknown`);
+  const source = `mdt-${process.pid}-${++n}`;
+  const empty = { typologie: [], courriels: [], site_web: [], itinerance: [], services: [], publics_specifiquement_adresses: [], prise_en_charge_specifique: [], frais_a_charge: [], dispositif_programmes_nationaux: [], formations_labels: [], modalites_acces: [], modalites_accompagnement: [] };
+  const rec = { ...empty, id: source, pivot: '13002526500013', nom: `France Services ${n}`, commune: c.name, code_postal: c.postalCodes[0] ?? '76000', code_insee: c.code, adresse: '2 place de la Mairie', latitude: c.lat, longitude: c.lon, source: 'Test', date_maj: '2025-01-15' } as unknown as PlaceRecord;
+  await upsertPlaces(db, [rec], { source });
+  const { rows } = await db.query<{ uid: string }>('SELECT uid FROM places.place WHERE import_source = $1', [source]);
+  return rows[0]!.uid;
+}
+
+/** A structure at a new place with one trained helper (`userId`), ready to create mandates. */
+export async function structureWithHelper(ctx: AppContext, userId: string, o: { commune?: string; trained?: boolean; name?: string } = {}): Promise<service.Structure> {
+  const s = await service.createStructure(ctx, null, { name: o.name ?? `Structure ${++n}`, siret: '', placeUid: await placeIn(ctx.db, o.commune) });
+  await service.addHelper(ctx, null, s.id, userId, `Aidant ${userId.slice(0, 8)}`);
+  if (o.trained ?? true) await service.recordTraining(ctx, null, s.id, userId, { trainedOn: '2025-03-01', trainingRef: 'Formation test' });
+  return s;
+}
+
+export const PERSON = { givenName: 'Jeanne', familyName: 'Lefèvre', birthDate: '1948-05-12', identityChecked: true, consent: true } as const;
+
+/** Row counts and the mutable columns of every mandates table (a refusal must leave it unchanged). */
+export async function snapshot(db: Db): Promise<unknown> {
+  const q = async (sql: string) => (await db.query(sql)).rows;
+  return {
+    structure: await q('SELECT id, name, siret, active FROM mandates.structure ORDER BY id'),
+    helper: await q('SELECT structure_id, user_id, trained_on::text, active, last_act_at FROM mandates.helper ORDER BY structure_id, user_id'),
+    person: await q('SELECT id, given_name, family_name, birth_date::text, purged_at FROM mandates.person ORDER BY id'),
+    mandate: await q('SELECT id, revoked_at, revoked_by_kind, expiry_noted_at FROM mandates.mandate ORDER BY id'),
+    procedure: await q('SELECT mandate_id, procedure, revoked_at FROM mandates.mandate_procedure ORDER BY mandate_id, procedure'),
+    journal: await q('SELECT count(*)::int AS n FROM mandates.journal'),
+    audit: await q('SELECT count(*)::int AS n FROM platform.audit_entry'),
+  };
+}
