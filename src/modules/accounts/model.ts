@@ -63,6 +63,9 @@ export const ACTIONS = {
   'mediation.stats.territory': 'Consulter les statistiques de médiation d’un territoire',
   'training.manage': 'Gérer le catalogue des parcours de formation',
   'training.register_others': 'Inscrire une personne à une session de formation',
+  'calls.manage': 'Gérer les appels à projets d’un territoire, leurs comités et leurs subventions',
+  'calls.instruct': 'Instruire les dossiers des appels à projets dont on est instructeur',
+  'calls.review': 'Évaluer les dossiers d’appels à projets confiés (après déclaration des conflits d’intérêts)',
 } as const;
 export type Action = keyof typeof ACTIONS;
 
@@ -86,10 +89,12 @@ export const ROLE_ACTIONS: Record<Role, readonly Action[]> = {
     'mediation.teams.manage',
     'mediation.stats.territory',
     'training.manage',
+    'calls.manage',
+    'calls.instruct',
   ],
   place_manager: ['backoffice.access', 'places.edit', 'places.history'],
   // Elected officials and partners are given the reviewer role: they read draft roadmaps.
-  reviewer: ['backoffice.access', 'roadmap.drafts.read'],
+  reviewer: ['backoffice.access', 'roadmap.drafts.read', 'calls.review'],
   mediator: ['backoffice.access', 'mediation.record', 'training.register_others'],
   helper: ['backoffice.access'],
 };
