@@ -114,6 +114,15 @@ export function callResource(c: Pick<Call, 'id' | 'region' | 'departements'>): R
   return { type: 'call', id: c.id, region: c.region, departement: c.departements.length === 1 ? c.departements[0]! : null };
 }
 
+/**
+ * Whether an actor listed as instructor of a call (limited to `departements`, or the whole call)
+ * holds the instruct permission there: on the call's région, or on each département they are limited to.
+ */
+export function mayInstruct(actor: Actor, c: Pick<Call, 'id' | 'region' | 'departements'>, departements: string[]): boolean {
+  if (can(actor, 'calls.instruct', callResource(c))) return true;
+  return departements.length > 0 && departements.every((d) => can(actor, 'calls.instruct', { type: 'call', id: c.id, region: c.region, departement: d }));
+}
+
 export async function getCall(db: Queryable, idOrSlug: string): Promise<Call | null> {
   if (typeof idOrSlug !== 'string' || idOrSlug.length > 120) return null;
   const { rows } = await db.query(`SELECT ${CALL_COLUMNS} FROM calls.call WHERE ${UUID.test(idOrSlug) ? 'id = $1' : 'slug = $1'}`, [idOrSlug]);
@@ -589,9 +598,11 @@ export async function accessTo(db: Queryable, actor: Actor | null, app: Applicat
   if (!actor) return { applicant: false, manager: false, instructor: false, reviewer: null };
   const manager = can(actor, 'calls.manage', callResource(call));
   let instructor = manager;
-  if (!instructor && can(actor, 'calls.instruct', callResource(call))) {
+  if (!instructor) {
     const { rows } = await db.query<{ departements: string[] }>('SELECT departements FROM calls.instructor WHERE call_id = $1 AND user_id = $2', [call.id, actor.id]);
-    instructor = !!rows[0] && (rows[0].departements.length === 0 || (!!app.departement && rows[0].departements.includes(app.departement)));
+    instructor =
+      !!rows[0] &&
+      (rows[0].departements.length === 0 ? can(actor, 'calls.instruct', callResource(call)) : !!app.departement && rows[0].departements.includes(app.departement) && can(actor, 'calls.instruct', { type: 'call', id: call.id, region: call.region, departement: app.departement }));
   }
   const rv = await db.query<{ conflict: Conflict | null; waived_by: string | null }>('SELECT conflict, waived_by FROM calls.review WHERE application_id = $1 AND reviewer_id = $2', [app.id, actor.id]);
   return {
@@ -822,7 +833,7 @@ export async function instructorList(db: Queryable, actor: Actor, call: Call, f:
   let deps: string[] | null = null;
   if (!manager) {
     const { rows } = await db.query<{ departements: string[] }>('SELECT departements FROM calls.instructor WHERE call_id = $1 AND user_id = $2', [call.id, actor.id]);
-    if (!rows[0] || !can(actor, 'calls.instruct', callResource(call))) throw new ForbiddenError('Vous n’instruisez pas cet appel.');
+    if (!rows[0] || !mayInstruct(actor, call, rows[0].departements)) throw new ForbiddenError('Vous n’instruisez pas cet appel.');
     deps = rows[0].departements.length ? rows[0].departements : null;
   }
   const where = [`a.call_id = $1`, `a.state <> 'brouillon'`];

@@ -80,8 +80,8 @@ export function registerStaffPages(app: App, ctx: AppContext) {
     const manager = can(user, 'calls.manage', service.callResource(call));
     if (need === 'manage' && !manager) throw new ForbiddenError('Vous ne gérez pas cet appel.');
     if (need === 'instruct' && !manager) {
-      const { rows } = await ctx.db.query('SELECT 1 FROM calls.instructor WHERE call_id = $1 AND user_id = $2', [call.id, user.id]);
-      if (!rows[0] || !can(user, 'calls.instruct', service.callResource(call))) throw new ForbiddenError('Vous n’instruisez pas cet appel.');
+      const { rows } = await ctx.db.query<{ departements: string[] }>('SELECT departements FROM calls.instructor WHERE call_id = $1 AND user_id = $2', [call.id, user.id]);
+      if (!rows[0] || !service.mayInstruct(user, call, rows[0].departements)) throw new ForbiddenError('Vous n’instruisez pas cet appel.');
     }
     return { call, manager };
   };
@@ -169,8 +169,9 @@ ${manager
   callAction('/instructeurs', async (user, call, f) => {
     const u = await findUserByEmail(ctx.db, str(f.email).trim().slice(0, 320));
     if (!u) throw new UserError('Aucun compte à cette adresse.', 422, 'email');
-    if (!can({ id: u.id, grants: await getGrants(ctx.db, u.id) }, 'calls.instruct', service.callResource(call))) throw new UserError('Cette personne n’a pas le droit d’instruire sur le territoire de l’appel.', 422, 'email');
-    await service.setInstructor(ctx, user, call.id, u.id, str(f.departements).split(/[,\s]+/).filter(Boolean));
+    const deps = str(f.departements).split(/[,\s]+/).filter(Boolean);
+    if (!service.mayInstruct({ id: u.id, grants: await getGrants(ctx.db, u.id) }, call, deps)) throw new UserError('Cette personne n’a pas le droit d’instruire sur ce territoire (rôle d’équipe régionale de la région ou des départements indiqués).', 422, 'email');
+    await service.setInstructor(ctx, user, call.id, u.id, deps);
   });
 
   // ---- the list, ranking, exports
