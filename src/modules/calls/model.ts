@@ -172,6 +172,8 @@ export function parseForm(input: unknown): FormDefinition {
     const id = own(q, 'id');
     if (typeof id !== 'string' || !ID.test(id)) throw new UserError(`${at}.id : identifiant en minuscules, chiffres et _ (40 caractères au plus).`, 400, `${at}.id`);
     if (ids.has(id)) throw new UserError(`${at}.id : « ${id} » est déjà utilisé.`, 400, `${at}.id`);
+    // Names every object has (constructor, toString…) would read as answers that were never given.
+    if (id in Object.prototype) throw new UserError(`${at}.id : « ${id} » est un nom réservé.`, 400, `${at}.id`);
     ids.add(id);
     const type = own(q, 'type');
     if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(QUESTION_TYPES, type)) throw new UserError(`${at}.type : un de ${Object.keys(QUESTION_TYPES).join(', ')}.`, 400, `${at}.type`);
@@ -220,7 +222,7 @@ export function parseForm(input: unknown): FormDefinition {
     const at = `criteria[${i}]`;
     if (!isObj(c)) throw new UserError(`${at} : objet attendu.`, 400, at);
     const id = own(c, 'id');
-    if (typeof id !== 'string' || !ID.test(id) || cids.has(id)) throw new UserError(`${at}.id : identifiant invalide ou en double.`, 400, `${at}.id`);
+    if (typeof id !== 'string' || !ID.test(id) || cids.has(id) || id in Object.prototype) throw new UserError(`${at}.id : identifiant invalide, réservé ou en double.`, 400, `${at}.id`);
     cids.add(id);
     const weight = own(c, 'weight');
     if (typeof weight !== 'number' || !(weight > 0) || weight > 100) throw new UserError(`${at}.weight : poids entre 0 (exclu) et 100.`, 400, `${at}.weight`);

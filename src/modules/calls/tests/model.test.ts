@@ -19,7 +19,9 @@ test('forms: typed questions checked, conditions point backwards, one requested 
   assert.equal(f.questions.length, 9);
   const bad = (form: unknown, field: RegExp) => assert.throws(() => parseForm(form), (e: { field: string }) => field.test(e.field));
   bad({ ...FORM, questions: [{ id: 'a', label: 'A', type: 'file' }] }, /^questions\[0\]\.type$/);
-  bad({ ...FORM, questions: [{ id: 'constructor', label: 'A', type: 'choice', options: ['x'] }] }, /^questions\[0\]\.options$/);
+  bad({ ...FORM, questions: [{ id: 'a', label: 'A', type: 'choice', options: ['x'] }] }, /^questions\[0\]\.options$/);
+  bad({ ...FORM, questions: [{ id: 'constructor', label: 'A', type: 'short_text' }] }, /^questions\[0\]\.id$/); // reserved: would read as answered
+  bad({ ...FORM, criteria: [{ id: 'tostring', label: 'X', weight: 1 }, { id: 'valueOf', label: 'Y', weight: 1 }] }, /^criteria\[1\]\.id$/);
   bad({ ...FORM, questions: [{ id: 'a', label: 'A', type: 'short_text', showIf: { question: 'b', equals: 'x' } }, { id: 'b', label: 'B', type: 'short_text' }] }, /showIf\.question$/);
   bad({ ...FORM, questions: [{ id: 'a', label: 'A', type: 'number', requested: true }] }, /requested$/);
   bad({ ...FORM, criteria: [{ id: 'x', label: 'X', weight: 0 }] }, /^criteria\[0\]\.weight$/);
