@@ -10,7 +10,7 @@ import type { App } from '../../../platform/http/server.ts';
 import type { AppContext } from '../../../platform/module.ts';
 import { html, raw } from '../../../platform/html/html.ts';
 import { ForbiddenError, NotFoundError, UserError } from '../../../platform/http/errors.ts';
-import { can, findUserByEmail, getGrants, requirePermission, sendMailFromRequest, type CurrentUser } from '../../accounts/index.ts';
+import { can, findUserByEmail, getGrants, requirePermission, scopesFor, sendMailFromRequest, type CurrentUser } from '../../accounts/index.ts';
 import { CALL_KINDS, CONFLICTS, INSTRUCTOR_TRANSITIONS, ORG_KINDS, RECOMMENDATIONS, STATES, formatDateTime, formatEuros, toLocalInput, type State } from '../model.ts';
 import * as service from '../service.ts';
 import { answersView, csrfOf, errorBox, formBody, me, plural, queryOf, renderFrame, send, stateBadge, str } from './ui.ts';
@@ -90,7 +90,10 @@ export function registerStaffPages(app: App, ctx: AppContext) {
     const user = await me(req);
     const calls = await service.listCallsForStaff(ctx.db, user);
     const body = html`<p><a href="/gestion">Espace de gestion</a></p><h1>Appels à projets</h1>
-${can(user, 'calls.manage', { type: 'call', region: null }) || user.grants.some((g) => g.role === 'regional_staff' || g.role === 'admin') ? html`<p><a href="/gestion/appels/nouveau">Créer un appel</a></p>` : ''}
+${(() => {
+  const sc = scopesFor(user, 'calls.manage');
+  return sc.platform || sc.regions.length > 0 || sc.departements.length > 0;
+})() ? html`<p><a href="/gestion/appels/nouveau">Créer un appel</a></p>` : ''}
 ${calls.length ? html`<table class="data"><thead><tr><th scope="col">Appel</th><th scope="col">Statut</th><th scope="col">Clôture</th><th scope="col" class="n">Enveloppe</th><th scope="col" class="n">Engagé</th></tr></thead><tbody>
 ${calls.map((c) => html`<tr><td><a href="/gestion/appels/${c.id}">${c.title}</a> (${c.kind.toUpperCase()})</td><td>${c.status === 'published' ? 'publié' : c.status === 'draft' ? 'brouillon' : 'archivé'}</td><td>${formatDateTime(c.closesAt, c.timeZone)}</td><td class="n">${formatEuros(c.envelope)}</td><td class="n">${formatEuros(c.committed)}</td></tr>`)}</tbody></table>` : html`<p>Aucun appel dans votre périmètre.</p>`}
 <p><a href="/evaluations">Mes évaluations</a></p>`;
