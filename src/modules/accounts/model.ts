@@ -65,6 +65,9 @@ export const ACTIONS = {
   'training.register_others': 'Inscrire une personne à une session de formation',
   'mandates.act': 'Créer des mandats et agir pour une personne sous mandat (aidant d’une structure habilitée)',
   'mandates.manage': 'Habiliter les structures d’aidants, enregistrer les aidants et leur formation, lire le journal des mandats d’un territoire',
+  'calls.manage': 'Gérer les appels à projets d’un territoire, leurs comités et leurs subventions',
+  'calls.instruct': 'Instruire les dossiers des appels à projets dont on est instructeur',
+  'calls.review': 'Évaluer les dossiers d’appels à projets confiés (après déclaration des conflits d’intérêts)',
 } as const;
 export type Action = keyof typeof ACTIONS;
 
@@ -89,10 +92,12 @@ export const ROLE_ACTIONS: Record<Role, readonly Action[]> = {
     'mediation.stats.territory',
     'training.manage',
     'mandates.manage',
+    'calls.manage',
+    'calls.instruct',
   ],
   place_manager: ['backoffice.access', 'places.edit', 'places.history'],
   // Elected officials and partners are given the reviewer role: they read draft roadmaps.
-  reviewer: ['backoffice.access', 'roadmap.drafts.read'],
+  reviewer: ['backoffice.access', 'roadmap.drafts.read', 'calls.review'],
   mediator: ['backoffice.access', 'mediation.record', 'training.register_others'],
   helper: ['backoffice.access', 'mandates.act'],
 };

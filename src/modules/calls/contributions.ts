@@ -1,0 +1,46 @@
+/**
+ * What the calls module contributes to others, registered from index.ts at start-up: the live
+ * roadmap indicator « montant des subventions accordées » and the open-data section of grants
+ * (SCDL « Subventions »).
+ */
+import { registerOpenData } from '../../platform/opendata.ts';
+import { registerIndicator, territoryKey } from '../roadmap/index.ts';
+import { SCDL_THRESHOLD } from './grants.ts';
+
+export function registerContributions(): void {
+  registerIndicator({
+    id: 'calls.amount-granted',
+    title: 'Montant des subventions accordées par appels à projets',
+    unit: '€',
+    direction: 'up',
+    min: 0,
+    method:
+      'Somme des montants des subventions accordées (décisions « accepté » des appels à projets, après réductions à la clôture), pour la région de l’appel ou le département du dossier. Les intercommunalités et communes n’ont pas de valeur.',
+    source: 'Appels à projets et subventions de la plateforme (module appels)',
+    async compute({ db }, territories) {
+      const byRegion = new Map<string, number>();
+      const byDep = new Map<string, number>();
+      const { rows } = await db.query<{ region: string; departement: string | null; total: number }>(
+        `SELECT c.region, a.departement, sum(g.amount) AS total FROM calls.grant g JOIN calls.call c ON c.id = g.call_id JOIN calls.application a ON a.id = g.application_id GROUP BY c.region, a.departement`,
+      );
+      for (const r of rows) {
+        const t = Number(r.total);
+        byRegion.set(r.region, (byRegion.get(r.region) ?? 0) + t);
+        if (r.departement) byDep.set(r.departement, (byDep.get(r.departement) ?? 0) + t);
+      }
+      return new Map(
+        territories.map((t) => [territoryKey(t), t.level === 'region' ? Math.round((byRegion.get(t.code) ?? 0) * 100) / 100 : t.level === 'departement' ? Math.round((byDep.get(t.code) ?? 0) * 100) / 100 : null]),
+      );
+    },
+  });
+
+  registerOpenData({
+    id: 'subventions',
+    title: 'Subventions des appels à projets',
+    description: `Les subventions accordées par les appels à projets, au schéma SCDL « Subventions » v2.1.1 (16 champs ; « dispositifAide » nomme l’appel). Chaque ligne est validée contre le schéma avant publication ; la loi rend publiques les subventions de plus de ${SCDL_THRESHOLD.toLocaleString('fr-FR')} € : la page des subventions dit lesquelles sont publiées. Licence Ouverte / Etalab 2.0.`,
+    async files() {
+      return [{ group: 'Subventions (SCDL)', files: [{ label: 'Subventions au schéma SCDL v2.1.1 (CSV)', href: '/api/v1/calls/grants/scdl.csv', format: 'CSV' }, { label: 'Subventions publiées et non publiées, avec la raison (page)', href: '/appels/subventions', format: 'HTML' }] }];
+    },
+    api: ['GET /api/v1/calls', 'GET /api/v1/calls/{call}', 'GET /api/v1/calls/grants/scdl.csv', 'GET /api/v1/calls/grants/scdl.json'],
+  });
+}
