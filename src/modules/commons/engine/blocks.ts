@@ -85,22 +85,31 @@ export function tokenize(text: string, lang: string | null = null): Token[] {
       continue;
     }
     if (c === 34 || c === 39 || c === 96) {
+      // A string ends at its closing quote; a '…' or "…" left open ends before the end of its line
+      // (a quote in a regex literal or a comment the tokeniser does not know), whose newline is
+      // then counted like any other: the lines of the tokens after it stay right.
       let j = i + 1;
+      let open = true;
       while (j < n) {
         const d = text.charCodeAt(j);
         if (d === 92) {
+          if (text.charCodeAt(j + 1) === 10) line++; // a line continued inside the string
           j += 2;
           continue;
         }
-        if (d === c) break;
+        if (d === c) {
+          open = false;
+          break;
+        }
         if (d === 10) {
           if (c !== 96) break;
           line++;
         }
         j++;
       }
-      out.push({ norm: 'S', text: text.slice(i, Math.min(j + 1, n)), line: startLine });
-      i = j + 1;
+      const end = open ? Math.min(j, n) : j + 1;
+      out.push({ norm: 'S', text: text.slice(i, end), line: startLine });
+      i = end;
       continue;
     }
     const ch = text[i]!;
@@ -260,15 +269,21 @@ function tokenHashesOfBytes(b: Uint8Array, lang: string | null): number {
       continue;
     }
     if (c === 34 || c === 39 || c === 96) {
+      // As tokenize(): a string left open ends before its line's newline.
       const startLine = line;
       let j = i + 1;
+      let open = true;
       while (j < n) {
         const d = b[j]!;
         if (d === 92) {
+          if (b[j + 1] === 10) line++;
           j += 2;
           continue;
         }
-        if (d === c) break;
+        if (d === c) {
+          open = false;
+          break;
+        }
         if (d === 10) {
           if (c !== 96) break;
           line++;
@@ -276,7 +291,7 @@ function tokenHashesOfBytes(b: Uint8Array, lang: string | null): number {
         j++;
       }
       push(HASH_S, startLine);
-      i = j + 1;
+      i = open ? Math.min(j, n) : j + 1;
       continue;
     }
     push(BYTE_HASH[c]!, line);

@@ -89,9 +89,14 @@ test('an unchanged function after a long comment holding quotes is found whole a
   const first = C_FILE.split('\n').indexOf('static int rebalance_state(struct state *state, int limit)') + 1;
   assert.deepEqual(m.lines, [first, first + C_FUNCTION.split('\n').length - 2]);
   assert.equal(m.identical, true);
-  // Not asserted yet: the same with a Python function after a long docstring holding quotes is not
-  // found (the indexing tokeniser's fingerprints of such a file are the suspect; see the README).
-  void PY_FUNCTION;
+  // The same with a Python function after a long docstring whose lines hold quotes: each line's
+  // lone quote opens a string left open, which ends before its line's newline (it used to swallow
+  // the newline, and every fingerprint after it pointed lines too early).
+  const p = blockSearch(s, PY_FUNCTION, { lang: 'python' }).matches.find((x) => x.path === 'lib/helpers.py');
+  assert.ok(p, 'found');
+  const pyFirst = PY_FILE.split('\n').indexOf(PY_FUNCTION.split('\n')[0]!) + 1;
+  assert.deepEqual(p.lines, [pyFirst, pyFirst + PY_FUNCTION.split('\n').length - 2]);
+  assert.equal(p.exact, true);
 });
 
 test('two structurally identical functions in one file: both reported, the pasted one first', async () => {
