@@ -92,6 +92,19 @@ class GrowU32 {
   }
 }
 
+/**
+ * Scratch arrays of the shard build, kept from one shard to the next: a build writes several
+ * shards of the same size, and fresh arrays of 64 MB each cost their page faults every time.
+ */
+const scratchSlots: Uint32Array[] = [];
+function scratchU32(slot: number, n: number): Uint32Array {
+  const cur = scratchSlots[slot];
+  if (cur && cur.length >= n) return cur.subarray(0, n);
+  const a = new Uint32Array(Math.max(n, 1 << 16));
+  scratchSlots[slot] = a;
+  return a.subarray(0, n);
+}
+
 export interface ShardLimits {
   /** Close the shard when its contents reach this many bytes. */
   maxBytes: number;
@@ -124,6 +137,8 @@ export class ShardWriter {
   private readonly fpHash = new GrowU32();
   private readonly fpDoc = new GrowU32();
   private readonly fpLine = new GrowU32();
+  /** Lines of the document added last. */
+  lastLines = 0;
 
   constructor(
     private readonly dir: string,
@@ -226,6 +241,7 @@ export class ShardWriter {
     }
     closeChunk();
     const lines = n > 0 && bytes[n - 1] !== 10 ? line : line - 1;
+    this.lastLines = lines;
     const meta = Buffer.alloc(36);
     Buffer.from(sha, 'hex').copy(meta, 0);
     meta.writeUInt32LE(this.bytes, 20);
@@ -270,10 +286,10 @@ export class ShardWriter {
     const tris = this.tris.view();
     const ends = this.chunkTriEnd.view();
     const n = tris.length;
-    const chunkOf = new Uint32Array(n);
+    const chunkOf = scratchU32(0, n);
     for (let k = 0, i = 0; k < ends.length; k++) for (const e = ends[k]!; i < e; i++) chunkOf[i] = k;
-    const keys2 = new Uint32Array(n);
-    const vals2 = new Uint32Array(n);
+    const keys2 = scratchU32(1, n);
+    const vals2 = scratchU32(2, n);
     const hist = new Uint32Array(4096);
     for (let i = 0; i < n; i++) hist[tris[i]! & 0xfff]!++;
     for (let b = 0, acc = 0; b < 4096; b++) {
@@ -339,18 +355,37 @@ export class ShardWriter {
     fs.writeFileSync(path.join(this.tmp, 'tri.bin'), new Uint8Array(table.buffer, 0, table.byteLength));
     fs.writeFileSync(path.join(this.tmp, 'post.bin'), out.subarray(0, o));
     fs.writeFileSync(path.join(this.tmp, 'symbols.json'), JSON.stringify(this.symbols));
-    // Fingerprints sorted by hash: hash * 2^21 + index fits a double exactly.
+    // Fingerprints sorted by hash, in the order they were added within a hash: two stable radix
+    // passes of 16 bits over their row numbers (was: a sort of doubles, 5–10 times slower).
     const nfp = this.fpHash.length;
-    const keys = new Float64Array(nfp);
     const fh = this.fpHash.view();
-    for (let i = 0; i < nfp; i++) keys[i] = fh[i]! * 2097152 + i;
     if (nfp >= MAX_SHARD_FINGERPRINTS) throw new Error('shard: too many fingerprints (lower the shard limits)');
-    keys.sort();
+    const byLow = scratchU32(0, nfp);
+    const order = scratchU32(1, nfp);
+    const h16 = new Uint32Array(65536);
+    for (let i = 0; i < nfp; i++) h16[fh[i]! & 0xffff]!++;
+    for (let b = 0, acc = 0; b < 65536; b++) {
+      const c = h16[b]!;
+      h16[b] = acc;
+      acc += c;
+    }
+    for (let i = 0; i < nfp; i++) byLow[h16[fh[i]! & 0xffff]!++] = i;
+    h16.fill(0);
+    for (let i = 0; i < nfp; i++) h16[fh[i]! >>> 16]!++;
+    for (let b = 0, acc = 0; b < 65536; b++) {
+      const c = h16[b]!;
+      h16[b] = acc;
+      acc += c;
+    }
+    for (let r = 0; r < nfp; r++) {
+      const i = byLow[r]!;
+      order[h16[fh[i]! >>> 16]!++] = i;
+    }
     const fp = new Uint32Array(nfp * 3);
     const fd = this.fpDoc.view();
     const fl = this.fpLine.view();
     for (let r = 0; r < nfp; r++) {
-      const i = keys[r]! % 2097152;
+      const i = order[r]!;
       fp[r * 3] = fh[i]!;
       fp[r * 3 + 1] = fd[i]!;
       fp[r * 3 + 2] = fl[i]!;
