@@ -168,78 +168,64 @@ export class ShardWriter {
     const bytes: Uint8Array = content;
     const seen = this.seen;
     const lower = LOWER;
+    const tris = this.tris;
+    const lineStarts = this.lineStarts;
+    // The loop's state lives in locals that no closure captures (V8 keeps them in registers; a
+    // closure's captured variables are read and written through its context on every byte).
     let chunkTris = this.chunkTris;
     let nt = 0;
-    // Close the chunk that ends before `end` (its trigrams, deduplicated by the bit set, are pushed).
-    const tris = this.tris;
-    const closeChunk = () => {
-      for (let k = 0; k < nt; k++) {
-        const t = chunkTris[k]!;
-        seen[t >>> 5] = 0;
-        tris.push(t);
-      }
-      nt = 0;
-      this.chunkTriEnd.push(tris.length);
-    };
-    const lineStarts = this.lineStarts;
-    const openChunk = (at: number, line: number) => {
-      this.chunkLineIdx.push(lineStarts.length);
-      this.chunkOff.push(this.bytes + at);
-      this.chunkLine.push(line);
-      this.chunkDoc.push(doc);
-    };
-    openChunk(0, 1);
+    this.openChunk(doc, 0, 1);
     let line = 1;
     let chunkStart = 0;
     // Trigrams, case-folded, never spanning a newline: `run` counts the bytes since the last one.
     let a = 0;
     let b = 0;
     let run = 0;
-    const push = (c: number) => {
-      if (++run >= 3) {
-        const t = (a << 16) | (b << 8) | c;
-        const word = t >>> 5;
-        const bit = 1 << (t & 31);
-        if ((seen[word]! & bit) === 0) {
-          seen[word]! |= bit;
-          if (nt === chunkTris.length) {
-            const g = new Uint32Array(nt * 2);
-            g.set(chunkTris);
-            this.chunkTris = chunkTris = g;
-          }
-          chunkTris[nt++] = t;
-        }
-      }
-      a = b;
-      b = c;
-    };
     for (let i = 0; i < n; i++) {
-      const c = lower[bytes[i]!]!;
-      if (c >= 0xc0) {
+      const c0 = lower[bytes[i]!]!;
+      let folded: Uint8Array | null = null;
+      if (c0 >= 0xc0) {
         // The start of a multi-byte character (the text is valid UTF-8): its folded bytes.
-        const len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        const len = c0 >= 0xf0 ? 4 : c0 >= 0xe0 ? 3 : 2;
         if (i + len <= n) {
-          let cp = c & (len === 2 ? 0x1f : len === 3 ? 0x0f : 0x07);
+          let cp = c0 & (len === 2 ? 0x1f : len === 3 ? 0x0f : 0x07);
           for (let k = 1; k < len; k++) cp = (cp << 6) | (bytes[i + k]! & 0x3f);
-          const f = foldedUtf8(cp);
-          for (let k = 0; k < f.length; k++) push(f[k]!);
+          folded = foldedUtf8(cp);
           i += len - 1;
-          continue;
         }
-      }
-      if (c === 10) {
+      } else if (c0 === 10) {
         line++;
         run = 0;
         if (i + 1 - chunkStart >= CHUNK_BYTES && i + 1 < n) {
-          closeChunk();
+          this.flushChunk(chunkTris, nt);
+          nt = 0;
           chunkStart = i + 1;
-          openChunk(chunkStart, line);
+          this.openChunk(doc, chunkStart, line);
         } else if (i + 1 < n) lineStarts.push(i + 1 - chunkStart);
         continue;
       }
-      push(c);
+      const m = folded === null ? 1 : folded.length;
+      for (let k = 0; k < m; k++) {
+        const c = folded === null ? c0 : folded[k]!;
+        if (++run >= 3) {
+          const t = (a << 16) | (b << 8) | c;
+          const word = t >>> 5;
+          const bit = 1 << (t & 31);
+          if ((seen[word]! & bit) === 0) {
+            seen[word]! |= bit;
+            if (nt === chunkTris.length) {
+              const g = new Uint32Array(nt * 2);
+              g.set(chunkTris);
+              this.chunkTris = chunkTris = g;
+            }
+            chunkTris[nt++] = t;
+          }
+        }
+        a = b;
+        b = c;
+      }
     }
-    closeChunk();
+    this.flushChunk(chunkTris, nt);
     const lines = n > 0 && bytes[n - 1] !== 10 ? line : line - 1;
     this.lastLines = lines;
     const meta = Buffer.alloc(36);
@@ -258,6 +244,26 @@ export class ShardWriter {
       this.fpLine.push(line);
     });
     return doc;
+  }
+
+  /** Starts a chunk of document `doc` at byte `at` of it, on line `line`. */
+  private openChunk(doc: number, at: number, line: number) {
+    this.chunkLineIdx.push(this.lineStarts.length);
+    this.chunkOff.push(this.bytes + at);
+    this.chunkLine.push(line);
+    this.chunkDoc.push(doc);
+  }
+
+  /** Closes the current chunk: its `nt` distinct trigrams (marked in `seen`) become postings. */
+  private flushChunk(chunkTris: Uint32Array, nt: number) {
+    const seen = this.seen;
+    const tris = this.tris;
+    for (let k = 0; k < nt; k++) {
+      const t = chunkTris[k]!;
+      seen[t >>> 5] = 0;
+      tris.push(t);
+    }
+    this.chunkTriEnd.push(tris.length);
   }
 
   /** Writes the index files and renames the shard into place; returns its directory. */
