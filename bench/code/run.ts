@@ -7,7 +7,8 @@
  *  - `linux`: a ≥ 300 MB subset of the Linux kernel from Debian's linux-source package, one git
  *    repository, and a few dozen npm packages from node_modules, one git repository each.
  * Environment: BENCH_DIR (default /tmp/maillage-bench), BENCH_RUNS (default 10), BENCH_QUICK=1
- * (smaller Linux subset, for a smoke run), BENCH_REUSE=1 (keep the previous run's index, re-run the queries).
+ * (smaller Linux subset, for a smoke run), BENCH_REUSE=1 (keep the previous run's index, re-run the queries),
+ * BENCH_ONLY=name,… (only these queries).
  * Needs: apt-get install -y ripgrep codesearch glibc-source (or linux-source).
  * Prints a Markdown report and writes it into docs/benchmarks.md (section "Commons / code search"),
  * or into the file BENCH_OUT names.
@@ -146,7 +147,9 @@ function timeCmd(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.e
 
 async function main() {
   for (const c of ['rg', 'cindex', 'csearch', 'git']) need(c);
-  const QUERY_SET = CORPUS === 'glibc' ? QUERIES_GLIBC : QUERIES;
+  // BENCH_ONLY=name,name: only these queries (by name).
+  const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim());
+  const QUERY_SET = (CORPUS === 'glibc' ? QUERIES_GLIBC : QUERIES).filter((q) => !only || only.includes(q.name));
   fs.mkdirSync(BENCH, { recursive: true });
   const corpus = prepareCorpus();
   const repos = [corpus.linux, ...corpus.npm];

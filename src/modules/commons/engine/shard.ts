@@ -105,6 +105,15 @@ function scratchU32(slot: number, n: number): Uint32Array {
   return a.subarray(0, n);
 }
 
+/** Counts → where each bucket starts (a counting sort's histogram, in place). */
+function exclusivePrefixSums(h: Uint32Array) {
+  for (let b = 0, acc = 0; b < h.length; b++) {
+    const c = h[b]!;
+    h[b] = acc;
+    acc += c;
+  }
+}
+
 export interface ShardLimits {
   /** Close the shard when its contents reach this many bytes. */
   maxBytes: number;
@@ -298,11 +307,7 @@ export class ShardWriter {
     const vals2 = scratchU32(2, n);
     const hist = new Uint32Array(4096);
     for (let i = 0; i < n; i++) hist[tris[i]! & 0xfff]!++;
-    for (let b = 0, acc = 0; b < 4096; b++) {
-      const c = hist[b]!;
-      hist[b] = acc;
-      acc += c;
-    }
+    exclusivePrefixSums(hist);
     for (let i = 0; i < n; i++) {
       const t = tris[i]!;
       const p = hist[t & 0xfff]!++;
@@ -311,11 +316,7 @@ export class ShardWriter {
     }
     hist.fill(0);
     for (let i = 0; i < n; i++) hist[keys2[i]! >>> 12]!++;
-    for (let b = 0, acc = 0; b < 4096; b++) {
-      const c = hist[b]!;
-      hist[b] = acc;
-      acc += c;
-    }
+    exclusivePrefixSums(hist);
     const sortedTris = tris; // reused: the unsorted trigrams are no longer needed
     const postings = chunkOf;
     for (let i = 0; i < n; i++) {
@@ -370,19 +371,11 @@ export class ShardWriter {
     const order = scratchU32(1, nfp);
     const h16 = new Uint32Array(65536);
     for (let i = 0; i < nfp; i++) h16[fh[i]! & 0xffff]!++;
-    for (let b = 0, acc = 0; b < 65536; b++) {
-      const c = h16[b]!;
-      h16[b] = acc;
-      acc += c;
-    }
+    exclusivePrefixSums(h16);
     for (let i = 0; i < nfp; i++) byLow[h16[fh[i]! & 0xffff]!++] = i;
     h16.fill(0);
     for (let i = 0; i < nfp; i++) h16[fh[i]! >>> 16]!++;
-    for (let b = 0, acc = 0; b < 65536; b++) {
-      const c = h16[b]!;
-      h16[b] = acc;
-      acc += c;
-    }
+    exclusivePrefixSums(h16);
     for (let r = 0; r < nfp; r++) {
       const i = byLow[r]!;
       order[h16[fh[i]! >>> 16]!++] = i;
