@@ -4,6 +4,8 @@ export interface Q {
   ours: string;
   rg: string[];
   cs: string;
+  /** Case-sensitive (`case:yes`): ripgrep and csearch run without -i. */
+  caseSensitive?: boolean;
 }
 
 // Queries: literals and regexes, case-insensitive (our default; rg -i, csearch -i).
@@ -18,4 +20,25 @@ export const QUERIES: Q[] = [
   { name: 'regex definition', ours: '/^static int \\w+_suspend\\(struct device/', rg: ['^static int \\w+_suspend\\(struct device'], cs: '^static int \\w+_suspend\\(struct device' },
   { name: 'regex npm', ours: '/function\\s+\\w+Sync\\(/', rg: ['function\\s+\\w+Sync\\('], cs: 'function\\s+\\w+Sync\\(' },
   { name: 'regex unselective', ours: '/\\bu8 \\w+\\[16\\]/', rg: ['\\bu8 \\w+\\[16\\]'], cs: '\\bu8 \\w+\\[16\\]' },
+];
+
+/**
+ * The second corpus (glibc from Debian's glibc-source, issue 15): the same classes, plus the ones
+ * that issue found incomplete or slow — a short literal beside a class, a regex without any literal,
+ * a short non-ASCII literal, a case-insensitive regex with a non-ASCII letter — and the broadest
+ * literal listed whole.
+ */
+export const QUERIES_GLIBC: Q[] = [
+  { name: 'literal rare', ours: 'malloc_consolidate', rg: ['-F', 'malloc_consolidate'], cs: 'malloc_consolidate' },
+  { name: 'literal medium', ours: 'pthread_mutex_lock', rg: ['-F', 'pthread_mutex_lock'], cs: 'pthread_mutex_lock' },
+  { name: 'literal phrase', ours: '"static inline int"', rg: ['-F', 'static inline int'], cs: 'static inline int' },
+  { name: 'literal symbol', ours: '"libc_hidden_def (__"', rg: ['-F', 'libc_hidden_def (__'], cs: 'libc_hidden_def \\(__' },
+  { name: 'literal broad', ours: 'NULL', rg: ['-F', 'NULL'], cs: 'NULL' },
+  { name: 'regex call', ours: '/memcpy\\(\\w+, \\w+, sizeof/', rg: ['memcpy\\(\\w+, \\w+, sizeof'], cs: 'memcpy\\(\\w+, \\w+, sizeof' },
+  { name: 'regex alternation', ours: '/(malloc|calloc)_hook/', rg: ['(malloc|calloc)_hook'], cs: '(malloc|calloc)_hook' },
+  { name: 'regex definition', ours: '/^__libc_\\w+ \\(/', rg: ['^__libc_\\w+ \\('], cs: '^__libc_\\w+ \\(' },
+  { name: 'regex short literal + class', ours: '/0x[0-9a-f]{8}\\b/', rg: ['0x[0-9a-f]{8}\\b'], cs: '0x[0-9a-f]{8}\\b' },
+  { name: 'regex without literal', ours: 'case:yes /\\b[A-Z][A-Z0-9_]{30,}\\b/', rg: ['\\b[A-Z][A-Z0-9_]{30,}\\b'], cs: '\\b[A-Z][A-Z0-9_]{30,}\\b', caseSensitive: true },
+  { name: 'short non-ASCII literal', ours: 'Ö', rg: ['-F', 'Ö'], cs: 'Ö' },
+  { name: 'regex non-ASCII', ours: '/stra(ß|ss)e/', rg: ['stra(ß|ss)e'], cs: 'stra(ß|ss)e' },
 ];

@@ -97,7 +97,11 @@ export const commonsCommand: CliCommand = {
       case 'blocks': {
         if (!pos[0]) throw new Error('commons blocks: missing <file>');
         const r = await service.blockSearch(ctx, fs.readFileSync(pos[0], 'utf8'));
-        for (const m of r.matches) ctx.out(`${(m.similarity * 100).toFixed(0)}%${m.identical ? ' identical' : ''} ${m.repository}/${m.path}:${m.lines[0]}-${m.lines[1]} (block lines ${m.queryLines[0]}-${m.queryLines[1]}) ${m.permalink}`);
+        for (const m of r.matches) {
+          for (const x of [m, ...m.otherSpans]) {
+            ctx.out(`${x === m ? '' : '  also '}${(x.similarity * 100).toFixed(0)}%${x.exact ? ' exact' : x.identical ? ' identical' : ''} ${m.repository}/${m.path}:${x.lines[0]}-${x.lines[1]} (block lines ${x.queryLines[0]}-${x.queryLines[1]}) ${x.permalink}`);
+          }
+        }
         if (!r.matches.length) ctx.out('No similar block found.');
         return 0;
       }

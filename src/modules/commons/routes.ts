@@ -245,6 +245,16 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
     },
   );
 
+  /** One place of a file holding the pasted block (block search). */
+  const BlockSpanSchema = z.object({
+    lines: z.tuple([z.number().int(), z.number().int()]),
+    queryLines: z.tuple([z.number().int(), z.number().int()]),
+    similarity: z.number(),
+    identical: z.boolean(),
+    exact: z.boolean(),
+    excerpt: z.array(z.string()),
+    permalink: z.string(),
+  });
   app.post(
     '/api/v1/commons/blocks',
     {
@@ -257,18 +267,13 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
             queryLineCount: z.number().int(),
             tokens: z.number().int(),
             matches: z.array(
-              z.object({
+              BlockSpanSchema.extend({
                 repository: z.string(),
                 software: z.string(),
                 path: z.string(),
                 blob: z.string(),
                 commit: z.string(),
-                lines: z.tuple([z.number().int(), z.number().int()]),
-                queryLines: z.tuple([z.number().int(), z.number().int()]),
-                similarity: z.number(),
-                identical: z.boolean(),
-                excerpt: z.array(z.string()),
-                permalink: z.string(),
+                otherSpans: z.array(BlockSpanSchema),
                 alsoIn: z.array(z.object({ repository: z.string(), path: z.string() })),
               }),
             ),

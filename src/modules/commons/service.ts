@@ -17,7 +17,7 @@ import { buildShards, type BuildOutput } from './engine/build.ts';
 import { buildInWorker } from './engine/run-build.ts';
 import { DEFAULT_BUDGET_MS, MAX_BUDGET_MS, Searcher, type SearchOptions, type SearchResult, type FileResult } from './engine/searcher.ts';
 import { parseQuery } from './engine/query.ts';
-import { blockSearchInput, type BlockSearchResult, type DuplicateGroup } from './engine/blocksearch.ts';
+import { blockSearchInput, type BlockMatch, type BlockSearchResult, type BlockSpan, type DuplicateGroup } from './engine/blocksearch.ts';
 import { searchPool, type SnapshotRef } from './engine/pool.ts';
 import type { SnapshotPayload } from './engine/search-worker.ts';
 import { formatSwhid } from './swhid.ts';
@@ -436,10 +436,18 @@ export async function search(ctx: AppContext, query: string, params: SearchParam
   return { ...r, query, budgetMs, nextCursor: r.nextCursor === null ? null : formatCursor(snap.generation, r.nextCursor), groups: r.groups as SearchResponse['groups'] };
 }
 
-export async function blockSearch(ctx: AppContext, code: string, opts: { lang?: string | null; limit?: number } = {}, asker: Asker = {}): Promise<Omit<BlockSearchResult, 'matches'> & { matches: (BlockSearchResult['matches'][number] & { permalink: string })[] }> {
+type WithPermalink<T> = T & { permalink: string };
+export type BlockSearchAnswer = Omit<BlockSearchResult, 'matches'> & {
+  matches: (WithPermalink<Omit<BlockMatch, 'otherSpans'>> & { otherSpans: WithPermalink<BlockSpan>[] })[];
+};
+
+export async function blockSearch(ctx: AppContext, code: string, opts: { lang?: string | null; limit?: number } = {}, asker: Asker = {}): Promise<BlockSearchAnswer> {
   blockSearchInput(code); // a block too short or too long is refused here, before the pool
   const r = await inPool<BlockSearchResult>(ctx, 'blocks', { code, options: opts }, asker);
-  return { ...r, matches: r.matches.map((m) => ({ ...m, permalink: permalinkOf(m, m.lines) })) };
+  return {
+    ...r,
+    matches: r.matches.map((m) => ({ ...m, permalink: permalinkOf(m, m.lines), otherSpans: m.otherSpans.map((x) => ({ ...x, permalink: permalinkOf(m, x.lines) })) })),
+  };
 }
 
 export async function duplicates(ctx: AppContext, limit = 50, asker: Asker = {}): Promise<DuplicateGroup[]> {

@@ -85,22 +85,31 @@ export function tokenize(text: string, lang: string | null = null): Token[] {
       continue;
     }
     if (c === 34 || c === 39 || c === 96) {
+      // A string ends at its closing quote; a '…' or "…" left open ends before the end of its line
+      // (a quote in a regex literal or a comment the tokeniser does not know), whose newline is
+      // then counted like any other: the lines of the tokens after it stay right.
       let j = i + 1;
+      let open = true;
       while (j < n) {
         const d = text.charCodeAt(j);
         if (d === 92) {
+          if (text.charCodeAt(j + 1) === 10) line++; // a line continued inside the string
           j += 2;
           continue;
         }
-        if (d === c) break;
+        if (d === c) {
+          open = false;
+          break;
+        }
         if (d === 10) {
           if (c !== 96) break;
           line++;
         }
         j++;
       }
-      out.push({ norm: 'S', text: text.slice(i, Math.min(j + 1, n)), line: startLine });
-      i = j + 1;
+      const end = open ? Math.min(j, n) : j + 1;
+      out.push({ norm: 'S', text: text.slice(i, end), line: startLine });
+      i = end;
       continue;
     }
     const ch = text[i]!;
@@ -187,6 +196,20 @@ function idByte(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36 || c > 127 || (c >= 48 && c <= 57);
 }
 
+/** Stores token `count` (a top-level function: the tokeniser's locals stay out of any closure). */
+function pushToken(count: number, h: number, l: number) {
+  if (count === tokHash.length) {
+    const h2 = new Uint32Array(count * 2);
+    h2.set(tokHash);
+    tokHash = h2;
+    const l2 = new Uint32Array(count * 2);
+    l2.set(tokLine);
+    tokLine = l2;
+  }
+  tokHash[count] = h;
+  tokLine[count] = l;
+}
+
 /** Normalised token hashes and lines of a file's bytes; valid until the next call. */
 function tokenHashesOfBytes(b: Uint8Array, lang: string | null): number {
   const hashComments = lang !== null && (HASH_COMMENT.has(lang) || lang === 'php');
@@ -194,18 +217,6 @@ function tokenHashesOfBytes(b: Uint8Array, lang: string | null): number {
   let count = 0;
   let line = 1;
   let i = 0;
-  const push = (h: number, l: number) => {
-    if (count === tokHash.length) {
-      const h2 = new Uint32Array(count * 2);
-      h2.set(tokHash);
-      tokHash = h2;
-      const l2 = new Uint32Array(count * 2);
-      l2.set(tokLine);
-      tokLine = l2;
-    }
-    tokHash[count] = h;
-    tokLine[count++] = l;
-  };
   while (i < n) {
     const c = b[i]!;
     if (c === 10) {
@@ -248,38 +259,44 @@ function tokenHashesOfBytes(b: Uint8Array, lang: string | null): number {
         for (let k = i; k < j; k++) w += String.fromCharCode(b[k]!);
         h = KEYWORD_HASH.get(w) ?? HASH_I;
       }
-      push(h, line);
+      pushToken(count++, h, line);
       i = j;
       continue;
     }
     if (c >= 48 && c <= 57) {
       let j = i + 1;
       while (j < n && (idByte(b[j]!) || b[j] === 46)) j++;
-      push(HASH_N, line);
+      pushToken(count++, HASH_N, line);
       i = j;
       continue;
     }
     if (c === 34 || c === 39 || c === 96) {
+      // As tokenize(): a string left open ends before its line's newline.
       const startLine = line;
       let j = i + 1;
+      let open = true;
       while (j < n) {
         const d = b[j]!;
         if (d === 92) {
+          if (b[j + 1] === 10) line++;
           j += 2;
           continue;
         }
-        if (d === c) break;
+        if (d === c) {
+          open = false;
+          break;
+        }
         if (d === 10) {
           if (c !== 96) break;
           line++;
         }
         j++;
       }
-      push(HASH_S, startLine);
-      i = j + 1;
+      pushToken(count++, HASH_S, startLine);
+      i = open ? Math.min(j, n) : j + 1;
       continue;
     }
-    push(BYTE_HASH[c]!, line);
+    pushToken(count++, BYTE_HASH[c]!, line);
     i++;
   }
   return count;

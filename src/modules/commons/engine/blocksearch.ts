@@ -7,14 +7,8 @@ import { UserError } from '../../../platform/http/errors.ts';
 import { K, kgramHashes, tokenize, type Token } from './blocks.ts';
 import type { Occurrence, OpenShard, Searcher } from './searcher.ts';
 
-export interface BlockMatch {
-  repository: string;
-  software: string;
-  origin: string;
-  commit: string;
-  path: string;
-  lang: string | null;
-  blob: string;
+/** One place of a file where the block (or a copy of it) lies. */
+export interface BlockSpan {
   /** Lines of the matching region in the file (1-based, inclusive). */
   lines: [number, number];
   /** Lines of the pasted block that it corresponds to. */
@@ -23,8 +17,27 @@ export interface BlockMatch {
   similarity: number;
   /** Same tokens as written: identical modulo whitespace and comments. */
   identical: boolean;
+  /** Byte for byte the pasted block's lines (line ends aside). */
+  exact: boolean;
   /** The file's lines of the region, for side-by-side display. */
   excerpt: string[];
+}
+
+/**
+ * A file holding the block: its best span in the top-level fields (byte-identical first, then
+ * identical modulo layout, then the most similar), and the file's other spans in `otherSpans` (a
+ * file holding two structurally identical functions reports both, the pasted one first).
+ */
+export interface BlockMatch extends BlockSpan {
+  repository: string;
+  software: string;
+  origin: string;
+  commit: string;
+  path: string;
+  lang: string | null;
+  blob: string;
+  /** The file's other spans holding the block, in the same order (at most MAX_SPANS - 1). */
+  otherSpans: BlockSpan[];
   /** Other places where the very same file appears. */
   alsoIn: { repository: string; path: string }[];
 }
@@ -41,6 +54,8 @@ const MAX_DF = 2_000;
 /** Candidates aligned precisely (after ranking by their densest span of fingerprints). */
 const POOL = 200;
 export const BLOCK_MAX_LINES = 200;
+/** Spans reported per file at most. */
+export const MAX_SPANS = 8;
 
 function lineCountOf(text: string): number {
   return text.replace(/\n+$/, '').split('\n').length;
@@ -55,24 +70,40 @@ interface Alignment {
 }
 
 /**
- * Aligns the query k-grams on a document's k-grams; null when nothing is shared. The region is the
- * window of at most 1.25 × the block's length (room for a few inserted lines) holding the most
- * shared k-grams, trimmed to its first and last shared one: similar code right after the block
- * does not stretch the region.
+ * Aligns the query k-grams on a document's k-grams: every region holding the block, best first,
+ * at most `max`, each at least `minSim` similar. A region is the window of at most 1.25 × the
+ * block's length (room for a few inserted lines) holding the most shared k-grams, trimmed to its
+ * first and last shared one: similar code right after the block does not stretch it. The k-grams
+ * of a region found are taken out before looking for the next one, so a file holding the block
+ * twice (two structurally identical functions) gives both places.
  */
-function align(qh: Uint32Array, dh: Uint32Array): Alignment | null {
+function alignAll(qh: Uint32Array, dh: Uint32Array, minSim: number, max: number): Alignment[] {
   const qset = new Set(qh);
   const matched = new Uint8Array(dh.length);
-  let any = false;
-  for (let i = 0; i < dh.length; i++) if (qset.has(dh[i]!)) (matched[i] = 1), (any = true);
-  if (!any) return null;
-  // The block's own length first (exact and renamed copies), then 1.25 × (lines inserted).
-  let best: Alignment | null = null;
-  for (const factor of [1, 1.25]) {
-    const a = alignWindow(qh, qset, dh, matched, Math.max(1, Math.ceil(qh.length * factor)));
-    if (!best || a.similarity > best.similarity) best = a;
+  let left = 0;
+  for (let i = 0; i < dh.length; i++) if (qset.has(dh[i]!)) (matched[i] = 1), left++;
+  const found: Alignment[] = [];
+  // Set aside: k-grams of the regions found. A region reaching over one of them is an echo of it.
+  const taken = new Uint8Array(dh.length);
+  for (let tries = 0; left > 0 && found.length < max && tries < 4 * max; tries++) {
+    // The block's own length first (exact and renamed copies), then 1.25 × (lines inserted).
+    let best: Alignment | null = null;
+    for (const factor of [1, 1.25]) {
+      const a = alignWindow(qh, qset, dh, matched, Math.max(1, Math.ceil(qh.length * factor)));
+      if (!best || a.similarity > best.similarity) best = a;
+    }
+    if (!best || best.similarity < minSim) break;
+    let echo = false;
+    for (let i = best.first; i <= best.last; i++) {
+      echo ||= taken[i] === 1;
+      left -= matched[i]!;
+      matched[i] = 0;
+    }
+    if (echo) continue;
+    taken.fill(1, best.first, best.last + 1);
+    found.push(best);
   }
-  return best;
+  return found;
 }
 
 function alignWindow(qh: Uint32Array, qset: Set<number>, dh: Uint32Array, matched: Uint8Array, win: number): Alignment {
@@ -163,41 +194,41 @@ export function blockSearch(searcher: Searcher, text: string, opts: { lang?: str
     }
   });
   cands.sort((a, b) => b.score - a.score || a.shard.reader.lengths[a.doc]! - b.shard.reader.lengths[b.doc]!);
-  // 2. Precise alignment on the best candidates.
+  // 2. Precise alignment on the best candidates, around each dense span of hits of the file.
+  const qlines = text.split('\n').map((l) => l.replace(/\r$/, ''));
   const matches: BlockMatch[] = [];
   for (const c of cands.slice(0, Math.max(limit * 5, POOL))) {
     const occ = c.shard.occ[c.doc]!;
-    const best = [c.from, c.to];
-    let from = Math.max(1, best[0]! - lines - 2);
-    const to = best[1]! + lines + 2;
-    // Find the window on the raw bytes (newline scan) and decode only it.
     const raw = c.shard.reader.contentShared(c.doc);
-    let startByte = 0;
-    for (let l = 1; l < from && startByte >= 0; l++) startByte = raw.indexOf(10, startByte) + 1 || -1;
-    if (startByte < 0) continue;
-    // Start at a token boundary the tokeniser knows: a window opening inside a block comment or a
-    // triple-quoted string (a quote in it would desynchronise the tokeniser) starts where it opens.
-    const back = openedBefore(raw, startByte);
-    if (back < startByte) {
-      startByte = raw.lastIndexOf(10, back) + 1;
-      from = lineOfByte(raw, startByte);
+    const spans: BlockSpan[] = [];
+    for (const [wFrom, wTo] of spanWindows(c, weights, lines)) {
+      const window = decodeWindow(raw, wFrom, wTo);
+      if (!window) continue;
+      const { from, text: windowText } = window;
+      const windowLines = windowText.split('\n');
+      const dtokens = tokenize(windowText, occ[0]!.lang);
+      for (const tk of dtokens) tk.line += from - 1;
+      const dh = kgramHashes(dtokens);
+      for (const a of alignAll(qh, dh, minSim, MAX_SPANS)) {
+        const dEnd = Math.min(dtokens.length - 1, a.last + K - 1);
+        const qEnd = Math.min(qtokens.length - 1, a.qLast + K - 1);
+        const identical = sameText(qtokens, a.qFirst, qEnd, dtokens, a.first, dEnd) && a.qFirst === 0 && qEnd === qtokens.length - 1;
+        const l1 = dtokens[a.first]!.line;
+        const l2 = dtokens[dEnd]!.line;
+        if (spans.some((x) => x.lines[0] <= l2 && l1 <= x.lines[1])) continue; // windows overlapping
+        const excerpt: string[] = [];
+        for (let l = l1; l <= l2 && excerpt.length < BLOCK_MAX_LINES * 2; l++) excerpt.push((windowLines[l - from] ?? '').replace(/\r$/, ''));
+        const queryLines: [number, number] = [qtokens[a.qFirst]!.line, qtokens[qEnd]!.line];
+        const exact = identical && excerpt.length === queryLines[1] - queryLines[0] + 1 && excerpt.every((t, i) => t === qlines[queryLines[0] - 1 + i]);
+        spans.push({ lines: [l1, l2], queryLines, similarity: Math.round(a.similarity * 1000) / 1000, identical, exact, excerpt });
+      }
     }
-    let endByte = startByte;
-    for (let l = from; l <= to && endByte >= 0 && endByte < raw.length; l++) endByte = raw.indexOf(10, endByte) + 1 || raw.length;
-    const windowText = raw.toString('utf8', startByte, Math.min(raw.length, Math.max(startByte, endByte)));
-    const windowLines = windowText.split('\n');
-    const dtokens = tokenize(windowText, occ[0]!.lang);
-    for (const tk of dtokens) tk.line += from - 1;
-    const dh = kgramHashes(dtokens);
-    const a = align(qh, dh);
-    if (!a || a.similarity < minSim) continue;
-    const dEnd = Math.min(dtokens.length - 1, a.last + K - 1);
-    const qEnd = Math.min(qtokens.length - 1, a.qLast + K - 1);
-    const identical = sameText(qtokens, a.qFirst, qEnd, dtokens, a.first, dEnd) && a.qFirst === 0 && qEnd === qtokens.length - 1;
-    const l1 = dtokens[a.first]!.line;
-    const l2 = dtokens[dEnd]!.line;
-    const excerpt: string[] = [];
-    for (let l = l1; l <= l2 && excerpt.length < BLOCK_MAX_LINES * 2; l++) excerpt.push((windowLines[l - from] ?? '').replace(/\r$/, ''));
+    if (spans.length === 0) continue;
+    spans.sort(bySpanRank);
+    // A file's further spans: as similar as half its best one at least (repetitive code leaves
+    // weak echoes of the block once its real places are taken out).
+    const [best, ...others] = spans as [BlockSpan, ...BlockSpan[]];
+    const otherSpans = others.filter((x) => x.similarity >= best.similarity / 2).slice(0, MAX_SPANS - 1);
     const [first, ...rest] = occ as [Occurrence, ...Occurrence[]];
     matches.push({
       repository: first.repository,
@@ -207,16 +238,74 @@ export function blockSearch(searcher: Searcher, text: string, opts: { lang?: str
       path: first.path,
       lang: first.lang,
       blob: c.shard.reader.shas[c.doc]!,
-      lines: [l1, l2],
-      queryLines: [qtokens[a.qFirst]!.line, qtokens[qEnd]!.line],
-      similarity: Math.round(a.similarity * 1000) / 1000,
-      identical,
-      excerpt,
+      ...best,
+      otherSpans,
       alsoIn: rest.map((o) => ({ repository: o.repository, path: o.path })),
     });
   }
-  matches.sort((x, y) => y.similarity - x.similarity || x.lines[1] - x.lines[0] - (y.lines[1] - y.lines[0]) || x.path.localeCompare(y.path));
+  matches.sort((x, y) => bySpanRank(x, y) || x.path.localeCompare(y.path));
   return { matches: matches.slice(0, limit), queryLineCount: lines, tokens: qtokens.length };
+}
+
+/** Byte-identical first, then identical modulo layout, then the most similar, the shortest, the first. */
+function bySpanRank(x: BlockSpan, y: BlockSpan): number {
+  return (
+    Number(y.exact) - Number(x.exact) ||
+    y.similarity - x.similarity ||
+    Number(y.identical) - Number(x.identical) ||
+    x.lines[1] - x.lines[0] - (y.lines[1] - y.lines[0]) ||
+    x.lines[0] - y.lines[0]
+  );
+}
+
+/**
+ * The line windows of a candidate file to align the block in: around its densest span of hits,
+ * then around the next densest once that span's hits are set aside (as long as it weighs half the
+ * first at least), at most MAX_SPANS, overlapping windows merged.
+ */
+function spanWindows(c: { score: number; from: number; to: number; hits: number[] }, weights: number[], lines: number): [number, number][] {
+  const margin = lines + 2;
+  const found: [number, number][] = [[c.from, c.to]];
+  let hits = c.hits;
+  for (let n = 1; n < MAX_SPANS; n++) {
+    const [from, to] = found[found.length - 1]!;
+    const restHits: number[] = [];
+    for (let i = 0; i < hits.length; i += 2) if (hits[i]! < from || hits[i]! > to) restHits.push(hits[i]!, hits[i + 1]!);
+    if (restHits.length === 0) break;
+    const next = { score: 0, from: 0, to: 0, hits: restHits };
+    densestSpan(next, weights, lines);
+    if (next.score < c.score / 2 || next.score <= 0) break;
+    found.push([next.from, next.to]);
+    hits = restHits;
+  }
+  const windows = found.map(([a, b]): [number, number] => [Math.max(1, a - margin), b + margin]).sort((x, y) => x[0] - y[0]);
+  const merged: [number, number][] = [];
+  for (const w of windows) {
+    const last = merged[merged.length - 1];
+    if (last && w[0] <= last[1] + 1) last[1] = Math.max(last[1], w[1]);
+    else merged.push(w);
+  }
+  return merged;
+}
+
+/**
+ * The text of lines `from` … `to` of a file, decoded from its raw bytes (newline scan), starting at
+ * a token boundary the tokeniser knows: a window opening inside a block comment or a triple-quoted
+ * string (a quote in it would desynchronise the tokeniser) starts where it opens.
+ */
+function decodeWindow(raw: Buffer, fromLine: number, to: number): { from: number; text: string } | null {
+  let from = fromLine;
+  let startByte = 0;
+  for (let l = 1; l < from && startByte >= 0; l++) startByte = raw.indexOf(10, startByte) + 1 || -1;
+  if (startByte < 0) return null;
+  const back = openedBefore(raw, startByte);
+  if (back < startByte) {
+    startByte = raw.lastIndexOf(10, back) + 1;
+    from = lineOfByte(raw, startByte);
+  }
+  let endByte = startByte;
+  for (let l = from; l <= to && endByte >= 0 && endByte < raw.length; l++) endByte = raw.indexOf(10, endByte) + 1 || raw.length;
+  return { from, text: raw.toString('utf8', startByte, Math.min(raw.length, Math.max(startByte, endByte))) };
 }
 
 const COMMENT_OPEN = Buffer.from('/*');

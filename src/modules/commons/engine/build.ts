@@ -70,10 +70,7 @@ export async function buildShards(input: BuildInput, onProgress?: (done: number,
           if (!writer) writer = new ShardWriter(input.indexDir, `${input.shardPrefix}-${seq++}`, input.limits ?? DEFAULT_LIMITS);
           const w: ShardWriter = writer;
           w.add(sha, content, text, langs.get(sha) ?? null);
-          let lines = 0;
-          for (let i = 0; i < content.length; i++) if (content[i] === 10) lines++;
-          if (content.length && content[content.length - 1] !== 10) lines++;
-          pendingBlobs.push({ sha, size: content.length, status: 'indexed', shard: w.name, lines });
+          pendingBlobs.push({ sha, size: content.length, status: 'indexed', shard: w.name, lines: w.lastLines });
           if (w.full()) close();
         }
         done++;

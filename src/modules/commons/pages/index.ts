@@ -246,13 +246,16 @@ ${s.readme ? html`<h2>${T.readme}</h2><div class="readme">${renderReadme(s.readm
       try {
         const r = await withRetryAfter(reply, () => service.blockSearch(ctx, req.body.code, {}, { client: req.ip }));
         const qlines = req.body.code.split('\n');
+        const spanView = (m: (typeof r.matches)[number], x: (typeof r.matches)[number] | (typeof r.matches)[number]['otherSpans'][number], id: string) =>
+          html`<p>${T.similarity} : <strong>${Math.round(x.similarity * 100)} %</strong>${x.exact ? html` — ${T.exact}` : x.identical ? html` — ${T.identical}` : ''}</p>
+<p class="swhid">${x.permalink}</p>
+<div class="side" id="${id}"><div><h4>${T.yourBlock} (lignes ${x.queryLines[0]}–${x.queryLines[1]})</h4>${codeTable(T.yourBlock, qlines.slice(x.queryLines[0] - 1, x.queryLines[1]).map((t, i) => ({ n: x.queryLines[0] + i, content: t })))}</div>
+<div><h4>${T.foundIn} ${m.path}, lignes ${x.lines[0]}–${x.lines[1]}</h4>${codeTable(m.path, x.excerpt.map((t, i) => ({ n: x.lines[0] + i, content: t })))}</div></div>`;
         const body = r.matches.length
           ? html`<h2>${plural(r.matches.length, 'emplacement trouvé', 'emplacements trouvés')}</h2>${r.matches.map(
               (m) => html`<section class="result-file" aria-labelledby="b-${m.blob}-${m.lines[0]}"><h3 id="b-${m.blob}-${m.lines[0]}">${m.repository} — ${m.path}, lignes ${m.lines[0]}–${m.lines[1]}</h3>
-<p>${T.similarity} : <strong>${Math.round(m.similarity * 100)} %</strong>${m.identical ? html` — ${T.identical}` : ''}</p>
-<p class="swhid">${m.permalink}</p>
-<div class="side"><div><h4>${T.yourBlock} (lignes ${m.queryLines[0]}–${m.queryLines[1]})</h4>${codeTable(T.yourBlock, qlines.slice(m.queryLines[0] - 1, m.queryLines[1]).map((t, i) => ({ n: m.queryLines[0] + i, content: t })))}</div>
-<div><h4>${T.foundIn} ${m.path}</h4>${codeTable(m.path, m.excerpt.map((t, i) => ({ n: m.lines[0] + i, content: t })))}</div></div>
+${spanView(m, m, `s-${m.blob}-${m.lines[0]}`)}
+${m.otherSpans.map((x) => html`<h4>${T.alsoHere} ${x.lines[0]}–${x.lines[1]}</h4>${spanView(m, x, `s-${m.blob}-${x.lines[0]}`)}`)}
 ${m.alsoIn.length ? html`<p>Aussi dans : ${m.alsoIn.map((a) => `${a.repository}/${a.path}`).join(', ')}</p>` : ''}</section>`,
             )}`
           : html`<p>Aucun bloc semblable n’a été trouvé.</p>`;

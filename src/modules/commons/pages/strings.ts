@@ -32,6 +32,8 @@ export const T = {
   notIndexed: 'Ce dépôt n’a pas encore été indexé.',
   similarity: 'Similarité',
   identical: 'identique (hors mise en forme et commentaires)',
+  exact: 'identique octet pour octet',
+  alsoHere: 'Aussi dans ce fichier, lignes',
   yourBlock: 'Votre bloc',
   foundIn: 'Trouvé dans',
 };

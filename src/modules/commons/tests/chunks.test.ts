@@ -127,6 +127,8 @@ test('indexing tokenizer on bytes gives the reference fingerprints and lines', (
     ['const naïve = `multi\nline ${x}`;\nif (a) { b(); } else { for (;;) break; }\n'.repeat(25), 'javascript'],
     ['x'.repeat(5), null],
     ['"unterminated\n/* open comment', 'c'],
+    // Quotes left open (in regex literals, prose) and strings continued over a line.
+    ["const re = /[A-Z'()*+]$/u;\nconst s = \"a\\\nb\";\nit's prose\nfunction f(a, b) { return a + b; }\n".repeat(12), 'javascript'],
   ];
   for (const [text, lang] of samples) {
     const tokens = tokenize(text, lang);
@@ -135,6 +137,12 @@ test('indexing tokenizer on bytes gives the reference fingerprints and lines', (
     fingerprintsOfBytes(Buffer.from(text, 'utf8'), lang, (h, l) => got.push([h, l]));
     assert.deepEqual(got, expected, `${lang}: ${text.slice(0, 20)}`);
   }
+  // Every token's line is its line in the text: a quote left open does not swallow the newline.
+  const text = samples[5]![0];
+  for (const t of tokenize(text, 'javascript')) {
+    if (t.norm !== 'S') assert.equal(text.split('\n')[t.line - 1]!.includes(t.text), true, `${t.text} on line ${t.line}`);
+  }
+  assert.equal(tokenize(text, 'javascript').at(-1)!.line, text.split('\n').length - 1);
 });
 
 test('a large build is split in two contiguous halves by bytes', () => {
