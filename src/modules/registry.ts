@@ -13,10 +13,11 @@ import { coverageModule } from './coverage/index.ts';
 import { siteModule } from './site/index.ts';
 import { commonsModule } from './commons/index.ts';
 import { mediationModule } from './mediation/index.ts';
+import { consultationModule } from './consultation/index.ts';
 
 export const platformMigrations = {
   module: 'platform',
   dir: path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'platform', 'migrations'),
 };
 
-export const modules: ModuleManifest[] = [territoriesModule, accountsModule, roadmapModule, placesModule, mediationModule, coverageModule, siteModule, commonsModule];
+export const modules: ModuleManifest[] = [territoriesModule, accountsModule, roadmapModule, placesModule, mediationModule, consultationModule, coverageModule, siteModule, commonsModule];

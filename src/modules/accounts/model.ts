@@ -63,6 +63,9 @@ export const ACTIONS = {
   'mediation.stats.territory': 'Consulter les statistiques de médiation d’un territoire',
   'training.manage': 'Gérer le catalogue des parcours de formation',
   'training.register_others': 'Inscrire une personne à une session de formation',
+  'consultation.manage': 'Gérer les concertations d’un territoire : réponses officielles, budgets participatifs, rencontres, résultats',
+  'consultation.moderate': 'Modérer les propositions et commentaires des concertations d’un territoire',
+  'consultation.evaluate': 'Évaluer les propositions qui lui sont confiées (notes privées)',
 } as const;
 export type Action = keyof typeof ACTIONS;
 
@@ -86,10 +89,13 @@ export const ROLE_ACTIONS: Record<Role, readonly Action[]> = {
     'mediation.teams.manage',
     'mediation.stats.territory',
     'training.manage',
+    'consultation.manage',
+    'consultation.moderate',
+    'consultation.evaluate',
   ],
   place_manager: ['backoffice.access', 'places.edit', 'places.history'],
   // Elected officials and partners are given the reviewer role: they read draft roadmaps.
-  reviewer: ['backoffice.access', 'roadmap.drafts.read'],
+  reviewer: ['backoffice.access', 'roadmap.drafts.read', 'consultation.evaluate'],
   mediator: ['backoffice.access', 'mediation.record', 'training.register_others'],
   helper: ['backoffice.access'],
 };

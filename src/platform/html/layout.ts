@@ -37,6 +37,7 @@ const NAV: [string, string][] = [
   ['/couverture', 'Couverture'],
   ['/communs', 'Logiciels libres'],
   ['/feuilles-de-route', 'Feuilles de route'],
+  ['/concertations', 'Concertations'],
   ['/donnees', 'Données ouvertes'],
 ];
 
