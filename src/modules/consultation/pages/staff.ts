@@ -10,7 +10,7 @@ import type { AppContext } from '../../../platform/module.ts';
 import { html, type Raw } from '../../../platform/html/html.ts';
 import { breadcrumb, notice } from '../../../platform/html/components.ts';
 import { NotFoundError, UserError, ForbiddenError } from '../../../platform/http/errors.ts';
-import { can, currentUser, findUserByEmail, getGrants, getUser, sendMailFromRequest, type Action, type CurrentUser } from '../../accounts/index.ts';
+import { can, currentUser, findUserByEmail, getGrants, getUser, requirePermission, requireSignedIn, sendMailFromRequest, type Action, type CurrentUser } from '../../accounts/index.ts';
 import { ANSWER_STATES, REPORT_REASONS, STATE_LABELS, ValidationFailed, phaseStatus, plural, type FieldError } from '../model.ts';
 import * as svc from '../service.ts';
 import { csrf, errorSummary, fieldError, fmtDateTime, formBody, invalid, page, processHref, send } from './ui.ts';
@@ -25,9 +25,17 @@ export function registerStaffPages(app: App, ctx: AppContext) {
     if (!can(u, action, svc.processResource(p))) throw new ForbiddenError();
     return { p, u };
   };
+  // Route guards (checked again in the handlers, on the process of the URL).
+  const processOf = async (req: FastifyRequest) => {
+    const p = await svc.getProcess(ctx.db, (req.params as { slug: string }).slug, { all: true });
+    return p ? svc.processResource(p) : null;
+  };
+  const moderateGuard = { preHandler: requirePermission('consultation.moderate', processOf) };
+  const manageGuard = { preHandler: requirePermission('consultation.manage', processOf) };
+  const signedIn = { preHandler: requireSignedIn };
   const crumbs = (p: svc.Process, last?: string) => breadcrumb([{ href: '/gestion', label: 'Gestion' }, { href: '/gestion/concertations', label: 'Concertations' }, ...(last ? [{ href: `/gestion/concertations/${p.slug}`, label: p.title }, { label: last }] : [{ label: p.title }])]);
 
-  app.get('/gestion/concertations', async (req, reply) => {
+  app.get('/gestion/concertations', signedIn, async (req, reply) => {
     const u = await currentUser(req);
     if (!u) throw new UserError('Connexion requise.', 401, null, 'unauthenticated');
     const mine = (await svc.listProcesses(ctx.db, { all: true })).filter((p) => (['consultation.manage', 'consultation.moderate', 'consultation.evaluate'] as const).some((a) => can(u, a, svc.processResource(p))));
@@ -60,9 +68,9 @@ ${meetings.length ? html`<h2>Rencontres : comptes rendus</h2><ul>${meetings.map(
     return send(reply, status, page(ctx, `Gestion — ${p.title}`, body, { noindex: true }));
   };
 
-  app.get('/gestion/concertations/:slug', async (req, reply) => processAdmin(req, reply, 200, null));
+  app.get('/gestion/concertations/:slug', moderateGuard, async (req, reply) => processAdmin(req, reply, 200, null));
 
-  app.post('/gestion/concertations/:slug/moderation', { preValidation: app.csrfProtection }, async (req, reply) => {
+  app.post('/gestion/concertations/:slug/moderation', { ...moderateGuard, preValidation: app.csrfProtection }, async (req, reply) => {
     const { p, u } = await guard(req, 'consultation.moderate');
     const v = formBody(req);
     const kind = String(v.kind ?? '');
@@ -122,10 +130,10 @@ ${notes.length ? html`<ul>${notes.map((n) => html`<li><small>${names.get(n.autho
     return send(reply, status, page(ctx, `Proposition n° ${pr.number}`, body, { noindex: true }));
   };
 
-  app.get('/gestion/concertations/:slug/propositions/:n', async (req, reply) => proposalAdmin(req, reply, 200, null));
+  app.get('/gestion/concertations/:slug/propositions/:n', signedIn, async (req, reply) => proposalAdmin(req, reply, 200, null));
 
   const post = (suffix: string, fn: (req: FastifyRequest, x: Awaited<ReturnType<typeof guardProposal>>, v: Record<string, unknown>) => Promise<string>) =>
-    app.post(`/gestion/concertations/:slug/propositions/:n/${suffix}`, { preValidation: app.csrfProtection }, async (req, reply) => {
+    app.post(`/gestion/concertations/:slug/propositions/:n/${suffix}`, { ...signedIn, preValidation: app.csrfProtection }, async (req, reply) => {
       const x = await guardProposal(req);
       try {
         return proposalAdmin(req, reply, 200, { kind: 'success', text: await fn(req, x, formBody(req)) });
@@ -157,7 +165,7 @@ ${notes.length ? html`<ul>${notes.map((n) => html`<li><small>${names.get(n.autho
     return 'Note ajoutée.';
   });
 
-  app.post('/gestion/concertations/:slug/rencontres/:id/compte-rendu', { preValidation: app.csrfProtection }, async (req, reply) => {
+  app.post('/gestion/concertations/:slug/rencontres/:id/compte-rendu', { ...manageGuard, preValidation: app.csrfProtection }, async (req, reply) => {
     const { p, u } = await guard(req, 'consultation.manage');
     const m = await svc.getMeeting(ctx.db, p.id, (req.params as { id: string }).id);
     if (!m) throw new NotFoundError('Rencontre introuvable.');
