@@ -164,7 +164,14 @@ export async function seedConsultationDemo(ctx: AppContext, say: (line: string) 
     const full = (await svc.getBudget(ctx.db, idf, b.slug))!;
     const n = 120 + Math.floor(rand() * 80);
     for (let v = 0; v < n; v++) {
-      const chosen = ids.filter(() => rand() < 0.5);
+      // A plausible basket: projects in a random order, kept while they fit, until the rule is met.
+      const order = [...ids].sort(() => rand() - 0.5);
+      const chosen: typeof ids = [];
+      for (const c of order) {
+        if (!basketProblem(full, chosen.map((x) => x.cost)) && rand() < 0.4) break;
+        const total = chosen.reduce((s, x) => s + x.cost, 0);
+        if (total + c.cost <= full.amountCents && (full.maxProjects === null || chosen.length < full.maxProjects)) chosen.push(c);
+      }
       if (basketProblem(full, chosen.map((c) => c.cost))) continue;
       const user = crypto.randomUUID();
       const basket = crypto.randomUUID();
