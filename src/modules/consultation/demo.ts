@@ -180,7 +180,6 @@ export async function seedConsultationDemo(ctx: AppContext, say: (line: string) 
       await ctx.db.query('INSERT INTO consultation.ballot (scope_id, user_id, basket_id) VALUES ($1,$2,$3)', [idf, user, basket]);
       voters++;
     }
-    for (const [pid, count] of await svc.recount(ctx.db, budgetId)) await ctx.db.query('UPDATE consultation.project_vote SET votes = $2 WHERE project_id = $1', [pid, count]);
   }
   say(`consultation demo: 3 processes, ${BFC_DEPS.length} meetings, ${BFC_PROPOSALS.length + CVL.length + IDF_PROPOSALS.length} proposals, ${budgets.length} budgets, ${voters} demo votes`);
 }

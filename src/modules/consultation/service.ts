@@ -658,7 +658,6 @@ export async function createProject(ctx: Ctx, actorId: string | null, budgetId: 
       if (s.rows[0]?.state !== 'accepted') throw new UserError('Seule une proposition retenue peut devenir un projet.', 409, 'proposalId');
     }
     await tx.query('INSERT INTO consultation.project (id, budget_id, title, description, cost_cents, commune_code, proposal_id) VALUES ($1,$2,$3,$4,$5,$6,$7)', [id, budgetId, pr.title, pr.description ?? '', pr.costCents, pr.communeCode ?? null, pr.proposalId ?? null]);
-    await tx.query('INSERT INTO consultation.project_vote (project_id, votes) VALUES ($1, 0)', [id]);
     await recordAudit(tx, { actorId, action: 'consultation.project.create', objectType: 'consultation.project', objectId: id, after: { budgetId, title: pr.title, costCents: pr.costCents } });
   });
   return id;
@@ -739,7 +738,8 @@ export async function removeFromBasket(ctx: Ctx, p: Process, b: Budget, who: Par
 /**
  * Confirms the basket: checked against the rule, then final. The ballot's unique key (person ×
  * process, or person × budget when all budgets may be voted) refuses a second vote even when two
- * checkouts race; the per-project totals move in the same transaction. Audited without its content
+ * checkouts race. No shared counter is touched (the tally counts checked-out baskets), so checkouts
+ * of different people never wait on each other but for the audit chain's head. Audited without its content
  * (who voted what is never recorded outside the basket itself).
  */
 export async function checkout(ctx: Ctx, p: Process, b: Budget, who: Participant | null, declared: { postalCode?: string; birthYear?: string }, now = new Date()): Promise<void> {
@@ -754,7 +754,7 @@ export async function checkout(ctx: Ctx, p: Process, b: Budget, who: Participant
     const ins = await tx.query('INSERT INTO consultation.ballot (scope_id, user_id, basket_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING user_id', [scope, who!.id, basketId]);
     if (!ins.rows.length) throw new UserError('Vous avez déjà voté : un seul vote par personne.', 409, null, 'already_voted');
     await tx.query('UPDATE consultation.basket SET checked_out_at = now() WHERE id = $1', [basketId]);
-    await tx.query('UPDATE consultation.project_vote SET votes = votes + 1 WHERE project_id = ANY($1::uuid[])', [items.map((i) => i.project_id)]);
+    // Last: the audit chain's head lock is held from here to the commit only.
     await recordAudit(tx, { actorId: who!.id, action: 'consultation.vote.checkout', objectType: 'consultation.budget', objectId: b.id });
   });
 }
@@ -768,12 +768,12 @@ export interface TallyRow extends Project {
 /** Votes per project ranked within the budget (totals only, never who voted what). */
 export async function tally(db: Queryable, b: Budget): Promise<{ voters: number; projects: TallyRow[] }> {
   const projects = await listProjects(db, b.id);
-  const votes = new Map((await db.query<{ project_id: string; votes: number }>('SELECT v.project_id, v.votes FROM consultation.project_vote v JOIN consultation.project p ON p.id = v.project_id WHERE p.budget_id = $1', [b.id])).rows.map((r) => [r.project_id, r.votes]));
+  const votes = await recount(db, b.id);
   const voters = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM consultation.basket WHERE budget_id = $1 AND checked_out_at IS NOT NULL', [b.id])).rows[0]!.n;
   return { voters, projects: rankWithinBudget(b.amountCents, projects.map((pr) => ({ ...pr, votes: votes.get(pr.id) ?? 0 }))) };
 }
 
-/** Recounts the per-project totals from the checked-out baskets (the counters' check). */
+/** Votes per project: the checked-out baskets' lines, counted. */
 export async function recount(db: Queryable, budgetId: string): Promise<Map<string, number>> {
   const { rows } = await db.query<{ project_id: string; n: number }>(
     `SELECT i.project_id, count(*)::int AS n FROM consultation.basket_item i JOIN consultation.basket bk ON bk.id = i.basket_id WHERE bk.budget_id = $1 AND bk.checked_out_at IS NOT NULL GROUP BY i.project_id`, [budgetId]);

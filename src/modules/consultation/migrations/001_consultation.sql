@@ -171,6 +171,9 @@ CREATE TABLE consultation.basket_item (
   project_id uuid NOT NULL REFERENCES consultation.project (id) ON DELETE CASCADE,
   PRIMARY KEY (basket_id, project_id)
 );
+CREATE INDEX basket_item_project ON consultation.basket_item (project_id);
+-- The tally counts checked-out baskets per project (no shared counter row: checkouts never wait on each other).
+CREATE INDEX basket_checked_out ON consultation.basket (budget_id) INCLUDE (id) WHERE checked_out_at IS NOT NULL;
 
 -- The ballot: one row per person and voting scope (the process when one budget per person, the
 -- budget when all): the unique key is what makes a second vote impossible, even under races.
@@ -180,12 +183,6 @@ CREATE TABLE consultation.ballot (
   basket_id uuid NOT NULL REFERENCES consultation.basket (id) ON DELETE CASCADE,
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (scope_id, user_id)
-);
-
--- Votes cast per project (checked-out baskets only), for the tally; never linked to a person.
-CREATE TABLE consultation.project_vote (
-  project_id uuid PRIMARY KEY REFERENCES consultation.project (id) ON DELETE CASCADE,
-  votes int NOT NULL DEFAULT 0
 );
 
 CREATE TABLE consultation.meeting (

@@ -21,14 +21,14 @@ export async function makeProcess(db: Db, open: { proposals?: boolean; supports?
   return (await svc.getProcess(db, slug))!;
 }
 
-export const TABLES = ['process', 'phase', 'proposal', 'support', 'follower', 'comment', 'report', 'budget', 'project', 'basket', 'basket_item', 'ballot', 'project_vote', 'meeting', 'registration', 'result', 'note', 'valuator'];
+export const TABLES = ['process', 'phase', 'proposal', 'support', 'follower', 'comment', 'report', 'budget', 'project', 'basket', 'basket_item', 'ballot', 'meeting', 'registration', 'result', 'note', 'valuator'];
 
 /** Row counts of every consultation table, plus the counters, to check that a refusal changed nothing. */
 export async function snapshot(db: Db): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const t of TABLES) out[t] = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM consultation.${t}`)).rows[0]!.n;
   out.counters = (await db.query('SELECT id, supports, comments, state, hidden_at FROM consultation.proposal ORDER BY id')).rows;
-  out.votes = (await db.query('SELECT project_id, votes FROM consultation.project_vote ORDER BY project_id')).rows;
+  out.items = (await db.query('SELECT basket_id, project_id FROM consultation.basket_item ORDER BY basket_id, project_id')).rows;
   out.baskets = (await db.query('SELECT id, checked_out_at FROM consultation.basket ORDER BY id')).rows;
   out.audit = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM platform.audit_entry`)).rows[0]!.n;
   return out;
