@@ -72,11 +72,11 @@ describe('consultation in a browser', { skip: skipReason }, () => {
       await Promise.all([page.waitForLoadState('load'), page.keyboard.press('Enter')]);
       await page.waitForSelector('#panier-total');
     }
-    assert.match(await live.textContent() ?? '', /2 projets choisis, 700 € sur 1 000 €/);
+    assert.match(await live.textContent() ?? '', /2 projets choisis, 700\s€ sur 1\s000\s€/);
     await page.getByRole('link', { name: 'Vérifier et confirmer mon vote' }).focus();
     await Promise.all([page.waitForURL(/confirmer$/), page.keyboard.press('Enter')]);
     await expectAccessible(page, 'confirmation page');
-    assert.match(await page.locator('caption').textContent() ?? '', /2 projets, 700 €/);
+    assert.match(await page.locator('caption').textContent() ?? '', /2 projets, 700\s€/);
     await page.getByRole('button', { name: 'Confirmer mon vote définitivement' }).focus();
     await Promise.all([page.waitForLoadState('load'), page.keyboard.press('Enter')]);
     await page.waitForSelector('text=Votre vote est enregistré');

@@ -222,9 +222,9 @@ export interface Proposal {
   createdAt: string;
 }
 
-const PROPOSAL_COLS = 'id, process_id, number, title, body, category, commune_code, place_uid, author_id, state, custom_state, answer, answered_at, supports, comments, hidden_at, hidden_reason, created_at';
+const PROPOSAL_COLS = '(extract(epoch from created_at) * 1000000)::bigint AS us, id, process_id, number, title, body, category, commune_code, place_uid, author_id, state, custom_state, answer, answered_at, supports, comments, hidden_at, hidden_reason, created_at';
 type ProposalRow = {
-  id: string; process_id: string; number: number; title: string; body: string; category: string | null; commune_code: string | null; place_uid: string | null; author_id: string | null;
+  us: number | string; id: string; process_id: string; number: number; title: string; body: string; category: string | null; commune_code: string | null; place_uid: string | null; author_id: string | null;
   state: State; custom_state: string | null; answer: string | null; answered_at: Date | null; supports: number; comments: number; hidden_at: Date | null; hidden_reason: string | null; created_at: Date;
 };
 const toProposal = (r: ProposalRow): Proposal => ({
@@ -261,24 +261,25 @@ export async function listProposals(db: Queryable, processId: string, o: { curso
   const total = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM consultation.proposal WHERE ${where.join(' AND ')}`, params)).rows[0]!.n;
   if (o.cursor) {
     const c = decodeCursor(o.cursor);
-    params.push(c.t, c.id);
-    where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+    params.push(c.us, c.id);
+    where.push(`(created_at, id) < ('epoch'::timestamptz + $${params.length - 1}::bigint * interval '1 microsecond', $${params.length}::uuid)`);
   }
   params.push(limit + 1);
   const { rows } = await db.query<ProposalRow>(`SELECT ${PROPOSAL_COLS} FROM consultation.proposal WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`, params);
   const items = rows.slice(0, limit).map(toProposal);
-  const last = items[items.length - 1];
-  return { items, total, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  const last = rows[limit - 1];
+  return { items, total, nextCursor: rows.length > limit && last ? encodeCursor(String(last.us), last.id) : null };
 }
 
-export function encodeCursor(t: string, id: string): string {
-  return Buffer.from(`${t}|${id}`).toString('base64url');
+/** Keyset cursors carry the exact timestamp (microseconds since the epoch) and the id. */
+export function encodeCursor(us: string, id: string): string {
+  return Buffer.from(`${us}|${id}`).toString('base64url');
 }
-export function decodeCursor(s: string): { t: string; id: string } {
+export function decodeCursor(s: string): { us: string; id: string } {
   const v = typeof s === 'string' && s.length <= 200 ? Buffer.from(s, 'base64url').toString('utf8') : '';
-  const [t, id] = v.split('|');
-  if (!t || !id || !isUuid(id) || Number.isNaN(Date.parse(t))) throw new UserError('Curseur de pagination invalide.', 400, 'cursor');
-  return { t, id };
+  const [us, id] = v.split('|');
+  if (!us || !id || !isUuid(id) || !/^\d{1,17}$/.test(us)) throw new UserError('Curseur de pagination invalide.', 400, 'cursor');
+  return { us, id };
 }
 
 export async function getProposal(db: Queryable, processId: string, number: number): Promise<Proposal | null> {
@@ -394,20 +395,20 @@ export async function listComments(db: Queryable, proposalId: string, o: { after
   let cond = '';
   if (o.after) {
     const c = decodeCursor(o.after);
-    params.push(c.t, c.id);
-    cond = `AND (created_at, id) > ($2::timestamptz, $3::uuid)`;
+    params.push(c.us, c.id);
+    cond = `AND (created_at, id) > ('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid)`;
   }
   params.push(limit + 1);
-  const { rows } = await db.query<{ id: string; parent_id: string | null; author_id: string | null; body: string; hidden_at: Date | null; hidden_reason: string | null; created_at: Date }>(
-    `SELECT id, parent_id, author_id, body, hidden_at, hidden_reason, created_at FROM consultation.comment WHERE proposal_id = $1 ${cond} ORDER BY created_at, id LIMIT $${params.length}`,
+  const { rows } = await db.query<{ us: number | string; id: string; parent_id: string | null; author_id: string | null; body: string; hidden_at: Date | null; hidden_reason: string | null; created_at: Date }>(
+    `SELECT (extract(epoch from created_at) * 1000000)::bigint AS us, id, parent_id, author_id, body, hidden_at, hidden_reason, created_at FROM consultation.comment WHERE proposal_id = $1 ${cond} ORDER BY created_at, id LIMIT $${params.length}`,
     params,
     { prepare: true },
   );
   const items = rows.slice(0, limit).map((r) => ({
     id: r.id, parentId: r.parent_id, authorId: r.author_id, body: r.hidden_at && !o.moderator ? null : r.body, hidden: !!r.hidden_at, hiddenReason: r.hidden_reason, createdAt: new Date(r.created_at).toISOString(),
   }));
-  const last = items[items.length - 1];
-  return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  const last = rows[limit - 1];
+  return { items, nextCursor: rows.length > limit && last ? encodeCursor(String(last.us), last.id) : null };
 }
 
 export async function addComment(ctx: Ctx, p: Process, who: Participant | null, proposalId: string, form: Record<string, unknown>, now = new Date()): Promise<string> {

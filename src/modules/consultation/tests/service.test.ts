@@ -128,6 +128,18 @@ describe('consultation service', () => {
     assert.deepEqual([...first.items, ...second.items].map((c) => c.body), Array.from({ length: 7 }, (_, i) => `Commentaire ${i}`));
     assert.equal(second.nextCursor, null);
     assert.throws(() => svc.decodeCursor('!!!'), /Curseur de pagination invalide/);
+    assert.throws(() => svc.decodeCursor(Buffer.from('2020|00000000-0000-4000-8000-000000000000x').toString('base64url')), /Curseur/);
+    // rows a few microseconds apart (same millisecond): each comes exactly once, in order
+    await db.query(`INSERT INTO consultation.comment (id, proposal_id, body, created_at) SELECT gen_random_uuid(), $1, 'Micro ' || g, timestamptz '2030-01-01 00:00:00.123' + g * interval '1 microsecond' FROM generate_series(1, 5) g`, [pr.id]);
+    const seen: string[] = [];
+    let after: string | null = null;
+    do {
+      const page: Awaited<ReturnType<typeof svc.listComments>> = await svc.listComments(db, pr.id, { limit: 2, after });
+      seen.push(...page.items.map((c) => c.body!));
+      after = page.nextCursor;
+    } while (after);
+    assert.deepEqual(seen.slice(-5), ['Micro 1', 'Micro 2', 'Micro 3', 'Micro 4', 'Micro 5']);
+    assert.equal(seen.length, 12);
   });
 
   test('official answer with a custom state: audited, authors and followers notified', async () => {
