@@ -157,6 +157,7 @@ async function benchEngine(engine: string): Promise<string> {
   return `### ${engine === 'postgres' ? 'PostgreSQL' : 'PGlite (embedded)'}
 
 - Closing night: **${ok.toLocaleString('en')} checkouts in ${ms(checkoutMs / 1000)} s = ${rate.toFixed(0)} checkouts/s** with ${CONCURRENCY} concurrent requests (target ≥ 300/s on PostgreSQL); ${refused.toLocaleString('en')} duplicate confirmations sent at the same moment, all refused; ${failed} other failures. Afterwards: ${ballots.toLocaleString('en')} ballots and ${checkedOut.n.toLocaleString('en')} confirmed baskets for ${VOTERS.toLocaleString('en')} voters, ${counted.toLocaleString('en')} votes counted for ${checkedOut.lines.toLocaleString('en')} basket lines — ${mismatches === 0 ? 'no lost or double vote' : `**${mismatches} discrepancies**`}.
+  Each checkout is one transaction (basket lock, rule check, ballot insert, basket update) ending with an append to the platform's audit chain, whose head row lock serialises every audited write of the platform: the checkouts' rate is bounded by that lock's hold time (append + commit), on top of the machine's load.
 - Tally of ${TALLY.toLocaleString('en')} votes (40 projects, ~${(TALLY * 4).toLocaleString('en')} basket lines): ranked results (counting the confirmed baskets' lines per project) p95 **${ms(tallyStats.p95)} ms** (target ≤ 1 s); the count alone ${ms(recountMs)} ms.
 
 | request (${ITER} each) | p50 ms | p95 ms | p99 ms | target |
