@@ -15,10 +15,11 @@ import { commonsModule } from './commons/index.ts';
 import { mediationModule } from './mediation/index.ts';
 import { mandatesModule } from './mandates/index.ts';
 import { callsModule } from './calls/index.ts';
+import { consultationModule } from './consultation/index.ts';
 
 export const platformMigrations = {
   module: 'platform',
   dir: path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'platform', 'migrations'),
 };
 
-export const modules: ModuleManifest[] = [territoriesModule, accountsModule, roadmapModule, placesModule, mediationModule, mandatesModule, coverageModule, siteModule, commonsModule, callsModule];
+export const modules: ModuleManifest[] = [territoriesModule, accountsModule, roadmapModule, placesModule, mediationModule, mandatesModule, consultationModule, coverageModule, siteModule, commonsModule, callsModule];

@@ -68,6 +68,9 @@ export const ACTIONS = {
   'calls.manage': 'Gérer les appels à projets d’un territoire, leurs comités et leurs subventions',
   'calls.instruct': 'Instruire les dossiers des appels à projets dont on est instructeur',
   'calls.review': 'Évaluer les dossiers d’appels à projets confiés (après déclaration des conflits d’intérêts)',
+  'consultation.manage': 'Gérer les concertations d’un territoire : réponses officielles, budgets participatifs, rencontres, résultats',
+  'consultation.moderate': 'Modérer les propositions et commentaires des concertations d’un territoire',
+  'consultation.evaluate': 'Évaluer les propositions qui lui sont confiées (notes privées)',
 } as const;
 export type Action = keyof typeof ACTIONS;
 
@@ -94,10 +97,13 @@ export const ROLE_ACTIONS: Record<Role, readonly Action[]> = {
     'mandates.manage',
     'calls.manage',
     'calls.instruct',
+    'consultation.manage',
+    'consultation.moderate',
+    'consultation.evaluate',
   ],
   place_manager: ['backoffice.access', 'places.edit', 'places.history'],
   // Elected officials and partners are given the reviewer role: they read draft roadmaps.
-  reviewer: ['backoffice.access', 'roadmap.drafts.read', 'calls.review'],
+  reviewer: ['backoffice.access', 'roadmap.drafts.read', 'calls.review', 'consultation.evaluate'],
   mediator: ['backoffice.access', 'mediation.record', 'training.register_others'],
   helper: ['backoffice.access', 'mandates.act'],
 };

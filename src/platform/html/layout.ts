@@ -38,6 +38,7 @@ const NAV: [string, string][] = [
   ['/communs', 'Logiciels libres'],
   ['/feuilles-de-route', 'Feuilles de route'],
   ['/appels', 'Appels à projets'],
+  ['/concertations', 'Concertations'],
   ['/donnees', 'Données ouvertes'],
 ];
 

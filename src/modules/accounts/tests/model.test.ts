@@ -81,6 +81,16 @@ const table: Row[] = [
   ['a reviewer does not edit plans', reviewer, 'roadmap.edit', region84, false],
   ['a reviewer does not read another région draft plans', reviewer, 'roadmap.drafts.read', { type: 'roadmap_plan', region: '28' }, false],
   ['a manager does not read draft plans', manager, 'roadmap.drafts.read', region84, false],
+  // consultations: staff of the territory manage and moderate its processes; reviewers evaluate proposals; nobody else
+  ['staff of the région manages a consultation of the région', staffRegion, 'consultation.manage', { type: 'consultation_process', region: '84' }, true],
+  ['staff of the région does not manage another région consultation', staffRegion, 'consultation.manage', { type: 'consultation_process', region: '28' }, false],
+  ['staff of the département moderates its département consultation', staffDep, 'consultation.moderate', { type: 'consultation_process', region: '84', departement: '69' }, true],
+  ['staff of the département does not moderate the région consultation', staffDep, 'consultation.moderate', { type: 'consultation_process', region: '84' }, false],
+  ['a reviewer evaluates proposals of the région', reviewer, 'consultation.evaluate', { type: 'consultation_process', region: '84' }, true],
+  ['a reviewer does not moderate', reviewer, 'consultation.moderate', { type: 'consultation_process', region: '84' }, false],
+  ['a reviewer does not answer proposals', reviewer, 'consultation.manage', { type: 'consultation_process', region: '84' }, false],
+  ['a manager does not moderate consultations', manager, 'consultation.moderate', { type: 'consultation_process', region: '84' }, false],
+  ['no role, no moderation', nobody, 'consultation.moderate', { type: 'consultation_process', region: '84' }, false],
   // mediation: mediators record wherever their role is scoped; staff read territory statistics in scope
   ['a mediator records activities', actor({ role: 'mediator', scopeKind: 'departement', scopeId: '69' }), 'mediation.record', undefined, true],
   ['a mediator scoped to a place records activities', actor({ role: 'mediator', scopeKind: 'place', scopeId: 'P1' }), 'mediation.record', undefined, true],

@@ -1,0 +1,39 @@
+/**
+ * Consultation: participatory processes run by a territory — phases with dates that open or close
+ * proposals, supports, comments and votes; proposals with official answers and custom states,
+ * valuators and private notes; threaded comments with reporting and moderation; meetings with
+ * registration and minutes; participatory budgets (three voting rules, one or all budgets per
+ * person, a basket confirmed once); results that roll up and link to roadmap actions; open data.
+ * The only surface other modules may import.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ModuleManifest } from '../../platform/module.ts';
+import { registerPublicPages } from './pages/public.ts';
+import { registerBudgetPages } from './pages/budget.ts';
+import { registerStaffPages } from './pages/staff.ts';
+import { registerConsultationOpenData, registerRoutes } from './routes.ts';
+import { registerRoadmapContributions } from './roadmap.ts';
+import { seedConsultationDemo } from './demo.ts';
+
+// Live indicators and link resolver offered to the roadmap; datasets on the open-data page.
+registerRoadmapContributions();
+registerConsultationOpenData();
+
+export { getProcess, listProcesses, listResults, tally, type Process, type Result } from './service.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export const consultationModule: ModuleManifest = {
+  name: 'consultation',
+  migrations: path.join(here, 'migrations'),
+  register(app, ctx) {
+    registerPublicPages(app, ctx);
+    registerBudgetPages(app, ctx);
+    registerStaffPages(app, ctx);
+    registerRoutes(app, ctx);
+  },
+  async seedDemo(ctx) {
+    await seedConsultationDemo(ctx, (line) => ctx.log.info(line));
+  },
+};
