@@ -16,10 +16,18 @@ import { bodyValue, csrfField, errorSummary, formatDateTime, okNotice, param, qu
 import { IMPORT_UPLOAD_BYTES, MAPPING_UPLOAD_BYTES, uploadedFile } from '../multipart.ts';
 import { csrfOf, me, page, resolvers, territoryBase, territoryNav, territoryOf, type PageDeps } from './common.ts';
 import { plural } from '../../../../platform/html/components.ts';
+import { registerMappingPages } from './mapping.ts';
 
 const TERRITORIES_HINT = 'Depuis l’espace de gestion, seules les équipes de ces territoires importent cette source (les administrateurs toujours). Par exemple : departement:69, region:84. Vide : administrateurs seulement.';
 
 const SEVERITY = { error: 'Erreur (ligne refusée)', warning: 'Avertissement (ligne gardée)' } as const;
+
+function fileInput(name: string, label: string, accept: string, errors: FieldError[]): Raw {
+  const error = errors.find((e) => e.field === name);
+  return html`<div class="form-field"><label for="f-${name}">${label}</label>
+    ${error ? html`<span class="error-message" id="f-${name}-error">${error.message}</span>` : ''}
+    <input id="f-${name}" name="${name}" type="file" accept="${accept}"${error ? html` aria-invalid="true" aria-describedby="f-${name}-error"` : ''}></div>`;
+}
 
 function nav(t: Territory, current: string) {
   return html`<nav class="bo-nav" aria-label="Gestion du territoire"><ul>${territoryNav(t, current).map(
@@ -65,7 +73,7 @@ function qualityTable(rows: { source: string; runId?: number; quality: Quality }
 }
 
 /** The person importing, as the import's checks see them (the permission function). */
-function importerOf(user: CurrentUser): Importer {
+export function importerOf(user: CurrentUser): Importer {
   return { id: user.id, mayImport: (r) => can(user, 'places.import', r), admin: can(user, 'sources.manage') };
 }
 
@@ -111,12 +119,17 @@ export function registerImportPages(deps: PageDeps): void {
         ${errorSummary(errors)}
         <p>Fichier au standard national (CSV v1.0.2 ou v0.1, JSON, GeoJSON), ou au format d’un producteur qui a un fichier de correspondance. Le fichier est d’abord vérifié : rien n’est importé avant votre confirmation.</p>
         <form method="post" action="${b}/import" enctype="multipart/form-data" novalidate>${csrfField(csrf)}
-          <div class="form-field"><label for="f-file">Fichier (50 Mo au plus)</label>
-            ${errors.find((e) => e.field === 'file') ? html`<span class="error-message" id="f-file-error">${errors.find((e) => e.field === 'file')!.message}</span>` : ''}
-            <input id="f-file" name="file" type="file" accept=".csv,.json,.geojson,text/csv,application/json"${errors.find((e) => e.field === 'file') ? raw(' aria-invalid="true" aria-describedby="f-file-error"') : ''}></div>
+          ${fileInput('file', 'Fichier (50 Mo au plus)', '.csv,.json,.geojson,text/csv,application/json', errors)}
           ${textField({ name: 'source', label: 'Source (producteur de la donnée)', hint: `Les lieux sont rapprochés par source et identifiant. Sources connues : ${[...sources.map((s) => s.name), ...other.map((s) => s.name)].join(', ') || 'aucune'}.`, value: o.source ?? '', errors, maxlength: 100 })}
           <div class="form-field"><input type="checkbox" id="f-replace" name="replace" value="1"${o.replace ? raw(' checked') : ''}> <label for="f-replace">Retirer les lieux de cette source absents du fichier</label></div>
           <button type="submit">Vérifier le fichier</button>
+        </form>
+        <h2>Fichier au format d’un producteur</h2>
+        <p>Ses colonnes ne suivent pas le standard ? Envoyez-le ici pour faire correspondre chaque colonne à un champ du standard, avec un aperçu des lignes converties. La correspondance est enregistrée avec la source et appliquée à ses prochains imports.</p>
+        <form method="post" action="${b}/import/correspondance" enctype="multipart/form-data" novalidate>${csrfField(csrf)}
+          ${fileInput('mappingFile', 'Fichier du producteur (CSV, 50 Mo au plus)', '.csv,text/csv', errors)}
+          ${textField({ name: 'mappingSource', label: 'Source (producteur de la donnée)', value: o.source ?? '', errors, maxlength: 100 })}
+          <button type="submit">Faire correspondre les colonnes</button>
         </form>
         ${(() => {
           const latest = new Map<string, { source: string; runId: number; quality: Quality }>();
@@ -144,24 +157,32 @@ export function registerImportPages(deps: PageDeps): void {
     if (!file || file.data.length === 0) errors.push({ field: 'file', message: 'Choisissez un fichier à importer (il est vide ou absent).' });
     if (!source) errors.push({ field: 'source', message: 'Indiquez la source des données (par exemple le nom du producteur).' });
     if (errors.length) return importPage(req, reply, t, { source, replace, errors });
+    return verifyPage(req, reply, t, { data: file!.data, fileName: file!.fileName, source, replace });
+  });
+
+  /** The dry run of a file and its report, with the button that imports it for real. */
+  const verifyPage = async (req: FastifyRequest, reply: FastifyReply, t: Territory, file: { data: Buffer; fileName: string; source: string; replace: boolean }) => {
+    const user = await me(req);
+    const { source, replace } = file;
     let report: ImportReport;
     try {
-      report = await runImport(db, importerOf(user), { data: file!.data, fileName: file!.fileName, source, replaceSource: replace, dryRun: true, territory: t });
+      report = await runImport(db, importerOf(user), { data: file.data, fileName: file.fileName, source, replaceSource: replace, dryRun: true, territory: t });
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       return importPage(req, reply, t, { source, replace, errors: [{ field: err.field === 'source' ? 'source' : 'file', message: err.message }] });
     }
     const scope = report.scopeProblems;
-    const staged = stageUpload(user.id, file!.data, { fileName: file!.fileName, source, replaceSource: replace });
+    const staged = stageUpload(user.id, file.data, { fileName: file.fileName, source, replaceSource: replace });
     const csrf = csrfOf(reply);
     const b = territoryBase(t);
     const fatal = report.rowsRead === 0 || report.kept === 0 || scope.length > 0;
+    const unrecognised = report.issues.some((i) => i.code === 'header_unrecognised' || i.code === 'missing_columns' || i.code === 'mapping_column_missing');
     return page(deps, reply, 200, {
-      title: `Vérification de ${file!.fileName || 'votre fichier'}`,
+      title: `Vérification de ${file.fileName || 'votre fichier'}`,
       user,
       csrf,
       crumbs: [{ href: '/gestion', label: 'Espace de gestion' }, { href: b, label: t.name }, { href: `${b}/import`, label: 'Import' }, { label: 'Vérification' }],
-      body: html`<h1>Vérification de « ${file!.fileName || 'votre fichier'} »</h1>
+      body: html`<h1>Vérification de « ${file.fileName || 'votre fichier'} »</h1>
         <p>Source : ${source}${report.meta ? html` — format ${report.meta.format}${report.meta.version ? `, version ${report.meta.version}` : ''}, encodage ${report.meta.encoding}` : ''}. Rien n’a encore été importé.</p>
         ${summary(report, true)}
         ${scope.length
@@ -176,11 +197,14 @@ export function registerImportPages(deps: PageDeps): void {
           ? html`<form method="post" action="${b}/import/confirmer">${csrfField(csrf)}<input type="hidden" name="upload" value="${staged.id}">
               <button type="submit">Importer ${plural(report.kept, 'lieu', 'lieux')}</button></form>`
           : ''}
+        ${unrecognised && report.meta?.format === 'csv'
+          ? html`<p>Ce fichier suit le format de son producteur ? <a href="${b}/import/correspondance/${staged.id}">Faire correspondre ses colonnes au standard</a> : la correspondance sera enregistrée avec la source « ${source} » et servira aux prochains imports.</p>`
+          : ''}
         <p><a href="${b}/import">Annuler et revenir à l’import</a></p>
         <h2>Rapport de validation</h2>
         ${issuesTable(report.issues, `${report.issues.length} problème(s)${report.issuesTruncated ? ' (les premiers seulement)' : ''}`)}`,
     });
-  });
+  };
 
   app.post(`${base}/confirmer`, { preValidation: app.csrfProtection, preHandler: importGuard, ...limits }, async (req, reply) => {
     const user = await me(req);
@@ -256,6 +280,8 @@ export function registerImportPages(deps: PageDeps): void {
     });
     return reply.redirect(`${territoryBase(t)}/import/${runId}?ok=import-undone`, 303);
   });
+
+  registerMappingPages(deps, { importerOf, verifyPage, importPage });
 
   // ---- sources (administrators)
   const manage = requirePermission('sources.manage');
