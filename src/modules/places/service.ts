@@ -64,8 +64,10 @@ export { FILTER_FIELDS };
 export class TerritoryCache {
   private communes = new Map<string, Promise<territories.Commune | null>>();
   private byPostal = new Map<string, Promise<territories.Commune[]>>();
+  /** `code|lat|lon` → km outside the commune's outline (0 inside, null without a polygon). */
+  private outside = new Map<string, Promise<number | null>>();
   constructor(private db: Queryable) {}
-  /** Loads, in two queries, what a batch of records will ask for (instead of one query each). */
+  /** Loads, in three queries, what a batch of records will ask for (instead of one query each). */
   async prefetch(records: PlaceRecord[]) {
     const codes = [...new Set(records.map((r) => r.code_insee).filter((c): c is string => !!c && !this.communes.has(c)))];
     const postals = [...new Set(records.filter((r) => !r.code_insee && r.code_postal).map((r) => r.code_postal).filter((p) => !this.byPostal.has(p)))];
@@ -75,6 +77,27 @@ export class TerritoryCache {
     ]);
     for (const c of codes) this.communes.set(detach(c), Promise.resolve(byCode.get(c.trim().toUpperCase()) ?? null));
     for (const p of postals) if (byPostal.has(p)) this.byPostal.set(detach(p), Promise.resolve(byPostal.get(p)!));
+    // Then how far each place lies outside its commune (stated, or as `enrich` will derive it
+    // from the postal code and name). Kept per batch: points rarely repeat across batches.
+    this.outside.clear();
+    const points: { code: string; lat: number; lon: number }[] = [];
+    for (const r of records) {
+      if (r.latitude === null || r.longitude === null) continue;
+      const code = r.code_insee || communeFromPostal(r, (await this.byPostal.get(r.code_postal)) ?? [])?.code;
+      if (code && !this.outside.has(outsideKey(code, r.latitude, r.longitude))) {
+        this.outside.set(outsideKey(code, r.latitude, r.longitude), Promise.resolve(null)); // replaced below
+        points.push({ code, lat: r.latitude, lon: r.longitude });
+      }
+    }
+    const distances = points.length ? await territories.distancesOutsideCommunes(this.db, points) : [];
+    points.forEach((p, i) => this.outside.set(detach(outsideKey(p.code, p.lat, p.lon)), Promise.resolve(distances[i] ?? null)));
+  }
+  /** How far (km, a lower bound) a point lies outside a commune's outline; 0 inside; null without a polygon. */
+  outsideKm(code: string, lat: number, lon: number) {
+    const key = outsideKey(code, lat, lon);
+    let p = this.outside.get(key);
+    if (!p) this.outside.set(detach(key), (p = territories.distancesOutsideCommunes(this.db, [{ code, lat, lon }]).then((d) => d[0] ?? null)));
+    return p;
   }
   commune(code: string) {
     let p = this.communes.get(code);
@@ -88,6 +111,18 @@ export class TerritoryCache {
   }
 }
 
+const outsideKey = (code: string, lat: number, lon: number) => `${code.trim().toUpperCase()}|${lat}|${lon}`;
+
+/** The commune a record without code INSEE is in, from its postal code's communes: the one with
+ *  its name, else the only one. */
+function communeFromPostal(rec: PlaceRecord, candidates: territories.Commune[]): territories.Commune | null {
+  const name = fold(rec.commune);
+  const byName = candidates.filter((c) => fold(c.name) === name);
+  if (byName.length === 1) return byName[0]!;
+  if (candidates.length === 1) return candidates[0]!;
+  return null;
+}
+
 function fold(s: string): string {
   return s
     .normalize('NFD')
@@ -99,8 +134,10 @@ function fold(s: string): string {
     .trim();
 }
 
-/** Beyond this distance from its commune's centre, a place's coordinates are questioned. */
-const FAR_FROM_COMMUNE_KM = 30;
+/** Beyond this distance outside its commune's outline (a lower bound, km), a place's coordinates
+ *  are questioned; without the commune's polygon, beyond FAR_FROM_CENTRE_KM from its centre. */
+const OUTSIDE_COMMUNE_KM = 2;
+const FAR_FROM_CENTRE_KM = 30;
 const FORMULA_FIELDS = ['nom', 'adresse', 'complement_adresse', 'commune', 'presentation_resume', 'presentation_detail', 'source', 'structure_parente',
   'autres_formations_labels', 'site_web', 'courriels', 'fiche_acces_libre', 'prise_rdv', 'id'] as const;
 
@@ -109,6 +146,8 @@ function distanceKm(lat1: number, lon1: number, lat2: number, lon2: number): num
   const a = Math.sin(((lat2 - lat1) * r) / 2) ** 2 + Math.cos(lat1 * r) * Math.cos(lat2 * r) * Math.sin(((lon2 - lon1) * r) / 2) ** 2;
   return 12742 * Math.asin(Math.sqrt(a));
 }
+
+const formatKm = (km: number) => (km < 10 ? km.toFixed(1).replace('.', ',') : String(Math.round(km)));
 
 function warn(line: number, field: string, value: string | null, message: string, code: string): ValidationIssue {
   return { line, field, value, message, severity: 'warning', code };
@@ -129,12 +168,7 @@ export async function enrich(
   const issues: ValidationIssue[] = [];
   const rec: PlaceRecord = { ...record };
   if (!rec.code_insee) {
-    let found: territories.Commune | null = null;
-    const candidates = await cache.postal(rec.code_postal);
-    const name = fold(rec.commune);
-    const byName = candidates.filter((c) => fold(c.name) === name);
-    if (byName.length === 1) found = byName[0]!;
-    else if (candidates.length === 1) found = candidates[0]!;
+    let found = communeFromPostal(rec, await cache.postal(rec.code_postal));
     if (!found && rec.latitude !== null && rec.longitude !== null) found = await territories.communeAt(db, rec.latitude, rec.longitude);
     if (found) {
       rec.code_insee = found.code;
@@ -152,11 +186,19 @@ export async function enrich(
       warn(line, 'code_postal', rec.code_postal, `${where(line, 'code_postal')} : le code postal ${rec.code_postal} n’est pas un code postal de la commune ${commune.name} (code INSEE ${commune.code} : ${commune.postalCodes.slice(0, 6).join(', ')}).`, 'postal_code_mismatch'),
     );
   }
-  if (commune && commune.lat !== null && commune.lon !== null && rec.latitude !== null && rec.longitude !== null) {
-    const km = distanceKm(rec.latitude, rec.longitude, commune.lat, commune.lon);
-    if (km > FAR_FROM_COMMUNE_KM) {
+  if (commune && rec.latitude !== null && rec.longitude !== null) {
+    // The commune's outline when its polygon is loaded: a place just across a large commune is
+    // fine, one a few kilometres outside a small one is not; else the distance to its centre.
+    const outside = await cache.outsideKm(commune.code, rec.latitude, rec.longitude);
+    const km = outside === null && commune.lat !== null && commune.lon !== null ? distanceKm(rec.latitude, rec.longitude, commune.lat, commune.lon) : null;
+    const at = `${where(line, 'latitude')} : les coordonnées (${rec.latitude}, ${rec.longitude})`;
+    if (outside !== null && outside > OUTSIDE_COMMUNE_KM) {
       issues.push(
-        warn(line, 'latitude', `${rec.latitude}, ${rec.longitude}`, `${where(line, 'latitude')} : les coordonnées (${rec.latitude}, ${rec.longitude}) sont à ${Math.round(km)} km du centre de la commune ${commune.name} (${commune.code}) : vérifiez-les, ou la commune.`, 'coordinates_far_from_commune'),
+        warn(line, 'latitude', `${rec.latitude}, ${rec.longitude}`, `${at} sont hors de la commune ${commune.name} (${commune.code}), à ${formatKm(outside)} km au moins de ses limites : vérifiez-les, ou la commune.`, 'coordinates_far_from_commune'),
+      );
+    } else if (km !== null && km > FAR_FROM_CENTRE_KM) {
+      issues.push(
+        warn(line, 'latitude', `${rec.latitude}, ${rec.longitude}`, `${at} sont à ${Math.round(km)} km du centre de la commune ${commune.name} (${commune.code}) : vérifiez-les, ou la commune.`, 'coordinates_far_from_commune'),
       );
     }
   }

@@ -23,6 +23,7 @@ export {
   communesByPostalCodes,
   searchCommunes,
   communeAt,
+  distancesOutsideCommunes,
   resolveTerritory,
   communeCodesIn,
   listCommunes,
