@@ -692,7 +692,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
       if (report.replaceKept.length) {
         record({
           line: null, field: null, value: null, severity: 'warning', code: 'replace_skipped',
-          message: `Retrait des lieux absents non fait : ${candidates.length} lieu(x) de la source absent(s) du fichier ${candidates.length > 1 ? 'auraient été retirés' : 'aurait été retiré'} ; ${candidates.length > 1 ? 'ils sont gardés' : 'il est gardé'} car ${report.replaceKept.join(' ; ')}.`,
+          message: `Retrait des lieux absents non fait : ${plural(candidates.length, 'lieu de la source absent', 'lieux de la source absents')} du fichier ${candidates.length > 1 ? 'auraient été retirés' : 'aurait été retiré'} ; ${candidates.length > 1 ? 'ils sont gardés' : 'il est gardé'} car ${report.replaceKept.join(' ; ')}.`,
         });
       } else if (!opts.dryRun && candidates.length) {
         // Hidden, not deleted: the run that removed them can be undone, and a later import that
@@ -770,11 +770,11 @@ function replaceBlockers(
   if (file.mappingMissing.length) {
     reasons.push(`${file.mappingMissing.length > 1 ? 'des colonnes déclarées' : 'une colonne déclarée'} dans la correspondance ${file.mappingMissing.length > 1 ? 'manquent' : 'manque'} au fichier (${file.mappingMissing.map((c) => `« ${c} »`).join(', ')})`);
   }
-  if (r.unreadable) reasons.push(`${r.unreadable} ligne(s) du fichier ${r.unreadable > 1 ? 'sont illisibles' : 'est illisible'} : les lieux qu’elles décrivent ne peuvent pas être reconnus`);
+  if (r.unreadable) reasons.push(`${plural(r.unreadable, 'ligne du fichier est illisible', 'lignes du fichier sont illisibles')} : les lieux qu’elles décrivent ne peuvent pas être reconnus`);
   if (file.reading.length) reasons.push(`le fichier n’a pas été lu entièrement (${file.reading[0]})`);
   if (r.rowsRead === 0 && !file.header.length && !file.reading.length) reasons.push('le fichier ne contient aucun lieu');
   if (r.rowsRead > 0 && r.refused / r.rowsRead > maxRefusedShare) {
-    reasons.push(`${r.refused} ligne(s) refusée(s) sur ${r.rowsRead}, plus de ${Math.round(maxRefusedShare * 1000) / 10} %`);
+    reasons.push(`${plural(r.refused, 'ligne refusée', 'lignes refusées')} sur ${r.rowsRead}, plus de ${Math.round(maxRefusedShare * 1000) / 10} %`);
   }
   return reasons;
 }
@@ -805,7 +805,7 @@ export async function undoImportRemovals(
     );
     if (places.length === 0) {
       throw new UserError(
-        run.removed ? `Les ${run.removed} lieu(x) retiré(s) par l’import n° ${runId} sont déjà revenus (par un import suivant).` : `L’import n° ${runId} n’a retiré aucun lieu.`,
+        run.removed > 1 ? `Les ${run.removed} lieux retirés par l’import n° ${runId} sont déjà revenus (par un import suivant).` : run.removed ? `Le lieu retiré par l’import n° ${runId} est déjà revenu (par un import suivant).` : `L’import n° ${runId} n’a retiré aucun lieu.`,
         409,
         'run',
       );

@@ -29,6 +29,9 @@ function fileInput(name: string, label: string, accept: string, errors: FieldErr
     <input id="f-${name}" name="${name}" type="file" accept="${accept}"${error ? html` aria-invalid="true" aria-describedby="f-${name}-error"` : ''}></div>`;
 }
 
+/** French agreement: 0 and 1 take the singular. */
+const w = (n: number, one: string, many: string) => (n > 1 ? many : one);
+
 function nav(t: Territory, current: string) {
   return html`<nav class="bo-nav" aria-label="Gestion du territoire"><ul>${territoryNav(t, current).map(
     (l) => html`<li><a href="${l.href}"${l.current ? raw(' aria-current="page"') : ''}>${l.label}</a></li>`,
@@ -48,10 +51,10 @@ function summary(r: ImportReport, dryRun: boolean): Raw {
   return html`<ul class="stats">
     <li><strong>${plural(r.records, 'enregistrement', 'enregistrements')}</strong> dans le fichier</li>
     <li><strong>${r.kept}</strong> ${r.kept > 1 ? (dryRun ? 'lieux importables' : 'lieux gardés') : dryRun ? 'lieu importable' : 'lieu gardé'}</li>
-    <li><strong>${r.refused}</strong> ligne(s) refusée(s)</li>
-    ${r.unreadable ? html`<li><strong>${r.unreadable}</strong> ligne(s) illisible(s), ignorée(s)</li>` : ''}
-    <li><strong>${r.errors}</strong> erreur(s), <strong>${r.warnings}</strong> avertissement(s)</li>
-    ${dryRun ? '' : html`<li><strong>${r.inserted}</strong> ajouté(s), <strong>${r.updated}</strong> mis à jour, <strong>${r.unchanged}</strong> inchangé(s)${r.removed ? html`, <strong>${r.removed}</strong> retiré(s)` : ''}</li>`}
+    <li><strong>${r.refused}</strong> ${w(r.refused, 'ligne refusée', 'lignes refusées')}</li>
+    ${r.unreadable ? html`<li><strong>${r.unreadable}</strong> ${w(r.unreadable, 'ligne illisible, ignorée', 'lignes illisibles, ignorées')}</li>` : ''}
+    <li><strong>${r.errors}</strong> ${w(r.errors, 'erreur', 'erreurs')}, <strong>${r.warnings}</strong> ${w(r.warnings, 'avertissement', 'avertissements')}</li>
+    ${dryRun ? '' : html`<li><strong>${r.inserted}</strong> ${w(r.inserted, 'ajouté', 'ajoutés')}, <strong>${r.updated}</strong> mis à jour, <strong>${r.unchanged}</strong> ${w(r.unchanged, 'inchangé', 'inchangés')}${r.removed ? html`, <strong>${r.removed}</strong> ${w(r.removed, 'retiré', 'retirés')}` : ''}</li>`}
   </ul>`;
 }
 
@@ -190,7 +193,7 @@ export function registerImportPages(deps: PageDeps): void {
           : fatal
             ? html`<div class="error-summary" role="alert"><h2>Aucun lieu importable</h2><p>Corrigez le fichier d’après le rapport ci-dessous, puis envoyez-le de nouveau.</p></div>`
             : ''}
-        ${report.refused ? html`<p>Les ${report.refused} ligne(s) refusée(s) ne seront pas importées ; les autres le seront.</p>` : ''}
+        ${report.refused ? html`<p>${report.refused > 1 ? `Les ${report.refused} lignes refusées ne seront pas importées` : 'La ligne refusée ne sera pas importée'} ; les autres le seront.</p>` : ''}
         ${replace ? removalsBlock(report, true) : ''}
         ${qualityTable([{ source, quality: report.quality }], 'Qualité des lieux importables', b)}
         ${!fatal
@@ -202,7 +205,7 @@ export function registerImportPages(deps: PageDeps): void {
           : ''}
         <p><a href="${b}/import">Annuler et revenir à l’import</a></p>
         <h2>Rapport de validation</h2>
-        ${issuesTable(report.issues, `${report.issues.length} problème(s)${report.issuesTruncated ? ' (les premiers seulement)' : ''}`)}`,
+        ${issuesTable(report.issues, `${plural(report.issues.length, 'problème', 'problèmes')}${report.issuesTruncated ? ' (les premiers seulement)' : ''}`)}`,
     });
   };
 
@@ -252,8 +255,8 @@ export function registerImportPages(deps: PageDeps): void {
       body: html`<h1>Import n° ${runId}</h1>
         <dl><dt>Source</dt><dd>${run.import_source}</dd><dt>Fichier</dt><dd>${run.file_name ?? '—'} (SHA-256 ${run.file_sha256 ?? '—'})</dd>
           <dt>Date</dt><dd>${formatDateTime(new Date(run.finished_at).toISOString())}</dd>
-          <dt>Résultat</dt><dd>${run.rows_read + run.unreadable} enregistrement(s) : ${run.inserted} ajouté(s), ${run.updated} mis à jour, ${run.unchanged} inchangé(s), ${run.refused} refusé(s), ${run.unreadable} illisible(s), ${run.removed} retiré(s)</dd>
-          ${run.replace_kept_reasons?.length ? html`<dt>Retrait des absents</dt><dd>non fait (${run.would_remove} lieu(x) gardé(s)) : ${run.replace_kept_reasons.join(' ; ')}</dd>` : ''}
+          <dt>Résultat</dt><dd>${plural(run.rows_read + run.unreadable, 'enregistrement', 'enregistrements')} : ${plural(run.inserted, 'ajouté', 'ajoutés')}, ${run.updated} mis à jour, ${plural(run.unchanged, 'inchangé', 'inchangés')}, ${plural(run.refused, 'refusé', 'refusés')}, ${plural(run.unreadable, 'illisible', 'illisibles')}, ${plural(run.removed, 'retiré', 'retirés')}</dd>
+          ${run.replace_kept_reasons?.length ? html`<dt>Retrait des absents</dt><dd>non fait (${plural(run.would_remove, 'lieu gardé', 'lieux gardés')}) : ${run.replace_kept_reasons.join(' ; ')}</dd>` : ''}
           ${run.undone_at ? html`<dt>Annulation</dt><dd>lieux retirés rétablis le ${formatDateTime(new Date(run.undone_at).toISOString())}</dd>` : ''}</dl>
         ${okNotice(OK[queryValue(req, 'ok')])}
         ${run.removed > 0 && !run.undone_at
@@ -263,7 +266,7 @@ export function registerImportPages(deps: PageDeps): void {
           : ''}
         ${run.quality ? qualityTable([{ source: run.import_source, quality: run.quality as Quality }], 'Qualité des lieux de cet import', b) : ''}
         <h2>Problèmes relevés</h2>
-        ${issuesTable(issues as ValidationIssue[], `${issues.length} problème(s)`)}`,
+        ${issuesTable(issues as ValidationIssue[], plural(issues.length, 'problème', 'problèmes'))}`,
     });
   });
 
@@ -302,7 +305,7 @@ export function registerImportPages(deps: PageDeps): void {
       body: html`<h1>Sources de données</h1>
         ${okNotice(OK[queryValue(req, 'ok')])}
         <p>Chaque producteur de données (département, réseau, opérateur…) est une source : ses lieux sont rapprochés par son identifiant. Un fichier de correspondance permet d’importer son propre format.</p>
-        <table class="data"><caption>${sources.length} source(s) décrite(s)</caption>
+        <table class="data"><caption>${plural(sources.length, 'source décrite', 'sources décrites')}</caption>
           <thead><tr><th scope="col">Source</th><th scope="col">Producteur</th><th scope="col">Lieux</th><th scope="col">Correspondance</th></tr></thead>
           <tbody>${sources.map((s) => html`<tr><td><a href="/gestion/sources/${encodeURIComponent(s.name)}">${s.label}</a> (${s.name})</td><td>${s.producer ?? '—'}</td><td>${s.places ?? 0}</td><td>${s.mappingFileName ?? (s.mapping ? 'oui' : 'aucune')}</td></tr>`)}</tbody></table>
         ${other.length ? html`<h2>Sources présentes dans les données mais pas encore décrites</h2><ul>${other.map((s) => html`<li>${s.name} (${plural(s.places, 'lieu', 'lieux')})</li>`)}</ul>` : ''}

@@ -145,7 +145,8 @@ export function registerMappingPages(deps: PageDeps, hooks: MappingPageHooks): v
   const staged = async (req: FastifyRequest) => {
     const user = await me(req);
     const s = stagedUpload(user.id, param(req, 'upload'));
-    if (!s) throw new UserError('Ce fichier envoyé a expiré (2 heures) ou n’existe plus : envoyez-le de nouveau depuis la page d’import.', 404);
+    // 410 whether it expired, never existed or is someone else's: nothing tells them apart.
+    if (!s) throw new UserError('Ce fichier envoyé a expiré (2 heures) ou n’existe plus : envoyez-le de nouveau depuis la page d’import.', 410);
     return { user, staged: s };
   };
 

@@ -199,7 +199,7 @@ describe('back office: mapping a producer’s columns in the browser', () => {
   test('someone else’s upload, a missing CSRF token and hostile form values are refused; rows unchanged', async () => {
     let res = await upload(staff69, 'reseau-hostile');
     const url = res.location!;
-    assert.equal((await other69.get(url)).status, 404);
+    assert.equal((await other69.get(url)).status, 410);
     const page = (await staff69.get(url)).body;
     const f = formFields(page, url);
     const before = await snapshot();
