@@ -66,6 +66,8 @@ export class TerritoryCache {
   private byPostal = new Map<string, Promise<territories.Commune[]>>();
   /** `code|lat|lon` → km outside the commune's outline (0 inside, null without a polygon). */
   private outside = new Map<string, Promise<number | null>>();
+  /** Commune code → bounding boxes of its polygon's parts (null: no polygon), for the import. */
+  private boxes = new Map<string, [number, number, number, number][] | null>();
   constructor(private db: Queryable) {}
   /** Loads, in three queries, what a batch of records will ask for (instead of one query each). */
   async prefetch(records: PlaceRecord[]) {
@@ -89,8 +91,22 @@ export class TerritoryCache {
         points.push({ code, lat: r.latitude, lon: r.longitude });
       }
     }
-    const distances = points.length ? await territories.distancesOutsideCommunes(this.db, points) : [];
-    points.forEach((p, i) => this.outside.set(detach(outsideKey(p.code, p.lat, p.lon)), Promise.resolve(distances[i] ?? null)));
+    // A point inside one of its commune's bounding boxes counts as inside (the ring test costs
+    // ~0.1 ms a point in the embedded database); the others get the exact distance to the outline.
+    const missing = [...new Set(points.map((p) => normaliseInsee(p.code)).filter((c) => !this.boxes.has(c)))];
+    if (missing.length) {
+      const found = await territories.communeBoxes(this.db, missing);
+      for (const c of missing) this.boxes.set(detach(c), found.get(c) ?? null);
+    }
+    const far: typeof points = [];
+    for (const p of points) {
+      const boxes = this.boxes.get(normaliseInsee(p.code));
+      const inside = !boxes ? null : boxes.some(([w, s, e, n]) => p.lon >= w && p.lon <= e && p.lat >= s && p.lat <= n);
+      if (inside === false) far.push(p);
+      else this.outside.set(detach(outsideKey(p.code, p.lat, p.lon)), Promise.resolve(inside === null ? null : 0));
+    }
+    const distances = far.length ? await territories.distancesOutsideCommunes(this.db, far) : [];
+    far.forEach((p, i) => this.outside.set(detach(outsideKey(p.code, p.lat, p.lon)), Promise.resolve(distances[i] ?? null)));
   }
   /** How far (km, a lower bound) a point lies outside a commune's outline; 0 inside; null without a polygon. */
   outsideKm(code: string, lat: number, lon: number) {
@@ -111,7 +127,8 @@ export class TerritoryCache {
   }
 }
 
-const outsideKey = (code: string, lat: number, lon: number) => `${code.trim().toUpperCase()}|${lat}|${lon}`;
+const normaliseInsee = (code: string) => code.trim().toUpperCase();
+const outsideKey = (code: string, lat: number, lon: number) => `${normaliseInsee(code)}|${lat}|${lon}`;
 
 /** The commune a record without code INSEE is in, from its postal code's communes: the one with
  *  its name, else the only one. */

@@ -24,6 +24,7 @@ export {
   searchCommunes,
   communeAt,
   distancesOutsideCommunes,
+  communeBoxes,
   resolveTerritory,
   communeCodesIn,
   listCommunes,
