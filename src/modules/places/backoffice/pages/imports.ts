@@ -131,7 +131,7 @@ export function registerImportPages(deps: PageDeps): void {
         <p>Ses colonnes ne suivent pas le standard ? Envoyez-le ici pour faire correspondre chaque colonne à un champ du standard, avec un aperçu des lignes converties. La correspondance est enregistrée avec la source et appliquée à ses prochains imports.</p>
         <form method="post" action="${b}/import/correspondance" enctype="multipart/form-data" novalidate>${csrfField(csrf)}
           ${fileInput('mappingFile', 'Fichier du producteur (CSV, 50 Mo au plus)', '.csv,text/csv', errors)}
-          ${textField({ name: 'mappingSource', label: 'Source (producteur de la donnée)', value: o.source ?? '', errors, maxlength: 100 })}
+          ${textField({ name: 'mappingSource', label: 'Nom de la source (le producteur de ce fichier)', value: o.source ?? '', errors, maxlength: 100 })}
           <button type="submit">Faire correspondre les colonnes</button>
         </form>
         ${(() => {
