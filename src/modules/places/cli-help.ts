@@ -61,8 +61,9 @@ A producer's own CSV/JSON becomes standard rows through a JSON file:
   "hours": { "columns": { "lundi_matin": "Mo", "lundi_apres_midi": "Mo", "samedi_matin": "Sa" } },
                                        (half-day or day columns → opening_hours; cells such as
                                         "09:00-12:00", "9h-12h30", "9h12h", "14 h à 17 h", "fermé";
-                                        "sur rdv" and unreadable cells drop that half-day only,
-                                        with a warning; adjacent ranges merge)
+                                        "sur rdv" makes that day « sur rendez-vous » (an OSM
+                                        comment, not counted as open); an unreadable cell drops
+                                        that half-day only, with a warning; adjacent ranges merge)
   "ignore": ["COMMENTAIRE_INTERNE"]    (columns deliberately not imported; others are reported)
 }
 

@@ -11,6 +11,7 @@ import { importPlaces, iteratePlaces, undoImportRemovals, type ImportReport } fr
 import { IMPORT_HELP, MAPPING_HELP } from './cli-help.ts';
 import { findDuplicateCandidates, markNotDuplicate, mergePlaces } from './duplicates.ts';
 import type { FieldName } from './model/types.ts';
+import { plural as n } from '../../platform/html/components.ts';
 
 function loadMapping(path: string | undefined) {
   if (!path) return undefined;
@@ -33,20 +34,20 @@ function printReport(ctx: CliContext, r: ImportReport, verb: string, replace: bo
   const m = r.meta;
   if (m) ctx.out(`Format : ${m.format}${m.version ? ` (standard ${m.version})` : ''}, encodage ${m.encoding}${m.bom ? ' avec BOM' : ''}${m.delimiter ? `, séparateur « ${m.delimiter} »` : ''}`);
   ctx.out(
-    `${verb}${r.runId !== null ? ` n° ${r.runId}` : ''} : ${r.records} enregistrement(s) — ${r.kept} conservé(s), ${r.refused} refusé(s), ${r.unreadable} illisible(s)` +
-      (r.runId !== null ? ` ; ${r.inserted} ajouté(s), ${r.updated} modifié(s), ${r.unchanged} inchangé(s), ${r.removed} retiré(s)` : '') +
-      ` ; ${r.errors} erreur(s), ${r.warnings} avertissement(s).`,
+    `${verb}${r.runId !== null ? ` n° ${r.runId}` : ''} : ${n(r.records, 'enregistrement', 'enregistrements')} — ${n(r.kept, 'conservé', 'conservés')}, ${n(r.refused, 'refusé', 'refusés')}, ${n(r.unreadable, 'illisible', 'illisibles')}` +
+      (r.runId !== null ? ` ; ${n(r.inserted, 'ajouté', 'ajoutés')}, ${n(r.updated, 'modifié', 'modifiés')}, ${n(r.unchanged, 'inchangé', 'inchangés')}, ${n(r.removed, 'retiré', 'retirés')}` : '') +
+      ` ; ${n(r.errors, 'erreur', 'erreurs')}, ${n(r.warnings, 'avertissement', 'avertissements')}.`,
   );
   for (const i of r.issues) ctx.out(formatIssue(i));
   if (r.issuesTruncated) ctx.out(`  … (liste tronquée ; --max N pour en voir davantage${r.runId !== null ? ` ; le rapport complet est enregistré avec l’import n° ${r.runId}` : ''})`);
   if (!replace) return;
   if (r.replaceKept.length) {
-    ctx.out(`Retrait des absents NON fait : ${r.wouldRemove} lieu(x) de la source absent(s) du fichier gardé(s), car :`);
+    ctx.out(`Retrait des absents NON fait : ${n(r.wouldRemove, 'lieu de la source absent du fichier gardé', 'lieux de la source absents du fichier gardés')}, car :`);
     for (const x of r.replaceKept) ctx.out(`  - ${x}`);
   } else if (r.wouldRemove) {
-    ctx.out(r.runId !== null ? `${r.removed} lieu(x) absent(s) du fichier retiré(s) (masqués ; « maillage import undo ${r.runId} » les rétablit) :` : `${r.wouldRemove} lieu(x) absent(s) du fichier seraient retirés :`);
+    ctx.out(r.runId !== null ? `${n(r.removed, 'lieu absent du fichier retiré (masqué', 'lieux absents du fichier retirés (masqués')} ; « maillage import undo ${r.runId} » ${r.removed > 1 ? 'les' : 'le'} rétablit) :` : `${n(r.wouldRemove, 'lieu absent du fichier serait retiré', 'lieux absents du fichier seraient retirés')} :`);
     for (const x of r.removals) ctx.out(`  - ${x.id} — ${x.nom} (${x.commune}) [${x.uid}]`);
-    if (r.removals.length < r.wouldRemove) ctx.out(`  … et ${r.wouldRemove - r.removals.length} autre(s)`);
+    if (r.removals.length < r.wouldRemove) ctx.out(`  … et ${n(r.wouldRemove - r.removals.length, 'autre', 'autres')}`);
   } else ctx.out('Aucun lieu de la source n’est absent du fichier : rien à retirer.');
 }
 
@@ -66,7 +67,7 @@ const importCommand: CliCommand = {
       const { positionals } = parseArgs({ args: args.slice(1), allowPositionals: true, options: {} });
       if (positionals.length !== 1 || !/^\d{1,15}$/.test(positionals[0]!)) throw new Error('Usage: maillage import undo RUN (the number of the import whose removals to restore)');
       const out = await undoImportRemovals(ctx.db, Number(positionals[0]), { actor: 'cli', door: 'cli' });
-      ctx.out(`${out.restored} lieu(x) retiré(s) par l’import n° ${positionals[0]} rétabli(s) (mêmes identifiants internes, de nouveau en ligne).`);
+      ctx.out(`${n(out.restored, 'lieu retiré', 'lieux retirés')} par l’import n° ${positionals[0]} ${out.restored > 1 ? 'rétablis' : 'rétabli'} (mêmes identifiants internes, de nouveau en ligne).`);
       return 0;
     }
     const { values, positionals } = parseArgs({
@@ -171,7 +172,7 @@ const validateCommand: CliCommand = {
     else {
       const m = reading.meta;
       ctx.out(`Fichier ${file} : ${m.format}${m.version ? `, standard ${m.version}` : ''}, encodage ${m.encoding}${m.delimiter ? `, séparateur « ${m.delimiter} »` : ''}`);
-      ctx.out(`${rows + unreadable} enregistrement(s) : ${rows - refused} valide(s), ${refused} refusé(s), ${unreadable} illisible(s) ; ${errors} erreur(s), ${warnings} avertissement(s).`);
+      ctx.out(`${n(rows + unreadable, 'enregistrement', 'enregistrements')} : ${n(rows - refused, 'valide', 'valides')}, ${n(refused, 'refusé', 'refusés')}, ${n(unreadable, 'illisible', 'illisibles')} ; ${n(errors, 'erreur', 'erreurs')}, ${n(warnings, 'avertissement', 'avertissements')}.`);
       for (const i of issues) ctx.out(formatIssue(i));
       if (summary.truncated) ctx.out(`  … (${errors + warnings - issues.length} de plus ; --max N pour en voir davantage)`);
       if (mapping && reading.meta.format === 'csv') {
@@ -251,7 +252,7 @@ const dedupCommand: CliCommand = {
       ctx.out(JSON.stringify(pairs, null, 2));
       return;
     }
-    ctx.out(`${pairs.length} paire(s) de doublons probables :`);
+    ctx.out(`${n(pairs.length, 'paire de doublons probables', 'paires de doublons probables')} :`);
     for (const p of pairs) {
       ctx.out(`  ${p.score.toFixed(2)}  ${p.a.nom} [${p.a.importSource}] ↔ ${p.b.nom} [${p.b.importSource}] — ${p.reason}`);
       ctx.out(`        ${p.a.uid}  ${p.b.uid}`);
@@ -276,7 +277,7 @@ const mappingCommand: CliCommand = {
     if (values.output) {
       fs.writeFileSync(values.output, text);
       const todo = (text.match(/: ""/g) ?? []).length;
-      process.stderr.write(`Correspondance écrite dans ${values.output} : ${Object.keys(mapping.columns).length} colonne(s) reconnue(s), ${mapping.ignore?.length ?? 0} ignorée(s), ${todo} valeur(s) à compléter.\n`);
+      process.stderr.write(`Correspondance écrite dans ${values.output} : ${n(Object.keys(mapping.columns).length, 'colonne reconnue', 'colonnes reconnues')}, ${n(mapping.ignore?.length ?? 0, 'ignorée', 'ignorées')}, ${n(todo, 'valeur à compléter', 'valeurs à compléter')}.\n`);
     } else ctx.out(text.trimEnd());
     return 0;
   },

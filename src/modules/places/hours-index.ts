@@ -4,7 +4,7 @@
  * rolling horizon. Both answer "open at t" in SQL.
  */
 import opening_hours from 'opening_hours';
-import { weeklyMinutes } from './model/index.ts';
+import { openIntervalsKnown, weeklyMinutes } from './model/index.ts';
 
 /** How far ahead date-dependent hours are materialised; "open at" beyond it is refused. */
 export const HORIZON_DAYS = 60;
@@ -76,7 +76,7 @@ function computeHoursIndex(horaires: string | null, now: Date): {
 export function openIntervals(horaires: string, from: Date, to: Date): [string, string][] {
   try {
     const oh = new opening_hours(horaires, FRANCE as never, { mode: 0 } as never);
-    return oh.getOpenIntervals(from, to).map(([a, b]) => [a.toISOString(), b.toISOString()] as [string, string]);
+    return openIntervalsKnown(oh as never, from, to).map(([a, b]) => [a.toISOString(), b.toISOString()] as [string, string]);
   } catch {
     return [];
   }

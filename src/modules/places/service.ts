@@ -64,8 +64,12 @@ export { FILTER_FIELDS };
 export class TerritoryCache {
   private communes = new Map<string, Promise<territories.Commune | null>>();
   private byPostal = new Map<string, Promise<territories.Commune[]>>();
+  /** `code|lat|lon` → km outside the commune's outline (0 inside, null without a polygon). */
+  private outside = new Map<string, Promise<number | null>>();
+  /** Commune code → bounding boxes of its polygon's parts (null: no polygon), for the import. */
+  private boxes = new Map<string, [number, number, number, number][] | null>();
   constructor(private db: Queryable) {}
-  /** Loads, in two queries, what a batch of records will ask for (instead of one query each). */
+  /** Loads, in three queries, what a batch of records will ask for (instead of one query each). */
   async prefetch(records: PlaceRecord[]) {
     const codes = [...new Set(records.map((r) => r.code_insee).filter((c): c is string => !!c && !this.communes.has(c)))];
     const postals = [...new Set(records.filter((r) => !r.code_insee && r.code_postal).map((r) => r.code_postal).filter((p) => !this.byPostal.has(p)))];
@@ -75,6 +79,41 @@ export class TerritoryCache {
     ]);
     for (const c of codes) this.communes.set(detach(c), Promise.resolve(byCode.get(c.trim().toUpperCase()) ?? null));
     for (const p of postals) if (byPostal.has(p)) this.byPostal.set(detach(p), Promise.resolve(byPostal.get(p)!));
+    // Then how far each place lies outside its commune (stated, or as `enrich` will derive it
+    // from the postal code and name). Kept per batch: points rarely repeat across batches.
+    this.outside.clear();
+    const points: { code: string; lat: number; lon: number }[] = [];
+    for (const r of records) {
+      if (r.latitude === null || r.longitude === null) continue;
+      const code = r.code_insee || communeFromPostal(r, (await this.byPostal.get(r.code_postal)) ?? [])?.code;
+      if (code && !this.outside.has(outsideKey(code, r.latitude, r.longitude))) {
+        this.outside.set(outsideKey(code, r.latitude, r.longitude), Promise.resolve(null)); // replaced below
+        points.push({ code, lat: r.latitude, lon: r.longitude });
+      }
+    }
+    // A point inside one of its commune's bounding boxes counts as inside (the ring test costs
+    // ~0.1 ms a point in the embedded database); the others get the exact distance to the outline.
+    const missing = [...new Set(points.map((p) => normaliseInsee(p.code)).filter((c) => !this.boxes.has(c)))];
+    if (missing.length) {
+      const found = await territories.communeBoxes(this.db, missing);
+      for (const c of missing) this.boxes.set(detach(c), found.get(c) ?? null);
+    }
+    const far: typeof points = [];
+    for (const p of points) {
+      const boxes = this.boxes.get(normaliseInsee(p.code));
+      const inside = !boxes ? null : boxes.some(([w, s, e, n]) => p.lon >= w && p.lon <= e && p.lat >= s && p.lat <= n);
+      if (inside === false) far.push(p);
+      else this.outside.set(detach(outsideKey(p.code, p.lat, p.lon)), Promise.resolve(inside === null ? null : 0));
+    }
+    const distances = far.length ? await territories.distancesOutsideCommunes(this.db, far) : [];
+    far.forEach((p, i) => this.outside.set(detach(outsideKey(p.code, p.lat, p.lon)), Promise.resolve(distances[i] ?? null)));
+  }
+  /** How far (km, a lower bound) a point lies outside a commune's outline; 0 inside; null without a polygon. */
+  outsideKm(code: string, lat: number, lon: number) {
+    const key = outsideKey(code, lat, lon);
+    let p = this.outside.get(key);
+    if (!p) this.outside.set(detach(key), (p = territories.distancesOutsideCommunes(this.db, [{ code, lat, lon }]).then((d) => d[0] ?? null)));
+    return p;
   }
   commune(code: string) {
     let p = this.communes.get(code);
@@ -88,6 +127,19 @@ export class TerritoryCache {
   }
 }
 
+const normaliseInsee = (code: string) => code.trim().toUpperCase();
+const outsideKey = (code: string, lat: number, lon: number) => `${normaliseInsee(code)}|${lat}|${lon}`;
+
+/** The commune a record without code INSEE is in, from its postal code's communes: the one with
+ *  its name, else the only one. */
+function communeFromPostal(rec: PlaceRecord, candidates: territories.Commune[]): territories.Commune | null {
+  const name = fold(rec.commune);
+  const byName = candidates.filter((c) => fold(c.name) === name);
+  if (byName.length === 1) return byName[0]!;
+  if (candidates.length === 1) return candidates[0]!;
+  return null;
+}
+
 function fold(s: string): string {
   return s
     .normalize('NFD')
@@ -99,8 +151,10 @@ function fold(s: string): string {
     .trim();
 }
 
-/** Beyond this distance from its commune's centre, a place's coordinates are questioned. */
-const FAR_FROM_COMMUNE_KM = 30;
+/** Beyond this distance outside its commune's outline (a lower bound, km), a place's coordinates
+ *  are questioned; without the commune's polygon, beyond FAR_FROM_CENTRE_KM from its centre. */
+const OUTSIDE_COMMUNE_KM = 2;
+const FAR_FROM_CENTRE_KM = 30;
 const FORMULA_FIELDS = ['nom', 'adresse', 'complement_adresse', 'commune', 'presentation_resume', 'presentation_detail', 'source', 'structure_parente',
   'autres_formations_labels', 'site_web', 'courriels', 'fiche_acces_libre', 'prise_rdv', 'id'] as const;
 
@@ -109,6 +163,8 @@ function distanceKm(lat1: number, lon1: number, lat2: number, lon2: number): num
   const a = Math.sin(((lat2 - lat1) * r) / 2) ** 2 + Math.cos(lat1 * r) * Math.cos(lat2 * r) * Math.sin(((lon2 - lon1) * r) / 2) ** 2;
   return 12742 * Math.asin(Math.sqrt(a));
 }
+
+const formatKm = (km: number) => (km < 10 ? km.toFixed(1).replace('.', ',') : String(Math.round(km)));
 
 function warn(line: number, field: string, value: string | null, message: string, code: string): ValidationIssue {
   return { line, field, value, message, severity: 'warning', code };
@@ -129,12 +185,7 @@ export async function enrich(
   const issues: ValidationIssue[] = [];
   const rec: PlaceRecord = { ...record };
   if (!rec.code_insee) {
-    let found: territories.Commune | null = null;
-    const candidates = await cache.postal(rec.code_postal);
-    const name = fold(rec.commune);
-    const byName = candidates.filter((c) => fold(c.name) === name);
-    if (byName.length === 1) found = byName[0]!;
-    else if (candidates.length === 1) found = candidates[0]!;
+    let found = communeFromPostal(rec, await cache.postal(rec.code_postal));
     if (!found && rec.latitude !== null && rec.longitude !== null) found = await territories.communeAt(db, rec.latitude, rec.longitude);
     if (found) {
       rec.code_insee = found.code;
@@ -152,11 +203,19 @@ export async function enrich(
       warn(line, 'code_postal', rec.code_postal, `${where(line, 'code_postal')} : le code postal ${rec.code_postal} n’est pas un code postal de la commune ${commune.name} (code INSEE ${commune.code} : ${commune.postalCodes.slice(0, 6).join(', ')}).`, 'postal_code_mismatch'),
     );
   }
-  if (commune && commune.lat !== null && commune.lon !== null && rec.latitude !== null && rec.longitude !== null) {
-    const km = distanceKm(rec.latitude, rec.longitude, commune.lat, commune.lon);
-    if (km > FAR_FROM_COMMUNE_KM) {
+  if (commune && rec.latitude !== null && rec.longitude !== null) {
+    // The commune's outline when its polygon is loaded: a place just across a large commune is
+    // fine, one a few kilometres outside a small one is not; else the distance to its centre.
+    const outside = await cache.outsideKm(commune.code, rec.latitude, rec.longitude);
+    const km = outside === null && commune.lat !== null && commune.lon !== null ? distanceKm(rec.latitude, rec.longitude, commune.lat, commune.lon) : null;
+    const at = `${where(line, 'latitude')} : les coordonnées (${rec.latitude}, ${rec.longitude})`;
+    if (outside !== null && outside > OUTSIDE_COMMUNE_KM) {
       issues.push(
-        warn(line, 'latitude', `${rec.latitude}, ${rec.longitude}`, `${where(line, 'latitude')} : les coordonnées (${rec.latitude}, ${rec.longitude}) sont à ${Math.round(km)} km du centre de la commune ${commune.name} (${commune.code}) : vérifiez-les, ou la commune.`, 'coordinates_far_from_commune'),
+        warn(line, 'latitude', `${rec.latitude}, ${rec.longitude}`, `${at} sont hors de la commune ${commune.name} (${commune.code}), à ${formatKm(outside)} km au moins de ses limites : vérifiez-les, ou la commune.`, 'coordinates_far_from_commune'),
+      );
+    } else if (km !== null && km > FAR_FROM_CENTRE_KM) {
+      issues.push(
+        warn(line, 'latitude', `${rec.latitude}, ${rec.longitude}`, `${at} sont à ${Math.round(km)} km du centre de la commune ${commune.name} (${commune.code}) : vérifiez-les, ou la commune.`, 'coordinates_far_from_commune'),
       );
     }
   }
@@ -650,7 +709,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
       if (report.replaceKept.length) {
         record({
           line: null, field: null, value: null, severity: 'warning', code: 'replace_skipped',
-          message: `Retrait des lieux absents non fait : ${candidates.length} lieu(x) de la source absent(s) du fichier ${candidates.length > 1 ? 'auraient été retirés' : 'aurait été retiré'} ; ${candidates.length > 1 ? 'ils sont gardés' : 'il est gardé'} car ${report.replaceKept.join(' ; ')}.`,
+          message: `Retrait des lieux absents non fait : ${plural(candidates.length, 'lieu de la source absent', 'lieux de la source absents')} du fichier ${candidates.length > 1 ? 'auraient été retirés' : 'aurait été retiré'} ; ${candidates.length > 1 ? 'ils sont gardés' : 'il est gardé'} car ${report.replaceKept.join(' ; ')}.`,
         });
       } else if (!opts.dryRun && candidates.length) {
         // Hidden, not deleted: the run that removed them can be undone, and a later import that
@@ -728,11 +787,11 @@ function replaceBlockers(
   if (file.mappingMissing.length) {
     reasons.push(`${file.mappingMissing.length > 1 ? 'des colonnes déclarées' : 'une colonne déclarée'} dans la correspondance ${file.mappingMissing.length > 1 ? 'manquent' : 'manque'} au fichier (${file.mappingMissing.map((c) => `« ${c} »`).join(', ')})`);
   }
-  if (r.unreadable) reasons.push(`${r.unreadable} ligne(s) du fichier ${r.unreadable > 1 ? 'sont illisibles' : 'est illisible'} : les lieux qu’elles décrivent ne peuvent pas être reconnus`);
+  if (r.unreadable) reasons.push(`${plural(r.unreadable, 'ligne du fichier est illisible', 'lignes du fichier sont illisibles')} : les lieux qu’elles décrivent ne peuvent pas être reconnus`);
   if (file.reading.length) reasons.push(`le fichier n’a pas été lu entièrement (${file.reading[0]})`);
   if (r.rowsRead === 0 && !file.header.length && !file.reading.length) reasons.push('le fichier ne contient aucun lieu');
   if (r.rowsRead > 0 && r.refused / r.rowsRead > maxRefusedShare) {
-    reasons.push(`${r.refused} ligne(s) refusée(s) sur ${r.rowsRead}, plus de ${Math.round(maxRefusedShare * 1000) / 10} %`);
+    reasons.push(`${plural(r.refused, 'ligne refusée', 'lignes refusées')} sur ${r.rowsRead}, plus de ${Math.round(maxRefusedShare * 1000) / 10} %`);
   }
   return reasons;
 }
@@ -763,7 +822,7 @@ export async function undoImportRemovals(
     );
     if (places.length === 0) {
       throw new UserError(
-        run.removed ? `Les ${run.removed} lieu(x) retiré(s) par l’import n° ${runId} sont déjà revenus (par un import suivant).` : `L’import n° ${runId} n’a retiré aucun lieu.`,
+        run.removed > 1 ? `Les ${run.removed} lieux retirés par l’import n° ${runId} sont déjà revenus (par un import suivant).` : run.removed ? `Le lieu retiré par l’import n° ${runId} est déjà revenu (par un import suivant).` : `L’import n° ${runId} n’a retiré aucun lieu.`,
         409,
         'run',
       );

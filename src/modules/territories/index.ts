@@ -23,6 +23,8 @@ export {
   communesByPostalCodes,
   searchCommunes,
   communeAt,
+  distancesOutsideCommunes,
+  communeBoxes,
   resolveTerritory,
   communeCodesIn,
   listCommunes,

@@ -148,6 +148,73 @@ export async function searchCommunes(db: Queryable, text: string, limit = 10): P
   return rows.map(toCommune);
 }
 
+/**
+ * How far points lie outside their communes' outlines, in one query: for each `{code, lat, lon}`,
+ * 0 when the point is inside the commune's polygon (an arrondissement: its commune's), else a
+ * lower bound of the distance to the outline in km (the distance in degrees, longitude not
+ * shrunk, times 111.32 × cos(latitude)); null when the commune has no polygon (geometry not
+ * loaded, overseas collectivités) or the point is not a valid position. A ring test then every
+ * edge (~0.1 ms a commune in the embedded database): bulk imports first screen points with
+ * `communeBoxes`.
+ */
+export async function distancesOutsideCommunes(db: Queryable, points: { code: string; lat: number; lon: number }[]): Promise<(number | null)[]> {
+  const ok = (p: { code: string; lat: number; lon: number }) =>
+    typeof p.code === 'string' && Number.isFinite(p.lat) && Number.isFinite(p.lon) && Math.abs(p.lat) <= 90 && Math.abs(p.lon) <= 180;
+  const idx: number[] = [];
+  const codes: string[] = [];
+  const lats: number[] = [];
+  const lons: number[] = [];
+  points.forEach((p, i) => {
+    if (!ok(p)) return;
+    idx.push(i);
+    codes.push(normaliseCode(p.code));
+    lats.push(p.lat);
+    lons.push(p.lon);
+  });
+  const out: (number | null)[] = points.map(() => null);
+  if (!idx.length) return out;
+  const { rows } = await db.query<{ i: number; d: number | null }>(
+    `SELECT u.i, (SELECT min(point(u.lon * 10000, u.lat * 10000) <-> r.ring)
+                    FROM territories.commune_ring r
+                   WHERE r.ring_no = 0
+                     AND r.commune_code = COALESCE((SELECT c.parent FROM territories.commune c WHERE c.code = u.code AND c.kind = 'arrondissement'), u.code)) AS d
+       FROM unnest($1::int[], $2::text[], $3::float8[], $4::float8[]) AS u(i, code, lat, lon)`,
+    [idx.map((_, k) => k), codes, lats, lons],
+  );
+  for (const r of rows) {
+    if (r.d === null) continue;
+    const k = Number(r.i);
+    out[idx[k]!] = (Number(r.d) / 10000) * 111.32 * Math.cos((lats[k]! * Math.PI) / 180);
+  }
+  return out;
+}
+
+/**
+ * The bounding boxes (degrees: west, south, east, north) of the parts of several communes'
+ * polygons (an arrondissement: its commune's), in one query; a commune without a polygon is
+ * absent. A point inside none of a commune's boxes is outside the commune: bulk checks test the
+ * boxes in the process and ask `distancesOutsideCommunes` only about those points.
+ */
+export async function communeBoxes(db: Queryable, codes: string[]): Promise<Map<string, [number, number, number, number][]>> {
+  const wanted = [...new Set(codes.filter((c) => typeof c === 'string').map(normaliseCode))];
+  const out = new Map<string, [number, number, number, number][]>();
+  if (!wanted.length) return out;
+  const { rows } = await db.query<{ code: string; w: number; s: number; e: number; n: number }>(
+    `SELECT x.code, (r.bbox[1])[0] AS w, (r.bbox[1])[1] AS s, (r.bbox[0])[0] AS e, (r.bbox[0])[1] AS n
+       FROM unnest($1::text[]) AS x(code)
+       JOIN territories.commune_ring r
+         ON r.ring_no = 0
+        AND r.commune_code = COALESCE((SELECT c.parent FROM territories.commune c WHERE c.code = x.code AND c.kind = 'arrondissement'), x.code)`,
+    [wanted],
+  );
+  for (const r of rows) {
+    const list = out.get(r.code) ?? [];
+    list.push([Number(r.w) / 10000, Number(r.s) / 10000, Number(r.e) / 10000, Number(r.n) / 10000]);
+    out.set(r.code, list);
+  }
+  return out;
+}
+
 /** The commune containing a point (WGS84 degrees); null at sea, abroad, or when polygons are missing. */
 export async function communeAt(db: Queryable, lat: number, lon: number): Promise<Commune | null> {
   if (!Number.isFinite(lat) || !Number.isFinite(lon) || lat < -90 || lat > 90 || lon < -180 || lon > 180) return null;

@@ -90,6 +90,9 @@ export const BACKOFFICE_ROUTES: BackofficeRoute[] = [
   { method: 'GET', path: '/gestion/territoires/:level/:code/import', guard: 'permission', action: 'places.import', object: 'territory', url: (o) => `${T(o)}/import` },
   { method: 'POST', path: '/gestion/territoires/:level/:code/import', guard: 'permission', action: 'places.import', object: 'territory', url: (o) => `${T(o)}/import`, form: { source: 'matrice' }, multipart: true },
   { method: 'POST', path: '/gestion/territoires/:level/:code/import/confirmer', guard: 'permission', action: 'places.import', object: 'territory', url: (o) => `${T(o)}/import/confirmer`, form: { upload: '0'.repeat(32) } },
+  { method: 'POST', path: '/gestion/territoires/:level/:code/import/correspondance', guard: 'permission', action: 'places.import', object: 'territory', url: (o) => `${T(o)}/import/correspondance`, form: { mappingSource: 'matrice' }, multipart: true },
+  { method: 'GET', path: '/gestion/territoires/:level/:code/import/correspondance/:upload', guard: 'permission', action: 'places.import', object: 'territory', url: (o) => `${T(o)}/import/correspondance/${'0'.repeat(32)}` },
+  { method: 'POST', path: '/gestion/territoires/:level/:code/import/correspondance/:upload', guard: 'permission', action: 'places.import', object: 'territory', url: (o) => `${T(o)}/import/correspondance/${'0'.repeat(32)}`, form: { action: 'preview' } },
   { method: 'GET', path: '/gestion/territoires/:level/:code/import/:run', guard: 'permission', action: 'places.import', object: 'territory', url: (o) => `${T(o)}/import/${o.run}` },
   { method: 'POST', path: '/gestion/territoires/:level/:code/import/:run/annuler', guard: 'permission', action: 'places.import', object: 'territory', url: (o) => `${T(o)}/import/${o.run}/annuler`, form: {} },
 

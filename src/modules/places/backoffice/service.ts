@@ -560,15 +560,54 @@ export async function setSourceMapping(db: Db, actorId: string, name: string, fi
   await db.transaction(async (tx) => {
     const before = await store.getSource(tx, name);
     if (!before) throw new NotFoundError('Cette source n’existe pas.');
-    await store.setSourceMapping(tx, name, mapping, file?.fileName ?? null);
-    await recordAudit(tx, {
-      actorId,
-      action: 'places.source.mapping',
-      objectType: 'source',
-      objectId: name,
-      before: { mapping: before.mapping, fileName: before.mappingFileName },
-      after: { mapping, fileName: file?.fileName ?? null },
-    });
+    await writeMapping(tx, actorId, before, mapping, file?.fileName ?? null);
+  });
+}
+
+async function writeMapping(tx: Queryable, actorId: string, before: store.Source, mapping: MappingFile | null, fileName: string | null, meta?: Record<string, unknown>) {
+  await store.setSourceMapping(tx, before.name, mapping, fileName);
+  await recordAudit(tx, {
+    actorId,
+    action: 'places.source.mapping',
+    objectType: 'source',
+    objectId: before.name,
+    before: { mapping: before.mapping, fileName: before.mappingFileName },
+    after: { mapping, fileName },
+    ...(meta ? { meta } : {}),
+  });
+}
+
+/**
+ * Saves a mapping built with the back office's form, from a territory's import pages: the person
+ * must be allowed to feed the source from there (`sourceFeedProblem`: a described source tied to
+ * one of their territories; administrators any). A new source name is created tied to the
+ * territory, as a first import would. One transaction: source, mapping and audit, or nothing.
+ */
+export async function saveMappingFromTerritory(
+  db: Db,
+  importer: Importer,
+  territory: Territory,
+  o: { source: string; mapping: MappingFile; fileName: string },
+): Promise<void> {
+  if (!IMPORT_SOURCE.test(o.source)) throw new UserError('Le nom de la source est un nom court (lettres, chiffres, - _ . : @ et espaces).', 400, 'source');
+  const where = `${territory.level}:${territory.code}`;
+  await db.transaction(async (tx) => {
+    const created = await tx.query(
+      `INSERT INTO places.source (name, label, territories)
+       SELECT $1, $1, ARRAY[$2] WHERE NOT EXISTS (SELECT 1 FROM places.place WHERE import_source = $1)
+       ON CONFLICT (name) DO NOTHING RETURNING name`,
+      [o.source, where],
+    );
+    const problem = await sourceFeedProblem(tx, importer, o.source);
+    if (problem) throw new UserError(problem, 403, 'source');
+    if (created.rows.length) {
+      await recordAudit(tx, {
+        actorId: importer.id, action: 'places.source.create', objectType: 'source', objectId: o.source,
+        after: { label: o.source, territories: [where] }, meta: { by: 'mapping' },
+      });
+    }
+    const before = (await store.getSource(tx, o.source))!;
+    await writeMapping(tx, importer.id, before, o.mapping, o.fileName, { door: 'backoffice', territory: where });
   });
 }
 

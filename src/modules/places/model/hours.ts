@@ -224,6 +224,17 @@ export function publicHolidayName(date: Date): string | null {
 const weekdayIndex = (d: Date) => (d.getDay() + 6) % 7;
 const dayStart = (d: Date, offset = 0) => new Date(d.getFullYear(), d.getMonth(), d.getDate() + offset);
 
+/**
+ * Intervals where the place is certainly open: the package also returns « unknown » ones (a rule
+ * with only a comment, `Sa "sur rendez-vous"`, or the `unknown` state), which are not opening
+ * hours: neither shown as open nor indexed as open.
+ */
+export function openIntervalsKnown(oh: { getOpenIntervals(from: Date, to: Date): [Date, Date, boolean, string | undefined][] }, from: Date, to: Date): [Date, Date][] {
+  const out: [Date, Date][] = [];
+  for (const [a, b, unknown] of oh.getOpenIntervals(from, to)) if (!unknown) out.push([a, b]);
+  return out;
+}
+
 /** Open ranges (minutes of the day, end 1440 = midnight) of one local day; null if invalid. */
 export function dayRanges(value: string, date: Date): [number, number][] | null {
   const simple = parseSimple(value);
@@ -233,7 +244,7 @@ export function dayRanges(value: string, date: Date): [number, number][] | null 
   const from = dayStart(date);
   const to = dayStart(date, 1);
   return mergeSpans(
-    p.oh.getOpenIntervals(from, to).map(([a, b]) => [a.getHours() * 60 + a.getMinutes(), b.getTime() >= to.getTime() ? 1440 : b.getHours() * 60 + b.getMinutes()] as [number, number]),
+    openIntervalsKnown(p.oh, from, to).map(([a, b]) => [a.getHours() * 60 + a.getMinutes(), b.getTime() >= to.getTime() ? 1440 : b.getHours() * 60 + b.getMinutes()] as [number, number]),
   );
 }
 
@@ -427,7 +438,7 @@ export function weeklyMinutes(value: string): WeeklyMinutes | null {
       const from = REFERENCE_MONDAY();
       const to = dayStart(from, 7);
       const ranges: [number, number][] = [];
-      for (const [a, b] of p.oh.getOpenIntervals(from, to)) {
+      for (const [a, b] of openIntervalsKnown(p.oh, from, to)) {
         const s = weekdayIndex(a) * 1440 + a.getHours() * 60 + a.getMinutes();
         const e = b.getTime() >= to.getTime() ? 10080 : weekdayIndex(b) * 1440 + b.getHours() * 60 + b.getMinutes();
         if (e > s) ranges.push([s, e]);
@@ -453,7 +464,7 @@ function openOnDays(value: string, days: number[]): boolean {
   for (const month of [3, 6, 9]) {
     const from = new Date(2026, month, 13);
     const monday = dayStart(from, -weekdayIndex(from));
-    for (const [a, b] of p.oh.getOpenIntervals(monday, dayStart(monday, 7))) {
+    for (const [a, b] of openIntervalsKnown(p.oh, monday, dayStart(monday, 7))) {
       for (let t = dayStart(a); t.getTime() < b.getTime(); t = dayStart(t, 1)) if (days.includes(weekdayIndex(t))) return true;
     }
   }

@@ -64,8 +64,9 @@ export const mappingFileSchema = z
      *  ("09:00-12:00", "9h-12h30", "14h à 17h", several separated by "," or "/"); empty, "fermé",
      *  "-" mean closed. Rebuilt as an OSM value, e.g. "Mo-Fr 09:00-12:00,14:00-17:00". */
     hours: z.object({ columns: z.record(z.string(), day) }).strict().optional(),
-    // (Cells also read: "9h12h", "14h18h", "9h-12h30", "fermé"; "sur rdv" = no fixed hours that
-    // half-day, reported; an unreadable cell drops that half-day only; adjacent ranges merge.)
+    // (Cells also read: "9h12h", "14h18h", "9h-12h30", "fermé"; "sur rdv" = that day is « sur
+    // rendez-vous », an OSM comment, not counted as open; an unreadable cell drops that half-day
+    // only; adjacent ranges merge.)
     /** Producer columns deliberately not imported (not reported). */
     ignore: z.array(z.string()).optional(),
   })
@@ -138,27 +139,40 @@ export function mergeRanges(ranges: string[]): string[] {
   return out.map(([a, b]) => `${a}-${b}`);
 }
 
-/** Builds an OSM opening_hours value from per-day ranges, grouping consecutive identical days. */
-export function buildOsmHours(days: Partial<Record<(typeof DAY_ORDER)[number], string[]>>): string | null {
+/** OSM comments of the days (or half-days) a producer marks « sur rendez-vous »: a day with fixed
+ *  hours keeps them and says the rest is by appointment; a day without is « unknown » with the
+ *  comment (not open, shown as « Horaires à confirmer : sur rendez-vous »). */
+export const APPOINTMENT_ONLY = '"sur rendez-vous"';
+export const APPOINTMENT_ALSO = 'open "autres créneaux sur rendez-vous"';
+
+/** Builds an OSM opening_hours value from per-day ranges, grouping consecutive identical days.
+ *  `appointment` lists the days with a « sur rendez-vous » cell. */
+export function buildOsmHours(days: Partial<Record<(typeof DAY_ORDER)[number], string[]>>, appointment: ReadonlySet<string> = new Set()): string | null {
   const rules: string[] = [];
   const week = DAY_ORDER.slice(0, 7);
+  const keyOf = (d: string) => {
+    const spans = days[d as (typeof DAY_ORDER)[number]] ?? [];
+    const rdv = appointment.has(d);
+    return spans.length === 0 ? (rdv ? APPOINTMENT_ONLY : '') : `${spans.join(',')}${rdv ? ` ${APPOINTMENT_ALSO}` : ''}`;
+  };
   let i = 0;
   while (i < week.length) {
-    const spans = days[week[i]] ?? [];
-    if (spans.length === 0) {
+    const key = keyOf(week[i]);
+    if (key === '') {
       i++;
       continue;
     }
-    const key = spans.join(',');
     let j = i;
-    while (j + 1 < week.length && (days[week[j + 1]] ?? []).join(',') === key) j++;
+    while (j + 1 < week.length && keyOf(week[j + 1]) === key) j++;
     const sel = j === i ? week[i] : j === i + 1 ? `${week[i]},${week[j]}` : `${week[i]}-${week[j]}`;
     rules.push(`${sel} ${key}`);
     i = j + 1;
   }
   const ph = days.PH;
-  if (rules.length === 0 && (ph === undefined || ph.length === 0)) return null;
-  if (ph !== undefined) rules.push(ph.length > 0 ? `PH ${ph.join(',')}` : 'PH off');
+  const phKey = keyOf('PH');
+  if (rules.length === 0 && (ph === undefined || ph.length === 0) && phKey === '') return null;
+  if (phKey !== '') rules.push(`PH ${phKey}`);
+  else if (ph !== undefined) rules.push('PH off');
   return rules.join('; ');
 }
 
@@ -343,13 +357,17 @@ export function mappingPlan(mapping: MappingFile, columns: readonly string[], he
       }
       if (hourCols.length > 0 && (values.horaires === undefined || values.horaires === '')) {
         const days: Partial<Record<(typeof DAY_ORDER)[number], string[]>> = {};
+        const appointment = new Set<string>();
         let any = false;
         for (const h of hourCols) {
           const cell = cells[h.index] ?? '';
           if (cell.trim() === '') continue;
           if (isAppointmentCell(cell)) {
+            // Read, not refused: the day says « sur rendez-vous » in the OSM value (a comment).
+            appointment.add(h.day);
+            any = true;
             rowIssues.push(
-              fileIssue(line, 'horaires', cell, 'warning', 'hours_by_appointment', `Ligne ${line}, colonne « ${h.column} » : « ${shorten(cell)} » (sur rendez-vous, sans horaire fixe) ; demi-journée non reprise dans les horaires (indiquez la prise de rendez-vous dans « prise_rdv » ou « modalites_acces »).`),
+              fileIssue(line, 'horaires', cell, 'warning', 'hours_by_appointment', `Ligne ${line}, colonne « ${h.column} » : « ${shorten(cell)} » lu comme « sur rendez-vous » (sans horaire fixe : ce créneau n’est pas compté comme ouvert ; les horaires le disent en commentaire).`),
             );
             continue;
           }
@@ -367,7 +385,7 @@ export function mappingPlan(mapping: MappingFile, columns: readonly string[], he
         }
         if (any) {
           for (const d of Object.keys(days) as (typeof DAY_ORDER)[number][]) days[d] = mergeRanges(days[d]!);
-          const osm = buildOsmHours(days);
+          const osm = buildOsmHours(days, appointment);
           if (osm !== null) values.horaires = osm;
         }
       }

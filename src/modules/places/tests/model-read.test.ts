@@ -13,6 +13,9 @@ import {
   toCsvLine,
   csvHeaderLine,
   validateRow,
+  weeklyMinutes,
+  isOpenAt,
+  openingStatus,
   type MappingFile,
   type ValidationIssue,
 } from '../model/index.ts';
@@ -311,8 +314,26 @@ describe("readPlaces: a producer's own format through a mapping file", () => {
     const plan = mappingPlan({ columns: { ID: 'id' }, hours: { columns: { lm: 'Mo', la: 'Mo', mm: 'Tu', ma: 'Tu' } } }, ['ID', 'lm', 'la', 'mm', 'ma'], 1);
     const issues: ValidationIssue[] = [];
     const v = plan.convert(['x', '10h12h', '12h-18h', 'n’importe quoi', 'sur rdv'], 2, issues);
-    assert.equal(v.horaires, 'Mo 10:00-18:00');
+    assert.equal(v.horaires, 'Mo 10:00-18:00; Tu "sur rendez-vous"');
     assert.deepEqual(issues.map((i) => i.code), ['hours_cell_invalid', 'hours_by_appointment']);
+  });
+
+  test('« sur rdv » is read: the day says « sur rendez-vous », never counted as open', () => {
+    const plan = mappingPlan({ columns: { ID: 'id' }, hours: { columns: { lm: 'Mo', la: 'Mo', mm: 'Tu', ma: 'Tu', jm: 'Th', vm: 'Fr', sm: 'Sa' } } }, ['ID', 'lm', 'la', 'mm', 'ma', 'jm', 'vm', 'sm'], 1);
+    const issues: ValidationIssue[] = [];
+    // Monday: morning by appointment, afternoon fixed; Tuesday: by appointment only (two spellings);
+    // Thursday and Friday the same fixed mornings; Saturday « Uniquement sur rendez-vous ».
+    const v = plan.convert(['x', 'Sur RDV', '14h-18h', 'sur rendez-vous', 'sur r.d.v.', '9h-12h', '9h-12h', 'Uniquement sur rendez-vous'], 2, issues);
+    assert.equal(v.horaires, 'Mo 14:00-18:00 open "autres créneaux sur rendez-vous"; Tu "sur rendez-vous"; Th,Fr 09:00-12:00; Sa "sur rendez-vous"');
+    assert.deepEqual(issues.map((i) => i.code), ['hours_by_appointment', 'hours_by_appointment', 'hours_by_appointment', 'hours_by_appointment']);
+    const r = validateRow({ line: 2, values: { id: 'x', pivot: '21690123400019', nom: 'Lieu', commune: 'Lyon', code_postal: '69001', adresse: '1 rue', date_maj: '2024-01-01', horaires: v.horaires! } });
+    assert.equal(r.record?.horaires, v.horaires, 'a valid OSM value, kept as is');
+    // Monday 14:00–18:00, Thursday and Friday mornings are open; the appointment days are not.
+    assert.deepEqual(weeklyMinutes(v.horaires!)?.ranges, [[840, 1080], [3 * 1440 + 540, 3 * 1440 + 720], [4 * 1440 + 540, 4 * 1440 + 720]]);
+    const tuesday = new Date(2026, 11, 8, 10, 0);
+    assert.equal(isOpenAt(v.horaires!, tuesday), false);
+    assert.equal(openingStatus(v.horaires!, tuesday)?.label, 'Horaires à confirmer : sur rendez-vous');
+    assert.equal(buildOsmHours({}, new Set(['PH'])), 'PH "sur rendez-vous"');
   });
 
   test('the mapping file is checked (zod), errors name the faulty path', () => {

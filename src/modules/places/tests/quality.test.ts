@@ -10,6 +10,7 @@ import { loadConfig } from '../../../platform/config.ts';
 import { testApp } from '../../../../test/support/app.ts';
 import { importPlaces, listImportRuns } from '../index.ts';
 import { HEADER, csvLine } from './helpers.ts';
+import { distancesOutsideCommunes, getCommune } from '../../territories/index.ts';
 
 const shared = loadConfig({ ...process.env, NODE_ENV: 'test' }).sharedDataDir;
 const example = path.join(shared, 'standards', 'lieux-mediation-numerique', 'exemple-valide.csv');
@@ -25,10 +26,39 @@ describe('quality of imported data', () => {
     const r = await importPlaces(t.db, example, { importSource: 'exemple', actor: 'test' });
     const far = r.issues.find((i) => i.code === 'coordinates_far_from_commune');
     assert.ok(far, 'warned');
-    assert.match(far.message, /km du centre de la commune Reims/);
+    assert.match(far.message, /sont hors de la commune Reims \(51454\), à \d+ km au moins de ses limites/);
     assert.equal(r.quality.farFromCommune, 1);
     const [run] = await listImportRuns(t.db, 1);
     assert.equal((run!.quality as { farFromCommune: number }).farFromCommune, 1, 'kept with the run');
+  });
+
+  test('coordinates are checked against the commune’s outline, not only its centre', async () => {
+    const csv = [
+      HEADER,
+      // Inside Évreux: nothing to say.
+      csvLine({ id: 'o1', nom: 'Dans Évreux' }),
+      // ~8 km east of Évreux's centre, in another commune: within 30 km of the centre, yet outside.
+      csvLine({ id: 'o2', nom: 'À côté d’Évreux', lat: '49.0241', lon: '1.2600' }),
+      // The town of Maripasoula (Guyane), far over 30 km from its vast commune's centre: inside the outline.
+      csvLine({ id: 'o3', nom: 'Maripasoula bourg', commune: 'Maripasoula', cp: '97370', insee: '97353', lat: '3.6406', lon: '-54.0286' }),
+      // Lyon 3e (an arrondissement): checked against Lyon's outline.
+      csvLine({ id: 'o4', nom: 'Lyon 3e', commune: 'Lyon 3e Arrondissement', cp: '69003', insee: '69383', lat: '45.7605', lon: '4.8590' }),
+    ].join('\n');
+    const r = await importPlaces(t.db, Buffer.from(csv), { importSource: 'contours', actor: 'test', dryRun: true });
+    const far = r.issues.filter((i) => i.code === 'coordinates_far_from_commune');
+    assert.deepEqual(far.map((i) => i.line), [3], far.map((i) => i.message).join(' / '));
+    assert.match(far[0]!.message, /hors de la commune Évreux \(27229\), à \d,\d km au moins de ses limites/);
+    const d = await distancesOutsideCommunes(t.db, [
+      { code: '27229', lat: 49.0241, lon: 1.1508 },
+      { code: '27229', lat: 49.0241, lon: 1.26 },
+      { code: '00000', lat: 49, lon: 1 },
+      { code: '27229', lat: Number.NaN, lon: 1 },
+    ]);
+    assert.equal(d[0], 0);
+    const maripasoula = (await getCommune(t.db, '97353'))!;
+    assert.ok(Math.hypot((maripasoula.lat! - 3.6406) * 111, (maripasoula.lon! + 54.0286) * 111) > 30, 'the old centre rule would have warned');
+    assert.ok(d[1]! > 2 && d[1]! < 8, String(d[1]));
+    assert.deepEqual(d.slice(2), [null, null], 'no polygon, or not a position');
   });
 
   test('a postal code of another commune and formula-like cells are warned; the summary counts them', async () => {

@@ -45,7 +45,7 @@ describe('replace-source removes only what the file certainly no longer contains
     assert.equal(r.removed, 0);
     assert.equal(r.wouldRemove, 4, 'h2…h5 are absent from the file');
     assert.match(r.replaceKept.join(' '), /en-tête/);
-    assert.ok(r.issues.some((i) => i.code === 'replace_skipped' && /4 lieu\(x\)/.test(i.message)));
+    assert.ok(r.issues.some((i) => i.code === 'replace_skipped' && /4 lieux de la source absents du fichier auraient été retirés/.test(i.message)));
     assert.deepEqual(await rowsOf(db, 'entete'), before, 'the rows are unchanged');
   });
 
@@ -78,7 +78,7 @@ describe('replace-source removes only what the file certainly no longer contains
     assert.equal(r.unreadable, 2);
     assert.equal(r.kept, 1);
     assert.equal(r.removed, 0);
-    assert.match(r.replaceKept.join(' '), /2 ligne\(s\) du fichier sont illisibles/);
+    assert.match(r.replaceKept.join(' '), /2 lignes du fichier sont illisibles/);
     assert.deepEqual(await rowsOf(db, 'illisible'), before);
   });
 
@@ -89,7 +89,7 @@ describe('replace-source removes only what the file certainly no longer contains
     const r = await importPlaces(db, Buffer.from(lines.join('\n')), { importSource: 'refus', actor: 'test', replaceSource: true });
     assert.equal(r.refused, 2);
     assert.equal(r.removed, 0);
-    assert.match(r.replaceKept.join(' '), /2 ligne\(s\) refusée\(s\) sur 3, plus de 10 %/);
+    assert.match(r.replaceKept.join(' '), /2 lignes refusées sur 3, plus de 10 %/);
     assert.deepEqual(await rowsOf(db, 'refus'), before);
     // With a tolerance above the share, the absent places go; the refused rows keep their places.
     const ok = await importPlaces(db, Buffer.from(lines.join('\n')), { importSource: 'refus', actor: 'test', replaceSource: true, maxRefusedShare: 0.7 });

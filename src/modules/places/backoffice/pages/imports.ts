@@ -16,10 +16,21 @@ import { bodyValue, csrfField, errorSummary, formatDateTime, okNotice, param, qu
 import { IMPORT_UPLOAD_BYTES, MAPPING_UPLOAD_BYTES, uploadedFile } from '../multipart.ts';
 import { csrfOf, me, page, resolvers, territoryBase, territoryNav, territoryOf, type PageDeps } from './common.ts';
 import { plural } from '../../../../platform/html/components.ts';
+import { registerMappingPages } from './mapping.ts';
 
 const TERRITORIES_HINT = 'Depuis l’espace de gestion, seules les équipes de ces territoires importent cette source (les administrateurs toujours). Par exemple : departement:69, region:84. Vide : administrateurs seulement.';
 
 const SEVERITY = { error: 'Erreur (ligne refusée)', warning: 'Avertissement (ligne gardée)' } as const;
+
+function fileInput(name: string, label: string, accept: string, errors: FieldError[]): Raw {
+  const error = errors.find((e) => e.field === name);
+  return html`<div class="form-field"><label for="f-${name}">${label}</label>
+    ${error ? html`<span class="error-message" id="f-${name}-error">${error.message}</span>` : ''}
+    <input id="f-${name}" name="${name}" type="file" accept="${accept}"${error ? html` aria-invalid="true" aria-describedby="f-${name}-error"` : ''}></div>`;
+}
+
+/** French agreement: 0 and 1 take the singular. */
+const w = (n: number, one: string, many: string) => (n > 1 ? many : one);
 
 function nav(t: Territory, current: string) {
   return html`<nav class="bo-nav" aria-label="Gestion du territoire"><ul>${territoryNav(t, current).map(
@@ -40,10 +51,10 @@ function summary(r: ImportReport, dryRun: boolean): Raw {
   return html`<ul class="stats">
     <li><strong>${plural(r.records, 'enregistrement', 'enregistrements')}</strong> dans le fichier</li>
     <li><strong>${r.kept}</strong> ${r.kept > 1 ? (dryRun ? 'lieux importables' : 'lieux gardés') : dryRun ? 'lieu importable' : 'lieu gardé'}</li>
-    <li><strong>${r.refused}</strong> ligne(s) refusée(s)</li>
-    ${r.unreadable ? html`<li><strong>${r.unreadable}</strong> ligne(s) illisible(s), ignorée(s)</li>` : ''}
-    <li><strong>${r.errors}</strong> erreur(s), <strong>${r.warnings}</strong> avertissement(s)</li>
-    ${dryRun ? '' : html`<li><strong>${r.inserted}</strong> ajouté(s), <strong>${r.updated}</strong> mis à jour, <strong>${r.unchanged}</strong> inchangé(s)${r.removed ? html`, <strong>${r.removed}</strong> retiré(s)` : ''}</li>`}
+    <li><strong>${r.refused}</strong> ${w(r.refused, 'ligne refusée', 'lignes refusées')}</li>
+    ${r.unreadable ? html`<li><strong>${r.unreadable}</strong> ${w(r.unreadable, 'ligne illisible, ignorée', 'lignes illisibles, ignorées')}</li>` : ''}
+    <li><strong>${r.errors}</strong> ${w(r.errors, 'erreur', 'erreurs')}, <strong>${r.warnings}</strong> ${w(r.warnings, 'avertissement', 'avertissements')}</li>
+    ${dryRun ? '' : html`<li><strong>${r.inserted}</strong> ${w(r.inserted, 'ajouté', 'ajoutés')}, <strong>${r.updated}</strong> mis à jour, <strong>${r.unchanged}</strong> ${w(r.unchanged, 'inchangé', 'inchangés')}${r.removed ? html`, <strong>${r.removed}</strong> ${w(r.removed, 'retiré', 'retirés')}` : ''}</li>`}
   </ul>`;
 }
 
@@ -65,7 +76,7 @@ function qualityTable(rows: { source: string; runId?: number; quality: Quality }
 }
 
 /** The person importing, as the import's checks see them (the permission function). */
-function importerOf(user: CurrentUser): Importer {
+export function importerOf(user: CurrentUser): Importer {
   return { id: user.id, mayImport: (r) => can(user, 'places.import', r), admin: can(user, 'sources.manage') };
 }
 
@@ -111,12 +122,17 @@ export function registerImportPages(deps: PageDeps): void {
         ${errorSummary(errors)}
         <p>Fichier au standard national (CSV v1.0.2 ou v0.1, JSON, GeoJSON), ou au format d’un producteur qui a un fichier de correspondance. Le fichier est d’abord vérifié : rien n’est importé avant votre confirmation.</p>
         <form method="post" action="${b}/import" enctype="multipart/form-data" novalidate>${csrfField(csrf)}
-          <div class="form-field"><label for="f-file">Fichier (50 Mo au plus)</label>
-            ${errors.find((e) => e.field === 'file') ? html`<span class="error-message" id="f-file-error">${errors.find((e) => e.field === 'file')!.message}</span>` : ''}
-            <input id="f-file" name="file" type="file" accept=".csv,.json,.geojson,text/csv,application/json"${errors.find((e) => e.field === 'file') ? raw(' aria-invalid="true" aria-describedby="f-file-error"') : ''}></div>
+          ${fileInput('file', 'Fichier (50 Mo au plus)', '.csv,.json,.geojson,text/csv,application/json', errors)}
           ${textField({ name: 'source', label: 'Source (producteur de la donnée)', hint: `Les lieux sont rapprochés par source et identifiant. Sources connues : ${[...sources.map((s) => s.name), ...other.map((s) => s.name)].join(', ') || 'aucune'}.`, value: o.source ?? '', errors, maxlength: 100 })}
           <div class="form-field"><input type="checkbox" id="f-replace" name="replace" value="1"${o.replace ? raw(' checked') : ''}> <label for="f-replace">Retirer les lieux de cette source absents du fichier</label></div>
           <button type="submit">Vérifier le fichier</button>
+        </form>
+        <h2>Fichier au format d’un producteur</h2>
+        <p>Ses colonnes ne suivent pas le standard ? Envoyez-le ici pour faire correspondre chaque colonne à un champ du standard, avec un aperçu des lignes converties. La correspondance est enregistrée avec la source et appliquée à ses prochains imports.</p>
+        <form method="post" action="${b}/import/correspondance" enctype="multipart/form-data" novalidate>${csrfField(csrf)}
+          ${fileInput('mappingFile', 'Fichier du producteur (CSV, 50 Mo au plus)', '.csv,text/csv', errors)}
+          ${textField({ name: 'mappingSource', label: 'Nom de la source (le producteur de ce fichier)', value: o.source ?? '', errors, maxlength: 100 })}
+          <button type="submit">Faire correspondre les colonnes</button>
         </form>
         ${(() => {
           const latest = new Map<string, { source: string; runId: number; quality: Quality }>();
@@ -144,24 +160,32 @@ export function registerImportPages(deps: PageDeps): void {
     if (!file || file.data.length === 0) errors.push({ field: 'file', message: 'Choisissez un fichier à importer (il est vide ou absent).' });
     if (!source) errors.push({ field: 'source', message: 'Indiquez la source des données (par exemple le nom du producteur).' });
     if (errors.length) return importPage(req, reply, t, { source, replace, errors });
+    return verifyPage(req, reply, t, { data: file!.data, fileName: file!.fileName, source, replace });
+  });
+
+  /** The dry run of a file and its report, with the button that imports it for real. */
+  const verifyPage = async (req: FastifyRequest, reply: FastifyReply, t: Territory, file: { data: Buffer; fileName: string; source: string; replace: boolean }) => {
+    const user = await me(req);
+    const { source, replace } = file;
     let report: ImportReport;
     try {
-      report = await runImport(db, importerOf(user), { data: file!.data, fileName: file!.fileName, source, replaceSource: replace, dryRun: true, territory: t });
+      report = await runImport(db, importerOf(user), { data: file.data, fileName: file.fileName, source, replaceSource: replace, dryRun: true, territory: t });
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       return importPage(req, reply, t, { source, replace, errors: [{ field: err.field === 'source' ? 'source' : 'file', message: err.message }] });
     }
     const scope = report.scopeProblems;
-    const staged = stageUpload(user.id, file!.data, { fileName: file!.fileName, source, replaceSource: replace });
+    const staged = stageUpload(user.id, file.data, { fileName: file.fileName, source, replaceSource: replace });
     const csrf = csrfOf(reply);
     const b = territoryBase(t);
     const fatal = report.rowsRead === 0 || report.kept === 0 || scope.length > 0;
+    const unrecognised = report.issues.some((i) => i.code === 'header_unrecognised' || i.code === 'missing_columns' || i.code === 'mapping_column_missing');
     return page(deps, reply, 200, {
-      title: `Vérification de ${file!.fileName || 'votre fichier'}`,
+      title: `Vérification de ${file.fileName || 'votre fichier'}`,
       user,
       csrf,
       crumbs: [{ href: '/gestion', label: 'Espace de gestion' }, { href: b, label: t.name }, { href: `${b}/import`, label: 'Import' }, { label: 'Vérification' }],
-      body: html`<h1>Vérification de « ${file!.fileName || 'votre fichier'} »</h1>
+      body: html`<h1>Vérification de « ${file.fileName || 'votre fichier'} »</h1>
         <p>Source : ${source}${report.meta ? html` — format ${report.meta.format}${report.meta.version ? `, version ${report.meta.version}` : ''}, encodage ${report.meta.encoding}` : ''}. Rien n’a encore été importé.</p>
         ${summary(report, true)}
         ${scope.length
@@ -169,18 +193,21 @@ export function registerImportPages(deps: PageDeps): void {
           : fatal
             ? html`<div class="error-summary" role="alert"><h2>Aucun lieu importable</h2><p>Corrigez le fichier d’après le rapport ci-dessous, puis envoyez-le de nouveau.</p></div>`
             : ''}
-        ${report.refused ? html`<p>Les ${report.refused} ligne(s) refusée(s) ne seront pas importées ; les autres le seront.</p>` : ''}
+        ${report.refused ? html`<p>${report.refused > 1 ? `Les ${report.refused} lignes refusées ne seront pas importées` : 'La ligne refusée ne sera pas importée'} ; les autres le seront.</p>` : ''}
         ${replace ? removalsBlock(report, true) : ''}
         ${qualityTable([{ source, quality: report.quality }], 'Qualité des lieux importables', b)}
         ${!fatal
           ? html`<form method="post" action="${b}/import/confirmer">${csrfField(csrf)}<input type="hidden" name="upload" value="${staged.id}">
               <button type="submit">Importer ${plural(report.kept, 'lieu', 'lieux')}</button></form>`
           : ''}
+        ${unrecognised && report.meta?.format === 'csv'
+          ? html`<p>Ce fichier suit le format de son producteur ? <a href="${b}/import/correspondance/${staged.id}">Faire correspondre ses colonnes au standard</a> : la correspondance sera enregistrée avec la source « ${source} » et servira aux prochains imports.</p>`
+          : ''}
         <p><a href="${b}/import">Annuler et revenir à l’import</a></p>
         <h2>Rapport de validation</h2>
-        ${issuesTable(report.issues, `${report.issues.length} problème(s)${report.issuesTruncated ? ' (les premiers seulement)' : ''}`)}`,
+        ${issuesTable(report.issues, `${plural(report.issues.length, 'problème', 'problèmes')}${report.issuesTruncated ? ' (les premiers seulement)' : ''}`)}`,
     });
-  });
+  };
 
   app.post(`${base}/confirmer`, { preValidation: app.csrfProtection, preHandler: importGuard, ...limits }, async (req, reply) => {
     const user = await me(req);
@@ -228,8 +255,8 @@ export function registerImportPages(deps: PageDeps): void {
       body: html`<h1>Import n° ${runId}</h1>
         <dl><dt>Source</dt><dd>${run.import_source}</dd><dt>Fichier</dt><dd>${run.file_name ?? '—'} (SHA-256 ${run.file_sha256 ?? '—'})</dd>
           <dt>Date</dt><dd>${formatDateTime(new Date(run.finished_at).toISOString())}</dd>
-          <dt>Résultat</dt><dd>${run.rows_read + run.unreadable} enregistrement(s) : ${run.inserted} ajouté(s), ${run.updated} mis à jour, ${run.unchanged} inchangé(s), ${run.refused} refusé(s), ${run.unreadable} illisible(s), ${run.removed} retiré(s)</dd>
-          ${run.replace_kept_reasons?.length ? html`<dt>Retrait des absents</dt><dd>non fait (${run.would_remove} lieu(x) gardé(s)) : ${run.replace_kept_reasons.join(' ; ')}</dd>` : ''}
+          <dt>Résultat</dt><dd>${plural(run.rows_read + run.unreadable, 'enregistrement', 'enregistrements')} : ${plural(run.inserted, 'ajouté', 'ajoutés')}, ${run.updated} mis à jour, ${plural(run.unchanged, 'inchangé', 'inchangés')}, ${plural(run.refused, 'refusé', 'refusés')}, ${plural(run.unreadable, 'illisible', 'illisibles')}, ${plural(run.removed, 'retiré', 'retirés')}</dd>
+          ${run.replace_kept_reasons?.length ? html`<dt>Retrait des absents</dt><dd>non fait (${plural(run.would_remove, 'lieu gardé', 'lieux gardés')}) : ${run.replace_kept_reasons.join(' ; ')}</dd>` : ''}
           ${run.undone_at ? html`<dt>Annulation</dt><dd>lieux retirés rétablis le ${formatDateTime(new Date(run.undone_at).toISOString())}</dd>` : ''}</dl>
         ${okNotice(OK[queryValue(req, 'ok')])}
         ${run.removed > 0 && !run.undone_at
@@ -239,7 +266,7 @@ export function registerImportPages(deps: PageDeps): void {
           : ''}
         ${run.quality ? qualityTable([{ source: run.import_source, quality: run.quality as Quality }], 'Qualité des lieux de cet import', b) : ''}
         <h2>Problèmes relevés</h2>
-        ${issuesTable(issues as ValidationIssue[], `${issues.length} problème(s)`)}`,
+        ${issuesTable(issues as ValidationIssue[], plural(issues.length, 'problème', 'problèmes'))}`,
     });
   });
 
@@ -256,6 +283,8 @@ export function registerImportPages(deps: PageDeps): void {
     });
     return reply.redirect(`${territoryBase(t)}/import/${runId}?ok=import-undone`, 303);
   });
+
+  registerMappingPages(deps, { importerOf, verifyPage, importPage });
 
   // ---- sources (administrators)
   const manage = requirePermission('sources.manage');
@@ -276,7 +305,7 @@ export function registerImportPages(deps: PageDeps): void {
       body: html`<h1>Sources de données</h1>
         ${okNotice(OK[queryValue(req, 'ok')])}
         <p>Chaque producteur de données (département, réseau, opérateur…) est une source : ses lieux sont rapprochés par son identifiant. Un fichier de correspondance permet d’importer son propre format.</p>
-        <table class="data"><caption>${sources.length} source(s) décrite(s)</caption>
+        <table class="data"><caption>${plural(sources.length, 'source décrite', 'sources décrites')}</caption>
           <thead><tr><th scope="col">Source</th><th scope="col">Producteur</th><th scope="col">Lieux</th><th scope="col">Correspondance</th></tr></thead>
           <tbody>${sources.map((s) => html`<tr><td><a href="/gestion/sources/${encodeURIComponent(s.name)}">${s.label}</a> (${s.name})</td><td>${s.producer ?? '—'}</td><td>${s.places ?? 0}</td><td>${s.mappingFileName ?? (s.mapping ? 'oui' : 'aucune')}</td></tr>`)}</tbody></table>
         ${other.length ? html`<h2>Sources présentes dans les données mais pas encore décrites</h2><ul>${other.map((s) => html`<li>${s.name} (${plural(s.places, 'lieu', 'lieux')})</li>`)}</ul>` : ''}

@@ -4,6 +4,7 @@
  * go through the accounts module, which audits them.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { plural } from '../../../../platform/html/components.ts';
 import { html } from '../../../../platform/html/html.ts';
 import { UserError } from '../../../../platform/http/errors.ts';
 import {
@@ -46,7 +47,7 @@ export function registerManagerPages(deps: PageDeps): void {
         ${okNotice(OK[queryValue(req, 'ok')])}
         ${errorSummary(errors)}
         ${managers.length
-          ? html`<table class="data"><caption>${managers.length} gestionnaire(s)</caption><thead><tr><th scope="col">Nom</th><th scope="col">Adresse e-mail</th><th scope="col">Action</th></tr></thead>
+          ? html`<table class="data"><caption>${plural(managers.length, 'gestionnaire', 'gestionnaires')}</caption><thead><tr><th scope="col">Nom</th><th scope="col">Adresse e-mail</th><th scope="col">Action</th></tr></thead>
             <tbody>${managers.map((m) => html`<tr><td>${m.displayName}</td><td>${m.email}</td><td><form method="post" action="${base}/retirer">${csrfField(csrf)}<input type="hidden" name="user" value="${m.id}"><button type="submit">Retirer<span class="visually-hidden"> ${m.displayName}</span></button></form></td></tr>`)}</tbody></table>`
           : html`<p>Personne ne gère encore cette fiche.</p>`}
         <h2>Ajouter un gestionnaire</h2>

@@ -3,6 +3,7 @@
  * the opening-hours editor, the versions with their diff and one-click restore.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { plural } from '../../../../platform/html/components.ts';
 import { html, raw, type Raw } from '../../../../platform/html/html.ts';
 import { UserError } from '../../../../platform/http/errors.ts';
 import { can, requirePermission } from '../../../accounts/index.ts';
@@ -297,7 +298,7 @@ export function registerPlacePages(deps: PageDeps): void {
       crumbs: crumbs(place, 'Versions'),
       body: html`<h1>Versions de « ${place.nom} »</h1>
         <p>Chaque état de la fiche est conservé. Restaurer une version crée une nouvelle version identique (datée du jour).</p>
-        <table class="data"><caption>${versions.length} version(s), la plus récente en premier</caption>
+        <table class="data"><caption>${plural(versions.length, 'version', 'versions')}, la plus récente en premier</caption>
           <thead><tr><th scope="col">Version</th><th scope="col">Date</th><th scope="col">Nature</th><th scope="col">Champs modifiés</th><th scope="col">Actions</th></tr></thead>
           <tbody>${versions.map((v, i) => {
             const prev = versions[i + 1];

@@ -137,7 +137,7 @@ export function registerTerritoryPages(deps: PageDeps): void {
         ${nav(t, `${territoryBase(t)}/revendications`)}
         ${okNotice(OK[queryValue(req, 'ok')])}
         ${claims.length
-          ? html`<table class="data"><caption>${claims.length} demande(s) en attente</caption>
+          ? html`<table class="data"><caption>${plural(claims.length, 'demande en attente', 'demandes en attente')}</caption>
             <thead><tr><th scope="col">Lieu</th><th scope="col">Personne</th><th scope="col">Demande</th><th scope="col">Décision</th></tr></thead>
             <tbody>${claims.map((c) => html`<tr><td><a href="/gestion/lieux/${c.placeUid}">${c.placeName}</a> (${c.placeCommune})</td><td>${people.get(c.userId)}</td>
               <td>${CLAIM_METHOD[c.method]}, le ${formatDateTime(c.createdAt)}${c.email ? html` (lien envoyé à ${c.email})` : ''}${c.message ? html`<br><q>${c.message}</q>` : ''}</td>
@@ -178,7 +178,7 @@ export function registerTerritoryPages(deps: PageDeps): void {
         ${nav(t, `${b}/moderation`)}
         ${okNotice(OK[queryValue(req, 'ok')])}
         ${edits.length
-          ? html`<table class="data"><caption>${edits.length} modification(s) en attente</caption>
+          ? html`<table class="data"><caption>${plural(edits.length, 'modification en attente', 'modifications en attente')}</caption>
             <thead><tr><th scope="col">Lieu</th><th scope="col">Envoyée le</th><th scope="col">Nature</th><th scope="col">Action</th></tr></thead>
             <tbody>${edits.map((e) => html`<tr><td>${e.placeName} (${e.placeCommune})</td><td>${formatDateTime(e.submittedAt)}</td><td>${e.kind === 'restore' ? 'Retour à une version' : 'Modification'}</td><td><a href="/gestion/modifications/${e.id}">Examiner<span class="visually-hidden"> la modification de ${e.placeName}</span></a></td></tr>`)}</tbody></table>`
           : html`<p>Aucune modification en attente.</p>`}
@@ -264,7 +264,7 @@ export function registerTerritoryPages(deps: PageDeps): void {
         ${okNotice(OK[queryValue(req, 'ok')])}
         <p>Messages envoyés par les visiteurs depuis la fiche publique d’un lieu (« Signaler une erreur »), nouveaux ou en cours.</p>
         ${reports.length
-          ? html`<table class="data"><caption>${reports.length} signalement(s) à traiter</caption>
+          ? html`<table class="data"><caption>${plural(reports.length, 'signalement à traiter', 'signalements à traiter')}</caption>
             <thead><tr><th scope="col">Lieu</th><th scope="col">Reçu le</th><th scope="col">Message</th><th scope="col">Contact</th><th scope="col">État</th></tr></thead>
             <tbody>${reports.map((x) => html`<tr><td><a href="/gestion/lieux/${x.placeUid}">${x.place.nom}</a> (${x.place.commune})</td><td>${formatDateTime(x.createdAt)}</td><td><pre class="value">${x.message}</pre></td><td>${x.contact ?? '—'}</td>
               <td><form method="post" action="/gestion/signalements/${x.id}/etat">${csrfField(csrf)}
@@ -300,7 +300,7 @@ export function registerTerritoryPages(deps: PageDeps): void {
         ${nav(t, `${territoryBase(t)}/doublons`)}
         ${okNotice(OK[queryValue(req, 'ok')])}
         ${pairs.length
-          ? html`<table class="data"><caption>${pairs.length} paire(s) à examiner, les plus probables en premier</caption>
+          ? html`<table class="data"><caption>${plural(pairs.length, 'paire à examiner', 'paires à examiner, les plus probables en premier')}</caption>
             <thead><tr><th scope="col">Lieu A</th><th scope="col">Lieu B</th><th scope="col">Pourquoi</th><th scope="col">Action</th></tr></thead>
             <tbody>${pairs.map((p) => html`<tr><td>${p.a.nom} (${p.a.commune}, ${p.a.importSource})</td><td>${p.b.nom} (${p.b.commune}, ${p.b.importSource})</td><td>${p.reason}</td>
               <td><a href="/gestion/doublons/${p.a.uid}/${p.b.uid}">Comparer<span class="visually-hidden"> ${p.a.nom} et ${p.b.nom}</span></a></td></tr>`)}</tbody></table>`
@@ -332,7 +332,7 @@ export function registerTerritoryPages(deps: PageDeps): void {
           <fieldset class="checks"><legend>Fiche à garder</legend><ul style="columns:1">
             <li><input type="radio" id="f-keep-a" name="keep" value="a" checked> <label for="f-keep-a">A : ${a.nom} (${a.importSource})</label></li>
             <li><input type="radio" id="f-keep-b" name="keep" value="b"> <label for="f-keep-b">B : ${b.nom} (${b.importSource})</label></li></ul></fieldset>
-          <table class="data"><caption>Champs des deux fiches (${differing.size} différent(s))</caption>
+          <table class="data"><caption>Champs des deux fiches (${plural(differing.size, 'différent', 'différents')})</caption>
             <thead><tr><th scope="col">Champ</th><th scope="col">Fiche A</th><th scope="col">Fiche B</th></tr></thead>
             <tbody>${FIELDS.filter((f) => f !== 'id').map((f) => {
               if (!differing.has(f)) return html`<tr><th scope="row">${label(f)}</th><td colspan="2"><pre class="value">${show(ra[f]) || '(vide)'}</pre></td></tr>`;
