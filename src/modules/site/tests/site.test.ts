@@ -620,4 +620,10 @@ describe('embedding', () => {
     assert.deepEqual([...r.rawPayload.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     assert.equal(r.rawPayload.readUInt32BE(16), 32);
   });
+
+  it('offers to copy the link of a place page (shown by the script; a polite status says it is copied)', async () => {
+    const r = await get(placeUrl(MEDIATHEQUE.nom));
+    assert.match(r.body, /<button type="button" class="secondary" data-share hidden>Copier le lien de cette fiche<\/button>/);
+    assert.match(r.body, /<p class="hint no-print" data-share-status role="status"><\/p>/);
+  });
 });
