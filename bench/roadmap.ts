@@ -150,7 +150,6 @@ async function main() {
   const db = await openDb({ databaseUrl: process.env.DATABASE_URL ?? null, pgliteDir: path.join(tmp, 'pglite') });
   const log = createLogger('silent');
   const started = new Date().toISOString();
-  const loadAtStart = os.loadavg().map((x) => x.toFixed(1)).join(' / ');
   const host = machine();
   await migrateAll(db);
   for (const m of modules) if (m.seedReference) await m.seedReference({ config, db, log, progress: () => silentProgress() });
@@ -232,7 +231,7 @@ async function main() {
   const counts = `${TERRITORIES} territories × ${PLANS_PER} plans × ${NODES} nodes (${plans * NODES} nodes), ${plans * INDICATORS} series × ${MONTHS} monthly values + 1 target (${plans * INDICATORS * (MONTHS + 1)} values), ${plans * (NODES - 60)} budgets × 5 years, ${PLACES} places`;
   const md = `### ${kind} (${started.slice(0, 16).replace('T', ' ')} UTC${SCALE !== 1 ? `, BENCH_ROADMAP_SCALE=${SCALE}` : ''})
 
-Machine: ${host}. Shared with other helpers' work during the run (2 cores, several sessions); load average at the start ${loadAtStart}, at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')} (1 / 5 / 15 min).
+Machine: ${host}. Shared with other helpers' work during the run (2 cores, several sessions); load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')} (1 / 5 / 15 min).
 Data: ${counts}. ${REQUESTS} requests per page measure, through \`app.inject\` (no network).
 
 | measure | p50 | p95 | CPU p95 (this process) | target (p95) |
