@@ -231,7 +231,7 @@ async function main() {
   const counts = `${TERRITORIES} territories × ${PLANS_PER} plans × ${NODES} nodes (${plans * NODES} nodes), ${plans * INDICATORS} series × ${MONTHS} monthly values + 1 target (${plans * INDICATORS * (MONTHS + 1)} values), ${plans * (NODES - 60)} budgets × 5 years, ${PLACES} places`;
   const md = `### ${kind} (${started.slice(0, 16).replace('T', ' ')} UTC${SCALE !== 1 ? `, BENCH_ROADMAP_SCALE=${SCALE}` : ''})
 
-Machine: ${host}. Shared with other helpers' work during the run (2 cores, several sessions).
+Machine: ${host}. Shared with other helpers' work during the run (2 cores, several sessions); load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')} (1 / 5 / 15 min).
 Data: ${counts}. ${REQUESTS} requests per page measure, through \`app.inject\` (no network).
 
 | measure | p50 | p95 | CPU p95 (this process) | target (p95) |

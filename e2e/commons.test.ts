@@ -55,7 +55,8 @@ describe('software commons in a browser', { skip: skipReason }, () => {
     const ctx = { config: server.config, db: server.db, log: createLogger('silent') };
     const one = path.join(dataDir, 'src-outil');
     makeRepo(one, {
-      'README.md': '# Outil régional\n\nUn **outil** libre pour les communes.\n\n## Installation\n\n```sh\nmake\n```\n',
+      // A README as projects write them: a badge inside a link, images without text, an empty link, a wide code block.
+      'README.md': '# Outil régional\n\n[![](data:image/gif;base64,R0lGODlhAQABAAAAACw=)](https://ci.example.org/outil) ![](data:image/gif;base64,R0lGODlhAQABAAAAACw=)\n\nUn **outil** libre pour les communes. [](https://vide.example.org)\n\n## Installation\n\n```sh\nmake\n' + './configure --prefix=/opt/outil --with-option-tres-longue '.repeat(6) + '\n```\n',
       'publiccode.yml': 'publiccodeYmlVersion: "0.4"\nname: Outil régional\nurl: https://forge.example.org/outil.git\nlegal:\n  license: EUPL-1.2\ndevelopmentStatus: stable\ncategories: [data-analytics]\nusedBy: [Région Exemple]\ndescription:\n  fr:\n    shortDescription: Un outil libre pour les communes\n',
       'src/clamp.c': CLAMP,
       'src/main.py': 'def parse_settings(path):\n    with open(path) as f:\n        return f.read()\n',
@@ -88,6 +89,14 @@ describe('software commons in a browser', { skip: skipReason }, () => {
     assert.equal(await page.locator('h1').textContent(), 'Outil régional');
     await expectAccessible(page, 'software page');
     await screenshot(page, 'commons-software');
+    // The README's wide code block scrolls by keyboard: it takes the focus.
+    assert.equal(await page.locator('.readme pre[tabindex="0"]').count(), 1);
+    // On a phone too: no finding, nothing scrolls sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await expectAccessible(page, 'software page (390 px)');
+    assert.ok((await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)) <= 1, 'the software page scrolls sideways at 390 px');
+    await screenshot(page, 'commons-software-phone');
+    await page.setViewportSize({ width: 1280, height: 900 });
     await page.getByRole('link', { name: 'Fichiers' }).first().click();
     await expectAccessible(page, 'files browser');
     await page.getByRole('link', { name: 'src/' }).click();

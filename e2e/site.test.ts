@@ -318,6 +318,35 @@ describe('public site in a browser', { skip: skipReason }, () => {
     await context.close();
   });
 
+  it('the embed generator: a town hall types its commune, switches to its intercommunalité, sees the preview', async () => {
+    const { context, errors } = await newContext(browser);
+    const page = await context.newPage();
+    await page.goto(server.url + '/integrer');
+    await page.getByLabel('Votre commune ou votre intercommunalité').fill('Évreux');
+    await page.getByRole('button', { name: 'Générer le code' }).click();
+    await page.waitForURL(/collectivite=/);
+    assert.match(await page.locator('#snippet-iframe').inputValue(), /\/embed\?territory=commune%3A27229/);
+    assert.equal(await page.locator('#g-territory').inputValue(), 'commune:27229');
+    await page.frameLocator('iframe.preview-frame').locator('h1', { hasText: 'Lieux : Évreux' }).waitFor({ timeout: 60_000 });
+    assert.match((await page.frameLocator('iframe.preview-frame').locator('.results-summary').textContent()) ?? '', /\d+ lieux? trouvés?/);
+    await expectAccessible(page, 'generator with a commune');
+    await screenshot(page, 'integrer-commune');
+    // Its intercommunalité in one click (a link beside the chosen commune).
+    await page.locator('section[aria-labelledby="code"]').getByRole('link', { name: /Evreux Portes de Normandie/ }).click();
+    await page.waitForURL(/territory=epci%3A/);
+    assert.match(await page.locator('#snippet-script').inputValue(), /data-territory="epci:\d{9}"/);
+    await page.frameLocator('iframe.preview-frame').locator('h1', { hasText: /Evreux Portes de Normandie/ }).waitFor({ timeout: 60_000 });
+    // A name that matches nothing: an error summary that takes the focus, linking to the field.
+    await page.getByLabel('Votre commune ou votre intercommunalité').fill('Zzqxwv');
+    await page.getByRole('button', { name: 'Générer le code' }).click();
+    await page.waitForURL(/collectivite=Zzqxwv/);
+    assert.equal(await page.evaluate(() => document.activeElement?.classList.contains('error-summary')), true);
+    await expectAccessible(page, 'generator with an error');
+    assert.equal(await page.locator('#snippet-iframe').count(), 0);
+    assert.deepEqual(own(errors).filter((e) => !/status of 400/.test(e)), []);
+    await context.close();
+  });
+
   it('has no axe-core violation on any public page', async () => {
     const { context } = await newContext(browser);
     const page = await context.newPage();

@@ -24,14 +24,14 @@ function find(dir, out = []) {
 
 let files = [];
 if (mode !== 'e2e') files.push(...find(path.join(root, 'src')), ...find(path.join(root, 'test')));
-const withBrowser = mode === 'e2e' || (mode === 'all' && fs.existsSync(chromium) && process.env.SKIP_E2E !== '1');
+const withBrowser = mode === 'e2e' || mode.startsWith('e2e/') || (mode === 'all' && fs.existsSync(chromium) && process.env.SKIP_E2E !== '1');
 if (withBrowser) files.push(...find(path.join(root, 'e2e')));
 if (mode !== 'all' && mode !== 'e2e') files = files.filter((f) => f.includes(mode));
 if (!withBrowser && mode === 'all') console.log(`(browser tests skipped: no Chromium at ${chromium})`);
 files.sort();
 if (files.length === 0) {
   console.log(`no test files for "${mode}"`);
-  process.exit(mode === 'e2e' ? 0 : 1);
+  process.exit(mode === 'e2e' || mode.startsWith('e2e/') ? 0 : 1);
 }
 
 const env = { ...process.env, NODE_ENV: 'test', TZ: 'Europe/Paris' };

@@ -11,6 +11,16 @@ import { addRepository, commonsDirs, indexRepository } from './service.ts';
 
 export const DEMO_PACKAGES = ['ms', 'escape-html', 'fast-deep-equal', 'semver', 'yaml', 'marked'];
 
+/** The catalogue speaks French: each demo package's description (its package.json's is in English). */
+export const DEMO_DESCRIPTIONS: Record<string, string> = {
+  ms: 'Convertit des durées écrites en toutes lettres (« 2 days », « 1h ») en millisecondes, et l’inverse.',
+  'escape-html': 'Échappe les caractères spéciaux d’un texte avant de l’insérer dans une page HTML.',
+  'fast-deep-equal': 'Compare en profondeur deux valeurs JavaScript (objets, tableaux, dates), rapidement.',
+  semver: 'Lit, compare et trie les numéros de version au format « versionnage sémantique ».',
+  yaml: 'Lit et écrit des fichiers YAML en gardant les commentaires et la mise en forme.',
+  marked: 'Transforme du texte Markdown en HTML (analyseur et compilateur rapides).',
+};
+
 const GIT_ENV = {
   ...process.env,
   GIT_AUTHOR_NAME: 'Maillage demo',
@@ -52,6 +62,7 @@ export async function seedCommonsDemo(ctx: AppContext, out: (line: string) => vo
     gitRepoFromDirectory(src, dest, `${name} ${version} (from node_modules)`);
     await addRepository(ctx, dest, { name });
     const r = await indexRepository(ctx, name);
+    if (DEMO_DESCRIPTIONS[name]) await ctx.db.query('UPDATE commons.software SET description = $2 WHERE slug = $1', [name, DEMO_DESCRIPTIONS[name]]);
     out(`commons: ${name} indexed (${r.files} files, ${r.newBlobs} new blobs)`);
   }
 }

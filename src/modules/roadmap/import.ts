@@ -54,11 +54,40 @@ export interface ParsedCsv {
 export const MAX_IMPORT_BYTES = 5 * 1024 * 1024;
 export const MAX_IMPORT_ROWS = 20_000;
 
+/** The text of an uploaded CSV file: at most MAX_IMPORT_BYTES of UTF-8 (a BOM is allowed). */
+export function decodeUpload(data: Buffer): string {
+  if (data.length === 0) throw new UserError('Le fichier est vide.', 400, 'file');
+  if (data.length > MAX_IMPORT_BYTES) throw new UserError(`Le fichier dépasse ${MAX_IMPORT_BYTES / 1024 / 1024} Mo.`, 413, 'file');
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(data);
+  } catch {
+    // Name the line of the first invalid byte (decoded leniently, it is the first replacement character).
+    const lenient = data.toString('utf8');
+    const line = lenient.slice(0, Math.max(0, lenient.indexOf('\ufffd'))).split('\n').length;
+    throw new UserError(`Le fichier n’est pas en UTF-8 valide (ligne ${line}) : enregistrez-le en « CSV UTF-8 » depuis votre tableur.`, 400, 'file');
+  }
+}
+
+/** The spreadsheet name of a column: 0 → A, 26 → AA. */
+export function columnLetter(i: number): string {
+  let s = '';
+  for (let n = i + 1; n > 0; n = Math.floor((n - 1) / 26)) s = String.fromCharCode(65 + ((n - 1) % 26)) + s;
+  return s;
+}
+
+const CSV_ERRORS: Record<string, string> = {
+  CSV_QUOTE_NOT_CLOSED: 'un guillemet ouvert n’est jamais fermé',
+  CSV_INVALID_CLOSING_QUOTE: 'un guillemet fermant est suivi d’autre chose qu’un séparateur',
+  CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE: 'un guillemet fermant est suivi d’autre chose qu’un séparateur',
+  CSV_RECORD_INCONSISTENT_FIELDS_LENGTH: 'le nombre de colonnes ne correspond pas à l’en-tête',
+  CSV_MAX_RECORD_SIZE: 'une ligne dépasse 100 000 caractères',
+};
+
 /** Parses CSV text (comma or semicolon, detected on the header line). */
 export function parseCsv(text: string): ParsedCsv {
-  if (Buffer.byteLength(text, 'utf8') > MAX_IMPORT_BYTES) throw new UserError('Le fichier dépasse 5 Mo.', 413, 'csv');
-  if (text.includes('\u0000')) throw new UserError('Le fichier contient un octet nul : ce n’est pas un CSV texte.', 400, 'csv');
-  if (text.includes('\ufffd')) throw new UserError('Le fichier n’est pas en UTF-8 valide (enregistrez-le en « CSV UTF-8 »).', 400, 'csv');
+  if (Buffer.byteLength(text, 'utf8') > MAX_IMPORT_BYTES) throw new UserError(`Le fichier dépasse ${MAX_IMPORT_BYTES / 1024 / 1024} Mo.`, 413, 'file');
+  if (text.includes('\u0000')) throw new UserError(`Le fichier contient un octet nul (ligne ${text.slice(0, text.indexOf('\u0000')).split('\n').length}) : ce n’est pas un CSV texte.`, 400, 'file');
+  if (text.includes('\ufffd')) throw new UserError('Le fichier n’est pas en UTF-8 valide (enregistrez-le en « CSV UTF-8 »).', 400, 'file');
   const body = text.replace(/^\ufeff/, '');
   const firstLine = body.slice(0, body.indexOf('\n') >= 0 ? body.indexOf('\n') : body.length);
   const delimiter = (firstLine.match(/;/g)?.length ?? 0) > (firstLine.match(/,/g)?.length ?? 0) ? ';' : ',';
@@ -66,14 +95,30 @@ export function parseCsv(text: string): ParsedCsv {
   try {
     records = parse(body, { delimiter, relax_column_count: true, skip_empty_lines: true, bom: true, max_record_size: 100_000 }) as string[][];
   } catch (e) {
-    const line = (e as { lines?: number }).lines;
-    throw new UserError(`CSV illisible${line ? ` (ligne ${line})` : ''} : ${(e as Error).message.slice(0, 200)}`, 400, 'csv');
+    const err = e as { lines?: number; code?: string; record?: unknown[]; column?: unknown };
+    const col = typeof err.column === 'number' ? err.column : Array.isArray(err.record) ? err.record.length : null;
+    const where = [err.lines ? `ligne ${err.lines}` : '', col !== null ? `colonne ${columnLetter(col)}` : ''].filter(Boolean).join(', ');
+    const what = (err.code && CSV_ERRORS[err.code]) ?? 'format CSV invalide';
+    throw new UserError(`Fichier CSV illisible${where ? ` (${where})` : ''} : ${what}.`, 400, 'file');
   }
-  if (records.length < 2) throw new UserError('Le fichier doit contenir une ligne d’en-têtes et au moins une ligne de données.', 400, 'csv');
-  if (records.length - 1 > MAX_IMPORT_ROWS) throw new UserError(`${MAX_IMPORT_ROWS} lignes au plus par import.`, 400, 'csv');
+  if (records.length < 2) throw new UserError('Le fichier doit contenir une ligne d’en-têtes et au moins une ligne de données.', 400, 'file');
+  if (records.length - 1 > MAX_IMPORT_ROWS) throw new UserError(`${MAX_IMPORT_ROWS} lignes au plus par import.`, 400, 'file');
   const headers = records[0]!.map((h) => h.trim().slice(0, 100));
-  if (headers.length > 100) throw new UserError('100 colonnes au plus.', 400, 'csv');
+  if (headers.length > 100) throw new UserError('100 colonnes au plus.', 400, 'file');
   return { headers, rows: records.slice(1) };
+}
+
+/**
+ * « Ligne 4, colonne E « Fin » » for an error on a field of an imported line: the column the
+ * mapping took it from (a service error names the field, e.g. `endDate`, `values[0].value`).
+ */
+export function lineAndColumn(kind: ImportKind, line: number, field: string | null | undefined, csv: ParsedCsv, mapping: Record<string, number | null>): string {
+  const key = (field ?? '').replace(/^.*?:\s*/, '').replace(/^values\[\d+\]\./, '').replace(/\[.*$/, '').replace(/\..*$/, '');
+  const target = key === 'parentId' ? 'parent' : key;
+  const known = IMPORT_FIELDS[kind].some((f) => f.key === target);
+  const col = known ? mapping[target] : null;
+  if (col === null || col === undefined) return `Ligne ${line}`;
+  return `Ligne ${line}, colonne ${columnLetter(col)} « ${csv.headers[col] || `colonne ${col + 1}`} »`;
 }
 
 const fold = (s: string) => slugify(s).replace(/-/g, '_');
@@ -130,9 +175,9 @@ export async function importPlanRows(db: Db, actor: Actor, plan: Plan, csv: Pars
       let parentId: string | null = null;
       if (o.parent) {
         parentId = byNumber.get(o.parent) ?? null;
-        if (!parentId) throw new UserError(`Ligne ${line} : le parent « ${o.parent.slice(0, 40)} » n’est ni dans le plan ni plus haut dans le fichier.`, 400, `ligne ${line} : parent`);
+        if (!parentId) throw new UserError(`${lineAndColumn('plan', line, 'parent', csv, mapping)} : le parent « ${o.parent.slice(0, 40)} » n’est ni dans le plan ni plus haut dans le fichier.`, 400, `ligne ${line} : parent`);
       }
-      if (o.number && byNumber.has(o.number)) throw new UserError(`Ligne ${line} : le numéro « ${o.number.slice(0, 40)} » existe déjà dans le plan.`, 409, `ligne ${line} : number`);
+      if (o.number && byNumber.has(o.number)) throw new UserError(`${lineAndColumn('plan', line, 'number', csv, mapping)} : le numéro « ${o.number.slice(0, 40)} » existe déjà dans le plan.`, 409, `ligne ${line} : number`);
       const raw: Record<string, unknown> = { ...o, parentId, startDate: frenchDate(o.startDate), endDate: frenchDate(o.endDate) };
       if (o.status) raw.status = STATUS_WORDS[o.status.toLowerCase()] ?? o.status;
       if (o.kind) raw.kind = fold(o.kind).replace(/^sous_?action$/, 'sous_action');
@@ -142,7 +187,7 @@ export async function importPlanRows(db: Db, actor: Actor, plan: Plan, csv: Pars
         const node = await addNodeIn(tx, actor, locked, raw);
         if (node.number) byNumber.set(node.number, node.id);
       } catch (e) {
-        if (e instanceof UserError) throw new UserError(`Ligne ${line} : ${e.message}`, e.statusCode, `ligne ${line} : ${e.field ?? ''}`);
+        if (e instanceof UserError) throw new UserError(`${lineAndColumn('plan', line, e.field, csv, mapping)} : ${e.message}`, e.statusCode, `ligne ${line} : ${e.field ?? ''}`);
         throw e;
       }
       count++;
@@ -162,11 +207,12 @@ export async function importValueRows(db: Db, actor: Actor, plan: Plan, csv: Par
     values.push({ indicatorId: o.indicatorId, date: frenchDate(o.date), value: o.value, kind: o.kind ? (KIND_WORDS[o.kind.toLowerCase()] ?? o.kind) : 'result', note: o.note ?? '', territory: plan.territory });
     lines.push(i + 2);
   }
-  if (!values.length) throw new UserError('Aucune ligne de valeurs dans le fichier.', 400, 'csv');
+  if (!values.length) throw new UserError('Aucune ligne de valeurs dans le fichier.', 400, 'file');
   try {
     return await recordValues(db, actor, values, { source: 'import', fieldPrefix: (i) => `ligne ${lines[i]} : ` });
   } catch (e) {
-    if (e instanceof UserError && e.field?.startsWith('ligne ')) throw new UserError(`${e.field.replace(/ : .*$/, '')} : ${e.message}`, e.statusCode, e.field);
+    const m = e instanceof UserError ? /^ligne (\d+) : (.*)$/.exec(e.field ?? '') : null;
+    if (e instanceof UserError && m) throw new UserError(`${lineAndColumn('values', Number(m[1]), m[2], csv, mapping)} : ${e.message}`, e.statusCode, e.field);
     throw e;
   }
 }

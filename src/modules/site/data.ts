@@ -73,6 +73,8 @@ export interface SiteData {
   communesByPostalCode(cp: string): Promise<Commune[]>;
   searchCommunes(text: string, limit?: number): Promise<Commune[]>;
   resolveTerritory(ref: string): Promise<Territory | null>;
+  /** Intercommunalités (EPCI) by name or SIREN, most populated first. */
+  searchEpcis(text: string, limit?: number): Promise<TerritoryRef[]>;
   listRegions(): Promise<TerritoryRef[]>;
   listDepartements(region?: string): Promise<TerritoryRef[]>;
   listCommunes(ref?: string): Promise<(TerritoryRef & { population?: number | null })[]>;

@@ -22,6 +22,8 @@ import { renderPlace, renderPlaceNotFound, type ReportFormState } from './pages/
 import { renderTerritory, renderTerritoryIndex } from './pages/territories.ts';
 import { licenceText, renderAccessibility, renderLegalNotice, renderOpenData, renderOpenDataSections, renderPersonalData, renderSitemapXml, renderSiteMapPage, renderSourceCode } from './pages/legal.ts';
 import { faviconPng } from './favicon.ts';
+import { readAuditResults } from './audit.ts';
+import { renderAudit } from './pages/audit.ts';
 import { embedScript, parseEmbedOptions, parseSnippetConfig, renderEmbed, renderSnippetGenerator } from './pages/embed.ts';
 
 type Query = Record<string, string | string[] | undefined>;
@@ -200,7 +202,9 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
     return reply.type(HTML).send(await renderTerritory(site, t));
   });
 
-  app.get('/accessibilite', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderAccessibility(site)));
+  const audit = readAuditResults();
+  app.get('/accessibilite', { schema: hide }, async (_req, reply) => reply.type(HTML).send(await renderAccessibility(site, audit)));
+  app.get('/accessibilite/audit', { schema: hide }, async (_req, reply) => reply.type(HTML).send(await renderAudit(site, audit)));
   app.get('/mentions-legales', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderLegalNotice(site)));
   app.get('/donnees-personnelles', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderPersonalData(site)));
   app.get('/donnees', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderOpenData(site, await renderOpenDataSections(ctx.db))));
@@ -247,6 +251,7 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
     const q = (req.query ?? {}) as Query;
     // The generator shows a live preview of the embed in an iframe of this same site.
     reply.header('Content-Security-Policy', generatorCsp);
-    return reply.type(HTML).send(await renderSnippetGenerator(site, parseSnippetConfig(site, q), Object.keys(q).length > 0));
+    const r = await renderSnippetGenerator(site, parseSnippetConfig(site, q), Object.keys(q).length > 0);
+    return reply.status(r.status).type(HTML).send(r.html);
   });
 }

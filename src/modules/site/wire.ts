@@ -56,6 +56,7 @@ export function siteData(db: Db): SiteData {
       const t = await territories.resolveTerritory(db, ref);
       return t ? territory(t) : null;
     },
+    searchEpcis: (text, limit) => communes.get('epci', [text, limit], async () => (await territories.searchEpcis(db, text, limit)).map((t) => ({ level: 'epci', code: t.code, name: t.name }))),
     async listRegions() {
       return (await territories.listRegions(db)).map((t) => ({ level: 'region', code: t.code, name: t.name }));
     },

@@ -22,6 +22,7 @@ export {
   communesByPostalCode,
   communesByPostalCodes,
   searchCommunes,
+  searchEpcis,
   communeAt,
   distancesOutsideCommunes,
   communeBoxes,

@@ -526,6 +526,32 @@ export async function status(db: Queryable): Promise<TerritoriesStatus> {
   };
 }
 
+/**
+ * EPCI (intercommunalités) by name or SIREN: a 9-digit code is looked up as is; otherwise every word
+ * typed must start a word of the name (accents, case and punctuation ignored; « CA », « CC » and
+ * other words are matched like the rest). Most populated first; at most `limit` (1–50).
+ */
+export async function searchEpcis(db: Queryable, text: string, limit = 10): Promise<Territory[]> {
+  if (typeof text !== 'string') return [];
+  const lim = Math.max(1, Math.min(50, Math.floor(Number.isFinite(limit) ? limit : 10)));
+  const trimmed = text.trim();
+  if (/^\d{9}$/.test(trimmed)) {
+    const { rows } = await db.query<TerritoryRow>('SELECT code, name, population, commune_count FROM territories.epci WHERE code = $1', [trimmed]);
+    return rows.map((r) => territory('epci', r, []));
+  }
+  const words = parseSearch(trimmed.slice(0, 200)).folded.split(' ').filter(Boolean).slice(0, 8);
+  if (!words.length) return [];
+  const params: unknown[] = words.map((w) => `% ${likeEscape(w)}%`);
+  params.push(lim);
+  const { rows } = await db.query<TerritoryRow>(
+    `SELECT code, name, population, commune_count FROM territories.epci
+      WHERE ${words.map((_, i) => `(' ' || platform.fold(name)) LIKE $${i + 1}`).join(' AND ')}
+      ORDER BY population DESC, code LIMIT $${params.length}`,
+    params,
+  );
+  return rows.map((r) => territory('epci', r, []));
+}
+
 /** The current commune that a former INSEE code (merged or renumbered commune) now belongs to. */
 export async function currentCommuneOf(db: Queryable, code: string): Promise<Commune | null> {
   const direct = await getCommune(db, code);

@@ -47,20 +47,40 @@ const markedOptions = { gfm: true, async: false } as const;
 /** README (Markdown) → safe HTML: rendered by marked, then filtered by sanitize-html. */
 export function renderReadme(text: string, path: string | null): Raw {
   const source = path && !/\.(md|markdown)$/i.test(path) ? null : text;
-  if (source === null) return html`<pre>${text}</pre>`;
+  if (source === null) return html`<pre tabindex="0">${text}</pre>`;
   const rendered = marked.parse(source, markedOptions) as string;
   const clean = sanitizeHtml(rendered, {
     allowedTags: sanitizeHtml.defaults.allowedTags.filter((t) => t !== 'h1').concat(['img', 'h1', 'del', 'details', 'summary']),
-    allowedAttributes: { a: ['href', 'title', 'rel'], img: ['src', 'alt', 'title', 'width', 'height'], code: ['class'], th: ['align'], td: ['align'] },
+    allowedAttributes: { a: ['href', 'title', 'rel'], img: ['src', 'alt', 'title', 'width', 'height'], code: ['class'], th: ['align'], td: ['align'], pre: ['tabindex'] },
     allowedSchemes: ['http', 'https', 'mailto'],
     allowedSchemesByTag: { img: ['https', 'data'] },
     transformTags: {
       // Headings move one level down: the page's own <h1> stays unique.
       h1: 'h3', h2: 'h3', h3: 'h4', h4: 'h5',
       a: sanitizeHtml.simpleTransform('a', { rel: 'nofollow noopener' }),
+      // A wide code block scrolls: it must take the keyboard focus to be scrolled without a mouse.
+      pre: sanitizeHtml.simpleTransform('pre', { tabindex: '0' }),
+      // Every image has a text alternative (a badge inside a link is the link's only name): its
+      // own, else its title, else its file name.
+      img: (tagName, attribs) => ({ tagName, attribs: { ...attribs, alt: attribs.alt?.trim() || attribs.title?.trim() || imageName(attribs.src ?? '') } }),
     },
+    // A link with neither text nor image names nothing: dropped.
+    exclusiveFilter: (frame) => frame.tag === 'a' && !frame.text.trim() && !frame.mediaChildren.length,
   });
   return raw(clean);
+}
+
+/** « Image : build-status » from an image address, for an image given no text alternative. */
+function imageName(src: string): string {
+  const file = src.split(/[?#]/)[0]!.split('/').filter(Boolean).pop() ?? '';
+  let decoded = file;
+  try {
+    decoded = decodeURIComponent(file);
+  } catch {
+    /* a malformed escape: the name as written */
+  }
+  const last = decoded.replace(/\.[a-z0-9]{2,5}$/i, '').replace(/[-_]+/g, ' ').trim();
+  return last ? `Image : ${last.slice(0, 80)}` : 'Image';
 }
 
 function highlight(line: LineMatch): Raw {
@@ -77,7 +97,7 @@ function highlight(line: LineMatch): Raw {
 }
 
 function codeTable(caption: string, rows: { n: number; content: Raw | string; cls?: string }[]): Raw {
-  return html`<div class="code"><table><caption class="visually-hidden">${caption}</caption>
+  return html`<div class="code" tabindex="0"><table><caption class="visually-hidden">${caption}</caption>
 <thead class="visually-hidden"><tr><th scope="col">Ligne</th><th scope="col">Code</th></tr></thead><tbody>
 ${rows.map((r) => html`<tr${r.cls ? raw(` class="${r.cls}"`) : ''}><th scope="row">${r.n}</th><td>${r.content}</td></tr>`)}
 </tbody></table></div>`;
@@ -141,7 +161,7 @@ ${items.length > 50 ? html`<p><a href="/communs?${next.toString()}">${T.next}</a
       s.name,
       html`<h1>${s.name}</h1><p>${s.description}</p>
 <dl>
-<dt>Dépôt</dt><dd><a href="${/^https?:\/\//.test(s.repositoryUrl) ? s.repositoryUrl : '#'}">${s.repositoryUrl}</a></dd>
+<dt>Dépôt</dt><dd>${/^https?:\/\//.test(s.repositoryUrl) ? html`<a href="${s.repositoryUrl}">${s.repositoryUrl}</a>` : html`<code>${s.repositoryUrl}</code>`}</dd>
 ${s.licence ? html`<dt>${T.licence}</dt><dd>${s.licence}</dd>` : ''}
 ${s.status ? html`<dt>Statut</dt><dd>${STATUS_LABELS[s.status] ?? s.status}</dd>` : ''}
 ${tagList(T.language, s.languages)}${tagList(T.topic, s.topics)}${tagList(T.maintainers, s.maintainers)}

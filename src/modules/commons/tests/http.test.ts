@@ -11,6 +11,8 @@ import { testApp } from '../../../../test/support/app.ts';
 import { accountsTesting } from '../../accounts/index.ts';
 import { addRepository, indexRepository } from '../service.ts';
 import { parseSwhid } from '../swhid.ts';
+import { renderReadme } from '../pages/index.ts';
+import { DEMO_DESCRIPTIONS, DEMO_PACKAGES } from '../demo.ts';
 import { gitIn, makeRepo, tmpDir } from './helpers.ts';
 
 const { depsFor, makeUser, signedInBrowser, Browser } = accountsTesting;
@@ -271,4 +273,29 @@ test('indexing runs as a background job with progress; searches keep answering m
   assert.equal((await get('/api/v1/commons/jobs/not-a-uuid')).statusCode, 400);
   assert.equal((await get('/api/v1/commons/jobs/00000000-0000-4000-8000-000000000000')).statusCode, 404);
   void path;
+});
+
+test('README: every image gets a text alternative, links without a name are dropped, code blocks take the keyboard focus', () => {
+  const md = [
+    '[![](https://img.example.org/badges/build-status.svg)](https://ci.example.org/outil)',
+    '![Capture](https://img.example.org/capture.png) ![](https://img.example.org/x.png "Schéma du réseau") ![](https://img.example.org/%E0%A4%A.png)',
+    '[](https://vide.example.org)',
+    '```sh\n' + 'make '.repeat(80) + '\n```',
+  ].join('\n\n');
+  const out = renderReadme(md, 'README.md').value;
+  assert.match(out, /<a href="https:\/\/ci\.example\.org\/outil" rel="nofollow noopener"><img src="https:\/\/img\.example\.org\/badges\/build-status\.svg" alt="Image : build status" \/><\/a>/);
+  assert.match(out, /alt="Capture"/);
+  assert.match(out, /alt="Schéma du réseau"/);
+  assert.match(out, /alt="Image : %E0%A4%A"/);
+  assert.doesNotMatch(out, /vide\.example\.org/);
+  assert.match(out, /<pre tabindex="0"><code class="language-sh">/);
+  assert.match(renderReadme('plain text', 'README.txt').value, /^<pre tabindex="0">plain text<\/pre>$/);
+});
+
+test('the demo catalogue describes its software in French', () => {
+  for (const name of DEMO_PACKAGES) {
+    const english = (JSON.parse(fs.readFileSync(path.join('node_modules', name, 'package.json'), 'utf8')) as { description?: string }).description;
+    assert.ok(DEMO_DESCRIPTIONS[name], name);
+    assert.notEqual(DEMO_DESCRIPTIONS[name], english, name);
+  }
 });

@@ -13,7 +13,8 @@ import { breadcrumb, notice } from '../../../platform/html/components.ts';
 import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
 import { can, currentUser, requirePermission } from '../../accounts/index.ts';
 import { nodeResolver, planResolver, planResource, territoryBodyResolver } from '../access.ts';
-import { IMPORT_FIELDS, IMPORT_KINDS, guessMapping, importPlanRows, importValueRows, parseCsv, readMapping, type ImportKind } from '../import.ts';
+import { IMPORT_FIELDS, IMPORT_KINDS, MAX_IMPORT_BYTES, columnLetter, decodeUpload, guessMapping, importPlanRows, importValueRows, parseCsv, readMapping, type ImportKind } from '../import.ts';
+import { acceptMultipart, uploadedFile } from '../../../platform/http/multipart.ts';
 import { FUNDER_KINDS, FUNDER_LABELS, NODE_KINDS, NODE_KIND_LABELS, PRIORITIES, PRIORITY_LABELS, STATUSES, STATUS_LABELS, TERRITORY_LEVELS, VALUE_KINDS, VALUE_KIND_LABELS, type Plan, type PlanNode } from '../model.ts';
 import { nodeBudgets, saveBudget } from '../money.ts';
 import * as service from '../service.ts';
@@ -408,69 +409,91 @@ ${field('v-note', 'Note (source, précision)', html`<input id="v-note" name="not
     );
   });
 
-  // -- CSV import with column mapping -------------------------------------------------------------
-  const importPage = async (req: FastifyRequest, reply: FastifyReply, plan: Plan, error: UserError | null = null, step: { kind: ImportKind; csv: string; mapping?: Record<string, number | null> } | null = null) => {
+  // -- CSV import: a file upload, then the column mapping ------------------------------------------
+  const importPage = async (req: FastifyRequest, reply: FastifyReply, plan: Plan, error: UserError | null = null, step: { kind: ImportKind; csv: string; fileName: string; mapping?: Record<string, number | null> } | null = null) => {
     const csrf = reply.generateCsrf();
     let mappingForm: Raw = html``;
     if (step) {
       const parsed = parseCsv(step.csv);
       const mapping = step.mapping ?? guessMapping(step.kind, parsed.headers);
+      const n = parsed.rows.length;
       mappingForm = html`<h2>2. Correspondance des colonnes</h2>
-<p>${parsed.rows.length} ligne${parsed.rows.length > 1 ? 's' : ''} lue${parsed.rows.length > 1 ? 's' : ''}. Indiquez pour chaque information la colonne du fichier qui la contient.</p>
-<form method="post" action="${adminHref(plan, '/import')}"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="kind" value="${step.kind}"><input type="hidden" name="step" value="import"><input type="hidden" name="csv" value="${step.csv}">
-${IMPORT_FIELDS[step.kind].map((f) => field(`map_${f.key}`, `${f.label}${f.required ? ' (obligatoire)' : ''}`, html`<select id="map_${f.key}" name="map_${f.key}"><option value="">(aucune)</option>${parsed.headers.map((h, i) => html`<option value="${i}"${mapping[f.key] === i ? raw(' selected') : ''}>${h || `colonne ${i + 1}`}</option>`)}</select>`))}
+<p>Fichier « ${step.fileName} » : ${n} ${n > 1 ? 'lignes lues' : 'ligne lue'}. Indiquez pour chaque information la colonne du fichier qui la contient.</p>
+<form method="post" action="${adminHref(plan, '/import')}"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="kind" value="${step.kind}"><input type="hidden" name="step" value="import"><input type="hidden" name="fileName" value="${step.fileName}"><input type="hidden" name="csv" value="${step.csv}">
+${IMPORT_FIELDS[step.kind].map((f) => field(`map_${f.key}`, `${f.label}${f.required ? ' (obligatoire)' : ''}`, html`<select id="map_${f.key}" name="map_${f.key}"${error?.field === `map_${f.key}` ? raw(' aria-invalid="true"') : ''}><option value="">(aucune)</option>${parsed.headers.map((h, i) => html`<option value="${i}"${mapping[f.key] === i ? raw(' selected') : ''}>${columnLetter(i)} — ${h || `colonne ${i + 1}`}</option>`)}</select>`))}
 <p><button type="submit">Importer</button></p></form>`;
     }
     reply.type(HTML);
+    const fileError = error?.field === 'file';
     return page(
       ctx,
       `Importer — ${plan.title}`,
       html`${breadcrumb([{ href: '/gestion/feuilles-de-route', label: 'Feuilles de route' }, { href: adminHref(plan), label: plan.title }, { label: 'Importer' }])}
 <h1>Importer depuis un tableur</h1>${errorNotice(error)}
-<p>Enregistrez votre tableau au format CSV (UTF-8, séparateur virgule ou point-virgule, une ligne d’en-têtes), puis collez son contenu ci-dessous. L’import est tout ou rien : à la première ligne erronée, rien n’est enregistré et le message indique la ligne et le champ.</p>
+<p>Enregistrez votre tableau au format CSV (UTF-8, séparateur virgule ou point-virgule, une ligne d’en-têtes, ${MAX_IMPORT_BYTES / 1024 / 1024} Mo au plus), puis choisissez le fichier. L’import est tout ou rien : à la première ligne erronée, rien n’est enregistré et le message indique la ligne et la colonne.</p>
 <h2>1. Le fichier</h2>
-<form method="post" action="${adminHref(plan, '/import')}"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="step" value="map">
+<form method="post" action="${adminHref(plan, '/import')}" enctype="multipart/form-data"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="step" value="map">
 ${field('imp-kind', 'Contenu', select('kind', 'imp-kind', IMPORT_KINDS, { plan: 'Éléments du plan (axes, objectifs, actions)', values: 'Valeurs d’indicateurs' }, step?.kind ?? 'plan'))}
-${field('imp-csv', 'Contenu du fichier CSV', html`<textarea id="imp-csv" name="csv" rows="10" required>${step?.csv ?? ''}</textarea>`)}
+${field('imp-file', 'Fichier CSV', html`<input type="file" id="imp-file" name="file" accept=".csv,text/csv" required aria-describedby="imp-file-hint"${fileError ? raw(' aria-invalid="true"') : ''}>`, `Fichier .csv en UTF-8 (« CSV UTF-8 » dans votre tableur), ${MAX_IMPORT_BYTES / 1024 / 1024} Mo au plus.`)}
 <p><button type="submit">Lire le fichier</button></p></form>
 ${mappingForm}`,
       { noindex: true },
     );
   };
   app.get('/gestion/feuilles-de-route/:plan/import', { schema: { ...hide, params: planParams }, preHandler: edit }, async (req, reply) => importPage(req, reply, await planOf(ctx, req.params.plan)));
-  app.post('/gestion/feuilles-de-route/:plan/import', { schema: { ...hide, params: planParams, body: formBody }, preValidation: app.csrfProtection, preHandler: edit, config: { rateLimit: { max: 30, timeWindow: '1 minute' } } }, async (req, reply) => {
-    const plan = await planOf(ctx, req.params.plan);
-    const b = req.body as Body;
-    const kind = (IMPORT_KINDS as readonly string[]).includes(str(b, 'kind')) ? (str(b, 'kind') as ImportKind) : 'plan';
-    const csv = str(b, 'csv');
-    const again = async (e: UserError) => {
-      try {
-        parseCsv(csv);
-        return importPage(req, reply, plan, e, { kind, csv });
-      } catch {
-        return importPage(req, reply, plan, e, null);
-      }
-    };
-    if (str(b, 'step') !== 'import') {
-      try {
-        parseCsv(csv);
-      } catch (e) {
-        if (!(e instanceof UserError)) throw e;
-        reply.status(e.statusCode);
-        return importPage(req, reply, plan, e, null);
-      }
-      return importPage(req, reply, plan, null, { kind, csv });
-    }
-    return handle(
-      reply,
-      async () => {
-        const parsed = parseCsv(csv);
-        const mapping = readMapping(kind, parsed.headers, b);
-        if (kind === 'plan') await importPlanRows(db, await actorId(req), plan, parsed, mapping);
-        else await importValueRows(db, await actorId(req), plan, parsed, mapping);
-        return adminHref(plan, kind === 'plan' ? '?ok=imported#arbre' : '/valeurs?ok=imported');
+  // The upload arrives as multipart/form-data (step 1), the mapping as a plain form carrying the
+  // file's text (step 2): a scope of its own accepts multipart, with a body limit for both.
+  void app.register(async (scope) => {
+    acceptMultipart(scope);
+    scope.post(
+      '/gestion/feuilles-de-route/:plan/import',
+      {
+        schema: { ...hide, params: planParams },
+        // A file of MAX_IMPORT_BYTES, and the same text URL-encoded in step 2 (up to 3 bytes each).
+        bodyLimit: 3 * MAX_IMPORT_BYTES + 64 * 1024,
+        preValidation: app.csrfProtection,
+        preHandler: edit,
+        config: { rateLimit: { max: 30, timeWindow: '1 minute' } },
       },
-      again,
+      async (req, reply) => {
+        const plan = await planOf(ctx, (req.params as { plan: string }).plan);
+        const b = (req.body ?? {}) as Body;
+        const kind = (IMPORT_KINDS as readonly string[]).includes(str(b, 'kind')) ? (str(b, 'kind') as ImportKind) : 'plan';
+        const refuse = (e: unknown) => {
+          if (!(e instanceof UserError)) throw e;
+          reply.status(e.statusCode);
+          return importPage(req, reply, plan, e, null);
+        };
+        if (str(b, 'step') !== 'import') {
+          const upload = uploadedFile(req.body, 'file');
+          try {
+            if (!upload) throw new UserError('Choisissez le fichier CSV à importer.', 400, 'file');
+            const csv = decodeUpload(upload.data);
+            parseCsv(csv);
+            return importPage(req, reply, plan, null, { kind, csv, fileName: upload.fileName.slice(0, 200) || 'import.csv' });
+          } catch (e) {
+            return refuse(e);
+          }
+        }
+        const csv = str(b, 'csv');
+        const fileName = str(b, 'fileName').slice(0, 200) || 'import.csv';
+        let parsed: ReturnType<typeof parseCsv>;
+        try {
+          parsed = parseCsv(csv);
+        } catch (e) {
+          return refuse(e);
+        }
+        return handle(
+          reply,
+          async () => {
+            const mapping = readMapping(kind, parsed.headers, b);
+            if (kind === 'plan') await importPlanRows(db, await actorId(req), plan, parsed, mapping);
+            else await importValueRows(db, await actorId(req), plan, parsed, mapping);
+            return adminHref(plan, kind === 'plan' ? '?ok=imported#arbre' : '/valeurs?ok=imported');
+          },
+          (e) => importPage(req, reply, plan, e, { kind, csv, fileName }),
+        );
+      },
     );
   });
 }

@@ -11,6 +11,7 @@ import { silentProgress } from '../../../platform/progress.ts';
 import type { CliContext } from '../../../platform/module.ts';
 import { accountsTesting } from '../../accounts/index.ts';
 import { roadmapCommands } from '../cli.ts';
+import { postMultipart } from '../../../../test/support/multipart.ts';
 import * as service from '../service.ts';
 import { saveBudget } from '../money.ts';
 import type { Plan } from '../model.ts';
@@ -23,6 +24,16 @@ let plan: Plan;
 let draft: Plan;
 let other: Plan;
 let actionId = '';
+
+/** Every row of the module's tables (and the audit trail's length), to compare before and after a refusal. */
+async function snapshot(): Promise<string> {
+  const out: Record<string, unknown> = {};
+  for (const table of ['plan', 'node', 'change', 'budget', 'budget_year', 'cofinancing', 'indicator', 'indicator_link', 'indicator_value', 'series_summary']) {
+    out[table] = (await t.db.query(`SELECT * FROM roadmap.${table} ORDER BY 1, 2`)).rows;
+  }
+  out.audit = (await t.db.query('SELECT count(*)::int AS n FROM platform.audit_entry')).rows;
+  return JSON.stringify(out);
+}
 
 async function count(table: string, where = 'true', params: unknown[] = []): Promise<number> {
   return (await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM roadmap.${table} WHERE ${where}`, params)).rows[0]!.n;
@@ -226,29 +237,78 @@ describe('back office', () => {
     assert.equal(await count('budget_year', 'budget_id IN (SELECT id FROM roadmap.budget WHERE node_id = $1)', [node.id]), 2);
   });
 
-  test('CSV import with column mapping: the first bad line stops it with nothing saved; then the whole file', async () => {
+  test('CSV import: a file upload, then the column mapping; a bad line names its line and column, nothing saved; then the whole file', async () => {
     const staff = await cast.browser('staff_region');
     const p = (await service.getPlan(t.db, '27-plan-de-l-eure'))!;
     const url = `/gestion/feuilles-de-route/${p.slug}/import`;
-    await staff.get(url);
+    const form = await staff.get(url);
+    assert.match(form.body, /<form method="post" action="[^"]+\/import" enctype="multipart\/form-data">/);
+    assert.match(form.body, /<input type="file" id="imp-file" name="file" accept=".csv,text\/csv" required/);
+    assert.doesNotMatch(form.body, /<textarea/);
     const csv = 'Numéro;Intitulé;Parent;Statut;Fin\nC;Axe C;;à venir;\nC.1;Action C1;C;en cours;31/12/2028\nC.2;Action C2;C;en cours;31/12/2030\n';
-    const mapping = await staff.post(url, { step: 'map', kind: 'plan', csv });
+    const upload = (content: Buffer | string, fields: Record<string, string> = { step: 'map', kind: 'plan' }, o: { csrf?: boolean } = {}) =>
+      postMultipart(t.app, staff, url, fields, [{ field: 'file', fileName: 'plan.csv', content }], o);
+    const before = await snapshot();
+    const mapping = await upload(csv);
     assert.equal(mapping.status, 200);
-    assert.match(mapping.body, /3 lignes lues/);
-    assert.match(mapping.body, /<option value="1" selected>Intitulé<\/option>/); // guessed
-    const nodes = await count('node', 'plan_id = $1', [p.id]);
-    const form = { step: 'import', kind: 'plan', csv, map_number: '0', map_title: '1', map_parent: '2', map_status: '3', map_endDate: '4' };
-    const bad = await staff.post(url, form);
+    assert.match(mapping.body, /Fichier « plan\.csv » : 3 lignes lues/);
+    assert.match(mapping.body, /<option value="1" selected>B — Intitulé<\/option>/); // guessed
+    const fields = { step: 'import', kind: 'plan', fileName: 'plan.csv', csv, map_number: '0', map_title: '1', map_parent: '2', map_status: '3', map_endDate: '4' };
+    const bad = await staff.post(url, fields);
     assert.equal(bad.status, 400);
-    assert.match(bad.body, /Ligne 4 : La date de fin \(2030-12-31\) est en dehors de la période/);
-    assert.equal(await count('node', 'plan_id = $1', [p.id]), nodes);
+    assert.match(bad.body, /Ligne 4, colonne E « Fin » : La date de fin \(2030-12-31\) est en dehors de la période/);
+    assert.equal(await snapshot(), before, 'a refused import changed rows');
+    const badParent = await staff.post(url, { ...fields, csv: csv.replace('C.1;Action C1;C;', 'C.1;Action C1;Z;') });
+    assert.match(badParent.body, /Ligne 3, colonne C « Parent » : le parent « Z » n’est ni dans le plan ni plus haut dans le fichier/);
+    // Refused uploads: no file, an empty file, too large, not UTF-8, an unclosed quote, NUL bytes, no CSRF token.
+    const noFile = await postMultipart(t.app, staff, url, { step: 'map', kind: 'plan' }, []);
+    assert.equal(noFile.status, 400);
+    assert.match(noFile.body, /Choisissez le fichier CSV à importer/);
+    assert.equal((await upload('')).status, 400);
+    const big = await upload(Buffer.alloc(5 * 1024 * 1024 + 10, 'a'));
+    assert.equal(big.status, 413);
+    assert.match(big.body, /Le fichier dépasse 5 Mo/);
+    const huge = await upload(Buffer.alloc(16 * 1024 * 1024, 'a'));
+    assert.equal(huge.status, 413);
+    const latin1 = await upload(Buffer.concat([Buffer.from('Numéro;Intitulé\nC;Axe C\n'), Buffer.from('D;Pr\xe9vention\n', 'latin1')]));
+    assert.equal(latin1.status, 400);
+    assert.match(latin1.body, /n’est pas en UTF-8 valide \(ligne 3\)/);
+    const quote = await upload('Numéro;Intitulé\nC;Axe C\nD;"Axe D" suite\n');
+    assert.equal(quote.status, 400);
+    assert.match(quote.body, /Fichier CSV illisible \(ligne 3, colonne B\) : un guillemet fermant est suivi d’autre chose qu’un séparateur/);
+    assert.equal((await upload('Numéro;Intitulé\nC;Axe\u0000C\n')).status, 400);
+    const forged = await upload(csv, { step: 'map', kind: 'plan' }, { csrf: false });
+    assert.equal(forged.status, 403);
+    const forgedImport = await postMultipart(t.app, staff, url, { ...fields, csv: csv.replace('31/12/2030', '30/06/2028') }, [], { csrf: false });
+    assert.equal(forgedImport.status, 403);
+    assert.equal(await snapshot(), before, 'refused uploads changed rows');
+    // The whole file, once fixed.
     const fixed = csv.replace('31/12/2030', '30/06/2028');
-    assert.equal((await staff.post(url, { ...form, csv: fixed })).status, 303);
+    assert.equal((await upload(fixed)).status, 200);
+    assert.equal((await staff.post(url, { ...fields, csv: fixed })).status, 303);
     const tree = await service.getTree(t.db, p.id);
     const c1 = tree.find((n) => n.number === 'C.1')!;
     assert.equal(c1.parentId, tree.find((n) => n.number === 'C')!.id);
     assert.equal(c1.status, 'en_cours');
     assert.equal(c1.endDate, '2028-12-31');
+  });
+
+  test('CSV import of values: a value out of bounds names its line and column, nothing saved', async () => {
+    const staff = await cast.browser('staff_region');
+    const p = (await service.getPlan(t.db, '27-plan-de-l-eure'))!;
+    const url = `/gestion/feuilles-de-route/${p.slug}/import`;
+    await staff.get(url);
+    const ind = await service.defineIndicator(t.db, null, { id: 'tests.import-share', title: 'Part importée', unit: '%', direction: 'up', min: 0, max: 100 });
+    const csv = 'indicateur,date,valeur\ntests.import-share,2027-01-01,12\ntests.import-share,2027-06-01,140\n';
+    const mapping = await postMultipart(t.app, staff, url, { step: 'map', kind: 'values' }, [{ field: 'file', fileName: 'valeurs.csv', content: csv }]);
+    assert.equal(mapping.status, 200);
+    const before = await snapshot();
+    const bad = await staff.post(url, { step: 'import', kind: 'values', fileName: 'valeurs.csv', csv, map_indicatorId: '0', map_date: '1', map_value: '2' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body, /Ligne 3, colonne C « valeur » : /);
+    assert.equal(await snapshot(), before);
+    assert.equal((await staff.post(url, { step: 'import', kind: 'values', fileName: 'valeurs.csv', csv: csv.replace(',140', ',40'), map_indicatorId: '0', map_date: '1', map_value: '2' })).status, 303);
+    assert.equal(await count('indicator_value', 'indicator_id = $1', [ind.id]), 2);
   });
 
   test('the authorisation matrix of every back-office route', async () => {

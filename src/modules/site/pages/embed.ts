@@ -5,7 +5,8 @@
 import { html, type Raw } from '../../../platform/html/html.ts';
 import { breadcrumb, checkboxGroup } from '../../../platform/html/components.ts';
 import { layout } from '../../../platform/html/layout.ts';
-import { FILTER_FIELDS } from '../data.ts';
+import { FILTER_FIELDS, type Territory, type TerritoryRef } from '../data.ts';
+import { findCommune } from '../resolve.ts';
 import { page, SCRIPT_SITE, searchHint, type SiteContext } from './common.ts';
 import { filterEntries, heading, resultsBody, searchForm, type ResultsView } from './results.ts';
 
@@ -86,6 +87,7 @@ s.parentNode.insertBefore(f,s.nextSibling);
 }
 
 export interface SnippetConfig {
+  /** `region:28`, `departement:27`, `epci:200089977`, `commune:27229`, or '' for all of France. */
   territory: string;
   services: string[];
   primary: string;
@@ -93,6 +95,8 @@ export interface SnippetConfig {
   title: string;
   height: number;
   map: boolean;
+  /** What the partner typed to find their commune or intercommunalité (resolved by resolveSnippetTerritory). */
+  find: string;
 }
 
 export function parseSnippetConfig(ctx: SiteContext, q: Record<string, string | string[] | undefined>): SnippetConfig {
@@ -108,14 +112,81 @@ export function parseSnippetConfig(ctx: SiteContext, q: Record<string, string | 
   const territory = one('territory');
   const height = Number(one('height') || '800');
   return {
-    territory: /^(?:(?:region|departement|epci|commune):)?[0-9AB]{2,9}$/i.test(territory) ? territory : '',
+    territory: /^(?:region|departement|epci|commune):[0-9AB]{2,9}$/i.test(territory) ? territory : '',
     services: list('services').filter((x) => allowed.includes(x)),
     primary: HEX.test(one('primary')) ? one('primary') : ctx.config.theme.primary,
     secondary: HEX.test(one('secondary')) ? one('secondary') : ctx.config.theme.secondary,
     title: one('title').slice(0, 120),
     height: Number.isInteger(height) && height >= 300 && height <= 3000 ? height : 800,
     map: one('map') !== '0',
+    find: one('collectivite').slice(0, 200),
   };
+}
+
+/** The territory a generator request ends up with, the choices left to the partner, or what went wrong. */
+export interface SnippetTerritory {
+  /** The territory chosen (null: all of France, or still to choose). */
+  chosen: Territory | null;
+  /** Several communes or intercommunalités match what was typed: the partner picks one. */
+  choices: TerritoryRef[];
+  /** Its intercommunalité, offered when a commune was chosen. */
+  epci: TerritoryRef | null;
+  /** Error on the « collectivite » field or an unknown `territory`, in French. */
+  error: string | null;
+}
+
+const LEVEL_WORDS: Record<string, string> = { commune: 'commune', epci: 'intercommunalité', departement: 'département', region: 'région' };
+
+/**
+ * Turns the generator's request into a territory: what the partner typed (a commune's name or postal
+ * code, an intercommunalité's name or SIREN) when given, else the `territory` chosen in the list or
+ * from a choice link. Unknown references and texts that match nothing are errors, never a code for
+ * a territory that does not exist.
+ */
+export async function resolveSnippetTerritory(ctx: SiteContext, c: SnippetConfig): Promise<SnippetTerritory> {
+  const withEpci = async (t: Territory): Promise<SnippetTerritory> => {
+    const parent = t.level === 'commune' ? t.parents.find((p) => p.level === 'epci') : undefined;
+    return { chosen: t, choices: [], epci: parent ? { level: 'epci', code: parent.code, name: parent.name } : null, error: null };
+  };
+  if (c.find) {
+    const [{ commune, candidates }, epcis] = await Promise.all([findCommune(ctx.data, c.find), ctx.data.searchEpcis(c.find, 6)]);
+    const communes = [...(commune ? [commune] : []), ...candidates].slice(0, 8).map((x): TerritoryRef => ({ level: 'commune', code: x.code, name: `${x.name} (${x.postalCodes[0] ?? x.code})` }));
+    // A commune understood with certainty (exact name, postal code) is chosen; the other communes and
+    // the intercommunalités of that name stay one click away.
+    if (commune) {
+      const t = await ctx.data.resolveTerritory(`commune:${commune.code}`);
+      if (t) {
+        const chosen = await withEpci(t);
+        return { ...chosen, choices: [...communes.slice(1), ...epcis.filter((e) => e.code !== chosen.epci?.code)] };
+      }
+    }
+    if (!commune && candidates.length === 0 && epcis.length === 1) {
+      const t = await ctx.data.resolveTerritory(`epci:${epcis[0]!.code}`);
+      if (t) return withEpci(t);
+    }
+    const choices = [...communes, ...epcis];
+    if (choices.length === 0) {
+      return { chosen: null, choices: [], epci: null, error: `Aucune commune ni intercommunalité ne correspond à « ${c.find} » : vérifiez l’orthographe, ou indiquez le code postal de la commune ou le numéro SIREN de l’intercommunalité.` };
+    }
+    return { chosen: null, choices, epci: null, error: null };
+  }
+  if (!c.territory) return { chosen: null, choices: [], epci: null, error: null };
+  const t = await ctx.data.resolveTerritory(c.territory);
+  if (!t) return { chosen: null, choices: [], epci: null, error: `Le territoire « ${c.territory} » n’existe pas dans le code officiel géographique.` };
+  return withEpci(t);
+}
+
+/** The generator's own address with the same settings and another territory (the choice links). */
+export function generatorHref(c: SnippetConfig, territory: string): string {
+  const p = new URLSearchParams();
+  p.set('territory', territory);
+  for (const s of c.services) p.append('services', s);
+  if (c.title) p.set('title', c.title);
+  p.set('primary', c.primary);
+  p.set('secondary', c.secondary);
+  p.set('height', String(c.height));
+  p.set('map', c.map ? '1' : '0');
+  return `/integrer?${p.toString()}#code`;
 }
 
 export function embedUrl(base: string, c: SnippetConfig): string {
@@ -144,12 +215,17 @@ export function snippets(base: string, c: SnippetConfig): { iframe: string; scri
   return { iframe, script };
 }
 
-export async function renderSnippetGenerator(ctx: SiteContext, c: SnippetConfig, configured: boolean): Promise<string> {
+export async function renderSnippetGenerator(ctx: SiteContext, c0: SnippetConfig, configured: boolean): Promise<{ status: number; html: string }> {
   const base = ctx.config.publicUrl;
-  const [regions, deps] = await Promise.all([ctx.data.listRegions(), ctx.data.listDepartements()]);
+  const [regions, deps, found] = await Promise.all([ctx.data.listRegions(), ctx.data.listDepartements(), resolveSnippetTerritory(ctx, c0)]);
+  // The code is for the territory resolved, never for a text or an unknown reference.
+  const chosenRef = found.chosen ? `${found.chosen.level}:${found.chosen.code}` : '';
+  const c: SnippetConfig = { ...c0, territory: chosenRef };
   const { iframe, script } = snippets(base, c);
   const options = (list: { code: string; name: string }[], level: string) =>
-    list.map((t) => html`<option value="${level}:${t.code}"${c.territory === `${level}:${t.code}` ? html` selected` : ''}>${t.name} (${t.code})</option>`);
+    list.map((t) => html`<option value="${level}:${t.code}"${chosenRef === `${level}:${t.code}` ? html` selected` : ''}>${t.name} (${t.code})</option>`);
+  // A commune or intercommunalité chosen shows in the list too, so the next « Générer » keeps it.
+  const local = found.chosen && (found.chosen.level === 'commune' || found.chosen.level === 'epci') ? found.chosen : null;
   const services = checkboxGroup({
     legend: 'Services à présélectionner (facultatif)',
     name: 'services',
@@ -158,8 +234,22 @@ export async function renderSnippetGenerator(ctx: SiteContext, c: SnippetConfig,
     open: true,
     options: ctx.data.enumValues('services').map((v) => ({ value: v, label: ctx.data.label('services', v) })),
   });
-  const result: Raw = configured
+  const pending = found.choices.length > 0 && !found.chosen;
+  const errorSummary = found.error
+    ? html`<div class="notice notice-error error-summary" role="alert" tabindex="-1" data-focus-on-load><p class="notice-title">Le code n’a pas été généré : un point à corriger</p><ul><li><a href="#g-find">${found.error}</a></li></ul></div>`
+    : '';
+  const choiceList = found.choices.length
+    ? html`<section class="notice" aria-labelledby="choices-title"${pending ? html` tabindex="-1" data-focus-on-load` : ''}><h2 id="choices-title" class="notice-title">${pending ? `Plusieurs territoires correspondent à « ${c0.find} » : choisissez le vôtre` : 'Ce n’est pas le bon territoire ? Choisissez parmi :'}</h2>
+  <ul>${found.choices.map((t) => html`<li><a href="${generatorHref(c, `${t.level}:${t.code}`)}">${t.name}</a> (${LEVEL_WORDS[t.level] ?? t.level})</li>`)}</ul></section>`
+    : '';
+  const chosenLine = found.chosen
+    ? html`<p>Territoire : <strong>${found.chosen.name}</strong> (${LEVEL_WORDS[found.chosen.level] ?? found.chosen.level}${found.chosen.parents.length ? `, ${found.chosen.parents.filter((p) => p.level !== 'commune').map((p) => p.name).join(', ')}` : ''}).${
+        found.epci ? html` Vous pouvez aussi proposer les lieux de toute l’intercommunalité : <a href="${generatorHref(c, `epci:${found.epci.code}`)}">${found.epci.name}</a>.` : ''
+      }</p>`
+    : html`<p>Territoire : toute la France.</p>`;
+  const result: Raw = configured && !found.error && !pending
     ? html`<section aria-labelledby="code"><h2 id="code">Votre code d’intégration</h2>
+  ${chosenLine}
   <div class="stack">
     <div><label for="snippet-iframe">Avec une iframe (recommandé)</label><textarea id="snippet-iframe" class="snippet" readonly>${iframe}</textarea>
       <button type="button" class="secondary" data-copy="snippet-iframe" hidden>Copier le code iframe</button></div>
@@ -171,12 +261,20 @@ export async function renderSnippetGenerator(ctx: SiteContext, c: SnippetConfig,
   <iframe class="preview-frame" src="${embedUrl('', c)}" title="Aperçu de la recherche intégrée" style="height:${c.height}px"></iframe>
 </section>`
     : html``;
+  const findError = found.error && c0.find ? found.error : null;
   const body = html`${breadcrumb([{ href: '/', label: 'Accueil' }, { label: 'Intégrer la carte' }])}
 <h1>Intégrer la recherche sur votre site</h1>
-<p class="lead">Département, mairie, réseau France Services : proposez la recherche des lieux d’aide au numérique de votre territoire sur votre propre site, avec vos couleurs. Choisissez vos réglages, puis copiez le code.</p>
-<form method="get" action="/integrer" class="stack">
-  <div><label for="g-territory">Territoire</label>
+<p class="lead">Département, mairie, intercommunalité, réseau France Services : proposez la recherche des lieux d’aide au numérique de votre territoire sur votre propre site, avec vos couleurs. Choisissez vos réglages, puis copiez le code.</p>
+${errorSummary}
+${choiceList}
+<form method="get" action="/integrer#code" class="stack">
+  <div><label for="g-find">Votre commune ou votre intercommunalité</label>
+    <p class="hint" id="g-find-hint">Nom ou code postal de la commune, nom ou numéro SIREN de l’intercommunalité (EPCI). Laissez vide pour choisir une région ou un département dans la liste suivante.</p>
+    ${findError ? html`<p class="error-text" id="g-find-error">${findError}</p>` : ''}
+    <input type="text" id="g-find" name="collectivite" value="${found.chosen ? '' : c0.find}" maxlength="200" autocomplete="off" aria-describedby="g-find-hint${findError ? ' g-find-error' : ''}"${findError ? html` aria-invalid="true"` : ''}></div>
+  <div><label for="g-territory">Ou un territoire plus large</label>
     <select id="g-territory" name="territory"><option value="">Toute la France</option>
+      ${local ? html`<optgroup label="${LEVEL_WORDS[local.level] === 'commune' ? 'Commune choisie' : 'Intercommunalité choisie'}"><option value="${local.level}:${local.code}" selected>${local.name} (${local.code})</option></optgroup>` : ''}
       <optgroup label="Régions">${options(regions, 'region')}</optgroup>
       <optgroup label="Départements">${options(deps, 'departement')}</optgroup>
     </select></div>
@@ -193,6 +291,5 @@ export async function renderSnippetGenerator(ctx: SiteContext, c: SnippetConfig,
   <p class="hint">Choisissez des couleurs assez foncées : le texte blanc des boutons doit rester lisible (contraste d’au moins 4,5:1).</p>
 </form>
 ${result}`;
-  return page(ctx, { title: 'Intégrer la recherche sur votre site', body, path: '/integrer', scripts: [SCRIPT_SITE] });
+  return { status: found.error ? 400 : 200, html: page(ctx, { title: 'Intégrer la recherche sur votre site', body, path: '/integrer', scripts: [SCRIPT_SITE] }) };
 }
-

@@ -5,10 +5,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../../platform/config.ts';
 import { html, type Raw } from '../../../platform/html/html.ts';
-import { breadcrumb } from '../../../platform/html/components.ts';
+import { breadcrumb, formatDate } from '../../../platform/html/components.ts';
 import type { Queryable } from '../../../platform/db/index.ts';
 import { openDataSections } from '../../../platform/opendata.ts';
 import { page, type SiteContext } from './common.ts';
+import { auditSampleList, auditSummary } from './audit.ts';
+import { auditExamples, type AuditResults } from '../audit.ts';
 
 /** Conformance status shown in the footer and on the statement (RGAA 4.1: non / partiellement / totalement conforme). */
 export const CONFORMANCE = 'partiellement conforme';
@@ -42,8 +44,9 @@ function operatorName(ctx: SiteContext): string {
   return ctx.config.theme.operator?.name ?? 'l’exploitant du site';
 }
 
-export function renderAccessibility(ctx: SiteContext): string {
+export async function renderAccessibility(ctx: SiteContext, audit: AuditResults | null): Promise<string> {
   const name = ctx.config.theme.siteName;
+  const examples = await auditExamples(ctx.data);
   return simple(
     ctx,
     '/accessibilite',
@@ -64,9 +67,18 @@ export function renderAccessibility(ctx: SiteContext): string {
   <li>La carte interactive n’est pas utilisable au clavier ni avec un lecteur d’écran ; la liste des résultats, qui présente les mêmes lieux, en est l’alternative.</li>
   <li>Les informations sur les lieux sont fournies par leurs gestionnaires : certaines descriptions peuvent manquer de clarté.</li>
 </ul>
+<h2>Résultats des tests</h2>
+${
+  audit
+    ? html`<p>${auditSummary(audit)} Chaque page a été vérifiée sur un écran d’ordinateur et sur un écran de téléphone : règles d’accessibilité d’axe-core, défilement horizontal à 390 pixels de large et à 200 % de zoom, lien d’évitement au clavier, titres et langue.</p>
+<p><a href="/accessibilite/audit">Voir les résultats page par page</a></p>`
+    : html`<p>Aucun résultat d’audit n’a encore été enregistré pour cette version du logiciel.</p>`
+}
+<h2>Pages du site ayant fait l’objet de la vérification</h2>
+${auditSampleList(examples)}
 <h2>Établissement de cette déclaration</h2>
-<p>Cette déclaration a été établie à partir d’une auto-évaluation et des tests automatiques du logiciel Maillage.</p>
-<p>Technologies utilisées : HTML, CSS, JavaScript (carte uniquement). Environnement de test : Chromium avec axe-core, navigation au clavier, zoom à 200 %.</p>
+<p>Cette déclaration a été établie ${audit ? html`le ${formatDate(audit.date).replace(/^1 /, '1er ')} ` : ''}à partir d’une auto-évaluation et des tests automatiques du logiciel Maillage.</p>
+<p>Technologies utilisées : HTML, CSS, JavaScript (carte et confort d’utilisation uniquement). Environnement de test : ${audit ? html`${audit.browser} avec axe-core ${audit.axe}` : 'Chromium avec axe-core'}, navigation au clavier, écran de téléphone, zoom à 200 %.</p>
 <h2>Retour d’information et contact</h2>
 <p>Si vous n’arrivez pas à accéder à un contenu ou à un service, contactez ${operatorName(ctx)} pour être orienté vers une alternative accessible ou obtenir le contenu sous une autre forme. Vous pouvez aussi utiliser le formulaire « Signaler une erreur » présent sur chaque fiche de lieu.</p>
 ${operatorContacts(ctx)}
@@ -210,7 +222,7 @@ export async function renderSiteMapPage(ctx: SiteContext): Promise<string> {
   <li><a href="/territoires">Territoires</a><ul>${regions.map((r) => html`<li><a href="/territoires/region/${r.code}">${r.name}</a></li>`)}</ul></li>
   <li><a href="/donnees">Données ouvertes et API</a></li>
   <li><a href="/integrer">Intégrer la carte sur votre site</a></li>
-  <li><a href="/accessibilite">Déclaration d’accessibilité</a></li>
+  <li><a href="/accessibilite">Déclaration d’accessibilité</a><ul><li><a href="/accessibilite/audit">Résultats de l’audit d’accessibilité</a></li></ul></li>
   <li><a href="/mentions-legales">Mentions légales</a></li>
   <li><a href="/code-source">Code source</a></li>
   <li><a href="/donnees-personnelles">Données personnelles</a></li>
@@ -226,7 +238,7 @@ function xmlEscape(s: string): string {
 export async function renderSitemapXml(ctx: SiteContext): Promise<string> {
   const base = ctx.config.publicUrl;
   const urls: { loc: string; lastmod?: string }[] = [];
-  for (const p of ['/', '/territoires', '/donnees', '/integrer', '/accessibilite', '/mentions-legales', '/donnees-personnelles', '/plan-du-site', '/code-source']) urls.push({ loc: base + p });
+  for (const p of ['/', '/territoires', '/donnees', '/integrer', '/accessibilite', '/accessibilite/audit', '/mentions-legales', '/donnees-personnelles', '/plan-du-site', '/code-source']) urls.push({ loc: base + p });
   const [deps, communes] = await Promise.all([ctx.data.countPlacesBy('departement'), ctx.data.countPlacesBy('commune')]);
   const allRegions = await ctx.data.listRegions();
   for (const r of allRegions) urls.push({ loc: `${base}/territoires/region/${r.code}` });

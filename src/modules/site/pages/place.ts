@@ -152,6 +152,8 @@ ${form.sent ? reportForm(p, form) : ''}
       <p>${address}</p>
       ${itinerant ? html`<p>Ce lieu est itinérant : il se déplace. Vérifiez ses passages avant de vous déplacer.</p>` : ''}
       ${hasCoords ? html`<p class="no-print"><a href="https://www.openstreetmap.org/directions?to=${p.latitude}%2C${p.longitude}" rel="noopener">Calculer un itinéraire (OpenStreetMap)</a></p>` : ''}
+      <p class="no-print"><button type="button" class="secondary" data-share hidden>Copier le lien de cette fiche</button></p>
+      <p class="hint no-print" data-share-status role="status"></p>
     </section>
     <section aria-labelledby="s-horaires"><h2 id="s-horaires">Horaires</h2>${hoursTable(ctx, p)}</section>
     <section aria-labelledby="s-contact"><h2 id="s-contact">Contact</h2>

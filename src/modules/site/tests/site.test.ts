@@ -10,6 +10,8 @@ import { siteData } from '../wire.ts';
 import { renderPlace } from '../pages/place.ts';
 import { placeCard } from '../pages/results.ts';
 import type { SiteContext } from '../pages/common.ts';
+import { renderAudit } from '../pages/audit.ts';
+import { AUDIT_SAMPLE, readAuditResults, type AuditResults, type PageResult } from '../audit.ts';
 import { FRANCE_SERVICES, MEDIATHEQUE, samplePlaces } from './fixtures.ts';
 
 type T = Awaited<ReturnType<typeof testApp>>;
@@ -330,6 +332,7 @@ describe('territory pages', () => {
 describe('legal and trust pages, sitemap', () => {
   for (const [url, title] of [
     ['/accessibilite', 'Déclaration d’accessibilité'],
+    ['/accessibilite/audit', 'Résultats de l’audit d’accessibilité'],
     ['/mentions-legales', 'Mentions légales'],
     ['/donnees-personnelles', 'Données personnelles'],
     ['/donnees', 'Données ouvertes et API'],
@@ -360,6 +363,60 @@ describe('legal and trust pages, sitemap', () => {
   it('states the accessibility conformance status', async () => {
     const r = await get('/accessibilite');
     assert.match(r.body, /Le site est <strong>partiellement conforme<\/strong>/);
+  });
+
+  it('the recorded accessibility audit covers exactly the sample of pages (re-run `npm run audit:accessibility` after changing it)', () => {
+    const recorded = readAuditResults();
+    assert.ok(recorded, 'src/modules/site/accessibility-audit.json is recorded');
+    assert.deepEqual(recorded.pages.map((p) => p.id), AUDIT_SAMPLE.map((p) => p.id));
+    for (const [i, p] of AUDIT_SAMPLE.entries()) if (p.path) assert.equal(recorded.pages[i]!.path, p.path);
+    assert.match(recorded.axe, /^\d+\.\d+/);
+    assert.ok(!Number.isNaN(new Date(recorded.date).getTime()));
+  });
+
+  it('the statement links every page audited, with the results of the last audit in words', async () => {
+    const r = await get('/accessibilite');
+    const recorded = readAuditResults()!;
+    assert.match(r.body, /<h2>Pages du site ayant fait l’objet de la vérification<\/h2>/);
+    for (const p of AUDIT_SAMPLE) if (p.path) assert.ok(r.body.includes(`<a href="${p.path.replace(/&/g, '&amp;')}">${p.title.replace(/’/g, '’')}</a>`), `${p.id} linked`);
+    // Example pages link the first place by name on this site, and its département.
+    const first = [...uids.keys()].sort((a, b) => a.localeCompare(b, 'fr'))[0]!;
+    assert.ok(r.body.includes(`<a href="${placeUrl(first)}">Fiche d’un lieu`), 'the example place is linked');
+    assert.match(r.body, /<a href="\/territoires\/departement\/\d\w">Page d’un département<\/a>/);
+    assert.match(r.body, /Lors de la vérification du \d{1,2}(er)? \p{L}+ \d{4}, <strong>/u);
+    assert.ok(r.body.includes(`avec axe-core ${recorded.axe}`));
+    assert.match(r.body, /<a href="\/accessibilite\/audit">Voir les résultats page par page<\/a>/);
+    const audit = await get('/accessibilite/audit');
+    assert.equal(audit.statusCode, 200);
+    assert.match(audit.body, /<h1>Résultats de l’audit d’accessibilité<\/h1>/);
+    assert.match(audit.body, /<h3 id="audit-accueil"><a href="\/">Accueil \(recherche d’un lieu\)<\/a><\/h3>/);
+    assert.match(audit.body, /Sur téléphone \(390 × 844 pixels\) : aucune anomalie détectée par axe-core ; \d+ règles applicables respectées\./);
+    assert.match(audit.body, /Clavier : sans objet \(la recherche intégrée/);
+  });
+
+  it('the audit page says in words what failed, and that nothing was recorded when nothing was', async () => {
+    const ctx: SiteContext = { config: t.ctx.config, data: siteData(t.db), now: () => new Date() };
+    const ok = (id: string, path: string): PageResult => ({
+      id, path,
+      desktop: { width: 1280, height: 900, rulesPassed: 40, violations: [], sidewaysPx: 0 },
+      phone: { width: 390, height: 844, rulesPassed: 1, violations: [], sidewaysPx: 0 },
+      zoom200SidewaysPx: 0, skipLink: true, structure: { h1: 1, title: true, lang: true },
+    });
+    const bad = ok('communs', '/communs');
+    bad.phone = { ...bad.phone, sidewaysPx: 120, violations: [{ rule: 'image-alt', help: 'Images must have alternative text', elements: 2 }] };
+    bad.structure.h1 = 2;
+    const results: AuditResults = { date: '2026-03-01T10:00:00Z', software: '0.1.0', axe: '4.10.0', browser: 'Chromium 140', pages: [ok('accueil', '/'), bad] };
+    const body = await renderAudit(ctx, results);
+    assert.match(body, /1 page sur 2 a passé toutes les vérifications/);
+    assert.match(body, /Lors de la vérification du 1er mars 2026/);
+    assert.match(body, /1 règle applicable respectée/);
+    assert.match(body, /Sur téléphone \(390 × 844 pixels\) : 1 règle non respectée —/);
+    assert.match(body, /<span lang="en">Images must have alternative text<\/span> \(règle axe-core <code>image-alt<\/code>, 2 éléments concernés\)/);
+    assert.match(body, /la page défile de 120 pixels sur le côté/);
+    assert.match(body, /2 titres principaux \(il en faut un\)/);
+    const none = await renderAudit(ctx, null);
+    assert.match(none, /Aucun résultat d’audit n’a encore été enregistré/);
+    assert.match(none, /<a href="\/communs">Catalogue des communs numériques<\/a>/);
   });
 
   it('lists every public page in sitemap.xml', async () => {
@@ -504,11 +561,69 @@ describe('embedding', () => {
     assert.match(g.headers['content-security-policy'] as string, /frame-src 'self'/, 'the preview may frame the embed');
   });
 
+  it('lets a town hall pick its commune or its intercommunalité, with choices, errors and a preview', async () => {
+    const evreux = await siteData(t.db).resolveTerritory('commune:27229');
+    const epci = evreux!.parents.find((p) => p.level === 'epci')!;
+    assert.ok(epci, 'Évreux belongs to an EPCI');
+    const g = await get('/integrer?collectivite=%C3%89vreux&primary=%23224466&secondary=%23884400&height=700&map=1');
+    assert.equal(g.statusCode, 200);
+    assert.match(g.body, /Territoire : <strong>Évreux<\/strong> \(commune, Normandie, Eure, /);
+    assert.match(g.body, /data-territory=&quot;commune:27229&quot;/);
+    assert.match(g.body, /<iframe class="preview-frame" src="\/embed\?territory=commune%3A27229/);
+    assert.match(g.body, /<optgroup label="Commune choisie"><option value="commune:27229" selected>Évreux \(27229\)<\/option><\/optgroup>/);
+    assert.match(g.body, /<input type="text" id="g-find" name="collectivite" value=""/, 'the commune is in the list now: the text field is emptied');
+    // Its intercommunalité in one click, keeping the other settings.
+    const link = new RegExp(`<a href="(/integrer\\?territory=epci%3A${epci.code}[^"]*)">${epci.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}</a>`).exec(g.body);
+    assert.ok(link, 'the EPCI is offered');
+    const e = await get(link[1]!.replace(/&amp;/g, '&'));
+    assert.equal(e.statusCode, 200);
+    assert.match(e.body, /\(intercommunalité, Normandie, Eure\)/);
+    assert.match(e.body, new RegExp(`data-territory=&quot;epci:${epci.code}&quot;`));
+    assert.match(e.body, /data-primary=&quot;#224466&quot;/);
+    assert.match(e.body, /data-height=&quot;700&quot;/);
+    // By SIREN, and by name.
+    const bySiren = await get(`/integrer?collectivite=${epci.code}`);
+    assert.match(bySiren.body, new RegExp(`data-territory=&quot;epci:${epci.code}&quot;`));
+    const byName = await siteData(t.db).searchEpcis(epci.name.split(' ').slice(-2).join(' '));
+    assert.ok(byName.some((x) => x.code === epci.code), 'found by the last words of its name');
+    // An ambiguous name: choices, no code yet.
+    const many = await get('/integrer?collectivite=Saint-Martin-de');
+    assert.equal(many.statusCode, 200);
+    assert.match(many.body, /Plusieurs territoires correspondent à « Saint-Martin-de » : choisissez le vôtre/);
+    assert.ok((many.body.match(/<a href="\/integrer\?territory=commune%3A\w{5}&amp;/g) ?? []).length >= 2);
+    assert.doesNotMatch(many.body, /id="snippet-iframe"/);
+    // Nothing matches, an unknown territory: 400, an error summary linking the field, no code.
+    const none = await get('/integrer?collectivite=Zzqxwv');
+    assert.equal(none.statusCode, 400);
+    assert.match(none.body, /<div class="notice notice-error error-summary" role="alert"[^>]*>.*<a href="#g-find">Aucune commune ni intercommunalité ne correspond à « Zzqxwv »/s);
+    assert.match(none.body, /aria-describedby="g-find-hint g-find-error" aria-invalid="true"/);
+    assert.doesNotMatch(none.body, /id="snippet-iframe"/);
+    const unknown = await get('/integrer?territory=commune%3A99999');
+    assert.equal(unknown.statusCode, 400);
+    assert.match(unknown.body, /Le territoire « commune:99999 » n’existe pas/);
+    for (const hostile of ['%25', '__proto__', 'constructor', '_'.repeat(5000), 'a'.repeat(300), '((((((((a+)+)+)+)+)+)+)$']) {
+      const r = await get(`/integrer?collectivite=${encodeURIComponent(hostile)}`);
+      assert.ok(r.statusCode === 200 || r.statusCode === 400, `${hostile.slice(0, 20)}: ${r.statusCode}`);
+    }
+    // The embed for a commune lists that commune's places only.
+    const embed = await get('/embed?territory=commune%3A27229');
+    assert.equal(embed.statusCode, 200);
+    assert.match(embed.body, /<h1>Lieux : Évreux<\/h1>/);
+    assert.match(embed.body, /Médiathèque Rolland-Plaisance/);
+    assert.doesNotMatch(embed.body, /Atelier numérique de Vernon/);
+  });
+
   it('answers /favicon.ico with an icon in the région’s colour', async () => {
     const r = await t.app.inject({ method: 'GET', url: '/favicon.ico' });
     assert.equal(r.statusCode, 200);
     assert.equal(r.headers['content-type'], 'image/png');
     assert.deepEqual([...r.rawPayload.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     assert.equal(r.rawPayload.readUInt32BE(16), 32);
+  });
+
+  it('offers to copy the link of a place page (shown by the script; a polite status says it is copied)', async () => {
+    const r = await get(placeUrl(MEDIATHEQUE.nom));
+    assert.match(r.body, /<button type="button" class="secondary" data-share hidden>Copier le lien de cette fiche<\/button>/);
+    assert.match(r.body, /<p class="hint no-print" data-share-status role="status"><\/p>/);
   });
 });

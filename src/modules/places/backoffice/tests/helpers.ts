@@ -1,12 +1,7 @@
 /** Shared pieces of the back-office tests: known places, a multipart form poster. */
-import type { App } from '../../../../platform/http/server.ts';
 import type { Db } from '../../../../platform/db/index.ts';
 import type { PlaceRecord } from '../../model/types.ts';
 import { upsertPlaces } from '../../service.ts';
-import type { accountsTesting } from '../../../accounts/index.ts';
-
-type Browser = accountsTesting.Browser;
-type Res = accountsTesting.Res;
 
 export function record(p: Partial<PlaceRecord> & Pick<PlaceRecord, 'id' | 'nom'>): PlaceRecord {
   return {
@@ -28,31 +23,4 @@ export async function addPlace(db: Db, r: PlaceRecord, source = 'tests'): Promis
   return rows[0]!.uid;
 }
 
-/** Posts a multipart form (file upload) the way a browser does, with the browser's cookies and CSRF token. */
-export async function postMultipart(app: App, b: Browser, url: string, fields: Record<string, string>, files: { field: string; fileName: string; content: Buffer | string; type?: string }[], o: { csrf?: boolean } = {}): Promise<Res> {
-  const boundary = '----maillage' + Math.random().toString(16).slice(2);
-  const parts: Buffer[] = [];
-  const all = { ...(o.csrf === false || !b.csrf ? {} : { _csrf: b.csrf }), ...fields };
-  for (const [k, v] of Object.entries(all)) parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
-  for (const f of files) {
-    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${f.field}"; filename="${f.fileName}"\r\nContent-Type: ${f.type ?? 'text/csv'}\r\n\r\n`));
-    parts.push(Buffer.isBuffer(f.content) ? f.content : Buffer.from(f.content));
-    parts.push(Buffer.from('\r\n'));
-  }
-  parts.push(Buffer.from(`--${boundary}--\r\n`));
-  const res = await app.inject({
-    method: 'POST',
-    url,
-    remoteAddress: b.ip,
-    payload: Buffer.concat(parts),
-    headers: {
-      accept: 'text/html',
-      'content-type': `multipart/form-data; boundary=${boundary}`,
-      cookie: [...b.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
-      'user-agent': 'test-browser',
-    },
-  });
-  const m = /name="_csrf" value="([^"]+)"/.exec(res.body);
-  if (m) b.csrf = m[1]!;
-  return { status: res.statusCode, body: res.body, headers: res.headers, location: res.headers.location as string | undefined };
-}
+export { postMultipart } from '../../../../../test/support/multipart.ts';
