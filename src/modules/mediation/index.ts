@@ -39,7 +39,7 @@ export { recordActivity, purgeExpired } from './service.ts';
 export { importActivities, type ImportReport } from './imports.ts';
 export { openDataRows } from './routes.ts';
 export { verifyCertificate, catalogue as trainingCatalogue } from './training.ts';
-export { statistics, parsePeriod, type Stats, type StatsScope } from './stats.ts';
+export { statistics, publicStatistics, parsePeriod, type Stats, type StatsScope } from './stats.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DAY_MS = 24 * 3600 * 1000;

@@ -14,10 +14,12 @@ import { getPlacesByUids } from '../../places/index.ts';
 import { resolveTerritory } from '../../territories/index.ts';
 import { SMALL_COUNT } from '../model.ts';
 import * as service from '../service.ts';
-import { parsePeriod, statistics, type Breakdown, type Stats, type StatsScope } from '../stats.ts';
+import { parsePeriod, parsePublicYear, publicStatistics, statistics, type Breakdown, type Stats, type StatsScope } from '../stats.ts';
+import { publicRegionOf } from '../disclosure.ts';
 import { csrfOf, me, renderFrame, send } from './ui.ts';
 
-const fmt = (n: number | null) => (n === null ? `moins de ${SMALL_COUNT}` : n.toLocaleString('fr-FR'));
+/** A hidden figure reads the same whether it is small or hides a small one (« non diffusé »). */
+const fmt = (n: number | null) => (n === null ? 'non diffusé' : n.toLocaleString('fr-FR'));
 
 /** A horizontal bar chart (SVG) of labelled values; hidden values drawn as empty bars. */
 export function barChart(id: string, title: string, rows: { label: string; value: number | null }[]): Raw {
@@ -65,7 +67,7 @@ function breakdownSection(b: Breakdown): Raw {
 
 export function renderStats(s: Stats, periodForm: Raw): Raw {
   const t = s.totals;
-  return html`<p>Du ${s.from} au ${s.to}. ${s.hidden ? html`Pour protéger les personnes, aucun nombre inférieur à ${SMALL_COUNT} n’est affiché.` : ''}
+  return html`<p>Du ${s.from} au ${s.to}. ${s.hidden ? html`Pour protéger les personnes, aucun nombre inférieur à ${SMALL_COUNT} n’est publié, ni aucun nombre qui permettrait de le retrouver par soustraction à partir des totaux : ces nombres sont marqués « non diffusé ». Les chiffres publics sont donnés par région et par département, pour une année civile.` : ''}
 Un accompagnement est une personne accompagnée lors d’une activité : une personne venue deux fois compte deux fois.</p>
 ${periodForm}
 <ul class="figures">
@@ -85,6 +87,10 @@ function periodForm(action: string, q: Record<string, unknown>, hidden: Record<s
 <label for="p-annee">Année</label><input type="text" id="p-annee" name="annee" inputmode="numeric" maxlength="4" value="${v('annee')}">
 <span class="hint">ou une période :</span><label for="p-du">Du (AAAA-MM)</label><input type="text" id="p-du" name="du" maxlength="7" value="${v('du')}">
 <label for="p-au">Au (AAAA-MM)</label><input type="text" id="p-au" name="au" maxlength="7" value="${v('au')}"><button type="submit">Afficher</button></form>`;
+}
+
+function yearForm(action: string, year: string): Raw {
+  return html`<form method="get" action="${action}" class="med-form no-print"><label for="p-annee">Année</label><input type="text" id="p-annee" name="annee" inputmode="numeric" maxlength="4" value="${year}"><button type="submit">Afficher</button></form>`;
 }
 
 async function territoryOf(ctx: AppContext, level: string, code: string) {
@@ -143,19 +149,20 @@ ${places.map((p) => html` · <a href="/mediation/statistiques?vue=lieu&amp;id=${
     const q = req.query as Record<string, unknown>;
     const s = await statistics(ctx.db, t.level as StatsScope, [t.code], parsePeriod(q));
     const title = `Médiation numérique : ${t.name}`;
-    const body = html`<h1>${title}</h1><p class="no-print"><a href="/statistiques/mediation/${t.level}/${t.code}">Version publique (lien partageable)</a></p>${renderStats(s, periodForm(`/mediation/statistiques/territoire/${t.level}/${t.code}`, q))}`;
+    const body = html`<h1>${title}</h1>${t.level === 'commune' ? '' : html`<p class="no-print"><a href="/statistiques/mediation/${t.level}/${t.code}">Version publique (lien partageable)</a></p>`}${renderStats(s, periodForm(`/mediation/statistiques/territoire/${t.level}/${t.code}`, q))}`;
     return send(reply, 200, renderFrame(ctx.config.theme, { title, user, csrf: csrfOf(reply), body }));
   });
 
-  // Public aggregates, shareable: no count below 5 is shown.
+  // Public aggregates, shareable: small counts and the counts that would reveal them are hidden.
   app.get('/statistiques/mediation/:level/:code', async (req, reply) => {
     const { level, code } = req.params as { level: string; code: string };
-    const t = await territoryOf(ctx, level, code);
-    if (!t) throw new NotFoundError('Territoire inconnu.');
+    const t = await publicRegionOf(ctx.db, level, code);
+    if (!t) throw new NotFoundError('Territoire inconnu : les chiffres publics sont publiés par région et par département.');
     const q = req.query as Record<string, unknown>;
-    const s = await statistics(ctx.db, t.level as StatsScope, [t.code], parsePeriod(q), { public: true });
+    const year = parsePublicYear(q);
+    const s = await publicStatistics(ctx.db, t.region, t.level, t.code, year);
     const title = `Médiation numérique : ${t.name}`;
-    const body = html`<h1>${title}</h1>${renderStats(s, periodForm(`/statistiques/mediation/${t.level}/${t.code}`, q))}
+    const body = html`<h1>${title}</h1>${renderStats(s, yearForm(`/statistiques/mediation/${t.level}/${t.code}`, year))}
 <p>Données ouvertes : <a href="/api/v1/mediation/open-data.csv">CSV</a>, <a href="/api/v1/mediation/open-data.json">JSON</a>.</p>`;
     return reply.type('text/html; charset=utf-8').header('cache-control', 'public, max-age=300').send(layout({ title, theme: ctx.config.theme, body, head: raw('<style>table.data{border-collapse:collapse;width:100%}table.data th,table.data td{border-bottom:1px solid #ccc;padding:.3rem;text-align:left}.n{text-align:right}.figures{display:flex;flex-wrap:wrap;gap:.75rem;list-style:none;padding:0}.figures li{border:1px solid #bbb;padding:.6rem .9rem}.figures strong{display:block;font-size:1.5em}.chart svg{max-width:100%;height:auto}@media print{nav,footer,.no-print{display:none!important}}</style>') }));
   });

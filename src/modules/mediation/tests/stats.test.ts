@@ -6,7 +6,7 @@ import { testApp } from '../../../../test/support/app.ts';
 import { accountsTesting } from '../../accounts/index.ts';
 import { mediationIndicators } from '../indicators.ts';
 import { recordActivity, updateProfile } from '../service.ts';
-import { statistics } from '../stats.ts';
+import { publicStatistics, statistics } from '../stats.ts';
 import { makePlace } from './support.ts';
 import { generateActivities, rebuildCounters } from '../generate.ts';
 
@@ -49,10 +49,13 @@ describe('mediation: statistics', () => {
     assert.equal(themes.rows.find((r) => r.key === 'bureautique')!.value, 12);
     const region = await statistics(t.db, 'region', ['28'], period);
     assert.equal(region.totals.accompaniments, 21);
-    const pub = await statistics(t.db, 'departement', ['27'], period, { public: true });
+    const pub = await publicStatistics(t.db, '28', 'departement', '27', year);
     assert.equal(pub.totals.accompaniments, null, 'two people in the Eure: hidden');
-    const pub76 = await statistics(t.db, 'departement', ['76'], period, { public: true });
-    assert.equal(pub76.breakdowns.find((b) => b.metric === 'gender')!.rows.find((r) => r.key === 'm')!.value, 5);
+    const pub76 = await publicStatistics(t.db, '28', 'departement', '76', year);
+    assert.equal(pub76.totals.accompaniments, null, 'the région (21) minus the Seine-Maritime (19) would give the Eure (2): hidden too');
+    // The région's 2 people of unknown gender are hidden, so is its smallest other gender (5 men),
+    // and so the Seine-Maritime's 5 men (the région minus the Eure's 0) and then its women.
+    assert.equal(pub76.breakdowns.find((b) => b.metric === 'gender')!.rows.find((r) => r.key === 'm')!.value, null);
   });
 
   test('pages: the mediator sees theirs; territory pages for staff in scope; public page hides small counts', async () => {
@@ -76,7 +79,7 @@ describe('mediation: statistics', () => {
     assert.equal((await sb.get(`/mediation/statistiques/territoire/departement/76?annee=20x5`)).status, 400);
     const pub = await t.app.inject({ method: 'GET', url: `/statistiques/mediation/departement/27?annee=${year}` });
     assert.equal(pub.statusCode, 200);
-    assert.match(pub.body, /moins de 5/);
+    assert.match(pub.body, /non diffusé/);
     assert.doesNotMatch(pub.body, /<strong>2<\/strong>/);
     assert.equal((await t.app.inject({ method: 'GET', url: '/statistiques/mediation/departement/__proto__' })).statusCode, 404);
   });
