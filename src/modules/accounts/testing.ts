@@ -54,6 +54,12 @@ export class Browser {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   }
 
+  /** GET a download: the raw bytes (an XLSX workbook…) with the status and headers. */
+  async download(url: string): Promise<{ status: number; headers: Record<string, unknown>; bytes: Buffer }> {
+    const res = await this.app.inject({ method: 'GET', url, remoteAddress: this.ip, headers: { cookie: this.cookieHeader(), 'user-agent': 'test-browser' } });
+    return { status: res.statusCode, headers: res.headers, bytes: res.rawPayload };
+  }
+
   async get(url: string, headers: Record<string, string> = {}): Promise<Res> {
     const res = await this.app.inject({ method: 'GET', url, remoteAddress: this.ip, headers: { accept: 'text/html', cookie: this.cookieHeader(), 'user-agent': 'test-browser', ...headers } });
     this.absorb(res);

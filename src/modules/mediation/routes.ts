@@ -20,6 +20,7 @@ import * as service from './service.ts';
 import { listActivities } from './store.ts';
 import { parsePublicYear, publicStatistics } from './stats.ts';
 import { catalogue } from './training.ts';
+import { XLSX_TYPE, openDataWorkbook } from './xlsx.ts';
 
 const tags = ['mediation'];
 export const API_SCOPES = ['activities:read', 'activities:write'] as const;
@@ -162,6 +163,15 @@ export function registerRoutes(app: App, ctx: AppContext) {
       const rows = await openDataRows(ctx.db, req.query.year);
       const csv = ['territory_level,territory_code,month,figure,key,value', ...rows.map((r) => [r.territory_level, r.territory_code, r.month, r.figure, r.key, r.value ?? ''].join(','))].join('\n') + '\n';
       return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="mediation-numerique.csv"').header('cache-control', 'public, max-age=600').send(csv);
+    },
+  );
+
+  app.get(
+    '/api/v1/mediation/open-data.xlsx',
+    { schema: { tags, summary: 'Open data as an XLSX workbook (same rows and columns as the CSV; empty value = hidden)', querystring: z.object({ year: z.string().regex(/^\d{4}$/).optional() }) } },
+    async (req, reply) => {
+      const book = await openDataWorkbook(await openDataRows(ctx.db, req.query.year));
+      return reply.type(XLSX_TYPE).header('content-disposition', 'attachment; filename="mediation-numerique.xlsx"').header('cache-control', 'public, max-age=600').send(book);
     },
   );
 

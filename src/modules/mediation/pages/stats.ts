@@ -17,6 +17,31 @@ import * as service from '../service.ts';
 import { parsePeriod, parsePublicYear, publicStatistics, statistics, type Breakdown, type Stats, type StatsScope } from '../stats.ts';
 import { publicRegionOf } from '../disclosure.ts';
 import { csrfOf, me, renderFrame, send } from './ui.ts';
+import { XLSX_TYPE, statsCsv, statsWorkbook } from '../xlsx.ts';
+import type { FastifyReply } from 'fastify';
+
+/** `?format=xlsx|csv` downloads the page's figures; true when it answered. */
+async function download(reply: FastifyReply, q: Record<string, unknown>, title: string, s: Stats, name: string): Promise<boolean> {
+  if (q.format === undefined || q.format === '') return false;
+  const file = `${name.replace(/[^a-z0-9-]+/gi, '-').slice(0, 80)}-${s.from}-${s.to}`;
+  if (q.format === 'xlsx') {
+    await reply.type(XLSX_TYPE).header('content-disposition', `attachment; filename="${file}.xlsx"`).send(await statsWorkbook(title, s));
+    return true;
+  }
+  if (q.format === 'csv') {
+    await reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${file}.csv"`).send(statsCsv(s));
+    return true;
+  }
+  throw new UserError('Format de téléchargement : xlsx ou csv.', 400, 'format');
+}
+
+/** Links to the page's figures as XLSX and CSV (same query, plus format). */
+function downloads(path: string, q: Record<string, unknown>): Raw {
+  const params = new URLSearchParams();
+  for (const k of ['vue', 'id', 'annee', 'du', 'au']) if (typeof q[k] === 'string' && q[k]) params.set(k, q[k] as string);
+  const link = (f: string) => { const p = new URLSearchParams(params); p.set('format', f); return `${path}?${p.toString()}`; };
+  return html`<p class="no-print">Télécharger ces chiffres : <a href="${link('xlsx')}" download>tableur XLSX</a> · <a href="${link('csv')}" download>CSV</a></p>`;
+}
 
 /** A hidden figure reads the same whether it is small or hides a small one (« non diffusé »). */
 const fmt = (n: number | null) => (n === null ? 'non diffusé' : n.toLocaleString('fr-FR'));
@@ -125,11 +150,12 @@ export function registerStatsPages(app: App, ctx: AppContext) {
       title = `Statistiques du lieu ${p?.nom ?? ''}`;
     } else if (vue !== 'moi') throw new UserError('Vue inconnue : moi, equipe ou lieu.', 400, 'vue');
     const s = await statistics(ctx.db, scope, ids, period);
+    if (await download(reply, q, title, s, scope === 'mediator' ? 'mes-statistiques' : `statistiques-${scope}`)) return reply;
     const places = await getPlacesByUids(ctx.db, profile.placeUids);
     const views = html`<p class="no-print">Voir : <a href="/mediation/statistiques">mes activités</a>${profile.teamId ? html` · <a href="/mediation/statistiques?vue=equipe&amp;id=${profile.teamId}">mon équipe</a>` : ''}
 ${coordinated.filter((t) => t.id !== profile.teamId).map((t) => html` · <a href="/mediation/statistiques?vue=equipe&amp;id=${t.id}">${t.name}</a>`)}
 ${places.map((p) => html` · <a href="/mediation/statistiques?vue=lieu&amp;id=${p.uid}">${p.nom}</a>`)}</p>`;
-    const body = html`<h1>${title}</h1>${views}${renderStats(s, periodForm('/mediation/statistiques', q, vue === 'moi' ? {} : { vue, id: ids[0]! }))}`;
+    const body = html`<h1>${title}</h1>${views}${downloads('/mediation/statistiques', q)}${renderStats(s, periodForm('/mediation/statistiques', q, vue === 'moi' ? {} : { vue, id: ids[0]! }))}`;
     return send(reply, 200, renderFrame(ctx.config.theme, { title, user, csrf: csrfOf(reply), body }));
   });
 
@@ -149,7 +175,8 @@ ${places.map((p) => html` · <a href="/mediation/statistiques?vue=lieu&amp;id=${
     const q = req.query as Record<string, unknown>;
     const s = await statistics(ctx.db, t.level as StatsScope, [t.code], parsePeriod(q));
     const title = `Médiation numérique : ${t.name}`;
-    const body = html`<h1>${title}</h1>${t.level === 'commune' ? '' : html`<p class="no-print"><a href="/statistiques/mediation/${t.level}/${t.code}">Version publique (lien partageable)</a></p>`}${renderStats(s, periodForm(`/mediation/statistiques/territoire/${t.level}/${t.code}`, q))}`;
+    if (await download(reply, q, title, s, `mediation-${t.level}-${t.code}`)) return reply;
+    const body = html`<h1>${title}</h1>${t.level === 'commune' ? '' : html`<p class="no-print"><a href="/statistiques/mediation/${t.level}/${t.code}">Version publique (lien partageable)</a></p>`}${downloads(`/mediation/statistiques/territoire/${t.level}/${t.code}`, q)}${renderStats(s, periodForm(`/mediation/statistiques/territoire/${t.level}/${t.code}`, q))}`;
     return send(reply, 200, renderFrame(ctx.config.theme, { title, user, csrf: csrfOf(reply), body }));
   });
 
@@ -162,8 +189,9 @@ ${places.map((p) => html` · <a href="/mediation/statistiques?vue=lieu&amp;id=${
     const year = parsePublicYear(q);
     const s = await publicStatistics(ctx.db, t.region, t.level, t.code, year);
     const title = `Médiation numérique : ${t.name}`;
-    const body = html`<h1>${title}</h1>${renderStats(s, yearForm(`/statistiques/mediation/${t.level}/${t.code}`, year))}
-<p>Données ouvertes : <a href="/api/v1/mediation/open-data.csv">CSV</a>, <a href="/api/v1/mediation/open-data.json">JSON</a>.</p>`;
+    if (await download(reply, q, title, s, `mediation-${t.level}-${t.code}`)) return reply;
+    const body = html`<h1>${title}</h1>${downloads(`/statistiques/mediation/${t.level}/${t.code}`, { annee: year })}${renderStats(s, yearForm(`/statistiques/mediation/${t.level}/${t.code}`, year))}
+<p>Données ouvertes : <a href="/api/v1/mediation/open-data.csv">CSV</a>, <a href="/api/v1/mediation/open-data.xlsx">XLSX</a>, <a href="/api/v1/mediation/open-data.json">JSON</a>.</p>`;
     return reply.type('text/html; charset=utf-8').header('cache-control', 'public, max-age=300').send(layout({ title, theme: ctx.config.theme, body, head: raw('<style>table.data{border-collapse:collapse;width:100%}table.data th,table.data td{border-bottom:1px solid #ccc;padding:.3rem;text-align:left}.n{text-align:right}.figures{display:flex;flex-wrap:wrap;gap:.75rem;list-style:none;padding:0}.figures li{border:1px solid #bbb;padding:.6rem .9rem}.figures strong{display:block;font-size:1.5em}.chart svg{max-width:100%;height:auto}@media print{nav,footer,.no-print{display:none!important}}</style>') }));
   });
 }
