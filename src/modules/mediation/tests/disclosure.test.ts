@@ -170,4 +170,18 @@ describe('mediation: statistical disclosure control', () => {
     assert.match(page.body, /<strong>19<\/strong> accompagnements/);
     assert.deepEqual(await snapshot(t.db), before);
   });
+
+  test('the open-data page lists the mediation datasets, all years and year by year, in CSV, XLSX and JSON', async () => {
+    const page = await t.app.inject({ method: 'GET', url: '/donnees' });
+    assert.equal(page.statusCode, 200);
+    assert.match(page.body, /<h2 id="mediation-numerique">Médiation numérique et formations<\/h2>/);
+    assert.match(page.body, /tout nombre inférieur à 5 est masqué, ainsi que les nombres qui permettraient de le retrouver par soustraction/);
+    for (const f of ['csv', 'xlsx', 'json']) {
+      assert.match(page.body, new RegExp(`href="/api/v1/mediation/open-data\\.${f}"`));
+      assert.match(page.body, new RegExp(`href="/api/v1/mediation/open-data\\.${f}\\?year=${year}"`));
+    }
+    const csv = await t.app.inject({ method: 'GET', url: `/api/v1/mediation/open-data.csv?year=${year}` });
+    assert.equal(csv.statusCode, 200);
+    assert.match(csv.body, /^territory_level,territory_code,month,figure,key,value\n/);
+  });
 });
