@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ModuleManifest } from '../../platform/module.ts';
+import type { AppContext, ModuleManifest } from '../../platform/module.ts';
 import type { App } from '../../platform/http/server.ts';
 import { Mailer } from './mail.ts';
 import { attachRuntime } from './http.ts';
@@ -82,6 +82,18 @@ export async function revokeRoleFromRequest(req: FastifyRequest, actorId: string
 export async function usersWithGrantFromRequest(req: FastifyRequest, role: Role, scopeKind: ScopeKind, scopeId: string) {
   return service.usersWithGrant(runtimeOf(req).db, role, scopeKind, scopeId);
 }
+const mailers = new WeakMap<object, Mailer>();
+/**
+ * Sends an e-mail through the platform's mailer outside a request (jobs, other modules' services).
+ * With `background`, SMTP delivery is not awaited (failures go to the log), so an answer takes no
+ * longer whatever the mail says.
+ */
+export async function sendMail(ctx: Pick<AppContext, 'db' | 'config'> & Partial<Pick<AppContext, 'log'>>, mail: Mail, o: { background?: boolean } = {}): Promise<void> {
+  let mailer = mailers.get(ctx.db);
+  if (!mailer) mailers.set(ctx.db, (mailer = new Mailer(ctx.db, ctx.config)));
+  return mailer.send(mail, { background: o.background, onError: (err) => ctx.log?.error({ err, subject: mail.subject }, 'mail delivery failed') });
+}
+
 /** Sends an e-mail through the platform's mailer (SMTP; the development outbox outside production). */
 export async function sendMailFromRequest(req: FastifyRequest, mail: Mail): Promise<void> {
   return runtimeOf(req).mailer.send(mail);

@@ -54,6 +54,12 @@ export class Browser {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   }
 
+  /** GET a download: the raw bytes (an XLSX workbook…) with the status and headers. */
+  async download(url: string): Promise<{ status: number; headers: Record<string, unknown>; bytes: Buffer }> {
+    const res = await this.app.inject({ method: 'GET', url, remoteAddress: this.ip, headers: { cookie: this.cookieHeader(), 'user-agent': 'test-browser' } });
+    return { status: res.statusCode, headers: res.headers, bytes: res.rawPayload };
+  }
+
   async get(url: string, headers: Record<string, string> = {}): Promise<Res> {
     const res = await this.app.inject({ method: 'GET', url, remoteAddress: this.ip, headers: { accept: 'text/html', cookie: this.cookieHeader(), 'user-agent': 'test-browser', ...headers } });
     this.absorb(res);
@@ -61,8 +67,10 @@ export class Browser {
   }
 
   /** Posts a form with the CSRF token of the last page (unless csrf: false). */
-  async post(url: string, form: Record<string, string>, o: { csrf?: boolean; headers?: Record<string, string> } = {}): Promise<Res> {
-    const body = new URLSearchParams({ ...(o.csrf === false || !this.csrf ? {} : { _csrf: this.csrf }), ...form }).toString();
+  async post(url: string, form: Record<string, string | string[]>, o: { csrf?: boolean; headers?: Record<string, string> } = {}): Promise<Res> {
+    // A field given as an array is sent once per value (ticked checkboxes).
+    const pairs = Object.entries({ ...(o.csrf === false || !this.csrf ? {} : { _csrf: this.csrf }), ...form }).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, v]]));
+    const body = new URLSearchParams(pairs).toString();
     const res = await this.app.inject({
       method: 'POST',
       url,

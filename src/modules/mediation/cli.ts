@@ -1,14 +1,16 @@
-/** `maillage mediation <purge|import|api-client>` */
+/** `maillage mediation <purge|remind|recount|import|api-client>` */
 import fs from 'node:fs';
 import type { CliCommand } from '../../platform/module.ts';
 import { findUserByEmail } from '../accounts/index.ts';
 import { purgeExpired } from './service.ts';
+import { sendReminders } from './training.ts';
 import { rebuildCounters } from './generate.ts';
 import { importActivities } from './imports.ts';
 import { API_SCOPES, createApiClient } from './routes.ts';
 
 const USAGE = `mediation recount                                          rebuild the statistics counters from the activity tables (after a bulk load)
 mediation purge                                            delete followed beneficiaries past the retention period
+mediation remind                                           e-mail a reminder to learners whose session starts within 2 days (once each)
 mediation import FILE --format cnfs|coop --mediator EMAIL       import past activity records (CSV) for a mediator
 mediation api-client NAME --mediator EMAIL --scope ${API_SCOPES.join(',')}   create an API client (prints its token once)`;
 
@@ -25,6 +27,11 @@ export const mediationCommand: CliCommand = {
     if (sub === 'purge') {
       const n = await purgeExpired(ctx);
       ctx.out(`${n} followed beneficiar${n === 1 ? 'y' : 'ies'} deleted (retention ${ctx.config.mediationRetentionMonths} months).`);
+      return 0;
+    }
+    if (sub === 'remind') {
+      const n = await sendReminders(ctx);
+      ctx.out(`${n} reminder${n === 1 ? '' : 's'} sent.`);
       return 0;
     }
     if (sub === 'recount') {

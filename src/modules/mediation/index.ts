@@ -15,11 +15,14 @@ import { registerTrainingPages } from './pages/training.ts';
 import { registerRoutes } from './routes.ts';
 import { mediationCommand } from './cli.ts';
 import { purgeExpired } from './service.ts';
+import { sendReminders } from './training.ts';
 import { seedMediationDemo } from './demo.ts';
 import { registerRoadmapContributions } from './roadmap.ts';
+import { registerMediationOpenData } from './opendata.ts';
 
-// Live indicators offered to the roadmap module.
+// Live indicators offered to the roadmap module; datasets on the open-data page.
 registerRoadmapContributions();
+registerMediationOpenData();
 
 export {
   DIGITAL_THEMES,
@@ -38,8 +41,8 @@ export { mediationIndicators, type MediationIndicator, type IndicatorValue } fro
 export { recordActivity, purgeExpired } from './service.ts';
 export { importActivities, type ImportReport } from './imports.ts';
 export { openDataRows } from './routes.ts';
-export { verifyCertificate, catalogue as trainingCatalogue } from './training.ts';
-export { statistics, parsePeriod, type Stats, type StatsScope } from './stats.ts';
+export { verifyCertificate, catalogue as trainingCatalogue, sendReminders } from './training.ts';
+export { statistics, publicStatistics, parsePeriod, type Stats, type StatsScope } from './stats.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DAY_MS = 24 * 3600 * 1000;
@@ -50,11 +53,13 @@ export const mediationModule: ModuleManifest = {
   async register(app, ctx) {
     const jobs = createJobs({ db: ctx.db, log: ctx.log });
     await jobs.register('mediation.retention', async () => ({ deleted: await purgeExpired(ctx) }), { concurrency: 1 });
+    await jobs.register('mediation.training.reminders', async () => ({ sent: await sendReminders(ctx) }), { concurrency: 1 });
     let timer: NodeJS.Timeout | null = null;
     // The retention job runs once a day in the serving process (one per day: singleton key).
     const schedule = async () => {
       const day = new Date().toISOString().slice(0, 10);
       await jobs.send('mediation.retention', {}, { singletonKey: `retention-${day}` }).catch((err: Error) => ctx.log.debug({ err }, 'mediation: retention already queued today'));
+      await jobs.send('mediation.training.reminders', {}, { singletonKey: `reminders-${day}` }).catch((err: Error) => ctx.log.debug({ err }, 'mediation: reminders already queued today'));
     };
     app.addHook('onListen', async () => {
       await jobs.start();

@@ -13,12 +13,14 @@ import type { AppContext } from '../../platform/module.ts';
 import type { Queryable } from '../../platform/db/index.ts';
 import { recordAudit } from '../../platform/audit/index.ts';
 import { UserError } from '../../platform/http/errors.ts';
-import { resolveTerritory } from '../territories/index.ts';
-import { SMALL_COUNT, ValidationFailed, publicCount } from './model.ts';
+import { listRegions } from '../territories/index.ts';
+import { SMALL_COUNT, ValidationFailed } from './model.ts';
+import { publicCube, publicRegionOf } from './disclosure.ts';
 import * as service from './service.ts';
 import { listActivities } from './store.ts';
-import { parsePeriod, statistics, type StatsScope } from './stats.ts';
+import { parsePublicYear, publicStatistics } from './stats.ts';
 import { catalogue } from './training.ts';
+import { XLSX_TYPE, openDataWorkbook } from './xlsx.ts';
 
 const tags = ['mediation'];
 export const API_SCOPES = ['activities:read', 'activities:write'] as const;
@@ -50,16 +52,31 @@ async function clientOf(db: Queryable, req: FastifyRequest, scope: ApiScope): Pr
 
 const territoryQuery = z.string().max(30).describe('region:28, departement:76 or commune:76540');
 
-/** Open-data rows: one per territory (région, département) × month × figure, small counts hidden. */
+/**
+ * Open-data rows: one per territory (région, département) × month × figure × key with something in
+ * it, read from the protected cubes (disclosure.ts): small counts and the counts that would give
+ * them away by subtraction are null.
+ */
 export async function openDataRows(db: Queryable, year?: string) {
-  const { rows } = await db.query<{ scope: string; scope_id: string; month: string; metric: string; key: string; value: number }>(
-    `SELECT scope, scope_id, to_char(month, 'YYYY-MM') AS month, metric, key, value FROM mediation.stat_counter
-      WHERE scope IN ('region', 'departement') AND metric IN ('activities', 'accompaniments', 'theme', 'admin_theme', 'place_kind', 'gender', 'age', 'status', 'training_completed', 'training_registrations')
-      ${year ? `AND month >= $1::date AND month < ($1::date + interval '1 year')` : ''}
-      ORDER BY scope, scope_id, month, metric, key`,
+  const { rows } = await db.query<{ region: string; year: string }>(
+    `SELECT DISTINCT scope_id AS region, to_char(month, 'YYYY') AS year FROM mediation.stat_counter
+      WHERE scope = 'region' AND value <> 0 ${year ? `AND month >= $1::date AND month < ($1::date + interval '1 year')` : ''}
+      ORDER BY 1, 2`,
     year ? [`${year}-01-01`] : [],
   );
-  return rows.map((r) => ({ territory_level: r.scope, territory_code: r.scope_id, month: r.month, figure: r.metric, key: r.key, value: publicCount(Number(r.value)) }));
+  const order = new Map((await listRegions(db)).map((r, i) => [r.code, i]));
+  rows.sort((a, b) => (order.get(a.region) ?? 999) - (order.get(b.region) ?? 999) || a.year.localeCompare(b.year));
+  const out: { territory_level: string; territory_code: string; month: string; figure: string; key: string; value: number | null }[] = [];
+  for (const r of rows) {
+    const cube = await publicCube(db, r.region, r.year);
+    for (const c of cube.cells()) {
+      if (c.period.length !== 7 || c.key === '*') continue;
+      const [level, code] = c.territory.split(':') as [string, string];
+      out.push({ territory_level: level, territory_code: code, month: c.period, figure: c.figure, key: c.key, value: c.value });
+    }
+  }
+  const rank = (l: string) => (l === 'region' ? 0 : 1);
+  return out.sort((a, b) => rank(a.territory_level) - rank(b.territory_level) || a.territory_code.localeCompare(b.territory_code) || a.month.localeCompare(b.month) || a.figure.localeCompare(b.figure) || a.key.localeCompare(b.key));
 }
 
 const OpenDataRow = z.object({
@@ -68,7 +85,7 @@ const OpenDataRow = z.object({
   month: z.string().describe('YYYY-MM'),
   figure: z.string().describe('activities, accompaniments, theme, admin_theme, place_kind, gender, age, status, training_completed, training_registrations'),
   key: z.string().describe('kind of activity, theme id, band…'),
-  value: z.number().int().nullable().describe(`null when below ${SMALL_COUNT} (hidden)`),
+  value: z.number().int().nullable().describe(`null when hidden: below ${SMALL_COUNT}, or hidden so that a small count cannot be recovered by subtraction`),
 });
 
 const ActivityOut = z.object({
@@ -115,17 +132,19 @@ export function registerRoutes(app: App, ctx: AppContext) {
     {
       schema: {
         tags,
-        summary: `Public statistics of a territory over a period (counts below ${SMALL_COUNT} are null)`,
-        querystring: z.object({ territory: territoryQuery, year: z.string().max(4).optional(), from: z.string().max(7).optional(), to: z.string().max(7).optional() }),
+        summary: `Public statistics of a région or département for a calendar year (counts below ${SMALL_COUNT}, and counts that would reveal them by subtraction, are null)`,
+        querystring: z.object({ territory: territoryQuery, year: z.string().max(4).optional(), from: z.string().max(7).optional().describe('refused: public figures are per calendar year'), to: z.string().max(7).optional().describe('refused') }),
       },
     },
     async (req) => {
       const q = req.query;
-      const m = /^(region|departement|commune):([0-9AB]{2,5})$/.exec(q.territory);
-      const t = m ? await resolveTerritory(ctx.db, q.territory) : null;
-      if (!t) throw new UserError('Territoire inconnu : region:CODE, departement:CODE ou commune:CODE.', 400, 'territory');
-      const period = parsePeriod({ annee: q.year, du: q.from, au: q.to });
-      return { territory: { level: t.level, code: t.code, name: t.name }, ...(await statistics(ctx.db, t.level as StatsScope, [t.code], period, { public: true })) };
+      const m = /^(region|departement):([0-9AB]{2,3})$/.exec(q.territory);
+      const t = m ? await publicRegionOf(ctx.db, m[1]!, m[2]!) : null;
+      if (!t) throw new UserError('Territoire inconnu : region:CODE ou departement:CODE (les chiffres publics ne descendent pas aux communes).', 400, 'territory');
+      if (q.from !== undefined || q.to !== undefined) throw new UserError('Les chiffres publics sont publiés par année civile : indiquez year (par exemple 2025).', 400, q.from !== undefined ? 'from' : 'to');
+      if (q.year !== undefined && !/^(19|20)\d{2}$/.test(q.year)) throw new UserError('L’année a quatre chiffres (par exemple 2025).', 400, 'year');
+      const year = q.year ?? parsePublicYear({});
+      return { territory: { level: t.level, code: t.code, name: t.name }, ...(await publicStatistics(ctx.db, t.region, t.level, t.code, year)) };
     },
   );
 
@@ -144,6 +163,15 @@ export function registerRoutes(app: App, ctx: AppContext) {
       const rows = await openDataRows(ctx.db, req.query.year);
       const csv = ['territory_level,territory_code,month,figure,key,value', ...rows.map((r) => [r.territory_level, r.territory_code, r.month, r.figure, r.key, r.value ?? ''].join(','))].join('\n') + '\n';
       return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="mediation-numerique.csv"').header('cache-control', 'public, max-age=600').send(csv);
+    },
+  );
+
+  app.get(
+    '/api/v1/mediation/open-data.xlsx',
+    { schema: { tags, summary: 'Open data as an XLSX workbook (same rows and columns as the CSV; empty value = hidden)', querystring: z.object({ year: z.string().regex(/^\d{4}$/).optional() }) } },
+    async (req, reply) => {
+      const book = await openDataWorkbook(await openDataRows(ctx.db, req.query.year));
+      return reply.type(XLSX_TYPE).header('content-disposition', 'attachment; filename="mediation-numerique.xlsx"').header('cache-control', 'public, max-age=600').send(book);
     },
   );
 

@@ -6,9 +6,10 @@
 import type { Queryable } from '../../platform/db/index.ts';
 import { UserError } from '../../platform/http/errors.ts';
 import {
-  ACTIVITY_KINDS, ADMIN_PROCEDURES, AGE_BANDS, AUTONOMY, DIGITAL_THEMES, EQUIPMENT, GENDERS, ORIENTATION, PLACE_KINDS, STATUSES, publicCount,
+  ACTIVITY_KINDS, ADMIN_PROCEDURES, AGE_BANDS, AUTONOMY, DIGITAL_THEMES, EQUIPMENT, GENDERS, ORIENTATION, PLACE_KINDS, STATUSES,
 } from './model.ts';
 import { readCounters } from './store.ts';
+import { publicCube } from './disclosure.ts';
 
 export type StatsScope = 'all' | 'region' | 'departement' | 'commune' | 'place' | 'mediator' | 'team';
 
@@ -76,10 +77,10 @@ function monthsBetween(from: string, to: string): string[] {
   return out;
 }
 
-/** Figures of one or several ids of a scope over a period. `public` hides every count below 5. */
-export async function statistics(db: Queryable, scope: StatsScope, ids: string[], period: { from: string; to: string }, o: { public?: boolean } = {}): Promise<Stats> {
+/** Figures of one or several ids of a scope over a period, for staff and mediators (not public: see publicStatistics). */
+export async function statistics(db: Queryable, scope: StatsScope, ids: string[], period: { from: string; to: string }): Promise<Stats> {
   const rows = ids.length ? await readCounters(db, scope, ids, `${period.from}-01`, `${period.to}-01`) : [];
-  const shown = (n: number) => (o.public ? publicCount(n) : n);
+  const shown = (n: number): number | null => n;
   const sum = (metric: string, key?: string) => rows.filter((r) => r.metric === metric && (key === undefined || r.key === key)).reduce((s, r) => s + r.value, 0);
   const months = monthsBetween(period.from, period.to).map((m) => {
     const at = rows.filter((r) => r.month.startsWith(m));
@@ -108,8 +109,55 @@ export async function statistics(db: Queryable, scope: StatsScope, ids: string[]
     },
     months,
     breakdowns,
-    hidden: !!o.public,
+    hidden: false,
   };
 }
 
 export const KIND_LABELS = ACTIVITY_KINDS;
+
+/** The public year: "annee" only (periods of months could be differenced); defaults to this year. */
+export function parsePublicYear(q: { annee?: unknown; du?: unknown; au?: unknown }, now = new Date()): string {
+  if ((typeof q.du === 'string' && q.du) || (typeof q.au === 'string' && q.au)) {
+    throw new UserError('Les chiffres publics sont publiés par année civile : indiquez une année (par exemple 2025).', 400, typeof q.du === 'string' && q.du ? 'du' : 'au');
+  }
+  return parsePeriod({ annee: typeof q.annee === 'string' && q.annee ? q.annee : String(now.getFullYear()) }).from.slice(0, 4);
+}
+
+/**
+ * Public figures of a région or a département for a calendar year, read from the protected cube
+ * of its région (disclosure.ts): small counts and the counts that would give them away by
+ * subtraction are null.
+ */
+export async function publicStatistics(db: Queryable, region: string, level: 'region' | 'departement', code: string, year: string): Promise<Stats> {
+  const cube = await publicCube(db, region, year);
+  const t = `${level}:${code}`;
+  const v = (period: string, metric: string, key: string) => cube.value(t, period, metric, key);
+  const breakdowns = BREAKDOWNS.map(([metric, title, dict, unit]) => {
+    const keys = new Set(Object.keys(dict));
+    for (const c of cube.cells()) if (c.territory === t && c.period === year && c.figure === metric) keys.add(c.key);
+    return {
+      metric,
+      title,
+      unit,
+      rows: [...keys].map((key) => ({ key, label: dict[key] ?? (metric === 'duration' ? `${key} min` : key), value: v(year, metric, key) })).filter((r) => r.value !== 0),
+    };
+  });
+  const activities = v(year, 'activities', '*');
+  const minutes = activities === null ? 0 : (await readCounters(db, level, [code], `${year}-01-01`, `${year}-12-01`, ['minutes'])).reduce((s, r) => s + r.value, 0);
+  return {
+    from: `${year}-01`,
+    to: `${year}-12`,
+    totals: {
+      activities,
+      individual: v(year, 'activities', 'individual'),
+      collective: v(year, 'activities', 'collective'),
+      accompaniments: v(year, 'accompaniments', '*'),
+      followed: v(year, 'followed', '*'),
+      // Hours are not a count of people: published whenever the number of activities is.
+      hours: activities === null ? null : Math.round(minutes / 60),
+    },
+    months: monthsBetween(`${year}-01`, `${year}-12`).map((m) => ({ month: m, activities: v(m, 'activities', '*'), accompaniments: v(m, 'accompaniments', '*') })),
+    breakdowns,
+    hidden: true,
+  };
+}

@@ -13,6 +13,7 @@ import { getCommune } from '../territories/index.ts';
 import { CRCN_COMPETENCES, ValidationFailed, aliasKey, delimiterOf, isIsoDate, type FieldError } from './model.ts';
 import { applyCounters } from './store.ts';
 import { isUuid, type Ctx } from './service.ts';
+import { sendMail } from '../accounts/index.ts';
 
 export const AUDIENCES = { all: 'Tout public', job_seekers: 'Demandeurs d’emploi', seniors: 'Seniors', young: 'Jeunes (16–25 ans)', professionals: 'Professionnels' } as const;
 export const LEARNER_STATUSES = { resident: 'Habitant', job_seeker: 'Demandeur d’emploi', employed: 'Salarié', student: 'Étudiant', retired: 'Retraité' } as const;
@@ -221,7 +222,82 @@ export async function register(ctx: Ctx, sessionId: string, raw: Record<string, 
   });
   // The position once committed (the list's order is `seq`; concurrent registrations may commit later).
   if (result.status === 'waiting' && result.created) result.position = await positionOf(ctx.db, result.registrationId);
+  // What happened goes to the address typed, never to the screen: whoever types someone else's
+  // address learns nothing of their registrations (the page says the same in every case).
+  await sendMail(ctx, await registrationMail(ctx, sessionId, l.email, l.name, result), { background: true });
   return result;
+}
+
+interface SessionInfo {
+  title: string;
+  provider: string;
+  startsOn: string;
+  endsOn: string;
+  place: string | null;
+}
+
+async function sessionInfo(ctx: Ctx, sessionId: string): Promise<SessionInfo> {
+  const { rows } = await ctx.db.query<{ title: string; provider: string; starts_on: string; ends_on: string; place_uid: string | null }>(
+    `SELECT p.title, pr.name AS provider, s.starts_on::text AS starts_on, s.ends_on::text AS ends_on, s.place_uid
+       FROM mediation.training_session s JOIN mediation.training_path p ON p.id = s.path_id JOIN mediation.training_provider pr ON pr.id = p.provider_id
+      WHERE s.id = $1`,
+    [sessionId],
+  );
+  const r = rows[0]!;
+  const place = r.place_uid ? await getPlace(ctx.db, r.place_uid) : null;
+  return { title: r.title, provider: r.provider, startsOn: r.starts_on, endsOn: r.ends_on, place: place ? `${place.nom}, ${place.adresse ?? ''} ${place.code_postal} ${place.commune}`.replace(/\s+/g, ' ').trim() : null };
+}
+
+const frDate = (iso: string) => new Date(`${iso}T12:00:00Z`).toLocaleDateString('fr-FR', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+const when = (s: SessionInfo) => (s.startsOn === s.endsOn ? `le ${frDate(s.startsOn)}` : `du ${frDate(s.startsOn)} au ${frDate(s.endsOn)}`);
+const FOOTER = '\n\nSi vous n’avez pas demandé cette inscription, ignorez ce message ou écrivez à l’organisme de formation pour l’annuler.';
+
+/** The registration e-mail: confirmed, waiting (position) or already registered; the private link when new. */
+async function registrationMail(ctx: Ctx, sessionId: string, email: string, name: string, r: RegistrationResult): Promise<{ to: string; subject: string; text: string }> {
+  const s = await sessionInfo(ctx, sessionId);
+  const about = `« ${s.title} » (${s.provider}), ${when(s)}${s.place ? `, à ${s.place}` : ''}`;
+  const state = !r.created
+    ? `Une nouvelle demande d’inscription à la formation ${about} a été faite avec votre adresse. Vous y étiez déjà ${r.status === 'confirmed' ? 'inscrit·e : votre place est réservée' : r.status === 'waiting' ? `sur la liste d’attente (position ${r.position})` : r.status === 'completed' ? 'inscrit·e, et vous l’avez terminée' : 'inscrit·e, puis l’inscription a été annulée'} : rien n’a changé.`
+    : r.status === 'confirmed'
+      ? `Votre inscription à la formation ${about} est confirmée : une place vous est réservée.`
+      : `La formation ${about} est complète : vous êtes sur la liste d’attente, en position ${r.position}. Si une place se libère, elle vous est attribuée automatiquement et vous en êtes prévenu·e par e-mail.`;
+  const link = r.learnerToken
+    ? `\n\nVotre espace personnel, pour suivre vos parcours (gardez ce lien, il est privé) :\n${ctx.config.publicUrl}/formations/apprenant/${r.learnerToken}`
+    : '\n\nRetrouvez vos parcours avec le lien personnel reçu lors de votre première inscription.';
+  const subject = !r.created ? `Formation « ${s.title} » : vous étiez déjà inscrit·e` : r.status === 'confirmed' ? `Inscription confirmée : « ${s.title} »` : `Liste d’attente : « ${s.title} »`;
+  return { to: email, subject, text: `Bonjour ${name},\n\n${state}${link}${FOOTER}` };
+}
+
+/**
+ * Reminders: one e-mail per confirmed registration whose session starts within `days` days (and
+ * not yet started), sent once (`reminded_at` is set in the same transaction that picks the rows,
+ * so two runs at once never send twice). Returns the number sent.
+ */
+export async function sendReminders(ctx: Ctx, now = new Date(), days = 2): Promise<number> {
+  const today = now.toISOString().slice(0, 10);
+  const until = new Date(now.getTime() + days * 86400000).toISOString().slice(0, 10);
+  const due = await ctx.db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ id: string; session_id: string; name: string; email: string }>(
+      `SELECT r.id, r.session_id, l.name, l.email FROM mediation.registration r
+         JOIN mediation.training_session s ON s.id = r.session_id JOIN mediation.learner l ON l.id = r.learner_id
+        WHERE r.status = 'confirmed' AND r.reminded_at IS NULL AND s.starts_on BETWEEN $1::date AND $2::date
+        ORDER BY r.seq LIMIT 5000 FOR UPDATE OF r SKIP LOCKED`,
+      [today, until],
+    );
+    if (rows.length) await tx.query('UPDATE mediation.registration SET reminded_at = now() WHERE id = ANY($1::uuid[])', [rows.map((r) => r.id)]);
+    return rows;
+  });
+  const infos = new Map<string, SessionInfo>();
+  for (const r of due) {
+    let s = infos.get(r.session_id);
+    if (!s) infos.set(r.session_id, (s = await sessionInfo(ctx, r.session_id)));
+    await sendMail(ctx, {
+      to: r.email,
+      subject: `Rappel : formation « ${s.title} » ${when(s)}`,
+      text: `Bonjour ${r.name},\n\nPour rappel, votre formation « ${s.title} » (${s.provider}) commence ${when(s)}${s.place ? `, à ${s.place}` : ''}. Votre place est réservée.\n\nSi vous ne pouvez pas venir, prévenez l’organisme de formation : votre place ira à la personne suivante sur la liste d’attente.${FOOTER}`,
+    });
+  }
+  return due.length;
 }
 
 async function positionOf(tx: Queryable, registrationId: string): Promise<number> {
@@ -236,7 +312,7 @@ async function positionOf(tx: Queryable, registrationId: string): Promise<number
 /** Cancels a registration; a freed seat goes to the first person waiting (in the same transaction). */
 export async function cancelRegistration(ctx: Ctx, actorId: string | null, registrationId: string): Promise<{ promoted: string | null }> {
   if (!isUuid(registrationId)) throw new NotFoundError('Inscription introuvable.');
-  return ctx.db.transaction(async (tx) => {
+  const out = await ctx.db.transaction(async (tx) => {
     const r = (await tx.query<{ session_id: string }>('SELECT session_id FROM mediation.registration WHERE id = $1', [registrationId])).rows[0];
     if (!r) throw new NotFoundError('Inscription introuvable.');
     // The session row first, as registrations do: cancellations and registrations queue up on it.
@@ -255,8 +331,17 @@ export async function cancelRegistration(ctx: Ctx, actorId: string | null, regis
       if (!promoted) await tx.query('UPDATE mediation.training_session SET seats_taken = seats_taken - 1 WHERE id = $1', [r.session_id]);
     }
     await recordAudit(tx, { actorId, action: 'training.registration.cancel', objectType: 'mediation.registration', objectId: registrationId, meta: { promoted } });
-    return { promoted };
+    return { promoted, sessionId: r.session_id };
   });
+  // The person promoted from the waiting list is told by e-mail (after the commit).
+  if (out.promoted) {
+    const l = (await ctx.db.query<{ name: string; email: string }>('SELECT l.name, l.email FROM mediation.registration r JOIN mediation.learner l ON l.id = r.learner_id WHERE r.id = $1', [out.promoted])).rows[0];
+    if (l) {
+      const s = await sessionInfo(ctx, out.sessionId);
+      await sendMail(ctx, { to: l.email, subject: `Une place s’est libérée : « ${s.title} »`, text: `Bonjour ${l.name},\n\nUne place s’est libérée pour la formation « ${s.title} » (${s.provider}), ${when(s)}${s.place ? `, à ${s.place}` : ''} : elle vous est attribuée, votre inscription est confirmée.${FOOTER}` }, { background: true });
+    }
+  }
+  return { promoted: out.promoted };
 }
 
 export async function setAttendance(ctx: Ctx, actorId: string | null, registrationId: string, moduleId: string, present: boolean): Promise<void> {

@@ -8,7 +8,8 @@ import type { App } from '../../../platform/http/server.ts';
 import type { AppContext } from '../../../platform/module.ts';
 import { html, raw, type Raw } from '../../../platform/html/html.ts';
 import { requirePermission, type CurrentUser } from '../../accounts/index.ts';
-import { getPlacesByUids } from '../../places/index.ts';
+import { getPlacesByUids, searchPlaces } from '../../places/index.ts';
+import { UserError } from '../../../platform/http/errors.ts';
 import {
   ACTIVITY_KINDS, ADMIN_PROCEDURES, AGE_BANDS, AUTONOMY, DEMARCHES_THEME, DIGITAL_THEMES, DURATION_PRESETS, EQUIPMENT, GENDERS, ORIENTATION, PLACE_KINDS, STATUSES,
   WORKSHOP_LEVELS, ValidationFailed, todayIso, type FieldError,
@@ -16,7 +17,7 @@ import {
 import * as service from '../service.ts';
 import type { ActivityRow } from '../store.ts';
 import { csrfOf, errorSummary, fieldError, formBody, invalid, me, plural, renderFrame, selectOptions, send } from './ui.ts';
-import { RECORD_SCRIPT } from '../client/record.ts';
+import { PLACE_PICKER_SCRIPT, RECORD_SCRIPT } from '../client/record.ts';
 import { importActivities } from '../imports.ts';
 
 type Values = Record<string, unknown>;
@@ -221,28 +222,66 @@ ${r.refused.length ? html`<ul>${r.refused.slice(0, 200).map((x) => html`<li>Lign
     }
   });
 
-  const profilePage = async (req: FastifyRequest, reply: FastifyReply, status: number, error?: { field: string; message: string }, typed?: { employer: string; places: string }) => {
+  /** Places of the directory matching a name or a commune (the picker's search). */
+  const findPlaces = async (q: string) => {
+    const text = q.trim();
+    if (text.length < 2) return [];
+    if (text.length > 100 || /[\u0000-\u001f]/.test(text)) throw new UserError('La recherche fait de 2 à 100 caractères.', 400, 'lieu');
+    const r = await searchPlaces(ctx.db, { q: text, limit: 10 });
+    return r.items.map((h) => ({ uid: h.place.uid, nom: h.place.nom, commune: h.place.commune, codePostal: h.place.code_postal, adresse: h.place.adresse }));
+  };
+
+  const profilePage = async (req: FastifyRequest, reply: FastifyReply, status: number, error?: { field: string; message: string }, typed?: { employer: string; places: string[] }) => {
     const user = await me(req);
     const profile = await service.profileOf(ctx, user.id, user.displayName);
-    const places = await getPlacesByUids(ctx.db, profile.placeUids);
+    const q = req.query as Record<string, unknown>;
+    const search = typeof q.lieu === 'string' ? q.lieu : '';
+    let found: Awaited<ReturnType<typeof findPlaces>> = [];
     const errors = error ? [error] : [];
+    try {
+      found = await findPlaces(search);
+    } catch (e) {
+      const err = e as { field?: string | null; message: string };
+      if (!err.field) throw e;
+      errors.push({ field: 'lieu', message: err.message });
+      status = 400;
+    }
+    const chosenUids = typed?.places.filter((u) => service.isUuid(u)) ?? profile.placeUids;
+    const chosen = await getPlacesByUids(ctx.db, chosenUids);
+    const extra = found.filter((f) => !chosen.some((c) => c.uid === f.uid));
     const body = html`<h1>Mon profil de médiateur</h1>${errorSummary(errors)}
+<form class="med-form place-search" method="get" action="/mediation/profil" role="search">
+<div class="field"><label for="f-lieu">Chercher un lieu de l’annuaire (nom ou commune)</label>${fieldError(errors, 'lieu')}
+<span class="hint" id="f-lieu-hint">Tapez au moins deux caractères ; avec le clavier, les flèches parcourent les propositions et Entrée ajoute le lieu choisi.</span>
+<input type="search" id="f-lieu" name="lieu" maxlength="100" autocomplete="off" value="${search}" aria-describedby="f-lieu-hint" data-place-picker="/mediation/lieux/recherche" data-place-target="f-places"${invalid(errors, 'lieu')}>
+<button type="submit">Chercher</button></div></form>
 <form class="med-form" method="post" action="/mediation/profil"><input type="hidden" name="_csrf" value="${csrfOf(reply)}">
 <div class="field"><label for="f-employer">Employeur</label>${fieldError(errors, 'employer')}<input type="text" id="f-employer" name="employer" maxlength="200" value="${typed?.employer ?? profile.employer}"${invalid(errors, 'employer')}></div>
-<div class="field"><label for="f-places">Mes lieux (identifiants de l’annuaire, un par ligne)</label><span class="hint">L’identifiant figure sur la fiche du lieu dans l’annuaire.</span>${fieldError(errors, 'places')}
-<textarea id="f-places" name="places" rows="4"${invalid(errors, 'places')}>${typed?.places ?? profile.placeUids.join('\n')}</textarea></div>
-${places.length ? html`<ul>${places.map((p) => html`<li>${p.nom} — ${p.commune}</li>`)}</ul>` : ''}
+<fieldset id="f-places"><legend>Mes lieux</legend>${fieldError(errors, 'places')}
+${chosen.length || extra.length ? '' : html`<p class="hint" data-empty>Aucun lieu : cherchez-le ci-dessus par son nom ou sa commune.</p>`}
+<ul class="place-list">${chosen.map((p) => html`<li><label><input type="checkbox" name="places" value="${p.uid}" checked> ${p.nom} — ${p.commune}</label></li>`)}
+${extra.map((p) => html`<li><label><input type="checkbox" name="places" value="${p.uid}"> Ajouter : ${p.nom} — ${p.codePostal} ${p.commune}</label></li>`)}</ul>
+${search && !errors.length ? html`<p role="status">${found.length ? `${found.length === 1 ? '1 lieu trouvé' : `${found.length} lieux trouvés`} pour « ${search} » : cochez ceux où vous travaillez.` : `Aucun lieu de l’annuaire ne correspond à « ${search} ».`}</p>` : ''}
+<p class="hint">Décochez un lieu pour le retirer.</p></fieldset>
 <p><button type="submit">Enregistrer</button></p></form>`;
-    return send(reply, status, renderFrame(ctx.config.theme, { title: 'Mon profil de médiateur', user, csrf: csrfOf(reply), body }));
+    return send(reply, status, renderFrame(ctx.config.theme, { title: 'Mon profil de médiateur', user, csrf: csrfOf(reply), body, scripts: ['/mediation/assets/place-picker.js'] }));
   };
   app.get('/mediation/profil', guard, async (req, reply) => profilePage(req, reply, 200));
+  // The picker's suggestions (JSON): places of the directory by name or commune.
+  app.get('/mediation/lieux/recherche', guard, async (req, reply) => {
+    const q = (req.query as Record<string, unknown>).q;
+    const items = await findPlaces(typeof q === 'string' ? q : '');
+    return reply.header('cache-control', 'private, no-store').send({ items });
+  });
+  app.get('/mediation/assets/place-picker.js', async (_req, reply) => reply.type('application/javascript; charset=utf-8').header('cache-control', 'no-cache').send(PLACE_PICKER_SCRIPT));
   app.post('/mediation/profil', { ...guard, preValidation: app.csrfProtection }, async (req, reply) => {
     const user = await me(req);
     const f = formBody(req);
     const employer = typeof f.employer === 'string' ? f.employer : '';
-    const places = typeof f.places === 'string' ? f.places : '';
+    // Checked places (one value each); a single value may also hold several uids (one per line).
+    const places = (Array.isArray(f.places) ? (f.places as string[]) : typeof f.places === 'string' ? [f.places] : []).flatMap((p) => p.split(/[\s,;]+/)).filter(Boolean);
     try {
-      await service.updateProfile(ctx, user.id, user.displayName, { employer, placeUids: places.split(/[\s,;]+/) });
+      await service.updateProfile(ctx, user.id, user.displayName, { employer, placeUids: places });
     } catch (e) {
       const err = e as { field?: string | null; message: string; statusCode?: number };
       if (!err.field) throw e;

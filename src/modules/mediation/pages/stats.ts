@@ -14,10 +14,37 @@ import { getPlacesByUids } from '../../places/index.ts';
 import { resolveTerritory } from '../../territories/index.ts';
 import { SMALL_COUNT } from '../model.ts';
 import * as service from '../service.ts';
-import { parsePeriod, statistics, type Breakdown, type Stats, type StatsScope } from '../stats.ts';
+import { parsePeriod, parsePublicYear, publicStatistics, statistics, type Breakdown, type Stats, type StatsScope } from '../stats.ts';
+import { publicRegionOf } from '../disclosure.ts';
 import { csrfOf, me, renderFrame, send } from './ui.ts';
+import { XLSX_TYPE, statsCsv, statsWorkbook } from '../xlsx.ts';
+import type { FastifyReply } from 'fastify';
 
-const fmt = (n: number | null) => (n === null ? `moins de ${SMALL_COUNT}` : n.toLocaleString('fr-FR'));
+/** `?format=xlsx|csv` downloads the page's figures; true when it answered. */
+async function download(reply: FastifyReply, q: Record<string, unknown>, title: string, s: Stats, name: string): Promise<boolean> {
+  if (q.format === undefined || q.format === '') return false;
+  const file = `${name.replace(/[^a-z0-9-]+/gi, '-').slice(0, 80)}-${s.from}-${s.to}`;
+  if (q.format === 'xlsx') {
+    await reply.type(XLSX_TYPE).header('content-disposition', `attachment; filename="${file}.xlsx"`).send(await statsWorkbook(title, s));
+    return true;
+  }
+  if (q.format === 'csv') {
+    await reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${file}.csv"`).send(statsCsv(s));
+    return true;
+  }
+  throw new UserError('Format de téléchargement : xlsx ou csv.', 400, 'format');
+}
+
+/** Links to the page's figures as XLSX and CSV (same query, plus format). */
+function downloads(path: string, q: Record<string, unknown>): Raw {
+  const params = new URLSearchParams();
+  for (const k of ['vue', 'id', 'annee', 'du', 'au']) if (typeof q[k] === 'string' && q[k]) params.set(k, q[k] as string);
+  const link = (f: string) => { const p = new URLSearchParams(params); p.set('format', f); return `${path}?${p.toString()}`; };
+  return html`<p class="no-print">Télécharger ces chiffres : <a href="${link('xlsx')}" download>tableur XLSX</a> · <a href="${link('csv')}" download>CSV</a></p>`;
+}
+
+/** A hidden figure reads the same whether it is small or hides a small one (« non diffusé »). */
+const fmt = (n: number | null) => (n === null ? 'non diffusé' : n.toLocaleString('fr-FR'));
 
 /** A horizontal bar chart (SVG) of labelled values; hidden values drawn as empty bars. */
 export function barChart(id: string, title: string, rows: { label: string; value: number | null }[]): Raw {
@@ -65,7 +92,7 @@ function breakdownSection(b: Breakdown): Raw {
 
 export function renderStats(s: Stats, periodForm: Raw): Raw {
   const t = s.totals;
-  return html`<p>Du ${s.from} au ${s.to}. ${s.hidden ? html`Pour protéger les personnes, aucun nombre inférieur à ${SMALL_COUNT} n’est affiché.` : ''}
+  return html`<p>Du ${s.from} au ${s.to}. ${s.hidden ? html`Pour protéger les personnes, aucun nombre inférieur à ${SMALL_COUNT} n’est publié, ni aucun nombre qui permettrait de le retrouver par soustraction à partir des totaux : ces nombres sont marqués « non diffusé ». Les chiffres publics sont donnés par région et par département, pour une année civile.` : ''}
 Un accompagnement est une personne accompagnée lors d’une activité : une personne venue deux fois compte deux fois.</p>
 ${periodForm}
 <ul class="figures">
@@ -85,6 +112,10 @@ function periodForm(action: string, q: Record<string, unknown>, hidden: Record<s
 <label for="p-annee">Année</label><input type="text" id="p-annee" name="annee" inputmode="numeric" maxlength="4" value="${v('annee')}">
 <span class="hint">ou une période :</span><label for="p-du">Du (AAAA-MM)</label><input type="text" id="p-du" name="du" maxlength="7" value="${v('du')}">
 <label for="p-au">Au (AAAA-MM)</label><input type="text" id="p-au" name="au" maxlength="7" value="${v('au')}"><button type="submit">Afficher</button></form>`;
+}
+
+function yearForm(action: string, year: string): Raw {
+  return html`<form method="get" action="${action}" class="med-form no-print"><label for="p-annee">Année</label><input type="text" id="p-annee" name="annee" inputmode="numeric" maxlength="4" value="${year}"><button type="submit">Afficher</button></form>`;
 }
 
 async function territoryOf(ctx: AppContext, level: string, code: string) {
@@ -119,11 +150,12 @@ export function registerStatsPages(app: App, ctx: AppContext) {
       title = `Statistiques du lieu ${p?.nom ?? ''}`;
     } else if (vue !== 'moi') throw new UserError('Vue inconnue : moi, equipe ou lieu.', 400, 'vue');
     const s = await statistics(ctx.db, scope, ids, period);
+    if (await download(reply, q, title, s, scope === 'mediator' ? 'mes-statistiques' : `statistiques-${scope}`)) return reply;
     const places = await getPlacesByUids(ctx.db, profile.placeUids);
     const views = html`<p class="no-print">Voir : <a href="/mediation/statistiques">mes activités</a>${profile.teamId ? html` · <a href="/mediation/statistiques?vue=equipe&amp;id=${profile.teamId}">mon équipe</a>` : ''}
 ${coordinated.filter((t) => t.id !== profile.teamId).map((t) => html` · <a href="/mediation/statistiques?vue=equipe&amp;id=${t.id}">${t.name}</a>`)}
 ${places.map((p) => html` · <a href="/mediation/statistiques?vue=lieu&amp;id=${p.uid}">${p.nom}</a>`)}</p>`;
-    const body = html`<h1>${title}</h1>${views}${renderStats(s, periodForm('/mediation/statistiques', q, vue === 'moi' ? {} : { vue, id: ids[0]! }))}`;
+    const body = html`<h1>${title}</h1>${views}${downloads('/mediation/statistiques', q)}${renderStats(s, periodForm('/mediation/statistiques', q, vue === 'moi' ? {} : { vue, id: ids[0]! }))}`;
     return send(reply, 200, renderFrame(ctx.config.theme, { title, user, csrf: csrfOf(reply), body }));
   });
 
@@ -143,20 +175,23 @@ ${places.map((p) => html` · <a href="/mediation/statistiques?vue=lieu&amp;id=${
     const q = req.query as Record<string, unknown>;
     const s = await statistics(ctx.db, t.level as StatsScope, [t.code], parsePeriod(q));
     const title = `Médiation numérique : ${t.name}`;
-    const body = html`<h1>${title}</h1><p class="no-print"><a href="/statistiques/mediation/${t.level}/${t.code}">Version publique (lien partageable)</a></p>${renderStats(s, periodForm(`/mediation/statistiques/territoire/${t.level}/${t.code}`, q))}`;
+    if (await download(reply, q, title, s, `mediation-${t.level}-${t.code}`)) return reply;
+    const body = html`<h1>${title}</h1>${t.level === 'commune' ? '' : html`<p class="no-print"><a href="/statistiques/mediation/${t.level}/${t.code}">Version publique (lien partageable)</a></p>`}${downloads(`/mediation/statistiques/territoire/${t.level}/${t.code}`, q)}${renderStats(s, periodForm(`/mediation/statistiques/territoire/${t.level}/${t.code}`, q))}`;
     return send(reply, 200, renderFrame(ctx.config.theme, { title, user, csrf: csrfOf(reply), body }));
   });
 
-  // Public aggregates, shareable: no count below 5 is shown.
+  // Public aggregates, shareable: small counts and the counts that would reveal them are hidden.
   app.get('/statistiques/mediation/:level/:code', async (req, reply) => {
     const { level, code } = req.params as { level: string; code: string };
-    const t = await territoryOf(ctx, level, code);
-    if (!t) throw new NotFoundError('Territoire inconnu.');
+    const t = await publicRegionOf(ctx.db, level, code);
+    if (!t) throw new NotFoundError('Territoire inconnu : les chiffres publics sont publiés par région et par département.');
     const q = req.query as Record<string, unknown>;
-    const s = await statistics(ctx.db, t.level as StatsScope, [t.code], parsePeriod(q), { public: true });
+    const year = parsePublicYear(q);
+    const s = await publicStatistics(ctx.db, t.region, t.level, t.code, year);
     const title = `Médiation numérique : ${t.name}`;
-    const body = html`<h1>${title}</h1>${renderStats(s, periodForm(`/statistiques/mediation/${t.level}/${t.code}`, q))}
-<p>Données ouvertes : <a href="/api/v1/mediation/open-data.csv">CSV</a>, <a href="/api/v1/mediation/open-data.json">JSON</a>.</p>`;
+    if (await download(reply, q, title, s, `mediation-${t.level}-${t.code}`)) return reply;
+    const body = html`<h1>${title}</h1>${downloads(`/statistiques/mediation/${t.level}/${t.code}`, { annee: year })}${renderStats(s, yearForm(`/statistiques/mediation/${t.level}/${t.code}`, year))}
+<p>Données ouvertes : <a href="/api/v1/mediation/open-data.csv">CSV</a>, <a href="/api/v1/mediation/open-data.xlsx">XLSX</a>, <a href="/api/v1/mediation/open-data.json">JSON</a>.</p>`;
     return reply.type('text/html; charset=utf-8').header('cache-control', 'public, max-age=300').send(layout({ title, theme: ctx.config.theme, body, head: raw('<style>table.data{border-collapse:collapse;width:100%}table.data th,table.data td{border-bottom:1px solid #ccc;padding:.3rem;text-align:left}.n{text-align:right}.figures{display:flex;flex-wrap:wrap;gap:.75rem;list-style:none;padding:0}.figures li{border:1px solid #bbb;padding:.6rem .9rem}.figures strong{display:block;font-size:1.5em}.chart svg{max-width:100%;height:auto}@media print{nav,footer,.no-print{display:none!important}}</style>') }));
   });
 }

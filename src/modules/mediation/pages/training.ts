@@ -75,11 +75,14 @@ ${onBehalf ? html`<p class="warn">Vous inscrivez une personne en son nom, avec s
     const user = await currentUser(req);
     const by = user && can(user, 'training.register_others') ? user.id : null;
     try {
-      const r = await training.register(ctx, (req.params as { id: string }).id, v, by);
-      const body = html`<h1>${r.status === 'confirmed' ? 'Inscription confirmée' : r.status === 'waiting' ? 'Inscription sur la liste d’attente' : 'Déjà inscrit'}</h1>
-${r.status === 'waiting' ? html`<p>Position sur la liste d’attente : ${r.position}. Une place libérée est attribuée automatiquement à la première personne en attente.</p>` : ''}
-${r.learnerToken ? html`<p>Votre espace personnel (gardez ce lien, il est privé) : <a href="/formations/apprenant/${r.learnerToken}">suivre mes parcours</a>.</p>` : html`<p>Retrouvez vos parcours avec le lien personnel reçu lors de votre première inscription.</p>`}`;
-      return frame(req, reply, r.created ? 201 : 200, 'Inscription', body);
+      await training.register(ctx, (req.params as { id: string }).id, v, by);
+      // The same answer whatever happened (a seat, the waiting list, already registered, a new or
+      // known address): the outcome and the private link go by e-mail to the address typed, so
+      // typing someone else's address tells nothing about their registrations.
+      const body = html`<h1>Demande d’inscription reçue</h1>
+<div class="ok" role="status"><p>Un e-mail vient d’être envoyé à l’adresse indiquée : il dit si une place vous est réservée ou votre position sur la liste d’attente, avec le lien de votre espace personnel.</p></div>
+<p>Vous ne le trouvez pas ? Regardez dans les courriers indésirables, ou vérifiez l’adresse et refaites la demande : une seconde demande ne vous inscrit pas deux fois.</p>`;
+      return frame(req, reply, 202, 'Inscription', body);
     } catch (e) {
       if (e instanceof ValidationFailed) return registerPage(req, reply, 422, v, e.errors);
       throw e;

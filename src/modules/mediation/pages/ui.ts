@@ -22,6 +22,7 @@ const STYLE = raw(`<style>
 .chips{display:flex;flex-wrap:wrap;gap:.35rem;list-style:none;padding:0;margin:.25rem 0}
 .chips label{display:inline-flex;align-items:center;gap:.3rem;border:1px solid #888;border-radius:1.2rem;padding:.35rem .7rem;min-height:2.2rem;cursor:pointer}
 .chips input:checked+span{font-weight:700}
+.place-list{list-style:none;padding:0}.place-list li{padding:.2rem 0}.place-options{list-style:none;margin:0;padding:0;border:1px solid #555;max-height:16rem;overflow:auto;background:#fff}.place-options li{padding:.45rem .6rem;cursor:pointer}.place-options li[aria-selected="true"]{background:#1f5f8b;color:#fff;outline:2px solid #000}
 .counts{display:grid;grid-template-columns:repeat(auto-fill,minmax(9rem,1fr));gap:.5rem}
 .counts label{font-weight:400}.counts input{width:5rem}
 .med-form button[type=submit]{font:inherit;font-weight:700;padding:.7rem 1.4rem;min-height:2.8rem}

@@ -88,7 +88,11 @@ describe('mediation: imports, API, open data', () => {
     assert.equal(json.statusCode, 200);
     const rows = json.json().rows as { territory_level: string; territory_code: string; figure: string; key: string; month: string; value: number | null }[];
     const acc = rows.find((r) => r.territory_level === 'departement' && r.territory_code === '76' && r.figure === 'accompaniments' && r.key === 'collective' && r.month === '2022-03')!;
-    assert.equal(acc.value, 8);
+    // 8 people in the Seine-Maritime, 1 in the Eure: the région's 9 is published, so the 8 is
+    // hidden too (9 - 8 would give the Eure's one person away).
+    assert.equal(acc.value, null);
+    const region = rows.find((r) => r.territory_level === 'region' && r.territory_code === '28' && r.figure === 'theme' && r.key === 'e-mail' && r.month === '2022-03')!;
+    assert.equal(region.value, 8, 'nobody wrote e-mails in the Eure: nothing to protect, the 8 is published');
     assert.ok(rows.every((r) => r.value === null || r.value >= 5));
     assert.ok(rows.some((r) => r.value === null));
     const csv = await t.app.inject({ method: 'GET', url: '/api/v1/mediation/open-data.csv?year=2022' });
@@ -96,7 +100,9 @@ describe('mediation: imports, API, open data', () => {
     assert.doesNotMatch(csv.body, /2023-/);
     const stats = await t.app.inject({ method: 'GET', url: '/api/v1/mediation/statistics?territory=departement:76&year=2022' });
     assert.equal(stats.statusCode, 200);
-    assert.equal(stats.json().totals.accompaniments, 8);
+    assert.equal(stats.json().totals.accompaniments, null);
+    const regionStats = await t.app.inject({ method: 'GET', url: '/api/v1/mediation/statistics?territory=region:28&year=2022' });
+    assert.equal(regionStats.json().totals.accompaniments, 9);
     const bad = await t.app.inject({ method: 'GET', url: '/api/v1/mediation/statistics?territory=constructor' });
     assert.equal(bad.statusCode, 400);
     assert.equal(bad.json().field, 'territory');

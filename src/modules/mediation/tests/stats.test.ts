@@ -6,8 +6,8 @@ import { testApp } from '../../../../test/support/app.ts';
 import { accountsTesting } from '../../accounts/index.ts';
 import { mediationIndicators } from '../indicators.ts';
 import { recordActivity, updateProfile } from '../service.ts';
-import { statistics } from '../stats.ts';
-import { makePlace } from './support.ts';
+import { publicStatistics, statistics } from '../stats.ts';
+import { makePlace, snapshot, xlsxSheets } from './support.ts';
 import { generateActivities, rebuildCounters } from '../generate.ts';
 
 const { depsOf, makeUser, signedInBrowser } = accountsTesting;
@@ -49,10 +49,13 @@ describe('mediation: statistics', () => {
     assert.equal(themes.rows.find((r) => r.key === 'bureautique')!.value, 12);
     const region = await statistics(t.db, 'region', ['28'], period);
     assert.equal(region.totals.accompaniments, 21);
-    const pub = await statistics(t.db, 'departement', ['27'], period, { public: true });
+    const pub = await publicStatistics(t.db, '28', 'departement', '27', year);
     assert.equal(pub.totals.accompaniments, null, 'two people in the Eure: hidden');
-    const pub76 = await statistics(t.db, 'departement', ['76'], period, { public: true });
-    assert.equal(pub76.breakdowns.find((b) => b.metric === 'gender')!.rows.find((r) => r.key === 'm')!.value, 5);
+    const pub76 = await publicStatistics(t.db, '28', 'departement', '76', year);
+    assert.equal(pub76.totals.accompaniments, null, 'the région (21) minus the Seine-Maritime (19) would give the Eure (2): hidden too');
+    // The région's 2 people of unknown gender are hidden, so is its smallest other gender (5 men),
+    // and so the Seine-Maritime's 5 men (the région minus the Eure's 0) and then its women.
+    assert.equal(pub76.breakdowns.find((b) => b.metric === 'gender')!.rows.find((r) => r.key === 'm')!.value, null);
   });
 
   test('pages: the mediator sees theirs; territory pages for staff in scope; public page hides small counts', async () => {
@@ -76,9 +79,46 @@ describe('mediation: statistics', () => {
     assert.equal((await sb.get(`/mediation/statistiques/territoire/departement/76?annee=20x5`)).status, 400);
     const pub = await t.app.inject({ method: 'GET', url: `/statistiques/mediation/departement/27?annee=${year}` });
     assert.equal(pub.statusCode, 200);
-    assert.match(pub.body, /moins de 5/);
+    assert.match(pub.body, /non diffusé/);
     assert.doesNotMatch(pub.body, /<strong>2<\/strong>/);
     assert.equal((await t.app.inject({ method: 'GET', url: '/statistiques/mediation/departement/__proto__' })).statusCode, 404);
+  });
+
+  test('exports: the statistics pages and the open data as XLSX and CSV, hidden figures hidden there too', async () => {
+    const deps = depsOf(t.app);
+    const med = await signedInBrowser(t.app, deps, medUser, '192.0.2.22');
+    const page = await med.get(`/mediation/statistiques?annee=${year}`);
+    assert.match(page.body, new RegExp(`href="/mediation/statistiques\\?annee=${year}&amp;format=xlsx"`));
+    const x = await med.download(`/mediation/statistiques?annee=${year}&format=xlsx`);
+    assert.equal(x.status, 200, x.bytes.toString().slice(0, 300));
+    assert.equal(x.headers['content-type'], 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+    assert.match(String(x.headers['content-disposition']), /attachment; filename="mes-statistiques-\d{4}-01-\d{4}-12\.xlsx"/);
+    const sheets = xlsxSheets(x.bytes);
+    assert.deepEqual([...sheets.keys()], ['Synthèse', 'Par mois', 'Répartitions']);
+    assert.deepEqual(sheets.get('Synthèse')!.find((r) => r[0] === 'Accompagnements'), ['Accompagnements', '21']);
+    assert.deepEqual(sheets.get('Par mois')!.find((r) => r[0] === `${year}-03`), [`${year}-03`, '7', '7']);
+    assert.deepEqual(sheets.get('Répartitions')!.find((r) => r[2] === 'bureautique'), ['Thématiques', 'accompagnements', 'bureautique', 'Bureautique', '12']);
+    const c = await med.get(`/mediation/statistiques?annee=${year}&format=csv`);
+    assert.equal(c.status, 200);
+    assert.match(c.body, /^section,cle,libelle,valeur\n/);
+    assert.match(c.body, /\ntotal,accompaniments,Accompagnements,21\n/);
+    const before = await snapshot(t.db);
+    const bad = await med.get(`/mediation/statistiques?annee=${year}&format=constructor`);
+    assert.equal(bad.status, 400);
+    assert.match(bad.body, /xlsx ou csv/);
+    assert.deepEqual(await snapshot(t.db), before);
+    // Public: the Eure's two people are « non diffusé » in the workbook too.
+    const pub = await t.app.inject({ method: 'GET', url: `/statistiques/mediation/departement/27?annee=${year}&format=xlsx` });
+    assert.equal(pub.statusCode, 200);
+    const ps = xlsxSheets(pub.rawPayload);
+    assert.deepEqual(ps.get('Synthèse')!.find((r) => r[0] === 'Accompagnements'), ['Accompagnements', 'non diffusé']);
+    const od = await t.app.inject({ method: 'GET', url: `/api/v1/mediation/open-data.xlsx?year=${year}` });
+    assert.equal(od.statusCode, 200);
+    const json = (await t.app.inject({ method: 'GET', url: `/api/v1/mediation/open-data.json?year=${year}` })).json().rows as { value: number | null }[];
+    const rows = xlsxSheets(od.rawPayload).get('mediation-numerique')!;
+    assert.deepEqual(rows[0], ['territory_level', 'territory_code', 'month', 'figure', 'key', 'value']);
+    assert.equal(rows.length, json.length + 1);
+    assert.ok(rows.slice(1).every((r) => r.length === 5 || Number(r[5]) >= 5), 'hidden values are empty cells, shown ones at least 5');
   });
 
   test('the counters kept by each record equal a rebuild from the tables; bulk generation is counted the same way', async () => {

@@ -1,4 +1,5 @@
 /** Test helpers for the mediation module: places in the directory, mediators with profiles. */
+import zlib from 'node:zlib';
 import type { Db } from '../../../platform/db/index.ts';
 import { getCommune } from '../../territories/index.ts';
 import { upsertPlaces, type PlaceRecord } from '../../places/index.ts';
@@ -29,5 +30,60 @@ export async function snapshot(db: Db): Promise<Record<string, number>> {
     out[t] = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM mediation.${t}`)).rows[0]!.n;
   }
   out.counterSum = Number((await db.query<{ s: number | null }>('SELECT coalesce(sum(value), 0)::bigint AS s FROM mediation.stat_counter')).rows[0]!.s);
+  return out;
+}
+
+/** The files of a ZIP archive (an XLSX workbook), read with node:zlib: name → text. */
+export function unzip(buf: Buffer): Map<string, string> {
+  const { inflateRawSync } = zlib;
+  const out = new Map<string, string>();
+  // End of central directory: signature 0x06054b50, within the last 64 KiB.
+  let eocd = -1;
+  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 65557); i--) {
+    if (buf.readUInt32LE(i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw new Error('not a zip archive');
+  const count = buf.readUInt16LE(eocd + 10);
+  let p = buf.readUInt32LE(eocd + 16);
+  for (let n = 0; n < count; n++) {
+    if (buf.readUInt32LE(p) !== 0x02014b50) throw new Error('bad central directory');
+    const method = buf.readUInt16LE(p + 10);
+    const size = buf.readUInt32LE(p + 20);
+    const nameLen = buf.readUInt16LE(p + 28);
+    const extraLen = buf.readUInt16LE(p + 30);
+    const commentLen = buf.readUInt16LE(p + 32);
+    const local = buf.readUInt32LE(p + 42);
+    const name = buf.subarray(p + 46, p + 46 + nameLen).toString('utf8');
+    const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+    const data = buf.subarray(start, start + size);
+    out.set(name, (method === 8 ? inflateRawSync(data) : data).toString('utf8'));
+    p += 46 + nameLen + extraLen + commentLen;
+  }
+  return out;
+}
+
+/** The cells of an XLSX workbook's sheets as text rows (shared and inline strings resolved). */
+export function xlsxSheets(buf: Buffer): Map<string, string[][]> {
+  const files = unzip(buf);
+  const unescape = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+  const shared = [...(files.get('xl/sharedStrings.xml') ?? '').matchAll(/<si>([\s\S]*?)<\/si>/g)].map((m) => unescape([...m[1]!.matchAll(/<t[^>]*>([\s\S]*?)<\/t>/g)].map((t) => t[1]).join('')));
+  const names = [...(files.get('xl/workbook.xml') ?? '').matchAll(/<sheet [^>]*name="([^"]*)"/g)].map((m) => unescape(m[1]!));
+  const out = new Map<string, string[][]>();
+  names.forEach((name, i) => {
+    const xml = files.get(`xl/worksheets/sheet${i + 1}.xml`) ?? '';
+    const rows = [...xml.matchAll(/<row[^>]*>([\s\S]*?)<\/row>/g)].map((r) =>
+      [...r[1]!.matchAll(/<c ([^>]*?)(?:\/>|>([\s\S]*?)<\/c>)/g)].map((c) => {
+        const type = /t="(\w+)"/.exec(c[1]!)?.[1];
+        const inner = c[2] ?? '';
+        if (type === 's') return shared[Number(/<v>(\d+)<\/v>/.exec(inner)?.[1])] ?? '';
+        if (type === 'inlineStr') return unescape([...inner.matchAll(/<t[^>]*>([\s\S]*?)<\/t>/g)].map((t) => t[1]).join(''));
+        return unescape(/<v>([\s\S]*?)<\/v>/.exec(inner)?.[1] ?? '');
+      }),
+    );
+    out.set(name, rows);
+  });
   return out;
 }

@@ -127,8 +127,8 @@ describe('mediation: training paths', () => {
     assert.match(bad.body, /adresse e-mail valide/);
     assert.deepEqual(await rows(), []);
     const ok = await visitor.post(`/formations/sessions/${session}/inscription`, { name: 'Alex Petit', email: 'alex@exemple.fr' });
-    assert.equal(ok.status, 201);
-    assert.match(ok.body, /Inscription confirmée/);
+    assert.equal(ok.status, 202);
+    assert.match(ok.body, /Demande d’inscription reçue/);
     const before = await rows();
     assert.equal(before.length, 1);
     const deps = accountsTesting.depsOf(t.app);

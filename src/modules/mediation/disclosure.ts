@@ -1,0 +1,188 @@
+/**
+ * Statistical disclosure control of the public figures (public page, public API, open data).
+ *
+ * Primary suppression: a count of 1 to 4 is not published (zero is: nobody is not a person).
+ * Secondary suppression: a hidden count must not be recoverable by subtraction from totals
+ * published elsewhere. Every public figure of a région and year is computed together as one
+ * "cube" — the région and its départements, the year and its twelve months, each figure and key —
+ * with the sums that link them:
+ *   - a year is the sum of its months (every figure and key, every territory);
+ *   - a région is the sum of its départements (every figure, key and period);
+ *   - activities = individual + collective (and so for accompaniments and followed people);
+ *   - accompaniments = the sum of the gender (or age band, or status) keys;
+ *   - activities = the sum of the place kinds (or of the durations).
+ * In each sum where something is hidden, at least two members are hidden and the hidden parts add
+ * up to at least SMALL_COUNT (so a hidden part can be anything from 1 to 4 for all anyone can
+ * tell); otherwise the smallest published part is hidden too (or the total when no part is left),
+ * and so on until every sum holds. A figure is the same wherever it is published, since every
+ * output reads this one cube: the département page, the région page and the open-data rows cannot
+ * be played against each other.
+ * Public figures are published for régions and départements (communes are too small: staff see
+ * them) and for calendar years and their months (arbitrary periods could be differenced).
+ */
+import type { Queryable } from '../../platform/db/index.ts';
+import { listDepartements, resolveTerritory } from '../territories/index.ts';
+import { SMALL_COUNT } from './model.ts';
+
+export interface Relation {
+  total: string;
+  parts: string[];
+}
+
+/** The keys of the cells to hide: primary (1 to threshold-1) and secondary suppression. */
+export function suppress(values: ReadonlyMap<string, number>, relations: readonly Relation[], threshold = SMALL_COUNT): Set<string> {
+  const hidden = new Set<string>();
+  for (const [k, v] of values) if (v > 0 && v < threshold) hidden.add(k);
+  const val = (k: string) => values.get(k) ?? 0;
+  // Relations touching each cell, to revisit only what a new suppression can break.
+  const byCell = new Map<string, number[]>();
+  relations.forEach((r, i) => {
+    for (const k of [r.total, ...r.parts]) {
+      const list = byCell.get(k);
+      if (list) list.push(i);
+      else byCell.set(k, [i]);
+    }
+  });
+  const queue: number[] = relations.map((_, i) => i);
+  const queued = new Set(queue);
+  const hide = (k: string) => {
+    hidden.add(k);
+    for (const i of byCell.get(k) ?? []) {
+      if (!queued.has(i)) {
+        queued.add(i);
+        queue.push(i);
+      }
+    }
+  };
+  while (queue.length) {
+    const i = queue.shift()!;
+    queued.delete(i);
+    const r = relations[i]!;
+    for (;;) {
+      const hiddenParts = r.parts.filter((k) => hidden.has(k));
+      const totalHidden = hidden.has(r.total);
+      const count = hiddenParts.length + (totalHidden ? 1 : 0);
+      if (count === 0) break;
+      const mass = hiddenParts.reduce((s, k) => s + val(k), 0);
+      if (count >= 2 && (totalHidden || mass >= threshold)) break;
+      // Hide the smallest published non-zero part; the total when none is left.
+      let pick: string | null = null;
+      for (const k of r.parts) {
+        if (hidden.has(k) || val(k) <= 0) continue;
+        if (pick === null || val(k) < val(pick) || (val(k) === val(pick) && k < pick)) pick = k;
+      }
+      if (pick === null) {
+        if (totalHidden) break; // nothing more to hide: every non-zero member is hidden
+        pick = r.total;
+      }
+      hide(pick);
+    }
+  }
+  return hidden;
+}
+
+/** Figures published, with their keys; additive ones also get a '*' total cell. */
+export const PUBLIC_FIGURES = ['activities', 'accompaniments', 'followed', 'theme', 'admin_theme', 'place_kind', 'duration', 'gender', 'age', 'status', 'autonomy', 'orientation', 'equipment', 'training_registrations', 'training_completed'] as const;
+/** Figures whose keys add up to their own total ('*'). */
+const SELF_TOTAL = ['activities', 'accompaniments', 'followed'];
+/** Figures whose keys add up to another figure's total. */
+const PARTS_OF: [string, string][] = [
+  ['gender', 'accompaniments'],
+  ['age', 'accompaniments'],
+  ['status', 'accompaniments'],
+  ['place_kind', 'activities'],
+  ['duration', 'activities'],
+];
+
+export interface PublicCube {
+  region: string;
+  year: string;
+  /** Territory refs in the cube: `region:28`, `departement:76`… */
+  territories: string[];
+  /** A published value, null when hidden; 0 for a cell with nothing in it. */
+  value(territory: string, period: string, figure: string, key: string): number | null;
+  /** The cells with something in them (for the open-data rows). */
+  cells(): { territory: string; period: string; figure: string; key: string; value: number | null }[];
+}
+
+const cellKey = (territory: string, period: string, figure: string, key: string) => `${territory}|${period}|${figure}|${key}`;
+
+/** Builds and protects the public figures of a région (and its départements) for a year. */
+export async function publicCube(db: Queryable, region: string, year: string): Promise<PublicCube> {
+  const deps = (await listDepartements(db, region)).map((d) => d.code);
+  const { rows } = await db.query<{ scope: string; scope_id: string; month: string; metric: string; key: string; value: number }>(
+    `SELECT scope, scope_id, to_char(month, 'YYYY-MM') AS month, metric, key, sum(value)::bigint AS value FROM mediation.stat_counter
+      WHERE ((scope = 'region' AND scope_id = $1) OR (scope = 'departement' AND scope_id = ANY($2::text[])))
+        AND month >= $3::date AND month < ($3::date + interval '1 year') AND metric = ANY($4::text[])
+      GROUP BY scope, scope_id, month, metric, key`,
+    [region, deps, `${year}-01-01`, [...PUBLIC_FIGURES]],
+    { prepare: true },
+  );
+  const territories = [`region:${region}`, ...deps.map((d) => `departement:${d}`)];
+  const months = Array.from({ length: 12 }, (_, i) => `${year}-${String(i + 1).padStart(2, '0')}`);
+  const periods = [year, ...months];
+  const values = new Map<string, number>();
+  const add = (k: string, v: number) => values.set(k, (values.get(k) ?? 0) + v);
+  const keysOf = new Map<string, Set<string>>();
+  for (const r of rows) {
+    const v = Number(r.value);
+    if (!v) continue;
+    const t = `${r.scope}:${r.scope_id}`;
+    let ks = keysOf.get(r.metric);
+    if (!ks) keysOf.set(r.metric, (ks = new Set()));
+    ks.add(r.key);
+    add(cellKey(t, r.month, r.metric, r.key), v);
+    add(cellKey(t, year, r.metric, r.key), v);
+    if (SELF_TOTAL.includes(r.metric)) {
+      add(cellKey(t, r.month, r.metric, '*'), v);
+      add(cellKey(t, year, r.metric, '*'), v);
+    }
+  }
+  for (const f of SELF_TOTAL) keysOf.get(f)?.add('*');
+  const relations: Relation[] = [];
+  for (const [figure, keys] of keysOf) {
+    for (const key of keys) {
+      for (const t of territories) relations.push({ total: cellKey(t, year, figure, key), parts: months.map((m) => cellKey(t, m, figure, key)) });
+      for (const p of periods) relations.push({ total: cellKey(territories[0]!, p, figure, key), parts: territories.slice(1).map((t) => cellKey(t, p, figure, key)) });
+    }
+  }
+  for (const t of territories) {
+    for (const p of periods) {
+      for (const f of SELF_TOTAL) {
+        const keys = [...(keysOf.get(f) ?? [])].filter((k) => k !== '*');
+        if (keys.length) relations.push({ total: cellKey(t, p, f, '*'), parts: keys.map((k) => cellKey(t, p, f, k)) });
+      }
+      for (const [f, of] of PARTS_OF) {
+        const keys = [...(keysOf.get(f) ?? [])];
+        if (keys.length) relations.push({ total: cellKey(t, p, of, '*'), parts: keys.map((k) => cellKey(t, p, f, k)) });
+      }
+    }
+  }
+  const hidden = suppress(values, relations);
+  return {
+    region,
+    year,
+    territories,
+    value(territory, period, figure, key) {
+      const k = cellKey(territory, period, figure, key);
+      return hidden.has(k) ? null : (values.get(k) ?? 0);
+    },
+    cells() {
+      const out: ReturnType<PublicCube['cells']> = [];
+      for (const [k, v] of values) {
+        const [territory, period, figure, key] = k.split('|') as [string, string, string, string];
+        out.push({ territory, period, figure, key, value: hidden.has(k) ? null : v });
+      }
+      return out;
+    },
+  };
+}
+
+/** The région a public territory belongs to (région or département), or null when not public. */
+export async function publicRegionOf(db: Queryable, level: string, code: string): Promise<{ region: string; level: 'region' | 'departement'; code: string; name: string } | null> {
+  if (level !== 'region' && level !== 'departement') return null;
+  const t = await resolveTerritory(db, `${level}:${code}`);
+  if (!t) return null;
+  const region = t.level === 'region' ? t.code : t.parents.find((p) => p.level === 'region')?.code;
+  return region ? { region, level: t.level as 'region' | 'departement', code: t.code, name: t.name } : null;
+}
