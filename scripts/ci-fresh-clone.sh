@@ -66,6 +66,12 @@ page '/recherche?q=mediatheque' 'Médiathèque'
 page /couverture/departement/27 'Eure'
 if curl -sS "http://127.0.0.1:$port/couverture/departement/27" | grep -q 'Couverture non mesurable'; then echo "coverage not measured"; exit 1; fi
 page /carte/fond/regions.geojson 'FeatureCollection'
+# The demo data of every module with public pages.
+page /feuilles-de-route 'Feuilles de route'
+page /appels 'espaces de travail partagé'
+page /concertations 'Concertation régionale avec les tiers-lieux'
+page /mandats/verifier 'mandat'
+page /donnees 'Données ouvertes'
 stop
 env -u SHARED_DATA_DIR npx maillage territories status | sed -n '1,8p'
 
