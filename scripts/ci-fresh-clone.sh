@@ -68,10 +68,11 @@ if curl -sS "http://127.0.0.1:$port/couverture/departement/27" | grep -q 'Couver
 page /carte/fond/regions.geojson 'FeatureCollection'
 # The demo data of every module with public pages.
 page /feuilles-de-route 'Feuilles de route'
-page /appels 'espaces de travail partagé'
-page /concertations 'Concertation régionale avec les tiers-lieux'
-page /mandats/verifier 'mandat'
-page /donnees 'Données ouvertes'
+page /appels 'href="/appels/'
+page /appels/subventions
+page /concertations 'href="/concertations/'
+page /mandats/verifier
+page /donnees 'Subventions des appels à projets'
 stop
 env -u SHARED_DATA_DIR npx maillage territories status | sed -n '1,8p'
 
