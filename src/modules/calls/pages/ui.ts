@@ -41,16 +41,7 @@ export function renderFrame(theme: Theme, p: { title: string; body: Raw; user: C
   return layout({ title: p.title, theme, head: STYLE, body: html`${bar}${p.body}`, scripts: p.scripts, noindex: !p.index, path: '/appels' });
 }
 
-const tokens = new WeakMap<FastifyReply, string>();
-export function csrfOf(reply: FastifyReply): string {
-  let t = tokens.get(reply);
-  if (!t) tokens.set(reply, (t = reply.generateCsrf()));
-  return t;
-}
-
-export function send(reply: FastifyReply, status: number, body: string) {
-  return reply.status(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
-}
+export { csrfOf, sendPage as send } from '../../../platform/http/pages.ts';
 
 export async function me(req: FastifyRequest): Promise<CurrentUser> {
   const u = await currentUser(req);

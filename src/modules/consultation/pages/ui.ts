@@ -2,6 +2,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { html, raw, type Raw } from '../../../platform/html/html.ts';
 import { layout } from '../../../platform/html/layout.ts';
+import { csrfOf } from '../../../platform/http/pages.ts';
 import type { AppContext } from '../../../platform/module.ts';
 import { currentUser, type CurrentUser } from '../../accounts/index.ts';
 import type { FieldError } from '../model.ts';
@@ -35,11 +36,8 @@ export function send(reply: FastifyReply, status: number, body: string) {
   return reply.status(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
 }
 
-const tokens = new WeakMap<FastifyReply, string>();
 export function csrf(reply: FastifyReply): Raw {
-  let t = tokens.get(reply);
-  if (!t) tokens.set(reply, (t = reply.generateCsrf()));
-  return html`<input type="hidden" name="_csrf" value="${t}">`;
+  return html`<input type="hidden" name="_csrf" value="${csrfOf(reply)}">`;
 }
 
 /** The signed-in person as a participant (verified e-mail, account age), or null. */

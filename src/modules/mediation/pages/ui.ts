@@ -61,16 +61,7 @@ export function renderFrame(theme: Theme, p: Frame): string {
   return layout({ title: p.title, theme, head: STYLE, body: html`${bar}${nav}${p.body}`, scripts: p.scripts, noindex: true });
 }
 
-const tokens = new WeakMap<FastifyReply, string>();
-export function csrfOf(reply: FastifyReply): string {
-  let t = tokens.get(reply);
-  if (!t) tokens.set(reply, (t = reply.generateCsrf()));
-  return t;
-}
-
-export function send(reply: FastifyReply, status: number, body: string) {
-  return reply.status(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
-}
+export { csrfOf, sendPage as send } from '../../../platform/http/pages.ts';
 
 export async function me(req: FastifyRequest): Promise<CurrentUser> {
   const u = await currentUser(req);

@@ -69,9 +69,7 @@ export function renderFrame(theme: Theme, p: Frame): string {
   return layout({ title: p.title, theme, head: STYLE, noindex: true, body: html`${bar}${crumbs}${p.body}` });
 }
 
-export function sendHtml(reply: FastifyReply, status: number, page: string) {
-  return reply.status(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page);
-}
+export { sendPage as sendHtml } from '../../../platform/http/pages.ts';
 
 export function errorSummary(errors: FieldError[]): Raw | '' {
   if (!errors.length) return '';

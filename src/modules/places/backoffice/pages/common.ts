@@ -23,14 +23,8 @@ export async function me(req: FastifyRequest): Promise<CurrentUser> {
   return u;
 }
 
-const tokens = new WeakMap<FastifyReply, string>();
-
-/** One CSRF token per response: generating twice would set two different secrets on a first visit. */
-export function csrfOf(reply: FastifyReply): string {
-  let t = tokens.get(reply);
-  if (!t) tokens.set(reply, (t = reply.generateCsrf()));
-  return t;
-}
+export { csrfOf } from '../../../../platform/http/pages.ts';
+import { csrfOf } from '../../../../platform/http/pages.ts';
 
 export function page(deps: PageDeps, reply: FastifyReply, status: number, frame: Omit<Frame, 'csrf'> & { csrf?: string }) {
   const csrf = frame.csrf ?? csrfOf(reply);
