@@ -5,7 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../platform/http/server.ts';
-import { NotFoundError } from '../../platform/http/errors.ts';
+import { NotFoundError, UserError } from '../../platform/http/errors.ts';
 import { html } from '../../platform/html/html.ts';
 import { sha256 } from './crypto.ts';
 import { PLATFORM, can, requiresMfa, type Action, type Actor, type Resource, type RoleGrant } from './model.ts';
@@ -162,6 +162,13 @@ export function forgetSession(req: FastifyRequest): void {
 }
 
 /** The signed-in user (fully: second factor done), or null. */
+/** The signed-in person, or a 401 « Connexion requise. » for pages that need one. */
+export async function signedInUser(req: FastifyRequest): Promise<CurrentUser> {
+  const u = await currentUser(req);
+  if (!u) throw new UserError('Connexion requise.', 401);
+  return u;
+}
+
 export async function currentUser(req: FastifyRequest): Promise<CurrentUser | null> {
   const r = await resolveSession(req);
   if (!r || r.session.stage !== 'full') return null;

@@ -38,6 +38,7 @@ export {
 } from './model.ts';
 export {
   currentUser,
+  signedInUser,
   requirePermission,
   requireSignedIn,
   uploadRoute,

@@ -6,6 +6,7 @@
  * - the person (no account): the public verification page and revocation with the code;
  * - regional staff: structures of their territory, helpers and their training, journal, statistics.
  */
+import { signedInUser } from '../accounts/index.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../platform/http/server.ts';
 import type { AppContext } from '../../platform/module.ts';
@@ -47,11 +48,7 @@ function send(reply: FastifyReply, status: number, body: string) {
   return reply.status(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
 }
 
-async function me(req: FastifyRequest): Promise<CurrentUser> {
-  const u = await currentUser(req);
-  if (!u) throw new UserError('Connexion requise.', 401);
-  return u;
-}
+const me = signedInUser;
 
 /** Form fields as strings or string arrays, without prototype keys. */
 function formBody(req: FastifyRequest): Record<string, unknown> {

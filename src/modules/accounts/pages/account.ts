@@ -2,6 +2,7 @@
  * The account page (/compte): profile, password, two-factor authentication, active sessions,
  * personal data export and deletion request.
  */
+import { signedInUser } from '../http.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../../platform/http/server.ts';
 import { UserError } from '../../../platform/http/errors.ts';
@@ -143,11 +144,7 @@ async function accountPage(deps: AccountsDeps, req: FastifyRequest, reply: Fasti
   });
 }
 
-async function userOf(req: FastifyRequest): Promise<CurrentUser> {
-  const u = await currentUser(req);
-  if (!u) throw new UserError('Connexion requise.', 401);
-  return u;
-}
+const userOf = signedInUser;
 
 export function registerAccountPages(app: App, deps: AccountsDeps): void {
   const guarded = { preHandler: requireSignedIn };

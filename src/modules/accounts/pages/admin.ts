@@ -2,6 +2,7 @@
  * Administration: users, roles and scopes (every change audited), the audit journal, and the
  * back-office home page (/gestion) that lists what the signed-in person may do.
  */
+import { signedInUser } from '../http.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../../platform/http/server.ts';
 import { UserError } from '../../../platform/http/errors.ts';
@@ -50,11 +51,7 @@ const OK_MESSAGES: Record<string, string> = {
   deleted: 'Compte supprimé : ses données personnelles sont effacées.',
 };
 
-async function me(req: FastifyRequest): Promise<CurrentUser> {
-  const u = await currentUser(req);
-  if (!u) throw new UserError('Connexion requise.', 401);
-  return u;
-}
+const me = signedInUser;
 
 function roleOptions(selected: string, withNone: boolean) {
   return html`${withNone ? html`<option value=""${selected === '' ? ' selected' : ''}>Aucun pour l’instant</option>` : ''}${ROLES.map(

@@ -43,11 +43,7 @@ export function renderFrame(theme: Theme, p: { title: string; body: Raw; user: C
 
 export { csrfOf, sendPage as send } from '../../../platform/http/pages.ts';
 
-export async function me(req: FastifyRequest): Promise<CurrentUser> {
-  const u = await currentUser(req);
-  if (!u) throw new UserError('Connexion requise.', 401);
-  return u;
-}
+export { signedInUser as me } from '../../accounts/index.ts';
 
 /** Reads a form body (urlencoded: strings or arrays of strings) without prototype tricks. */
 export function formBody(req: FastifyRequest): Record<string, unknown> {

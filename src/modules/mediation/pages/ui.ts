@@ -63,11 +63,7 @@ export function renderFrame(theme: Theme, p: Frame): string {
 
 export { csrfOf, sendPage as send } from '../../../platform/http/pages.ts';
 
-export async function me(req: FastifyRequest): Promise<CurrentUser> {
-  const u = await currentUser(req);
-  if (!u) throw new UserError('Connexion requise.', 401);
-  return u;
-}
+export { signedInUser as me } from '../../accounts/index.ts';
 
 export function errorSummary(errors: FieldError[]): Raw | '' {
   if (!errors.length) return '';

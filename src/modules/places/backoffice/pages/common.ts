@@ -17,11 +17,7 @@ export interface PageDeps {
   ctx: AppContext;
 }
 
-export async function me(req: FastifyRequest): Promise<CurrentUser> {
-  const u = await currentUser(req);
-  if (!u) throw new UserError('Connexion requise.', 401);
-  return u;
-}
+export { signedInUser as me } from '../../../accounts/index.ts';
 
 export { csrfOf } from '../../../../platform/http/pages.ts';
 import { csrfOf } from '../../../../platform/http/pages.ts';
