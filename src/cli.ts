@@ -15,9 +15,24 @@ const config = loadConfig();
 const log = createLogger(config.logLevel);
 
 async function seedDemo(ctx: CliContext) {
-  for (const m of modules) if (m.seedReference) await m.seedReference(ctx);
-  for (const m of modules) if (m.seedDemo) await m.seedDemo(ctx);
-  for (const m of modules) if (m.afterDemo) await m.afterDemo(ctx);
+  // Each step's time is logged at debug level (LOG_LEVEL=debug): what a first start spends, and where.
+  const step = async (name: string, module: string, fn: () => Promise<void>) => {
+    const t = performance.now();
+    const cpu = process.cpuUsage();
+    await fn();
+    const used = process.cpuUsage(cpu);
+    ctx.log.debug({ module, ms: Math.round(performance.now() - t), cpuMs: Math.round((used.user + used.system) / 1000) }, name);
+  };
+  for (const m of modules) if (m.seedReference) await step('reference data checked', m.name, () => m.seedReference!(ctx));
+  const alongside = modules.filter((m) => m.seedDemo && m.demoAlongside).map((m) => step('demo data checked', m.name, () => m.seedDemo!(ctx)));
+  // Each promise gets its handler now: a failure is reported once, after the others have run.
+  const settled = Promise.allSettled(alongside);
+  try {
+    for (const m of modules) if (m.seedDemo && !m.demoAlongside) await step('demo data checked', m.name, () => m.seedDemo!(ctx));
+  } finally {
+    for (const r of await settled) if (r.status === 'rejected') throw r.reason;
+  }
+  for (const m of modules) if (m.afterDemo) await step('demo data completed', m.name, () => m.afterDemo!(ctx));
 }
 
 const core: Record<string, CliCommand> = {

@@ -70,7 +70,7 @@ function dirBytes(dir: string): { bytes: number; files: number } {
 const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@invalid', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@invalid' };
 
 /** glibc's source tree from Debian's glibc-source package, committed as one git repository. */
-function prepareGlibc(): { linux: string; npm: string[] } {
+async function prepareGlibc(): Promise<{ linux: string; npm: string[] }> {
   const src = path.join(BENCH, 'src');
   fs.mkdirSync(src, { recursive: true });
   if (!GLIBC_TARBALL) throw new Error('bench:code: /usr/src/glibc/glibc-*.tar.xz not found (apt-get install -y glibc-source)');
@@ -87,7 +87,7 @@ function prepareGlibc(): { linux: string; npm: string[] } {
   return { linux: dir, npm: [] };
 }
 
-function prepareCorpus(): { linux: string; npm: string[] } {
+async function prepareCorpus(): Promise<{ linux: string; npm: string[] }> {
   if (CORPUS === 'glibc') return prepareGlibc();
   const src = path.join(BENCH, 'src');
   fs.mkdirSync(src, { recursive: true });
@@ -125,7 +125,7 @@ function prepareCorpus(): { linux: string; npm: string[] } {
   const npm: string[] = [];
   for (const p of chosen) {
     const dest = path.join(src, 'npm', p.replace('/', '__'));
-    if (!fs.existsSync(path.join(dest, '.git'))) gitRepoFromDirectory(path.join(nm, p), dest, `${p} from node_modules`);
+    if (!fs.existsSync(path.join(dest, '.git'))) await gitRepoFromDirectory(path.join(nm, p), dest, `${p} from node_modules`);
     npm.push(dest);
   }
   return { linux, npm };
@@ -151,7 +151,7 @@ async function main() {
   const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim());
   const QUERY_SET = (CORPUS === 'glibc' ? QUERIES_GLIBC : QUERIES).filter((q) => !only || only.includes(q.name));
   fs.mkdirSync(BENCH, { recursive: true });
-  const corpus = prepareCorpus();
+  const corpus = await prepareCorpus();
   const repos = [corpus.linux, ...corpus.npm];
   const sizes = repos.map(dirBytes);
   const corpusBytes = sizes.reduce((n, s) => n + s.bytes, 0);

@@ -44,6 +44,11 @@ export interface ModuleManifest {
   seedReference?(ctx: AppContext & { progress: CliContext['progress'] }): Promise<void>;
   /** Loads the module's demo data into an empty database (idempotent). */
   seedDemo?(ctx: AppContext & { progress: CliContext['progress'] }): Promise<void>;
+  /**
+   * The module's demo data depends on no other module's: its seedDemo runs alongside the others'
+   * (its slow parts, e.g. child processes and worker threads, then overlap with their SQL).
+   */
+  demoAlongside?: boolean;
   /** Runs once every module's seedDemo has run (e.g. figures computed from other modules' demo data). */
   afterDemo?(ctx: AppContext & { progress: CliContext['progress'] }): Promise<void>;
 }

@@ -2,7 +2,8 @@
  * Demo data: a few small real packages from node_modules turned into git repositories (one
  * commit each, under DATA_DIR/commons/demo-sources) and indexed. Takes a few seconds.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../platform/config.ts';
@@ -30,8 +31,13 @@ const GIT_ENV = {
   GIT_CONFIG_NOSYSTEM: '1',
 };
 
-/** Copies a directory tree (regular files only, no nested node_modules) and commits it. */
-export function gitRepoFromDirectory(src: string, dest: string, message: string) {
+const execFileAsync = promisify(execFile);
+
+/**
+ * Copies a directory tree (regular files only, no nested node_modules) and commits it. git runs
+ * asynchronously: the first start seeds other modules' demo data meanwhile.
+ */
+export async function gitRepoFromDirectory(src: string, dest: string, message: string): Promise<void> {
   fs.rmSync(dest, { recursive: true, force: true });
   const copy = (from: string, to: string) => {
     fs.mkdirSync(to, { recursive: true });
@@ -44,10 +50,10 @@ export function gitRepoFromDirectory(src: string, dest: string, message: string)
     }
   };
   copy(src, dest);
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'init.defaultBranch=main', ...args], { cwd: dest, env: GIT_ENV, stdio: 'pipe' });
-  git('init', '-q');
-  git('add', '-A');
-  git('commit', '-q', '-m', message);
+  const git = (...args: string[]) => execFileAsync('git', ['-c', 'init.defaultBranch=main', ...args], { cwd: dest, env: GIT_ENV });
+  await git('init', '-q');
+  await git('add', '-A');
+  await git('commit', '-q', '-m', message);
 }
 
 export async function seedCommonsDemo(ctx: AppContext, out: (line: string) => void = () => undefined) {
@@ -59,7 +65,7 @@ export async function seedCommonsDemo(ctx: AppContext, out: (line: string) => vo
     if (!fs.existsSync(path.join(src, 'package.json'))) continue;
     const version = (JSON.parse(fs.readFileSync(path.join(src, 'package.json'), 'utf8')) as { version?: string }).version ?? '';
     const dest = path.join(base, name);
-    gitRepoFromDirectory(src, dest, `${name} ${version} (from node_modules)`);
+    await gitRepoFromDirectory(src, dest, `${name} ${version} (from node_modules)`);
     await addRepository(ctx, dest, { name });
     const r = await indexRepository(ctx, name);
     if (DEMO_DESCRIPTIONS[name]) await ctx.db.query('UPDATE commons.software SET description = $2 WHERE slug = $1', [name, DEMO_DESCRIPTIONS[name]]);

@@ -43,6 +43,8 @@ export const commonsModule: ModuleManifest = {
     registerPages(app, ctx);
   },
   commands: { commons: commonsCommand },
+  // Copies and indexes a few packages (git and worker threads): overlaps with the other demos.
+  demoAlongside: true,
   async seedDemo(ctx) {
     await seedCommonsDemo(ctx, (line) => ctx.log.info(line));
   },
