@@ -188,8 +188,8 @@ function literalTrigrams(text: string, caseSensitive: boolean, unicodeFolded = t
 /**
  * A literal of two bytes once folded (a non-ASCII letter: Ö is C3 96) has no trigram of its own:
  * its chunks are those holding a trigram that starts or ends with those two bytes (the union of
- * at most 2 × 255 short posting lists). A line made of that letter alone has no trigram at all
- * and is not found this way (see the module's known limits). Null when this does not apply.
+ * at most 2 × 255 short posting lists), or the letter followed by a newline, which the index
+ * gives a line made of that letter alone. Null when this does not apply.
  */
 function shortLiteralChunks(shard: ShardReader, text: string, caseSensitive: boolean): Uint32Array | null {
   const folded = shard.version >= 4;
@@ -198,8 +198,9 @@ function shortLiteralChunks(shard: ShardReader, text: string, caseSensitive: boo
   if (b.length !== 2 || b[0]! < 0x80) return null;
   let acc: Uint32Array = new Uint32Array(0);
   for (let x = 0; x < 256; x++) {
-    if (x === 10) continue;
-    for (const t of [(b[0]! << 16) | (b[1]! << 8) | x, (x << 16) | (b[0]! << 8) | b[1]!]) {
+    // The letter then a newline: the trigram of a line made of that letter alone (none else spans a line).
+    const ts = x === 10 ? [(b[0]! << 16) | (b[1]! << 8) | 10] : [(b[0]! << 16) | (b[1]! << 8) | x, (x << 16) | (b[0]! << 8) | b[1]!];
+    for (const t of ts) {
       if (shard.postingCount(t) > 0) acc = union(acc, shard.postings(t));
     }
   }

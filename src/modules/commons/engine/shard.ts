@@ -203,6 +203,10 @@ export class ShardWriter {
           i += len - 1;
         }
       } else if (c0 === 10) {
+        // A line of one two-byte letter and nothing else (`Ö`) holds no trigram: it gets the
+        // letter followed by the newline, which a search for that letter alone looks up.
+        if (run === 2 && a >= 0xc0) nt = this.addTrigram((a << 16) | (b << 8) | 10, nt);
+        chunkTris = this.chunkTris;
         line++;
         run = 0;
         if (i + 1 - chunkStart >= CHUNK_BYTES && i + 1 < n) {
@@ -234,7 +238,9 @@ export class ShardWriter {
         b = c;
       }
     }
-    this.flushChunk(chunkTris, nt);
+    // The same for such a letter on the last line, without a newline after it.
+    if (run === 2 && a >= 0xc0) nt = this.addTrigram((a << 16) | (b << 8) | 10, nt);
+    this.flushChunk(this.chunkTris, nt);
     const lines = n > 0 && bytes[n - 1] !== 10 ? line : line - 1;
     this.lastLines = lines;
     const meta = Buffer.alloc(36);
@@ -253,6 +259,21 @@ export class ShardWriter {
       this.fpLine.push(line);
     });
     return doc;
+  }
+
+  /** Adds trigram `t` to the open chunk's (once); returns the chunk's new trigram count. */
+  private addTrigram(t: number, nt: number): number {
+    const word = t >>> 5;
+    const bit = 1 << (t & 31);
+    if ((this.seen[word]! & bit) !== 0) return nt;
+    this.seen[word]! |= bit;
+    if (nt === this.chunkTris.length) {
+      const g = new Uint32Array(nt * 2);
+      g.set(this.chunkTris);
+      this.chunkTris = g;
+    }
+    this.chunkTris[nt++] = t;
+    return nt;
   }
 
   /** Starts a chunk of document `doc` at byte `at` of it, on line `line`. */

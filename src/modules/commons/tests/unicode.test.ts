@@ -19,6 +19,8 @@ before(async () => {
     'de.txt': 'Die Straße ist lang\nDIE STRASSE\nstrasse klein\nſtraße alt\n',
     'ru.txt': 'РУССКИЙ язык\nрусский текст\nanglais\n',
     'o.txt': 'Österreich\nnichts\nöl\n',
+    'seul.txt': 'abc\né\nxyz\n',
+    'fin.txt': 'abc\nà',
     'plain.c': `${filler}\nint strange = 0;\n`,
   });
   await addRepository(ctx, dir, { slug: 'langues' });
@@ -59,4 +61,11 @@ test('/stra(ß|ss)e/ folds ß, SS and ſ like RE2, from the index', async () => 
 test('a two-byte letter alone (Ö) is answered from the index', async () => {
   assert.deepEqual(await lines('Ö'), { candidates: 1, hits: ['o.txt:1', 'o.txt:3'] });
   assert.deepEqual(await lines('Ö case:yes'), { candidates: 1, hits: ['o.txt:1'] });
+});
+
+test('a line made of a two-byte letter alone is found, also on a last line with no newline', async () => {
+  assert.deepEqual(await lines('é'), { candidates: 1, hits: ['seul.txt:2'] });
+  assert.deepEqual(await lines('É'), { candidates: 1, hits: ['seul.txt:2'] });
+  assert.deepEqual(await lines('É case:yes'), { candidates: 1, hits: [] });
+  assert.deepEqual(await lines('à'), { candidates: 1, hits: ['fin.txt:2'] });
 });
