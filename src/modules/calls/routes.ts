@@ -3,6 +3,7 @@
  * its current form, the SCDL grants export. Plus the grant pages (staff) and the public page of
  * grants saying which are published.
  */
+import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../platform/http/server.ts';
@@ -85,7 +86,7 @@ export function registerRoutes(app: App, ctx: AppContext) {
   app.get(
     '/api/v1/calls/grants/scdl.csv',
     { schema: { tags, summary: 'Grants above 23,000 € in the SCDL « Subventions » schema v2.1.1 (CSV), each row validated against the schema' } },
-    async (_req, reply) => reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="subventions-scdl.csv"').send(await grants.scdlCsv(db)),
+    async (_req, reply) => reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="subventions-scdl.csv"').send(Readable.from(grants.scdlCsvChunks(db))),
   );
 
   app.get(
