@@ -237,13 +237,18 @@ export async function* scdlEntries(db: Queryable, o: { batch?: number; aboveThre
   const batch = o.batch ?? 5000;
   let after = '00000000-0000-0000-0000-000000000000';
   for (;;) {
-    // One aggregate per grant for its schedule (a lateral subquery rather than three correlated ones).
+    // The batch of grants first (keyset on the id), then its joins and one schedule aggregate per
+    // grant of the batch: the plan never joins whole tables for a batch.
     const { rows } = await db.query(
-      `SELECT g.id, g.reference, g.convention_on::text AS convention_on, g.amount, a.title, o.name AS org_name, o.siret, c.funder_name, c.funder_siret, c.title AS call_title,
-              s.n_inst, s.first_due, s.last_due
-         FROM calls.grant g JOIN calls.application a ON a.id = g.application_id JOIN calls.organisation o ON o.id = a.organisation_id JOIN calls.call c ON c.id = g.call_id
-         LEFT JOIN LATERAL (SELECT count(*)::int AS n_inst, min(i.due_on)::text AS first_due, max(i.due_on)::text AS last_due FROM calls.instalment i WHERE i.grant_id = g.id) s ON true
-        WHERE g.id > $1 ${o.aboveThresholdOnly ? `AND g.amount > ${SCDL_THRESHOLD}` : ''} ORDER BY g.id LIMIT ${batch}`,
+      `WITH g AS (SELECT id, application_id, call_id, reference, convention_on, amount FROM calls.grant
+                   WHERE id > $1 ${o.aboveThresholdOnly ? `AND amount > ${SCDL_THRESHOLD}` : ''} ORDER BY id LIMIT ${batch}),
+            s AS (SELECT i.grant_id, count(*)::int AS n_inst, min(i.due_on)::text AS first_due, max(i.due_on)::text AS last_due
+                    FROM calls.instalment i WHERE i.grant_id IN (SELECT id FROM g) GROUP BY i.grant_id)
+       SELECT g.id, g.reference, g.convention_on::text AS convention_on, g.amount, a.title, o.name AS org_name, o.siret, c.funder_name, c.funder_siret, c.title AS call_title,
+              coalesce(s.n_inst, 0) AS n_inst, s.first_due, s.last_due
+         FROM g JOIN calls.application a ON a.id = g.application_id JOIN calls.organisation o ON o.id = a.organisation_id JOIN calls.call c ON c.id = g.call_id
+         LEFT JOIN s ON s.grant_id = g.id
+        ORDER BY g.id`,
       [after],
     );
     if (!rows.length) return;
@@ -277,7 +282,8 @@ export async function* scdlEntries(db: Queryable, o: { batch?: number; aboveThre
   }
 }
 
-const csvCell = (s: string) => {
+/** A CSV cell: quoted when needed, with a leading quote before formula characters. */
+export const csvCell = (s: string) => {
   const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 };
