@@ -18,7 +18,8 @@ import { parseDate, text } from './model.ts';
 import type { Ctx } from './service.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const PLACE_UID = /^[A-Za-z0-9_.:-]{1,100}$/;
+/** Places of the directory are identified by a UUID. */
+const PLACE_UID = UUID;
 
 export type LabelEventKind = 'granted' | 'renewed' | 'withdrawn';
 export const LABEL_EVENTS: Record<LabelEventKind, string> = { granted: 'Label attribué', renewed: 'Label renouvelé', withdrawn: 'Label retiré' };

@@ -127,7 +127,8 @@ describe('calls: labels for tiers-lieux', () => {
     assert.equal(csv.statusCode, 200);
     assert.match(csv.body, /^label,id_lieu,nom_lieu,commune,date_debut,date_fin\r\n/);
     assert.match(csv.body, new RegExp(`label-numerique-responsable,${other.uid},Fablab du marché,Évreux,`));
-    assert.equal(csv.body.trim().split('\r\n').length, 2);
+    assert.match(csv.body, new RegExp(`tiers-lieu-labellise-centre-val-de-loire,${place.uid},Tiers-lieu de la gare,`));
+    assert.equal(csv.body.trim().split('\r\n').length, 3); // the place whose label was withdrawn is not there
     const donnees = await t.app.inject({ method: 'GET', url: '/donnees' });
     assert.match(donnees.body, /Labels des tiers-lieux/);
 
