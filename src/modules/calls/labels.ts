@@ -202,6 +202,7 @@ export async function changeLabel(ctx: Ctx, actor: Actor, programmeId: string, p
   if (!place) throw new UserError('Lieu : aucun lieu de l’annuaire n’a cet identifiant.', 400, 'placeUid');
   const reason = kind === 'withdrawn' ? text(input.reason, 'reason', 'Motif du retrait', { required: true, max: 2000, multiline: true }) : null;
   const from = kind === 'granted' && input.validFrom !== undefined && input.validFrom !== '' ? parseDate(input.validFrom, 'validFrom', 'Début de validité') : null;
+  if (from && Math.abs(Date.parse(`${from}T00:00:00Z`) - Date.parse(`${today}T00:00:00Z`)) > 5 * 366 * 86_400_000) throw new UserError('Début de validité : à moins de cinq ans d’aujourd’hui.', 400, 'validFrom');
   const applicationId = kind === 'granted' && typeof input.applicationId === 'string' && input.applicationId !== '' ? input.applicationId : null;
   if (applicationId && !UUID.test(applicationId)) throw new UserError('Dossier : identifiant invalide.', 400, 'applicationId');
   return ctx.db.transaction(async (tx) => {

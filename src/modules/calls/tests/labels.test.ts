@@ -66,6 +66,7 @@ describe('calls: labels for tiers-lieux', () => {
     await refused(t.db, () => labels.changeLabel(ctx, staff.actor, programme.id, place.uid, 'withdrawn', { reason: 'x' }), 409, 'kind');
     await refused(t.db, () => labels.changeLabel(ctx, staff.actor, programme.id, place.uid, 'constructor'), 400, 'kind');
     await refused(t.db, () => labels.changeLabel(ctx, staff.actor, programme.id, place.uid, 'granted', { validFrom: '2026-02-30' }), 400, 'validFrom');
+    await refused(t.db, () => labels.changeLabel(ctx, staff.actor, programme.id, place.uid, 'granted', { validFrom: '9999-12-31' }), 400, 'validFrom');
     // a dossier that is not accepted does not give the label
     const org = await service.createOrganisation(ctx, applicant.user.id, { siret: '73282932000074', name: 'Association de la gare', kind: 'association' });
     const app = await service.startApplication(ctx, applicant.user.id, campaign.id, org.id);
