@@ -6,6 +6,9 @@
 import { registerOpenData } from '../../platform/opendata.ts';
 import { registerIndicator, territoryKey } from '../roadmap/index.ts';
 import { SCDL_THRESHOLD } from './grants.ts';
+import { registerPlaceBadges } from '../site/index.ts';
+import { currentLabels } from './labels.ts';
+import { frenchDate } from './pages/labels.ts';
 
 export function registerContributions(): void {
   registerIndicator({
@@ -32,6 +35,26 @@ export function registerContributions(): void {
         territories.map((t) => [territoryKey(t), t.level === 'region' ? Math.round((byRegion.get(t.code) ?? 0) * 100) / 100 : t.level === 'departement' ? Math.round((byDep.get(t.code) ?? 0) * 100) / 100 : null]),
       );
     },
+  });
+
+  // The labels a place holds today, on its public page (site's extension point).
+  registerPlaceBadges({
+    id: 'calls.labels',
+    title: 'Labels',
+    async badges(db, uids) {
+      const current = await currentLabels(db, uids);
+      return new Map([...current].map(([uid, list]) => [uid, list.map((l) => ({ label: l.programme.name, detail: `labellisé du ${frenchDate(l.validFrom)} au ${frenchDate(l.validUntil)}`, href: `/labels/${l.programme.slug}` }))]));
+    },
+  });
+
+  registerOpenData({
+    id: 'labels',
+    title: 'Labels des tiers-lieux',
+    description: 'Les lieux de l’annuaire qui ont un label de la collectivité aujourd’hui : le label, l’identifiant du lieu et les dates de validité. L’historique (attributions, renouvellements, retraits avec leur motif) est sur la page de chaque label. Licence Ouverte / Etalab 2.0.',
+    async files() {
+      return [{ group: 'Labels', files: [{ label: 'Lieux labellisés aujourd’hui (CSV)', href: '/api/v1/calls/labels.csv', format: 'CSV' }, { label: 'Les labels (page)', href: '/labels', format: 'HTML' }] }];
+    },
+    api: ['GET /api/v1/calls/labels.csv'],
   });
 
   registerOpenData({

@@ -14,6 +14,9 @@ import { listEnvelopes } from '../roadmap/index.ts';
 import { luhn } from './model.ts';
 import * as service from './service.ts';
 import * as grants from './grants.ts';
+import * as labels from './labels.ts';
+import { searchPlaces } from '../places/index.ts';
+import type { Db } from '../../platform/db/index.ts';
 
 const DAY = 86_400_000;
 // Fixed ids of the demo's people (no sign-in: demo staff act through real accounts created with
@@ -241,5 +244,34 @@ export async function seedCallsDemo(ctx: AppContext, o: { say?: (line: string) =
       }
     }
   }
-  (o.say ?? (() => {}))(`${CALLS.length} appels de démonstration, ${apps} dossiers`);
+  const labelled = await seedLabels(ctx, now);
+  (o.say ?? (() => {}))(`${CALLS.length} appels de démonstration, ${apps} dossiers, ${labelled} lieux labellisés`);
+}
+
+/**
+ * The tiers-lieux label programme on the label campaign, and its history for three places of the
+ * demo directory in Bourgogne-Franche-Comté: one granted, one granted long ago and renewed, one
+ * withdrawn with its reason.
+ */
+async function seedLabels(ctx: { db: Db }, now: number): Promise<number> {
+  const campaign = (await ctx.db.query<{ id: string }>(`SELECT id FROM calls.call WHERE kind = 'label' AND region = '27' ORDER BY created_at LIMIT 1`)).rows[0];
+  if (!campaign) return 0;
+  const programme = await labels.createProgramme(ctx, STAFF, {
+    name: 'Tiers-lieu labellisé Bourgogne-Franche-Comté',
+    description: 'Le label régional des tiers-lieux : accueil ouvert à tous, médiation numérique, gouvernance partagée. Accordé pour trois ans après une visite sur place.',
+    region: '27', validityMonths: 36, callId: campaign.id,
+  });
+  const found = await searchPlaces(ctx.db, { territory: 'region:27', limit: 3 });
+  const uids = found.items.map((i) => i.place.uid);
+  const day = (d: number) => new Date(now + d * DAY).toISOString().slice(0, 10);
+  if (uids[0]) await labels.changeLabel(ctx, STAFF, programme.id, uids[0], 'granted', { validFrom: day(-40) });
+  if (uids[1]) {
+    await labels.changeLabel(ctx, STAFF, programme.id, uids[1], 'granted', { validFrom: day(-1000) }, day(-1000));
+    await labels.changeLabel(ctx, STAFF, programme.id, uids[1], 'renewed', {}, day(-30));
+  }
+  if (uids[2]) {
+    await labels.changeLabel(ctx, STAFF, programme.id, uids[2], 'granted', { validFrom: day(-200) }, day(-200));
+    await labels.changeLabel(ctx, STAFF, programme.id, uids[2], 'withdrawn', { reason: 'Le lieu n’assure plus d’accueil ouvert à tous depuis sa reprise.' });
+  }
+  return Math.min(uids.length, 2);
 }

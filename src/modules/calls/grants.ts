@@ -233,17 +233,22 @@ export interface ScdlEntry {
  * Every grant as an SCDL row, its validation, and whether it is published (amount above
  * 23,000 € and valid). Streams in batches of `batch` rows (keyset on the grant id).
  */
-export async function* scdlEntries(db: Queryable, o: { batch?: number } = {}): AsyncGenerator<ScdlEntry[]> {
+export async function* scdlEntries(db: Queryable, o: { batch?: number; aboveThresholdOnly?: boolean } = {}): AsyncGenerator<ScdlEntry[]> {
   const batch = o.batch ?? 5000;
   let after = '00000000-0000-0000-0000-000000000000';
   for (;;) {
+    // The batch of grants first (keyset on the id), then its joins and one schedule aggregate per
+    // grant of the batch: the plan never joins whole tables for a batch.
     const { rows } = await db.query(
-      `SELECT g.id, g.reference, g.convention_on::text AS convention_on, g.amount, a.title, o.name AS org_name, o.siret, c.funder_name, c.funder_siret, c.title AS call_title,
-              (SELECT count(*)::int FROM calls.instalment i WHERE i.grant_id = g.id) AS n_inst,
-              (SELECT min(i.due_on)::text FROM calls.instalment i WHERE i.grant_id = g.id) AS first_due,
-              (SELECT max(i.due_on)::text FROM calls.instalment i WHERE i.grant_id = g.id) AS last_due
-         FROM calls.grant g JOIN calls.application a ON a.id = g.application_id JOIN calls.organisation o ON o.id = a.organisation_id JOIN calls.call c ON c.id = g.call_id
-        WHERE g.id > $1 ORDER BY g.id LIMIT ${batch}`,
+      `WITH g AS (SELECT id, application_id, call_id, reference, convention_on, amount FROM calls.grant
+                   WHERE id > $1 ${o.aboveThresholdOnly ? `AND amount > ${SCDL_THRESHOLD}` : ''} ORDER BY id LIMIT ${batch}),
+            s AS (SELECT i.grant_id, count(*)::int AS n_inst, min(i.due_on)::text AS first_due, max(i.due_on)::text AS last_due
+                    FROM calls.instalment i WHERE i.grant_id IN (SELECT id FROM g) GROUP BY i.grant_id)
+       SELECT g.id, g.reference, g.convention_on::text AS convention_on, g.amount, a.title, o.name AS org_name, o.siret, c.funder_name, c.funder_siret, c.title AS call_title,
+              coalesce(s.n_inst, 0) AS n_inst, s.first_due, s.last_due
+         FROM g JOIN calls.application a ON a.id = g.application_id JOIN calls.organisation o ON o.id = a.organisation_id JOIN calls.call c ON c.id = g.call_id
+         LEFT JOIN s ON s.grant_id = g.id
+        ORDER BY g.id`,
       [after],
     );
     if (!rows.length) return;
@@ -277,16 +282,30 @@ export async function* scdlEntries(db: Queryable, o: { batch?: number } = {}): A
   }
 }
 
-const csvCell = (s: string) => {
+/** A CSV cell: quoted when needed, with a leading quote before formula characters. */
+export const csvCell = (s: string) => {
   const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 };
 
-/** The published SCDL file (CSV, comma, UTF-8): valid grants above the threshold only. */
+/**
+ * The published SCDL file (CSV, comma, UTF-8, CRLF): valid grants above the threshold only, as
+ * chunks of one batch each, so the HTTP route streams it without holding the whole file.
+ */
+export async function* scdlCsvChunks(db: Queryable): AsyncGenerator<string> {
+  yield SCDL_FIELDS.map((f) => f.name).join(',') + '\r\n';
+  for await (const batch of scdlEntries(db, { aboveThresholdOnly: true })) {
+    let chunk = '';
+    for (const e of batch) if (e.published) chunk += SCDL_FIELDS.map((f) => csvCell(e.row[f.name] ?? '')).join(',') + '\r\n';
+    if (chunk) yield chunk;
+  }
+}
+
+/** The published SCDL file as one string (tests, small exports). */
 export async function scdlCsv(db: Queryable): Promise<string> {
-  const parts = [SCDL_FIELDS.map((f) => f.name).join(',')];
-  for await (const batch of scdlEntries(db)) for (const e of batch) if (e.published) parts.push(SCDL_FIELDS.map((f) => csvCell(e.row[f.name] ?? '')).join(','));
-  return parts.join('\r\n') + '\r\n';
+  let out = '';
+  for await (const chunk of scdlCsvChunks(db)) out += chunk;
+  return out;
 }
 
 export async function grantTotals(db: Queryable): Promise<{ granted: number; paid: number; count: number }> {

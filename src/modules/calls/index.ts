@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { ModuleManifest } from '../../platform/module.ts';
 import { registerPublicPages } from './pages/public.ts';
 import { registerStaffPages } from './pages/staff.ts';
+import { registerLabelPages } from './pages/labels.ts';
 import { registerRoutes } from './routes.ts';
 import { registerContributions } from './contributions.ts';
 import { seedCallsDemo } from './demo.ts';
@@ -21,6 +22,7 @@ registerContributions();
 export { getCall, listPublicCalls, getApplication, isOpen, type Call, type Application } from './service.ts';
 export { grantTotals, scdlEntries, scdlCsv, SCDL_FIELDS, SCDL_THRESHOLD } from './grants.ts';
 export { siretProblem, CALL_KINDS, STATES } from './model.ts';
+export { currentLabels, labelledPlaces, labelHistory, getProgramme, listProgrammes, type LabelProgramme, type LabelEvent, type CurrentLabel } from './labels.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -31,6 +33,7 @@ export const callsModule: ModuleManifest = {
     registerRoutes(app, ctx);
     registerPublicPages(app, ctx);
     registerStaffPages(app, ctx);
+    registerLabelPages(app, ctx);
   },
   // In seedDemo (after roadmap's and places' demo data, before roadmap's afterDemo computes the
   // live indicators, so the amount granted has today's value).

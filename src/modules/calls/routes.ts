@@ -3,6 +3,7 @@
  * its current form, the SCDL grants export. Plus the grant pages (staff) and the public page of
  * grants saying which are published.
  */
+import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../platform/http/server.ts';
@@ -13,6 +14,8 @@ import { can, currentUser, requirePermission, type CurrentUser } from '../accoun
 import { formatEuros } from './model.ts';
 import * as service from './service.ts';
 import * as grants from './grants.ts';
+import * as labels from './labels.ts';
+import { getPlacesByUids } from '../places/index.ts';
 import { csrfOf, errorBox, formBody, me, plural, renderFrame, send, str } from './pages/ui.ts';
 
 const tags = ['calls'];
@@ -85,7 +88,22 @@ export function registerRoutes(app: App, ctx: AppContext) {
   app.get(
     '/api/v1/calls/grants/scdl.csv',
     { schema: { tags, summary: 'Grants above 23,000 € in the SCDL « Subventions » schema v2.1.1 (CSV), each row validated against the schema' } },
-    async (_req, reply) => reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="subventions-scdl.csv"').send(await grants.scdlCsv(db)),
+    async (_req, reply) => reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="subventions-scdl.csv"').send(Readable.from(grants.scdlCsvChunks(db))),
+  );
+
+  app.get(
+    '/api/v1/calls/labels.csv',
+    { schema: { tags, summary: 'Places of the directory holding a label today: label, place, validity dates (CSV)' } },
+    async (_req, reply) => {
+      const held = await labels.labelledPlaces(db, null);
+      const places = new Map((await getPlacesByUids(db, held.map((h) => h.placeUid))).filter((p) => p.visible).map((p) => [p.uid, p]));
+      const lines = ['label,id_lieu,nom_lieu,commune,date_debut,date_fin'];
+      for (const h of held) {
+        const p = places.get(h.placeUid);
+        if (p) lines.push([h.programme, h.placeUid, p.nom, p.commune, h.validFrom, h.validUntil].map((v) => grants.csvCell(String(v ?? ''))).join(','));
+      }
+      return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="labels-lieux.csv"').send(lines.join('\r\n') + '\r\n');
+    },
   );
 
   app.get(

@@ -807,6 +807,7 @@ export async function conflictsOf(db: Queryable, callId: string) {
 
 export interface ListedApplication {
   id: string;
+  number: number;
   reference: string;
   title: string;
   organisation: string;
@@ -827,8 +828,18 @@ export interface ListFilter {
   q?: string;
 }
 
-/** The dossiers of a call an actor may instruct, with weighted scores (hard conflicts left out). */
-export async function instructorList(db: Queryable, actor: Actor, call: Call, f: ListFilter = {}): Promise<ListedApplication[]> {
+/** One page of the instructor list: keyset pagination on the dossier number. */
+export interface ListPage {
+  items: ListedApplication[];
+  /** Dossiers matching the filters (all pages). */
+  total: number;
+  /** The `after` value for the next page, or null on the last page. */
+  nextAfter: number | null;
+}
+
+export const LIST_PAGE_SIZE = 50;
+
+async function listWhere(db: Queryable, actor: Actor, call: Call, f: ListFilter) {
   const manager = can(actor, 'calls.manage', callResource(call));
   let deps: string[] | null = null;
   if (!manager) {
@@ -841,11 +852,18 @@ export async function instructorList(db: Queryable, actor: Actor, call: Call, f:
   if (deps) where.push(`a.departement = ANY ($${params.push(deps)})`);
   if (f.state && f.state in STATES) where.push(`a.state = $${params.push(f.state)}`);
   if (f.departement && DEPARTEMENT.test(f.departement)) where.push(`a.departement = $${params.push(f.departement)}`);
-  if (f.q) where.push(`(a.title ILIKE $${params.push(`%${f.q.replace(/[\\%_]/g, (m) => `\\${m}`).slice(0, 100)}%`)} OR o.name ILIKE $${params.length})`);
+  const join = f.q ? 'JOIN calls.organisation o ON o.id = a.organisation_id' : '';
+  if (f.q) where.push(`(a.title ILIKE $${params.push(`%${f.q.slice(0, 100).replace(/[\\%_]/g, (m) => `\\${m}`)}%`)} OR o.name ILIKE $${params.length})`);
+  return { where, params, join };
+}
+
+/** Rows of the list (scores computed only for these rows). */
+async function listRows(db: Queryable, call: Call, join: string, where: string[], params: unknown[], limit: number): Promise<ListedApplication[]> {
   const { rows } = await db.query(
     `SELECT a.id, a.number, a.title, o.name AS org_name, a.departement, a.state, a.stage, a.amount_requested, a.submitted_at, a.decided_amount, a.form_version,
             coalesce((SELECT json_agg(json_build_object('conflict', r.conflict, 'waived', r.waived_by IS NOT NULL, 'scores', r.scores)) FROM calls.review r WHERE r.application_id = a.id), '[]') AS reviews
-       FROM calls.application a JOIN calls.organisation o ON o.id = a.organisation_id WHERE ${where.join(' AND ')} ORDER BY a.number LIMIT 20000`,
+       FROM (SELECT a.* FROM calls.application a ${join} WHERE ${where.join(' AND ')} ORDER BY a.number LIMIT ${limit}) a
+       JOIN calls.organisation o ON o.id = a.organisation_id ORDER BY a.number`,
     params,
   );
   const forms = new Map<number, FormDefinition>();
@@ -856,6 +874,7 @@ export async function instructorList(db: Queryable, actor: Actor, call: Call, f:
     const reviews = (typeof r.reviews === 'string' ? JSON.parse(r.reviews) : r.reviews) as { conflict: Conflict | null; waived: boolean; scores: Record<string, number> | null }[];
     out.push({
       id: r.id as string,
+      number: Number(r.number),
       reference: `${call.slug.slice(0, 40).toUpperCase()}-${String(r.number).padStart(4, '0')}`,
       title: r.title as string,
       organisation: r.org_name as string,
@@ -871,6 +890,27 @@ export async function instructorList(db: Queryable, actor: Actor, call: Call, f:
     });
   }
   return out;
+}
+
+/** Every dossier of a call an actor may instruct, with weighted scores (hard conflicts left out): for the ranking and the exports. */
+export async function instructorList(db: Queryable, actor: Actor, call: Call, f: ListFilter = {}): Promise<ListedApplication[]> {
+  const { where, params, join } = await listWhere(db, actor, call, f);
+  return listRows(db, call, join, where, params, 20000);
+}
+
+/**
+ * One page of the instructor list (keyset pagination: the dossiers numbered after `after`, by
+ * number), with the count of all matches; scores are computed for the page's rows only.
+ */
+export async function instructorPage(db: Queryable, actor: Actor, call: Call, f: ListFilter = {}, after = 0, size = LIST_PAGE_SIZE): Promise<ListPage> {
+  const { where, params, join } = await listWhere(db, actor, call, f);
+  const total = Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM calls.application a ${join} WHERE ${where.join(' AND ')}`, params)).rows[0]!.n);
+  const pageWhere = Number.isSafeInteger(after) && after > 0 ? [...where, `a.number > $${params.length + 1}`] : where;
+  const pageParams = pageWhere === where ? params : [...params, after];
+  const items = await listRows(db, call, join, pageWhere, pageParams, size + 1);
+  const more = items.length > size;
+  if (more) items.length = size;
+  return { items, total, nextAfter: more ? items[items.length - 1]!.number : null };
 }
 
 /** Ranking for the committee: by weighted score, with the running total of amounts requested against the envelope left. */

@@ -88,6 +88,8 @@ export interface SiteData {
   weekTable(horaires: string | null, date: Date): DayHours[] | null;
   /** Every visible place's uid/slug/updatedAt for the sitemap. */
   listPlaceUrls(): Promise<{ uid: string; slug: string; updatedAt: string }[]>;
+  /** Badges other modules add to places (e.g. labels), by section; optional in test doubles. */
+  placeBadges?(uids: string[]): Promise<{ title: string; byPlace: Map<string, { label: string; detail: string; href?: string }[]> }[]>;
   /** Every commune with its centre and population (the basemap's names). */
   communePoints(): Promise<{ code: string; name: string; departement: string; population: number; lat: number | null; lon: number | null }[]>;
 }

@@ -12,6 +12,7 @@ import { siteData } from './wire.ts';
 
 export { listErrorReports, setErrorReportStatus, type ErrorReport, type ReportStatus } from './reports.ts';
 export { errorReportsAdmin } from './reports-admin.ts';
+export { registerPlaceBadges, type PlaceBadge, type PlaceBadgeProvider } from './extensions.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

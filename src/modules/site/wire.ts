@@ -8,6 +8,7 @@ import * as territories from '../territories/index.ts';
 import type { Commune, FilterField, Place, PlaceQuery, SiteData, Territory } from './data.ts';
 import { AggregateCache } from './cache.ts';
 import { own } from '../../platform/own.ts';
+import { placeBadges } from './extensions.ts';
 
 function commune(c: territories.Commune): Commune {
   return { code: c.code, name: c.name, kind: c.kind, departement: c.departement, region: c.region, epci: c.epci, population: c.population, postalCodes: c.postalCodes, lat: c.lat, lon: c.lon };
@@ -45,6 +46,7 @@ export function siteData(db: Db): SiteData {
       return places.mapPoints(db, query);
     },
     countByService: (q) => places.countByService(db, toServiceQuery(q)),
+    placeBadges: (uids) => placeBadges(db, uids),
     countPlacesBy: (level, q) => places.countPlacesBy(db, level, q ? toServiceQuery(q) : {}),
     async getCommune(code) {
       const c = await territories.getCommune(db, code);

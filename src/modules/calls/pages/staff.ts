@@ -11,7 +11,7 @@ import type { AppContext } from '../../../platform/module.ts';
 import { html, raw } from '../../../platform/html/html.ts';
 import { ForbiddenError, NotFoundError, UserError } from '../../../platform/http/errors.ts';
 import { can, findUserByEmail, getGrants, requirePermission, scopesFor, sendMailFromRequest, type CurrentUser } from '../../accounts/index.ts';
-import { CALL_KINDS, CONFLICTS, INSTRUCTOR_TRANSITIONS, ORG_KINDS, RECOMMENDATIONS, STATES, formatDateTime, formatEuros, toLocalInput, type State } from '../model.ts';
+import { CALL_KINDS, CONFLICTS, INSTRUCTOR_TRANSITIONS, ORG_KINDS, RECOMMENDATIONS, STATES, formatDateTime, formatEuros, toLocalInput, weightedScore, type State } from '../model.ts';
 import * as service from '../service.ts';
 import { answersView, csrfOf, errorBox, formBody, me, plural, queryOf, renderFrame, send, stateBadge, str } from './ui.ts';
 import { criteriaTable, historyLabel } from './public.ts';
@@ -183,9 +183,13 @@ ${manager
     const user = await me(req);
     const { call } = await loadCall(req, user, 'instruct');
     const q = queryOf(req);
-    const items = await service.instructorList(ctx.db, user, call, { state: q.etat, departement: q.departement, q: q.q });
     const ranking = q.vue === 'classement';
-    const ranked = ranking ? service.rank(items, Math.round((call.envelope - call.committed) * 100) / 100) : null;
+    const filter = { state: q.etat, departement: q.departement, q: q.q };
+    // The ranking needs every dossier's score; the list shows one page at a time (keyset on the number).
+    const ranked = ranking ? service.rank(await service.instructorList(ctx.db, user, call, filter), Math.round((call.envelope - call.committed) * 100) / 100) : null;
+    const after = /^\d{1,9}$/.test(q.apres ?? '') ? Number(q.apres) : 0;
+    const page = ranking ? null : await service.instructorPage(ctx.db, user, call, filter, after);
+    const listUrl = (apres: number | null) => `/gestion/appels/${call.id}/dossiers?${new URLSearchParams({ ...(q.etat ? { etat: q.etat } : {}), ...(q.departement ? { departement: q.departement } : {}), ...(q.q ? { q: q.q } : {}), ...(apres ? { apres: String(apres) } : {}) })}`;
     const body = html`<p><a href="/gestion/appels/${call.id}">${call.title}</a></p><h1>${ranking ? 'Classement' : 'Dossiers'} — ${call.title}</h1>
 <form method="get" action="/gestion/appels/${call.id}/dossiers" class="calls-form" role="search"><input type="hidden" name="vue" value="${q.vue ?? ''}">
 <div class="field"><label for="f-etat">État</label><select id="f-etat" name="etat"><option value="">tous</option>${Object.entries(STATES).filter(([k]) => k !== 'brouillon').map(([k, l]) => html`<option value="${k}"${q.etat === k ? raw(' selected') : ''}>${l}</option>`)}</select></div>
@@ -195,8 +199,9 @@ ${ranked
   ? html`<p>Reste sur l’enveloppe : ${formatEuros(Math.round((call.envelope - call.committed) * 100) / 100)}. Dossiers en instruction classés par note pondérée (sur 100).</p>
 <table class="data"><thead><tr><th scope="col" class="n">Rang</th><th scope="col">Dossier</th><th scope="col" class="n">Note</th><th scope="col" class="n">Demandé</th><th scope="col" class="n">Cumul</th><th scope="col">Dans l’enveloppe</th></tr></thead><tbody>
 ${ranked.map((r) => html`<tr><td class="n">${r.rank}</td><td><a href="/gestion/dossiers/${r.id}">${r.reference}</a> ${r.title} — ${r.organisation}${r.flagged ? html` <span class="flag">lien signalé</span>` : ''}</td><td class="n">${r.score ?? '—'}</td><td class="n">${r.amountRequested !== null ? formatEuros(r.amountRequested) : '—'}</td><td class="n">${formatEuros(r.running)}</td><td>${r.withinEnvelope ? 'oui' : 'non'}</td></tr>`)}</tbody></table>`
-  : html`<p>${plural(items.length, 'dossier', 'dossiers')}.</p><table class="data"><thead><tr><th scope="col">Dossier</th><th scope="col">Structure</th><th scope="col">Dép.</th><th scope="col">État</th><th scope="col" class="n">Demandé</th><th scope="col" class="n">Note</th><th scope="col" class="n">Évaluations</th></tr></thead><tbody>
-${items.map((r) => html`<tr><td><a href="/gestion/dossiers/${r.id}">${r.reference}</a> ${r.title}</td><td>${r.organisation}</td><td>${r.departement ?? ''}</td><td>${stateBadge(r.state)}</td><td class="n">${r.amountRequested !== null ? formatEuros(r.amountRequested) : '—'}</td><td class="n">${r.score ?? '—'}${r.flagged ? html` <span class="flag" title="lien d’intérêts signalé">!</span>` : ''}</td><td class="n">${r.reviews}</td></tr>`)}</tbody></table>`}`;
+  : html`<p>${plural(page!.total, 'dossier', 'dossiers')}${page!.total > page!.items.length ? html`, ${page!.items.length} sur cette page (numéros ${page!.items[0]?.number ?? '—'} à ${page!.items[page!.items.length - 1]?.number ?? '—'})` : ''}.</p><table class="data"><thead><tr><th scope="col">Dossier</th><th scope="col">Structure</th><th scope="col">Dép.</th><th scope="col">État</th><th scope="col" class="n">Demandé</th><th scope="col" class="n">Note</th><th scope="col" class="n">Évaluations</th></tr></thead><tbody>
+${page!.items.map((r) => html`<tr><td><a href="/gestion/dossiers/${r.id}">${r.reference}</a> ${r.title}</td><td>${r.organisation}</td><td>${r.departement ?? ''}</td><td>${stateBadge(r.state)}</td><td class="n">${r.amountRequested !== null ? formatEuros(r.amountRequested) : '—'}</td><td class="n">${r.score ?? '—'}${r.flagged ? html` <span class="flag" title="lien d’intérêts signalé">!</span>` : ''}</td><td class="n">${r.reviews}</td></tr>`)}</tbody></table>
+<nav aria-label="Pages de la liste">${after ? html`<a href="${listUrl(null)}">Premiers dossiers</a> ` : ''}${page!.nextAfter ? html`<a href="${listUrl(page!.nextAfter)}" rel="next">Dossiers suivants</a>` : ''}</nav>`}`;
     return frame(reply, 200, user, `Dossiers — ${call.title}`, body);
   });
 
@@ -274,7 +279,7 @@ ${decidedItems.map((d) => html`<tr><td>${d.reference} ${d.title} — ${d.organis
     const csrf = csrfOf(reply);
     const committees = await service.committeesOf(ctx.db, call.id);
     const comite = queryOf(req).comite;
-    const score = (await service.instructorList(ctx.db, user, call)).find((i) => i.id === a.id)?.score ?? null;
+    const score = weightedScore(form.criteria, reviews);
     const body = html`<p><a href="/gestion/appels/${call.id}/dossiers">Dossiers — ${call.title}</a></p>
 <h1>Dossier ${a.reference} ${stateBadge(a.state)}</h1>${errorBox(error)}
 <p><strong>${a.title}</strong> — ${org.name} (SIRET ${org.siret}), département ${a.departement ?? '—'}. Demandé : ${a.amountRequested !== null ? formatEuros(a.amountRequested) : '—'}. Note pondérée : ${score ?? '—'}.</p>

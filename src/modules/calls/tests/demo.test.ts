@@ -34,6 +34,15 @@ test('demo: five calls, dossiers in every state, idempotent', async () => {
   assert.equal((await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM calls.call')).rows[0]!.n, 5);
 });
 
+test('demo: the tiers-lieux label programme runs on the label campaign', async () => {
+  const p = (await t.db.query<{ slug: string; kind: string }>('SELECT p.slug, c.kind FROM calls.label_programme p JOIN calls.call c ON c.id = p.call_id')).rows;
+  assert.deepEqual(p, [{ slug: 'tiers-lieu-labellise-bourgogne-franche-comte', kind: 'label' }]);
+  const page = await t.app.inject({ url: '/labels', headers: { accept: 'text/html' } });
+  assert.match(page.body, /Tiers-lieu labellisé Bourgogne-Franche-Comté/);
+  // this test seeds no directory places, so no place is labelled (with `npm start`'s demo, three are)
+  assert.equal((await t.app.inject({ url: '/labels/tiers-lieu-labellise-bourgogne-franche-comte' })).statusCode, 200);
+});
+
 test('demo: the Indre-et-Loire call draws its envelope from the roadmap', async () => {
   const env = (await listEnvelopes(t.db, { territory: { level: 'departement', code: '37' } }))[0]!;
   assert.equal(env.drawn, 120_000);

@@ -52,6 +52,18 @@ describe('calls: instruction, review, committee, grants', () => {
     assert.equal(list.status, 200);
     assert.match(list.body, /Structure a41/);
     assert.doesNotMatch(list.body, /Structure b37/);
+    // keyset pagination: pages of one, in number order, within the instructor's scope, with the count of all
+    const p1 = await service.instructorPage(t.db, instr41.actor, call, {}, 0, 1);
+    assert.equal(p1.total, 2);
+    assert.deepEqual(p1.items.map((i) => i.id), [apps.a41]);
+    const p2 = await service.instructorPage(t.db, instr41.actor, call, {}, p1.nextAfter!, 1);
+    assert.deepEqual([p2.items.map((i) => i.id), p2.nextAfter], [[apps.c41], null]);
+    assert.deepEqual((await service.instructorPage(t.db, staff.actor, call, { q: 'b37' })).items.map((i) => i.id), [apps.b37]);
+    const later = await instr41.browser.get(`/gestion/appels/${call.id}/dossiers?apres=${p1.nextAfter}`);
+    assert.match(later.body, /Structure c41/);
+    assert.doesNotMatch(later.body, /Structure a41/);
+    assert.match(later.body, /Premiers dossiers/);
+    assert.equal((await instr41.browser.get(`/gestion/appels/${call.id}/dossiers?apres=-1%27`)).status, 200); // ignored, not an error
     assert.equal((await instr41.browser.get(`/gestion/dossiers/${apps.b37}`)).status, 403);
     await refused(t.db, () => service.transition({ db: t.db }, instr41.actor, apps.b37!, 'en_instruction', ''), 403);
     await refused(t.db, () => service.transition({ db: t.db }, outsider.actor, apps.a41!, 'en_instruction', ''), 403);

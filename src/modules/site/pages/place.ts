@@ -135,6 +135,7 @@ export async function renderPlace(ctx: SiteContext, p: Place, form: ReportFormSt
   for (const m of p.courriels) contacts.push(html`<li>Courriel : <a href="mailto:${m}">${m}</a></li>`);
   if (website.length) contacts.push(html`<li>Site internet : ${links(website, shortUrl)}</li>`);
   if (booking) contacts.push(html`<li><a class="button" href="${booking}" rel="noopener">Prendre rendez-vous en ligne</a></li>`);
+  const badgeSections = d.placeBadges ? (await d.placeBadges([p.uid])).map((s) => ({ title: s.title, badges: s.byPlace.get(p.uid) ?? [] })).filter((s) => s.badges.length) : [];
   const precision =
     p.coordinatesPrecision === 'commune' ? html`<p class="hint">Position approximative : centre de la commune.</p>` : p.coordinatesPrecision === 'missing' ? html`<p class="hint">Position sur la carte non renseignée.</p>` : '';
   const body = html`${breadcrumb(crumbs)}
@@ -155,6 +156,7 @@ ${form.sent ? reportForm(p, form) : ''}
       <p class="no-print"><button type="button" class="secondary" data-share hidden>Copier le lien de cette fiche</button></p>
       <p class="hint no-print" data-share-status role="status"></p>
     </section>
+    ${badgeSections.map((s, i) => html`<section aria-labelledby="s-badges-${i}"><h2 id="s-badges-${i}">${s.title}</h2><ul class="place-badges">${s.badges.map((b) => html`<li><strong>${b.href ? html`<a href="${b.href}">${b.label}</a>` : b.label}</strong> — ${b.detail}</li>`)}</ul></section>`)}
     <section aria-labelledby="s-horaires"><h2 id="s-horaires">Horaires</h2>${hoursTable(ctx, p)}</section>
     <section aria-labelledby="s-contact"><h2 id="s-contact">Contact</h2>
       ${contacts.length ? html`<ul class="contact-list">${contacts}</ul>` : html`<p>Aucun moyen de contact renseigné.</p>`}
