@@ -7,6 +7,7 @@ import type { Db, Queryable } from '../../platform/db/index.ts';
 import { recordAudit } from '../../platform/audit/index.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
 import { FUNDER_KINDS, amount, cleanText, oneOf, optionalInt, parseNumber, type FunderKind, type PlanNode, type TerritoryRef } from './model.ts';
+import { writeTx } from './snapshot.ts';
 import * as store from './store.ts';
 import { territoryOf, type Actor } from './service.ts';
 
@@ -89,7 +90,7 @@ export async function saveBudget(db: Db, actor: Actor, nodeId: string, raw: Inpu
   const coSum = round2(cofinancing.reduce((s, c) => s + c.amount, 0));
   if (coSum > ap) throw new UserError(`Les cofinancements (${coSum}) dépassent l’autorisation de programme (${ap}).`, 400, 'cofinancing');
 
-  return db.transaction(async (tx) => {
+  return writeTx(db, async (tx) => {
     const node = await store.nodeById(tx, nodeId);
     if (!node) throw new NotFoundError('Cet élément n’existe pas.');
     const plan = (await store.planById(tx, node.planId, true))!;
@@ -123,7 +124,7 @@ export async function saveBudget(db: Db, actor: Actor, nodeId: string, raw: Inpu
 
 export async function deleteBudget(db: Db, actor: Actor, budgetId: string): Promise<boolean> {
   if (!/^[0-9a-f-]{36}$/i.test(budgetId)) return false;
-  return db.transaction(async (tx) => {
+  return writeTx(db, async (tx) => {
     const before = await budgetsWhere(tx, 'b.id = $1', [budgetId]);
     if (!before[0]) return false;
     await tx.query('DELETE FROM roadmap.budget WHERE id = $1', [budgetId]);
@@ -365,7 +366,7 @@ export async function saveEnvelope(db: Db, actor: Actor, planId: string, raw: In
   const ceiling = amount(raw.ceiling, 'ceiling', 'Le plafond');
   const year = optionalInt(raw.year, 'year', 'L’année', 1990, 2100);
   const nodeId = typeof raw.nodeId === 'string' && raw.nodeId ? raw.nodeId : null;
-  return db.transaction(async (tx) => {
+  return writeTx(db, async (tx) => {
     const plan = await store.planById(tx, planId, true);
     if (!plan) throw new NotFoundError('Ce plan n’existe pas.');
     if (nodeId) {
@@ -440,7 +441,7 @@ export async function drawEnvelope(db: Db | Queryable, input: DrawInput): Promis
     await recordAudit(tx, { actorId: input.actorId ?? null, action: 'roadmap.envelope.draw', objectType: 'roadmap.envelope', objectId: env.id, after: { amount: value, reference, drawn: after.drawn, ceiling: after.ceiling } });
     return after;
   };
-  return 'transaction' in db && typeof db.transaction === 'function' ? (db as Db).transaction(run) : run(db);
+  return 'transaction' in db && typeof db.transaction === 'function' ? writeTx(db as Db, run) : run(db);
 }
 
 /** Gives back a draw (a grant cancelled): the envelope's drawn amount goes down by it. */
@@ -453,7 +454,7 @@ export async function releaseDraw(db: Db | Queryable, input: { envelopeId: strin
     await recordAudit(tx, { actorId: input.actorId ?? null, action: 'roadmap.envelope.release', objectType: 'roadmap.envelope', objectId: input.envelopeId, before: { amount: Number(rows[0].amount), reference: input.reference } });
     return true;
   };
-  return 'transaction' in db && typeof db.transaction === 'function' ? (db as Db).transaction(run) : run(db);
+  return 'transaction' in db && typeof db.transaction === 'function' ? writeTx(db as Db, run) : run(db);
 }
 
 export async function envelopeDraws(db: Queryable, envelopeId: string) {
