@@ -9,6 +9,7 @@ import { recordAudit } from '../../platform/audit/index.ts';
 import { UserError } from '../../platform/http/errors.ts';
 import { slugify, type Plan } from './model.ts';
 import { addNodeIn, lockPlan, recordValues, type Actor } from './service.ts';
+import { writeTx } from './snapshot.ts';
 
 export const IMPORT_KINDS = ['plan', 'values'] as const;
 export type ImportKind = (typeof IMPORT_KINDS)[number];
@@ -163,7 +164,7 @@ function frenchDate(v: string | undefined): string | undefined {
 
 /** Imports the tree: each line a node; its parent by number (earlier in the file or already in the plan). */
 export async function importPlanRows(db: Db, actor: Actor, plan: Plan, csv: ParsedCsv, mapping: Record<string, number | null>): Promise<number> {
-  return db.transaction(async (tx) => {
+  return writeTx(db, async (tx) => {
     const locked = await lockPlan(tx, plan.id);
     const existing = await tx.query<{ id: string; number: string }>(`SELECT id, number FROM roadmap.node WHERE plan_id = $1 AND number <> ''`, [plan.id]);
     const byNumber = new Map(existing.rows.map((r) => [r.number, r.id]));

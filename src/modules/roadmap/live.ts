@@ -5,6 +5,7 @@
 import type { Db, Queryable } from '../../platform/db/index.ts';
 import { recordAudit } from '../../platform/audit/index.ts';
 import type { TerritoryRef } from './model.ts';
+import { writeTx } from './snapshot.ts';
 import * as store from './store.ts';
 import { INDICATOR_ID, indicatorFields, writeValues, type ValueInput } from './service.ts';
 
@@ -95,7 +96,7 @@ export async function recomputeLive(db: Db, o: { ids?: string[]; date?: string; 
         if (v === null || v === undefined || !Number.isFinite(v)) continue;
         out.push({ indicatorId: def.id, territory: t, kind: 'result', date, value: Math.round(v * 1e6) / 1e6, source: 'calcul', note: '' });
       }
-      await db.transaction(async (tx) => {
+      await writeTx(db, async (tx) => {
         await writeValues(tx, o.actorId ?? null, out);
         await recordAudit(tx, { actorId: o.actorId ?? null, action: 'roadmap.live.recompute', objectType: 'roadmap.indicator', objectId: def.id, after: { date, values: out.length } });
       });

@@ -322,8 +322,12 @@ export interface Progress {
   explanation: string;
 }
 
+// Formatters built once (building one costs far more than formatting a number with it).
+const NUMBER = new Intl.NumberFormat('fr-FR', { maximumFractionDigits: 2 });
+const EUROS = new Intl.NumberFormat('fr-FR', { style: 'currency', currency: 'EUR', maximumFractionDigits: 0 });
+
 function fmt(n: number): string {
-  return new Intl.NumberFormat('fr-FR', { maximumFractionDigits: 2 }).format(n);
+  return NUMBER.format(n);
 }
 
 /**
@@ -403,11 +407,11 @@ export function checkBounds(value: number, ind: Pick<Indicator, 'min' | 'max' | 
 }
 
 export function formatEuros(n: number): string {
-  return new Intl.NumberFormat('fr-FR', { style: 'currency', currency: 'EUR', maximumFractionDigits: 0 }).format(n);
+  return EUROS.format(n);
 }
 
 export function formatValue(n: number | null, unit: string): string {
   if (n === null) return '—';
-  const s = new Intl.NumberFormat('fr-FR', { maximumFractionDigits: 2 }).format(n);
+  const s = NUMBER.format(n);
   return unit ? `${s} ${unit}` : s;
 }

@@ -7,6 +7,7 @@ import type { Db, Queryable } from '../../platform/db/index.ts';
 import { recordAudit } from '../../platform/audit/index.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
 import { FUNDER_KINDS, amount, cleanText, oneOf, optionalInt, parseNumber, type FunderKind, type PlanNode, type TerritoryRef } from './model.ts';
+import { writeTx } from './snapshot.ts';
 import * as store from './store.ts';
 import { territoryOf, type Actor } from './service.ts';
 
@@ -89,7 +90,7 @@ export async function saveBudget(db: Db, actor: Actor, nodeId: string, raw: Inpu
   const coSum = round2(cofinancing.reduce((s, c) => s + c.amount, 0));
   if (coSum > ap) throw new UserError(`Les cofinancements (${coSum}) dépassent l’autorisation de programme (${ap}).`, 400, 'cofinancing');
 
-  return db.transaction(async (tx) => {
+  return writeTx(db, async (tx) => {
     const node = await store.nodeById(tx, nodeId);
     if (!node) throw new NotFoundError('Cet élément n’existe pas.');
     const plan = (await store.planById(tx, node.planId, true))!;
@@ -123,7 +124,7 @@ export async function saveBudget(db: Db, actor: Actor, nodeId: string, raw: Inpu
 
 export async function deleteBudget(db: Db, actor: Actor, budgetId: string): Promise<boolean> {
   if (!/^[0-9a-f-]{36}$/i.test(budgetId)) return false;
-  return db.transaction(async (tx) => {
+  return writeTx(db, async (tx) => {
     const before = await budgetsWhere(tx, 'b.id = $1', [budgetId]);
     if (!before[0]) return false;
     await tx.query('DELETE FROM roadmap.budget WHERE id = $1', [budgetId]);
@@ -274,36 +275,35 @@ export function rollupTotals(nodes: PlanNode[], own: Map<string, MoneyTotals>, b
 
 /** The plan's money computed by the database: own totals per node, by year and by funder (no budget lines read). */
 export async function planMoney(db: Queryable, planId: string, nodes: PlanNode[]): Promise<PlanMoney> {
-  const [own, years, funders] = await Promise.all([
-    db.query<{ node_id: string; ap: number; cp: number | null; voted: number | null; committed: number | null; paid: number | null; cofinanced: number | null }>(
-      `SELECT b.node_id, sum(b.ap) AS ap, sum(y.cp) AS cp, sum(y.voted) AS voted, sum(y.committed) AS committed, sum(y.paid) AS paid, sum(c.amount) AS cofinanced
-         FROM roadmap.budget b
-         LEFT JOIN LATERAL (SELECT sum(cp) AS cp, sum(voted_bp + voted_dm) AS voted, sum(committed) AS committed, sum(paid) AS paid FROM roadmap.budget_year WHERE budget_id = b.id) y ON true
-         LEFT JOIN LATERAL (SELECT sum(amount) AS amount FROM roadmap.cofinancing WHERE budget_id = b.id) c ON true
-        WHERE b.plan_id = $1 GROUP BY b.node_id`,
-      [planId],
-      { prepare: true },
-    ),
-    db.query<{ year: number; cp: number; voted_bp: number; voted_dm: number; committed: number; paid: number }>(
-      `SELECT y.year, sum(y.cp) AS cp, sum(y.voted_bp) AS voted_bp, sum(y.voted_dm) AS voted_dm, sum(y.committed) AS committed, sum(y.paid) AS paid
-         FROM roadmap.budget b JOIN roadmap.budget_year y ON y.budget_id = b.id WHERE b.plan_id = $1 GROUP BY y.year`,
-      [planId],
-      { prepare: true },
-    ),
-    db.query<{ kind: FunderKind; name: string; amount: number }>(
-      `SELECT min(c.funder_kind) AS kind, c.funder_name AS name, sum(c.amount) AS amount
-         FROM roadmap.budget b JOIN roadmap.cofinancing c ON c.budget_id = b.id WHERE b.plan_id = $1 GROUP BY c.funder_name`,
-      [planId],
-      { prepare: true },
-    ),
-  ]);
+  // One round trip, one row of JSON: each budget's years and co-financing read once, summed per
+  // node, per year and per funder by the database.
+  const { rows } = await db.query<{ own: string | null; years: string | null; funders: string | null }>(
+    `WITH b AS (SELECT id, node_id, ap FROM roadmap.budget WHERE plan_id = $1),
+       y AS (SELECT budget_id, year, cp, voted_bp, voted_dm, committed, paid FROM roadmap.budget_year WHERE budget_id IN (SELECT id FROM b)),
+       c AS (SELECT budget_id, funder_kind, funder_name, amount FROM roadmap.cofinancing WHERE budget_id IN (SELECT id FROM b)),
+       yb AS (SELECT budget_id, sum(cp) AS cp, sum(voted_bp + voted_dm) AS voted, sum(committed) AS committed, sum(paid) AS paid FROM y GROUP BY budget_id),
+       cb AS (SELECT budget_id, sum(amount) AS amount FROM c GROUP BY budget_id)
+     SELECT (SELECT json_agg(json_build_array(node_id, ap, cp, voted, committed, paid, cofinanced)) FROM (
+               SELECT b.node_id, sum(b.ap) AS ap, sum(yb.cp) AS cp, sum(yb.voted) AS voted, sum(yb.committed) AS committed, sum(yb.paid) AS paid, sum(cb.amount) AS cofinanced
+                 FROM b LEFT JOIN yb ON yb.budget_id = b.id LEFT JOIN cb ON cb.budget_id = b.id GROUP BY b.node_id) o)::text AS own,
+            (SELECT json_agg(json_build_array(year, cp, voted_bp, voted_dm, committed, paid)) FROM (
+               SELECT year, sum(cp) AS cp, sum(voted_bp) AS voted_bp, sum(voted_dm) AS voted_dm, sum(committed) AS committed, sum(paid) AS paid FROM y GROUP BY year) x)::text AS years,
+            (SELECT json_agg(json_build_array(kind, name, amount)) FROM (
+               SELECT min(funder_kind) AS kind, funder_name AS name, sum(amount) AS amount FROM c GROUP BY funder_name) f)::text AS funders`,
+    [planId],
+    { prepare: true },
+  );
   const n = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
-  const ownMap = new Map(own.rows.map((r) => [r.node_id, { ap: n(r.ap), cp: n(r.cp), voted: n(r.voted), committed: n(r.committed), paid: n(r.paid), cofinanced: n(r.cofinanced) }]));
+  const r = rows[0] ?? { own: null, years: null, funders: null };
+  const own = JSON.parse(r.own ?? '[]') as [string, ...(number | null)[]][];
+  const years = JSON.parse(r.years ?? '[]') as (number | null)[][];
+  const funders = JSON.parse(r.funders ?? '[]') as [FunderKind, string, number][];
+  const ownMap = new Map(own.map(([node, ap, cp, voted, committed, paid, cofinanced]) => [node, { ap: n(ap), cp: n(cp), voted: n(voted), committed: n(committed), paid: n(paid), cofinanced: n(cofinanced) }]));
   return rollupTotals(
     nodes,
     ownMap,
-    years.rows.map((y) => ({ year: Number(y.year), cp: n(y.cp), votedBp: n(y.voted_bp), votedDm: n(y.voted_dm), voted: round2(n(y.voted_bp) + n(y.voted_dm)), committed: n(y.committed), paid: n(y.paid) })),
-    funders.rows.map((f) => ({ kind: f.kind, name: f.name, amount: n(f.amount) })),
+    years.map(([year, cp, bp, dm, committed, paid]) => ({ year: n(year), cp: n(cp), votedBp: n(bp), votedDm: n(dm), voted: round2(n(bp) + n(dm)), committed: n(committed), paid: n(paid) })),
+    funders.map(([kind, name, amount]) => ({ kind, name, amount: n(amount) })),
   );
 }
 
@@ -365,7 +365,7 @@ export async function saveEnvelope(db: Db, actor: Actor, planId: string, raw: In
   const ceiling = amount(raw.ceiling, 'ceiling', 'Le plafond');
   const year = optionalInt(raw.year, 'year', 'L’année', 1990, 2100);
   const nodeId = typeof raw.nodeId === 'string' && raw.nodeId ? raw.nodeId : null;
-  return db.transaction(async (tx) => {
+  return writeTx(db, async (tx) => {
     const plan = await store.planById(tx, planId, true);
     if (!plan) throw new NotFoundError('Ce plan n’existe pas.');
     if (nodeId) {
@@ -440,7 +440,7 @@ export async function drawEnvelope(db: Db | Queryable, input: DrawInput): Promis
     await recordAudit(tx, { actorId: input.actorId ?? null, action: 'roadmap.envelope.draw', objectType: 'roadmap.envelope', objectId: env.id, after: { amount: value, reference, drawn: after.drawn, ceiling: after.ceiling } });
     return after;
   };
-  return 'transaction' in db && typeof db.transaction === 'function' ? (db as Db).transaction(run) : run(db);
+  return 'transaction' in db && typeof db.transaction === 'function' ? writeTx(db as Db, run) : run(db);
 }
 
 /** Gives back a draw (a grant cancelled): the envelope's drawn amount goes down by it. */
@@ -453,7 +453,7 @@ export async function releaseDraw(db: Db | Queryable, input: { envelopeId: strin
     await recordAudit(tx, { actorId: input.actorId ?? null, action: 'roadmap.envelope.release', objectType: 'roadmap.envelope', objectId: input.envelopeId, before: { amount: Number(rows[0].amount), reference: input.reference } });
     return true;
   };
-  return 'transaction' in db && typeof db.transaction === 'function' ? (db as Db).transaction(run) : run(db);
+  return 'transaction' in db && typeof db.transaction === 'function' ? writeTx(db as Db, run) : run(db);
 }
 
 export async function envelopeDraws(db: Queryable, envelopeId: string) {

@@ -41,6 +41,7 @@ import {
   type ValueKind,
   type ValueSource,
 } from './model.ts';
+import { writeTx } from './snapshot.ts';
 import * as store from './store.ts';
 
 export type Actor = string | null;
@@ -135,7 +136,7 @@ export async function createPlan(db: Db, actor: Actor, raw: Input): Promise<Plan
   const f = await planFields(db, raw, null);
   const slug = raw.slug === undefined || raw.slug === '' ? slugify(`${territory.code}-${f.title}`) : String(raw.slug);
   if (!SLUG.test(slug)) throw new UserError('L’identifiant court ne peut contenir que des minuscules, des chiffres et des tirets (80 au plus).', 400, 'slug');
-  return db.transaction(async (tx) => {
+  return writeTx(db, async (tx) => {
     const exists = await tx.query('SELECT 1 FROM roadmap.plan WHERE slug = $1', [slug]);
     if (exists.rows.length) throw new UserError(`Un plan porte déjà l’identifiant « ${slug} ».`, 409, 'slug');
     const { rows } = await tx.query(
@@ -162,7 +163,7 @@ function nodeState(n: PlanNode) {
 }
 
 export async function updatePlan(db: Db, actor: Actor, planId: string, raw: Input): Promise<Plan> {
-  return db.transaction(async (tx) => {
+  return writeTx(db, async (tx) => {
     const before = await store.planById(tx, planId, true);
     if (!before) throw new NotFoundError('Ce plan n’existe pas.');
     const f = await planFields(tx, raw, before);
@@ -242,7 +243,7 @@ function parentIdOf(raw: Input): string | null {
 }
 
 export async function addNode(db: Db, actor: Actor, planId: string, raw: Input): Promise<PlanNode> {
-  return db.transaction(async (tx) => addNodeIn(tx, actor, await lockPlan(tx, planId), raw));
+  return writeTx(db, async (tx) => addNodeIn(tx, actor, await lockPlan(tx, planId), raw));
 }
 
 /** Adds a node inside the caller's transaction (the plan row locked by the caller). */
@@ -264,7 +265,7 @@ export async function addNodeIn(tx: Queryable, actor: Actor, plan: Plan, raw: In
 }
 
 export async function updateNode(db: Db, actor: Actor, nodeId: string, raw: Input): Promise<PlanNode> {
-  return db.transaction(async (tx) => {
+  return writeTx(db, async (tx) => {
     const found = await store.nodeById(tx, nodeId);
     if (!found) throw new NotFoundError('Cet élément n’existe pas.');
     const plan = await lockPlan(tx, found.planId);
@@ -290,7 +291,7 @@ export async function updateNode(db: Db, actor: Actor, nodeId: string, raw: Inpu
 
 /** Moves a node one place up or down among its siblings (the keyboard-friendly reorder). */
 export async function reorderNode(db: Db, actor: Actor, nodeId: string, direction: 'up' | 'down'): Promise<boolean> {
-  return db.transaction(async (tx) => {
+  return writeTx(db, async (tx) => {
     const found = await store.nodeById(tx, nodeId);
     if (!found) throw new NotFoundError('Cet élément n’existe pas.');
     await lockPlan(tx, found.planId);
@@ -313,7 +314,7 @@ export async function reorderNode(db: Db, actor: Actor, nodeId: string, directio
 
 /** Deletes a node and its descendants (each deletion kept in the history). */
 export async function deleteNode(db: Db, actor: Actor, nodeId: string): Promise<number> {
-  return db.transaction(async (tx) => {
+  return writeTx(db, async (tx) => {
     const found = await store.nodeById(tx, nodeId);
     if (!found) throw new NotFoundError('Cet élément n’existe pas.');
     await lockPlan(tx, found.planId);
@@ -407,7 +408,7 @@ export async function saveBody(db: Db, actor: Actor, raw: Input): Promise<Body> 
       role: cleanText(o.role, `members[${i}].role`, 'Le rôle', { max: 100 }) || 'membre',
     };
   });
-  return db.transaction(async (tx) => {
+  return writeTx(db, async (tx) => {
     const before = await tx.query<{ id: string }>('SELECT id FROM roadmap.body WHERE territory_level = $1 AND territory_code = $2 AND name = $3 FOR UPDATE', [territory.level, territory.code, name]);
     let id = before.rows[0]?.id;
     if (id) {
@@ -460,7 +461,7 @@ export function indicatorFields(raw: Input, live = false): Indicator {
 
 export async function defineIndicator(db: Db, actor: Actor, raw: Input): Promise<Indicator> {
   const ind = indicatorFields(raw);
-  return db.transaction(async (tx) => {
+  return writeTx(db, async (tx) => {
     const before = await store.indicatorById(tx, ind.id);
     if (before?.live) throw new UserError('Cet indicateur est calculé par la plateforme : sa définition ne se modifie pas ici.', 409, 'id');
     if (ind.min !== null || ind.max !== null) {
@@ -486,7 +487,7 @@ export const getIndicator = store.indicatorById;
 export async function linkIndicator(db: Db, actor: Actor, nodeId: string, indicatorId: string, weight: unknown = 1): Promise<void> {
   const w = weight === undefined || weight === null || weight === '' ? 1 : parseNumber(weight, 'weight', 'Le poids');
   if (w < 0 || w > 1000) throw new UserError('Le poids doit être compris entre 0 et 1000.', 400, 'weight');
-  await db.transaction(async (tx) => {
+  await writeTx(db, async (tx) => {
     const node = await store.nodeById(tx, nodeId);
     if (!node) throw new NotFoundError('Cet élément n’existe pas.');
     await lockPlan(tx, node.planId);
@@ -497,7 +498,7 @@ export async function linkIndicator(db: Db, actor: Actor, nodeId: string, indica
 }
 
 export async function unlinkIndicator(db: Db, actor: Actor, nodeId: string, indicatorId: string): Promise<boolean> {
-  return db.transaction(async (tx) => {
+  return writeTx(db, async (tx) => {
     const node = await store.nodeById(tx, nodeId);
     if (!node) throw new NotFoundError('Cet élément n’existe pas.');
     const r = await tx.query('DELETE FROM roadmap.indicator_link WHERE node_id = $1 AND indicator_id = $2', [nodeId, indicatorId]);
@@ -562,7 +563,7 @@ export async function recordValues(db: Db, actor: Actor, raws: Input[], o: { fie
     values.push({ ...v, territory: { level: t.level, code: t.code } });
   }
   if (!values.length) return 0;
-  await db.transaction(async (tx) => {
+  await writeTx(db, async (tx) => {
     await writeValues(tx, actor, values);
     await recordAudit(tx, {
       actorId: actor,
@@ -599,7 +600,7 @@ export async function writeValues(tx: Queryable, actor: Actor, values: ValueInpu
 }
 
 export async function deleteValue(db: Db, actor: Actor, key: { indicatorId: string; territory: TerritoryRef; kind: ValueKind; date: string }): Promise<boolean> {
-  return db.transaction(async (tx) => {
+  return writeTx(db, async (tx) => {
     const { rows } = await tx.query(
       'DELETE FROM roadmap.indicator_value WHERE indicator_id = $1 AND territory_level = $2 AND territory_code = $3 AND kind = $4 AND on_date = $5 RETURNING value',
       [key.indicatorId, key.territory.level, key.territory.code, key.kind, key.date],
@@ -645,7 +646,7 @@ export interface PlanProgress {
 }
 
 /** Progress of every node of a plan: PILOTE per indicator (the plan's territory's series), then the roll-up. */
-export async function planProgress(db: Queryable, plan: Plan, nodes: PlanNode[]): Promise<PlanProgress> {
+export async function planProgress(db: Queryable, plan: Pick<Plan, 'id' | 'territory'>, nodes: PlanNode[]): Promise<PlanProgress> {
   const rows = await store.planIndicatorRows(db, plan.id, plan.territory);
   const indicators = new Map<string, IndicatorProgress[]>();
   for (const r of rows) {

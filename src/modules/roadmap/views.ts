@@ -6,9 +6,10 @@
  */
 import type { Db, Queryable } from '../../platform/db/index.ts';
 import type { Link, LinkKind, Plan, PlanNode } from './model.ts';
-import { listEnvelopes, nodeBudgets, planMoney, type Budget, type Envelope, type MoneyTotals, type PlanMoney } from './money.ts';
-import { getNode, getSeries, getSkeleton, getTree, history, overallProgress, planProgress, type IndicatorProgress, type SeriesValue } from './service.ts';
-import { dataVersion, type ChangeRow } from './store.ts';
+import { nodeBudgets, type Budget, type MoneyTotals } from './money.ts';
+import { getNode, getSeries, getTree, history, type IndicatorProgress, type SeriesValue } from './service.ts';
+import { computeBarometerData, deserialise, readSnapshot, serialise, storeSnapshot, type BarometerData } from './snapshot.ts';
+import type { ChangeRow } from './store.ts';
 
 export interface ResolvedLink extends Link {
   label: string;
@@ -45,15 +46,8 @@ export async function resolveLinks(db: Db, links: Link[]): Promise<ResolvedLink[
   });
 }
 
-export interface Barometer {
+export interface Barometer extends BarometerData {
   plan: Plan;
-  nodes: PlanNode[];
-  depth: Map<string, number>;
-  progress: Map<string, number | null>;
-  indicators: Map<string, IndicatorProgress[]>;
-  overall: number | null;
-  money: PlanMoney;
-  envelopes: Envelope[];
 }
 
 const CACHE_MAX = 200;
@@ -61,33 +55,36 @@ const caches = new WeakMap<Queryable, Map<string, { version: number; value: Baro
 
 /**
  * The plan's tree with progress and money; `full` reads every field of the nodes (API), else the
- * skeleton (pages). Kept in memory until the roadmap's data version changes (any write, from any
- * process, bumps it), at most 200 plans (least recently used dropped).
+ * skeleton (pages). Reads the plan's version and, when this process does not already hold that
+ * version, the snapshot stored for it (see snapshot.ts); computes and stores the snapshot when
+ * there is none. Kept in memory too (at most 200, least recently used dropped).
  */
 export async function barometer(db: Queryable, plan: Plan, o: { full?: boolean } = {}): Promise<Barometer> {
   let cache = caches.get(db);
   if (!cache) caches.set(db, (cache = new Map()));
   const key = `${plan.id}:${o.full ? 1 : 0}`;
-  const version = await dataVersion(db);
   const hit = cache.get(key);
-  if (hit && hit.version === version && hit.value.plan.revision === plan.revision && hit.value.plan.updatedAt === plan.updatedAt) {
+  const fresh = (b: Barometer) => b.plan.revision === plan.revision && b.plan.updatedAt === plan.updatedAt;
+  const known = hit && fresh(hit.value) ? hit.version : null;
+  const { version, text } = await readSnapshot(db, plan.id, known);
+  if (hit && version !== null && version === known) {
     cache.delete(key);
     cache.set(key, hit);
     return hit.value;
   }
-  const value = await computeBarometer(db, plan, o);
+  let data: BarometerData;
+  if (text !== null) data = deserialise(plan.id, text);
+  else {
+    data = await computeBarometerData(db, plan);
+    if (version !== null) await storeSnapshot(db, plan.id, version, serialise(data));
+  }
+  const value: Barometer = { plan, ...data };
+  if (o.full) value.nodes = await getTree(db, plan.id);
+  if (version === null) return value;
   cache.delete(key);
   cache.set(key, { version, value });
   while (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value!);
   return value;
-}
-
-async function computeBarometer(db: Queryable, plan: Plan, o: { full?: boolean }): Promise<Barometer> {
-  const nodes = o.full ? await getTree(db, plan.id) : await getSkeleton(db, plan.id);
-  const [{ progress, indicators }, money, envelopes] = await Promise.all([planProgress(db, plan, nodes), planMoney(db, plan.id, nodes), listEnvelopes(db, { planId: plan.id })]);
-  const depth = new Map<string, number>();
-  for (const n of nodes) depth.set(n.id, n.parentId ? (depth.get(n.parentId) ?? 0) + 1 : 0);
-  return { plan, nodes, depth, progress, indicators, overall: overallProgress(nodes, progress), money, envelopes };
 }
 
 export interface ActionView {
@@ -106,32 +103,32 @@ export interface ActionView {
 export async function actionView(db: Db, plan: Plan, nodeId: string): Promise<ActionView | null> {
   const node = await getNode(db, nodeId);
   if (!node || node.planId !== plan.id) return null;
-  const nodes = await getSkeleton(db, plan.id);
-  const byId = new Map(nodes.map((n) => [n.id, n]));
+  // Progress, indicators and money of the whole plan come from its barometer (one stored snapshot
+  // while the plan is unchanged), not from a roll-up per page.
+  const b = await barometer(db, plan);
+  const byId = new Map(b.nodes.map((n) => [n.id, n]));
   const ancestors: PlanNode[] = [];
   for (let p = node.parentId; p; p = byId.get(p)?.parentId ?? null) {
     const a = byId.get(p);
-    if (!a || ancestors.length > nodes.length) break;
+    if (!a || ancestors.length > b.nodes.length) break;
     ancestors.unshift(a);
   }
-  const [{ progress, indicators }, budgets, money, changes, links] = await Promise.all([
-    planProgress(db, plan, nodes),
+  const own = b.indicators.get(nodeId) ?? [];
+  const [budgets, changes, links, series] = await Promise.all([
     nodeBudgets(db, nodeId),
-    planMoney(db, plan.id, nodes),
     history(db, plan.id, { objectId: nodeId, limit: 50 }),
     resolveLinks(db, node.links),
+    Promise.all(own.map((i) => getSeries(db, i.indicator.id, plan.territory))),
   ]);
-  const own = indicators.get(nodeId) ?? [];
-  const withSeries = await Promise.all(own.map(async (i) => ({ ...i, series: await getSeries(db, i.indicator.id, plan.territory) })));
   return {
     plan,
     node,
     ancestors,
-    children: nodes.filter((n) => n.parentId === nodeId),
-    progress: progress.get(nodeId) ?? null,
-    indicators: withSeries,
+    children: b.nodes.filter((n) => n.parentId === nodeId),
+    progress: b.progress.get(nodeId) ?? null,
+    indicators: own.map((i, k) => ({ ...i, series: series[k]! })),
     budgets,
-    money: money.byNode.get(nodeId) ?? null,
+    money: b.money.byNode.get(nodeId) ?? null,
     links,
     history: changes,
   };

@@ -73,12 +73,15 @@ export function fmtDate(iso: string | null): string {
   return `${d}/${m}/${y}`;
 }
 
+const DATE_TIME = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'short', timeStyle: 'short', timeZone: 'Europe/Paris' });
+const INTEGER = new Intl.NumberFormat('fr-FR');
+
 export function fmtDateTime(iso: string): string {
-  return new Intl.DateTimeFormat('fr-FR', { dateStyle: 'short', timeStyle: 'short', timeZone: 'Europe/Paris' }).format(new Date(iso));
+  return DATE_TIME.format(new Date(iso));
 }
 
 export function plural(n: number, one: string, many: string): string {
-  return `${new Intl.NumberFormat('fr-FR').format(n)} ${n >= 2 ? many : one}`;
+  return `${INTEGER.format(n)} ${n >= 2 ? many : one}`;
 }
 
 export const TERRITORY_LABELS: Record<string, string> = { region: 'Région', departement: 'Département', epci: 'Intercommunalité' };

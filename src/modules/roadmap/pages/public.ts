@@ -38,6 +38,15 @@ function voteFacts(p: Plan): Raw {
   ]);
 }
 
+/** The territory's governance bodies (committees, their frequency and members). */
+function governance(bodies: service.Body[]): Raw {
+  if (!bodies.length) return html``;
+  return html`<h2>Gouvernance</h2>
+<ul>${bodies.map((b) => html`<li><strong>${b.name}</strong> — ${b.kind}, réunion ${b.frequency}${b.members.length
+    ? html`<ul>${b.members.map((m) => html`<li>${m.organisation}${m.role ? ` (${m.role})` : ''}${m.siret ? html` <span class="hint">SIRET ${m.siret}</span>` : ''}</li>`)}</ul>`
+    : ''}</li>`)}</ul>`;
+}
+
 function moneySummary(b: Barometer): Raw {
   const t = b.money.total;
   if (!t.ap && !b.envelopes.length) return html`<p>Aucun budget n’est encore inscrit à ce plan.</p>`;
@@ -116,6 +125,7 @@ ${visible.length
     const b = await barometer(db, plan);
     const name = await territoryName(ctx, plan);
     const editable = await canEdit(req, plan);
+    const bodies = await service.listBodies(db, plan.territory);
     const node = (n: PlanNode) => {
       const m = b.money.byNode.get(n.id);
       return html`<div class="rm-row"><span><span class="rm-num">${n.number || NODE_KIND_LABELS[n.kind]}</span><a href="${actionHref(plan, n.id)}">${n.title}</a></span>
@@ -133,6 +143,7 @@ ${visible.length
 ${editable ? html`<p class="no-print"><a class="button secondary" href="${adminHref(plan)}">Modifier ce plan</a></p>` : ''}
 ${voteFacts(plan)}
 ${plan.context ? html`<h2>Contexte</h2><p>${plan.context}</p>` : ''}
+${governance(bodies)}
 <h2>Avancement global</h2>
 ${progressBar(b.overall, 'Avancement global')}
 ${counts.size ? html`<ul class="rm-actions">${[...counts].map(([s, n]) => html`<li>${statusBadge(s as PlanNode['status'])} ${n}</li>`)}</ul>` : ''}

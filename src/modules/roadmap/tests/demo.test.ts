@@ -46,6 +46,11 @@ test('live indicators are computed after the demo, and the pages show them', asy
     const res = await t.app.inject({ url: `/feuilles-de-route/${slug}` });
     assert.equal(res.statusCode, 200, slug);
     assert.equal((await t.app.inject({ url: `/feuilles-de-route/${slug}/synthese` })).statusCode, 200);
+    // The territory's governance bodies, with their members.
+    if (slug === 'centre-val-de-loire-numerique-inclusif') {
+      assert.match(res.body, /<h2>Gouvernance<\/h2>\s*<ul><li><strong>Commission régionale de la stratégie numérique<\/strong> — commission, réunion annuelle/);
+      assert.match(res.body, /<li>Agence nationale de la cohésion des territoires \(membre\)<\/li>/);
+    }
   }
   const nor = (await service.getPlan(t.db, 'normandie-plan-numerique'))!;
   const action = (await service.getTree(t.db, nor.id)).find((n) => n.number === 'Action 1')!;

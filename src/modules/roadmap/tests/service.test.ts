@@ -13,6 +13,8 @@ import * as service from '../service.ts';
 import * as money from '../money.ts';
 import { recomputeLive, registerIndicator } from '../live.ts';
 import type { Plan } from '../model.ts';
+import { barometer } from '../views.ts';
+import { storeSnapshot } from '../snapshot.ts';
 
 let db: Db;
 let plan: Plan;
@@ -20,7 +22,7 @@ let plan: Plan;
 /** Every row of the module's tables, to compare before and after a refused write. */
 async function snapshot(): Promise<string> {
   const out: Record<string, unknown> = {};
-  for (const t of ['plan', 'node', 'change', 'budget', 'budget_year', 'cofinancing', 'envelope', 'envelope_draw', 'indicator', 'indicator_link', 'indicator_value', 'series_summary', 'body', 'body_member']) {
+  for (const t of ['plan', 'node', 'change', 'budget', 'budget_year', 'cofinancing', 'envelope', 'envelope_draw', 'indicator', 'indicator_link', 'indicator_value', 'series_summary', 'plan_cache', 'body', 'body_member']) {
     out[t] = (await db.query(`SELECT * FROM roadmap.${t} ORDER BY 1, 2`)).rows;
   }
   out.audit = (await db.query('SELECT count(*)::int AS n FROM platform.audit_entry')).rows;
@@ -225,6 +227,47 @@ describe('indicators and progress', () => {
     // Objective: mean of Action 1 (50 %) and Action 2 (no measure, not done → left out).
     assert.equal(progress.get(obj.id), 0.5);
     assert.equal(progress.get(axe.id), 0.5);
+  });
+
+  test('barometer snapshots: refreshed by the write, seen by every instance whoever writes, only for the plans concerned', async () => {
+    const fibre = (await service.getTree(db, plan.id)).find((n) => n.number === 'Action 1')!;
+    const row = async () =>
+      (await db.query<{ version: string; snapshot_version: string | null; snapshot: string | null }>('SELECT version, snapshot_version, snapshot FROM roadmap.plan_cache WHERE plan_id = $1', [plan.id])).rows[0]!;
+    // Two instances on one database: two handles, each with its own in-memory barometers.
+    const other = Object.create(db) as Db;
+    const progressOn = async (h: Db) => (await barometer(h, (await service.getPlan(h, plan.id))!)).progress.get(fibre.id);
+    assert.equal(await progressOn(db), 0.5);
+    assert.equal(await progressOn(other), 0.5);
+    const v0 = Number((await row()).version);
+
+    // A roadmap write on instance B: the plan's version moves, its snapshot is stored before commit.
+    await service.recordValues(other, 'u1', [{ indicatorId: 'lycees-connectes', territory: { level: 'region', code: '28' }, kind: 'result', date: '2023-01-01', value: 80 }]);
+    let r = await row();
+    assert.ok(Number(r.version) > v0);
+    assert.equal(r.snapshot_version, r.version, 'the write refreshed the snapshot');
+    assert.equal(await progressOn(db), 0.75, 'instance A sees the change at once');
+
+    // A write outside the roadmap's code (SQL by hand): the trigger drops the snapshot; the first
+    // reader computes it again and stores it.
+    await db.query(`UPDATE roadmap.series_summary SET latest_value = 100 WHERE indicator_id = 'lycees-connectes' AND territory_level = 'region' AND territory_code = '28'`);
+    r = await row();
+    assert.equal(r.snapshot, null);
+    assert.equal(await progressOn(other), 1);
+    assert.equal(await progressOn(db), 1);
+    r = await row();
+    assert.equal(r.snapshot_version, r.version, 'the reader stored the snapshot');
+    await db.query(`UPDATE roadmap.series_summary SET latest_value = 80 WHERE indicator_id = 'lycees-connectes' AND territory_level = 'region' AND territory_code = '28'`);
+    assert.equal(await progressOn(db), 0.75);
+
+    // A value of the same indicator in another territory does not concern this plan.
+    const before = (await row()).version;
+    await service.recordValues(db, 'u1', [{ indicatorId: 'lycees-connectes', territory: { level: 'region', code: '84' }, kind: 'result', date: '2023-01-01', value: 10 }]);
+    assert.equal((await row()).version, before);
+    for (const t of ['indicator_value', 'series_summary']) await db.query(`DELETE FROM roadmap.${t} WHERE indicator_id = 'lycees-connectes' AND territory_code = '84'`);
+    // A snapshot computed from data older than the current version is never stored.
+    await storeSnapshot(db, plan.id, Number(before) - 1, '{}');
+    assert.notEqual((await row()).snapshot, '{}');
+    assert.equal(await progressOn(other), 0.75);
   });
 
   test('concurrent writes to one series keep its summary exact', async () => {
