@@ -5,6 +5,7 @@
  */
 import { CAPABILITIES, LIMITS, RULES, ValidationFailed, parseEuros, text, type FieldError, type Rule } from './model.ts';
 import { own } from '../../platform/own.ts';
+import type { ProcessInput } from './service.ts';
 
 type Input = Record<string, unknown>;
 
@@ -78,20 +79,8 @@ export interface PhaseForm {
   votes: boolean;
 }
 
-export interface ProcessForm {
-  slug: string;
-  title: string;
-  description: string;
-  region: string;
-  departement: string | null;
-  published: boolean;
-  residenceRequired: boolean;
-  minAge: number | null;
-  minAccountDays: number;
-  budgetWorkflow: 'one' | 'all';
-  categories: string[];
-  phases: PhaseForm[];
-}
+/** What the process form gives the service: every field of `ProcessInput` decided. */
+export type ProcessForm = Required<Omit<ProcessInput, 'phases' | 'customStates'>> & { phases: PhaseForm[] };
 
 /**
  * The process form. `fixed` (when editing) keeps the address and the territory as they are: a
