@@ -358,7 +358,7 @@ export function describeGrant(g: RoleGrant): string {
 export async function setUserStatus(deps: AccountsDeps, actorId: string, userId: string, status: 'active' | 'disabled'): Promise<void> {
   await deps.db.transaction(async (tx) => {
     const user = await getUser(tx, userId);
-    if (!user || user.status === 'deleted' || user.status === 'invited') throw new UserError('Ce compte ne peut pas changer d’état.', 409);
+    if (!user || user.status === 'deleted' || user.status === 'invited' || user.status === 'unverified') throw new UserError('Ce compte ne peut pas changer d’état.', 409);
     if (user.status === status) return;
     if (userId === actorId) throw new UserError('Vous ne pouvez pas désactiver votre propre compte.', 409);
     await tx.query('UPDATE accounts.users SET status = $2, updated_at = now() WHERE id = $1', [userId, status]);

@@ -15,7 +15,7 @@ import { listAudit, verifyAudit } from '../../../platform/audit/index.ts';
 import { readOutbox } from '../mail.ts';
 import { sha256 } from '../crypto.ts';
 import { UNVERIFIED_RETENTION_DAYS, birthYearProblem } from '../model.ts';
-import { purgeUnverified, type AccountsDeps } from '../service.ts';
+import { purgeUnverified, setUserStatus, type AccountsDeps } from '../service.ts';
 import { Browser, PASSWORD, depsFor, lastLink, makeUser } from './client.ts';
 
 const YEAR = new Date().getUTCFullYear();
@@ -213,6 +213,9 @@ describe('accounts: self sign-up of residents', () => {
     await b.post('/compte/inscription', form('recent@example.fr'));
     await t.db.query(`UPDATE accounts.users SET created_at = now() - make_interval(days => $1 + 1) WHERE email_key IN ('oubli@example.fr', 'alix@example.fr')`, [UNVERIFIED_RETENTION_DAYS]);
     const old = (await t.db.query<{ id: string }>(`SELECT id FROM accounts.users WHERE email_key = 'oubli@example.fr'`)).rows[0]!.id;
+    // An administrator cannot switch an unconfirmed account on (it would skip the e-mail check).
+    const admin = await makeUser(deps, 'admin-purge@example.fr', [{ role: 'admin', scopeKind: 'platform', scopeId: '' }], 'Admin');
+    await assert.rejects(setUserStatus(deps, admin.id, old, 'active'), /ne peut pas changer d’état/);
     assert.equal(await purgeUnverified(t.db), 1);
     const left = (await t.db.query<{ email: string }>(`SELECT lower(email) AS email FROM accounts.users WHERE email_key IN ('oubli@example.fr', 'recent@example.fr', 'alix@example.fr') ORDER BY 1`)).rows.map((r) => r.email);
     assert.deepEqual(left, ['alix@example.fr', 'recent@example.fr']);
