@@ -13,6 +13,7 @@ import { startServer, type TestServer } from './support/server.ts';
 import { openSession, type User } from '../src/modules/accounts/service.ts';
 import { depsFor, makeUser } from '../src/modules/accounts/tests/client.ts';
 import * as svc from '../src/modules/consultation/service.ts';
+import { readOutbox } from '../src/modules/accounts/mail.ts';
 
 let server: TestServer;
 let browser: Browser;
@@ -84,6 +85,41 @@ describe('consultation in a browser', { skip: skipReason }, () => {
     const ballots = await server.db.query<{ n: number }>('SELECT count(*)::int AS n FROM consultation.ballot WHERE user_id = $1', [voter.id]);
     assert.equal(ballots.rows[0]!.n, 1);
     assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  it('a resident creates an account from a proposal, confirms the e-mail and supports the proposal', async () => {
+    const { context, errors } = await newContext(browser);
+    const page = await context.newPage();
+    await page.goto(`${server.url}/concertations/e2e-budget/propositions/1`);
+    await Promise.all([page.waitForURL(/\/compte\/inscription/), page.getByRole('link', { name: 'Créer un compte' }).first().click()]);
+    await expectAccessible(page, 'sign-up page');
+    await page.getByLabel('Votre nom ou un pseudonyme').fill('Sacha');
+    await page.getByLabel('Adresse e-mail').fill('sacha@example.fr');
+    await page.getByLabel('Mot de passe').fill('une phrase de passe assez longue pour e2e');
+    // Too young first: the error names the field, and focus can reach it from the summary.
+    await page.getByLabel('Année de naissance').fill(String(new Date().getUTCFullYear() - 12));
+    await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Créer mon compte' }).click()]);
+    await page.waitForSelector('text=au moins 15 ans');
+    await expectAccessible(page, 'sign-up refused');
+    assert.equal((await server.db.query(`SELECT 1 FROM accounts.users WHERE email_key = 'sacha@example.fr'`)).rows.length, 0);
+    await page.getByLabel('Mot de passe').fill('une phrase de passe assez longue pour e2e');
+    await page.getByLabel('Année de naissance').fill('1994');
+    await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Créer mon compte' }).click()]);
+    await page.waitForSelector('text=Vérifiez votre messagerie');
+    await expectAccessible(page, 'sign-up sent');
+    const mail = (await readOutbox(server.db, 'sacha@example.fr'))[0]!;
+    const link = /https?:\/\/\S+\/compte\/inscription\/confirmer\/\S+/.exec(mail.body)![0];
+    await page.goto(server.url + new URL(link).pathname);
+    await expectAccessible(page, 'sign-up confirmation');
+    await Promise.all([page.waitForURL(/\/propositions\/1$/), page.getByRole('button', { name: 'Confirmer mon adresse et activer mon compte' }).click()]);
+    await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Soutenir cette proposition' }).click()]);
+    await page.waitForSelector('text=Vous soutenez cette proposition');
+    const sacha = (await server.db.query<{ id: string; status: string }>(`SELECT id, status FROM accounts.users WHERE email_key = 'sacha@example.fr'`)).rows[0]!;
+    assert.equal(sacha.status, 'active');
+    const supports = await server.db.query<{ n: number }>('SELECT count(*)::int AS n FROM consultation.support WHERE user_id = $1', [sacha.id]);
+    assert.equal(supports.rows[0]!.n, 1);
+    assert.deepEqual(errors.filter((e) => !/status of 400/.test(e)), [], 'nothing but the deliberate refusal (400)');
     await context.close();
   });
 });

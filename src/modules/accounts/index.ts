@@ -12,8 +12,8 @@ import { registerAuthPages } from './pages/auth.ts';
 import { registerAccountPages } from './pages/account.ts';
 import { registerAdminPages } from './pages/admin.ts';
 import { registerOidc } from './oidc.ts';
-import { findUserByEmail, grantRole, inviteUser, secretKey, type AccountsDeps } from './service.ts';
-import { isRole, type Role, type ScopeKind } from './model.ts';
+import { findUserByEmail, grantRole, inviteUser, purgeUnverified, secretKey, type AccountsDeps } from './service.ts';
+import { UNVERIFIED_RETENTION_DAYS, isRole, type Role, type ScopeKind } from './model.ts';
 import { rekeySecrets } from './secrets.ts';
 import { auditCommand } from '../../platform/audit/cli.ts';
 
@@ -118,10 +118,16 @@ export const accountsModule: ModuleManifest = {
   commands: {
     audit: auditCommand,
     accounts: {
-      summary: 'Invite a person (prints the invitation link; --role admin makes a platform administrator); rekey: re-encrypt 2FA secrets under the current SECRET_KEY',
-      usage: 'accounts invite <email> <name> [--role R --scope-kind K --scope-id ID] | accounts rekey',
+      summary: 'Invite a person (prints the invitation link; --role admin makes a platform administrator); rekey: re-encrypt 2FA secrets under the current SECRET_KEY; purge-unverified: delete unconfirmed sign-ups past the retention limit',
+      usage: 'accounts invite <email> <name> [--role R --scope-kind K --scope-id ID] | accounts rekey | accounts purge-unverified',
       async run(args, ctx) {
         const [sub, email, ...rest] = args;
+        if (sub === 'purge-unverified') {
+          let total = 0;
+          for (let n = -1; n !== 0; total += n) n = await purgeUnverified(ctx.db);
+          ctx.out(`Unconfirmed sign-ups older than ${UNVERIFIED_RETENTION_DAYS} days deleted: ${total}.`);
+          return 0;
+        }
         if (sub === 'rekey') {
           if (args.length !== 1) {
             ctx.out('Usage: maillage accounts rekey');

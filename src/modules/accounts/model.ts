@@ -297,5 +297,29 @@ export function safeReturnTo(value: unknown): string | null {
 }
 
 /** Lifetimes of single-use links, in minutes. */
-export const TOKEN_MINUTES = { invite: 7 * 24 * 60, reset: 30, magic: 15, verify_email: 24 * 60 } as const;
+export const TOKEN_MINUTES = { invite: 7 * 24 * 60, reset: 30, magic: 15, verify_email: 24 * 60, signup: 24 * 60 } as const;
+
+/**
+ * Self sign-up. The minimum age is the French « majorité numérique » (15: article 45 of the loi
+ * Informatique et Libertés, GDPR article 8): below it consent needs a parent, which the platform
+ * does not collect. The birth year is checked then forgotten; a process may ask for more at vote
+ * time (consultation's `min_age`). Unverified accounts are deleted after UNVERIFIED_RETENTION_DAYS.
+ */
+export const SIGNUP_MIN_AGE = 15;
+export const UNVERIFIED_RETENTION_DAYS = 7;
+export const MAX_SIGNUPS_PER_EMAIL = 3;
+export const MAX_SIGNUPS_PER_IP = 10;
+
+/** Age in whole years at `now` for someone born in `year` (the youngest case: born on 31 December). */
+export function ageFromBirthYearAt(year: number, now: Date): number {
+  return now.getUTCFullYear() - year - 1;
+}
+
+/** The problem with a declared birth year, or null. */
+export function birthYearProblem(raw: string, now: Date): string | null {
+  const y = raw.trim();
+  if (!/^\d{4}$/.test(y) || Number(y) < 1900 || Number(y) > now.getUTCFullYear()) return 'Année de naissance : quatre chiffres, par exemple 1990.';
+  if (ageFromBirthYearAt(Number(y), now) < SIGNUP_MIN_AGE) return `Il faut avoir au moins ${SIGNUP_MIN_AGE} ans pour créer un compte (majorité numérique). Demandez à un parent de vous accompagner lors des rencontres.`;
+  return null;
+}
 export type TokenPurpose = keyof typeof TOKEN_MINUTES;

@@ -23,7 +23,11 @@ import {
   FAILURE_WINDOW_MINUTES,
   MAX_FAILURES_PER_EMAIL,
   MAX_FAILURES_PER_IP,
+  MAX_SIGNUPS_PER_EMAIL,
+  MAX_SIGNUPS_PER_IP,
   ROLE_LABELS,
+  UNVERIFIED_RETENTION_DAYS,
+  birthYearProblem,
   SCOPE_LABELS,
   TOKEN_MINUTES,
   isEmail,
@@ -52,7 +56,7 @@ export interface ClientInfo {
   userAgent: string | null;
 }
 
-export type UserStatus = 'invited' | 'active' | 'disabled' | 'deleted';
+export type UserStatus = 'invited' | 'unverified' | 'active' | 'disabled' | 'deleted';
 
 export interface User {
   id: string;
@@ -354,7 +358,7 @@ export function describeGrant(g: RoleGrant): string {
 export async function setUserStatus(deps: AccountsDeps, actorId: string, userId: string, status: 'active' | 'disabled'): Promise<void> {
   await deps.db.transaction(async (tx) => {
     const user = await getUser(tx, userId);
-    if (!user || user.status === 'deleted' || user.status === 'invited') throw new UserError('Ce compte ne peut pas changer d’état.', 409);
+    if (!user || user.status === 'deleted' || user.status === 'invited' || user.status === 'unverified') throw new UserError('Ce compte ne peut pas changer d’état.', 409);
     if (user.status === status) return;
     if (userId === actorId) throw new UserError('Vous ne pouvez pas désactiver votre propre compte.', 409);
     await tx.query('UPDATE accounts.users SET status = $2, updated_at = now() WHERE id = $1', [userId, status]);
@@ -796,6 +800,145 @@ export async function consumeMagicLink(deps: AccountsDeps, token: string): Promi
   // A link that reached the inbox proves the address.
   if (!user.emailVerified) await deps.db.query('UPDATE accounts.users SET email_verified_at = now() WHERE id = $1', [user.id]);
   return user;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Self sign-up of residents: a verified e-mail, no staff role
+
+export interface SignupInput {
+  email: string;
+  displayName: string;
+  password: string;
+  /** Declared, checked against SIGNUP_MIN_AGE, never stored. */
+  birthYear: string;
+  /** Where to go once the address is confirmed (a local path, checked by the page). */
+  retour?: string | null;
+}
+
+/**
+ * What is wrong with a sign-up form, field by field. Nothing here depends on whether the address
+ * already has an account, so the answer tells nothing about who is registered.
+ */
+export function signupProblems(config: Config, input: SignupInput, now = new Date()): { field: string; message: string }[] {
+  const errors: { field: string; message: string }[] = [];
+  const displayName = input.displayName.trim();
+  const email = normaliseEmail(input.email);
+  if (!displayName) errors.push({ field: 'displayName', message: 'Saisissez votre nom ou un pseudonyme.' });
+  else if (displayName.length > 120) errors.push({ field: 'displayName', message: 'Le nom ne doit pas dépasser 120 caractères.' });
+  if (!isEmail(email)) errors.push({ field: 'email', message: 'Saisissez une adresse e-mail valide, par exemple nom@exemple.fr.' });
+  const pw = passwordProblem(input.password, email, [config.theme.siteName, displayName]);
+  if (pw) errors.push({ field: 'password', message: pw });
+  const age = birthYearProblem(input.birthYear, now);
+  if (age) errors.push({ field: 'birthYear', message: age });
+  return errors;
+}
+
+/**
+ * Deletes accounts whose sign-up was never confirmed, UNVERIFIED_RETENTION_DAYS after it (at most
+ * `limit` at a time); each deletion is audited without personal data. Run at every sign-up and by
+ * `maillage accounts purge-unverified` (a daily cron).
+ */
+export async function purgeUnverified(db: Db, limit = 500): Promise<number> {
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ id: string }>(
+      `DELETE FROM accounts.users WHERE id IN (
+         SELECT id FROM accounts.users WHERE status = 'unverified' AND created_at < now() - make_interval(days => $1) ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING id`,
+      [UNVERIFIED_RETENTION_DAYS, limit],
+    );
+    for (const r of rows) {
+      await recordAudit(tx, { actorId: null, action: 'accounts.user.purge_unverified', objectType: 'user', objectId: r.id, before: { status: 'unverified' }, meta: { retentionDays: UNVERIFIED_RETENTION_DAYS } });
+    }
+    return rows.length;
+  });
+}
+
+/**
+ * A resident asks for an account. Always the same outcome for the caller (a 429 past the limits,
+ * which count every request whether the address is known or not): a new address gets an
+ * "unverified" account and a confirmation link (24 h, single use); an address still unverified
+ * gets a new link; an existing account gets a message saying so (sign in, or reset the password).
+ * The password's hash waits in the link's token, so a second sign-up cannot change the password
+ * of the first one. Mail goes out in the background, and the hash is computed in every case, so
+ * the time taken tells nothing either.
+ */
+export async function signUp(deps: AccountsDeps, input: SignupInput, client: ClientInfo, now = new Date()): Promise<void> {
+  const problems = signupProblems(deps.config, input, now);
+  if (problems.length) throw new UserError(problems[0]!.message, 400, problems[0]!.field);
+  const email = normaliseEmail(input.email);
+  const displayName = input.displayName.trim();
+  const [byEmail, byIp] = (await reserveAttempts(deps.db, [`signup:${email.toLowerCase().slice(0, 254)}`, `signup-ip:${client.ip}`])) as [number, number];
+  if (byEmail > MAX_SIGNUPS_PER_EMAIL || byIp > MAX_SIGNUPS_PER_IP) {
+    throw new UserError(`Trop de demandes de création de compte : réessayez dans ${FAILURE_WINDOW_MINUTES} minutes.`, 429, byEmail > MAX_SIGNUPS_PER_EMAIL ? 'email' : null, 'too_many_attempts');
+  }
+  const passwordHash = await hashPassword(input.password);
+  await purgeUnverified(deps.db, 50);
+  const outcome = await deps.db.transaction(async (tx) => {
+    const { rows } = await tx.query<UserRow>(
+      `INSERT INTO accounts.users (email, display_name, status) VALUES ($1, $2, 'unverified') ON CONFLICT (email_key) DO NOTHING RETURNING ${USER_COLUMNS}`,
+      [email, displayName],
+    );
+    let user = rows[0] ? toUser(rows[0]) : null;
+    if (user) {
+      await recordAudit(tx, { actorId: null, action: 'accounts.user.signup', objectType: 'user', objectId: user.id, after: auditUser(user) });
+    } else {
+      user = await findUserByEmail(tx, email);
+      if (!user) return null;
+      if (user.status !== 'unverified') return { kind: 'exists' as const, user };
+      if (await throttledMail(tx, user.id, 'signup')) return null;
+    }
+    const token = await createToken(tx, user.id, 'signup', { passwordHash, displayName, retour: input.retour ?? null });
+    return { kind: 'new' as const, user, token };
+  });
+  if (!outcome) return;
+  const site = deps.config.theme.siteName;
+  const onError = (err: Error) => deps.log.error({ err: err.message }, 'sign-up mail failed');
+  let mail: { to: string; subject: string; text: string } | null = null;
+  if (outcome.kind === 'new') {
+    mail = {
+      to: email,
+      subject: `Confirmez votre adresse pour créer votre compte ${site}`,
+      text: `Bonjour ${displayName},\n\nPour confirmer votre adresse et activer votre compte ${site}, ouvrez ce lien (valable 24 heures, une seule fois) :\n\n${link(deps.config, `/compte/inscription/confirmer/${outcome.token}`)}\n\nSans confirmation, la demande est effacée au bout de ${UNVERIFIED_RETENTION_DAYS} jours. Si vous n’avez rien demandé, ignorez ce message.`,
+    };
+  } else if (outcome.user.status === 'active' || outcome.user.status === 'invited') {
+    mail = {
+      to: outcome.user.email,
+      subject: `Vous avez déjà un compte ${site}`,
+      text: `Bonjour,\n\nQuelqu’un (vous, sans doute) a demandé à créer un compte ${site} avec cette adresse, mais un compte existe déjà pour elle.\n\n` +
+        (outcome.user.status === 'active'
+          ? `Connectez-vous : ${link(deps.config, '/compte/connexion')}\nMot de passe oublié : ${link(deps.config, '/compte/mot-de-passe-oublie')}\n`
+          : `Une invitation vous attend : utilisez le lien reçu, ou demandez-en un nouveau à l’équipe de la plateforme.\n`) +
+        `\nSi ce n’est pas vous, ignorez ce message : rien n’a changé.`,
+    };
+  }
+  if (mail) await deps.mailer.send(mail, { background: true, onError }).catch(onError);
+}
+
+/** The sign-up link is valid (for its confirmation page): the address it confirms. */
+export async function peekSignup(q: Queryable, token: string): Promise<{ email: string } | null> {
+  const peek = await peekToken(q, token, 'signup');
+  if (!peek) return null;
+  const user = await getUser(q, peek.userId);
+  return user && user.status === 'unverified' ? { email: user.email } : null;
+}
+
+/** Uses the sign-up link: the account becomes active with the password chosen at sign-up. */
+export async function confirmSignup(deps: AccountsDeps, token: string): Promise<{ user: User; retour: string | null }> {
+  return deps.db.transaction(async (tx) => {
+    const used = await consumeToken(tx, token, 'signup');
+    const data = used?.data;
+    if (!used || typeof data?.passwordHash !== 'string' || typeof data.displayName !== 'string') throw new UserError('Ce lien de confirmation n’est plus valable.', 410);
+    const { rows } = await tx.query<UserRow>(
+      `UPDATE accounts.users SET password_hash = $2, display_name = $3, status = 'active', email_verified_at = now(), updated_at = now()
+       WHERE id = $1 AND status = 'unverified' RETURNING ${USER_COLUMNS}`,
+      [used.userId, data.passwordHash, data.displayName],
+    );
+    if (!rows[0]) throw new UserError('Ce lien de confirmation n’est plus valable : le compte est déjà activé. Connectez-vous.', 410);
+    await tx.query(`UPDATE accounts.token SET used_at = now() WHERE user_id = $1 AND purpose = 'signup' AND used_at IS NULL`, [used.userId]);
+    const user = toUser(rows[0]);
+    await recordAudit(tx, { actorId: user.id, action: 'accounts.user.activate', objectType: 'user', objectId: user.id, before: { status: 'unverified' }, after: auditUser(user), meta: { method: 'signup' } });
+    return { user, retour: typeof data.retour === 'string' ? data.retour : null };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import type { ModuleManifest } from '../../platform/module.ts';
 import { registerPublicPages } from './pages/public.ts';
 import { registerBudgetPages } from './pages/budget.ts';
 import { registerStaffPages } from './pages/staff.ts';
+import { registerSetupPages } from './pages/setup.ts';
 import { registerConsultationOpenData, registerRoutes } from './routes.ts';
 import { registerRoadmapContributions } from './roadmap.ts';
 import { seedConsultationDemo } from './demo.ts';
@@ -30,6 +31,7 @@ export const consultationModule: ModuleManifest = {
   register(app, ctx) {
     registerPublicPages(app, ctx);
     registerBudgetPages(app, ctx);
+    registerSetupPages(app, ctx);
     registerStaffPages(app, ctx);
     registerRoutes(app, ctx);
   },

@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import type { Db, Queryable } from '../../platform/db/index.ts';
 import { recordAudit } from '../../platform/audit/index.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
-import { communesByPostalCode, getCommune } from '../territories/index.ts';
+import { communesByPostalCode, getCommune, listDepartements, listRegions } from '../territories/index.ts';
 import { getPlacesByUids } from '../places/index.ts';
 import {
   CAPABILITY_LABELS,
@@ -147,7 +147,7 @@ export async function createProcess(ctx: Ctx, actorId: string | null, input: Pro
   });
   if (errors.length) throw new ValidationFailed(errors);
   const id = uuid();
-  return ctx.db.transaction(async (tx) => {
+  return uniqueAs409(() => ctx.db.transaction(async (tx) => {
     const dup = await tx.query('SELECT 1 FROM consultation.process WHERE slug = $1', [input.slug]);
     if (dup.rows.length) throw new UserError('Une concertation porte déjà cette adresse.', 409, 'slug');
     await tx.query(
@@ -164,6 +164,60 @@ export async function createProcess(ctx: Ctx, actorId: string | null, input: Pro
     for (const s of input.customStates ?? []) await tx.query('INSERT INTO consultation.custom_state (process_id, key, label, base) VALUES ($1,$2,$3,$4)', [id, s.key, s.label, s.base]);
     await recordAudit(tx, { actorId, action: 'consultation.process.create', objectType: 'consultation.process', objectId: id, after: { slug: input.slug, title: input.title, phases: phases.length } });
     return id;
+  }), 'Une concertation porte déjà cette adresse.');
+}
+
+/** A unique violation (two creations racing for one address) as the same 409 as the check before it. */
+async function uniqueAs409<T>(fn: () => Promise<T>, message: string): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if ((e as { code?: string }).code === '23505') throw new UserError(message, 409, 'slug');
+    throw e;
+  }
+}
+
+/** A place of the directory exists (setup forms). */
+export async function placeExists(db: Queryable, uid: string): Promise<boolean> {
+  return isUuid(uid) && (await getPlacesByUids(db, [uid])).length > 0;
+}
+
+/** The codes of a région's départements (for the setup forms' checks); empty for an unknown région. */
+export async function departementsOf(db: Queryable, region: string): Promise<Set<string>> {
+  return new Set((await listDepartements(db, region)).map((d) => d.code));
+}
+
+export async function regionExists(db: Queryable, region: string): Promise<boolean> {
+  return (await listRegions(db)).some((r) => r.code === region);
+}
+
+/**
+ * Edits a process from the back office: its text, participation rules, themes and phases (the
+ * phases are replaced as a whole: nothing else points at them). The address and the territory stay.
+ * One transaction, the row locked; audited with the rules and phases before and after.
+ */
+export async function updateProcess(ctx: Ctx, actorId: string, p: Process, input: Omit<ProcessInput, 'slug' | 'region' | 'departement'>): Promise<void> {
+  const phases = input.phases.map((x) => ({ ...x, s: new Date(x.startsAt), e: new Date(x.endsAt) }));
+  const summary = (q: Pick<Process, 'title' | 'published' | 'residenceRequired' | 'minAge' | 'minAccountDays' | 'budgetWorkflow' | 'categories'> & { phases: readonly { title: string; startsAt: string; endsAt: string }[] }) => ({
+    title: q.title, published: q.published, residenceRequired: q.residenceRequired, minAge: q.minAge, minAccountDays: q.minAccountDays, budgetWorkflow: q.budgetWorkflow, categories: q.categories,
+    phases: q.phases.map((f) => `${f.title} ${f.startsAt} → ${f.endsAt}`),
+  });
+  await ctx.db.transaction(async (tx) => {
+    const locked = await tx.query('SELECT 1 FROM consultation.process WHERE id = $1 FOR UPDATE', [p.id]);
+    if (!locked.rows.length) throw new NotFoundError('Concertation introuvable.');
+    await tx.query(
+      `UPDATE consultation.process SET title = $2, description = $3, published = $4, residence_required = $5, min_age = $6, min_account_days = $7, budget_workflow = $8, categories = $9 WHERE id = $1`,
+      [p.id, input.title, input.description ?? '', input.published ?? true, input.residenceRequired ?? false, input.minAge ?? null, input.minAccountDays ?? 0, input.budgetWorkflow ?? 'one', input.categories ?? []],
+    );
+    await tx.query('DELETE FROM consultation.phase WHERE process_id = $1', [p.id]);
+    for (const [i, f] of phases.entries()) {
+      await tx.query(
+        `INSERT INTO consultation.phase (id, process_id, position, title, starts_at, ends_at, proposals_open, supports_open, comments_open, votes_open) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
+        [uuid(), p.id, i + 1, f.title, f.s.toISOString(), f.e.toISOString(), !!f.proposals, !!f.supports, !!f.comments, !!f.votes],
+      );
+    }
+    const after = { ...p, ...input, minAge: input.minAge ?? null, published: input.published ?? true, residenceRequired: input.residenceRequired ?? false, minAccountDays: input.minAccountDays ?? 0, budgetWorkflow: input.budgetWorkflow ?? 'one', categories: input.categories ?? [], phases: phases.map((f) => ({ title: f.title, startsAt: f.s.toISOString(), endsAt: f.e.toISOString() })) };
+    await recordAudit(tx, { actorId, action: 'consultation.process.update', objectType: 'consultation.process', objectId: p.id, before: summary(p), after: summary(after) });
   });
 }
 
@@ -301,7 +355,7 @@ async function checkWhere(db: Queryable, p: Process, input: ProposalInput): Prom
     if (!c) errors.push({ field: 'communeCode', message: 'Commune : code INSEE inconnu.' });
     else if (c.region !== p.region || (p.departement && c.departement !== p.departement)) errors.push({ field: 'communeCode', message: 'Commune : elle n’est pas sur le territoire de la concertation.' });
   }
-  if (input.placeUid && !(await getPlacesByUids(db, [input.placeUid])).length) errors.push({ field: 'placeUid', message: 'Lieu : il n’est pas dans l’annuaire.' });
+  if (input.placeUid && !(await placeExists(db, input.placeUid))) errors.push({ field: 'placeUid', message: 'Lieu : il n’est pas dans l’annuaire.' });
   if (errors.length) throw new ValidationFailed(errors);
 }
 
@@ -640,13 +694,15 @@ export async function getBudget(db: Queryable, processId: string, slug: string):
 
 export async function createBudget(ctx: Ctx, actorId: string | null, processId: string, b: Omit<Budget, 'id' | 'processId'>): Promise<string> {
   const id = uuid();
-  await ctx.db.transaction(async (tx) => {
+  await uniqueAs409(() => ctx.db.transaction(async (tx) => {
+    const dup = await tx.query('SELECT 1 FROM consultation.budget WHERE process_id = $1 AND slug = $2', [processId, b.slug]);
+    if (dup.rows.length) throw new UserError('Un budget de cette concertation porte déjà cette adresse.', 409, 'slug');
     await tx.query(
       'INSERT INTO consultation.budget (id, process_id, slug, title, departement, amount_cents, rule, threshold_pct, min_projects, max_projects) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
       [id, processId, b.slug, b.title, b.departement, b.amountCents, b.rule, b.thresholdPct, b.minProjects, b.maxProjects],
     );
     await recordAudit(tx, { actorId, action: 'consultation.budget.create', objectType: 'consultation.budget', objectId: id, after: b });
-  });
+  }), 'Un budget de cette concertation porte déjà cette adresse.');
   return id;
 }
 

@@ -35,6 +35,7 @@ function send(reply: FastifyReply, status: number, page: string) {
 
 const STATUS_LABELS: Record<User['status'], string> = {
   invited: 'Invitation envoyée',
+  unverified: 'Adresse non confirmée (inscription)',
   active: 'Actif',
   disabled: 'Désactivé',
   deleted: 'Supprimé',

@@ -9,9 +9,10 @@ import type { App } from '../../../platform/http/server.ts';
 import { UserError } from '../../../platform/http/errors.ts';
 import { html, type Raw } from '../../../platform/html/html.ts';
 import { readOutbox } from '../mail.ts';
-import { PASSWORD_MIN, can, safeReturnTo } from '../model.ts';
+import { PASSWORD_MIN, SIGNUP_MIN_AGE, UNVERIFIED_RETENTION_DAYS, can, safeReturnTo } from '../model.ts';
 import {
   acceptInvitation,
+  confirmSignup,
   consumeMagicLink,
   endSession,
   getGrants,
@@ -19,10 +20,13 @@ import {
   initialStage,
   openSession,
   passwordSignIn,
+  peekSignup,
   peekToken,
   requestMagicLink,
   requestPasswordReset,
   resetPassword,
+  signUp,
+  signupProblems,
   verifyEmail,
   verifySecondFactor,
   type AccountsDeps,
@@ -102,7 +106,7 @@ function signinForm(deps: AccountsDeps, csrf: string, o: { email?: string; retou
           ? html`<h2>Ou</h2><p><a class="button" href="/compte/oidc${retourQuery(o.retour)}">Se connecter avec ${deps.config.oidc.label}</a></p>`
           : ''
       }
-      <p>Pas de compte ? Les comptes sont créés sur invitation par l’équipe de la plateforme.</p>`,
+      <p>Pas encore de compte ? <a href="/compte/inscription${retourQuery(o.retour)}">Créer un compte</a> pour participer aux concertations (les comptes des équipes sont créés sur invitation).</p>`,
   });
 }
 
@@ -335,6 +339,78 @@ export function registerAuthPages(app: App, deps: AccountsDeps): void {
       return send(reply, err.statusCode, simplePage(deps, 'Adresse non confirmée', html`<h1>Adresse non confirmée</h1><p>${err.message}</p>`));
     }
     return send(reply, 200, simplePage(deps, 'Adresse confirmée', html`<h1>Adresse confirmée</h1><p>Votre adresse e-mail est à jour. <a href="/compte">Retour à mon compte</a></p>`));
+  });
+
+  // ---- self sign-up (residents: a verified e-mail, no staff role)
+  type SignupValues = { email: string; displayName: string; birthYear: string };
+  const signupForm = (csrf: string, retour: string | null, o: { values?: SignupValues; errors?: FieldError[] }) => {
+    const v = o.values ?? { email: '', displayName: '', birthYear: '' };
+    const errors = o.errors ?? [];
+    return renderPage(deps, {
+      title: titleWithErrors('Créer un compte', errors),
+      body: html`<h1>Créer un compte</h1>
+        <p>Un compte permet de participer aux concertations : proposer, soutenir, commenter, voter, s’inscrire aux rencontres. Votre nom n’est jamais publié avec vos contributions.</p>
+        ${errorSummary(errors)}
+        <form method="post" action="/compte/inscription${retourQuery(retour)}" novalidate>
+          ${csrfField(csrf)}
+          ${field({ name: 'displayName', label: 'Votre nom ou un pseudonyme', value: v.displayName, autocomplete: 'name', required: true, errors, maxlength: 120 })}
+          ${field({ name: 'email', label: 'Adresse e-mail', type: 'email', value: v.email, autocomplete: 'email', required: true, errors, hint: 'Un lien de confirmation y sera envoyé.' })}
+          ${field({ name: 'password', label: 'Mot de passe', type: 'password', autocomplete: 'new-password', hint: `Au moins ${PASSWORD_MIN} caractères. Une phrase de plusieurs mots est facile à retenir et difficile à deviner.`, required: true, errors })}
+          ${field({ name: 'birthYear', label: 'Année de naissance', value: v.birthYear, inputmode: 'numeric', autocomplete: 'bday-year', maxlength: 4, required: true, errors, hint: `Il faut avoir au moins ${SIGNUP_MIN_AGE} ans. L’année sert à ce contrôle et n’est pas enregistrée.` })}
+          <div class="visually-hidden" aria-hidden="true"><label for="f-website">Ne pas remplir</label><input type="text" id="f-website" name="website" tabindex="-1" autocomplete="off"></div>
+          <button type="submit">Créer mon compte</button>
+        </form>
+        <p>Déjà un compte ? <a href="/compte/connexion${retourQuery(retour)}">Se connecter</a></p>`,
+    });
+  };
+  const signupSent = (email: string) =>
+    simplePage(deps, 'Vérifiez votre messagerie', html`<h1>Vérifiez votre messagerie</h1>
+      ${notice(`Un message vient d’être envoyé à ${email}. Ouvrez le lien qu’il contient (valable 24 heures) pour activer votre compte. Si cette adresse a déjà un compte, le message l’indique.`)}
+      <p>Sans confirmation, la demande est effacée au bout de ${UNVERIFIED_RETENTION_DAYS} jours. Rien reçu ? Vérifiez les indésirables, ou <a href="/compte/inscription">recommencez</a>.</p>`);
+
+  app.get('/compte/inscription', async (req, reply) => {
+    const retour = safeReturnTo(queryValue(req, 'retour'));
+    if (await currentUser(req)) return reply.redirect(retour ?? '/compte', 303);
+    return send(reply, 200, signupForm(reply.generateCsrf(), retour, {}));
+  });
+
+  app.post('/compte/inscription', { preValidation: app.csrfProtection, config: MAIL_LIMIT }, async (req, reply) => {
+    const retour = safeReturnTo(queryValue(req, 'retour'));
+    const values = { email: formValue(req, 'email', 254).trim(), displayName: formValue(req, 'displayName', 500), birthYear: formValue(req, 'birthYear', 10) };
+    const input = { ...values, password: formValue(req, 'password', 1024), retour };
+    // A robot filled the hidden field: the same answer as everyone, nothing done.
+    if (formValue(req, 'website', 500) !== '') return send(reply, 200, signupSent(values.email));
+    const errors = signupProblems(deps.config, input);
+    if (errors.length) return send(reply, 400, signupForm(reply.generateCsrf(), retour, { values, errors }));
+    try {
+      await signUp(deps, input, clientInfo(req));
+    } catch (err) {
+      return send(reply, statusOf(err), signupForm(reply.generateCsrf(), retour, { values, errors: errorsOf(err) }));
+    }
+    return send(reply, 200, signupSent(values.email));
+  });
+
+  const signupExpired = (reply: FastifyReply, why = 'Il a déjà servi ou a expiré.') =>
+    expired(reply, why, html`<a href="/compte/connexion">Se connecter</a> ou <a href="/compte/inscription">créer un compte à nouveau</a>.`);
+
+  app.get('/compte/inscription/confirmer/:token', TOKEN_ROUTE, async (req, reply) => {
+    const token = param(req, 'token');
+    const peek = await peekSignup(deps.db, token);
+    if (!peek) return signupExpired(reply);
+    return send(reply, 200, simplePage(deps, 'Activer votre compte', html`<h1>Activer votre compte</h1>
+      <p>Adresse : <strong>${peek.email}</strong></p>
+      <form method="post" action="/compte/inscription/confirmer/${token}">${csrfField(reply.generateCsrf())}<button type="submit">Confirmer mon adresse et activer mon compte</button></form>`));
+  });
+
+  app.post('/compte/inscription/confirmer/:token', { ...TOKEN_ROUTE, preValidation: app.csrfProtection, config: SIGNIN_LIMIT }, async (req, reply) => {
+    let done: Awaited<ReturnType<typeof confirmSignup>>;
+    try {
+      done = await confirmSignup(deps, param(req, 'token'));
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      return signupExpired(reply, err.message);
+    }
+    return signIn(req, reply, deps, done.user, 'signup', safeReturnTo(done.retour));
   });
 
   // ---- development outbox (never in production)

@@ -12,7 +12,7 @@ import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
 import { basketProblem, euros, phaseAllows, phaseStatus, plural, ruleSummary } from '../model.ts';
 import * as svc from '../service.ts';
 import { loadProcess } from './public.ts';
-import { csrf, formBody, page, participant, processHref, send } from './ui.ts';
+import { csrf, formBody, page, participant, processHref, send, signInOrUp } from './ui.ts';
 
 const VOTE_LIMIT = { rateLimit: { max: 60, timeWindow: '1 minute' } };
 
@@ -50,7 +50,7 @@ ${me && open ? html`<section class="cs-basket" aria-labelledby="panier-titre"><h
 ${canEdit ? (() => {
       const problem = basketProblem(b, costs);
       return problem ? html`<p>${problem}</p>` : html`<p><a class="button" href="${processHref(p.slug, `/budgets/${b.slug}/confirmer`)}">Vérifier et confirmer mon vote</a></p>`;
-    })() : ''}</section>` : !me && open ? html`<p><a href="/compte/connexion">Connectez-vous</a> pour voter.</p>` : ''}
+    })() : ''}</section>` : !me && open ? signInOrUp(processHref(p.slug, `/budgets/${b.slug}`), 'voter') : ''}
 <h2>Les projets (${projects.length})</h2>
 <ul class="cs-list">${projects.map((pr) => html`<li><h3 id="p-${pr.id}">${pr.title}</h3><p>Coût : <strong>${euros(pr.costCents)}</strong>${pr.communeCode ? ` · commune ${pr.communeCode}` : ''}</p>${pr.description ? html`<p>${pr.description}</p>` : ''}
 ${canEdit ? html`<form method="post" action="${processHref(p.slug, `/budgets/${b.slug}/panier`)}">${csrf(reply)}<input type="hidden" name="projectId" value="${pr.id}">

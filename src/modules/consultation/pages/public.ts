@@ -29,7 +29,7 @@ import {
   type FieldError,
 } from '../model.ts';
 import * as svc from '../service.ts';
-import { csrf, errorSummary, fieldError, fmtDate, fmtDateTime, formBody, invalid, page, participant, processHref, send } from './ui.ts';
+import { csrf, errorSummary, fieldError, fmtDate, fmtDateTime, formBody, invalid, page, participant, processHref, send, signInOrUp } from './ui.ts';
 
 const SPAM_LIMIT = { rateLimit: { max: 20, timeWindow: '1 minute' } };
 
@@ -222,7 +222,7 @@ ${pr.hidden ? notice('warning', `Masquée par la modération (visible des modér
 <div>${pr.body.split(/\n{2,}/).map((para) => html`<p>${para}</p>`)}</div>
 ${pr.answer ? html`<section aria-labelledby="reponse"><h2 id="reponse">Réponse officielle</h2><p><small>Le ${fmtDate(pr.answeredAt!)}</small></p>${pr.answer.split(/\n{2,}/).map((para) => html`<p>${para}</p>`)}</section>` : ''}
 <h2>Soutiens</h2><p>${plural(pr.supports, 'soutien', 'soutiens')}.</p>
-${supported ? html`<p>Vous soutenez cette proposition.</p>` : phaseAllows(cur, 'supports') && pr.state !== 'withdrawn' && pr.state !== 'rejected' ? (me ? html`<form method="post" action="${processHref(p.slug, `/propositions/${pr.number}/soutien`)}">${csrf(reply)}<button type="submit">Soutenir cette proposition</button></form>` : html`<p><a href="/compte/connexion">Connectez-vous</a> pour soutenir.</p>`) : html`<p>Les soutiens ne sont pas ouverts dans l’étape en cours.</p>`}
+${supported ? html`<p>Vous soutenez cette proposition.</p>` : phaseAllows(cur, 'supports') && pr.state !== 'withdrawn' && pr.state !== 'rejected' ? (me ? html`<form method="post" action="${processHref(p.slug, `/propositions/${pr.number}/soutien`)}">${csrf(reply)}<button type="submit">Soutenir cette proposition</button></form>` : signInOrUp(processHref(p.slug, `/propositions/${pr.number}`), 'soutenir')) : html`<p>Les soutiens ne sont pas ouverts dans l’étape en cours.</p>`}
 ${me && me.user.id === pr.authorId && editable(pr.state) ? html`<p><a href="${processHref(p.slug, `/propositions/${pr.number}/modifier`)}">Modifier ma proposition</a></p>
 <form method="post" action="${processHref(p.slug, `/propositions/${pr.number}/retirer`)}">${csrf(reply)}<button type="submit">Retirer ma proposition</button></form>` : ''}
 ${me && !pr.hidden ? reportForm('proposal', pr.id) : ''}
@@ -234,7 +234,7 @@ ${comments.nextCursor ? html`<p><a href="${processHref(p.slug, `/propositions/${
 ${phaseAllows(cur, 'comments') ? (me ? html`<form method="post" action="${processHref(p.slug, `/propositions/${pr.number}/commentaires`)}" class="cs-form">${csrf(reply)}
 <div class="field"><label for="f-body">Votre commentaire <span class="hint">2 000 caractères au plus ; pas de données personnelles</span></label>${fieldError(errors, 'body')}<textarea id="f-body" name="body" rows="4" maxlength="2000" required${invalid(errors, 'body')}></textarea></div>
 <div class="cs-hp" aria-hidden="true"><label for="f-website">Ne pas remplir</label><input type="text" id="f-website" name="website" tabindex="-1" autocomplete="off"></div>
-<button type="submit">Publier le commentaire</button></form>` : html`<p><a href="/compte/connexion">Connectez-vous</a> pour commenter.</p>`) : html`<p>Les commentaires ne sont pas ouverts dans l’étape en cours.</p>`}
+<button type="submit">Publier le commentaire</button></form>` : signInOrUp(processHref(p.slug, `/propositions/${pr.number}`), 'commenter')) : html`<p>Les commentaires ne sont pas ouverts dans l’étape en cours.</p>`}
 </section>`;
     return frame(reply, status, pr.title, body, !!after);
   };
@@ -319,7 +319,7 @@ ${flash ? notice(flash.kind, flash.text) : ''}<h1>${m.title}</h1>
 <p>${place ? html`Lieu : <a href="/lieux/${place.uid}">${place.nom}</a>, ${place.adresse}, ${place.commune}` : m.address ? `Adresse : ${m.address}` : ''}${m.onlineUrl ? html` En ligne : <a href="${m.onlineUrl}" rel="noopener">lien de la visioconférence</a>` : ''}</p>
 <p>${m.description}</p>
 <p>${plural(m.registered, 'personne inscrite', 'personnes inscrites')}${m.capacity ? ` sur ${m.capacity} places` : ''}.</p>
-${registered ? html`<p>Vous êtes inscrit.</p>` : past ? html`<p>Les inscriptions sont closes.</p>` : full ? html`<p>Complet.</p>` : me ? html`<form method="post" action="${processHref(p.slug, `/rencontres/${m.id}/inscription`)}">${csrf(reply)}<button type="submit">M’inscrire</button></form>` : html`<p><a href="/compte/connexion">Connectez-vous</a> pour vous inscrire.</p>`}
+${registered ? html`<p>Vous êtes inscrit.</p>` : past ? html`<p>Les inscriptions sont closes.</p>` : full ? html`<p>Complet.</p>` : me ? html`<form method="post" action="${processHref(p.slug, `/rencontres/${m.id}/inscription`)}">${csrf(reply)}<button type="submit">M’inscrire</button></form>` : signInOrUp(processHref(p.slug, `/rencontres/${m.id}`), 'vous inscrire')}
 ${m.minutes ? html`<h2>Compte rendu</h2>${m.minutes.split(/\n{2,}/).map((para) => html`<p>${para}</p>`)}` : ''}`);
   };
   app.get('/concertations/:slug/rencontres/:id', async (req, reply) => meetingPage(req, reply, 200, null));

@@ -10,7 +10,7 @@ import type { AppContext } from '../../../platform/module.ts';
 import { html, type Raw } from '../../../platform/html/html.ts';
 import { breadcrumb, notice } from '../../../platform/html/components.ts';
 import { NotFoundError, UserError, ForbiddenError } from '../../../platform/http/errors.ts';
-import { can, currentUser, findUserByEmail, getGrants, getUser, requirePermission, requireSignedIn, sendMailFromRequest, type Action, type CurrentUser } from '../../accounts/index.ts';
+import { can, currentUser, scopesFor, findUserByEmail, getGrants, getUser, requirePermission, requireSignedIn, sendMailFromRequest, type Action, type CurrentUser } from '../../accounts/index.ts';
 import { ANSWER_STATES, REPORT_REASONS, STATE_LABELS, ValidationFailed, phaseStatus, plural, type FieldError } from '../model.ts';
 import * as svc from '../service.ts';
 import { csrf, errorSummary, fieldError, fmtDateTime, formBody, invalid, page, processHref, send } from './ui.ts';
@@ -41,6 +41,7 @@ export function registerStaffPages(app: App, ctx: AppContext) {
     const mine = (await svc.listProcesses(ctx.db, { all: true })).filter((p) => (['consultation.manage', 'consultation.moderate', 'consultation.evaluate'] as const).some((a) => can(u, a, svc.processResource(p))));
     if (!mine.length && !can(u, 'backoffice.access')) throw new ForbiddenError();
     return send(reply, 200, page(ctx, 'Gestion des concertations', html`${breadcrumb([{ href: '/gestion', label: 'Gestion' }, { label: 'Concertations' }])}<h1>Concertations</h1>
+${(() => { const s = scopesFor(u, 'consultation.manage'); return s.platform || s.regions.length || s.departements.length ? html`<p><a class="button" href="/gestion/concertations/nouvelle">Nouvelle concertation</a></p>` : ''; })()}
 ${mine.length ? html`<ul>${mine.map((p) => html`<li><a href="/gestion/concertations/${p.slug}">${p.title}</a>${p.published ? '' : ' (non publiée)'}</li>`)}</ul>` : html`<p>Aucune concertation sur vos territoires.</p>`}`, { noindex: true }));
   });
 
@@ -54,6 +55,7 @@ ${mine.length ? html`<ul>${mine.map((p) => html`<li><a href="/gestion/concertati
     const st = phaseStatus(p.phases, new Date());
     const body: Raw = html`${crumbs(p)}${flash ? notice(flash.kind, flash.text) : ''}${errorSummary(errors)}
 <h1>${p.title}</h1><p>${st.current ? `Étape en cours : ${st.current.title}.` : 'Aucune étape en cours.'} <a href="${processHref(p.slug)}">Page publique</a></p>
+${manage ? html`<ul class="inline-list"><li><a href="/gestion/concertations/${p.slug}/modifier">Modifier la concertation et ses étapes</a></li><li><a href="/gestion/concertations/${p.slug}/budgets/nouveau">Ajouter un budget participatif</a></li><li><a href="/gestion/concertations/${p.slug}/rencontres/nouvelle">Ajouter une rencontre</a></li></ul>` : ''}
 <h2 id="moderation">File de modération (${queue.length})</h2>
 ${queue.length ? html`<ul class="cs-list">${queue.map((q) => html`<li><p><strong>${q.kind === 'proposal' ? 'Proposition' : 'Commentaire'}</strong> (proposition n° ${q.proposalNumber}) — ${plural(q.reports, 'signalement', 'signalements')} : ${q.reasons.map((r) => REPORT_REASONS[r as keyof typeof REPORT_REASONS] ?? r).join(', ')}${q.hidden ? ' — déjà masqué' : ''}</p>
 <blockquote>${q.excerpt}</blockquote>

@@ -47,6 +47,13 @@ export async function participant(req: FastifyRequest): Promise<{ user: CurrentU
   return { user: u, who: { id: u.id, emailVerified: u.user.emailVerified, createdAt: u.user.createdAt } };
 }
 
+/** For visitors where taking part needs an account: sign in, or create one (residents sign up
+ *  with a verified e-mail), and come back here either way. */
+export function signInOrUp(retour: string, what: string): Raw {
+  const q = `?retour=${encodeURIComponent(retour)}`;
+  return html`<p>Pour ${what}, il faut un compte : <a href="/compte/connexion${q}">se connecter</a> ou <a class="button" href="/compte/inscription${q}">Créer un compte</a></p>`;
+}
+
 /** Reads a form body (strings only) without prototype keys. */
 export function formBody(req: FastifyRequest): Record<string, unknown> {
   const b = req.body;
