@@ -28,6 +28,10 @@ table.data{border-collapse:collapse;width:100%}table.data th,table.data td{borde
 .codes{font-family:monospace;font-size:1.2em;columns:2}
 .qr svg{width:220px;height:220px}
 .secret{font-family:monospace;font-size:1.1em;word-break:break-all}
+.journal{padding-left:0;list-style:none}.journal li{border-bottom:1px solid #ccc;padding:.5rem 0}.journal li p{margin:.15rem 0;overflow-wrap:anywhere}
+.journal-meta{color:#555;font-size:.9em}
+.journal-grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(13rem,1fr));gap:0 1rem}
+#tete-journal{overflow-wrap:anywhere}
 </style>`);
 
 export interface PageInput {
