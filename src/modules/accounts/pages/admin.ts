@@ -27,7 +27,7 @@ import {
   type User,
 } from '../service.ts';
 import { currentUser, requirePermission, type CurrentUser } from '../http.ts';
-import { csrfField, errorSummary, field, formatDate, notice, renderPage, titleWithErrors, type FieldError } from './ui.ts';
+import { csrfField, errorSummary, mayReadJournal, field, formatDate, notice, renderPage, titleWithErrors, type FieldError } from './ui.ts';
 import { formValue, param, queryValue } from './forms.ts';
 import { plural } from '../../../platform/html/components.ts';
 
@@ -104,7 +104,7 @@ export function registerAdminPages(app: App, deps: AccountsDeps): void {
         ${actions.size ? html`<ul>${[...actions].map((a) => html`<li>${ACTIONS[a]}</li>`)}</ul>` : html`<p>Aucune action pour l’instant.</p>`}
         <p><a href="/gestion/lieux">Lieux : fiches, revendications, modération, imports, doublons</a></p>
         ${actions.has('accounts.manage') ? html`<p><a href="/admin/utilisateurs">Gérer les utilisateurs et leurs rôles</a></p>` : ''}
-        ${actions.has('audit.read') ? html`<p><a href="/admin/journal">Consulter le journal d’audit</a></p>` : ''}`,
+        ${mayReadJournal(user) ? html`<p><a href="/admin/journal">Consulter le journal d’audit${actions.has('audit.read') ? '' : ' (les objets que vous suivez)'}</a></p>` : ''}`,
     }));
   });
 

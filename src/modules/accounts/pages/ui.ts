@@ -6,6 +6,13 @@ import { layout } from '../../../platform/html/layout.ts';
 import { html, raw, type Raw } from '../../../platform/html/html.ts';
 import { can, type Actor } from '../model.ts';
 import type { AccountsDeps } from '../service.ts';
+import { readableKinds } from '../journal.ts';
+
+/** Whether the journal shows this person anything (audit.read, or some kind of object in their scope). */
+export function mayReadJournal(user: Actor): boolean {
+  const kinds = readableKinds(user);
+  return kinds === null || kinds.length > 0;
+}
 
 export interface FieldError {
   field: string | null;
@@ -49,7 +56,7 @@ export function renderPage(deps: AccountsDeps, p: PageInput): string {
         <a href="/compte">Mon compte</a>
         ${can(p.user, 'backoffice.access') ? html`<a href="/gestion">Espace de gestion</a>` : ''}
         ${can(p.user, 'accounts.manage') ? html`<a href="/admin/utilisateurs">Utilisateurs</a>` : ''}
-        ${can(p.user, 'audit.read') ? html`<a href="/admin/journal">Journal d’audit</a>` : ''}
+        ${mayReadJournal(p.user) ? html`<a href="/admin/journal">Journal d’audit</a>` : ''}
         ${p.csrf ? html`<form method="post" action="/compte/deconnexion"><input type="hidden" name="_csrf" value="${p.csrf}"><button type="submit" class="button-link">Se déconnecter</button></form>` : ''}
       </nav>`
     : '';
