@@ -1,6 +1,7 @@
 /**
  * The public site over HTTP (app.inject): each page's content and status codes.
  */
+import { maplibreBase, maplibreUrl } from '../../../platform/http/maplibre.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { upsertPlaces, searchPlaces } from '../../places/index.ts';
@@ -511,7 +512,7 @@ describe('map support', () => {
   });
 
   it('serves the bundled scripts and MapLibre, compressed', async () => {
-    for (const url of ['/site/assets/site.js', '/site/assets/map.js', '/site/maplibre/maplibre-gl.mjs', '/site/maplibre/maplibre-gl-worker.mjs', '/site/maplibre/maplibre-gl.css']) {
+    for (const url of ['/site/assets/site.js', '/site/assets/map.js', maplibreUrl('maplibre-gl.mjs'), maplibreUrl('maplibre-gl-worker.mjs'), maplibreUrl('maplibre-gl.css')]) {
       const r = await t.app.inject({ method: 'GET', url, headers: { 'accept-encoding': 'gzip' } });
       assert.equal(r.statusCode, 200, url);
       assert.equal(r.headers['content-encoding'], 'gzip', url);
@@ -519,6 +520,33 @@ describe('map support', () => {
     }
     const missing = await t.app.inject({ method: 'GET', url: '/site/assets/nope.js' });
     assert.equal(missing.statusCode, 404);
+  });
+
+  it('one MapLibre for every map page: a content-hashed URL cached for a year, named by the map page, the coverage page and its script', async () => {
+    assert.match(maplibreBase(), /^\/site\/maplibre\/[0-9a-f]{12}\/$/);
+    const lib = await t.app.inject({ method: 'GET', url: maplibreUrl('maplibre-gl.mjs') });
+    assert.equal(lib.headers['cache-control'], 'public, max-age=31536000, immutable');
+    const mapJs = await t.app.inject({ method: 'GET', url: '/site/assets/map.js' });
+    assert.ok(mapJs.body.includes(`${maplibreBase()}maplibre-gl.mjs`) && mapJs.body.includes(`${maplibreBase()}maplibre-gl.css`), 'the map script loads MapLibre from the hashed folder');
+    assert.ok(!mapJs.body.includes('../maplibre/'));
+    const coverage = await t.app.inject({ method: 'GET', url: '/couverture', headers: { accept: 'text/html' } });
+    assert.equal(coverage.statusCode, 200);
+    assert.ok(coverage.body.includes(`<link rel="stylesheet" href="${maplibreUrl('maplibre-gl.css')}">`), 'the coverage page uses the same stylesheet URL');
+    assert.ok(!/\/site\/maplibre\/maplibre-gl/.test(coverage.body));
+    const coverageJs = await t.app.inject({ method: 'GET', url: '/couverture/assets/coverage-map.js' });
+    assert.equal(coverageJs.statusCode, 200);
+    assert.ok(coverageJs.body.includes(`from ${JSON.stringify(maplibreUrl('maplibre-gl.mjs'))}`), 'the coverage script imports the same module URL');
+    assert.ok(!coverageJs.body.includes("'/site/maplibre/maplibre-gl.mjs'"));
+    // The former unhashed URLs and another version's folder lead to the current copy; nothing else is served.
+    const old = await t.app.inject({ method: 'GET', url: '/site/maplibre/maplibre-gl.mjs' });
+    assert.equal(old.statusCode, 301);
+    assert.equal(old.headers.location, maplibreUrl('maplibre-gl.mjs'));
+    const stale = await t.app.inject({ method: 'GET', url: '/site/maplibre/000000000000/maplibre-gl.css' });
+    assert.equal(stale.statusCode, 302);
+    assert.equal(stale.headers.location, maplibreUrl('maplibre-gl.css'));
+    for (const name of ['constructor', '__proto__', 'package.json', '..%2Fpackage.json']) {
+      assert.equal((await t.app.inject({ method: 'GET', url: `${maplibreBase()}${name}` })).statusCode, 404, name);
+    }
   });
 });
 
