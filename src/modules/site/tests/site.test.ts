@@ -61,6 +61,23 @@ describe('results page', () => {
     assert.match(r.body, /Page 1 sur 2/);
   });
 
+  it('offers to share and print a search, and an itinerary on each result card; the print stylesheet keeps only the list', async () => {
+    const r = await get('/recherche?q=%C3%A9vreux');
+    assert.match(r.body, /<button type="button" class="secondary" data-share hidden>Copier le lien de cette recherche<\/button>/);
+    assert.match(r.body, /<button type="button" class="secondary" data-print hidden>Imprimer la liste<\/button>/);
+    assert.match(r.body, /<p class="hint" data-share-status role="status"><\/p>/);
+    const cards = r.body.split('<li class="place-card').slice(1);
+    assert.ok(cards.length >= 10);
+    for (const card of cards) {
+      assert.match(card, /<a href="https:\/\/www\.openstreetmap\.org\/directions\?route=%3B-?\d+(\.\d+)?%2C-?\d+(\.\d+)?" rel="noopener">Itinéraire<span class="visually-hidden"> vers [^<]+ \(OpenStreetMap\)<\/span><\/a>/);
+    }
+    assert.match(r.body, /<section class="results-map no-print"/, 'the map is left out of the printed list');
+    const css = (await get('/assets/components.css')).body;
+    const print = /@media print \{([\s\S]*?)\n\}/.exec(css)?.[1] ?? '';
+    for (const hidden of ['.results-map', '.filters', '.view-switch', '.pagination', '.search-form', '.no-print']) assert.ok(print.includes(hidden), `print hides ${hidden}`);
+    assert.match(print, /\.place-card \{ break-inside: avoid; \}/);
+  });
+
   it('links the search to the territory page of the commune found', async () => {
     const r = await get('/recherche?q=Evreux');
     assert.match(r.body, /<a href="\/territoires\/commune\/27229">Les lieux de la commune de Évreux et leurs services<\/a>/);
