@@ -3,7 +3,7 @@
  * src/platform/audit/wording.ts).
  */
 import type { Queryable } from '../../platform/db/index.ts';
-import { field, type AuditObjectInfo, type AuditVocabulary } from '../../platform/audit/wording.ts';
+import { field, type AuditObjectInfo, type AuditVocabulary, uuidsIn } from '../../platform/audit/wording.ts';
 import { ROLE_LABELS, SCOPE_LABELS, isRole, type ScopeKind } from './model.ts';
 
 /** « le rôle Équipe régionale (Département 27) » from a grant recorded in an entry. */
@@ -17,7 +17,7 @@ function grantWords(g: unknown): string {
 }
 
 async function describeUsers(db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> {
-  const uuids = ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+  const uuids = uuidsIn(ids);
   const { rows } = await db.query<{ id: string; display_name: string; status: string }>('SELECT id, display_name, status FROM accounts.users WHERE id = ANY($1::uuid[])', [uuids]);
   return new Map(rows.map((r) => [r.id, { label: r.status === 'deleted' ? 'compte supprimé' : r.display_name, href: `/admin/utilisateurs/${r.id}` }]));
 }

@@ -13,7 +13,7 @@
 import type { Queryable } from '../../platform/db/index.ts';
 import { UserError } from '../../platform/http/errors.ts';
 import { listAudit, type AuditEntry } from '../../platform/audit/index.ts';
-import { actionsOf, auditVocabularies, objectKind, sentenceParts, type AuditObjectInfo, type AuditRef } from '../../platform/audit/wording.ts';
+import { actionsOf, auditVocabularies, objectKind, sentenceParts, uuidsIn, type AuditObjectInfo, type AuditRef } from '../../platform/audit/wording.ts';
 import { can, scopesFor, type Action, type Actor, ACTIONS } from './model.ts';
 
 export interface JournalFilters {
@@ -107,7 +107,7 @@ function day(value: string | undefined, field: string, label: string): string | 
 /** Ids of the people a filter names (at most 50), or null without a person filter. */
 async function peopleIds(db: Queryable, actor: Actor, f: JournalFilters): Promise<string[] | null> {
   if (f.personId) {
-    if (!/^[0-9a-f-]{36}$/i.test(f.personId)) throw new UserError('Personne : identifiant inconnu.', 400, 'personne');
+    if (uuidsIn([f.personId]).length === 0) throw new UserError('Personne : identifiant inconnu.', 400, 'personne');
     return [f.personId];
   }
   const words = (f.person ?? '').trim();
@@ -239,7 +239,7 @@ function named(actor: Actor, full: boolean, r: AuditRef, info: AuditObjectInfo |
 }
 
 async function userNames(db: Queryable, ids: (string | null)[]): Promise<Map<string, string>> {
-  const uuids = [...new Set(ids.filter((id): id is string => !!id && /^[0-9a-f-]{36}$/i.test(id)))];
+  const uuids = uuidsIn([...new Set(ids.filter((id): id is string => !!id))]);
   if (!uuids.length) return new Map();
   const { rows } = await db.query<{ id: string; display_name: string; status: string }>('SELECT id, display_name, status FROM accounts.users WHERE id = ANY($1::uuid[])', [uuids]);
   return new Map(rows.map((r) => [r.id, r.status === 'deleted' ? 'un compte supprimé' : r.display_name]));

@@ -4,38 +4,36 @@
  */
 import type { Queryable } from '../../platform/db/index.ts';
 import { STATES } from './model.ts';
-import { count, field, type AuditObjectInfo, type AuditVocabulary } from '../../platform/audit/wording.ts';
-
-const uuids = (ids: string[]) => ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+import { count, field, type AuditObjectInfo, type AuditVocabulary, uuidsIn } from '../../platform/audit/wording.ts';
 
 async function describeCalls(db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> {
-  const { rows } = await db.query<{ id: string; title: string; region: string }>('SELECT id, title, region FROM calls.call WHERE id = ANY($1::uuid[])', [uuids(ids)]);
+  const { rows } = await db.query<{ id: string; title: string; region: string }>('SELECT id, title, region FROM calls.call WHERE id = ANY($1::uuid[])', [uuidsIn(ids)]);
   return new Map(rows.map((r) => [r.id, { label: r.title, href: `/gestion/appels/${r.id}`, region: r.region }]));
 }
 
 async function describeApplications(db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> {
   const { rows } = await db.query<{ id: string; number: number; title: string; departement: string | null; region: string }>(
     'SELECT a.id, a.number, a.title, a.departement, c.region FROM calls.application a JOIN calls.call c ON c.id = a.call_id WHERE a.id = ANY($1::uuid[])',
-    [uuids(ids)],
+    [uuidsIn(ids)],
   );
   return new Map(rows.map((r) => [r.id, { label: `n° ${r.number}${r.title ? ` « ${r.title} »` : ''}`, href: `/gestion/dossiers/${r.id}`, region: r.region, departement: r.departement }]));
 }
 
 async function describeGrants(db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> {
-  const { rows } = await db.query<{ id: string; reference: string; region: string }>('SELECT g.id, g.reference, c.region FROM calls.grant g JOIN calls.call c ON c.id = g.call_id WHERE g.id = ANY($1::uuid[])', [uuids(ids)]);
+  const { rows } = await db.query<{ id: string; reference: string; region: string }>('SELECT g.id, g.reference, c.region FROM calls.grant g JOIN calls.call c ON c.id = g.call_id WHERE g.id = ANY($1::uuid[])', [uuidsIn(ids)]);
   return new Map(rows.map((r) => [r.id, { label: r.reference, href: `/gestion/subventions/${r.id}`, region: r.region }]));
 }
 
 async function describeCommittees(db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> {
   const { rows } = await db.query<{ id: string; call_id: string; title: string; region: string }>(
     'SELECT m.id, m.call_id, m.title, c.region FROM calls.committee m JOIN calls.call c ON c.id = m.call_id WHERE m.id = ANY($1::uuid[])',
-    [uuids(ids)],
+    [uuidsIn(ids)],
   );
   return new Map(rows.map((r) => [r.id, { label: r.title, href: `/gestion/appels/${r.call_id}/comites/${r.id}`, region: r.region }]));
 }
 
 async function describeOrganisations(db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> {
-  const { rows } = await db.query<{ id: string; name: string; departement: string | null }>('SELECT id, name, departement FROM calls.organisation WHERE id = ANY($1::uuid[])', [uuids(ids)]);
+  const { rows } = await db.query<{ id: string; name: string; departement: string | null }>('SELECT id, name, departement FROM calls.organisation WHERE id = ANY($1::uuid[])', [uuidsIn(ids)]);
   return new Map(rows.map((r) => [r.id, { label: r.name, departement: r.departement }]));
 }
 

@@ -3,15 +3,13 @@
  * processes, proposals, budgets and meetings (see src/platform/audit/wording.ts).
  */
 import type { Queryable } from '../../platform/db/index.ts';
-import { field, type AuditObjectInfo, type AuditVocabulary } from '../../platform/audit/wording.ts';
+import { field, type AuditObjectInfo, type AuditVocabulary, uuidsIn } from '../../platform/audit/wording.ts';
 import { STATE_LABELS, type State } from './model.ts';
-
-const uuids = (ids: string[]) => ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
 
 async function describeProcesses(db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> {
   const { rows } = await db.query<{ id: string; slug: string; title: string; region: string; departement: string | null }>(
     'SELECT id, slug, title, region, departement FROM consultation.process WHERE id = ANY($1::uuid[])',
-    [uuids(ids)],
+    [uuidsIn(ids)],
   );
   return new Map(rows.map((r) => [r.id, { label: r.title, href: `/gestion/concertations/${r.slug}`, region: r.region, departement: r.departement }]));
 }
@@ -19,7 +17,7 @@ async function describeProcesses(db: Queryable, ids: string[]): Promise<Map<stri
 async function describeProposals(db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> {
   const { rows } = await db.query<{ id: string; number: number; title: string; slug: string; region: string; departement: string | null }>(
     'SELECT p.id, p.number, p.title, c.slug, c.region, c.departement FROM consultation.proposal p JOIN consultation.process c ON c.id = p.process_id WHERE p.id = ANY($1::uuid[])',
-    [uuids(ids)],
+    [uuidsIn(ids)],
   );
   return new Map(rows.map((r) => [r.id, { label: `n° ${r.number} « ${r.title} »`, href: `/gestion/concertations/${r.slug}/propositions/${r.number}`, region: r.region, departement: r.departement }]));
 }
@@ -29,7 +27,7 @@ function describeChild(table: 'budget' | 'meeting') {
   return async (db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> => {
     const { rows } = await db.query<{ id: string; title: string; key: string; slug: string; region: string; departement: string | null }>(
       `SELECT t.id, t.title, ${table === 'budget' ? 't.slug' : 't.id::text'} AS key, c.slug, c.region, c.departement FROM consultation.${table} t JOIN consultation.process c ON c.id = t.process_id WHERE t.id = ANY($1::uuid[])`,
-      [uuids(ids)],
+      [uuidsIn(ids)],
     );
     const page = table === 'budget' ? 'budgets' : 'rencontres';
     return new Map(rows.map((r) => [r.id, { label: r.title, href: `/concertations/${r.slug}/${page}/${r.key}`, region: r.region, departement: r.departement }]));

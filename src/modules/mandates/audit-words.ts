@@ -3,11 +3,11 @@
  * src/platform/audit/wording.ts). Mandates concern a person: the journal never names them.
  */
 import type { Queryable } from '../../platform/db/index.ts';
-import { field, type AuditObjectInfo, type AuditVocabulary, type AuditWording } from '../../platform/audit/wording.ts';
+import { field, type AuditObjectInfo, type AuditVocabulary, type AuditWording, uuidsIn } from '../../platform/audit/wording.ts';
 import type { JournalEvent } from './model.ts';
 
 async function describeStructures(db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> {
-  const uuids = ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+  const uuids = uuidsIn(ids);
   const { rows } = await db.query<{ id: string; name: string; region: string | null; departement: string | null }>('SELECT id, name, region, departement FROM mandates.structure WHERE id = ANY($1::uuid[])', [uuids]);
   return new Map(rows.map((r) => [r.id, { label: r.name, href: `/mandats/structures/${r.id}`, region: r.region, departement: r.departement }]));
 }

@@ -4,31 +4,29 @@
  * beneficiaries are personal data: the journal never names them.
  */
 import type { Queryable } from '../../platform/db/index.ts';
-import { count, field, type AuditObjectInfo, type AuditVocabulary } from '../../platform/audit/wording.ts';
-
-const uuids = (ids: string[]) => ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+import { count, field, type AuditObjectInfo, type AuditVocabulary, uuidsIn } from '../../platform/audit/wording.ts';
 
 async function describeTeams(db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> {
-  const { rows } = await db.query<{ id: string; name: string }>('SELECT id, name FROM mediation.team WHERE id = ANY($1::uuid[])', [uuids(ids)]);
+  const { rows } = await db.query<{ id: string; name: string }>('SELECT id, name FROM mediation.team WHERE id = ANY($1::uuid[])', [uuidsIn(ids)]);
   return new Map(rows.map((r) => [r.id, { label: r.name, href: '/mediation/equipes' }]));
 }
 
 async function describePaths(db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> {
-  const { rows } = await db.query<{ id: string; title: string }>('SELECT id, title FROM mediation.training_path WHERE id = ANY($1::uuid[])', [uuids(ids)]);
+  const { rows } = await db.query<{ id: string; title: string }>('SELECT id, title FROM mediation.training_path WHERE id = ANY($1::uuid[])', [uuidsIn(ids)]);
   return new Map(rows.map((r) => [r.id, { label: r.title, href: `/formations/parcours/${r.id}` }]));
 }
 
 async function describeSessions(db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> {
   const { rows } = await db.query<{ id: string; title: string; starts_on: string; departement: string | null }>(
     'SELECT s.id, p.title, s.starts_on::text AS starts_on, s.departement FROM mediation.training_session s JOIN mediation.training_path p ON p.id = s.path_id WHERE s.id = ANY($1::uuid[])',
-    [uuids(ids)],
+    [uuidsIn(ids)],
   );
   const day = (d: string) => new Intl.DateTimeFormat('fr-FR', { dateStyle: 'long', timeZone: 'UTC' }).format(new Date(`${d}T00:00:00Z`));
   return new Map(rows.map((r) => [r.id, { label: `${r.title} du ${day(r.starts_on)}`, href: `/mediation/formations/sessions/${r.id}`, departement: r.departement }]));
 }
 
 async function describeProviders(db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> {
-  const { rows } = await db.query<{ id: string; name: string }>('SELECT id, name FROM mediation.training_provider WHERE id = ANY($1::uuid[])', [uuids(ids)]);
+  const { rows } = await db.query<{ id: string; name: string }>('SELECT id, name FROM mediation.training_provider WHERE id = ANY($1::uuid[])', [uuidsIn(ids)]);
   return new Map(rows.map((r) => [r.id, { label: r.name }]));
 }
 

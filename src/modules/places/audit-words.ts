@@ -3,10 +3,10 @@
  * sources (see src/platform/audit/wording.ts).
  */
 import type { Queryable } from '../../platform/db/index.ts';
-import { count, field, type AuditObjectInfo, type AuditVocabulary } from '../../platform/audit/wording.ts';
+import { count, field, type AuditObjectInfo, type AuditVocabulary, uuidsIn } from '../../platform/audit/wording.ts';
 
 async function describePlaces(db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> {
-  const uuids = ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+  const uuids = uuidsIn(ids);
   const { rows } = await db.query<{ uid: string; nom: string; region: string | null; departement: string | null; commune_code: string | null }>(
     'SELECT uid, nom, region, departement, commune_code FROM places.place WHERE uid = ANY($1::uuid[])',
     [uuids],

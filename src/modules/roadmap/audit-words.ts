@@ -3,14 +3,12 @@
  * their elements, budgets, envelopes and indicators (see src/platform/audit/wording.ts).
  */
 import type { Queryable } from '../../platform/db/index.ts';
-import { count, field, type AuditObjectInfo, type AuditVocabulary } from '../../platform/audit/wording.ts';
-
-const uuids = (ids: string[]) => ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+import { count, field, type AuditObjectInfo, type AuditVocabulary, uuidsIn } from '../../platform/audit/wording.ts';
 
 async function describePlans(db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> {
   const { rows } = await db.query<{ id: string; slug: string; title: string; region: string | null; departement: string | null }>(
     'SELECT id, slug, title, region, departement FROM roadmap.plan WHERE id = ANY($1::uuid[])',
-    [uuids(ids)],
+    [uuidsIn(ids)],
   );
   return new Map(rows.map((r) => [r.id, { label: r.title, href: `/gestion/feuilles-de-route/${r.slug}`, region: r.region, departement: r.departement }]));
 }
@@ -18,7 +16,7 @@ async function describePlans(db: Queryable, ids: string[]): Promise<Map<string, 
 async function describeNodes(db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> {
   const { rows } = await db.query<{ id: string; number: string; title: string; slug: string; region: string | null; departement: string | null }>(
     'SELECT n.id, n.number, n.title, p.slug, p.region, p.departement FROM roadmap.node n JOIN roadmap.plan p ON p.id = n.plan_id WHERE n.id = ANY($1::uuid[])',
-    [uuids(ids)],
+    [uuidsIn(ids)],
   );
   return new Map(rows.map((r) => [r.id, { label: `${r.number ? `${r.number} ` : ''}${r.title}`, href: `/gestion/feuilles-de-route/${r.slug}/elements/${r.id}`, region: r.region, departement: r.departement }]));
 }
@@ -28,7 +26,7 @@ function describeMoney(table: 'budget' | 'envelope') {
   return async (db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> => {
     const { rows } = await db.query<{ id: string; label: string; slug: string; region: string | null; departement: string | null }>(
       `SELECT t.id, t.label, p.slug, p.region, p.departement FROM roadmap.${table} t JOIN roadmap.plan p ON p.id = t.plan_id WHERE t.id = ANY($1::uuid[])`,
-      [uuids(ids)],
+      [uuidsIn(ids)],
     );
     return new Map(rows.map((r) => [r.id, { label: r.label, href: `/gestion/feuilles-de-route/${r.slug}`, region: r.region, departement: r.departement }]));
   };

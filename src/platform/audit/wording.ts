@@ -124,3 +124,8 @@ export function count(n: unknown, one: string, many: string): string {
   if (!Number.isFinite(v)) return many;
   return `${new Intl.NumberFormat('fr-FR').format(v)} ${Math.abs(v) < 2 ? one : many}`;
 }
+
+/** The ids that are UUIDs (for describers reading uuid columns: anything else cannot match). */
+export function uuidsIn(ids: string[]): string[] {
+  return ids.filter((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id));
+}

@@ -132,6 +132,7 @@ describe('audit journal in words', () => {
       ['avant=abc', /Page : numéro d’entrée invalide/],
       ['avant=99999999999999999999', /Page : numéro d’entrée invalide/],
       ['personne=../../x', /Personne : identifiant inconnu/],
+      [`personne=${'-'.repeat(36)}`, /Personne : identifiant inconnu/],
       [`qui=${'a'.repeat(500)}`, /Personne : 120 caractères au plus/],
     ];
     for (const [q, message] of cases) {
