@@ -257,7 +257,21 @@ describe('accounts in a browser', { skip: skipReason }, () => {
     await page.getByRole('button', { name: 'Vérifier l’intégrité de la chaîne' }).click();
     await page.getByText(/Chaîne intègre : \d+ entrées? vérifiées?/).waitFor();
     await expectAccessible(page, 'audit journal verified');
-    assert.ok((await page.locator('td', { hasText: 'accounts.role.revoke' }).count()) >= 1);
+    // The journal in words: who did what to which object, the object linked, no codes.
+    const revoked = page.locator('ol.journal li', { hasText: /Alex Admin a retiré le rôle « Équipe régionale » \(département 69\) au compte de Gaby Gestion — \d{1,2} \S+ \d{4} à \d{2}:\d{2}/ });
+    assert.equal(await revoked.count(), 1);
+    assert.equal(await revoked.getByRole('link', { name: 'Gaby Gestion' }).count(), 1);
+    assert.equal(await page.getByText('accounts.role.revoke').count(), 0);
+    await page.getByLabel('Module').selectOption({ label: 'Comptes et accès' });
+    await page.getByLabel('Personne').fill('Alex');
+    await page.getByRole('button', { name: 'Filtrer' }).click();
+    await page.waitForURL(/module=accounts/);
+    assert.ok((await page.locator('ol.journal li').count()) >= 1);
+    await expectAccessible(page, 'audit journal filtered');
+    await screenshot(page, 'accounts-audit-journal');
+    await page.setViewportSize({ width: 390, height: 844 });
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth), true, 'no sideways scrolling at 390 px');
+    await expectAccessible(page, 'audit journal on a phone');
     assert.deepEqual(realErrors(errors), []);
     await context.close();
   });

@@ -11,6 +11,7 @@ import type { AppContext } from './platform/module.ts';
 import { modules, platformMigrations } from './modules/registry.ts';
 import { renderApiDocs } from './platform/http/api-docs.ts';
 import { configureAudit } from './platform/audit/index.ts';
+import { registerAuditVocabulary } from './platform/audit/wording.ts';
 
 export function migrationSources() {
   return [platformMigrations, ...modules.map((m) => ({ module: m.name, dir: m.migrations }))];
@@ -24,10 +25,16 @@ export async function migrateAll(db: Db) {
   return migrate(db, migrationSources());
 }
 
+/** Every module's audit wordings, for the journal (and the CLI). */
+export function registerAuditVocabularies(): void {
+  for (const m of modules) if (m.audit) registerAuditVocabulary(m.name, m.audit);
+}
+
 export async function buildApp(config: Config, db: Db, log?: Logger): Promise<{ app: App; ctx: AppContext }> {
   const ctx: AppContext = { config, db, log: log ?? createLogger(config.logLevel) };
   configureAudit(config);
   const app = await createServer(ctx);
+  registerAuditVocabularies();
   for (const m of modules) {
     if (!m.register) continue;
     const started = performance.now();

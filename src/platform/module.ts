@@ -8,6 +8,7 @@ import type { Db } from './db/index.ts';
 import type { Logger } from './log.ts';
 import type { Progress } from './progress.ts';
 import type { App } from './http/server.ts';
+import type { AuditVocabulary } from './audit/wording.ts';
 
 export interface AppContext {
   config: Config;
@@ -51,4 +52,7 @@ export interface ModuleManifest {
   demoAlongside?: boolean;
   /** Runs once every module's seedDemo has run (e.g. figures computed from other modules' demo data). */
   afterDemo?(ctx: AppContext & { progress: CliContext['progress'] }): Promise<void>;
+  /** The audit actions the module records, in French words, and how to name and link its objects
+   *  (the back-office journal; see src/platform/audit/wording.ts). Every recorded action needs one. */
+  audit?: AuditVocabulary;
 }

@@ -16,6 +16,7 @@ import { findUserByEmail, grantRole, inviteUser, purgeUnverified, secretKey, typ
 import { UNVERIFIED_RETENTION_DAYS, isRole, type Role, type ScopeKind } from './model.ts';
 import { rekeySecrets } from './secrets.ts';
 import { auditCommand } from '../../platform/audit/cli.ts';
+import { accountsAudit } from './audit-words.ts';
 
 export {
   can,
@@ -105,6 +106,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const accountsModule: ModuleManifest = {
   name: 'accounts',
   migrations: path.join(here, 'migrations'),
+  audit: accountsAudit,
   async register(app: App, ctx) {
     secretKey(ctx.config); // fails at start-up in production without SECRET_KEY
     if (ctx.config.env === 'production' && !ctx.config.smtpUrl) ctx.log.warn('SMTP_URL is not set: accounts cannot send e-mail (invitations, resets, links).');

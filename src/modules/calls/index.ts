@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModuleManifest } from '../../platform/module.ts';
+import { callsAudit } from './audit-words.ts';
 import { registerPublicPages } from './pages/public.ts';
 import { registerStaffPages } from './pages/staff.ts';
 import { registerLabelPages } from './pages/labels.ts';
@@ -29,6 +30,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const callsModule: ModuleManifest = {
   name: 'calls',
   migrations: path.join(here, 'migrations'),
+  audit: callsAudit,
   register(app, ctx) {
     registerRoutes(app, ctx);
     registerPublicPages(app, ctx);

@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModuleManifest } from '../../platform/module.ts';
+import { consultationAudit } from './audit-words.ts';
 import { registerPublicPages } from './pages/public.ts';
 import { registerBudgetPages } from './pages/budget.ts';
 import { registerStaffPages } from './pages/staff.ts';
@@ -28,6 +29,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const consultationModule: ModuleManifest = {
   name: 'consultation',
   migrations: path.join(here, 'migrations'),
+  audit: consultationAudit,
   register(app, ctx) {
     registerPublicPages(app, ctx);
     registerBudgetPages(app, ctx);

@@ -8,6 +8,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModuleManifest } from '../../platform/module.ts';
+import { mandatesAudit } from './audit-words.ts';
 import { createJobs } from '../../platform/jobs/index.ts';
 import { registerOpenData } from '../../platform/opendata.ts';
 import { registerMandatePages } from './pages.ts';
@@ -40,6 +41,7 @@ const HOUR_MS = 3600 * 1000;
 export const mandatesModule: ModuleManifest = {
   name: 'mandates',
   migrations: path.join(here, 'migrations'),
+  audit: mandatesAudit,
   async register(app, ctx) {
     const jobs = createJobs({ db: ctx.db, log: ctx.log });
     await jobs.register(

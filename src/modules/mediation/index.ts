@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModuleManifest } from '../../platform/module.ts';
+import { mediationAudit } from './audit-words.ts';
 import { createJobs } from '../../platform/jobs/index.ts';
 import { registerActivityPages } from './pages/activities.ts';
 import { registerBeneficiaryPages } from './pages/beneficiaries.ts';
@@ -50,6 +51,7 @@ const DAY_MS = 24 * 3600 * 1000;
 export const mediationModule: ModuleManifest = {
   name: 'mediation',
   migrations: path.join(here, 'migrations'),
+  audit: mediationAudit,
   async register(app, ctx) {
     const jobs = createJobs({ db: ctx.db, log: ctx.log });
     await jobs.register('mediation.retention', async () => ({ deleted: await purgeExpired(ctx) }), { concurrency: 1 });

@@ -218,7 +218,7 @@ export async function openBeneficiary(ctx: Ctx, actorId: string, id: string, pur
   const { rows } = await ctx.db.query<RawBeneficiary>(`SELECT ${BEN_COLUMNS} FROM mediation.beneficiary WHERE id = $1 AND mediator_id = ANY($2::text[])`, [id, visible]);
   if (!rows[0]) throw new NotFoundError('Bénéficiaire introuvable.');
   if (purpose === 'read' || purpose === 'export') {
-    await recordAudit(ctx.db, { actorId, action: `mediation.beneficiary.${purpose}`, objectType: 'mediation.beneficiary', objectId: id });
+    await recordAudit(ctx.db, { actorId, action: purpose === 'read' ? 'mediation.beneficiary.read' : 'mediation.beneficiary.export', objectType: 'mediation.beneficiary', objectId: id });
   }
   return toBeneficiary(rows[0]);
 }

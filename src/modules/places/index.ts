@@ -2,6 +2,7 @@
  * Places offering digital help (standard « lieux de médiation numérique » v1.0.2): import,
  * validation, search, export, duplicates. The only surface other modules may import.
  */
+import { placesAudit } from './audit-words.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +62,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const placesModule: ModuleManifest = {
   name: 'places',
   migrations: path.join(here, 'migrations'),
+  audit: placesAudit,
   register(app, ctx) {
     registerPlaceRoutes(app, ctx);
     registerBackoffice(app, ctx);

@@ -10,6 +10,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModuleManifest } from '../../platform/module.ts';
+import { roadmapAudit } from './audit-words.ts';
 import { roadmapCommands } from './cli.ts';
 import { stopJobs, queueRecompute } from './jobs.ts';
 import { recomputeLive, syncLiveDefinitions } from './live.ts';
@@ -34,6 +35,7 @@ const DAY = 24 * 3600 * 1000;
 export const roadmapModule: ModuleManifest = {
   name: 'roadmap',
   migrations: path.join(here, 'migrations'),
+  audit: roadmapAudit,
   register(app, ctx) {
     registerRoadmapRoutes(app, ctx);
     registerRoadmapPages(app, ctx);

@@ -82,7 +82,8 @@ async function record(
   planId: string,
   objectType: 'plan' | 'node',
   objectId: string,
-  action: string,
+  /** Each gives an audit action `roadmap.<objectType>.<action>`, worded in audit-words.ts. */
+  action: 'create' | 'update' | 'move' | 'reorder' | 'delete' | 'indicator',
   summary: string,
   before: unknown,
   after: unknown,

@@ -1,18 +1,17 @@
 /**
  * Browser scripts of the public site, bundled with esbuild in memory the first time they are asked
  * for (no build step before `npm start` or `npm test`), then served from memory with an ETag.
- * MapLibre GL JS is not bundled: its own ES module files are served from node_modules and loaded by
- * the map script only on pages that show a map.
+ * MapLibre GL JS is not bundled: its own ES module files are served from node_modules under one
+ * content-hashed, immutable URL (src/platform/http/maplibre.ts), loaded by the map script only on
+ * pages that show a map.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { maplibreBase } from '../../platform/http/maplibre.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
 
 export interface Asset {
   body: Buffer;
@@ -50,6 +49,7 @@ export function clientAssets(): Promise<Map<string, Asset>> {
         outdir: '/out',
         logLevel: 'silent',
         legalComments: 'none',
+        define: { __MAPLIBRE_BASE__: JSON.stringify(maplibreBase()) },
       });
       const out = new Map<string, Asset>();
       for (const f of result.outputFiles) out.set(path.basename(f.path), asset(Buffer.from(f.contents), 'text/javascript; charset=utf-8'));
@@ -62,22 +62,4 @@ export function clientAssets(): Promise<Map<string, Asset>> {
   return bundled;
 }
 
-const MAPLIBRE_FILES: Record<string, string> = {
-  'maplibre-gl.mjs': 'text/javascript; charset=utf-8',
-  'maplibre-gl-worker.mjs': 'text/javascript; charset=utf-8',
-  'maplibre-gl.css': 'text/css; charset=utf-8',
-};
-
-const maplibreCache = new Map<string, Asset>();
-
-/** One of MapLibre's distribution files (read and compressed once). */
-export function maplibreAsset(name: string): Asset | null {
-  if (!Object.hasOwn(MAPLIBRE_FILES, name)) return null; // `in` also finds constructor, toString…
-  let a = maplibreCache.get(name);
-  if (!a) {
-    const dist = path.join(path.dirname(require.resolve('maplibre-gl/package.json')), 'dist');
-    a = asset(fs.readFileSync(path.join(dist, name)), MAPLIBRE_FILES[name]!);
-    maplibreCache.set(name, a);
-  }
-  return a;
-}
+export { maplibreFile as maplibreAsset } from '../../platform/http/maplibre.ts';

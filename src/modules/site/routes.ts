@@ -10,6 +10,9 @@ import type { AppContext } from '../../platform/module.ts';
 import { html } from '../../platform/html/html.ts';
 import { basemapFile, builtInStyle, CommuneTiles, fontFile, townsFile, type BasemapFile, type BasemapLayer } from './basemap.ts';
 import { clientAssets, maplibreAsset, type Asset } from './bundle.ts';
+import { maplibreBase, maplibreHash } from '../../platform/http/maplibre.ts';
+
+const maplibreUrlOf = (file: string) => `${maplibreBase()}${file}`;
 import { communePolygonsFile } from '../territories/index.ts';
 import type { SiteData } from './data.ts';
 import { parseState } from './query.ts';
@@ -31,8 +34,8 @@ type Query = Record<string, string | string[] | undefined>;
 const HTML = 'text/html; charset=utf-8';
 const anyQuery = z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional();
 
-function sendAsset(req: FastifyRequest, reply: FastifyReply, a: Asset, maxAge: number) {
-  reply.header('ETag', a.etag).header('Cache-Control', `public, max-age=${maxAge}`).header('Vary', 'Accept-Encoding').type(a.type);
+function sendAsset(req: FastifyRequest, reply: FastifyReply, a: Asset, maxAge: number, immutable = false) {
+  reply.header('ETag', a.etag).header('Cache-Control', `public, max-age=${maxAge}${immutable ? ', immutable' : ''}`).header('Vary', 'Accept-Encoding').type(a.type);
   if (req.headers['if-none-match'] === a.etag) return reply.status(304).send();
   // Pre-compressed: skip @fastify/compress.
   if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
@@ -180,10 +183,19 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
     if (!a) return reply.callNotFound();
     return sendAsset(req, reply, a, 300);
   });
-  app.get('/site/maplibre/:file', { schema: hide }, async (req, reply) => {
-    const a = maplibreAsset((req.params as { file: string }).file);
+  // MapLibre: one copy for every map page, under a content-hashed folder, cached for a year.
+  app.get('/site/maplibre/:hash/:file', { schema: hide }, async (req, reply) => {
+    const { hash, file } = req.params as { hash: string; file: string };
+    const a = maplibreAsset(file);
     if (!a) return reply.callNotFound();
-    return sendAsset(req, reply, a, 86400);
+    // Another version's folder (a page cached before an upgrade): the current copy, not cached for long.
+    if (hash !== maplibreHash()) return reply.header('Cache-Control', 'no-cache').redirect(maplibreUrlOf(file), 302);
+    return sendAsset(req, reply, a, 31536000, true);
+  });
+  app.get('/site/maplibre/:file', { schema: hide }, async (req, reply) => {
+    const file = (req.params as { file: string }).file;
+    if (!maplibreAsset(file)) return reply.callNotFound();
+    return reply.header('Cache-Control', 'no-cache').redirect(maplibreUrlOf(file), 301);
   });
 
   app.get('/territoires', { schema: hide }, async (_req, reply) => reply.type(HTML).send(await renderTerritoryIndex(site)));

@@ -315,18 +315,32 @@ export interface AuditQuery {
   objectType?: string;
   objectId?: string;
   actorId?: string;
+  /** Entries by any of these people. */
+  actorIds?: string[];
+  /** Only these kinds of object. */
+  objectTypes?: string[];
+  /** Only these actions. */
+  actions?: string[];
+  /** Entries at or after this instant, and before that one (ISO 8601). */
+  since?: string;
+  until?: string;
   /** Entries with seq below this (cursor pagination, newest first). */
   beforeSeq?: number;
   limit?: number;
 }
 
-/** Entries, newest first, filtered by object or actor. */
+/** Entries, newest first, filtered by object, actor, action, kind of object and time. */
 export async function listAudit(db: Queryable, q: AuditQuery = {}): Promise<AuditEntry[]> {
   const where: string[] = [];
   const params: unknown[] = [];
   if (q.objectType) where.push(`object_type = $${params.push(q.objectType)}`);
   if (q.objectId) where.push(`object_id = $${params.push(q.objectId)}`);
   if (q.actorId) where.push(`actor_id = $${params.push(q.actorId)}`);
+  if (q.actorIds) where.push(`actor_id = ANY($${params.push(q.actorIds)}::text[])`);
+  if (q.objectTypes) where.push(`object_type = ANY($${params.push(q.objectTypes)}::text[])`);
+  if (q.actions) where.push(`action = ANY($${params.push(q.actions)}::text[])`);
+  if (q.since) where.push(`at >= $${params.push(q.since)}::timestamptz`);
+  if (q.until) where.push(`at < $${params.push(q.until)}::timestamptz`);
   if (q.beforeSeq) where.push(`seq < $${params.push(q.beforeSeq)}`);
   const limit = Math.min(Math.max(q.limit ?? 50, 1), 500);
   const { rows } = await db.query<EntryRow>(

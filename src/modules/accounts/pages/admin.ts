@@ -7,8 +7,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../../platform/http/server.ts';
 import { UserError } from '../../../platform/http/errors.ts';
 import { html } from '../../../platform/html/html.ts';
-import { auditHead, listAudit, verifyAudit } from '../../../platform/audit/index.ts';
-import { ACTIONS, ROLES, ROLE_ACTIONS, ROLE_LABELS, ROLE_SCOPES, SCOPE_LABELS, type Action } from '../model.ts';
+import { auditHead, verifyAudit } from '../../../platform/audit/index.ts';
+import { auditVocabularies } from '../../../platform/audit/wording.ts';
+import { readJournal, type JournalFilters, type JournalPage, type NamedObject } from '../journal.ts';
+import { ACTIONS, can, ROLES, ROLE_ACTIONS, ROLE_LABELS, ROLE_SCOPES, SCOPE_LABELS, type Action } from '../model.ts';
 import {
   anonymiseUser,
   describeGrant,
@@ -25,7 +27,7 @@ import {
   type User,
 } from '../service.ts';
 import { currentUser, requirePermission, type CurrentUser } from '../http.ts';
-import { csrfField, errorSummary, field, formatDate, notice, renderPage, titleWithErrors, type FieldError } from './ui.ts';
+import { csrfField, errorSummary, mayReadJournal, field, formatDate, notice, renderPage, titleWithErrors, type FieldError } from './ui.ts';
 import { formValue, param, queryValue } from './forms.ts';
 import { plural } from '../../../platform/html/components.ts';
 
@@ -103,7 +105,7 @@ export function registerAdminPages(app: App, deps: AccountsDeps): void {
         ${actions.size ? html`<ul>${[...actions].map((a) => html`<li>${ACTIONS[a]}</li>`)}</ul>` : html`<p>Aucune action pour l’instant.</p>`}
         <p><a href="/gestion/lieux">Lieux : fiches, revendications, modération, imports, doublons</a></p>
         ${actions.has('accounts.manage') ? html`<p><a href="/admin/utilisateurs">Gérer les utilisateurs et leurs rôles</a></p>` : ''}
-        ${actions.has('audit.read') ? html`<p><a href="/admin/journal">Consulter le journal d’audit</a></p>` : ''}`,
+        ${mayReadJournal(user) ? html`<p><a href="/admin/journal">Consulter le journal d’audit${actions.has('audit.read') ? '' : ' (les objets que vous suivez)'}</a></p>` : ''}`,
     }));
   });
 
@@ -186,7 +188,7 @@ export function registerAdminPages(app: App, deps: AccountsDeps): void {
     const actor = await me(req);
     const target = (await getUser(deps.db, param(req, 'id')))!;
     const grants = await getGrants(deps.db, target.id);
-    const history = await listAudit(deps.db, { objectType: 'user', objectId: target.id, limit: 30 });
+    const history = await readJournal(deps.db, actor, { objectType: 'user', objectId: target.id }, 30);
     const csrf = reply.generateCsrf();
     const ok = OK_MESSAGES[queryValue(req, 'ok') ?? ''];
     const base = `/admin/utilisateurs/${target.id}`;
@@ -237,8 +239,8 @@ export function registerAdminPages(app: App, deps: AccountsDeps): void {
             : ''
         }
         <h2>Historique</h2>
-        <table class="data"><thead><tr><th scope="col">Date</th><th scope="col">Action</th><th scope="col">Par</th><th scope="col">Détail</th></tr></thead>
-        <tbody>${history.map((e) => html`<tr><td>${formatDate(e.at)}</td><td>${e.action}</td><td>${e.actorId ?? 'système'}</td><td><code>${JSON.stringify({ before: e.before, after: e.after })}</code></td></tr>`)}</tbody></table>`,
+        ${journalList(history, false)}
+        ${history.next ? html`<p><a href="/admin/journal?type=user&amp;objet=${target.id}">Tout l’historique de ce compte</a></p>` : ''}`,
     }));
   };
 
@@ -304,23 +306,36 @@ export function registerAdminPages(app: App, deps: AccountsDeps): void {
     return reply.redirect(`/admin/utilisateurs/${param(req, 'id')}?ok=deleted`, 303);
   });
 
-  // ---- audit journal
-  app.get('/admin/journal', { preHandler: requirePermission('audit.read') }, async (req, reply) => {
+  // ---- audit journal, in words (journal.ts; each module's wordings)
+  app.get('/admin/journal', { preHandler: requirePermission('backoffice.access') }, async (req, reply) => {
     const user = await me(req);
-    const before = Number(queryValue(req, 'avant'));
-    const entries = await listAudit(deps.db, { beforeSeq: Number.isInteger(before) && before > 0 ? before : undefined, limit: 100 });
-    const expected = (queryValue(req, 'tete') ?? '').trim();
-    const check = queryValue(req, 'verifier') === '1' ? await verifyAudit(deps.db, { expectHead: expected || undefined }).catch(() => ({ ok: false as const, count: 0, seq: 0, reason: 'la tête saisie n’a pas la forme « numéro:empreinte » (l’empreinte a 64 chiffres hexadécimaux), comme l’affiche cette page' })) : null;
+    const full = can(user, 'audit.read');
+    const f = journalFilters(req);
+    let page: JournalPage | null = null;
+    let error: FieldError | null = null;
+    try {
+      page = await readJournal(deps.db, user, f);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      if (err.statusCode === 403) throw err;
+      error = { field: err.field, message: err.message };
+    }
+    const expected = full ? (queryValue(req, 'tete') ?? '').trim().slice(0, 200) : '';
+    const check = full && queryValue(req, 'verifier') === '1' ? await verifyAudit(deps.db, { expectHead: expected || undefined }).catch(() => ({ ok: false as const, count: 0, seq: 0, reason: 'la tête saisie n’a pas la forme « numéro:empreinte » (l’empreinte a 64 chiffres hexadécimaux), comme l’affiche cette page' })) : null;
     const head = await auditHead(deps.db);
-    const last = entries[entries.length - 1];
-    return send(reply, 200, renderPage(deps, {
-      title: 'Journal d’audit',
+    const title = error ? 'Erreur : Journal d’audit' : 'Journal d’audit';
+    return send(reply, error ? 400 : 200, renderPage(deps, {
+      title,
       user,
       csrf: reply.generateCsrf(),
       body: html`<h1>Journal d’audit</h1>
-        <p>Chaque entrée est chaînée à la précédente par une empreinte signée avec une clé gardée hors de la base : toute modification ou suppression se voit à la vérification.</p>
-        <h2>Tête de la chaîne à noter</h2>
-        <p>Notez cette empreinte hors du serveur (par exemple dans un registre papier ou un autre système) : une vérification avec elle détectera toute réécriture ou troncature du journal depuis ce moment.</p>
+        <p>Qui a fait quoi, sur quel objet et quand, du plus récent au plus ancien.${full ? '' : ' Vous voyez les entrées sur les objets que votre rôle vous permet de suivre.'}</p>
+        ${errorSummary(error ? [error] : [])}
+        ${journalFilterForm(f, error)}
+        ${page ? journalList(page) : ''}
+        ${page?.next ? html`<p><a href="${journalUrl(f, { before: page.next })}" rel="next">Entrées plus anciennes</a></p>` : ''}
+        <h2>Tête de la chaîne</h2>
+        <p>Chaque entrée est chaînée à la précédente par une empreinte signée avec une clé gardée hors de la base : toute modification ou suppression se voit à la vérification. Notez cette empreinte hors du serveur (par exemple dans un registre papier ou un autre système) : une vérification avec elle détectera toute réécriture ou troncature du journal depuis ce moment.</p>
         <p><code id="tete-journal">${head.token}</code> (entrée n° ${head.seq}${head.at ? html` du ${formatDate(head.at)}` : ''})</p>
         ${
           check
@@ -329,18 +344,121 @@ export function registerAdminPages(app: App, deps: AccountsDeps): void {
               : html`<div class="error-summary" role="alert"><h2>Chaîne rompue</h2><p>À l’entrée n° ${check.seq} : ${check.reason}.</p></div>`
             : ''
         }
-        <form method="get" action="/admin/journal">
+        ${
+          full
+            ? html`<form method="get" action="/admin/journal">
           <input type="hidden" name="verifier" value="1">
-          <label for="tete">Tête notée précédemment (facultatif)</label>
-          <input id="tete" name="tete" value="${expected}" autocomplete="off" spellcheck="false">
+          <div class="form-field"><label for="tete">Tête notée précédemment (facultatif)</label>
+          <input id="tete" name="tete" value="${expected}" autocomplete="off" spellcheck="false"></div>
           <button type="submit">Vérifier l’intégrité de la chaîne</button>
-        </form>
-        <table class="data"><thead><tr><th scope="col">N°</th><th scope="col">Date</th><th scope="col">Par</th><th scope="col">Action</th><th scope="col">Objet</th><th scope="col">Avant / après</th></tr></thead>
-        <tbody>${entries.map(
-          (e) => html`<tr><td>${e.seq}</td><td>${formatDate(e.at)}</td><td>${e.actorId ?? 'système'}</td><td>${e.action}</td><td>${e.objectType} ${e.objectId ?? ''}</td>
-            <td><code>${e.before === null && e.after === null ? '' : JSON.stringify({ avant: e.before, après: e.after })}</code></td></tr>`,
-        )}</tbody></table>
-        ${last && last.seq > 1 ? html`<p><a href="/admin/journal?avant=${last.seq}">Entrées plus anciennes</a></p>` : ''}`,
+        </form>`
+            : ''
+        }`,
     }));
   });
+}
+
+/** The journal's filters from the query string (each capped; checked by readJournal). */
+function journalFilters(req: FastifyRequest): JournalFilters {
+  const v = (name: string, max: number) => {
+    const x = (queryValue(req, name) ?? '').trim();
+    return x ? x.slice(0, max + 1) : undefined;
+  };
+  const before = v('avant', 20);
+  return {
+    personId: v('personne', 40),
+    person: v('qui', 120),
+    module: v('module', 40),
+    objectType: v('type', 60),
+    objectId: v('objet', 200),
+    from: v('du', 10),
+    to: v('au', 10),
+    before: before === undefined ? undefined : /^\d{1,15}$/.test(before) ? Number(before) : -1,
+  };
+}
+
+function journalUrl(f: JournalFilters, change: Partial<JournalFilters>): string {
+  const g = { ...f, ...change };
+  const q = new URLSearchParams();
+  const set = (k: string, val: string | number | undefined) => {
+    if (val !== undefined && val !== '') q.set(k, String(val));
+  };
+  set('personne', g.personId);
+  set('qui', g.person);
+  set('module', g.module);
+  set('type', g.objectType);
+  set('objet', g.objectId);
+  set('du', g.from);
+  set('au', g.to);
+  set('avant', g.before);
+  const s = q.toString();
+  return s ? `/admin/journal?${s}` : '/admin/journal';
+}
+
+function journalFilterForm(f: JournalFilters, error: FieldError | null) {
+  const modules = auditVocabularies();
+  const kinds = modules.flatMap((m) => Object.entries(m.objects ?? {}).map(([type, k]) => ({ type, noun: k.noun, module: m.label })));
+  const invalid = (name: string) => (error?.field === name ? html` aria-invalid="true" aria-describedby="f-${name}-error"` : '');
+  const message = (name: string) => (error?.field === name ? html`<span class="error-message" id="f-${name}-error"><span class="visually-hidden">Erreur : </span>${error.message}</span>` : '');
+  return html`<form method="get" action="/admin/journal" class="journal-filters" aria-labelledby="journal-filtres">
+    <h2 id="journal-filtres">Filtrer</h2>
+    ${f.personId ? html`<input type="hidden" name="personne" value="${f.personId}">` : ''}
+    <div class="journal-grid">
+      <div class="form-field"><label for="f-qui">Personne</label><span class="hint" id="f-qui-hint">Une partie de son nom</span>${message('qui')}<input id="f-qui" name="qui" value="${f.person ?? ''}" maxlength="120" aria-describedby="f-qui-hint"${invalid('qui')}></div>
+      <div class="form-field"><label for="f-module">Module</label>${message('module')}<select id="f-module" name="module"${invalid('module')}><option value="">Tous</option>${modules.map((m) => html`<option value="${m.module}"${f.module === m.module ? html` selected` : ''}>${m.label}</option>`)}</select></div>
+      <div class="form-field"><label for="f-type">Type d’objet</label>${message('type')}<select id="f-type" name="type"${invalid('type')}><option value="">Tous</option>${kinds.map((k) => html`<option value="${k.type}"${f.objectType === k.type ? html` selected` : ''}>${capitalise(k.noun)} (${k.module})</option>`)}</select></div>
+      <div class="form-field"><label for="f-du">Du</label><span class="hint" id="f-du-hint">AAAA-MM-JJ</span>${message('du')}<input id="f-du" name="du" type="date" value="${f.from ?? ''}" aria-describedby="f-du-hint"${invalid('du')}></div>
+      <div class="form-field"><label for="f-au">Au</label><span class="hint" id="f-au-hint">AAAA-MM-JJ, inclus</span>${message('au')}<input id="f-au" name="au" type="date" value="${f.to ?? ''}" aria-describedby="f-au-hint"${invalid('au')}></div>
+    </div>
+    ${f.objectId ? html`<p>Objet choisi : <code>${f.objectId}</code> <input type="hidden" name="objet" value="${f.objectId}"></p>` : ''}
+    ${message('objet')}${message('avant')}${message('personne')}
+    <p><button type="submit">Filtrer</button> <a href="/admin/journal">Tout afficher</a></p>
+  </form>`;
+}
+
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function objectHtml(o: NamedObject) {
+  if (o.label === null) return html`${o.noun}`;
+  const name = o.quote ? html`« ${o.label} »` : html`${o.label}`;
+  const sep = o.noun.endsWith('’') ? '' : ' ';
+  return o.href ? html`${o.noun}${sep}<a href="${o.href}">${name}</a>` : html`${o.noun}${sep}${name}`;
+}
+
+const TIME = new Intl.DateTimeFormat('fr-FR', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'Europe/Paris' });
+
+/** « 3 déc. 2026 à 14:02 ». */
+export function journalTime(iso: string): string {
+  const parts = TIME.formatToParts(new Date(iso));
+  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
+  return `${get('day')} ${get('month')} ${get('year')} à ${get('hour')}:${get('minute')}`;
+}
+
+/** The entries as sentences: « Marie Dupont a fusionné le lieu « X » avec le lieu « Y » — 3 déc. 2026 à 14:02 ». */
+export function journalList(page: JournalPage, objectFilterLinks = true) {
+  if (!page.lines.length) return html`<p>Aucune entrée${page.full ? '' : ' visible pour votre rôle'} avec ces critères.</p>`;
+  return html`<ol class="journal" reversed>
+    ${page.lines.map((l) => {
+      const e = l.entry;
+      const who = l.actor.id ? html`<a href="/admin/journal?personne=${l.actor.id}">${l.actor.label}</a>` : html`${l.actor.label}`;
+      const sentence = l.parts.map((p) => (typeof p === 'string' ? html`${p}` : objectHtml(p)));
+      const changed = changedFields(e.before, e.after);
+      return html`<li value="${e.seq}">
+        <p>${who} ${sentence} — <time datetime="${e.at}">${journalTime(e.at)}</time></p>
+        <p class="journal-meta">Entrée n° ${e.seq}${l.module ? html` · ${l.module}` : ''}${changed.length ? html` · ${changed.length === 1 ? 'champ modifié' : 'champs modifiés'} : ${changed.join(', ')}` : ''}${
+          objectFilterLinks && e.objectId ? html` · <a href="/admin/journal?type=${encodeURIComponent(e.objectType)}&amp;objet=${encodeURIComponent(e.objectId)}">historique de cet objet</a>` : ''
+        }</p>
+      </li>`;
+    })}
+  </ol>`;
+}
+
+/** The top-level fields whose value differs between before and after (names only, no values). */
+function changedFields(before: unknown, after: unknown): string[] {
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isObj(before) || !isObj(after)) return [];
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k])).sort().slice(0, 12);
 }

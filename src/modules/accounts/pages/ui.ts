@@ -6,6 +6,13 @@ import { layout } from '../../../platform/html/layout.ts';
 import { html, raw, type Raw } from '../../../platform/html/html.ts';
 import { can, type Actor } from '../model.ts';
 import type { AccountsDeps } from '../service.ts';
+import { readableKinds } from '../journal.ts';
+
+/** Whether the journal shows this person anything (audit.read, or some kind of object in their scope). */
+export function mayReadJournal(user: Actor): boolean {
+  const kinds = readableKinds(user);
+  return kinds === null || kinds.length > 0;
+}
 
 export interface FieldError {
   field: string | null;
@@ -28,6 +35,10 @@ table.data{border-collapse:collapse;width:100%}table.data th,table.data td{borde
 .codes{font-family:monospace;font-size:1.2em;columns:2}
 .qr svg{width:220px;height:220px}
 .secret{font-family:monospace;font-size:1.1em;word-break:break-all}
+.journal{padding-left:0;list-style:none}.journal li{border-bottom:1px solid #ccc;padding:.5rem 0}.journal li p{margin:.15rem 0;overflow-wrap:anywhere}
+.journal-meta{color:#555;font-size:.9em}
+.journal-grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(13rem,1fr));gap:0 1rem}
+#tete-journal{overflow-wrap:anywhere}
 </style>`);
 
 export interface PageInput {
@@ -45,7 +56,7 @@ export function renderPage(deps: AccountsDeps, p: PageInput): string {
         <a href="/compte">Mon compte</a>
         ${can(p.user, 'backoffice.access') ? html`<a href="/gestion">Espace de gestion</a>` : ''}
         ${can(p.user, 'accounts.manage') ? html`<a href="/admin/utilisateurs">Utilisateurs</a>` : ''}
-        ${can(p.user, 'audit.read') ? html`<a href="/admin/journal">Journal d’audit</a>` : ''}
+        ${mayReadJournal(p.user) ? html`<a href="/admin/journal">Journal d’audit</a>` : ''}
         ${p.csrf ? html`<form method="post" action="/compte/deconnexion"><input type="hidden" name="_csrf" value="${p.csrf}"><button type="submit" class="button-link">Se déconnecter</button></form>` : ''}
       </nav>`
     : '';

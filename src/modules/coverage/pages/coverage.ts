@@ -4,6 +4,7 @@
  * figure also in tables, the white-zone tables, the planner form (POST with CSRF, works without
  * JavaScript) whose result shows on the map and as a table, and the "what if" form.
  */
+import { maplibreUrl } from '../../../platform/http/maplibre.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -357,7 +358,7 @@ ${noCentre.length ? html`<section aria-labelledby="sans-centre"><h2 id="sans-cen
     theme: ctx.config.theme,
     body,
     path: p.basePath,
-    head: html`<link rel="stylesheet" href="/site/maplibre/maplibre-gl.css"><link rel="stylesheet" href="/couverture/assets/coverage.css">`,
+    head: html`<link rel="stylesheet" href="${maplibreUrl('maplibre-gl.css')}"><link rel="stylesheet" href="/couverture/assets/coverage.css">`,
     scripts: ['/couverture/assets/coverage-map.js'],
     noindex: Boolean(p.plan || p.whatIf),
   });
@@ -372,12 +373,15 @@ const GEO_FILES = new Map<string, { level: 'region' | 'departement'; metropole: 
   ['regions-metropole-simplifie', { level: 'region', metropole: true }],
   ['departements-avec-outre-mer', { level: 'departement', metropole: false }],
 ]);
-// MapLibre itself is the public site's copy (/site/maplibre/): one bundle, cached once for every map page.
+// MapLibre itself is the public site's copy (/site/maplibre/<hash>/, src/platform/http/maplibre.ts): one
+// bundle, cached once for every map page; the map script's import names that immutable URL.
 const ASSETS: Record<string, { file: () => string; type: string }> = {
   'coverage-map.js': { file: () => path.join(here, '..', 'client', 'coverage-map.js'), type: 'text/javascript; charset=utf-8' },
   'coverage.css': { file: () => path.join(here, '..', 'client', 'coverage.css'), type: 'text/css; charset=utf-8' },
 };
 const assetCache = new Map<string, Buffer>();
+/** The import of MapLibre in coverage-map.js, replaced by its hashed URL when served. */
+const MAPLIBRE_PLACEHOLDER = '/site/maplibre/maplibre-gl.mjs';
 
 function num(value: unknown, fallback: number, min: number, max: number, label: string, field: string): number {
   if (value === undefined || value === null || value === '') return fallback;
@@ -421,6 +425,11 @@ export function registerCoveragePages(app: App, ctx: AppContext) {
     let body = assetCache.get(name);
     if (!body) {
       body = fs.readFileSync(a.file());
+      if (name === 'coverage-map.js') {
+        const text = body.toString('utf8');
+        if (!text.includes(`'${MAPLIBRE_PLACEHOLDER}'`)) throw new Error(`coverage-map.js no longer imports '${MAPLIBRE_PLACEHOLDER}'`);
+        body = Buffer.from(text.replace(`'${MAPLIBRE_PLACEHOLDER}'`, JSON.stringify(maplibreUrl('maplibre-gl.mjs'))));
+      }
       if (ctx.config.env === 'production') assetCache.set(name, body);
     }
     return reply.type(a.type).header('Cache-Control', 'public, max-age=3600').send(body);

@@ -26,15 +26,18 @@ const LOCALE: Record<string, string> = {
   'Map.Title': 'Carte',
 };
 
+/** Where MapLibre's files are: `/site/maplibre/<hash>/` (set when the script is bundled). */
+declare const __MAPLIBRE_BASE__: string;
+
 let lib: Promise<MapLibre> | null = null;
 
 function loadMapLibre(): Promise<MapLibre> {
   if (!lib) {
     const css = document.createElement('link');
     css.rel = 'stylesheet';
-    css.href = new URL('../maplibre/maplibre-gl.css', import.meta.url).href;
+    css.href = new URL(`${__MAPLIBRE_BASE__}maplibre-gl.css`, import.meta.url).href;
     document.head.append(css);
-    const src = new URL('../maplibre/maplibre-gl.mjs', import.meta.url).href;
+    const src = new URL(`${__MAPLIBRE_BASE__}maplibre-gl.mjs`, import.meta.url).href;
     lib = import(/* @vite-ignore */ src) as Promise<MapLibre>;
   }
   return lib;

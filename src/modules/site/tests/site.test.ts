@@ -1,6 +1,7 @@
 /**
  * The public site over HTTP (app.inject): each page's content and status codes.
  */
+import { maplibreBase, maplibreUrl } from '../../../platform/http/maplibre.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { upsertPlaces, searchPlaces } from '../../places/index.ts';
@@ -58,6 +59,23 @@ describe('results page', () => {
     assert.match(r.body, /À \d+(,\d)? (km|m)</);
     assert.doesNotMatch(r.body, /Point numérique CAF de Rouen/);
     assert.match(r.body, /Page 1 sur 2/);
+  });
+
+  it('offers to share and print a search, and an itinerary on each result card; the print stylesheet keeps only the list', async () => {
+    const r = await get('/recherche?q=%C3%A9vreux');
+    assert.match(r.body, /<button type="button" class="secondary" data-share hidden>Copier le lien de cette recherche<\/button>/);
+    assert.match(r.body, /<button type="button" class="secondary" data-print hidden>Imprimer la liste<\/button>/);
+    assert.match(r.body, /<p class="hint" data-share-status role="status"><\/p>/);
+    const cards = r.body.split('<li class="place-card').slice(1);
+    assert.ok(cards.length >= 10);
+    for (const card of cards) {
+      assert.match(card, /<a href="https:\/\/www\.openstreetmap\.org\/directions\?route=%3B-?\d+(\.\d+)?%2C-?\d+(\.\d+)?" rel="noopener">Itinéraire<span class="visually-hidden"> vers [^<]+ \(OpenStreetMap\)<\/span><\/a>/);
+    }
+    assert.match(r.body, /<section class="results-map no-print"/, 'the map is left out of the printed list');
+    const css = (await get('/assets/components.css')).body;
+    const print = /@media print \{([\s\S]*?)\n\}/.exec(css)?.[1] ?? '';
+    for (const hidden of ['.results-map', '.filters', '.view-switch', '.pagination', '.search-form', '.no-print']) assert.ok(print.includes(hidden), `print hides ${hidden}`);
+    assert.match(print, /\.place-card \{ break-inside: avoid; \}/);
   });
 
   it('links the search to the territory page of the commune found', async () => {
@@ -511,7 +529,7 @@ describe('map support', () => {
   });
 
   it('serves the bundled scripts and MapLibre, compressed', async () => {
-    for (const url of ['/site/assets/site.js', '/site/assets/map.js', '/site/maplibre/maplibre-gl.mjs', '/site/maplibre/maplibre-gl-worker.mjs', '/site/maplibre/maplibre-gl.css']) {
+    for (const url of ['/site/assets/site.js', '/site/assets/map.js', maplibreUrl('maplibre-gl.mjs'), maplibreUrl('maplibre-gl-worker.mjs'), maplibreUrl('maplibre-gl.css')]) {
       const r = await t.app.inject({ method: 'GET', url, headers: { 'accept-encoding': 'gzip' } });
       assert.equal(r.statusCode, 200, url);
       assert.equal(r.headers['content-encoding'], 'gzip', url);
@@ -519,6 +537,33 @@ describe('map support', () => {
     }
     const missing = await t.app.inject({ method: 'GET', url: '/site/assets/nope.js' });
     assert.equal(missing.statusCode, 404);
+  });
+
+  it('one MapLibre for every map page: a content-hashed URL cached for a year, named by the map page, the coverage page and its script', async () => {
+    assert.match(maplibreBase(), /^\/site\/maplibre\/[0-9a-f]{12}\/$/);
+    const lib = await t.app.inject({ method: 'GET', url: maplibreUrl('maplibre-gl.mjs') });
+    assert.equal(lib.headers['cache-control'], 'public, max-age=31536000, immutable');
+    const mapJs = await t.app.inject({ method: 'GET', url: '/site/assets/map.js' });
+    assert.ok(mapJs.body.includes(`${maplibreBase()}maplibre-gl.mjs`) && mapJs.body.includes(`${maplibreBase()}maplibre-gl.css`), 'the map script loads MapLibre from the hashed folder');
+    assert.ok(!mapJs.body.includes('../maplibre/'));
+    const coverage = await t.app.inject({ method: 'GET', url: '/couverture', headers: { accept: 'text/html' } });
+    assert.equal(coverage.statusCode, 200);
+    assert.ok(coverage.body.includes(`<link rel="stylesheet" href="${maplibreUrl('maplibre-gl.css')}">`), 'the coverage page uses the same stylesheet URL');
+    assert.ok(!/\/site\/maplibre\/maplibre-gl/.test(coverage.body));
+    const coverageJs = await t.app.inject({ method: 'GET', url: '/couverture/assets/coverage-map.js' });
+    assert.equal(coverageJs.statusCode, 200);
+    assert.ok(coverageJs.body.includes(`from ${JSON.stringify(maplibreUrl('maplibre-gl.mjs'))}`), 'the coverage script imports the same module URL');
+    assert.ok(!coverageJs.body.includes("'/site/maplibre/maplibre-gl.mjs'"));
+    // The former unhashed URLs and another version's folder lead to the current copy; nothing else is served.
+    const old = await t.app.inject({ method: 'GET', url: '/site/maplibre/maplibre-gl.mjs' });
+    assert.equal(old.statusCode, 301);
+    assert.equal(old.headers.location, maplibreUrl('maplibre-gl.mjs'));
+    const stale = await t.app.inject({ method: 'GET', url: '/site/maplibre/000000000000/maplibre-gl.css' });
+    assert.equal(stale.statusCode, 302);
+    assert.equal(stale.headers.location, maplibreUrl('maplibre-gl.css'));
+    for (const name of ['constructor', '__proto__', 'package.json', '..%2Fpackage.json']) {
+      assert.equal((await t.app.inject({ method: 'GET', url: `${maplibreBase()}${name}` })).statusCode, 404, name);
+    }
   });
 });
 

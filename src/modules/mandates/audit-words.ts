@@ -1,0 +1,42 @@
+/**
+ * The mandates module's audit actions in French, and how the journal names helper structures (see
+ * src/platform/audit/wording.ts). Mandates concern a person: the journal never names them.
+ */
+import type { Queryable } from '../../platform/db/index.ts';
+import { field, type AuditObjectInfo, type AuditVocabulary, type AuditWording, uuidsIn } from '../../platform/audit/wording.ts';
+import type { JournalEvent } from './model.ts';
+
+async function describeStructures(db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> {
+  const uuids = uuidsIn(ids);
+  const { rows } = await db.query<{ id: string; name: string; region: string | null; departement: string | null }>('SELECT id, name, region, departement FROM mandates.structure WHERE id = ANY($1::uuid[])', [uuids]);
+  return new Map(rows.map((r) => [r.id, { label: r.name, href: `/mandats/structures/${r.id}`, region: r.region, departement: r.departement }]));
+}
+
+/** One wording per journal event (the type makes sure none is missing). */
+const JOURNAL: Record<`mandates.${JournalEvent}`, AuditWording> = {
+  'mandates.mandate.created': 'a créé {objet} (consentement recueilli)',
+  'mandates.mandate.act': (e) => ['a effectué une démarche sous mandat', field(e.after, 'procedure') ? ` (${String(field(e.after, 'procedure'))})` : ''],
+  'mandates.mandate.refused': 'a tenté une démarche sans mandat valable (refusée)',
+  'mandates.mandate.revoked': 'a révoqué {objet}',
+  'mandates.mandate.procedure_revoked': 'a retiré une démarche d’{objet}',
+  'mandates.mandate.expired': 'a constaté l’échéance d’{objet}',
+  'mandates.person.purged': 'a supprimé l’identité d’une personne au terme de la durée de conservation',
+};
+
+export const mandatesAudit: AuditVocabulary = {
+  label: 'Mandats',
+  objects: {
+    'mandates.journal': { noun: 'un mandat', quote: false, personal: true },
+    'mandates.structure': { noun: 'la structure d’aidants', describe: describeStructures, readAction: 'mandates.manage' },
+    'mandates.api_token': { noun: 'un jeton d’accès pour un outil partenaire', quote: false },
+  },
+  actions: {
+    ...JOURNAL,
+    'mandates.structure.create': 'a habilité {objet}',
+    'mandates.helper.add': (e, ref) => ['a enregistré ', ref('user', field(e.after, 'userId')), ' comme aidant de ', ref('mandates.structure', e.objectId)],
+    'mandates.helper.training': (e, ref) => ['a enregistré la formation de ', ref('user', field(e.after, 'userId')), ', aidant de ', ref('mandates.structure', e.objectId)],
+    'mandates.helper.activate': (e, ref) => ['a réactivé ', ref('user', field(e.after, 'userId')), ', aidant de ', ref('mandates.structure', e.objectId)],
+    'mandates.helper.deactivate': (e, ref) => ['a désactivé ', ref('user', field(e.after, 'userId')), ', aidant de ', ref('mandates.structure', e.objectId)],
+    'mandates.api_token.create': 'a créé {objet}',
+  },
+};
