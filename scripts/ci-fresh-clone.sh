@@ -74,7 +74,13 @@ page /concertations 'href="/concertations/'
 page /mandats/verifier
 page /donnees 'Subventions des appels à projets'
 stop
-env -u SHARED_DATA_DIR npx maillage territories status | sed -n '1,8p'
+# territories status names each official file's address (here the mirror), licence and date, and
+# lists the gaps of the reference data (issue #12).
+status=$(env -u SHARED_DATA_DIR -u DATABASE_URL npx maillage territories status)
+sed -n '1,8p' <<<"$status"
+for pattern in "Centres: loaded; polygons: loaded" "http://127.0.0.1:$mirror_port/" "Licence Ouverte" "fetched 20" "SHA-256 [0-9a-f]\{64\}" "Gaps of the reference data" "municipal arrondissements"; do
+  grep -q -- "$pattern" <<<"$status" || { echo "territories status: \"$pattern\" not found"; echo "$status"; exit 1; }
+done
 
 echo "-- no source reachable at all"
 start offline "http://127.0.0.1:1"
@@ -83,4 +89,9 @@ page '/recherche?q=mediatheque' 'Médiathèque'
 page /couverture/departement/27 'territories load'
 stop
 grep -q "No reference geography" "$tmp/offline.log" || { cat "$tmp/offline.log"; exit 1; }
+# …and territories status says what is missing and how to load it.
+status=$(env -u SHARED_DATA_DIR -u DATABASE_URL npx maillage territories status)
+for pattern in "Centres: MISSING" "Missing geometry: run \"maillage territories load\""; do
+  grep -q -- "$pattern" <<<"$status" || { echo "offline territories status: \"$pattern\" not found"; echo "$status"; exit 1; }
+done
 echo "fresh clone: ok"

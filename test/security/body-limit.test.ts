@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testApp } from '../support/app.ts';
 import { accountsTesting } from '../../src/modules/accounts/index.ts';
-import { DEFAULT_BODY_LIMIT } from '../../src/platform/http/server.ts';
+import { DEFAULT_BODY_LIMIT, serverRoutes } from '../../src/platform/http/server.ts';
 
 const { Browser, depsOf, makeUser, signedInBrowser } = accountsTesting;
 
@@ -69,5 +69,19 @@ describe('request body limits', () => {
     const huge = multipart({ source: 'limite' }, { field: 'file', name: 'lieux.csv', size: 51 * 1024 * 1024 });
     const tooBig = await t.app.inject({ method: 'POST', url, remoteAddress: staff.ip, payload: huge.payload, headers: { 'content-type': huge.contentType, cookie: [...staff.cookies].map(([k, v]) => `${k}=${v}`).join('; '), 'x-csrf-token': staff.csrf! } });
     assert.equal(tooBig.statusCode, 413);
+  });
+
+  test('every route that raises the body limit refuses a stranger before reading the body (all modules)', async () => {
+    const raised = serverRoutes(t.app).filter((r) => r.bodyLimit !== null && r.bodyLimit > DEFAULT_BODY_LIMIT);
+    assert.ok(raised.length >= 3, `${raised.length} routes raise the limit: ${raised.map((r) => r.url).join(', ')}`);
+    const anonymous = new Browser(t.app, '198.51.100.9');
+    const failures: string[] = [];
+    for (const r of raised) {
+      // A malformed body: a route that parsed it before its guard would answer 400 (or 415), not 401.
+      const url = r.url.replace(/:[A-Za-z_]+/g, (p) => (p === ':level' ? 'departement' : p === ':code' ? '27' : 'essai'));
+      const res = await t.app.inject({ method: r.method as 'POST', url, remoteAddress: anonymous.ip, payload: 'pas du multipart', headers: { accept: 'text/html', 'content-type': 'multipart/form-data; boundary=x' } });
+      if (res.statusCode !== 401) failures.push(`${r.method} ${r.url} (limit ${r.bodyLimit}): ${res.statusCode}`);
+    }
+    assert.deepEqual(failures, []);
   });
 });

@@ -55,6 +55,23 @@ describe('secrets stay out of the logs', () => {
     const stray = crypto.randomBytes(32).toString('base64url');
     tokens.push(stray);
     await app.inject({ method: 'GET', url: `/nulle-part/${stray}` });
+    // The modules written after the first review: a learner's private link (base64url of 24
+    // bytes, as training.ts makes it), a training certificate's code, a mandate's revocation code
+    // (form body) and the partner tools' API tokens (Bearer header).
+    const learner = crypto.randomBytes(24).toString('base64url');
+    tokens.push(learner);
+    await app.inject({ method: 'GET', url: `/formations/apprenant/${learner}`, headers: { accept: 'text/html' } });
+    const certificate = 'QRST-UVWX-YZ23';
+    tokens.push(certificate);
+    await app.inject({ method: 'GET', url: `/formations/attestations?code=${certificate}`, headers: { accept: 'text/html' } });
+    const revocation = 'R3VOC4T10NXY';
+    tokens.push(revocation);
+    await app.inject({ method: 'POST', url: '/mandats/revocation', payload: `_csrf=x&reference=M-ABCD-EFGH&code=${revocation}`, headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' } });
+    for (const url of ['/api/v1/mandates', '/api/v1/mandates/verify', '/api/v1/mediation/activities']) {
+      const bearer = `tok_${crypto.randomBytes(32).toString('base64url')}`;
+      tokens.push(bearer);
+      await app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${bearer}` } });
+    }
     const log = lines.join('');
     assert.ok(lines.length > 0, 'the logger wrote something');
     assert.match(log, /\[secret\]/, 'the redacted URL is logged');

@@ -308,6 +308,47 @@ export async function scdlCsv(db: Queryable): Promise<string> {
   return out;
 }
 
+function csvOf(entries: readonly ScdlEntry[]): string {
+  const parts = [SCDL_FIELDS.map((f) => f.name).join(',')];
+  for (const e of entries) if (e.published) parts.push(SCDL_FIELDS.map((f) => csvCell(e.row[f.name] ?? '')).join(','));
+  return parts.join('\r\n') + '\r\n';
+}
+
+async function collectEntries(db: Queryable): Promise<ScdlEntry[]> {
+  const entries: ScdlEntry[] = [];
+  for await (const batch of scdlEntries(db)) for (const e of batch) entries.push(e);
+  return entries;
+}
+
+/** Every grant's SCDL entry and the published CSV, as of one version of the grants. */
+export interface ScdlExport {
+  version: number;
+  entries: readonly ScdlEntry[];
+  csv: string;
+}
+
+const scdlCache = new WeakMap<object, { version: number; result: Promise<ScdlExport> }>();
+
+/**
+ * The SCDL export for the public pages and API (anyone may ask, often): computed once per
+ * version of the grants (calls.grants_version, bumped by triggers in the writing transaction)
+ * and shared by every request — concurrent requests wait for the same computation. Each request
+ * reads the version in the database first, so an instance never serves an export older than
+ * the data, whatever instance made the change.
+ */
+export async function publishedScdl(db: Queryable): Promise<ScdlExport> {
+  const { rows } = await db.query<{ version: number }>('SELECT version FROM calls.grants_version WHERE id = 1');
+  const version = Number(rows[0]?.version ?? 0);
+  const cached = scdlCache.get(db);
+  if (cached && cached.version === version) return cached.result;
+  const result = collectEntries(db).then((entries) => ({ version, entries, csv: csvOf(entries) }));
+  scdlCache.set(db, { version, result });
+  result.catch(() => {
+    if (scdlCache.get(db)?.result === result) scdlCache.delete(db);
+  });
+  return result;
+}
+
 export async function grantTotals(db: Queryable): Promise<{ granted: number; paid: number; count: number }> {
   const { rows } = await db.query<{ granted: number; paid: number; n: number }>(`SELECT coalesce(sum(amount), 0) AS granted, coalesce(sum(paid), 0) AS paid, count(*)::int AS n FROM calls.grant`);
   return { granted: Number(rows[0]!.granted), paid: Number(rows[0]!.paid), count: Number(rows[0]!.n) };

@@ -19,6 +19,9 @@ import { getPlacesByUids } from '../places/index.ts';
 import { csrfOf, errorBox, formBody, me, plural, renderFrame, send, str } from './pages/ui.ts';
 
 const tags = ['calls'];
+/** The public grant pages and files: computed once per version of the grants (grants.publishedScdl), and per address at most this often. */
+const EXPORT_LIMIT = { rateLimit: { max: 30, timeWindow: '1 minute' } };
+const GRANTS_PER_PAGE = 200;
 
 const CallSchema = z.object({
   slug: z.string(),
@@ -87,8 +90,8 @@ export function registerRoutes(app: App, ctx: AppContext) {
 
   app.get(
     '/api/v1/calls/grants/scdl.csv',
-    { schema: { tags, summary: 'Grants above 23,000 € in the SCDL « Subventions » schema v2.1.1 (CSV), each row validated against the schema' } },
-    async (_req, reply) => reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="subventions-scdl.csv"').send(Readable.from(grants.scdlCsvChunks(db))),
+    { schema: { tags, summary: 'Grants above 23,000 € in the SCDL « Subventions » schema v2.1.1 (CSV), each row validated against the schema' }, config: EXPORT_LIMIT },
+    async (_req, reply) => reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="subventions-scdl.csv"').send((await grants.publishedScdl(db)).csv),
   );
 
   app.get(
@@ -114,25 +117,35 @@ export function registerRoutes(app: App, ctx: AppContext) {
         summary: 'Every grant as an SCDL row, with its validation and whether it is published',
         response: { 200: z.object({ schema: z.string(), threshold: z.number(), items: z.array(z.object({ reference: z.string(), published: z.boolean(), problems: z.array(z.string()), row: z.record(z.string(), z.string()) })) }) },
       },
+      config: EXPORT_LIMIT,
     },
     async () => {
-      const items: { reference: string; published: boolean; problems: string[]; row: Record<string, string> }[] = [];
-      for await (const batch of grants.scdlEntries(db)) for (const e of batch) items.push({ reference: e.reference, published: e.published, problems: e.problems, row: e.row });
+      const items = (await grants.publishedScdl(db)).entries.map((e) => ({ reference: e.reference, published: e.published, problems: e.problems, row: e.row }));
       return { schema: 'scdl-subventions 2.1.1', threshold: grants.SCDL_THRESHOLD, items };
     },
   );
 
   // ---- public page of grants
 
-  app.get('/appels/subventions', async (req, reply) => {
+  app.get('/appels/subventions', { config: EXPORT_LIMIT }, async (req, reply) => {
     const user = await currentUser(req);
-    const rows: grants.ScdlEntry[] = [];
-    for await (const batch of grants.scdlEntries(db)) rows.push(...batch);
-    const published = rows.filter((r) => r.published);
+    const all = (await grants.publishedScdl(db)).entries;
+    const published = all.filter((r) => r.published).length;
+    // One page of the list (the whole of it is the CSV file): a stranger never makes the server
+    // render 100,000 rows.
+    const pages = Math.max(1, Math.ceil(all.length / GRANTS_PER_PAGE));
+    const rawPage = (req.query as Record<string, unknown>).page;
+    const page = rawPage === undefined ? 1 : typeof rawPage === 'string' && /^[1-9][0-9]{0,6}$/.test(rawPage) ? Number(rawPage) : NaN;
+    if (!Number.isInteger(page)) throw new UserError('Paramètre « page » : un numéro de page (1, 2, 3…).', 400, 'page');
+    if (page > pages) throw new NotFoundError(`Cette liste n’a que ${plural(pages, 'page', 'pages')}.`);
+    const rows = all.slice((page - 1) * GRANTS_PER_PAGE, page * GRANTS_PER_PAGE);
+    const nav = pages > 1
+      ? html`<nav aria-label="Pages de la liste"><p>Page ${page} sur ${pages}${page > 1 ? html` — <a href="/appels/subventions?page=${page - 1}" rel="prev">page précédente</a>` : ''}${page < pages ? html` — <a href="/appels/subventions?page=${page + 1}" rel="next">page suivante</a>` : ''}</p></nav>`
+      : '';
     const body = html`<h1>Subventions accordées</h1>
 <p>Les subventions des appels à projets, au schéma national SCDL « Subventions » (version 2.1.1). La loi rend publiques les subventions de plus de ${formatEuros(grants.SCDL_THRESHOLD)} ; chaque ligne est vérifiée contre le schéma avant d’être publiée.</p>
-<p><a href="/api/v1/calls/grants/scdl.csv">Télécharger le fichier publié (CSV, ${plural(published.length, 'subvention', 'subventions')})</a></p>
-<table class="data"><thead><tr><th scope="col">Référence</th><th scope="col">Bénéficiaire</th><th scope="col">Dispositif</th><th scope="col" class="n">Montant</th><th scope="col">Publiée</th></tr></thead><tbody>
+<p><a href="/api/v1/calls/grants/scdl.csv">Télécharger le fichier publié (CSV, ${plural(published, 'subvention', 'subventions')})</a></p>
+${nav}<table class="data"><thead><tr><th scope="col">Référence</th><th scope="col">Bénéficiaire</th><th scope="col">Dispositif</th><th scope="col" class="n">Montant</th><th scope="col">Publiée</th></tr></thead><tbody>
 ${rows.map((r) => html`<tr><td>${r.reference}</td><td>${r.row.nomBeneficiaire}</td><td>${r.row.dispositifAide}</td><td class="n">${formatEuros(Number(r.row.montant))}</td><td>${r.published ? 'oui' : Number(r.row.montant) <= grants.SCDL_THRESHOLD ? html`non : ${formatEuros(grants.SCDL_THRESHOLD)} ou moins` : html`non : ${r.problems.join(' ; ')}`}</td></tr>`)}</tbody></table>`;
     return send(reply, 200, renderFrame(theme, { title: 'Subventions accordées', body, user, csrf: user ? csrfOf(reply) : undefined, index: true }));
   });

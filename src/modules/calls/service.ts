@@ -9,7 +9,8 @@ import { recordAudit } from '../../platform/audit/index.ts';
 import { NotFoundError, ForbiddenError, UserError } from '../../platform/http/errors.ts';
 import { slugify } from '../../platform/slug.ts';
 import { can, getUser, type Actor, type Resource } from '../accounts/index.ts';
-import { drawEnvelope, releaseDraw } from '../roadmap/index.ts';
+import { drawEnvelope, getEnvelope, releaseDraw } from '../roadmap/index.ts';
+import { resolveTerritory } from '../territories/index.ts';
 import {
   CALL_KINDS,
   FINAL_STATES,
@@ -246,6 +247,22 @@ function assertManage(actor: Actor, c: Pick<Call, 'id' | 'region' | 'departement
 }
 
 /**
+ * A call draws only on a roadmap envelope of a territory where its author manages calls: the
+ * envelope is checked as well as the call (a staff member of one territory cannot spend another
+ * territory's envelope by giving its id). Checked inside the transaction that draws.
+ */
+async function assertEnvelopeInScope(q: Queryable, actor: Actor, envelopeId: string): Promise<void> {
+  const env = await getEnvelope(q, envelopeId);
+  if (!env) throw new NotFoundError('Cette enveloppe de la feuille de route n’existe pas.');
+  const t = await resolveTerritory(q, `${env.territory.level}:${env.territory.code}`);
+  const parent = (level: string) => (env.territory.level === level ? env.territory.code : (t?.parents.find((p) => p.level === level)?.code ?? null));
+  const resource: Resource = { type: 'call', id: '', region: parent('region'), departement: parent('departement') };
+  if (!can(actor, 'calls.manage', resource)) {
+    throw new ForbiddenError(`L’enveloppe « ${env.label} » appartient à un territoire dont vous ne gérez pas les appels.`, 'roadmapEnvelopeId');
+  }
+}
+
+/**
  * Creates a call (draft) with its first form version. With a roadmap envelope, the call's
  * envelope is drawn from it in the same transaction (reference calls:call:<id>): over the
  * ceiling, nothing is created.
@@ -268,7 +285,10 @@ export async function createCall(ctx: Ctx, actor: Actor, input: CallInput): Prom
     await tx.query('INSERT INTO calls.form_version (call_id, version, questions, criteria, documents, created_by) VALUES ($1, 1, $2, $3, $4, $5)', [
       id, JSON.stringify(form.questions), JSON.stringify(form.criteria), JSON.stringify(form.documents), actor.id,
     ]);
-    if (f.roadmapEnvelopeId && f.envelope > 0) await drawEnvelope(tx, { envelopeId: f.roadmapEnvelopeId, amount: f.envelope, reference: `calls:call:${id}`, label: `Appel « ${f.title} »`, actorId: actor.id });
+    if (f.roadmapEnvelopeId && f.envelope > 0) {
+      await assertEnvelopeInScope(tx, actor, f.roadmapEnvelopeId);
+      await drawEnvelope(tx, { envelopeId: f.roadmapEnvelopeId, amount: f.envelope, reference: `calls:call:${id}`, label: `Appel « ${f.title} »`, actorId: actor.id });
+    }
     await recordAudit(tx, { actorId: actor.id, action: 'calls.call.create', objectType: 'calls.call', objectId: id, after: { ...f, opensAt: f.opensAt.toISOString(), closesAt: f.closesAt.toISOString(), form } });
     return (await getCall(tx, id))!;
   });
@@ -292,6 +312,7 @@ export async function updateCall(ctx: Ctx, actor: Actor, callId: string, input: 
     if (!rows[0]) throw new UserError('Enveloppe : inférieure aux montants déjà engagés.', 409, 'envelope');
     if (before.roadmapEnvelopeId !== f.roadmapEnvelopeId || before.envelope !== f.envelope) {
       if (before.roadmapEnvelopeId) await releaseDraw(tx, { envelopeId: before.roadmapEnvelopeId, reference: `calls:call:${before.id}`, actorId: actor.id });
+      if (f.roadmapEnvelopeId && f.envelope > 0 && f.roadmapEnvelopeId !== before.roadmapEnvelopeId) await assertEnvelopeInScope(tx, actor, f.roadmapEnvelopeId);
       if (f.roadmapEnvelopeId && f.envelope > 0) await drawEnvelope(tx, { envelopeId: f.roadmapEnvelopeId, amount: f.envelope, reference: `calls:call:${before.id}`, label: `Appel « ${f.title} »`, actorId: actor.id });
     }
     await recordAudit(tx, { actorId: actor.id, action: 'calls.call.update', objectType: 'calls.call', objectId: before.id, before, after: { ...f, opensAt: f.opensAt.toISOString(), closesAt: f.closesAt.toISOString() } });

@@ -14,6 +14,7 @@ import type { AppContext } from '../../platform/module.ts';
 import type { Db, Queryable } from '../../platform/db/index.ts';
 import { recordAudit, canonicalJson, listAudit, verifyAudit } from '../../platform/audit/index.ts';
 import { UserError, NotFoundError, ForbiddenError } from '../../platform/http/errors.ts';
+import { countAttempt } from '../../platform/http/rate-limit-store.ts';
 import { getPlace } from '../places/index.ts';
 import {
   ADMIN_PROCEDURES,
@@ -576,12 +577,22 @@ export async function revokeMandate(ctx: AppContext, by: RevokedBy, mandateId: s
   });
 }
 
+/** Codes evaluated per mandate reference and window in a revocation by the person (see revokeByPerson). */
+export const REVOCATION_ATTEMPTS = 10;
+export const REVOCATION_WINDOW_MS = 60 * 60 * 1000;
+
 /** The person revokes with the reference and the code of their attestation (nothing else to know). */
 export async function revokeByPerson(ctx: AppContext, reference: string, code: string, procedure: string | null, now = new Date()): Promise<{ whole: boolean }> {
   const ref = reference.trim().toUpperCase();
   const c = code.trim().toUpperCase();
   const bad = new UserError('Référence ou code de révocation incorrect.', 400, 'code');
   if (!/^M-[2-9A-Z]{4}-[2-9A-Z]{4}$/.test(ref) || !/^[A-Z0-9]{12}$/.test(c)) throw bad;
+  // Counted and reserved atomically BEFORE the code is looked at (any instance): at most
+  // REVOCATION_ATTEMPTS codes are ever evaluated per mandate and window, whatever the number of
+  // addresses or concurrent requests (the route's per-address limit comes on top).
+  if ((await countAttempt(ctx.db, `mandates.revoke:${ref}`, REVOCATION_WINDOW_MS)) > REVOCATION_ATTEMPTS) {
+    throw new UserError('Trop d’essais de code pour ce mandat : réessayez dans une heure, ou demandez à l’aidant de la structure de le révoquer.', 429, 'code');
+  }
   const { rows } = await ctx.db.query<{ id: string; revocation_code_hash: string }>('SELECT id, revocation_code_hash FROM mandates.mandate WHERE reference = $1', [ref]);
   const m = rows[0];
   const expected = Buffer.from(m?.revocation_code_hash ?? '0'.repeat(64), 'hex');

@@ -5,6 +5,7 @@
  * in their own transaction.
  */
 import type { Db, Queryable } from '../../platform/db/index.ts';
+import { recordAudit } from '../../platform/audit/index.ts';
 import { AGE_BANDS, DIGITAL_THEMES, STATUSES, ADMIN_PROCEDURES } from './model.ts';
 
 export interface GenerateOptions {
@@ -132,6 +133,8 @@ export async function rebuildCounters(db: Db): Promise<number> {
         WHERE s.scope_id IS NOT NULL
         GROUP BY s.scope, s.scope_id, f.month, f.metric, f.key`,
     );
+    // Every write is audited, whatever its door (here the CLI and the demo).
+    await recordAudit(tx, { actorId: null, action: 'mediation.counters.rebuild', objectType: 'mediation.stat_counter', meta: { rows: r.rowCount ?? 0 } });
     return r.rowCount ?? 0;
   });
 }

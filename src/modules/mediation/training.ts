@@ -284,7 +284,10 @@ export async function sendReminders(ctx: Ctx, now = new Date(), days = 2): Promi
         ORDER BY r.seq LIMIT 5000 FOR UPDATE OF r SKIP LOCKED`,
       [today, until],
     );
-    if (rows.length) await tx.query('UPDATE mediation.registration SET reminded_at = now() WHERE id = ANY($1::uuid[])', [rows.map((r) => r.id)]);
+    if (rows.length) {
+      await tx.query('UPDATE mediation.registration SET reminded_at = now() WHERE id = ANY($1::uuid[])', [rows.map((r) => r.id)]);
+      await recordAudit(tx, { actorId: null, action: 'training.reminders.send', objectType: 'mediation.registration', meta: { count: rows.length, sessions: [...new Set(rows.map((r) => r.session_id))].length } });
+    }
     return rows;
   });
   const infos = new Map<string, SessionInfo>();

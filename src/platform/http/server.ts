@@ -46,6 +46,8 @@ export interface ServerRoute {
   method: string;
   url: string;
   schema: { querystring?: unknown; params?: unknown; hide?: boolean } | null;
+  /** The route's own body limit, when it raises or lowers the server's (DEFAULT_BODY_LIMIT). */
+  bodyLimit: number | null;
 }
 
 /** Every route of the server, platform and modules alike (tests: the fuzz test walks them all). */
@@ -104,7 +106,7 @@ export async function createServer(ctx: AppContext): Promise<App> {
   Object.defineProperty(app, ALL_ROUTES, { value: routes });
   app.addHook('onRoute', (opts) => {
     for (const method of Array.isArray(opts.method) ? opts.method : [opts.method]) {
-      if (method !== 'HEAD') routes.push({ method, url: opts.url, schema: (opts.schema ?? null) as ServerRoute['schema'] });
+      if (method !== 'HEAD') routes.push({ method, url: opts.url, schema: (opts.schema ?? null) as ServerRoute['schema'], bodyLimit: opts.bodyLimit ?? null });
     }
   });
   // Text the database cannot hold or that is not text at all is refused at the door, for every

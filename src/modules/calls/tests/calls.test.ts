@@ -74,6 +74,18 @@ describe('calls: creation, forms, envelope, public pages', () => {
     await refused(t.db, () => makeCall(t.db, staff.actor, { envelope: 1000, roadmapEnvelopeId: '00000000-0000-4000-8000-000000000000' }), 404);
   });
 
+  test('a call cannot draw on another territory’s envelope: refused on create and update, nothing drawn, no audit entry', async () => {
+    const env = (await listEnvelopes(t.db, { territory: { level: 'departement', code: '37' } }))[0]!; // Centre-Val de Loire (24)
+    // A staff member of région 28 manages a call of région 28 — but the envelope is région 24's.
+    await refused(t.db, () => makeCall(t.db, other.actor, { region: '28', envelope: 1000, roadmapEnvelopeId: env.id }), 403, 'roadmapEnvelopeId', /Lieux de proximité/);
+    const mine = await makeCall(t.db, other.actor, { region: '28', envelope: 1000 });
+    await refused(t.db, () => service.updateCall({ db: t.db }, other.actor, mine.id, { ...mine, opensAtIso: mine.opensAt, closesAtIso: mine.closesAt, roadmapEnvelopeId: env.id }), 403, 'roadmapEnvelopeId');
+    assert.equal((await listEnvelopes(t.db, { territory: { level: 'departement', code: '37' } }))[0]!.drawn, env.drawn);
+    // The région's own staff may.
+    const c = await makeCall(t.db, staff.actor, { envelope: 1000, roadmapEnvelopeId: env.id, departements: ['37'] });
+    assert.equal(c.roadmapEnvelopeId, env.id);
+  });
+
   test('a new form version leaves started dossiers on theirs', async () => {
     const c = await makeCall(t.db, staff.actor);
     const applicant = await person(t.app, null);

@@ -9,7 +9,7 @@ import { testApp } from '../../../../test/support/app.ts';
 import { silentProgress } from '../../../platform/progress.ts';
 import { roadmapModule, liveIndicators, listEnvelopes } from '../../roadmap/index.ts';
 import { callsModule } from '../index.ts';
-import { scdlEntries, SCDL_FIELDS } from '../grants.ts';
+import { publishedScdl, scdlEntries, SCDL_FIELDS } from '../grants.ts';
 
 let t: Awaited<ReturnType<typeof testApp>>;
 
@@ -76,4 +76,44 @@ test('demo: public pages, the SCDL file and the live indicator', async () => {
   assert.equal(values.get('region:11'), 143_000);
   assert.equal(values.get('departement:93'), 55_000);
   assert.equal(values.get('epci:200000172'), null);
+});
+
+test('the public SCDL export is computed once per version of the grants, and any change (from any instance) is seen at once', async () => {
+  const first = await publishedScdl(t.db);
+  // Concurrent anonymous requests share one computation; nothing changed, nothing recomputed.
+  const [a, b] = await Promise.all([publishedScdl(t.db), publishedScdl(t.db)]);
+  assert.equal(a, first);
+  assert.equal(b, first);
+  const responses = await Promise.all(Array.from({ length: 5 }, (_, i) => t.app.inject({ url: '/api/v1/calls/grants/scdl.csv', remoteAddress: `198.51.100.${40 + i}` })));
+  for (const r of responses) assert.equal(r.body, first.csv);
+  assert.equal(await publishedScdl(t.db), first);
+  // A change written straight to the database (as another instance would): a new version, and
+  // the next answer carries it.
+  const { rows } = await t.db.query<{ id: string; name: string }>(
+    `SELECT o.id, o.name FROM calls.organisation o JOIN calls.application a ON a.organisation_id = o.id JOIN calls.grant g ON g.application_id = a.id WHERE g.amount > 23000 LIMIT 1`,
+  );
+  const org = rows[0]!;
+  await t.db.query('UPDATE calls.organisation SET name = $2 WHERE id = $1', [org.id, 'Association renommée pour le test']);
+  try {
+    const csv = await t.app.inject({ url: '/api/v1/calls/grants/scdl.csv', remoteAddress: '198.51.100.60' });
+    assert.match(csv.body, /Association renommée pour le test/);
+    assert.notEqual((await publishedScdl(t.db)).version, first.version);
+  } finally {
+    await t.db.query('UPDATE calls.organisation SET name = $2 WHERE id = $1', [org.id, org.name]);
+  }
+  // An applicant saving a draft (its title included) does not invalidate the export.
+  const before = (await publishedScdl(t.db)).version;
+  await t.db.query(`UPDATE calls.application SET title = title || ' (brouillon)' WHERE state = 'brouillon'`);
+  assert.equal((await publishedScdl(t.db)).version, before);
+});
+
+test('the public list of grants is paged; a bad page number is a 400 naming the parameter', async () => {
+  const one = await t.app.inject({ url: '/appels/subventions?page=1', headers: { accept: 'text/html' } });
+  assert.equal(one.statusCode, 200);
+  for (const bad of ['0', 'abc', '-1', '1e3', 'constructor', '99999999999']) {
+    const r = await t.app.inject({ url: `/appels/subventions?page=${bad}`, headers: { accept: 'application/json' } });
+    assert.equal(r.statusCode, 400, bad);
+    assert.equal(r.json().field, 'page');
+  }
+  assert.equal((await t.app.inject({ url: '/appels/subventions?page=2', headers: { accept: 'text/html' } })).statusCode, 404);
 });

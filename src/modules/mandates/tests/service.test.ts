@@ -166,6 +166,26 @@ describe('mandates: rules', () => {
     for (const r of race.filter((x, i) => i !== 6 && x.status === 'rejected')) assert.match(String((r as PromiseRejectedResult).reason), /révoqué/);
   });
 
+  test('revocation by code: 100 concurrent guesses evaluate at most the limit; the right code is then refused too, nothing changed', async () => {
+    const m = await create(alice, s1);
+    const before = await snapshot(t.db);
+    const wrong = (i: number) => `W${String(i).padStart(11, '0')}`;
+    const results = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => service.revokeByPerson(t.ctx, m.reference, wrong(i), null, T0)));
+    const reasons = results.map((r) => (r.status === 'rejected' ? (r.reason as { statusCode?: number }).statusCode : 200));
+    // A 400 is a code that was looked at and found wrong; a 429 was refused before any look.
+    const evaluated = reasons.filter((s) => s === 400).length;
+    assert.equal(evaluated, service.REVOCATION_ATTEMPTS, `${evaluated} codes evaluated`);
+    assert.equal(reasons.filter((s) => s === 429).length, 100 - service.REVOCATION_ATTEMPTS);
+    // The right code now: refused without being evaluated, the mandate stays active.
+    await assert.rejects(service.revokeByPerson(t.ctx, m.reference, m.revocationCode, null, T0), (e: { statusCode?: number; field?: string }) => e.statusCode === 429 && e.field === 'code');
+    assert.equal((await service.getMandate(t.db, m.id, T0))!.status, 'active');
+    assert.deepEqual(await snapshot(t.db), before);
+    // Another mandate's reference has its own count: its person is not locked out.
+    const other = await create(alice, s1);
+    await service.revokeByPerson(t.ctx, other.reference, other.revocationCode, null, T0);
+    assert.equal((await service.getMandate(t.db, other.id, T0))!.status, 'revoked');
+  });
+
   test('the attestation hash covers its content and the template version', async () => {
     const m = await create(alice, s1);
     const mandate = (await service.getMandate(t.db, m.id, T0))!;

@@ -8,7 +8,7 @@ import type { App } from '../../../platform/http/server.ts';
 import type { AppContext } from '../../../platform/module.ts';
 import { html, type Raw } from '../../../platform/html/html.ts';
 import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
-import { can, currentUser, requireSignedIn, requirePermission, type CurrentUser } from '../../accounts/index.ts';
+import { TOKEN_ROUTE, can, currentUser, requireSignedIn, requirePermission, type CurrentUser } from '../../accounts/index.ts';
 import { getPlacesByUids } from '../../places/index.ts';
 import { CRCN_COMPETENCES, ValidationFailed, type FieldError } from '../model.ts';
 import * as training from '../training.ts';
@@ -89,7 +89,8 @@ ${onBehalf ? html`<p class="warn">Vous inscrivez une personne en son nom, avec s
     }
   });
 
-  app.get('/formations/attestations', async (req, reply) => {
+  // A code reveals a learner's name: look-ups are limited per address (counted in the database, all instances).
+  app.get('/formations/attestations', { config: { rateLimit: { max: 60, timeWindow: '1 minute' } } }, async (req, reply) => {
     const code = typeof (req.query as { code?: unknown }).code === 'string' ? ((req.query as { code: string }).code).slice(0, 40) : '';
     const cert = code ? await training.verifyCertificate(ctx.db, code) : null;
     const body = html`<h1>Vérifier une attestation de formation</h1>
@@ -99,7 +100,8 @@ ${code ? (cert ? html`<div class="ok" role="status"><p><strong>Attestation authe
     return frame(req, reply, code && !cert ? 404 : 200, 'Vérifier une attestation', body);
   });
 
-  app.get('/formations/apprenant/:token', async (req, reply) => {
+  // The learner's private link: its request line is not logged (TOKEN_ROUTE), like every e-mailed link.
+  app.get('/formations/apprenant/:token', { ...TOKEN_ROUTE, config: { rateLimit: { max: 30, timeWindow: '1 minute' } } }, async (req, reply) => {
     const l = await training.learnerPage(ctx.db, (req.params as { token: string }).token);
     if (!l) throw new NotFoundError('Lien inconnu ou expiré.');
     const label = { confirmed: 'Inscrit', waiting: 'En liste d’attente', cancelled: 'Annulé', completed: 'Terminé' } as Record<string, string>;

@@ -11,7 +11,7 @@ import type { AppContext } from '../../../platform/module.ts';
 import { html, raw, type Raw } from '../../../platform/html/html.ts';
 import { breadcrumb, notice } from '../../../platform/html/components.ts';
 import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
-import { can, currentUser, requirePermission } from '../../accounts/index.ts';
+import { can, currentUser, requirePermission, uploadRoute } from '../../accounts/index.ts';
 import { nodeResolver, planResolver, planResource, territoryBodyResolver } from '../access.ts';
 import { IMPORT_FIELDS, IMPORT_KINDS, MAX_IMPORT_BYTES, columnLetter, decodeUpload, guessMapping, importPlanRows, importValueRows, parseCsv, readMapping, type ImportKind } from '../import.ts';
 import { acceptMultipart, uploadedFile } from '../../../platform/http/multipart.ts';
@@ -450,9 +450,9 @@ ${mappingForm}`,
       {
         schema: { ...hide, params: planParams },
         // A file of MAX_IMPORT_BYTES, and the same text URL-encoded in step 2 (up to 3 bytes each).
-        bodyLimit: 3 * MAX_IMPORT_BYTES + 64 * 1024,
+        // Guard at onRequest too (uploadRoute): a stranger is refused before the body is read.
+        ...uploadRoute(edit, 3 * MAX_IMPORT_BYTES + 64 * 1024),
         preValidation: app.csrfProtection,
-        preHandler: edit,
         config: { rateLimit: { max: 30, timeWindow: '1 minute' } },
       },
       async (req, reply) => {
