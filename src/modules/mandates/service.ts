@@ -12,7 +12,7 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../../platform/module.ts';
 import type { Db, Queryable } from '../../platform/db/index.ts';
-import { recordAudit, canonicalJson, listAudit, verifyAudit } from '../../platform/audit/index.ts';
+import { recordAudit, canonicalJson, verifyAudit } from '../../platform/audit/index.ts';
 import { UserError, NotFoundError, ForbiddenError } from '../../platform/http/errors.ts';
 import { getPlace } from '../places/index.ts';
 import {
@@ -114,45 +114,48 @@ export async function listJournal(db: Queryable, q: { structureIds?: string[]; m
 export type JournalVerify = { ok: true; entries: number } | { ok: false; entries: number; journalId: number | null; auditSeq: number | null; reason: string };
 
 /**
- * Checks the journal against the audit chain: the chain itself (keyed hashes), each row's digest
- * recomputed from its content (an edited row), and a one-to-one match between journal rows and the
- * audit's `mandates.journal` entries (a deleted row leaves an entry alone; a forged row has none).
- * Walks both newest first, by pages.
+ * Checks the journal against the audit chain, in ONE pass over the chain: verifyAudit walks the
+ * entries in batches (seq ascending, the next batch fetched while this one is hashed) and hands
+ * each verified batch here; the journal rows sealed in that range are fetched by `audit_seq` and
+ * matched one to one with the batch's `mandates.journal` entries, each row's digest recomputed from
+ * its content. An edited row (digest mismatch), a deleted row (an entry left alone) and a forged row
+ * (no entry, or a sealed entry reused) are each named; rows claiming a seal past the chain's end too.
  */
-export async function verifyJournal(db: Queryable, o: { page?: number } = {}): Promise<JournalVerify> {
-  const chain = await verifyAudit(db);
-  if (!chain.ok) return { ok: false, entries: 0, journalId: null, auditSeq: chain.seq, reason: `audit chain broken: ${chain.reason}` };
-  const page = Math.min(o.page ?? 500, 500);
+export async function verifyJournal(db: Queryable, o: { batchSize?: number } = {}): Promise<JournalVerify> {
   let checked = 0;
-  let beforeSeq: number | undefined;
-  let beforeJournalSeq = Number.MAX_SAFE_INTEGER;
-  for (;;) {
-    const audit = await listAudit(db, { objectType: 'mandates.journal', beforeSeq, limit: page });
-    const { rows } = await db.query<JournalDbRow>('SELECT * FROM mandates.journal WHERE audit_seq < $1 ORDER BY audit_seq DESC LIMIT $2', [beforeJournalSeq, page]);
-    const n = Math.max(audit.length, rows.length);
-    for (let i = 0; i < n; i++) {
-      const a = audit[i];
-      const r = rows[i];
-      if (!r) return { ok: false, entries: checked, journalId: null, auditSeq: a!.seq, reason: `audit entry ${a!.seq} seals a journal row that is missing (deleted)` };
-      if (!a || Number(r.audit_seq) !== a.seq) {
-        const missing = a && a.seq > Number(r.audit_seq);
-        return missing
-          ? { ok: false, entries: checked, journalId: null, auditSeq: a.seq, reason: `audit entry ${a.seq} seals a journal row that is missing (deleted)` }
-          : { ok: false, entries: checked, journalId: Number(r.id), auditSeq: Number(r.audit_seq), reason: `journal row ${r.id} is not sealed in the audit chain (inserted outside the application)` };
+  let failure: Extract<JournalVerify, { ok: false }> | null = null;
+  const fail = (journalId: number | null, auditSeq: number | null, reason: string) => {
+    failure = { ok: false, entries: checked, journalId, auditSeq, reason };
+    return `#${auditSeq ?? 0} ${reason}`;
+  };
+  const chain = await verifyAudit(db, {
+    batchSize: o.batchSize ?? 5000,
+    async onBatch(entries) {
+      const sealed = entries.filter((e) => e.objectType === 'mandates.journal');
+      const { rows } = await db.query<JournalDbRow>('SELECT * FROM mandates.journal WHERE audit_seq BETWEEN $1 AND $2 ORDER BY audit_seq, id', [entries[0]!.seq, entries[entries.length - 1]!.seq]);
+      let k = 0;
+      for (const a of sealed) {
+        const r = rows[k];
+        if (r && Number(r.audit_seq) < a.seq) return fail(Number(r.id), Number(r.audit_seq), `journal row ${r.id} is not sealed in the audit chain (inserted outside the application)`);
+        if (!r || Number(r.audit_seq) > a.seq) return fail(null, a.seq, `audit entry ${a.seq} seals a journal row that is missing (deleted)`);
+        const j = toJournal(r);
+        const digest = digestOf({ at: j.at, event: j.event, structureId: j.structureId, mandateId: j.mandateId, actorKind: j.actorKind, actorId: j.actorId, procedure: j.procedure, detail: j.detail });
+        if (digest !== r.digest || (a.after as { digest?: string } | null)?.digest !== digest || a.objectId !== (j.mandateId ?? j.structureId)) {
+          return fail(j.id, a.seq, `journal row ${j.id} was altered (its content no longer matches the digest sealed in audit entry ${a.seq})`);
+        }
+        checked++;
+        k++;
       }
-      const j = toJournal(r);
-      const digest = digestOf({ at: j.at, event: j.event, structureId: j.structureId, mandateId: j.mandateId, actorKind: j.actorKind, actorId: j.actorId, procedure: j.procedure, detail: j.detail });
-      const sealed = (a.after as { digest?: string } | null)?.digest;
-      if (digest !== r.digest || sealed !== digest || a.objectId !== (j.mandateId ?? j.structureId)) {
-        return { ok: false, entries: checked, journalId: j.id, auditSeq: a.seq, reason: `journal row ${j.id} was altered (its content no longer matches the digest sealed in audit entry ${a.seq})` };
-      }
-      checked++;
-    }
-    if (audit.length < page && rows.length < page) break;
-    beforeSeq = audit[audit.length - 1]?.seq;
-    beforeJournalSeq = Number(rows[rows.length - 1]?.audit_seq ?? 0);
-    if (!beforeSeq) break;
-  }
+      const r = rows[k];
+      return r ? fail(Number(r.id), Number(r.audit_seq), `journal row ${r.id} is not sealed in the audit chain (inserted outside the application)`) : null;
+    },
+  });
+  const broken = failure as Extract<JournalVerify, { ok: false }> | null;
+  if (broken) return broken;
+  if (!chain.ok) return { ok: false, entries: checked, journalId: null, auditSeq: chain.seq, reason: `audit chain broken: ${chain.reason}` };
+  const stray = await db.query<{ id: number; audit_seq: number }>('SELECT id, audit_seq FROM mandates.journal WHERE audit_seq > $1 OR audit_seq < 1 ORDER BY id LIMIT 1', [chain.count]);
+  const r = stray.rows[0];
+  if (r) return { ok: false, entries: checked, journalId: Number(r.id), auditSeq: Number(r.audit_seq), reason: `journal row ${r.id} is not sealed in the audit chain (inserted outside the application)` };
   return { ok: true, entries: checked };
 }
 
