@@ -296,16 +296,26 @@ export async function setHelperActive(ctx: AppContext, actorId: string | null, s
   });
 }
 
-/** Locks the helper's row (exclusive: a helper's writes are serialised) and checks they may act. */
-async function lockActingHelper(tx: Queryable, structureId: string, userId: string): Promise<HelperRow> {
-  const { rows } = await tx.query<HelperRow & { structure_active: boolean }>(
-    'SELECT h.*, s.active AS structure_active FROM mandates.helper h JOIN mandates.structure s ON s.id = h.structure_id WHERE h.structure_id = $1 AND h.user_id = $2 FOR NO KEY UPDATE OF h',
+/**
+ * Locks the helper's row (exclusive: a helper's writes are serialised), checks they may act (active,
+ * trained, of an active structure: re-evaluated on the latest row version after any wait, so a
+ * concurrent deactivation wins) and notes their activity, in ONE round trip; a second query only
+ * to explain a refusal. Returns what the attestation needs of the helper and the structure.
+ */
+async function touchActingHelper(tx: Queryable, structureId: string, userId: string, now: Date): Promise<{ displayName: string; structureName: string; siret: string | null }> {
+  const { rows } = await tx.query<{ display_name: string; name: string; siret: string | null }>(
+    `UPDATE mandates.helper h SET last_act_at = $3 FROM mandates.structure s
+      WHERE s.id = h.structure_id AND h.structure_id = $1 AND h.user_id = $2 AND h.active AND s.active AND h.trained_on IS NOT NULL
+      RETURNING h.display_name, s.name, s.siret`,
+    [structureId, userId, now.toISOString()],
+  );
+  if (rows[0]) return { displayName: rows[0].display_name, structureName: rows[0].name, siret: rows[0].siret };
+  const why = await tx.query<{ active: boolean; trained: boolean }>(
+    'SELECT h.active AND s.active AS active, h.trained_on IS NOT NULL AS trained FROM mandates.helper h JOIN mandates.structure s ON s.id = h.structure_id WHERE h.structure_id = $1 AND h.user_id = $2',
     [structureId, userId],
   );
-  const h = rows[0];
-  if (!h || !h.active || !h.structure_active) throw new ForbiddenError('Vous n’êtes pas aidant actif de cette structure.');
-  if (!h.trained_on) throw new ForbiddenError('Votre formation d’aidant n’est pas enregistrée : vous ne pouvez pas encore agir sous mandat.');
-  return h;
+  if (!why.rows[0]?.active) throw new ForbiddenError('Vous n’êtes pas aidant actif de cette structure.');
+  throw new ForbiddenError('Votre formation d’aidant n’est pas enregistrée : vous ne pouvez pas encore agir sous mandat.');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -437,20 +447,16 @@ export async function createMandate(ctx: AppContext, helperId: string, structure
   if (!input.consent) throw new UserError('La personne doit avoir lu le mandat et donné son accord.', 400, 'consent');
   const now = o.now ?? new Date();
   return ctx.db.transaction(async (tx) => {
-    const helper = await lockActingHelper(tx, structureId, helperId);
-    const { rows: srows } = await tx.query<StructureRow>('SELECT * FROM mandates.structure WHERE id = $1', [structureId]);
-    const s = toStructure(srows[0]!);
+    const helper = await touchActingHelper(tx, structureId, helperId, now);
     let personId = o.personId ?? null;
     if (personId) {
-      const p = await tx.query('SELECT 1 FROM mandates.person WHERE id = $1 AND structure_id = $2 AND purged_at IS NULL', [personId, structureId]);
-      if (!p.rows.length) throw new UserError('Personne inconnue dans cette structure.', 400, 'personId');
-      await tx.query('UPDATE mandates.person SET given_name = $2, family_name = $3, birth_date = $4 WHERE id = $1', [personId, input.givenName, input.familyName, input.birthDate]);
-    } else {
-      personId = crypto.randomUUID();
-      await tx.query('INSERT INTO mandates.person (id, structure_id, given_name, family_name, birth_date, identity_check, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
-        personId, structureId, input.givenName, input.familyName, input.birthDate, 'document', now.toISOString(),
+      const p = await tx.query('UPDATE mandates.person SET given_name = $3, family_name = $4, birth_date = $5 WHERE id = $1 AND structure_id = $2 AND purged_at IS NULL RETURNING id', [
+        personId, structureId, input.givenName, input.familyName, input.birthDate,
       ]);
+      if (!p.rows.length) throw new UserError('Personne inconnue dans cette structure.', 400, 'personId');
     }
+    const newPerson = personId === null;
+    personId ??= crypto.randomUUID();
     const id = crypto.randomUUID();
     const reference = newReference();
     const revocationCode = newRevocationCode();
@@ -458,21 +464,25 @@ export async function createMandate(ctx: AppContext, helperId: string, structure
     const salt = crypto.randomBytes(16).toString('hex');
     const content: AttestationContent = {
       reference,
-      structure: { name: s.name, siret: s.siret },
-      helper: helper.display_name,
+      structure: { name: helper.structureName, siret: helper.siret },
+      helper: helper.displayName,
       person: { givenName: input.givenName, familyName: input.familyName, birthDate: input.birthDate },
       procedures: input.procedures,
       duration: input.duration,
       createdAt: now.toISOString(),
       expiresAt: expires.toISOString(),
     };
+    // Person (when new), mandate and its procedures: one statement (foreign keys are checked at its end).
     await tx.query(
-      `INSERT INTO mandates.mandate (id, reference, structure_id, person_id, created_by, created_at, duration, expires_at, consent_at, consent_method, template_version, attestation_salt, attestation_hash, revocation_code_hash)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, 'in_person', $9, $10, $11, $12)`,
-      [id, reference, structureId, personId, helperId, now.toISOString(), input.duration, expires.toISOString(), TEMPLATE_VERSION, salt, attestationHash(salt, TEMPLATE_VERSION, content), sha256(`${id}:${revocationCode}`)],
+      `WITH p AS (INSERT INTO mandates.person (id, structure_id, given_name, family_name, birth_date, identity_check, created_at)
+                  SELECT $4, $3, $13, $14, $15::date, 'document', $6 WHERE $16::boolean),
+            m AS (INSERT INTO mandates.mandate (id, reference, structure_id, person_id, created_by, created_at, duration, expires_at, consent_at, consent_method, template_version, attestation_salt, attestation_hash, revocation_code_hash)
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, 'in_person', $9, $10, $11, $12))
+       INSERT INTO mandates.mandate_procedure (mandate_id, procedure) SELECT $1, unnest($17::text[])`,
+      [id, reference, structureId, personId, helperId, now.toISOString(), input.duration, expires.toISOString(), TEMPLATE_VERSION, salt, attestationHash(salt, TEMPLATE_VERSION, content), sha256(`${id}:${revocationCode}`),
+        input.givenName, input.familyName, input.birthDate, newPerson, input.procedures],
     );
-    for (const p of input.procedures) await tx.query('INSERT INTO mandates.mandate_procedure (mandate_id, procedure) VALUES ($1, $2)', [id, p]);
-    await tx.query('UPDATE mandates.helper SET last_act_at = $3 WHERE structure_id = $1 AND user_id = $2', [structureId, helperId, now.toISOString()]);
+    // Last: the journal and its audit entry (the audit chain's head stays locked until COMMIT).
     await appendJournal(tx, { event: 'mandate.created', structureId, mandateId: id, actorKind: 'helper', actorId: helperId, detail: { procedures: input.procedures, duration: input.duration, expiresAt: expires.toISOString() }, at: now });
     return { id, reference, revocationCode };
   });
