@@ -703,18 +703,47 @@ export async function revokeMandate(ctx: AppContext, by: RevokedBy, mandateId: s
   });
 }
 
-/** The person revokes with the reference and the code of their attestation (nothing else to know). */
-export async function revokeByPerson(ctx: AppContext, reference: string, code: string, procedure: string | null, now = new Date()): Promise<{ whole: boolean }> {
+/** The mandate whose reference and revocation code these are (code compared in constant time), or a 400 naming the code. */
+async function mandateIdByCode(db: Queryable, reference: string, code: string): Promise<string> {
   const ref = reference.trim().toUpperCase();
   const c = code.trim().toUpperCase();
   const bad = new UserError('Référence ou code de révocation incorrect.', 400, 'code');
   if (!/^M-[2-9A-Z]{4}-[2-9A-Z]{4}$/.test(ref) || !/^[A-Z0-9]{12}$/.test(c)) throw bad;
-  const { rows } = await ctx.db.query<{ id: string; revocation_code_hash: string }>('SELECT id, revocation_code_hash FROM mandates.mandate WHERE reference = $1', [ref]);
+  const { rows } = await db.query<{ id: string; revocation_code_hash: string }>('SELECT id, revocation_code_hash FROM mandates.mandate WHERE reference = $1', [ref]);
   const m = rows[0];
   const expected = Buffer.from(m?.revocation_code_hash ?? '0'.repeat(64), 'hex');
   const given = Buffer.from(sha256(`${m?.id ?? ''}:${c}`), 'hex');
   if (!m || !crypto.timingSafeEqual(expected, given)) throw bad;
-  return revokeMandate(ctx, { kind: 'person' }, m.id, procedure, now);
+  return m.id;
+}
+
+/** The person revokes with the reference and the code of their attestation (nothing else to know). */
+export async function revokeByPerson(ctx: AppContext, reference: string, code: string, procedure: string | null, now = new Date()): Promise<{ whole: boolean }> {
+  return revokeMandate(ctx, { kind: 'person' }, await mandateIdByCode(ctx.db, reference, code), procedure, now);
+}
+
+export interface PersonView {
+  mandate: Mandate;
+  structureName: string;
+  /** What was done under the mandate, and its events: no helper identity. */
+  events: { at: string; event: JournalEvent; procedure: string | null; service: string | null; byPerson: boolean }[];
+  /** The mandate that renewed or took over this one, if any (its reference only). */
+  replacedBy: { reference: string; kind: 'renewal' | 'transfer' } | null;
+}
+
+/** The person's own view of their mandate, with the reference and code of their attestation. */
+export async function personView(db: Queryable, reference: string, code: string, now = new Date()): Promise<PersonView> {
+  const id = await mandateIdByCode(db, reference, code);
+  const mandate = (await getMandate(db, id, now))!;
+  const s = await getStructure(db, mandate.structureId);
+  const journal = await listJournal(db, { mandateId: id, limit: 1000 });
+  const next = await db.query<{ reference: string; replaces_kind: 'renewal' | 'transfer' }>('SELECT reference, replaces_kind FROM mandates.mandate WHERE replaces = $1', [id]);
+  return {
+    mandate,
+    structureName: s?.name ?? '',
+    events: journal.map((j) => ({ at: j.at, event: j.event, procedure: j.procedure, service: j.detail && typeof j.detail.service === 'string' ? j.detail.service : null, byPerson: j.actorKind === 'person' })),
+    replacedBy: next.rows[0] ? { reference: next.rows[0].reference, kind: next.rows[0].replaces_kind } : null,
+  };
 }
 
 /** Journals the end of every mandate that reached its expiry (once each). */
