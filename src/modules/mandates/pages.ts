@@ -320,7 +320,8 @@ ${Object.entries(DURATIONS).map(([k, d]) => html`<label><input type="radio" name
     try {
       scope = parseRenewalInput(v, one(v.step) === 'valider');
     } catch (e) {
-      if (e instanceof ValidationFailed) return renewPage(req, reply, 422, v, e.errors, one(v.step) === 'valider');
+      // Only a missing consent keeps the person on the text to read; any other error goes back to the choices.
+      if (e instanceof ValidationFailed) return renewPage(req, reply, 422, v, e.errors, e.errors.every((x) => x.field === 'consent'));
       throw e;
     }
     if (one(v.step) !== 'valider') return renewPage(req, reply, 200, v, [], true);
