@@ -203,8 +203,11 @@ Data: ${MANDATES.toLocaleString('en')} mandates (${STRUCTURES.toLocaleString('en
 
 Check outcomes: ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}. Its plan (EXPLAIN ANALYZE): index scans on ${planIndexes.join(', ')}; execution ${planExec} in the server.
 
+CPU per operation (Node + PostgreSQL, which a loaded machine does not inflate as it does wall time): the check ${ms(((checkCpu.nodeCpuS + (checkCpu.pgCpuS || 0)) * 1000) / check.n)} ms, creating a mandate ${ms(((createCpu.nodeCpuS + (createCpu.pgCpuS || 0)) * 1000) / create.n)} ms, an act ${ms(((actCpu.nodeCpuS + (actCpu.pgCpuS || 0)) * 1000) / act.n)} ms.
+
 Journal verification (\`verifyJournal\`: the whole audit chain of ${auditEntries.toLocaleString('en')} keyed entries, and every journal row against its sealed digest, in one pass):
 ${entries.toLocaleString('en')} journal entries (${JOURNAL.toLocaleString('en')} of them generated in bulk) in ${(verifyMs / 1000).toFixed(1)} s, **${Math.round(perSecond).toLocaleString('en')} entries/s**; ${cpu(verifyCpu)}.
+Node spends ${((verifyCpu.nodeCpuS * 1e6) / entries).toFixed(0)} µs of CPU per entry (HMAC of the audit entry, SHA-256 of the journal row, canonical JSON of both, row decoding): on one core, a ceiling of ~${Math.round(entries / verifyCpu.nodeCpuS).toLocaleString('en')} entries/s whatever the load.
 ${entries >= 20_000_000 ? '' : `At this rate 20,000,000 entries would take about ${Math.round(20_000_000 / perSecond).toLocaleString('en')} s (an extrapolation; run with \`BENCH_JOURNAL=20000000\` to measure it) — target ≤ 60 s: ${20_000_000 / perSecond <= 60 ? 'within' : 'NOT within'}.`}
 `;
   writeSection('mandates', md);
