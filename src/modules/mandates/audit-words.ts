@@ -21,6 +21,11 @@ const JOURNAL: Record<`mandates.${JournalEvent}`, AuditWording> = {
   'mandates.mandate.procedure_revoked': 'a retiré une démarche d’{objet}',
   'mandates.mandate.expired': 'a constaté l’échéance d’{objet}',
   'mandates.person.purged': 'a supprimé l’identité d’une personne au terme de la durée de conservation',
+  'mandates.mandate.renewed': 'a renouvelé {objet} (nouveau consentement recueilli)',
+  'mandates.mandate.transferred': 'a transféré {objet} vers une autre structure (nouveau consentement recueilli)',
+  'mandates.mandate.expiry_reminder': 'a rappelé l’échéance prochaine d’{objet}',
+  'mandates.helper.idle_warning': 'a prévenu un aidant inactif depuis 5 mois de sa désactivation prochaine',
+  'mandates.helper.deactivated_idle': 'a désactivé un aidant inactif depuis 6 mois',
 };
 
 export const mandatesAudit: AuditVocabulary = {

@@ -2,16 +2,19 @@
 import type { CliCommand } from '../../platform/module.ts';
 import { findUserByEmail } from '../accounts/index.ts';
 import { createApiToken } from './routes.ts';
-import { noteExpired, purgeIdentities, statistics, verifyJournal } from './service.ts';
+import { handleIdleHelpers, helperMail, noteExpired, purgeIdentities, sendExpiryReminders, statistics, verifyJournal } from './service.ts';
+import { IDLE_DAYS, REMINDER_DAYS } from './model.ts';
 
 const USAGE = `mandates expire                          journal the mandates that reached their end
 mandates purge                           delete the identities of people whose mandates ended more than MANDATES_RETENTION_MONTHS ago
+mandates remind                          e-mail the structures' helpers about mandates ending within ${REMINDER_DAYS} days (once per mandate)
+mandates idle                            warn helpers idle for 5 months, deactivate those idle for ${IDLE_DAYS} days (warned a week before at least)
 mandates journal verify                  check the mandates journal against the audit chain (exit 1 when broken)
 mandates stats                           totals, by procedure and duration (JSON)
 mandates api-token NAME --helper EMAIL   create a partner-tool token for a helper (printed once)`;
 
 export const mandatesCommand: CliCommand = {
-  summary: 'Mandates: expiry, retention purge, journal verification, statistics, API tokens',
+  summary: 'Mandates: expiry, reminders, idle helpers, retention purge, journal verification, statistics, API tokens',
   usage: USAGE,
   async run(args, ctx) {
     const [sub, arg] = args;
@@ -24,6 +27,18 @@ export const mandatesCommand: CliCommand = {
       await noteExpired(ctx);
       const n = await purgeIdentities(ctx, ctx.config.mandatesRetentionMonths);
       ctx.out(`${n} identit${n === 1 ? 'y' : 'ies'} deleted (retention ${ctx.config.mandatesRetentionMonths} months after the last mandate ended).`);
+      return 0;
+    }
+    if (sub === 'remind') {
+      const mail = helperMail(ctx);
+      const n = await sendExpiryReminders(ctx, mail.send, mail.userEmail);
+      ctx.out(`${n} mandate${n === 1 ? '' : 's'} ending within ${REMINDER_DAYS} days: their helpers were reminded.`);
+      return 0;
+    }
+    if (sub === 'idle') {
+      const mail = helperMail(ctx);
+      const r = await handleIdleHelpers(ctx, mail.send, mail.userEmail);
+      ctx.out(`${r.warned} helper${r.warned === 1 ? '' : 's'} warned, ${r.deactivated} deactivated for inactivity.`);
       return 0;
     }
     if (sub === 'journal' && arg === 'verify') {

@@ -14,7 +14,7 @@ import { registerOpenData } from '../../platform/opendata.ts';
 import { registerMandatePages } from './pages.ts';
 import { registerRoutes } from './routes.ts';
 import { mandatesCommand } from './cli.ts';
-import { noteExpired, purgeIdentities } from './service.ts';
+import { runLifecycle } from './service.ts';
 import { seedMandatesDemo } from './demo.ts';
 import { registerRoadmapContributions } from './roadmap.ts';
 
@@ -46,11 +46,11 @@ export const mandatesModule: ModuleManifest = {
     const jobs = createJobs({ db: ctx.db, log: ctx.log });
     await jobs.register(
       'mandates.lifecycle',
-      async () => ({ expired: await noteExpired(ctx), purged: await purgeIdentities(ctx, ctx.config.mandatesRetentionMonths) }),
+      async () => runLifecycle(ctx),
       { concurrency: 1 },
     );
     let timer: NodeJS.Timeout | null = null;
-    // Expiries are journalled and identities purged every hour (one run per hour: singleton key).
+    // Expiries journalled, reminders sent, idle helpers warned or deactivated, identities purged: every hour (one run per hour: singleton key).
     const schedule = async () => {
       const hour = new Date().toISOString().slice(0, 13);
       await jobs.send('mandates.lifecycle', {}, { singletonKey: `lifecycle-${hour}` }).catch((err: Error) => ctx.log.debug({ err }, 'mandates: lifecycle already queued this hour'));

@@ -28,10 +28,25 @@ export const EVENTS = {
   'mandate.procedure_revoked': 'Démarche retirée du mandat',
   'mandate.expired': 'Mandat arrivé à échéance',
   'person.purged': 'Identité de la personne supprimée (fin de la durée de conservation)',
+  'mandate.renewed': 'Mandat renouvelé (nouveau consentement)',
+  'mandate.transferred': 'Mandat transféré à une autre structure (nouveau consentement)',
+  'mandate.expiry_reminder': 'Rappel d’échéance envoyé aux aidants',
+  'helper.idle_warning': 'Aidant prévenu de sa désactivation pour inactivité',
+  'helper.deactivated_idle': 'Aidant désactivé après 6 mois sans activité',
 } as const;
 export type JournalEvent = keyof typeof EVENTS;
 
 export const DAY_MS = 24 * 3600 * 1000;
+
+/** Renewal without a new identity check: until this long after the old mandate's expiry. */
+export const RENEWAL_GRACE_DAYS = 365;
+/** Helpers without activity this long are deactivated (Aidants Connect: 6 months)… */
+export const IDLE_DAYS = 182;
+/** …after a warning e-mail sent this long before (at 5 months), and at least WARNING_NOTICE_DAYS before. */
+export const IDLE_WARNING_DAYS = 152;
+export const WARNING_NOTICE_DAYS = 7;
+/** Expiry reminders go to the structure's helpers this many days before a mandate ends. */
+export const REMINDER_DAYS = 14;
 
 export interface FieldError {
   field: string;
@@ -93,6 +108,13 @@ export function parseMandateInput(raw: Record<string, unknown>, now: Date, requi
   else if (now.getUTCFullYear() - Number(m![1]) < 15) err('birthDate', 'La personne doit avoir au moins 15 ans pour donner mandat seule.');
   const identityChecked = ['oui', 'true', 'on', '1'].includes(str(raw.identityChecked));
   if (!identityChecked) err('identityChecked', 'Vérifiez l’identité de la personne sur une pièce d’identité avant de créer le mandat.');
+  const { procedures, duration, consent } = parseScope(raw, requireConsent, err);
+  if (errors.length) throw new ValidationFailed(errors);
+  return { givenName, familyName, birthDate, identityChecked, procedures: procedures.sort(), duration, consent };
+}
+
+/** The procedures, the duration and the consent of a mandate form (creation, renewal, transfer). */
+function parseScope(raw: Record<string, unknown>, requireConsent: boolean, err: (field: string, message: string) => void): { procedures: AdminProcedure[]; duration: Duration; consent: boolean } {
   const procs = list(raw.procedures);
   const procedures: AdminProcedure[] = [];
   if (procs.length > Object.keys(ADMIN_PROCEDURES).length * 2) err('procedures', 'Trop de démarches envoyées.');
@@ -107,8 +129,21 @@ export function parseMandateInput(raw: Record<string, unknown>, now: Date, requi
   if (!isDuration(duration)) err('duration', 'Choisissez une durée : 1 jour, 1 mois, 6 mois ou 1 an.');
   const consent = ['oui', 'true', 'on', '1'].includes(str(raw.consent));
   if (requireConsent && !consent) err('consent', 'La personne doit avoir lu le mandat et donné son accord.');
+  return { procedures: procedures.sort(), duration: duration as Duration, consent };
+}
+
+export interface RenewalInput {
+  procedures: AdminProcedure[];
+  duration: Duration;
+  consent: boolean;
+}
+
+/** Reads a renewal or transfer form: the new scope and the person's new consent (never implied). */
+export function parseRenewalInput(raw: Record<string, unknown>, requireConsent: boolean): RenewalInput {
+  const errors: FieldError[] = [];
+  const scope = parseScope(raw, requireConsent, (field, message) => errors.push({ field, message }));
   if (errors.length) throw new ValidationFailed(errors);
-  return { givenName, familyName, birthDate, identityChecked, procedures: procedures.sort(), duration: duration as Duration, consent };
+  return scope;
 }
 
 export function expiresAt(createdAt: Date, duration: Duration): Date {

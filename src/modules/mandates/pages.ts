@@ -14,7 +14,7 @@ import { layout } from '../../platform/html/layout.ts';
 import { html, raw, type Raw } from '../../platform/html/html.ts';
 import { ForbiddenError, NotFoundError, UserError } from '../../platform/http/errors.ts';
 import { can, currentUser, findUserByEmail, grantRoleFromRequest, requirePermission, scopesFor, type CurrentUser, type Resource } from '../accounts/index.ts';
-import { ADMIN_PROCEDURES, DURATIONS, EVENTS, REFERENCE, STATUS_LABELS, ValidationFailed, expiresAt, isProcedure, parseMandateInput, plainWords, plainWordsEnglish, type FieldError } from './model.ts';
+import { ADMIN_PROCEDURES, DURATIONS, EVENTS, REFERENCE, STATUS_LABELS, ValidationFailed, expiresAt, isProcedure, parseMandateInput, parseRenewalInput, plainWords, plainWordsEnglish, type FieldError } from './model.ts';
 import { getPlace } from '../places/index.ts';
 import * as service from './service.ts';
 
@@ -131,7 +131,7 @@ ${m.person ? html`<p>Personne représentée : <strong>${m.person.givenName} ${m.
 <div class="plain">${plainWords({ structure: structure.name, procedures: m.procedures.map((p) => p.procedure), duration: m.duration, expiresAt: new Date(m.expiresAt) }).map((p) => html`<p>${p}</p>`)}</div>
 <p>La personne a lu ce mandat et a donné son accord le ${fmt(m.consentAt)}.</p>
 ${code
-    ? html`<div class="warn"><p><strong>Code de révocation : <span class="code">${code}</span></strong></p><p>Gardez ce code : avec la référence ${m.reference}, il vous permet de retirer ce mandat vous-même sur ${ctx.config.publicUrl}/mandats/revocation. Il ne sera plus affiché.</p></div>`
+    ? html`<div class="warn"><p><strong>Code de révocation : <span class="code">${code}</span></strong></p><p>Gardez ce code : avec la référence ${m.reference}, il vous permet de voir ce qui est fait en votre nom et de retirer ce mandat vous-même sur ${ctx.config.publicUrl}/mandats/mon-mandat. Il ne sera plus affiché.</p></div>`
     : html`<p>Le code de révocation a été remis à la personne à la signature (il n’est pas conservé en clair).</p>`}
 <p>Vérifier ce mandat (valide, expiré ou révoqué) : <a href="${verify}">${ctx.config.publicUrl}/mandats/verifier</a>, référence ${m.reference}.</p>
 <p>Empreinte de l’attestation (SHA-256 salé, modèle ${m.templateVersion}) : <span class="hash">${m.attestationHash}</span></p>
@@ -229,7 +229,7 @@ ${mandateForm(reply.generateCsrf(), trained, v, errors)}`;
     const body = html`<h1>Mandat ${m.reference}</h1>${notice}${errorSummary(errors)}
 <p>État : <strong>${STATUS_LABELS[m.status]}</strong>. Créé le ${fmt(m.createdAt)}, ${m.status === 'active' ? 'valable jusqu’au' : 'fin prévue le'} ${fmt(m.expiresAt)}${m.revokedAt ? html`, révoqué le ${fmt(m.revokedAt)}` : ''}.</p>
 <p>Personne : ${m.person ? `${m.person.givenName} ${m.person.familyName}` : 'identité supprimée (fin de la durée de conservation)'}</p>
-<p><a href="/mandats/${m.id}/attestation">Attestation à imprimer</a></p>
+<p><a href="/mandats/${m.id}/attestation">Attestation à imprimer</a>${m.status !== 'revoked' ? html` · <a href="/mandats/${m.id}/renouveler">Renouveler ou transférer</a>` : ''}</p>
 <h2>Démarches</h2><ul>${m.procedures.map((p) => html`<li>${procLabel(p.procedure)}${p.revokedAt ? html` — retirée le ${fmt(p.revokedAt)}` : m.status === 'active' ? html` <form method="post" action="/mandats/${m.id}/revoquer" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="procedure" value="${p.procedure}"><button type="submit">Retirer cette démarche</button></form>` : ''}</li>`)}</ul>
 ${m.status === 'active'
     ? html`<h2>Faire une démarche pour la personne</h2>
@@ -278,6 +278,102 @@ ${journal.map((j) => html`<tr><td>${fmt(j.at)}</td><td>${EVENTS[j.event] ?? j.ev
     }
   });
 
+  // --- Renewal (same structure) or transfer (another structure of the helper): choose, read with the person, consent.
+  async function renewPage(req: FastifyRequest, reply: FastifyReply, status: number, v: Record<string, unknown>, errors: FieldError[], preview: boolean) {
+    const user = await me(req);
+    const m = await mandateFor(ctx, user, idOf(req));
+    const { trained } = await actingStructures(ctx, user);
+    const csrf = reply.generateCsrf();
+    const fresh = !('duration' in v) && !('procedures' in v);
+    const chosen = fresh ? m.procedures.filter((p) => !p.revokedAt).map((p) => p.procedure) : Array.isArray(v.procedures) ? v.procedures : typeof v.procedures === 'string' ? [v.procedures] : [];
+    const to = one(v.structure) || m.structureId;
+    const target = trained.find((h) => h.structureId === to);
+    let body: Raw;
+    if (preview && target) {
+      const scope = parseRenewalInput(v, false);
+      body = html`<h1>${to === m.structureId ? 'Renouveler' : 'Transférer'} le mandat ${m.reference}</h1>${errorSummary(errors)}
+<p>Lisez ce texte avec la personne. Elle donne à nouveau son accord : rien n’est renouvelé sans elle.</p>
+<div class="plain" lang="fr">${plainWords({ structure: target.structureName, procedures: scope.procedures, duration: scope.duration, expiresAt: expiresAt(new Date(), scope.duration) }).map((l) => html`<p>${l}</p>`)}</div>
+<form method="post" action="/mandats/${m.id}/renouveler" class="mdt-form"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="structure" value="${to}"><input type="hidden" name="duration" value="${scope.duration}">
+${scope.procedures.map((p) => html`<input type="hidden" name="procedures" value="${p}">`)}
+<div class="field" id="f-consent">${fieldError(errors, 'consent')}<label><input type="checkbox" name="consent" value="oui"${invalid(errors, 'consent')}> La personne a lu ce texte et donne son accord.</label></div>
+<p><button type="submit" name="step" value="valider">Créer le nouveau mandat</button></p></form>`;
+    } else {
+      body = html`<h1>Renouveler ou transférer le mandat ${m.reference}</h1>${errorSummary(errors)}
+<p>Le nouveau mandat remplace celui-ci (qui prend fin s’il est en cours), sans nouvelle vérification d’identité tant que le mandat n’est pas expiré depuis plus d’un an. La personne relit le mandat et donne à nouveau son accord.</p>
+<form method="post" action="/mandats/${m.id}/renouveler" class="mdt-form" novalidate><input type="hidden" name="_csrf" value="${csrf}">
+<div class="field"><label for="f-structure">Structure qui détiendra le mandat</label>${fieldError(errors, 'structureId')}<select id="f-structure" name="structure">${trained.map((h) => html`<option value="${h.structureId}"${h.structureId === to ? raw(' selected') : ''}>${h.structureName}${h.structureId === m.structureId ? ' (renouvellement)' : ' (transfert)'}</option>`)}</select></div>
+<fieldset id="f-procedures"><legend>Démarches confiées</legend>${fieldError(errors, 'procedures')}
+${Object.entries(ADMIN_PROCEDURES).map(([k, label]) => html`<label><input type="checkbox" name="procedures" value="${k}"${chosen.includes(k) ? raw(' checked') : ''}> ${label}</label>`)}</fieldset>
+<fieldset id="f-duration"><legend>Durée du mandat</legend>${fieldError(errors, 'duration')}
+${Object.entries(DURATIONS).map(([k, d]) => html`<label><input type="radio" name="duration" value="${k}"${(one(v.duration) || m.duration) === k ? raw(' checked') : ''}> ${d.label}</label>`)}</fieldset>
+<p><button type="submit" name="step" value="apercu">Lire le mandat avec la personne</button></p></form>`;
+    }
+    return send(reply, status, frame(ctx, `Renouveler le mandat ${m.reference}`, body, user));
+  }
+  app.get('/mandats/:id/renouveler', helper, async (req, reply) => renewPage(req, reply, 200, {}, [], false));
+  app.post('/mandats/:id/renouveler', helperPost, async (req, reply) => {
+    const user = await me(req);
+    const old = await mandateFor(ctx, user, idOf(req));
+    const v = formBody(req);
+    let scope;
+    try {
+      scope = parseRenewalInput(v, one(v.step) === 'valider');
+    } catch (e) {
+      // Only a missing consent keeps the person on the text to read; any other error goes back to the choices.
+      if (e instanceof ValidationFailed) return renewPage(req, reply, 422, v, e.errors, e.errors.every((x) => x.field === 'consent'));
+      throw e;
+    }
+    if (one(v.step) !== 'valider') return renewPage(req, reply, 200, v, [], true);
+    const to = one(v.structure) || old.structureId;
+    try {
+      const created = to === old.structureId ? await service.renewMandate(ctx, user.id, old.id, scope) : await service.transferMandate(ctx, user.id, old.id, to, scope);
+      const m = (await service.getMandate(ctx.db, created.id))!;
+      const structure = (await service.getStructure(ctx.db, m.structureId))!;
+      const helperName = (await service.listHelpers(ctx.db, structure.id)).find((h) => h.userId === user.id)?.displayName ?? '';
+      return send(reply, 201, frame(ctx, `Attestation de mandat ${m.reference}`, html`<p class="ok no-print" role="status">Le nouveau mandat est créé${to === old.structureId ? '' : ' dans l’autre structure'}. Imprimez l’attestation et remettez-la à la personne.</p>${attestation(ctx, m, structure, helperName, created.revocationCode)}`, user));
+    } catch (e) {
+      if (e instanceof UserError && e.statusCode < 500 && e.statusCode !== 404) return renewPage(req, reply, e.statusCode === 400 ? 422 : e.statusCode, v, [{ field: e.field ?? 'mandate', message: e.message }], false);
+      throw e;
+    }
+  });
+
+  // --- The person's own page: with the reference and the code of their attestation.
+  function personPage(reply: FastifyReply, status: number, v: Record<string, unknown>, errors: FieldError[], view: service.PersonView | null) {
+    const csrf = reply.generateCsrf();
+    const ref = one(v.reference);
+    const code = one(v.code);
+    const keep = html`<input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="reference" value="${ref}"><input type="hidden" name="code" value="${code}">`;
+    const m = view?.mandate;
+    const body = html`<h1>Mon mandat</h1>${errorSummary(errors)}
+${m && view
+    ? html`<p>Mandat <strong>${m.reference}</strong> donné à la structure « ${view.structureName} » : <strong>${STATUS_LABELS[m.status]}</strong>. Créé le ${fmt(m.createdAt)}, ${m.status === 'active' ? 'valable jusqu’au' : 'fin prévue le'} ${fmt(m.expiresAt)}${m.revokedAt ? html`, arrêté le ${fmt(m.revokedAt)}` : ''}.</p>
+${view.replacedBy ? html`<p>Il a été remplacé par le mandat ${view.replacedBy.reference} (${view.replacedBy.kind === 'renewal' ? 'renouvellement' : 'transfert à une autre structure'}) : son attestation vous a été remise.</p>` : ''}
+<h2>Démarches</h2><ul>${m.procedures.map((p) => html`<li>${procLabel(p.procedure)}${p.revokedAt ? html` — retirée le ${fmt(p.revokedAt)}` : m.status === 'active' ? html` <form method="post" action="/mandats/revocation" class="inline">${keep}<input type="hidden" name="procedure" value="${p.procedure}"><input type="hidden" name="retour" value="mon-mandat"><button type="submit">Retirer cette démarche</button></form>` : ''}</li>`)}</ul>
+${m.status === 'active' ? html`<form method="post" action="/mandats/revocation">${keep}<input type="hidden" name="retour" value="mon-mandat"><button type="submit">Retirer tout le mandat</button></form>` : ''}
+<h2>Ce qui a été fait en votre nom</h2>
+${view.events.length
+    ? html`<table class="data"><thead><tr><th scope="col">Date</th><th scope="col">Évènement</th><th scope="col">Démarche</th></tr></thead><tbody>
+${view.events.map((j) => html`<tr><td>${fmt(j.at)}</td><td>${EVENTS[j.event] ?? j.event}${j.byPerson ? ' (par vous)' : ''}${j.service ? ` — ${j.service}` : ''}</td><td>${j.procedure ? procLabel(j.procedure) : ''}</td></tr>`)}</tbody></table>`
+    : html`<p>Rien pour l’instant.</p>`}`
+    : html`<p>Avec la référence et le code de révocation inscrits sur votre attestation, voyez l’état de votre mandat, ce qui a été fait en votre nom, et retirez-le si vous le souhaitez.</p>
+<form method="post" action="/mandats/mon-mandat" class="mdt-form"><input type="hidden" name="_csrf" value="${csrf}">
+<div class="field"><label for="f-reference">Référence du mandat</label>${fieldError(errors, 'reference')}<input type="text" id="f-reference" name="reference" maxlength="20" autocomplete="off" value="${ref}"></div>
+<div class="field"><label for="f-code">Code de révocation</label>${fieldError(errors, 'code')}<input type="text" id="f-code" name="code" maxlength="20" autocomplete="off"${invalid(errors, 'code')}></div>
+<p><button type="submit">Voir mon mandat</button></p></form>`}`;
+    return send(reply, status, frame(ctx, 'Mon mandat', body, null));
+  }
+  app.get('/mandats/mon-mandat', async (_req, reply) => personPage(reply, 200, {}, [], null));
+  app.post('/mandats/mon-mandat', { preValidation: app.csrfProtection, config: { rateLimit: { max: 10, timeWindow: '10 minutes' } } }, async (req, reply) => {
+    const v = formBody(req);
+    try {
+      return personPage(reply, 200, v, [], await service.personView(ctx.db, one(v.reference), one(v.code)));
+    } catch (e) {
+      if (e instanceof UserError && e.statusCode < 500) return personPage(reply, 422, { reference: one(v.reference) }, [{ field: e.field ?? 'code', message: e.message }], null);
+      throw e;
+    }
+  });
+
   // --- The person: public verification and revocation with the code (no account needed).
   app.get('/mandats/verifier', { config: { rateLimit: { max: 60, timeWindow: '1 minute' } } }, async (req, reply) => {
     const q = req.query as Record<string, unknown>;
@@ -314,6 +410,7 @@ ${authentic === null ? '' : authentic ? html`<p>L’empreinte de l’attestation
     const v = formBody(req);
     try {
       const r = await service.revokeByPerson(ctx, one(v.reference), one(v.code), one(v.procedure) || null);
+      if (one(v.retour) === 'mon-mandat') return personPage(reply, 200, v, [], await service.personView(ctx.db, one(v.reference), one(v.code)));
       return revocationPage(reply, 200, {}, [], html`<p class="ok" role="status">${r.whole ? 'Le mandat est révoqué : plus personne ne peut agir en votre nom avec lui.' : 'La démarche est retirée du mandat.'}</p>`);
     } catch (e) {
       if (e instanceof UserError && e.statusCode < 500) return revocationPage(reply, e.statusCode === 404 ? 400 : e.statusCode === 400 ? 422 : e.statusCode, v, [{ field: e.field ?? 'code', message: e.message }], '');

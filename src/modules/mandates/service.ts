@@ -12,14 +12,20 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../../platform/module.ts';
 import type { Db, Queryable } from '../../platform/db/index.ts';
-import { recordAudit, canonicalJson, listAudit, verifyAudit } from '../../platform/audit/index.ts';
+import { recordAudit, canonicalJson, verifyAudit } from '../../platform/audit/index.ts';
 import { UserError, NotFoundError, ForbiddenError } from '../../platform/http/errors.ts';
 import { countAttempt } from '../../platform/http/rate-limit-store.ts';
 import { getPlace } from '../places/index.ts';
+import { getUser, sendMail } from '../accounts/index.ts';
 import {
   ADMIN_PROCEDURES,
   DAY_MS,
+  IDLE_DAYS,
+  IDLE_WARNING_DAYS,
+  REMINDER_DAYS,
+  RENEWAL_GRACE_DAYS,
   TEMPLATE_VERSION,
+  WARNING_NOTICE_DAYS,
   attestationHash,
   expiresAt as expiryOf,
   isProcedure,
@@ -32,6 +38,7 @@ import {
   type JournalEvent,
   type MandateInput,
   type MandateStatus,
+  type RenewalInput,
 } from './model.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -115,45 +122,48 @@ export async function listJournal(db: Queryable, q: { structureIds?: string[]; m
 export type JournalVerify = { ok: true; entries: number } | { ok: false; entries: number; journalId: number | null; auditSeq: number | null; reason: string };
 
 /**
- * Checks the journal against the audit chain: the chain itself (keyed hashes), each row's digest
- * recomputed from its content (an edited row), and a one-to-one match between journal rows and the
- * audit's `mandates.journal` entries (a deleted row leaves an entry alone; a forged row has none).
- * Walks both newest first, by pages.
+ * Checks the journal against the audit chain, in ONE pass over the chain: verifyAudit walks the
+ * entries in batches (seq ascending, the next batch fetched while this one is hashed) and hands
+ * each verified batch here; the journal rows sealed in that range are fetched by `audit_seq` and
+ * matched one to one with the batch's `mandates.journal` entries, each row's digest recomputed from
+ * its content. An edited row (digest mismatch), a deleted row (an entry left alone) and a forged row
+ * (no entry, or a sealed entry reused) are each named; rows claiming a seal past the chain's end too.
  */
-export async function verifyJournal(db: Queryable, o: { page?: number } = {}): Promise<JournalVerify> {
-  const chain = await verifyAudit(db);
-  if (!chain.ok) return { ok: false, entries: 0, journalId: null, auditSeq: chain.seq, reason: `audit chain broken: ${chain.reason}` };
-  const page = Math.min(o.page ?? 500, 500);
+export async function verifyJournal(db: Queryable, o: { batchSize?: number } = {}): Promise<JournalVerify> {
   let checked = 0;
-  let beforeSeq: number | undefined;
-  let beforeJournalSeq = Number.MAX_SAFE_INTEGER;
-  for (;;) {
-    const audit = await listAudit(db, { objectType: 'mandates.journal', beforeSeq, limit: page });
-    const { rows } = await db.query<JournalDbRow>('SELECT * FROM mandates.journal WHERE audit_seq < $1 ORDER BY audit_seq DESC LIMIT $2', [beforeJournalSeq, page]);
-    const n = Math.max(audit.length, rows.length);
-    for (let i = 0; i < n; i++) {
-      const a = audit[i];
-      const r = rows[i];
-      if (!r) return { ok: false, entries: checked, journalId: null, auditSeq: a!.seq, reason: `audit entry ${a!.seq} seals a journal row that is missing (deleted)` };
-      if (!a || Number(r.audit_seq) !== a.seq) {
-        const missing = a && a.seq > Number(r.audit_seq);
-        return missing
-          ? { ok: false, entries: checked, journalId: null, auditSeq: a.seq, reason: `audit entry ${a.seq} seals a journal row that is missing (deleted)` }
-          : { ok: false, entries: checked, journalId: Number(r.id), auditSeq: Number(r.audit_seq), reason: `journal row ${r.id} is not sealed in the audit chain (inserted outside the application)` };
+  let failure: Extract<JournalVerify, { ok: false }> | null = null;
+  const fail = (journalId: number | null, auditSeq: number | null, reason: string) => {
+    failure = { ok: false, entries: checked, journalId, auditSeq, reason };
+    return `#${auditSeq ?? 0} ${reason}`;
+  };
+  const chain = await verifyAudit(db, {
+    batchSize: o.batchSize ?? 5000,
+    async onBatch(entries) {
+      const sealed = entries.filter((e) => e.objectType === 'mandates.journal');
+      const { rows } = await db.query<JournalDbRow>('SELECT * FROM mandates.journal WHERE audit_seq BETWEEN $1 AND $2 ORDER BY audit_seq, id', [entries[0]!.seq, entries[entries.length - 1]!.seq]);
+      let k = 0;
+      for (const a of sealed) {
+        const r = rows[k];
+        if (r && Number(r.audit_seq) < a.seq) return fail(Number(r.id), Number(r.audit_seq), `journal row ${r.id} is not sealed in the audit chain (inserted outside the application)`);
+        if (!r || Number(r.audit_seq) > a.seq) return fail(null, a.seq, `audit entry ${a.seq} seals a journal row that is missing (deleted)`);
+        const j = toJournal(r);
+        const digest = digestOf({ at: j.at, event: j.event, structureId: j.structureId, mandateId: j.mandateId, actorKind: j.actorKind, actorId: j.actorId, procedure: j.procedure, detail: j.detail });
+        if (digest !== r.digest || (a.after as { digest?: string } | null)?.digest !== digest || a.objectId !== (j.mandateId ?? j.structureId)) {
+          return fail(j.id, a.seq, `journal row ${j.id} was altered (its content no longer matches the digest sealed in audit entry ${a.seq})`);
+        }
+        checked++;
+        k++;
       }
-      const j = toJournal(r);
-      const digest = digestOf({ at: j.at, event: j.event, structureId: j.structureId, mandateId: j.mandateId, actorKind: j.actorKind, actorId: j.actorId, procedure: j.procedure, detail: j.detail });
-      const sealed = (a.after as { digest?: string } | null)?.digest;
-      if (digest !== r.digest || sealed !== digest || a.objectId !== (j.mandateId ?? j.structureId)) {
-        return { ok: false, entries: checked, journalId: j.id, auditSeq: a.seq, reason: `journal row ${j.id} was altered (its content no longer matches the digest sealed in audit entry ${a.seq})` };
-      }
-      checked++;
-    }
-    if (audit.length < page && rows.length < page) break;
-    beforeSeq = audit[audit.length - 1]?.seq;
-    beforeJournalSeq = Number(rows[rows.length - 1]?.audit_seq ?? 0);
-    if (!beforeSeq) break;
-  }
+      const r = rows[k];
+      return r ? fail(Number(r.id), Number(r.audit_seq), `journal row ${r.id} is not sealed in the audit chain (inserted outside the application)`) : null;
+    },
+  });
+  const broken = failure as Extract<JournalVerify, { ok: false }> | null;
+  if (broken) return broken;
+  if (!chain.ok) return { ok: false, entries: checked, journalId: null, auditSeq: chain.seq, reason: `audit chain broken: ${chain.reason}` };
+  const stray = await db.query<{ id: number; audit_seq: number }>('SELECT id, audit_seq FROM mandates.journal WHERE audit_seq > $1 OR audit_seq < 1 ORDER BY id LIMIT 1', [chain.count]);
+  const r = stray.rows[0];
+  if (r) return { ok: false, entries: checked, journalId: Number(r.id), auditSeq: Number(r.audit_seq), reason: `journal row ${r.id} is not sealed in the audit chain (inserted outside the application)` };
   return { ok: true, entries: checked };
 }
 
@@ -294,16 +304,26 @@ export async function setHelperActive(ctx: AppContext, actorId: string | null, s
   });
 }
 
-/** Locks the helper's row (exclusive: a helper's writes are serialised) and checks they may act. */
-async function lockActingHelper(tx: Queryable, structureId: string, userId: string): Promise<HelperRow> {
-  const { rows } = await tx.query<HelperRow & { structure_active: boolean }>(
-    'SELECT h.*, s.active AS structure_active FROM mandates.helper h JOIN mandates.structure s ON s.id = h.structure_id WHERE h.structure_id = $1 AND h.user_id = $2 FOR NO KEY UPDATE OF h',
+/**
+ * Locks the helper's row (exclusive: a helper's writes are serialised), checks they may act (active,
+ * trained, of an active structure: re-evaluated on the latest row version after any wait, so a
+ * concurrent deactivation wins) and notes their activity, in ONE round trip; a second query only
+ * to explain a refusal. Returns what the attestation needs of the helper and the structure.
+ */
+async function touchActingHelper(tx: Queryable, structureId: string, userId: string, now: Date): Promise<{ displayName: string; structureName: string; siret: string | null }> {
+  const { rows } = await tx.query<{ display_name: string; name: string; siret: string | null }>(
+    `UPDATE mandates.helper h SET last_act_at = $3 FROM mandates.structure s
+      WHERE s.id = h.structure_id AND h.structure_id = $1 AND h.user_id = $2 AND h.active AND s.active AND h.trained_on IS NOT NULL
+      RETURNING h.display_name, s.name, s.siret`,
+    [structureId, userId, now.toISOString()],
+  );
+  if (rows[0]) return { displayName: rows[0].display_name, structureName: rows[0].name, siret: rows[0].siret };
+  const why = await tx.query<{ active: boolean; trained: boolean }>(
+    'SELECT h.active AND s.active AS active, h.trained_on IS NOT NULL AS trained FROM mandates.helper h JOIN mandates.structure s ON s.id = h.structure_id WHERE h.structure_id = $1 AND h.user_id = $2',
     [structureId, userId],
   );
-  const h = rows[0];
-  if (!h || !h.active || !h.structure_active) throw new ForbiddenError('Vous n’êtes pas aidant actif de cette structure.');
-  if (!h.trained_on) throw new ForbiddenError('Votre formation d’aidant n’est pas enregistrée : vous ne pouvez pas encore agir sous mandat.');
-  return h;
+  if (!why.rows[0]?.active) throw new ForbiddenError('Vous n’êtes pas aidant actif de cette structure.');
+  throw new ForbiddenError('Votre formation d’aidant n’est pas enregistrée : vous ne pouvez pas encore agir sous mandat.');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -435,44 +455,151 @@ export async function createMandate(ctx: AppContext, helperId: string, structure
   if (!input.consent) throw new UserError('La personne doit avoir lu le mandat et donné son accord.', 400, 'consent');
   const now = o.now ?? new Date();
   return ctx.db.transaction(async (tx) => {
-    const helper = await lockActingHelper(tx, structureId, helperId);
-    const { rows: srows } = await tx.query<StructureRow>('SELECT * FROM mandates.structure WHERE id = $1', [structureId]);
-    const s = toStructure(srows[0]!);
-    let personId = o.personId ?? null;
-    if (personId) {
-      const p = await tx.query('SELECT 1 FROM mandates.person WHERE id = $1 AND structure_id = $2 AND purged_at IS NULL', [personId, structureId]);
-      if (!p.rows.length) throw new UserError('Personne inconnue dans cette structure.', 400, 'personId');
-      await tx.query('UPDATE mandates.person SET given_name = $2, family_name = $3, birth_date = $4 WHERE id = $1', [personId, input.givenName, input.familyName, input.birthDate]);
-    } else {
-      personId = crypto.randomUUID();
-      await tx.query('INSERT INTO mandates.person (id, structure_id, given_name, family_name, birth_date, identity_check, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
-        personId, structureId, input.givenName, input.familyName, input.birthDate, 'document', now.toISOString(),
+    const helper = await touchActingHelper(tx, structureId, helperId, now);
+    const person = { givenName: input.givenName, familyName: input.familyName, birthDate: input.birthDate };
+    if (o.personId) {
+      const p = await tx.query('UPDATE mandates.person SET given_name = $3, family_name = $4, birth_date = $5 WHERE id = $1 AND structure_id = $2 AND purged_at IS NULL RETURNING id', [
+        o.personId, structureId, person.givenName, person.familyName, person.birthDate,
       ]);
+      if (!p.rows.length) throw new UserError('Personne inconnue dans cette structure.', 400, 'personId');
     }
-    const id = crypto.randomUUID();
-    const reference = newReference();
-    const revocationCode = newRevocationCode();
-    const expires = expiryOf(now, input.duration);
-    const salt = crypto.randomBytes(16).toString('hex');
-    const content: AttestationContent = {
-      reference,
-      structure: { name: s.name, siret: s.siret },
-      helper: helper.display_name,
-      person: { givenName: input.givenName, familyName: input.familyName, birthDate: input.birthDate },
-      procedures: input.procedures,
-      duration: input.duration,
-      createdAt: now.toISOString(),
-      expiresAt: expires.toISOString(),
-    };
+    const created = await insertMandate(tx, { helperId, helper, structureId, person, personId: o.personId ?? null, procedures: input.procedures, duration: input.duration, now });
+    await appendJournal(tx, { event: 'mandate.created', structureId, mandateId: created.id, actorKind: 'helper', actorId: helperId, detail: { procedures: input.procedures, duration: input.duration, expiresAt: created.expiresAt }, at: now });
+    return { id: created.id, reference: created.reference, revocationCode: created.revocationCode };
+  });
+}
+
+/**
+ * Writes a mandate, its procedures and (personId null) its person in ONE statement (foreign keys are
+ * checked at its end), with its salted attestation hash and the hash of a new revocation code.
+ * `replaces`: the mandate it renews or transfers (unique: a mandate is replaced once).
+ */
+async function insertMandate(
+  tx: Queryable,
+  m: {
+    helperId: string;
+    helper: { displayName: string; structureName: string; siret: string | null };
+    structureId: string;
+    person: { givenName: string; familyName: string; birthDate: string };
+    personId: string | null;
+    procedures: string[];
+    duration: Duration;
+    now: Date;
+    replaces?: { id: string; kind: 'renewal' | 'transfer' };
+  },
+): Promise<Created & { expiresAt: string }> {
+  const personId = m.personId ?? crypto.randomUUID();
+  const id = crypto.randomUUID();
+  const reference = newReference();
+  const revocationCode = newRevocationCode();
+  const expires = expiryOf(m.now, m.duration);
+  const salt = crypto.randomBytes(16).toString('hex');
+  const content: AttestationContent = {
+    reference,
+    structure: { name: m.helper.structureName, siret: m.helper.siret },
+    helper: m.helper.displayName,
+    person: m.person,
+    procedures: m.procedures,
+    duration: m.duration,
+    createdAt: m.now.toISOString(),
+    expiresAt: expires.toISOString(),
+  };
+  try {
     await tx.query(
-      `INSERT INTO mandates.mandate (id, reference, structure_id, person_id, created_by, created_at, duration, expires_at, consent_at, consent_method, template_version, attestation_salt, attestation_hash, revocation_code_hash)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, 'in_person', $9, $10, $11, $12)`,
-      [id, reference, structureId, personId, helperId, now.toISOString(), input.duration, expires.toISOString(), TEMPLATE_VERSION, salt, attestationHash(salt, TEMPLATE_VERSION, content), sha256(`${id}:${revocationCode}`)],
+      `WITH p AS (INSERT INTO mandates.person (id, structure_id, given_name, family_name, birth_date, identity_check, created_at)
+                  SELECT $4, $3, $13, $14, $15::date, 'document', $6 WHERE $16::boolean),
+            m AS (INSERT INTO mandates.mandate (id, reference, structure_id, person_id, created_by, created_at, duration, expires_at, consent_at, consent_method, template_version, attestation_salt, attestation_hash, revocation_code_hash, replaces, replaces_kind)
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, 'in_person', $9, $10, $11, $12, $18, $19))
+       INSERT INTO mandates.mandate_procedure (mandate_id, procedure) SELECT $1, unnest($17::text[])`,
+      [id, reference, m.structureId, personId, m.helperId, m.now.toISOString(), m.duration, expires.toISOString(), TEMPLATE_VERSION, salt, attestationHash(salt, TEMPLATE_VERSION, content), sha256(`${id}:${revocationCode}`),
+        m.person.givenName, m.person.familyName, m.person.birthDate, m.personId === null, m.procedures, m.replaces?.id ?? null, m.replaces?.kind ?? null],
     );
-    for (const p of input.procedures) await tx.query('INSERT INTO mandates.mandate_procedure (mandate_id, procedure) VALUES ($1, $2)', [id, p]);
-    await tx.query('UPDATE mandates.helper SET last_act_at = $3 WHERE structure_id = $1 AND user_id = $2', [structureId, helperId, now.toISOString()]);
-    await appendJournal(tx, { event: 'mandate.created', structureId, mandateId: id, actorKind: 'helper', actorId: helperId, detail: { procedures: input.procedures, duration: input.duration, expiresAt: expires.toISOString() }, at: now });
-    return { id, reference, revocationCode };
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505' && String((err as Error).message).includes('mandate_replaces')) throw new UserError('Ce mandat a déjà été renouvelé ou transféré.', 409, 'mandate', 'replaced');
+    throw err;
+  }
+  return { id, reference, revocationCode, expiresAt: expires.toISOString() };
+}
+
+interface ReplaceableRow {
+  id: string;
+  structure_id: string;
+  person_id: string;
+  revoked_at: Date | string | null;
+  expires_at: Date | string;
+  given_name: string | null;
+  family_name: string | null;
+  birth_date: string | null;
+}
+
+/** Locks the mandate to renew or transfer and checks it may be (not revoked, not replaced, identity kept, expired for less than a year). */
+async function lockReplaceable(tx: Queryable, mandateId: string, now: Date): Promise<ReplaceableRow & { person: { givenName: string; familyName: string; birthDate: string } }> {
+  const { rows } = await tx.query<ReplaceableRow & { replaced: boolean }>(
+    `SELECT m.id, m.structure_id, m.person_id, m.revoked_at, m.expires_at, p.given_name, p.family_name, p.birth_date::text AS birth_date,
+            EXISTS (SELECT 1 FROM mandates.mandate n WHERE n.replaces = m.id) AS replaced
+       FROM mandates.mandate m JOIN mandates.person p ON p.id = m.person_id WHERE m.id = $1 FOR UPDATE OF m`,
+    [isUuid(mandateId) ? mandateId : '00000000-0000-0000-0000-000000000000'],
+  );
+  const m = rows[0];
+  if (!m) throw new NotFoundError('Mandat inconnu.');
+  if (m.replaced) throw new UserError('Ce mandat a déjà été renouvelé ou transféré.', 409, 'mandate', 'replaced');
+  if (m.revoked_at) throw new UserError('Ce mandat a été révoqué : la personne l’a retiré ou il a été remplacé ; créez un nouveau mandat (avec vérification d’identité).', 409, 'mandate', 'revoked');
+  if (new Date(m.expires_at).getTime() + RENEWAL_GRACE_DAYS * DAY_MS <= now.getTime()) {
+    throw new UserError('Ce mandat est expiré depuis plus d’un an : créez un nouveau mandat (avec vérification d’identité).', 409, 'mandate', 'expired');
+  }
+  if (!m.given_name || !m.family_name || !m.birth_date) throw new UserError('L’identité de la personne a été supprimée : créez un nouveau mandat (avec vérification d’identité).', 409, 'mandate', 'purged');
+  return { ...m, person: { givenName: m.given_name, familyName: m.family_name, birthDate: m.birth_date } };
+}
+
+/** Ends a mandate still in force because another replaces it (its procedures with it). */
+async function endReplaced(tx: Queryable, old: ReplaceableRow, reason: 'renewed' | 'transferred', by: string, now: Date): Promise<boolean> {
+  if (new Date(old.expires_at).getTime() <= now.getTime()) return false;
+  await tx.query('UPDATE mandates.mandate_procedure SET revoked_at = $2 WHERE mandate_id = $1 AND revoked_at IS NULL', [old.id, now.toISOString()]);
+  await tx.query("UPDATE mandates.mandate SET revoked_at = $2, revoked_by_kind = 'helper', revoked_by = $3, end_reason = $4 WHERE id = $1", [old.id, now.toISOString(), by, reason]);
+  return true;
+}
+
+/**
+ * Renews a mandate: a NEW mandate of the same structure for the same person, with the scope and
+ * duration the person consents to again (input.consent: never silent), without a new identity
+ * check while the old one has not been expired for more than a year. The old mandate, when still
+ * in force, ends (end_reason 'renewed'). Refused, with nothing written: revoked, already replaced,
+ * identity purged, expired for more than a year, helper not active and trained there.
+ */
+export async function renewMandate(ctx: AppContext, helperId: string, mandateId: string, input: RenewalInput, now = new Date()): Promise<Created> {
+  if (!input.consent) throw new UserError('La personne doit avoir lu le nouveau mandat et donné son accord.', 400, 'consent');
+  return ctx.db.transaction(async (tx) => {
+    const old = await lockReplaceable(tx, mandateId, now);
+    const helper = await touchActingHelper(tx, old.structure_id, helperId, now);
+    const ended = await endReplaced(tx, old, 'renewed', helperId, now);
+    const created = await insertMandate(tx, { helperId, helper, structureId: old.structure_id, person: old.person, personId: old.person_id, procedures: input.procedures, duration: input.duration, now, replaces: { id: old.id, kind: 'renewal' } });
+    await appendJournal(tx, { event: 'mandate.renewed', structureId: old.structure_id, mandateId: created.id, actorKind: 'helper', actorId: helperId, detail: { renews: old.id, oldEnded: ended, procedures: input.procedures, duration: input.duration, expiresAt: created.expiresAt }, at: now });
+    return { id: created.id, reference: created.reference, revocationCode: created.revocationCode };
+  });
+}
+
+/**
+ * Transfers a mandate to another structure (typically when the helper who follows the person moves
+ * there): a NEW mandate of the target structure, with the person's new consent, created by an
+ * active, trained helper of the target who is or was a helper of the source structure; the person
+ * is copied into the target (each structure knows its own people); the old mandate ends
+ * (end_reason 'transferred'). The same refusals as a renewal, plus: same structure.
+ */
+export async function transferMandate(ctx: AppContext, helperId: string, mandateId: string, toStructureId: string, input: RenewalInput, now = new Date()): Promise<Created> {
+  if (!input.consent) throw new UserError('La personne doit avoir lu le nouveau mandat et donné son accord.', 400, 'consent');
+  if (!isUuid(toStructureId)) throw new UserError('Structure de destination inconnue.', 400, 'structureId');
+  return ctx.db.transaction(async (tx) => {
+    const old = await lockReplaceable(tx, mandateId, now);
+    if (old.structure_id === toStructureId) throw new UserError('Le mandat est déjà détenu par cette structure : renouvelez-le plutôt.', 400, 'structureId');
+    const member = await tx.query('SELECT 1 FROM mandates.helper WHERE structure_id = $1 AND user_id = $2', [old.structure_id, helperId]);
+    if (!member.rows.length) throw new ForbiddenError('Seul un aidant de la structure qui détient ce mandat (ou qui l’a été) peut le transférer.');
+    const helper = await touchActingHelper(tx, toStructureId, helperId, now);
+    const ended = await endReplaced(tx, old, 'transferred', helperId, now);
+    const created = await insertMandate(tx, { helperId, helper, structureId: toStructureId, person: old.person, personId: null, procedures: input.procedures, duration: input.duration, now, replaces: { id: old.id, kind: 'transfer' } });
+    const detail = { from: old.structure_id, to: toStructureId, oldMandate: old.id, newMandate: created.id, oldEnded: ended };
+    await appendJournal(tx, { event: 'mandate.transferred', structureId: old.structure_id, mandateId: old.id, actorKind: 'helper', actorId: helperId, detail, at: now });
+    await appendJournal(tx, { event: 'mandate.transferred', structureId: toStructureId, mandateId: created.id, actorKind: 'helper', actorId: helperId, detail: { ...detail, procedures: input.procedures, duration: input.duration, expiresAt: created.expiresAt }, at: now });
+    return { id: created.id, reference: created.reference, revocationCode: created.revocationCode };
   });
 }
 
@@ -577,12 +704,12 @@ export async function revokeMandate(ctx: AppContext, by: RevokedBy, mandateId: s
   });
 }
 
-/** Codes evaluated per mandate reference and window in a revocation by the person (see revokeByPerson). */
+/** Codes evaluated per mandate reference and window, by the person's page and revocation (see mandateIdByCode). */
 export const REVOCATION_ATTEMPTS = 10;
 export const REVOCATION_WINDOW_MS = 60 * 60 * 1000;
 
-/** The person revokes with the reference and the code of their attestation (nothing else to know). */
-export async function revokeByPerson(ctx: AppContext, reference: string, code: string, procedure: string | null, now = new Date()): Promise<{ whole: boolean }> {
+/** The mandate whose reference and revocation code these are (code compared in constant time), or a 400 naming the code. */
+async function mandateIdByCode(db: Queryable, reference: string, code: string): Promise<string> {
   const ref = reference.trim().toUpperCase();
   const c = code.trim().toUpperCase();
   const bad = new UserError('Référence ou code de révocation incorrect.', 400, 'code');
@@ -590,15 +717,44 @@ export async function revokeByPerson(ctx: AppContext, reference: string, code: s
   // Counted and reserved atomically BEFORE the code is looked at (any instance): at most
   // REVOCATION_ATTEMPTS codes are ever evaluated per mandate and window, whatever the number of
   // addresses or concurrent requests (the route's per-address limit comes on top).
-  if ((await countAttempt(ctx.db, `mandates.revoke:${ref}`, REVOCATION_WINDOW_MS)) > REVOCATION_ATTEMPTS) {
+  if ((await countAttempt(db, `mandates.revoke:${ref}`, REVOCATION_WINDOW_MS)) > REVOCATION_ATTEMPTS) {
     throw new UserError('Trop d’essais de code pour ce mandat : réessayez dans une heure, ou demandez à l’aidant de la structure de le révoquer.', 429, 'code');
   }
-  const { rows } = await ctx.db.query<{ id: string; revocation_code_hash: string }>('SELECT id, revocation_code_hash FROM mandates.mandate WHERE reference = $1', [ref]);
+  const { rows } = await db.query<{ id: string; revocation_code_hash: string }>('SELECT id, revocation_code_hash FROM mandates.mandate WHERE reference = $1', [ref]);
   const m = rows[0];
   const expected = Buffer.from(m?.revocation_code_hash ?? '0'.repeat(64), 'hex');
   const given = Buffer.from(sha256(`${m?.id ?? ''}:${c}`), 'hex');
   if (!m || !crypto.timingSafeEqual(expected, given)) throw bad;
-  return revokeMandate(ctx, { kind: 'person' }, m.id, procedure, now);
+  return m.id;
+}
+
+/** The person revokes with the reference and the code of their attestation (nothing else to know). */
+export async function revokeByPerson(ctx: AppContext, reference: string, code: string, procedure: string | null, now = new Date()): Promise<{ whole: boolean }> {
+  return revokeMandate(ctx, { kind: 'person' }, await mandateIdByCode(ctx.db, reference, code), procedure, now);
+}
+
+export interface PersonView {
+  mandate: Mandate;
+  structureName: string;
+  /** What was done under the mandate, and its events: no helper identity. */
+  events: { at: string; event: JournalEvent; procedure: string | null; service: string | null; byPerson: boolean }[];
+  /** The mandate that renewed or took over this one, if any (its reference only). */
+  replacedBy: { reference: string; kind: 'renewal' | 'transfer' } | null;
+}
+
+/** The person's own view of their mandate, with the reference and code of their attestation. */
+export async function personView(db: Queryable, reference: string, code: string, now = new Date()): Promise<PersonView> {
+  const id = await mandateIdByCode(db, reference, code);
+  const mandate = (await getMandate(db, id, now))!;
+  const s = await getStructure(db, mandate.structureId);
+  const journal = await listJournal(db, { mandateId: id, limit: 1000 });
+  const next = await db.query<{ reference: string; replaces_kind: 'renewal' | 'transfer' }>('SELECT reference, replaces_kind FROM mandates.mandate WHERE replaces = $1', [id]);
+  return {
+    mandate,
+    structureName: s?.name ?? '',
+    events: journal.map((j) => ({ at: j.at, event: j.event, procedure: j.procedure, service: j.detail && typeof j.detail.service === 'string' ? j.detail.service : null, byPerson: j.actorKind === 'person' })),
+    replacedBy: next.rows[0] ? { reference: next.rows[0].reference, kind: next.rows[0].replaces_kind } : null,
+  };
 }
 
 /** Journals the end of every mandate that reached its expiry (once each). */
@@ -614,6 +770,112 @@ export async function noteExpired(ctx: AppContext, now = new Date()): Promise<nu
     });
   }
   return n;
+}
+
+/** E-mails to helpers through accounts' mailer (the development outbox outside production). */
+export function helperMail(ctx: AppContext): { send: (to: string, subject: string, text: string) => Promise<void>; userEmail: (userId: string) => Promise<string | null> } {
+  return {
+    send: (to, subject, text) => sendMail(ctx, { to, subject, text }, { background: true }),
+    userEmail: async (userId) => {
+      const u = await getUser(ctx.db, userId).catch(() => null);
+      return u && u.status === 'active' ? u.email : null;
+    },
+  };
+}
+
+/** The hourly lifecycle: expiries journalled, reminders, idle helpers, identities past retention purged. */
+export async function runLifecycle(ctx: AppContext, now = new Date()) {
+  const mail = helperMail(ctx);
+  const expired = await noteExpired(ctx, now);
+  const reminded = await sendExpiryReminders(ctx, mail.send, mail.userEmail, now);
+  const idle = await handleIdleHelpers(ctx, mail.send, mail.userEmail, now);
+  const purged = await purgeIdentities(ctx, ctx.config.mandatesRetentionMonths, now);
+  return { expired, reminded, ...idle, purged };
+}
+
+/**
+ * Expiry reminders: for every mandate in force that ends within REMINDER_DAYS and was not reminded
+ * yet, one e-mail per active helper of its structure listing those mandates (reference and end
+ * date, no identity: the helper opens the mandate to propose a renewal), and one journal entry per
+ * mandate. Each mandate is claimed (reminded_at) in its own transaction, so two runs never remind twice.
+ */
+export async function sendExpiryReminders(ctx: AppContext, send: (to: string, subject: string, text: string) => Promise<void>, userEmail: (userId: string) => Promise<string | null>, now = new Date()): Promise<number> {
+  const until = new Date(now.getTime() + REMINDER_DAYS * DAY_MS);
+  const { rows } = await ctx.db.query<{ id: string }>(
+    'SELECT id FROM mandates.mandate WHERE reminded_at IS NULL AND revoked_at IS NULL AND expires_at > $1 AND expires_at <= $2 ORDER BY expires_at LIMIT 10000',
+    [now.toISOString(), until.toISOString()],
+  );
+  const byStructure = new Map<string, { reference: string; id: string; expiresAt: string }[]>();
+  for (const { id } of rows) {
+    await ctx.db.transaction(async (tx) => {
+      const r = await tx.query<{ structure_id: string; reference: string; expires_at: Date | string }>(
+        'UPDATE mandates.mandate SET reminded_at = $2 WHERE id = $1 AND reminded_at IS NULL AND revoked_at IS NULL AND expires_at > $2 RETURNING structure_id, reference, expires_at',
+        [id, now.toISOString()],
+      );
+      const m = r.rows[0];
+      if (!m) return;
+      await appendJournal(tx, { event: 'mandate.expiry_reminder', structureId: m.structure_id, mandateId: id, actorKind: 'system', at: now });
+      const list = byStructure.get(m.structure_id) ?? [];
+      list.push({ reference: m.reference, id, expiresAt: iso(m.expires_at) });
+      byStructure.set(m.structure_id, list);
+    });
+  }
+  for (const [structureId, list] of byStructure) {
+    const helpers = await ctx.db.query<{ user_id: string }>('SELECT user_id FROM mandates.helper WHERE structure_id = $1 AND active', [structureId]);
+    const when = (d: string) => new Date(d).toLocaleString('fr-FR', { dateStyle: 'long', timeStyle: 'short', timeZone: 'Europe/Paris' });
+    const n = list.length;
+    const text = `Bonjour,\n\n${n > 1 ? `${n} mandats de votre structure arrivent` : 'Un mandat de votre structure arrive'} à échéance dans les ${REMINDER_DAYS} jours :\n\n${list.map((m) => `- ${m.reference}, jusqu’au ${when(m.expiresAt)} : ${ctx.config.publicUrl}/mandats/${m.id}`).join('\n')}\n\nSi la personne le souhaite, proposez-lui de le renouveler : elle relira le mandat et donnera à nouveau son accord (sans nouvelle vérification d’identité).\n`;
+    for (const h of helpers.rows) {
+      const to = await userEmail(h.user_id);
+      if (to) await send(to, n > 1 ? `${n} mandats arrivent à échéance` : `Le mandat ${list[0]!.reference} arrive à échéance`, text);
+    }
+  }
+  return [...byStructure.values()].reduce((a, l) => a + l.length, 0);
+}
+
+/**
+ * Helpers without activity (creating, renewing, transferring a mandate, or an act) for IDLE_DAYS:
+ * warned by e-mail at IDLE_WARNING_DAYS, deactivated at IDLE_DAYS when warned at least
+ * WARNING_NOTICE_DAYS before (a warning older than the last activity does not count). Activity is
+ * last_act_at, or the date the helper was added. Each change: one transaction, row locked and
+ * the condition re-checked, journalled.
+ */
+export async function handleIdleHelpers(ctx: AppContext, send: (to: string, subject: string, text: string) => Promise<void>, userEmail: (userId: string) => Promise<string | null>, now = new Date()): Promise<{ warned: number; deactivated: number }> {
+  const at = (days: number) => new Date(now.getTime() - days * DAY_MS).toISOString();
+  const idle = 'h.active AND COALESCE(h.last_act_at, h.added_at) <= $1';
+  const warnedEnough = 'h.idle_warned_at IS NOT NULL AND h.idle_warned_at >= COALESCE(h.last_act_at, h.added_at) AND h.idle_warned_at <= $2';
+  const notWarned = '(h.idle_warned_at IS NULL OR h.idle_warned_at < COALESCE(h.last_act_at, h.added_at))';
+  let warned = 0;
+  let deactivated = 0;
+  const toDeactivate = await ctx.db.query<{ structure_id: string; user_id: string }>(`SELECT structure_id, user_id FROM mandates.helper h WHERE ${idle} AND ${warnedEnough} LIMIT 10000`, [at(IDLE_DAYS), at(WARNING_NOTICE_DAYS)]);
+  for (const h of toDeactivate.rows) {
+    deactivated += await ctx.db.transaction(async (tx) => {
+      const r = await tx.query(`UPDATE mandates.helper h SET active = false, deactivated_at = $5 WHERE structure_id = $3 AND user_id = $4 AND ${idle} AND ${warnedEnough} RETURNING user_id`, [at(IDLE_DAYS), at(WARNING_NOTICE_DAYS), h.structure_id, h.user_id, now.toISOString()]);
+      if (!r.rows.length) return 0;
+      await appendJournal(tx, { event: 'helper.deactivated_idle', structureId: h.structure_id, actorKind: 'system', detail: { helper: h.user_id }, at: now });
+      return 1;
+    });
+  }
+  const toWarn = await ctx.db.query<{ structure_id: string; user_id: string }>(`SELECT structure_id, user_id FROM mandates.helper h WHERE ${idle} AND ${notWarned} LIMIT 10000`, [at(IDLE_WARNING_DAYS)]);
+  for (const h of toWarn.rows) {
+    const ok = await ctx.db.transaction(async (tx) => {
+      const r = await tx.query<{ name: string; last: Date | string }>(
+        `UPDATE mandates.helper h SET idle_warned_at = $4 FROM mandates.structure s WHERE s.id = h.structure_id AND h.structure_id = $2 AND h.user_id = $3 AND ${idle} AND ${notWarned} RETURNING s.name, COALESCE(h.last_act_at, h.added_at) AS last`,
+        [at(IDLE_WARNING_DAYS), h.structure_id, h.user_id, now.toISOString()],
+      );
+      if (!r.rows[0]) return null;
+      await appendJournal(tx, { event: 'helper.idle_warning', structureId: h.structure_id, actorKind: 'system', detail: { helper: h.user_id }, at: now });
+      return r.rows[0];
+    });
+    if (!ok) continue;
+    warned++;
+    const to = await userEmail(h.user_id);
+    const on = new Date(Math.max(new Date(ok.last).getTime() + IDLE_DAYS * DAY_MS, now.getTime() + WARNING_NOTICE_DAYS * DAY_MS)).toLocaleDateString('fr-FR', { dateStyle: 'long', timeZone: 'Europe/Paris' });
+    if (to) {
+      await send(to, 'Votre habilitation d’aidant va être désactivée', `Bonjour,\n\nVous n’avez effectué aucune démarche sous mandat pour la structure « ${ok.name} » depuis plus de 5 mois. Sans activité de votre part, votre habilitation d’aidant y sera désactivée à partir du ${on}.\n\nPour la garder, il suffit d’agir sous un mandat (ou d’en créer un) avant cette date. Une fois désactivée, le référent de la structure ou l’équipe régionale peut la réactiver.\n`);
+    }
+  }
+  return { warned, deactivated };
 }
 
 /**

@@ -242,6 +242,13 @@ export interface VerifyOptions {
   batchSize?: number;
   /** The keys to verify with (default: those of the configuration). */
   keyring?: AuditKeyring;
+  /**
+   * Called with each batch of entries once their hashes are verified (in order, seq ascending), so
+   * a module that seals its own rows in the chain checks them in the same pass; a string returned
+   * stops the walk and becomes the failure's reason (at the batch's first entry unless the string
+   * starts with `#<seq> `).
+   */
+  onBatch?: (entries: AuditEntry[]) => Promise<string | null>;
 }
 
 /**
@@ -258,10 +265,20 @@ export async function verifyAudit(db: Queryable, options: VerifyOptions = {}): P
   let prevHash = GENESIS_HASH;
   let expected = 1;
   let count = 0;
+  // The next batch is fetched while this one is hashed (the database and Node work side by side).
+  const fetch = (from: number) => {
+    const p = db.query<EntryRow>(`SELECT ${COLUMNS} FROM platform.audit_entry WHERE seq >= $1 ORDER BY seq LIMIT $2`, [from, batchSize]);
+    p.catch(() => undefined); // a walk that stops early leaves its prefetch unread
+    return p;
+  };
+  let pending = fetch(expected);
   for (;;) {
-    const { rows } = await db.query<EntryRow>(`SELECT ${COLUMNS} FROM platform.audit_entry WHERE seq >= $1 ORDER BY seq LIMIT $2`, [expected, batchSize]);
+    const { rows } = await pending;
+    if (rows.length === batchSize) pending = fetch(Number(rows[rows.length - 1]!.seq) + 1);
+    const entries = options.onBatch ? ([] as AuditEntry[]) : null;
     for (const row of rows) {
       const e = toEntry(row);
+      entries?.push(e);
       if (e.seq !== expected) return { ok: false, count, seq: expected, reason: `entry ${expected} is missing (next entry is ${e.seq})` };
       if (e.prevHash !== prevHash) return { ok: false, count, seq: e.seq, reason: `entry ${e.seq} does not link to the previous entry` };
       if (e.seq <= legacy) {
@@ -286,6 +303,13 @@ export async function verifyAudit(db: Queryable, options: VerifyOptions = {}): P
       prevHash = e.hash;
       expected++;
       count++;
+    }
+    if (entries?.length) {
+      const failure = await options.onBatch!(entries);
+      if (failure !== null) {
+        const at = /^#(\d+) /.exec(failure);
+        return { ok: false, count, seq: at ? Number(at[1]) : entries[0]!.seq, reason: at ? failure.slice(at[0].length) : failure };
+      }
     }
     if (rows.length < batchSize) break;
   }

@@ -10,7 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import { testApp } from '../../../../test/support/app.ts';
 import { accountsTesting, findUserByEmail, getGrants } from '../../accounts/index.ts';
 import { createApiToken } from '../routes.ts';
-import { placeIn, snapshot } from './support.ts';
+import { PERSON, placeIn, snapshot } from './support.ts';
+import * as service from '../service.ts';
 
 const { depsOf, makeUser, signedInBrowser } = accountsTesting;
 
@@ -260,5 +261,50 @@ describe('mandates: pages and API', () => {
     assert.match(r.body, /1 structure habilitée/);
     assert.ok(!r.body.includes('Lefèvre'));
     assert.equal((await alice.get('/mandats/statistiques')).status, 403);
+  });
+
+  test('renewal through the pages (a new consent), then the person\'s own page with the new code', async () => {
+    // The revoked mandate cannot be renewed: 409, nothing written.
+    let before = await snapshot(t.db);
+    await alice.get(`/mandats/${mandate.id}/renouveler`);
+    let r = await alice.post(`/mandats/${mandate.id}/renouveler`, { structure: structureId, procedures: ['logement'], duration: '1m', step: 'valider', consent: 'oui' });
+    assert.equal(r.status, 409);
+    assert.deepEqual(await snapshot(t.db), before);
+    // A mandate in force: choose, read (plain words), consent (required), new attestation.
+    const m = await service.createMandate(t.ctx, ids.alice, structureId, { ...PERSON, procedures: ['argent-impots'], duration: '1m' });
+    await service.recordAct(t.ctx, ids.alice, m.id, 'argent-impots', { service: 'impots.gouv.fr' });
+    assert.equal((await bob.get(`/mandats/${m.id}/renouveler`)).status, 404, 'another structure’s helper sees nothing');
+    r = await alice.get(`/mandats/${m.id}/renouveler`);
+    assert.equal(r.status, 200);
+    r = await alice.post(`/mandats/${m.id}/renouveler`, { structure: structureId, procedures: ['argent-impots', 'logement'], duration: '6m', step: 'apercu' });
+    assert.equal(r.status, 200);
+    assert.match(r.body, /donne son accord/);
+    before = await snapshot(t.db);
+    r = await alice.post(`/mandats/${m.id}/renouveler`, { structure: structureId, procedures: ['argent-impots', 'logement'], duration: '6m', step: 'valider' });
+    assert.equal(r.status, 422, 'never renewed without the consent');
+    r = await alice.post(`/mandats/${m.id}/renouveler`, { structure: structureId, procedures: ['__proto__'], duration: '6m', step: 'valider', consent: 'oui' });
+    assert.equal(r.status, 422);
+    assert.deepEqual(await snapshot(t.db), before);
+    r = await alice.post(`/mandats/${m.id}/renouveler`, { structure: structureId, procedures: ['argent-impots', 'logement'], duration: '6m', step: 'valider', consent: 'oui' });
+    assert.equal(r.status, 201);
+    const renewed = { reference: /Attestation de mandat n° (M-[A-Z0-9-]+)/.exec(r.body)![1]!, code: /class="code">([A-Z0-9]{12})</.exec(r.body)![1]! };
+    assert.equal((await service.getMandate(t.db, m.id))!.status, 'revoked');
+
+    // The person's page: a wrong code shows nothing; the right one shows the mandate and acts, and revokes.
+    const anon = new accountsTesting.Browser(t.app, '192.0.2.11');
+    r = await anon.submit('/mandats/mon-mandat', '/mandats/mon-mandat', { reference: m.reference, code: 'AAAAAAAAAAAA' });
+    assert.equal(r.status, 422);
+    assert.ok(!r.body.includes('impots.gouv.fr'));
+    r = await anon.submit('/mandats/mon-mandat', '/mandats/mon-mandat', { reference: m.reference, code: m.revocationCode });
+    assert.equal(r.status, 200);
+    assert.match(r.body, /impots\.gouv\.fr/, 'the act done in their name');
+    assert.match(r.body, new RegExp(`remplacé par le mandat ${renewed.reference}`));
+    assert.ok(!r.body.includes(ids.alice), 'no helper identity');
+    r = await anon.submit('/mandats/mon-mandat', '/mandats/mon-mandat', { reference: renewed.reference, code: renewed.code });
+    assert.match(r.body, /Mandat renouvelé/);
+    r = await anon.post('/mandats/revocation', { reference: renewed.reference, code: renewed.code, procedure: 'logement', retour: 'mon-mandat' });
+    assert.equal(r.status, 200);
+    assert.match(r.body, /retirée le/);
+    assert.equal((await service.verifyJournal(t.db)).ok, true);
   });
 });
