@@ -132,6 +132,12 @@ export async function rebuildCounters(db: Db): Promise<number> {
         WHERE s.scope_id IS NOT NULL
         GROUP BY s.scope, s.scope_id, f.month, f.metric, f.key`,
     );
+    // Every public cube is stale now (disclosure.ts rebuilds each on its next read).
+    await tx.query('UPDATE mediation.public_version SET version = version + 1');
+    await tx.query(
+      `INSERT INTO mediation.public_version (region, year, version)
+       SELECT DISTINCT scope_id, extract(year FROM month)::int, 1 FROM mediation.stat_counter WHERE scope = 'region' ON CONFLICT DO NOTHING`,
+    );
     return r.rowCount ?? 0;
   });
 }

@@ -129,12 +129,13 @@ export function parsePublicYear(q: { annee?: unknown; du?: unknown; au?: unknown
  * subtraction are null.
  */
 export async function publicStatistics(db: Queryable, region: string, level: 'region' | 'departement', code: string, year: string): Promise<Stats> {
-  const cube = await publicCube(db, region, year);
   const t = `${level}:${code}`;
+  const cube = await publicCube(db, region, year, t);
   const v = (period: string, metric: string, key: string) => cube.value(t, period, metric, key);
+  const cells = cube.cells().filter((c) => c.territory === t && c.period === year);
   const breakdowns = BREAKDOWNS.map(([metric, title, dict, unit]) => {
     const keys = new Set(Object.keys(dict));
-    for (const c of cube.cells()) if (c.territory === t && c.period === year && c.figure === metric) keys.add(c.key);
+    for (const c of cells) if (c.figure === metric) keys.add(c.key);
     return {
       metric,
       title,
