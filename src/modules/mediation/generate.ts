@@ -42,7 +42,7 @@ export async function generateActivities(db: Db, o: GenerateOptions): Promise<vo
       await tx.query(
         `INSERT INTO mediation.activity (id, mediator_id, kind, date, duration_min, place_kind, place_uid, commune_code, departement, region, themes, admin_themes,
            autonomy, orientation, equipment, workshop_title, workshop_level, participants, anonymous, source)
-         SELECT md5('act-' || i)::uuid, $1::text || (i % $2::int), k, $3::date + ((i * 7919) % $4::int), d,
+         SELECT md5('act-' || i)::uuid, $1::text || (i % $2::int), k, $3::date + ((i::bigint * 7919) % $4::int)::int, d,
                 CASE WHEN s.place_uid IS NULL THEN 'other_commune' ELSE 'place' END, s.place_uid, s.commune_code, s.departement, s.region,
                 CASE WHEN i % 7 = 0 THEN ARRAY['aide-aux-demarches-administratives', ($6::text[])[1 + i % array_length($6::text[], 1)]] ELSE ARRAY[($6::text[])[1 + i % array_length($6::text[], 1)], ($6::text[])[1 + (i / 3) % array_length($6::text[], 1)]] END,
                 CASE WHEN i % 7 = 0 THEN ARRAY[($7::text[])[1 + (i / 7) % array_length($7::text[], 1)]] ELSE '{}' END,
