@@ -10,7 +10,7 @@ import { ValidationFailed } from '../model.ts';
 import { mediationIndicators } from '../indicators.ts';
 import * as training from '../training.ts';
 import { makePlace } from './support.ts';
-import { accountsTesting } from '../../accounts/index.ts';
+import { accountsTesting, readOutbox } from '../../accounts/index.ts';
 
 describe('mediation: training paths', () => {
   let t: Awaited<ReturnType<typeof testApp>>;
@@ -131,6 +131,10 @@ describe('mediation: training paths', () => {
     const ok = await visitor.post(`/formations/sessions/${session}/inscription`, { name: 'Alex Petit', email: 'alex@exemple.fr' });
     assert.equal(ok.status, 202);
     assert.match(ok.body, /Demande d’inscription reçue/);
+    assert.deepEqual(await rows(), [], 'a request until confirmed from the e-mail (double opt-in)');
+    const token = /\/formations\/inscription\/([\w-]+)/.exec((await readOutbox(t.db, 'alex@exemple.fr'))[0]!.body)![1]!;
+    await visitor.get(`/formations/inscription/${token}`);
+    assert.equal((await visitor.post(`/formations/inscription/${token}`, {})).status, 200);
     const before = await rows();
     assert.equal(before.length, 1);
     const deps = accountsTesting.depsOf(t.app);
