@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { testApp } from '../../../../test/support/app.ts';
 import { ValidationFailed } from '../model.ts';
 import { mediationIndicators } from '../indicators.ts';
+import { completionRate, parsePeriod, statistics } from '../stats.ts';
 import * as training from '../training.ts';
 import { makePlace } from './support.ts';
 import { accountsTesting, readOutbox } from '../../accounts/index.ts';
@@ -96,6 +97,12 @@ describe('mediation: training paths', () => {
     // One path completed in the Calvados: below 5, so hidden in the public figures the roadmap receives.
     assert.equal(completed.find((v) => v.territory.kind === 'departement' && v.territory.code === '14' && v.period.length === 4)!.value, null);
     assert.ok(!completed.some((v) => v.value !== null && v.value > 0 && v.value < 5));
+    // Training figures on the territory's statistics (staff): registrations, completions, completion rate.
+    const st = await statistics(t.db, 'departement', ['14'], parsePeriod({ annee: String(new Date().getFullYear()) }));
+    assert.equal(st.breakdowns.find((b) => b.metric === 'training_completed')!.rows.find((r) => r.key === 'path')!.value, 1);
+    const seats = st.breakdowns.find((b) => b.metric === 'training_registrations')!.rows.find((r) => r.key === 'confirmed')!.value!;
+    assert.ok(seats >= 1);
+    assert.equal(completionRate(st), Math.round(100 / seats));
   });
 
   test('Pix campaign import: levels per competence by title or code; unknown people and bad levels reported by line', async () => {
