@@ -107,17 +107,54 @@ export interface PublicCube {
 
 const cellKey = (territory: string, period: string, figure: string, key: string) => `${territory}|${period}|${figure}|${key}`;
 
-/** Builds and protects the public figures of a région (and its départements) for a year. */
-export async function publicCube(db: Queryable, region: string, year: string): Promise<PublicCube> {
-  const deps = (await listDepartements(db, region)).map((d) => d.code);
-  const { rows } = await db.query<{ scope: string; scope_id: string; month: string; metric: string; key: string; value: number }>(
-    `SELECT scope, scope_id, to_char(month, 'YYYY-MM') AS month, metric, key, sum(value)::bigint AS value FROM mediation.stat_counter
-      WHERE ((scope = 'region' AND scope_id = $1) OR (scope = 'departement' AND scope_id = ANY($2::text[])))
-        AND month >= $3::date AND month < ($3::date + interval '1 year') AND metric = ANY($4::text[])
-      GROUP BY scope, scope_id, month, metric, key`,
-    [region, deps, `${year}-01-01`, [...PUBLIC_FIGURES]],
+/** Protected cells of each territory: `period|figure|key` → value (null when hidden). */
+type Protected = Map<string, Record<string, number | null>>;
+
+/** A cube read from protected cells. */
+function cubeOf(region: string, year: string, territories: string[], cells: Protected): PublicCube {
+  return {
+    region,
+    year,
+    territories,
+    value(territory, period, figure, key) {
+      const v = cells.get(territory)?.[`${period}|${figure}|${key}`];
+      return v === undefined ? 0 : v;
+    },
+    cells() {
+      const out: ReturnType<PublicCube['cells']> = [];
+      for (const [territory, byKey] of cells) {
+        for (const [k, value] of Object.entries(byKey)) {
+          const [period, figure, key] = k.split('|') as [string, string, string];
+          out.push({ territory, period, figure, key, value });
+        }
+      }
+      return out;
+    },
+  };
+}
+
+async function departementsOf(db: Queryable, region: string): Promise<string[]> {
+  return (await listDepartements(db, region)).map((d) => d.code);
+}
+
+/**
+ * Builds and protects the public figures of a région (and its départements) for a year from the
+ * counters, with the version of those counters read in the same statement (one snapshot): the
+ * cells are exactly those of that version.
+ */
+export async function buildPublicCube(db: Queryable, region: string, year: string, deps?: string[]): Promise<{ version: number; territories: string[]; cells: Protected }> {
+  deps ??= await departementsOf(db, region);
+  const { rows } = await db.query<{ version: string | number; scope: string | null; scope_id: string; month: string; metric: string; key: string; value: number }>(
+    `WITH v AS (SELECT coalesce(max(version), 0) AS version FROM mediation.public_version WHERE region = $1 AND year = $5::int),
+     c AS (SELECT scope, scope_id, to_char(month, 'YYYY-MM') AS month, metric, key, sum(value)::bigint AS value FROM mediation.stat_counter
+            WHERE ((scope = 'region' AND scope_id = $1) OR (scope = 'departement' AND scope_id = ANY($2::text[])))
+              AND month >= $3::date AND month < ($3::date + interval '1 year') AND metric = ANY($4::text[])
+            GROUP BY scope, scope_id, month, metric, key)
+     SELECT v.version, c.* FROM v LEFT JOIN c ON true`,
+    [region, deps, `${year}-01-01`, [...PUBLIC_FIGURES], Number(year)],
     { prepare: true },
   );
+  const version = Number(rows[0]?.version ?? 0);
   const territories = [`region:${region}`, ...deps.map((d) => `departement:${d}`)];
   const months = Array.from({ length: 12 }, (_, i) => `${year}-${String(i + 1).padStart(2, '0')}`);
   const periods = [year, ...months];
@@ -125,6 +162,7 @@ export async function publicCube(db: Queryable, region: string, year: string): P
   const add = (k: string, v: number) => values.set(k, (values.get(k) ?? 0) + v);
   const keysOf = new Map<string, Set<string>>();
   for (const r of rows) {
+    if (r.scope === null) continue; // no counters: the version alone
     const v = Number(r.value);
     if (!v) continue;
     const t = `${r.scope}:${r.scope_id}`;
@@ -159,23 +197,70 @@ export async function publicCube(db: Queryable, region: string, year: string): P
     }
   }
   const hidden = suppress(values, relations);
-  return {
-    region,
-    year,
-    territories,
-    value(territory, period, figure, key) {
-      const k = cellKey(territory, period, figure, key);
-      return hidden.has(k) ? null : (values.get(k) ?? 0);
-    },
-    cells() {
-      const out: ReturnType<PublicCube['cells']> = [];
-      for (const [k, v] of values) {
-        const [territory, period, figure, key] = k.split('|') as [string, string, string, string];
-        out.push({ territory, period, figure, key, value: hidden.has(k) ? null : v });
-      }
-      return out;
-    },
-  };
+  const cells: Protected = new Map(territories.map((t) => [t, {}]));
+  for (const [k, v] of values) {
+    const bar = k.indexOf('|');
+    cells.get(k.slice(0, bar))![k.slice(bar + 1)] = hidden.has(k) ? null : v;
+  }
+  return { version, territories, cells };
+}
+
+/**
+ * The protected public figures of a région (and its départements) for a year: read from
+ * mediation.public_cube when it was built from the current version of the counters, else built
+ * (buildPublicCube) and stored for the next readers — of this instance or any other on the same
+ * database. `only` reads a single territory of the cube (a département's page).
+ * Stale rows are never served: writes bump the version in their own transaction
+ * (store.bumpPublicVersions), and a row is used only when its version is the current one.
+ */
+export async function publicCube(db: Queryable, region: string, year: string, only?: string): Promise<PublicCube> {
+  const deps = await departementsOf(db, region);
+  const territories = [`region:${region}`, ...deps.map((d) => `departement:${d}`)];
+  const wanted = only && territories.includes(only) ? [only] : territories;
+  // The current version first, then the rows: a row of that version is what the counters said at
+  // that version or later (a newer write bumps the version, and the next read rebuilds).
+  const { rows } = await db.query<{ current: string | number; territory: string | null; version: string | number | null; cells: Record<string, number | null> | null }>(
+    `WITH v AS (SELECT coalesce(max(version), 0) AS current FROM mediation.public_version WHERE region = $1 AND year = $2::int)
+     SELECT v.current, c.territory, c.version, c.cells FROM v
+       LEFT JOIN mediation.public_cube c ON c.region = $1 AND c.year = $2::int AND c.territory = ANY($3::text[]) AND c.version = v.current`,
+    [region, Number(year), wanted],
+    { prepare: true },
+  );
+  const fresh = rows.filter((r) => r.territory !== null);
+  if (fresh.length === wanted.length) {
+    return cubeOf(region, year, territories, new Map(fresh.map((r) => [r.territory!, r.cells ?? {}])));
+  }
+  const built = await buildOnce(db, region, year, deps);
+  return cubeOf(region, year, territories, only && territories.includes(only) ? new Map([[only, built.cells.get(only) ?? {}]]) : built.cells);
+}
+
+/** Builds in flight in this process, so that simultaneous readers of a stale cube build it once. */
+const building = new Map<string, Promise<{ version: number; cells: Protected }>>();
+
+function buildOnce(db: Queryable, region: string, year: string, deps: string[]) {
+  const k = `${region}|${year}`;
+  let p = building.get(k);
+  if (!p) {
+    p = (async () => {
+      const built = await buildPublicCube(db, region, year, deps);
+      await storePublicCube(db, region, year, built.version, built.cells);
+      return built;
+    })().finally(() => building.delete(k));
+    building.set(k, p);
+  }
+  return p;
+}
+
+/** Stores a built cube; a row already built from a newer version is kept. */
+async function storePublicCube(db: Queryable, region: string, year: string, version: number, cells: Protected): Promise<void> {
+  const list = [...cells];
+  await db.query(
+    `INSERT INTO mediation.public_cube AS c (region, year, territory, version, cells)
+     SELECT $1, $2::int, t, $3::bigint, x::jsonb FROM unnest($4::text[], $5::text[]) AS u(t, x)
+     ON CONFLICT (region, year, territory) DO UPDATE SET version = EXCLUDED.version, cells = EXCLUDED.cells, built_at = now()
+       WHERE c.version < EXCLUDED.version`,
+    [region, Number(year), version, list.map(([t]) => t), list.map(([, c]) => JSON.stringify(c))],
+  );
 }
 
 /** The région a public territory belongs to (région or département), or null when not public. */

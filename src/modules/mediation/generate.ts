@@ -43,7 +43,7 @@ export async function generateActivities(db: Db, o: GenerateOptions): Promise<vo
       await tx.query(
         `INSERT INTO mediation.activity (id, mediator_id, kind, date, duration_min, place_kind, place_uid, commune_code, departement, region, themes, admin_themes,
            autonomy, orientation, equipment, workshop_title, workshop_level, participants, anonymous, source)
-         SELECT md5('act-' || i)::uuid, $1::text || (i % $2::int), k, $3::date + ((i * 7919) % $4::int), d,
+         SELECT md5('act-' || i)::uuid, $1::text || (i % $2::int), k, $3::date + ((i::bigint * 7919) % $4::int)::int, d,
                 CASE WHEN s.place_uid IS NULL THEN 'other_commune' ELSE 'place' END, s.place_uid, s.commune_code, s.departement, s.region,
                 CASE WHEN i % 7 = 0 THEN ARRAY['aide-aux-demarches-administratives', ($6::text[])[1 + i % array_length($6::text[], 1)]] ELSE ARRAY[($6::text[])[1 + i % array_length($6::text[], 1)], ($6::text[])[1 + (i / 3) % array_length($6::text[], 1)]] END,
                 CASE WHEN i % 7 = 0 THEN ARRAY[($7::text[])[1 + (i / 7) % array_length($7::text[], 1)]] ELSE '{}' END,
@@ -135,6 +135,12 @@ export async function rebuildCounters(db: Db): Promise<number> {
     );
     // Every write is audited, whatever its door (here the CLI and the demo).
     await recordAudit(tx, { actorId: null, action: 'mediation.counters.rebuild', objectType: 'mediation.stat_counter', meta: { rows: r.rowCount ?? 0 } });
+    // Every public cube is stale now (disclosure.ts rebuilds each on its next read).
+    await tx.query('UPDATE mediation.public_version SET version = version + 1');
+    await tx.query(
+      `INSERT INTO mediation.public_version (region, year, version)
+       SELECT DISTINCT scope_id, extract(year FROM month)::int, 1 FROM mediation.stat_counter WHERE scope = 'region' ON CONFLICT DO NOTHING`,
+    );
     return r.rowCount ?? 0;
   });
 }

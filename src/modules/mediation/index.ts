@@ -16,7 +16,7 @@ import { registerTrainingPages } from './pages/training.ts';
 import { registerRoutes } from './routes.ts';
 import { mediationCommand } from './cli.ts';
 import { purgeExpired } from './service.ts';
-import { sendReminders } from './training.ts';
+import { purgeRequests, sendReminders } from './training.ts';
 import { seedMediationDemo } from './demo.ts';
 import { registerRoadmapContributions } from './roadmap.ts';
 import { registerMediationOpenData } from './opendata.ts';
@@ -54,7 +54,7 @@ export const mediationModule: ModuleManifest = {
   audit: mediationAudit,
   async register(app, ctx) {
     const jobs = createJobs({ db: ctx.db, log: ctx.log });
-    await jobs.register('mediation.retention', async () => ({ deleted: await purgeExpired(ctx) }), { concurrency: 1 });
+    await jobs.register('mediation.retention', async () => ({ deleted: await purgeExpired(ctx), requests: await purgeRequests(ctx) }), { concurrency: 1 });
     await jobs.register('mediation.training.reminders', async () => ({ sent: await sendReminders(ctx) }), { concurrency: 1 });
     let timer: NodeJS.Timeout | null = null;
     // The retention job runs once a day in the serving process (one per day: singleton key).

@@ -2,8 +2,9 @@
  * What the mediation module contributes to the roadmap (registered from index.ts at start-up): its
  * indicators (activities recorded, people accompanied, training paths completed) as live indicators.
  * The roadmap stores one dated value per recompute, so each is the running total to date for the
- * territory, summed from the yearly figures of `mediationIndicators`; an EPCI gets no value (the
- * counters are kept per région, département and commune).
+ * territory, summed from the yearly figures of `mediationIndicators` — the disclosure-protected
+ * public figures: a territory gets null when any of its years is hidden (the total would give it
+ * away), and a commune or an EPCI gets no value (their counts are not public).
  */
 import { registerIndicator, territoryKey } from '../roadmap/index.ts';
 import { mediationIndicators } from './indicators.ts';
@@ -25,13 +26,16 @@ export function registerRoadmapContributions(): void {
       method: METHOD[ind.id] ?? ind.title,
       source: 'Activités et formations enregistrées dans la plateforme (module médiation)',
       async compute({ db }, territories) {
-        const totals = new Map<string, number>();
+        const totals = new Map<string, number | null>();
         for (const v of await ind.compute({ db })) {
           if (v.period.length !== 4) continue; // yearly figures only: the months are already in them
           const key = `${v.territory.kind}:${v.territory.code}`;
-          totals.set(key, (totals.get(key) ?? 0) + v.value);
+          const sum = totals.get(key);
+          // A hidden year hides the running total (it would be the total minus the other years).
+          totals.set(key, sum === null || v.value === null ? null : (sum ?? 0) + v.value);
         }
-        return new Map(territories.map((t) => [territoryKey(t), t.level === 'epci' ? null : (totals.get(territoryKey(t)) ?? 0)]));
+        const isPublic = (level: string) => level === 'region' || level === 'departement';
+        return new Map(territories.map((t) => [territoryKey(t), isPublic(t.level) ? (totals.has(territoryKey(t)) ? totals.get(territoryKey(t))! : 0) : null]));
       },
     });
   }

@@ -6,8 +6,11 @@
 import type { Queryable } from '../../platform/db/index.ts';
 import { UserError } from '../../platform/http/errors.ts';
 import {
-  ACTIVITY_KINDS, ADMIN_PROCEDURES, AGE_BANDS, AUTONOMY, DIGITAL_THEMES, EQUIPMENT, GENDERS, ORIENTATION, PLACE_KINDS, STATUSES,
+  ACTIVITY_KINDS, ADMIN_PROCEDURES, AGE_BANDS, AUTONOMY, CRCN_COMPETENCES, DIGITAL_THEMES, EQUIPMENT, GENDERS, ORIENTATION, PLACE_KINDS, STATUSES,
 } from './model.ts';
+
+/** What each breakdown counts. */
+export const UNIT_LABELS = { people: 'accompagnements', activities: 'activités', registrations: 'inscriptions', paths: 'parcours terminés', competences: 'compétences atteintes' } as const;
 import { readCounters } from './store.ts';
 import { publicCube } from './disclosure.ts';
 
@@ -16,8 +19,8 @@ export type StatsScope = 'all' | 'region' | 'departement' | 'commune' | 'place' 
 export interface Breakdown {
   metric: string;
   title: string;
-  /** Whether the figures count people (accompaniments) or activities. */
-  unit: 'people' | 'activities';
+  /** What the figures count (UNIT_LABELS). */
+  unit: keyof typeof UNIT_LABELS;
   rows: { key: string; label: string; value: number | null }[];
 }
 
@@ -42,7 +45,31 @@ const BREAKDOWNS: [string, string, Record<string, string>, Breakdown['unit']][] 
   ['autonomy', 'Autonomie', AUTONOMY, 'activities'],
   ['orientation', 'Orientation', ORIENTATION, 'activities'],
   ['equipment', 'Matériel', EQUIPMENT, 'activities'],
+  // Training (counted per territory of the session: on territory pages).
+  ['training_registrations', 'Inscriptions aux formations', { confirmed: 'Avec une place', waiting: 'Sur liste d’attente' }, 'registrations'],
+  ['training_completed', 'Parcours de formation terminés', { path: 'Parcours terminés' }, 'paths'],
+  ['competence', 'Compétences atteintes en fin de parcours (CRCN)', {}, 'competences'],
 ];
+
+/** The label of a breakdown's key. */
+function labelOf(metric: string, dict: Record<string, string>, key: string): string {
+  if (dict[key]) return dict[key]!;
+  if (metric === 'duration') return `${key} min`;
+  if (metric === 'competence') {
+    const [code, level] = key.split(':') as [string, string | undefined];
+    const title = (CRCN_COMPETENCES as Record<string, string>)[code];
+    return title ? `${code} ${title} — niveau ${level ?? '?'}` : key;
+  }
+  return key;
+}
+
+/** Completion rate: paths completed over registrations with a seat (null when either is hidden or none). */
+export function completionRate(s: Stats): number | null {
+  const completed = s.breakdowns.find((b) => b.metric === 'training_completed')?.rows.find((r) => r.key === 'path')?.value;
+  const seats = s.breakdowns.find((b) => b.metric === 'training_registrations')?.rows.find((r) => r.key === 'confirmed')?.value;
+  if (completed === null || completed === undefined || seats === null || seats === undefined || seats <= 0) return null;
+  return Math.round((100 * completed) / seats);
+}
 
 const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/;
 
@@ -93,7 +120,7 @@ export async function statistics(db: Queryable, scope: StatsScope, ids: string[]
       metric,
       title,
       unit,
-      rows: [...keys].map((key) => ({ key, label: dict[key] ?? (metric === 'duration' ? `${key} min` : key), value: shown(sum(metric, key)) })).filter((r) => r.value !== 0),
+      rows: [...keys].map((key) => ({ key, label: labelOf(metric, dict, key), value: shown(sum(metric, key)) })).filter((r) => r.value !== 0),
     };
   });
   return {
@@ -129,17 +156,18 @@ export function parsePublicYear(q: { annee?: unknown; du?: unknown; au?: unknown
  * subtraction are null.
  */
 export async function publicStatistics(db: Queryable, region: string, level: 'region' | 'departement', code: string, year: string): Promise<Stats> {
-  const cube = await publicCube(db, region, year);
   const t = `${level}:${code}`;
+  const cube = await publicCube(db, region, year, t);
   const v = (period: string, metric: string, key: string) => cube.value(t, period, metric, key);
+  const cells = cube.cells().filter((c) => c.territory === t && c.period === year);
   const breakdowns = BREAKDOWNS.map(([metric, title, dict, unit]) => {
     const keys = new Set(Object.keys(dict));
-    for (const c of cube.cells()) if (c.territory === t && c.period === year && c.figure === metric) keys.add(c.key);
+    for (const c of cells) if (c.figure === metric) keys.add(c.key);
     return {
       metric,
       title,
       unit,
-      rows: [...keys].map((key) => ({ key, label: dict[key] ?? (metric === 'duration' ? `${key} min` : key), value: v(year, metric, key) })).filter((r) => r.value !== 0),
+      rows: [...keys].map((key) => ({ key, label: labelOf(metric, dict, key), value: v(year, metric, key) })).filter((r) => r.value !== 0),
     };
   });
   const activities = v(year, 'activities', '*');

@@ -100,6 +100,7 @@ export async function applyCounters(tx: Queryable, deltas: Counter[]): Promise<v
     [deltas.map((d) => d.scope), deltas.map((d) => d.scopeId), deltas.map((d) => d.month), deltas.map((d) => d.metric), deltas.map((d) => d.key), deltas.map((d) => d.value)],
     { prepare: true },
   );
+  await bumpPublicVersions(tx, deltas.filter((d) => d.scope === 'region').map((d) => ({ region: d.scopeId, year: Number(d.month.slice(0, 4)) })));
   if (deltas.some((d) => d.value < 0)) {
     await tx.query(
       `DELETE FROM mediation.stat_counter WHERE value = 0 AND (scope, scope_id, month, metric, key) IN
@@ -107,6 +108,22 @@ export async function applyCounters(tx: Queryable, deltas: Counter[]): Promise<v
       [deltas.map((d) => d.scope), deltas.map((d) => d.scopeId), deltas.map((d) => d.month), deltas.map((d) => d.metric), deltas.map((d) => d.key)],
     );
   }
+}
+
+/**
+ * Marks the public figures of these régions and years as changed (disclosure.ts rebuilds their
+ * protected cube on the next read). In the writer's transaction: a reader on any instance sees the
+ * new version exactly when it sees the new counters. Sorted, so two writers lock in the same order.
+ */
+export async function bumpPublicVersions(tx: Queryable, changed: { region: string; year: number }[]): Promise<void> {
+  const unique = [...new Map(changed.map((c) => [`${c.region}|${c.year}`, c])).values()].sort((a, b) => a.region.localeCompare(b.region) || a.year - b.year);
+  if (!unique.length) return;
+  await tx.query(
+    `INSERT INTO mediation.public_version AS v (region, year, version) SELECT r, y, 1 FROM unnest($1::text[], $2::int[]) AS u(r, y)
+     ON CONFLICT (region, year) DO UPDATE SET version = v.version + 1`,
+    [unique.map((c) => c.region), unique.map((c) => c.year)],
+    { prepare: true },
+  );
 }
 
 export interface ActivityRow {

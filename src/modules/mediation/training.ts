@@ -228,6 +228,91 @@ export async function register(ctx: Ctx, sessionId: string, raw: Record<string, 
   return result;
 }
 
+/** How long a public registration request waits for its confirmation. */
+export const REQUEST_DAYS = 7;
+
+/**
+ * Public registration, first step (double opt-in): checks the form like `register`, stores a
+ * request and e-mails the address typed a link to confirm it. Nothing else happens until that
+ * link is used — no learner, no seat, no waiting list — so typing someone else's address only
+ * sends them one e-mail they can ignore (the request is deleted when it expires).
+ */
+export async function requestRegistration(ctx: Ctx, sessionId: string, raw: Record<string, unknown>, now = new Date()): Promise<void> {
+  if (!isUuid(sessionId)) throw new NotFoundError('Session introuvable.');
+  const l = parseLearner(raw);
+  if (l.communeCode && !(await getCommune(ctx.db, l.communeCode))) throw new ValidationFailed([{ field: 'communeCode', message: `Commune inconnue : ${l.communeCode}.` }]);
+  const token = crypto.randomBytes(24).toString('base64url');
+  const id = crypto.randomUUID();
+  const expires = new Date(now.getTime() + REQUEST_DAYS * 86_400_000);
+  await ctx.db.transaction(async (tx) => {
+    const ins = await tx.query(
+      `INSERT INTO mediation.registration_request (id, session_id, token_hash, name, email, birth_year, commune_code, status, created_at, expires_at)
+       SELECT $1, s.id, $3, $4, $5, $6, $7, $8, $9, $10 FROM mediation.training_session s WHERE s.id = $2 RETURNING id`,
+      [id, sessionId, sha256(token), l.name, l.email, l.birthYear, l.communeCode, l.status, now.toISOString(), expires.toISOString()],
+    );
+    if (!ins.rows[0]) throw new NotFoundError('Session introuvable.');
+    // The e-mail address is personal: the audit keeps the request and its session, not the address.
+    await recordAudit(tx, { actorId: null, action: 'training.registration.request', objectType: 'mediation.registration_request', objectId: id, after: { sessionId } });
+  });
+  const s = await sessionInfo(ctx, sessionId);
+  await sendMail(ctx, {
+    to: l.email,
+    subject: `Confirmez votre inscription : « ${s.title} »`,
+    text: `Bonjour ${l.name},\n\nUne demande d’inscription à la formation « ${s.title} » (${s.provider}), ${when(s)}${s.place ? `, à ${s.place}` : ''}, a été faite avec votre adresse.\n\nPour la confirmer, ouvrez ce lien et cliquez sur « Confirmer mon inscription » (il est valable ${REQUEST_DAYS} jours) :\n${ctx.config.publicUrl}/formations/inscription/${token}\n\nSans confirmation, la demande est effacée et vous ne recevrez plus rien.${FOOTER}`,
+  }, { background: true });
+}
+
+export interface PendingRequest {
+  sessionId: string;
+  title: string;
+  startsOn: string;
+  name: string;
+}
+
+/** The pending request behind a confirmation link (null when unknown, expired or already used). */
+export async function pendingRequest(db: Queryable, token: string, now = new Date()): Promise<PendingRequest | null> {
+  if (!/^[\w-]{20,64}$/.test(token)) return null;
+  const { rows } = await db.query<{ session_id: string; title: string; starts_on: string; name: string }>(
+    `SELECT r.session_id, p.title, s.starts_on::text AS starts_on, r.name FROM mediation.registration_request r
+       JOIN mediation.training_session s ON s.id = r.session_id JOIN mediation.training_path p ON p.id = s.path_id
+      WHERE r.token_hash = $1 AND r.expires_at > $2 AND r.confirming_at IS NULL`,
+    [sha256(token), now.toISOString()],
+  );
+  const r = rows[0];
+  return r ? { sessionId: r.session_id, title: r.title, startsOn: r.starts_on, name: r.name } : null;
+}
+
+/**
+ * Public registration, second step: the link's owner confirms. The request is claimed by one
+ * conditional UPDATE (two clicks at once confirm once), then registered like any registration —
+ * a seat or the waiting list, the usual e-mail with the private link — and deleted.
+ * Null when the link is unknown, expired or already used.
+ */
+export async function confirmRegistration(ctx: Ctx, token: string, now = new Date()): Promise<RegistrationResult | null> {
+  if (!/^[\w-]{20,64}$/.test(token)) return null;
+  const { rows } = await ctx.db.query<{ id: string; session_id: string; name: string; email: string; birth_year: number | null; commune_code: string | null; status: string }>(
+    `UPDATE mediation.registration_request SET confirming_at = $2 WHERE token_hash = $1 AND expires_at > $2 AND confirming_at IS NULL
+     RETURNING id, session_id, name, email, birth_year, commune_code, status`,
+    [sha256(token), now.toISOString()],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  try {
+    const result = await register(ctx, r.session_id, { name: r.name, email: r.email, birthYear: r.birth_year === null ? '' : String(r.birth_year), communeCode: r.commune_code ?? '', status: r.status }, null);
+    await ctx.db.query('DELETE FROM mediation.registration_request WHERE id = $1', [r.id]);
+    return result;
+  } catch (e) {
+    await ctx.db.query('UPDATE mediation.registration_request SET confirming_at = NULL WHERE id = $1', [r.id]);
+    throw e;
+  }
+}
+
+/** Deletes the requests never confirmed in time (run with the daily retention job). */
+export async function purgeRequests(ctx: Ctx, now = new Date()): Promise<number> {
+  const r = await ctx.db.query('DELETE FROM mediation.registration_request WHERE expires_at <= $1', [now.toISOString()]);
+  return r.rowCount ?? 0;
+}
+
 interface SessionInfo {
   title: string;
   provider: string;

@@ -4,7 +4,7 @@
  * totals, months and breakdowns, one sheet each) and the open-data rows, alongside their CSV.
  */
 import writeXlsxFile, { type Row, type SheetData } from 'write-excel-file/node';
-import type { Stats } from './stats.ts';
+import { UNIT_LABELS, type Stats } from './stats.ts';
 
 const HIDDEN = 'non diffusé';
 const header = (cells: string[]): Row => cells.map((value) => ({ value, fontWeight: 'bold' as const }));
@@ -31,7 +31,7 @@ export async function statsWorkbook(title: string, s: Stats): Promise<Buffer> {
   const months: SheetData = [header(['Mois', 'Activités', 'Accompagnements']), ...s.months.map((m): Row => [m.month, num(m.activities), num(m.accompaniments)])];
   const breakdowns: SheetData = [header(['Répartition', 'Unité', 'Clé', 'Libellé', 'Nombre'])];
   for (const b of s.breakdowns) {
-    for (const r of b.rows) breakdowns.push([b.title, b.unit === 'people' ? 'accompagnements' : 'activités', r.key, r.label, num(r.value)]);
+    for (const r of b.rows) breakdowns.push([b.title, UNIT_LABELS[b.unit], r.key, r.label, num(r.value)]);
   }
   return writeXlsxFile(
     [

@@ -14,7 +14,7 @@ import { getPlacesByUids } from '../../places/index.ts';
 import { resolveTerritory } from '../../territories/index.ts';
 import { SMALL_COUNT } from '../model.ts';
 import * as service from '../service.ts';
-import { parsePeriod, parsePublicYear, publicStatistics, statistics, type Breakdown, type Stats, type StatsScope } from '../stats.ts';
+import { UNIT_LABELS, completionRate, parsePeriod, parsePublicYear, publicStatistics, statistics, type Breakdown, type Stats, type StatsScope } from '../stats.ts';
 import { publicRegionOf } from '../disclosure.ts';
 import { csrfOf, me, renderFrame, send } from './ui.ts';
 import { XLSX_TYPE, statsCsv, statsWorkbook } from '../xlsx.ts';
@@ -86,7 +86,7 @@ ${rows.map((r) => html`<tr><th scope="row">${r.label}</th><td class="n">${fmt(r.
 
 function breakdownSection(b: Breakdown): Raw {
   if (!b.rows.length) return html``;
-  const unit = b.unit === 'people' ? 'accompagnements' : 'activités';
+  const unit = UNIT_LABELS[b.unit];
   return html`<section><h3>${b.title}</h3>${barChart(`c-${b.metric}`, `${b.title} (${unit})`, b.rows)}${table(`${b.title} (${unit})`, b.title, b.rows)}</section>`;
 }
 
@@ -102,6 +102,7 @@ ${periodForm}
 <section><h2>Par mois</h2>${monthChart('c-months', 'Accompagnements par mois', s.months.map((m) => ({ month: m.month, value: m.accompaniments })))}
 <table class="data"><caption>Activités et accompagnements par mois</caption><thead><tr><th scope="col">Mois</th><th scope="col" class="n">Activités</th><th scope="col" class="n">Accompagnements</th></tr></thead><tbody>
 ${s.months.map((m) => html`<tr><th scope="row">${m.month}</th><td class="n">${fmt(m.activities)}</td><td class="n">${fmt(m.accompaniments)}</td></tr>`)}</tbody></table></section>
+${completionRate(s) === null ? '' : html`<p><strong>${completionRate(s)} %</strong> des personnes inscrites avec une place ont terminé leur parcours (taux d’achèvement : parcours terminés / inscriptions avec une place, sur la période).</p>`}
 <h2>Répartitions</h2>${s.breakdowns.map(breakdownSection)}
 <p class="no-print">Pour imprimer ces statistiques, utilisez l’impression de votre navigateur : menus et formulaires sont masqués.</p>`;
 }

@@ -75,18 +75,55 @@ ${onBehalf ? html`<p class="warn">Vous inscrivez une personne en son nom, avec s
     const user = await currentUser(req);
     const by = user && can(user, 'training.register_others') ? user.id : null;
     try {
-      await training.register(ctx, (req.params as { id: string }).id, v, by);
-      // The same answer whatever happened (a seat, the waiting list, already registered, a new or
-      // known address): the outcome and the private link go by e-mail to the address typed, so
-      // typing someone else's address tells nothing about their registrations.
+      const sessionId = (req.params as { id: string }).id;
+      // The same answer whatever happened (a new or known address, already registered…): what
+      // happens goes by e-mail to the address typed, so typing someone else's address tells
+      // nothing about their registrations.
+      if (by) {
+        // A mediator registers a person in front of them, with their agreement: no confirmation step.
+        await training.register(ctx, sessionId, v, by);
+        const body = html`<h1>Demande d’inscription reçue</h1>
+<div class="ok" role="status"><p>Un e-mail vient d’être envoyé à l’adresse indiquée : il dit si une place est réservée ou la position sur la liste d’attente, avec le lien de l’espace personnel.</p></div>`;
+        return frame(req, reply, 202, 'Inscription', body);
+      }
+      // Double opt-in: nothing is registered until the link e-mailed to the address is used.
+      await training.requestRegistration(ctx, sessionId, v);
       const body = html`<h1>Demande d’inscription reçue</h1>
-<div class="ok" role="status"><p>Un e-mail vient d’être envoyé à l’adresse indiquée : il dit si une place vous est réservée ou votre position sur la liste d’attente, avec le lien de votre espace personnel.</p></div>
+<div class="ok" role="status"><p>Un e-mail vient d’être envoyé à l’adresse indiquée. <strong>Ouvrez le lien qu’il contient pour confirmer votre inscription</strong> : sans confirmation sous ${training.REQUEST_DAYS} jours, la demande est effacée.</p></div>
 <p>Vous ne le trouvez pas ? Regardez dans les courriers indésirables, ou vérifiez l’adresse et refaites la demande : une seconde demande ne vous inscrit pas deux fois.</p>`;
       return frame(req, reply, 202, 'Inscription', body);
     } catch (e) {
       if (e instanceof ValidationFailed) return registerPage(req, reply, 422, v, e.errors);
       throw e;
     }
+  });
+
+  // The confirmation link of a public registration: a page with a button (a link opened by a
+  // mail scanner confirms nothing), then the confirmation itself.
+  const expired = html`<h1>Lien de confirmation invalide</h1><p class="err-summary" role="alert">Ce lien n’est pas (ou plus) valable : il a déjà servi, ou la demande a expiré après ${training.REQUEST_DAYS} jours. Refaites la demande depuis la page de la session.</p><p><a href="/formations">Catalogue des formations</a></p>`;
+  app.get('/formations/inscription/:token', async (req, reply) => {
+    const token = (req.params as { token: string }).token;
+    const p = await training.pendingRequest(ctx.db, token);
+    if (!p) return frame(req, reply, 404, 'Lien invalide', expired);
+    const body = html`<h1>Confirmer votre inscription</h1>
+<p>${p.name}, vous avez demandé à vous inscrire à la formation « ${p.title} » (session du ${p.startsOn}).</p>
+<form class="med-form" method="post" action="/formations/inscription/${token}"><input type="hidden" name="_csrf" value="${csrfOf(reply)}">
+<p><button type="submit">Confirmer mon inscription</button></p></form>
+<p>Vous n’avez rien demandé ? Ignorez ce message : la demande sera effacée.</p>`;
+    return frame(req, reply, 200, 'Confirmer votre inscription', body);
+  });
+  app.post('/formations/inscription/:token', { preValidation: app.csrfProtection, config: { rateLimit: { max: 20, timeWindow: '1 minute' } } }, async (req, reply) => {
+    const r = await training.confirmRegistration(ctx, (req.params as { token: string }).token);
+    if (!r) return frame(req, reply, 404, 'Lien invalide', expired);
+    // Whoever holds the link owns the mailbox: the outcome can be shown.
+    const state = !r.created
+      ? 'Vous étiez déjà inscrit·e à cette session : rien n’a changé.'
+      : r.status === 'confirmed'
+        ? 'Votre inscription est confirmée : une place vous est réservée.'
+        : `La session est complète : vous êtes sur la liste d’attente, en position ${r.position}. Si une place se libère, elle vous est attribuée et vous en êtes prévenu·e par e-mail.`;
+    const body = html`<h1>Inscription confirmée</h1><div class="ok" role="status"><p>${state}</p></div>
+<p>Un e-mail vous a été envoyé avec ${r.learnerToken ? 'le lien de votre espace personnel, pour suivre vos parcours' : 'le récapitulatif'}.</p>`;
+    return frame(req, reply, 200, 'Inscription confirmée', body);
   });
 
   // A code reveals a learner's name: look-ups are limited per address (counted in the database, all instances).

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { testApp } from '../../../../test/support/app.ts';
 import { accountsTesting } from '../../accounts/index.ts';
 import { mediationIndicators } from '../indicators.ts';
+import { liveIndicators, type TerritoryRef } from '../../roadmap/index.ts';
 import { recordActivity, updateProfile } from '../service.ts';
 import { publicStatistics, statistics } from '../stats.ts';
 import { makePlace, snapshot, xlsxSheets } from './support.ts';
@@ -139,12 +140,31 @@ describe('mediation: statistics', () => {
     assert.equal(dep50.totals.accompaniments, acts.p);
   });
 
-  test('indicators for the roadmap: activities, people, per territory and period', async () => {
+  test('indicators for the roadmap are the protected public figures: hidden where the public page hides them, nothing per commune', async () => {
+    const before = await snapshot(t.db);
     const byId = Object.fromEntries(mediationIndicators.map((i) => [i.id, i]));
     const acts = await byId['mediation.activities']!.compute({ db: t.db });
-    assert.equal(acts.find((v) => v.territory.kind === 'departement' && v.territory.code === '76' && v.period === year)!.value, 8);
-    assert.equal(acts.find((v) => v.territory.kind === 'commune' && v.territory.code === '27229' && v.period === `${year}-06`)!.value, 2);
+    const at = (list: typeof acts, kind: string, code: string, period: string) => list.find((v) => v.territory.kind === kind && v.territory.code === code && v.period === period)?.value;
+    const staff = await statistics(t.db, 'region', ['28'], { from: `${year}-01`, to: `${year}-12` });
+    assert.equal(at(acts, 'region', '28', year), staff.totals.activities);
+    assert.equal(at(acts, 'departement', '27', year), null, 'two activities in the Eure: hidden');
+    assert.equal(at(acts, 'departement', '76', year), null, 'the région (10) minus the Seine-Maritime would give the Eure (2): hidden too');
+    assert.ok(!acts.some((v) => (v.territory.kind as string) === 'commune'), 'commune counts are staff-only');
+    for (const v of acts) assert.ok(v.value === null || v.value === 0 || v.value >= 5, `${v.territory.kind}:${v.territory.code} ${v.period} = ${v.value}`);
     const people = await byId['mediation.people']!.compute({ db: t.db });
-    assert.equal(people.find((v) => v.territory.kind === 'departement' && v.territory.code === '76' && v.period === year)!.value, 19);
+    assert.equal(at(people, 'region', '28', year), staff.totals.accompaniments);
+    // The same cells as the public statistics (page, API, open data).
+    for (const code of ['76', '27', '14']) {
+      const pub = await publicStatistics(t.db, '28', 'departement', code, year);
+      assert.equal(at(acts, 'departement', code, year) ?? 0, pub.totals.activities ?? 0);
+      assert.equal(at(people, 'departement', code, year) ?? 0, pub.totals.accompaniments ?? 0);
+    }
+    // What the roadmap receives (its running totals): the région; null for a hidden département, a commune, an EPCI.
+    const live = liveIndicators().find((i) => i.id === 'mediation.activities')!;
+    const values = await live.compute({ db: t.db }, [
+      { level: 'region', code: '28' }, { level: 'departement', code: '76' }, { level: 'departement', code: '14' }, { level: 'commune', code: '76540' }, { level: 'epci', code: '200023414' },
+    ] as TerritoryRef[]);
+    assert.deepEqual(Object.fromEntries(values), { 'region:28': staff.totals.activities, 'departement:76': null, 'departement:14': 0, 'commune:76540': null, 'epci:200023414': null });
+    assert.deepEqual(await snapshot(t.db), before);
   });
 });

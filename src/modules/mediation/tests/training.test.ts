@@ -8,9 +8,10 @@ import { after, before, describe, test } from 'node:test';
 import { testApp } from '../../../../test/support/app.ts';
 import { ValidationFailed } from '../model.ts';
 import { mediationIndicators } from '../indicators.ts';
+import { completionRate, parsePeriod, statistics } from '../stats.ts';
 import * as training from '../training.ts';
 import { makePlace } from './support.ts';
-import { accountsTesting } from '../../accounts/index.ts';
+import { accountsTesting, readOutbox } from '../../accounts/index.ts';
 
 describe('mediation: training paths', () => {
   let t: Awaited<ReturnType<typeof testApp>>;
@@ -93,7 +94,15 @@ describe('mediation: training paths', () => {
     assert.equal(me.statusCode, 200);
     assert.match(me.body, /Premiers pas numériques/);
     const completed = await mediationIndicators.find((i) => i.id === 'mediation.training_paths_completed')!.compute({ db: t.db });
-    assert.equal(completed.find((v) => v.territory.kind === 'departement' && v.territory.code === '14' && v.period.length === 4)!.value, 1);
+    // One path completed in the Calvados: below 5, so hidden in the public figures the roadmap receives.
+    assert.equal(completed.find((v) => v.territory.kind === 'departement' && v.territory.code === '14' && v.period.length === 4)!.value, null);
+    assert.ok(!completed.some((v) => v.value !== null && v.value > 0 && v.value < 5));
+    // Training figures on the territory's statistics (staff): registrations, completions, completion rate.
+    const st = await statistics(t.db, 'departement', ['14'], parsePeriod({ annee: String(new Date().getFullYear()) }));
+    assert.equal(st.breakdowns.find((b) => b.metric === 'training_completed')!.rows.find((r) => r.key === 'path')!.value, 1);
+    const seats = st.breakdowns.find((b) => b.metric === 'training_registrations')!.rows.find((r) => r.key === 'confirmed')!.value!;
+    assert.ok(seats >= 1);
+    assert.equal(completionRate(st), Math.round(100 / seats));
   });
 
   test('Pix campaign import: levels per competence by title or code; unknown people and bad levels reported by line', async () => {
@@ -129,6 +138,10 @@ describe('mediation: training paths', () => {
     const ok = await visitor.post(`/formations/sessions/${session}/inscription`, { name: 'Alex Petit', email: 'alex@exemple.fr' });
     assert.equal(ok.status, 202);
     assert.match(ok.body, /Demande d’inscription reçue/);
+    assert.deepEqual(await rows(), [], 'a request until confirmed from the e-mail (double opt-in)');
+    const token = /\/formations\/inscription\/([\w-]+)/.exec((await readOutbox(t.db, 'alex@exemple.fr'))[0]!.body)![1]!;
+    await visitor.get(`/formations/inscription/${token}`);
+    assert.equal((await visitor.post(`/formations/inscription/${token}`, {})).status, 200);
     const before = await rows();
     assert.equal(before.length, 1);
     const deps = accountsTesting.depsOf(t.app);
