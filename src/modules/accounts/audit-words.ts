@@ -30,6 +30,8 @@ export const accountsAudit: AuditVocabulary = {
   },
   actions: {
     'accounts.user.invite': 'a invité {objet}',
+    'accounts.user.signup': 'a créé son compte d’habitant (adresse e-mail vérifiée)',
+    'accounts.user.purge_unverified': 'a supprimé {objet}, une inscription non confirmée au bout de 7 jours',
     'accounts.user.reinvite': 'a renvoyé l’invitation de {objet}',
     'accounts.user.activate': 'a activé {objet} en acceptant l’invitation',
     'accounts.user.disable': 'a désactivé {objet}',

@@ -49,6 +49,7 @@ export const consultationAudit: AuditVocabulary = {
   },
   actions: {
     'consultation.process.create': 'a créé {objet}',
+    'consultation.process.update': 'a modifié {objet} (présentation, phases)',
     'consultation.proposal.create': 'a déposé {objet}',
     'consultation.proposal.update': 'a modifié {objet}',
     'consultation.proposal.withdraw': 'a retiré {objet}',

@@ -42,6 +42,8 @@ export const mediationAudit: AuditVocabulary = {
     'mediation.training_path': { noun: 'le parcours de formation', describe: describePaths, readAction: 'training.manage' },
     'mediation.training_session': { noun: 'la session', describe: describeSessions, readAction: 'training.manage' },
     'mediation.registration': { noun: 'une inscription à une formation', quote: false, personal: true, readAction: 'training.manage' },
+    'mediation.registration_request': { noun: 'une demande d’inscription à une formation', quote: false, personal: true, readAction: 'training.manage' },
+    'mediation.stat_counter': { noun: 'les compteurs statistiques', quote: false, readAction: 'training.manage' },
   },
   actions: {
     'mediation.profile.update': 'a modifié son profil de médiateur',
@@ -59,6 +61,9 @@ export const mediationAudit: AuditVocabulary = {
     'mediation.api_client.create': 'a créé {objet}',
     'training.provider.create': 'a enregistré {objet}',
     'training.path.create': 'a créé {objet}',
+    'training.registration.request': 'a reçu une demande d’inscription à une formation (en attente de confirmation par e-mail)',
+    'training.reminders.send': (e) => ['a envoyé ', count(field(e.meta, 'count'), 'rappel de session', 'rappels de session'), ' aux inscrits'],
+    'mediation.counters.rebuild': 'a recalculé les compteurs statistiques de la médiation',
     'training.session.create': 'a programmé {objet}',
     'training.registration.create': (e, ref) => ['a enregistré une inscription à ', ref('mediation.training_session', field(e.after, 'sessionId'))],
     'training.registration.cancel': 'a annulé {objet}',
