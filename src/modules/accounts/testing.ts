@@ -151,6 +151,11 @@ export async function signedInBrowser(app: App, deps: AccountsDeps, user: User, 
   return b;
 }
 
+/** A full session's cookie value for a user (tests that send requests themselves). */
+export async function openSessionCookie(app: App, user: User, ip = '192.0.2.1'): Promise<string> {
+  return openSession(depsOf(app), user, 'full', 'password', { ip, userAgent: 'test' }, null);
+}
+
 /** The last link of a given path prefix e-mailed to an address (from the outbox). */
 export async function lastLink(db: Db, email: string, prefix: string): Promise<string> {
   for (const m of await readOutbox(db, email)) {
