@@ -4,7 +4,8 @@
  * never reaches their parameters. Here every module's demo data is loaded (a small directory),
  * the site is crawled from its own links, anonymously and as an administrator, to find a real
  * address for every such route, and each address is sent every odd value in every parameter name
- * at once. No answer may be a server error.
+ * at once. No answer may be a server error. Every page crawled is also read for plurals written
+ * with parentheses (« lieu(x) »), which the site never uses.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -41,6 +42,7 @@ describe('fuzzing the query strings of routes that name an object', () => {
     const withParams = routes.filter((r) => r.url.includes(':')).map((r) => ({ url: r.url, re: patternOf(r.url) }));
     const found = new Map<string, string>(); // route pattern → one real address
     const failures: string[] = [];
+    const parenPlurals = new Set<string>();
     let requests = 0;
     let ip = 0;
     const get = async (url: string, cookie: string) => {
@@ -71,6 +73,9 @@ describe('fuzzing the query strings of routes that name an object', () => {
         fetched++;
         const type = String(res.headers['content-type'] ?? '');
         if (res.statusCode !== 200 || !type.startsWith('text/html')) continue;
+        // Real French plurals on every page (issue #16): never « lieu(x) » or « 1 compte(s) ».
+        const text = res.body.replace(/<script[\s\S]*?<\/script>|<style[\s\S]*?<\/style>|<[^>]+>/g, ' ');
+        for (const m of text.matchAll(/[A-Za-zÀ-ÿ]+\((?:s|x|es|e)\)/g)) parenPlurals.add(`${m[0]} on ${url}`);
         for (const m of res.body.matchAll(/href="(\/[^"#?]*)(?:\?[^"#]*)?(?:#[^"]*)?"/g)) {
           const path = m[1]!.replace(/&amp;/g, '&');
           if (path.startsWith('//') || seen.has(path) || path.startsWith('/static/') || path.startsWith('/assets/')) continue;
@@ -134,5 +139,6 @@ describe('fuzzing the query strings of routes that name an object', () => {
       assert.ok([...found.values()].some((p) => p.startsWith(prefix)), `no object address under ${prefix} was reached`);
     }
     assert.deepEqual(failures, []);
+    assert.deepEqual([...parenPlurals], [], 'plurals written with parentheses');
   });
 });
