@@ -5,7 +5,7 @@
  */
 import { CAPABILITIES, LIMITS, RULES, ValidationFailed, parseEuros, text, type FieldError, type Rule } from './model.ts';
 import { own } from '../../platform/own.ts';
-import type { ProcessInput } from './service.ts';
+import type { Meeting, ProcessInput } from './service.ts';
 
 type Input = Record<string, unknown>;
 
@@ -165,17 +165,8 @@ export function parseBudgetForm(o: Input, p: { region: string; departement: stri
   return { slug, title, departement, amountCents: amount!, rule: rule as Rule, thresholdPct, minProjects, maxProjects: rule === 'range' ? maxProjects : null };
 }
 
-export interface MeetingForm {
-  title: string;
-  description: string;
-  startsAt: string;
-  endsAt: string;
-  departement: string | null;
-  placeUid: string | null;
-  address: string | null;
-  onlineUrl: string | null;
-  capacity: number | null;
-}
+/** A meeting as the form gives it (the service's Meeting, before it exists). */
+export type MeetingForm = Omit<Meeting, 'id' | 'processId' | 'registered' | 'minutes'>;
 
 /** The meeting form: in a place of the directory, at an address, or online (https). */
 export function parseMeetingForm(o: Input, p: { departement: string | null }, inRegion: (dep: string) => boolean): MeetingForm {
