@@ -44,9 +44,11 @@ describe('mediation place picker in a browser', { skip: skipReason }, () => {
   /** « Enregistrer » by keyboard; resolves once the page the POST redirects to is loaded. */
   async function save(page: Page) {
     await page.getByRole('button', { name: 'Enregistrer' }).focus();
-    const done = page.waitForResponse((r) => r.request().method() === 'GET' && new URL(r.url()).pathname === '/mediation/profil');
+    // The new document must have committed before waiting for its load: the GET's response alone
+    // can arrive while the old page is still the current one (axe then ran in a dying context).
+    const committed = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame() && new URL(f.url()).pathname === '/mediation/profil' });
     await page.keyboard.press('Enter');
-    await done;
+    await committed;
     await page.waitForLoadState('load');
   }
 
