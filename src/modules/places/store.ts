@@ -411,12 +411,18 @@ export async function getPlacesByUids(db: Queryable, uids: string[]): Promise<Pl
   return readByUids(db, uids, PLACE_PROJECTION);
 }
 
-/** The places with these uids, in the order given (unknown uids are left out). */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The places with these uids, in the order given (unknown uids are left out, and so are strings
+ * that are not uids: a caller passing user input never gets a database error for it).
+ */
 export async function readByUids<T>(db: Queryable, uids: string[], projection: Projection<T>): Promise<T[]> {
-  if (uids.length === 0) return [];
-  const { rows } = await db.query(`SELECT ${projection.columns} FROM places.place p WHERE p.uid = ANY($1::uuid[])`, [uids], { prepare: true });
+  const valid = uids.filter((u) => typeof u === 'string' && UUID.test(u));
+  if (valid.length === 0) return [];
+  const { rows } = await db.query(`SELECT ${projection.columns} FROM places.place p WHERE p.uid = ANY($1::uuid[])`, [valid], { prepare: true });
   const byUid = new Map(rows.map((r) => [r.uid as string, projection.map(r)]));
-  return uids.map((u) => byUid.get(u)).filter((p): p is T => p !== undefined);
+  return valid.map((u) => byUid.get(u.toLowerCase())).filter((p): p is T => p !== undefined);
 }
 
 // ---------------------------------------------------------------------------------------------
