@@ -51,6 +51,9 @@ export interface ServerRoute {
 }
 
 /** Every route of the server, platform and modules alike (tests: the fuzz test walks them all). */
+/** PostgreSQL errors after which the transaction was rolled back and a retry normally passes. */
+const TRANSIENT_DB_ERRORS = new Set(['40P01', '40001', '55P03']);
+
 export function serverRoutes(app: object): readonly ServerRoute[] {
   let scope: object | null = app;
   while (scope) {
@@ -204,6 +207,14 @@ export async function createServer(ctx: AppContext): Promise<App> {
       if (error.code === 'FST_CSRF_MISSING_SECRET' || error.code === 'FST_CSRF_INVALID_TOKEN') {
         body = { error: 'csrf', message: 'Le formulaire a expiré ou n’est pas valide. Rechargez la page et recommencez.' };
       }
+    } else if (TRANSIENT_DB_ERRORS.has(String((error as { code?: unknown }).code))) {
+      // The database gave up on this request's transaction (a deadlock between two writers, a
+      // serialization failure, a lock it could not take): it was rolled back whole, nothing was
+      // written, and the same request sent again a moment later will normally pass.
+      req.log.warn({ err: error }, 'database conflict, the request was rolled back');
+      status = 503;
+      reply.header('Retry-After', '2');
+      body = { error: 'busy', message: 'Le serveur traitait une autre modification au même moment ; rien n’a été enregistré. Réessayez dans un instant.' };
     } else {
       req.log.error({ err: error }, 'request failed');
     }
