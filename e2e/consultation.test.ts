@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { axeViolations, formatViolations } from './support/axe.ts';
-import { launchBrowser, newContext, skipReason } from './support/browser.ts';
+import { launchBrowser, navigation, newContext, skipReason } from './support/browser.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { openSession, type User } from '../src/modules/accounts/service.ts';
 import { depsFor, makeUser } from '../src/modules/accounts/tests/client.ts';
@@ -70,7 +70,7 @@ describe('consultation in a browser', { skip: skipReason }, () => {
       const fallback = page.locator(`li:has(h3:text-is("${title}")) button`);
       const target = (await button.count()) ? button : fallback;
       await target.focus();
-      await Promise.all([page.waitForLoadState('load'), page.keyboard.press('Enter')]);
+      await navigation(page, () => page.keyboard.press('Enter'));
       await page.waitForSelector('#panier-total');
     }
     assert.match(await live.textContent() ?? '', /2 projets choisis, 700\s€ sur 1\s000\s€/);
@@ -79,7 +79,7 @@ describe('consultation in a browser', { skip: skipReason }, () => {
     await expectAccessible(page, 'confirmation page');
     assert.match(await page.locator('caption').textContent() ?? '', /2 projets, 700\s€/);
     await page.getByRole('button', { name: 'Confirmer mon vote définitivement' }).focus();
-    await Promise.all([page.waitForLoadState('load'), page.keyboard.press('Enter')]);
+    await navigation(page, () => page.keyboard.press('Enter'));
     await page.waitForSelector('text=Votre vote est enregistré');
     await expectAccessible(page, 'after the vote');
     const ballots = await server.db.query<{ n: number }>('SELECT count(*)::int AS n FROM consultation.ballot WHERE user_id = $1', [voter.id]);
@@ -99,13 +99,13 @@ describe('consultation in a browser', { skip: skipReason }, () => {
     await page.getByLabel('Mot de passe').fill('une phrase de passe assez longue pour e2e');
     // Too young first: the error names the field, and focus can reach it from the summary.
     await page.getByLabel('Année de naissance').fill(String(new Date().getUTCFullYear() - 12));
-    await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Créer mon compte' }).click()]);
+    await navigation(page, () => page.getByRole('button', { name: 'Créer mon compte' }).click());
     await page.waitForSelector('text=au moins 15 ans');
     await expectAccessible(page, 'sign-up refused');
     assert.equal((await server.db.query(`SELECT 1 FROM accounts.users WHERE email_key = 'sacha@example.fr'`)).rows.length, 0);
     await page.getByLabel('Mot de passe').fill('une phrase de passe assez longue pour e2e');
     await page.getByLabel('Année de naissance').fill('1994');
-    await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Créer mon compte' }).click()]);
+    await navigation(page, () => page.getByRole('button', { name: 'Créer mon compte' }).click());
     await page.waitForSelector('text=Vérifiez votre messagerie');
     await expectAccessible(page, 'sign-up sent');
     const mail = (await readOutbox(server.db, 'sacha@example.fr'))[0]!;
@@ -113,7 +113,7 @@ describe('consultation in a browser', { skip: skipReason }, () => {
     await page.goto(server.url + new URL(link).pathname);
     await expectAccessible(page, 'sign-up confirmation');
     await Promise.all([page.waitForURL(/\/propositions\/1$/), page.getByRole('button', { name: 'Confirmer mon adresse et activer mon compte' }).click()]);
-    await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Soutenir cette proposition' }).click()]);
+    await navigation(page, () => page.getByRole('button', { name: 'Soutenir cette proposition' }).click());
     await page.waitForSelector('text=Vous soutenez cette proposition');
     const sacha = (await server.db.query<{ id: string; status: string }>(`SELECT id, status FROM accounts.users WHERE email_key = 'sacha@example.fr'`)).rows[0]!;
     assert.equal(sacha.status, 'active');

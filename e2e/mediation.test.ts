@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { axeViolations, formatViolations } from './support/axe.ts';
-import { launchBrowser, newContext, skipReason } from './support/browser.ts';
+import { launchBrowser, navigation, newContext, skipReason } from './support/browser.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { openSession } from '../src/modules/accounts/service.ts';
 import { depsFor, makeUser, type TestUser } from '../src/modules/accounts/tests/client.ts';
@@ -44,12 +44,9 @@ describe('mediation place picker in a browser', { skip: skipReason }, () => {
   /** « Enregistrer » by keyboard; resolves once the page the POST redirects to is loaded. */
   async function save(page: Page) {
     await page.getByRole('button', { name: 'Enregistrer' }).focus();
-    // The new document must have committed before waiting for its load: the GET's response alone
-    // can arrive while the old page is still the current one (axe then ran in a dying context).
-    const committed = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame() && new URL(f.url()).pathname === '/mediation/profil' });
-    await page.keyboard.press('Enter');
-    await committed;
-    await page.waitForLoadState('load');
+    // The new document must have committed before checks run (axe once ran in the dying old page).
+    await navigation(page, () => page.keyboard.press('Enter'));
+    assert.equal(new URL(page.url()).pathname, '/mediation/profil');
   }
 
   async function signedIn(withScript: boolean) {

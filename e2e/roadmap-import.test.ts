@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { axeViolations, formatViolations } from './support/axe.ts';
-import { launchBrowser, newContext, screenshot, skipReason } from './support/browser.ts';
+import { launchBrowser, navigation, newContext, screenshot, skipReason } from './support/browser.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { openSession, type AccountsDeps, type User } from '../src/modules/accounts/service.ts';
 import { depsFor, makeUser } from '../src/modules/accounts/tests/client.ts';
@@ -68,8 +68,7 @@ async function chooseAndRead(page: Page, filePath: string) {
   await chooser.setFiles(filePath);
   await tabTo(page, 'button[type="submit"]');
   assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Lire le fichier');
-  await Promise.all([page.waitForLoadState('load'), page.keyboard.press('Enter')]);
-  await page.waitForLoadState('load');
+  await navigation(page, () => page.keyboard.press('Enter'));
 }
 
 /** Step 2 by keyboard: every select skipped with Tab (the guesses kept), then « Importer ». */
@@ -78,8 +77,7 @@ async function importWithGuessedMapping(page: Page) {
   await expectAccessible(page, 'mapping step');
   await page.getByLabel('Numéro (ex. « Action 14 ») (obligatoire)').focus();
   await tabTo(page, 'form:not([enctype]) button[type="submit"]');
-  await Promise.all([page.waitForURL(/./), page.keyboard.press('Enter')]);
-  await page.waitForLoadState('load');
+  await navigation(page, () => page.keyboard.press('Enter'));
 }
 
 describe('roadmap CSV import in a browser, keyboard only', { skip: skipReason }, () => {

@@ -55,3 +55,15 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
+
+/**
+ * Runs `action` (a click or a key that submits a form or follows a link) and resolves once the NEW
+ * document is loaded. `waitForLoadState('load')` alone resolves at once on the page still shown,
+ * so checks run next could land on the old page, or in its context while it is being destroyed.
+ */
+export async function navigation(page: Page, action: () => Promise<unknown>): Promise<void> {
+  const committed = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame() });
+  await action();
+  await committed;
+  await page.waitForLoadState('load');
+}
