@@ -11,6 +11,7 @@ import { slugify } from '../../platform/slug.ts';
 import { can, getUser, type Actor, type Resource } from '../accounts/index.ts';
 import { drawEnvelope, getEnvelope, releaseDraw } from '../roadmap/index.ts';
 import { resolveTerritory } from '../territories/index.ts';
+import { commitOnCeiling } from './ceilings.ts';
 import {
   CALL_KINDS,
   FINAL_STATES,
@@ -1007,6 +1008,8 @@ export async function decide(ctx: Ctx, actor: Actor, appId: string, input: Recor
         const now = (await getCall(tx, call.id))!;
         throw new UserError(`Montant accordé : ${amount} € dépasseraient l’enveloppe de l’appel (reste ${Math.round((now.envelope - now.committed) * 100) / 100} € sur ${now.envelope} €).`, 409, 'amount', 'over_commitment');
       }
+      // …and the dossier's département ceiling, when the call has one there.
+      await commitOnCeiling(tx, call.id, app.departement, amount);
       const grantId = crypto.randomUUID();
       await tx.query('INSERT INTO calls.grant (id, application_id, call_id, reference, convention_on, amount) VALUES ($1, $2, $3, $4, $5, $6)', [grantId, app.id, call.id, `SUB-${app.reference}`, conventionOn, amount]);
       await recordAudit(tx, { actorId: actor.id, action: 'calls.grant.create', objectType: 'calls.grant', objectId: grantId, after: { applicationId: app.id, amount, conventionOn } });

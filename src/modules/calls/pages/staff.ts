@@ -14,6 +14,7 @@ import { can, findUserByEmail, getGrants, requirePermission, scopesFor, sendMail
 import { CALL_KINDS, CONFLICTS, INSTRUCTOR_TRANSITIONS, ORG_KINDS, RECOMMENDATIONS, STATES, formatDateTime, formatEuros, toLocalInput, weightedScore, type State } from '../model.ts';
 import * as service from '../service.ts';
 import * as dossier from '../dossier.ts';
+import { ceilingsOf, setCeilings } from '../ceilings.ts';
 import { answersView, csrfOf, errorBox, formBody, me, messageThread, plural, queryOf, renderFrame, send, sendStoredFile, stateBadge, str } from './ui.ts';
 import { criteriaTable, historyLabel } from './public.ts';
 
@@ -130,6 +131,7 @@ ${calls.map((c) => html`<tr><td><a href="/gestion/appels/${c.id}">${c.title}</a>
     const instructors = (await ctx.db.query<{ user_id: string; departements: string[] }>('SELECT user_id, departements FROM calls.instructor WHERE call_id = $1', [call.id])).rows;
     const names = await service.userNames(ctx.db, instructors.map((i) => i.user_id));
     const committees = await service.committeesOf(ctx.db, call.id);
+    const ceilings = await ceilingsOf(ctx.db, call.id);
     const body = html`<p><a href="/gestion/appels">Appels</a></p><h1>${call.title}</h1>${errorBox(error)}
 <p>${CALL_KINDS[call.kind]} — ${call.status === 'published' ? html`publié : <a href="/appels/${call.slug}">page publique</a>` : call.status === 'draft' ? 'brouillon (non visible du public)' : 'archivé'}.
 Enveloppe ${formatEuros(call.envelope)}, engagé ${formatEuros(call.committed)}, versé ${formatEuros(call.paid)}.</p>
@@ -143,6 +145,9 @@ ${manager
 <form method="post" action="/gestion/appels/${call.id}/instructeurs" class="calls-form"><input type="hidden" name="_csrf" value="${csrf}">
 <div class="field"><label for="f-iemail">Adresse du compte de l’instructeur</label><input type="email" id="f-iemail" name="email"></div>
 <div class="field"><label for="f-ideps">Limité aux départements (codes, facultatif)</label><input type="text" id="f-ideps" name="departements"></div><button type="submit">Ajouter ou modifier</button></form>
+<h2 id="plafonds">Plafonds par département</h2>
+${ceilings.length ? html`<table class="data"><thead><tr><th scope="col">Département</th><th scope="col" class="n">Plafond</th><th scope="col" class="n">Engagé</th><th scope="col" class="n">Reste</th></tr></thead><tbody>${ceilings.map((c) => html`<tr><td>${c.departement}</td><td class="n">${formatEuros(c.amount)}</td><td class="n">${formatEuros(c.committed)}</td><td class="n">${formatEuros(Math.round((c.amount - c.committed) * 100) / 100)}</td></tr>`)}</tbody></table>` : html`<p>Aucun plafond : seule l’enveloppe de l’appel limite les montants accordés.</p>`}
+<form method="post" action="/gestion/appels/${call.id}/plafonds" class="calls-form"><input type="hidden" name="_csrf" value="${csrf}"><div class="field"><label for="f-ceilings">Plafonds (une ligne par département : « 37 = 50 000 » ; vide : aucun)</label><span class="hint" id="f-ceilings-hint">Leur somme ne dépasse pas l’enveloppe ; une subvention qui ferait dépasser le plafond de son département est refusée.</span><textarea id="f-ceilings" name="ceilings" rows="4" aria-describedby="f-ceilings-hint">${ceilings.map((c) => `${c.departement} = ${c.amount}`).join('\n')}</textarea></div><button type="submit">Enregistrer les plafonds</button></form>
 <h2>Comités</h2><ul>${committees.map((c) => html`<li><a href="/gestion/appels/${call.id}/comites/${c.id}">${c.title} (${c.heldOn})</a></li>`)}</ul>
 <form method="post" action="/gestion/appels/${call.id}/comites" class="calls-form"><input type="hidden" name="_csrf" value="${csrf}"><div class="field"><label for="f-ctitle">Intitulé</label><input type="text" id="f-ctitle" name="title"></div>
 <div class="field"><label for="f-cdate">Date</label><input type="date" id="f-cdate" name="heldOn"></div><button type="submit">Créer le comité</button></form>
@@ -170,6 +175,7 @@ ${manager
   callAction('/statut', (user, call, f) => service.setCallStatus(ctx, user, call.id, str(f.status)));
   callAction('/formulaire', (user, call, f) => service.setForm(ctx, user, call.id, parseJsonField(f.form, 'form')));
   callAction('/comites', (user, call, f) => service.createCommittee(ctx, user, call.id, f));
+  callAction('/plafonds', (user, call, f) => setCeilings(ctx, user, call.id, str(f.ceilings)));
   callAction('/instructeurs', async (user, call, f) => {
     const u = await findUserByEmail(ctx.db, str(f.email).trim().slice(0, 320));
     if (!u) throw new UserError('Aucun compte à cette adresse.', 422, 'email');
