@@ -11,7 +11,8 @@
  * - `instalment`: an instalment due within 7 days (or overdue) and not paid → the call's author;
  * - `label`: a label ending within 60 days → the programme's author (renew or let it end).
  */
-import { createJobs, type JobInfo, type Jobs } from '../../platform/jobs/index.ts';
+import type { JobInfo } from '../../platform/jobs/index.ts';
+import { singletonJob } from '../../platform/jobs/singleton.ts';
 import type { AppContext } from '../../platform/module.ts';
 import { sendMail } from '../accounts/index.ts';
 import { formatDateTime, formatEuros } from './model.ts';
@@ -142,45 +143,17 @@ export async function sendReminders(ctx: Ctx, now = new Date()): Promise<Reminde
   return report;
 }
 
-const ready = new WeakMap<AppContext['db'], Promise<Jobs>>();
-
-async function jobsFor(ctx: AppContext): Promise<Jobs> {
-  let p = ready.get(ctx.db);
-  if (!p) {
-    p = (async () => {
-      const jobs = createJobs({ db: ctx.db, log: ctx.log });
-      await jobs.register<{ now?: string }>(
-        REMINDERS_JOB,
-        async (data) => {
-          const report = await sendReminders(ctx, data.now ? new Date(data.now) : new Date());
-          ctx.log.info(report, 'calls: reminders sent');
-          return report;
-        },
-        { concurrency: 1, expireInSeconds: 3600 },
-      );
-      await jobs.start();
-      return jobs;
-    })();
-    p.catch(() => ready.delete(ctx.db));
-    ready.set(ctx.db, p);
-  }
-  return p;
-}
+const job = singletonJob<{ now?: string }>(
+  REMINDERS_JOB,
+  (ctx) => async (data) => {
+    const report = await sendReminders(ctx, data.now ? new Date(data.now) : new Date());
+    ctx.log.info(report, 'calls: reminders sent');
+    return report;
+  },
+  { expireInSeconds: 3600 },
+);
 
 /** Queues a run of the reminders (one waiting at most); the job's id. */
-export async function queueReminders(ctx: AppContext, now?: Date): Promise<string> {
-  const jobs = await jobsFor(ctx);
-  return jobs.send(REMINDERS_JOB, now ? { now: now.toISOString() } : {}, { singletonKey: REMINDERS_JOB });
-}
-
-export async function waitForReminders(ctx: AppContext, id: string, timeoutMs?: number): Promise<JobInfo> {
-  return (await jobsFor(ctx)).wait(id, timeoutMs);
-}
-
-export async function stopReminderJobs(ctx: AppContext): Promise<void> {
-  const p = ready.get(ctx.db);
-  if (!p) return;
-  ready.delete(ctx.db);
-  const jobs = await p.catch(() => null);
-  await jobs?.stop();
-}
+export const queueReminders = (ctx: AppContext, now?: Date): Promise<string> => job.queue(ctx, now ? { now: now.toISOString() } : {});
+export const waitForReminders = (ctx: AppContext, id: string, timeoutMs?: number): Promise<JobInfo> => job.wait(ctx, id, timeoutMs);
+export const stopReminderJobs = (ctx: AppContext): Promise<void> => job.stop(ctx);
