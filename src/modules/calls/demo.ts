@@ -14,6 +14,8 @@ import { listEnvelopes } from '../roadmap/index.ts';
 import { luhn } from './model.ts';
 import * as service from './service.ts';
 import * as grants from './grants.ts';
+import * as dossier from './dossier.ts';
+import { setCeilings } from './ceilings.ts';
 import * as labels from './labels.ts';
 import { searchPlaces } from '../places/index.ts';
 import type { Db } from '../../platform/db/index.ts';
@@ -171,7 +173,9 @@ function formOf(spec: CallSpec) {
     spec.kind === 'label'
       ? [{ id: 'resume', label: 'Présentation du lieu', type: 'long_text', required: true }, { id: 'public', label: 'Publics accueillis', type: 'multi_choice', required: true, options: ['Tout public', 'Personnes âgées', 'Jeunes', 'Demandeurs d’emploi', 'Travailleurs indépendants', 'Associations'] }, { id: 'debut', label: 'Date d’ouverture du lieu', type: 'date', required: true }]
       : baseQuestions('Montant de l’aide demandée', spec.envelope);
-  return { questions: [...qs, ...(spec.extra ?? [])], criteria: spec.criteria, documents: spec.kind === 'label' ? ['Photographies du lieu', 'Charte de fonctionnement'] : ['Statuts ou délibération', 'Relevé d’identité bancaire', 'Budget de la structure'] };
+  // Every call asks for an optional file (type read from the content when it is attached).
+  const file = spec.kind === 'label' ? { id: 'charte', label: 'Charte de fonctionnement signée (PDF)', type: 'file', required: false, accept: ['pdf'] } : { id: 'statuts', label: 'Statuts ou délibération (PDF ou document)', type: 'file', required: false, accept: ['pdf', 'odt', 'docx'] };
+  return { questions: [...qs, ...(spec.extra ?? []), file], criteria: spec.criteria, documents: spec.kind === 'label' ? ['Photographies du lieu', 'Charte de fonctionnement'] : ['Statuts ou délibération', 'Relevé d’identité bancaire', 'Budget de la structure'] };
 }
 
 export async function seedCallsDemo(ctx: AppContext, o: { say?: (line: string) => void } = {}): Promise<void> {
@@ -208,6 +212,11 @@ export async function seedCallsDemo(ctx: AppContext, o: { say?: (line: string) =
       if (a.to === 'en_construction') continue;
       if (a.to === 'correction') {
         await service.requestCorrection(ctx, STAFF, app.id, 'Le budget doit détailler les postes d’équipement.', new Date(now + 14 * DAY).toISOString().slice(0, 10));
+        // The file, the thread and a private annotation of a dossier under correction.
+        await dossier.attachFile(ctx, APPLICANT, app.id, 'statuts', { fileName: 'statuts.pdf', data: DEMO_PDF });
+        await dossier.postMessage(ctx, STAFF, app.id, 'Bonjour, pouvez-vous détailler les postes d’équipement (ordinateurs, tablettes, mobilier) dans le budget ?');
+        await dossier.postMessage(ctx, { id: APPLICANT, grants: [] }, app.id, 'Bonjour, c’est noté : nous déposons la correction avec les devis d’ici la fin de la semaine.');
+        await dossier.annotate(ctx, STAFF, app.id, 'Projet solide ; vérifier que la commune met bien le local à disposition (annotation privée, jamais vue du porteur).');
         continue;
       }
       if (a.to === 'sans_suite') {
@@ -244,8 +253,27 @@ export async function seedCallsDemo(ctx: AppContext, o: { say?: (line: string) =
       }
     }
   }
+  await seedCeilings(ctx);
   const labelled = await seedLabels(ctx, now);
   (o.say ?? (() => {}))(`${CALLS.length} appels de démonstration, ${apps} dossiers, ${labelled} lieux labellisés`);
+}
+
+/** A tiny valid PDF (one empty page), the demo's attached statutes. */
+const DEMO_PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
+
+/**
+ * Ceilings per département on the first call with grants: what each département has committed,
+ * plus an equal share of what is left of the envelope.
+ */
+async function seedCeilings(ctx: AppContext): Promise<void> {
+  const { rows } = await ctx.db.query<{ call_id: string; departement: string; committed: string }>(
+    `SELECT a.call_id, a.departement, coalesce(sum(g.amount), 0) AS committed FROM calls.application a LEFT JOIN calls.grant g ON g.application_id = a.id
+      WHERE a.call_id = (SELECT call_id FROM calls.grant ORDER BY created_at LIMIT 1) AND a.departement IS NOT NULL GROUP BY a.call_id, a.departement ORDER BY a.departement`,
+  );
+  if (!rows.length) return;
+  const call = (await service.getCall(ctx.db, rows[0]!.call_id))!;
+  const share = Math.floor((call.envelope - call.committed) / rows.length);
+  await setCeilings(ctx, STAFF, call.id, Object.fromEntries(rows.map((r) => [r.departement, Number(r.committed) + share])));
 }
 
 /**

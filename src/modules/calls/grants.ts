@@ -10,6 +10,7 @@ import { ForbiddenError, NotFoundError, UserError } from '../../platform/http/er
 import { can, type Actor } from '../accounts/index.ts';
 import { parseAmount, parseDate, text } from './model.ts';
 import { callResource, getCall, type Ctx } from './service.ts';
+import { releaseOnCeiling } from './ceilings.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const cents = (n: number) => Math.round(n * 100);
@@ -154,6 +155,7 @@ export async function closeGrant(ctx: Ctx, actor: Actor, grantId: string, noteIn
       if (cents(Number(rows[0].paid)) === 0) throw new UserError('Rien n’a été versé : la décision doit être retirée plutôt que la subvention soldée.', 409, 'paid');
       await tx.query('UPDATE calls.grant SET amount = paid WHERE id = $1', [g.id]);
       await tx.query('UPDATE calls.call SET committed = committed - $2 WHERE id = $1', [g.callId, reduction]);
+      await releaseOnCeiling(tx, g.callId, g.applicationId, reduction);
     }
     await tx.query(`UPDATE calls.grant SET status = 'closed', closed_at = now(), closing_note = $2 WHERE id = $1`, [g.id, note || null]);
     await recordAudit(tx, { actorId: actor.id, action: 'calls.grant.close', objectType: 'calls.grant', objectId: g.id, before: { amount: g.amount, paid: g.paid }, after: { reduction, note } });

@@ -16,6 +16,7 @@ import { registerLabelPages } from './pages/labels.ts';
 import { registerRoutes } from './routes.ts';
 import { registerContributions } from './contributions.ts';
 import { seedCallsDemo } from './demo.ts';
+import { queueReminders, stopReminderJobs } from './reminders.ts';
 
 // The live roadmap indicator and the open-data section.
 registerContributions();
@@ -23,6 +24,7 @@ registerContributions();
 export { getCall, listPublicCalls, getApplication, isOpen, type Call, type Application } from './service.ts';
 export { grantTotals, scdlEntries, scdlCsv, SCDL_FIELDS, SCDL_THRESHOLD } from './grants.ts';
 export { siretProblem, CALL_KINDS, STATES } from './model.ts';
+export { queueReminders, sendReminders, REMINDERS_JOB } from './reminders.ts';
 export { currentLabels, labelledPlaces, labelHistory, getProgramme, listProgrammes, type LabelProgramme, type LabelEvent, type CurrentLabel } from './labels.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -36,6 +38,21 @@ export const callsModule: ModuleManifest = {
     registerPublicPages(app, ctx);
     registerStaffPages(app, ctx);
     registerLabelPages(app, ctx);
+    // Reminders (closing soon, correction deadline, instalment due, label expiry): a background
+    // job queued at start and once a day while the server runs; each reminder is sent once.
+    if (ctx.config.env !== 'test') {
+      let timer: NodeJS.Timeout | null = null;
+      const queue = () => void queueReminders(ctx).catch((err: Error) => ctx.log.error({ err }, 'calls: reminders not queued'));
+      app.addHook('onListen', async () => {
+        queue();
+        timer = setInterval(queue, 24 * 3600 * 1000);
+        timer.unref();
+      });
+      app.addHook('onClose', async () => {
+        if (timer) clearInterval(timer);
+      });
+    }
+    app.addHook('onClose', async () => stopReminderJobs(ctx));
   },
   // In seedDemo (after roadmap's and places' demo data, before roadmap's afterDemo computes the
   // live indicators, so the amount granted has today's value).

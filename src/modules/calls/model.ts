@@ -61,6 +61,7 @@ export const QUESTION_TYPES = {
   multi_choice: 'Choix multiple',
   date: 'Date',
   budget: 'Budget prévisionnel (dépenses et ressources équilibrées)',
+  file: 'Fichier joint',
 } as const;
 export type QuestionType = keyof typeof QUESTION_TYPES;
 
@@ -79,6 +80,9 @@ export interface Question {
   showIf?: { question: string; equals: string };
   /** The answer is the amount requested (one amount question per form at most). */
   requested?: boolean;
+  /** File questions: the kinds of file accepted (all by default) and the largest size in bytes. */
+  accept?: FileKind[];
+  maxBytes?: number;
 }
 
 export interface Criterion {
@@ -103,7 +107,15 @@ export interface Budget {
   expenses: BudgetLine[];
   resources: BudgetLine[];
 }
-export type Answer = string | number | string[] | Budget;
+/** The answer to a file question: the stored file (calls.application_file) it names. */
+export interface FileAnswer {
+  file: string;
+  name: string;
+  kind: FileKind;
+  size: number;
+  sha256: string;
+}
+export type Answer = string | number | string[] | Budget | FileAnswer;
 export type Answers = Record<string, Answer>;
 
 const ID = /^[a-z][a-z0-9_]{0,39}$/;
@@ -208,6 +220,19 @@ export function parseForm(input: unknown): FormDefinition {
       if (typeof eq !== 'string') throw new UserError(`${at}.showIf.equals : texte attendu.`, 400, `${at}.showIf.equals`);
       out.showIf = { question: ref, equals: eq };
     }
+    if (type === 'file') {
+      const accept = own(q, 'accept');
+      if (accept !== undefined) {
+        if (!Array.isArray(accept) || accept.length === 0 || !accept.every((k) => typeof k === 'string' && Object.prototype.hasOwnProperty.call(FILE_KINDS, k)))
+          throw new UserError(`${at}.accept : liste parmi ${Object.keys(FILE_KINDS).join(', ')}.`, 400, `${at}.accept`);
+        out.accept = [...new Set(accept as FileKind[])];
+      }
+      const maxBytes = own(q, 'maxBytes');
+      if (maxBytes !== undefined) {
+        if (typeof maxBytes !== 'number' || !Number.isInteger(maxBytes) || maxBytes < 1024 || maxBytes > MAX_FILE_BYTES) throw new UserError(`${at}.maxBytes : taille entière de 1024 à ${MAX_FILE_BYTES} octets.`, 400, `${at}.maxBytes`);
+        out.maxBytes = maxBytes;
+      }
+    }
     if (own(q, 'requested') === true) {
       if (type !== 'amount') throw new UserError(`${at}.requested : seule une question « montant » peut porter le montant demandé.`, 400, `${at}.requested`);
       out.requested = true;
@@ -298,6 +323,9 @@ export function parseAnswer(q: Question, v: unknown): Answer | null {
       const b = parseBudget(v, field, label);
       return b.expenses.length || b.resources.length ? b : null;
     }
+    case 'file':
+      // A file answer comes only from an upload (attachFile), never from the posted form.
+      return null;
   }
 }
 
@@ -306,11 +334,17 @@ export function parseAnswer(q: Question, v: unknown): Answer | null {
  * UserError naming it); answers to unknown or hidden questions are dropped. Missing answers are
  * allowed here (a draft); `missing()` lists them.
  */
-export function parseAnswers(form: FormDefinition, input: unknown, stage: number): Answers {
+export function parseAnswers(form: FormDefinition, input: unknown, stage: number, kept: Answers = {}): Answers {
   if (!isObj(input)) throw new UserError('Les réponses doivent être un objet.', 400, 'answers');
   const out: Answers = Object.create(null) as Answers;
   for (const q of form.questions) {
     if (!isShown(q, out, stage)) continue;
+    if (q.type === 'file') {
+      // Files already attached stay (the posted form never carries them).
+      const k = own(kept as Record<string, unknown>, q.id);
+      if (k !== undefined) out[q.id] = k as FileAnswer;
+      continue;
+    }
     const a = parseAnswer(q, own(input, q.id));
     if (a !== null) out[q.id] = a;
   }
@@ -330,7 +364,7 @@ export function missing(form: FormDefinition, answers: Answers, stage: number, t
     if (!isShown(q, answers, stage)) continue;
     const a = answers[q.id];
     if (a === undefined) {
-      if (q.required) out.push({ field: `q_${q.id}`, message: `Répondez à la question « ${q.label} ».` });
+      if (q.required) out.push({ field: `q_${q.id}`, message: q.type === 'file' ? `Joignez le fichier « ${q.label} ».` : `Répondez à la question « ${q.label} ».` });
       continue;
     }
     if (q.type === 'budget') {
@@ -354,6 +388,75 @@ export function requestedAmount(form: FormDefinition, answers: Answers): number 
 /** SHA-256 of the answers' canonical JSON (keys sorted): what the receipt certifies. */
 export function fingerprint(payload: { title: string; answers: Answers; formVersion: number }): string {
   return crypto.createHash('sha256').update(canonicalJson(payload)).digest('hex');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files: the type is read from the content (magic numbers), never trusted from the name or the
+// browser; the name's extension must agree with it.
+
+export const MAX_FILE_BYTES = 10 * 1024 * 1024;
+
+export const FILE_KINDS = {
+  pdf: { label: 'PDF', mime: 'application/pdf', ext: ['pdf'] },
+  png: { label: 'image PNG', mime: 'image/png', ext: ['png'] },
+  jpeg: { label: 'image JPEG', mime: 'image/jpeg', ext: ['jpg', 'jpeg'] },
+  odt: { label: 'texte OpenDocument', mime: 'application/vnd.oasis.opendocument.text', ext: ['odt'] },
+  ods: { label: 'tableur OpenDocument', mime: 'application/vnd.oasis.opendocument.spreadsheet', ext: ['ods'] },
+  docx: { label: 'document Word', mime: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', ext: ['docx'] },
+  xlsx: { label: 'classeur Excel', mime: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', ext: ['xlsx'] },
+} as const;
+export type FileKind = keyof typeof FILE_KINDS;
+
+const ZIP_LOCAL = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+
+/** The kind of a file from its first bytes (and, for ZIP-based documents, the entries they hold); null when not accepted. */
+export function sniffFile(data: Buffer): FileKind | null {
+  if (data.length < 8) return null;
+  if (data.subarray(0, 5).toString('latin1') === '%PDF-') return 'pdf';
+  if (data.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'png';
+  if (data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return 'jpeg';
+  if (data.length >= 30 && data.subarray(0, 4).equals(ZIP_LOCAL)) {
+    // OpenDocument: the first entry is « mimetype », stored uncompressed, holding the type.
+    const nameLength = data.readUInt16LE(26);
+    const extraLength = data.readUInt16LE(28);
+    if (nameLength === 8 && data.subarray(30, 38).toString('latin1') === 'mimetype') {
+      const mime = data.subarray(38 + extraLength, 38 + extraLength + 60).toString('latin1');
+      if (mime.startsWith(FILE_KINDS.odt.mime)) return 'odt';
+      if (mime.startsWith(FILE_KINDS.ods.mime)) return 'ods';
+      return null;
+    }
+    // Office Open XML: the archive's directory names its parts.
+    if (data.includes('[Content_Types].xml')) {
+      if (data.includes('word/document.xml')) return 'docx';
+      if (data.includes('xl/workbook.xml')) return 'xlsx';
+    }
+  }
+  return null;
+}
+
+/**
+ * Checks an uploaded file against its question: size, kind read from the content, extension
+ * agreeing with the content. Returns the kind; throws a UserError naming the question otherwise.
+ */
+export function checkUpload(q: Question, fileName: string, data: Buffer): FileKind {
+  const field = `q_${q.id}`;
+  const label = `« ${q.label} »`;
+  const max = q.maxBytes ?? MAX_FILE_BYTES;
+  if (data.length === 0) throw new UserError(`${label} : le fichier est vide.`, 400, field);
+  if (data.length > max) throw new UserError(`${label} : ${formatBytes(max)} au plus (fichier de ${formatBytes(data.length)}).`, 413, field);
+  const accepted = q.accept ?? (Object.keys(FILE_KINDS) as FileKind[]);
+  const kind = sniffFile(data);
+  const list = accepted.map((k) => FILE_KINDS[k].label).join(', ');
+  if (!kind || !accepted.includes(kind)) throw new UserError(`${label} : ce fichier n’est pas d’un type accepté (${list}) ; son contenu a été vérifié, pas seulement son nom.`, 415, field);
+  const ext = /\.([A-Za-z0-9]{1,8})$/.exec(fileName)?.[1]?.toLowerCase();
+  if (!ext || !(FILE_KINDS[kind].ext as readonly string[]).includes(ext)) throw new UserError(`${label} : le nom « ${fileName.slice(0, 80)} » ne correspond pas au contenu (${FILE_KINDS[kind].label}) : renommez-le en .${FILE_KINDS[kind].ext[0]}.`, 415, field);
+  return kind;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} octets`;
+  if (n < 1024 * 1024) return `${Math.round(n / 1024)} Ko`;
+  return `${(n / 1024 / 1024).toLocaleString('fr-FR', { maximumFractionDigits: 1 })} Mo`;
 }
 
 // ---------------------------------------------------------------------------------------------

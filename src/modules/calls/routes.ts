@@ -15,6 +15,7 @@ import { formatEuros } from './model.ts';
 import * as service from './service.ts';
 import * as grants from './grants.ts';
 import * as labels from './labels.ts';
+import { ceilingsOf } from './ceilings.ts';
 import { getPlacesByUids } from '../places/index.ts';
 import { csrfOf, errorBox, formBody, me, plural, renderFrame, send, str } from './pages/ui.ts';
 
@@ -77,14 +78,14 @@ export function registerRoutes(app: App, ctx: AppContext) {
         tags,
         summary: 'One published call with its current form (questions, criteria with weights, documents)',
         params: z.object({ call: z.string().max(120) }),
-        response: { 200: CallSchema.extend({ rules: z.string(), formVersion: z.number().int(), form: z.object({ questions: z.array(z.record(z.string(), z.unknown())), criteria: z.array(z.record(z.string(), z.unknown())), documents: z.array(z.string()) }) }) },
+        response: { 200: CallSchema.extend({ rules: z.string(), formVersion: z.number().int(), ceilings: z.array(z.object({ departement: z.string(), amount: z.number(), committed: z.number() })).describe('ceilings per département inside the envelope'), form: z.object({ questions: z.array(z.record(z.string(), z.unknown())), criteria: z.array(z.record(z.string(), z.unknown())), documents: z.array(z.string()) }) }) },
       },
     },
     async (req) => {
       const c = await service.getCall(db, req.params.call);
       if (!c || c.status !== 'published') throw new NotFoundError('Cet appel n’existe pas.');
       const form = await service.getForm(db, c.id, c.formVersion);
-      return { ...callJson(c, ctx.config.publicUrl), rules: c.rules, formVersion: c.formVersion, form: form as unknown as { questions: Record<string, unknown>[]; criteria: Record<string, unknown>[]; documents: string[] } };
+      return { ...callJson(c, ctx.config.publicUrl), rules: c.rules, formVersion: c.formVersion, ceilings: await ceilingsOf(db, c.id), form: form as unknown as { questions: Record<string, unknown>[]; criteria: Record<string, unknown>[]; documents: string[] } };
     },
   );
 

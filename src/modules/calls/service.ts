@@ -11,6 +11,7 @@ import { slugify } from '../../platform/slug.ts';
 import { can, getUser, type Actor, type Resource } from '../accounts/index.ts';
 import { drawEnvelope, getEnvelope, releaseDraw } from '../roadmap/index.ts';
 import { resolveTerritory } from '../territories/index.ts';
+import { commitOnCeiling } from './ceilings.ts';
 import {
   CALL_KINDS,
   FINAL_STATES,
@@ -20,6 +21,7 @@ import {
   CONFLICTS,
   RECOMMENDATIONS,
   fingerprint,
+  isShown,
   missing,
   normaliseSiret,
   parseAmount,
@@ -523,7 +525,7 @@ export function applicantMayEdit(app: Application, now = new Date()): boolean {
   return false;
 }
 
-async function assertApplicant(db: Queryable, app: Application | null, userId: string): Promise<Application> {
+export async function assertApplicant(db: Queryable, app: Application | null, userId: string): Promise<Application> {
   if (!app || !(await isMember(db, app.organisationId, userId))) throw new NotFoundError('Ce dossier n’existe pas.');
   return app;
 }
@@ -540,7 +542,10 @@ export async function saveDraft(ctx: Ctx, userId: string, appId: string, input: 
   if (!applicantMayEdit(app, now)) throw new UserError(`Ce dossier est « ${STATES[app.state]} » : il ne peut plus être modifié.`, 409, 'state');
   const form = await getForm(ctx.db, app.callId, app.formVersion);
   const title = text(input.title ?? app.title, 'title', 'Titre du projet', { max: 200 });
-  const answers = parseAnswers(form, input.answers ?? {}, app.stage);
+  const answers = parseAnswers(form, input.answers ?? {}, app.stage, app.answers);
+  // Files are attached by their own requests: the row's current file answers are kept (not this
+  // request's copy), so a save racing an upload cannot undo it.
+  const fileIds = form.questions.filter((q) => q.type === 'file' && isShown(q, answers, app.stage)).map((q) => q.id);
   let dep = app.departement;
   if (typeof input.departement === 'string' && input.departement) {
     if (!DEPARTEMENT.test(input.departement)) throw new UserError('Département : code invalide.', 400, 'departement');
@@ -548,8 +553,10 @@ export async function saveDraft(ctx: Ctx, userId: string, appId: string, input: 
   }
   return ctx.db.transaction(async (tx) => {
     const { rows } = await tx.query(
-      `UPDATE calls.application SET title = $2, answers = $3, amount_requested = $4, departement = $5, updated_at = now() WHERE id = $1 AND state = $6 RETURNING id`,
-      [app.id, title, JSON.stringify(answers), requestedAmount(form, answers), dep, app.state],
+      `UPDATE calls.application SET title = $2, amount_requested = $4, departement = $5, updated_at = now(),
+          answers = $3::jsonb || coalesce((SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(answers) e WHERE e.key = ANY($7::text[])), '{}'::jsonb)
+        WHERE id = $1 AND state = $6 RETURNING id`,
+      [app.id, title, JSON.stringify(answers), requestedAmount(form, answers), dep, app.state, fileIds],
     );
     if (!rows[0]) throw new UserError('Ce dossier a changé d’état entre-temps : rechargez la page.', 409, 'state');
     return (await getApplication(tx, app.id))!;
@@ -1001,6 +1008,8 @@ export async function decide(ctx: Ctx, actor: Actor, appId: string, input: Recor
         const now = (await getCall(tx, call.id))!;
         throw new UserError(`Montant accordé : ${amount} € dépasseraient l’enveloppe de l’appel (reste ${Math.round((now.envelope - now.committed) * 100) / 100} € sur ${now.envelope} €).`, 409, 'amount', 'over_commitment');
       }
+      // …and the dossier's département ceiling, when the call has one there.
+      await commitOnCeiling(tx, call.id, app.departement, amount);
       const grantId = crypto.randomUUID();
       await tx.query('INSERT INTO calls.grant (id, application_id, call_id, reference, convention_on, amount) VALUES ($1, $2, $3, $4, $5, $6)', [grantId, app.id, call.id, `SUB-${app.reference}`, conventionOn, amount]);
       await recordAudit(tx, { actorId: actor.id, action: 'calls.grant.create', objectType: 'calls.grant', objectId: grantId, after: { applicationId: app.id, amount, conventionOn } });
@@ -1014,9 +1023,14 @@ export async function decide(ctx: Ctx, actor: Actor, appId: string, input: Recor
 /** The members of an organisation (to notify them of a decision). */
 export async function organisationMembers(db: Queryable, orgId: string): Promise<{ id: string; email: string; displayName: string }[]> {
   const { rows } = await db.query<{ user_id: string }>('SELECT user_id FROM calls.organisation_member WHERE organisation_id = $1 ORDER BY added_at', [orgId]);
+  return activeUsers(db, rows.map((r) => r.user_id));
+}
+
+/** The active accounts among these ids (through the accounts module: no cross-schema join). */
+export async function activeUsers(db: Queryable, ids: string[]): Promise<{ id: string; email: string; displayName: string }[]> {
   const out: { id: string; email: string; displayName: string }[] = [];
-  for (const r of rows) {
-    const u = await getUser(db, r.user_id);
+  for (const id of new Set(ids)) {
+    const u = await getUser(db, id);
     if (u && u.status === 'active') out.push({ id: u.id, email: u.email, displayName: u.displayName });
   }
   return out;

@@ -8,10 +8,16 @@ import type { App } from '../../../platform/http/server.ts';
 import type { AppContext } from '../../../platform/module.ts';
 import { html, raw } from '../../../platform/html/html.ts';
 import { UserError, NotFoundError } from '../../../platform/http/errors.ts';
-import { currentUser, findUserByEmail, requireSignedIn, sendMailFromRequest } from '../../accounts/index.ts';
+import { currentUser, findUserByEmail, requireSignedIn, sendMailFromRequest, uploadRoute } from '../../accounts/index.ts';
+import { acceptMultipart, uploadedFile } from '../../../platform/http/multipart.ts';
+import { MAX_FILE_BYTES } from '../model.ts';
 import { CALL_KINDS, ORG_KINDS, STATES, formatDateTime, formatEuros, type FormDefinition } from '../model.ts';
 import * as service from '../service.ts';
-import { AUTOSAVE_SCRIPT, answersFromForm, answersView, csrfOf, errorBox, formBody, me, plural, queryOf, questionFields, renderFrame, send, stateBadge, str } from './ui.ts';
+import * as dossier from '../dossier.ts';
+import { AUTOSAVE_SCRIPT, answersFromForm, answersView, csrfOf, errorBox, formBody, me, messageThread, plural, sendStoredFile, queryOf, questionFields, renderFrame, send, stateBadge, str, uploadForms } from './ui.ts';
+
+/** An upload's body: the largest file and the form's few fields. */
+const UPLOAD_BODY_LIMIT = MAX_FILE_BYTES + 64 * 1024;
 
 const KIND_SHORT: Record<string, string> = { aap: 'AAP', ami: 'AMI', label: 'Label' };
 
@@ -177,6 +183,7 @@ ${orgs.length ? html`<ul>${orgs.map((o) => html`<li>${o.name} — SIRET ${o.sire
     const gaps = await service.whatIsMissing(ctx.db, a);
     const hist = await service.history(ctx.db, a.id, true);
     const closed = Date.now() >= Date.parse(call.closesAt);
+    const fileHref = (id: string) => `/candidatures/${a.id}/fichiers/${id}`;
     const body = html`<p><a href="/candidatures">Mes dossiers</a></p>
 <h1>Dossier ${a.reference} ${stateBadge(a.state)}</h1>
 <p>Appel : <a href="/appels/${call.slug}">${call.title}</a> — clôture le ${formatDateTime(call.closesAt, call.timeZone)}${a.stage === 2 ? ' — seconde étape' : ''}. Formulaire version ${a.formVersion}.</p>
@@ -189,12 +196,14 @@ ${editable
 ${questionFields(form, a.answers, a.stage)}
 <p id="autosave-status" role="status" aria-live="polite">Le brouillon s’enregistre au fil de la saisie ; vous pouvez aussi l’enregistrer vous-même.</p>
 <button type="submit">Enregistrer le brouillon</button></form>
+${uploadForms(form, a.answers, a.stage, `/candidatures/${a.id}/fichiers`, csrf)}
 <form method="post" action="/candidatures/${a.id}/depot" class="calls-form"><input type="hidden" name="_csrf" value="${csrf}">
 <p>${closed && !a.correctionReason ? html`<strong>L’appel est clos : le dépôt n’est plus possible.</strong>` : html`Le dépôt vaut engagement sur l’exactitude des informations. Un récépissé avec l’empreinte de ce qui a été déposé vous sera remis.`}</p>
 <button type="submit">${a.correctionReason ? 'Déposer la correction' : 'Déposer le dossier'}</button></form>`
   : html`<p>Ce dossier ne peut plus être modifié (${STATES[a.state]}).</p>${a.fingerprint ? html`<p><a href="/candidatures/${a.id}/recepisse">Récépissé de dépôt</a></p>` : ''}
 ${a.decisionMotivation ? html`<h2>Décision</h2><p>${STATES[a.state]}${a.decidedAmount !== null ? html` — montant accordé : <strong>${formatEuros(a.decidedAmount)}</strong>` : ''}</p><p>${a.decisionMotivation}</p>` : ''}
-<h2>Votre dossier</h2><p><strong>${a.title}</strong></p>${answersView(form, a.answers, a.stage)}`}
+<h2>Votre dossier</h2><p><strong>${a.title}</strong></p>${answersView(form, a.answers, a.stage, fileHref)}`}
+${messageThread(await dossier.messagesOf(ctx.db, a.id), new Map(), `/candidatures/${a.id}/messages`, csrf, true, a.state !== 'brouillon' || !!a.submittedAt)}
 <h2>Historique</h2>
 <ol>${hist.map((h) => html`<li>${formatDateTime(h.at)} — ${historyLabel(h)}${h.note ? html` : ${h.note}` : ''}</li>`)}</ol>`;
     return send(reply, status, renderFrame(theme, { title: `Dossier ${a.reference}`, body, user, csrf, scripts: editable ? ['/appels/assets/autosave.js'] : undefined }));
@@ -232,6 +241,48 @@ ${a.decisionMotivation ? html`<h2>Décision</h2><p>${STATES[a.state]}${a.decided
     }
   });
 
+  // Files: uploaded as multipart/form-data (a scope of its own accepts it), the guard run before
+  // the body is read (uploadRoute); served as attachments only, to the applicant and instructors.
+  void app.register(async (scope) => {
+    acceptMultipart(scope);
+    scope.post(
+      '/candidatures/:id/fichiers',
+      { ...uploadRoute(requireSignedIn, UPLOAD_BODY_LIMIT), preValidation: app.csrfProtection, config: { rateLimit: { max: 30, timeWindow: '1 minute' } } },
+      async (req, reply) => {
+        const { user, a } = await loadMine(req);
+        const upload = uploadedFile(req.body, 'file');
+        try {
+          if (!upload) throw new UserError('Choisissez le fichier à joindre.', 400, 'file');
+          await dossier.attachFile(ctx, user.id, a.id, str((req.body as Record<string, unknown>).question), upload);
+          return reply.redirect(`/candidatures/${a.id}`, 303);
+        } catch (e) {
+          if (e instanceof UserError && e.statusCode !== 404) return dossierPage(req, reply, e.statusCode === 400 ? 422 : e.statusCode, e.message);
+          throw e;
+        }
+      },
+    );
+  });
+  app.get('/candidatures/:id/fichiers/:file', { preHandler: requireSignedIn }, async (req, reply) => {
+    const user = await me(req);
+    const p = req.params as { id: string; file: string };
+    return sendStoredFile(reply, await dossier.fileFor(ctx.db, user, p.id, p.file));
+  });
+
+  app.post('/candidatures/:id/messages', { preHandler: requireSignedIn, preValidation: app.csrfProtection, config: { rateLimit: { max: 10, timeWindow: '1 minute' } } }, async (req, reply) => {
+    const { user, a, call } = await loadMine(req);
+    try {
+      await dossier.postMessage(ctx, user, a.id, str(formBody(req).message));
+    } catch (e) {
+      if (e instanceof UserError && e.statusCode !== 404) return dossierPage(req, reply, e.statusCode === 400 ? 422 : e.statusCode, e.message);
+      throw e;
+    }
+    // The e-mail says there is a message, not what it says (the thread stays behind the sign-in).
+    for (const m of await dossier.instructorsToTell(ctx.db, a)) {
+      await sendMailFromRequest(req, { to: m.email, subject: `Nouveau message sur le dossier ${a.reference}`, text: `Bonjour ${m.displayName},\n\nLe porteur du dossier ${a.reference} « ${a.title} » (appel « ${call.title} ») a écrit dans la messagerie du dossier.\n\nLire et répondre : ${ctx.config.publicUrl}/gestion/dossiers/${a.id}#messagerie\n` });
+    }
+    return reply.redirect(`/candidatures/${a.id}#messagerie`, 303);
+  });
+
   app.get('/candidatures/:id/recepisse', { preHandler: requireSignedIn }, async (req, reply) => {
     const { user, a, call, form } = await loadMine(req);
     const list = await service.receipts(ctx.db, a.id);
@@ -242,7 +293,7 @@ ${a.decisionMotivation ? html`<h2>Décision</h2><p>${STATES[a.state]}${a.decided
 <p>Déposé le <strong>${formatDateTime(r.at, call.timeZone)}</strong> (heure du serveur, Paris).</p>
 <p>Empreinte SHA-256 de ce qui a été déposé (titre, réponses et version du formulaire) :<br><span class="fp">${r.fingerprint}</span></p>
 <p class="no-print"><a href="/candidatures/${a.id}">Retour au dossier</a> · imprimez cette page pour la conserver.</p>
-<h2>Contenu déposé</h2>${answersView(form, r.content.answers, a.stage)}
+<h2>Contenu déposé</h2>${answersView(form, r.content.answers, a.stage, (id) => `/candidatures/${a.id}/fichiers/${id}`)}
 ${list.length > 1 ? html`<h2>Dépôts précédents</h2><ul>${list.slice(1).map((x) => html`<li>${formatDateTime(x.at, call.timeZone)} — <span class="fp">${x.fingerprint}</span></li>`)}</ul>` : ''}`;
     return send(reply, 200, renderFrame(theme, { title: `Récépissé ${a.reference}`, body, user, csrf: csrfOf(reply) }));
   });

@@ -13,7 +13,9 @@ import { ForbiddenError, NotFoundError, UserError } from '../../../platform/http
 import { can, findUserByEmail, getGrants, requirePermission, scopesFor, sendMailFromRequest, type CurrentUser } from '../../accounts/index.ts';
 import { CALL_KINDS, CONFLICTS, INSTRUCTOR_TRANSITIONS, ORG_KINDS, RECOMMENDATIONS, STATES, formatDateTime, formatEuros, toLocalInput, weightedScore, type State } from '../model.ts';
 import * as service from '../service.ts';
-import { answersView, csrfOf, errorBox, formBody, me, plural, queryOf, renderFrame, send, stateBadge, str } from './ui.ts';
+import * as dossier from '../dossier.ts';
+import { ceilingsOf, setCeilings } from '../ceilings.ts';
+import { answersView, csrfOf, errorBox, formBody, me, messageThread, plural, queryOf, renderFrame, send, sendStoredFile, stateBadge, str } from './ui.ts';
 import { criteriaTable, historyLabel } from './public.ts';
 
 const csvCell = (v: unknown) => {
@@ -129,6 +131,7 @@ ${calls.map((c) => html`<tr><td><a href="/gestion/appels/${c.id}">${c.title}</a>
     const instructors = (await ctx.db.query<{ user_id: string; departements: string[] }>('SELECT user_id, departements FROM calls.instructor WHERE call_id = $1', [call.id])).rows;
     const names = await service.userNames(ctx.db, instructors.map((i) => i.user_id));
     const committees = await service.committeesOf(ctx.db, call.id);
+    const ceilings = await ceilingsOf(ctx.db, call.id);
     const body = html`<p><a href="/gestion/appels">Appels</a></p><h1>${call.title}</h1>${errorBox(error)}
 <p>${CALL_KINDS[call.kind]} — ${call.status === 'published' ? html`publié : <a href="/appels/${call.slug}">page publique</a>` : call.status === 'draft' ? 'brouillon (non visible du public)' : 'archivé'}.
 Enveloppe ${formatEuros(call.envelope)}, engagé ${formatEuros(call.committed)}, versé ${formatEuros(call.paid)}.</p>
@@ -142,6 +145,9 @@ ${manager
 <form method="post" action="/gestion/appels/${call.id}/instructeurs" class="calls-form"><input type="hidden" name="_csrf" value="${csrf}">
 <div class="field"><label for="f-iemail">Adresse du compte de l’instructeur</label><input type="email" id="f-iemail" name="email"></div>
 <div class="field"><label for="f-ideps">Limité aux départements (codes, facultatif)</label><input type="text" id="f-ideps" name="departements"></div><button type="submit">Ajouter ou modifier</button></form>
+<h2 id="plafonds">Plafonds par département</h2>
+${ceilings.length ? html`<table class="data"><thead><tr><th scope="col">Département</th><th scope="col" class="n">Plafond</th><th scope="col" class="n">Engagé</th><th scope="col" class="n">Reste</th></tr></thead><tbody>${ceilings.map((c) => html`<tr><td>${c.departement}</td><td class="n">${formatEuros(c.amount)}</td><td class="n">${formatEuros(c.committed)}</td><td class="n">${formatEuros(Math.round((c.amount - c.committed) * 100) / 100)}</td></tr>`)}</tbody></table>` : html`<p>Aucun plafond : seule l’enveloppe de l’appel limite les montants accordés.</p>`}
+<form method="post" action="/gestion/appels/${call.id}/plafonds" class="calls-form"><input type="hidden" name="_csrf" value="${csrf}"><div class="field"><label for="f-ceilings">Plafonds (une ligne par département : « 37 = 50 000 » ; vide : aucun)</label><span class="hint" id="f-ceilings-hint">Leur somme ne dépasse pas l’enveloppe ; une subvention qui ferait dépasser le plafond de son département est refusée.</span><textarea id="f-ceilings" name="ceilings" rows="4" aria-describedby="f-ceilings-hint">${ceilings.map((c) => `${c.departement} = ${c.amount}`).join('\n')}</textarea></div><button type="submit">Enregistrer les plafonds</button></form>
 <h2>Comités</h2><ul>${committees.map((c) => html`<li><a href="/gestion/appels/${call.id}/comites/${c.id}">${c.title} (${c.heldOn})</a></li>`)}</ul>
 <form method="post" action="/gestion/appels/${call.id}/comites" class="calls-form"><input type="hidden" name="_csrf" value="${csrf}"><div class="field"><label for="f-ctitle">Intitulé</label><input type="text" id="f-ctitle" name="title"></div>
 <div class="field"><label for="f-cdate">Date</label><input type="date" id="f-cdate" name="heldOn"></div><button type="submit">Créer le comité</button></form>
@@ -169,6 +175,7 @@ ${manager
   callAction('/statut', (user, call, f) => service.setCallStatus(ctx, user, call.id, str(f.status)));
   callAction('/formulaire', (user, call, f) => service.setForm(ctx, user, call.id, parseJsonField(f.form, 'form')));
   callAction('/comites', (user, call, f) => service.createCommittee(ctx, user, call.id, f));
+  callAction('/plafonds', (user, call, f) => setCeilings(ctx, user, call.id, str(f.ceilings)));
   callAction('/instructeurs', async (user, call, f) => {
     const u = await findUserByEmail(ctx.db, str(f.email).trim().slice(0, 320));
     if (!u) throw new UserError('Aucun compte à cette adresse.', 422, 'email');
@@ -280,6 +287,9 @@ ${decidedItems.map((d) => html`<tr><td>${d.reference} ${d.title} — ${d.organis
     const committees = await service.committeesOf(ctx.db, call.id);
     const comite = queryOf(req).comite;
     const score = weightedScore(form.criteria, reviews);
+    const notes = await dossier.annotationsOf(ctx.db, a.id);
+    const messages = await dossier.messagesOf(ctx.db, a.id);
+    const names = await service.userNames(ctx.db, [...notes.map((n) => n.authorId), ...messages.map((m) => m.authorId)]);
     const body = html`<p><a href="/gestion/appels/${call.id}/dossiers">Dossiers — ${call.title}</a></p>
 <h1>Dossier ${a.reference} ${stateBadge(a.state)}</h1>${errorBox(error)}
 <p><strong>${a.title}</strong> — ${org.name} (SIRET ${org.siret}), département ${a.departement ?? '—'}. Demandé : ${a.amountRequested !== null ? formatEuros(a.amountRequested) : '—'}. Note pondérée : ${score ?? '—'}.</p>
@@ -305,7 +315,12 @@ ${call.kind !== 'label' ? html`<div class="field"><label for="f-amount">Montant 
 <div class="field"><label for="f-comm">Comité</label><select id="f-comm" name="committeeId"><option value="">—</option>${committees.map((c) => html`<option value="${c.id}"${comite === c.id ? raw(' selected') : ''}>${c.title} (${c.heldOn})</option>`)}</select></div>
 <div class="field"><label for="f-motiv">Motivation (communiquée au demandeur)</label><textarea id="f-motiv" name="motivation" rows="3"></textarea></div><button type="submit">Enregistrer la décision</button></form>`
   : ''}
-<h2>Réponses</h2>${answersView(form, a.answers, a.stage)}
+<h2>Réponses</h2>${answersView(form, a.answers, a.stage, (id) => `/gestion/dossiers/${a.id}/fichiers/${id}`)}
+<h2 id="annotations">Annotations privées et avis confidentiels</h2>
+<p class="hint">Visibles de l’instruction et du comité seulement : jamais du porteur de projet.</p>
+${notes.length ? html`<ul>${notes.map((n) => html`<li><strong>${n.kind === 'avis' ? 'Avis confidentiel' : 'Annotation'}</strong> de ${names.get(n.authorId) ?? '—'}, ${formatDateTime(n.at)} : <span class="message">${n.body}</span></li>`)}</ul>` : html`<p>Aucune.</p>`}
+<form method="post" action="/gestion/dossiers/${a.id}/annotations" class="calls-form"><input type="hidden" name="_csrf" value="${csrf}"><div class="field"><label for="f-annotation">Annotation privée</label><textarea id="f-annotation" name="annotation" rows="3" maxlength="5000"></textarea></div><button type="submit">Annoter</button></form>
+${messageThread(messages, names, `/gestion/dossiers/${a.id}/messages`, csrf, false, true)}
 <h2>Historique</h2><ol>${hist.map((h) => html`<li>${formatDateTime(h.at)} — ${historyLabel(h)}${h.note ? html` : ${h.note}` : ''}</li>`)}</ol>`;
     return frame(reply, status, user, `Dossier ${a.reference}`, body);
   };
@@ -337,6 +352,27 @@ ${call.kind !== 'label' ? html`<div class="field"><label for="f-amount">Montant 
   dossierAction('/decision', async (req, user, id, f) => {
     const a = await service.decide(ctx, user, id, f);
     await notifyApplicants(req, a, `Décision sur le dossier ${a.reference}`, `La décision sur votre dossier ${a.reference} « ${a.title} » : ${STATES[a.state]}${a.decidedAmount !== null ? `, montant accordé ${formatEuros(a.decidedAmount)}` : ''}.\n\n${a.decisionMotivation}`);
+  });
+
+  dossierAction('/annotations', (_req, user, id, f) => dossier.annotate(ctx, user, id, str(f.annotation)));
+  app.post('/gestion/dossiers/:appId/messages', { ...officePost, config: { rateLimit: { max: 10, timeWindow: '1 minute' } } }, async (req, reply) => {
+    const user = await me(req);
+    const appId = (req.params as { appId: string }).appId;
+    let a: service.Application;
+    try {
+      a = (await dossier.postMessage(ctx, user, appId, str(formBody(req).message))).app;
+    } catch (e) {
+      if (e instanceof UserError && e.statusCode !== 404 && e.statusCode !== 403) return dossierPage(req, reply, e.statusCode === 400 ? 422 : e.statusCode, e.message);
+      throw e;
+    }
+    // The e-mail says there is a message, not what it says (the thread stays behind the sign-in).
+    await notifyApplicants(req, a, `Nouveau message sur votre dossier ${a.reference}`, `L’instruction vous a écrit au sujet de votre dossier ${a.reference} « ${a.title} ». Lisez le message et répondez depuis la messagerie du dossier.`);
+    return reply.redirect(`/gestion/dossiers/${appId}#messagerie`, 303);
+  });
+  app.get('/gestion/dossiers/:appId/fichiers/:file', office, async (req, reply) => {
+    const user = await me(req);
+    const p = req.params as { appId: string; file: string };
+    return sendStoredFile(reply, await dossier.fileFor(ctx.db, user, p.appId, p.file));
   });
 
   async function notifyApplicants(req: FastifyRequest, a: service.Application, subject: string, text: string) {
@@ -376,6 +412,7 @@ ${Object.entries(CONFLICTS).map(([k, l]) => html`<label><input type="radio" name
     }
     const form = await service.getForm(ctx.db, call.id, a.formVersion);
     const mine = (await service.reviewsOf(ctx.db, a.id)).find((r) => r.reviewerId === user.id)!;
+    const opinions = await dossier.annotationsOf(ctx.db, a.id, user.id);
     const org = call.anonymised ? null : (await ctx.db.query<{ name: string }>('SELECT name FROM calls.organisation WHERE id = $1', [a.organisationId])).rows[0]!.name;
     const body = html`<p><a href="/evaluations">Mes évaluations</a></p><h1>Évaluer le dossier ${a.reference}</h1>${errorBox(error)}
 ${access.reviewer.conflict === 'soft' ? html`<p class="missing">Vous avez signalé un lien avec ce dossier${access.reviewer.waived ? ' (levé par l’instruction)' : ' : votre évaluation sera signalée'}.</p>` : ''}
@@ -384,7 +421,10 @@ ${answersView(form, a.answers, a.stage)}
 ${a.state === 'en_instruction' ? html`<h2>Votre évaluation</h2><form method="post" action="/evaluations/${a.id}" class="calls-form"><input type="hidden" name="_csrf" value="${csrf}">
 ${form.criteria.map((c) => html`<div class="field"><label for="s-${c.id}">${c.label} (de 0 à ${c.scale})</label><input type="number" min="0" max="${c.scale}" step="1" id="s-${c.id}" name="score_${c.id}" value="${mine.scores?.[c.id] ?? ''}"></div>`)}
 <div class="field"><label for="f-rec">Recommandation</label><select id="f-rec" name="recommendation">${Object.entries(RECOMMENDATIONS).map(([k, l]) => html`<option value="${k}"${mine.recommendation === k ? raw(' selected') : ''}>${l}</option>`)}</select></div>
-<div class="field"><label for="f-comment">Commentaire</label><textarea id="f-comment" name="comment" rows="4">${mine.comment ?? ''}</textarea></div><button type="submit">Enregistrer l’évaluation</button></form>` : html`<p>Ce dossier n’est plus en instruction.</p>`}`;
+<div class="field"><label for="f-comment">Commentaire</label><textarea id="f-comment" name="comment" rows="4">${mine.comment ?? ''}</textarea></div><button type="submit">Enregistrer l’évaluation</button></form>` : html`<p>Ce dossier n’est plus en instruction.</p>`}
+<h2>Avis confidentiels</h2><p class="hint">Lus par l’instruction et le comité seulement, jamais par le porteur de projet.</p>
+${opinions.length ? html`<ul>${opinions.map((n) => html`<li>${formatDateTime(n.at)} : <span class="message">${n.body}</span></li>`)}</ul>` : ''}
+<form method="post" action="/evaluations/${a.id}/avis" class="calls-form"><input type="hidden" name="_csrf" value="${csrf}"><div class="field"><label for="f-opinion">Avis confidentiel</label><textarea id="f-opinion" name="opinion" rows="3" maxlength="5000"></textarea></div><button type="submit">Donner cet avis</button></form>`;
     return frame(reply, status, user, `Évaluer ${a.reference}`, body);
   };
   app.get('/evaluations/:appId', reviewGuard, async (req, reply) => reviewPage(req, reply, 200, null));
@@ -402,4 +442,5 @@ ${form.criteria.map((c) => html`<div class="field"><label for="s-${c.id}">${c.la
     });
   reviewAction('/declaration', (user, id, f) => service.declareConflict(ctx, user, id, str(f.conflict), str(f.note)));
   reviewAction('', (user, id, f) => service.submitReview(ctx, user, id, f));
+  reviewAction('/avis', (user, id, f) => dossier.giveOpinion(ctx, user, id, str(f.opinion)));
 }

@@ -5,7 +5,7 @@ import { layout } from '../../../platform/html/layout.ts';
 import { html, raw, type Raw } from '../../../platform/html/html.ts';
 import { UserError } from '../../../platform/http/errors.ts';
 import { can, currentUser, type CurrentUser } from '../../accounts/index.ts';
-import { QUESTION_TYPES, STATES, budgetTotals, formatEuros, isShown, type Answers, type Budget, type FormDefinition, type Question, type State } from '../model.ts';
+import { FILE_KINDS, MAX_FILE_BYTES, QUESTION_TYPES, STATES, budgetTotals, formatBytes, formatEuros, isShown, type Answers, type Budget, type FileAnswer, type FormDefinition, type Question, type State } from '../model.ts';
 
 const STYLE = raw(`<style>
 .calls-bar{display:flex;flex-wrap:wrap;gap:.4rem 1rem;align-items:center;margin:.75rem 0;padding:.4rem 0;border-bottom:1px solid #bbb}
@@ -153,12 +153,57 @@ export function questionFields(form: FormDefinition, answers: Answers, stage: nu
         return wrap(html`<fieldset id="${id}"><legend>${q.label}${req}</legend>${help}${cond}${q.options!.map((o, i) => html`<label><input type="checkbox" name="${name}" value="${o}" id="${id}-${i}"${Array.isArray(a) && a.includes(o) ? raw(' checked') : ''}${dis}> ${o}</label><br>`)}</fieldset>`);
       case 'budget':
         return wrap(budgetTable(q, a as Budget | undefined, disabled));
+      case 'file': {
+        const f = a as FileAnswer | undefined;
+        return wrap(html`<p id="${id}"><strong>${q.label}${req}</strong>${help}${cond}<br>${f ? html`Fichier joint : ${f.name} (${FILE_KINDS[f.kind].label}, ${formatBytes(f.size)}).` : 'Aucun fichier joint.'} <a href="#upload-${q.id}">Joindre ${f ? 'un autre' : 'le'} fichier</a> (formulaire sous celui-ci).</p>`);
+      }
     }
   })}`;
 }
 
 /** The answers read-only (instructors, reviewers, receipts). */
-export function answersView(form: FormDefinition, answers: Answers, stage: number): Raw {
+/**
+ * A dossier's message thread and the form to write in it. The applicant sees « Vous » and
+ * « L’instruction »; instructors see names (`names`) and « Le porteur de projet ».
+ */
+export function messageThread(messages: { authorId: string; fromApplicant: boolean; body: string; at: string }[], names: Map<string, string>, action: string, csrf: string, applicantView: boolean, open: boolean): Raw {
+  const who = (m: { authorId: string; fromApplicant: boolean }) => (applicantView ? (m.fromApplicant ? 'Votre structure' : 'L’instruction') : m.fromApplicant ? 'Le porteur de projet' : (names.get(m.authorId) ?? 'Instruction'));
+  return html`<h2 id="messagerie">Messagerie</h2>
+${messages.length ? html`<ol class="thread">${messages.map((m) => html`<li><p><strong>${who(m)}</strong>, le ${new Intl.DateTimeFormat('fr-FR', { dateStyle: 'long', timeStyle: 'short', timeZone: 'Europe/Paris' }).format(new Date(m.at))} :</p><p class="message">${m.body}</p></li>`)}</ol>` : html`<p>Aucun message.</p>`}
+${open
+  ? html`<form method="post" action="${action}" class="calls-form"><input type="hidden" name="_csrf" value="${csrf}"><div class="field"><label for="f-message">${applicantView ? 'Écrire à l’instruction' : 'Écrire au porteur de projet'}</label><textarea id="f-message" name="message" rows="4" maxlength="5000" required></textarea></div><button type="submit">Envoyer</button></form>`
+  : html`<p>La messagerie s’ouvre quand le dossier est déposé.</p>`}`;
+}
+
+/**
+ * Sends a stored file as a download, never inline: its type as read from its content, `nosniff`,
+ * and a sandboxing policy in case a browser renders it anyway.
+ */
+export function sendStoredFile(reply: FastifyReply, f: { name: string; mime: string; data: Buffer }) {
+  const ascii = f.name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
+  return reply
+    .header('content-type', f.mime)
+    .header('content-disposition', `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(f.name)}`)
+    .header('x-content-type-options', 'nosniff')
+    .header('content-security-policy', "default-src 'none'; sandbox")
+    .header('cache-control', 'private, no-store')
+    .send(f.data);
+}
+
+/** The upload forms of a draft's file questions (a form cannot sit inside the draft's form). */
+export function uploadForms(form: FormDefinition, answers: Answers, stage: number, action: string, csrf: string): Raw | '' {
+  const qs = form.questions.filter((q) => q.type === 'file' && isShown(q, answers, stage));
+  if (!qs.length) return '';
+  return html`<h2>Fichiers à joindre</h2>${qs.map((q) => {
+    const kinds = (q.accept ?? (Object.keys(FILE_KINDS) as (keyof typeof FILE_KINDS)[])).map((k) => FILE_KINDS[k]);
+    return html`<form method="post" action="${action}" enctype="multipart/form-data" class="calls-form" id="upload-${q.id}"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="question" value="${q.id}">
+<div class="field"><label for="file-${q.id}">${q.label}${q.required ? ' (obligatoire)' : ''}</label><span class="hint" id="file-${q.id}-hint">${kinds.map((k) => k.label).join(', ')} ; ${formatBytes(q.maxBytes ?? MAX_FILE_BYTES)} au plus. Le type est vérifié d’après le contenu du fichier.</span>
+<input type="file" id="file-${q.id}" name="file" required accept="${kinds.flatMap((k) => k.ext.map((e) => `.${e}`)).join(',')}" aria-describedby="file-${q.id}-hint"></div><button type="submit">Joindre</button></form>`;
+  })}`;
+}
+
+/** The answers, read-only; file answers link to `fileHref(id)` when given (else their name only). */
+export function answersView(form: FormDefinition, answers: Answers, stage: number, fileHref?: (fileId: string) => string): Raw {
   return html`<dl>${form.questions.filter((q) => isShown(q, answers, stage)).map((q) => {
     const a = answers[q.id];
     let v: Raw | string = '—';
@@ -169,6 +214,9 @@ export function answersView(form: FormDefinition, answers: Answers, stage: numbe
         v = html`<table class="data"><thead><tr><th scope="col">Dépenses</th><th class="n" scope="col">€</th></tr></thead><tbody>${b.expenses.map((l) => html`<tr><td>${l.label}</td><td class="n">${formatEuros(l.amount)}</td></tr>`)}</tbody></table>
 <table class="data"><thead><tr><th scope="col">Ressources</th><th class="n" scope="col">€</th></tr></thead><tbody>${b.resources.map((l) => html`<tr><td>${l.label}</td><td class="n">${formatEuros(l.amount)}</td></tr>`)}</tbody></table>
 <p>Total : ${formatEuros(t.expenses)} de dépenses, ${formatEuros(t.resources)} de ressources.</p>`;
+      } else if (q.type === 'file') {
+        const f = a as FileAnswer;
+        v = html`${fileHref ? html`<a href="${fileHref(f.file)}" download>${f.name}</a>` : f.name} (${FILE_KINDS[f.kind].label}, ${formatBytes(f.size)}) — SHA-256 <span class="fp">${f.sha256}</span>`;
       } else if (q.type === 'amount') v = formatEuros(a as number);
       else if (Array.isArray(a)) v = (a as string[]).join(', ');
       else v = String(a);
