@@ -29,7 +29,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { extractSymbols, type SymbolDef } from './symbols.ts';
+import { extractSymbols, supportsSymbols, type SymbolDef } from './symbols.ts';
 import { fingerprintsOfBytes } from './blocks.ts';
 
 export const SHARD_VERSION = 4;
@@ -186,8 +186,11 @@ export class ShardWriter {
     return this.bytes >= this.limits.maxBytes || this.tris.length >= this.limits.maxPostings || this.fpCount >= Math.min(this.limits.maxFingerprints, MAX_SHARD_FINGERPRINTS - 300_000);
   }
 
-  /** Adds a document (valid UTF-8 text); returns its number in the shard. */
-  add(sha: string, content: Buffer, text: string, lang: string | null): number {
+  /**
+   * Adds a document (valid UTF-8); returns its number in the shard. `text` is its decoded text if
+   * the caller has it (decoded here only when the language has symbols to read).
+   */
+  add(sha: string, content: Buffer, text: string | null, lang: string | null): number {
     const doc = this.docsMeta.length;
     fs.writeSync(this.contentFd, content, 0, content.length, this.bytes);
     const firstChunk = this.chunkOff.length;
@@ -270,7 +273,7 @@ export class ShardWriter {
     this.docsMeta.push(meta);
     this.bytes += n;
     // Symbols and block fingerprints.
-    for (const s of extractSymbols(text, lang)) this.symbols.push([doc, s.line, s.kind, s.name]);
+    if (supportsSymbols(lang)) for (const s of extractSymbols(text ?? content.toString('utf8'), lang)) this.symbols.push([doc, s.line, s.kind, s.name]);
     const fps = this.fps;
     let fpd = fps.data;
     let fpn = fps.length;
