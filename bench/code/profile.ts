@@ -12,9 +12,11 @@ import { openDb } from '../../src/platform/db/index.ts';
 import { createLogger } from '../../src/platform/log.ts';
 import type { AppContext } from '../../src/platform/module.ts';
 import { search, searcher } from '../../src/modules/commons/service.ts';
-import { QUERIES } from './queries.ts';
+import { QUERIES, QUERIES_GLIBC } from './queries.ts';
 
-const BENCH = path.resolve(process.env.BENCH_DIR || '/tmp/maillage-bench');
+// The same corpus as run.ts (BENCH_CORPUS, default glibc) and its queries.
+const CORPUS = process.env.BENCH_CORPUS === 'linux' ? 'linux' : 'glibc';
+const BENCH = path.resolve(process.env.BENCH_DIR || '/tmp/maillage-bench', CORPUS === 'linux' ? '' : 'glibc');
 const RUNS = Number(process.env.PROFILE_RUNS || 5);
 const filter = process.argv[2] ?? '';
 // PROFILE_MODE=page or all: only that mode (a cleaner CPU profile of one of them).
@@ -37,7 +39,7 @@ if (session) {
   await session.post('Profiler.start');
 }
 const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-for (const q of QUERIES.filter((x) => x.name.includes(filter))) {
+for (const q of (CORPUS === 'linux' ? QUERIES : QUERIES_GLIBC).filter((x) => x.name.includes(filter))) {
   const page: number[] = [];
   const all: number[] = [];
   let info = '';

@@ -88,6 +88,7 @@ export const commonsCommand: CliCommand = {
         for (const g of r.groups) {
           for (const f of g.files) {
             for (const l of f.lines) if (!l.context) ctx.out(`${g.repository}/${f.path}:${l.line}: ${l.text}`);
+            if (f.moreLines) ctx.out(`${g.repository}/${f.path}: more matching lines than the ${f.matchCount} listed (the file view shows them all)`);
           }
         }
         ctx.out(`${r.fileCount} file(s), ${r.matchCount} match(es)${r.truncated ? ' (partial)' : ''}`);

@@ -3,6 +3,7 @@
  * worker thread (build-worker.ts) so the server keeps answering searches meanwhile; also callable
  * directly (tests, benchmarks).
  */
+import { isUtf8 } from 'node:buffer';
 import { catBlobs } from '../git.ts';
 import { DEFAULT_LIMITS, ShardWriter, type ShardLimits } from './shard.ts';
 
@@ -28,16 +29,17 @@ export interface BuildOutput {
   blobs: BuiltBlob[];
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/**
+ * Binary: a NUL byte, or bytes that are not valid UTF-8 (checked without decoding: the build
+ * works on the bytes, and decodes a text only for the languages whose symbols it reads).
+ */
+export function isBinary(content: Buffer): boolean {
+  return content.includes(0) || !isUtf8(content);
+}
 
-/** Binary: a NUL byte, or bytes that are not valid UTF-8. Returns the text otherwise. */
+/** The text of a content, or null when it is binary. */
 export function decodeText(content: Buffer): string | null {
-  if (content.includes(0)) return null;
-  try {
-    return utf8.decode(content);
-  } catch {
-    return null;
-  }
+  return isBinary(content) ? null : content.toString('utf8');
 }
 
 export async function buildShards(input: BuildInput, onProgress?: (done: number, total: number) => void): Promise<BuildOutput> {
@@ -63,13 +65,12 @@ export async function buildShards(input: BuildInput, onProgress?: (done: number,
       input.gitDir,
       input.blobs.map((b) => b.sha),
       (sha, content) => {
-        const text = decodeText(content);
-        if (text === null) {
+        if (isBinary(content)) {
           out.blobs.push({ sha, size: content.length, status: 'binary', shard: null, lines: null });
         } else {
           if (!writer) writer = new ShardWriter(input.indexDir, `${input.shardPrefix}-${seq++}`, input.limits ?? DEFAULT_LIMITS);
           const w: ShardWriter = writer;
-          w.add(sha, content, text, langs.get(sha) ?? null);
+          w.add(sha, content, null, langs.get(sha) ?? null);
           pendingBlobs.push({ sha, size: content.length, status: 'indexed', shard: w.name, lines: w.lastLines });
           if (w.full()) close();
         }

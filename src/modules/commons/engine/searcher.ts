@@ -55,6 +55,8 @@ export interface FileResult {
   lineCount: number;
   score: number;
   matchCount: number;
+  /** More lines of this file match than the `maxLinesPerFile` listed (the list is cut there, and says so). */
+  moreLines: boolean;
   lines: LineMatch[];
 }
 
@@ -881,6 +883,7 @@ export class Searcher {
       defLines: Set<number>;
       lineCount: number;
       matches: number;
+      more: boolean;
     }
     const found: Hit[] = [];
     const files: FileResult[] = [];
@@ -917,12 +920,14 @@ export class Searcher {
       let hits: LineHits = new Map();
       const spans: LineSpans = new Map();
       let ok = true;
+      // One line past the listed ones, to know (and say) that the file's list is cut.
+      const cap = o.maxLinesPerFile + 1;
       for (let j = 0; j < positive.length; j++) {
         const m = positive[j]!;
         const out: LineHits = new Map();
         regions(c, c.pos[j]!, m.wholeDoc, (r) => {
-          m.scan(r, out, o.maxLinesPerFile, spans);
-          return out.size >= o.maxLinesPerFile;
+          m.scan(r, out, cap, spans);
+          return out.size >= cap;
         });
         if (out.size === 0) {
           ok = false;
@@ -938,6 +943,14 @@ export class Searcher {
         }
       }
       if (!ok) return null;
+      let more = false;
+      if (hits.size > o.maxLinesPerFile) {
+        more = true;
+        const keep = [...hits.keys()].sort((a, b) => a - b).slice(0, o.maxLinesPerFile);
+        const cut: LineHits = new Map();
+        for (const ln of keep) cut.set(ln, hits.get(ln)!);
+        hits = cut;
+      }
       // sym: terms show their definition lines.
       // (Only symbols on matching lines matter: definitions rank and are marked where they match.)
       const defLines = new Set<number>();
@@ -961,7 +974,7 @@ export class Searcher {
       const lineCount = c.shard.reader.lineCounts[c.doc]!;
       let matches = 0;
       for (const r of hits.values()) matches += Math.max(1, r ? r.length : 1);
-      return { cand: c, hits, spans, defLines, lineCount, matches };
+      return { cand: c, hits, spans, defLines, lineCount, matches, more };
     }
     for (const h of found) {
       const c = h.cand;
@@ -984,6 +997,7 @@ export class Searcher {
           lineCount: h.lineCount,
           score,
           matchCount: h.matches,
+          moreLines: h.more,
           lines: [],
         };
         files.push(f);

@@ -29,7 +29,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { extractSymbols, type SymbolDef } from './symbols.ts';
+import { extractSymbols, supportsSymbols, type SymbolDef } from './symbols.ts';
 import { fingerprintsOfBytes } from './blocks.ts';
 
 export const SHARD_VERSION = 4;
@@ -87,6 +87,15 @@ class GrowU32 {
     }
     this.data[this.length++] = v;
   }
+  /** Room for `extra` more values: the caller then writes `data[length++]` directly (no call per value). */
+  reserve(extra: number): Uint32Array<ArrayBuffer> {
+    if (this.length + extra > this.data.length) {
+      const d = new Uint32Array(Math.max(this.data.length * 2, this.length + extra));
+      d.set(this.data.subarray(0, this.length));
+      this.data = d;
+    }
+    return this.data;
+  }
   view(): Uint32Array {
     return this.data.subarray(0, this.length);
   }
@@ -103,6 +112,15 @@ function scratchU32(slot: number, n: number): Uint32Array {
   const a = new Uint32Array(Math.max(n, 1 << 16));
   scratchSlots[slot] = a;
   return a.subarray(0, n);
+}
+
+let trigramCountArray: Uint32Array | null = null;
+/**
+ * One counter per possible trigram (64 MB of address space, of which the pages of trigrams that
+ * occur are touched), zero between shard builds, kept for the thread's next shard.
+ */
+function trigramCounts(): Uint32Array {
+  return (trigramCountArray ??= new Uint32Array(1 << 24));
 }
 
 /** Counts → where each bucket starts (a counting sort's histogram, in place). */
@@ -143,9 +161,9 @@ export class ShardWriter {
   private readonly seen = new Uint32Array(1 << 19);
   private chunkTris = new Uint32Array(1 << 14);
   private readonly symbols: [number, number, string, string][] = [];
-  private readonly fpHash = new GrowU32();
-  private readonly fpDoc = new GrowU32();
-  private readonly fpLine = new GrowU32();
+  /** Block fingerprints as they are found: (hash, document, line) triples. */
+  private readonly fps = new GrowU32();
+  private fpCount = 0;
   /** Lines of the document added last. */
   lastLines = 0;
 
@@ -165,11 +183,14 @@ export class ShardWriter {
   }
 
   full(): boolean {
-    return this.bytes >= this.limits.maxBytes || this.tris.length >= this.limits.maxPostings || this.fpHash.length >= Math.min(this.limits.maxFingerprints, MAX_SHARD_FINGERPRINTS - 300_000);
+    return this.bytes >= this.limits.maxBytes || this.tris.length >= this.limits.maxPostings || this.fpCount >= Math.min(this.limits.maxFingerprints, MAX_SHARD_FINGERPRINTS - 300_000);
   }
 
-  /** Adds a document (valid UTF-8 text); returns its number in the shard. */
-  add(sha: string, content: Buffer, text: string, lang: string | null): number {
+  /**
+   * Adds a document (valid UTF-8); returns its number in the shard. `text` is its decoded text if
+   * the caller has it (decoded here only when the language has symbols to read).
+   */
+  add(sha: string, content: Buffer, text: string | null, lang: string | null): number {
     const doc = this.docsMeta.length;
     fs.writeSync(this.contentFd, content, 0, content.length, this.bytes);
     const firstChunk = this.chunkOff.length;
@@ -252,12 +273,21 @@ export class ShardWriter {
     this.docsMeta.push(meta);
     this.bytes += n;
     // Symbols and block fingerprints.
-    for (const s of extractSymbols(text, lang)) this.symbols.push([doc, s.line, s.kind, s.name]);
+    if (supportsSymbols(lang)) for (const s of extractSymbols(text ?? content.toString('utf8'), lang)) this.symbols.push([doc, s.line, s.kind, s.name]);
+    const fps = this.fps;
+    let fpd = fps.data;
+    let fpn = fps.length;
     fingerprintsOfBytes(bytes, lang, (hash, line) => {
-      this.fpHash.push(hash);
-      this.fpDoc.push(doc);
-      this.fpLine.push(line);
+      if (fpn + 3 > fpd.length) {
+        fps.length = fpn;
+        fpd = fps.reserve(3);
+      }
+      fpd[fpn++] = hash;
+      fpd[fpn++] = doc;
+      fpd[fpn++] = line;
     });
+    fps.length = fpn;
+    this.fpCount = fpn / 3;
     return doc;
   }
 
@@ -288,12 +318,15 @@ export class ShardWriter {
   private flushChunk(chunkTris: Uint32Array, nt: number) {
     const seen = this.seen;
     const tris = this.tris;
+    const data = tris.reserve(nt);
+    let len = tris.length;
     for (let k = 0; k < nt; k++) {
       const t = chunkTris[k]!;
       seen[t >>> 5] = 0;
-      tris.push(t);
+      data[len++] = t;
     }
-    this.chunkTriEnd.push(tris.length);
+    tris.length = len;
+    this.chunkTriEnd.push(len);
   }
 
   /** Writes the index files and renames the shard into place; returns its directory. */
@@ -317,61 +350,60 @@ export class ShardWriter {
     fs.writeFileSync(path.join(this.tmp, 'lineidx.bin'), new Uint8Array(lineIdx.buffer, lineIdx.byteOffset, lineIdx.byteLength));
     const starts = Uint16Array.from(this.lineStarts.view());
     fs.writeFileSync(path.join(this.tmp, 'lines.bin'), new Uint8Array(starts.buffer, 0, starts.byteLength));
-    // Sort the (trigram, chunk) pairs by trigram: two stable radix passes of 12 bits (small
-    // histograms that stay in cache); chunks come out in increasing order within a trigram.
+    // Postings: a counting sort of the (trigram, chunk) pairs on the trigram (24 bits) — each
+    // trigram counted, the distinct ones in increasing order, each pair put in its trigram's run.
+    // Pairs were added in chunk order, so every run comes out sorted. (Was: two radix passes of 12
+    // bits over keys and values, whose scattered writes to 4096 places cost 3 times as much.)
     const tris = this.tris.view();
     const ends = this.chunkTriEnd.view();
     const n = tris.length;
-    const chunkOf = scratchU32(0, n);
-    for (let k = 0, i = 0; k < ends.length; k++) for (const e = ends[k]!; i < e; i++) chunkOf[i] = k;
-    const keys2 = scratchU32(1, n);
-    const vals2 = scratchU32(2, n);
-    const hist = new Uint32Array(4096);
-    for (let i = 0; i < n; i++) hist[tris[i]! & 0xfff]!++;
-    exclusivePrefixSums(hist);
+    const count = trigramCounts();
+    // The distinct trigrams as they first occur, then in increasing order.
+    const firsts = new GrowU32();
+    let fd = firsts.data;
+    let distinct = 0;
     for (let i = 0; i < n; i++) {
       const t = tris[i]!;
-      const p = hist[t & 0xfff]!++;
-      keys2[p] = t;
-      vals2[p] = chunkOf[i]!;
+      if (count[t]!++ === 0) {
+        if (distinct === fd.length) {
+          firsts.length = distinct;
+          fd = firsts.reserve(1);
+        }
+        fd[distinct++] = t;
+      }
     }
-    hist.fill(0);
-    for (let i = 0; i < n; i++) hist[keys2[i]! >>> 12]!++;
-    exclusivePrefixSums(hist);
-    const sortedTris = tris; // reused: the unsorted trigrams are no longer needed
-    const postings = chunkOf;
-    for (let i = 0; i < n; i++) {
-      const t = keys2[i]!;
-      const p = hist[t >>> 12]!++;
-      sortedTris[p] = t;
-      postings[p] = vals2[i]!;
-    }
-    let distinct = 0;
-    for (let i = 0; i < n; i++) if (i === 0 || sortedTris[i] !== sortedTris[i - 1]) distinct++;
-    // Encode each trigram's run of chunks as delta varints.
+    const sorted = fd.subarray(0, distinct).sort();
+    // table rows: trigram, offset of its varints in post.bin, number of chunks.
     const table = new Uint32Array(distinct * 3);
-    // Varints: mostly one byte per posting; grown when a trigram's run might not fit.
+    for (let row = 0, acc = 0; row < distinct; row++) {
+      const t = sorted[row]!;
+      const c = count[t]!;
+      table[row * 3] = t;
+      table[row * 3 + 2] = c;
+      count[t] = acc;
+      acc += c;
+    }
+    const postings = scratchU32(0, n);
+    for (let k = 0, i = 0; k < ends.length; k++) for (const e = ends[k]!; i < e; i++) postings[count[tris[i]!]!++] = k;
+    // Encode each trigram's run of chunks as delta varints (mostly one byte a posting; the buffer
+    // grows when a run might not fit); `count` is zeroed on the way for the next shard.
     let out = Buffer.allocUnsafe(Math.max(1024, n * 2));
     let o = 0;
-    let row = 0;
-    let start = 0;
-    while (start < n) {
-      const t = sortedTris[start]!;
-      let end = start + 1;
-      while (end < n && sortedTris[end] === t) end++;
+    for (let row = 0, start = 0; row < distinct; row++) {
+      const t = table[row * 3]!;
+      const end = start + table[row * 3 + 2]!;
+      count[t] = 0;
       if (o + (end - start) * 5 > out.length) {
         const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, o + (end - start) * 5));
         out.copy(bigger, 0, 0, o);
         out = bigger;
       }
-      table[row * 3] = t;
       table[row * 3 + 1] = o;
-      table[row * 3 + 2] = end - start;
-      row++;
       let prev = 0;
       for (let i = start; i < end; i++) {
-        let v = postings[i]! - prev;
-        prev = postings[i]!;
+        const p = postings[i]!;
+        let v = p - prev;
+        prev = p;
         while (v >= 0x80) {
           out[o++] = (v & 0x7f) | 0x80;
           v >>>= 7;
@@ -385,30 +417,28 @@ export class ShardWriter {
     fs.writeFileSync(path.join(this.tmp, 'symbols.json'), JSON.stringify(this.symbols));
     // Fingerprints sorted by hash, in the order they were added within a hash: two stable radix
     // passes of 16 bits over their row numbers (was: a sort of doubles, 5–10 times slower).
-    const nfp = this.fpHash.length;
-    const fh = this.fpHash.view();
+    const nfp = this.fpCount;
+    const fps = this.fps.data;
     if (nfp >= MAX_SHARD_FINGERPRINTS) throw new Error('shard: too many fingerprints (lower the shard limits)');
     const byLow = scratchU32(0, nfp);
     const order = scratchU32(1, nfp);
     const h16 = new Uint32Array(65536);
-    for (let i = 0; i < nfp; i++) h16[fh[i]! & 0xffff]!++;
+    for (let i = 0; i < nfp; i++) h16[fps[i * 3]! & 0xffff]!++;
     exclusivePrefixSums(h16);
-    for (let i = 0; i < nfp; i++) byLow[h16[fh[i]! & 0xffff]!++] = i;
+    for (let i = 0; i < nfp; i++) byLow[h16[fps[i * 3]! & 0xffff]!++] = i;
     h16.fill(0);
-    for (let i = 0; i < nfp; i++) h16[fh[i]! >>> 16]!++;
+    for (let i = 0; i < nfp; i++) h16[fps[i * 3]! >>> 16]!++;
     exclusivePrefixSums(h16);
     for (let r = 0; r < nfp; r++) {
       const i = byLow[r]!;
-      order[h16[fh[i]! >>> 16]!++] = i;
+      order[h16[fps[i * 3]! >>> 16]!++] = i;
     }
     const fp = new Uint32Array(nfp * 3);
-    const fd = this.fpDoc.view();
-    const fl = this.fpLine.view();
     for (let r = 0; r < nfp; r++) {
-      const i = order[r]!;
-      fp[r * 3] = fh[i]!;
-      fp[r * 3 + 1] = fd[i]!;
-      fp[r * 3 + 2] = fl[i]!;
+      const i = order[r]! * 3;
+      fp[r * 3] = fps[i]!;
+      fp[r * 3 + 1] = fps[i + 1]!;
+      fp[r * 3 + 2] = fps[i + 2]!;
     }
     fs.writeFileSync(path.join(this.tmp, 'fp.bin'), new Uint8Array(fp.buffer, 0, fp.byteLength));
     fs.writeFileSync(

@@ -207,6 +207,7 @@ ${s.readme ? html`<h2>${T.readme}</h2><div class="readme">${renderReadme(s.readm
           page: z.coerce.number().int().min(1).max(500).default(1),
           cursor: z.string().max(40).optional(),
           budget: z.coerce.number().int().min(100).max(MAX_BUDGET_MS).default(DEFAULT_BUDGET_MS),
+          lines: z.coerce.number().int().min(1).max(MAX_LINES_PER_FILE).default(PAGE_LINES_PER_FILE),
         }),
       },
       config: { rateLimit: { max: 120, timeWindow: '1 minute' } },
@@ -217,9 +218,9 @@ ${s.readme ? html`<h2>${T.readme}</h2><div class="readme">${renderReadme(s.readm
       let results: Raw | string = '';
       if (q) {
         try {
-          const { page: pageNo, cursor, budget } = req.query;
-          const r = await withRetryAfter(reply, () => service.search(ctx, q, { offset: (pageNo - 1) * perPage, limit: perPage, cursor, budgetMs: budget }, { client: req.ip }));
-          results = searchResults(r, { q, cursor, budget }, pageNo, perPage);
+          const { page: pageNo, cursor, budget, lines } = req.query;
+          const r = await withRetryAfter(reply, () => service.search(ctx, q, { offset: (pageNo - 1) * perPage, limit: perPage, cursor, budgetMs: budget, maxLinesPerFile: lines }, { client: req.ip }));
+          results = searchResults(r, { q, cursor, budget, lines }, pageNo, perPage);
         } catch (e) {
           if (!(e instanceof UserError)) throw e;
           reply.status(e.statusCode);
@@ -309,16 +310,29 @@ ${g.places.slice(0, 20).map((p) => html`<tr><td>${p.repository}</td><td><a href=
   });
 }
 
-function searchResults(r: service.SearchResponse, asked: { q: string; cursor?: string; budget: number }, pageNo: number, perPage: number): Raw {
+/** Matching lines listed per file on the search page, and the most one may ask for (`lines=`). */
+const PAGE_LINES_PER_FILE = 20;
+const MAX_LINES_PER_FILE = 1000;
+
+function searchResults(r: service.SearchResponse, asked: { q: string; cursor?: string; budget: number; lines: number }, pageNo: number, perPage: number): Raw {
   const pages = Math.ceil(r.fileCount / perPage);
-  const href = (p: { page?: number; cursor?: string; budget?: number }) => {
+  const href = (p: { page?: number; cursor?: string; budget?: number; lines?: number }) => {
     const params: Record<string, string> = { q: asked.q };
     if (p.cursor) params.cursor = p.cursor;
     if (p.page && p.page > 1) params.page = String(p.page);
     if (p.budget && p.budget !== DEFAULT_BUDGET_MS) params.budget = String(p.budget);
+    const lines = p.lines ?? asked.lines;
+    if (lines !== PAGE_LINES_PER_FILE) params.lines = String(lines);
     return `/communs/recherche?${new URLSearchParams(params).toString()}`;
   };
   const link = (p: number) => href({ page: p, cursor: asked.cursor, budget: asked.budget });
+  // A file whose list of lines is cut says so: all of them up to the limit, then the file itself.
+  const moreLines = (f: service.SearchResponse['groups'][number]['files'][number]) =>
+    !f.moreLines
+      ? ''
+      : asked.lines < MAX_LINES_PER_FILE
+        ? html`<p class="hint">${plural(f.matchCount, 'première ligne correspondante affichée', 'premières lignes correspondantes affichées')} : ce fichier en a d’autres. <a href="${href({ page: pageNo, cursor: asked.cursor, budget: asked.budget, lines: MAX_LINES_PER_FILE })}">Afficher jusqu’à ${MAX_LINES_PER_FILE.toLocaleString('fr-FR')} lignes par fichier</a></p>`
+        : html`<p class="hint">Ce fichier a plus de ${MAX_LINES_PER_FILE.toLocaleString('fr-FR')} lignes correspondantes (limite d’affichage par fichier) : <a href="${fileHref(f.software, f.path)}">ouvrir le fichier</a> pour les voir toutes.</p>`;
   const more = Math.min(MAX_BUDGET_MS, asked.budget * 4);
   return html`<h2>${plural(r.fileCount, 'fichier', 'fichiers')}, ${plural(r.matchCount, 'correspondance', 'correspondances')}${r.truncated ? ' (résultats partiels)' : ''}${r.start > 0 ? ' — suite de la recherche' : ''}</h2>
 ${r.notice ? html`<p class="hint" role="status">${r.notice}</p>` : ''}
@@ -335,7 +349,7 @@ ${g.files.map(
   (f) => html`<div class="result-file"><h4><a href="${fileHref(f.software, f.path, f.lines.find((l) => !l.context)?.line ?? 1)}">${f.path}</a>
 ${f.lines.some((l) => l.definition) ? html` <span class="hint">(définition)</span>` : ''}</h4>
 ${codeTable(f.path, f.lines.map((l) => ({ n: l.line, content: highlight(l), cls: l.context ? 'ctx' : l.definition ? 'def' : undefined })))}
-<p class="swhid">${f.permalink}</p></div>`,
+${moreLines(f)}<p class="swhid">${f.permalink}</p></div>`,
 )}</section>`,
 )}
 ${pages > 1 ? html`<nav aria-label="Pages de résultats"><p>${pageNo > 1 ? html`<a href="${link(pageNo - 1)}">${T.previous}</a> ` : ''}Page ${pageNo} sur ${pages}${pageNo < pages ? html` <a href="${link(pageNo + 1)}">${T.next}</a>` : ''}</p></nav>` : ''}`;

@@ -197,6 +197,38 @@ test('code search: page with highlighted matches and permalinks; API; clear erro
   assert.match(badPage.body, /role="alert"[^>]*>Guillemet fermant manquant/);
 });
 
+test('code search: a file with more matching lines than listed says so; every line is reachable (issue 15)', async () => {
+  const text = Array.from({ length: 1030 }, (_, i) => `int v${i} = ZNUL_MARK;`).join('\n') + '\n';
+  const dir = makeRepo({ 'src/many.c': text, 'src/few.c': 'int a = ZNUL_MARK;\nint b = ZNUL_MARK;\n' });
+  await addRepository(t.ctx, dir, { slug: 'nuls' });
+  await indexRepository(t.ctx, 'nuls', { worker: false });
+  type Api = { matchCount: number; groups: { files: { path: string; matchCount: number; moreLines: boolean; lines: { line: number; context?: boolean }[] }[] }[] };
+  const files = (r: Api) => new Map(r.groups.flatMap((g) => g.files).map((f) => [f.path, f]));
+  // Default: 20 lines a file; the long file says more match.
+  let r = (await get('/api/v1/commons/search?q=ZNUL_MARK&context=0')).json() as Api;
+  assert.equal(files(r).get('src/many.c')!.lines.length, 20);
+  assert.equal(files(r).get('src/many.c')!.moreLines, true);
+  assert.equal(files(r).get('src/few.c')!.moreLines, false);
+  // Exactly as many as listed: not "more".
+  r = (await get('/api/v1/commons/search?q=ZNUL_MARK&context=0&lines=2')).json() as Api;
+  assert.equal(files(r).get('src/few.c')!.moreLines, false);
+  assert.equal(files(r).get('src/few.c')!.lines.length, 2);
+  // lines=1000: the first 1000 lines in order, still cut (1030 match), and said to be.
+  r = (await get('/api/v1/commons/search?q=ZNUL_MARK&context=0&lines=1000')).json() as Api;
+  const many = files(r).get('src/many.c')!;
+  assert.deepEqual(many.lines.map((l) => l.line), Array.from({ length: 1000 }, (_, i) => i + 1));
+  assert.equal(many.moreLines, true);
+  assert.equal((await get('/api/v1/commons/search?q=ZNUL_MARK&lines=1001')).statusCode, 400);
+  // The page: the cut is stated, with the link that lists up to 1000 lines a file, then the file itself.
+  let page = await get('/communs/recherche?q=ZNUL_MARK');
+  assert.match(page.body, /20 premières lignes correspondantes affichées : ce fichier en a d’autres\. <a href="\/communs\/recherche\?q=ZNUL_MARK&amp;lines=1000">/);
+  page = await get('/communs/recherche?q=ZNUL_MARK&lines=1000');
+  assert.match(page.body, /plus de 1\u202f000 lignes correspondantes \(limite d’affichage par fichier\) : <a href="\/communs\/logiciels\/nuls\/fichiers\/src\/many\.c">ouvrir le fichier<\/a>/);
+  assert.equal(page.body.split('ouvrir le fichier').length, 2, 'only the long file says its list is cut');
+  assert.doesNotMatch(page.body, /ce fichier en a d’autres/);
+  assert.equal((await get('/communs/recherche?q=ZNUL_MARK&lines=0')).statusCode, 400);
+});
+
 test('block search page: CSRF-protected form, side-by-side result with a similarity score', async () => {
   const b = new Browser(t.app);
   const form = await b.get('/communs/blocs');
