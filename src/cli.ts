@@ -101,7 +101,7 @@ function noDatabase(): Db {
   const refuse = async (): Promise<never> => {
     throw new Error('this command does not use the database');
   };
-  return { kind: 'pglite', query: refuse, exec: refuse, transaction: refuse, close: async () => undefined };
+  return { kind: 'pglite', query: refuse, exec: refuse, copyText: refuse, transaction: refuse, close: async () => undefined };
 }
 
 async function main(argv: string[]) {
