@@ -32,7 +32,7 @@ describe('copyRows', () => {
   });
 
   it('round-trips hostile text and arrays exactly', async () => {
-    const rows = HOSTILE.map((s, i) => [i, s, [s, `${s}2`, ''], i / 3, i % 2 === 0, '2026-12-06']);
+    const rows: unknown[][] = HOSTILE.map((s, i) => [i, s, [s, `${s}2`, ''], i / 3, i % 2 === 0, '2026-12-06']);
     rows.push([HOSTILE.length, null, [], null, null, null]);
     const n = await db.transaction((tx) => copyRows(tx, 'public.copy_t', ['n', 's', 'a', 'f', 'b', 'd'], rows));
     assert.equal(n, rows.length);
