@@ -108,7 +108,7 @@ async function oneRun(dir: string): Promise<StartRun> {
         servedCpu = treeCpu(server.pid!);
         break;
       }
-      if (performance.now() - started > 600_000) throw new Error('not served after 10 minutes');
+      if (performance.now() - started > 600_000) throw new Error(`not served after 10 minutes:\n${log.slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     await ready;
