@@ -14,16 +14,27 @@ import { configureAudit } from './platform/audit/index.ts';
 const config = loadConfig();
 const log = createLogger(config.logLevel);
 
+// Each step's time is logged at debug level (LOG_LEVEL=debug): what a first start spends, and where.
+async function timedStep(ctx: CliContext, name: string, module: string, fn: () => Promise<void>) {
+  const t = performance.now();
+  const cpu = process.cpuUsage();
+  await fn();
+  const used = process.cpuUsage(cpu);
+  ctx.log.debug({ module, ms: Math.round(performance.now() - t), cpuMs: Math.round((used.user + used.system) / 1000) }, name);
+}
+
+/** Reference data (territories…): what pages need before they can answer at all. */
+async function seedReference(ctx: CliContext) {
+  for (const m of modules) if (m.seedReference) await timedStep(ctx, 'reference data checked', m.name, () => m.seedReference!(ctx));
+}
+
 async function seedDemo(ctx: CliContext) {
-  // Each step's time is logged at debug level (LOG_LEVEL=debug): what a first start spends, and where.
-  const step = async (name: string, module: string, fn: () => Promise<void>) => {
-    const t = performance.now();
-    const cpu = process.cpuUsage();
-    await fn();
-    const used = process.cpuUsage(cpu);
-    ctx.log.debug({ module, ms: Math.round(performance.now() - t), cpuMs: Math.round((used.user + used.system) / 1000) }, name);
-  };
-  for (const m of modules) if (m.seedReference) await step('reference data checked', m.name, () => m.seedReference!(ctx));
+  await seedReference(ctx);
+  await seedDemoData(ctx);
+}
+
+async function seedDemoData(ctx: CliContext) {
+  const step = (name: string, module: string, fn: () => Promise<void>) => timedStep(ctx, name, module, fn);
   const alongside = modules.filter((m) => m.seedDemo && m.demoAlongside).map((m) => step('demo data checked', m.name, () => m.seedDemo!(ctx)));
   // Each promise gets its handler now: a failure is reported once, after the others have run.
   const settled = Promise.allSettled(alongside);
@@ -43,12 +54,14 @@ const core: Record<string, CliCommand> = {
       const portArg = args.indexOf('--port');
       if (portArg >= 0) ctx.config.port = Number(args[portArg + 1]);
       const t = performance.now();
-      if (args.includes('--demo')) {
-        await seedDemo(ctx);
+      const demo = args.includes('--demo');
+      if (demo) {
+        // Pages answer once the reference data is in; the demo data loads in the background
+        // (every page says so meanwhile), and "prêt" is said when it is in.
+        await seedReference(ctx);
         // The demo says who runs it: a fictional région, marked as a demonstration on every page.
-        if (!ctx.config.theme.operator) ctx.config.theme = { ...ctx.config.theme, operator: DEMO_OPERATOR, demo: true };
+        ctx.config.theme = { ...ctx.config.theme, ...(ctx.config.theme.operator ? {} : { operator: DEMO_OPERATOR, demo: true }), demoLoading: true };
       }
-      ctx.log.debug({ ms: Math.round(performance.now() - t) }, 'demo data checked');
       const { app } = await buildApp(ctx.config, ctx.db, ctx.log);
       const shutdown = async (signal: string) => {
         ctx.log.info({ signal }, 'shutting down');
@@ -63,6 +76,20 @@ const core: Record<string, CliCommand> = {
       const warning = checkListenAddress(ctx.config);
       if (warning) ctx.log.warn(warning), console.error(`\n*** ${warning} ***\n`);
       await app.listen({ host: ctx.config.host, port: ctx.config.port });
+      if (demo) {
+        ctx.log.debug({ ms: Math.round(performance.now() - t) }, 'serving, demo data loading');
+        ctx.out(`Maillage répond : ${ctx.config.publicUrl} (données de démonstration en cours de chargement)`);
+        try {
+          await seedDemoData(ctx);
+        } catch (err) {
+          await app.close().catch(() => undefined);
+          throw err;
+        } finally {
+          // The same theme object every page reads.
+          ctx.config.theme.demoLoading = false;
+        }
+        ctx.log.debug({ ms: Math.round(performance.now() - t) }, 'demo data checked');
+      }
       ctx.out(`Maillage est prêt : ${ctx.config.publicUrl} (base ${ctx.db.kind})`);
       return new Promise<number>(() => undefined);
     },
@@ -101,7 +128,7 @@ function noDatabase(): Db {
   const refuse = async (): Promise<never> => {
     throw new Error('this command does not use the database');
   };
-  return { kind: 'pglite', query: refuse, exec: refuse, transaction: refuse, close: async () => undefined };
+  return { kind: 'pglite', query: refuse, exec: refuse, copyText: refuse, transaction: refuse, close: async () => undefined };
 }
 
 async function main(argv: string[]) {

@@ -34,6 +34,11 @@ export interface Theme {
   operator: Operator | null;
   /** A demonstration: every page says the operator and data are fictional. */
   demo: boolean;
+  /**
+   * The demo data is still loading (`serve --demo` listens once the reference data is in, then
+   * loads the demo in the background): every page says so. Set and cleared by `serve`.
+   */
+  demoLoading?: boolean;
   /** The territory the site covers (`region:28`, `departement:27`…): search hint, initial views. */
   territory: string | null;
   logoUrl: string | null;

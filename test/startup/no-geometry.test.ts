@@ -81,6 +81,9 @@ describe('npm start with no reference geography at all', () => {
   test('the pages answer, and say plainly what is missing', async () => {
     const home = await get('/');
     assert.equal(home.status, 200);
+    // Pages answered while the demo data loaded (saying so); once it is in, they no longer say it.
+    assert.ok(output.indexOf('Maillage répond') >= 0 && output.indexOf('Maillage répond') < output.indexOf('Maillage est prêt'), output);
+    assert.doesNotMatch(home.text, /Chargement des données de démonstration/);
     const search = await get('/recherche?q=mediatheque');
     assert.equal(search.status, 200, search.text.slice(0, 500));
     assert.match(search.text, /Médiathèque/);

@@ -5,6 +5,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { finished } from 'node:stream/promises';
+import type pg from 'pg';
 
 export type Row = Record<string, unknown>;
 
@@ -27,6 +29,12 @@ export interface Queryable {
   query<T = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<T>>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * Loads rows in COPY's text format into `target` (`table (col, …)`, checked by `copyRows`,
+   * which is the way modules call it): `COPY … FROM STDIN` on PostgreSQL, `COPY … FROM
+   * '/dev/blob'` on PGlite. Returns the number of rows loaded.
+   */
+  copyText(target: string, text: string): Promise<number>;
 }
 
 export interface Db extends Queryable {
@@ -81,6 +89,10 @@ async function openPglite(dir: string | null, loadDataDir: Blob | null): Promise
     },
     async exec(sql: string) {
       await q.exec(sql);
+    },
+    async copyText(target: string, text: string) {
+      const r = await q.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([text]) });
+      return r.affectedRows ?? 0;
     },
   });
   const base = wrap(pg);
@@ -153,6 +165,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Db> {
   pg.types.setTypeParser(DATE_OID, (v: string) => v);
   pg.types.setTypeParser(INT8_OID, (v: string) => Number(v));
   pg.types.setTypeParser(NUMERIC_OID, (v: string) => Number(v));
+  const { from: copyFrom } = (await import('pg-copy-streams')).default;
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   pool.on('error', () => {
     /* idle client errors are surfaced on next use */
@@ -160,7 +173,15 @@ async function openPostgres(url: string, poolSize: number): Promise<Db> {
   type Client = {
     query: (sql: string | { name: string; text: string; values: unknown[] }, params?: unknown[]) => Promise<{ rows: unknown[]; rowCount: number | null }>;
   };
-  const wrap = (c: Client): Queryable => ({
+  // COPY … FROM STDIN through one connection: the transaction's, or one taken from the pool.
+  const copyOn = async (client: pg.PoolClient, target: string, text: string): Promise<number> => {
+    const stream = client.query(copyFrom(`COPY ${target} FROM STDIN`));
+    stream.end(text);
+    await finished(stream);
+    return stream.rowCount;
+  };
+  const wrap = (c: Client, copy: (target: string, text: string) => Promise<number>): Queryable => ({
+    copyText: copy,
     async query<T>(sql: string, params?: readonly unknown[], options?: QueryOptions) {
       type Result = { rows: unknown[]; rowCount: number | null };
       const name = options?.prepare && params?.length ? statementName(sql) : null;
@@ -176,12 +197,19 @@ async function openPostgres(url: string, poolSize: number): Promise<Db> {
   });
   return {
     kind: 'postgres',
-    ...wrap(pool),
+    ...wrap(pool, async (target, text) => {
+      const client = await pool.connect();
+      try {
+        return await copyOn(client, target, text);
+      } finally {
+        client.release();
+      }
+    }),
     async transaction(fn) {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        const result = await fn(wrap(client));
+        const result = await fn(wrap(client, (target, text) => copyOn(client, target, text)));
         await client.query('COMMIT');
         return result;
       } catch (err) {
@@ -211,4 +239,59 @@ export function placeholders(rows: number, cols: number, offset = 0): string {
     out.push(`(${cells.join(',')})`);
   }
   return out.join(',');
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const ARRAY_SPECIAL = /[\\"]/;
+
+/** One value in COPY's text format (null → \N; backslash, tab, newline and CR escaped). */
+export function copyValue(v: unknown): string {
+  if (v === null || v === undefined) return '\\N';
+  let s: string;
+  if (typeof v === 'string') s = v;
+  else if (typeof v === 'boolean') return v ? 't' : 'f';
+  else if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  else if (v instanceof Date) return v.toISOString();
+  else if (Array.isArray(v)) s = arrayLiteral(v);
+  else s = JSON.stringify(v);
+  if (s.includes('\0')) throw new Error('copyValue: a value holds a NUL character, which PostgreSQL text cannot store');
+  return COPY_SPECIAL.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : s;
+}
+
+/** A PostgreSQL array literal (one dimension): every element quoted, null elements as NULL. */
+export function arrayLiteral(values: readonly unknown[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (i) out += ',';
+    if (v === null || v === undefined) out += 'NULL';
+    else {
+      const s = String(v);
+      out += `"${ARRAY_SPECIAL.test(s) ? s.replace(/[\\"]/g, '\\$&') : s}"`;
+    }
+  }
+  return `${out}}`;
+}
+
+/** One row in COPY's text format, without its line end. */
+export function copyLine(values: readonly unknown[]): string {
+  let out = '';
+  for (let i = 0; i < values.length; i++) out += (i ? '\t' : '') + copyValue(values[i]);
+  return out;
+}
+
+/**
+ * Loads rows into a table with COPY (text format), the fastest way in on both engines; the same
+ * SQL shape on PostgreSQL (`COPY … FROM STDIN`, pg-copy-streams) and PGlite (`COPY … FROM
+ * '/dev/blob'`). Values: strings, numbers, booleans, dates, arrays (as array literals), null;
+ * `lines` instead takes rows already built with `copyLine`. A value holding NUL is refused (the
+ * caller refuses such input earlier). Within a transaction, the rows are part of it.
+ */
+export async function copyRows(db: Queryable, table: string, columns: readonly string[], rows: readonly (readonly unknown[])[] | { lines: readonly string[] }): Promise<number> {
+  if (!IDENTIFIER.test(table)) throw new Error(`copyRows: invalid table name ${JSON.stringify(table)}`);
+  for (const c of columns) if (!IDENTIFIER.test(c) || c.includes('.')) throw new Error(`copyRows: invalid column name ${JSON.stringify(c)}`);
+  const lines = 'lines' in rows ? rows.lines : rows.map(copyLine);
+  if (lines.length === 0) return 0;
+  return db.copyText(`${table} (${columns.join(', ')})`, `${lines.join('\n')}\n`);
 }

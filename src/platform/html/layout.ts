@@ -100,6 +100,7 @@ ${
   </div>
 </header>
 ${o.theme.demo ? html`<p class="demo-banner"><strong>Site de démonstration.</strong> La collectivité, ses coordonnées et les lieux affichés sont fictifs.</p>` : ''}
+${o.theme.demoLoading ? html`<p class="demo-banner" role="status"><strong>Chargement des données de démonstration en cours.</strong> Certaines pages sont encore vides ou incomplètes : rechargez la page dans une minute.</p>` : ''}
 <main id="contenu" tabindex="-1" class="${o.mainClass ?? 'container'}">
 ${o.body}
 </main>
