@@ -10,6 +10,7 @@ import { recordAudit } from '../../platform/audit/index.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
 import { getPlace, getPlacesByUids } from '../places/index.ts';
 import { getCommune } from '../territories/index.ts';
+import { getUser } from '../accounts/index.ts';
 import {
   aliasKey,
   ageBandOf,
@@ -394,6 +395,38 @@ export async function setTeam(ctx: Ctx, actorId: string, mediatorId: string, tea
     const before = await store.getMediator(tx, mediatorId);
     await store.upsertMediator(tx, { ...(before ?? { userId: mediatorId, displayName, employer: '', placeUids: [] }), teamId });
     await recordAudit(tx, { actorId, action: 'mediation.team.member', objectType: 'mediation.mediator', objectId: mediatorId, before: { teamId: before?.teamId ?? null }, after: { teamId } });
+  });
+}
+
+export interface TeamPerson {
+  id: string;
+  name: string;
+  email: string | null;
+}
+
+/** A team's coordinator and members with their names and addresses (for the staff teams page). */
+export async function teamPeople(ctx: Ctx, team: Team): Promise<{ coordinator: TeamPerson | null; members: TeamPerson[] }> {
+  const { rows } = await ctx.db.query<{ user_id: string; display_name: string }>(
+    'SELECT user_id, display_name FROM mediation.mediator WHERE user_id = ANY($1::text[])',
+    [team.members],
+  );
+  const names = new Map(rows.map((r) => [r.user_id, r.display_name]));
+  const person = async (id: string): Promise<TeamPerson> => {
+    const u = await getUser(ctx.db, id);
+    return { id, name: u?.displayName || names.get(id) || 'Compte supprimé', email: u?.email ?? null };
+  };
+  const members = await Promise.all(team.members.map(person));
+  members.sort((a, b) => a.name.localeCompare(b.name, 'fr') || a.id.localeCompare(b.id));
+  return { coordinator: team.coordinatorId ? await person(team.coordinatorId) : null, members };
+}
+
+/** Takes a mediator out of their team (audited; nothing changes when they are in none). */
+export async function leaveTeam(ctx: Ctx, actorId: string, mediatorId: string): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    const before = await store.getMediator(tx, mediatorId);
+    if (!before?.teamId) throw new UserError('Ce médiateur n’est dans aucune équipe.', 400, 'member');
+    await store.upsertMediator(tx, { ...before, teamId: null });
+    await recordAudit(tx, { actorId, action: 'mediation.team.member', objectType: 'mediation.mediator', objectId: mediatorId, before: { teamId: before.teamId }, after: { teamId: null } });
   });
 }
 
