@@ -256,16 +256,22 @@ function buildOnce(db: Queryable, region: string, year: string, deps: string[]) 
   return p;
 }
 
-/** Pause between two background rebuilds of the same cube while writes keep coming. */
+/** Least pause between two background rebuilds of the same cube while writes keep coming; the
+ *  pause is also at least REFRESH_PAUSE_FACTOR times the last rebuild's duration, so background
+ *  rebuilds take at most about a tenth of the time however slow they are (a 1,000,000-record run
+ *  on a loaded machine doubled the CPU per record with a fixed one-second pause). */
 export const REFRESH_PAUSE_MS = 1000;
+export const REFRESH_PAUSE_FACTOR = 10;
 /** Background refreshes per région and year: running, and whether another write came meanwhile. */
 const refreshing = new Map<string, { again: boolean; done: Promise<void> }>();
 
 /**
  * Rebuilds, off the request path, the protected cubes that committed writes made stale: called
  * after the writer's transaction commits, it returns at once (the promise is for tests and tools).
- * A write arriving during a rebuild asks for one more, started REFRESH_PAUSE_MS after the running
- * one ends: under a stream of writes a cube is rebuilt about once a second, not once per write.
+ * A write arriving during a rebuild asks for one more, started after a pause (REFRESH_PAUSE_MS, and
+ * at least REFRESH_PAUSE_FACTOR times the rebuild's duration): under a stream of writes a cube is
+ * rebuilt every second or so, not once per write, and rebuilding never takes more than about a
+ * tenth of the time.
  * Readers never depend on it: a reader still checks the version and builds a stale cube itself
  * (joining a build in flight when there is one), so nothing stale is served meanwhile.
  */
@@ -280,6 +286,7 @@ export function refreshPublicCubes(db: Queryable, changed: { region: string; yea
       }
       const state = { again: false, done: Promise.resolve() };
       const run = async (): Promise<void> => {
+        const started = performance.now();
         try {
           await buildOnce(db, region, String(year), await departementsOf(db, region));
         } catch (e) {
@@ -287,7 +294,8 @@ export function refreshPublicCubes(db: Queryable, changed: { region: string; yea
         }
         if (state.again) {
           state.again = false;
-          await new Promise((r) => setTimeout(r, REFRESH_PAUSE_MS).unref());
+          const pause = Math.max(REFRESH_PAUSE_MS, REFRESH_PAUSE_FACTOR * (performance.now() - started));
+          await new Promise((r) => setTimeout(r, pause).unref());
           return run();
         }
       };
