@@ -10,7 +10,7 @@
  *
  * Environment: BENCH_SCALE (default 1 = the issue's 1,000,000 activity records and ~3,000,000
  * beneficiary rows; 0.1 for a quick run), or BENCH_ACTIVITIES (an exact number; BENCH_ACTIVITIES_PGLITE
- * for the embedded database alone), BENCH_ITER (default 200 requests per measure), BENCH_ENGINES
+ * for the embedded database alone, default a tenth of the PostgreSQL scale), BENCH_ITER (default 200 requests per measure), BENCH_ENGINES
  * (default "pglite,postgres"; PostgreSQL needs DATABASE_URL — the npm script starts a throw-away
  * server through scripts/with-postgres.sh). Prints p50/p95/p99 and the Node process's CPU time per
  * request (the database server's own CPU is not in it for PostgreSQL).
@@ -52,7 +52,9 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'maillage-bench-mediation-'));
 const year = new Date().getFullYear() - 1;
 
 async function benchEngine(engine: string): Promise<string> {
-  const ACTIVITIES = engine === 'pglite' ? Number(process.env.BENCH_ACTIVITIES_PGLITE ?? ACTIVITIES_ALL) : ACTIVITIES_ALL;
+  // PGlite (single-threaded WASM) is measured at a tenth of the scale by default (100,000 activity
+  // records): at 1,000,000 its bulk load alone takes far longer than the whole PostgreSQL run.
+  const ACTIVITIES = engine === 'pglite' ? Number(process.env.BENCH_ACTIVITIES_PGLITE ?? Math.min(ACTIVITIES_ALL, Math.round(ACTIVITIES_ALL / 10))) : ACTIVITIES_ALL;
   let db: Db;
   if (engine === 'pglite') db = await openDb({ databaseUrl: null, pgliteDir: path.join(tmp, 'pglite') });
   else {
@@ -74,7 +76,9 @@ async function benchEngine(engine: string): Promise<string> {
       batch: engine === 'pglite' ? 25_000 : 100_000, onProgress: (n) => console.error(`[${engine}] generated ${n.toLocaleString('en')} activities`),
     }),
   );
+  const genCpu = process.cpuUsage();
   const recountMs = await timeIt(() => rebuildCounters(db));
+  const recountCpuMs = ((u) => (u.user + u.system) / 1000)(process.cpuUsage(genCpu));
   await db.exec('ANALYZE');
   const counts = (await db.query<{ a: number; p: number; b: number; c: number }>(
     `SELECT (SELECT count(*) FROM mediation.activity)::int AS a, (SELECT count(*) FROM mediation.activity_beneficiary)::int AS p,
@@ -129,7 +133,20 @@ async function benchEngine(engine: string): Promise<string> {
   }
   const cold = percentiles(coldSamples);
   coldCpu /= coldSamples.length;
-  console.error(`[${engine}] région statistics page for a year: p50 ${ms(page.p50)} p95 ${ms(page.p95)} ms; public département page p50 ${ms(pub.p50)} p95 ${ms(pub.p95)} ms, after a write p50 ${ms(cold.p50)} p95 ${ms(cold.p95)} ms`);
+  // A reader a little after a write: the cube was rebuilt in the background after the write
+  // committed (refreshPublicCubes), so the reader finds it stored.
+  const laterSamples: number[] = [];
+  let laterCpu = 0;
+  for (let i = 0; i < Math.max(5, Math.round(ITER / 20)); i++) {
+    await record(20_000 + i);
+    await new Promise((r) => setTimeout(r, 1500));
+    const m = await measure(1, getPublic);
+    laterSamples.push(m.samples[0]!);
+    laterCpu += m.cpuMs;
+  }
+  const later = percentiles(laterSamples);
+  laterCpu /= laterSamples.length;
+  console.error(`[${engine}] région statistics page for a year: p50 ${ms(page.p50)} p95 ${ms(page.p95)} ms; public département page p50 ${ms(pub.p50)} p95 ${ms(pub.p95)} ms, after a write p50 ${ms(cold.p50)} p95 ${ms(cold.p95)} ms, 1.5 s after a write p50 ${ms(later.p50)} p95 ${ms(later.p95)} ms`);
 
   // 3. The race: 500 concurrent registrations for the last 20 seats.
   const provider = await training.createProvider(ctx, null, { name: 'Organisme' });
@@ -150,14 +167,15 @@ async function benchEngine(engine: string): Promise<string> {
   const name = engine === 'pglite' ? 'PGlite (embedded)' : 'PostgreSQL';
   return `### ${name}
 
-Data: ${counts.a.toLocaleString('en')} activity records, ${counts.p.toLocaleString('en')} beneficiary rows (one per person per activity), ${counts.b.toLocaleString('en')} followed beneficiaries, ${counts.c.toLocaleString('en')} counter rows. Bulk generation in SQL ${(genMs / 1000).toFixed(1)} s, counter rebuild ${(recountMs / 1000).toFixed(1)} s (one-off; records keep the counters up to date themselves).
+Data: ${counts.a.toLocaleString('en')} activity records, ${counts.p.toLocaleString('en')} beneficiary rows (one per person per activity), ${counts.b.toLocaleString('en')} followed beneficiaries, ${counts.c.toLocaleString('en')} counter rows. Bulk generation in SQL ${(genMs / 1000).toFixed(1)} s, counter rebuild ${(recountMs / 1000).toFixed(1)} s (one-off; records keep the counters up to date themselves; ${engine === 'pglite' ? 'in this process' : 'in the database server'}: Node's own CPU during the rebuild ${(recountCpuMs / 1000).toFixed(1)} s).
 
 | measure | p50 | p95 | p99 | CPU (Node) per request | target |
 |---|---|---|---|---|---|
 | record one activity (HTTP form POST, ${rec.n} requests) | ${ms(rec.p50)} ms | ${ms(rec.p95)} ms | ${ms(rec.p99)} ms | ${ms(recM.cpuMs)} ms | p95 ≤ 30 ms |
 | région statistics page for a year (HTTP, staff, ${page.n} requests) | ${ms(page.p50)} ms | ${ms(page.p95)} ms | ${ms(page.p99)} ms | ${ms(pageM.cpuMs)} ms | p95 ≤ ${engine === 'pglite' ? '1 s' : '200 ms'} |
 | public département page for a year, protected figures stored (${pub.n} requests) | ${ms(pub.p50)} ms | ${ms(pub.p95)} ms | ${ms(pub.p99)} ms | ${ms(pubM.cpuMs)} ms | p95 ≤ ${engine === 'pglite' ? '1 s' : '200 ms'} |
-| public département page right after a write (cube rebuilt and stored, ${cold.n} requests) | ${ms(cold.p50)} ms | ${ms(cold.p95)} ms | ${ms(cold.p99)} ms | ${ms(coldCpu)} ms | — (once per change) |
+| public département page right after a write (joins the rebuild the write started, ${cold.n} requests) | ${ms(cold.p50)} ms | ${ms(cold.p95)} ms | ${ms(cold.p99)} ms | ${ms(coldCpu)} ms | — (once per change) |
+| public département page 1.5 s after a write (rebuilt in the background, ${later.n} requests) | ${ms(later.p50)} ms | ${ms(later.p95)} ms | ${ms(later.p99)} ms | ${ms(laterCpu)} ms | p95 ≤ ${engine === 'pglite' ? '1 s' : '200 ms'} |
 
 Race: 500 concurrent registrations for the last 20 of 30 seats → **${seats} seats, ${waiting} on the waiting list** (session counter ${stored}/30), in ${ms(raceMs)} ms.
 `;

@@ -230,7 +230,12 @@ export async function publicCube(db: Queryable, region: string, year: string, on
   if (fresh.length === wanted.length) {
     return cubeOf(region, year, territories, new Map(fresh.map((r) => [r.territory!, r.cells ?? {}])));
   }
-  const built = await buildOnce(db, region, year, deps);
+  let built = await buildOnce(db, region, year, deps);
+  // A build already in flight may have read an older version than the one this reader saw (a
+  // write committed meanwhile): it is not served, a newer build is (at most a few rounds).
+  for (let round = 0; built.version < Number(rows[0]?.current ?? 0); round++) {
+    built = round < 3 ? await buildOnce(db, region, year, deps) : await buildPublicCube(db, region, year, deps);
+  }
   return cubeOf(region, year, territories, only && territories.includes(only) ? new Map([[only, built.cells.get(only) ?? {}]]) : built.cells);
 }
 
@@ -249,6 +254,56 @@ function buildOnce(db: Queryable, region: string, year: string, deps: string[]) 
     building.set(k, p);
   }
   return p;
+}
+
+/** Least pause between two background rebuilds of the same cube while writes keep coming; the
+ *  pause is also at least REFRESH_PAUSE_FACTOR times the last rebuild's duration, so background
+ *  rebuilds take at most about a tenth of the time however slow they are (a 1,000,000-record run
+ *  on a loaded machine doubled the CPU per record with a fixed one-second pause). */
+export const REFRESH_PAUSE_MS = 1000;
+export const REFRESH_PAUSE_FACTOR = 10;
+/** Background refreshes per région and year: running, and whether another write came meanwhile. */
+const refreshing = new Map<string, { again: boolean; done: Promise<void> }>();
+
+/**
+ * Rebuilds, off the request path, the protected cubes that committed writes made stale: called
+ * after the writer's transaction commits, it returns at once (the promise is for tests and tools).
+ * A write arriving during a rebuild asks for one more, started after a pause (REFRESH_PAUSE_MS, and
+ * at least REFRESH_PAUSE_FACTOR times the rebuild's duration): under a stream of writes a cube is
+ * rebuilt every second or so, not once per write, and rebuilding never takes more than about a
+ * tenth of the time.
+ * Readers never depend on it: a reader still checks the version and builds a stale cube itself
+ * (joining a build in flight when there is one), so nothing stale is served meanwhile.
+ */
+export function refreshPublicCubes(db: Queryable, changed: { region: string; year: number }[], onError: (e: unknown) => void = () => {}): Promise<void> {
+  return Promise.all(
+    changed.map(({ region, year }) => {
+      const k = `${region}|${year}`;
+      const running = refreshing.get(k);
+      if (running) {
+        running.again = true;
+        return running.done;
+      }
+      const state = { again: false, done: Promise.resolve() };
+      const run = async (): Promise<void> => {
+        const started = performance.now();
+        try {
+          await buildOnce(db, region, String(year), await departementsOf(db, region));
+        } catch (e) {
+          onError(e); // the next reader builds it
+        }
+        if (state.again) {
+          state.again = false;
+          const pause = Math.max(REFRESH_PAUSE_MS, REFRESH_PAUSE_FACTOR * (performance.now() - started));
+          await new Promise((r) => setTimeout(r, pause).unref());
+          return run();
+        }
+      };
+      state.done = run().finally(() => refreshing.delete(k));
+      refreshing.set(k, state);
+      return state.done;
+    }),
+  ).then(() => undefined);
 }
 
 /** Stores a built cube; a row already built from a newer version is kept. */

@@ -10,6 +10,7 @@ import { recordAudit } from '../../platform/audit/index.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
 import { getPlace, getPlacesByUids } from '../places/index.ts';
 import { getCommune } from '../territories/index.ts';
+import { getUser } from '../accounts/index.ts';
 import {
   aliasKey,
   ageBandOf,
@@ -21,11 +22,13 @@ import {
   type ActivityInput,
   type BeneficiaryInput,
   type CountedActivity,
+  type Counter,
   type PersonRow,
 } from './model.ts';
 import * as store from './store.ts';
+import { refreshPublicCubes } from './disclosure.ts';
 
-export type Ctx = Pick<AppContext, 'db' | 'config'>;
+export type Ctx = Pick<AppContext, 'db' | 'config'> & Partial<Pick<AppContext, 'log'>>;
 
 export const isUuid = (s: unknown): s is string => typeof s === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
 
@@ -112,17 +115,11 @@ export async function writeActivity(ctx: Ctx, actorId: string, profile: store.Me
   const territory = await territoryOf(ctx, a, profile);
   const people = personRows(a, await followedAttributes(ctx.db, a.beneficiaryIds, a.date));
   const id = crypto.randomUUID();
-  return ctx.db.transaction(async (tx) => {
-    const r = await store.insertActivity(tx, id, actorId, profile.teamId, a, territory, source);
+  const deltas = counterDeltas(counted(a, people), { month: `${a.date.slice(0, 7)}-01`, mediatorId: actorId, teamId: profile.teamId, placeUid: a.placeUid, ...territory });
+  const result = await ctx.db.transaction(async (tx) => {
+    // One statement: the activity, its people, the counters, the public versions (nothing on a resend).
+    const r = await store.insertActivityWithCounters(tx, id, actorId, profile.teamId, a, territory, source, people, deltas);
     if (!r.created) return r;
-    await store.insertPeople(tx, id, people);
-    if (a.beneficiaryIds.length) {
-      await tx.query('UPDATE mediation.beneficiary SET last_activity_on = greatest(last_activity_on, $2::date) WHERE id = ANY($1::uuid[])', [a.beneficiaryIds, a.date]);
-    }
-    await store.applyCounters(
-      tx,
-      counterDeltas(counted(a, people), { month: `${a.date.slice(0, 7)}-01`, mediatorId: actorId, teamId: profile.teamId, placeUid: a.placeUid, ...territory }),
-    );
     await recordAudit(tx, {
       actorId,
       action: 'mediation.activity.create',
@@ -133,6 +130,19 @@ export async function writeActivity(ctx: Ctx, actorId: string, profile: store.Me
     });
     return r;
   });
+  if (result.created) refreshAfterCommit(ctx, deltas);
+  return result;
+}
+
+/**
+ * After a committed write: the public cubes it made stale are rebuilt in the background, so the
+ * next public reader usually finds them built (disclosure.ts refreshPublicCubes). Not under
+ * NODE_ENV=test, whose tests call refreshPublicCubes themselves (a background write could land in
+ * the middle of a test's before/after comparison of the database).
+ */
+function refreshAfterCommit(ctx: Ctx, deltas: Counter[]): void {
+  if (ctx.config.env === 'test') return;
+  void refreshPublicCubes(ctx.db, store.publicVersionsOf(deltas), (e) => ctx.log?.warn({ err: e }, 'mediation: background rebuild of the public figures failed'));
 }
 
 /** An activity the person may see (their own or their team's), or a 404. */
@@ -147,18 +157,18 @@ export async function visibleActivity(ctx: Ctx, userId: string, id: string): Pro
 export async function deleteActivity(ctx: Ctx, actorId: string, id: string): Promise<void> {
   const a = await visibleActivity(ctx, actorId, id);
   if (a.mediatorId !== actorId) throw new UserError('Seul le médiateur qui l’a saisie peut supprimer une activité.', 403);
-  await ctx.db.transaction(async (tx) => {
+  const deltas = await ctx.db.transaction(async (tx) => {
     const people = await store.activityPeople(tx, id);
     const gone = await tx.query<{ id: string }>('DELETE FROM mediation.activity WHERE id = $1 RETURNING id', [id]);
-    if (!gone.rows[0]) return; // removed meanwhile by another request
-    await store.applyCounters(
-      tx,
-      counterDeltas(counted(a as unknown as ActivityInput, people), {
-        month: `${a.date.slice(0, 7)}-01`, mediatorId: a.mediatorId, teamId: a.teamId, placeUid: a.placeUid, communeCode: a.communeCode, departement: a.departement, region: a.region,
-      }, -1),
-    );
+    if (!gone.rows[0]) return []; // removed meanwhile by another request
+    const deltas = counterDeltas(counted(a as unknown as ActivityInput, people), {
+      month: `${a.date.slice(0, 7)}-01`, mediatorId: a.mediatorId, teamId: a.teamId, placeUid: a.placeUid, communeCode: a.communeCode, departement: a.departement, region: a.region,
+    }, -1);
+    await store.applyCounters(tx, deltas);
     await recordAudit(tx, { actorId, action: 'mediation.activity.delete', objectType: 'mediation.activity', objectId: id, before: { kind: a.kind, date: a.date, participants: a.participants } });
+    return deltas;
   });
+  if (deltas.length) refreshAfterCommit(ctx, deltas);
 }
 
 export async function recentActivities(ctx: Ctx, userId: string, limit = 20): Promise<store.ActivityRow[]> {
@@ -394,6 +404,38 @@ export async function setTeam(ctx: Ctx, actorId: string, mediatorId: string, tea
     const before = await store.getMediator(tx, mediatorId);
     await store.upsertMediator(tx, { ...(before ?? { userId: mediatorId, displayName, employer: '', placeUids: [] }), teamId });
     await recordAudit(tx, { actorId, action: 'mediation.team.member', objectType: 'mediation.mediator', objectId: mediatorId, before: { teamId: before?.teamId ?? null }, after: { teamId } });
+  });
+}
+
+export interface TeamPerson {
+  id: string;
+  name: string;
+  email: string | null;
+}
+
+/** A team's coordinator and members with their names and addresses (for the staff teams page). */
+export async function teamPeople(ctx: Ctx, team: Team): Promise<{ coordinator: TeamPerson | null; members: TeamPerson[] }> {
+  const { rows } = await ctx.db.query<{ user_id: string; display_name: string }>(
+    'SELECT user_id, display_name FROM mediation.mediator WHERE user_id = ANY($1::text[])',
+    [team.members],
+  );
+  const names = new Map(rows.map((r) => [r.user_id, r.display_name]));
+  const person = async (id: string): Promise<TeamPerson> => {
+    const u = await getUser(ctx.db, id);
+    return { id, name: u?.displayName || names.get(id) || 'Compte supprimé', email: u?.email ?? null };
+  };
+  const members = await Promise.all(team.members.map(person));
+  members.sort((a, b) => a.name.localeCompare(b.name, 'fr') || a.id.localeCompare(b.id));
+  return { coordinator: team.coordinatorId ? await person(team.coordinatorId) : null, members };
+}
+
+/** Takes a mediator out of their team (audited; nothing changes when they are in none). */
+export async function leaveTeam(ctx: Ctx, actorId: string, mediatorId: string): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    const before = await store.getMediator(tx, mediatorId);
+    if (!before?.teamId) throw new UserError('Ce médiateur n’est dans aucune équipe.', 400, 'member');
+    await store.upsertMediator(tx, { ...before, teamId: null });
+    await recordAudit(tx, { actorId, action: 'mediation.team.member', objectType: 'mediation.mediator', objectId: mediatorId, before: { teamId: before.teamId }, after: { teamId: null } });
   });
 }
 

@@ -51,9 +51,14 @@ export interface Territory {
   region: string | null;
 }
 
-/** Inserts an activity unless the same mediator already sent this idempotency key; returns the id
- *  and whether it was new. */
-export async function insertActivity(
+/**
+ * Records a new activity in one statement (one round trip): the activity, its person rows, the
+ * counter deltas, the public versions of the régions and years concerned and the followed people's
+ * last activity date — or nothing at all when this mediator already sent the idempotency key
+ * (every sub-statement reads from `ins`, which is empty on a conflict). Deltas come sorted
+ * (counterDeltas), so concurrent writers lock counter rows in the same order.
+ */
+export async function insertActivityWithCounters(
   tx: Queryable,
   id: string,
   mediatorId: string,
@@ -61,33 +66,45 @@ export async function insertActivity(
   a: ActivityInput,
   t: Territory,
   source: string,
+  people: PersonRow[],
+  deltas: Counter[],
 ): Promise<{ id: string; created: boolean }> {
+  const versions = publicVersionsOf(deltas);
   const { rows } = await tx.query<{ id: string }>(
-    `INSERT INTO mediation.activity (id, mediator_id, team_id, kind, date, duration_min, place_kind, place_uid, commune_code, departement, region,
-       themes, admin_themes, equipment, autonomy, orientation, notes, workshop_title, workshop_level, participants, anonymous, idempotency_key, source)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21::jsonb,$22,$23)
-     ON CONFLICT (mediator_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-     RETURNING id`,
+    `WITH ins AS (
+       INSERT INTO mediation.activity (id, mediator_id, team_id, kind, date, duration_min, place_kind, place_uid, commune_code, departement, region,
+         themes, admin_themes, equipment, autonomy, orientation, notes, workshop_title, workshop_level, participants, anonymous, idempotency_key, source)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21::jsonb,$22,$23)
+       ON CONFLICT (mediator_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+       RETURNING id
+     ), people AS (
+       INSERT INTO mediation.activity_beneficiary (activity_id, seq, beneficiary_id, gender, age_band, status)
+       SELECT ins.id, u.s, u.b, u.g, u.ab, u.st FROM ins, unnest($24::int[], $25::uuid[], $26::text[], $27::text[], $28::text[]) AS u(s, b, g, ab, st)
+     ), counters AS (
+       INSERT INTO mediation.stat_counter AS c (scope, scope_id, month, metric, key, value)
+       SELECT u.* FROM ins, unnest($29::text[], $30::text[], $31::date[], $32::text[], $33::text[], $34::bigint[]) AS u
+       ON CONFLICT (scope, scope_id, month, metric, key) DO UPDATE SET value = c.value + EXCLUDED.value
+     ), versions AS (
+       INSERT INTO mediation.public_version AS v (region, year, version) SELECT u.r, u.y, 1 FROM ins, unnest($35::text[], $36::int[]) AS u(r, y)
+       ON CONFLICT (region, year) DO UPDATE SET version = v.version + 1
+     ), followed AS (
+       UPDATE mediation.beneficiary SET last_activity_on = greatest(last_activity_on, $5::date)
+        WHERE id = ANY($37::uuid[]) AND EXISTS (SELECT 1 FROM ins)
+     )
+     SELECT id FROM ins`,
     [
       id, mediatorId, teamId, a.kind, a.date, a.durationMin, a.placeKind, a.placeUid, t.communeCode, t.departement, t.region,
       a.themes, a.adminThemes, a.equipment, a.autonomy, a.orientation, a.notes, a.workshopTitle, a.workshopLevel, a.participants,
       JSON.stringify(a.anonymous), a.idempotencyKey, source,
+      people.map((_, i) => i + 1), people.map((p) => p.beneficiaryId), people.map((p) => p.gender), people.map((p) => p.ageBand), people.map((p) => p.status),
+      deltas.map((d) => d.scope), deltas.map((d) => d.scopeId), deltas.map((d) => d.month), deltas.map((d) => d.metric), deltas.map((d) => d.key), deltas.map((d) => d.value),
+      versions.map((v) => v.region), versions.map((v) => v.year), a.beneficiaryIds,
     ],
     { prepare: true },
   );
   if (rows[0]) return { id: rows[0].id, created: true };
   const existing = await tx.query<{ id: string }>('SELECT id FROM mediation.activity WHERE mediator_id = $1 AND idempotency_key = $2', [mediatorId, a.idempotencyKey]);
   return { id: existing.rows[0]!.id, created: false };
-}
-
-export async function insertPeople(tx: Queryable, activityId: string, people: PersonRow[]): Promise<void> {
-  if (!people.length) return;
-  await tx.query(
-    `INSERT INTO mediation.activity_beneficiary (activity_id, seq, beneficiary_id, gender, age_band, status)
-     SELECT $1, s, b, g, a, st FROM unnest($2::int[], $3::uuid[], $4::text[], $5::text[], $6::text[]) AS u(s, b, g, a, st)`,
-    [activityId, people.map((_, i) => i + 1), people.map((p) => p.beneficiaryId), people.map((p) => p.gender), people.map((p) => p.ageBand), people.map((p) => p.status)],
-    { prepare: true },
-  );
 }
 
 /** Adds the deltas to the counters (one statement; rows reaching zero are removed). */
@@ -100,7 +117,7 @@ export async function applyCounters(tx: Queryable, deltas: Counter[]): Promise<v
     [deltas.map((d) => d.scope), deltas.map((d) => d.scopeId), deltas.map((d) => d.month), deltas.map((d) => d.metric), deltas.map((d) => d.key), deltas.map((d) => d.value)],
     { prepare: true },
   );
-  await bumpPublicVersions(tx, deltas.filter((d) => d.scope === 'region').map((d) => ({ region: d.scopeId, year: Number(d.month.slice(0, 4)) })));
+  await bumpPublicVersions(tx, publicVersionsOf(deltas));
   if (deltas.some((d) => d.value < 0)) {
     await tx.query(
       `DELETE FROM mediation.stat_counter WHERE value = 0 AND (scope, scope_id, month, metric, key) IN
@@ -110,13 +127,19 @@ export async function applyCounters(tx: Queryable, deltas: Counter[]): Promise<v
   }
 }
 
+/** The (région, year) pairs whose public figures a set of counter deltas changes, once each, sorted
+ *  (so two writers lock their public_version rows in the same order). */
+export function publicVersionsOf(deltas: Counter[]): { region: string; year: number }[] {
+  const changed = deltas.filter((d) => d.scope === 'region').map((d) => ({ region: d.scopeId, year: Number(d.month.slice(0, 4)) }));
+  return [...new Map(changed.map((c) => [`${c.region}|${c.year}`, c])).values()].sort((a, b) => a.region.localeCompare(b.region) || a.year - b.year);
+}
+
 /**
  * Marks the public figures of these régions and years as changed (disclosure.ts rebuilds their
  * protected cube on the next read). In the writer's transaction: a reader on any instance sees the
  * new version exactly when it sees the new counters. Sorted, so two writers lock in the same order.
  */
-export async function bumpPublicVersions(tx: Queryable, changed: { region: string; year: number }[]): Promise<void> {
-  const unique = [...new Map(changed.map((c) => [`${c.region}|${c.year}`, c])).values()].sort((a, b) => a.region.localeCompare(b.region) || a.year - b.year);
+export async function bumpPublicVersions(tx: Queryable, unique: { region: string; year: number }[]): Promise<void> {
   if (!unique.length) return;
   await tx.query(
     `INSERT INTO mediation.public_version AS v (region, year, version) SELECT r, y, 1 FROM unnest($1::text[], $2::int[]) AS u(r, y)

@@ -10,7 +10,7 @@ import { UserError } from '../../../platform/http/errors.ts';
 import { findUserByEmail, requirePermission } from '../../accounts/index.ts';
 import { GENDERS, STATUSES, ValidationFailed, type FieldError } from '../model.ts';
 import * as service from '../service.ts';
-import { csrfOf, errorSummary, fieldError, formBody, invalid, me, renderFrame, selectOptions, send } from './ui.ts';
+import { csrfOf, errorSummary, fieldError, formBody, invalid, me, plural, renderFrame, selectOptions, send } from './ui.ts';
 
 type Values = Record<string, unknown>;
 const s = (v: Values, k: string) => (typeof v[k] === 'string' ? (v[k] as string) : v[k] === null || v[k] === undefined ? '' : String(v[k]));
@@ -120,10 +120,16 @@ ${beneficiaryForm(`/mediation/beneficiaires/${b.id}`, csrf, v ?? (b as unknown a
   const teamsPage = async (req: FastifyRequest, reply: FastifyReply, status: number, errors: FieldError[]) => {
     const user = await me(req);
     const teams = await service.listTeams(ctx);
+    const people = await Promise.all(teams.map(async (team) => ({ team, ...(await service.teamPeople(ctx, team)) })));
     const csrf = csrfOf(reply);
     const body = html`<h1>Équipes de médiateurs</h1>${errorSummary(errors)}
-<table class="data"><caption>Équipes</caption><thead><tr><th scope="col">Équipe</th><th scope="col">Membres</th></tr></thead><tbody>
-${teams.map((t) => html`<tr><td>${t.name}</td><td>${t.members.length}</td></tr>`)}</tbody></table>
+${teams.length ? '' : html`<p>Aucune équipe pour l’instant.</p>`}
+${people.map(({ team, coordinator, members }) => html`<section class="med-team" aria-labelledby="team-${team.id}"><h2 id="team-${team.id}">${team.name}</h2>
+<p>Coordination : ${coordinator ? html`${coordinator.name}${coordinator.email ? html` (${coordinator.email})` : ''}` : 'personne'}</p>
+${members.length
+  ? html`<table class="data"><caption>${plural(members.length, 'membre', 'membres')}</caption><thead><tr><th scope="col">Médiateur</th><th scope="col">Adresse électronique</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead><tbody>
+${members.map((m) => html`<tr><td>${m.name}</td><td>${m.email ?? '—'}</td><td><form method="post" action="/mediation/equipes/retirer"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="member" value="${m.id}"><button type="submit" aria-label="${`Retirer ${m.name} de l’équipe ${team.name}`}">Retirer</button></form></td></tr>`)}</tbody></table>`
+  : html`<p>Aucun membre.</p>`}</section>`)}
 <h2>Créer une équipe</h2><form class="med-form" method="post" action="/mediation/equipes"><input type="hidden" name="_csrf" value="${csrf}">
 <div class="field"><label for="f-name">Nom</label>${fieldError(errors, 'name')}<input type="text" id="f-name" name="name" maxlength="200"${invalid(errors, 'name')}></div>
 <div class="field"><label for="f-coordinator">E-mail du coordinateur</label>${fieldError(errors, 'coordinator')}<input type="text" id="f-coordinator" name="coordinator"${invalid(errors, 'coordinator')}></div>
@@ -156,6 +162,19 @@ ${teams.map((t) => html`<tr><td>${t.name}</td><td>${t.members.length}</td></tr>`
     if (!member) return teamsPage(req, reply, 422, [{ field: 'email', message: 'Aucun compte avec cette adresse.' }]);
     try {
       await service.setTeam(ctx, user.id, member.id, typeof f.team === 'string' ? f.team : '', member.displayName);
+    } catch (e) {
+      if (e instanceof UserError && e.field) return teamsPage(req, reply, 422, [{ field: e.field, message: e.message }]);
+      throw e;
+    }
+    return reply.redirect('/mediation/equipes', 303);
+  });
+  app.post('/mediation/equipes/retirer', { ...teamsGuard, preValidation: app.csrfProtection }, async (req, reply) => {
+    const user = await me(req);
+    const f = formBody(req);
+    const member = typeof f.member === 'string' && service.isUuid(f.member) ? f.member : null;
+    if (!member) return teamsPage(req, reply, 422, [{ field: 'member', message: 'Médiateur inconnu.' }]);
+    try {
+      await service.leaveTeam(ctx, user.id, member);
     } catch (e) {
       if (e instanceof UserError && e.field) return teamsPage(req, reply, 422, [{ field: e.field, message: e.message }]);
       throw e;

@@ -10,7 +10,7 @@ import { buildApp } from '../../../app.ts';
 import { createLogger } from '../../../platform/log.ts';
 import { testApp } from '../../../../test/support/app.ts';
 import { accountsTesting } from '../../accounts/index.ts';
-import { buildPublicCube, publicCube } from '../disclosure.ts';
+import { buildPublicCube, publicCube, refreshPublicCubes } from '../disclosure.ts';
 import { rebuildCounters } from '../generate.ts';
 import { deleteActivity, recordActivity, updateProfile } from '../service.ts';
 import { makePlace } from './support.ts';
@@ -99,5 +99,34 @@ describe('mediation: the protected public figures are cached in the database', (
     assert.deepEqual(sorted(cached.cells()), sorted(freshCells));
     // Small counts stay hidden in the stored cells: 9 people in the Seine-Maritime, none elsewhere.
     assert.equal(cached.value('departement:76', `${year}-03`, 'accompaniments', '*'), 9);
+  });
+
+  test('a background refresh stores the cube of the current version: the next reader builds nothing', async () => {
+    await record(5);
+    const v = await version();
+    assert.ok((await stored()).every((r) => Number(r.version) < v), 'stale after the write');
+    await refreshPublicCubes(t.db, [{ region: '28', year: Number(year) }]);
+    const rows = await stored();
+    assert.ok(rows.length >= 6 && rows.every((r) => Number(r.version) === v), JSON.stringify(rows));
+    // Served from the stored rows (a test-only edit shows it), not rebuilt.
+    await t.db.query(`UPDATE mediation.public_cube SET cells = jsonb_set(cells, '{${year}|accompaniments|*}', '4343') WHERE region = '28' AND year = $1 AND territory = 'departement:76'`, [Number(year)]);
+    assert.equal(await people(), 4343);
+  });
+
+  test('a write committed during a rebuild is never hidden by it: the reader gets the new figures', async () => {
+    const before = await people();
+    assert.equal(before, 4343);
+    // A refresh starts (reading the counters of the current version), a write commits meanwhile,
+    // a reader comes: whether it joins the build in flight or not, it must see the new activity.
+    await record(6); // stale now
+    const refresh = refreshPublicCubes(t.db, [{ region: '28', year: Number(year) }]);
+    await record(8, 6); // six more people, committed while the refresh may still be running
+    const after = await people();
+    await refresh;
+    const fresh = await buildPublicCube(t.db, '28', year);
+    const expected = fresh.cells.get('departement:76')![`${year}|accompaniments|*`];
+    assert.equal(after, expected);
+    assert.equal(after, (await people()));
+    assert.ok(typeof expected === 'number' && expected >= 16, `${expected}`);
   });
 });
