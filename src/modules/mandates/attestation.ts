@@ -40,6 +40,8 @@ export function qrSvg(text: string, label: string): Raw {
 
 // WinAnsi (the standard PDF fonts' encoding): Latin-1 plus these.
 const WIN_ANSI_EXTRA = new Set('€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ');
+// Letters without a decomposition, and spaces and hyphens (French dates use narrow no-break spaces).
+const TRANSLITERATE: Record<string, string> = { Ł: 'L', ł: 'l', Đ: 'D', đ: 'd', ı: 'i', Ħ: 'H', ħ: 'h', Ŧ: 'T', ŧ: 't', Ŀ: 'L', ŀ: 'l', '\u202f': '\u00a0', '\u2009': ' ', '\u2010': '-', '\u2011': '-' };
 /** Text the standard fonts can draw: accents kept, other letters without their marks, the rest « ? ». */
 export function winAnsi(s: string): string {
   let out = '';
@@ -48,6 +50,7 @@ export function winAnsi(s: string): string {
     if (c === 0x2068 || c === 0x2069) continue;
     if ((c >= 0x20 && c < 0x7f) || (c >= 0xa0 && c <= 0xff) || WIN_ANSI_EXTRA.has(ch)) out += ch;
     else if (c === 0x0a) out += ch;
+    else if (Object.hasOwn(TRANSLITERATE, ch)) out += TRANSLITERATE[ch];
     else {
       const base = ch.normalize('NFD').replace(/\p{M}/gu, '');
       out += [...base].every((b) => b.codePointAt(0)! >= 0x20 && b.codePointAt(0)! < 0x7f) && base ? base : '?';
