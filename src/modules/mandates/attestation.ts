@@ -151,8 +151,13 @@ export async function mandateByVerifyId(db: service.Db, verifyId: string): Promi
   return rows[0] ? service.getMandate(db, rows[0].id) : null;
 }
 
-/** The public verification page the QR code opens. */
+/** The print button's script (the site's CSP refuses inline handlers); without it the button stays hidden. */
+export const PRINT_SCRIPT = '/mandats/assets/imprimer.js';
+const PRINT_JS = "document.querySelectorAll('[data-imprimer]').forEach(function(b){b.hidden=false;b.addEventListener('click',function(){window.print();});});\n";
+
+/** The public verification page the QR code opens (and the print button's script). */
 export function registerVerificationPage(app: App, ctx: AppContext, frame: (title: string, body: Raw) => string) {
+  app.get(PRINT_SCRIPT, async (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400').send(PRINT_JS));
   const send = (reply: FastifyReply, status: number, body: string) =>
     reply.status(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').header('x-robots-tag', 'noindex').send(body);
   app.get('/mandats/verifier/:verifyId', { config: { rateLimit: { max: 30, timeWindow: '1 minute' } } }, async (req: FastifyRequest, reply) => {

@@ -18,7 +18,7 @@ import { ADMIN_PROCEDURES, DURATIONS, EVENTS, REFERENCE, STATUS_LABELS, Validati
 import { getPlace } from '../places/index.ts';
 import * as service from './service.ts';
 import { identitySettings, personMandatesPage, personSignInForm, registerIdentity, type PageKit } from './identity.ts';
-import { attestationPdf, qrSvg, registerVerificationPage, verifyUrl } from './attestation.ts';
+import { PRINT_SCRIPT, attestationPdf, qrSvg, registerVerificationPage, verifyUrl } from './attestation.ts';
 import { translatedVersions } from './translations.ts';
 
 const STYLE = raw(`<style>
@@ -145,7 +145,7 @@ ${code
     : html`<p>Le code de révocation a été remis à la personne à la signature (il n’est pas conservé en clair).</p>`}
 <figure class="mdt-qr">${qrSvg(verify, `Code QR de vérification du mandat ${m.reference}`)}<figcaption>Vérifier ce mandat (valide, expiré ou révoqué) : scannez ce code ou ouvrez <a href="${verify}">${ctx.config.publicUrl}/mandats/verifier/${m.verifyId.slice(0, 8)}…</a> (référence ${m.reference}).</figcaption></figure>
 <p>Empreinte de l’attestation (SHA-256 salé, modèle ${m.templateVersion}) : <span class="hash">${m.attestationHash}</span></p>
-<p class="no-print"><button type="button" onclick="window.print()">Imprimer</button> ${pdf
+<p class="no-print"><button type="button" data-imprimer hidden>Imprimer</button><script src="${PRINT_SCRIPT}" defer></script> ${pdf
     ? html`<a download="attestation-${m.reference}.pdf" href="data:application/pdf;base64,${raw(pdf.toString('base64'))}">Enregistrer l’attestation en PDF (avec le code de révocation)</a>`
     : html`<a href="/mandats/${m.id}/attestation.pdf">Attestation en PDF</a>`}</p>
 </article>`;
