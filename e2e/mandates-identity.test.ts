@@ -14,11 +14,10 @@ import { axeViolations, formatViolations } from './support/axe.ts';
 import { launchBrowser, newContext, skipReason } from './support/browser.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { openSession } from '../src/modules/accounts/service.ts';
-import { depsFor, makeUser, type TestUser } from '../src/modules/accounts/tests/client.ts';
+import { depsFor, type TestUser } from '../src/modules/accounts/tests/client.ts';
 import { createLogger } from '../src/platform/log.ts';
 import type { AppContext } from '../src/platform/module.ts';
-import { placeIn } from '../src/modules/mandates/tests/support.ts';
-import * as service from '../src/modules/mandates/service.ts';
+import { trainedHelperAccount } from '../src/modules/mandates/tests/support.ts';
 
 let server: TestServer;
 let browser: Browser;
@@ -35,11 +34,7 @@ describe('mandates: identity through the development provider, translations, att
     server = await startServer({ places: [] });
     browser = await launchBrowser();
     const ctx: AppContext = { db: server.db, config: server.config, log: createLogger('silent') };
-    const place = await placeIn(server.db);
-    helper = await makeUser(depsFor(server.db, server.config), 'aidant-e2e@exemple.fr', [{ role: 'helper', scopeKind: 'place', scopeId: place }], 'Aidante E2E');
-    const s = await service.createStructure(ctx, null, { name: 'France Services de Bernay', siret: '', placeUid: place });
-    await service.addHelper(ctx, null, s.id, helper.id, 'Aidante E2E');
-    await service.recordTraining(ctx, null, s.id, helper.id, { trainedOn: '2025-03-01', trainingRef: '' });
+    helper = (await trainedHelperAccount(ctx, 'aidant-e2e@exemple.fr', 'Aidante E2E', { structureName: 'France Services de Bernay' })).user;
   });
   after(async () => {
     await browser?.close();
@@ -56,6 +51,8 @@ describe('mandates: identity through the development provider, translations, att
     await page.getByLabel('Argent, impôts').check();
     await page.getByLabel('1 mois').check();
     await page.getByRole('button', { name: /Vérifier l’identité avec/ }).click();
+    // A page with a link to the provider (the CSP's form-action would stop a form's redirect to another origin).
+    await page.getByRole('link', { name: /S’identifier avec/ }).click();
 
     // At the provider (same server, /dev/identite): French page, a test identity to pick.
     await page.waitForURL(/\/dev\/identite\/interaction\//);

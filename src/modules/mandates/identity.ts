@@ -297,11 +297,11 @@ const procLabel = (p: string) => (isProcedure(p) ? ADMIN_PROCEDURES[p] : p);
 const birth = (d: string) => new Date(`${d}T12:00:00Z`).toLocaleDateString('fr-FR', { dateStyle: 'long' });
 
 /** The button that starts the person's sign-in at the provider (on /mandats/mon-mandat), or nothing when no provider is available. */
-export function personSignInForm(ctx: AppContext, csrf: string): Raw | '' {
+export function personSignInForm(ctx: AppContext): Raw | '' {
   const s = identitySettings(ctx.config);
   if (!s) return '';
   return html`<h2>Avec FranceConnect</h2><p>Identifiez-vous avec ${s.label} pour voir tous vos mandats, dans toutes les structures, et les retirer.</p>
-<form method="post" action="/mandats/mon-mandat/identite"><input type="hidden" name="_csrf" value="${csrf}"><p><button type="submit">S’identifier avec ${s.dev ? 'le fournisseur de développement' : s.label}</button></p></form>
+<p><a class="button" href="/mandats/mon-mandat/identite">S’identifier avec ${s.dev ? 'le fournisseur de développement' : s.label}</a></p>
 <h2>Avec la référence et le code de révocation</h2>`;
 }
 
@@ -351,7 +351,12 @@ export function registerIdentity(app: App, ctx: AppContext, kit: PageKit) {
     });
   }
 
-  async function go(reply: FastifyReply, s: IdentitySettings, f: Parameters<typeof rp.start>[2], back: string) {
+  /**
+   * Starts a check and sends the browser to the provider. `handOver` (the helper's form): a page with
+   * a LINK to the provider, not a redirect — the site's CSP (`form-action 'self'`) forbids a form
+   * submission to end at another origin, and the helper hands the device to the person there anyway.
+   */
+  async function go(reply: FastifyReply, s: IdentitySettings, f: Parameters<typeof rp.start>[2], back: string, handOver: { user: CurrentUser } | null = null) {
     const browser = crypto.randomBytes(24).toString('base64url');
     let url: URL;
     try {
@@ -361,7 +366,12 @@ export function registerIdentity(app: App, ctx: AppContext, kit: PageKit) {
       return refuse(reply, 502, `${s.label} ne répond pas pour le moment. Réessayez plus tard.`, back);
     }
     reply.setCookie(COOKIE, browser, { ...cookieOptions, maxAge: Math.max(FLOW_MINUTES, PERSON_MINUTES) * 60 });
-    return reply.redirect(url.href, 303);
+    if (!handOver) return reply.redirect(url.href, 303);
+    const body = html`<h1>Vérification d’identité</h1>
+<p>Donnez l’appareil à la personne : elle s’identifie elle-même avec ${s.label} (l’aidant ne voit ni ne saisit ses identifiants). Elle revient ensuite ici pour lire le mandat.</p>
+<p><a class="button" href="${url.href}">S’identifier avec ${s.label}</a></p>
+<p>Ce lien vaut ${FLOW_MINUTES} minutes. <a href="/mandats/nouveau">Recommencer</a></p>`;
+    return kit.send(reply, 200, kit.frame(ctx, 'Vérification d’identité', body, handOver.user));
   }
 
   // The helper starts the identity check of a new mandate: structure, démarches and duration first.
@@ -381,11 +391,11 @@ export function registerIdentity(app: App, ctx: AppContext, kit: PageKit) {
       if (!(e instanceof ValidationFailed)) throw e;
       return kit.send(reply, 422, kit.frame(ctx, 'Nouveau mandat', html`<h1>Nouveau mandat</h1>${kit.errorSummary(e.errors)}<p><a href="/mandats/nouveau">Revenir au formulaire</a></p>`, user));
     }
-    return go(reply, s, { purpose: 'create', helperId: user.id, structureId: structure!.structureId, draft: { procedures: scope.procedures, duration: scope.duration } }, '/mandats/nouveau');
+    return go(reply, s, { purpose: 'create', helperId: user.id, structureId: structure!.structureId, draft: { procedures: scope.procedures, duration: scope.duration } }, '/mandats/nouveau', { user });
   });
 
-  // The person starts signing in to see their mandates.
-  app.post('/mandats/mon-mandat/identite', { preValidation: app.csrfProtection, config: { rateLimit: { max: 20, timeWindow: '10 minutes' } } }, async (_req, reply) => {
+  // The person starts signing in to see their mandates (a link: a navigation, not a form, may end at the provider).
+  app.get('/mandats/mon-mandat/identite', { config: { rateLimit: { max: 20, timeWindow: '10 minutes' } } }, async (_req, reply) => {
     const s = identitySettings(ctx.config);
     if (!s) throw new UserError('Aucun fournisseur d’identité n’est configuré.', 503, 'identity');
     return go(reply, s, { purpose: 'person' }, '/mandats/mon-mandat');

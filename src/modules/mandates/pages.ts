@@ -378,7 +378,7 @@ ${view.events.length
     ? html`<table class="data"><thead><tr><th scope="col">Date</th><th scope="col">Évènement</th><th scope="col">Démarche</th></tr></thead><tbody>
 ${view.events.map((j) => html`<tr><td>${fmt(j.at)}</td><td>${EVENTS[j.event] ?? j.event}${j.byPerson ? ' (par vous)' : ''}${j.service ? ` — ${j.service}` : ''}</td><td>${j.procedure ? procLabel(j.procedure) : ''}</td></tr>`)}</tbody></table>`
     : html`<p>Rien pour l’instant.</p>`}`
-    : html`${personSignInForm(ctx, csrf)}<p>Avec la référence et le code de révocation inscrits sur votre attestation, voyez l’état de votre mandat, ce qui a été fait en votre nom, et retirez-le si vous le souhaitez.</p>
+    : html`${personSignInForm(ctx)}<p>Avec la référence et le code de révocation inscrits sur votre attestation, voyez l’état de votre mandat, ce qui a été fait en votre nom, et retirez-le si vous le souhaitez.</p>
 <form method="post" action="/mandats/mon-mandat" class="mdt-form"><input type="hidden" name="_csrf" value="${csrf}">
 <div class="field"><label for="f-reference">Référence du mandat</label>${fieldError(errors, 'reference')}<input type="text" id="f-reference" name="reference" maxlength="20" autocomplete="off" value="${ref}"></div>
 <div class="field"><label for="f-code">Code de révocation</label>${fieldError(errors, 'code')}<input type="text" id="f-code" name="code" maxlength="20" autocomplete="off"${invalid(errors, 'code')}></div>

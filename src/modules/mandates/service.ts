@@ -802,6 +802,8 @@ export async function runLifecycle(ctx: AppContext, now = new Date()) {
   const reminded = await sendExpiryReminders(ctx, mail.send, mail.userEmail, now);
   const idle = await handleIdleHelpers(ctx, mail.send, mail.userEmail, now);
   const purged = await purgeIdentities(ctx, ctx.config.mandatesRetentionMonths, now);
+  // Identity checks never used (identity.ts) are not kept beyond a day, with the identity they hold.
+  await ctx.db.query('DELETE FROM mandates.identity_flow WHERE created_at < $1', [new Date(now.getTime() - DAY_MS).toISOString()]);
   return { expired, reminded, ...idle, purged };
 }
 

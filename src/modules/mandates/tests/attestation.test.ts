@@ -12,7 +12,7 @@ import { accountsTesting } from '../../accounts/index.ts';
 import { attestationPdf, qrSvg, verifyUrl, winAnsi } from '../attestation.ts';
 import { attestationHash } from '../model.ts';
 import * as service from '../service.ts';
-import { PERSON, placeIn } from './support.ts';
+import { PERSON, placeIn, trainedHelperAccount } from './support.ts';
 
 const { depsOf, makeUser, signedInBrowser, Browser } = accountsTesting;
 const PUBLIC_URL = 'http://localhost:41519';
@@ -49,11 +49,7 @@ describe('mandates: attestation PDF, QR code, public verification', () => {
   before(async () => {
     t = await testApp({ publicUrl: PUBLIC_URL });
     const deps = depsOf(t.app);
-    const place = await placeIn(t.db);
-    const u = await makeUser(deps, 'att@exemple.fr', [{ role: 'helper', scopeKind: 'place', scopeId: place }], 'Aïcha Aidante');
-    const s = await service.createStructure(t.ctx, null, { name: 'Maison France Services de Pont-Audemer', siret: '13002526500013', placeUid: place });
-    await service.addHelper(t.ctx, null, s.id, u.id, 'Aïcha Aidante');
-    await service.recordTraining(t.ctx, null, s.id, u.id, { trainedOn: '2025-03-01', trainingRef: '' });
+    const { user: u, structure: s } = await trainedHelperAccount(t.ctx, 'att@exemple.fr', 'Aïcha Aidante', { structureName: 'Maison France Services de Pont-Audemer', siret: '13002526500013' });
     const c = await service.createMandate(t.ctx, u.id, s.id, { ...PERSON, procedures: ['argent-impots', 'famille-scolarite'], duration: '1y' });
     code = c.revocationCode;
     m = (await service.getMandate(t.db, c.id))!;

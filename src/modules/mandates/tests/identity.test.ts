@@ -13,9 +13,9 @@ import { accountsTesting } from '../../accounts/index.ts';
 import { DEV_CLIENT, DEV_IDENTITIES, startDevIdp } from '../dev-idp.ts';
 import { subjectHash } from '../identity.ts';
 import * as service from '../service.ts';
-import { PERSON, placeIn, snapshot } from './support.ts';
+import { PERSON, snapshot, trainedHelperAccount } from './support.ts';
 
-const { depsOf, makeUser, signedInBrowser, Browser } = accountsTesting;
+const { depsOf, signedInBrowser, Browser } = accountsTesting;
 const PUBLIC_URL = 'http://localhost:41517';
 const CALLBACK = `${PUBLIC_URL}/mandats/identite/retour`;
 
@@ -69,11 +69,7 @@ describe('mandates: identity through OpenID Connect', () => {
       mandatesIdentity: { issuer: idp.issuer, clientId: DEV_CLIENT.clientId, clientSecret: DEV_CLIENT.clientSecret, redirectUri: null, scope: 'openid given_name family_name birthdate', acrValues: null, label: 'FranceConnect (test)' },
     });
     const deps = depsOf(t.app);
-    const place = await placeIn(t.db);
-    const a = await makeUser(deps, 'id-alice@exemple.fr', [{ role: 'helper', scopeKind: 'place', scopeId: place }], 'Alice Aidante');
-    const s = await service.createStructure(t.ctx, null, { name: 'France Services Évreux', siret: '', placeUid: place });
-    await service.addHelper(t.ctx, null, s.id, a.id, 'Alice Aidante');
-    await service.recordTraining(t.ctx, null, s.id, a.id, { trainedOn: '2025-03-01', trainingRef: 'Formation' });
+    const { user: a, structure: s } = await trainedHelperAccount(t.ctx, 'id-alice@exemple.fr', 'Alice Aidante', { structureName: 'France Services Évreux' });
     structureId = s.id;
     alice = await signedInBrowser(t.app, deps, a, '192.0.2.60');
   });
@@ -86,8 +82,9 @@ describe('mandates: identity through OpenID Connect', () => {
   async function start(b: accountsTesting.Browser, body: Record<string, string | string[]> = { structure: structureId, ...form }) {
     await b.get('/mandats/nouveau');
     const r = await b.post('/mandats/nouveau/identite', body);
-    assert.equal(r.status, 303, r.body.slice(0, 500));
-    const auth = new URL(r.location!);
+    assert.equal(r.status, 200, r.body.slice(0, 500));
+    assert.match(r.body, /Donnez l’appareil à la personne/);
+    const auth = new URL(/<a class="button" href="([^"]+)">S’identifier avec/.exec(r.body)![1]!.replace(/&amp;/g, '&'));
     assert.equal(auth.origin + auth.pathname, `${idp.issuer}/auth`);
     assert.equal(auth.searchParams.get('code_challenge_method'), 'S256');
     assert.ok(auth.searchParams.get('state') && auth.searchParams.get('nonce') && auth.searchParams.get('code_challenge'));
@@ -163,11 +160,7 @@ describe('mandates: identity through OpenID Connect', () => {
     assert.deepEqual(await rows(t.db), before);
     // Someone else cannot use this check.
     const deps = depsOf(t.app);
-    const otherPlace = await placeIn(t.db);
-    const otherUser = await makeUser(deps, 'id-other@exemple.fr', [{ role: 'helper', scopeKind: 'place', scopeId: otherPlace }], 'Autre');
-    const otherStructure = await service.createStructure(t.ctx, null, { name: 'Autre structure', siret: '', placeUid: otherPlace });
-    await service.addHelper(t.ctx, null, otherStructure.id, otherUser.id, 'Autre');
-    await service.recordTraining(t.ctx, null, otherStructure.id, otherUser.id, { trainedOn: '2025-03-01', trainingRef: '' });
+    const { user: otherUser } = await trainedHelperAccount(t.ctx, 'id-other@exemple.fr', 'Autre');
     const other = await signedInBrowser(t.app, deps, otherUser, '192.0.2.61');
     await other.get('/mandats/nouveau');
     before = await rows(t.db);
@@ -248,7 +241,7 @@ describe('mandates: identity through OpenID Connect', () => {
     const person = new Browser(t.app, '192.0.2.63');
     let page = await person.get('/mandats/mon-mandat');
     assert.match(page.body, /S’identifier avec FranceConnect \(test\)/);
-    const go = await person.post('/mandats/mon-mandat/identite', {});
+    const go = await person.get('/mandats/mon-mandat/identite');
     assert.equal(go.status, 303);
     const back = await person.get(await atProvider(go.location!, 'jeanne'));
     assert.equal(back.location, '/mandats/mon-mandat');
@@ -263,7 +256,7 @@ describe('mandates: identity through OpenID Connect', () => {
     // Karim (another identity) sees none of them and cannot revoke Jeanne's.
     const karim = new Browser(t.app, '192.0.2.64');
     await karim.get('/mandats/mon-mandat');
-    const k = await karim.post('/mandats/mon-mandat/identite', {});
+    const k = await karim.get('/mandats/mon-mandat/identite');
     await karim.get(await atProvider(k.location!, 'karim'));
     const kp = await karim.get('/mandats/mon-mandat');
     assert.match(kp.body, /Aucun mandat n’a été donné avec cette identité/);
@@ -316,11 +309,7 @@ describe('mandates: identity provider down', () => {
     const t = await testApp({ publicUrl: PUBLIC_URL, mandatesIdentity: { issuer: 'http://127.0.0.1:9', clientId: 'x', clientSecret: 'y', redirectUri: null, scope: 'openid', acrValues: null, label: 'FranceConnect' } });
     try {
       const deps = depsOf(t.app);
-      const place = await placeIn(t.db);
-      const a = await makeUser(deps, 'down@exemple.fr', [{ role: 'helper', scopeKind: 'place', scopeId: place }], 'A');
-      const s = await service.createStructure(t.ctx, null, { name: 'S', siret: '', placeUid: place });
-      await service.addHelper(t.ctx, null, s.id, a.id, 'A');
-      await service.recordTraining(t.ctx, null, s.id, a.id, { trainedOn: '2025-03-01', trainingRef: '' });
+      const { user: a, structure: s } = await trainedHelperAccount(t.ctx, 'down@exemple.fr', 'A');
       const b = await signedInBrowser(t.app, deps, a);
       await b.get('/mandats/nouveau');
       const r = await b.post('/mandats/nouveau/identite', { structure: s.id, procedures: 'logement', duration: '1d' });
