@@ -96,6 +96,11 @@ export interface Config {
   mediationRetentionMonths: number;
   /** Months a person's identity is kept after their last mandate ended (MANDATES_RETENTION_MONTHS). */
   mandatesRetentionMonths: number;
+  /** Mandates: the person's identity through OpenID Connect (FranceConnect in production: MANDATES_OIDC_*);
+   *  null: not configured (outside production the development provider at /dev/identite is used). */
+  mandatesIdentity: { issuer: string; clientId: string; clientSecret: string; redirectUri: string | null; scope: string; acrValues: string | null; label: string } | null;
+  /** Mandates: the "identity document seen" method kept as a fallback (MANDATES_DOCUMENT_FALLBACK; off in production unless set). */
+  mandatesDocumentFallback: boolean;
 }
 
 /** The official published sources of the reference geography; `{year}` stands for the data year. */
@@ -233,6 +238,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     mediationRetentionMonths: int(env.MEDIATION_RETENTION_MONTHS, 24, 'MEDIATION_RETENTION_MONTHS'),
     mandatesRetentionMonths: int(env.MANDATES_RETENTION_MONTHS, 12, 'MANDATES_RETENTION_MONTHS'),
+    mandatesIdentity:
+      env.MANDATES_OIDC_ISSUER && env.MANDATES_OIDC_CLIENT_ID && env.MANDATES_OIDC_CLIENT_SECRET
+        ? {
+            issuer: env.MANDATES_OIDC_ISSUER,
+            clientId: env.MANDATES_OIDC_CLIENT_ID,
+            clientSecret: env.MANDATES_OIDC_CLIENT_SECRET,
+            redirectUri: env.MANDATES_OIDC_REDIRECT_URI || null,
+            scope: env.MANDATES_OIDC_SCOPE || 'openid given_name family_name birthdate',
+            acrValues: env.MANDATES_OIDC_ACR_VALUES || null,
+            label: env.MANDATES_OIDC_LABEL || 'FranceConnect',
+          }
+        : null,
+    mandatesDocumentFallback: env.MANDATES_DOCUMENT_FALLBACK ? ['1', 'true', 'on'].includes(env.MANDATES_DOCUMENT_FALLBACK) : nodeEnv !== 'production',
   };
   return { ...config, ...overrides };
 }

@@ -26,6 +26,7 @@ const JOURNAL: Record<`mandates.${JournalEvent}`, AuditWording> = {
   'mandates.mandate.expiry_reminder': 'a rappelé l’échéance prochaine d’{objet}',
   'mandates.helper.idle_warning': 'a prévenu un aidant inactif depuis 5 mois de sa désactivation prochaine',
   'mandates.helper.deactivated_idle': 'a désactivé un aidant inactif depuis 6 mois',
+  'mandates.identity.checked': 'a vérifié l’identité d’une personne auprès du fournisseur d’identité (FranceConnect) pour créer un mandat',
 };
 
 export const mandatesAudit: AuditVocabulary = {
@@ -34,6 +35,7 @@ export const mandatesAudit: AuditVocabulary = {
     'mandates.journal': { noun: 'un mandat', quote: false, personal: true },
     'mandates.structure': { noun: 'la structure d’aidants', describe: describeStructures, readAction: 'mandates.manage' },
     'mandates.api_token': { noun: 'un jeton d’accès pour un outil partenaire', quote: false },
+    'mandates.identity_flow': { noun: 'une vérification d’identité', quote: false, personal: true },
   },
   actions: {
     ...JOURNAL,
@@ -43,5 +45,6 @@ export const mandatesAudit: AuditVocabulary = {
     'mandates.helper.activate': (e, ref) => ['a réactivé ', ref('user', field(e.after, 'userId')), ', aidant de ', ref('mandates.structure', e.objectId)],
     'mandates.helper.deactivate': (e, ref) => ['a désactivé ', ref('user', field(e.after, 'userId')), ', aidant de ', ref('mandates.structure', e.objectId)],
     'mandates.api_token.create': 'a créé {objet}',
+    'mandates.identity.person_signin': 'une personne s’est identifiée (FranceConnect) pour voir ses mandats',
   },
 };

@@ -14,9 +14,12 @@ import { layout } from '../../platform/html/layout.ts';
 import { html, raw, type Raw } from '../../platform/html/html.ts';
 import { ForbiddenError, NotFoundError, UserError } from '../../platform/http/errors.ts';
 import { can, currentUser, findUserByEmail, grantRoleFromRequest, requirePermission, scopesFor, type CurrentUser, type Resource } from '../accounts/index.ts';
-import { ADMIN_PROCEDURES, DURATIONS, EVENTS, REFERENCE, STATUS_LABELS, ValidationFailed, expiresAt, isProcedure, parseMandateInput, parseRenewalInput, plainWords, plainWordsEnglish, type FieldError } from './model.ts';
+import { ADMIN_PROCEDURES, DURATIONS, EVENTS, REFERENCE, STATUS_LABELS, ValidationFailed, expiresAt, isProcedure, parseMandateInput, parseRenewalInput, plainWords, type FieldError } from './model.ts';
 import { getPlace } from '../places/index.ts';
 import * as service from './service.ts';
+import { identitySettings, personMandatesPage, personSignInForm, registerIdentity, type PageKit } from './identity.ts';
+import { PRINT_SCRIPT, attestationPdf, qrSvg, registerVerificationPage, verifyUrl } from './attestation.ts';
+import { translatedVersions } from './translations.ts';
 
 const STYLE = raw(`<style>
 .mdt-form{max-width:42rem}.mdt-form .field{margin:0 0 1rem}.mdt-form label,.mdt-form legend{font-weight:600}
@@ -93,25 +96,32 @@ async function mandateFor(ctx: AppContext, user: CurrentUser, id: string) {
   return m;
 }
 
-function mandateForm(csrf: string, structures: { structureId: string; structureName: string }[], v: Record<string, unknown>, errors: FieldError[]): Raw {
+function mandateForm(csrf: string, structures: { structureId: string; structureName: string }[], v: Record<string, unknown>, errors: FieldError[], identity: { label: string } | null = null, documentFallback = true): Raw {
   const checked = (name: string, value: string) => {
     const x = v[name];
     return (Array.isArray(x) ? x.includes(value) : x === value) ? raw(' checked') : raw('');
   };
+  // The person's identity: through the OpenID Connect provider (FranceConnect); the identity document seen by the helper only as the fallback the configuration allows.
+  const documentFields = html`<div class="field"><label for="f-givenName">Prénom de la personne</label>${fieldError(errors, 'givenName')}<input type="text" id="f-givenName" name="givenName" maxlength="100" autocomplete="off" value="${one(v.givenName)}"${invalid(errors, 'givenName')}></div>
+<div class="field"><label for="f-familyName">Nom de la personne</label>${fieldError(errors, 'familyName')}<input type="text" id="f-familyName" name="familyName" maxlength="100" autocomplete="off" value="${one(v.familyName)}"${invalid(errors, 'familyName')}></div>
+<div class="field"><label for="f-birthDate">Date de naissance</label>${fieldError(errors, 'birthDate')}<input type="date" id="f-birthDate" name="birthDate" value="${one(v.birthDate)}"${invalid(errors, 'birthDate')}></div>
+<div class="field" id="f-identityChecked">${fieldError(errors, 'identityChecked')}<label><input type="checkbox" name="identityChecked" value="oui"${checked('identityChecked', 'oui')}${invalid(errors, 'identityChecked')}> J’ai vérifié l’identité de la personne sur une pièce d’identité en cours de validité (elle n’est pas copiée ni conservée).</label></div>`;
   return html`<form method="post" action="/mandats/nouveau" class="mdt-form" novalidate>
 <input type="hidden" name="_csrf" value="${csrf}">
 ${structures.length > 1
     ? html`<div class="field"><label for="f-structure">Structure</label><select id="f-structure" name="structure">${structures.map((s) => html`<option value="${s.structureId}"${one(v.structure) === s.structureId ? raw(' selected') : ''}>${s.structureName}</option>`)}</select></div>`
     : html`<input type="hidden" name="structure" value="${structures[0]!.structureId}">`}
-<div class="field"><label for="f-givenName">Prénom de la personne</label>${fieldError(errors, 'givenName')}<input type="text" id="f-givenName" name="givenName" maxlength="100" autocomplete="off" value="${one(v.givenName)}"${invalid(errors, 'givenName')}></div>
-<div class="field"><label for="f-familyName">Nom de la personne</label>${fieldError(errors, 'familyName')}<input type="text" id="f-familyName" name="familyName" maxlength="100" autocomplete="off" value="${one(v.familyName)}"${invalid(errors, 'familyName')}></div>
-<div class="field"><label for="f-birthDate">Date de naissance</label>${fieldError(errors, 'birthDate')}<input type="date" id="f-birthDate" name="birthDate" value="${one(v.birthDate)}"${invalid(errors, 'birthDate')}></div>
-<div class="field" id="f-identityChecked">${fieldError(errors, 'identityChecked')}<label><input type="checkbox" name="identityChecked" value="oui"${checked('identityChecked', 'oui')}${invalid(errors, 'identityChecked')}> J’ai vérifié l’identité de la personne sur une pièce d’identité en cours de validité (elle n’est pas copiée ni conservée).</label></div>
 <fieldset id="f-procedures"><legend>Démarches confiées</legend>${fieldError(errors, 'procedures')}
 ${Object.entries(ADMIN_PROCEDURES).map(([k, label]) => html`<label><input type="checkbox" name="procedures" value="${k}"${checked('procedures', k)}> ${label}</label>`)}</fieldset>
 <fieldset id="f-duration"><legend>Durée du mandat</legend>${fieldError(errors, 'duration')}
 ${Object.entries(DURATIONS).map(([k, d]) => html`<label><input type="radio" name="duration" value="${k}"${checked('duration', k)}> ${d.label}</label>`)}</fieldset>
-<p><button type="submit" name="step" value="apercu">Lire le mandat avec la personne</button></p></form>`;
+${identity ? html`<h2>Identité de la personne</h2><p>La personne s’identifie elle-même avec ${identity.label} ; son identité vérifiée est reprise sur le mandat, puis elle lit le mandat et donne son accord.</p>
+<p><button type="submit" formaction="/mandats/nouveau/identite">Vérifier l’identité avec ${identity.label}</button></p>` : ''}
+${documentFallback
+    ? html`<fieldset id="f-document"><legend>${identity ? 'Solution de secours : identité vérifiée sur une pièce d’identité (si la personne ne peut pas utiliser FranceConnect)' : 'Identité de la personne (pièce d’identité)'}</legend>
+${documentFields}
+<p><button type="submit" name="step" value="apercu">Lire le mandat avec la personne</button></p></fieldset>`
+    : ''}</form>`;
 }
 
 function hiddenFields(v: Record<string, unknown>): Raw {
@@ -122,8 +132,8 @@ function hiddenFields(v: Record<string, unknown>): Raw {
   return html`${out}`;
 }
 
-function attestation(ctx: AppContext, m: service.Mandate, structure: service.Structure, helperName: string, code: string | null): Raw {
-  const verify = `${ctx.config.publicUrl}/mandats/verifier?reference=${encodeURIComponent(m.reference)}&empreinte=${m.attestationHash}`;
+function attestation(ctx: AppContext, m: service.Mandate, structure: service.Structure, helperName: string, code: string | null, pdf: Buffer | null = null): Raw {
+  const verify = verifyUrl(ctx.config.publicUrl, m);
   return html`<article aria-labelledby="att-title">
 <h1 id="att-title">Attestation de mandat n° ${m.reference}</h1>
 <p>Mandat donné le ${fmt(m.createdAt)} à la structure <strong>${structure.name}</strong>${structure.siret ? html` (SIRET ${structure.siret})` : ''}, recueilli par ${helperName}.</p>
@@ -133,9 +143,11 @@ ${m.person ? html`<p>Personne représentée : <strong>${m.person.givenName} ${m.
 ${code
     ? html`<div class="warn"><p><strong>Code de révocation : <span class="code">${code}</span></strong></p><p>Gardez ce code : avec la référence ${m.reference}, il vous permet de voir ce qui est fait en votre nom et de retirer ce mandat vous-même sur ${ctx.config.publicUrl}/mandats/mon-mandat. Il ne sera plus affiché.</p></div>`
     : html`<p>Le code de révocation a été remis à la personne à la signature (il n’est pas conservé en clair).</p>`}
-<p>Vérifier ce mandat (valide, expiré ou révoqué) : <a href="${verify}">${ctx.config.publicUrl}/mandats/verifier</a>, référence ${m.reference}.</p>
+<figure class="mdt-qr">${qrSvg(verify, `Code QR de vérification du mandat ${m.reference}`)}<figcaption>Vérifier ce mandat (valide, expiré ou révoqué) : scannez ce code ou ouvrez <a href="${verify}">${ctx.config.publicUrl}/mandats/verifier/${m.verifyId.slice(0, 8)}…</a> (référence ${m.reference}).</figcaption></figure>
 <p>Empreinte de l’attestation (SHA-256 salé, modèle ${m.templateVersion}) : <span class="hash">${m.attestationHash}</span></p>
-<p class="no-print"><button type="button" onclick="window.print()">Imprimer</button></p>
+<p class="no-print"><button type="button" data-imprimer hidden>Imprimer</button><script src="${PRINT_SCRIPT}" defer></script> ${pdf
+    ? html`<a download="attestation-${m.reference}.pdf" href="data:application/pdf;base64,${raw(pdf.toString('base64'))}">Enregistrer l’attestation en PDF (avec le code de révocation)</a>`
+    : html`<a href="/mandats/${m.id}/attestation.pdf">Attestation en PDF</a>`}</p>
 </article>`;
 }
 
@@ -143,7 +155,13 @@ function structureResource(s: service.Structure | null): Resource | null {
   return s ? { type: 'mandates.structure', id: s.id, region: s.region, departement: s.departement, commune: s.communeCode } : null;
 }
 
+/** What identity.ts's pages share with these (one look, one way to read forms). */
+const kit: PageKit = { frame, send, formBody, one, errorSummary, fieldError, invalid, attestation };
+
 export function registerMandatePages(app: App, ctx: AppContext) {
+  // The person's identity through OpenID Connect, the attestation's PDF, the QR code's verification page.
+  registerIdentity(app, ctx, kit);
+  registerVerificationPage(app, ctx, (title, body) => frame(ctx, title, body, null));
   const helper = { preHandler: requirePermission('mandates.act') };
   const helperPost = { ...helper, preValidation: app.csrfProtection };
   const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;
@@ -176,7 +194,7 @@ ${list.map((m) => html`<tr><td><a href="/mandats/${m.id}">${m.reference}</a></td
     if (!trained.length) throw new ForbiddenError('Seul un aidant formé d’une structure habilitée peut créer un mandat.');
     const body = html`<h1>Nouveau mandat</h1>${errorSummary(errors)}
 <p>Remplissez ce formulaire avec la personne. À l’étape suivante, elle lit le mandat en mots simples et donne son accord.</p>
-${mandateForm(reply.generateCsrf(), trained, v, errors)}`;
+${mandateForm(reply.generateCsrf(), trained, v, errors, identitySettings(ctx.config), ctx.config.mandatesDocumentFallback)}`;
     return send(reply, status, frame(ctx, 'Nouveau mandat', body, user));
   }
   app.get('/mandats/nouveau', helper, async (req, reply) => newPage(req, reply, 200, {}, []));
@@ -189,6 +207,7 @@ ${mandateForm(reply.generateCsrf(), trained, v, errors)}`;
       if (!trained.length) throw new ForbiddenError('Seul un aidant formé d’une structure habilitée peut créer un mandat.');
       return newPage(req, reply, 422, v, [{ field: 'structure', message: 'Choisissez une de vos structures.' }]);
     }
+    if (!ctx.config.mandatesDocumentFallback) throw new UserError('L’identité de la personne se vérifie avec FranceConnect : la vérification sur pièce d’identité n’est pas ouverte ici (MANDATES_DOCUMENT_FALLBACK).', 403, 'identityChecked', 'forbidden');
     const confirm = one(v.step) === 'confirmer';
     let input;
     try {
@@ -202,7 +221,8 @@ ${mandateForm(reply.generateCsrf(), trained, v, errors)}`;
     const created = await service.createMandate(ctx, user.id, s.structureId, input);
     const m = (await service.getMandate(ctx.db, created.id))!;
     const structure = (await service.getStructure(ctx.db, s.structureId))!;
-    return send(reply, 201, frame(ctx, `Attestation de mandat ${m.reference}`, html`<p class="ok no-print" role="status">Le mandat est créé. Imprimez l’attestation et remettez-la à la personne.</p>${attestation(ctx, m, structure, s.displayName, created.revocationCode)}`, user));
+    const pdf = await attestationPdf(ctx.db, m, { publicUrl: ctx.config.publicUrl, revocationCode: created.revocationCode });
+    return send(reply, 201, frame(ctx, `Attestation de mandat ${m.reference}`, html`<p class="ok no-print" role="status">Le mandat est créé. Imprimez l’attestation, ou enregistrez-la en PDF, et remettez-la à la personne.</p>${attestation(ctx, m, structure, s.displayName, created.revocationCode, pdf)}`, user));
 
     async function preview(status: number, errors: FieldError[]) {
       const d = one(v.duration) as keyof typeof DURATIONS;
@@ -211,7 +231,7 @@ ${mandateForm(reply.generateCsrf(), trained, v, errors)}`;
       const body = html`<h1>Le mandat, à lire avec la personne</h1>${errorSummary(errors)}
 <p>${one(v.givenName)} ${one(v.familyName)}, voici ce que vous autorisez :</p>
 <div class="plain" lang="fr">${words.map((p) => html`<p>${p}</p>`)}</div>
-<details lang="en"><summary>Read it in English</summary><div class="plain">${plainWordsEnglish({ structure: s!.structureName, procedures: [...new Set(procs)].sort(), duration: d, expiresAt: expiresAt(new Date(), d) }).map((p) => html`<p>${p}</p>`)}</div></details>
+${translatedVersions({ structure: s!.structureName, procedures: [...new Set(procs)].sort(), duration: d, expiresAt: expiresAt(new Date(), d) })}
 <form method="post" action="/mandats/nouveau" class="mdt-form"><input type="hidden" name="_csrf" value="${reply.generateCsrf()}">${hiddenFields(v)}
 <div class="field" id="f-consent">${fieldError(errors, 'consent')}<label><input type="checkbox" name="consent" value="oui"${invalid(errors, 'consent')}> La personne a lu (ou s’est fait lire) ce mandat, l’a compris et donne son accord.</label></div>
 <p><button type="submit" name="step" value="confirmer">Créer le mandat et imprimer l’attestation</button> <button type="submit" name="step" value="modifier" formaction="/mandats/nouveau/modifier">Modifier</button></p></form>`;
@@ -294,6 +314,7 @@ ${journal.map((j) => html`<tr><td>${fmt(j.at)}</td><td>${EVENTS[j.event] ?? j.ev
       body = html`<h1>${to === m.structureId ? 'Renouveler' : 'Transférer'} le mandat ${m.reference}</h1>${errorSummary(errors)}
 <p>Lisez ce texte avec la personne. Elle donne à nouveau son accord : rien n’est renouvelé sans elle.</p>
 <div class="plain" lang="fr">${plainWords({ structure: target.structureName, procedures: scope.procedures, duration: scope.duration, expiresAt: expiresAt(new Date(), scope.duration) }).map((l) => html`<p>${l}</p>`)}</div>
+${translatedVersions({ structure: target.structureName, procedures: scope.procedures, duration: scope.duration, expiresAt: expiresAt(new Date(), scope.duration) })}
 <form method="post" action="/mandats/${m.id}/renouveler" class="mdt-form"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="structure" value="${to}"><input type="hidden" name="duration" value="${scope.duration}">
 ${scope.procedures.map((p) => html`<input type="hidden" name="procedures" value="${p}">`)}
 <div class="field" id="f-consent">${fieldError(errors, 'consent')}<label><input type="checkbox" name="consent" value="oui"${invalid(errors, 'consent')}> La personne a lu ce texte et donne son accord.</label></div>
@@ -331,7 +352,8 @@ ${Object.entries(DURATIONS).map(([k, d]) => html`<label><input type="radio" name
       const m = (await service.getMandate(ctx.db, created.id))!;
       const structure = (await service.getStructure(ctx.db, m.structureId))!;
       const helperName = (await service.listHelpers(ctx.db, structure.id)).find((h) => h.userId === user.id)?.displayName ?? '';
-      return send(reply, 201, frame(ctx, `Attestation de mandat ${m.reference}`, html`<p class="ok no-print" role="status">Le nouveau mandat est créé${to === old.structureId ? '' : ' dans l’autre structure'}. Imprimez l’attestation et remettez-la à la personne.</p>${attestation(ctx, m, structure, helperName, created.revocationCode)}`, user));
+      const pdf = await attestationPdf(ctx.db, m, { publicUrl: ctx.config.publicUrl, revocationCode: created.revocationCode });
+      return send(reply, 201, frame(ctx, `Attestation de mandat ${m.reference}`, html`<p class="ok no-print" role="status">Le nouveau mandat est créé${to === old.structureId ? '' : ' dans l’autre structure'}. Imprimez l’attestation et remettez-la à la personne.</p>${attestation(ctx, m, structure, helperName, created.revocationCode, pdf)}`, user));
     } catch (e) {
       if (e instanceof UserError && e.statusCode < 500 && e.statusCode !== 404) return renewPage(req, reply, e.statusCode === 400 ? 422 : e.statusCode, v, [{ field: e.field ?? 'mandate', message: e.message }], false);
       throw e;
@@ -356,14 +378,14 @@ ${view.events.length
     ? html`<table class="data"><thead><tr><th scope="col">Date</th><th scope="col">Évènement</th><th scope="col">Démarche</th></tr></thead><tbody>
 ${view.events.map((j) => html`<tr><td>${fmt(j.at)}</td><td>${EVENTS[j.event] ?? j.event}${j.byPerson ? ' (par vous)' : ''}${j.service ? ` — ${j.service}` : ''}</td><td>${j.procedure ? procLabel(j.procedure) : ''}</td></tr>`)}</tbody></table>`
     : html`<p>Rien pour l’instant.</p>`}`
-    : html`<p>Avec la référence et le code de révocation inscrits sur votre attestation, voyez l’état de votre mandat, ce qui a été fait en votre nom, et retirez-le si vous le souhaitez.</p>
+    : html`${personSignInForm(ctx)}<p>Avec la référence et le code de révocation inscrits sur votre attestation, voyez l’état de votre mandat, ce qui a été fait en votre nom, et retirez-le si vous le souhaitez.</p>
 <form method="post" action="/mandats/mon-mandat" class="mdt-form"><input type="hidden" name="_csrf" value="${csrf}">
 <div class="field"><label for="f-reference">Référence du mandat</label>${fieldError(errors, 'reference')}<input type="text" id="f-reference" name="reference" maxlength="20" autocomplete="off" value="${ref}"></div>
 <div class="field"><label for="f-code">Code de révocation</label>${fieldError(errors, 'code')}<input type="text" id="f-code" name="code" maxlength="20" autocomplete="off"${invalid(errors, 'code')}></div>
 <p><button type="submit">Voir mon mandat</button></p></form>`}`;
     return send(reply, status, frame(ctx, 'Mon mandat', body, null));
   }
-  app.get('/mandats/mon-mandat', async (_req, reply) => personPage(reply, 200, {}, [], null));
+  app.get('/mandats/mon-mandat', async (req, reply) => (await personMandatesPage(ctx, kit, req, reply)) ?? personPage(reply, 200, {}, [], null));
   app.post('/mandats/mon-mandat', { preValidation: app.csrfProtection, config: { rateLimit: { max: 10, timeWindow: '10 minutes' } } }, async (req, reply) => {
     const v = formBody(req);
     try {

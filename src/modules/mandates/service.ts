@@ -346,6 +346,8 @@ export interface Mandate {
   revokedByKind: string | null;
   procedures: { procedure: string; revokedAt: string | null }[];
   status: MandateStatus;
+  /** The opaque id of the public verification page (the attestation's QR code). */
+  verifyId: string;
 }
 interface MandateRow {
   id: string;
@@ -366,6 +368,7 @@ interface MandateRow {
   family_name: string | null;
   birth_date: string | null;
   procs: { procedure: string; revoked_at: string | null }[] | string;
+  verify_id: string;
 }
 
 const MANDATE_SELECT = `SELECT m.*, p.given_name, p.family_name, p.birth_date::text AS birth_date,
@@ -391,6 +394,7 @@ function toMandate(r: MandateRow, now: Date): Mandate {
     revokedByKind: r.revoked_by_kind,
     procedures: (procs ?? []).map((p) => ({ procedure: p.procedure, revokedAt: p.revoked_at ? iso(p.revoked_at) : null })),
     status: 'active' as MandateStatus,
+    verifyId: r.verify_id,
   };
   m.status = statusOf(m, now);
   return m;
@@ -451,7 +455,13 @@ export interface Created {
  * helper must be an active, trained helper of that structure. Person, mandate, procedures and the
  * journal entry are written in one transaction. `personId` reuses a person the structure knows.
  */
-export async function createMandate(ctx: AppContext, helperId: string, structureId: string, input: MandateInput, o: { now?: Date; personId?: string } = {}): Promise<Created> {
+export async function createMandate(
+  ctx: AppContext,
+  helperId: string,
+  structureId: string,
+  input: MandateInput,
+  o: { now?: Date; personId?: string; within?: (tx: Queryable, created: { id: string }) => Promise<void> } = {},
+): Promise<Created> {
   if (!input.consent) throw new UserError('La personne doit avoir lu le mandat et donné son accord.', 400, 'consent');
   const now = o.now ?? new Date();
   return ctx.db.transaction(async (tx) => {
@@ -464,6 +474,8 @@ export async function createMandate(ctx: AppContext, helperId: string, structure
       if (!p.rows.length) throw new UserError('Personne inconnue dans cette structure.', 400, 'personId');
     }
     const created = await insertMandate(tx, { helperId, helper, structureId, person, personId: o.personId ?? null, procedures: input.procedures, duration: input.duration, now });
+    // `within`: more of the same transaction (the OpenID Connect check used and the person's verified subject, identity.ts).
+    if (o.within) await o.within(tx, created);
     await appendJournal(tx, { event: 'mandate.created', structureId, mandateId: created.id, actorKind: 'helper', actorId: helperId, detail: { procedures: input.procedures, duration: input.duration, expiresAt: created.expiresAt }, at: now });
     return { id: created.id, reference: created.reference, revocationCode: created.revocationCode };
   });
@@ -790,6 +802,8 @@ export async function runLifecycle(ctx: AppContext, now = new Date()) {
   const reminded = await sendExpiryReminders(ctx, mail.send, mail.userEmail, now);
   const idle = await handleIdleHelpers(ctx, mail.send, mail.userEmail, now);
   const purged = await purgeIdentities(ctx, ctx.config.mandatesRetentionMonths, now);
+  // Identity checks never used (identity.ts) are not kept beyond a day, with the identity they hold.
+  await ctx.db.query('DELETE FROM mandates.identity_flow WHERE created_at < $1', [new Date(now.getTime() - DAY_MS).toISOString()]);
   return { expired, reminded, ...idle, purged };
 }
 
@@ -896,7 +910,7 @@ export async function purgeIdentities(ctx: AppContext, retentionMonths: number, 
   for (const p of rows) {
     n += await ctx.db.transaction(async (tx) => {
       const r = await tx.query(
-        `UPDATE mandates.person SET given_name = NULL, family_name = NULL, birth_date = NULL, identity_check = NULL, purged_at = $2
+        `UPDATE mandates.person SET given_name = NULL, family_name = NULL, birth_date = NULL, identity_check = NULL, idp_issuer = NULL, idp_sub_hash = NULL, purged_at = $2
           WHERE id = $1 AND purged_at IS NULL AND NOT EXISTS (SELECT 1 FROM mandates.mandate m WHERE m.person_id = $1 AND LEAST(m.expires_at, COALESCE(m.revoked_at, m.expires_at)) > $3) RETURNING id`,
         [p.id, now.toISOString(), limit.toISOString()],
       );

@@ -112,7 +112,8 @@ describe('mandates: pages and API', () => {
     assert.equal(r.status, 200);
     assert.match(r.body, /Vous autorisez les aidants de la structure « France Services Rouen » à faire à votre place la démarche suivante : Argent, impôts/);
     assert.match(r.body, /pendant six mois/);
-    assert.match(r.body, /<details lang="en"><summary>Read it in English<\/summary>.*carry out in your name this procedure: money, taxes/s);
+    assert.match(r.body, /<details[^>]* lang="en" dir="ltr"><summary>Read it in English<\/summary>.*carry out in your name this procedure: money, taxes/s);
+    assert.match(r.body, /<details[^>]* lang="ar" dir="rtl"><summary>اقرأ النص بالعربية<\/summary>.*المال، الضرائب/s);
     r = await alice.post('/mandats/nouveau', { ...form, step: 'confirmer' });
     assert.equal(r.status, 422);
     assert.match(r.body, /donné son accord/);

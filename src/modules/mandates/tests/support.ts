@@ -4,6 +4,7 @@ import type { AppContext } from '../../../platform/module.ts';
 import { getCommune } from '../../territories/index.ts';
 import { upsertPlaces, type PlaceRecord } from '../../places/index.ts';
 import * as service from '../service.ts';
+import { accountsTesting } from '../../accounts/index.ts';
 
 let n = 0;
 
@@ -41,4 +42,14 @@ export async function snapshot(db: Db): Promise<unknown> {
     journal: await q('SELECT count(*)::int AS n FROM mandates.journal'),
     audit: await q('SELECT count(*)::int AS n FROM platform.audit_entry'),
   };
+}
+
+/** An account with the helper role at a new place, trained helper of a new structure there (pages need the account's role). */
+export async function trainedHelperAccount(ctx: AppContext, email: string, displayName: string, o: { structureName?: string; siret?: string } = {}) {
+  const place = await placeIn(ctx.db);
+  const user = await accountsTesting.makeUser(accountsTesting.depsFor(ctx.db, ctx.config), email, [{ role: 'helper', scopeKind: 'place', scopeId: place }], displayName);
+  const structure = await service.createStructure(ctx, null, { name: o.structureName ?? `Structure ${++n}`, siret: o.siret ?? '', placeUid: place });
+  await service.addHelper(ctx, null, structure.id, user.id, displayName);
+  await service.recordTraining(ctx, null, structure.id, user.id, { trainedOn: '2025-03-01', trainingRef: 'Formation test' });
+  return { user, structure, place };
 }
