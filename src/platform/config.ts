@@ -91,6 +91,9 @@ export interface Config {
   mediationRetentionMonths: number;
   /** Months a person's identity is kept after their last mandate ended (MANDATES_RETENTION_MONTHS). */
   mandatesRetentionMonths: number;
+  /** Mandates: remote consent by SMS. `outbox` (development: stored, shown at /mandats/sms-dev) or
+   *  `brevo` (Brevo's transactional SMS API); inbound answers are signed with `webhookSecret`. */
+  sms: { provider: 'outbox' | 'brevo'; apiUrl: string; apiKey: string | null; sender: string; webhookSecret: string | null };
 }
 
 /** The official published sources of the reference geography; `{year}` stands for the data year. */
@@ -228,8 +231,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     mediationRetentionMonths: int(env.MEDIATION_RETENTION_MONTHS, 24, 'MEDIATION_RETENTION_MONTHS'),
     mandatesRetentionMonths: int(env.MANDATES_RETENTION_MONTHS, 12, 'MANDATES_RETENTION_MONTHS'),
+    sms: {
+      provider: smsProvider(env.SMS_PROVIDER),
+      apiUrl: sourceUrl(env.SMS_API_URL, 'https://api.brevo.com/v3/transactionalSMS/send', 'SMS_API_URL'),
+      apiKey: env.SMS_API_KEY || null,
+      sender: env.SMS_SENDER || 'Maillage',
+      webhookSecret: env.SMS_WEBHOOK_SECRET || null,
+    },
   };
   return { ...config, ...overrides };
+}
+
+function smsProvider(value: string | undefined): 'outbox' | 'brevo' {
+  if (!value || value === 'outbox') return 'outbox';
+  if (value === 'brevo') return 'brevo';
+  throw new Error(`Configuration: SMS_PROVIDER is "outbox" (development) or "brevo", got "${value}"`);
 }
 
 /**

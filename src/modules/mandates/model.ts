@@ -33,6 +33,9 @@ export const EVENTS = {
   'mandate.expiry_reminder': 'Rappel d’échéance envoyé aux aidants',
   'helper.idle_warning': 'Aidant prévenu de sa désactivation pour inactivité',
   'helper.deactivated_idle': 'Aidant désactivé après 6 mois sans activité',
+  'card.associated': 'Carte TOTP associée à un aidant',
+  'consent.sms_sent': 'Demande de consentement envoyée par SMS',
+  'consent.sms_received': 'Réponse de la personne reçue par SMS',
 } as const;
 export type JournalEvent = keyof typeof EVENTS;
 
