@@ -24,7 +24,7 @@ import { getPlace } from '../places/index.ts';
 import { ValidationFailed, type FieldError } from './model.ts';
 import { errorSummary, fieldError, fmt, formBody, frame, invalid, one, plural, send } from './pages.ts';
 import * as service from './service.ts';
-import { associateCard, cardsSection } from './cards.ts';
+import { associateCard, cardsSection, importCards } from './cards.ts';
 
 export const STRUCTURE_KINDS = {
   france_services: 'Espace France Services',
@@ -590,4 +590,43 @@ ${await cardsSection(ctx, s, helpers, csrf, `/mandats/ma-structure/${s.id}/carte
     await associateCard(ctx, { kind: 'helper', id: user.id }, s.id, { serial: v.serial, userId: v.userId, code: v.code });
     return 'Carte associée : l’aidant se connecte désormais avec le code de sa carte.';
   }));
+}
+
+/** A SIRET with a right Luhn key: 13 digits and the key (demo data). */
+export function withLuhnKey(thirteen: string): string {
+  for (let k = 0; k < 10; k++) if (siretValid(`${thirteen}${k}`)) return `${thirteen}${k}`;
+  throw new Error('unreachable');
+}
+
+/**
+ * Demo: two requests from demo référents (not accounts) at the given directory places, one being
+ * processed with a message, one sent back for changes; 12 TOTP cards in the first structure's stock.
+ */
+export async function seedHabilitationDemo(ctx: AppContext, placeUids: string[], structureId: string | null, say: (line: string) => void): Promise<void> {
+  const demos = [
+    { name: 'Espace numérique de la gare', kind: 'tiers_lieu', fs: false, state: 'processing', message: ['referent', 'Nous accueillons déjà une trentaine de personnes par semaine ; deux médiateurs suivront la formation.'] },
+    { name: 'CCAS — accueil des seniors', kind: 'ccas', fs: false, state: 'changes_required', message: ['staff', 'Merci de préciser les horaires d’accueil et le nombre d’aidants prévus.'] },
+  ] as const;
+  const now = Date.now();
+  for (const [i, d] of demos.entries()) {
+    const uid = placeUids[(i + 1) % placeUids.length];
+    if (!uid) continue;
+    const id = await createRequest(ctx, `demo-referent-${i + 1}`, {
+      name: d.name,
+      siret: withLuhnKey(String(4100000000000 + i * 7919)),
+      kind: d.kind,
+      address: 'Adresse de démonstration',
+      placeUid: uid,
+      franceServices: d.fs ? 'oui' : '',
+      publicDescription: 'Personnes éloignées du numérique : retraités, demandeurs d’emploi, familles (démonstration).',
+    }, true, new Date(now - (10 - i) * 86_400_000));
+    if (d.state === 'changes_required') await decideRequest(ctx, 'demo-staff', id, 'changes', d.message[1], new Date(now - 3 * 86_400_000));
+    else await addMessage(ctx, { id: `demo-referent-${i + 1}`, kind: 'referent' }, id, d.message[1], new Date(now - 2 * 86_400_000));
+  }
+  if (structureId) {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+    const csv = Array.from({ length: 12 }, (_, k) => `DEMO-${String(k + 1).padStart(4, '0')},${Array.from(crypto.randomBytes(32), (b) => alphabet[b % 32]).join('')}`).join('\n');
+    await importCards(ctx, null, structureId, csv);
+  }
+  say(`mandates demo: ${demos.length} habilitation requests, ${structureId ? 12 : 0} TOTP cards in stock`);
 }

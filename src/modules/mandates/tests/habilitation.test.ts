@@ -164,7 +164,7 @@ describe('mandates: habilitation requests', () => {
       [{ pixOn: '2999-01-01' }, /test Pix doit être passée/],
       [{ trainedOn: '2025-02-30' }, /date de formation/],
     ] as const) {
-      r = await referent.submit(`/mandats/ma-structure/${structureId}`, url, { trainedOn: '2025-03-01', trainingRef: 'Formation AC', pixScore: '312', pixOn: '2025-02-20', ...bad });
+      r = await referent.submit(`/mandats/ma-structure/${structureId}`, url, { trainedOn: '2025-03-01', trainingRef: 'Formation AC', pixScore: '312', pixOn: '2025-02-20', ...(bad as Record<string, string>) });
       assert.equal(r.status, 422, JSON.stringify(bad));
       assert.match(r.body, msg);
     }
