@@ -27,6 +27,7 @@ const JOURNAL: Record<`mandates.${JournalEvent}`, AuditWording> = {
   'mandates.helper.idle_warning': 'a prévenu un aidant inactif depuis 5 mois de sa désactivation prochaine',
   'mandates.helper.deactivated_idle': 'a désactivé un aidant inactif depuis 6 mois',
   'mandates.card.associated': 'a associé une carte TOTP à un aidant',
+  'mandates.card.withdrawn': 'a retiré une carte TOTP (perdue ou hors d’usage)',
   'mandates.consent.sms_sent': 'a envoyé par SMS une demande de consentement à un mandat',
   'mandates.consent.sms_received': 'a reçu par SMS la réponse de la personne à une demande de mandat',
 };

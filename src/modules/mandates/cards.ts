@@ -98,7 +98,7 @@ export interface Card {
 }
 
 export async function listCards(db: Queryable, structureId: string): Promise<Card[]> {
-  const { rows } = await db.query<{ serial: string; user_id: string | null; associated_at: Date | string | null }>('SELECT serial, user_id, associated_at FROM mandates.totp_card WHERE structure_id = $1 ORDER BY serial LIMIT 2000', [structureId]);
+  const { rows } = await db.query<{ serial: string; user_id: string | null; associated_at: Date | string | null }>('SELECT serial, user_id, associated_at FROM mandates.totp_card WHERE structure_id = $1 AND withdrawn_at IS NULL ORDER BY serial LIMIT 2000', [structureId]);
   return rows.map((r) => ({ serial: r.serial, userId: r.user_id, associatedAt: r.associated_at ? new Date(r.associated_at).toISOString() : null }));
 }
 
@@ -116,9 +116,10 @@ export async function associateCard(ctx: AppContext, actor: { kind: 'staff' | 'h
   await ctx.db.transaction(async (tx) => {
     const h = await tx.query<{ active: boolean }>('SELECT active FROM mandates.helper WHERE structure_id = $1 AND user_id = $2 FOR UPDATE', [structureId, userId]);
     if (!h.rows[0]?.active) throw new UserError('Choisissez un aidant actif de la structure.', 400, 'userId');
-    const c = await tx.query<{ id: string; seed_box: string; user_id: string | null }>('SELECT id, seed_box, user_id FROM mandates.totp_card WHERE upper(serial) = upper($1) AND structure_id = $2 FOR UPDATE', [serial, structureId]);
+    const c = await tx.query<{ id: string; seed_box: string; user_id: string | null; withdrawn_at: unknown }>('SELECT id, seed_box, user_id, withdrawn_at FROM mandates.totp_card WHERE upper(serial) = upper($1) AND structure_id = $2 FOR UPDATE', [serial, structureId]);
     const card = c.rows[0];
     if (!card) throw new UserError('Aucune carte de ce numéro dans le stock de la structure.', 400, 'serial');
+    if (card.withdrawn_at) throw new UserError('Cette carte a été retirée : elle ne peut plus servir.', 409, 'serial');
     if (card.user_id) throw new UserError('Cette carte est déjà associée à un aidant.', 409, 'serial');
     const other = await tx.query('SELECT 1 FROM mandates.totp_card WHERE user_id = $1', [userId]);
     if (other.rows.length) throw new UserError('Cet aidant a déjà une carte.', 409, 'userId');
@@ -131,15 +132,32 @@ export async function associateCard(ctx: AppContext, actor: { kind: 'staff' | 'h
   });
 }
 
+/**
+ * Withdraws a lost or broken card: never usable again (sign-in, association); its helper may be
+ * given another one. Journalled (card.withdrawn). A withdrawn or unknown card: nothing written.
+ */
+export async function withdrawCard(ctx: AppContext, actor: { kind: 'staff' | 'helper'; id: string }, structureId: string, serialRaw: unknown, now = new Date()): Promise<void> {
+  const serial = typeof serialRaw === 'string' ? serialRaw.trim() : '';
+  if (!SERIAL.test(serial)) throw new UserError('Indiquez le numéro de série de la carte.', 400, 'serial');
+  await ctx.db.transaction(async (tx) => {
+    const r = await tx.query<{ user_id: string | null }>(
+      'UPDATE mandates.totp_card c SET withdrawn_at = $3, user_id = NULL, associated_at = NULL FROM mandates.totp_card o WHERE o.id = c.id AND upper(c.serial) = upper($1) AND c.structure_id = $2 AND c.withdrawn_at IS NULL RETURNING o.user_id',
+      [serial, structureId, now.toISOString()],
+    );
+    if (!r.rows[0]) throw new UserError('Aucune carte en service de ce numéro dans la structure.', 400, 'serial');
+    await service.appendJournal(tx, { event: 'card.withdrawn', structureId, actorKind: actor.kind, actorId: actor.id, detail: { serial, helper: r.rows[0].user_id }, at: now });
+  });
+}
+
 /** The card second factor: a helper with a card signs in with its code (each code once). */
 export function registerCardFactor(ctx: AppContext): void {
   registerSecondFactor({
     name: 'mandates.card',
     async enrolled(q, userId) {
-      return (await q.query('SELECT 1 FROM mandates.totp_card WHERE user_id = $1', [userId])).rows.length > 0;
+      return (await q.query('SELECT 1 FROM mandates.totp_card WHERE user_id = $1 AND withdrawn_at IS NULL', [userId])).rows.length > 0;
     },
     async verify(q, userId, code, now) {
-      const { rows } = await q.query<{ id: string; seed_box: string; last_step: string | number | null }>('SELECT id, seed_box, last_step FROM mandates.totp_card WHERE user_id = $1 FOR UPDATE', [userId]);
+      const { rows } = await q.query<{ id: string; seed_box: string; last_step: string | number | null }>('SELECT id, seed_box, last_step FROM mandates.totp_card WHERE user_id = $1 AND withdrawn_at IS NULL FOR UPDATE', [userId]);
       const card = rows[0];
       if (!card || !/^\d{6}$/.test(code)) return false;
       const seed = openSealedSecret(ctx.config, card.seed_box);
@@ -166,7 +184,7 @@ export async function cardsSection(ctx: AppContext, s: service.Structure, helper
   const withoutCard = helpers.filter((h) => h.active && !cards.some((c) => c.userId === h.userId));
   return html`<h2>Cartes TOTP</h2>
 <p>${plural(cards.length, 'carte', 'cartes')} dans le stock de la structure, dont ${plural(free.length, 'libre', 'libres')}.</p>
-${cards.some((c) => c.userId) ? html`<ul>${cards.filter((c) => c.userId).map((c) => html`<li>Carte ${c.serial} : ${names.get(c.userId!) ?? 'aidant retiré'}, associée le ${fmt(c.associatedAt!)}</li>`)}</ul>` : ''}
+${cards.some((c) => c.userId) ? html`<ul>${cards.filter((c) => c.userId).map((c) => html`<li>Carte ${c.serial} : ${names.get(c.userId!) ?? 'aidant retiré'}, associée le ${fmt(c.associatedAt!)} <form method="post" action="${action.replace(/associer$/, 'retirer')}" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="serial" value="${c.serial}"><button type="submit">Retirer cette carte (perdue ou hors d’usage)</button></form></li>`)}</ul>` : ''}
 ${free.length && withoutCard.length
     ? html`<h3>Associer une carte à un aidant</h3><p>L’aidant a la carte en main : saisissez le numéro inscrit au dos et le code qu’elle affiche. Il se connectera ensuite avec ce code en second facteur.</p>
 <form method="post" action="${action}" class="mdt-form"><input type="hidden" name="_csrf" value="${csrf}">
@@ -217,6 +235,17 @@ ${await cardsSection(ctx, s, helpers, csrf, `/mandats/structures/${s.id}/cartes/
     } catch (e) {
       const errors = failed(e);
       if (errors) return cardsPage(req, reply, statusOf(e), '', errors, csv.length <= 100_000 ? csv : '');
+      throw e;
+    }
+  });
+  app.post('/mandats/structures/:id/cartes/retirer', { ...manage, preValidation: app.csrfProtection }, async (req, reply) => {
+    const user = await signedInUser(req);
+    try {
+      await withdrawCard(ctx, { kind: 'staff', id: user.id }, idOf(req), formBody(req).serial);
+      return cardsPage(req, reply, 200, html`<p class="ok" role="status">Carte retirée : elle ne peut plus servir.</p>`, []);
+    } catch (e) {
+      const errors = failed(e);
+      if (errors) return cardsPage(req, reply, statusOf(e), '', errors);
       throw e;
     }
   });

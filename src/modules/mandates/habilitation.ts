@@ -24,7 +24,7 @@ import { getPlace } from '../places/index.ts';
 import { ValidationFailed, type FieldError } from './model.ts';
 import { errorSummary, fieldError, fmt, formBody, frame, invalid, one, plural, send } from './pages.ts';
 import * as service from './service.ts';
-import { associateCard, cardsSection, importCards } from './cards.ts';
+import { associateCard, cardsSection, importCards, withdrawCard } from './cards.ts';
 
 export const STRUCTURE_KINDS = {
   france_services: 'Espace France Services',
@@ -589,6 +589,10 @@ ${await cardsSection(ctx, s, helpers, csrf, `/mandats/ma-structure/${s.id}/carte
     const v = formBody(req);
     await associateCard(ctx, { kind: 'helper', id: user.id }, s.id, { serial: v.serial, userId: v.userId, code: v.code });
     return 'Carte associée : l’aidant se connecte désormais avec le code de sa carte.';
+  }));
+  app.post('/mandats/ma-structure/:id/cartes/retirer', signedInPost, referentAction(async (req, user, s) => {
+    await withdrawCard(ctx, { kind: 'helper', id: user.id }, s.id, formBody(req).serial);
+    return 'Carte retirée : elle ne peut plus servir.';
   }));
 }
 

@@ -62,6 +62,8 @@ CREATE TABLE mandates.totp_card (
   user_id text,
   associated_at timestamptz,
   last_step bigint,
+  -- A lost or broken card is withdrawn: never usable again (its helper may get another one).
+  withdrawn_at timestamptz,
   CHECK ((user_id IS NULL) = (associated_at IS NULL))
 );
 -- One card per helper account.

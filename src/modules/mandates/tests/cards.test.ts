@@ -130,4 +130,28 @@ describe('mandates: TOTP cards', () => {
     assert.deepEqual((await t.db.query('SELECT last_step FROM mandates.totp_card WHERE user_id = $1', [helper.id])).rows, before);
     assert.notEqual((await b2.get('/mandats')).status, 200);
   });
+
+  test('a lost card is withdrawn: no longer asked for nor accepted, never associated again; journalled', async () => {
+    const page = `/mandats/structures/${structureId}/cartes`;
+    let before = await cardRows();
+    let r = await staff76.submit(page, `${page}/retirer`, { serial: 'C-0003' }); // in stock, not in service… still withdrawable
+    assert.equal(r.status, 200);
+    r = await staff76.submit(page, `${page}/retirer`, { serial: 'C-0003' });
+    assert.equal(r.status, 422);
+    before = await cardRows();
+    r = await staff76.submit(page, `${page}/associer`, { serial: 'C-0003', userId: helper.id, code: totpCode(SEED_C) });
+    assert.equal(r.status, 409);
+    assert.deepEqual(await cardRows(), before);
+    r = await staff76.submit(page, `${page}/retirer`, { serial: 'C-0001' });
+    assert.equal(r.status, 200);
+    const j = await t.db.query<{ detail: { helper: string | null } }>("SELECT detail FROM mandates.journal WHERE event = 'card.withdrawn' ORDER BY id");
+    assert.deepEqual(j.rows.map((x) => x.detail.helper), [null, helper.id]);
+    // Signing in no longer asks for the card's code (a helper's role does not require 2FA).
+    const b = new Browser(t.app, '192.0.2.33');
+    await b.get('/compte/connexion');
+    const s = await b.post('/compte/connexion', { email: 'c-helper@exemple.fr', password: PASSWORD });
+    assert.equal(s.status, 303);
+    assert.doesNotMatch(s.location!, /connexion\/code/);
+    assert.equal((await verifyJournal(t.db)).ok, true);
+  });
 });
