@@ -195,12 +195,16 @@ ${free.length && withoutCard.length
     : ''}`;
 }
 
-const failed = (e: unknown): FieldError[] | null => {
+/** A refusal shown on the form (field errors), or null for what is not the user's to fix (404, 5xx). */
+export function formErrors(e: unknown, field: string): FieldError[] | null {
   if (e instanceof ValidationFailed) return e.errors;
-  if (e instanceof UserError && e.statusCode < 500 && e.statusCode !== 404) return [{ field: e.field ?? 'csv', message: e.message }];
+  if (e instanceof UserError && e.statusCode < 500 && e.statusCode !== 404) return [{ field: e.field ?? field, message: e.message }];
   return null;
-};
-const statusOf = (e: unknown) => (e instanceof ValidationFailed || (e instanceof UserError && e.statusCode === 400) ? 422 : e instanceof UserError ? e.statusCode : 500);
+}
+/** The status of a page showing a refusal: 422 for bad input, else the error's own. */
+export const refusalStatus = (e: unknown) => (e instanceof ValidationFailed || (e instanceof UserError && e.statusCode === 400) ? 422 : e instanceof UserError ? e.statusCode : 500);
+const failed = (e: unknown) => formErrors(e, 'csv');
+const statusOf = refusalStatus;
 
 export function registerCardPages(app: App, ctx: AppContext) {
   const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;

@@ -24,7 +24,7 @@ import { getPlace } from '../places/index.ts';
 import { ValidationFailed, type FieldError } from './model.ts';
 import { errorSummary, fieldError, fmt, formBody, frame, invalid, one, plural, send } from './pages.ts';
 import * as service from './service.ts';
-import { associateCard, cardsSection, importCards, withdrawCard } from './cards.ts';
+import { associateCard, cardsSection, formErrors, importCards, refusalStatus, withdrawCard } from './cards.ts';
 
 export const STRUCTURE_KINDS = {
   france_services: 'Espace France Services',
@@ -396,12 +396,8 @@ function staffMay(user: CurrentUser, r: StructureRequest): boolean {
   return can(user, 'mandates.manage', { type: 'mandates.structure', region: r.region, departement: r.departement, commune: r.communeCode });
 }
 
-const failed = (e: unknown): FieldError[] | null => {
-  if (e instanceof ValidationFailed) return e.errors;
-  if (e instanceof UserError && e.statusCode < 500 && e.statusCode !== 404) return [{ field: e.field ?? 'message', message: e.message }];
-  return null;
-};
-const statusOf = (e: unknown) => (e instanceof ValidationFailed || (e instanceof UserError && e.statusCode === 400) ? 422 : e instanceof UserError ? e.statusCode : 500);
+const failed = (e: unknown) => formErrors(e, 'message');
+const statusOf = refusalStatus;
 
 export function registerHabilitationPages(app: App, ctx: AppContext) {
   const signedIn = { preHandler: requireSignedIn };
