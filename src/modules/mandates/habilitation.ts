@@ -291,7 +291,7 @@ export interface Message {
 export async function listMessages(db: Queryable, requestId: string): Promise<Message[]> {
   const { rows } = await db.query<{ id: number; author_user_id: string; author_kind: 'referent' | 'staff'; body: string; at: Date | string }>('SELECT * FROM mandates.request_message WHERE request_id = $1 ORDER BY id', [requestId]);
   const names = new Map<string, string>();
-  for (const r of rows) if (!names.has(r.author_user_id)) names.set(r.author_user_id, (await getUser(db, r.author_user_id))?.displayName ?? 'compte supprimé');
+  for (const r of rows) if (!names.has(r.author_user_id)) names.set(r.author_user_id, (await getUser(db, r.author_user_id))?.displayName ?? 'auteur inconnu');
   return rows.map((r) => ({ id: Number(r.id), authorKind: r.author_kind, authorName: names.get(r.author_user_id)!, body: r.body, at: iso(r.at)! }));
 }
 

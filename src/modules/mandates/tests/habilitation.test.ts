@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testApp } from '../../../../test/support/app.ts';
 import { accountsTesting, readOutbox } from '../../accounts/index.ts';
-import { siretValid } from '../habilitation.ts';
+import { seedHabilitationDemo, siretValid, withLuhnKey } from '../habilitation.ts';
 import { placeIn, snapshot } from './support.ts';
 
 const { depsOf, makeUser, signedInBrowser } = accountsTesting;
@@ -22,6 +22,7 @@ test('siretValid: the Luhn key, and La Poste’s rule', () => {
   assert.equal(siretValid('1300252650001a'), false);
   assert.equal(siretValid('35600000000001'), true); // La Poste: digits sum to 15
   assert.equal(siretValid('35600000000002'), false);
+  assert.equal(siretValid(withLuhnKey('4100000000000')), true);
 });
 
 describe('mandates: habilitation requests', () => {
@@ -176,5 +177,15 @@ describe('mandates: habilitation requests', () => {
     assert.equal(r.status, 200);
     assert.match(r.body, /312 pix/);
     assert.equal((await helperB.get('/mandats/nouveau')).status, 200);
+  });
+
+  test('demo data: a request being processed (with a message), one sent back for changes, 12 cards in stock', async () => {
+    await seedHabilitationDemo(t.ctx, [place76], structureId, () => {});
+    const r = await t.db.query<{ state: string }>("SELECT state FROM mandates.structure_request WHERE referent_user_id LIKE 'demo-referent-%' ORDER BY state");
+    assert.deepEqual(r.rows.map((x) => x.state), ['changes_required', 'processing']);
+    const c = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM mandates.totp_card WHERE structure_id = $1', [structureId]);
+    assert.equal(c.rows[0]!.n, 12);
+    const page = await staff76.get('/mandats/habilitation');
+    assert.match(page.body, /Espace numérique de la gare/);
   });
 });
