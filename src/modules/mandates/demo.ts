@@ -72,6 +72,6 @@ export async function seedMandatesDemo(ctx: AppContext, say: (line: string) => v
     }
   }
   const expired = await service.noteExpired(ctx);
-  say(`mandates demo: ${picks.length} structures, ${h} helpers, ${total} mandates (${revoked} revoked, ${expired} expired), ${acts} acts`);
-  await seedHabilitationDemo(ctx, picks.map((p) => p.uid), helpers[0]?.structureId ?? null, say);
+  const habilitation = await seedHabilitationDemo(ctx, picks.map((p) => p.uid), helpers[0]?.structureId ?? null);
+  say(`mandates demo: ${picks.length} structures, ${h} helpers, ${total} mandates (${revoked} revoked, ${expired} expired), ${acts} acts; ${habilitation}`);
 }

@@ -602,7 +602,7 @@ export function withLuhnKey(thirteen: string): string {
  * Demo: two requests from demo référents (not accounts) at the given directory places, one being
  * processed with a message, one sent back for changes; 12 TOTP cards in the first structure's stock.
  */
-export async function seedHabilitationDemo(ctx: AppContext, placeUids: string[], structureId: string | null, say: (line: string) => void): Promise<void> {
+export async function seedHabilitationDemo(ctx: AppContext, placeUids: string[], structureId: string | null): Promise<string> {
   const demos = [
     { name: 'Espace numérique de la gare', kind: 'tiers_lieu', fs: false, state: 'processing', message: ['referent', 'Nous accueillons déjà une trentaine de personnes par semaine ; deux médiateurs suivront la formation.'] },
     { name: 'CCAS — accueil des seniors', kind: 'ccas', fs: false, state: 'changes_required', message: ['staff', 'Merci de préciser les horaires d’accueil et le nombre d’aidants prévus.'] },
@@ -628,5 +628,5 @@ export async function seedHabilitationDemo(ctx: AppContext, placeUids: string[],
     const csv = Array.from({ length: 12 }, (_, k) => `DEMO-${String(k + 1).padStart(4, '0')},${Array.from(crypto.randomBytes(32), (b) => alphabet[b % 32]).join('')}`).join('\n');
     await importCards(ctx, null, structureId, csv);
   }
-  say(`mandates demo: ${demos.length} habilitation requests, ${structureId ? 12 : 0} TOTP cards in stock`);
+  return `${demos.length} habilitation requests, ${structureId ? 12 : 0} TOTP cards in stock`;
 }

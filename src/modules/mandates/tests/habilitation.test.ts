@@ -180,7 +180,7 @@ describe('mandates: habilitation requests', () => {
   });
 
   test('demo data: a request being processed (with a message), one sent back for changes, 12 cards in stock', async () => {
-    await seedHabilitationDemo(t.ctx, [place76], structureId, () => {});
+    assert.match(await seedHabilitationDemo(t.ctx, [place76], structureId), /2 habilitation requests, 12 TOTP cards/);
     const r = await t.db.query<{ state: string }>("SELECT state FROM mandates.structure_request WHERE referent_user_id LIKE 'demo-referent-%' ORDER BY state");
     assert.deepEqual(r.rows.map((x) => x.state), ['changes_required', 'processing']);
     const c = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM mandates.totp_card WHERE structure_id = $1', [structureId]);
