@@ -101,6 +101,9 @@ export interface Config {
   mandatesIdentity: { issuer: string; clientId: string; clientSecret: string; redirectUri: string | null; scope: string; acrValues: string | null; label: string } | null;
   /** Mandates: the "identity document seen" method kept as a fallback (MANDATES_DOCUMENT_FALLBACK; off in production unless set). */
   mandatesDocumentFallback: boolean;
+  /** Mandates: remote consent by SMS. `outbox` (development: stored, shown at /mandats/sms-dev) or
+   *  `brevo` (Brevo's transactional SMS API); inbound answers are signed with `webhookSecret`. */
+  sms: { provider: 'outbox' | 'brevo'; apiUrl: string; apiKey: string | null; sender: string; webhookSecret: string | null };
 }
 
 /** The official published sources of the reference geography; `{year}` stands for the data year. */
@@ -251,8 +254,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
           }
         : null,
     mandatesDocumentFallback: env.MANDATES_DOCUMENT_FALLBACK ? ['1', 'true', 'on'].includes(env.MANDATES_DOCUMENT_FALLBACK) : nodeEnv !== 'production',
+    sms: {
+      provider: smsProvider(env.SMS_PROVIDER),
+      apiUrl: sourceUrl(env.SMS_API_URL, 'https://api.brevo.com/v3/transactionalSMS/send', 'SMS_API_URL'),
+      apiKey: env.SMS_API_KEY || null,
+      sender: env.SMS_SENDER || 'Maillage',
+      webhookSecret: env.SMS_WEBHOOK_SECRET || null,
+    },
   };
   return { ...config, ...overrides };
+}
+
+function smsProvider(value: string | undefined): 'outbox' | 'brevo' {
+  if (!value || value === 'outbox') return 'outbox';
+  if (value === 'brevo') return 'brevo';
+  throw new Error(`Configuration: SMS_PROVIDER is "outbox" (development) or "brevo", got "${value}"`);
 }
 
 /**

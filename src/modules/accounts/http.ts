@@ -8,6 +8,7 @@ import type { App } from '../../platform/http/server.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
 import { html } from '../../platform/html/html.ts';
 import { sha256 } from './crypto.ts';
+import { hasProvidedFactor } from './second-factor.ts';
 import { PLATFORM, can, requiresMfa, type Action, type Actor, type Resource, type RoleGrant } from './model.ts';
 import { getGrants, getUser, loadSession, type AccountsDeps, type ClientInfo, type Session, type User } from './service.ts';
 import { renderPage } from './pages/ui.ts';
@@ -148,7 +149,7 @@ export function resolveSession(req: FastifyRequest): Promise<Resolved | null> {
       const grants = await getGrants(deps.db, user.id);
       // A role that requires 2FA, granted to someone signed in without it: no access until they
       // set it up (the session is treated as being at the enrolment step).
-      if (session.stage === 'full' && !user.totpEnabled && requiresMfa(grants)) return { session: { ...session, stage: 'enrol' as const }, user, grants };
+      if (session.stage === 'full' && !user.totpEnabled && requiresMfa(grants) && !(await hasProvidedFactor(deps.db, user.id))) return { session: { ...session, stage: 'enrol' as const }, user, grants };
       return { session, user, grants };
     })();
     cache.set(req, p);

@@ -53,6 +53,9 @@ export {
 } from './http.ts';
 export { getUser, getGrants, findUserByEmail, usersWithGrant, describeGrant, type User, type InviteInput, type AccountsDeps } from './service.ts';
 export { readOutbox, type Mail } from './mail.ts';
+/** Second factors of other modules (mandates' TOTP cards), and sealing the secrets they keep. */
+export { registerSecondFactor, sealSecret, openSealedSecret, type SecondFactorProvider } from './second-factor.ts';
+export { checkTotp, totpCode } from './totp.ts';
 /** Test kit for every module's tests: form client, users with roles, the authorisation matrix. */
 export * as accountsTesting from './testing.ts';
 

@@ -43,6 +43,7 @@ import {
 } from './model.ts';
 import { checkTotp, newTotpSecret, totpUri } from './totp.ts';
 import { openSecret, readUserSecret, recoveryCodeHashes } from './secrets.ts';
+import { hasProvidedFactor, verifyProvidedFactor } from './second-factor.ts';
 
 export interface AccountsDeps {
   db: Db;
@@ -418,6 +419,8 @@ const SESSION_COLUMNS = 'id, token_hash, user_id, stage, method, ip, user_agent,
 /** The stage a new session starts in: 2FA code expected, 2FA setup required, or signed in. */
 export async function initialStage(q: Queryable, user: User): Promise<SessionStage> {
   if (user.totpEnabled) return 'mfa';
+  // A second factor of another module (e.g. a helper's TOTP card) is asked for too.
+  if (await hasProvidedFactor(q, user.id)) return 'mfa';
   if (requiresMfa(await getGrants(q, user.id))) return 'enrol';
   return 'full';
 }
@@ -594,14 +597,20 @@ export async function checkSecondFactor(deps: AccountsDeps, userId: string, code
       [userId],
     );
     const row = rows[0];
-    if (!row?.totp_secret) return false;
+    if (!row) return false;
     const trimmed = code.trim().slice(0, 100);
     if (/^\d[\d\s]*$/.test(trimmed)) {
-      const step = checkTotp(await readUserSecret(deps, tx, userId, 'totp_secret', row.totp_secret), trimmed, row.totp_last_step === null ? null : Number(row.totp_last_step));
-      if (step === null) return false;
-      await tx.query('UPDATE accounts.users SET totp_last_step = $2 WHERE id = $1', [userId, step]);
-      return true;
+      if (row.totp_secret) {
+        const step = checkTotp(await readUserSecret(deps, tx, userId, 'totp_secret', row.totp_secret), trimmed, row.totp_last_step === null ? null : Number(row.totp_last_step));
+        if (step !== null) {
+          await tx.query('UPDATE accounts.users SET totp_last_step = $2 WHERE id = $1', [userId, step]);
+          return true;
+        }
+      }
+      // Then the second factors of other modules (a helper's TOTP card), each refusing replays.
+      return verifyProvidedFactor(tx, userId, trimmed.replace(/\s/g, ''));
     }
+    if (!row.totp_secret) return false;
     const used = await tx.query(
       'UPDATE accounts.recovery_code SET used_at = now() WHERE user_id = $1 AND code_hash = ANY($2::text[]) AND used_at IS NULL',
       [userId, recoveryCodeHashes(deps.config, userId, normaliseRecoveryCode(trimmed))],

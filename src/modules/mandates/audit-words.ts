@@ -27,6 +27,10 @@ const JOURNAL: Record<`mandates.${JournalEvent}`, AuditWording> = {
   'mandates.helper.idle_warning': 'a prévenu un aidant inactif depuis 5 mois de sa désactivation prochaine',
   'mandates.helper.deactivated_idle': 'a désactivé un aidant inactif depuis 6 mois',
   'mandates.identity.checked': 'a vérifié l’identité d’une personne auprès du fournisseur d’identité (FranceConnect) pour créer un mandat',
+  'mandates.card.associated': 'a associé une carte TOTP à un aidant',
+  'mandates.card.withdrawn': 'a retiré une carte TOTP (perdue ou hors d’usage)',
+  'mandates.consent.sms_sent': 'a envoyé par SMS une demande de consentement à un mandat',
+  'mandates.consent.sms_received': 'a reçu par SMS la réponse de la personne à une demande de mandat',
 };
 
 export const mandatesAudit: AuditVocabulary = {
@@ -36,6 +40,7 @@ export const mandatesAudit: AuditVocabulary = {
     'mandates.structure': { noun: 'la structure d’aidants', describe: describeStructures, readAction: 'mandates.manage' },
     'mandates.api_token': { noun: 'un jeton d’accès pour un outil partenaire', quote: false },
     'mandates.identity_flow': { noun: 'une vérification d’identité', quote: false, personal: true },
+    'mandates.structure_request': { noun: 'une demande d’habilitation', quote: false, readAction: 'mandates.manage' },
   },
   actions: {
     ...JOURNAL,
@@ -46,5 +51,17 @@ export const mandatesAudit: AuditVocabulary = {
     'mandates.helper.deactivate': (e, ref) => ['a désactivé ', ref('user', field(e.after, 'userId')), ', aidant de ', ref('mandates.structure', e.objectId)],
     'mandates.api_token.create': 'a créé {objet}',
     'mandates.identity.person_signin': 'une personne s’est identifiée (FranceConnect) pour voir ses mandats',
+    'mandates.structure_request.create': 'a déposé une demande d’habilitation de structure d’aidants',
+    'mandates.structure_request.update': 'a modifié une demande d’habilitation de structure d’aidants',
+    'mandates.structure_request.submit': 'a transmis une demande d’habilitation de structure d’aidants',
+    'mandates.structure_request.validate': 'a validé une demande d’habilitation : {objet} est habilitée',
+    'mandates.structure_request.refuse': 'a refusé une demande d’habilitation de structure d’aidants',
+    'mandates.structure_request.changes': 'a demandé des modifications à une demande d’habilitation',
+    'mandates.structure_request.message': 'a écrit dans le fil d’une demande d’habilitation',
+    'mandates.helper.qualification': (e, ref) => ['a enregistré la formation et le score Pix de ', ref('user', field(e.after, 'userId')), ', aidant de ', ref('mandates.structure', e.objectId)],
+    'mandates.card.import': (e, ref) => {
+      const n = Number(field(e.after, 'count') ?? 0);
+      return [`a importé ${n.toLocaleString('fr-FR')} ${n > 1 ? 'cartes TOTP' : 'carte TOTP'} dans le stock de `, ref('mandates.structure', e.objectId)];
+    },
   },
 };

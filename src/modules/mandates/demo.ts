@@ -9,6 +9,7 @@ import { listPlacePoints } from '../places/index.ts';
 import { getCommunes } from '../territories/index.ts';
 import { ADMIN_PROCEDURES, DAY_MS, type AdminProcedure, type Duration } from './model.ts';
 import * as service from './service.ts';
+import { seedHabilitationDemo } from './habilitation.ts';
 
 const GIVEN = ['Jeanne', 'Marcel', 'Fatima', 'Louis', 'Odette', 'Mohamed', 'Yvonne', 'René', 'Aïcha', 'Gérard', 'Simone', 'Kevin'];
 const FAMILY = ['Martin', 'Lefèvre', 'Benali', 'Durand', 'Leroy', 'Moreau', 'Nguyen', 'Lemoine', 'Diallo', 'Petit'];
@@ -71,5 +72,6 @@ export async function seedMandatesDemo(ctx: AppContext, say: (line: string) => v
     }
   }
   const expired = await service.noteExpired(ctx);
-  say(`mandates demo: ${picks.length} structures, ${h} helpers, ${total} mandates (${revoked} revoked, ${expired} expired), ${acts} acts`);
+  const habilitation = await seedHabilitationDemo(ctx, picks.map((p) => p.uid), helpers[0]?.structureId ?? null);
+  say(`mandates demo: ${picks.length} structures, ${h} helpers, ${total} mandates (${revoked} revoked, ${expired} expired), ${acts} acts; ${habilitation}`);
 }

@@ -17,6 +17,9 @@ import { mandatesCommand } from './cli.ts';
 import { runLifecycle } from './service.ts';
 import { seedMandatesDemo } from './demo.ts';
 import { registerRoadmapContributions } from './roadmap.ts';
+import { registerHabilitationPages } from './habilitation.ts';
+import { registerCardFactor, registerCardPages } from './cards.ts';
+import { expireSmsConsents, registerSmsRoutes } from './sms.ts';
 
 // Live indicators offered to the roadmap module.
 registerRoadmapContributions();
@@ -46,7 +49,10 @@ export const mandatesModule: ModuleManifest = {
     const jobs = createJobs({ db: ctx.db, log: ctx.log });
     await jobs.register(
       'mandates.lifecycle',
-      async () => runLifecycle(ctx),
+      async () => {
+        await runLifecycle(ctx);
+        await expireSmsConsents(ctx);
+      },
       { concurrency: 1 },
     );
     let timer: NodeJS.Timeout | null = null;
@@ -67,6 +73,11 @@ export const mandatesModule: ModuleManifest = {
     });
     registerMandatePages(app, ctx);
     registerRoutes(app, ctx);
+    // Habilitation requests, TOTP cards (a second factor for accounts), remote consent by SMS.
+    registerHabilitationPages(app, ctx);
+    registerCardPages(app, ctx);
+    registerCardFactor(ctx);
+    registerSmsRoutes(app, ctx);
   },
   commands: { mandates: mandatesCommand },
   async seedDemo(ctx) {

@@ -34,6 +34,10 @@ export const EVENTS = {
   'helper.idle_warning': 'Aidant prévenu de sa désactivation pour inactivité',
   'helper.deactivated_idle': 'Aidant désactivé après 6 mois sans activité',
   'identity.checked': 'Identité de la personne vérifiée par OpenID Connect (FranceConnect)',
+  'card.associated': 'Carte TOTP associée à un aidant',
+  'card.withdrawn': 'Carte TOTP retirée (perdue ou hors d’usage)',
+  'consent.sms_sent': 'Demande de consentement envoyée par SMS',
+  'consent.sms_received': 'Réponse de la personne reçue par SMS',
 } as const;
 export type JournalEvent = keyof typeof EVENTS;
 

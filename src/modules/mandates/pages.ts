@@ -20,8 +20,9 @@ import * as service from './service.ts';
 import { identitySettings, personMandatesPage, personSignInForm, registerIdentity, type PageKit } from './identity.ts';
 import { PRINT_SCRIPT, attestationPdf, qrSvg, registerVerificationPage, verifyUrl } from './attestation.ts';
 import { translatedVersions } from './translations.ts';
+import { smsConsentSection } from './sms.ts';
 
-const STYLE = raw(`<style>
+export const STYLE = raw(`<style>
 .mdt-form{max-width:42rem}.mdt-form .field{margin:0 0 1rem}.mdt-form label,.mdt-form legend{font-weight:600}
 .mdt-form .hint{display:block;color:#555;font-weight:400}.mdt-form .err{display:block;color:#b00020;font-weight:600}
 .mdt-form input[type=text],.mdt-form input[type=date],.mdt-form input[type=email],.mdt-form select{display:block;width:100%;max-width:30rem;padding:.5rem;font:inherit;box-sizing:border-box}
@@ -37,24 +38,24 @@ table.data{border-collapse:collapse;width:100%}table.data th,table.data td{borde
 @media print{header,nav,footer,.no-print{display:none!important}}
 </style>`);
 
-function frame(ctx: AppContext, title: string, body: Raw, user: CurrentUser | null): string {
+export function frame(ctx: AppContext, title: string, body: Raw, user: CurrentUser | null): string {
   const nav = user
     ? html`<nav class="no-print" aria-label="Mandats"><ul class="inline-list" style="display:flex;gap:1rem;list-style:none;padding:0;flex-wrap:wrap">
 ${can(user, 'mandates.act') ? html`<li><a href="/mandats">Mes mandats</a></li><li><a href="/mandats/nouveau">Nouveau mandat</a></li>` : ''}
 ${scopesFor(user, 'mandates.manage').platform || scopesFor(user, 'mandates.manage').regions.length || scopesFor(user, 'mandates.manage').departements.length ? html`<li><a href="/mandats/structures">Structures d’aidants</a></li><li><a href="/mandats/statistiques">Statistiques</a></li>` : ''}
-<li><a href="/compte">Mon compte</a></li></ul></nav>`
+<li><a href="/mandats/habilitation">Habilitation</a></li><li><a href="/compte">Mon compte</a></li></ul></nav>`
     : '';
   return layout({ title, theme: ctx.config.theme, head: STYLE, body: html`${nav}${body}`, noindex: true });
 }
 
-function send(reply: FastifyReply, status: number, body: string) {
+export function send(reply: FastifyReply, status: number, body: string) {
   return reply.status(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
 }
 
 const me = signedInUser;
 
 /** Form fields as strings or string arrays, without prototype keys. */
-function formBody(req: FastifyRequest): Record<string, unknown> {
+export function formBody(req: FastifyRequest): Record<string, unknown> {
   const out: Record<string, unknown> = Object.create(null);
   const b = req.body;
   if (!b || typeof b !== 'object') return out;
@@ -64,21 +65,21 @@ function formBody(req: FastifyRequest): Record<string, unknown> {
   }
   return out;
 }
-const one = (v: unknown) => (typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : '');
+export const one = (v: unknown) => (typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : '');
 
-const fmt = (isoDate: string) => new Date(isoDate).toLocaleString('fr-FR', { dateStyle: 'long', timeStyle: 'short', timeZone: 'Europe/Paris' });
-const plural = (n: number, oneWord: string, many: string) => `${n.toLocaleString('fr-FR')} ${n > 1 ? many : oneWord}`;
-const procLabel = (p: string) => (isProcedure(p) ? ADMIN_PROCEDURES[p] : p);
+export const fmt = (isoDate: string) => new Date(isoDate).toLocaleString('fr-FR', { dateStyle: 'long', timeStyle: 'short', timeZone: 'Europe/Paris' });
+export const plural = (n: number, oneWord: string, many: string) => `${n.toLocaleString('fr-FR')} ${n > 1 ? many : oneWord}`;
+export const procLabel = (p: string) => (isProcedure(p) ? ADMIN_PROCEDURES[p] : p);
 
-function errorSummary(errors: FieldError[]): Raw | '' {
+export function errorSummary(errors: FieldError[]): Raw | '' {
   if (!errors.length) return '';
   return html`<div class="err-summary" role="alert"><h2>${errors.length > 1 ? `Il y a ${errors.length} problèmes` : 'Il y a un problème'}</h2><ul>${errors.map((e) => html`<li><a href="#f-${e.field}">${e.message}</a></li>`)}</ul></div>`;
 }
-const fieldError = (errors: FieldError[], f: string) => {
+export const fieldError = (errors: FieldError[], f: string) => {
   const e = errors.find((x) => x.field === f);
   return e ? html`<span class="err" id="e-${f}">${e.message}</span>` : '';
 };
-const invalid = (errors: FieldError[], f: string) => (errors.some((x) => x.field === f) ? raw(` aria-invalid="true" aria-describedby="e-${f}"`) : raw(''));
+export const invalid = (errors: FieldError[], f: string) => (errors.some((x) => x.field === f) ? raw(` aria-invalid="true" aria-describedby="e-${f}"`) : raw(''));
 
 /** The helper's memberships where they may act (active, trained), or a 403. */
 async function actingStructures(ctx: AppContext, user: CurrentUser) {
@@ -234,7 +235,8 @@ ${mandateForm(reply.generateCsrf(), trained, v, errors, identitySettings(ctx.con
 ${translatedVersions({ structure: s!.structureName, procedures: [...new Set(procs)].sort(), duration: d, expiresAt: expiresAt(new Date(), d) })}
 <form method="post" action="/mandats/nouveau" class="mdt-form"><input type="hidden" name="_csrf" value="${reply.generateCsrf()}">${hiddenFields(v)}
 <div class="field" id="f-consent">${fieldError(errors, 'consent')}<label><input type="checkbox" name="consent" value="oui"${invalid(errors, 'consent')}> La personne a lu (ou s’est fait lire) ce mandat, l’a compris et donne son accord.</label></div>
-<p><button type="submit" name="step" value="confirmer">Créer le mandat et imprimer l’attestation</button> <button type="submit" name="step" value="modifier" formaction="/mandats/nouveau/modifier">Modifier</button></p></form>`;
+<p><button type="submit" name="step" value="confirmer">Créer le mandat et imprimer l’attestation</button> <button type="submit" name="step" value="modifier" formaction="/mandats/nouveau/modifier">Modifier</button></p></form>
+${smsConsentSection(reply.generateCsrf(), hiddenFields(v))}`;
       return send(reply, status, frame(ctx, 'Lire le mandat', body, user));
     }
   });
@@ -494,7 +496,7 @@ ${list.map((s) => html`<tr><td><a href="/mandats/structures/${s.id}">${s.name}</
     const stats = await service.statistics(ctx.db, { structureIds: [s.id] });
     const csrf = reply.generateCsrf();
     const body = html`<h1>${s.name}</h1>${notice}${errorSummary(errors)}
-<p>${s.siret ? `SIRET ${s.siret} · ` : ''}département ${s.departement ?? '—'} · ${plural(stats.activeMandates, 'mandat en cours', 'mandats en cours')} · <a href="/mandats/structures/${s.id}/journal">Journal</a></p>
+<p>${s.siret ? `SIRET ${s.siret} · ` : ''}département ${s.departement ?? '—'} · ${plural(stats.activeMandates, 'mandat en cours', 'mandats en cours')} · <a href="/mandats/structures/${s.id}/journal">Journal</a> · <a href="/mandats/structures/${s.id}/cartes">Cartes TOTP</a></p>
 <h2>Aidants</h2>
 ${helpers.length ? html`<table class="data"><thead><tr><th scope="col">Aidant</th><th scope="col">Formation</th><th scope="col">État</th><th scope="col">Actions</th></tr></thead><tbody>
 ${helpers.map((h) => html`<tr><td>${h.displayName}</td><td>${h.trainedOn ? `formé le ${new Date(`${h.trainedOn}T12:00:00Z`).toLocaleDateString('fr-FR')}${h.trainingRef ? ` (${h.trainingRef})` : ''}` : 'non formé'}</td><td>${h.active ? 'actif' : 'désactivé'}</td>

@@ -462,9 +462,20 @@ export async function createMandate(
   input: MandateInput,
   o: { now?: Date; personId?: string; within?: (tx: Queryable, created: { id: string }) => Promise<void> } = {},
 ): Promise<Created> {
+  return ctx.db.transaction(async (tx) => createMandateIn(tx, helperId, structureId, input, o));
+}
+
+/** createMandate inside the caller's transaction (remote consent by SMS creates it with the answer). */
+export async function createMandateIn(
+  tx: Queryable,
+  helperId: string,
+  structureId: string,
+  input: MandateInput,
+  o: { now?: Date; personId?: string; consentMethod?: 'in_person' | 'sms'; within?: (tx: Queryable, created: { id: string }) => Promise<void> } = {},
+): Promise<Created> {
   if (!input.consent) throw new UserError('La personne doit avoir lu le mandat et donné son accord.', 400, 'consent');
   const now = o.now ?? new Date();
-  return ctx.db.transaction(async (tx) => {
+  {
     const helper = await touchActingHelper(tx, structureId, helperId, now);
     const person = { givenName: input.givenName, familyName: input.familyName, birthDate: input.birthDate };
     if (o.personId) {
@@ -473,12 +484,12 @@ export async function createMandate(
       ]);
       if (!p.rows.length) throw new UserError('Personne inconnue dans cette structure.', 400, 'personId');
     }
-    const created = await insertMandate(tx, { helperId, helper, structureId, person, personId: o.personId ?? null, procedures: input.procedures, duration: input.duration, now });
+    const created = await insertMandate(tx, { helperId, helper, structureId, person, personId: o.personId ?? null, procedures: input.procedures, duration: input.duration, now, consentMethod: o.consentMethod });
     // `within`: more of the same transaction (the OpenID Connect check used and the person's verified subject, identity.ts).
     if (o.within) await o.within(tx, created);
-    await appendJournal(tx, { event: 'mandate.created', structureId, mandateId: created.id, actorKind: 'helper', actorId: helperId, detail: { procedures: input.procedures, duration: input.duration, expiresAt: created.expiresAt }, at: now });
+    await appendJournal(tx, { event: 'mandate.created', structureId, mandateId: created.id, actorKind: 'helper', actorId: helperId, detail: { procedures: input.procedures, duration: input.duration, expiresAt: created.expiresAt, ...(o.consentMethod === 'sms' ? { consent: 'sms' } : {}) }, at: now });
     return { id: created.id, reference: created.reference, revocationCode: created.revocationCode };
-  });
+  }
 }
 
 /**
@@ -498,6 +509,7 @@ async function insertMandate(
     duration: Duration;
     now: Date;
     replaces?: { id: string; kind: 'renewal' | 'transfer' };
+    consentMethod?: 'in_person' | 'sms';
   },
 ): Promise<Created & { expiresAt: string }> {
   const personId = m.personId ?? crypto.randomUUID();
@@ -521,10 +533,10 @@ async function insertMandate(
       `WITH p AS (INSERT INTO mandates.person (id, structure_id, given_name, family_name, birth_date, identity_check, created_at)
                   SELECT $4, $3, $13, $14, $15::date, 'document', $6 WHERE $16::boolean),
             m AS (INSERT INTO mandates.mandate (id, reference, structure_id, person_id, created_by, created_at, duration, expires_at, consent_at, consent_method, template_version, attestation_salt, attestation_hash, revocation_code_hash, replaces, replaces_kind)
-                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, 'in_person', $9, $10, $11, $12, $18, $19))
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, $20, $9, $10, $11, $12, $18, $19))
        INSERT INTO mandates.mandate_procedure (mandate_id, procedure) SELECT $1, unnest($17::text[])`,
       [id, reference, m.structureId, personId, m.helperId, m.now.toISOString(), m.duration, expires.toISOString(), TEMPLATE_VERSION, salt, attestationHash(salt, TEMPLATE_VERSION, content), sha256(`${id}:${revocationCode}`),
-        m.person.givenName, m.person.familyName, m.person.birthDate, m.personId === null, m.procedures, m.replaces?.id ?? null, m.replaces?.kind ?? null],
+        m.person.givenName, m.person.familyName, m.person.birthDate, m.personId === null, m.procedures, m.replaces?.id ?? null, m.replaces?.kind ?? null, m.consentMethod ?? 'in_person'],
     );
   } catch (err) {
     if ((err as { code?: string }).code === '23505' && String((err as Error).message).includes('mandate_replaces')) throw new UserError('Ce mandat a déjà été renouvelé ou transféré.', 409, 'mandate', 'replaced');

@@ -1,0 +1,157 @@
+/**
+ * TOTP cards: the CSV import (per-line errors, all or nothing, seeds encrypted and never shown),
+ * the association to a helper (proved with the card's code, journalled), and signing in with the
+ * card's code as the second factor (a code works once). Refusals leave the rows unchanged.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { testApp } from '../../../../test/support/app.ts';
+import { accountsTesting, totpCode } from '../../accounts/index.ts';
+import { parseCardsCsv } from '../cards.ts';
+import { verifyJournal } from '../service.ts';
+import { structureWithHelper, snapshot } from './support.ts';
+
+const { Browser, PASSWORD, depsOf, makeUser, signedInBrowser } = accountsTesting;
+
+const SEED_A = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+const SEED_B = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+const SEED_C = 'MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U';
+
+test('parseCardsCsv: a header, both separators, and errors naming their line', () => {
+  const ok = parseCardsCsv('\uFEFFserial,seed\r\nC-0001,jbswy3dpehpk3pxp jbswy3dpehpk3pxp\n\nC-0002;"GEZDGNBVGY3TQOJQ"\n');
+  assert.deepEqual(ok.errors, []);
+  assert.deepEqual(ok.cards.map((c) => [c.line, c.serial, c.seed]), [[2, 'C-0001', SEED_A], [4, 'C-0002', 'GEZDGNBVGY3TQOJQ']]);
+  const bad = parseCardsCsv('C-0001,JBSWY3DPEHPK3PXP\nC-0002,not base32 at all!\nC-0001,GEZDGNBVGY3TQOJQ\nC-0003,A,B\nC 4,GEZDGNBVGY3TQOJQ\nC-0005,GEZD\u0000GNBVGY3TQOJQ');
+  assert.deepEqual(bad.errors.map((e) => e.message.slice(0, 9)), ['Ligne 2 :', 'Ligne 3 :', 'Ligne 4 :', 'Ligne 5 :', 'Ligne 6 :']);
+  assert.match(bad.errors[1]!.message, /figure déjà ligne 1/);
+  assert.match(parseCardsCsv('\n\n').errors[0]!.message, /Aucune carte/);
+});
+
+describe('mandates: TOTP cards', () => {
+  let t: Awaited<ReturnType<typeof testApp>>;
+  let staff76: accountsTesting.Browser;
+  let staff27: accountsTesting.Browser;
+  let structureId = '';
+  let helper: Awaited<ReturnType<typeof makeUser>>;
+  const cardRows = async () => ({
+    rows: await snapshot(t.db),
+    cards: (await t.db.query('SELECT serial, seed_box, structure_id, user_id, associated_at, last_step FROM mandates.totp_card ORDER BY serial')).rows,
+  });
+
+  before(async () => {
+    t = await testApp();
+    const deps = depsOf(t.app);
+    helper = await makeUser(deps, 'c-helper@exemple.fr', [{ role: 'helper', scopeKind: 'place', scopeId: '00000000-0000-0000-0000-000000000001' }], 'Clara Aidante');
+    structureId = (await structureWithHelper(t.ctx, helper.id)).id;
+    staff76 = await signedInBrowser(t.app, deps, await makeUser(deps, 'c-staff76@exemple.fr', [{ role: 'regional_staff', scopeKind: 'departement', scopeId: '76' }], 'Équipe 76'), '192.0.2.21');
+    staff27 = await signedInBrowser(t.app, deps, await makeUser(deps, 'c-staff27@exemple.fr', [{ role: 'regional_staff', scopeKind: 'departement', scopeId: '27' }], 'Équipe 27'), '192.0.2.22');
+  });
+  after(async () => t.close());
+
+  test('import: a wrong line refuses the whole file (naming it); out of territory refused; seeds encrypted, never shown', async () => {
+    const page = `/mandats/structures/${structureId}/cartes`;
+    let before = await cardRows();
+    let r = await staff76.submit(page, page, { csv: `C-0001,${SEED_A}\nC-0002,xyz` });
+    assert.equal(r.status, 422);
+    assert.match(r.body, /Ligne 2 : la graine/);
+    assert.equal((await staff27.get(page)).status, 403);
+    await staff27.get('/mandats/habilitation/nouvelle');
+    assert.equal((await staff27.post(page, { csv: `C-0001,${SEED_A}` })).status, 403);
+    assert.deepEqual(await cardRows(), before);
+    r = await staff76.submit(page, page, { csv: `serial,seed\nC-0001,${SEED_A}\nC-0002,${SEED_B}\nC-0003,${SEED_C}` });
+    assert.equal(r.status, 200);
+    assert.match(r.body, /3 cartes importées/);
+    for (const seed of [SEED_A, SEED_B, SEED_C]) assert.equal(r.body.includes(seed), false);
+    const stored = await t.db.query<{ seed_box: string }>('SELECT seed_box FROM mandates.totp_card');
+    for (const row of stored.rows) {
+      assert.match(row.seed_box, /^v1:/);
+      for (const seed of [SEED_A, SEED_B, SEED_C]) assert.equal(row.seed_box.includes(seed), false);
+    }
+    // Importing a serial again: refused, naming the line; nothing added.
+    before = await cardRows();
+    r = await staff76.submit(page, page, { csv: `C-0004,${SEED_A}\nc-0002,${SEED_B}` });
+    assert.equal(r.status, 422);
+    assert.match(r.body, /Ligne 2 : la carte c-0002 est déjà importée/);
+    assert.deepEqual(await cardRows(), before);
+  });
+
+  test('association: proved with the card’s code, journalled; wrong code, unknown card, second card refused with no row', async () => {
+    const page = `/mandats/structures/${structureId}/cartes`;
+    const url = `${page}/associer`;
+    const before = await cardRows();
+    for (const [form, status, msg] of [
+      [{ serial: 'C-0001', userId: helper.id, code: totpCode(SEED_B) }, 422, /ne correspond pas/],
+      [{ serial: 'C-9999', userId: helper.id, code: totpCode(SEED_A) }, 422, /Aucune carte/],
+      [{ serial: 'C-0001', userId: '00000000-0000-0000-0000-000000000000', code: totpCode(SEED_A) }, 422, /aidant actif/],
+      [{ serial: 'C-0001', userId: helper.id, code: '12a456' }, 422, /6 chiffres/],
+    ] as const) {
+      const r = await staff76.submit(page, url, form as unknown as Record<string, string>);
+      assert.equal(r.status, status, JSON.stringify(form));
+      assert.match(r.body, msg);
+    }
+    assert.deepEqual(await cardRows(), before);
+    let r = await staff76.submit(page, url, { serial: 'c-0001', userId: helper.id, code: totpCode(SEED_A) });
+    assert.equal(r.status, 200);
+    assert.match(r.body, /Carte C-0001 : Aidant /);
+    const j = await t.db.query<{ event: string; detail: { serial: string; helper: string } }>("SELECT event, detail FROM mandates.journal WHERE event = 'card.associated'");
+    assert.equal(j.rows.length, 1);
+    assert.equal(j.rows[0]!.detail.helper, helper.id);
+    const b2 = await cardRows();
+    r = await staff76.submit(page, url, { serial: 'C-0002', userId: helper.id, code: totpCode(SEED_B) });
+    assert.equal(r.status, 409);
+    assert.match(r.body, /déjà une carte/);
+    assert.deepEqual(await cardRows(), b2);
+    assert.deepEqual(await verifyJournal(t.db), { ok: true, entries: (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM mandates.journal')).rows[0]!.n });
+  });
+
+  test('sign-in: the card’s code is the second factor; a code works once', async () => {
+    const signIn = async (ip: string) => {
+      const b = new Browser(t.app, ip);
+      await b.get('/compte/connexion');
+      const r = await b.post('/compte/connexion', { email: 'c-helper@exemple.fr', password: PASSWORD });
+      assert.equal(r.status, 303);
+      assert.match(r.location!, /\/compte\/connexion\/code/);
+      await b.get('/compte/connexion/code');
+      return b;
+    };
+    const b = await signIn('192.0.2.31');
+    // Not signed in yet.
+    assert.notEqual((await b.get('/mandats')).status, 200);
+    await b.get('/compte/connexion/code');
+    assert.equal((await b.post('/compte/connexion/code', { code: totpCode(SEED_B, Date.now() + 30_000) })).status, 400);
+    const code = totpCode(SEED_A, Date.now() + 30_000); // the association spent the current step
+    const ok = await b.post('/compte/connexion/code', { code });
+    assert.equal(ok.status, 303);
+    assert.equal((await b.get('/mandats')).status, 200);
+    // The same code again (another browser): refused, nothing changes on the card.
+    const before = (await t.db.query('SELECT last_step FROM mandates.totp_card WHERE user_id = $1', [helper.id])).rows;
+    const b2 = await signIn('192.0.2.32');
+    assert.equal((await b2.post('/compte/connexion/code', { code })).status, 400);
+    assert.deepEqual((await t.db.query('SELECT last_step FROM mandates.totp_card WHERE user_id = $1', [helper.id])).rows, before);
+    assert.notEqual((await b2.get('/mandats')).status, 200);
+  });
+
+  test('a lost card is withdrawn: no longer asked for nor accepted, never associated again; journalled', async () => {
+    const page = `/mandats/structures/${structureId}/cartes`;
+    let before = await cardRows();
+    let r = await staff76.submit(page, `${page}/retirer`, { serial: 'C-0003' }); // in stock, not in service… still withdrawable
+    assert.equal(r.status, 200);
+    r = await staff76.submit(page, `${page}/retirer`, { serial: 'C-0003' });
+    assert.equal(r.status, 422);
+    before = await cardRows();
+    r = await staff76.submit(page, `${page}/associer`, { serial: 'C-0003', userId: helper.id, code: totpCode(SEED_C) });
+    assert.equal(r.status, 409);
+    assert.deepEqual(await cardRows(), before);
+    r = await staff76.submit(page, `${page}/retirer`, { serial: 'C-0001' });
+    assert.equal(r.status, 200);
+    const j = await t.db.query<{ detail: { helper: string | null } }>("SELECT detail FROM mandates.journal WHERE event = 'card.withdrawn' ORDER BY id");
+    assert.deepEqual(j.rows.map((x) => x.detail.helper), [null, helper.id]);
+    // Signing in no longer asks for the card's code (a helper's role does not require 2FA).
+    const b = new Browser(t.app, '192.0.2.33');
+    await b.get('/compte/connexion');
+    const s = await b.post('/compte/connexion', { email: 'c-helper@exemple.fr', password: PASSWORD });
+    assert.equal(s.status, 303);
+    assert.doesNotMatch(s.location!, /connexion\/code/);
+    assert.equal((await verifyJournal(t.db)).ok, true);
+  });
+});
