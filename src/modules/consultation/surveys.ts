@@ -42,6 +42,13 @@ const toSurvey = (r: SurveyRow): Survey => ({
 });
 const COLS = 'id, process_id, slug, title, description, questions, starts_at, ends_at, results_published, responses';
 
+/** JSON with keys sorted (jsonb does not keep the key order), to compare two definitions. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  return JSON.stringify(v);
+}
+
 export async function listSurveys(db: Queryable, processId: string): Promise<Survey[]> {
   return (await db.query<SurveyRow>(`SELECT ${COLS} FROM consultation.survey WHERE process_id = $1 ORDER BY starts_at, slug`, [processId])).rows.map(toSurvey);
 }
@@ -84,7 +91,7 @@ export async function updateSurvey(ctx: Ctx, actorId: string, s: Survey, input: 
     const { rows } = await tx.query<SurveyRow>(`SELECT ${COLS} FROM consultation.survey WHERE id = $1 FOR UPDATE`, [s.id]);
     if (!rows[0]) throw new NotFoundError('Questionnaire introuvable.');
     const before = toSurvey(rows[0]);
-    const changed = JSON.stringify(before.questions) !== JSON.stringify(input.questions);
+    const changed = canonical(before.questions) !== canonical(input.questions);
     if (changed && before.responses > 0) throw new UserError(`Questions : elles ne changent plus, ${before.responses > 1 ? `${before.responses} personnes ont` : 'une personne a'} déjà répondu.`, 409, 'questions', 'survey_answered');
     await tx.query('UPDATE consultation.survey SET title = $2, description = $3, questions = $4, starts_at = $5, ends_at = $6, results_published = $7 WHERE id = $1',
       [s.id, input.title, input.description, JSON.stringify(input.questions), input.startsAt.toISOString(), input.endsAt.toISOString(), input.resultsPublished]);
