@@ -725,6 +725,26 @@ export async function createBudget(ctx: Ctx, actorId: string | null, processId: 
   return id;
 }
 
+/**
+ * Edits a budget (title, département, amount, rule and its numbers; the address stays). Once
+ * someone has confirmed a vote in it, only the title may change: the rule a vote was checked
+ * against cannot move under it. Row locked; audited before/after.
+ */
+export async function updateBudget(ctx: Ctx, actorId: string, b: Budget, input: Omit<Budget, 'id' | 'processId' | 'slug'>): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    const { rows } = await tx.query<BudgetRow>('SELECT * FROM consultation.budget WHERE id = $1 FOR UPDATE', [b.id]);
+    if (!rows[0]) throw new NotFoundError('Budget introuvable.');
+    const before = toBudget(rows[0]);
+    const votes = (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM consultation.basket WHERE budget_id = $1 AND checked_out_at IS NOT NULL', [b.id])).rows[0]!.n;
+    const ruleChanged = (['departement', 'amountCents', 'rule', 'thresholdPct', 'minProjects', 'maxProjects'] as const).some((k) => before[k] !== input[k]);
+    if (votes > 0 && ruleChanged) throw new UserError(`Règle de vote : ${votes > 1 ? `${votes} votes sont` : 'un vote est'} déjà confirmé${votes > 1 ? 's' : ''} dans ce budget ; seul le titre peut encore changer.`, 409, 'rule', 'budget_voted');
+    await tx.query('UPDATE consultation.budget SET title = $2, departement = $3, amount_cents = $4, rule = $5, threshold_pct = $6, min_projects = $7, max_projects = $8 WHERE id = $1',
+      [b.id, input.title, input.departement, input.amountCents, input.rule, input.thresholdPct, input.minProjects, input.maxProjects]);
+    const { id: _i, processId: _p, slug: _s, ...beforeFields } = before;
+    await recordAudit(tx, { actorId, action: 'consultation.budget.update', objectType: 'consultation.budget', objectId: b.id, before: beforeFields, after: input });
+  });
+}
+
 /** A project of a budget, created by staff or from an accepted proposal. */
 export async function createProject(ctx: Ctx, actorId: string | null, budgetId: string, pr: { title: string; description?: string; costCents: number; communeCode?: string | null; proposalId?: string | null }): Promise<string> {
   const id = uuid();
@@ -902,6 +922,23 @@ export async function createMeeting(ctx: Ctx, actorId: string | null, processId:
     await recordAudit(tx, { actorId, action: 'consultation.meeting.create', objectType: 'consultation.meeting', objectId: id, after: { title: m.title, startsAt: m.startsAt } });
   });
   return id;
+}
+
+/**
+ * Edits a meeting: text, dates, where, capacity (never below the people already registered —
+ * checked under the row lock, so a registration arriving meanwhile is counted). Audited.
+ */
+export async function updateMeeting(ctx: Ctx, actorId: string, m: Meeting, input: Omit<Meeting, 'id' | 'processId' | 'registered' | 'minutes'>): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    const { rows } = await tx.query<MeetingRow>('SELECT * FROM consultation.meeting WHERE id = $1 FOR UPDATE', [m.id]);
+    if (!rows[0]) throw new NotFoundError('Rencontre introuvable.');
+    const before = toMeeting(rows[0]);
+    if (input.capacity !== null && input.capacity < before.registered) throw new UserError(`Nombre de places : ${before.registered} personnes sont déjà inscrites, il en faut au moins autant.`, 409, 'capacity', 'below_registered');
+    await tx.query('UPDATE consultation.meeting SET title = $2, description = $3, starts_at = $4, ends_at = $5, departement = $6, place_uid = $7, address = $8, online_url = $9, capacity = $10 WHERE id = $1',
+      [m.id, input.title, input.description, input.startsAt, input.endsAt, input.departement, input.placeUid, input.address, input.onlineUrl, input.capacity]);
+    const { id: _i, processId: _p, registered: _r, minutes: _m, ...beforeFields } = before;
+    await recordAudit(tx, { actorId, action: 'consultation.meeting.update', objectType: 'consultation.meeting', objectId: m.id, before: beforeFields, after: input });
+  });
 }
 
 /** Registers a person: never beyond capacity (conditional update), never twice (primary key). */
