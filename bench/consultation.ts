@@ -81,12 +81,15 @@ async function benchEngine(engine: string): Promise<string> {
   let refused = 0;
   let failed = 0;
   let next = 0;
+  const samples: number[] = [];
   const worker = async () => {
     while (next < attempts.length) {
       const u = attempts[next++]!;
+      const t0 = performance.now();
       try {
         await svc.checkout(ctx, p, night, { id: u, emailVerified: true, createdAt: new Date(now - 30 * DAY).toISOString() }, {});
         ok++;
+        samples.push(performance.now() - t0);
       } catch (e) {
         if ((e as { code?: string }).code === 'already_voted') refused++;
         else {
@@ -96,7 +99,11 @@ async function benchEngine(engine: string): Promise<string> {
       }
     }
   };
+  const cpu0 = process.cpuUsage();
   const checkoutMs = await timeIt(() => Promise.all(Array.from({ length: CONCURRENCY }, worker)));
+  const cpu = process.cpuUsage(cpu0);
+  const checkoutCpuMs = (cpu.user + cpu.system) / 1000;
+  const perCheckout = percentiles(samples);
   const ballots = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM consultation.ballot WHERE scope_id = $1', [p.id])).rows[0]!.n;
   const checkedOut = (await db.query<{ n: number; lines: number }>(
     `SELECT count(DISTINCT b.id)::int AS n, count(i.project_id)::int AS lines FROM consultation.basket b JOIN consultation.basket_item i ON i.basket_id = b.id WHERE b.budget_id = $1 AND b.checked_out_at IS NOT NULL`, [night.id])).rows[0]!;
@@ -157,6 +164,7 @@ async function benchEngine(engine: string): Promise<string> {
   return `### ${engine === 'postgres' ? 'PostgreSQL' : 'PGlite (embedded)'}
 
 - Closing night: **${ok.toLocaleString('en')} checkouts in ${ms(checkoutMs / 1000)} s = ${rate.toFixed(0)} checkouts/s** with ${CONCURRENCY} concurrent requests (target ≥ 300/s on PostgreSQL); ${refused.toLocaleString('en')} duplicate confirmations sent at the same moment, all refused; ${failed} other failures. Afterwards: ${ballots.toLocaleString('en')} ballots and ${checkedOut.n.toLocaleString('en')} confirmed baskets for ${VOTERS.toLocaleString('en')} voters, ${counted.toLocaleString('en')} votes counted for ${checkedOut.lines.toLocaleString('en')} basket lines — ${mismatches === 0 ? 'no lost or double vote' : `**${mismatches} discrepancies**`}.
+  One checkout as a voter waits for it: p50 ${ms(perCheckout.p50)} ms, p95 ${ms(perCheckout.p95)} ms. CPU time of the Node.js process during the checkouts: ${ms(checkoutCpuMs / 1000)} s (${(checkoutCpuMs / Math.max(1, ok)).toFixed(2)} ms per checkout; the database server's CPU is not included).
   Each checkout is one transaction (basket lock, rule check, ballot insert, basket update) ending with an append to the platform's audit chain, whose head row lock serialises every audited write of the platform: the checkouts' rate is bounded by that lock's hold time (append + commit), on top of the machine's load.
 - Tally of ${TALLY.toLocaleString('en')} votes (40 projects, ~${(TALLY * 4).toLocaleString('en')} basket lines): ranked results (counting the confirmed baskets' lines per project) p95 **${ms(tallyStats.p95)} ms** (target ≤ 1 s); the count alone ${ms(recountMs)} ms.
 
@@ -169,10 +177,13 @@ ${row('proposal page with a page of its 2,000 comments', proposalPage, '—')}
 }
 
 const parts: string[] = [];
+const started = performance.now();
+const cpuStart = process.cpuUsage();
 for (const e of engines) parts.push(await benchEngine(e.trim()));
+const cpuAll = process.cpuUsage(cpuStart);
 const text = `## Consultation (\`npm run bench:consultation\`)
 
-${new Date().toISOString().slice(0, 10)} — ${machine()}. The machine was shared with other work (up to eight sessions on two cores): figures are pessimistic.
+${new Date().toISOString().slice(0, 10)} — ${machine()}${process.env.BENCH_NOTE ? ` (${process.env.BENCH_NOTE})` : ''}. ${VOTERS.toLocaleString('en')} voters, ${CONCURRENCY} at a time. Whole run: ${((performance.now() - started) / 1000).toFixed(0)} s wall, ${((cpuAll.user + cpuAll.system) / 1e6).toFixed(0)} s CPU in Node.js.
 
 ${parts.join('\n')}`;
 writeSection('consultation', text);

@@ -12,7 +12,8 @@ import { registerAuthPages } from './pages/auth.ts';
 import { registerAccountPages } from './pages/account.ts';
 import { registerAdminPages } from './pages/admin.ts';
 import { registerOidc } from './oidc.ts';
-import { findUserByEmail, grantRole, inviteUser, purgeUnverified, secretKey, type AccountsDeps } from './service.ts';
+import { purgeAllUnverified, schedulePurge } from './jobs.ts';
+import { findUserByEmail, grantRole, inviteUser, secretKey, type AccountsDeps } from './service.ts';
 import { UNVERIFIED_RETENTION_DAYS, isRole, type Role, type ScopeKind } from './model.ts';
 import { rekeySecrets } from './secrets.ts';
 import { auditCommand } from '../../platform/audit/cli.ts';
@@ -119,6 +120,7 @@ export const accountsModule: ModuleManifest = {
     registerAccountPages(app, deps);
     registerAdminPages(app, deps);
     registerOidc(app, deps);
+    schedulePurge(app, ctx);
   },
   commands: {
     audit: auditCommand,
@@ -128,8 +130,7 @@ export const accountsModule: ModuleManifest = {
       async run(args, ctx) {
         const [sub, email, ...rest] = args;
         if (sub === 'purge-unverified') {
-          let total = 0;
-          for (let n = -1; n !== 0; total += n) n = await purgeUnverified(ctx.db);
+          const total = await purgeAllUnverified(ctx.db);
           ctx.out(`Unconfirmed sign-ups older than ${UNVERIFIED_RETENTION_DAYS} days deleted: ${total}.`);
           return 0;
         }

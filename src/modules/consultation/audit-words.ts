@@ -22,14 +22,14 @@ async function describeProposals(db: Queryable, ids: string[]): Promise<Map<stri
   return new Map(rows.map((r) => [r.id, { label: `n° ${r.number} « ${r.title} »`, href: `/gestion/concertations/${r.slug}/propositions/${r.number}`, region: r.region, departement: r.departement }]));
 }
 
-/** Budgets and meetings: named by their title, linked to their public page, scoped by their process. */
-function describeChild(table: 'budget' | 'meeting') {
+/** Budgets, meetings, surveys and debates: named by their title, linked to their public page, scoped by their process. */
+function describeChild(table: 'budget' | 'meeting' | 'survey' | 'debate') {
   return async (db: Queryable, ids: string[]): Promise<Map<string, AuditObjectInfo>> => {
     const { rows } = await db.query<{ id: string; title: string; key: string; slug: string; region: string; departement: string | null }>(
-      `SELECT t.id, t.title, ${table === 'budget' ? 't.slug' : 't.id::text'} AS key, c.slug, c.region, c.departement FROM consultation.${table} t JOIN consultation.process c ON c.id = t.process_id WHERE t.id = ANY($1::uuid[])`,
+      `SELECT t.id, t.title, ${table === 'meeting' ? 't.id::text' : 't.slug'} AS key, c.slug, c.region, c.departement FROM consultation.${table} t JOIN consultation.process c ON c.id = t.process_id WHERE t.id = ANY($1::uuid[])`,
       [uuidsIn(ids)],
     );
-    const page = table === 'budget' ? 'budgets' : 'rencontres';
+    const page = { budget: 'budgets', meeting: 'rencontres', survey: 'questionnaires', debate: 'debats' }[table];
     return new Map(rows.map((r) => [r.id, { label: r.title, href: `/concertations/${r.slug}/${page}/${r.key}`, region: r.region, departement: r.departement }]));
   };
 }
@@ -46,6 +46,9 @@ export const consultationAudit: AuditVocabulary = {
     'consultation.comment': { noun: 'un commentaire', quote: false, readAction: 'consultation.moderate' },
     'consultation.project': { noun: 'un projet de budget participatif', quote: false, readAction: 'consultation.manage' },
     'consultation.result': { noun: 'un résultat', quote: false, readAction: 'consultation.manage' },
+    'consultation.contribution': { noun: 'une contribution à un débat', quote: false, readAction: 'consultation.moderate' },
+    'consultation.debate': { noun: 'le débat', describe: describeChild('debate'), readAction: 'consultation.manage' },
+    'consultation.survey': { noun: 'le questionnaire', describe: describeChild('survey'), readAction: 'consultation.manage' },
   },
   actions: {
     'consultation.process.create': 'a créé {objet}',
@@ -68,5 +71,13 @@ export const consultationAudit: AuditVocabulary = {
     'consultation.meeting.register': 's’est inscrit à {objet}',
     'consultation.meeting.minutes': 'a publié le compte rendu de {objet}',
     'consultation.result.create': 'a publié {objet}',
+    'consultation.survey.create': 'a créé {objet}',
+    'consultation.debate.create': 'a ouvert {objet}',
+    'consultation.debate.close': 'a clos {objet} avec une conclusion',
+    'consultation.debate.contribute': (e, ref) => [field(e.after, 'stance') === 'for' ? 'a avancé un argument pour dans ' : field(e.after, 'stance') === 'against' ? 'a avancé un argument contre dans ' : 'a commenté ', ref('consultation.debate', field(e.meta, 'debate'))],
+    'consultation.budget.update': 'a modifié {objet}',
+    'consultation.meeting.update': 'a modifié {objet}',
+    'consultation.survey.update': 'a modifié {objet}',
+    'consultation.survey.answer': 'a rempli {objet}',
   },
 };

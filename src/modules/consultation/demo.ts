@@ -17,6 +17,9 @@ import { getCommunes } from '../territories/index.ts';
 import { getPlan, getTree } from '../roadmap/index.ts';
 import { basketProblem } from './model.ts';
 import * as svc from './service.ts';
+import { answerSurvey, createSurvey, getSurvey } from './surveys.ts';
+import { parseQuestions } from './survey.ts';
+import { contribute, createDebate, getDebate, type Stance } from './debates.ts';
 
 const DAY = 86_400_000;
 const at = (days: number) => new Date(Date.now() + days * DAY);
@@ -181,5 +184,37 @@ export async function seedConsultationDemo(ctx: AppContext, say: (line: string) 
       voters++;
     }
   }
-  say(`consultation demo: 3 processes, ${BFC_DEPS.length} meetings, ${BFC_PROPOSALS.length + CVL.length + IDF_PROPOSALS.length} proposals, ${budgets.length} budgets, ${voters} demo votes`);
+  // ---- 4. A survey and a debate in the tiers-lieux concertation (answers are anonymous demo ids).
+  const bfcProcess = (await svc.getProcessById(ctx.db, bfc))!;
+  const questions = parseQuestions(JSON.stringify([
+    { key: 'frequentation', type: 'single', label: 'À quelle fréquence allez-vous dans un tiers-lieu ?', required: true, options: ['Jamais', 'Quelques fois par an', 'Chaque mois', 'Chaque semaine'] },
+    { key: 'freins', type: 'multiple', label: 'Qu’est-ce qui vous en empêche ?', options: ['La distance', 'Les horaires', 'Je ne sais pas ce qu’on y trouve', 'Autre'], conditions: [{ question: 'frequentation', op: 'equal', value: 'Jamais' }] },
+    { key: 'priorites', type: 'sorting', label: 'Classez ce que le label devrait garantir', options: ['Un accueil sans rendez-vous', 'Du matériel en accès libre', 'Des ateliers réguliers'] },
+    { key: 'services', type: 'matrix_single', label: 'Comment jugez-vous ces services ?', rows: ['Accueil', 'Ateliers', 'Matériel'], options: ['Satisfaisant', 'À améliorer', 'Je ne sais pas'] },
+    { key: 'idee', type: 'long', label: 'Une idée pour les tiers-lieux de votre département ?' },
+  ]));
+  await createSurvey(ctx, null, bfc, { slug: 'usages-tiers-lieux', title: 'Vos usages des tiers-lieux', description: 'Quelques questions pour préparer le label régional. Les réponses libres ne sont jamais publiées.', questions, startsAt: at(-10), endsAt: at(30), resultsPublished: true });
+  const survey = (await getSurvey(ctx.db, bfc, 'usages-tiers-lieux'))!;
+  let answered = 0;
+  for (let i = 0; i < 60; i++) {
+    const f = Math.floor(rand() * 4);
+    const form: Record<string, string> = { q_frequentation: String(f) };
+    if (f === 0) form[`q_freins_${Math.floor(rand() * 4)}`] = '1';
+    [1, 2, 3].sort(() => rand() - 0.5).forEach((rank, j) => { form[`q_priorites_${j}`] = String(rank); });
+    for (let r = 0; r < 3; r++) form[`q_services_r${r}`] = String(Math.floor(rand() * 3));
+    await answerSurvey(ctx, bfcProcess, survey, { id: crypto.randomUUID(), emailVerified: true, createdAt: at(-100).toISOString() }, form, new Map());
+    answered++;
+  }
+
+  await createDebate(ctx, null, bfc, { slug: 'horaires-tiers-lieux', title: 'Faut-il ouvrir les tiers-lieux le soir et le week-end ?', description: 'Les personnes qui travaillent ne peuvent pas venir en journée ; les tiers-lieux reposent souvent sur des bénévoles. Donnez vos arguments.' });
+  const debate = (await getDebate(ctx.db, bfc, 'horaires-tiers-lieux'))!;
+  const contributions: [Stance, string][] = [
+    ['for', 'Les actifs ne peuvent venir qu’après 18 heures ou le samedi : sans ces horaires, ils ne viennent jamais.'],
+    ['for', 'Les ateliers du samedi matin attirent les familles et les grands-parents avec leurs petits-enfants.'],
+    ['against', 'Les équipes sont petites et souvent bénévoles : ouvrir plus tard risque de les épuiser.'],
+    ['comment', 'Une ouverture un soir par semaine, par roulement entre tiers-lieux voisins, serait un bon compromis.'],
+  ];
+  for (const [stance, body] of contributions) await contribute(ctx, bfcProcess, debate, { id: crypto.randomUUID(), emailVerified: true, createdAt: at(-100).toISOString() }, { stance, body });
+
+  say(`consultation demo: 3 processes, a survey (${answered} answers), a debate (${contributions.length} contributions), ${BFC_DEPS.length} meetings, ${BFC_PROPOSALS.length + CVL.length + IDF_PROPOSALS.length} proposals, ${budgets.length} budgets, ${voters} demo votes`);
 }

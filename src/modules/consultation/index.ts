@@ -14,6 +14,8 @@ import { registerPublicPages } from './pages/public.ts';
 import { registerBudgetPages } from './pages/budget.ts';
 import { registerStaffPages } from './pages/staff.ts';
 import { registerSetupPages } from './pages/setup.ts';
+import { registerSurveyPages } from './pages/surveys.ts';
+import { registerDebatePages } from './pages/debates.ts';
 import { registerConsultationOpenData, registerRoutes } from './routes.ts';
 import { registerRoadmapContributions } from './roadmap.ts';
 import { seedConsultationDemo } from './demo.ts';
@@ -35,6 +37,8 @@ export const consultationModule: ModuleManifest = {
     registerBudgetPages(app, ctx);
     registerSetupPages(app, ctx);
     registerStaffPages(app, ctx);
+    registerSurveyPages(app, ctx);
+    registerDebatePages(app, ctx);
     registerRoutes(app, ctx);
   },
   async seedDemo(ctx) {

@@ -12,6 +12,10 @@ import { NotFoundError } from '../../platform/http/errors.ts';
 import { registerOpenData } from '../../platform/opendata.ts';
 import { STATES, phaseStatus } from './model.ts';
 import * as svc from './service.ts';
+import * as sv from './surveys.ts';
+import { contributionRows } from './debates.ts';
+
+const DEBATE_COLUMNS = ['process', 'debate', 'contribution_id', 'parent_id', 'stance', 'body', 'created_at'];
 
 const tags = ['consultation'];
 const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,79}$/);
@@ -65,6 +69,7 @@ const DATASETS = {
   proposals: { rows: proposalRows, columns: PROPOSAL_COLUMNS, label: 'Propositions et réponses officielles' },
   comments: { rows: commentRows, columns: COMMENT_COLUMNS, label: 'Commentaires (sans leurs auteurs)' },
   votes: { rows: (db: Queryable, p: svc.Process) => voteRows(db, p), columns: VOTE_COLUMNS, label: 'Voix par projet des budgets participatifs' },
+  debates: { rows: contributionRows, columns: DEBATE_COLUMNS, label: 'Arguments et commentaires des débats (sans leurs auteurs)' },
 } as const;
 
 export function registerConsultationOpenData(): void {
@@ -83,7 +88,7 @@ export function registerConsultationOpenData(): void {
         ]),
       }));
     },
-    api: ['GET /api/v1/consultation/processes', 'GET /api/v1/consultation/processes/{process}', 'GET /api/v1/consultation/processes/{process}/proposals', 'GET /api/v1/consultation/processes/{process}/proposals/{number}/comments', 'GET /api/v1/consultation/processes/{process}/budgets/{budget}/results'],
+    api: ['GET /api/v1/consultation/processes', 'GET /api/v1/consultation/processes/{process}', 'GET /api/v1/consultation/processes/{process}/proposals', 'GET /api/v1/consultation/processes/{process}/proposals/{number}/comments', 'GET /api/v1/consultation/processes/{process}/budgets/{budget}/results', 'GET /api/v1/consultation/processes/{process}/surveys/{survey}/results'],
   });
 }
 
@@ -170,12 +175,41 @@ export function registerRoutes(app: App, ctx: AppContext) {
 
   app.get(
     '/api/v1/consultation/processes/:process/:dataset',
-    { schema: { tags, summary: 'Open data of a process: proposals, comments or votes, as .csv or .json', params: z.object({ process: slug, dataset: z.enum(['proposals.csv', 'proposals.json', 'comments.csv', 'comments.json', 'votes.csv', 'votes.json']) }) } },
+    { schema: { tags, summary: 'Open data of a process: proposals, comments or votes, as .csv or .json', params: z.object({ process: slug, dataset: z.enum(['proposals.csv', 'proposals.json', 'comments.csv', 'comments.json', 'votes.csv', 'votes.json', 'debates.csv', 'debates.json']) }) } },
     async (req, reply) => {
       const p = await load(req.params.process);
       const [name, format] = req.params.dataset.split('.') as [keyof typeof DATASETS, string];
       const d = DATASETS[name];
       return sendData(reply, format, `${p.slug}-${name}`, await d.rows(ctx.db, p), [...d.columns]);
+    },
+  );
+
+  const publishedSurvey = async (process: string, survey: string) => {
+    const p = await load(process);
+    const s = await sv.getSurvey(ctx.db, p.id, survey);
+    if (!s || !s.resultsPublished) throw new NotFoundError('Questionnaire introuvable ou résultats non publiés.');
+    return { p, s };
+  };
+  app.get(
+    '/api/v1/consultation/processes/:process/surveys/:survey/results',
+    {
+      schema: {
+        tags, summary: 'Published results of a survey: counts per option of the choice questions (free text and files never published)', params: z.object({ process: slug, survey: slug }),
+        response: { 200: z.object({ title: z.string(), responses: z.number(), questions: z.array(z.object({ key: z.string(), type: z.string(), label: z.string(), answered: z.number(), options: z.array(z.string()), rows: z.array(z.string()), counts: z.array(z.number()).nullable(), matrix: z.array(z.array(z.number())).nullable(), meanRanks: z.array(z.number().nullable()).nullable() })) }) },
+      },
+    },
+    async (req) => {
+      const { s } = await publishedSurvey(req.params.process, req.params.survey);
+      const results = await sv.resultsOf(ctx.db, s);
+      return { title: s.title, responses: s.responses, questions: s.questions.map((q, i) => ({ options: q.options, rows: q.rows, ...results[i]!, ...(sv.isChoice(q) ? {} : { counts: null, matrix: null, meanRanks: null }) })) };
+    },
+  );
+  app.get(
+    '/api/v1/consultation/processes/:process/surveys/:survey/results.csv',
+    { schema: { tags, summary: 'Published results of a survey as CSV (one line per question, row and option)', params: z.object({ process: slug, survey: slug }) } },
+    async (req, reply) => {
+      const { p, s } = await publishedSurvey(req.params.process, req.params.survey);
+      return sendData(reply, 'csv', `${p.slug}-${s.slug}-resultats`, sv.resultRows(p, s, await sv.resultsOf(ctx.db, s)), sv.RESULT_COLUMNS);
     },
   );
 

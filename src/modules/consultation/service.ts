@@ -230,6 +230,12 @@ export function assertMayTakePart(p: Process, who: Participant | null, what: Cap
   if (!phaseAllows(phase, what)) {
     throw new UserError(phase ? `La phase en cours (« ${phase.title} ») n’ouvre pas le ${CAPABILITY_LABELS[what]}.` : `Aucune phase n’est en cours : le ${CAPABILITY_LABELS[what]} est fermé.`, 409, null, 'phase_closed');
   }
+  assertPerson(p, who, now);
+}
+
+/** Refuses (403) a person the process does not admit: verified e-mail, minimum account age. */
+export function assertPerson(p: Pick<Process, 'minAccountDays'>, who: Participant | null, now: Date): asserts who is Participant {
+  if (!who) throw new UserError('Connectez-vous pour participer.', 401, null, 'unauthenticated');
   if (!who.emailVerified) throw new UserError('Confirmez d’abord votre adresse e-mail (lien envoyé depuis « Mon compte ») pour participer.', 403, null, 'email_unverified');
   if (p.minAccountDays > 0) {
     const age = (now.getTime() - Date.parse(who.createdAt)) / 86_400_000;
@@ -488,22 +494,29 @@ export async function addComment(ctx: Ctx, p: Process, who: Participant | null, 
   return id;
 }
 
-async function targetProcess(db: Queryable, kind: 'proposal' | 'comment', id: string): Promise<string | null> {
+/** What can be reported and moderated: proposals, their comments, debates' arguments and comments. */
+export type ReportKind = 'proposal' | 'comment' | 'contribution';
+export const isReportKind = (k: string): k is ReportKind => k === 'proposal' || k === 'comment' || k === 'contribution';
+const KIND_TABLE: Record<ReportKind, string> = { proposal: 'consultation.proposal', comment: 'consultation.comment', contribution: 'consultation.debate_contribution' };
+
+async function targetProcess(db: Queryable, kind: ReportKind, id: string): Promise<string | null> {
   if (!isUuid(id)) return null;
-  const sql = kind === 'proposal' ? 'SELECT process_id FROM consultation.proposal WHERE id = $1' : 'SELECT p.process_id FROM consultation.comment c JOIN consultation.proposal p ON p.id = c.proposal_id WHERE c.id = $1';
+  const sql = kind === 'proposal' ? 'SELECT process_id FROM consultation.proposal WHERE id = $1'
+    : kind === 'comment' ? 'SELECT p.process_id FROM consultation.comment c JOIN consultation.proposal p ON p.id = c.proposal_id WHERE c.id = $1'
+    : 'SELECT d.process_id FROM consultation.debate_contribution c JOIN consultation.debate d ON d.id = c.debate_id WHERE c.id = $1';
   return (await db.query<{ process_id: string }>(sql, [id])).rows[0]?.process_id ?? null;
 }
 
 /** The process a reported object belongs to (for the moderator's permission check). */
 export async function processOfTarget(db: Queryable, kind: string, id: string): Promise<Process | null> {
-  if (kind !== 'proposal' && kind !== 'comment') return null;
+  if (!isReportKind(kind)) return null;
   const pid = await targetProcess(db, kind, id);
   return pid ? getProcessById(db, pid) : null;
 }
 
 export async function report(ctx: Ctx, who: Participant | null, kind: string, targetId: string, form: Record<string, unknown>): Promise<void> {
   if (!who) throw new UserError('Connectez-vous pour signaler un contenu.', 401, null, 'unauthenticated');
-  if (kind !== 'proposal' && kind !== 'comment') throw new UserError('Type de contenu inconnu.', 400, 'kind');
+  if (!isReportKind(kind)) throw new UserError('Type de contenu inconnu.', 400, 'kind');
   const reason = typeof form.reason === 'string' ? form.reason : '';
   const errors: FieldError[] = [];
   if (!Object.hasOwn(REPORT_REASONS, reason)) errors.push({ field: 'reason', message: 'Motif : choisissez un motif de la liste.' });
@@ -522,29 +535,33 @@ export async function report(ctx: Ctx, who: Participant | null, kind: string, ta
 }
 
 export interface QueueItem {
-  kind: 'proposal' | 'comment';
+  kind: ReportKind;
   id: string;
   excerpt: string;
   hidden: boolean;
   reports: number;
   reasons: string[];
   proposalNumber: number;
+  /** For a debate's contribution: the debate's title. */
+  debate: string | null;
 }
 
 /** Reported content of a process not yet dealt with, most reported first. */
 export async function moderationQueue(db: Queryable, processId: string): Promise<QueueItem[]> {
-  const { rows } = await db.query<{ target_kind: 'proposal' | 'comment'; target_id: string; n: number; reasons: string[] }>(
+  const { rows } = await db.query<{ target_kind: ReportKind; target_id: string; n: number; reasons: string[] }>(
     `SELECT target_kind, target_id, count(*)::int AS n, array_agg(DISTINCT reason) AS reasons FROM consultation.report
       WHERE process_id = $1 AND resolved_at IS NULL GROUP BY target_kind, target_id ORDER BY n DESC, target_id LIMIT 200`,
     [processId],
   );
   const out: QueueItem[] = [];
   for (const r of rows) {
-    const q = r.target_kind === 'proposal'
+    const q = r.target_kind === 'contribution'
+      ? await db.query<{ excerpt: string; hidden: boolean; number: number; debate: string }>('SELECT left(c.body, 300) AS excerpt, c.hidden_at IS NOT NULL AS hidden, 0 AS number, d.title AS debate FROM consultation.debate_contribution c JOIN consultation.debate d ON d.id = c.debate_id WHERE c.id = $1', [r.target_id])
+      : r.target_kind === 'proposal'
       ? await db.query<{ excerpt: string; hidden: boolean; number: number }>('SELECT left(title || ' + "' — '" + ' || body, 300) AS excerpt, hidden_at IS NOT NULL AS hidden, number FROM consultation.proposal WHERE id = $1', [r.target_id])
       : await db.query<{ excerpt: string; hidden: boolean; number: number }>('SELECT left(c.body, 300) AS excerpt, c.hidden_at IS NOT NULL AS hidden, p.number FROM consultation.comment c JOIN consultation.proposal p ON p.id = c.proposal_id WHERE c.id = $1', [r.target_id]);
     const t = q.rows[0];
-    if (t) out.push({ kind: r.target_kind, id: r.target_id, excerpt: t.excerpt, hidden: t.hidden, reports: r.n, reasons: r.reasons, proposalNumber: t.number });
+    if (t) out.push({ kind: r.target_kind, id: r.target_id, excerpt: t.excerpt, hidden: t.hidden, reports: r.n, reasons: r.reasons, proposalNumber: t.number, debate: (t as { debate?: string }).debate ?? null });
   }
   return out;
 }
@@ -554,13 +571,13 @@ export async function moderationQueue(db: Queryable, processId: string): Promise
  * moderation log), or dismisses its reports. Audited; the reports are resolved.
  */
 export async function moderate(ctx: Ctx, moderatorId: string, kind: string, targetId: string, decision: string, reasonRaw: unknown): Promise<void> {
-  if (kind !== 'proposal' && kind !== 'comment') throw new UserError('Type de contenu inconnu.', 400, 'kind');
+  if (!isReportKind(kind)) throw new UserError('Type de contenu inconnu.', 400, 'kind');
   if (decision !== 'hide' && decision !== 'dismiss') throw new UserError('Décision : « hide » ou « dismiss ».', 400, 'decision');
   const errors: FieldError[] = [];
   const reason = text({ reason: reasonRaw }, 'reason', 'Motif', LIMITS.reason, errors, { required: decision === 'hide', min: decision === 'hide' ? 5 : 0 });
   if (errors.length) throw new ValidationFailed(errors);
   await ctx.db.transaction(async (tx) => {
-    const table = kind === 'proposal' ? 'consultation.proposal' : 'consultation.comment';
+    const table = KIND_TABLE[kind];
     const { rows } = await tx.query<{ hidden_at: Date | null }>(`SELECT hidden_at FROM ${table} WHERE id = $1 FOR UPDATE`, [targetId]);
     if (!rows[0]) throw new NotFoundError('Contenu introuvable.');
     if (decision === 'hide') {
@@ -578,6 +595,8 @@ export async function moderationLog(db: Queryable, processId: string): Promise<{
     `SELECT 'proposal' AS kind, number, hidden_at AS at, hidden_reason AS reason FROM consultation.proposal WHERE process_id = $1 AND hidden_at IS NOT NULL
      UNION ALL
      SELECT 'comment', p.number, c.hidden_at, c.hidden_reason FROM consultation.comment c JOIN consultation.proposal p ON p.id = c.proposal_id WHERE p.process_id = $1 AND c.hidden_at IS NOT NULL
+     UNION ALL
+     SELECT 'contribution', 0, c.hidden_at, c.hidden_reason || ' (débat « ' || d.title || ' »)' FROM consultation.debate_contribution c JOIN consultation.debate d ON d.id = c.debate_id WHERE d.process_id = $1 AND c.hidden_at IS NOT NULL
      ORDER BY at DESC LIMIT 500`,
     [processId],
   );
@@ -704,6 +723,26 @@ export async function createBudget(ctx: Ctx, actorId: string | null, processId: 
     await recordAudit(tx, { actorId, action: 'consultation.budget.create', objectType: 'consultation.budget', objectId: id, after: b });
   }), 'Un budget de cette concertation porte déjà cette adresse.');
   return id;
+}
+
+/**
+ * Edits a budget (title, département, amount, rule and its numbers; the address stays). Once
+ * someone has confirmed a vote in it, only the title may change: the rule a vote was checked
+ * against cannot move under it. Row locked; audited before/after.
+ */
+export async function updateBudget(ctx: Ctx, actorId: string, b: Budget, input: Omit<Budget, 'id' | 'processId' | 'slug'>): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    const { rows } = await tx.query<BudgetRow>('SELECT * FROM consultation.budget WHERE id = $1 FOR UPDATE', [b.id]);
+    if (!rows[0]) throw new NotFoundError('Budget introuvable.');
+    const before = toBudget(rows[0]);
+    const votes = (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM consultation.basket WHERE budget_id = $1 AND checked_out_at IS NOT NULL', [b.id])).rows[0]!.n;
+    const ruleChanged = (['departement', 'amountCents', 'rule', 'thresholdPct', 'minProjects', 'maxProjects'] as const).some((k) => before[k] !== input[k]);
+    if (votes > 0 && ruleChanged) throw new UserError(`Règle de vote : ${votes > 1 ? `${votes} votes sont` : 'un vote est'} déjà confirmé${votes > 1 ? 's' : ''} dans ce budget ; seul le titre peut encore changer.`, 409, 'rule', 'budget_voted');
+    await tx.query('UPDATE consultation.budget SET title = $2, departement = $3, amount_cents = $4, rule = $5, threshold_pct = $6, min_projects = $7, max_projects = $8 WHERE id = $1',
+      [b.id, input.title, input.departement, input.amountCents, input.rule, input.thresholdPct, input.minProjects, input.maxProjects]);
+    const { id: _i, processId: _p, slug: _s, ...beforeFields } = before;
+    await recordAudit(tx, { actorId, action: 'consultation.budget.update', objectType: 'consultation.budget', objectId: b.id, before: beforeFields, after: input });
+  });
 }
 
 /** A project of a budget, created by staff or from an accepted proposal. */
@@ -883,6 +922,23 @@ export async function createMeeting(ctx: Ctx, actorId: string | null, processId:
     await recordAudit(tx, { actorId, action: 'consultation.meeting.create', objectType: 'consultation.meeting', objectId: id, after: { title: m.title, startsAt: m.startsAt } });
   });
   return id;
+}
+
+/**
+ * Edits a meeting: text, dates, where, capacity (never below the people already registered —
+ * checked under the row lock, so a registration arriving meanwhile is counted). Audited.
+ */
+export async function updateMeeting(ctx: Ctx, actorId: string, m: Meeting, input: Omit<Meeting, 'id' | 'processId' | 'registered' | 'minutes'>): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    const { rows } = await tx.query<MeetingRow>('SELECT * FROM consultation.meeting WHERE id = $1 FOR UPDATE', [m.id]);
+    if (!rows[0]) throw new NotFoundError('Rencontre introuvable.');
+    const before = toMeeting(rows[0]);
+    if (input.capacity !== null && input.capacity < before.registered) throw new UserError(`Nombre de places : ${before.registered} personnes sont déjà inscrites, il en faut au moins autant.`, 409, 'capacity', 'below_registered');
+    await tx.query('UPDATE consultation.meeting SET title = $2, description = $3, starts_at = $4, ends_at = $5, departement = $6, place_uid = $7, address = $8, online_url = $9, capacity = $10 WHERE id = $1',
+      [m.id, input.title, input.description, input.startsAt, input.endsAt, input.departement, input.placeUid, input.address, input.onlineUrl, input.capacity]);
+    const { id: _i, processId: _p, registered: _r, minutes: _m, ...beforeFields } = before;
+    await recordAudit(tx, { actorId, action: 'consultation.meeting.update', objectType: 'consultation.meeting', objectId: m.id, before: beforeFields, after: input });
+  });
 }
 
 /** Registers a person: never beyond capacity (conditional update), never twice (primary key). */

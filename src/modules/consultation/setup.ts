@@ -6,6 +6,8 @@
 import { CAPABILITIES, LIMITS, RULES, ValidationFailed, parseEuros, text, type FieldError, type Rule } from './model.ts';
 import { own } from '../../platform/own.ts';
 import type { Meeting, ProcessInput } from './service.ts';
+import type { SurveyInput } from './surveys.ts';
+import { parseQuestions, type Question } from './survey.ts';
 
 type Input = Record<string, unknown>;
 
@@ -191,4 +193,29 @@ export function parseMeetingForm(o: Input, p: { departement: string | null }, in
   const capacity = intField(o, 'capacity', 'Nombre de places', errors, 1, 100_000);
   if (errors.length) throw new ValidationFailed(errors);
   return { title, description, startsAt: s!.toISOString(), endsAt: e!.toISOString(), departement, placeUid, address, onlineUrl, capacity };
+}
+
+/** The survey form: address, title, text, opening dates (Paris time), questions as JSON (see survey.ts). */
+export function parseSurveyForm(o: Input, fixedSlug?: string): SurveyInput {
+  const errors: FieldError[] = [];
+  const slug = fixedSlug ?? str(o, 'slug');
+  if (!fixedSlug && !/^[a-z0-9][a-z0-9-]{0,79}$/.test(slug)) errors.push({ field: 'slug', message: 'Adresse : lettres minuscules, chiffres et tirets, par exemple usages-numeriques.' });
+  const title = text(o, 'title', 'Titre', LIMITS.title, errors, { required: true, min: 3 });
+  const description = text(o, 'description', 'Description', LIMITS.body, errors);
+  const s = dateField(o, 'startsAt', 'Ouverture', errors);
+  const e = dateField(o, 'endsAt', 'Clôture', errors);
+  if (s && e && e <= s) errors.push({ field: 'endsAt', message: 'Clôture : elle doit suivre l’ouverture.' });
+  let questions: Question[] = [];
+  const raw = typeof own(o, 'questions') === 'string' ? (own(o, 'questions') as string) : '';
+  if (!raw.trim()) errors.push({ field: 'questions', message: 'Questions : champ obligatoire.' });
+  else {
+    try {
+      questions = parseQuestions(raw);
+    } catch (err) {
+      if (!(err instanceof ValidationFailed)) throw err;
+      errors.push(...err.errors);
+    }
+  }
+  if (errors.length) throw new ValidationFailed(errors);
+  return { slug, title, description, startsAt: s!, endsAt: e!, questions, resultsPublished: checked(o, 'resultsPublished') };
 }

@@ -21,7 +21,7 @@ export interface MultipartBody {
 
 const MAX_PARTS = 20;
 
-export function parseMultipart(body: Buffer, contentType: string): MultipartBody {
+export function parseMultipart(body: Buffer, contentType: string, maxParts = MAX_PARTS): MultipartBody {
   const m = /boundary=(?:"([^"]{1,70})"|([^;\s]{1,70}))/i.exec(contentType);
   if (!m) throw new UserError('Formulaire d’envoi de fichier mal formé (limite absente).', 400, 'file');
   const delimiter = Buffer.from(`--${m[1] ?? m[2]}`);
@@ -40,7 +40,7 @@ export function parseMultipart(body: Buffer, contentType: string): MultipartBody
     const next = body.indexOf(Buffer.concat([Buffer.from('\r\n'), delimiter]), headerEnd + 4);
     if (next < 0) throw new UserError('Formulaire d’envoi de fichier incomplet (transfert interrompu ?).', 400, 'file');
     const data = body.subarray(headerEnd + 4, next);
-    if (++parts > MAX_PARTS) throw new UserError('Formulaire d’envoi de fichier : trop de champs.', 400, 'file');
+    if (++parts > maxParts) throw new UserError('Formulaire d’envoi de fichier : trop de champs.', 400, 'file');
     const disposition = /content-disposition:\s*form-data;([^\r\n]*)/i.exec(headers)?.[1] ?? '';
     const name = /\bname="([^"]{1,100})"/i.exec(disposition)?.[1];
     const fileName = /\bfilename="([^"]{0,255})"/i.exec(disposition)?.[1];
@@ -57,11 +57,12 @@ export function parseMultipart(body: Buffer, contentType: string): MultipartBody
   return { ...fields, files };
 }
 
-/** Registers the parser on an encapsulated scope (a module's upload routes): its routes accept multipart forms. */
-export function acceptMultipart(app: App): void {
+/** Registers the parser on an encapsulated scope (a module's upload routes): its routes accept multipart forms.
+ *  `maxParts`: more fields than the default 20 (a survey's form has one per checkbox). */
+export function acceptMultipart(app: App, o: { maxParts?: number } = {}): void {
   app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (req, body, done) => {
     try {
-      done(null, parseMultipart(body as Buffer, String(req.headers['content-type'] ?? '')));
+      done(null, parseMultipart(body as Buffer, String(req.headers['content-type'] ?? ''), o.maxParts));
     } catch (err) {
       done(err as Error, undefined);
     }

@@ -29,6 +29,8 @@ import {
   type FieldError,
 } from '../model.ts';
 import * as svc from '../service.ts';
+import { listSurveys } from '../surveys.ts';
+import { listDebates } from '../debates.ts';
 import { csrf, errorSummary, fieldError, fmtDate, fmtDateTime, formBody, invalid, page, participant, processHref, send, signInOrUp } from './ui.ts';
 
 const SPAM_LIMIT = { rateLimit: { max: 20, timeWindow: '1 minute' } };
@@ -79,7 +81,7 @@ ${list.length ? html`<ul class="cs-list">${list.map((p) => {
     const category = typeof q.theme === 'string' && p.categories.includes(q.theme) ? q.theme : null;
     const cursor = typeof q.apres === 'string' && q.apres ? q.apres : null;
     const list = await svc.listProposals(ctx.db, p.id, { cursor, limit: 30, state, category });
-    const [budgets, meetings] = [await svc.listBudgets(ctx.db, p.id), await svc.listMeetings(ctx.db, p.id)];
+    const [budgets, meetings, surveys, debates] = [await svc.listBudgets(ctx.db, p.id), await svc.listMeetings(ctx.db, p.id), await listSurveys(ctx.db, p.id), await listDebates(ctx.db, p.id)];
     const cur = phaseStatus(p.phases, now).current;
     const qs = (extra: Record<string, string | null>) => {
       const u = new URLSearchParams();
@@ -93,6 +95,8 @@ ${phaseTimeline(p, now)}
 <nav aria-label="Dans cette concertation"><ul>
 ${meetings.length ? html`<li><a href="${processHref(p.slug, '/rencontres')}">Rencontres (${meetings.length})</a></li>` : ''}
 ${budgets.map((b) => html`<li><a href="${processHref(p.slug, `/budgets/${b.slug}`)}">Budget participatif : ${b.title}</a></li>`)}
+${surveys.map((s) => html`<li><a href="${processHref(p.slug, `/questionnaires/${s.slug}`)}">Questionnaire : ${s.title}</a>${s.resultsPublished ? html` (<a href="${processHref(p.slug, `/questionnaires/${s.slug}/resultats`)}">résultats</a>)` : ''}</li>`)}
+${debates.map((d) => html`<li><a href="${processHref(p.slug, `/debats/${d.slug}`)}">Débat : ${d.title}</a>${d.closedAt ? ' (clos)' : ''}</li>`)}
 <li><a href="${processHref(p.slug, '/resultats')}">Ce que sont devenues les propositions</a></li>
 <li><a href="${processHref(p.slug, '/moderation')}">Journal de modération</a></li></ul></nav>
 <h2 id="propositions">Propositions</h2>
@@ -287,7 +291,7 @@ ${phaseAllows(cur, 'comments') ? (me ? html`<form method="post" action="${proces
     return frame(reply, 200, `Journal de modération — ${p.title}`, html`${breadcrumb([{ href: '/concertations', label: 'Concertations' }, { href: processHref(p.slug), label: p.title }, { label: 'Journal de modération' }])}
 <h1>Journal de modération</h1><p>Les contenus masqués par la modération, avec le motif. Les auteurs des signalements ne sont jamais publiés.</p>
 ${log.length ? html`<table class="cs-table"><caption>Contenus masqués</caption><thead><tr><th scope="col">Date</th><th scope="col">Contenu</th><th scope="col">Motif</th></tr></thead><tbody>
-${log.map((l) => html`<tr><td>${fmtDateTime(l.at)}</td><td>${l.kind === 'proposal' ? `Proposition n° ${l.number}` : `Commentaire sur la proposition n° ${l.number}`}</td><td>${l.reason}</td></tr>`)}</tbody></table>` : html`<p>Aucun contenu masqué.</p>`}`);
+${log.map((l) => html`<tr><td>${fmtDateTime(l.at)}</td><td>${l.kind === 'proposal' ? `Proposition n° ${l.number}` : l.kind === 'contribution' ? 'Contribution à un débat' : `Commentaire sur la proposition n° ${l.number}`}</td><td>${l.reason}</td></tr>`)}</tbody></table>` : html`<p>Aucun contenu masqué.</p>`}`);
   });
 
   // ---- meetings

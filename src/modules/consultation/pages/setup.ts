@@ -160,19 +160,20 @@ ${input(v, errors, 'minAge', 'Âge minimum pour voter', { maxlength: 3, hint: '1
   });
 
   // ---- a budget
-  const budgetForm = (reply: FastifyReply, status: number, p: svc.Process, v: Values, errors: FieldError[]) => {
-    const body = html`${home(p, 'Nouveau budget')}<h1>Nouveau budget participatif</h1>${errorSummary(errors)}
-<form method="post" action="/gestion/concertations/${p.slug}/budgets/nouveau" class="cs-form" novalidate>${csrf(reply)}
+  const budgetForm = (reply: FastifyReply, status: number, p: svc.Process, v: Values, errors: FieldError[], editing?: svc.Budget) => {
+    const heading = editing ? `Modifier « ${editing.title} »` : 'Nouveau budget participatif';
+    const body = html`${home(p, editing ? 'Modifier le budget' : 'Nouveau budget')}<h1>${heading}</h1>${errorSummary(errors)}
+<form method="post" action="/gestion/concertations/${p.slug}/budgets/${editing ? `${editing.slug}/modifier` : 'nouveau'}" class="cs-form" novalidate>${csrf(reply)}
 ${input(v, errors, 'title', 'Titre', { required: true, maxlength: 150 })}
-${input(v, errors, 'slug', 'Adresse', { required: true, maxlength: 80, hint: 'lettres minuscules, chiffres et tirets, par exemple cote-d-or' })}
+${editing ? html`<p>Adresse : /concertations/${p.slug}/budgets/${editing.slug} (ne change pas). Une fois un vote confirmé, seul le titre peut changer.</p>` : input(v, errors, 'slug', 'Adresse', { required: true, maxlength: 80, hint: 'lettres minuscules, chiffres et tirets, par exemple cote-d-or' })}
 ${input(v, errors, 'departement', 'Département', { maxlength: 3, hint: 'pour un budget départemental ; vide pour tout le territoire' })}
 ${input(v, errors, 'amount', 'Montant en euros', { required: true, maxlength: 20, hint: 'par exemple 150 000' })}
 <div class="field"><label for="f-rule">Règle de vote</label>${fieldError(errors, 'rule')}<select id="f-rule" name="rule"${invalid(errors, 'rule')}>${RULES.map((r) => html`<option value="${r}"${val(v, 'rule') === r ? raw(' selected') : ''}>${RULE_LABELS[r]}</option>`)}</select></div>
 ${input(v, errors, 'thresholdPct', 'Part du budget à dépenser, en %', { maxlength: 3, hint: 'règle « dépenser au moins » ; 70 si vide' })}
 ${input(v, errors, 'minProjects', 'Nombre minimum de projets', { maxlength: 4, hint: 'règles « minimum » et « entre » ' })}
 ${input(v, errors, 'maxProjects', 'Nombre maximum de projets', { maxlength: 4, hint: 'règle « entre »' })}
-<button type="submit">Créer le budget</button></form>`;
-    return send(reply, status, page(ctx, errors.length ? 'Erreur : nouveau budget' : 'Nouveau budget', body, { noindex: true }));
+<button type="submit">${editing ? 'Enregistrer' : 'Créer le budget'}</button></form>`;
+    return send(reply, status, page(ctx, errors.length ? `Erreur : ${heading}` : heading, body, { noindex: true }));
   };
 
   app.get('/gestion/concertations/:slug/budgets/nouveau', manageGuard, async (req, reply) => {
@@ -197,9 +198,10 @@ ${input(v, errors, 'maxProjects', 'Nombre maximum de projets', { maxlength: 4, h
   });
 
   // ---- a meeting
-  const meetingForm = (reply: FastifyReply, status: number, p: svc.Process, v: Values, errors: FieldError[]) => {
-    const body = html`${home(p, 'Nouvelle rencontre')}<h1>Nouvelle rencontre</h1>${errorSummary(errors)}
-<form method="post" action="/gestion/concertations/${p.slug}/rencontres/nouvelle" class="cs-form" novalidate>${csrf(reply)}
+  const meetingForm = (reply: FastifyReply, status: number, p: svc.Process, v: Values, errors: FieldError[], editing?: svc.Meeting) => {
+    const heading = editing ? `Modifier « ${editing.title} »` : 'Nouvelle rencontre';
+    const body = html`${home(p, editing ? 'Modifier la rencontre' : 'Nouvelle rencontre')}<h1>${heading}</h1>${errorSummary(errors)}
+<form method="post" action="/gestion/concertations/${p.slug}/rencontres/${editing ? `${editing.id}/modifier` : 'nouvelle'}" class="cs-form" novalidate>${csrf(reply)}
 ${input(v, errors, 'title', 'Titre', { required: true, maxlength: 150 })}
 ${textarea(v, errors, 'description', 'Description')}
 ${input(v, errors, 'startsAt', 'Début', { type: 'datetime-local', required: true, hint: 'heure de Paris' })}
@@ -210,8 +212,8 @@ ${input(v, errors, 'placeUid', 'Lieu de l’annuaire, identifiant', { maxlength:
 ${input(v, errors, 'address', 'Adresse', { maxlength: 300 })}
 ${input(v, errors, 'onlineUrl', 'Lien de visioconférence', { type: 'url', maxlength: 500, hint: 'commence par https://' })}</fieldset>
 ${input(v, errors, 'capacity', 'Nombre de places', { maxlength: 6, hint: 'vide : sans limite' })}
-<button type="submit">Créer la rencontre</button></form>`;
-    return send(reply, status, page(ctx, errors.length ? 'Erreur : nouvelle rencontre' : 'Nouvelle rencontre', body, { noindex: true }));
+<button type="submit">${editing ? 'Enregistrer' : 'Créer la rencontre'}</button></form>`;
+    return send(reply, status, page(ctx, errors.length ? `Erreur : ${heading}` : heading, body, { noindex: true }));
   };
 
   app.get('/gestion/concertations/:slug/rencontres/nouvelle', manageGuard, async (req, reply) => {
@@ -233,6 +235,62 @@ ${input(v, errors, 'capacity', 'Nombre de places', { maxlength: 6, hint: 'vide :
     } catch (e) {
       const { status, errors } = errorsOf(e);
       return meetingForm(reply, status, p, v, errors);
+    }
+  });
+
+  // ---- editing a budget or a meeting
+  const budgetOf = async (p: svc.Process, req: FastifyRequest) => {
+    const b = await svc.getBudget(ctx.db, p.id, (req.params as { budget: string }).budget);
+    if (!b) throw new NotFoundError('Budget introuvable.');
+    return b;
+  };
+  app.get('/gestion/concertations/:slug/budgets/:budget/modifier', manageGuard, async (req, reply) => {
+    const { p } = await managed(req);
+    const b = await budgetOf(p, req);
+    const v: Values = Object.create(null);
+    Object.assign(v, { title: b.title, departement: b.departement ?? '', amount: String(b.amountCents / 100), rule: b.rule, thresholdPct: String(b.thresholdPct), minProjects: String(b.minProjects), maxProjects: b.maxProjects === null ? '' : String(b.maxProjects) });
+    return budgetForm(reply, 200, p, v, [], b);
+  });
+  app.post('/gestion/concertations/:slug/budgets/:budget/modifier', { ...manageGuard, preValidation: app.csrfProtection, config: LIMIT }, async (req, reply) => {
+    const { p, u } = await managed(req);
+    const b = await budgetOf(p, req);
+    const v = formBody(req);
+    try {
+      const deps = await svc.departementsOf(ctx.db, p.region);
+      const { slug: _slug, ...f } = parseBudgetForm({ ...v, slug: b.slug }, p, (d) => deps.has(d));
+      await svc.updateBudget(ctx, u.id, b, f);
+      return reply.redirect(`/concertations/${p.slug}/budgets/${b.slug}`, 303);
+    } catch (e) {
+      const { status, errors } = errorsOf(e);
+      return budgetForm(reply, status, p, v, errors, b);
+    }
+  });
+
+  const meetingOf = async (p: svc.Process, req: FastifyRequest) => {
+    const m = await svc.getMeeting(ctx.db, p.id, (req.params as { id: string }).id);
+    if (!m) throw new NotFoundError('Rencontre introuvable.');
+    return m;
+  };
+  app.get('/gestion/concertations/:slug/rencontres/:id/modifier', manageGuard, async (req, reply) => {
+    const { p } = await managed(req);
+    const m = await meetingOf(p, req);
+    const v: Values = Object.create(null);
+    Object.assign(v, { title: m.title, description: m.description, startsAt: toParisLocal(m.startsAt), endsAt: toParisLocal(m.endsAt), departement: m.departement ?? '', placeUid: m.placeUid ?? '', address: m.address ?? '', onlineUrl: m.onlineUrl ?? '', capacity: m.capacity === null ? '' : String(m.capacity) });
+    return meetingForm(reply, 200, p, v, [], m);
+  });
+  app.post('/gestion/concertations/:slug/rencontres/:id/modifier', { ...manageGuard, preValidation: app.csrfProtection, config: LIMIT }, async (req, reply) => {
+    const { p, u } = await managed(req);
+    const m = await meetingOf(p, req);
+    const v = formBody(req);
+    try {
+      const deps = await svc.departementsOf(ctx.db, p.region);
+      const f = parseMeetingForm(v, p, (d) => deps.has(d));
+      if (f.placeUid && !(await svc.placeExists(ctx.db, f.placeUid))) throw new ValidationFailed([{ field: 'placeUid', message: 'Lieu : il n’est pas dans l’annuaire.' }]);
+      await svc.updateMeeting(ctx, u.id, m, f);
+      return reply.redirect(`/concertations/${p.slug}/rencontres/${m.id}`, 303);
+    } catch (e) {
+      const { status, errors } = errorsOf(e);
+      return meetingForm(reply, status, p, v, errors, m);
     }
   });
 }

@@ -13,6 +13,8 @@ import { NotFoundError, UserError, ForbiddenError } from '../../../platform/http
 import { can, currentUser, scopesFor, findUserByEmail, getGrants, getUser, requirePermission, requireSignedIn, sendMailFromRequest, type Action, type CurrentUser } from '../../accounts/index.ts';
 import { ANSWER_STATES, REPORT_REASONS, STATE_LABELS, ValidationFailed, phaseStatus, plural, type FieldError } from '../model.ts';
 import * as svc from '../service.ts';
+import { listSurveys } from '../surveys.ts';
+import { listDebates } from '../debates.ts';
 import { csrf, errorSummary, fieldError, fmtDateTime, formBody, invalid, page, processHref, send } from './ui.ts';
 
 export function registerStaffPages(app: App, ctx: AppContext) {
@@ -52,12 +54,17 @@ ${mine.length ? html`<ul>${mine.map((p) => html`<li><a href="/gestion/concertati
     const evaluating = await svc.listProposals(ctx.db, p.id, { state: 'evaluating', limit: 100, withHidden: true });
     const manage = can(u, 'consultation.manage', svc.processResource(p));
     const meetings = manage ? await svc.listMeetings(ctx.db, p.id) : [];
+    const [surveys, debates, budgets] = manage ? [await listSurveys(ctx.db, p.id), await listDebates(ctx.db, p.id), await svc.listBudgets(ctx.db, p.id)] : [[], [], []];
     const st = phaseStatus(p.phases, new Date());
     const body: Raw = html`${crumbs(p)}${flash ? notice(flash.kind, flash.text) : ''}${errorSummary(errors)}
 <h1>${p.title}</h1><p>${st.current ? `Étape en cours : ${st.current.title}.` : 'Aucune étape en cours.'} <a href="${processHref(p.slug)}">Page publique</a></p>
-${manage ? html`<ul class="inline-list"><li><a href="/gestion/concertations/${p.slug}/modifier">Modifier la concertation et ses étapes</a></li><li><a href="/gestion/concertations/${p.slug}/budgets/nouveau">Ajouter un budget participatif</a></li><li><a href="/gestion/concertations/${p.slug}/rencontres/nouvelle">Ajouter une rencontre</a></li></ul>` : ''}
+${manage ? html`<ul class="inline-list"><li><a href="/gestion/concertations/${p.slug}/modifier">Modifier la concertation et ses étapes</a></li><li><a href="/gestion/concertations/${p.slug}/budgets/nouveau">Ajouter un budget participatif</a></li><li><a href="/gestion/concertations/${p.slug}/rencontres/nouvelle">Ajouter une rencontre</a></li><li><a href="/gestion/concertations/${p.slug}/questionnaires/nouveau">Ajouter un questionnaire</a></li><li><a href="/gestion/concertations/${p.slug}/debats/nouveau">Ouvrir un débat</a></li></ul>
+${surveys.length ? html`<h2>Questionnaires</h2><ul>${surveys.map((s) => html`<li><a href="/gestion/concertations/${p.slug}/questionnaires/${s.slug}">${s.title}</a> (${plural(s.responses, 'réponse', 'réponses')})</li>`)}</ul>` : ''}
+${debates.length ? html`<h2>Débats</h2><ul>${debates.map((d) => html`<li><a href="/gestion/concertations/${p.slug}/debats/${d.slug}">${d.title}</a>${d.closedAt ? ' (clos)' : ''}</li>`)}</ul>` : ''}
+${budgets.length ? html`<h2>Budgets participatifs</h2><ul>${budgets.map((b) => html`<li>${b.title} — <a href="/gestion/concertations/${p.slug}/budgets/${b.slug}/modifier">modifier</a></li>`)}</ul>` : ''}
+${meetings.length ? html`<h2>Rencontres</h2><ul>${meetings.map((m) => html`<li>${m.title} (${fmtDateTime(m.startsAt)}) — <a href="/gestion/concertations/${p.slug}/rencontres/${m.id}/modifier">modifier</a></li>`)}</ul>` : ''}` : ''}
 <h2 id="moderation">File de modération (${queue.length})</h2>
-${queue.length ? html`<ul class="cs-list">${queue.map((q) => html`<li><p><strong>${q.kind === 'proposal' ? 'Proposition' : 'Commentaire'}</strong> (proposition n° ${q.proposalNumber}) — ${plural(q.reports, 'signalement', 'signalements')} : ${q.reasons.map((r) => REPORT_REASONS[r as keyof typeof REPORT_REASONS] ?? r).join(', ')}${q.hidden ? ' — déjà masqué' : ''}</p>
+${queue.length ? html`<ul class="cs-list">${queue.map((q) => html`<li><p><strong>${q.kind === 'proposal' ? 'Proposition' : q.kind === 'contribution' ? 'Contribution au débat' : 'Commentaire'}</strong> ${q.debate ? `(débat « ${q.debate} »)` : `(proposition n° ${q.proposalNumber})`} — ${plural(q.reports, 'signalement', 'signalements')} : ${q.reasons.map((r) => REPORT_REASONS[r as keyof typeof REPORT_REASONS] ?? r).join(', ')}${q.hidden ? ' — déjà masqué' : ''}</p>
 <blockquote>${q.excerpt}</blockquote>
 <form method="post" action="/gestion/concertations/${p.slug}/moderation" class="cs-form">${csrf(reply)}<input type="hidden" name="kind" value="${q.kind}"><input type="hidden" name="id" value="${q.id}">
 <div class="field"><label for="reason-${q.id}">Motif (publié dans le journal de modération)</label>${fieldError(errors, `reason-${q.id}`)}<input type="text" id="reason-${q.id}" name="reason" maxlength="500"></div>

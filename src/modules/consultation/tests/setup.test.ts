@@ -220,4 +220,65 @@ describe('consultation back office: processes, phases, budgets, meetings', () =>
     const actions = (await listAudit(t.db, { actorId: staff.id, limit: 20 })).map((e) => e.action);
     assert.ok(actions.includes('consultation.budget.create') && actions.includes('consultation.meeting.create'));
   });
+
+  test('editing a budget (rule frozen once voted) and a meeting (capacity never below registrations); refusals change nothing', async () => {
+    const p = await makeProcess(t.db, { votes: true });
+    const ctx = { db: t.db };
+    await svc.createBudget(ctx, staff.id, p.id, { slug: 'bfc', title: 'Budget régional', departement: null, amountCents: 100_000_00, rule: 'threshold', thresholdPct: 70, minProjects: 0, maxProjects: null });
+    const mId = await svc.createMeeting(ctx, staff.id, p.id, { title: 'Atelier', description: '', startsAt: '2099-04-02T16:00:00.000Z', endsAt: '2099-04-02T18:00:00.000Z', departement: null, placeUid: null, address: 'Dijon', onlineUrl: null, capacity: 3 });
+    const b = await signedInBrowser(t.app, depsOf(t.app), staff, '192.0.2.90');
+    const o = await signedInBrowser(t.app, depsOf(t.app), outsider, '192.0.2.91');
+    await o.get('/concertations');
+    const url = `/gestion/concertations/${p.slug}/budgets/bfc/modifier`;
+    const form = await b.get(url);
+    assert.equal(form.status, 200);
+    assert.match(form.body, /value="100000"/);
+    const edit = { title: 'Budget régional 2027', departement: '21', amount: '120 000', rule: 'range', thresholdPct: '', minProjects: '1', maxProjects: '3' };
+    let before = await state();
+    for (const [f, field] of [[{ ...edit, amount: 'zéro' }, 'amount'], [{ ...edit, departement: '14' }, 'departement'], [{ ...edit, rule: 'constructor' }, 'rule']] as [Record<string, string>, string][]) {
+      const r = await b.post(url, f);
+      assert.equal(r.status, 422, field);
+      assert.match(r.body, new RegExp(`href="#f-${field}"`));
+    }
+    assert.equal((await o.post(url, edit)).status, 403);
+    assert.equal((await b.post(url, edit, { csrf: false })).status, 403);
+    assert.deepEqual(await state(), before);
+    assert.equal((await b.post(url, edit)).status, 303);
+    let bu = (await svc.getBudget(t.db, p.id, 'bfc'))!;
+    assert.deepEqual([bu.title, bu.departement, bu.amountCents, bu.rule, bu.minProjects, bu.maxProjects], ['Budget régional 2027', '21', 120_000_00, 'range', 1, 3]);
+    // Once a vote is confirmed, the rule cannot move; the title still can.
+    const projectId = await svc.createProject(ctx, staff.id, bu.id, { title: 'Projet', costCents: 50_000_00 });
+    const voter = { id: resident.id, emailVerified: true, createdAt: '2020-01-01T00:00:00.000Z' };
+    await svc.addToBasket(ctx, p, bu, voter, projectId);
+    await svc.checkout(ctx, p, bu, voter, {});
+    await b.get(url);
+    before = await state();
+    const frozen = await b.post(url, { ...edit, amount: '200 000' });
+    assert.equal(frozen.status, 409);
+    assert.match(frozen.body, /href="#f-rule"/);
+    assert.deepEqual(await state(), before);
+    assert.equal((await b.post(url, { ...edit, title: 'Budget régional (titre corrigé)' })).status, 303);
+    bu = (await svc.getBudget(t.db, p.id, 'bfc'))!;
+    assert.equal(bu.title, 'Budget régional (titre corrigé)');
+    assert.equal(bu.amountCents, 120_000_00);
+
+    // The meeting: capacity never below the people registered.
+    const m = (await svc.getMeeting(t.db, p.id, mId))!;
+    for (const id of [resident.id, staff.id]) await svc.registerForMeeting(ctx, { id, emailVerified: true, createdAt: '2020-01-01T00:00:00.000Z' }, m);
+    const murl = `/gestion/concertations/${p.slug}/rencontres/${mId}/modifier`;
+    assert.match((await b.get(murl)).body, /value="2099-04-02T18:00"/);
+    const medit = { title: 'Atelier numérique', description: '', startsAt: '2099-04-03T18:00', endsAt: '2099-04-03T20:00', departement: '21', placeUid: '', address: 'Dijon, médiathèque', onlineUrl: '', capacity: '10' };
+    before = await state();
+    const low = await b.post(murl, { ...medit, capacity: '1' });
+    assert.equal(low.status, 409);
+    assert.match(low.body, /href="#f-capacity"/);
+    assert.equal((await b.post(murl, { ...medit, onlineUrl: 'http://non-securise.example' })).status, 422);
+    assert.equal((await o.post(murl, medit)).status, 403);
+    assert.deepEqual(await state(), before);
+    assert.equal((await b.post(murl, medit)).status, 303);
+    const m2 = (await svc.getMeeting(t.db, p.id, mId))!;
+    assert.deepEqual([m2.title, m2.startsAt, m2.capacity, m2.registered], ['Atelier numérique', '2099-04-03T16:00:00.000Z', 10, 2]);
+    const actions = (await listAudit(t.db, { actorId: staff.id, limit: 30 })).map((e) => e.action);
+    assert.ok(actions.includes('consultation.budget.update') && actions.includes('consultation.meeting.update'));
+  });
 });
