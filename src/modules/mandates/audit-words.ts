@@ -26,6 +26,7 @@ const JOURNAL: Record<`mandates.${JournalEvent}`, AuditWording> = {
   'mandates.mandate.expiry_reminder': 'a rappelé l’échéance prochaine d’{objet}',
   'mandates.helper.idle_warning': 'a prévenu un aidant inactif depuis 5 mois de sa désactivation prochaine',
   'mandates.helper.deactivated_idle': 'a désactivé un aidant inactif depuis 6 mois',
+  'mandates.mandate.authorisation_used': (e) => ['s’est connecté à un service partenaire sous mandat', field(e.after, 'procedure') ? ` (${String(field(e.after, 'procedure'))})` : ''],
 };
 
 export const mandatesAudit: AuditVocabulary = {
@@ -34,6 +35,8 @@ export const mandatesAudit: AuditVocabulary = {
     'mandates.journal': { noun: 'un mandat', quote: false, personal: true },
     'mandates.structure': { noun: 'la structure d’aidants', describe: describeStructures, readAction: 'mandates.manage' },
     'mandates.api_token': { noun: 'un jeton d’accès pour un outil partenaire', quote: false },
+    'mandates.partner': { noun: 'un service partenaire (connexion sous mandat)', quote: false },
+    'mandates.oidc_key': { noun: 'une clé de signature', quote: false },
   },
   actions: {
     ...JOURNAL,
@@ -43,5 +46,9 @@ export const mandatesAudit: AuditVocabulary = {
     'mandates.helper.activate': (e, ref) => ['a réactivé ', ref('user', field(e.after, 'userId')), ', aidant de ', ref('mandates.structure', e.objectId)],
     'mandates.helper.deactivate': (e, ref) => ['a désactivé ', ref('user', field(e.after, 'userId')), ', aidant de ', ref('mandates.structure', e.objectId)],
     'mandates.api_token.create': 'a créé {objet}',
+    'mandates.partner.create': 'a enregistré {objet}',
+    'mandates.partner.revoke': 'a révoqué {objet}',
+    'mandates.oidc_key.rotate': 'a ajouté une clé de signature du fournisseur d’identité des mandats',
+    'mandates.oidc_key.retire': 'a retiré une clé de signature du fournisseur d’identité des mandats',
   },
 };

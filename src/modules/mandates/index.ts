@@ -17,6 +17,7 @@ import { mandatesCommand } from './cli.ts';
 import { runLifecycle } from './service.ts';
 import { seedMandatesDemo } from './demo.ts';
 import { registerRoadmapContributions } from './roadmap.ts';
+import { purgeExpiredOidc, registerProvider } from './provider.ts';
 
 // Live indicators offered to the roadmap module.
 registerRoadmapContributions();
@@ -46,7 +47,10 @@ export const mandatesModule: ModuleManifest = {
     const jobs = createJobs({ db: ctx.db, log: ctx.log });
     await jobs.register(
       'mandates.lifecycle',
-      async () => runLifecycle(ctx),
+      async () => {
+        await runLifecycle(ctx);
+        await purgeExpiredOidc(ctx.db);
+      },
       { concurrency: 1 },
     );
     let timer: NodeJS.Timeout | null = null;
@@ -67,6 +71,8 @@ export const mandatesModule: ModuleManifest = {
     });
     registerMandatePages(app, ctx);
     registerRoutes(app, ctx);
+    // Maillage as an OpenID Connect provider for partner services (/oidc, /mandats/partenaire/:uid).
+    await registerProvider(app, ctx);
   },
   commands: { mandates: mandatesCommand },
   async seedDemo(ctx) {

@@ -33,6 +33,7 @@ export const EVENTS = {
   'mandate.expiry_reminder': 'Rappel d’échéance envoyé aux aidants',
   'helper.idle_warning': 'Aidant prévenu de sa désactivation pour inactivité',
   'helper.deactivated_idle': 'Aidant désactivé après 6 mois sans activité',
+  'mandate.authorisation_used': 'Autorisation utilisée pour se connecter à un service partenaire',
 } as const;
 export type JournalEvent = keyof typeof EVENTS;
 
