@@ -209,6 +209,8 @@ export async function addPartner(ctx: Pick<AppContext, 'db' | 'config'>, actorId
   const list = Array.isArray(input.redirectUris) ? input.redirectUris : [];
   if (!list.length || list.length > MAX_REDIRECT_URIS || !list.every((x) => typeof x === 'string')) throw new UserError(`Donnez de 1 à ${MAX_REDIRECT_URIS} adresses de retour (--redirect-uri).`, 400, 'redirect_uri');
   const uris = [...new Set((list as string[]).map((x) => checkRedirectUri(ctx.config, x)))];
+  // One host per partner: the pairwise subject's sector (a partner on several hosts registers each).
+  if (new Set(uris.map((x) => new URL(x).host)).size > 1) throw new UserError('Adresses de retour : toutes sur le même hôte (enregistrez un service par hôte).', 400, 'redirect_uri');
   const clientId = `mp_${crypto.randomBytes(16).toString('base64url')}`;
   const clientSecret = crypto.randomBytes(32).toString('base64url');
   await ctx.db.transaction(async (tx) => {
@@ -313,6 +315,7 @@ async function findClient(db: Queryable, id: string): Promise<Record<string, unk
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
     id_token_signed_response_alg: 'RS256',
+    subject_type: 'pairwise',
   };
 }
 
@@ -337,21 +340,31 @@ function parseUseKey(id: string): UseKey | null {
   return { mandateId, procedure, helperId };
 }
 
-/** The claims for a use, or null when the check refuses NOW (revoked, expired, procedure withdrawn, helper gone). */
-export async function claimsFor(db: Queryable, config: Config, accountId: string, clientId: string, now = new Date()): Promise<Record<string, string> | null> {
+/**
+ * The claims for a use (`sub` is the use key: the provider replaces it by `subjectFor`, the
+ * pairwise subject), or null when the check refuses NOW (revoked, expired, procedure withdrawn,
+ * helper no longer active and trained in the structure, identity purged).
+ */
+export async function claimsFor(db: Queryable, accountId: string, now = new Date()): Promise<Record<string, string> | null> {
   const u = parseUseKey(accountId);
   if (!u) return null;
   const d = await service.checkAuthorisation(db, u.helperId, u.mandateId, u.procedure, now);
   if (!d.allowed) return null;
-  const { rows } = await db.query<{ person_id: string; given_name: string | null; family_name: string | null; birth_date: string | null }>(
-    'SELECT p.id AS person_id, p.given_name, p.family_name, p.birth_date::text AS birth_date FROM mandates.mandate m JOIN mandates.person p ON p.id = m.person_id WHERE m.id = $1',
+  const { rows } = await db.query<{ given_name: string | null; family_name: string | null; birth_date: string | null }>(
+    'SELECT p.given_name, p.family_name, p.birth_date::text AS birth_date FROM mandates.mandate m JOIN mandates.person p ON p.id = m.person_id WHERE m.id = $1',
     [u.mandateId],
   );
   const p = rows[0];
   if (!p || !p.given_name || !p.family_name || !p.birth_date) return null;
-  // Stable per person and partner, unlinkable between partners, says nothing by itself.
-  const sub = crypto.createHmac('sha256', derive(secretKeys(config)[0]!, 'sub')).update(`${clientId}\n${p.person_id}`).digest('base64url');
-  return { sub, given_name: p.given_name, family_name: p.family_name, birthdate: p.birth_date, demarche: u.procedure };
+  return { sub: accountId, given_name: p.given_name, family_name: p.family_name, birthdate: p.birth_date, demarche: u.procedure };
+}
+
+/** The subject a partner sees: stable for a person (across mandates' démarches) at one partner, unlinkable between partners, meaningless alone. */
+export async function subjectFor(db: Queryable, config: Config, accountId: string, clientId: string): Promise<string> {
+  const u = parseUseKey(accountId);
+  const { rows } = u ? await db.query<{ person_id: string }>('SELECT person_id FROM mandates.mandate WHERE id = $1', [u.mandateId]) : { rows: [] };
+  if (!rows[0]) throw new Error('mandates: no subject for an unknown use');
+  return crypto.createHmac('sha256', derive(secretKeys(config)[0]!, 'sub')).update(`${clientId}\n${rows[0].person_id}`).digest('base64url');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -371,10 +384,12 @@ async function createProvider(ctx: AppContext): Promise<OidcProvider> {
     findAccount: async (c: { oidc?: { client?: OidcClient } }, id: string) => {
       const clientId = c.oidc?.client?.clientId;
       if (!clientId) return undefined;
-      const claims = await claimsFor(ctx.db, config, id, clientId);
+      const claims = await claimsFor(ctx.db, id);
       return claims ? { accountId: id, claims: async () => claims } : undefined;
     },
     claims: PARTNER_SCOPES,
+    subjectTypes: ['pairwise'],
+    pairwiseIdentifier: async (_c: unknown, accountId: string, client: OidcClient) => subjectFor(ctx.db, config, accountId, client.clientId),
     scopes: Object.keys(PARTNER_SCOPES),
     extraParams: {
       demarche(_c: unknown, value: unknown) {
@@ -386,7 +401,7 @@ async function createProvider(ctx: AppContext): Promise<OidcProvider> {
     conformIdTokenClaims: false,
     allowOmittingSingleRegisteredRedirectUri: false,
     issueRefreshToken: () => false,
-    clientDefaults: { grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: 'RS256' },
+    clientDefaults: { grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: 'RS256', subject_type: 'pairwise' },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
     ttl: { ...TTL },
     cookies: { keys: cookieKeys, long: { httpOnly: true, sameSite: 'lax', signed: true }, short: { httpOnly: true, sameSite: 'lax', signed: true } },
@@ -462,6 +477,12 @@ export function registerProvider(app: App, ctx: AppContext): Promise<void> {
       reply.hijack();
       raw.originalUrl = raw.url;
       raw.url = raw.url!.slice(MOUNT.length) || '/';
+      // An authorization request (and its resumption) never sees an earlier provider session:
+      // every sign-in is for one person and one démarche, chosen again; an earlier one in this
+      // browser is never reused.
+      if (/^\/auth(\/|\?|$)/.test(raw.url) && raw.headers.cookie) {
+        raw.headers.cookie = raw.headers.cookie.split(';').filter((c) => !/^\s*_session(\.|=)/.test(c)).join(';');
+      }
       provider!.callback()(raw, reply.raw);
     };
     scope.all(`${MOUNT}/*`, handle);
