@@ -18,6 +18,8 @@ import { addPartner, claimsFor, subjectFor, listKeys, retireKey, revokePartner, 
 import { startPartnerDemo, type PartnerDemo } from '../partner-demo.ts';
 import { PERSON, placeIn, snapshot } from './support.ts';
 import * as service from '../service.ts';
+import { mandatesCommand } from '../cli.ts';
+import type { CliContext } from '../../../platform/module.ts';
 
 const { depsOf, makeUser, openSessionCookie } = accountsTesting;
 
@@ -364,6 +366,22 @@ describe('mandates: Maillage as an OpenID Connect provider for partner services'
     const r = await new Browser().request('GET', oidc.buildAuthorizationUrl(cfg, { redirect_uri: redirectUri, scope: 'openid', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' }).href);
     assert.equal(r.status, 400);
     assert.match(r.body, /invalid_client/);
+    // The CLI: add (secret printed once), list, revoke; bad input exits 2 with no row.
+    const lines: string[] = [];
+    const cli = { ...t.ctx, out: (l: string) => lines.push(l), progress: () => ({ tick() {}, done() {} }) as unknown as ReturnType<CliContext['progress']> } as CliContext;
+    const before = await count();
+    assert.equal(await mandatesCommand.run(['partner', 'add', 'Caisse', '--redirect-uri', 'ftp://exemple.fr/x'], cli), 2);
+    assert.match(lines.at(-1)!, /redirect_uri/);
+    assert.equal(await mandatesCommand.run(['partner', 'add', 'Caisse'], cli), 2);
+    assert.equal(await count(), before);
+    assert.equal(await mandatesCommand.run(['partner', 'add', 'Caisse', '--redirect-uri', 'https://caisse.exemple.fr/retour', '--redirect-uri', 'https://caisse.exemple.fr/retour2'], cli), 0);
+    const id = /client_id:\s+(mp_\S+)/.exec(lines.at(-1)!)![1]!;
+    assert.match(lines.at(-1)!, /client_secret: \S{40,}/);
+    assert.equal(await mandatesCommand.run(['partner', 'list'], cli), 0);
+    assert.ok(lines.some((l) => l.startsWith(id) && l.includes('https://caisse.exemple.fr/retour2')));
+    assert.equal(await mandatesCommand.run(['partner', 'revoke', id], cli), 0);
+    assert.equal(await mandatesCommand.run(['partner', 'revoke', id], cli), 2);
+    assert.equal(await mandatesCommand.run(['oidc-key', 'list'], cli), 0);
     // Keys: one in use, sealed (no private part in clear); rotation adds one, the only key cannot be retired.
     const keys = await listKeys(t.db);
     assert.equal(keys.filter((k) => !k.retiredAt).length, 1);
