@@ -72,7 +72,7 @@ export const mandatesModule: ModuleManifest = {
     registerMandatePages(app, ctx);
     registerRoutes(app, ctx);
     // Maillage as an OpenID Connect provider for partner services (/oidc, /mandats/partenaire/:uid).
-    await registerProvider(app, ctx);
+    registerProvider(app, ctx);
   },
   commands: { mandates: mandatesCommand },
   async seedDemo(ctx) {

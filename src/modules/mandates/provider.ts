@@ -461,18 +461,28 @@ function formOf(req: FastifyRequest): Record<string, string> {
   return out;
 }
 
-export function registerProvider(app: App, ctx: AppContext): Promise<void> {
+export function registerProvider(app: App, ctx: AppContext): void {
   let provider: OidcProvider | null = null;
-  const ready = createProvider(ctx).then((p) => {
-    provider = p;
-  });
+  // Built at the first request (the issuer is PUBLIC_URL as configured by then; the first
+  // instance to serve creates the signing key).
+  let building: Promise<void> | null = null;
+  const ready = () =>
+    (building ??= createProvider(ctx).then(
+      (p) => {
+        provider = p;
+      },
+      (err: Error) => {
+        building = null;
+        throw err;
+      },
+    ));
 
   // The protocol endpoints: oidc-provider reads its own request bodies (no parser in this scope).
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
     const handle = async (req: FastifyRequest, reply: FastifyReply) => {
-      await ready;
+      await ready();
       const raw = req.raw as IncomingMessage & { originalUrl?: string };
       reply.hijack();
       raw.originalUrl = raw.url;
@@ -493,7 +503,7 @@ export function registerProvider(app: App, ctx: AppContext): Promise<void> {
 
   /** The interaction behind the cookie, for this uid; null when expired or unknown. */
   async function interaction(req: FastifyRequest, reply: FastifyReply): Promise<{ details: OidcInteraction; client: OidcClient } | null> {
-    await ready;
+    await ready();
     try {
       const details = await provider!.interactionDetails(req.raw, reply.raw);
       if (details.uid !== (req.params as { uid: string }).uid) return null;
@@ -583,6 +593,4 @@ ${fixed
     const to = await provider!.interactionResult(req.raw, reply.raw, { login: { accountId, remember: false }, consent: { grantId } }, { mergeWithLastSubmission: false });
     return reply.redirect(to, 303);
   });
-
-  return ready;
 }

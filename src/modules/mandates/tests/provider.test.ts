@@ -214,10 +214,18 @@ describe('mandates: Maillage as an OpenID Connect provider for partner services'
     assert.equal(claims.demarche, 'logement');
     const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
     assert.equal(info.demarche, 'logement');
-    const before = await snapshot(t.db);
+    let before = await snapshot(t.db);
     // Replayed code.
     await assert.rejects(oidc.authorizationCodeGrant(config, new URL(callback!), { pkceCodeVerifier: a.verifier, expectedState: a.state, expectedNonce: a.nonce }), oauth('invalid_grant'));
     await assert.rejects(oidc.fetchUserInfo(config, tokens.access_token, claims.sub), oauth('invalid_token'), 'the replay revoked the tokens of that code');
+    assert.deepEqual(await snapshot(t.db), before);
+    // Two exchanges of one code at the same time: exactly one gets tokens.
+    const a2 = await authorize();
+    const c2 = await choose(b, a2.url, { mandate: mandate.id, procedure: 'argent-impots' });
+    const beforeRace = await snapshot(t.db);
+    const race = await Promise.allSettled([0, 1].map(() => oidc.authorizationCodeGrant(config, new URL(c2.callback!), { pkceCodeVerifier: a2.verifier, expectedState: a2.state, expectedNonce: a2.nonce })));
+    assert.equal(race.filter((x) => x.status === 'fulfilled').length, 1, JSON.stringify(race.map((x) => x.status)));
+    assert.deepEqual(await snapshot(t.db), beforeRace);
     // Tampered ID token: another démarche, same signature.
     const jwks = jose.createRemoteJWKSet(new URL(`${base}/oidc/jwks`));
     const [h, p, s] = tokens.id_token!.split('.');
@@ -230,6 +238,7 @@ describe('mandates: Maillage as an OpenID Connect provider for partner services'
     const forged = await new jose.SignJWT({ ...payload, demarche: 'justice' }).setProtectedHeader({ alg: 'RS256', kid: JSON.parse(Buffer.from(h!, 'base64url').toString()).kid }).sign(privateKey);
     await assert.rejects(jose.jwtVerify(forged, jwks, { issuer: `${base}/oidc`, audience: other.clientId }), /signature/);
     // Forged access token at userinfo.
+    before = await snapshot(t.db);
     const ui = await fetch(`${base}/oidc/me`, { headers: { authorization: 'Bearer forged-token-value-0123456789' } });
     assert.equal(ui.status, 401);
     assert.deepEqual(await snapshot(t.db), before);
