@@ -359,12 +359,21 @@ export async function claimsFor(db: Queryable, accountId: string, now = new Date
   return { sub: accountId, given_name: p.given_name, family_name: p.family_name, birthdate: p.birth_date, demarche: u.procedure };
 }
 
+/** The installation's subject secret (created once, sealed under SECRET_KEY; survives its rotation). */
+async function subjectSecret(db: Queryable, config: Config): Promise<string> {
+  await db.query("INSERT INTO mandates.oidc_secret (name, sealed) VALUES ('subject', $1) ON CONFLICT (name) DO NOTHING", [seal(config, crypto.randomBytes(32).toString('base64url'))]);
+  const { rows } = await db.query<{ sealed: string }>("SELECT sealed FROM mandates.oidc_secret WHERE name = 'subject'");
+  const plain = unseal(config, rows[0]!.sealed);
+  if (plain === null) throw new Error('mandates: the OIDC subject secret cannot be decrypted with SECRET_KEY (or SECRET_KEY_PREVIOUS): list the former SECRET_KEY in SECRET_KEY_PREVIOUS.');
+  return plain;
+}
+
 /** The subject a partner sees: stable for a person (across mandates' démarches) at one partner, unlinkable between partners, meaningless alone. */
 export async function subjectFor(db: Queryable, config: Config, accountId: string, clientId: string): Promise<string> {
   const u = parseUseKey(accountId);
   const { rows } = u ? await db.query<{ person_id: string }>('SELECT person_id FROM mandates.mandate WHERE id = $1', [u.mandateId]) : { rows: [] };
   if (!rows[0]) throw new Error('mandates: no subject for an unknown use');
-  return crypto.createHmac('sha256', derive(secretKeys(config)[0]!, 'sub')).update(`${clientId}\n${rows[0].person_id}`).digest('base64url');
+  return crypto.createHmac('sha256', await subjectSecret(db, config)).update(`${clientId}\n${rows[0].person_id}`).digest('base64url');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -39,3 +39,10 @@ CREATE TABLE mandates.oidc_key (
   created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
   retired_at timestamptz
 );
+
+-- The installation's secret behind the pairwise subjects partners see (random, sealed like the
+-- keys): independent of SECRET_KEY, so rotating SECRET_KEY does not change anyone's subject.
+CREATE TABLE mandates.oidc_secret (
+  name text PRIMARY KEY CHECK (name IN ('subject')),
+  sealed text NOT NULL
+);
