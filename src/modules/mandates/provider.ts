@@ -545,6 +545,15 @@ export function registerProvider(app: App, ctx: AppContext): void {
 <p><a href="/compte/2fa">Activer la double authentification</a>, puis revenez au service partenaire.</p>`);
     }
     const list = await choices(user, fixed);
+    // The form's answer redirects (through /oidc) to the partner's registered redirect URI:
+    // browsers apply form-action to those redirects, so the partner's origin is allowed here.
+    let partnerOrigin = '';
+    try {
+      partnerOrigin = ` ${new URL(String(it.details.params.redirect_uri)).origin}`;
+    } catch {
+      partnerOrigin = '';
+    }
+    reply.header('Content-Security-Policy', `default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'${partnerOrigin}; frame-ancestors 'self'`);
     const body = html`<h1>Se connecter à « ${partner} » pour une personne</h1>
 ${error ? html`<div class="err-summary" role="alert"><h2>Il y a un problème</h2><p><a href="#f-${error.field}">${error.message}</a></p></div>` : ''}
 <p>Le service « ${partner} » recevra le nom, le prénom et la date de naissance de la personne choisie, et la démarche choisie. Rien d’autre : ni les autres démarches du mandat, ni votre identité.</p>
