@@ -88,6 +88,10 @@ export async function startPartnerDemo(o: PartnerDemoOptions): Promise<PartnerDe
   async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
     const u = new URL(req.url ?? '/', url);
     if (req.method !== 'GET') return send(res, 405, pageOf('Méthode refusée', html`<h1>Méthode refusée</h1>`), { allow: 'GET' });
+    if (u.pathname === '/favicon.ico') {
+      res.writeHead(204, { 'cache-control': 'max-age=86400' });
+      return res.end();
+    }
     if (u.pathname === '/') {
       return send(res, 200, pageOf(name, html`<h1>${name}</h1>
 <p>Vous êtes aidant : connectez-vous avec Maillage pour agir au nom d’une personne qui vous a donné un mandat.</p>
