@@ -31,6 +31,7 @@ const JOURNAL: Record<`mandates.${JournalEvent}`, AuditWording> = {
   'mandates.card.withdrawn': 'a retiré une carte TOTP (perdue ou hors d’usage)',
   'mandates.consent.sms_sent': 'a envoyé par SMS une demande de consentement à un mandat',
   'mandates.consent.sms_received': 'a reçu par SMS la réponse de la personne à une demande de mandat',
+  'mandates.mandate.authorisation_used': (e) => ['s’est connecté à un service partenaire sous mandat', field(e.after, 'procedure') ? ` (${String(field(e.after, 'procedure'))})` : ''],
 };
 
 export const mandatesAudit: AuditVocabulary = {
@@ -41,6 +42,8 @@ export const mandatesAudit: AuditVocabulary = {
     'mandates.api_token': { noun: 'un jeton d’accès pour un outil partenaire', quote: false },
     'mandates.identity_flow': { noun: 'une vérification d’identité', quote: false, personal: true },
     'mandates.structure_request': { noun: 'une demande d’habilitation', quote: false, readAction: 'mandates.manage' },
+    'mandates.partner': { noun: 'un service partenaire (connexion sous mandat)', quote: false },
+    'mandates.oidc_key': { noun: 'une clé de signature', quote: false },
   },
   actions: {
     ...JOURNAL,
@@ -63,5 +66,9 @@ export const mandatesAudit: AuditVocabulary = {
       const n = Number(field(e.after, 'count') ?? 0);
       return [`a importé ${n.toLocaleString('fr-FR')} ${n > 1 ? 'cartes TOTP' : 'carte TOTP'} dans le stock de `, ref('mandates.structure', e.objectId)];
     },
+    'mandates.partner.create': 'a enregistré {objet}',
+    'mandates.partner.revoke': 'a révoqué {objet}',
+    'mandates.oidc_key.rotate': 'a ajouté une clé de signature du fournisseur d’identité des mandats',
+    'mandates.oidc_key.retire': 'a retiré une clé de signature du fournisseur d’identité des mandats',
   },
 };

@@ -1,9 +1,13 @@
-/** `maillage mandates <expire|purge|journal verify|api-token|stats>` */
+/** `maillage mandates <expire|purge|journal verify|api-token|stats|partner|oidc-key>` */
 import type { CliCommand } from '../../platform/module.ts';
 import { findUserByEmail } from '../accounts/index.ts';
 import { createApiToken } from './routes.ts';
 import { handleIdleHelpers, helperMail, noteExpired, purgeIdentities, sendExpiryReminders, statistics, verifyJournal } from './service.ts';
 import { IDLE_DAYS, REMINDER_DAYS } from './model.ts';
+import { UserError } from '../../platform/http/errors.ts';
+import type { CliContext } from '../../platform/module.ts';
+import { MOUNT, addPartner, listKeys, listPartners, retireKey, revokePartner, rotateKey } from './provider.ts';
+import { startPartnerDemo } from './partner-demo.ts';
 
 const USAGE = `mandates expire                          journal the mandates that reached their end
 mandates purge                           delete the identities of people whose mandates ended more than MANDATES_RETENTION_MONTHS ago
@@ -11,10 +15,15 @@ mandates remind                          e-mail the structures' helpers about ma
 mandates idle                            warn helpers idle for 5 months, deactivate those idle for ${IDLE_DAYS} days (warned a week before at least)
 mandates journal verify                  check the mandates journal against the audit chain (exit 1 when broken)
 mandates stats                           totals, by procedure and duration (JSON)
-mandates api-token NAME --helper EMAIL   create a partner-tool token for a helper (printed once)`;
+mandates api-token NAME --helper EMAIL   create a partner-tool token for a helper (printed once)
+mandates partner add NAME --redirect-uri URL [--redirect-uri URL…]   register a partner service (OIDC client; its secret is printed once)
+mandates partner list                    the partner services (client id, name, redirect URIs, revoked)
+mandates partner revoke CLIENT_ID        revoke a partner service (its tokens stop working)
+mandates partner demo [--port N]         run the demo partner service against this Maillage (development)
+mandates oidc-key list|rotate|retire KID the provider's signing keys (rotate: a new key signs after each instance restarts)`;
 
 export const mandatesCommand: CliCommand = {
-  summary: 'Mandates: expiry, reminders, idle helpers, retention purge, journal verification, statistics, API tokens',
+  summary: 'Mandates: expiry, reminders, idle helpers, retention purge, journal verification, statistics, API tokens, partner services (OIDC)',
   usage: USAGE,
   async run(args, ctx) {
     const [sub, arg] = args;
@@ -66,7 +75,76 @@ export const mandatesCommand: CliCommand = {
       ctx.out(`API token ${t.id} created. Token (shown once): ${t.token}`);
       return 0;
     }
+    if (sub === 'partner') return partnerCommand(args.slice(1), ctx);
+    if (sub === 'oidc-key') return keyCommand(args.slice(1), ctx);
     ctx.out(`Usage:\n${USAGE}`);
     return 2;
   },
 };
+
+/** The values after each `flag` in args. */
+const valuesOf = (args: string[], flag: string) => args.flatMap((a, i) => (a === flag && args[i + 1] !== undefined ? [args[i + 1]!] : []));
+
+async function partnerCommand(args: string[], ctx: CliContext): Promise<number> {
+  const [action, arg] = args;
+  try {
+    if (action === 'add' && arg) {
+      const p = await addPartner(ctx, null, { name: arg, redirectUris: valuesOf(args, '--redirect-uri') });
+      ctx.out(`Partner service registered.\nclient_id:     ${p.clientId}\nclient_secret: ${p.clientSecret}   (shown once, stored hashed)\ndiscovery:     ${ctx.config.publicUrl}${MOUNT}/.well-known/openid-configuration`);
+      return 0;
+    }
+    if (action === 'list') {
+      for (const p of await listPartners(ctx.db)) ctx.out(`${p.clientId}  ${p.name}  ${p.redirectUris.join(' ')}${p.revokedAt ? `  (revoked ${p.revokedAt})` : ''}`);
+      return 0;
+    }
+    if (action === 'revoke' && arg) {
+      await revokePartner(ctx, null, arg);
+      ctx.out(`Partner service ${arg} revoked.`);
+      return 0;
+    }
+    if (action === 'demo') {
+      const port = Number(valuesOf(args, '--port')[0] ?? 4100);
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UserError('--port: a port number.', 400, 'port');
+      const issuer = `${ctx.config.publicUrl}${MOUNT}`;
+      const demo = await startPartnerDemo({ issuer, port, insecure: issuer.startsWith('http:'), name: 'Service partenaire de démonstration' });
+      const p = await addPartner(ctx, null, { name: `Démo partenaire (port ${port})`, redirectUris: [demo.redirectUri] });
+      demo.useClient(p.clientId, p.clientSecret);
+      ctx.out(`Demo partner service at ${demo.url} (client ${p.clientId}), against ${issuer} — Maillage must be serving there. Ctrl-C to stop (then: mandates partner revoke ${p.clientId}).`);
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      await demo.close();
+      return 0;
+    }
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    ctx.out(`${e.field ? `${e.field}: ` : ''}${e.message}`);
+    return 2;
+  }
+  ctx.out(`Usage:\n${USAGE}`);
+  return 2;
+}
+
+async function keyCommand(args: string[], ctx: CliContext): Promise<number> {
+  const [action, arg] = args;
+  try {
+    if (action === 'list') {
+      for (const k of await listKeys(ctx.db)) ctx.out(`${k.kid}  created ${k.createdAt}${k.retiredAt ? `  retired ${k.retiredAt}` : '  in use'}`);
+      return 0;
+    }
+    if (action === 'rotate') {
+      const kid = await rotateKey(ctx);
+      ctx.out(`New signing key ${kid}: it signs once each instance restarts; the older keys stay published. Retire them (mandates oidc-key retire KID) once every instance restarted and their tokens expired (10 minutes).`);
+      return 0;
+    }
+    if (action === 'retire' && arg) {
+      await retireKey(ctx, arg);
+      ctx.out(`Key ${arg} retired (restart the instances so they stop publishing it).`);
+      return 0;
+    }
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    ctx.out(e.message);
+    return 2;
+  }
+  ctx.out(`Usage:\n${USAGE}`);
+  return 2;
+}

@@ -20,6 +20,7 @@ import { registerRoadmapContributions } from './roadmap.ts';
 import { registerHabilitationPages } from './habilitation.ts';
 import { registerCardFactor, registerCardPages } from './cards.ts';
 import { expireSmsConsents, registerSmsRoutes } from './sms.ts';
+import { purgeExpiredOidc, registerProvider } from './provider.ts';
 
 // Live indicators offered to the roadmap module.
 registerRoadmapContributions();
@@ -52,6 +53,7 @@ export const mandatesModule: ModuleManifest = {
       async () => {
         await runLifecycle(ctx);
         await expireSmsConsents(ctx);
+        await purgeExpiredOidc(ctx.db);
       },
       { concurrency: 1 },
     );
@@ -78,6 +80,8 @@ export const mandatesModule: ModuleManifest = {
     registerCardPages(app, ctx);
     registerCardFactor(ctx);
     registerSmsRoutes(app, ctx);
+    // Maillage as an OpenID Connect provider for partner services (/oidc, /mandats/partenaire/:uid).
+    registerProvider(app, ctx);
   },
   commands: { mandates: mandatesCommand },
   async seedDemo(ctx) {

@@ -673,7 +673,7 @@ export async function checkAuthorisation(db: Queryable, helperId: string, mandat
  * at that moment, under the locks (a concurrent revocation either commits first and refuses this
  * act, or waits for it). `service`: the partner service used (no personal data).
  */
-export async function recordAct(ctx: AppContext, helperId: string, mandateId: string, procedure: string, o: { service?: unknown; now?: Date } = {}): Promise<void> {
+export async function recordAct(ctx: AppContext, helperId: string, mandateId: string, procedure: string, o: { service?: unknown; now?: Date; partner?: { clientId: string; name: string } } = {}): Promise<void> {
   const service = typeof o.service === 'string' ? o.service.trim() : '';
   if (service.length > 100 || /[\u0000-\u001f]/.test(service)) throw new UserError('Le nom du service fait 100 caractères au plus, sans caractère de contrôle.', 400, 'service');
   if (!isProcedure(procedure)) throw new UserError('Démarche inconnue.', 400, 'procedure');
@@ -685,7 +685,9 @@ export async function recordAct(ctx: AppContext, helperId: string, mandateId: st
     const d = await checkAuthorisation(tx, helperId, mandateId, procedure, now);
     if (!d.allowed) throw d.code === 'unknown' ? new NotFoundError(d.reason) : new UserError(d.reason, d.code === 'not_helper' || d.code === 'not_trained' ? 403 : 409, d.code === 'procedure' ? 'procedure' : 'mandate', d.code);
     await tx.query('UPDATE mandates.helper SET last_act_at = $3 WHERE structure_id = $1 AND user_id = $2', [d.structureId, helperId, now.toISOString()]);
-    await appendJournal(tx, { event: 'mandate.act', structureId: d.structureId, mandateId, actorKind: 'helper', actorId: helperId, procedure, detail: service ? { service } : null, at: now });
+    // Through the OIDC provider (provider.ts): the authorisation used to sign in at a partner service.
+    if (o.partner) await appendJournal(tx, { event: 'mandate.authorisation_used', structureId: d.structureId, mandateId, actorKind: 'helper', actorId: helperId, procedure, detail: { service: o.partner.name, partner: o.partner.clientId }, at: now });
+    else await appendJournal(tx, { event: 'mandate.act', structureId: d.structureId, mandateId, actorKind: 'helper', actorId: helperId, procedure, detail: service ? { service } : null, at: now });
   });
 }
 
