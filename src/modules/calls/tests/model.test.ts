@@ -18,7 +18,11 @@ test('forms: typed questions checked, conditions point backwards, one requested 
   const f = parseForm(FORM);
   assert.equal(f.questions.length, 9);
   const bad = (form: unknown, field: RegExp) => assert.throws(() => parseForm(form), (e: { field: string }) => field.test(e.field));
-  bad({ ...FORM, questions: [{ id: 'a', label: 'A', type: 'file' }] }, /^questions\[0\]\.type$/);
+  bad({ ...FORM, questions: [{ id: 'a', label: 'A', type: 'video' }] }, /^questions\[0\]\.type$/);
+  // File questions (session 9): the kinds accepted and the largest size are checked too.
+  bad({ ...FORM, questions: [{ id: 'a', label: 'A', type: 'file', accept: ['exe'] }] }, /^questions\[0\]\.accept$/);
+  bad({ ...FORM, questions: [{ id: 'a', label: 'A', type: 'file', accept: ['__proto__'] }] }, /^questions\[0\]\.accept$/);
+  bad({ ...FORM, questions: [{ id: 'a', label: 'A', type: 'file', maxBytes: 1e12 }] }, /^questions\[0\]\.maxBytes$/);
   bad({ ...FORM, questions: [{ id: 'a', label: 'A', type: 'choice', options: ['x'] }] }, /^questions\[0\]\.options$/);
   bad({ ...FORM, questions: [{ id: 'constructor', label: 'A', type: 'short_text' }] }, /^questions\[0\]\.id$/); // reserved: would read as answered
   bad({ ...FORM, criteria: [{ id: 'tostring', label: 'X', weight: 1 }, { id: 'valueOf', label: 'Y', weight: 1 }] }, /^criteria\[1\]\.id$/);
