@@ -17,3 +17,13 @@ export const PAGE_PARAMS = [
   'modalites_accompagnement', 'prise_en_charge_specifique', 'dispositif_programmes_nationaux', 'formations_labels', 'id', 'state', 'code_verifier', 'nom',
 ];
 
+
+/**
+ * A 5xx that is the designed answer and not a server error of ours: the person's identity link
+ * (`/mandats/…/identite`) goes to the identity provider, which in development and tests is mounted
+ * on the LISTENING server; an app driven by inject() is not listening, so the provider cannot be
+ * reached and the page says so with a 502.
+ */
+export function isProviderUnreachable(res: { statusCode: number; body: string }): boolean {
+  return res.statusCode === 502 && res.body.includes('Vérification d’identité impossible');
+}

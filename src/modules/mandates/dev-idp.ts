@@ -10,7 +10,6 @@ import crypto from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import querystring from 'node:querystring';
-import Provider from 'oidc-provider';
 import { exportJWK, generateKeyPair } from 'jose';
 import { html } from '../../platform/html/html.ts';
 
@@ -70,6 +69,8 @@ export async function createDevIdp(o: { issuer: string; redirectUris: string[]; 
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid: crypto.randomBytes(8).toString('hex'), alg: 'RS256', use: 'sig' };
   const scope = 'openid given_name family_name birthdate';
+  // Loaded here, not at start-up (see provider.ts).
+  const { default: Provider } = await import('oidc-provider');
   const provider = new Provider(issuer, {
     clients: [
       {

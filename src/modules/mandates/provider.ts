@@ -18,7 +18,6 @@
 import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import * as oidcModule from 'oidc-provider';
 import type { App } from '../../platform/http/server.ts';
 import type { AppContext } from '../../platform/module.ts';
 import type { Db, Queryable } from '../../platform/db/index.ts';
@@ -67,7 +66,9 @@ interface OidcLib {
   interactionPolicy: { base(): { get(name: string): { checks: { add(c: unknown, index?: number): void } } }; Check: OidcCheckCtor };
   errors: { InvalidGrant: new (description: string) => Error; InvalidRequest: new (description: string) => Error; SessionNotFound: new (description: string) => Error };
 }
-const lib = oidcModule as unknown as OidcLib;
+// Loaded when the provider is first built, not when the app starts: every command of the CLI
+// would otherwise load it (and, on Node.js 20, print its runtime warning on stderr).
+let lib: OidcLib;
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -380,6 +381,7 @@ export async function subjectFor(db: Queryable, config: Config, accountId: strin
 // The provider, mounted at /oidc
 
 async function createProvider(ctx: AppContext): Promise<OidcProvider> {
+  lib ??= (await import('oidc-provider')) as unknown as OidcLib;
   const { config } = ctx;
   const policy = lib.interactionPolicy.base();
   const { Check } = lib.interactionPolicy;

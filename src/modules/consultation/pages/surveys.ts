@@ -12,8 +12,7 @@ import { html, raw, type Raw } from '../../../platform/html/html.ts';
 import { breadcrumb, notice } from '../../../platform/html/components.ts';
 import { ForbiddenError, NotFoundError, UserError } from '../../../platform/http/errors.ts';
 import { acceptMultipart, type MultipartBody } from '../../../platform/http/multipart.ts';
-import { can, requirePermission, signedInUser } from '../../accounts/index.ts';
-import { uploadRoute } from '../../accounts/http.ts';
+import { can, requirePermission, requireSignedIn, signedInUser, uploadRoute } from '../../accounts/index.ts';
 import { ValidationFailed, plural, type FieldError } from '../model.ts';
 import { parseSurveyForm, toParisLocal } from '../setup.ts';
 import * as svc from '../service.ts';
@@ -133,7 +132,8 @@ ${s.questions.map((q, i) => questionField(q, s.questions, i, v, errors))}
   // Plain forms, and multipart ones (surveys with a file question) in a scope of their own.
   void app.register(async (scope) => {
     acceptMultipart(scope, { maxParts: 2000 });
-    scope.post('/concertations/:slug/questionnaires/:survey', { bodyLimit: 3 * 1024 * 1024, preValidation: app.csrfProtection, config: LIMIT }, submit);
+    // Only someone signed in may answer: a stranger is refused before the 3 MB body is read.
+    scope.post('/concertations/:slug/questionnaires/:survey', { ...uploadRoute(requireSignedIn, 3 * 1024 * 1024), preValidation: app.csrfProtection, config: LIMIT }, submit);
   });
 
   app.get('/concertations/:slug/questionnaires/:survey/resultats', async (req, reply) => {
