@@ -25,6 +25,7 @@ import { ValidationFailed, type FieldError } from './model.ts';
 import { errorSummary, fieldError, fmt, formBody, frame, invalid, one, plural, send } from './pages.ts';
 import * as service from './service.ts';
 import { associateCard, cardsSection, formErrors, importCards, refusalStatus, withdrawCard } from './cards.ts';
+import { siretProblem } from '../../platform/siret.ts';
 
 export const STRUCTURE_KINDS = {
   france_services: 'Espace France Services',
@@ -47,24 +48,9 @@ export const REQUEST_STATES = {
 } as const;
 export type RequestState = keyof typeof REQUEST_STATES;
 
-/**
- * A SIRET: 14 digits whose Luhn key is right (INSEE). La Poste's establishments (SIREN 356000000)
- * follow another rule: the sum of the digits is a multiple of 5.
- */
+/** A SIRET whose key is right (platform/siret.ts: Luhn, and La Poste's own rule). */
 export function siretValid(siret: string): boolean {
-  if (!/^\d{14}$/.test(siret)) return false;
-  const digits = [...siret].map(Number);
-  if (siret.startsWith('356000000')) return digits.reduce((a, b) => a + b, 0) % 5 === 0;
-  let sum = 0;
-  for (let i = 0; i < 14; i++) {
-    let d = digits[13 - i]!;
-    if (i % 2 === 1) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-  }
-  return sum % 10 === 0;
+  return /^\d{14}$/.test(siret) && siretProblem(siret) === null;
 }
 
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
