@@ -16,6 +16,7 @@ import * as svc from '../service.ts';
 import * as db8 from '../debates.ts';
 import { csrf, errorSummary, fieldError, fmtDateTime, formBody, invalid, page, participant, processHref, send, signInOrUp } from './ui.ts';
 import { loadProcess } from './public.ts';
+import { staffAccess } from './staff-access.ts';
 
 const LIMIT = { rateLimit: { max: 20, timeWindow: '1 minute' } };
 
@@ -95,18 +96,7 @@ ${column('for', 'Arguments pour')}${column('against', 'Arguments contre')}${colu
   );
 
   // ---- staff
-  const processOf = async (req: FastifyRequest) => {
-    const p = await svc.getProcess(ctx.db, (req.params as { slug: string }).slug, { all: true });
-    return p ? svc.processResource(p) : null;
-  };
-  const manageGuard = { preHandler: requirePermission('consultation.manage', processOf) };
-  const managed = async (req: FastifyRequest) => {
-    const u = await signedInUser(req);
-    const p = await svc.getProcess(ctx.db, (req.params as { slug: string }).slug, { all: true });
-    if (!p) throw new NotFoundError('Concertation introuvable.');
-    if (!can(u, 'consultation.manage', svc.processResource(p))) throw new ForbiddenError();
-    return { p, u };
-  };
+  const { processOf, manageGuard, managed } = staffAccess(ctx);
   const crumbs = (p: svc.Process, last: string) => breadcrumb([{ href: '/gestion', label: 'Gestion' }, { href: '/gestion/concertations', label: 'Concertations' }, { href: `/gestion/concertations/${p.slug}`, label: p.title }, { label: last }]);
 
   const newForm = (reply: FastifyReply, status: number, p: svc.Process, v: Record<string, unknown>, errors: FieldError[]) => {

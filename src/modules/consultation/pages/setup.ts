@@ -15,6 +15,7 @@ import { CAPABILITIES, CAPABILITY_LABELS, RULES, RULE_LABELS, ValidationFailed, 
 import { PHASE_ROWS, parseBudgetForm, parseMeetingForm, parseProcessForm, toParisLocal } from '../setup.ts';
 import * as svc from '../service.ts';
 import { csrf, errorSummary, fieldError, formBody, invalid, page, send } from './ui.ts';
+import { staffAccess } from './staff-access.ts';
 
 type Values = Record<string, unknown>;
 const LIMIT = { rateLimit: { max: 20, timeWindow: '1 minute' } };
@@ -60,19 +61,7 @@ function errorsOf(e: unknown): { status: number; errors: FieldError[] } {
 }
 
 export function registerSetupPages(app: App, ctx: AppContext) {
-  const processOf = async (req: FastifyRequest) => {
-    const p = await svc.getProcess(ctx.db, (req.params as { slug: string }).slug, { all: true });
-    return p ? svc.processResource(p) : null;
-  };
-  const manageGuard = { preHandler: requirePermission('consultation.manage', processOf) };
-  /** The process of the URL, checked again in the handler. */
-  const managed = async (req: FastifyRequest) => {
-    const u = await signedInUser(req);
-    const p = await svc.getProcess(ctx.db, (req.params as { slug: string }).slug, { all: true });
-    if (!p) throw new NotFoundError('Concertation introuvable.');
-    if (!can(u, 'consultation.manage', svc.processResource(p))) throw new ForbiddenError();
-    return { p, u };
-  };
+  const { processOf, manageGuard, managed } = staffAccess(ctx);
   const home = (p?: svc.Process, last?: string) =>
     breadcrumb([{ href: '/gestion', label: 'Gestion' }, { href: '/gestion/concertations', label: 'Concertations' }, ...(p ? [{ href: `/gestion/concertations/${p.slug}`, label: p.title }] : []), { label: last ?? '' }]);
 

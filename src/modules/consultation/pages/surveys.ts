@@ -21,6 +21,7 @@ import { CHOICE_TYPES, QUESTION_TYPES, QUESTION_TYPE_LABELS, SURVEY_LIMITS, answ
 import { toCsv } from '../routes.ts';
 import { csrf, errorSummary, fieldError, fmtDateTime, formBody, invalid, page, participant, processHref, send, signInOrUp } from './ui.ts';
 import { loadProcess } from './public.ts';
+import { staffAccess } from './staff-access.ts';
 
 const LIMIT = { rateLimit: { max: 20, timeWindow: '1 minute' } };
 
@@ -148,18 +149,7 @@ ${s.questions.map((q, i) => resultBlock(q, results[i]!, i + 1))}`));
   });
 
   // ---- staff
-  const processOf = async (req: FastifyRequest) => {
-    const p = await svc.getProcess(ctx.db, (req.params as { slug: string }).slug, { all: true });
-    return p ? svc.processResource(p) : null;
-  };
-  const manageGuard = { preHandler: requirePermission('consultation.manage', processOf) };
-  const managed = async (req: FastifyRequest) => {
-    const u = await signedInUser(req);
-    const p = await svc.getProcess(ctx.db, (req.params as { slug: string }).slug, { all: true });
-    if (!p) throw new NotFoundError('Concertation introuvable.');
-    if (!can(u, 'consultation.manage', svc.processResource(p))) throw new ForbiddenError();
-    return { p, u };
-  };
+  const { processOf, manageGuard, managed } = staffAccess(ctx);
 
   const surveyForm = (reply: FastifyReply, status: number, p: svc.Process, v: Record<string, unknown>, errors: FieldError[], s?: sv.Survey) => {
     const val = (k: string) => (Object.hasOwn(v, k) && typeof v[k] === 'string' ? (v[k] as string) : '');
