@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // Test runner: builds the shared database fixture once (migrations + reference data), then runs
 // every *.test.ts file with Node's test runner. `node scripts/run-tests.mjs e2e` runs the browser
-// tests only. Browser tests are included in the default run when Chromium is installed.
+// tests only; `node scripts/run-tests.mjs places/tests/import test/security` runs the files whose path
+// contains any of the filters. Browser tests are included in the default run when Chromium is installed.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const mode = process.argv[2] ?? 'all';
+const filters = process.argv.slice(2);
+const mode = filters.length === 0 ? 'all' : filters.length === 1 ? filters[0] : 'filters';
 const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 function find(dir, out = []) {
@@ -24,14 +26,15 @@ function find(dir, out = []) {
 
 let files = [];
 if (mode !== 'e2e') files.push(...find(path.join(root, 'src')), ...find(path.join(root, 'test')));
-const withBrowser = mode === 'e2e' || mode.startsWith('e2e/') || (mode === 'all' && fs.existsSync(chromium) && process.env.SKIP_E2E !== '1');
+const wantsE2e = filters.some((f) => f === 'e2e' || f.startsWith('e2e/'));
+const withBrowser = wantsE2e || (mode === 'all' && fs.existsSync(chromium) && process.env.SKIP_E2E !== '1');
 if (withBrowser) files.push(...find(path.join(root, 'e2e')));
-if (mode !== 'all' && mode !== 'e2e') files = files.filter((f) => f.includes(mode));
+if (mode !== 'all' && mode !== 'e2e') files = files.filter((f) => filters.some((filter) => f.includes(filter)));
 if (!withBrowser && mode === 'all') console.log(`(browser tests skipped: no Chromium at ${chromium})`);
 files.sort();
 if (files.length === 0) {
-  console.log(`no test files for "${mode}"`);
-  process.exit(mode === 'e2e' || mode.startsWith('e2e/') ? 0 : 1);
+  console.log(`no test files for ${filters.map((f) => `"${f}"`).join(', ') || '"all"'}`);
+  process.exit(wantsE2e ? 0 : 1);
 }
 
 const env = { ...process.env, NODE_ENV: 'test', TZ: 'Europe/Paris' };
