@@ -4,10 +4,11 @@
  * data directory and writes through its HTTP routes in a loop, printing each write the app
  * acknowledged; it is killed with SIGKILL while it writes, twice, and started again on the same
  * directory each time. Then:
- * - every acknowledged write is in the database (a mediation record, a vote);
+ * - every acknowledged write is in the database (a mediation record, a vote, a submitted dossier);
  * - nothing is half-written: the mediation counters equal a rebuild from the records; every
  *   checked-out basket has its ballot and its two projects, every ballot its checked-out basket,
- *   and the tally counts each acknowledged vote once;
+ *   and the tally counts each acknowledged vote once; every submitted dossier has its receipt, its
+ *   history and a fingerprint equal to its stored answers', and no receipt or number is doubled;
  * - the audit chain verifies, and holds one entry per acknowledged write at least.
  */
 import assert from 'node:assert/strict';
@@ -20,6 +21,7 @@ import { projectRoot } from '../../src/platform/config.ts';
 import { openDb, type Db } from '../../src/platform/db/index.ts';
 import { verifyAudit } from '../../src/platform/audit/index.ts';
 import { rebuildCounters } from '../../src/modules/mediation/generate.ts';
+import { fingerprint } from '../../src/modules/calls/model.ts';
 
 const writer = path.join(projectRoot, 'test', 'support', 'crash-writer.ts');
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'maillage-crash-modules-'));
@@ -66,7 +68,11 @@ async function auditChain(db: Db): Promise<number> {
   return r.count;
 }
 
-describe('kill -9 in the middle of the modules\' writes', { timeout: 900_000 }, () => {
+// The embedded database is what these tests crash, whatever the suite's engine: the PostgreSQL run
+// of the suite skips them rather than run them twice.
+const skip = process.env.DATABASE_URL ? 'the embedded database is crashed here: run in the embedded suite' : false;
+
+describe('kill -9 in the middle of the modules\' writes', { timeout: 900_000, skip }, () => {
   test('mediation: every acknowledged record is kept, and the counters equal a rebuild from the records', async () => {
     const dir = path.join(root, 'mediation');
     fs.mkdirSync(dir);
@@ -121,6 +127,36 @@ describe('kill -9 in the middle of the modules\' writes', { timeout: 900_000 }, 
       for (const a of acked) for (const p of a.slice(2)) expected.set(p, (expected.get(p) ?? 0) + 1);
       assert.deepEqual(new Map(tally.rows.map((r) => [r.project_id, r.votes])), expected);
       assert.ok((await auditChain(db)) >= voters.length);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test('calls: every acknowledged submission is kept with its receipt, history and a fingerprint of what is stored', async () => {
+    const dir = path.join(root, 'calls');
+    fs.mkdirSync(dir);
+    const acked = [...(await runAndKill(dir, 'calls', 5)), ...(await runAndKill(dir, 'calls', 5))];
+    const db = await open(dir);
+    try {
+      const ids = acked.map((a) => a[1]!);
+      const { rows } = await db.query<{ id: string; title: string; answers: Parameters<typeof fingerprint>[0]['answers']; form_version: number; state: string; fingerprint: string | null; receipts: number; events: number }>(
+        `SELECT a.id, a.title, a.answers, a.form_version, a.state, a.fingerprint,
+                (SELECT count(*)::int FROM calls.receipt r WHERE r.application_id = a.id AND r.fingerprint = a.fingerprint) AS receipts,
+                (SELECT count(*)::int FROM calls.application_event e WHERE e.application_id = a.id AND e.to_state = 'en_construction') AS events
+           FROM calls.application a WHERE a.state <> 'brouillon' OR a.id = ANY($1::uuid[])`,
+        [ids],
+      );
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      for (const id of ids) assert.equal(byId.get(id)?.state, 'en_construction', `acknowledged dossier ${id} is not submitted after the crash`);
+      for (const r of rows) {
+        assert.equal(r.fingerprint, fingerprint({ title: r.title, answers: r.answers, formVersion: r.form_version }), `dossier ${r.id}: the fingerprint is not that of its stored answers`);
+        assert.equal(r.receipts, 1, `dossier ${r.id}: ${r.receipts} receipts`);
+        assert.equal(r.events, 1, `dossier ${r.id}: ${r.events} submission events`);
+      }
+      assert.ok(rows.length <= ids.length + 2, 'more submissions than acknowledged, beyond the two cut ones');
+      const numbers = await db.query<{ n: number; d: number }>('SELECT count(*)::int AS n, count(DISTINCT number)::int AS d FROM calls.application');
+      assert.equal(numbers.rows[0]!.n, numbers.rows[0]!.d, 'two dossiers share a number');
+      assert.ok((await auditChain(db)) >= ids.length);
     } finally {
       await db.close();
     }

@@ -54,7 +54,11 @@ async function counts(dataDir: string) {
   }
 }
 
-describe('kill -9 in the middle of an import', { skip: fs.existsSync(example) ? false : `no example file at ${example}` }, () => {
+// The embedded database is what this test crashes, whatever the suite's engine: the PostgreSQL run
+// of the suite skips it rather than run it twice.
+const skip = process.env.DATABASE_URL ? 'the embedded database is crashed here: run in the embedded suite' : fs.existsSync(example) ? false : `no example file at ${example}`;
+
+describe('kill -9 in the middle of an import', { skip }, () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'maillage-crash-'));
   const big = path.join(root, 'gros.csv');
   const dir = path.join(root, 'victim');

@@ -5,10 +5,11 @@
  * with SIGKILL at some point of that loop, then checks that every acknowledged write is there and
  * that nothing half-written is.
  *
- *   node --import tsx test/support/crash-writer.ts <data dir> <mediation|consultation>
+ *   node --import tsx test/support/crash-writer.ts <data dir> <mediation|consultation|calls>
  *
  * The first run in a directory loads the test fixture (migrated, with the territories) into it and
- * creates what the workload needs (a place, a mediator; a process, a budget, its projects); its
+ * creates what the workload needs (a place, a mediator; a process, a budget, its projects; a
+ * published call); its
  * ids are kept in `<data dir>/state.json`. A later run reopens the same directory — the database
  * recovers from the crash — and writes on.
  */
@@ -25,6 +26,9 @@ import { updateProfile } from '../../src/modules/mediation/service.ts';
 import { makePlace } from '../../src/modules/mediation/tests/support.ts';
 import * as consultation from '../../src/modules/consultation/service.ts';
 import { makeProcess } from '../../src/modules/consultation/tests/support.ts';
+import { getGrants } from '../../src/modules/accounts/index.ts';
+import { siretProblem } from '../../src/modules/calls/index.ts';
+import { completeForm, makeCall } from '../../src/modules/calls/tests/support.ts';
 import { fixturePath } from './fixture.ts';
 
 const [dir, workload] = process.argv.slice(2) as [string, string];
@@ -54,6 +58,10 @@ else {
     const projects: string[] = [];
     for (const [title, cost] of [['Projet un', 20_000], ['Projet deux', 25_000], ['Projet trois', 10_000]] as const) projects.push(await consultation.createProject({ db }, null, b.id, { title, costCents: cost }));
     state = { slug: p.slug, budget: b.id, projects };
+  } else if (workload === 'calls') {
+    const staff = await accountsTesting.makeUser(deps, 'crash-staff@exemple.fr', [{ role: 'regional_staff', scopeKind: 'region', scopeId: '24' }], 'Équipe');
+    const call = await makeCall(db, { id: staff.id, grants: await getGrants(db, staff.id) });
+    state = { slug: call.slug };
   } else throw new Error(`unknown workload ${workload}`);
   fs.writeFileSync(statePath, JSON.stringify(state));
 }
@@ -76,6 +84,34 @@ if (workload === 'mediation') {
     const id = /enregistre=([0-9a-f-]{36})/.exec(res.location ?? '')?.[1];
     if (res.status !== 303 || !id) await fail('mediation', res);
     say(`ack activity ${id}`);
+  }
+} else if (workload === 'calls') {
+  /** A SIRET with a valid Luhn key (the form check), different at each call. */
+  const siret = () => {
+    for (;;) {
+      const body = Array.from(crypto.randomBytes(13), (b) => String(b % 10)).join('');
+      for (let k = 0; k < 10; k++) if (!siretProblem(body + k)) return body + k;
+    }
+  };
+  for (let n = 0; ; n++) {
+    const applicant = await accountsTesting.makeUser(deps, `crash-${crypto.randomUUID()}@exemple.fr`, [], `Porteur ${n}`);
+    const b = await accountsTesting.signedInBrowser(app, deps, applicant);
+    const start = `/appels/${state.slug as string}/candidater`;
+    await b.get(start);
+    const org = await b.post('/candidatures/structures', { siret: siret(), name: `Tiers-lieu ${n}`, kind: 'association', retour: start });
+    if (org.status !== 303) await fail('organisation', org);
+    const page = await b.get(start);
+    const organisationId = /name="organisationId"><option value="([0-9a-f-]{36})"/.exec(page.body)?.[1];
+    if (!organisationId) await fail('organisation id', page);
+    const draft = await b.post(start, { organisationId: organisationId! });
+    const id = draft.location?.split('/').pop();
+    if (draft.status !== 303 || !id) await fail('draft', draft);
+    await b.get(`/candidatures/${id}`);
+    const saved = await b.post(`/candidatures/${id}`, completeForm(10_000 + n));
+    if (saved.status !== 303) await fail('answers', saved);
+    const submitted = await b.post(`/candidatures/${id}/depot`, {});
+    if (submitted.status !== 303) await fail('submission', submitted);
+    say(`ack application ${id}`);
   }
 } else {
   const url = `/concertations/${state.slug as string}/budgets/region`;
