@@ -12,6 +12,7 @@ import { can, getUser, type Actor, type Resource } from '../accounts/index.ts';
 import { drawEnvelope, getEnvelope, releaseDraw } from '../roadmap/index.ts';
 import { resolveTerritory } from '../territories/index.ts';
 import { commitOnCeiling } from './ceilings.ts';
+import { parisToday } from './labels.ts';
 import {
   CALL_KINDS,
   FINAL_STATES,
@@ -151,7 +152,7 @@ export async function listPublicCalls(db: Queryable, f: CallFilter = {}, now = n
   if (state === 'open') where.push(`opens_at <= ${at()} AND closes_at > ${at()}`);
   else if (state === 'upcoming') where.push(`opens_at > ${at()}`);
   else if (state === 'closed') where.push(`closes_at <= ${at()}`);
-  if (f.kind && f.kind in CALL_KINDS) where.push(`kind = $${params.push(f.kind)}`);
+  if (f.kind && Object.hasOwn(CALL_KINDS, f.kind)) where.push(`kind = $${params.push(f.kind)}`);
   if (f.departement && DEPARTEMENT.test(f.departement)) where.push(`(departements = '{}' OR $${params.push(f.departement)} = ANY (departements))`);
   if (f.closingSoon) where.push(`closes_at <= ${at()} + interval '15 days'`);
   const { rows } = await db.query(`SELECT ${CALL_COLUMNS} FROM calls.call WHERE ${where.join(' AND ')} ORDER BY closes_at, title LIMIT 500`, params);
@@ -201,14 +202,14 @@ const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is st
 
 function callFields(input: CallInput) {
   const kind = input.kind;
-  if (typeof kind !== 'string' || !(kind in CALL_KINDS)) throw new UserError('Type d’appel : AAP, AMI ou campagne de labellisation.', 400, 'kind');
+  if (typeof kind !== 'string' || !Object.hasOwn(CALL_KINDS, kind)) throw new UserError('Type d’appel : AAP, AMI ou campagne de labellisation.', 400, 'kind');
   const title = text(input.title, 'title', 'Titre', { required: true, max: 200 });
   const region = text(input.region, 'region', 'Région', { required: true, max: 2 });
   if (!REGION.test(region)) throw new UserError('Région : code à deux chiffres (par exemple 27).', 400, 'region');
   const departements = [...new Set(list(input.departements))];
   for (const d of departements) if (!DEPARTEMENT.test(d)) throw new UserError(`Départements : « ${d.slice(0, 10)} » n’est pas un code de département.`, 400, 'departements');
   const eligibleTypes = [...new Set(list(input.eligibleTypes))];
-  for (const t of eligibleTypes) if (!(t in ORG_KINDS)) throw new UserError(`Structures éligibles : « ${t.slice(0, 30)} » inconnu.`, 400, 'eligibleTypes');
+  for (const t of eligibleTypes) if (!Object.hasOwn(ORG_KINDS, t)) throw new UserError(`Structures éligibles : « ${t.slice(0, 30)} » inconnu.`, 400, 'eligibleTypes');
   const opensAt = input.opensAtIso ? new Date(input.opensAtIso) : parseLocalDateTime(input.opensAt, 'opensAt', 'Ouverture');
   const closesAt = input.closesAtIso ? new Date(input.closesAtIso) : parseLocalDateTime(input.closesAt, 'closesAt', 'Clôture');
   if (!(closesAt > opensAt)) throw new UserError('Clôture : elle doit suivre l’ouverture.', 400, 'closesAt');
@@ -377,7 +378,7 @@ export async function createOrganisation(ctx: Ctx, userId: string, input: Record
   const siret = normaliseSiret(siretRaw);
   const name = text(input.name, 'name', 'Nom de la structure', { required: true, max: 200 });
   const kind = input.kind;
-  if (typeof kind !== 'string' || !(kind in ORG_KINDS)) throw new UserError('Type de structure : choisissez dans la liste.', 400, 'kind');
+  if (typeof kind !== 'string' || !Object.hasOwn(ORG_KINDS, kind)) throw new UserError('Type de structure : choisissez dans la liste.', 400, 'kind');
   const dep = typeof input.departement === 'string' && input.departement ? input.departement.trim().toUpperCase() : null;
   if (dep && !DEPARTEMENT.test(dep)) throw new UserError('Département : code à deux chiffres, 2A, 2B ou outre-mer.', 400, 'departement');
   return ctx.db.transaction(async (tx) => {
@@ -521,7 +522,8 @@ export async function startApplication(ctx: Ctx, userId: string, callId: string,
 /** Whether the applicant may edit now: a draft, or a dossier under a correction request before its deadline. */
 export function applicantMayEdit(app: Application, now = new Date()): boolean {
   if (app.state === 'brouillon') return true;
-  if (app.state === 'en_construction' && app.correctionReason) return !app.correctionDue || now.toISOString().slice(0, 10) <= app.correctionDue;
+  // The deadline is a day of the Paris calendar (« avant le … inclus »), not of UTC.
+  if (app.state === 'en_construction' && app.correctionReason) return !app.correctionDue || parisToday(now) <= app.correctionDue;
   return false;
 }
 
@@ -665,7 +667,7 @@ export async function setInstructor(ctx: Ctx, actor: Actor, callId: string, user
 /** An instructor moves a dossier (en construction → en instruction, back, or sans suite). */
 export async function transition(ctx: Ctx, actor: Actor, appId: string, to: unknown, noteInput: unknown): Promise<Application> {
   const { app } = await loadForStaff(ctx.db, actor, appId, 'instructor');
-  if (typeof to !== 'string' || !(to in STATES)) throw new UserError('État inconnu.', 400, 'state');
+  if (typeof to !== 'string' || !Object.hasOwn(STATES, to)) throw new UserError('État inconnu.', 400, 'state');
   if (!INSTRUCTOR_TRANSITIONS[app.state].includes(to as State)) throw new UserError(`Un dossier « ${STATES[app.state]} » ne peut pas passer à « ${STATES[to as State]} ».`, 409, 'state');
   const note = text(noteInput, 'note', 'Motif', { max: 2000, multiline: true, required: to === 'sans_suite' });
   return ctx.db.transaction(async (tx) => {
@@ -683,7 +685,7 @@ export async function requestCorrection(ctx: Ctx, actor: Actor, appId: string, r
   if (app.state !== 'en_construction' && app.state !== 'en_instruction') throw new UserError(`Un dossier « ${STATES[app.state]} » ne peut pas recevoir de demande de correction.`, 409, 'state');
   const reason = text(reasonInput, 'reason', 'Motif de la correction', { required: true, max: 2000, multiline: true });
   const due = parseDate(dueInput, 'due', 'Date limite');
-  if (due < now.toISOString().slice(0, 10)) throw new UserError('Date limite : elle ne peut pas être passée.', 400, 'due');
+  if (due < parisToday(now)) throw new UserError('Date limite : elle ne peut pas être passée.', 400, 'due');
   return ctx.db.transaction(async (tx) => {
     const { rows } = await tx.query(`UPDATE calls.application SET state = 'en_construction', correction_reason = $2, correction_due = $3, updated_at = now() WHERE id = $1 AND state = $4 RETURNING id`, [app.id, reason, due, app.state]);
     if (!rows[0]) throw new UserError('Ce dossier a changé d’état entre-temps.', 409, 'state');
@@ -726,7 +728,7 @@ export async function declareConflict(ctx: Ctx, actor: Actor, appId: string, lev
   const app = await getApplication(ctx.db, appId);
   const row = app ? (await ctx.db.query<{ conflict: string | null }>('SELECT conflict FROM calls.review WHERE application_id = $1 AND reviewer_id = $2', [app.id, actor.id])).rows[0] : undefined;
   if (!app || !row) throw new NotFoundError('Ce dossier ne vous est pas confié.');
-  if (typeof levelInput !== 'string' || !(levelInput in CONFLICTS)) throw new UserError('Déclaration : aucun conflit, lien à signaler ou conflit d’intérêts.', 400, 'conflict');
+  if (typeof levelInput !== 'string' || !Object.hasOwn(CONFLICTS, levelInput)) throw new UserError('Déclaration : aucun conflit, lien à signaler ou conflit d’intérêts.', 400, 'conflict');
   if (row.conflict) throw new UserError('Vous avez déjà fait votre déclaration pour ce dossier.', 409, 'conflict');
   const note = text(noteInput, 'note', 'Précision', { max: 1000, multiline: true, required: levelInput !== 'none' });
   await ctx.db.transaction(async (tx) => {
@@ -759,7 +761,7 @@ export async function submitReview(ctx: Ctx, actor: Actor, appId: string, input:
   const form = await getForm(ctx.db, app.callId, app.formVersion);
   const scores = parseScores(form.criteria, input);
   const rec = input.recommendation;
-  if (typeof rec !== 'string' || !(rec in RECOMMENDATIONS)) throw new UserError('Recommandation : favorable, avec réserves ou défavorable.', 400, 'recommendation');
+  if (typeof rec !== 'string' || !Object.hasOwn(RECOMMENDATIONS, rec)) throw new UserError('Recommandation : favorable, avec réserves ou défavorable.', 400, 'recommendation');
   const comment = text(input.comment, 'comment', 'Commentaire', { max: 5000, multiline: true });
   await ctx.db.transaction(async (tx) => {
     await tx.query('UPDATE calls.review SET scores = $3, recommendation = $4, comment = $5, submitted_at = now() WHERE application_id = $1 AND reviewer_id = $2', [app.id, actor.id, JSON.stringify(scores), rec, comment]);
@@ -878,7 +880,7 @@ async function listWhere(db: Queryable, actor: Actor, call: Call, f: ListFilter)
   const where = [`a.call_id = $1`, `a.state <> 'brouillon'`];
   const params: unknown[] = [call.id];
   if (deps) where.push(`a.departement = ANY ($${params.push(deps)})`);
-  if (f.state && f.state in STATES) where.push(`a.state = $${params.push(f.state)}`);
+  if (f.state && Object.hasOwn(STATES, f.state)) where.push(`a.state = $${params.push(f.state)}`);
   if (f.departement && DEPARTEMENT.test(f.departement)) where.push(`a.departement = $${params.push(f.departement)}`);
   const join = f.q ? 'JOIN calls.organisation o ON o.id = a.organisation_id' : '';
   if (f.q) where.push(`(a.title ILIKE $${params.push(`%${f.q.slice(0, 100).replace(/[\\%_]/g, (m) => `\\${m}`)}%`)} OR o.name ILIKE $${params.length})`);

@@ -944,6 +944,10 @@ export async function updateMeeting(ctx: Ctx, actorId: string, m: Meeting, input
 /** Registers a person: never beyond capacity (conditional update), never twice (primary key). */
 export async function registerForMeeting(ctx: Ctx, who: Participant | null, m: Meeting, now = new Date()): Promise<void> {
   if (!who) throw new UserError('Connectez-vous pour vous inscrire.', 401, null, 'unauthenticated');
+  // A seat is taken by a person the process admits (verified e-mail, account age), as for every other form.
+  const proc = await getProcessById(ctx.db, m.processId);
+  if (!proc) throw new NotFoundError('Rencontre introuvable.');
+  assertPerson(proc, who, now);
   if (Date.parse(m.startsAt) <= now.getTime()) throw new UserError('Cette rencontre a déjà commencé : les inscriptions sont closes.', 409, null, 'closed');
   await ctx.db.transaction(async (tx) => {
     const ins = await tx.query('INSERT INTO consultation.registration (meeting_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING user_id', [m.id, who.id]);
