@@ -218,10 +218,15 @@ Whole run ${Math.round(totalS)} s.
   console.log(md);
 }
 
-/** What mandates.journal_body (migration 006) gives for a row: generated here to build the chain in bulk, checked against the SQL function first. */
-function bodyOf(seq: number, atMs: number, event: string, structureId: string, mandateId: string, actorKind: string, actorId: string, procedure: string, detailText: string, auditSeq: number): string {
-  const f = (v: string) => `${Buffer.byteLength(v)}:${v}`;
-  return `mj2|${seq}|${atMs * 1000}|${f(event)}${f(structureId)}${f(mandateId)}${f(actorKind)}${f(actorId)}${f(procedure)}${f(detailText)}${f(String(auditSeq))}`;
+/** What mandates.journal_body (migration 006) gives for a row: built here to chain in bulk, checked against the SQL function first. */
+const MJ2 = Buffer.from('mj2');
+const PG_EPOCH_US = 946_684_800_000_000n;
+function bodyOf(seq: number, atMs: number, event: string, structureId: string, mandateId: string, actorKind: string, actorId: string, procedure: string, detailText: string, auditSeq: number): Buffer {
+  const int8 = (v: bigint) => { const b = Buffer.alloc(8); b.writeBigInt64BE(v); return b; };
+  const field = (v: string) => { const t = Buffer.from(v); const l = Buffer.alloc(4); l.writeInt32BE(t.length); return [l, t]; };
+  const uuid = (u: string) => Buffer.from(u.replace(/-/g, ''), 'hex');
+  return Buffer.concat([MJ2, int8(BigInt(seq)), int8(BigInt(atMs) * 1000n - PG_EPOCH_US), ...field(event), uuid(structureId), Buffer.from([1]), uuid(mandateId),
+    ...field(actorKind), ...field(actorId), ...field(procedure), ...field(detailText), int8(BigInt(auditSeq))]);
 }
 
 /**
@@ -248,7 +253,8 @@ async function generateJournal(db: Awaited<ReturnType<typeof openDb>>, config: R
   // The body built here must be the SQL function's, byte for byte.
   const m0 = mandates[0]!;
   const probe = (await db.query<{ b: Uint8Array }>("SELECT mandates.journal_body(7, to_timestamp(1765000000.123), 'mandate.act', $1::uuid, $2::uuid, 'helper', $3, 'argent-impots', $4::jsonb, 0) AS b", [m0.structure_id, m0.id, m0.created_by, detail])).rows[0]!.b;
-  if (Buffer.from(probe).toString() !== bodyOf(7, 1765000000123, 'mandate.act', m0.structure_id, m0.id, 'helper', m0.created_by, 'argent-impots', detail, 0)) throw new Error(`journal_body differs: ${Buffer.from(probe).toString()}`);
+  const mine = bodyOf(7, 1765000000123, 'mandate.act', m0.structure_id, m0.id, 'helper', m0.created_by, 'argent-impots', detail, 0);
+  if (!Buffer.from(probe).equals(mine)) throw new Error(`journal_body differs: ${Buffer.from(probe).toString('hex')} ≠ ${mine.toString('hex')}`);
   const indexes = (await db.query<{ def: string; name: string }>("SELECT indexdef AS def, indexname AS name FROM pg_indexes WHERE schemaname = 'mandates' AND tablename = 'journal' AND indexname <> 'journal_pkey'")).rows;
   await db.exec(`ALTER TABLE mandates.journal DROP CONSTRAINT journal_pkey; ${indexes.map((i) => `DROP INDEX mandates.${i.name};`).join(' ')}`);
   const BATCH = 20000;

@@ -17,18 +17,20 @@ ALTER TABLE mandates.journal ADD CONSTRAINT journal_format CHECK (
 CREATE UNIQUE INDEX journal_seq ON mandates.journal (seq) WHERE seq IS NOT NULL;
 
 -- The bytes a format-2 entry's hash covers: every column a reader sees (and the audit entry
--- recorded with it), each length-prefixed (no separator can be forged), the time as microseconds
--- since 1970 and `detail` in jsonb's own normalised text. Used both when appending and when
--- verifying, so Node never re-serialises a row.
-CREATE FUNCTION mandates.journal_field(v text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
-  AS $$ SELECT coalesce(octet_length(v)::text || ':' || v, '-') $$;
+-- recorded with it) in their binary forms: numbers as 8-byte big-endian integers, the time as
+-- PostgreSQL's microseconds since 2000-01-01 UTC (timestamptz_send), uuids as 16 bytes, texts as
+-- their UTF-8 bytes prefixed by their length (a null text: length -1; a null mandate: one 0 byte),
+-- `detail` in jsonb's own normalised text: no separator can be forged, nothing depends on the
+-- session's time zone or date style. Used both when appending and when verifying, so Node never
+-- re-serialises a row. STABLE (convert_to is), so PostgreSQL inlines it into the verifying query.
+CREATE FUNCTION mandates.journal_field(v text) RETURNS bytea LANGUAGE sql STABLE PARALLEL SAFE
+  AS $$ SELECT coalesce(int4send(octet_length(v)) || convert_to(v, 'UTF8'), '\xffffffff'::bytea) $$;
 CREATE FUNCTION mandates.journal_body(seq bigint, at timestamptz, event text, structure_id uuid, mandate_id uuid,
     actor_kind text, actor_id text, procedure text, detail jsonb, audit_seq bigint) RETURNS bytea
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT convert_to('mj2|' || seq::text || '|' || (extract(epoch FROM at) * 1000000)::bigint::text || '|'
-    || mandates.journal_field(event) || mandates.journal_field(structure_id::text) || mandates.journal_field(mandate_id::text)
-    || mandates.journal_field(actor_kind) || mandates.journal_field(actor_id) || mandates.journal_field(procedure)
-    || mandates.journal_field(detail::text) || mandates.journal_field(audit_seq::text), 'UTF8')
+  LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT '\x6d6a32'::bytea || int8send(seq) || timestamptz_send(at) || mandates.journal_field(event) || uuid_send(structure_id)
+    || coalesce('\x01'::bytea || uuid_send(mandate_id), '\x00'::bytea) || mandates.journal_field(actor_kind)
+    || mandates.journal_field(actor_id) || mandates.journal_field(procedure) || mandates.journal_field(detail::text) || int8send(audit_seq)
 $$;
 
 -- Keyed checkpoints: every CHECKPOINT_EVERY entries (and entry 0, the genesis), an HMAC under a
