@@ -233,8 +233,8 @@ describe('mandates: rules', () => {
     await t.db.query('DELETE FROM mandates.journal WHERE id = 2');
     r = await service.verifyJournal(t.db);
     assert.match(!r.ok ? r.reason : '', /missing \(deleted\)/);
-    await t.db.query(`INSERT INTO mandates.journal (at, event, structure_id, mandate_id, actor_kind, actor_id, procedure, detail, audit_seq, digest) OVERRIDING SYSTEM VALUE
-      SELECT at, event, structure_id, mandate_id, actor_kind, actor_id, procedure, detail, audit_seq, digest FROM mandates.journal WHERE id = 3`);
+    await t.db.query(`INSERT INTO mandates.journal (at, event, structure_id, mandate_id, actor_kind, actor_id, procedure, detail, audit_seq, format, seq, hash)
+      SELECT at, event, structure_id, mandate_id, actor_kind, actor_id, procedure, detail, audit_seq, format, seq + 1000, hash FROM mandates.journal WHERE id = 3`);
     r = await service.verifyJournal(t.db);
     assert.equal(r.ok, false);
     await t.db.exec('ALTER TABLE mandates.journal ENABLE TRIGGER journal_append_only');
