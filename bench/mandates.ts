@@ -4,15 +4,13 @@
  * helpers, generated in SQL), the latency of THE check "may this helper act for this person on
  * this procedure now?" (p50/p95/p99 over BENCH_CHECKS random checks, allowed and refused), of
  * creating a mandate through the service (person, mandate, procedures, journal and audit entries
- * in one transaction), of recording an act; then the verification of the whole journal against
- * the audit chain, as entries per second: BENCH_ACTS acts recorded through the service, plus
- * BENCH_JOURNAL journal entries generated in bulk (valid keyed chain computed here, inserted with
- * the audit guards disabled on this throw-away database). Each phase prints its wall time and CPU
- * time (this Node process, and the PostgreSQL server's processes read from /proc).
- *
- * Full scale (issue #20): BENCH_MANDATES=1000000 BENCH_JOURNAL=20000000 (generation takes long).
- * Default: 1,000,000 mandates and 2,000,000 journal entries. A few minutes on a quiet machine:
- *   BENCH_MANDATES=100000 BENCH_JOURNAL=500000 BENCH_ACTS=2000 npm run bench:mandates
+ * in one transaction), of recording an act (BENCH_ACTS); then BENCH_JOURNAL journal entries
+ * (default 20,000,000) generated in bulk with a valid keyed chain (format 2), and the
+ * verification of the whole journal (BENCH_PARALLEL ranges at once, default 2). Each phase
+ * prints its wall time and CPU time (this Node process, and the PostgreSQL server's processes
+ * read from /proc). Run it at raised priority on a shared machine: `nice -n -10 npm run bench:mandates`.
+ * A smaller run (a few minutes on a quiet machine):
+ *   BENCH_MANDATES=100000 BENCH_JOURNAL=1000000 BENCH_ACTS=2000 npm run bench:mandates
  * Results go to docs/benchmarks.md.
  */
 import crypto from 'node:crypto';
