@@ -8,12 +8,14 @@ import { UserError } from '../../platform/http/errors.ts';
 import type { CliContext } from '../../platform/module.ts';
 import { MOUNT, addPartner, listKeys, listPartners, retireKey, revokePartner, rotateKey } from './provider.ts';
 import { startPartnerDemo } from './partner-demo.ts';
+import { parseJournalHead } from './journal.ts';
 
 const USAGE = `mandates expire                          journal the mandates that reached their end
 mandates purge                           delete the identities of people whose mandates ended more than MANDATES_RETENTION_MONTHS ago
 mandates remind                          e-mail the structures' helpers about mandates ending within ${REMINDER_DAYS} days (once per mandate)
 mandates idle                            warn helpers idle for 5 months, deactivate those idle for ${IDLE_DAYS} days (warned a week before at least)
-mandates journal verify                  check the mandates journal against the audit chain (exit 1 when broken)
+mandates journal verify [--expect-head SEQ:HASH] [--parallel N]   check the whole mandates journal: its keyed chain, and rows from before
+                                         migration 006 against the audit chain (exit 1 when broken, naming the entry); prints the head to note
 mandates stats                           totals, by procedure and duration (JSON)
 mandates api-token NAME --helper EMAIL   create a partner-tool token for a helper (printed once)
 mandates partner add NAME --redirect-uri URL [--redirect-uri URL…]   register a partner service (OIDC client; its secret is printed once)
@@ -51,12 +53,23 @@ export const mandatesCommand: CliCommand = {
       return 0;
     }
     if (sub === 'journal' && arg === 'verify') {
-      const r = await verifyJournal(ctx.db);
+      const opts: { expectHead?: string; parallel?: number } = {};
+      for (let i = 2; i < args.length; i++) {
+        const v = args[i + 1];
+        if (args[i] === '--expect-head' && v !== undefined) opts.expectHead = v;
+        else if (args[i] === '--parallel' && v !== undefined && /^[1-9]\d?$/.test(v)) opts.parallel = Number(v);
+        else throw new UserError(`mandates journal verify: unexpected argument "${String(args[i]).slice(0, 100)}" (options: --expect-head SEQ:HASH, --parallel 1-99)`);
+        i++;
+      }
+      if (opts.expectHead !== undefined) parseJournalHead(opts.expectHead); // a malformed anchor is a usage error, before any work
+      const started = Date.now();
+      const r = await verifyJournal(ctx.db, opts);
+      const took = `${((Date.now() - started) / 1000).toFixed(1)} s`;
       if (r.ok) {
-        ctx.out(`Mandates journal intact: ${r.entries} entries, each sealed in the audit chain.`);
+        ctx.out(`Mandates journal intact: ${r.entries} entries (${took}).${r.head ? ` Head to note (--expect-head): ${r.head}` : ''}`);
         return 0;
       }
-      ctx.out(`Mandates journal BROKEN after ${r.entries} good entries: ${r.reason}`);
+      ctx.out(`Mandates journal BROKEN after ${r.entries} good entries${r.seq === null ? '' : ` at entry ${r.seq}`}${r.journalId === null ? '' : ` (row ${r.journalId})`}: ${r.reason}`);
       return 1;
     }
     if (sub === 'stats') {

@@ -12,7 +12,8 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../../platform/module.ts';
 import type { Db, Queryable } from '../../platform/db/index.ts';
-import { recordAudit, canonicalJson, verifyAudit } from '../../platform/audit/index.ts';
+import { recordAudit, canonicalJson } from '../../platform/audit/index.ts';
+import { appendEntry } from './journal.ts';
 import { UserError, NotFoundError, ForbiddenError } from '../../platform/http/errors.ts';
 import { countAttempt } from '../../platform/http/rate-limit-store.ts';
 import { getPlace } from '../places/index.ts';
@@ -58,26 +59,20 @@ export interface JournalInput {
   at: Date;
 }
 
-function digestOf(e: { at: string; event: string; structureId: string; mandateId: string | null; actorKind: string; actorId: string | null; procedure: string | null; detail: unknown }): string {
-  return sha256(canonicalJson(e));
-}
-
-/** Appends a journal entry and seals its digest in the audit chain, inside the caller's transaction. */
+/**
+ * Appends a journal entry (format 2: its own keyed hash chain, journal.ts) and records the audit
+ * entry of the event, inside the caller's transaction.
+ */
 export async function appendJournal(tx: Queryable, j: JournalInput): Promise<void> {
   const row = { at: j.at.toISOString(), event: j.event, structureId: j.structureId, mandateId: j.mandateId ?? null, actorKind: j.actorKind, actorId: j.actorId ?? null, procedure: j.procedure ?? null, detail: j.detail ?? null };
-  const digest = digestOf(row);
   const entry = await recordAudit(tx, {
     actorId: j.actorKind === 'helper' || j.actorKind === 'staff' ? (j.actorId ?? null) : null,
     action: `mandates.${j.event}`,
     objectType: 'mandates.journal',
     objectId: j.mandateId ?? j.structureId,
-    after: { digest, event: j.event, procedure: j.procedure ?? null },
+    after: { event: j.event, procedure: j.procedure ?? null },
   });
-  await tx.query(
-    `INSERT INTO mandates.journal (at, event, structure_id, mandate_id, actor_kind, actor_id, procedure, detail, audit_seq, digest)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)`,
-    [row.at, row.event, row.structureId, row.mandateId, row.actorKind, row.actorId, row.procedure, row.detail === null ? null : JSON.stringify(row.detail), entry.seq, digest],
-  );
+  await appendEntry(tx, row, entry.seq);
 }
 
 export interface JournalRow {
@@ -103,7 +98,7 @@ interface JournalDbRow {
   procedure: string | null;
   detail: Record<string, unknown> | null;
   audit_seq: number;
-  digest: string;
+  digest: string | null;
 }
 const iso = (v: Date | string) => (v instanceof Date ? v : new Date(v)).toISOString();
 const toJournal = (r: JournalDbRow): JournalRow => ({ id: Number(r.id), at: iso(r.at), event: r.event, structureId: r.structure_id, mandateId: r.mandate_id, actorKind: r.actor_kind, actorId: r.actor_id, procedure: r.procedure, detail: r.detail });
@@ -119,53 +114,7 @@ export async function listJournal(db: Queryable, q: { structureIds?: string[]; m
   return rows.map(toJournal);
 }
 
-export type JournalVerify = { ok: true; entries: number } | { ok: false; entries: number; journalId: number | null; auditSeq: number | null; reason: string };
-
-/**
- * Checks the journal against the audit chain, in ONE pass over the chain: verifyAudit walks the
- * entries in batches (seq ascending, the next batch fetched while this one is hashed) and hands
- * each verified batch here; the journal rows sealed in that range are fetched by `audit_seq` and
- * matched one to one with the batch's `mandates.journal` entries, each row's digest recomputed from
- * its content. An edited row (digest mismatch), a deleted row (an entry left alone) and a forged row
- * (no entry, or a sealed entry reused) are each named; rows claiming a seal past the chain's end too.
- */
-export async function verifyJournal(db: Queryable, o: { batchSize?: number } = {}): Promise<JournalVerify> {
-  let checked = 0;
-  let failure: Extract<JournalVerify, { ok: false }> | null = null;
-  const fail = (journalId: number | null, auditSeq: number | null, reason: string) => {
-    failure = { ok: false, entries: checked, journalId, auditSeq, reason };
-    return `#${auditSeq ?? 0} ${reason}`;
-  };
-  const chain = await verifyAudit(db, {
-    batchSize: o.batchSize ?? 5000,
-    async onBatch(entries) {
-      const sealed = entries.filter((e) => e.objectType === 'mandates.journal');
-      const { rows } = await db.query<JournalDbRow>('SELECT * FROM mandates.journal WHERE audit_seq BETWEEN $1 AND $2 ORDER BY audit_seq, id', [entries[0]!.seq, entries[entries.length - 1]!.seq]);
-      let k = 0;
-      for (const a of sealed) {
-        const r = rows[k];
-        if (r && Number(r.audit_seq) < a.seq) return fail(Number(r.id), Number(r.audit_seq), `journal row ${r.id} is not sealed in the audit chain (inserted outside the application)`);
-        if (!r || Number(r.audit_seq) > a.seq) return fail(null, a.seq, `audit entry ${a.seq} seals a journal row that is missing (deleted)`);
-        const j = toJournal(r);
-        const digest = digestOf({ at: j.at, event: j.event, structureId: j.structureId, mandateId: j.mandateId, actorKind: j.actorKind, actorId: j.actorId, procedure: j.procedure, detail: j.detail });
-        if (digest !== r.digest || (a.after as { digest?: string } | null)?.digest !== digest || a.objectId !== (j.mandateId ?? j.structureId)) {
-          return fail(j.id, a.seq, `journal row ${j.id} was altered (its content no longer matches the digest sealed in audit entry ${a.seq})`);
-        }
-        checked++;
-        k++;
-      }
-      const r = rows[k];
-      return r ? fail(Number(r.id), Number(r.audit_seq), `journal row ${r.id} is not sealed in the audit chain (inserted outside the application)`) : null;
-    },
-  });
-  const broken = failure as Extract<JournalVerify, { ok: false }> | null;
-  if (broken) return broken;
-  if (!chain.ok) return { ok: false, entries: checked, journalId: null, auditSeq: chain.seq, reason: `audit chain broken: ${chain.reason}` };
-  const stray = await db.query<{ id: number; audit_seq: number }>('SELECT id, audit_seq FROM mandates.journal WHERE audit_seq > $1 OR audit_seq < 1 ORDER BY id LIMIT 1', [chain.count]);
-  const r = stray.rows[0];
-  if (r) return { ok: false, entries: checked, journalId: Number(r.id), auditSeq: Number(r.audit_seq), reason: `journal row ${r.id} is not sealed in the audit chain (inserted outside the application)` };
-  return { ok: true, entries: checked };
-}
+export { verifyJournal, type JournalVerify } from './journal.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Structures and helpers

@@ -80,6 +80,11 @@ function ring(): AuditKeyring {
   return configured;
 }
 
+/** The keys in use (those set by configureAudit, else from the configuration): for modules that key their own chains. */
+export function currentAuditKeyring(): AuditKeyring {
+  return ring();
+}
+
 /** JSON with object keys sorted at every level; `undefined` members dropped (as JSON does). */
 export function canonicalJson(value: unknown): string {
   if (value === null || value === undefined) return 'null';
@@ -249,6 +254,11 @@ export interface VerifyOptions {
    * starts with `#<seq> `).
    */
   onBatch?: (entries: AuditEntry[]) => Promise<string | null>;
+  /**
+   * Stop after this entry (a module checking its rows sealed up to there): the entries after it,
+   * the head and the anchor are not checked — `audit verify` checks the whole chain.
+   */
+  stopAfterSeq?: number;
 }
 
 /**
@@ -266,8 +276,11 @@ export async function verifyAudit(db: Queryable, options: VerifyOptions = {}): P
   let expected = 1;
   let count = 0;
   // The next batch is fetched while this one is hashed (the database and Node work side by side).
+  const stop = options.stopAfterSeq;
   const fetch = (from: number) => {
-    const p = db.query<EntryRow>(`SELECT ${COLUMNS} FROM platform.audit_entry WHERE seq >= $1 ORDER BY seq LIMIT $2`, [from, batchSize]);
+    const p = stop === undefined
+      ? db.query<EntryRow>(`SELECT ${COLUMNS} FROM platform.audit_entry WHERE seq >= $1 ORDER BY seq LIMIT $2`, [from, batchSize])
+      : db.query<EntryRow>(`SELECT ${COLUMNS} FROM platform.audit_entry WHERE seq >= $1 AND seq <= $3 ORDER BY seq LIMIT $2`, [from, batchSize, stop]);
     p.catch(() => undefined); // a walk that stops early leaves its prefetch unread
     return p;
   };
@@ -312,6 +325,10 @@ export async function verifyAudit(db: Queryable, options: VerifyOptions = {}): P
       }
     }
     if (rows.length < batchSize) break;
+  }
+  if (stop !== undefined) {
+    if (count < stop) return { ok: false, count, seq: expected, reason: `entry ${expected} is missing (the chain ends at entry ${count})` };
+    return { ok: true, count, headHash: prevHash, headSeq: count, legacyCount: Math.min(legacy, count) };
   }
   const before = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM platform.audit_entry WHERE seq < 1');
   if ((before.rows[0]?.n ?? 0) > 0) return { ok: false, count, seq: 0, reason: 'entries with a sequence number below 1 were inserted' };
