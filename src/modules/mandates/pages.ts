@@ -21,6 +21,7 @@ import { identitySettings, personMandatesPage, personSignInForm, registerIdentit
 import { PRINT_SCRIPT, attestationPdf, qrSvg, registerVerificationPage, verifyUrl } from './attestation.ts';
 import { translatedVersions } from './translations.ts';
 import { smsConsentSection } from './sms.ts';
+import { remoteConsentSection } from './remote.ts';
 
 export const STYLE = raw(`<style>
 .mdt-form{max-width:42rem}.mdt-form .field{margin:0 0 1rem}.mdt-form label,.mdt-form legend{font-weight:600}
@@ -117,7 +118,8 @@ ${Object.entries(ADMIN_PROCEDURES).map(([k, label]) => html`<label><input type="
 <fieldset id="f-duration"><legend>Durée du mandat</legend>${fieldError(errors, 'duration')}
 ${Object.entries(DURATIONS).map(([k, d]) => html`<label><input type="radio" name="duration" value="${k}"${checked('duration', k)}> ${d.label}</label>`)}</fieldset>
 ${identity ? html`<h2>Identité de la personne</h2><p>La personne s’identifie elle-même avec ${identity.label} ; son identité vérifiée est reprise sur le mandat, puis elle lit le mandat et donne son accord.</p>
-<p><button type="submit" formaction="/mandats/nouveau/identite">Vérifier l’identité avec ${identity.label}</button></p>` : ''}
+<p><button type="submit" formaction="/mandats/nouveau/identite">Vérifier l’identité avec ${identity.label}</button></p>
+${remoteConsentSection(identity)}` : ''}
 ${documentFallback
     ? html`<fieldset id="f-document"><legend>${identity ? 'Solution de secours : identité vérifiée sur une pièce d’identité (si la personne ne peut pas utiliser FranceConnect)' : 'Identité de la personne (pièce d’identité)'}</legend>
 ${documentFields}
