@@ -69,6 +69,7 @@ export const mandatesAudit: AuditVocabulary = {
     },
     'mandates.partner.create': 'a enregistré {objet}',
     'mandates.partner.revoke': 'a révoqué {objet}',
+    'mandates.partner.rotate_secret': 'a renouvelé le secret d’{objet}',
     'mandates.oidc_key.rotate': 'a ajouté une clé de signature du fournisseur d’identité des mandats',
     'mandates.oidc_key.retire': 'a retiré une clé de signature du fournisseur d’identité des mandats',
   },

@@ -21,6 +21,7 @@ import { registerHabilitationPages } from './habilitation.ts';
 import { registerCardFactor, registerCardPages } from './cards.ts';
 import { expireSmsConsents, registerSmsRoutes } from './sms.ts';
 import { registerRemoteConsent } from './remote.ts';
+import { registerPartnerPages } from './partners-page.ts';
 import { purgeExpiredOidc, registerProvider } from './provider.ts';
 
 // Live indicators offered to the roadmap module.
@@ -82,6 +83,7 @@ export const mandatesModule: ModuleManifest = {
     registerCardFactor(ctx);
     registerSmsRoutes(app, ctx);
     registerRemoteConsent(app, ctx);
+    registerPartnerPages(app, ctx);
     // Maillage as an OpenID Connect provider for partner services (/oidc, /mandats/partenaire/:uid).
     registerProvider(app, ctx);
   },
