@@ -44,6 +44,7 @@ export function frame(ctx: AppContext, title: string, body: Raw, user: CurrentUs
     ? html`<nav class="no-print" aria-label="Mandats"><ul class="inline-list" style="display:flex;gap:1rem;list-style:none;padding:0;flex-wrap:wrap">
 ${can(user, 'mandates.act') ? html`<li><a href="/mandats">Mes mandats</a></li><li><a href="/mandats/nouveau">Nouveau mandat</a></li>` : ''}
 ${scopesFor(user, 'mandates.manage').platform || scopesFor(user, 'mandates.manage').regions.length || scopesFor(user, 'mandates.manage').departements.length ? html`<li><a href="/mandats/structures">Structures d’aidants</a></li><li><a href="/mandats/statistiques">Statistiques</a></li>` : ''}
+${scopesFor(user, 'mandates.partners.manage').platform || scopesFor(user, 'mandates.partners.manage').regions.length ? html`<li><a href="/mandats/partenaires">Services partenaires</a></li>` : ''}
 <li><a href="/mandats/habilitation">Habilitation</a></li><li><a href="/compte">Mon compte</a></li></ul></nav>`
     : '';
   return layout({ title, theme: ctx.config.theme, head: STYLE, body: html`${nav}${body}`, noindex: true });
