@@ -22,6 +22,15 @@ import { PRINT_SCRIPT, attestationPdf, qrSvg, registerVerificationPage, verifyUr
 import { translatedVersions } from './translations.ts';
 import { smsConsentSection } from './sms.ts';
 import { remoteConsentSection } from './remote.ts';
+import { byDepartement, byStructure, type StructureRow } from './breakdown.ts';
+
+/** Statistics by département and by structure (counts, no identity). */
+function breakdownTables(rows: StructureRow[]): Raw {
+  return html`<h2>Par département</h2><table class="data"><thead><tr><th scope="col">Département</th><th scope="col">Structures</th><th scope="col">Mandats en cours</th><th scope="col">Mandats créés</th><th scope="col">Aidants formés actifs</th></tr></thead><tbody>
+${byDepartement(rows).map((d) => html`<tr><td>${d.departement}</td><td>${d.structures}</td><td>${d.active}</td><td>${d.total}</td><td>${d.trainedHelpers}</td></tr>`)}</tbody></table>
+<h2>Par structure</h2><table class="data"><thead><tr><th scope="col">Structure</th><th scope="col">Département</th><th scope="col">Mandats en cours</th><th scope="col">Mandats créés</th><th scope="col">Aidants formés actifs</th></tr></thead><tbody>
+${rows.map((r) => html`<tr><td><a href="/mandats/structures/${r.id}">${r.name}</a></td><td>${r.departement ?? '—'}</td><td>${r.active}</td><td>${r.total}</td><td>${r.trainedHelpers}</td></tr>`)}</tbody></table>`;
+}
 
 export const STYLE = raw(`<style>
 .mdt-form{max-width:42rem}.mdt-form .field{margin:0 0 1rem}.mdt-form label,.mdt-form legend{font-weight:600}
@@ -570,7 +579,8 @@ ${rows.map((j) => html`<tr><td>${fmt(j.at)}</td><td>${EVENTS[j.event] ?? j.event
 <h2>Par démarche</h2><table class="data"><thead><tr><th scope="col">Démarche</th><th scope="col">Autorisations en cours</th><th scope="col">Autorisations données</th></tr></thead><tbody>
 ${st.byProcedure.map((p) => html`<tr><td>${p.label}</td><td>${p.active}</td><td>${p.total}</td></tr>`)}</tbody></table>
 <h2>Par durée</h2><table class="data"><thead><tr><th scope="col">Durée</th><th scope="col">Mandats</th></tr></thead><tbody>
-${st.byDuration.map((d) => html`<tr><td>${DURATIONS[d.duration as keyof typeof DURATIONS].label}</td><td>${d.total}</td></tr>`)}</tbody></table>`;
+${st.byDuration.map((d) => html`<tr><td>${DURATIONS[d.duration as keyof typeof DURATIONS].label}</td><td>${d.total}</td></tr>`)}</tbody></table>
+${breakdownTables(await byStructure(ctx.db, sc.platform ? {} : { regions: sc.regions, departements: sc.departements }))}`;
     return send(reply, 200, frame(ctx, 'Statistiques des mandats', body, user));
   });
 }
