@@ -252,6 +252,11 @@ export function identityClient(ctx: AppContext) {
 
 /** The token of the person's logout link: derived from their browser's cookie, so another site cannot log them out. */
 export const logoutToken = (browser: string) => sha256(`logout:${browser}`).slice(0, 32);
+/** Whether a logout link's token is this browser's (constant time). */
+export function logoutTokenValid(browser: string | undefined, token: string): boolean {
+  const expected = browser ? Buffer.from(logoutToken(browser)) : null;
+  return !!expected && token.length === expected.length && crypto.timingSafeEqual(Buffer.from(token), expected);
+}
 
 /** The verified flow of a helper, waiting for the person's consent (null when unknown, someone else's, or too old). */
 export async function pendingCreation(db: Queryable, flowId: string, helperId: string, now = new Date()): Promise<(FlowRow & { draft: { procedures: AdminProcedure[]; duration: Duration } }) | null> {
@@ -531,8 +536,7 @@ ${translatedVersions(words)}
     const browser = req.cookies[COOKIE];
     const token = kit.one((req.query as Record<string, unknown>).jeton);
     const session = await personSession(ctx.db, browser);
-    const expected = browser ? Buffer.from(logoutToken(browser)) : null;
-    if (!session || !expected || token.length !== expected.length || !crypto.timingSafeEqual(Buffer.from(token), expected)) return reply.redirect('/mandats/mon-mandat', 303);
+    if (!session || !logoutTokenValid(browser, token)) return reply.redirect('/mandats/mon-mandat', 303);
     const s = identitySettings(ctx.config);
     const url = s ? await rp.logoutUrl(s, session.flowId) : null;
     if (!url) {

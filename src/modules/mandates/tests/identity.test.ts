@@ -261,7 +261,23 @@ describe('mandates: identity through OpenID Connect', () => {
     assert.equal(r.status, 409);
     assert.deepEqual(await rows(t.db), before);
 
-    // Signing out ends the session.
+    // Signing out: a link (token from the browser's cookie) that ends the session here and sends the
+    // browser to the provider's end_session_endpoint (id_token_hint, post_logout_redirect_uri, state).
+    page = await person.get('/mandats/mon-mandat');
+    const link = /href="(\/mandats\/mon-mandat\/deconnexion\?jeton=[0-9a-f]{32})"/.exec(page.body)![1]!;
+    before = await rows(t.db);
+    const forged = await person.get('/mandats/mon-mandat/deconnexion?jeton=0123456789abcdef0123456789abcdef');
+    assert.equal(forged.location, '/mandats/mon-mandat');
+    assert.deepEqual(await rows(t.db), before, 'a forged logout link changes nothing');
+    const out = await person.get(link);
+    assert.equal(out.status, 303);
+    const end = new URL(out.location!);
+    assert.equal(end.origin + end.pathname, `${idp.issuer}/session/end`);
+    assert.ok(end.searchParams.get('id_token_hint') && end.searchParams.get('state'));
+    assert.equal(end.searchParams.get('post_logout_redirect_uri'), `${PUBLIC_URL}/mandats/identite/deconnexion`);
+    page = await person.get('/mandats/mon-mandat');
+    assert.doesNotMatch(page.body, new RegExp(created.reference), 'the session here ended at once');
+    // The form (no provider logout) still ends it too.
     await person.post('/mandats/mon-mandat/deconnexion', {});
     page = await person.get('/mandats/mon-mandat');
     assert.doesNotMatch(page.body, new RegExp(created.reference));
