@@ -17,6 +17,9 @@ import type { AppContext } from '../../platform/module.ts';
 import { html, raw, type Raw } from '../../platform/html/html.ts';
 import { ADMIN_PROCEDURES, isProcedure, plainWords } from './model.ts';
 import * as service from './service.ts';
+import { plainWordsArabic } from './translations.ts';
+import { plainWordsEnglish } from './model.ts';
+import { registerArabicFonts, rtlParagraph } from './rtl.ts';
 
 export const VERIFY_ID = /^[0-9a-f]{64}$/;
 
@@ -78,6 +81,7 @@ async function render(title: string, draw: (doc: PDFKit.PDFDocument) => Promise<
     doc.on('end', () => resolve(Buffer.concat(chunks)));
     doc.on('error', reject);
   });
+  registerArabicFonts(doc);
   doc.font('Helvetica');
   await draw(doc);
   doc.end();
@@ -112,8 +116,16 @@ export async function attestationPdf(db: service.Db, m: service.Mandate, o: PdfO
     para(doc, `Mandat donné le ${fmt(m.createdAt)} à la structure « ${s.name} »${s.siret ? ` (SIRET ${s.siret})` : ''}, recueilli par ${helperName}.`);
     para(doc, m.person ? `Personne représentée : ${m.person.givenName} ${m.person.familyName}, née le ${new Date(`${m.person.birthDate}T12:00:00Z`).toLocaleDateString('fr-FR', { dateStyle: 'long' })}.` : 'L’identité de la personne a été supprimée à la fin de la durée de conservation.');
     para(doc, 'Le mandat, en mots simples', { bold: true, size: 13 });
-    for (const p of plainWords({ structure: s.name, procedures: m.procedures.map((p) => p.procedure), duration: m.duration, expiresAt: new Date(m.expiresAt) })) para(doc, p, { gap: 0.3 });
+    const words = { structure: s.name, procedures: m.procedures.map((p) => p.procedure), duration: m.duration, expiresAt: new Date(m.expiresAt) };
+    for (const p of plainWords(words)) para(doc, p, { gap: 0.3 });
     doc.moveDown(0.3);
+    // The same text in English and in Arabic (right to left, shaped: rtl.ts), as on the page to read.
+    para(doc, 'The mandate in plain words (English)', { bold: true, size: 12 });
+    for (const p of plainWordsEnglish(words)) para(doc, p, { size: 10, gap: 0.2 });
+    doc.moveDown(0.3);
+    rtlParagraph(doc, 'التفويض بكلمات بسيطة (بالعربية)', { size: 12, gap: 0.2 });
+    for (const p of plainWordsArabic(words)) rtlParagraph(doc, p, { size: 10, gap: 0.2 });
+    doc.font('Helvetica').moveDown(0.3);
     para(doc, `La personne a lu ce mandat et a donné son accord le ${fmt(m.consentAt)}.`);
     if (m.revokedAt) para(doc, `Ce mandat a été révoqué le ${fmt(m.revokedAt)}.`, { bold: true });
     if (o.revocationCode) {

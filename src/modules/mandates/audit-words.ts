@@ -31,6 +31,7 @@ const JOURNAL: Record<`mandates.${JournalEvent}`, AuditWording> = {
   'mandates.card.withdrawn': 'a retiré une carte TOTP (perdue ou hors d’usage)',
   'mandates.consent.sms_sent': 'a envoyé par SMS une demande de consentement à un mandat',
   'mandates.consent.sms_received': 'a reçu par SMS la réponse de la personne à une demande de mandat',
+  'mandates.consent.remote_answer': (e) => ['a reçu la réponse de la personne, identifiée avec FranceConnect sur son téléphone, à une demande de mandat', field(e.after, 'answer') === 'non' ? ' (refus)' : ' (accord)'],
   'mandates.mandate.authorisation_used': (e) => ['s’est connecté à un service partenaire sous mandat', field(e.after, 'procedure') ? ` (${String(field(e.after, 'procedure'))})` : ''],
 };
 
@@ -68,6 +69,7 @@ export const mandatesAudit: AuditVocabulary = {
     },
     'mandates.partner.create': 'a enregistré {objet}',
     'mandates.partner.revoke': 'a révoqué {objet}',
+    'mandates.partner.rotate_secret': 'a renouvelé le secret d’{objet}',
     'mandates.oidc_key.rotate': 'a ajouté une clé de signature du fournisseur d’identité des mandats',
     'mandates.oidc_key.retire': 'a retiré une clé de signature du fournisseur d’identité des mandats',
   },

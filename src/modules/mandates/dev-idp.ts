@@ -11,7 +11,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import querystring from 'node:querystring';
 import { exportJWK, generateKeyPair } from 'jose';
-import { html } from '../../platform/html/html.ts';
+import { html, raw } from '../../platform/html/html.ts';
 
 /** The client the development provider knows: the relying party of identity.ts when MANDATES_OIDC_* is not set. */
 export const DEV_CLIENT = { clientId: 'maillage-mandats-dev', clientSecret: 'secret-de-developpement-du-fournisseur-d-identite-de-test' } as const;
@@ -77,6 +77,8 @@ export async function createDevIdp(o: { issuer: string; redirectUris: string[]; 
         client_id: DEV_CLIENT.clientId,
         client_secret: DEV_CLIENT.clientSecret,
         redirect_uris: o.redirectUris,
+        // FranceConnect's logout: back to the relying party's « deconnexion » next to each callback.
+        post_logout_redirect_uris: o.postLogoutRedirectUris ?? o.redirectUris.map((u) => new URL('deconnexion', u).href),
         grant_types: ['authorization_code'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_post',
@@ -89,7 +91,18 @@ export async function createDevIdp(o: { issuer: string; redirectUris: string[]; 
       const person = Object.values(DEV_IDENTITIES).find((p) => p.sub === id);
       return person ? { accountId: id, claims: async () => ({ ...person }) } : undefined;
     },
-    features: { devInteractions: { enabled: false } },
+    features: {
+      devInteractions: { enabled: false },
+      // end_session_endpoint (id_token_hint, post_logout_redirect_uri, state), with a French confirmation page.
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx: { type: string; body: string }, form: string) => {
+          ctx.type = 'html';
+          ctx.body = String(html`<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Déconnexion</title></head><body><main><h1>Fournisseur d’identité de développement</h1>
+<p>Voulez-vous vous déconnecter ?</p>${raw(form)}<p><button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Me déconnecter</button></p></main></body></html>`);
+        },
+      },
+    },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${mount}/interaction/${interaction.uid}` },
     // FranceConnect asks no consent of its own for the identity claims: neither does this stand-in.
     loadExistingGrant: async (ctx: { oidc: { client: { clientId: string }; session: { accountId: string } } }) => {

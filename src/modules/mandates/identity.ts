@@ -38,7 +38,11 @@ import * as service from './service.ts';
 
 export const DEV_MOUNT = '/dev/identite';
 export const CALLBACK_PATH = '/mandats/identite/retour';
-const COOKIE = 'mdt_oidc';
+/** Where the provider sends the browser back after ending its session (post_logout_redirect_uri). */
+export const LOGOUT_PATH = '/mandats/identite/deconnexion';
+/** The post_logout_redirect_uri: on the host of the callback (registered at FranceConnect with it). */
+export const logoutRedirectUri = (s: IdentitySettings) => new URL(LOGOUT_PATH, s.redirectUri).href;
+export const COOKIE = 'mdt_oidc';
 const FLOW_MINUTES = 10;
 /** A verified identity waits this long for the mandate (reading, consent), then must be checked again. */
 const CREATE_MINUTES = 30;
@@ -98,7 +102,7 @@ export const subjectHash = (issuer: string, sub: string) => sha256(`${issuer}\n$
 
 interface FlowRow {
   id: string;
-  purpose: 'create' | 'person';
+  purpose: 'create' | 'person' | 'sms';
   state: string;
   nonce: string;
   code_verifier: string;
@@ -111,6 +115,9 @@ interface FlowRow {
   given_name: string | null;
   family_name: string | null;
   birth_date: string | null;
+  consent_id: string | null;
+  id_token: string | null;
+  logout_state: string | null;
 }
 
 /** The relying party: discovery (cached per issuer), start of a flow, the callback. */
@@ -136,7 +143,7 @@ export function identityClient(ctx: AppContext) {
 
   return {
     /** Starts a flow for this browser; returns the provider's authorization URL. */
-    async start(s: IdentitySettings, browser: string, f: { purpose: 'create' | 'person'; helperId?: string; structureId?: string; draft?: { procedures: string[]; duration: string } }, now = new Date()): Promise<URL> {
+    async start(s: IdentitySettings, browser: string, f: { purpose: 'create' | 'person' | 'sms'; helperId?: string; structureId?: string; draft?: { procedures: string[]; duration: string }; consentId?: string }, now = new Date()): Promise<URL> {
       const config = await discover(s);
       const state = client.randomState();
       const nonce = client.randomNonce();
@@ -145,9 +152,9 @@ export function identityClient(ctx: AppContext) {
         // Unused checks are not kept: their identity (if any) goes with them.
         await tx.query('DELETE FROM mandates.identity_flow WHERE created_at < $1', [new Date(now.getTime() - 24 * 3600_000).toISOString()]);
         await tx.query(
-          `INSERT INTO mandates.identity_flow (id, purpose, browser_hash, state, nonce, code_verifier, helper_id, structure_id, draft, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)`,
-          [crypto.randomUUID(), f.purpose, sha256(browser), state, nonce, verifier, f.helperId ?? null, f.structureId ?? null, f.draft ? JSON.stringify(f.draft) : null, now.toISOString()],
+          `INSERT INTO mandates.identity_flow (id, purpose, browser_hash, state, nonce, code_verifier, helper_id, structure_id, draft, created_at, consent_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)`,
+          [crypto.randomUUID(), f.purpose, sha256(browser), state, nonce, verifier, f.helperId ?? null, f.structureId ?? null, f.draft ? JSON.stringify(f.draft) : null, now.toISOString(), f.consentId ?? null],
         );
       });
       const params: Record<string, string> = {
@@ -180,6 +187,7 @@ export function identityClient(ctx: AppContext) {
       if (!flow) throw refused('Cette vérification d’identité a expiré, a déjà servi ou n’a pas été commencée dans ce navigateur. Recommencez.');
       if (query.get('error')) throw refused(`${s.label} n’a pas confirmé l’identité de la personne (${String(query.get('error')).slice(0, 60)}).`);
       let identity: VerifiedIdentity;
+      let idToken: string | null = null;
       try {
         const config = await discover(s);
         const current = new URL(s.redirectUri);
@@ -193,6 +201,8 @@ export function identityClient(ctx: AppContext) {
         const familyName = cleanName(pick('family_name'));
         const birthDate = cleanBirthDate(pick('birthdate'));
         if (!givenName || !familyName || !birthDate) throw new Error('identity incomplete: given_name, family_name and birthdate are required');
+        // Kept for the logout at the provider (id_token_hint), when it offers one (FranceConnect does).
+        idToken = config.serverMetadata().end_session_endpoint && tokens.id_token ? tokens.id_token : null;
         identity = { issuer: config.serverMetadata().issuer, subHash: subjectHash(config.serverMetadata().issuer, claims.sub), givenName, familyName, birthDate };
       } catch (err) {
         ctx.log.warn({ err: (err as Error).message }, 'mandates: OpenID Connect callback refused');
@@ -200,20 +210,52 @@ export function identityClient(ctx: AppContext) {
       }
       return ctx.db.transaction(async (tx) => {
         const r = await tx.query<FlowRow>(
-          `UPDATE mandates.identity_flow SET verified_at = $2, issuer = $3, sub_hash = $4, given_name = $5, family_name = $6, birth_date = $7
+          `UPDATE mandates.identity_flow SET verified_at = $2, issuer = $3, sub_hash = $4, given_name = $5, family_name = $6, birth_date = $7, id_token = $8
             WHERE id = $1 AND verified_at IS NULL RETURNING *`,
-          [flow.id, now.toISOString(), identity.issuer, identity.subHash, identity.givenName, identity.familyName, identity.birthDate],
+          [flow.id, now.toISOString(), identity.issuer, identity.subHash, identity.givenName, identity.familyName, identity.birthDate, idToken],
         );
         if (!r.rows[0]) throw refused('Cette vérification d’identité a déjà servi. Recommencez.');
         if (flow.purpose === 'create') {
           await service.appendJournal(tx, { event: 'identity.checked', structureId: flow.structure_id!, actorKind: 'helper', actorId: flow.helper_id, detail: { flow: flow.id, issuer: identity.issuer }, at: now });
+        } else if (flow.purpose === 'sms') {
+          // Remote consent (remote.ts): the person proved their identity on their own phone.
+          await service.appendJournal(tx, { event: 'identity.checked', structureId: flow.structure_id!, actorKind: 'person', detail: { flow: flow.id, consent: flow.consent_id, issuer: identity.issuer, remote: true }, at: now });
         } else {
           await recordAudit(tx, { actorId: null, action: 'mandates.identity.person_signin', objectType: 'mandates.identity_flow', objectId: flow.id, after: { issuer: identity.issuer } });
         }
         return r.rows[0];
       });
     },
+
+    /**
+     * FranceConnect's logout: the provider's end_session URL for a verified check (id_token_hint,
+     * post_logout_redirect_uri, a fresh state stored on the check, checked when the browser comes
+     * back), or null when the provider publishes no end_session_endpoint or the check kept no id_token.
+     * Storing the state also ends the check's session here (personSession ignores it from then on).
+     */
+    async logoutUrl(s: IdentitySettings, flowId: string): Promise<URL | null> {
+      const { rows } = await ctx.db.query<{ id_token: string | null }>('SELECT id_token FROM mandates.identity_flow WHERE id = $1 AND verified_at IS NOT NULL', [flowId]);
+      const state = client.randomState();
+      await ctx.db.query('UPDATE mandates.identity_flow SET logout_state = $2 WHERE id = $1', [flowId, state]);
+      if (!rows[0]?.id_token) return null;
+      let config: client.Configuration;
+      try {
+        config = await discover(s);
+      } catch {
+        return null;
+      }
+      if (!config.serverMetadata().end_session_endpoint) return null;
+      return client.buildEndSessionUrl(config, { id_token_hint: rows[0].id_token, post_logout_redirect_uri: logoutRedirectUri(s), state });
+    },
   };
+}
+
+/** The token of the person's logout link: derived from their browser's cookie, so another site cannot log them out. */
+export const logoutToken = (browser: string) => sha256(`logout:${browser}`).slice(0, 32);
+/** Whether a logout link's token is this browser's (constant time). */
+export function logoutTokenValid(browser: string | undefined, token: string): boolean {
+  const expected = browser ? Buffer.from(logoutToken(browser)) : null;
+  return !!expected && token.length === expected.length && crypto.timingSafeEqual(Buffer.from(token), expected);
 }
 
 /** The verified flow of a helper, waiting for the person's consent (null when unknown, someone else's, or too old). */
@@ -256,7 +298,7 @@ export async function createWithIdentity(ctx: AppContext, helperId: string, flow
 export async function personSession(db: Queryable, browser: string | undefined, now = new Date()): Promise<{ flowId: string; issuer: string; subHash: string; givenName: string } | null> {
   if (!browser || browser.length > 100) return null;
   const { rows } = await db.query<{ id: string; issuer: string; sub_hash: string; given_name: string }>(
-    "SELECT id, issuer, sub_hash, given_name FROM mandates.identity_flow WHERE browser_hash = $1 AND purpose = 'person' AND verified_at > $2 ORDER BY verified_at DESC LIMIT 1",
+    "SELECT id, issuer, sub_hash, given_name FROM mandates.identity_flow WHERE browser_hash = $1 AND purpose = 'person' AND verified_at > $2 AND logout_state IS NULL ORDER BY verified_at DESC LIMIT 1",
     [sha256(browser), new Date(now.getTime() - PERSON_MINUTES * 60_000).toISOString()],
   );
   const r = rows[0];
@@ -322,7 +364,7 @@ ${list.map((m) => html`<section aria-labelledby="m-${m.id}"><h2 id="m-${m.id}">M
 ${m.status === 'active' ? html`<form method="post" action="/mandats/mon-mandat/revoquer"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="mandate" value="${m.id}"><button type="submit">Retirer tout le mandat ${m.reference}</button></form>` : ''}
 ${m.status === 'revoked' ? html`<p><a href="/mandats/mon-mandat/${m.id}/revocation.pdf">Attestation de révocation (PDF)</a></p>` : ''}
 </section>`)}
-<form method="post" action="/mandats/mon-mandat/deconnexion"><input type="hidden" name="_csrf" value="${csrf}"><p><button type="submit">Me déconnecter</button></p></form>`;
+<p><a class="button" href="/mandats/mon-mandat/deconnexion?jeton=${logoutToken(req.cookies[COOKIE]!)}">Me déconnecter</a> (de Maillage et de ${identitySettings(ctx.config)?.label ?? 'FranceConnect'})</p>`;
   return kit.send(reply, status, kit.frame(ctx, 'Mes mandats', body, null));
 }
 
@@ -408,7 +450,7 @@ export function registerIdentity(app: App, ctx: AppContext, kit: PageKit) {
     const query = new URL(req.url, 'http://x').searchParams;
     try {
       const flow = await rp.finish(s, req.cookies[COOKIE], query);
-      return reply.redirect(flow.purpose === 'create' ? `/mandats/nouveau/identite/${flow.id}` : '/mandats/mon-mandat', 303);
+      return reply.redirect(flow.purpose === 'create' ? `/mandats/nouveau/identite/${flow.id}` : flow.purpose === 'sms' ? `/mandats/accord/lire/${flow.id}` : '/mandats/mon-mandat', 303);
     } catch (e) {
       if (e instanceof UserError) return refuse(reply, 400, e.message, '/mandats');
       throw e;
@@ -486,6 +528,35 @@ ${translatedVersions(words)}
     const m = session ? (await mandatesOfSubject(ctx.db, session.issuer, session.subHash)).find((x) => x.id === id) : null;
     if (!m || !m.procedures.some((p) => p.revokedAt)) throw new NotFoundError('Aucune révocation pour ce mandat.');
     return sendPdf(reply, await revocationPdf(ctx.db, m, { publicUrl: ctx.config.publicUrl }), `revocation-${m.reference}.pdf`);
+  });
+  // Logout, as FranceConnect requires: a LINK (a navigation may end at the provider, a form may not under
+  // the site's CSP), its token derived from the browser's cookie; the session here ends at once, then the
+  // provider's end_session_endpoint (id_token_hint, post_logout_redirect_uri, state) ends the one there.
+  app.get('/mandats/mon-mandat/deconnexion', { config: { rateLimit: { max: 20, timeWindow: '10 minutes' } } }, async (req, reply) => {
+    const browser = req.cookies[COOKIE];
+    const token = kit.one((req.query as Record<string, unknown>).jeton);
+    const session = await personSession(ctx.db, browser);
+    if (!session || !logoutTokenValid(browser, token)) return reply.redirect('/mandats/mon-mandat', 303);
+    const s = identitySettings(ctx.config);
+    const url = s ? await rp.logoutUrl(s, session.flowId) : null;
+    if (!url) {
+      await ctx.db.query('DELETE FROM mandates.identity_flow WHERE id = $1', [session.flowId]);
+      reply.clearCookie(COOKIE, cookieOptions);
+      return reply.redirect('/mandats/mon-mandat', 303);
+    }
+    return reply.redirect(url.href, 303);
+  });
+  // The provider sends the browser back: the state must be the one stored for this browser's check.
+  app.get(LOGOUT_PATH, { config: { rateLimit: { max: 30, timeWindow: '1 minute' } } }, async (req, reply) => {
+    const browser = req.cookies[COOKIE];
+    const state = kit.one((req.query as Record<string, unknown>).state);
+    const done = browser && state && state.length <= 200
+      ? await ctx.db.query<{ purpose: string; consent_id: string | null }>('DELETE FROM mandates.identity_flow WHERE browser_hash = $1 AND logout_state = $2 RETURNING purpose, consent_id', [sha256(browser), state])
+      : null;
+    if (!done?.rows[0]) return refuse(reply, 400, 'La déconnexion n’a pas pu être vérifiée (lien expiré, rejoué ou ouvert dans un autre navigateur). Fermez le navigateur pour terminer la session.', '/mandats/mon-mandat');
+    reply.clearCookie(COOKIE, cookieOptions);
+    const label = identitySettings(ctx.config)?.label ?? 'FranceConnect';
+    return kit.send(reply, 200, kit.frame(ctx, 'Déconnexion', html`<h1>Vous êtes déconnecté</h1><p class="ok" role="status">Votre session est terminée sur Maillage et chez ${label}.</p><p><a href="/mandats/mon-mandat">Revenir à « Mes mandats »</a></p>`, null));
   });
   app.post('/mandats/mon-mandat/deconnexion', { preValidation: app.csrfProtection }, async (req, reply) => {
     const browser = req.cookies[COOKIE];

@@ -20,6 +20,8 @@ import { registerRoadmapContributions } from './roadmap.ts';
 import { registerHabilitationPages } from './habilitation.ts';
 import { registerCardFactor, registerCardPages } from './cards.ts';
 import { expireSmsConsents, registerSmsRoutes } from './sms.ts';
+import { registerRemoteConsent } from './remote.ts';
+import { registerPartnerPages } from './partners-page.ts';
 import { purgeExpiredOidc, registerProvider } from './provider.ts';
 
 // Live indicators offered to the roadmap module.
@@ -80,6 +82,8 @@ export const mandatesModule: ModuleManifest = {
     registerCardPages(app, ctx);
     registerCardFactor(ctx);
     registerSmsRoutes(app, ctx);
+    registerRemoteConsent(app, ctx);
+    registerPartnerPages(app, ctx);
     // Maillage as an OpenID Connect provider for partner services (/oidc, /mandats/partenaire/:uid).
     registerProvider(app, ctx);
   },

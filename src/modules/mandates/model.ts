@@ -38,6 +38,7 @@ export const EVENTS = {
   'card.withdrawn': 'Carte TOTP retirée (perdue ou hors d’usage)',
   'consent.sms_sent': 'Demande de consentement envoyée par SMS',
   'consent.sms_received': 'Réponse de la personne reçue par SMS',
+  'consent.remote_answer': 'Réponse de la personne sur son téléphone, après vérification de son identité (FranceConnect)',
   'mandate.authorisation_used': 'Autorisation utilisée pour se connecter à un service partenaire',
 } as const;
 export type JournalEvent = keyof typeof EVENTS;

@@ -21,6 +21,16 @@ import { identitySettings, personMandatesPage, personSignInForm, registerIdentit
 import { PRINT_SCRIPT, attestationPdf, qrSvg, registerVerificationPage, verifyUrl } from './attestation.ts';
 import { translatedVersions } from './translations.ts';
 import { smsConsentSection } from './sms.ts';
+import { remoteConsentSection } from './remote.ts';
+import { byDepartement, byStructure, type StructureRow } from './breakdown.ts';
+
+/** Statistics by département and by structure (counts, no identity). */
+function breakdownTables(rows: StructureRow[]): Raw {
+  return html`<h2>Par département</h2><table class="data"><thead><tr><th scope="col">Département</th><th scope="col">Structures</th><th scope="col">Mandats en cours</th><th scope="col">Mandats créés</th><th scope="col">Aidants formés actifs</th></tr></thead><tbody>
+${byDepartement(rows).map((d) => html`<tr><td>${d.departement}</td><td>${d.structures}</td><td>${d.active}</td><td>${d.total}</td><td>${d.trainedHelpers}</td></tr>`)}</tbody></table>
+<h2>Par structure</h2><table class="data"><thead><tr><th scope="col">Structure</th><th scope="col">Département</th><th scope="col">Mandats en cours</th><th scope="col">Mandats créés</th><th scope="col">Aidants formés actifs</th></tr></thead><tbody>
+${rows.map((r) => html`<tr><td><a href="/mandats/structures/${r.id}">${r.name}</a></td><td>${r.departement ?? '—'}</td><td>${r.active}</td><td>${r.total}</td><td>${r.trainedHelpers}</td></tr>`)}</tbody></table>`;
+}
 
 export const STYLE = raw(`<style>
 .mdt-form{max-width:42rem}.mdt-form .field{margin:0 0 1rem}.mdt-form label,.mdt-form legend{font-weight:600}
@@ -43,6 +53,7 @@ export function frame(ctx: AppContext, title: string, body: Raw, user: CurrentUs
     ? html`<nav class="no-print" aria-label="Mandats"><ul class="inline-list" style="display:flex;gap:1rem;list-style:none;padding:0;flex-wrap:wrap">
 ${can(user, 'mandates.act') ? html`<li><a href="/mandats">Mes mandats</a></li><li><a href="/mandats/nouveau">Nouveau mandat</a></li>` : ''}
 ${scopesFor(user, 'mandates.manage').platform || scopesFor(user, 'mandates.manage').regions.length || scopesFor(user, 'mandates.manage').departements.length ? html`<li><a href="/mandats/structures">Structures d’aidants</a></li><li><a href="/mandats/statistiques">Statistiques</a></li>` : ''}
+${scopesFor(user, 'mandates.partners.manage').platform || scopesFor(user, 'mandates.partners.manage').regions.length ? html`<li><a href="/mandats/partenaires">Services partenaires</a></li>` : ''}
 <li><a href="/mandats/habilitation">Habilitation</a></li><li><a href="/compte">Mon compte</a></li></ul></nav>`
     : '';
   return layout({ title, theme: ctx.config.theme, head: STYLE, body: html`${nav}${body}`, noindex: true });
@@ -117,7 +128,8 @@ ${Object.entries(ADMIN_PROCEDURES).map(([k, label]) => html`<label><input type="
 <fieldset id="f-duration"><legend>Durée du mandat</legend>${fieldError(errors, 'duration')}
 ${Object.entries(DURATIONS).map(([k, d]) => html`<label><input type="radio" name="duration" value="${k}"${checked('duration', k)}> ${d.label}</label>`)}</fieldset>
 ${identity ? html`<h2>Identité de la personne</h2><p>La personne s’identifie elle-même avec ${identity.label} ; son identité vérifiée est reprise sur le mandat, puis elle lit le mandat et donne son accord.</p>
-<p><button type="submit" formaction="/mandats/nouveau/identite">Vérifier l’identité avec ${identity.label}</button></p>` : ''}
+<p><button type="submit" formaction="/mandats/nouveau/identite">Vérifier l’identité avec ${identity.label}</button></p>
+${remoteConsentSection(identity)}` : ''}
 ${documentFallback
     ? html`<fieldset id="f-document"><legend>${identity ? 'Solution de secours : identité vérifiée sur une pièce d’identité (si la personne ne peut pas utiliser FranceConnect)' : 'Identité de la personne (pièce d’identité)'}</legend>
 ${documentFields}
@@ -567,7 +579,8 @@ ${rows.map((j) => html`<tr><td>${fmt(j.at)}</td><td>${EVENTS[j.event] ?? j.event
 <h2>Par démarche</h2><table class="data"><thead><tr><th scope="col">Démarche</th><th scope="col">Autorisations en cours</th><th scope="col">Autorisations données</th></tr></thead><tbody>
 ${st.byProcedure.map((p) => html`<tr><td>${p.label}</td><td>${p.active}</td><td>${p.total}</td></tr>`)}</tbody></table>
 <h2>Par durée</h2><table class="data"><thead><tr><th scope="col">Durée</th><th scope="col">Mandats</th></tr></thead><tbody>
-${st.byDuration.map((d) => html`<tr><td>${DURATIONS[d.duration as keyof typeof DURATIONS].label}</td><td>${d.total}</td></tr>`)}</tbody></table>`;
+${st.byDuration.map((d) => html`<tr><td>${DURATIONS[d.duration as keyof typeof DURATIONS].label}</td><td>${d.total}</td></tr>`)}</tbody></table>
+${breakdownTables(await byStructure(ctx.db, sc.platform ? {} : { regions: sc.regions, departements: sc.departements }))}`;
     return send(reply, 200, frame(ctx, 'Statistiques des mandats', body, user));
   });
 }

@@ -83,7 +83,7 @@ export const PARTNER_SCOPES = {
 export const TTL = { AuthorizationCode: 60, AccessToken: 600, IdToken: 600, Interaction: 900, Session: 900, Grant: 900 } as const;
 export const MOUNT = '/oidc';
 const INTERACTION_PATH = '/mandats/partenaire';
-const MAX_REDIRECT_URIS = 10;
+export const MAX_REDIRECT_URIS = 10;
 
 // ---------------------------------------------------------------------------------------------
 // Secrets: the keys' sealing key and the cookie keys derive from SECRET_KEY (and the previous ones).
@@ -229,6 +229,20 @@ export async function revokePartner(ctx: Pick<AppContext, 'db'>, actorId: string
     await tx.query("DELETE FROM mandates.oidc_payload WHERE payload->>'clientId' = $1", [clientId]);
     await recordAudit(tx, { actorId, action: 'mandates.partner.revoke', objectType: 'mandates.partner', objectId: clientId, before: { revoked: false }, after: { revoked: true } });
   });
+}
+
+/**
+ * A new secret for a partner (the old one stops working at once; tokens already issued stay valid
+ * until they expire, 10 minutes at most): returned ONCE, stored as its SHA-256. 404 when unknown or revoked.
+ */
+export async function rotatePartnerSecret(ctx: Pick<AppContext, 'db'>, actorId: string | null, clientId: string): Promise<string> {
+  const secret = crypto.randomBytes(32).toString('base64url');
+  await ctx.db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ client_id: string }>('UPDATE mandates.partner SET secret_hash = $2 WHERE client_id = $1 AND revoked_at IS NULL RETURNING client_id', [clientId, sha256(secret)]);
+    if (!rows[0]) throw new UserError(`Service partenaire inconnu ou désactivé : ${clientId.slice(0, 80)}`, 404, 'client_id', 'not_found');
+    await recordAudit(tx, { actorId, action: 'mandates.partner.rotate_secret', objectType: 'mandates.partner', objectId: clientId });
+  });
+  return secret;
 }
 
 export async function listPartners(db: Queryable): Promise<Partner[]> {

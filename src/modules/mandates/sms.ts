@@ -157,6 +157,22 @@ export function consentText(structure: string, d: Draft, code: string): string {
  * the request failed (its personal data deleted) and answers 502.
  */
 export async function startSmsConsent(ctx: AppContext, helperId: string, structureId: string, input: MandateInput, phoneRaw: string, now = new Date()): Promise<string> {
+  const code = String(crypto.randomInt(0, 1_000_000)).padStart(6, '0');
+  const draft: Draft = { givenName: input.givenName, familyName: input.familyName, birthDate: input.birthDate, procedures: input.procedures, duration: input.duration };
+  return requestConsent(ctx, helperId, structureId, phoneRaw, now, { method: 'reply', minutes: SMS_CONSENT_MINUTES, draft, secret: (id) => codeHash(id, code), text: (structure) => consentText(structure, draft, code) });
+}
+
+/**
+ * A consent request by SMS, either way (`reply`: the person answers « OUI 123456 »; `oidc`, remote.ts:
+ * a link to open on their phone, where they prove their identity with FranceConnect): checks the
+ * helper may create mandates in the structure, reserves one of their SMS of the hour, stores the
+ * pending request (`secret(id)`: the hash of the code or of the link), sends the SMS, journals
+ * consent.sms_sent. A failed sending marks the request failed (its personal data deleted): 502.
+ */
+export async function requestConsent(
+  ctx: AppContext, helperId: string, structureId: string, phoneRaw: string, now: Date,
+  o: { method: 'reply' | 'oidc'; minutes: number; draft: object; secret: (id: string) => string; text: (structureName: string) => string },
+): Promise<string> {
   const phone = normalisePhone(phoneRaw);
   const sender = smsSender(ctx);
   if (!sender) throw new UserError('L’envoi de SMS n’est pas configuré sur cette plateforme (SMS_PROVIDER) : recueillez l’accord de la personne sur place.', 503, 'phone');
@@ -169,16 +185,15 @@ export async function startSmsConsent(ctx: AppContext, helperId: string, structu
     throw new UserError(`Vous avez envoyé ${SMS_PER_HELPER_HOUR} demandes par SMS dans l’heure : attendez un peu.`, 429, 'phone');
   }
   const id = crypto.randomUUID();
-  const code = String(crypto.randomInt(0, 1_000_000)).padStart(6, '0');
-  const draft: Draft = { givenName: input.givenName, familyName: input.familyName, birthDate: input.birthDate, procedures: input.procedures, duration: input.duration };
-  const expires = new Date(now.getTime() + SMS_CONSENT_MINUTES * 60_000);
+  const draft = o.draft as { procedures: string[]; duration: Duration };
+  const expires = new Date(now.getTime() + o.minutes * 60_000);
   await ctx.db.query(
-    "INSERT INTO mandates.sms_consent (id, structure_id, helper_user_id, phone, draft, code_hash, state, created_at, expires_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'pending', $7, $8)",
-    [id, structureId, helperId, phone, JSON.stringify(draft), codeHash(id, code), now.toISOString(), expires.toISOString()],
+    "INSERT INTO mandates.sms_consent (id, structure_id, helper_user_id, phone, draft, code_hash, state, created_at, expires_at, method) VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'pending', $7, $8, $9)",
+    [id, structureId, helperId, phone, JSON.stringify(o.draft), o.secret(id), now.toISOString(), expires.toISOString(), o.method],
   );
   let messageId: string | null;
   try {
-    messageId = (await sender.send(phone, consentText(rows[0].name, draft, code))).messageId;
+    messageId = (await sender.send(phone, o.text(rows[0].name))).messageId;
   } catch (err) {
     ctx.log.error({ err, consent: id }, 'mandates: the SMS consent request could not be sent');
     await ctx.db.query("UPDATE mandates.sms_consent SET state = 'failed', phone = NULL, draft = NULL WHERE id = $1 AND state = 'pending'", [id]);
@@ -186,7 +201,7 @@ export async function startSmsConsent(ctx: AppContext, helperId: string, structu
   }
   await ctx.db.transaction(async (tx) => {
     await tx.query('UPDATE mandates.sms_consent SET provider_message_id = $2 WHERE id = $1', [id, messageId]);
-    await service.appendJournal(tx, { event: 'consent.sms_sent', structureId, actorKind: 'helper', actorId: helperId, detail: { consent: id, procedures: draft.procedures, duration: draft.duration, expiresAt: expires.toISOString() }, at: now });
+    await service.appendJournal(tx, { event: 'consent.sms_sent', structureId, actorKind: 'helper', actorId: helperId, detail: { consent: id, procedures: draft.procedures, duration: draft.duration, expiresAt: expires.toISOString(), ...(o.method === 'oidc' ? { method: 'oidc' } : {}) }, at: now });
   });
   return id;
 }
@@ -207,7 +222,7 @@ export async function receiveSmsAnswer(ctx: AppContext, msg: { from: string; tex
   const yesAnswer = m[1]!.toLowerCase() === 'oui';
   const code = m[2]!;
   const out = await ctx.db.transaction(async (tx) => {
-    const { rows } = await tx.query<ConsentRow>("SELECT * FROM mandates.sms_consent WHERE phone = $1 AND state = 'pending' ORDER BY created_at FOR UPDATE", [phone]);
+    const { rows } = await tx.query<ConsentRow>("SELECT * FROM mandates.sms_consent WHERE phone = $1 AND state = 'pending' AND method = 'reply' ORDER BY created_at FOR UPDATE", [phone]);
     const row = rows.find((r) => crypto.timingSafeEqual(Buffer.from(r.code_hash, 'hex'), Buffer.from(codeHash(r.id, code), 'hex')));
     if (!row) throw new UserError('Aucune demande en attente pour ce numéro et ce code (déjà répondue, ou code faux).', 409, 'text', 'unknown_or_used');
     if (new Date(row.expires_at).getTime() <= now.getTime()) throw new UserError('Cette demande de consentement a expiré : l’aidant doit en envoyer une nouvelle.', 409, 'text', 'expired');
@@ -273,6 +288,8 @@ export function registerSmsRoutes(app: App, ctx: AppContext) {
 
   app.post('/mandats/nouveau/sms', helperPost, async (req, reply) => {
     const user = await signedInUser(req);
+    // The answer « OUI 123456 » proves no identity: only with the identity-document fallback (remote.ts otherwise).
+    if (!ctx.config.mandatesDocumentFallback) throw new ForbiddenError('L’identité de la personne se vérifie avec FranceConnect : envoyez-lui le lien par SMS depuis le formulaire du mandat.');
     const v = formBody(req);
     const errorPage = (status: number, errors: FieldError[]) =>
       send(reply, status, frame(ctx, 'Consentement par SMS', html`<h1>Consentement par SMS</h1>${errorSummary(errors)}<p><a href="/mandats/nouveau">Revenir au formulaire du mandat</a></p>`, user));

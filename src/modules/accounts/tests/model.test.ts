@@ -122,6 +122,12 @@ const table: Row[] = [
   ['staff of the département manages the helper structures of the département', staffDep, 'mandates.manage', { type: 'mandates.structure', id: 'S1', region: '84', departement: '69' }, true],
   ['staff of the département does not manage structures elsewhere', staffDep, 'mandates.manage', { type: 'mandates.structure', id: 'S2', region: '84', departement: '38' }, false],
   ['a helper does not manage structures', actor({ role: 'helper', scopeKind: 'place', scopeId: 'P1' }), 'mandates.manage', { type: 'mandates.structure', id: 'S1', region: '84', departement: '69' }, false],
+  // partner services of the OIDC provider: the whole platform's (resource: the région the site covers); staff of a département or a helper: no
+  ['staff of the région manages the partner services of its platform', staffRegion, 'mandates.partners.manage', { type: 'mandates.partners', id: 'all', region: '84' }, true],
+  ['staff of another région does not', staffRegion, 'mandates.partners.manage', { type: 'mandates.partners', id: 'all', region: '28' }, false],
+  ['staff of a département does not manage partner services', staffDep, 'mandates.partners.manage', { type: 'mandates.partners', id: 'all', region: '84' }, false],
+  ['an admin manages partner services', admin, 'mandates.partners.manage', { type: 'mandates.partners', id: 'all' }, true],
+  ['a helper does not manage partner services', actor({ role: 'helper', scopeKind: 'place', scopeId: 'P1' }), 'mandates.partners.manage', { type: 'mandates.partners', id: 'all', region: '84' }, false],
   // a place grant never matches a territory and vice versa
   ['a place grant does not cover a territory with the same code', actor({ role: 'place_manager', scopeKind: 'place', scopeId: '69' }), 'places.edit', dep69, false],
 ];

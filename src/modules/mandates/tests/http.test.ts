@@ -260,6 +260,10 @@ describe('mandates: pages and API', () => {
     r = await staff76.get('/mandats/statistiques');
     assert.equal(r.status, 200);
     assert.match(r.body, /1 structure habilitée/);
+    // By département and by structure (issue #20), within staff76's territory only.
+    assert.match(r.body, /<h2>Par département<\/h2>[\s\S]*<td>76<\/td><td>1<\/td>/);
+    assert.match(r.body, new RegExp(`<h2>Par structure</h2>[\\s\\S]*href="/mandats/structures/${structureId}"`));
+    assert.doesNotMatch(r.body, /<td>27<\/td>/);
     assert.ok(!r.body.includes('Lefèvre'));
     assert.equal((await alice.get('/mandats/statistiques')).status, 403);
   });

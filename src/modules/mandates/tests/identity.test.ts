@@ -13,7 +13,7 @@ import { accountsTesting } from '../../accounts/index.ts';
 import { DEV_CLIENT, DEV_IDENTITIES, startDevIdp } from '../dev-idp.ts';
 import { subjectHash } from '../identity.ts';
 import * as service from '../service.ts';
-import { PERSON, snapshot, trainedHelperAccount } from './support.ts';
+import { PERSON, providerPerson, snapshot, trainedHelperAccount } from './support.ts';
 
 const { depsOf, signedInBrowser, Browser } = accountsTesting;
 const PUBLIC_URL = 'http://localhost:41517';
@@ -24,36 +24,8 @@ async function rows(db: Parameters<typeof snapshot>[0]) {
   return { ...(await snapshot(db) as object), flows: (await db.query('SELECT id, purpose, verified_at, sub_hash, given_name FROM mandates.identity_flow ORDER BY id')).rows };
 }
 
-/** The person at the provider: follows its redirects, picks the test identity, returns the callback path on the app. */
-export async function atProvider(start: string, identity: string): Promise<string> {
-  const jar = new Map<string, string>();
-  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-  const keep = (res: Response) => {
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      const eq = pair!.indexOf('=');
-      jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
-    }
-  };
-  let url = start;
-  for (let i = 0; i < 12; i++) {
-    if (url.startsWith(PUBLIC_URL)) return url.slice(PUBLIC_URL.length);
-    const res = await fetch(url, { redirect: 'manual', headers: { cookie: cookie() } });
-    keep(res);
-    if (res.status >= 300 && res.status < 400) {
-      url = new URL(res.headers.get('location')!, url).href;
-      continue;
-    }
-    const body = await res.text();
-    const action = /<form method="post" action="([^"]+)"/.exec(body)?.[1];
-    if (!action) throw new Error(`unexpected provider page (${res.status}): ${body.slice(0, 300)}`);
-    assert.match(body, /<html lang="fr">/);
-    const post = await fetch(new URL(action, url), { method: 'POST', redirect: 'manual', body: new URLSearchParams({ identity, action: 'login' }), headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' } });
-    keep(post);
-    url = new URL(post.headers.get('location')!, url).href;
-  }
-  throw new Error('too many steps at the provider');
-}
+/** The person at the provider (support.ts), coming back to this app. */
+const atProvider = (start: string, identity: string) => providerPerson(PUBLIC_URL).signIn(start, identity);
 
 describe('mandates: identity through OpenID Connect', () => {
   let idp: Awaited<ReturnType<typeof startDevIdp>>;
@@ -289,7 +261,23 @@ describe('mandates: identity through OpenID Connect', () => {
     assert.equal(r.status, 409);
     assert.deepEqual(await rows(t.db), before);
 
-    // Signing out ends the session.
+    // Signing out: a link (token from the browser's cookie) that ends the session here and sends the
+    // browser to the provider's end_session_endpoint (id_token_hint, post_logout_redirect_uri, state).
+    page = await person.get('/mandats/mon-mandat');
+    const link = /href="(\/mandats\/mon-mandat\/deconnexion\?jeton=[0-9a-f]{32})"/.exec(page.body)![1]!;
+    before = await rows(t.db);
+    const forged = await person.get('/mandats/mon-mandat/deconnexion?jeton=0123456789abcdef0123456789abcdef');
+    assert.equal(forged.location, '/mandats/mon-mandat');
+    assert.deepEqual(await rows(t.db), before, 'a forged logout link changes nothing');
+    const out = await person.get(link);
+    assert.equal(out.status, 303);
+    const end = new URL(out.location!);
+    assert.equal(end.origin + end.pathname, `${idp.issuer}/session/end`);
+    assert.ok(end.searchParams.get('id_token_hint') && end.searchParams.get('state'));
+    assert.equal(end.searchParams.get('post_logout_redirect_uri'), `${PUBLIC_URL}/mandats/identite/deconnexion`);
+    page = await person.get('/mandats/mon-mandat');
+    assert.doesNotMatch(page.body, new RegExp(created.reference), 'the session here ended at once');
+    // The form (no provider logout) still ends it too.
     await person.post('/mandats/mon-mandat/deconnexion', {});
     page = await person.get('/mandats/mon-mandat');
     assert.doesNotMatch(page.body, new RegExp(created.reference));

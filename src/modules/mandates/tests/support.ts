@@ -53,3 +53,47 @@ export async function trainedHelperAccount(ctx: AppContext, email: string, displ
   await service.recordTraining(ctx, null, structure.id, user.id, { trainedOn: '2025-03-01', trainingRef: 'Formation test' });
   return { user, structure, place };
 }
+
+/**
+ * A person's browser at the OpenID Connect provider (dev-idp.ts, over real HTTP): `signIn` follows
+ * its redirects, picks the test identity and returns the path on the app (`publicUrl`) it sends the
+ * browser back to; `signOut` follows an end_session URL, confirms, and returns the path back.
+ */
+export function providerPerson(publicUrl: string) {
+  const jar = new Map<string, string>();
+  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const keep = (res: Response) => {
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const eq = pair!.indexOf('=');
+      jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+    }
+  };
+  async function walk(start: string, form: (body: string) => Record<string, string>): Promise<string> {
+    let url = start;
+    for (let i = 0; i < 12; i++) {
+      if (url.startsWith(publicUrl)) return url.slice(publicUrl.length);
+      const res = await fetch(url, { redirect: 'manual', headers: { cookie: cookie() } });
+      keep(res);
+      if (res.status >= 300 && res.status < 400) {
+        url = new URL(res.headers.get('location')!, url).href;
+        continue;
+      }
+      const body = await res.text();
+      const action = /<form[^>]* method="post" action="([^"]+)"|<form method="post" action="([^"]+)"/.exec(body);
+      if (!action) throw new Error(`unexpected provider page (${res.status}): ${body.slice(0, 300)}`);
+      // oidc-provider's own self-submitting pages (hidden fields only) are followed as a browser would; any page the person reads is French.
+      const hidden = Object.fromEntries([...body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+      const selfSubmitting = /document\.forms\[0\]\.submit\(\)/.test(body);
+      if (!selfSubmitting && !/<html lang="fr">/.test(body)) throw new Error(`the provider page is not in French: ${body.slice(0, 400)}`);
+      const post = await fetch(new URL((action[1] ?? action[2])!.replace(/&amp;/g, '&'), url), { method: 'POST', redirect: 'manual', body: new URLSearchParams(selfSubmitting ? hidden : { ...hidden, ...form(body) }), headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' } });
+      keep(post);
+      url = new URL(post.headers.get('location')!, url).href;
+    }
+    throw new Error('too many steps at the provider');
+  }
+  return {
+    signIn: (start: string, identity: string) => walk(start, () => ({ identity, action: 'login' })),
+    signOut: (start: string) => walk(start, (body) => ({ xsrf: /name="xsrf" value="([^"]+)"/.exec(body)?.[1] ?? '', logout: 'yes' })),
+  };
+}
