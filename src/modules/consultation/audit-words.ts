@@ -79,5 +79,6 @@ export const consultationAudit: AuditVocabulary = {
     'consultation.meeting.update': 'a modifié {objet}',
     'consultation.survey.update': 'a modifié {objet}',
     'consultation.survey.answer': 'a rempli {objet}',
+    'consultation.budget.assign': 's’est vu attribuer au hasard {objet} pour voter',
   },
 };
