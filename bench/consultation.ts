@@ -178,13 +178,14 @@ ${row('proposal page with a page of its 2,000 comments', proposalPage, '—')}
 }
 
 const parts: string[] = [];
+const atStart = machine(); // the load average before the run, not after it
 const started = performance.now();
 const cpuStart = process.cpuUsage();
 for (const e of engines) parts.push(await benchEngine(e.trim()));
 const cpuAll = process.cpuUsage(cpuStart);
 const text = `## Consultation (\`npm run bench:consultation\`)
 
-${new Date().toISOString().slice(0, 10)} — ${machine()}${process.env.BENCH_NOTE ? ` (${process.env.BENCH_NOTE})` : ''}. ${VOTERS.toLocaleString('en')} voters, ${CONCURRENCY} at a time. Whole run: ${((performance.now() - started) / 1000).toFixed(0)} s wall, ${((cpuAll.user + cpuAll.system) / 1e6).toFixed(0)} s CPU in Node.js; load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')}.
+${new Date().toISOString().slice(0, 10)} — ${atStart}${process.env.BENCH_NOTE ? ` (${process.env.BENCH_NOTE})` : ''}. ${VOTERS.toLocaleString('en')} voters, ${CONCURRENCY} at a time. Whole run: ${((performance.now() - started) / 1000).toFixed(0)} s wall, ${((cpuAll.user + cpuAll.system) / 1e6).toFixed(0)} s CPU in Node.js; load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')}.
 
 ${parts.join('\n')}`;
 writeSection('consultation', text);
