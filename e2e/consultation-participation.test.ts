@@ -122,7 +122,7 @@ describe('consultation surveys and debates in a browser', { skip: skipReason }, 
     const a = typeof rows[0]!.answers === 'string' ? JSON.parse(rows[0]!.answers) : rows[0]!.answers;
     assert.deepEqual(a.frequence, [1]);
     assert.equal('pourquoi' in a, false, 'the question hidden again was not kept');
-    assert.deepEqual(a.services, [0, 1]);
+    assert.deepEqual(a.services, [0, 2], 'Wifi, then two Tabs: Atelier');
     assert.deepEqual(a.ordre, [1, 0, 2]);
     assert.equal(a.commune, 'Dijon');
     assert.equal(a.quartier, 'Grésilles');
