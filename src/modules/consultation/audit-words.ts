@@ -79,5 +79,7 @@ export const consultationAudit: AuditVocabulary = {
     'consultation.meeting.update': 'a modifié {objet}',
     'consultation.survey.update': 'a modifié {objet}',
     'consultation.survey.answer': 'a rempli {objet}',
+    'consultation.survey.questions': (e, ref) => [{ add: 'a ajouté une question à ', edit: 'a modifié une question de ', move: 'a déplacé une question de ', delete: 'a supprimé une question de ' }[String(field(e.meta, 'change'))] ?? 'a modifié les questions de ', ref('consultation.survey', e.objectId)],
+    'consultation.budget.assign': 's’est vu attribuer au hasard {objet} pour voter',
   },
 };

@@ -15,6 +15,7 @@ import { registerBudgetPages } from './pages/budget.ts';
 import { registerStaffPages } from './pages/staff.ts';
 import { registerSetupPages } from './pages/setup.ts';
 import { registerSurveyPages } from './pages/surveys.ts';
+import { registerSurveyEditor } from './pages/survey-editor.ts';
 import { registerDebatePages } from './pages/debates.ts';
 import { registerConsultationOpenData, registerRoutes } from './routes.ts';
 import { registerRoadmapContributions } from './roadmap.ts';
@@ -38,6 +39,7 @@ export const consultationModule: ModuleManifest = {
     registerSetupPages(app, ctx);
     registerStaffPages(app, ctx);
     registerSurveyPages(app, ctx);
+    registerSurveyEditor(app, ctx);
     registerDebatePages(app, ctx);
     registerRoutes(app, ctx);
   },

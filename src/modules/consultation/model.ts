@@ -157,6 +157,21 @@ export function honeypotFilled(o: Input): boolean {
 
 // ---- participatory budgets --------------------------------------------------------------------
 
+/** Several budgets in a process (Decidim): vote in one of your choice, in one drawn for you, or in all. */
+export const BUDGET_WORKFLOWS = ['one', 'random', 'all'] as const;
+export type BudgetWorkflow = (typeof BUDGET_WORKFLOWS)[number];
+export const BUDGET_WORKFLOW_LABELS: Record<BudgetWorkflow, string> = {
+  one: 'un seul budget par personne, au choix',
+  random: 'un seul budget par personne, attribué au hasard',
+  all: 'un vote dans chaque budget',
+};
+/** How the workflow reads for a voter, on the process and budget pages. */
+export const BUDGET_WORKFLOW_SENTENCES: Record<BudgetWorkflow, string> = {
+  one: 'Vous pouvez voter dans un seul des budgets de cette concertation, celui de votre choix.',
+  random: 'Chaque votant vote dans un seul budget, attribué au hasard une fois pour toutes ; les autres budgets se consultent seulement.',
+  all: 'Vous pouvez voter dans chacun des budgets de cette concertation.',
+};
+
 export const RULES = ['threshold', 'minimum', 'range'] as const;
 export type Rule = (typeof RULES)[number];
 export const RULE_LABELS: Record<Rule, string> = {

@@ -28,6 +28,7 @@ import {
   rollUp,
   text,
   type BudgetRule,
+  type BudgetWorkflow,
   type Capability,
   type FieldError,
   type Phase,
@@ -67,7 +68,7 @@ export interface Process {
   residenceRequired: boolean;
   minAge: number | null;
   minAccountDays: number;
-  budgetWorkflow: 'one' | 'all';
+  budgetWorkflow: BudgetWorkflow;
   categories: string[];
   phases: Phase[];
   customStates: { key: string; label: string; base: string }[];
@@ -76,7 +77,7 @@ export interface Process {
 const PROCESS_COLS = `id, slug, title, description, region, departement, published, residence_required, min_age, min_account_days, budget_workflow, categories`;
 type ProcessRow = {
   id: string; slug: string; title: string; description: string; region: string; departement: string | null; published: boolean;
-  residence_required: boolean; min_age: number | null; min_account_days: number; budget_workflow: 'one' | 'all'; categories: string[];
+  residence_required: boolean; min_age: number | null; min_account_days: number; budget_workflow: BudgetWorkflow; categories: string[];
 };
 
 async function hydrate(db: Queryable, rows: ProcessRow[]): Promise<Process[]> {
@@ -128,7 +129,7 @@ export interface ProcessInput {
   residenceRequired?: boolean;
   minAge?: number | null;
   minAccountDays?: number;
-  budgetWorkflow?: 'one' | 'all';
+  budgetWorkflow?: BudgetWorkflow;
   categories?: string[];
   phases: { title: string; startsAt: Date | string; endsAt: Date | string; proposals?: boolean; supports?: boolean; comments?: boolean; votes?: boolean }[];
   customStates?: { key: string; label: string; base: 'evaluating' | 'accepted' | 'rejected' }[];
@@ -771,6 +772,8 @@ export interface BasketView {
   checkedOut: boolean;
   /** When one budget per person: the budget already voted in, if another one. */
   votedElsewhere: string | null;
+  /** The `random` workflow: the budget drawn for the person (null until drawn, or another workflow). */
+  assigned: AssignedBudget | null;
 }
 
 export async function basketOf(db: Queryable, p: Process, b: Budget, userId: string): Promise<BasketView> {
@@ -779,22 +782,60 @@ export async function basketOf(db: Queryable, p: Process, b: Budget, userId: str
       WHERE bk.budget_id = $1 AND bk.user_id = $2`, [b.id, userId]);
   const items = rows.filter((r) => r.project_id);
   let votedElsewhere: string | null = null;
-  if (p.budgetWorkflow === 'one') {
+  if (p.budgetWorkflow !== 'all') {
     const other = await db.query<{ title: string }>(
       `SELECT bu.title FROM consultation.ballot ba JOIN consultation.basket bk ON bk.id = ba.basket_id JOIN consultation.budget bu ON bu.id = bk.budget_id WHERE ba.scope_id = $1 AND ba.user_id = $2 AND bk.budget_id <> $3`,
       [p.id, userId, b.id]);
     votedElsewhere = other.rows[0]?.title ?? null;
   }
-  return { projectIds: items.map((r) => r.project_id!), totalCents: items.reduce((s, r) => s + Number(r.cost_cents), 0), checkedOut: !!rows[0]?.checked_out_at, votedElsewhere };
+  let assigned: AssignedBudget | null = null;
+  if (p.budgetWorkflow === 'random') assigned = await assignedBudget(db, p.id, userId);
+  return { projectIds: items.map((r) => r.project_id!), totalCents: items.reduce((s, r) => s + Number(r.cost_cents), 0), checkedOut: !!rows[0]?.checked_out_at, votedElsewhere, assigned };
 }
+
+export interface AssignedBudget { id: string; slug: string; title: string }
+
+/** The budget a person was assigned by the `random` workflow, if the draw was made. */
+export async function assignedBudget(db: Queryable, processId: string, userId: string): Promise<AssignedBudget | null> {
+  const { rows } = await db.query<AssignedBudget>(
+    'SELECT bu.id, bu.slug, bu.title FROM consultation.budget_assignment a JOIN consultation.budget bu ON bu.id = a.budget_id WHERE a.process_id = $1 AND a.user_id = $2', [processId, userId]);
+  return rows[0] ?? null;
+}
+
+/**
+ * The `random` workflow: draws one of the process's budgets for the person, once (uniformly, with
+ * the CSPRNG), and keeps it: the primary key (process, person) and `ON CONFLICT DO NOTHING` make
+ * concurrent first visits agree on one draw, and nothing ever changes it. Made when the person
+ * first opens a budget page or sends a basket request, in its own transaction (a refused basket
+ * request does not undo the draw, so replaying requests cannot draw again). Audited.
+ */
+export async function ensureAssignedBudget(ctx: Ctx, p: Process, userId: string): Promise<AssignedBudget | null> {
+  if (p.budgetWorkflow !== 'random') return null;
+  const existing = await assignedBudget(ctx.db, p.id, userId);
+  if (existing) return existing;
+  const budgets = await listBudgets(ctx.db, p.id);
+  if (!budgets.length) return null;
+  const drawn = budgets[crypto.randomInt(budgets.length)]!;
+  await ctx.db.transaction(async (tx) => {
+    const ins = await tx.query('INSERT INTO consultation.budget_assignment (process_id, user_id, budget_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING budget_id', [p.id, userId, drawn.id]);
+    if (ins.rows.length) await recordAudit(tx, { actorId: userId, action: 'consultation.budget.assign', objectType: 'consultation.budget', objectId: drawn.id });
+  });
+  return assignedBudget(ctx.db, p.id, userId);
+}
+
+/** The ballot's scope: the process when one vote per person (`one`, `random`), the budget when `all`. */
+const ballotScope = (p: Process, b: Budget) => (p.budgetWorkflow === 'all' ? b.id : p.id);
 
 /** Locks (creating it if needed) the person's basket for a budget; refuses when already final. */
 async function lockBasket(tx: Queryable, p: Process, b: Budget, userId: string): Promise<string> {
   await tx.query('INSERT INTO consultation.basket (id, budget_id, user_id) VALUES ($1, $2, $3) ON CONFLICT (budget_id, user_id) DO NOTHING', [uuid(), b.id, userId]);
   const { rows } = await tx.query<{ id: string; checked_out_at: Date | null }>('SELECT id, checked_out_at FROM consultation.basket WHERE budget_id = $1 AND user_id = $2 FOR UPDATE', [b.id, userId]);
   if (rows[0]!.checked_out_at) throw new UserError('Votre vote est déjà confirmé : il est définitif.', 409, null, 'already_voted');
-  const scope = p.budgetWorkflow === 'one' ? p.id : b.id;
-  const ballot = await tx.query('SELECT 1 FROM consultation.ballot WHERE scope_id = $1 AND user_id = $2', [scope, userId]);
+  if (p.budgetWorkflow === 'random') {
+    const a = await tx.query<{ budget_id: string }>('SELECT budget_id FROM consultation.budget_assignment WHERE process_id = $1 AND user_id = $2', [p.id, userId]);
+    if (a.rows[0]?.budget_id !== b.id) throw new UserError('Ce budget n’est pas le vôtre : dans cette concertation, chaque votant vote dans le budget qui lui a été attribué au hasard.', 403, null, 'not_assigned_budget');
+  }
+  const ballot = await tx.query('SELECT 1 FROM consultation.ballot WHERE scope_id = $1 AND user_id = $2', [ballotScope(p, b), userId]);
   if (ballot.rows.length) throw new UserError('Vous avez déjà voté dans un autre budget de cette concertation (un seul budget par personne).', 409, null, 'already_voted');
   return rows[0]!.id;
 }
@@ -806,6 +847,7 @@ async function basketCosts(tx: Queryable, basketId: string): Promise<number[]> {
 /** Adds a project to the person's basket: never beyond the budget, even with concurrent requests. */
 export async function addToBasket(ctx: Ctx, p: Process, b: Budget, who: Participant | null, projectId: string, now = new Date()): Promise<BasketView> {
   assertMayTakePart(p, who, 'votes', now);
+  await ensureAssignedBudget(ctx, p, who!.id);
   if (!isUuid(projectId)) throw new UserError('Projet inconnu.', 400, 'projectId');
   await ctx.db.transaction(async (tx) => {
     const pr = await tx.query<{ cost_cents: number }>('SELECT cost_cents FROM consultation.project WHERE id = $1 AND budget_id = $2', [projectId, b.id]);
@@ -822,6 +864,7 @@ export async function addToBasket(ctx: Ctx, p: Process, b: Budget, who: Particip
 
 export async function removeFromBasket(ctx: Ctx, p: Process, b: Budget, who: Participant | null, projectId: string, now = new Date()): Promise<BasketView> {
   assertMayTakePart(p, who, 'votes', now);
+  await ensureAssignedBudget(ctx, p, who!.id);
   if (!isUuid(projectId)) throw new UserError('Projet inconnu.', 400, 'projectId');
   await ctx.db.transaction(async (tx) => {
     const basketId = await lockBasket(tx, p, b, who!.id);
@@ -840,14 +883,14 @@ export async function removeFromBasket(ctx: Ctx, p: Process, b: Budget, who: Par
  */
 export async function checkout(ctx: Ctx, p: Process, b: Budget, who: Participant | null, declared: { postalCode?: string; birthYear?: string }, now = new Date()): Promise<void> {
   assertMayTakePart(p, who, 'votes', now);
+  await ensureAssignedBudget(ctx, p, who!.id);
   await assertEligibleVoter(ctx.db, p, b.departement, declared, now);
   await ctx.db.transaction(async (tx) => {
     const basketId = await lockBasket(tx, p, b, who!.id);
     const items = (await tx.query<{ project_id: string; cost_cents: number }>('SELECT pr.id AS project_id, pr.cost_cents FROM consultation.basket_item i JOIN consultation.project pr ON pr.id = i.project_id WHERE i.basket_id = $1 ORDER BY pr.id', [basketId])).rows;
     const problem = basketProblem(b, items.map((i) => Number(i.cost_cents)));
     if (problem) throw new UserError(problem, 422, 'basket', 'rule_not_met');
-    const scope = p.budgetWorkflow === 'one' ? p.id : b.id;
-    const ins = await tx.query('INSERT INTO consultation.ballot (scope_id, user_id, basket_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING user_id', [scope, who!.id, basketId]);
+    const ins = await tx.query('INSERT INTO consultation.ballot (scope_id, user_id, basket_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING user_id', [ballotScope(p, b), who!.id, basketId]);
     if (!ins.rows.length) throw new UserError('Vous avez déjà voté : un seul vote par personne.', 409, null, 'already_voted');
     await tx.query('UPDATE consultation.basket SET checked_out_at = now() WHERE id = $1', [basketId]);
     // Last: the audit chain's head lock is held from here to the commit only.

@@ -3,7 +3,7 @@
  * budget, a meeting. Pure: every faulty field is named (`ValidationFailed`), nothing is written.
  * Dates are typed in Paris time (`datetime-local`) and stored as instants.
  */
-import { CAPABILITIES, LIMITS, RULES, ValidationFailed, parseEuros, text, type FieldError, type Rule } from './model.ts';
+import { BUDGET_WORKFLOWS, CAPABILITIES, LIMITS, RULES, ValidationFailed, parseEuros, text, type BudgetWorkflow, type FieldError, type Rule } from './model.ts';
 import { own } from '../../platform/own.ts';
 import type { Meeting, ProcessInput } from './service.ts';
 import type { SurveyInput } from './surveys.ts';
@@ -101,7 +101,7 @@ export function parseProcessForm(o: Input, fixed?: { slug: string; region: strin
   const minAge = intField(o, 'minAge', 'Âge minimum pour voter', errors, 15, 120);
   const minAccountDays = intField(o, 'minAccountDays', 'Ancienneté du compte', errors, 0, 365) ?? 0;
   const workflow = str(o, 'budgetWorkflow') || 'one';
-  if (workflow !== 'one' && workflow !== 'all') errors.push({ field: 'budgetWorkflow', message: 'Budgets : choisissez « un seul » ou « tous ».' });
+  if (!(BUDGET_WORKFLOWS as readonly string[]).includes(workflow)) errors.push({ field: 'budgetWorkflow', message: 'Budgets : choisissez « un seul au choix », « un seul au hasard » ou « tous ».' });
   const categoriesRaw = text(o, 'categories', 'Thèmes', 2000, errors);
   const categories = [...new Set(categoriesRaw.split('\n').map((c) => c.trim()).filter(Boolean))];
   if (categories.length > 30) errors.push({ field: 'categories', message: 'Thèmes : 30 au plus.' });
@@ -126,7 +126,7 @@ export function parseProcessForm(o: Input, fixed?: { slug: string; region: strin
   if (errors.length) throw new ValidationFailed(errors);
   return {
     slug, title, description, region, departement, published: checked(o, 'published'), residenceRequired: checked(o, 'residenceRequired'),
-    minAge, minAccountDays, budgetWorkflow: workflow as 'one' | 'all', categories, phases,
+    minAge, minAccountDays, budgetWorkflow: workflow as BudgetWorkflow, categories, phases,
   };
 }
 

@@ -390,3 +390,15 @@ export function answerText(q: Question, v: unknown): string {
       return typeof v === 'object' && v && 'name' in v ? `fichier ${String((v as { name: string }).name)}` : '';
   }
 }
+
+/** A question back into the JSON the form takes (option indexes of conditions as their labels). */
+export function toDefinition(q: Question, _i: number, all: readonly Question[]): Record<string, unknown> {
+  const o: Record<string, unknown> = { key: q.key, type: q.type, label: q.label };
+  if (q.description) o.description = q.description;
+  if (q.required) o.required = true;
+  if (q.options.length) o.options = q.options;
+  if (q.rows.length) o.rows = q.rows;
+  if (q.maxChoices !== null) o.maxChoices = q.maxChoices;
+  if (q.conditions.length) o.conditions = q.conditions.map((c) => ({ question: c.question, op: c.op, ...(c.option !== undefined ? { value: all.find((x) => x.key === c.question)?.options[c.option] } : {}), ...(c.text !== undefined ? { value: c.text } : {}) }));
+  return o;
+}

@@ -103,6 +103,24 @@ export async function updateSurvey(ctx: Ctx, actorId: string, s: Survey, input: 
 }
 
 /**
+ * Replaces the questions (the question-by-question editor: add, edit, move, delete), only while
+ * nobody has answered — checked under the row lock, so a response arriving meanwhile wins and the
+ * edit is refused (409 naming `questions`). Audited with the questions before and after.
+ */
+export async function setQuestions(ctx: Ctx, actorId: string, s: Survey, questions: Question[], what: string): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    const { rows } = await tx.query<SurveyRow>(`SELECT ${COLS} FROM consultation.survey WHERE id = $1 FOR UPDATE`, [s.id]);
+    if (!rows[0]) throw new NotFoundError('Questionnaire introuvable.');
+    const before = toSurvey(rows[0]);
+    if (before.responses > 0) throw new UserError(`Questions : elles ne changent plus, ${before.responses > 1 ? `${before.responses} personnes ont` : 'une personne a'} déjà répondu.`, 409, 'questions', 'survey_answered');
+    if (canonical(before.questions) !== canonical(s.questions)) throw new UserError('Questions : le questionnaire a été modifié entre-temps ; rechargez la page et recommencez.', 409, 'questions', 'survey_changed');
+    await tx.query('UPDATE consultation.survey SET questions = $2 WHERE id = $1', [s.id, JSON.stringify(questions)]);
+    const list = (qs: Question[]) => qs.map((q) => `${q.key} (${q.type}) : ${q.label}`);
+    await recordAudit(tx, { actorId, action: 'consultation.survey.questions', objectType: 'consultation.survey', objectId: s.id, before: { questions: list(before.questions) }, after: { questions: list(questions) }, meta: { change: what } });
+  });
+}
+
+/**
  * A participant answers: the survey must be open (server clock) and the person admitted by the
  * process (verified e-mail, account age). Conditions are evaluated here: a question that does not
  * apply is dropped whatever was sent. One response per person (primary key); files kept apart.

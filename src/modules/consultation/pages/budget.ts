@@ -9,7 +9,7 @@ import type { AppContext } from '../../../platform/module.ts';
 import { html, raw, type Raw } from '../../../platform/html/html.ts';
 import { breadcrumb, notice } from '../../../platform/html/components.ts';
 import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
-import { basketProblem, euros, phaseAllows, phaseStatus, plural, ruleSummary } from '../model.ts';
+import { BUDGET_WORKFLOW_SENTENCES, basketProblem, euros, phaseAllows, phaseStatus, plural, ruleSummary } from '../model.ts';
 import * as svc from '../service.ts';
 import { loadProcess } from './public.ts';
 import { csrf, formBody, page, participant, processHref, send, signInOrUp } from './ui.ts';
@@ -32,18 +32,24 @@ export function registerBudgetPages(app: App, ctx: AppContext) {
     const now = new Date();
     const open = phaseAllows(phaseStatus(p.phases, now).current, 'votes');
     const projects = await svc.listProjects(ctx.db, b.id);
+    // The `random` workflow draws the person's budget on their first visit (kept for good).
+    if (me && open) await svc.ensureAssignedBudget(ctx, p, me.user.id);
     const basket = me ? await svc.basketOf(ctx.db, p, b, me.user.id) : null;
+    const notMine = !!basket?.assigned && basket.assigned.id !== b.id;
     const inBasket = new Set(basket?.projectIds ?? []);
     const costs = projects.filter((x) => inBasket.has(x.id)).map((x) => x.costCents);
     const pct = Math.min(100, Math.round(((basket?.totalCents ?? 0) / b.amountCents) * 100));
-    const canEdit = open && !!me && !basket?.checkedOut && !basket?.votedElsewhere;
+    const canEdit = open && !!me && !basket?.checkedOut && !basket?.votedElsewhere && !notMine;
     const body = html`${crumbs(p, b)}${flash ? notice(flash.kind, flash.text) : ''}
 <h1>Budget participatif : ${b.title}</h1>
 <p>Budget : <strong>${euros(b.amountCents)}</strong>${b.departement ? ` pour le département ${b.departement}` : ''}. ${ruleSummary(b)}</p>
-<p>${p.budgetWorkflow === 'one' ? 'Vous pouvez voter dans un seul des budgets de cette concertation.' : 'Vous pouvez voter dans chacun des budgets de cette concertation.'}${p.residenceRequired ? ' Le vote est réservé aux habitants du territoire (code postal demandé à la confirmation).' : ''}${p.minAge !== null ? ` Il est ouvert à partir de ${p.minAge} ans.` : ''}</p>
+<p>${BUDGET_WORKFLOW_SENTENCES[p.budgetWorkflow]}${p.residenceRequired ? ' Le vote est réservé aux habitants du territoire (code postal demandé à la confirmation).' : ''}${p.minAge !== null ? ` Il est ouvert à partir de ${p.minAge} ans.` : ''}</p>
 ${!open ? html`<p><strong>Le vote n’est pas ouvert dans l’étape en cours.</strong> <a href="${processHref(p.slug, `/budgets/${b.slug}/resultats`)}">Voir les résultats</a></p>` : ''}
 ${basket?.checkedOut ? notice('success', 'Votre vote est confirmé et définitif. Merci de votre participation.') : ''}
 ${basket?.votedElsewhere ? notice('info', `Vous avez déjà voté dans le budget « ${basket.votedElsewhere} ».`) : ''}
+${basket?.assigned ? (notMine
+      ? notice('info', html`Le budget qui vous a été attribué au hasard est <a href="${processHref(p.slug, `/budgets/${basket.assigned.slug}`)}">« ${basket.assigned.title} »</a> : c’est là que vous votez. Celui-ci se consulte seulement.`)
+      : notice('info', 'Ce budget vous a été attribué au hasard : c’est celui où vous votez.')) : ''}
 ${me && open ? html`<section class="cs-basket" aria-labelledby="panier-titre"><h2 id="panier-titre">Mon panier</h2>
 <p aria-live="polite" aria-atomic="true" id="panier-total">${plural(inBasket.size, 'projet choisi', 'projets choisis')}, ${euros(basket?.totalCents ?? 0)} sur ${euros(b.amountCents)} (${pct} %) ; reste ${euros(b.amountCents - (basket?.totalCents ?? 0))}.</p>
 <div class="cs-bar" aria-hidden="true"><span style="width:${raw(String(pct))}%"></span></div>

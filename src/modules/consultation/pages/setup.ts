@@ -11,7 +11,7 @@ import { html, raw, type Raw } from '../../../platform/html/html.ts';
 import { breadcrumb } from '../../../platform/html/components.ts';
 import { ForbiddenError, NotFoundError, UserError } from '../../../platform/http/errors.ts';
 import { can, requirePermission, requireSignedIn, scopesFor, signedInUser } from '../../accounts/index.ts';
-import { CAPABILITIES, CAPABILITY_LABELS, RULES, RULE_LABELS, ValidationFailed, type FieldError } from '../model.ts';
+import { BUDGET_WORKFLOWS, BUDGET_WORKFLOW_LABELS, CAPABILITIES, CAPABILITY_LABELS, RULES, RULE_LABELS, ValidationFailed, type FieldError } from '../model.ts';
 import { PHASE_ROWS, parseBudgetForm, parseMeetingForm, parseProcessForm, toParisLocal } from '../setup.ts';
 import * as svc from '../service.ts';
 import { csrf, errorSummary, fieldError, formBody, invalid, page, send } from './ui.ts';
@@ -89,7 +89,7 @@ ${input(v, errors, 'minAccountDays', 'Ancienneté minimale du compte, en jours',
 ${checkbox(v, 'residenceRequired', 'Vote réservé aux habitants du territoire (code postal demandé)')}
 ${input(v, errors, 'minAge', 'Âge minimum pour voter', { maxlength: 3, hint: '15 au moins ; vide pour aucun autre que celui des comptes (15 ans)' })}
 <div class="field"><label for="f-budgetWorkflow">Budgets participatifs</label>${fieldError(errors, 'budgetWorkflow')}<select id="f-budgetWorkflow" name="budgetWorkflow"${invalid(errors, 'budgetWorkflow')}>
-<option value="one"${val(v, 'budgetWorkflow') !== 'all' ? raw(' selected') : ''}>un seul budget par personne</option><option value="all"${val(v, 'budgetWorkflow') === 'all' ? raw(' selected') : ''}>un vote dans chaque budget</option></select></div></fieldset>
+${BUDGET_WORKFLOWS.map((w) => html`<option value="${w}"${(val(v, 'budgetWorkflow') || 'one') === w ? raw(' selected') : ''}>${BUDGET_WORKFLOW_LABELS[w]}</option>`)}</select></div></fieldset>
 <h2>Étapes</h2><p>Dans l’ordre, sans chevauchement. L’étape en cours décide de ce qui est ouvert.</p>${phaseRows}
 <button type="submit">${p ? 'Enregistrer' : 'Créer la concertation'}</button></form>`;
     return send(reply, status, page(ctx, errors.length ? `Erreur : ${title}` : title, body, { noindex: true }));

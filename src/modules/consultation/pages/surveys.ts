@@ -17,12 +17,14 @@ import { ValidationFailed, plural, type FieldError } from '../model.ts';
 import { parseSurveyForm, toParisLocal } from '../setup.ts';
 import * as svc from '../service.ts';
 import * as sv from '../surveys.ts';
-import { CHOICE_TYPES, QUESTION_TYPES, QUESTION_TYPE_LABELS, SURVEY_LIMITS, answerText, conditionWords, fieldName, type FileIn, type Question, type QuestionResult } from '../survey.ts';
+import { CHOICE_TYPES, QUESTION_TYPES, QUESTION_TYPE_LABELS, SURVEY_LIMITS, answerText, conditionWords, fieldName, toDefinition, type FileIn, type Question, type QuestionResult } from '../survey.ts';
 import { toCsv } from '../routes.ts';
 import { csrf, errorSummary, fieldError, fmtDateTime, formBody, invalid, page, participant, processHref, send, signInOrUp } from './ui.ts';
 import { loadProcess } from './public.ts';
 import { staffAccess } from './staff-access.ts';
+import { SURVEY_SCRIPT } from './survey-script.ts';
 
+const SURVEY_SCRIPT_URL = '/concertations/assets/questionnaire.js';
 const LIMIT = { rateLimit: { max: 20, timeWindow: '1 minute' } };
 
 /** A bar chart (CSS widths) with its table: the table is what screen readers and exports read. */
@@ -43,6 +45,16 @@ export function resultBlock(q: Question, r: QuestionResult, n: number): Raw {
 }
 
 
+/**
+ * A question of the form, in a wrapper the questionnaire's script reads (its key, type and
+ * conditions): the script hides it while its conditions fail. Without JavaScript it stays, with
+ * its condition in words.
+ */
+function questionBlock(q: Question, all: readonly Question[], i: number, v: Record<string, unknown>, errors: FieldError[]): Raw {
+  const conditions = JSON.stringify(q.conditions);
+  return html`<div data-question="${q.key}" data-type="${q.type}" data-label="${i + 1}. ${q.label}" data-conditions="${conditions}">${questionField(q, all, i, v, errors)}</div>`;
+}
+
 function questionField(q: Question, all: readonly Question[], i: number, v: Record<string, unknown>, errors: FieldError[]): Raw {
   const val = (k: string) => (Object.hasOwn(v, k) && typeof v[k] === 'string' ? (v[k] as string) : '');
   const f = fieldName(q);
@@ -50,7 +62,7 @@ function questionField(q: Question, all: readonly Question[], i: number, v: Reco
   const errs = errors.filter((e) => e.field === f || e.field.startsWith(`${f}_`));
   const errHtml = errs.length ? html`${errs.map((e) => html`<span class="cs-err" id="e-${e.field}">${e.message}</span>`)}` : '';
   const check = (name: string, value: string, label: string, type: 'radio' | 'checkbox', checked: boolean) =>
-    html`<div><input type="${type}" id="f-${name}${type === 'radio' ? `-${value}` : ''}" name="${name}" value="${value}"${checked ? raw(' checked') : ''}> <label for="f-${name}${type === 'radio' ? `-${value}` : ''}" style="display:inline;font-weight:400">${label}</label></div>`;
+    html`<div><input type="${type}" id="f-${name}-${type === 'radio' ? value : 'box'}" name="${name}" value="${value}"${checked ? raw(' checked') : ''}> <label for="f-${name}-${type === 'radio' ? value : 'box'}" style="display:inline;font-weight:400">${label}</label></div>`;
   switch (q.type) {
     case 'short':
       return html`<div class="field"><label for="f-${f}">${legend}</label>${fieldError(errors, f)}<input type="text" id="f-${f}" name="${f}" maxlength="${SURVEY_LIMITS.short}" value="${val(f)}"${invalid(errors, f)}></div>`;
@@ -102,16 +114,18 @@ export function registerSurveyPages(app: App, ctx: AppContext) {
         ? html`<p>Vous avez répondu à ce questionnaire. Merci !</p>`
         : !me
           ? signInOrUp(href, 'répondre au questionnaire')
-          : html`<form class="cs-form" method="post" action="${href}"${hasFile ? raw(' enctype="multipart/form-data"') : ''} novalidate>${csrf(reply)}
-${s.questions.map((q, i) => questionField(q, s.questions, i, v, errors))}
+          : html`<form class="cs-form" method="post" action="${href}"${hasFile ? raw(' enctype="multipart/form-data"') : ''} novalidate data-survey>${csrf(reply)}
+<p class="cs-hp" aria-live="polite" data-survey-live></p>
+${s.questions.map((q, i) => questionBlock(q, s.questions, i, v, errors))}
 <div class="cs-hp" aria-hidden="true"><label for="f-website">Ne pas remplir</label><input type="text" id="f-website" name="website" tabindex="-1" autocomplete="off"></div>
 <button type="submit">Envoyer mes réponses</button> <span class="hint">Une seule réponse par personne : elle ne pourra plus être modifiée.</span></form>`;
     const body = html`${crumbs(p, s.title)}${flash ? notice(flash.kind, flash.text) : ''}${errorSummary(errors)}<h1>${s.title}</h1><p>${s.description}</p>
 <p>Ouvert du ${fmtDateTime(s.startsAt)} au ${fmtDateTime(s.endsAt)} · ${plural(s.responses, 'réponse', 'réponses')}${s.resultsPublished ? html` · <a href="${href}/resultats">Résultats</a>` : ''}</p>${form}`;
-    return send(reply, status, page(ctx, errors.length ? `Erreur : ${s.title}` : s.title, body, { noindex: !!errors.length }));
+    return send(reply, status, page(ctx, errors.length ? `Erreur : ${s.title}` : s.title, body, { noindex: !!errors.length, scripts: [SURVEY_SCRIPT_URL] }));
   };
 
   app.get('/concertations/:slug/questionnaires/:survey', async (req, reply) => surveyPage(req, reply, 200, null));
+  app.get(SURVEY_SCRIPT_URL, async (_req, reply) => reply.type('application/javascript; charset=utf-8').header('cache-control', 'no-cache').send(SURVEY_SCRIPT));
 
   const submit = async (req: FastifyRequest, reply: FastifyReply) => {
     const p = await loadProcess(ctx, req);
@@ -225,7 +239,7 @@ ${inp('endsAt', 'Clôture', { type: 'datetime-local', hint: 'heure de Paris' })}
     const free = s.questions.filter((q) => !CHOICE_TYPES.includes(q.type));
     return send(reply, 200, page(ctx, `Questionnaire — ${s.title}`, html`${crumbs(p, s.title, true)}<h1>${s.title}</h1>
 <p>${plural(s.responses, 'réponse', 'réponses')} · ouvert du ${fmtDateTime(s.startsAt)} au ${fmtDateTime(s.endsAt)} · résultats ${s.resultsPublished ? html`<a href="${processHref(p.slug, `/questionnaires/${s.slug}/resultats`)}">publiés</a>` : 'non publiés'}</p>
-<ul class="inline-list"><li><a href="${base}/modifier">Modifier</a></li><li><a href="${base}/reponses.csv">Exporter les réponses (CSV)</a></li><li><a href="${processHref(p.slug, `/questionnaires/${s.slug}`)}">Page publique</a></li></ul>
+<ul class="inline-list"><li><a href="${base}/questions">Questions, une à une</a></li><li><a href="${base}/modifier">Modifier</a></li><li><a href="${base}/reponses.csv">Exporter les réponses (CSV)</a></li><li><a href="${processHref(p.slug, `/questionnaires/${s.slug}`)}">Page publique</a></li></ul>
 ${s.questions.map((q, i) => resultBlock(q, results[i]!, i + 1))}
 ${free.length ? html`<h2>Réponses libres et fichiers (jamais publiés)</h2>${free.map((q) => html`<h3>${q.label}</h3><ul>${responses.filter((r) => Object.hasOwn(r.answers, q.key)).slice(0, 500).map((r) => {
       const a = r.answers[q.key] as { file?: string; name?: string } | string;
@@ -256,16 +270,4 @@ ${free.length ? html`<h2>Réponses libres et fichiers (jamais publiés)</h2>${fr
     if (!f) throw new NotFoundError('Fichier introuvable.');
     return reply.type(f.contentType).header('content-disposition', `attachment; filename="${f.fileName.replace(/[^\w.-]/g, '_')}"`).header('x-content-type-options', 'nosniff').header('cache-control', 'no-store').send(f.data);
   });
-}
-
-/** A question back into the JSON the form takes (option indexes of conditions as their labels). */
-function toDefinition(q: Question, _i: number, all: readonly Question[]): Record<string, unknown> {
-  const o: Record<string, unknown> = { key: q.key, type: q.type, label: q.label };
-  if (q.description) o.description = q.description;
-  if (q.required) o.required = true;
-  if (q.options.length) o.options = q.options;
-  if (q.rows.length) o.rows = q.rows;
-  if (q.maxChoices !== null) o.maxChoices = q.maxChoices;
-  if (q.conditions.length) o.conditions = q.conditions.map((c) => ({ question: c.question, op: c.op, ...(c.option !== undefined ? { value: all.find((x) => x.key === c.question)?.options[c.option] } : {}), ...(c.text !== undefined ? { value: c.text } : {}) }));
-  return o;
 }

@@ -28,8 +28,8 @@ table.cs-table{border-collapse:collapse;width:100%}.cs-table th,.cs-table td{bor
 .inline{display:inline}
 </style>`);
 
-export function page(ctx: AppContext, title: string, body: Raw, o: { noindex?: boolean } = {}): string {
-  return layout({ title, theme: ctx.config.theme, body, head: STYLE, path: '/concertations', noindex: o.noindex });
+export function page(ctx: AppContext, title: string, body: Raw, o: { noindex?: boolean; scripts?: string[] } = {}): string {
+  return layout({ title, theme: ctx.config.theme, body, head: STYLE, path: '/concertations', noindex: o.noindex, scripts: o.scripts });
 }
 
 export function send(reply: FastifyReply, status: number, body: string) {

@@ -21,7 +21,7 @@ export async function makeProcess(db: Db, open: { proposals?: boolean; supports?
   return (await svc.getProcess(db, slug))!;
 }
 
-export const TABLES = ['process', 'phase', 'proposal', 'support', 'follower', 'comment', 'report', 'budget', 'project', 'basket', 'basket_item', 'ballot', 'meeting', 'registration', 'result', 'note', 'valuator', 'survey', 'survey_response', 'survey_file', 'debate', 'debate_contribution'];
+export const TABLES = ['process', 'phase', 'proposal', 'support', 'follower', 'comment', 'report', 'budget', 'project', 'basket', 'basket_item', 'ballot', 'meeting', 'registration', 'result', 'note', 'valuator', 'survey', 'survey_response', 'survey_file', 'debate', 'debate_contribution', 'budget_assignment'];
 
 /** Row counts of every consultation table, plus the counters, to check that a refusal changed nothing. */
 export async function snapshot(db: Db): Promise<Record<string, unknown>> {
@@ -33,6 +33,7 @@ export async function snapshot(db: Db): Promise<Record<string, unknown>> {
   out.surveys = (await db.query('SELECT id, responses, questions, title FROM consultation.survey ORDER BY id')).rows;
   out.debates = (await db.query('SELECT id, arguments_for, arguments_against, comments, closed_at FROM consultation.debate ORDER BY id')).rows;
   out.budgetRows = (await db.query('SELECT * FROM consultation.budget ORDER BY id')).rows;
+  out.assignments = (await db.query('SELECT process_id, user_id, budget_id FROM consultation.budget_assignment ORDER BY process_id, user_id')).rows;
   out.meetingRows = (await db.query('SELECT * FROM consultation.meeting ORDER BY id')).rows;
   out.audit = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM platform.audit_entry`)).rows[0]!.n;
   return out;
