@@ -44,6 +44,21 @@ describe('hostile input gets a 4xx, never a 500', () => {
     }
   });
 
+  test('a form body with a percent-escape that is not UTF-8 is a 400 naming the field, and nothing is written', async () => {
+    const users = async () => (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM accounts.users')).rows[0]!.n;
+    const before = await users();
+    for (const payload of ['email=a%40b.fr&password=%E0%80%80%C3%28', 'email=%ff%fe&password=x', '%C0%AF=1&email=a%40b.fr']) {
+      const res = await t.app.inject({ method: 'POST', url: '/compte/connexion', payload, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      assert.equal(res.statusCode, 400, payload);
+      assert.match(res.body, /mal encodé/, payload);
+    }
+    assert.equal(await users(), before);
+    // Valid UTF-8, repeated fields and + for spaces are read as before.
+    const ok = await t.app.inject({ method: 'POST', url: '/compte/connexion', payload: 'email=%C3%A9t%C3%A9+x%40b.fr&password=x&password=y', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.ok(ok.statusCode < 500, ok.body);
+    assert.doesNotMatch(ok.body, /mal encodé/);
+  });
+
   test('a non-ASCII return path after sign-in works; a refused sign-in creates no session', async () => {
     const deps = depsOf(t.app);
     await makeUser(deps, 'retour@exemple.fr');

@@ -12,6 +12,7 @@ import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
+import querystring from 'node:querystring';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import {
@@ -140,7 +141,14 @@ export async function createServer(ctx: AppContext): Promise<App> {
     transform: jsonSchemaTransform,
   });
   await app.register(compress, { global: true, threshold: 1024 });
-  await app.register(formbody);
+  // A form body is checked as the query string is (a percent-escape that is not UTF-8, a NUL), then
+  // parsed with Node's own parser, with no cap on the number of fields (the body limit bounds it).
+  await app.register(formbody, {
+    parser: (body: string) => {
+      checkQueryString(body);
+      return querystring.parse(body, '&', '=', { maxKeys: 0 });
+    },
+  });
   await app.register(cookie);
   await app.register(csrf, {
     cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure: ctx.config.env === 'production', signed: false },
