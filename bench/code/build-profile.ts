@@ -38,6 +38,7 @@ for (const line of execFileSync('git', ['ls-tree', '-r', '--long', 'HEAD'], { cw
   blobs.push({ sha: m[1]!, lang: languageOf(m[3]!), size: Number(m[2]) });
 }
 const indexDir = fs.mkdtempSync(path.join(os.tmpdir(), 'commons-build-'));
+let finishCpu = 0;
 const loaded: { sha: string; content: Buffer }[] = [];
 if (mode === 'memory') await catBlobs(gitDir, blobs.map((b) => b.sha), (sha, content) => void (isBinary(content) || loaded.push({ sha, content })));
 const langs = new Map(blobs.map((b) => [b.sha, b.lang]));
@@ -52,7 +53,10 @@ function writeLoaded(): BuildOutput {
   let w: ShardWriter | null = null;
   let seq = 0;
   const close = () => {
+    const c = process.cpuUsage();
     const r = w!.finish();
+    const d = process.cpuUsage(c);
+    finishCpu += (d.user + d.system) / 1e6;
     res.shards.push({ name: w!.name, docs: r.docs, bytes: r.bytes, postings: r.postings });
     w = null;
   };
@@ -78,4 +82,5 @@ fs.rmSync(indexDir, { recursive: true, force: true });
 const mb = (n: number) => (n / 1048576).toFixed(1);
 console.log(`${mode}: ${blobs.length} blobs, ${mb(total)} MB read, ${mb(indexed)} MB indexed in ${out.shards.length} shards`);
 console.log(`wall ${wall.toFixed(2)} s → ${(indexed / 1048576 / wall).toFixed(1)} MB/s; CPU of this process ${cpuS.toFixed(2)} s${mode !== 'workers' ? ` → ${(indexed / 1048576 / cpuS).toFixed(1)} MB per CPU-second` : ' (workers included)'}; load ${os.loadavg()[0]!.toFixed(1)}`);
+if (mode === 'memory') console.log(`of which finish() (postings and fingerprint sorts, index files): ${finishCpu.toFixed(2)} CPU-s; add() ${(cpuS - finishCpu).toFixed(2)} CPU-s`);
 console.log(`index ${mb(disk)} MB = ${(disk / indexed).toFixed(2)} × the text: ${Object.entries(parts).sort((a, b) => b[1] - a[1]).map(([f, n]) => `${f} ${mb(n)}`).join(', ')}`);
