@@ -282,20 +282,11 @@ export class ShardWriter {
       }
       const m = folded === null ? 1 : folded.length;
       for (let k = 0; k < m; k++) {
+        // Bytes of non-ASCII characters (rare in code): a method call per byte is affordable here.
         const c = folded === null ? c0 : folded[k]!;
         if (++run >= 3) {
-          const t = (a << 16) | (b << 8) | c;
-          const word = t >>> 5;
-          const bit = 1 << (t & 31);
-          if ((seen[word]! & bit) === 0) {
-            seen[word]! |= bit;
-            if (nt === chunkTris.length) {
-              const g = new Uint32Array(nt * 2);
-              g.set(chunkTris);
-              this.chunkTris = chunkTris = g;
-            }
-            chunkTris[nt++] = t;
-          }
+          nt = this.addTrigram((a << 16) | (b << 8) | c, nt);
+          chunkTris = this.chunkTris;
         }
         a = b;
         b = c;
