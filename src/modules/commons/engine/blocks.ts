@@ -302,6 +302,8 @@ function tokenHashesOfBytes(b: Uint8Array, lang: string | null): number {
   return count;
 }
 
+let kgramScratch = new Uint32Array(1 << 16);
+
 /**
  * Winnowed k-gram fingerprints of a file's bytes, with the line each starts at: the same as
  * winnow(kgramHashes(tokenize(text, lang))) and tokens[pos].line. Calls emit(hash, line).
@@ -311,7 +313,9 @@ export function fingerprintsOfBytes(b: Uint8Array, lang: string | null, emit: (h
   const n = count - k + 1;
   if (n <= 0) return;
   const th = tokHash;
-  const hashes = new Uint32Array(n);
+  // Kept from one file to the next (a fresh array per file was the build's main garbage).
+  if (kgramScratch.length < n) kgramScratch = new Uint32Array(Math.max(n, kgramScratch.length * 2));
+  const hashes = kgramScratch;
   for (let i = 0; i < n; i++) {
     let h = 0x9e3779b9;
     for (let j = 0; j < k; j++) h = Math.imul(h ^ th[i + j]!, 0x85ebca6b) ^ (h >>> 13);

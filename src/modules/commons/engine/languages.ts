@@ -32,3 +32,13 @@ export function normaliseLanguage(name: string): string {
   const aliases: Record<string, string> = { js: 'javascript', ts: 'typescript', py: 'python', 'c++': 'cpp', sh: 'shell', golang: 'go', rb: 'ruby' };
   return aliases[n] ?? n;
 }
+
+/**
+ * Languages whose files get block fingerprints (block search and the duplicated-blocks report):
+ * code, not prose or data without a language (locale tables, manuals, charmaps — 28 % of glibc's
+ * bytes). A file of any other kind is still searched by text; a block pasted from it is not found.
+ */
+const NO_BLOCKS = new Set(['text', 'markdown', 'rst']);
+export function hasBlocks(lang: string | null): boolean {
+  return lang !== null && !NO_BLOCKS.has(lang);
+}

@@ -512,6 +512,10 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean, ra
   // jsregex.ts: linear-time fallback, same matches as RE2 on ASCII); RE2 runs on the other lines.
   const fast = fastLineRegex(term.source, caseSensitive);
   const fastG = fast ? new RegExp(fast.source, 'g') : null;
+  // With no literal to look for, candidate lines are found by one V8 search over the region's
+  // raw text (multiline: ^ and $ at line ends) for the pattern itself or any non-ASCII byte, not
+  // by a test per line (see scanWindows).
+  const anyLine = !pre && fast ? new RegExp(`(?:${fast.source})|[\\x80-\\xff]`, 'gm') : null;
   // RE2 takes time proportional to the line's length times the program's size: a line that would
   // take longer than the time left stops the search now (partial, resumable with a larger budget)
   // rather than hold the worker past its budget.
@@ -557,6 +561,8 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean, ra
         if (nl < 0) return;
         pre.lastIndex = nl + 1;
       }
+    } else if (anyLine && scanWindows(r, anyLine, verdict, onLine)) {
+      return;
     } else {
       const t = latinToUtf8(r.text, 0, r.text.length);
       let ln = r.firstLine;
@@ -600,6 +606,74 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean, ra
       });
     },
   };
+}
+
+/** Window of a region's text searched at once by scanWindows (then the deadline is checked). */
+const SCAN_WINDOW = 16384;
+
+/**
+ * Candidate lines of a regex with no literal: `re` (global, multiline) is the pattern's V8
+ * translation or any non-ASCII byte, searched over the region's Latin-1 text in windows of whole
+ * lines. Complete: a line the pattern matches on its own is matched at the same place in the
+ * text (the path of that match stays within the line; ^, $, \b read a newline as a line end), so
+ * the leftmost match from the start of any earlier line starts at or before it; the search then
+ * resumes at the line after the one it found. A line with a non-ASCII byte (where the Latin-1 view
+ * and UTF-8 differ) is always a candidate. Each candidate line is decided by `verdict` (V8 on short
+ * ASCII lines, else RE2), exactly as the per-line scan does. Returns false, having called nothing,
+ * when the region has a line too long for V8 (MAX_FAST_LINE): the per-line scan then runs instead.
+ * Returns true when it is done (all lines seen, or onLine asked to stop).
+ */
+function scanWindows(
+  r: Region,
+  re: RegExp,
+  verdict: (line: string) => 0 | 1 | 2,
+  onLine: (text: string, lineNumber: () => number, matches: boolean, start: number, end: number) => boolean,
+): boolean {
+  const s = r.text;
+  if (s.length > MAX_FAST_LINE && hasLongLine(s)) return false;
+  const cur = regionLines(r);
+  for (let from = 0; from < s.length; ) {
+    let to = Math.min(s.length, from + SCAN_WINDOW);
+    if (to < s.length) {
+      const nl = s.indexOf('\n', to - 1);
+      to = nl < 0 ? s.length : nl + 1;
+    }
+    const w = from === 0 && to === s.length ? s : s.slice(from, to);
+    re.lastIndex = 0;
+    for (let m = re.exec(w); m && m.index < w.length; m = re.exec(w)) {
+      const ls = m.index === 0 ? 0 : w.lastIndexOf('\n', m.index - 1) + 1;
+      const nl = w.indexOf('\n', m.index);
+      const le = nl < 0 ? w.length : nl;
+      const line = w.slice(ls, le);
+      checkDeadline();
+      const v = verdict(line);
+      if (v !== 0) {
+        const start = from + ls;
+        const end = from + le;
+        const lineNumber = () => {
+          cur.advance(start);
+          return cur.line;
+        };
+        if (onLine(v === 1 ? line : latinToUtf8(s, start, end), lineNumber, v === 1, r.base + start, r.base + end)) return true;
+      }
+      if (nl < 0) break;
+      re.lastIndex = nl + 1;
+    }
+    checkDeadline();
+    from = to;
+  }
+  return true;
+}
+
+/** Does the text hold a line longer than MAX_FAST_LINE? */
+function hasLongLine(s: string): boolean {
+  for (let p = 0; p < s.length; ) {
+    const nl = s.indexOf('\n', p);
+    const end = nl < 0 ? s.length : nl;
+    if (end - p > MAX_FAST_LINE) return true;
+    p = end + 1;
+  }
+  return false;
 }
 
 /**

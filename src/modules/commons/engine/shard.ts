@@ -31,6 +31,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { extractSymbols, supportsSymbols, type SymbolDef } from './symbols.ts';
 import { fingerprintsOfBytes } from './blocks.ts';
+import { hasBlocks } from './languages.ts';
 
 export const SHARD_VERSION = 4;
 
@@ -101,6 +102,20 @@ class GrowU32 {
   }
 }
 
+/** Growable arrays released by finished or aborted shard writers, for the thread's next one. */
+const growPool: GrowU32[] = [];
+function takeGrow(): GrowU32 {
+  const g = growPool.pop() ?? new GrowU32();
+  g.length = 0;
+  return g;
+}
+function releaseGrow(gs: GrowU32[]) {
+  for (const g of gs) if (growPool.length < 32) growPool.push(g);
+}
+
+/** Contents are written to content.bin in batches of this many bytes (a larger blob directly). */
+const CONTENT_BATCH = 4 * 1024 * 1024;
+
 /**
  * Scratch arrays of the shard build, kept from one shard to the next: a build writes several
  * shards of the same size, and fresh arrays of 64 MB each cost their page faults every time.
@@ -151,18 +166,25 @@ export class ShardWriter {
   private contentOpen = true;
   private bytes = 0;
   private readonly docsMeta: Buffer[] = [];
-  private readonly tris = new GrowU32();
-  private readonly chunkTriEnd = new GrowU32();
-  private readonly chunkOff = new GrowU32();
-  private readonly chunkLine = new GrowU32();
-  private readonly chunkDoc = new GrowU32();
-  private readonly chunkLineIdx = new GrowU32();
-  private readonly lineStarts = new GrowU32();
+  // Growable arrays taken from the thread's pool (returned by finish/abort): a build writes
+  // several shards one after the other, and fresh arrays would be grown by doubling — a copy of
+  // everything at each step — and page-faulted again for every shard.
+  private readonly tris = takeGrow();
+  private readonly chunkTriEnd = takeGrow();
+  private readonly chunkOff = takeGrow();
+  private readonly chunkLine = takeGrow();
+  private readonly chunkDoc = takeGrow();
+  private readonly chunkLineIdx = takeGrow();
+  private readonly lineStarts = takeGrow();
+  /** Contents not yet written to content.bin (written in batches of CONTENT_BATCH bytes, not a system call per blob). */
+  private readonly pending = Buffer.allocUnsafe(CONTENT_BATCH);
+  private pendingLen = 0;
+  private written = 0;
   private readonly seen = new Uint32Array(1 << 19);
   private chunkTris = new Uint32Array(1 << 14);
   private readonly symbols: [number, number, string, string][] = [];
   /** Block fingerprints as they are found: (hash, document, line) triples. */
-  private readonly fps = new GrowU32();
+  private readonly fps = takeGrow();
   private fpCount = 0;
   /** Lines of the document added last. */
   lastLines = 0;
@@ -192,7 +214,7 @@ export class ShardWriter {
    */
   add(sha: string, content: Buffer, text: string | null, lang: string | null): number {
     const doc = this.docsMeta.length;
-    fs.writeSync(this.contentFd, content, 0, content.length, this.bytes);
+    this.writeContent(content);
     const firstChunk = this.chunkOff.length;
     const n = content.length;
     const bytes: Uint8Array = content;
@@ -213,6 +235,26 @@ export class ShardWriter {
     let run = 0;
     for (let i = 0; i < n; i++) {
       const c0 = lower[bytes[i]!]!;
+      if (c0 < 0x80 && c0 !== 10) {
+        // ASCII other than a newline (most bytes of code): no folding table, no inner loop.
+        if (++run >= 3) {
+          const t = (a << 16) | (b << 8) | c0;
+          const word = t >>> 5;
+          const bit = 1 << (t & 31);
+          if ((seen[word]! & bit) === 0) {
+            seen[word]! |= bit;
+            if (nt === chunkTris.length) {
+              const g = new Uint32Array(nt * 2);
+              g.set(chunkTris);
+              this.chunkTris = chunkTris = g;
+            }
+            chunkTris[nt++] = t;
+          }
+        }
+        a = b;
+        b = c0;
+        continue;
+      }
       let folded: Uint8Array | null = null;
       if (c0 >= 0xc0) {
         // The start of a multi-byte character (the text is valid UTF-8): its folded bytes.
@@ -240,20 +282,11 @@ export class ShardWriter {
       }
       const m = folded === null ? 1 : folded.length;
       for (let k = 0; k < m; k++) {
+        // Bytes of non-ASCII characters (rare in code): a method call per byte is affordable here.
         const c = folded === null ? c0 : folded[k]!;
         if (++run >= 3) {
-          const t = (a << 16) | (b << 8) | c;
-          const word = t >>> 5;
-          const bit = 1 << (t & 31);
-          if ((seen[word]! & bit) === 0) {
-            seen[word]! |= bit;
-            if (nt === chunkTris.length) {
-              const g = new Uint32Array(nt * 2);
-              g.set(chunkTris);
-              this.chunkTris = chunkTris = g;
-            }
-            chunkTris[nt++] = t;
-          }
+          nt = this.addTrigram((a << 16) | (b << 8) | c, nt);
+          chunkTris = this.chunkTris;
         }
         a = b;
         b = c;
@@ -277,7 +310,7 @@ export class ShardWriter {
     const fps = this.fps;
     let fpd = fps.data;
     let fpn = fps.length;
-    fingerprintsOfBytes(bytes, lang, (hash, line) => {
+    if (hasBlocks(lang)) fingerprintsOfBytes(bytes, lang, (hash, line) => {
       if (fpn + 3 > fpd.length) {
         fps.length = fpn;
         fpd = fps.reserve(3);
@@ -448,18 +481,56 @@ export class ShardWriter {
     const final = path.join(this.dir, this.name);
     fs.rmSync(final, { recursive: true, force: true });
     fs.renameSync(this.tmp, final);
+    this.releaseArrays();
     return { dir: final, docs, bytes: this.bytes, postings: n };
+  }
+
+  /** Appends a document's bytes to content.bin (batched). */
+  private writeContent(content: Uint8Array) {
+    if (this.pendingLen + content.length > CONTENT_BATCH) this.flushContent();
+    if (content.length >= CONTENT_BATCH) {
+      this.writeAll(content);
+      return;
+    }
+    this.pending.set(content, this.pendingLen);
+    this.pendingLen += content.length;
+  }
+
+  private flushContent() {
+    if (this.pendingLen === 0) return;
+    this.writeAll(this.pending.subarray(0, this.pendingLen));
+    this.pendingLen = 0;
+  }
+
+  private writeAll(b: Uint8Array) {
+    for (let off = 0; off < b.length; ) {
+      const k = fs.writeSync(this.contentFd, b, off, b.length - off, this.written);
+      off += k;
+      this.written += k;
+    }
   }
 
   private closeContent() {
     if (!this.contentOpen) return;
     this.contentOpen = false;
-    fs.closeSync(this.contentFd);
+    try {
+      this.flushContent();
+    } finally {
+      fs.closeSync(this.contentFd);
+    }
+  }
+
+  private released = false;
+  private releaseArrays() {
+    if (this.released) return;
+    this.released = true;
+    releaseGrow([this.tris, this.chunkTriEnd, this.chunkOff, this.chunkLine, this.chunkDoc, this.chunkLineIdx, this.lineStarts, this.fps]);
   }
 
   abort() {
     this.closeContent();
     fs.rmSync(this.tmp, { recursive: true, force: true });
+    this.releaseArrays();
   }
 }
 

@@ -6,7 +6,11 @@ import { parseQuery, pathMatcher } from '../engine/query.ts';
 import { planRegex, type TriQuery } from '../engine/plan.ts';
 import { extractSymbols } from '../engine/symbols.ts';
 import { kgramHashes, tokenize, winnow } from '../engine/blocks.ts';
-import { languageOf } from '../engine/languages.ts';
+import { hasBlocks, languageOf } from '../engine/languages.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ShardReader, ShardWriter } from '../engine/shard.ts';
 
 test('query language: literals, phrases, regexes, filters, negation, case', () => {
   const q = parseQuery('foo "bar baz" /a.*b/ repo:linux file:*.c lang:js case:yes -qux -file:test sym:main');
@@ -139,4 +143,28 @@ test('languages from file names', () => {
   assert.equal(languageOf('drivers/x.h'), 'c');
   assert.equal(languageOf('Makefile'), 'make');
   assert.equal(languageOf('LICENSE'), null);
+});
+
+test('block fingerprints are kept for code only, not for text without a language or prose', () => {
+  assert.equal(hasBlocks('c'), true);
+  assert.equal(hasBlocks('make'), true);
+  assert.equal(hasBlocks(null), false);
+  assert.equal(hasBlocks('text'), false);
+  assert.equal(hasBlocks('markdown'), false);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'commons-fp-'));
+  try {
+    const body = Buffer.from(Array.from({ length: 40 }, (_, i) => `int f${i}(int a) { if (a) return a + ${i}; else return g(a, ${i}); }`).join('\n') + '\n');
+    const w = new ShardWriter(dir, 's');
+    w.add('1'.repeat(40), body, null, null);
+    w.add('2'.repeat(40), body, null, 'markdown');
+    w.add('3'.repeat(40), body, null, 'c');
+    w.finish();
+    const r = new ShardReader(path.join(dir, 's'));
+    const docs = new Set<number>();
+    for (let i = 0; i < r.fp.length; i += 3) docs.add(r.fp[i + 1]!);
+    assert.deepEqual([...docs], [2]);
+    r.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
