@@ -82,7 +82,7 @@ export function suppress(values: ReadonlyMap<string, number>, relations: readonl
 }
 
 /** Figures published, with their keys; additive ones also get a '*' total cell. */
-export const PUBLIC_FIGURES = ['activities', 'accompaniments', 'followed', 'theme', 'admin_theme', 'place_kind', 'duration', 'gender', 'age', 'status', 'autonomy', 'orientation', 'equipment', 'training_registrations', 'training_completed'] as const;
+export const PUBLIC_FIGURES = ['activities', 'accompaniments', 'followed', 'theme', 'admin_theme', 'place_kind', 'duration', 'gender', 'age', 'status', 'autonomy', 'orientation', 'equipment', 'training_registrations', 'training_completed', 'competence', 'digcomp'] as const;
 /** Figures whose keys add up to their own total ('*'). */
 const SELF_TOTAL = ['activities', 'accompaniments', 'followed'];
 /** Figures whose keys add up to another figure's total. */

@@ -101,58 +101,71 @@ export async function generateActivities(db: Db, o: GenerateOptions): Promise<vo
 
 /**
  * Recomputes every activity counter from the tables (same figures as counterDeltas, in SQL).
- * Training counters (registrations, completions, competences) are left as they are.
+ * Training counters (registrations, completions, CRCN and DigComp competences) are left as they are.
  */
 export async function rebuildCounters(db: Db): Promise<number> {
   return db.transaction(async (tx: Queryable) => {
-    await tx.query(`DELETE FROM mediation.stat_counter WHERE metric NOT IN ('training_registrations', 'training_completed', 'competence')`);
+    await tx.query(`DELETE FROM mediation.stat_counter WHERE metric NOT IN ('training_registrations', 'training_completed', 'competence', 'digcomp')`);
     // Hash aggregation in memory (a sort of millions of wide text keys is several times slower);
-    // the rows are then inserted in primary-key order, which halves the cost of the index inserts.
+    // each month's rows are inserted in primary-key order (cheaper index inserts).
+    // No JIT: compiling this large query costs more than it saves (PostgreSQL; PGlite has none).
     await tx.query(`SET LOCAL work_mem = '128MB'`);
     await tx.query('SET LOCAL enable_sort = off');
-    // Figures are first summed per month and finest place (mediator, team, place, commune), then
-    // spread over the scopes: a mediator's activities share few such groups. Only the columns the
-    // counters need are carried along.
-    const r = await tx.query(
-      `INSERT INTO mediation.stat_counter (scope, scope_id, month, metric, key, value)
-       WITH a AS MATERIALIZED (
-         SELECT id, date_trunc('month', date)::date AS month, mediator_id, team_id::text AS team_id, place_uid, commune_code, departement, region,
-                kind, duration_min, place_kind, themes, admin_themes, autonomy, orientation, equipment, participants AS n
-           FROM mediation.activity
-       ), m AS (
-         SELECT a.month, a.mediator_id, a.team_id, a.place_uid, a.commune_code, a.departement, a.region, x.metric, x.key, x.v
-           FROM a CROSS JOIN LATERAL (VALUES
-             ('activities', a.kind, 1::bigint), ('accompaniments', a.kind, a.n), ('minutes', a.kind, a.duration_min), ('place_kind', a.place_kind, 1),
-             ('duration', a.duration_min::text, 1), ('autonomy', a.autonomy, 1), ('orientation', a.orientation, 1), ('equipment', a.equipment, 1)) x(metric, key, v)
-          WHERE x.key IS NOT NULL
-         UNION ALL SELECT a.month, a.mediator_id, a.team_id, a.place_uid, a.commune_code, a.departement, a.region, 'theme', t, a.n FROM a, unnest(a.themes) t
-         UNION ALL SELECT a.month, a.mediator_id, a.team_id, a.place_uid, a.commune_code, a.departement, a.region, 'admin_theme', t, a.n FROM a, unnest(a.admin_themes) t
-         UNION ALL SELECT a.month, a.mediator_id, a.team_id, a.place_uid, a.commune_code, a.departement, a.region, x.metric, x.key, 1
-           FROM a JOIN mediation.activity_beneficiary ab ON ab.activity_id = a.id
-          CROSS JOIN LATERAL (VALUES ('gender', coalesce(ab.gender, 'nc')), ('age', coalesce(ab.age_band, 'nc')), ('status', coalesce(ab.status, 'nc')),
-                                     ('followed', CASE WHEN ab.beneficiary_id IS NOT NULL THEN a.kind END)) x(metric, key)
-          WHERE x.key IS NOT NULL
-       ), fine AS (
-         SELECT month, mediator_id, team_id, place_uid, commune_code, departement, region, metric, key, sum(v) AS v
-           FROM m GROUP BY month, mediator_id, team_id, place_uid, commune_code, departement, region, metric, key
-       )
-       SELECT s.scope, s.scope_id, f.month, f.metric, f.key, sum(f.v)
-         FROM fine f
-         CROSS JOIN LATERAL (VALUES ('all', ''), ('region', f.region), ('departement', f.departement), ('commune', f.commune_code), ('place', f.place_uid),
-                                    ('mediator', f.mediator_id), ('team', f.team_id)) s(scope, scope_id)
-        WHERE s.scope_id IS NOT NULL
-        GROUP BY s.scope, s.scope_id, f.month, f.metric, f.key
-        ORDER BY 1, 2, 3, 4, 5`,
-    );
+    if (db.kind === 'postgres') await tx.query('SET LOCAL jit = off');
+    // One month at a time: every counter belongs to one month, so the months are independent, and
+    // a month's aggregation stays in memory (the whole year at once spilled its hash tables to
+    // disk, twice, and worked on ten times more rows per hash table).
+    const months = (await tx.query<{ m: string }>(
+      `SELECT to_char(d, 'YYYY-MM-DD') AS m FROM (SELECT DISTINCT date_trunc('month', date)::date AS d FROM mediation.activity) x ORDER BY d`,
+    )).rows.map((r) => r.m);
+    let rows = 0;
+    for (const month of months) {
+      // Figures are first summed per finest place (mediator, team, place, commune), then spread
+      // over the scopes: a mediator's activities share few such groups. Only the columns the
+      // counters need are carried along.
+      const r = await tx.query(
+        `INSERT INTO mediation.stat_counter (scope, scope_id, month, metric, key, value)
+         WITH a AS MATERIALIZED (
+           SELECT id, mediator_id, team_id::text AS team_id, place_uid, commune_code, departement, region,
+                  kind, duration_min, place_kind, themes, admin_themes, autonomy, orientation, equipment, participants AS n
+             FROM mediation.activity WHERE date >= $1::date AND date < ($1::date + interval '1 month')
+         ), m AS (
+           SELECT a.mediator_id, a.team_id, a.place_uid, a.commune_code, a.departement, a.region, x.metric, x.key, x.v
+             FROM a CROSS JOIN LATERAL (VALUES
+               ('activities', a.kind, 1::bigint), ('accompaniments', a.kind, a.n), ('minutes', a.kind, a.duration_min), ('place_kind', a.place_kind, 1),
+               ('duration', a.duration_min::text, 1), ('autonomy', a.autonomy, 1), ('orientation', a.orientation, 1), ('equipment', a.equipment, 1)) x(metric, key, v)
+            WHERE x.key IS NOT NULL
+           UNION ALL SELECT a.mediator_id, a.team_id, a.place_uid, a.commune_code, a.departement, a.region, 'theme', t, a.n FROM a, unnest(a.themes) t
+           UNION ALL SELECT a.mediator_id, a.team_id, a.place_uid, a.commune_code, a.departement, a.region, 'admin_theme', t, a.n FROM a, unnest(a.admin_themes) t
+           UNION ALL SELECT a.mediator_id, a.team_id, a.place_uid, a.commune_code, a.departement, a.region, x.metric, x.key, 1
+             FROM a JOIN mediation.activity_beneficiary ab ON ab.activity_id = a.id
+            CROSS JOIN LATERAL (VALUES ('gender', coalesce(ab.gender, 'nc')), ('age', coalesce(ab.age_band, 'nc')), ('status', coalesce(ab.status, 'nc')),
+                                       ('followed', CASE WHEN ab.beneficiary_id IS NOT NULL THEN a.kind END)) x(metric, key)
+            WHERE x.key IS NOT NULL
+         ), fine AS (
+           SELECT mediator_id, team_id, place_uid, commune_code, departement, region, metric, key, sum(v) AS v
+             FROM m GROUP BY mediator_id, team_id, place_uid, commune_code, departement, region, metric, key
+         )
+         SELECT s.scope, s.scope_id, $1::date, f.metric, f.key, sum(f.v)
+           FROM fine f
+           CROSS JOIN LATERAL (VALUES ('all', ''), ('region', f.region), ('departement', f.departement), ('commune', f.commune_code), ('place', f.place_uid),
+                                      ('mediator', f.mediator_id), ('team', f.team_id)) s(scope, scope_id)
+          WHERE s.scope_id IS NOT NULL
+          GROUP BY s.scope, s.scope_id, f.metric, f.key
+          ORDER BY 1, 2, 4, 5`,
+        [month],
+      );
+      rows += r.rowCount ?? 0;
+    }
     await tx.query('SET LOCAL enable_sort = on');
     // Every write is audited, whatever its door (here the CLI and the demo).
-    await recordAudit(tx, { actorId: null, action: 'mediation.counters.rebuild', objectType: 'mediation.stat_counter', meta: { rows: r.rowCount ?? 0 } });
+    await recordAudit(tx, { actorId: null, action: 'mediation.counters.rebuild', objectType: 'mediation.stat_counter', meta: { rows } });
     // Every public cube is stale now (disclosure.ts rebuilds each on its next read).
     await tx.query('UPDATE mediation.public_version SET version = version + 1');
     await tx.query(
       `INSERT INTO mediation.public_version (region, year, version)
        SELECT DISTINCT scope_id, extract(year FROM month)::int, 1 FROM mediation.stat_counter WHERE scope = 'region' ON CONFLICT DO NOTHING`,
     );
-    return r.rowCount ?? 0;
+    return rows;
   });
 }

@@ -33,10 +33,16 @@ export {
   CRCN_COMPETENCES,
   CRCN_LEVELS,
   CRCN_LEVEL_LABELS,
+  DIGCOMP_AREAS,
+  DIGCOMP_COMPETENCES,
+  DIGCOMP_LEVEL_LABELS,
+  CRCN_TO_DIGCOMP,
+  digcompOf,
   SMALL_COUNT,
   type DigitalTheme,
   type AdminProcedure,
   type CrcnCompetence,
+  type DigCompCompetence,
 } from './model.ts';
 export { mediationIndicators, type MediationIndicator, type IndicatorValue } from './indicators.ts';
 export { recordActivity, purgeExpired } from './service.ts';

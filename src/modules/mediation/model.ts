@@ -81,6 +81,80 @@ export const CRCN_LEVEL_LABELS: Record<number, string> = {
   1: 'Novice 1', 2: 'Novice 2', 3: 'Indépendant 3', 4: 'Indépendant 4', 5: 'Avancé 5', 6: 'Avancé 6', 7: 'Expert 7', 8: 'Expert 8',
 };
 
+/**
+ * DigComp 2.2 (European Commission, JRC, 2022: "The Digital Competence Framework for Citizens"):
+ * 21 competences in 5 areas, 8 proficiency levels. Official numbering and English titles; the
+ * French titles are ours (the JRC publishes no French version of 2.2), close to the CRCN's wording.
+ */
+export const DIGCOMP_AREAS = {
+  '1': { en: 'Information and data literacy', fr: 'Maîtrise de l’information et des données' },
+  '2': { en: 'Communication and collaboration', fr: 'Communication et collaboration' },
+  '3': { en: 'Digital content creation', fr: 'Création de contenus numériques' },
+  '4': { en: 'Safety', fr: 'Sécurité' },
+  '5': { en: 'Problem solving', fr: 'Résolution de problèmes' },
+} as const;
+export const DIGCOMP_COMPETENCES = {
+  '1.1': { en: 'Browsing, searching and filtering data, information and digital content', fr: 'Naviguer, rechercher et filtrer des données, des informations et des contenus numériques' },
+  '1.2': { en: 'Evaluating data, information and digital content', fr: 'Évaluer des données, des informations et des contenus numériques' },
+  '1.3': { en: 'Managing data, information and digital content', fr: 'Gérer des données, des informations et des contenus numériques' },
+  '2.1': { en: 'Interacting through digital technologies', fr: 'Interagir au moyen des technologies numériques' },
+  '2.2': { en: 'Sharing through digital technologies', fr: 'Partager au moyen des technologies numériques' },
+  '2.3': { en: 'Engaging citizenship through digital technologies', fr: 'Exercer sa citoyenneté au moyen des technologies numériques' },
+  '2.4': { en: 'Collaborating through digital technologies', fr: 'Collaborer au moyen des technologies numériques' },
+  '2.5': { en: 'Netiquette', fr: 'Nétiquette' },
+  '2.6': { en: 'Managing digital identity', fr: 'Gérer son identité numérique' },
+  '3.1': { en: 'Developing digital content', fr: 'Développer des contenus numériques' },
+  '3.2': { en: 'Integrating and re-elaborating digital content', fr: 'Intégrer et retravailler des contenus numériques' },
+  '3.3': { en: 'Copyright and licences', fr: 'Droit d’auteur et licences' },
+  '3.4': { en: 'Programming', fr: 'Programmer' },
+  '4.1': { en: 'Protecting devices', fr: 'Protéger les équipements' },
+  '4.2': { en: 'Protecting personal data and privacy', fr: 'Protéger les données personnelles et la vie privée' },
+  '4.3': { en: 'Protecting health and well-being', fr: 'Protéger la santé et le bien-être' },
+  '4.4': { en: 'Protecting the environment', fr: 'Protéger l’environnement' },
+  '5.1': { en: 'Solving technical problems', fr: 'Résoudre des problèmes techniques' },
+  '5.2': { en: 'Identifying needs and technological responses', fr: 'Identifier des besoins et des réponses technologiques' },
+  '5.3': { en: 'Creatively using digital technologies', fr: 'Utiliser les technologies numériques de façon créative' },
+  '5.4': { en: 'Identifying digital competence gaps', fr: 'Identifier ses lacunes en compétences numériques' },
+} as const;
+export type DigCompCompetence = keyof typeof DIGCOMP_COMPETENCES;
+/** DigComp 2.2's proficiency levels: 1–2 foundation, 3–4 intermediate, 5–6 advanced, 7–8 highly specialised. */
+export const DIGCOMP_LEVEL_LABELS: Record<number, string> = {
+  1: 'Fondamental 1', 2: 'Fondamental 2', 3: 'Intermédiaire 3', 4: 'Intermédiaire 4', 5: 'Avancé 5', 6: 'Avancé 6', 7: 'Hautement spécialisé 7', 8: 'Hautement spécialisé 8',
+};
+
+/**
+ * CRCN → DigComp 2.2: OUR correspondence, not an official table. The CRCN (décret n° 2019-919,
+ * Pix) says it is adapted from DigComp 2.1 and keeps its five areas, but publishes no
+ * competence-by-competence table; this one follows the titles and descriptions of both frameworks
+ * (documented in the module README). Every CRCN competence maps to one or more DigComp ones and
+ * every DigComp competence is reached by at least one CRCN competence (a test checks both).
+ */
+export const CRCN_TO_DIGCOMP: Record<CrcnCompetence, readonly DigCompCompetence[]> = {
+  '1.1': ['1.1', '1.2'],
+  '1.2': ['1.3'],
+  '1.3': ['1.3'],
+  '2.1': ['2.1'],
+  '2.2': ['2.2'],
+  '2.3': ['2.4'],
+  '2.4': ['2.3', '2.5', '2.6'],
+  '3.1': ['3.1'],
+  '3.2': ['3.1'],
+  '3.3': ['3.2', '3.3'],
+  '3.4': ['3.4'],
+  '4.1': ['4.1'],
+  '4.2': ['4.2'],
+  '4.3': ['4.3', '4.4'],
+  '5.1': ['5.1', '5.2'],
+  '5.2': ['5.3', '5.4'],
+};
+
+/** The DigComp competences of some CRCN ones (our correspondence), sorted, without repeats. */
+export function digcompOf(crcn: readonly string[]): DigCompCompetence[] {
+  const out = new Set<DigCompCompetence>();
+  for (const c of crcn) if (Object.prototype.hasOwnProperty.call(CRCN_TO_DIGCOMP, c)) for (const d of CRCN_TO_DIGCOMP[c as CrcnCompetence]) out.add(d);
+  return [...out].sort();
+}
+
 export const DURATION_PRESETS = [15, 30, 45, 60, 90, 120] as const;
 
 export const ACTIVITY_KINDS = { individual: 'Accompagnement individuel', collective: 'Atelier collectif' } as const;

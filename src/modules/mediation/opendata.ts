@@ -25,12 +25,12 @@ export function registerMediationOpenData(): void {
     id: 'mediation-numerique',
     title: 'Médiation numérique et formations',
     description:
-      'Ce que font les médiateurs numériques et ce qu’apprennent les personnes formées : activités, personnes accompagnées (par type d’activité, thématique, démarche, lieu, genre, âge, statut), inscriptions et parcours de formation terminés, par région, par département et par mois. Aucune donnée ne permet d’identifier une personne : tout nombre inférieur à 5 est masqué, ainsi que les nombres qui permettraient de le retrouver par soustraction (valeur vide). Colonnes : territory_level, territory_code (code officiel géographique), month (AAAA-MM), figure, key, value. Licence Ouverte / Etalab 2.0.',
+      'Ce que font les médiateurs numériques et ce qu’apprennent les personnes formées : activités, personnes accompagnées (par type d’activité, thématique, démarche, lieu, genre, âge, statut), inscriptions et parcours de formation terminés, compétences atteintes en fin de parcours (référentiels CRCN et DigComp 2.2, clé « compétence:niveau »), par région, par département et par mois. Aucune donnée ne permet d’identifier une personne : tout nombre inférieur à 5 est masqué, ainsi que les nombres qui permettraient de le retrouver par soustraction (valeur vide). Colonnes : territory_level, territory_code (code officiel géographique), month (AAAA-MM), figure, key, value. Licence Ouverte / Etalab 2.0.',
     async files(db) {
       const years = await openDataYears(db);
       if (!years.length) return [];
       return [{ group: 'Toutes les années', files: files('', 'Toutes les années') }, ...years.map((y) => ({ group: `Année ${y}`, files: files(`?year=${y}`, `Année ${y}`) }))];
     },
-    api: ['GET /api/v1/mediation/statistics', 'GET /api/v1/mediation/open-data.json', 'GET /api/v1/mediation/open-data.csv', 'GET /api/v1/mediation/open-data.xlsx', 'GET /api/v1/mediation/training/paths'],
+    api: ['GET /api/v1/mediation/statistics', 'GET /api/v1/mediation/competences', 'GET /api/v1/mediation/open-data.json', 'GET /api/v1/mediation/open-data.csv', 'GET /api/v1/mediation/open-data.xlsx', 'GET /api/v1/mediation/training/paths'],
   });
 }

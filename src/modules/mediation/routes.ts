@@ -14,7 +14,7 @@ import type { Queryable } from '../../platform/db/index.ts';
 import { recordAudit } from '../../platform/audit/index.ts';
 import { UserError } from '../../platform/http/errors.ts';
 import { listRegions } from '../territories/index.ts';
-import { SMALL_COUNT, ValidationFailed } from './model.ts';
+import { CRCN_COMPETENCES, CRCN_DOMAINS, CRCN_LEVEL_LABELS, CRCN_TO_DIGCOMP, DIGCOMP_AREAS, DIGCOMP_COMPETENCES, DIGCOMP_LEVEL_LABELS, SMALL_COUNT, ValidationFailed } from './model.ts';
 import { publicCube, publicRegionOf } from './disclosure.ts';
 import * as service from './service.ts';
 import { listActivities } from './store.ts';
@@ -83,8 +83,8 @@ const OpenDataRow = z.object({
   territory_level: z.string().describe('region or departement'),
   territory_code: z.string().describe('COG code'),
   month: z.string().describe('YYYY-MM'),
-  figure: z.string().describe('activities, accompaniments, theme, admin_theme, place_kind, gender, age, status, training_completed, training_registrations'),
-  key: z.string().describe('kind of activity, theme id, band…'),
+  figure: z.string().describe('activities, accompaniments, followed, theme, admin_theme, place_kind, duration, gender, age, status, autonomy, orientation, equipment, training_registrations, training_completed, competence (CRCN), digcomp (DigComp 2.2)'),
+  key: z.string().describe('kind of activity, theme id, band…; for competence and digcomp "<competence code>:<level 1–8>" (GET /api/v1/mediation/competences)'),
   value: z.number().int().nullable().describe(`null when hidden: below ${SMALL_COUNT}, or hidden so that a small count cannot be recovered by subtraction`),
 });
 
@@ -175,7 +175,18 @@ export function registerRoutes(app: App, ctx: AppContext) {
     },
   );
 
-  app.get('/api/v1/mediation/training/paths', { schema: { tags, summary: 'Training catalogue: paths, modules (CRCN competences, target levels), sessions with seats left' } }, async () => ({ items: await catalogue(ctx.db) }));
+  app.get('/api/v1/mediation/training/paths', { schema: { tags, summary: 'Training catalogue: paths, modules (CRCN and DigComp 2.2 competences, target levels), sessions with seats left' } }, async () => ({ items: await catalogue(ctx.db) }));
+
+  app.get(
+    '/api/v1/mediation/competences',
+    { schema: { tags, summary: 'The competence frameworks used by the catalogue and the figures: CRCN (16 competences, 5 domains), DigComp 2.2 (21 competences, 5 areas), and the CRCN → DigComp correspondence (ours, not official)' } },
+    async (_req, reply) =>
+      reply.header('cache-control', 'public, max-age=86400').send({
+        crcn: { domains: CRCN_DOMAINS, competences: CRCN_COMPETENCES, levels: CRCN_LEVEL_LABELS },
+        digcomp: { version: '2.2', areas: DIGCOMP_AREAS, competences: DIGCOMP_COMPETENCES, levels: DIGCOMP_LEVEL_LABELS },
+        crcnToDigcomp: { official: false, mapping: CRCN_TO_DIGCOMP },
+      }),
+  );
 
   app.post(
     '/api/v1/mediation/activities',

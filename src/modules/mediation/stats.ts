@@ -6,7 +6,7 @@
 import type { Queryable } from '../../platform/db/index.ts';
 import { UserError } from '../../platform/http/errors.ts';
 import {
-  ACTIVITY_KINDS, ADMIN_PROCEDURES, AGE_BANDS, AUTONOMY, CRCN_COMPETENCES, DIGITAL_THEMES, EQUIPMENT, GENDERS, ORIENTATION, PLACE_KINDS, STATUSES,
+  ACTIVITY_KINDS, ADMIN_PROCEDURES, AGE_BANDS, AUTONOMY, CRCN_COMPETENCES, DIGCOMP_COMPETENCES, DIGITAL_THEMES, EQUIPMENT, GENDERS, ORIENTATION, PLACE_KINDS, STATUSES,
 } from './model.ts';
 
 /** What each breakdown counts. */
@@ -49,6 +49,7 @@ const BREAKDOWNS: [string, string, Record<string, string>, Breakdown['unit']][] 
   ['training_registrations', 'Inscriptions aux formations', { confirmed: 'Avec une place', waiting: 'Sur liste d’attente' }, 'registrations'],
   ['training_completed', 'Parcours de formation terminés', { path: 'Parcours terminés' }, 'paths'],
   ['competence', 'Compétences atteintes en fin de parcours (CRCN)', {}, 'competences'],
+  ['digcomp', 'Compétences atteintes en fin de parcours (DigComp 2.2)', {}, 'competences'],
 ];
 
 /** The label of a breakdown's key. */
@@ -59,6 +60,11 @@ function labelOf(metric: string, dict: Record<string, string>, key: string): str
     const [code, level] = key.split(':') as [string, string | undefined];
     const title = (CRCN_COMPETENCES as Record<string, string>)[code];
     return title ? `${code} ${title} — niveau ${level ?? '?'}` : key;
+  }
+  if (metric === 'digcomp') {
+    const [code, level] = key.split(':') as [string, string | undefined];
+    const c = Object.prototype.hasOwnProperty.call(DIGCOMP_COMPETENCES, code) ? DIGCOMP_COMPETENCES[code as keyof typeof DIGCOMP_COMPETENCES] : null;
+    return c ? `${code} ${c.fr} — niveau ${level ?? '?'}` : key;
   }
   return key;
 }

@@ -10,7 +10,7 @@ import { recordAudit } from '../../platform/audit/index.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
 import { getPlace } from '../places/index.ts';
 import { getCommune } from '../territories/index.ts';
-import { CRCN_COMPETENCES, ValidationFailed, aliasKey, delimiterOf, isIsoDate, type FieldError } from './model.ts';
+import { CRCN_COMPETENCES, DIGCOMP_COMPETENCES, ValidationFailed, digcompOf, aliasKey, delimiterOf, isIsoDate, type FieldError } from './model.ts';
 import { applyCounters } from './store.ts';
 import { isUuid, type Ctx } from './service.ts';
 import { sendMail } from '../accounts/index.ts';
@@ -30,6 +30,8 @@ export interface ModuleInput {
   hours: number;
   competences: string[];
   targetLevel: number;
+  /** DigComp 2.2 competences: typed, or derived from the CRCN ones (CRCN_TO_DIGCOMP). */
+  digcomp: string[];
 }
 
 export async function createProvider(ctx: Ctx, actorId: string | null, input: { name: string; siret?: string | null; managerIds?: string[] }): Promise<string> {
@@ -45,7 +47,11 @@ export async function createProvider(ctx: Ctx, actorId: string | null, input: { 
   return id;
 }
 
-/** Modules typed one per line: "Title | hours | 1.1, 2.3 | level". */
+/**
+ * Modules typed one per line: "Title | hours | 1.1, 2.3 | level" and optionally "| DigComp
+ * competences" (e.g. "2.1, 2.6"); without them, the DigComp competences are derived from the CRCN
+ * ones by the module's correspondence (CRCN_TO_DIGCOMP).
+ */
 export function parseModules(textIn: string): ModuleInput[] {
   const errors: FieldError[] = [];
   const lines = textIn.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
@@ -53,7 +59,7 @@ export function parseModules(textIn: string): ModuleInput[] {
   if (lines.length > 50) errors.push({ field: 'modules', message: 'Un parcours a au plus 50 modules.' });
   const out: ModuleInput[] = [];
   lines.slice(0, 50).forEach((line, i) => {
-    const [title, hours, comps, level] = line.split('|').map((s) => s.trim());
+    const [title, hours, comps, level, dig, ...rest] = line.split('|').map((s) => s.trim());
     const where = `Module ${i + 1}`;
     if (!title || title.length > 200 || BAD.test(title)) errors.push({ field: 'modules', message: `${where} : titre manquant ou trop long.` });
     const h = Number((hours ?? '').replace(',', '.'));
@@ -63,7 +69,11 @@ export function parseModules(textIn: string): ModuleInput[] {
     if (!cs.length || unknown.length) errors.push({ field: 'modules', message: `${where} : compétences CRCN attendues (1.1 à 5.2)${unknown.length ? `, inconnue : ${unknown[0]!.slice(0, 20)}` : ''}.` });
     const lv = Number(level);
     if (!(Number.isInteger(lv) && lv >= 1 && lv <= 8)) errors.push({ field: 'modules', message: `${where} : le niveau visé va de 1 à 8.` });
-    out.push({ title: title ?? '', hours: h, competences: [...new Set(cs)], targetLevel: lv });
+    const ds = (dig ?? '').split(/[,\s]+/).filter(Boolean);
+    const unknownD = ds.filter((c) => !Object.prototype.hasOwnProperty.call(DIGCOMP_COMPETENCES, c));
+    if (unknownD.length) errors.push({ field: 'modules', message: `${where} : compétences DigComp 2.2 attendues (1.1 à 5.4), inconnue : ${unknownD[0]!.slice(0, 20)}.` });
+    if (rest.length) errors.push({ field: 'modules', message: `${where} : au plus cinq parties séparées par « | ».` });
+    out.push({ title: title ?? '', hours: h, competences: [...new Set(cs)], targetLevel: lv, digcomp: ds.length ? [...new Set(ds)].sort() : digcompOf(cs) });
   });
   if (errors.length) throw new ValidationFailed(errors);
   return out;
@@ -81,7 +91,7 @@ export async function createPath(ctx: Ctx, actorId: string | null, input: { prov
     await tx.query('INSERT INTO mediation.training_path (id, provider_id, title, description, audience) VALUES ($1, $2, $3, $4, $5)', [id, input.providerId, title, (input.description ?? '').slice(0, 5000), audience]);
     let i = 0;
     for (const m of input.modules) {
-      await tx.query('INSERT INTO mediation.training_module (id, path_id, position, title, hours, competences, target_level) VALUES ($1, $2, $3, $4, $5, $6, $7)', [crypto.randomUUID(), id, ++i, m.title, m.hours, m.competences, m.targetLevel]);
+      await tx.query('INSERT INTO mediation.training_module (id, path_id, position, title, hours, competences, target_level, digcomp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [crypto.randomUUID(), id, ++i, m.title, m.hours, m.competences, m.targetLevel, m.digcomp]);
     }
     await recordAudit(tx, { actorId, action: 'training.path.create', objectType: 'mediation.training_path', objectId: id, after: { title, modules: input.modules.length } });
   });
@@ -483,9 +493,20 @@ export async function completeRegistration(ctx: Ctx, actorId: string | null, reg
       [r.session_id],
     );
     for (const c of comps.rows) await territoryCounters(tx, r.session_id, 'competence', `${c.competence}:${c.level}`, 1, today);
+    // DigComp 2.2 likewise: per DigComp competence, the highest target level of the modules tagged with it.
+    for (const c of await digcompReached(tx, r.session_id)) await territoryCounters(tx, r.session_id, 'digcomp', `${c.competence}:${c.level}`, 1, today);
     await recordAudit(tx, { actorId, action: 'training.registration.complete', objectType: 'mediation.registration', objectId: registrationId, after: { certificate: code } });
     return code;
   });
+}
+
+/** Per DigComp competence of a session's path, the highest target level of the modules tagged with it. */
+async function digcompReached(db: Queryable, sessionId: string): Promise<{ competence: string; level: number }[]> {
+  return (await db.query<{ competence: string; level: number }>(
+    `SELECT d AS competence, max(m.target_level)::int AS level FROM mediation.training_module m, unnest(m.digcomp) d, mediation.training_session s
+      WHERE s.id = $1 AND m.path_id = s.path_id GROUP BY d ORDER BY d`,
+    [sessionId],
+  )).rows;
 }
 
 export interface Certificate {
@@ -495,6 +516,8 @@ export interface Certificate {
   provider: string;
   completedOn: string;
   competences: { competence: string; level: number }[];
+  /** The same path's DigComp 2.2 competences and levels. */
+  digcomp: { competence: string; level: number }[];
 }
 
 export async function verifyCertificate(db: Queryable, code: string): Promise<Certificate | null> {
@@ -509,11 +532,12 @@ export async function verifyCertificate(db: Queryable, code: string): Promise<Ce
   );
   const r = rows[0];
   if (!r) return null;
-  const comps = await db.query<{ competence: string; level: number }>(
-    'SELECT c AS competence, max(target_level)::int AS level FROM mediation.training_module, unnest(competences) c WHERE path_id = $1 GROUP BY c ORDER BY c',
-    [r.path_id],
-  );
-  return { code: c, learner: r.name, path: r.title, provider: r.provider, completedOn: r.completed, competences: comps.rows };
+  const levels = async (column: 'competences' | 'digcomp') =>
+    (await db.query<{ competence: string; level: number }>(
+      `SELECT c AS competence, max(target_level)::int AS level FROM mediation.training_module, unnest(${column}) c WHERE path_id = $1 GROUP BY c ORDER BY c`,
+      [r.path_id],
+    )).rows;
+  return { code: c, learner: r.name, path: r.title, provider: r.provider, completedOn: r.completed, competences: await levels('competences'), digcomp: await levels('digcomp') };
 }
 
 export interface CatalogueEntry {
@@ -522,7 +546,7 @@ export interface CatalogueEntry {
   description: string;
   provider: string;
   audience: string;
-  modules: { id: string; position: number; title: string; hours: number; competences: string[]; targetLevel: number }[];
+  modules: { id: string; position: number; title: string; hours: number; competences: string[]; targetLevel: number; digcomp: string[] }[];
   sessions: { id: string; startsOn: string; endsOn: string; placeUid: string | null; communeCode: string | null; capacity: number; seatsLeft: number; waiting: number; priceCents: number; funding: string; audience: string }[];
 }
 
@@ -538,8 +562,8 @@ export async function catalogue(db: Queryable, o: { pathId?: string; providerId?
   );
   const ids = paths.rows.map((p) => p.id);
   if (!ids.length) return [];
-  const modules = await db.query<{ id: string; path_id: string; position: number; title: string; hours: number; competences: string[]; target_level: number }>(
-    'SELECT id, path_id, position, title, hours, competences, target_level FROM mediation.training_module WHERE path_id = ANY($1::uuid[]) ORDER BY path_id, position',
+  const modules = await db.query<{ id: string; path_id: string; position: number; title: string; hours: number; competences: string[]; target_level: number; digcomp: string[] }>(
+    'SELECT id, path_id, position, title, hours, competences, target_level, digcomp FROM mediation.training_module WHERE path_id = ANY($1::uuid[]) ORDER BY path_id, position',
     [ids],
   );
   const sessions = await db.query<{ id: string; path_id: string; starts_on: string; ends_on: string; place_uid: string | null; commune_code: string | null; capacity: number; seats_taken: number; price_cents: number; funding: string; audience: string; waiting: number }>(
@@ -550,7 +574,7 @@ export async function catalogue(db: Queryable, o: { pathId?: string; providerId?
   );
   return paths.rows.map((p) => ({
     ...p,
-    modules: modules.rows.filter((m) => m.path_id === p.id).map((m) => ({ id: m.id, position: m.position, title: m.title, hours: Number(m.hours), competences: m.competences, targetLevel: m.target_level })),
+    modules: modules.rows.filter((m) => m.path_id === p.id).map((m) => ({ id: m.id, position: m.position, title: m.title, hours: Number(m.hours), competences: m.competences, targetLevel: m.target_level, digcomp: m.digcomp })),
     sessions: sessions.rows.filter((s) => s.path_id === p.id).map((s) => ({
       id: s.id, startsOn: s.starts_on, endsOn: s.ends_on, placeUid: s.place_uid, communeCode: s.commune_code, capacity: s.capacity, seatsLeft: s.capacity - s.seats_taken,
       waiting: s.waiting, priceCents: s.price_cents, funding: s.funding, audience: s.audience,

@@ -10,16 +10,17 @@ import { html, type Raw } from '../../../platform/html/html.ts';
 import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
 import { TOKEN_ROUTE, can, currentUser, requireSignedIn, requirePermission, type CurrentUser } from '../../accounts/index.ts';
 import { getPlacesByUids } from '../../places/index.ts';
-import { CRCN_COMPETENCES, ValidationFailed, type FieldError } from '../model.ts';
+import { CRCN_COMPETENCES, DIGCOMP_COMPETENCES, ValidationFailed, type FieldError } from '../model.ts';
 import * as training from '../training.ts';
 import { csrfOf, errorSummary, fieldError, formBody, invalid, me, renderFrame, selectOptions, send } from './ui.ts';
 
 const euros = (c: number) => (c === 0 ? 'Gratuit' : `${(c / 100).toLocaleString('fr-FR', { minimumFractionDigits: 2 })} €`);
 const comp = (c: string) => `${c} ${CRCN_COMPETENCES[c as keyof typeof CRCN_COMPETENCES] ?? ''}`;
+const dig = (c: string) => `${c} ${Object.prototype.hasOwnProperty.call(DIGCOMP_COMPETENCES, c) ? DIGCOMP_COMPETENCES[c as keyof typeof DIGCOMP_COMPETENCES].fr : ''}`;
 
 function modulesTable(p: training.CatalogueEntry): Raw {
-  return html`<table class="data"><caption>Modules du parcours</caption><thead><tr><th scope="col">Module</th><th scope="col">Durée</th><th scope="col">Compétences (CRCN)</th><th scope="col">Niveau visé</th></tr></thead><tbody>
-${p.modules.map((m) => html`<tr><td>${m.position}. ${m.title}</td><td>${m.hours} h</td><td>${m.competences.map(comp).join(' ; ')}</td><td>${m.targetLevel}</td></tr>`)}</tbody></table>`;
+  return html`<table class="data"><caption>Modules du parcours</caption><thead><tr><th scope="col">Module</th><th scope="col">Durée</th><th scope="col">Compétences (CRCN)</th><th scope="col"><span lang="en">DigComp</span> 2.2</th><th scope="col">Niveau visé</th></tr></thead><tbody>
+${p.modules.map((m) => html`<tr><td>${m.position}. ${m.title}</td><td>${m.hours} h</td><td>${m.competences.map(comp).join(' ; ')}</td><td>${m.digcomp.map(dig).join(' ; ')}</td><td>${m.targetLevel}</td></tr>`)}</tbody></table>`;
 }
 
 export function registerTrainingPages(app: App, ctx: AppContext) {
@@ -133,7 +134,8 @@ ${onBehalf ? html`<p class="warn">Vous inscrivez une personne en son nom, avec s
     const body = html`<h1>Vérifier une attestation de formation</h1>
 <form method="get" action="/formations/attestations" class="med-form"><label for="code">Code de vérification (XXXX-XXXX-XXXX)</label><input type="text" id="code" name="code" value="${code}" maxlength="20"><button type="submit">Vérifier</button></form>
 ${code ? (cert ? html`<div class="ok" role="status"><p><strong>Attestation authentique.</strong> ${cert.learner} a terminé le parcours « ${cert.path} » (${cert.provider}) le ${cert.completedOn}.</p>
-<ul>${cert.competences.map((c) => html`<li>${comp(c.competence)} : niveau ${c.level}</li>`)}</ul></div>` : html`<p class="err-summary" role="alert">Aucune attestation ne correspond à ce code.</p>`) : ''}`;
+<h2>Compétences CRCN (Pix)</h2><ul>${cert.competences.map((c) => html`<li>${comp(c.competence)} : niveau ${c.level}</li>`)}</ul>
+<h2>Compétences <span lang="en">DigComp</span> 2.2 (cadre européen)</h2><ul>${cert.digcomp.map((c) => html`<li>${dig(c.competence)} : niveau ${c.level}</li>`)}</ul></div>` : html`<p class="err-summary" role="alert">Aucune attestation ne correspond à ce code.</p>`) : ''}`;
     return frame(req, reply, code && !cert ? 404 : 200, 'Vérifier une attestation', body);
   });
 
@@ -173,7 +175,7 @@ ${manageAll(user) ? html`<h2>Nouvel organisme</h2><form class="med-form" method=
 <div class="field"><label for="f-provider">Organisme</label>${fieldError(errors, 'provider')}<select id="f-provider" name="provider">${providers.map((p) => html`<option value="${p.id}">${p.name}</option>`)}</select></div>
 <div class="field"><label for="f-title">Titre</label>${fieldError(errors, 'title')}<input type="text" id="f-title" name="title"${invalid(errors, 'title')}></div>
 <div class="field"><label for="f-audience">Public</label><select id="f-audience" name="audience">${selectOptions(training.AUDIENCES, 'all')}</select></div>
-<div class="field"><label for="f-modules">Modules, un par ligne : titre | heures | compétences CRCN | niveau visé</label><span class="hint">Exemple : E-mail et sécurité | 3 | 2.1, 4.1 | 2</span>${fieldError(errors, 'modules')}<textarea id="f-modules" name="modules" rows="5"${invalid(errors, 'modules')}></textarea></div>
+<div class="field"><label for="f-modules">Modules, un par ligne : titre | heures | compétences CRCN | niveau visé | compétences DigComp 2.2 (facultatif)</label><span class="hint">Exemple : E-mail et sécurité | 3 | 2.1, 4.1 | 2 | 2.1, 4.1. Sans compétences DigComp, elles sont déduites des compétences CRCN (table de correspondance de Maillage).</span>${fieldError(errors, 'modules')}<textarea id="f-modules" name="modules" rows="5"${invalid(errors, 'modules')}></textarea></div>
 <p><button type="submit">Créer le parcours</button></p></form>
 <h2>Nouvelle session</h2><form class="med-form" method="post" action="/mediation/formations/sessions"><input type="hidden" name="_csrf" value="${csrf}">
 <div class="field"><label for="f-pathId">Parcours</label>${fieldError(errors, 'pathId')}<select id="f-pathId" name="pathId">${paths.map((p) => html`<option value="${p.id}">${p.title}</option>`)}</select></div>

@@ -1,7 +1,7 @@
 /** The pure rules of an activity record: validation (each error names its field) and counters. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ADMIN_PROCEDURES, CRCN_COMPETENCES, CRCN_DOMAINS, DIGITAL_THEMES, ValidationFailed, aliasKey, counterDeltas, parseActivity, personRows, publicCount } from '../model.ts';
+import { ADMIN_PROCEDURES, CRCN_COMPETENCES, CRCN_DOMAINS, CRCN_TO_DIGCOMP, DIGCOMP_AREAS, DIGCOMP_COMPETENCES, DIGITAL_THEMES, digcompOf, ValidationFailed, aliasKey, counterDeltas, parseActivity, personRows, publicCount } from '../model.ts';
 
 const today = '2025-06-15';
 const base = { kind: 'individual', date: '2025-06-10', duration: '30', placeKind: 'place', placeUid: 'P1', themes: 'e-mail' };
@@ -23,6 +23,22 @@ describe('vocabularies', () => {
     assert.equal(Object.keys(CRCN_COMPETENCES).length, 16);
     assert.equal(Object.keys(CRCN_DOMAINS).length, 5);
     for (const c of Object.keys(CRCN_COMPETENCES)) assert.ok(c[0]! in CRCN_DOMAINS, c);
+  });
+
+  test('DigComp 2.2: 21 competences numbered 1.1–5.4 in 5 areas, English and French titles; the CRCN → DigComp correspondence covers both sides', () => {
+    const codes = Object.keys(DIGCOMP_COMPETENCES);
+    assert.equal(codes.length, 21);
+    assert.equal(Object.keys(DIGCOMP_AREAS).length, 5);
+    // Official numbering: 3, 6, 4, 4, 4 competences per area.
+    assert.deepEqual(['1', '2', '3', '4', '5'].map((a) => codes.filter((c) => c.startsWith(`${a}.`)).length), [3, 6, 4, 4, 4]);
+    assert.equal(DIGCOMP_COMPETENCES['2.5'].en, 'Netiquette');
+    assert.equal(DIGCOMP_COMPETENCES['5.4'].en, 'Identifying digital competence gaps');
+    for (const c of codes) assert.ok(DIGCOMP_COMPETENCES[c as keyof typeof DIGCOMP_COMPETENCES].fr.length > 3, c);
+    // Every CRCN competence maps to DigComp ones of the same area; every DigComp competence is reached.
+    assert.deepEqual(Object.keys(CRCN_TO_DIGCOMP).sort(), Object.keys(CRCN_COMPETENCES).sort());
+    for (const [crcn, ds] of Object.entries(CRCN_TO_DIGCOMP)) for (const d of ds) assert.equal(d[0], crcn[0], `${crcn} → ${d}`);
+    assert.deepEqual(digcompOf(Object.keys(CRCN_COMPETENCES)), codes.sort());
+    assert.deepEqual(digcompOf(['2.4', '2.1', 'constructor', '__proto__']), ['2.1', '2.3', '2.5', '2.6']);
   });
 });
 

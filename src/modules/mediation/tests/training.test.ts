@@ -38,6 +38,12 @@ describe('mediation: training paths', () => {
   test('modules are checked against the CRCN; sessions name faulty fields', async () => {
     assert.throws(() => training.parseModules('Module | 2 | 9.9 | 3'), (e: unknown) => e instanceof ValidationFailed && /inconnue : 9.9/.test(e.message));
     assert.throws(() => training.parseModules('Module | 2 | 1.1 | 9'), /niveau visé/);
+    // DigComp 2.2: typed (checked) or derived from the CRCN competences.
+    assert.deepEqual(training.parseModules('Module | 2 | 1.1, 4.3 | 3')[0]!.digcomp, ['1.1', '1.2', '4.3', '4.4']);
+    assert.deepEqual(training.parseModules('Module | 2 | 1.1 | 3 | 2.6, 1.1')[0]!.digcomp, ['1.1', '2.6']);
+    assert.throws(() => training.parseModules('Module | 2 | 1.1 | 3 | 5.5'), (e: unknown) => e instanceof ValidationFailed && e.errors[0]!.field === 'modules' && /DigComp 2.2.*inconnue : 5.5/.test(e.message));
+    assert.throws(() => training.parseModules('Module | 2 | 1.1 | 3 | __proto__'), /DigComp/);
+    assert.throws(() => training.parseModules('Module | 2 | 1.1 | 3 | 1.1 | en trop'), /cinq parties/);
     await assert.rejects(training.createSession(t.ctx, actor, { pathId, startsOn: '2026-05-10', endsOn: '2026-05-01', capacity: '0', placeUid: place }), (e: unknown) =>
       e instanceof ValidationFailed && e.errors.map((x) => x.field).join() === 'endsOn,capacity');
   });
@@ -84,10 +90,14 @@ describe('mediation: training paths', () => {
     const cert = await training.verifyCertificate(t.db, code.toLowerCase());
     assert.equal(cert!.learner, 'Camille Martin');
     assert.deepEqual(cert!.competences.find((c) => c.competence === '4.1'), { competence: '4.1', level: 2 });
+    // DigComp 2.2 derived from the CRCN (5.1 → 5.1, 5.2 at level 1; 2.1, 4.1 at level 2).
+    assert.deepEqual(cert!.digcomp, [{ competence: '2.1', level: 2 }, { competence: '4.1', level: 2 }, { competence: '5.1', level: 1 }, { competence: '5.2', level: 1 }, { competence: '5.3', level: 1 }, { competence: '5.4', level: 1 }]);
     assert.equal(await training.verifyCertificate(t.db, 'AAAA-BBBB-CCCC'), null);
     const page = await t.app.inject({ method: 'GET', url: `/formations/attestations?code=${code}` });
     assert.equal(page.statusCode, 200);
     assert.match(page.body, /Camille Martin/);
+    assert.match(page.body, /DigComp<\/span> 2\.2/);
+    assert.match(page.body, /5\.4 Identifier ses lacunes en compétences numériques : niveau 1/);
     const bad = await t.app.inject({ method: 'GET', url: '/formations/attestations?code=ZZZZ-ZZZZ-ZZZZ' });
     assert.equal(bad.statusCode, 404);
     const me = await t.app.inject({ method: 'GET', url: `/formations/apprenant/${r.learnerToken}` });
@@ -103,6 +113,23 @@ describe('mediation: training paths', () => {
     const seats = st.breakdowns.find((b) => b.metric === 'training_registrations')!.rows.find((r) => r.key === 'confirmed')!.value!;
     assert.ok(seats >= 1);
     assert.equal(completionRate(st), Math.round(100 / seats));
+    // Competences reached, in both frameworks (counted in the completion's transaction).
+    assert.equal(st.breakdowns.find((b) => b.metric === 'competence')!.rows.find((r) => r.key === '4.1:2')!.value, 1);
+    const dig = st.breakdowns.find((b) => b.metric === 'digcomp')!.rows;
+    assert.deepEqual(dig.map((r) => r.key).sort(), ['2.1:2', '4.1:2', '5.1:1', '5.2:1', '5.3:1', '5.4:1']);
+    assert.equal(dig.find((r) => r.key === '5.3:1')!.label, '5.3 Utiliser les technologies numériques de façon créative — niveau 1');
+    // The catalogue (page and API) shows both frameworks; the API lists the frameworks and the correspondence.
+    const cat = await t.app.inject({ method: 'GET', url: `/formations/parcours/${pathId}` });
+    assert.match(cat.body, /<th scope="col"><span lang="en">DigComp<\/span> 2\.2<\/th>/);
+    assert.match(cat.body, /5\.2 Identifier des besoins et des réponses technologiques/);
+    const api = (await t.app.inject({ method: 'GET', url: '/api/v1/mediation/training/paths' })).json() as { items: training.CatalogueEntry[] };
+    assert.deepEqual(api.items.find((p) => p.id === pathId)!.modules.map((m) => m.digcomp), [['5.1', '5.2', '5.3', '5.4'], ['2.1', '4.1']]);
+    const fw = await t.app.inject({ method: 'GET', url: '/api/v1/mediation/competences' });
+    assert.equal(fw.statusCode, 200);
+    const body = fw.json() as { digcomp: { competences: Record<string, { en: string }> }; crcnToDigcomp: { official: boolean; mapping: Record<string, string[]> } };
+    assert.equal(Object.keys(body.digcomp.competences).length, 21);
+    assert.equal(body.crcnToDigcomp.official, false);
+    assert.deepEqual(body.crcnToDigcomp.mapping['2.4'], ['2.3', '2.5', '2.6']);
   });
 
   test('Pix campaign import: levels per competence by title or code; unknown people and bad levels reported by line', async () => {
