@@ -68,6 +68,16 @@ export function phaseStatus(phases: readonly Phase[], now: Date): { current: Pha
   return { current, next, over };
 }
 
+/**
+ * Per-project vote totals stay sealed while a vote can still be cast (a phase allowing votes has not
+ * ended): published live, totals read before and after a known person votes would give their
+ * basket away. The number of voters is always public.
+ */
+export function totalsSealed(phases: readonly Phase[], now: Date): boolean {
+  const t = now.getTime();
+  return phases.some((p) => p.votesOpen && Date.parse(p.endsAt) > t);
+}
+
 // ---- proposals --------------------------------------------------------------------------------
 
 export const STATES = ['not_answered', 'evaluating', 'accepted', 'rejected', 'withdrawn'] as const;

@@ -10,7 +10,7 @@ import type { AppContext } from '../../platform/module.ts';
 import type { Queryable } from '../../platform/db/index.ts';
 import { NotFoundError } from '../../platform/http/errors.ts';
 import { registerOpenData } from '../../platform/opendata.ts';
-import { STATES, phaseStatus } from './model.ts';
+import { STATES, phaseStatus, totalsSealed } from './model.ts';
 import * as svc from './service.ts';
 import * as sv from './surveys.ts';
 import { contributionRows } from './debates.ts';
@@ -60,7 +60,11 @@ export async function voteRows(db: Queryable, p: svc.Process, only?: svc.Budget)
   const out: Record<string, unknown>[] = [];
   for (const b of only ? [only] : await svc.listBudgets(db, p.id)) {
     const t = await svc.tally(db, b);
-    for (const x of t.projects) out.push({ process: p.slug, budget: b.slug, budget_title: b.title, departement: b.departement, rank: x.rank, project: x.id, project_title: x.title, cost_eur: x.costCents / 100, commune_code: x.communeCode, votes: x.votes, funded: x.funded });
+    // Totals are left empty while the vote is open (totalsSealed): never who voted what.
+    const sealed = totalsSealed(p.phases, new Date());
+    // Sealed, the projects come in title order: the ranking would give the totals away.
+    const projects = sealed ? [...t.projects].sort((x, y) => x.title.localeCompare(y.title, 'fr')) : t.projects;
+    for (const x of projects) out.push({ process: p.slug, budget: b.slug, budget_title: b.title, departement: b.departement, rank: sealed ? null : x.rank, project: x.id, project_title: x.title, cost_eur: x.costCents / 100, commune_code: x.communeCode, votes: sealed ? null : x.votes, funded: sealed ? null : x.funded });
   }
   return out;
 }
@@ -155,8 +159,10 @@ export function registerRoutes(app: App, ctx: AppContext) {
     '/api/v1/consultation/processes/:process/budgets/:budget/results',
     {
       schema: {
-        tags, summary: 'Votes per project ranked within the budget (totals only)', params: z.object({ process: slug, budget: slug }),
-        response: { 200: z.object({ voters: z.number(), amountEur: z.number(), projects: z.array(z.object({ rank: z.number(), id: z.string(), title: z.string(), costEur: z.number(), communeCode: z.string().nullable(), votes: z.number(), funded: z.boolean() })) }) },
+        tags,
+        summary: 'Votes per project ranked within the budget (totals only; rank, votes and funded are null while the vote is open: `sealed`)',
+        params: z.object({ process: slug, budget: slug }),
+        response: { 200: z.object({ voters: z.number(), amountEur: z.number(), sealed: z.boolean(), projects: z.array(z.object({ rank: z.number().nullable(), id: z.string(), title: z.string(), costEur: z.number(), communeCode: z.string().nullable(), votes: z.number().nullable(), funded: z.boolean().nullable() })) }) },
       },
     },
     async (req) => {
@@ -164,7 +170,9 @@ export function registerRoutes(app: App, ctx: AppContext) {
       const b = await svc.getBudget(ctx.db, p.id, req.params.budget);
       if (!b) throw new NotFoundError('Budget introuvable.');
       const t = await svc.tally(ctx.db, b);
-      return { voters: t.voters, amountEur: b.amountCents / 100, projects: t.projects.map((x) => ({ rank: x.rank, id: x.id, title: x.title, costEur: x.costCents / 100, communeCode: x.communeCode, votes: x.votes, funded: x.funded })) };
+      const sealed = totalsSealed(p.phases, new Date());
+      const projects = sealed ? [...t.projects].sort((x, y) => x.title.localeCompare(y.title, 'fr')) : t.projects;
+      return { voters: t.voters, amountEur: b.amountCents / 100, sealed, projects: projects.map((x) => ({ rank: sealed ? null : x.rank, id: x.id, title: x.title, costEur: x.costCents / 100, communeCode: x.communeCode, votes: sealed ? null : x.votes, funded: sealed ? null : x.funded })) };
     },
   );
 

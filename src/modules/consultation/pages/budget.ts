@@ -9,7 +9,7 @@ import type { AppContext } from '../../../platform/module.ts';
 import { html, raw, type Raw } from '../../../platform/html/html.ts';
 import { breadcrumb, notice } from '../../../platform/html/components.ts';
 import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
-import { BUDGET_WORKFLOW_SENTENCES, basketProblem, euros, phaseAllows, phaseStatus, plural, ruleSummary } from '../model.ts';
+import { BUDGET_WORKFLOW_SENTENCES, basketProblem, euros, phaseAllows, phaseStatus, plural, ruleSummary, totalsSealed } from '../model.ts';
 import * as svc from '../service.ts';
 import { loadProcess } from './public.ts';
 import { csrf, formBody, page, participant, processHref, send, signInOrUp } from './ui.ts';
@@ -118,9 +118,16 @@ ${p.minAge !== null ? html`<div class="field"><label for="f-birthYear">Année de
   app.get('/concertations/:slug/budgets/:budget/resultats', async (req, reply) => {
     const { p, b } = await load(req);
     const t = await svc.tally(ctx.db, b);
-    const open = phaseAllows(phaseStatus(p.phases, new Date()).current, 'votes');
+    if (totalsSealed(p.phases, new Date())) {
+      // No totals while a vote can be cast: read before and after a known person's vote, they would give it away.
+      const sealed: Raw = html`${crumbs(p, b, 'Résultats')}<h1>Résultats : ${b.title}</h1>
+${notice('info', 'Le vote n’est pas terminé : les voix de chaque projet seront publiées à sa clôture. Avant, elles permettraient de deviner le vote d’une personne.')}
+<p>${plural(t.voters, 'votant', 'votants')} à ce jour. Budget : ${euros(b.amountCents)}.</p>
+<h2>Projets soumis au vote</h2>
+<ul>${[...t.projects].sort((x, y) => x.title.localeCompare(y.title, 'fr')).map((x) => html`<li>${x.title} (${euros(x.costCents)})</li>`)}</ul>`;
+      return send(reply, 200, page(ctx, `Résultats : ${b.title}`, sealed));
+    }
     const body: Raw = html`${crumbs(p, b, 'Résultats')}<h1>Résultats : ${b.title}</h1>
-${open ? notice('info', 'Le vote est en cours : ces totaux sont provisoires.') : ''}
 <p>${plural(t.voters, 'votant', 'votants')}. Budget : ${euros(b.amountCents)}. Les projets sont classés par nombre de voix ; un projet est financé tant que le budget le permet.</p>
 <table class="cs-table"><caption>Projets classés par nombre de voix</caption><thead><tr><th scope="col" class="n">Rang</th><th scope="col">Projet</th><th scope="col" class="n">Voix</th><th scope="col" class="n">Coût</th><th scope="col">Financé</th></tr></thead>
 <tbody>${t.projects.map((x) => html`<tr><td class="n">${x.rank}</td><td>${x.title}</td><td class="n">${x.votes.toLocaleString('fr-FR')}</td><td class="n">${euros(x.costCents)}</td><td>${x.funded ? 'Oui' : 'Non'}</td></tr>`)}</tbody></table>

@@ -191,10 +191,33 @@ describe('consultation over HTTP', () => {
     const again = await v.post(`${url}/vote`, {});
     assert.equal(again.status, 409);
     assert.deepEqual(await snapshot(t.db), before2);
-    const results = await t.app.inject({ method: 'GET', url: `/api/v1/consultation/processes/${p.slug}/budgets/region/results` });
+    // While a vote can be cast, totals are sealed everywhere (page, API, CSV, open data): the
+    // number of voters only, projects in title order. Read before and after a known person's
+    // vote, live totals would give it away.
+    const api = `/api/v1/consultation/processes/${p.slug}/budgets/region/results`;
+    const sealed = await t.app.inject({ method: 'GET', url: api });
+    assert.equal(sealed.statusCode, 200);
+    assert.equal(sealed.json().sealed, true);
+    assert.equal(sealed.json().voters, 1);
+    assert.deepEqual(sealed.json().projects.map((x: { title: string; votes: number | null; rank: number | null }) => [x.title, x.votes, x.rank]), [['Projet deux', null, null], ['Projet trois', null, null], ['Projet un', null, null]]);
+    const sealedPage = await new Browser(t.app).get(`${url}/resultats`);
+    assert.match(sealedPage.body, /les voix de chaque projet seront publiées à sa clôture/);
+    assert.doesNotMatch(sealedPage.body, /Projets classés par nombre de voix/);
+    for (const file of [`${api}.csv`, `/api/v1/consultation/processes/${p.slug}/votes.csv`]) {
+      const csv = (await t.app.inject({ method: 'GET', url: file })).body.trim().split('\n').slice(1);
+      assert.equal(csv.length, 3, file);
+      for (const line of csv) assert.match(line.trimEnd(), /,,$/, `${file}: ${line}`); // votes and funded empty
+    }
+    // The vote over, the totals are published.
+    const phases = (await t.db.query<{ id: string; ends_at: string }>('SELECT id, ends_at::text FROM consultation.phase WHERE process_id = $1 AND votes_open', [p.id])).rows;
+    await t.db.query(`UPDATE consultation.phase SET ends_at = now() - interval '1 second' WHERE process_id = $1 AND votes_open`, [p.id]);
+    const results = await t.app.inject({ method: 'GET', url: api });
     assert.equal(results.statusCode, 200);
+    assert.equal(results.json().sealed, false);
     assert.deepEqual(results.json().projects.map((x: { title: string; votes: number }) => [x.title, x.votes]), [['Projet un', 1], ['Projet deux', 1], ['Projet trois', 0]]);
     assert.equal(results.json().voters, 1);
+    assert.match((await new Browser(t.app).get(`${url}/resultats`)).body, /Projets classés par nombre de voix/);
+    for (const ph of phases) await t.db.query('UPDATE consultation.phase SET ends_at = $2::timestamptz WHERE id = $1', [ph.id, ph.ends_at]);
   });
 
   test('API and open data: proposals without authors; CSV safe against formulas; unknown parameters refused', async () => {
