@@ -87,6 +87,7 @@ export const callsAudit: AuditVocabulary = {
     'calls.grant.payment': (e, ref) => ['a enregistré un versement de ', euros(field(e.after, 'amount')), ' pour ', ref('calls.grant', e.objectId)],
     'calls.grant.close': 'a soldé {objet}',
     'calls.file.attach': 'a joint un fichier à {objet}',
+    'calls.file.remove': 'a retiré un fichier de {objet}',
     'calls.annotation.add': 'a annoté {objet} (annotation privée de l’instruction)',
     'calls.opinion.add': 'a donné un avis confidentiel sur {objet}',
     'calls.message.post': 'a écrit dans la messagerie de {objet}',
