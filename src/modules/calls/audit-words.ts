@@ -88,6 +88,8 @@ export const callsAudit: AuditVocabulary = {
     'calls.grant.close': 'a soldé {objet}',
     'calls.file.attach': 'a joint un fichier à {objet}',
     'calls.file.remove': 'a retiré un fichier de {objet}',
+    'calls.label.visit': (e, ref) => ['a consigné la visite d’audit du label pour ', ref('calls.application', e.objectId), Number(field(e.after, 'unmetRequired')) > 0 ? ' (critères obligatoires non remplis)' : ' (critères obligatoires remplis)'],
+    'calls.label_programme.criteria': 'a modifié les critères de visite de {objet}',
     'calls.annotation.add': 'a annoté {objet} (annotation privée de l’instruction)',
     'calls.opinion.add': 'a donné un avis confidentiel sur {objet}',
     'calls.message.post': 'a écrit dans la messagerie de {objet}',

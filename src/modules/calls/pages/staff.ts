@@ -17,6 +17,8 @@ import * as dossier from '../dossier.ts';
 import { ceilingsOf, setCeilings } from '../ceilings.ts';
 import { answersView, csrfOf, errorBox, formBody, me, messageThread, plural, queryOf, renderFrame, send, sendStoredFile, stateBadge, str } from './ui.ts';
 import { criteriaTable, historyLabel } from './public.ts';
+import { visitSection } from './labels.ts';
+import * as visits from '../visits.ts';
 
 const csvCell = (v: unknown) => {
   const s = v === null || v === undefined ? '' : String(v);
@@ -315,6 +317,7 @@ ${call.kind !== 'label' ? html`<div class="field"><label for="f-amount">Montant 
 <div class="field"><label for="f-comm">Comité</label><select id="f-comm" name="committeeId"><option value="">—</option>${committees.map((c) => html`<option value="${c.id}"${comite === c.id ? raw(' selected') : ''}>${c.title} (${c.heldOn})</option>`)}</select></div>
 <div class="field"><label for="f-motiv">Motivation (communiquée au demandeur)</label><textarea id="f-motiv" name="motivation" rows="3"></textarea></div><button type="submit">Enregistrer la décision</button></form>`
   : ''}
+${await visitSection(ctx.db, a, call.id, csrf)}
 <h2>Réponses</h2>${answersView(form, a.answers, a.stage, (id) => `/gestion/dossiers/${a.id}/fichiers/${id}`)}
 <h2 id="annotations">Annotations privées et avis confidentiels</h2>
 <p class="hint">Visibles de l’instruction et du comité seulement : jamais du porteur de projet.</p>
@@ -355,6 +358,7 @@ ${messageThread(messages, names, `/gestion/dossiers/${a.id}/messages`, csrf, fal
   });
 
   dossierAction('/annotations', (_req, user, id, f) => dossier.annotate(ctx, user, id, str(f.annotation)));
+  dossierAction('/visites', (_req, user, id, f) => visits.recordVisit(ctx, user, id, f));
   app.post('/gestion/dossiers/:appId/messages', { ...officePost, config: { rateLimit: { max: 10, timeWindow: '1 minute' } } }, async (req, reply) => {
     const user = await me(req);
     const appId = (req.params as { appId: string }).appId;
