@@ -176,7 +176,7 @@ async function main() {
   const row = (name: string, p: Awaited<ReturnType<typeof measure>>, target: string) => `| ${name} | ${ms(p.p50)} | ${ms(p.p95)} | ${ms(p.p99)} | ${ms(p.cpu)} | ${target} |`;
   const md = `## calls (\`npm run bench:calls\`)
 
-Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine()}. **The machine was shared with other work** (up to eight helpers on two cores): absolute times are pessimistic.
+Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine()}. **The machine was shared with other work** (up to eight helpers on two cores): absolute times are pessimistic.${process.env.BENCH_NOTE ? ` ${process.env.BENCH_NOTE}` : ''}
 Embedded database (PGlite) only; HTTP through \`app.inject\` (session, permission and CSRF checks included).
 
 Data: ${APPS.toLocaleString('en')} dossiers of 50 answers each on one call (6 départements), a third under instruction with 2 reviews each (hard conflicts on every 17th, soft on every 11th); generated in ${ms(genMs / 1000)} s.

@@ -1,13 +1,26 @@
 /**
  * What the calls module contributes to others, registered from index.ts at start-up: the live
  * roadmap indicator « montant des subventions accordées » and the open-data section of grants
- * (SCDL « Subventions »).
+ * (SCDL « Subventions »); the labels on the place's page, as a filter of the public search and
+ * map (`label=<programme>`), and in the places' standard export (`autres_formations_labels`).
  */
+
+/**
+ * Moves whenever the labelled places may change: a label event (append-only, so its greatest id
+ * moves with every grant, renewal or withdrawal), a new programme, or a new day (labels expire at
+ * midnight, Paris time). Places' ETags and caches include it.
+ */
+async function labelsVersion(db: Queryable): Promise<string> {
+  const { rows } = await db.query<{ e: string; p: string }>('SELECT (SELECT coalesce(max(id), 0) FROM calls.label_event)::text AS e, (SELECT count(*) FROM calls.label_programme)::text AS p');
+  return `labels:${rows[0]!.e}.${rows[0]!.p}.${parisToday()}`;
+}
 import { registerOpenData } from '../../platform/opendata.ts';
 import { registerIndicator, territoryKey } from '../roadmap/index.ts';
 import { SCDL_THRESHOLD } from './grants.ts';
-import { registerPlaceBadges } from '../site/index.ts';
-import { currentLabels } from './labels.ts';
+import type { Queryable } from '../../platform/db/index.ts';
+import { registerPlaceBadges, registerPlaceFilter } from '../site/index.ts';
+import { registerExportContribution } from '../places/index.ts';
+import { currentLabels, getProgramme, labelledPlaces, listProgrammes, parisToday } from './labels.ts';
 import { frenchDate } from './pages/labels.ts';
 
 export function registerContributions(): void {
@@ -45,6 +58,32 @@ export function registerContributions(): void {
       const current = await currentLabels(db, uids);
       return new Map([...current].map(([uid, list]) => [uid, list.map((l) => ({ label: l.programme.name, detail: `labellisé du ${frenchDate(l.validFrom)} au ${frenchDate(l.validUntil)}`, href: `/labels/${l.programme.slug}` }))]));
     },
+  });
+
+  // The public search and map: « Label régional » (places holding the programme's label today).
+  registerPlaceFilter({
+    key: 'label',
+    label: 'Label régional',
+    options: async (db) => (await listProgrammes(db)).map((p) => ({ value: p.slug, label: p.name })),
+    async uidsFor(db, slug) {
+      const p = await getProgramme(db, slug);
+      return p ? (await labelledPlaces(db, p.id)).map((x) => x.placeUid) : [];
+    },
+    version: labelsVersion,
+  });
+
+  // The standard export: the standard has no field for regional labels but « Autres formations et
+  // labels » (`autres_formations_labels`, free text): the label's name goes there.
+  registerExportContribution({
+    id: 'calls.labels',
+    field: 'autres_formations_labels',
+    async values(db) {
+      const names = new Map((await listProgrammes(db)).map((p) => [p.slug, p.name]));
+      const out = new Map<string, string[]>();
+      for (const l of await labelledPlaces(db, null)) out.set(l.placeUid, [...(out.get(l.placeUid) ?? []), names.get(l.programme) ?? l.programme]);
+      return out;
+    },
+    version: labelsVersion,
   });
 
   registerOpenData({

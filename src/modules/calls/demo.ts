@@ -17,6 +17,7 @@ import * as grants from './grants.ts';
 import * as dossier from './dossier.ts';
 import { setCeilings } from './ceilings.ts';
 import * as labels from './labels.ts';
+import * as visits from './visits.ts';
 import { searchPlaces } from '../places/index.ts';
 import type { Db } from '../../platform/db/index.ts';
 
@@ -289,7 +290,7 @@ async function seedLabels(ctx: { db: Db }, now: number): Promise<number> {
     description: 'Le label régional des tiers-lieux : accueil ouvert à tous, médiation numérique, gouvernance partagée. Accordé pour trois ans après une visite sur place.',
     region: '27', validityMonths: 36, callId: campaign.id,
   });
-  const found = await searchPlaces(ctx.db, { territory: 'region:27', limit: 3 });
+  const found = await searchPlaces(ctx.db, { territory: 'region:27', limit: 4 });
   const uids = found.items.map((i) => i.place.uid);
   const day = (d: number) => new Date(now + d * DAY).toISOString().slice(0, 10);
   if (uids[0]) await labels.changeLabel(ctx, STAFF, programme.id, uids[0], 'granted', { validFrom: day(-40) });
@@ -300,6 +301,22 @@ async function seedLabels(ctx: { db: Db }, now: number): Promise<number> {
   if (uids[2]) {
     await labels.changeLabel(ctx, STAFF, programme.id, uids[2], 'granted', { validFrom: day(-200) }, day(-200));
     await labels.changeLabel(ctx, STAFF, programme.id, uids[2], 'withdrawn', { reason: 'Le lieu n’assure plus d’accueil ouvert à tous depuis sa reprise.' });
+  }
+  // The audit visit's checklist, and a visit on the dossier under instruction: the surface is too
+  // small, so the label cannot be granted to that place until a new visit finds it met.
+  await visits.setCriteria(ctx, STAFF, programme.id, [
+    'oui-non ; Accueil ouvert à tous au moins 20 heures par semaine',
+    'oui-non ; Médiation numérique proposée',
+    'seuil ; Surface ouverte au public (m²) ; 40',
+    'document ; Charte de fonctionnement signée',
+    'oui-non ; Comité d’usagers ; facultatif',
+  ].join('\n'));
+  const instructed = (await ctx.db.query<{ id: string }>(`SELECT id FROM calls.application WHERE call_id = $1 AND state = 'en_instruction' ORDER BY number LIMIT 1`, [campaign.id])).rows[0];
+  if (instructed && uids[3]) {
+    await visits.recordVisit(ctx, STAFF, instructed.id, {
+      visitedOn: day(-5), visitor: 'Chargée de mission tiers-lieux de la Région', placeUid: uids[3],
+      met_c1: 'oui', met_c2: 'oui', value_c3: '32', comment_c3: 'Une seule salle de 32 m² ouverte au public ; l’atelier attenant est en travaux.', met_c4: 'oui', met_c5: 'non', comment_c5: 'Prévu à la rentrée.',
+    }, day(0));
   }
   return Math.min(uids.length, 2);
 }

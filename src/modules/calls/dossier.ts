@@ -44,6 +44,33 @@ export async function attachFile(ctx: Ctx, userId: string, appId: string, questi
   });
 }
 
+/**
+ * Removes the file answering a file question of the applicant's dossier (while it may be edited).
+ * A draft was never submitted, so no receipt points to its files: the upload's record goes too,
+ * and its content when no other upload shares it. A dossier under correction keeps its records (a
+ * receipt of an earlier submission may name them): only the answer goes.
+ */
+export async function removeFile(ctx: Ctx, userId: string, appId: string, questionId: unknown, now = new Date()): Promise<void> {
+  const app = await service.assertApplicant(ctx.db, await service.getApplication(ctx.db, appId), userId);
+  if (!service.applicantMayEdit(app, now)) throw new UserError('Ce dossier ne peut plus être modifié : ses fichiers ne peuvent plus être retirés.', 409, 'state');
+  const form = await service.getForm(ctx.db, app.callId, app.formVersion);
+  const q = form.questions.find((x) => x.id === questionId && x.type === 'file');
+  if (!q) throw new UserError('Question inconnue : choisissez une question qui demande un fichier.', 400, 'question');
+  await ctx.db.transaction(async (tx) => {
+    // Under the dossier's row lock, from the row itself: a removal racing a submission or another removal sees the truth.
+    const { rows } = await tx.query<{ answer: FileAnswer | null }>('SELECT answers -> $3::text AS answer FROM calls.application WHERE id = $1 AND state = $2 FOR UPDATE', [app.id, app.state, q.id]);
+    if (!rows[0]) throw new UserError('Ce dossier a changé d’état entre-temps : rechargez la page.', 409, 'state');
+    const answer = rows[0].answer;
+    if (!answer || typeof answer.file !== 'string') throw new UserError(`« ${q.label} » : aucun fichier n’est joint.`, 409, `q_${q.id}`);
+    await tx.query('UPDATE calls.application SET answers = answers - $2::text, updated_at = now() WHERE id = $1', [app.id, q.id]);
+    if (app.state === 'brouillon') {
+      await tx.query('DELETE FROM calls.application_file WHERE id = $1 AND application_id = $2', [answer.file, app.id]);
+      await tx.query('DELETE FROM calls.blob b WHERE b.sha256 = $1 AND NOT EXISTS (SELECT 1 FROM calls.application_file f WHERE f.sha256 = b.sha256)', [answer.sha256]);
+    }
+    await recordAudit(tx, { actorId: userId, action: 'calls.file.remove', objectType: 'calls.application', objectId: app.id, before: { question: q.id, name: answer.name, kind: answer.kind, size: answer.size, sha256: answer.sha256 } });
+  });
+}
+
 export interface StoredFile {
   name: string;
   kind: FileKind;
@@ -52,14 +79,17 @@ export interface StoredFile {
 }
 
 /**
- * A file of a dossier, for the applicant (a member of its organisation) or an instructor of the
- * call in their scope; NotFound for anyone else (nothing tells them it exists).
+ * A file of a dossier, for the applicant (a member of its organisation), an instructor of the
+ * call in their scope, or a reviewer assigned to the dossier who has declared no conflict or a soft
+ * one (never a hard one, never before the declaration); NotFound for anyone else (nothing tells
+ * them it exists).
  */
 export async function fileFor(db: Queryable, actor: Actor, appId: string, fileId: string): Promise<StoredFile> {
   const app = await service.getApplication(db, appId);
   const call = app ? await service.getCall(db, app.callId) : null;
   const access = app && call ? await service.accessTo(db, actor, app, call) : null;
-  if (!app || !access || !(access.applicant || access.instructor) || !/^[0-9a-f-]{36}$/i.test(fileId)) throw new NotFoundError('Ce fichier n’existe pas.');
+  const reviewer = !!access?.reviewer?.conflict && access.reviewer.conflict !== 'hard';
+  if (!app || !access || !(access.applicant || access.instructor || reviewer) || !/^[0-9a-f-]{36}$/i.test(fileId)) throw new NotFoundError('Ce fichier n’existe pas.');
   const { rows } = await db.query<{ name: string; kind: FileKind; data: Uint8Array }>(
     'SELECT f.name, f.kind, b.data FROM calls.application_file f JOIN calls.blob b ON b.sha256 = f.sha256 WHERE f.id = $1 AND f.application_id = $2',
     [fileId, app.id],

@@ -32,6 +32,19 @@ export interface LabelProgramme {
   region: string;
   validityMonths: number;
   callId: string | null;
+  /** The criteria checked at the audit visit (visits.ts). */
+  criteria: LabelCriterion[];
+}
+
+export type LabelCriterionKind = 'yes_no' | 'threshold' | 'document';
+export interface LabelCriterion {
+  id: string;
+  kind: LabelCriterionKind;
+  label: string;
+  /** For a threshold: the minimum the visit must measure (e.g. 50 for « Surface (m²) »). */
+  threshold?: number;
+  /** A required criterion not met at the latest visit blocks the grant of the label. */
+  required: boolean;
 }
 
 export interface LabelEvent {
@@ -71,7 +84,7 @@ export function validUntil(from: string, months: number): string {
 const dateText = (v: unknown) => (v === null || v === undefined ? null : v instanceof Date ? v.toISOString().slice(0, 10) : String(v).slice(0, 10));
 
 function toProgramme(r: Record<string, unknown>): LabelProgramme {
-  return { id: r.id as string, slug: r.slug as string, name: r.name as string, description: r.description as string, region: r.region as string, validityMonths: Number(r.validity_months), callId: (r.call_id as string | null) ?? null };
+  return { id: r.id as string, slug: r.slug as string, name: r.name as string, description: r.description as string, region: r.region as string, validityMonths: Number(r.validity_months), callId: (r.call_id as string | null) ?? null, criteria: Array.isArray(r.criteria) ? (r.criteria as LabelCriterion[]) : [] };
 }
 
 function toEvent(r: Record<string, unknown>): LabelEvent {
@@ -88,7 +101,7 @@ function toEvent(r: Record<string, unknown>): LabelEvent {
   };
 }
 
-const PROGRAMME_COLUMNS = 'id, slug, name, description, region, validity_months, call_id';
+const PROGRAMME_COLUMNS = 'id, slug, name, description, region, validity_months, call_id, criteria';
 const EVENT_COLUMNS = 'id, programme_id, place_uid, kind, valid_from::text AS valid_from, valid_until::text AS valid_until, application_id, reason, at';
 
 function assertManage(actor: Actor, region: string) {
@@ -222,6 +235,8 @@ export async function changeLabel(ctx: Ctx, actor: Actor, programmeId: string, p
         if (!a || a.call_id !== programme.callId) throw new UserError('Dossier : ce n’est pas un dossier de la campagne de ce label.', 400, 'applicationId');
         if (a.state !== 'accepte') throw new UserError('Dossier : seul un dossier accepté donne le label.', 409, 'applicationId');
       }
+      const blocked = await visitBlock(tx, programme, placeUid, applicationId);
+      if (blocked) throw new UserError(blocked, 409, 'visit');
       validFrom = from ?? today;
       until = validUntil(validFrom, programme.validityMonths);
     } else if (kind === 'renewed') {
@@ -242,6 +257,32 @@ export async function changeLabel(ctx: Ctx, actor: Actor, programmeId: string, p
     await recordAudit(tx, { actorId: actor.id, action: `calls.label.${kind === 'granted' ? 'grant' : kind === 'renewed' ? 'renew' : 'withdraw'}`, objectType: 'calls.label_event', objectId: String(ev.id), before: prev, after: ev });
     return ev;
   });
+}
+
+const frDate = (d: string) => new Intl.DateTimeFormat('fr-FR', { timeZone: 'UTC', day: 'numeric', month: 'long', year: 'numeric' }).format(new Date(`${d}T00:00:00Z`));
+
+/**
+ * Why the label cannot be granted after the audit visit, or null: when the programme has required
+ * criteria, the latest visit of the place (on this dossier when one is named) must have met every
+ * one of them, and have checked every required criterion the programme has now.
+ */
+async function visitBlock(db: Queryable, programme: LabelProgramme, placeUid: string, applicationId: string | null): Promise<string | null> {
+  const required = programme.criteria.filter((c) => c.required);
+  if (!required.length) return null;
+  const { rows } = await db.query<{ visited_on: string; items: { criterion: string; label: string; required: boolean; met: boolean; comment: string }[] }>(
+    `SELECT visited_on::text AS visited_on, items FROM calls.label_visit WHERE programme_id = $1 AND place_uid = $2 ${applicationId ? 'AND application_id = $3' : ''} ORDER BY id DESC LIMIT 1`,
+    applicationId ? [programme.id, placeUid, applicationId] : [programme.id, placeUid],
+  );
+  const v = rows[0];
+  if (!v) return `Le label demande une visite d’audit : aucune n’est consignée pour ce lieu${applicationId ? ' sur ce dossier' : ''}. Consignez-la depuis le dossier de la campagne avant d’attribuer le label.`;
+  const on = frDate(String(v.visited_on).slice(0, 10));
+  const unmet = v.items.filter((i) => i.required && !i.met);
+  if (unmet.length) {
+    return `Le label ne peut pas être attribué : lors de la visite du ${on}, ${unmet.length > 1 ? 'ces critères obligatoires n’étaient pas remplis' : 'ce critère obligatoire n’était pas rempli'} : ${unmet.map((i) => `« ${i.label} »${i.comment ? ` (${i.comment})` : ''}`).join(', ')}.`;
+  }
+  const missing = required.filter((c) => !v.items.some((i) => i.criterion === c.id && i.label === c.label && i.met));
+  if (missing.length) return `Le label ne peut pas être attribué : la visite du ${on} n’a pas vérifié ${missing.map((c) => `« ${c.label} »`).join(', ')} (critère${missing.length > 1 ? 's' : ''} ajouté${missing.length > 1 ? 's' : ''} depuis) : consignez une nouvelle visite.`;
+  return null;
 }
 
 /** Events of a programme, newest first (staff page). */

@@ -52,6 +52,16 @@ export { findDuplicateCandidates, markNotDuplicate, mergePlaces, type DuplicateC
 export { generatePlaces } from './demo.ts';
 export { listPlacePoints, type PlacePoint } from './points.ts';
 export { placeJson, searchQuerySchema, toPlaceQuery } from './routes.ts';
+// Extension points: search filters and export contributions from other modules (e.g. calls' labels).
+export {
+  registerPlaceFilter,
+  registerExportContribution,
+  placeFilters,
+  readFilterValues,
+  type PlaceFilter,
+  type PlaceFilterOption,
+  type ExportContribution,
+} from './extensions.ts';
 export { toRecord } from './store.ts';
 // The standard's vocabulary and opening-hours helpers, for pages that show places.
 export { ENUMS, LABELS, FIELD_LABELS, TYPOLOGIES, openingStatus, weekTable } from './model/index.ts';

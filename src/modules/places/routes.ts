@@ -10,6 +10,7 @@ import type { AppContext } from '../../platform/module.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
 import { csvStream, toGeoJsonFeature, toJsonRecord } from './model/index.ts';
 import { exportRecord, neutraliseFormulas, STANDARD_COLUMNS, toRecord, type Place } from './store.ts';
+import { exportAdditions, extensionsVersion, placeFilters, readFilterValues, withAdditions } from './extensions.ts';
 import {
   countPlacesBy,
   dataVersion,
@@ -126,16 +127,24 @@ function parseFields(fields: string | undefined): string[] | null {
  * Refuses a query parameter the route does not know (`rayon=2` would otherwise silently give the
  * default radius): 400 naming it.
  */
-function knownParameters(schema: z.ZodObject) {
+function knownParameters(schema: z.ZodObject, ctx: AppContext) {
   const known = new Set(Object.keys(schema.shape));
   return async (req: FastifyRequest) => {
+    // Filters registered by other modules (extensions.ts) are known too; their values are read
+    // here, before validation strips them, and refused when unknown (400 naming the parameter).
+    const extra = new Set(placeFilters().map((f) => f.key));
     for (const key of Object.keys((req.query ?? {}) as Record<string, unknown>)) {
-      if (!known.has(key)) {
-        throw new UserError(`Paramètre inconnu : « ${key.slice(0, 60)} ». Paramètres acceptés : ${[...known].join(', ')}.`, 400, key.slice(0, 60));
+      if (!known.has(key) && !extra.has(key)) {
+        throw new UserError(`Paramètre inconnu : « ${key.slice(0, 60)} ». Paramètres acceptés : ${[...known, ...extra].join(', ')}.`, 400, key.slice(0, 60));
       }
     }
+    filterValues.set(req, await readFilterValues(ctx.db, (req.query ?? {}) as Record<string, unknown>));
   };
 }
+
+/** The registered filters' values of a request (read by `knownParameters`). */
+const filterValues = new WeakMap<FastifyRequest, Record<string, string[]>>();
+const queryOf = (req: FastifyRequest & { query: SearchQueryInput }): PlaceQuery => ({ ...toPlaceQuery(req.query), extra: filterValues.get(req) ?? {} });
 
 /** ETag from the data version and the request URL; answers 304 when the client is current. */
 async function cacheable(ctx: AppContext, req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
@@ -143,8 +152,10 @@ async function cacheable(ctx: AppContext, req: FastifyRequest, reply: FastifyRep
 }
 
 /** Like `cacheable`, but gives the data version it checked against (null once answered 304). */
-async function conditional(ctx: AppContext, req: FastifyRequest, reply: FastifyReply): Promise<number | null> {
-  const version = await dataVersion(ctx.db);
+async function conditional(ctx: AppContext, req: FastifyRequest, reply: FastifyReply): Promise<string | null> {
+  // The places' data version and the other modules' (labels…): a change in either is a new answer.
+  const [data, ext] = await Promise.all([dataVersion(ctx.db), extensionsVersion(ctx.db)]);
+  const version = ext ? `${data}.${crypto.createHash('sha1').update(ext).digest('base64url').slice(0, 10)}` : String(data);
   const etag = `W/"${version}-${crypto.createHash('sha1').update(req.url).digest('base64url').slice(0, 16)}"`;
   reply.header('ETag', etag).header('Cache-Control', 'public, max-age=60');
   if (req.headers['if-none-match'] === etag) {
@@ -162,10 +173,10 @@ async function conditional(ctx: AppContext, req: FastifyRequest, reply: FastifyR
  */
 const RESPONSE_CACHE_BYTES = 32 * 2 ** 20;
 class ResponseCache {
-  private version = -1;
+  private version = '';
   private bytes = 0;
   private entries = new Map<string, string>();
-  get(version: number, key: string): string | undefined {
+  get(version: string, key: string): string | undefined {
     if (version !== this.version) return undefined;
     const hit = this.entries.get(key);
     if (hit !== undefined) {
@@ -174,7 +185,7 @@ class ResponseCache {
     }
     return hit;
   }
-  set(version: number, key: string, body: string) {
+  set(version: string, key: string, body: string) {
     if (version !== this.version) {
       this.version = version;
       this.entries.clear();
@@ -202,7 +213,7 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
         description: 'Recherche plein texte, autour d’un point, par territoire ou emprise, avec filtres ; pagination par curseur.',
         querystring: searchQuerySchema,
       },
-      preValidation: knownParameters(searchQuerySchema),
+      preValidation: knownParameters(searchQuerySchema, ctx),
     },
     async (req, reply) => {
       const version = await conditional(ctx, req, reply);
@@ -218,7 +229,7 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
       const fields = parseFields(req.query.fields);
       let body: string;
       if (fields) {
-        const result = await searchPlaces(ctx.db, toPlaceQuery(req.query), now);
+        const result = await searchPlaces(ctx.db, queryOf(req), now);
         body = JSON.stringify({
           total: result.total,
           sort: result.sort,
@@ -227,7 +238,7 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
         });
       } else {
         // Whole places: their JSON comes from the database as text, and is only joined here.
-        const result = await searchPlacesJson(ctx.db, toPlaceQuery(req.query), now);
+        const result = await searchPlacesJson(ctx.db, queryOf(req), now);
         const items = result.items.map((h) => (h.distanceKm === null ? h.json : `${h.json.slice(0, -1)},"distance_km":${roundKm(h.distanceKm)}}`));
         body = `{"total":${result.total},"sort":${JSON.stringify(result.sort)},"next_cursor":${JSON.stringify(result.nextCursor)},"items":[${items.join(',')}]}`;
       }
@@ -245,11 +256,11 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
         summary: 'Nombre de lieux par territoire',
         querystring: statsQuery,
       },
-      preValidation: knownParameters(statsQuery),
+      preValidation: knownParameters(statsQuery, ctx),
     },
     async (req, reply) => {
       if (await cacheable(ctx, req, reply)) return reply;
-      const counts = await countPlacesBy(ctx.db, req.query.by, toPlaceQuery(req.query));
+      const counts = await countPlacesBy(ctx.db, req.query.by, queryOf(req));
       return { by: req.query.by, total: counts.reduce((s, c) => s + c.count, 0), counts };
     },
   );
@@ -284,13 +295,15 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
           summary: `Export ${ext.toUpperCase()} au standard lieux de médiation numérique v1.0.2`,
           querystring: exportQuery,
         },
-        preValidation: knownParameters(exportQuery),
+        preValidation: knownParameters(exportQuery, ctx),
       },
       async (req, reply) => {
         if (await cacheable(ctx, req, reply)) return reply;
-        const query = toPlaceQuery(req.query);
+        const query = queryOf(req);
         // Validate the query before streaming, so errors are JSON 400s and not a broken download.
         await searchPlaces(ctx.db, { ...query, limit: 1 });
+        // What other modules add to the standard's free-text fields (the regional labels…).
+        const additions = await exportAdditions(ctx.db);
         const stamp = new Date().toISOString().slice(0, 10);
         reply.header('Content-Disposition', `attachment; filename="lieux-mediation-numerique-${stamp}.${ext}"`);
         const source = iteratePlaces(ctx.db, query);
@@ -300,7 +313,7 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
           const spreadsheet = req.query.spreadsheet === true;
           async function* records() {
             for await (const h of source) {
-              const r = exportRecord(h.place, { approximate });
+              const r = withAdditions(exportRecord(h.place, { approximate }), additions.get(h.place.uid));
               yield spreadsheet ? neutraliseFormulas(r) : r;
             }
           }
@@ -311,7 +324,7 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
           yield ext === 'json' ? '[' : '{"type":"FeatureCollection","features":[';
           let first = true;
           for await (const h of source) {
-            const rec = exportRecord(h.place, { approximate: req.query.approximate === true });
+            const rec = withAdditions(exportRecord(h.place, { approximate: req.query.approximate === true }), additions.get(h.place.uid));
             const item = ext === 'json' ? toJsonRecord(rec) : toGeoJsonFeature(rec, { uid: h.place.uid });
             if (ext === 'geojson' && !(item as { geometry: unknown }).geometry) continue;
             yield (first ? '' : ',') + JSON.stringify(item);

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { Transform } from 'node:stream';
 import type { Db, Queryable } from '../../platform/db/index.ts';
 import { recordAudit } from '../../platform/audit/index.ts';
+import { restrictionOf } from './extensions.ts';
 import { UserError } from '../../platform/http/errors.ts';
 import * as territories from '../territories/index.ts';
 import {
@@ -888,6 +889,8 @@ export interface PlaceQuery {
   /** Back office only: include hidden places. */
   includeHidden?: boolean;
   importSource?: string;
+  /** Values of the filters other modules register (extensions.ts), by query parameter. */
+  extra?: Record<string, string[]>;
 }
 
 export interface PlaceHit {
@@ -914,6 +917,8 @@ const LEVEL_COLUMN = { region: 'region', departement: 'departement', epci: 'epci
 
 async function toSqlFilter(db: Queryable, q: PlaceQuery, now = new Date()): Promise<SqlFilter> {
   const f: SqlFilter = { includeHidden: q.includeHidden, importSource: q.importSource ?? null };
+  const only = await restrictionOf(db, q.extra);
+  if (only) f.uids = only;
   if (q.q && q.q.trim()) f.q = textQuery(q.q);
   if (q.near) {
     const radius = q.radiusKm ?? 10;

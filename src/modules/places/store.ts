@@ -388,6 +388,8 @@ export interface SqlFilter {
   onlineBooking?: boolean;
   includeHidden?: boolean;
   importSource?: string | null;
+  /** Only these places (a filter registered by another module: extensions.ts), sorted. */
+  uids?: string[] | null;
 }
 
 export type SortKind = 'distance' | 'relevance' | 'name';
@@ -434,6 +436,7 @@ function buildWhere(f: SqlFilter, p: Params): { where: string[]; distance: strin
   const where: string[] = [];
   if (!f.includeHidden) where.push('p.visible');
   if (f.importSource) where.push(`p.import_source = ${p.add(f.importSource)}`);
+  if (f.uids) where.push(`p.uid = ANY (${p.add(f.uids.filter((u) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(u)))}::uuid[])`);
   let distance: string | null = null;
   let tiers: (() => string)[] | null = null;
   if (f.q) {

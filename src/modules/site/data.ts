@@ -41,6 +41,13 @@ export interface SearchResult {
   nextCursor: string | null;
 }
 
+/** A search filter registered by another module (places' extension point). */
+export interface ExtraFilter {
+  key: string;
+  label: string;
+  options: { value: string; label: string }[];
+}
+
 export interface OpeningStatus {
   open: boolean;
   label: string;
@@ -88,6 +95,10 @@ export interface SiteData {
   weekTable(horaires: string | null, date: Date): DayHours[] | null;
   /** Every visible place's uid/slug/updatedAt for the sitemap. */
   listPlaceUrls(): Promise<{ uid: string; slug: string; updatedAt: string }[]>;
+  /** Filters other modules register (e.g. calls' regional labels), with their values; optional in test doubles. */
+  placeFilters?(): Promise<ExtraFilter[]>;
+  /** The registered filters' values in a query; throws a 400 naming the parameter for an unknown value. */
+  readPlaceFilters?(query: Record<string, unknown>): Promise<Record<string, string[]>>;
   /** Badges other modules add to places (e.g. labels), by section; optional in test doubles. */
   placeBadges?(uids: string[]): Promise<{ title: string; byPlace: Map<string, { label: string; detail: string; href?: string }[]> }[]>;
   /** Every commune with its centre and population (the basemap's names). */

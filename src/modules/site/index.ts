@@ -13,6 +13,9 @@ import { siteData } from './wire.ts';
 export { listErrorReports, setErrorReportStatus, type ErrorReport, type ReportStatus } from './reports.ts';
 export { errorReportsAdmin } from './reports-admin.ts';
 export { registerPlaceBadges, type PlaceBadge, type PlaceBadgeProvider } from './extensions.ts';
+// Filters of the public search and map registered by other modules (e.g. calls' regional labels):
+// the places module holds them, so its API accepts the same parameter (`label=…`) as the site.
+export { registerPlaceFilter, type PlaceFilter } from '../places/index.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

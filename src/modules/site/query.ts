@@ -21,6 +21,8 @@ export interface SearchState {
   onlineBooking: boolean;
   sort: Sort | null;
   page: number;
+  /** Values of the filters other modules register (e.g. `label`), by parameter; read by the routes. */
+  extra: Record<string, string[]>;
 }
 
 export const RADII = [2, 5, 10, 20, 50] as const;
@@ -110,6 +112,7 @@ export function parseState(query: QueryObject, allowed?: (field: FilterField) =>
       onlineBooking: bool(query.online_booking),
       sort,
       page,
+      extra: {},
     },
     problems,
   };
@@ -132,6 +135,7 @@ export function stateToQuery(s: SearchState, o: { page?: boolean } = { page: tru
   if (s.openOnWeekend) p.set('open_on_weekend', '1');
   if (s.onlineBooking) p.set('online_booking', '1');
   if (s.sort) p.set('sort', s.sort);
+  for (const [k, values] of Object.entries(s.extra ?? {})) for (const v of values) p.append(k, v);
   if (o.page !== false && s.page > 1) p.set('page', String(s.page));
   return p.toString();
 }
@@ -149,6 +153,7 @@ export function stateToApiQuery(s: SearchState, resolved: PlaceQuery): string {
   if (s.openOnWeekend) p.set('open_on_weekend', 'true');
   if (s.onlineBooking) p.set('online_booking', 'true');
   if (resolved.sort) p.set('sort', resolved.sort);
+  for (const [k, values] of Object.entries(s.extra ?? {})) if (values.length) p.set(k, values.join('|'));
   return p.toString();
 }
 
@@ -163,17 +168,21 @@ function round(n: number): string {
 /** True when the state asks for something (a place, a position, a territory, a filter…). */
 export function hasCriteria(s: SearchState): boolean {
   return Boolean(
-    s.q || s.near || s.territory || s.bbox || s.openNow || s.openOnWeekend || s.onlineBooking || FILTER_FIELDS.some((f) => s.filters[f].length > 0),
+    s.q || s.near || s.territory || s.bbox || s.openNow || s.openOnWeekend || s.onlineBooking || FILTER_FIELDS.some((f) => s.filters[f].length > 0) || extraCount(s) > 0,
   );
 }
 
 /** Number of active filters (not counting the location). */
 export function activeFilterCount(s: SearchState): number {
-  return FILTER_FIELDS.reduce((n, f) => n + s.filters[f].length, 0) + Number(s.openNow) + Number(s.openOnWeekend) + Number(s.onlineBooking);
+  return FILTER_FIELDS.reduce((n, f) => n + s.filters[f].length, 0) + Number(s.openNow) + Number(s.openOnWeekend) + Number(s.onlineBooking) + extraCount(s);
+}
+
+function extraCount(s: SearchState): number {
+  return Object.values(s.extra ?? {}).reduce((n, v) => n + v.length, 0);
 }
 
 /** The part of the state that only concerns filters, as a PlaceQuery fragment. */
-export function filtersToQuery(s: SearchState): Pick<PlaceQuery, 'filters' | 'openNow' | 'openOnWeekend' | 'onlineBooking'> {
+export function filtersToQuery(s: SearchState): Pick<PlaceQuery, 'filters' | 'openNow' | 'openOnWeekend' | 'onlineBooking' | 'extra'> {
   const filters: Partial<Record<FilterField, string[]>> = {};
   for (const f of FILTER_FIELDS) if (s.filters[f].length) filters[f] = s.filters[f];
   return {
@@ -181,5 +190,6 @@ export function filtersToQuery(s: SearchState): Pick<PlaceQuery, 'filters' | 'op
     ...(s.openNow ? { openNow: true } : {}),
     ...(s.openOnWeekend ? { openOnWeekend: true } : {}),
     ...(s.onlineBooking ? { onlineBooking: true } : {}),
+    ...(extraCount(s) > 0 ? { extra: s.extra } : {}),
   };
 }

@@ -60,7 +60,12 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
     if (n > 0) ctx.log.info({ deleted: n }, 'site: expired error reports deleted');
   });
 
-  const searchState = (query: Query) => parseState(query, (f) => data.enumValues(f));
+  // The filters other modules register (e.g. `label`) are read here; an unknown value is a 400 naming the parameter.
+  const searchState = async (query: Query) => {
+    const parsed = parseState(query, (f) => data.enumValues(f));
+    parsed.state.extra = data.readPlaceFilters ? await data.readPlaceFilters(query) : {};
+    return parsed;
+  };
 
   app.get('/', { schema: hide }, async (_req, reply) => reply.type(HTML).send(renderHome(site)));
 
@@ -73,7 +78,7 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
   });
 
   app.get('/recherche', { schema: { ...hide, querystring: anyQuery } }, async (req, reply) => {
-    const { state, problems } = searchState((req.query ?? {}) as Query);
+    const { state, problems } = await searchState((req.query ?? {}) as Query);
     const resolution = await resolveSearch(data, state);
     const view = await loadResults(site, state, resolution, problems);
     if (resolution.unknownTerritory) reply.status(404);
@@ -119,7 +124,7 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
 
   // Map data: the same query as the list, every matching point (compact).
   app.get('/carte/points.json', { schema: { ...hide, querystring: anyQuery } }, async (req, reply) => {
-    const { state } = searchState((req.query ?? {}) as Query);
+    const { state } = await searchState((req.query ?? {}) as Query);
     const resolution = await resolveSearch(data, { ...state, page: 1 });
     if (resolution.unknownTerritory) return reply.status(404).send({ error: 'not_found', message: 'Territoire inconnu.' });
     const points = await data.mapPoints(resolution.query);
@@ -245,7 +250,7 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
   // Embedding: the framed finder, the script-tag loader, the snippet generator.
   app.get('/embed', { schema: { ...hide, querystring: anyQuery } }, async (req, reply) => {
     const q = (req.query ?? {}) as Query;
-    const { state, problems } = searchState(q);
+    const { state, problems } = await searchState(q);
     const resolution = await resolveSearch(data, state);
     const view = await loadResults(site, state, resolution, problems);
     // Any site may frame the finder: the platform then leaves out frame-ancestors and

@@ -47,6 +47,10 @@ export function siteData(db: Db): SiteData {
     },
     countByService: (q) => places.countByService(db, toServiceQuery(q)),
     placeBadges: (uids) => placeBadges(db, uids),
+    async placeFilters() {
+      return Promise.all(places.placeFilters().map(async (f) => ({ key: f.key, label: f.label, options: await f.options(db) })));
+    },
+    readPlaceFilters: (query) => places.readFilterValues(db, query),
     countPlacesBy: (level, q) => places.countPlacesBy(db, level, q ? toServiceQuery(q) : {}),
     async getCommune(code) {
       const c = await territories.getCommune(db, code);

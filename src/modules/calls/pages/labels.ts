@@ -10,12 +10,51 @@ import { html } from '../../../platform/html/html.ts';
 import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
 import { currentUser, requirePermission, type CurrentUser } from '../../accounts/index.ts';
 import { getPlacesByUids } from '../../places/index.ts';
+import type { Queryable } from '../../../platform/db/index.ts';
 import * as labels from '../labels.ts';
+import * as visits from '../visits.ts';
+import type { Application } from '../service.ts';
 import { csrfOf, errorBox, formBody, me, plural, renderFrame, send, str } from './ui.ts';
 
 /** « 31 décembre 2027 » from YYYY-MM-DD. */
 export function frenchDate(d: string): string {
   return new Date(`${d}T12:00:00Z`).toLocaleDateString('fr-FR', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+}
+
+/** A visit's checklist, read-only. */
+function visitTable(v: visits.Visit, placeName: string | undefined) {
+  return html`<h3>Visite du ${frenchDate(v.visitedOn)} par ${v.visitor}</h3>
+<p>Lieu visité : ${placeName ?? v.placeUid}. ${v.unmetRequired ? html`<strong class="flag">${plural(v.unmetRequired, 'critère obligatoire non rempli', 'critères obligatoires non remplis')} : le label ne peut pas être attribué sur cette visite.</strong>` : html`<strong>Tous les critères obligatoires sont remplis.</strong>`}</p>
+<table class="data"><caption>Grille de la visite du ${frenchDate(v.visitedOn)}</caption><thead><tr><th scope="col">Critère</th><th scope="col">Type</th><th scope="col">Relevé</th><th scope="col">Rempli</th><th scope="col">Commentaire</th></tr></thead><tbody>
+${v.items.map((i) => html`<tr><th scope="row">${i.label}${i.required ? '' : ' (facultatif)'}</th><td>${visits.CRITERION_KINDS[i.kind].label}</td><td>${i.kind === 'threshold' ? `${i.value} (minimum ${i.threshold})` : '—'}</td><td>${i.met ? 'oui' : html`<strong>non</strong>`}</td><td>${i.comment}</td></tr>`)}</tbody></table>`;
+}
+
+/**
+ * The audit visit section of a dossier's instruction page: nothing for a call that is not a label
+ * campaign; else the visits recorded (newest first) and the form of the programme's checklist.
+ */
+export async function visitSection(db: Queryable, a: Application, callId: string, csrf: string) {
+  const programme = await visits.programmeOfApplication(db, callId);
+  if (!programme) return '';
+  const list = await visits.visitsOf(db, a.id);
+  const names = new Map((await getPlacesByUids(db, [...new Set(list.map((v) => v.placeUid))])).map((x) => [x.uid, x.nom]));
+  const c = programme.criteria;
+  const form = c.length
+    ? html`<form method="post" action="/gestion/dossiers/${a.id}/visites" class="calls-form"><input type="hidden" name="_csrf" value="${csrf}"><fieldset><legend>Consigner une visite d’audit</legend>
+<div class="field"><label for="v-on">Date de la visite</label><input type="date" id="v-on" name="visitedOn" required></div>
+<div class="field"><label for="v-who">Visiteur (nom et fonction)</label><input type="text" id="v-who" name="visitor" maxlength="200" required></div>
+<div class="field"><label for="v-place">Lieu visité (identifiant dans l’annuaire)</label><input type="text" id="v-place" name="placeUid" maxlength="100" required value="${list[0]?.placeUid ?? ''}"></div>
+${c.map((k) => html`<fieldset><legend>${k.label}${k.required ? ' (obligatoire)' : ' (facultatif)'}</legend>
+${k.kind === 'threshold'
+  ? html`<div class="field"><label for="v-value-${k.id}">Valeur relevée (minimum ${k.threshold})</label><input type="text" inputmode="decimal" id="v-value-${k.id}" name="value_${k.id}" required></div>`
+  : html`<p>${k.kind === 'document' ? 'Document vu lors de la visite ?' : 'Critère rempli ?'}</p><label><input type="radio" name="met_${k.id}" value="oui" required> Oui</label> <label><input type="radio" name="met_${k.id}" value="non"> Non</label>`}
+<div class="field"><label for="v-comment-${k.id}">Commentaire (obligatoire si le critère n’est pas rempli)</label><textarea id="v-comment-${k.id}" name="comment_${k.id}" rows="2" maxlength="1000"></textarea></div></fieldset>`)}
+<button type="submit">Consigner la visite</button></fieldset></form>`
+    : html`<p>Le label « ${programme.name} » n’a pas encore de critères de visite : l’équipe qui le gère doit les écrire sur <a href="/gestion/labels/${programme.id}">sa page</a>.</p>`;
+  return html`<h2 id="visite">Visite d’audit — ${programme.name}</h2>
+<p class="hint">La dernière visite du lieu décide : le label n’est pas attribué tant qu’un critère obligatoire n’y est pas rempli.</p>
+${list.length ? list.map((v) => visitTable(v, names.get(v.placeUid))) : html`<p>Aucune visite consignée.</p>`}
+${form}`;
 }
 
 export function registerLabelPages(app: App, ctx: AppContext) {
@@ -93,6 +132,11 @@ ${programmes.length ? html`<ul>${programmes.map((p) => html`<li><a href="/gestio
     const csrf = csrfOf(reply);
     const body = html`<p><a href="/gestion/labels">Labels</a></p><h1>${p.name}</h1>${errorBox(error)}
 <p>Région ${p.region}, validité ${plural(p.validityMonths, 'mois', 'mois')}. <a href="/labels/${p.slug}">Page publique</a>.</p>
+<h2>Critères de la visite d’audit</h2>
+${p.criteria.length ? html`<ul>${p.criteria.map((c) => html`<li>${c.label} — ${visits.CRITERION_KINDS[c.kind].label}${c.kind === 'threshold' ? ` (minimum ${c.threshold})` : ''}${c.required ? ', obligatoire' : ', facultatif'}</li>`)}</ul>` : html`<p>Aucun critère : le label s’attribue sans visite d’audit.</p>`}
+<form method="post" action="/gestion/labels/${p.id}/criteres" class="calls-form"><input type="hidden" name="_csrf" value="${csrf}">
+<div class="field"><label for="c-lines">Un critère par ligne</label><span class="hint" id="c-lines-hint">« oui-non ; Libellé », « seuil ; Libellé ; minimum » ou « document ; Libellé » ; ajoutez « ; facultatif » à la fin d’un critère qui ne bloque pas l’attribution.</span>
+<textarea id="c-lines" name="criteria" rows="6" aria-describedby="c-lines-hint">${visits.criteriaText(p.criteria)}</textarea></div><button type="submit">Enregistrer les critères</button></form>
 <h2>Attribuer, renouveler ou retirer</h2>
 <form method="post" action="/gestion/labels/${p.id}/evenements" class="calls-form"><input type="hidden" name="_csrf" value="${csrf}">
 <div class="field"><label for="e-place">Lieu (identifiant dans l’annuaire)</label><input type="text" id="e-place" name="placeUid" maxlength="100" required></div>
@@ -107,6 +151,17 @@ ${events.map((e) => html`<tr><td>${frenchDate(e.at.slice(0, 10))}</td><td>${name
     return frame(reply, status, user, p.name, body);
   };
   app.get('/gestion/labels/:id', office, (req, reply) => programmePage(req, reply, 200, null));
+  app.post('/gestion/labels/:id/criteres', officePost, async (req, reply) => {
+    const user = await me(req);
+    const id = (req.params as { id: string }).id;
+    try {
+      await visits.setCriteria(ctx, user, id, str(formBody(req).criteria));
+      return reply.redirect(`/gestion/labels/${id}`, 303);
+    } catch (e) {
+      if (e instanceof UserError && e.statusCode !== 403 && e.statusCode !== 404) return programmePage(req, reply, e.statusCode === 400 ? 422 : e.statusCode, `${e.message}${e.field ? ` (champ ${e.field})` : ''}`);
+      throw e;
+    }
+  });
   app.post('/gestion/labels/:id/evenements', officePost, async (req, reply) => {
     const user = await me(req);
     const f = formBody(req);

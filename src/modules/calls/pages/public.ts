@@ -262,6 +262,16 @@ ${messageThread(await dossier.messagesOf(ctx.db, a.id), new Map(), `/candidature
       },
     );
   });
+  app.post('/candidatures/:id/fichiers/retirer', { preHandler: requireSignedIn, preValidation: app.csrfProtection, config: { rateLimit: { max: 30, timeWindow: '1 minute' } } }, async (req, reply) => {
+    const { user, a } = await loadMine(req);
+    try {
+      await dossier.removeFile(ctx, user.id, a.id, str(formBody(req).question));
+      return reply.redirect(`/candidatures/${a.id}`, 303);
+    } catch (e) {
+      if (e instanceof UserError && e.statusCode !== 404) return dossierPage(req, reply, e.statusCode === 400 ? 422 : e.statusCode, e.message);
+      throw e;
+    }
+  });
   app.get('/candidatures/:id/fichiers/:file', { preHandler: requireSignedIn }, async (req, reply) => {
     const user = await me(req);
     const p = req.params as { id: string; file: string };

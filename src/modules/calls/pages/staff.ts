@@ -17,6 +17,8 @@ import * as dossier from '../dossier.ts';
 import { ceilingsOf, setCeilings } from '../ceilings.ts';
 import { answersView, csrfOf, errorBox, formBody, me, messageThread, plural, queryOf, renderFrame, send, sendStoredFile, stateBadge, str } from './ui.ts';
 import { criteriaTable, historyLabel } from './public.ts';
+import { visitSection } from './labels.ts';
+import * as visits from '../visits.ts';
 
 const csvCell = (v: unknown) => {
   const s = v === null || v === undefined ? '' : String(v);
@@ -315,6 +317,7 @@ ${call.kind !== 'label' ? html`<div class="field"><label for="f-amount">Montant 
 <div class="field"><label for="f-comm">Comité</label><select id="f-comm" name="committeeId"><option value="">—</option>${committees.map((c) => html`<option value="${c.id}"${comite === c.id ? raw(' selected') : ''}>${c.title} (${c.heldOn})</option>`)}</select></div>
 <div class="field"><label for="f-motiv">Motivation (communiquée au demandeur)</label><textarea id="f-motiv" name="motivation" rows="3"></textarea></div><button type="submit">Enregistrer la décision</button></form>`
   : ''}
+${await visitSection(ctx.db, a, call.id, csrf)}
 <h2>Réponses</h2>${answersView(form, a.answers, a.stage, (id) => `/gestion/dossiers/${a.id}/fichiers/${id}`)}
 <h2 id="annotations">Annotations privées et avis confidentiels</h2>
 <p class="hint">Visibles de l’instruction et du comité seulement : jamais du porteur de projet.</p>
@@ -355,6 +358,7 @@ ${messageThread(messages, names, `/gestion/dossiers/${a.id}/messages`, csrf, fal
   });
 
   dossierAction('/annotations', (_req, user, id, f) => dossier.annotate(ctx, user, id, str(f.annotation)));
+  dossierAction('/visites', (_req, user, id, f) => visits.recordVisit(ctx, user, id, f));
   app.post('/gestion/dossiers/:appId/messages', { ...officePost, config: { rateLimit: { max: 10, timeWindow: '1 minute' } } }, async (req, reply) => {
     const user = await me(req);
     const appId = (req.params as { appId: string }).appId;
@@ -417,7 +421,7 @@ ${Object.entries(CONFLICTS).map(([k, l]) => html`<label><input type="radio" name
     const body = html`<p><a href="/evaluations">Mes évaluations</a></p><h1>Évaluer le dossier ${a.reference}</h1>${errorBox(error)}
 ${access.reviewer.conflict === 'soft' ? html`<p class="missing">Vous avez signalé un lien avec ce dossier${access.reviewer.waived ? ' (levé par l’instruction)' : ' : votre évaluation sera signalée'}.</p>` : ''}
 <p><strong>${a.title}</strong>${org ? html` — ${org}` : html` — structure anonymisée`}</p>
-${answersView(form, a.answers, a.stage)}
+${answersView(form, a.answers, a.stage, (id) => `/evaluations/${a.id}/fichiers/${id}`)}
 ${a.state === 'en_instruction' ? html`<h2>Votre évaluation</h2><form method="post" action="/evaluations/${a.id}" class="calls-form"><input type="hidden" name="_csrf" value="${csrf}">
 ${form.criteria.map((c) => html`<div class="field"><label for="s-${c.id}">${c.label} (de 0 à ${c.scale})</label><input type="number" min="0" max="${c.scale}" step="1" id="s-${c.id}" name="score_${c.id}" value="${mine.scores?.[c.id] ?? ''}"></div>`)}
 <div class="field"><label for="f-rec">Recommandation</label><select id="f-rec" name="recommendation">${Object.entries(RECOMMENDATIONS).map(([k, l]) => html`<option value="${k}"${mine.recommendation === k ? raw(' selected') : ''}>${l}</option>`)}</select></div>
@@ -428,6 +432,12 @@ ${opinions.length ? html`<ul>${opinions.map((n) => html`<li>${formatDateTime(n.a
     return frame(reply, status, user, `Évaluer ${a.reference}`, body);
   };
   app.get('/evaluations/:appId', reviewGuard, async (req, reply) => reviewPage(req, reply, 200, null));
+  // The files of a dossier confided to this reviewer, after the declaration and never under a hard conflict (fileFor decides).
+  app.get('/evaluations/:appId/fichiers/:file', reviewGuard, async (req, reply) => {
+    const user = await me(req);
+    const p = req.params as { appId: string; file: string };
+    return sendStoredFile(reply, await dossier.fileFor(ctx.db, user, p.appId, p.file));
+  });
   const reviewAction = (path: string, fn: (user: CurrentUser, appId: string, f: Record<string, unknown>) => Promise<unknown>) =>
     app.post(`/evaluations/:appId${path}`, { ...reviewGuard, preValidation: app.csrfProtection }, async (req, reply) => {
       const user = await me(req);

@@ -196,7 +196,11 @@ export function uploadForms(form: FormDefinition, answers: Answers, stage: numbe
   if (!qs.length) return '';
   return html`<h2>Fichiers à joindre</h2>${qs.map((q) => {
     const kinds = (q.accept ?? (Object.keys(FILE_KINDS) as (keyof typeof FILE_KINDS)[])).map((k) => FILE_KINDS[k]);
-    return html`<form method="post" action="${action}" enctype="multipart/form-data" class="calls-form" id="upload-${q.id}"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="question" value="${q.id}">
+    const current = answers[q.id] as FileAnswer | undefined;
+    const remove = current
+      ? html`<form method="post" action="${action}/retirer" class="calls-form" id="remove-${q.id}"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="question" value="${q.id}"><p>Fichier joint à « ${q.label} » : <strong>${current.name}</strong> (${FILE_KINDS[current.kind].label}, ${formatBytes(current.size)}). <button type="submit" class="secondary" aria-label="Retirer le fichier ${current.name} de « ${q.label} »">Retirer ce fichier</button></p></form>`
+      : '';
+    return html`${remove}<form method="post" action="${action}" enctype="multipart/form-data" class="calls-form" id="upload-${q.id}"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="question" value="${q.id}">
 <div class="field"><label for="file-${q.id}">${q.label}${q.required ? ' (obligatoire)' : ''}</label><span class="hint" id="file-${q.id}-hint">${kinds.map((k) => k.label).join(', ')} ; ${formatBytes(q.maxBytes ?? MAX_FILE_BYTES)} au plus. Le type est vérifié d’après le contenu du fichier.</span>
 <input type="file" id="file-${q.id}" name="file" required accept="${kinds.flatMap((k) => k.ext.map((e) => `.${e}`)).join(',')}" aria-describedby="file-${q.id}-hint"></div><button type="submit">Joindre</button></form>`;
   })}`;

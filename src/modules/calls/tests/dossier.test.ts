@@ -193,4 +193,60 @@ describe('calls: files, confidential notes, messages', () => {
     assert.ok(tries.some((r) => r.status === 'rejected' && (r.reason as { statusCode: number }).statusCode === 429));
     await refused(t.db, () => dossier.postMessage({ db: t.db }, applicant.actor, appId, 'encore'), 429, 'message');
   });
+
+  test('the applicant removes a file from a draft; refusals change nothing', async () => {
+    const org = (await service.myOrganisations(t.db, applicant.user.id))[0]!;
+    const id = (await service.startApplication({ db: t.db }, applicant.user.id, call.id, org.id)).id;
+    await applicant.browser.get(`/candidatures/${id}`);
+    const UNIQUE = Buffer.concat([PDF, Buffer.from(`% retrait ${id}\n`)]);
+    assert.equal((await upload(applicant.browser, id, 'statuts', { name: 'brouillon.pdf', data: UNIQUE })).statusCode, 303);
+    const f = (await service.getApplication(t.db, id))!.answers.statuts as { file: string; sha256: string };
+    const page = await applicant.browser.get(`/candidatures/${id}`);
+    assert.match(page.body, /Fichier joint à « Statuts signés » : <strong>brouillon.pdf<\/strong>/);
+    assert.match(page.body, /action="\/candidatures\/[^"]+\/fichiers\/retirer"/);
+    // refusals: without the token, a stranger, an unknown or non-file question, a question with no file
+    await unchanged(t.db, async () => assert.equal((await applicant.browser.post(`/candidatures/${id}/fichiers/retirer`, { question: 'statuts' }, { csrf: false })).status, 403));
+    await stranger.browser.get('/candidatures');
+    await unchanged(t.db, async () => assert.equal((await stranger.browser.post(`/candidatures/${id}/fichiers/retirer`, { question: 'statuts' })).status, 404));
+    for (const [q, status, message] of [['__proto__', 422, /Question inconnue/], ['resume', 422, /Question inconnue/], ['photo', 409, /aucun fichier n’est joint/]] as const) {
+      await unchanged(t.db, async () => {
+        const res = await applicant.browser.post(`/candidatures/${id}/fichiers/retirer`, { question: q });
+        assert.equal(res.status, status, q);
+        assert.match(res.body, message);
+      });
+    }
+    const removed = await applicant.browser.post(`/candidatures/${id}/fichiers/retirer`, { question: 'statuts' });
+    assert.equal(removed.status, 303);
+    const a = (await service.getApplication(t.db, id))!;
+    assert.equal(a.answers.statuts, undefined);
+    // a draft's upload leaves no trace: its record and its content (shared by no other upload) are gone
+    assert.equal((await t.db.query('SELECT 1 FROM calls.application_file WHERE id = $1', [f.file])).rows.length, 0);
+    assert.equal((await t.db.query('SELECT 1 FROM calls.blob WHERE sha256 = $1', [f.sha256])).rows.length, 0);
+    assert.ok((await service.whatIsMissing(t.db, a)).some((g) => g.field === 'q_statuts'));
+    const audit = await t.db.query<{ before: { name: string } }>(`SELECT before FROM platform.audit_entry WHERE action = 'calls.file.remove' AND object_id = $1`, [id]);
+    assert.equal(audit.rows[0]?.before.name, 'brouillon.pdf');
+    assert.equal((await applicant.browser.download(`/candidatures/${id}/fichiers/${f.file}`)).status, 404);
+    // a submitted dossier: its files can no longer be removed
+    await unchanged(t.db, async () => assert.equal((await applicant.browser.post(`/candidatures/${appId}/fichiers/retirer`, { question: 'statuts' })).status, 409));
+  });
+
+  test('reviewers download the files of dossiers confided to them, after their declaration, never under a hard conflict', async () => {
+    const f = (await service.getApplication(t.db, appId))!.answers.statuts as { file: string };
+    const url = `/evaluations/${appId}/fichiers/${f.file}`;
+    await reviewer.browser.get('/evaluations');
+    const dl = await reviewer.browser.download(url);
+    assert.equal(dl.status, 200);
+    assert.deepEqual(dl.bytes, PDF);
+    assert.match(String(dl.headers['content-disposition']), /^attachment;/);
+    assert.match((await reviewer.browser.get(`/evaluations/${appId}`)).body, new RegExp(`href="${url}"`));
+    // another reviewer: not assigned, then assigned but not declared, then under a hard conflict
+    const other = await person(t.app, 'reviewer', { kind: 'region', id: '24' });
+    await other.browser.get('/evaluations');
+    assert.equal((await other.browser.download(url)).status, 404);
+    await service.assignReviewer({ db: t.db }, staff.actor, appId, other.actor);
+    assert.equal((await other.browser.download(url)).status, 404);
+    await service.declareConflict({ db: t.db }, other.actor, appId, 'hard', 'Je préside cette association.');
+    assert.equal((await other.browser.download(url)).status, 404);
+    assert.equal((await stranger.browser.download(url)).status, 403);
+  });
 });

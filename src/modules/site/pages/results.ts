@@ -4,7 +4,7 @@
  */
 import { html, type Raw } from '../../../platform/html/html.ts';
 import { checkboxGroup, formatNumber, notice, pagination, plural, tags } from '../../../platform/html/components.ts';
-import { FILTER_FIELDS, type Commune, type Place, type PlaceQuery, type SearchResult, type SiteData } from '../data.ts';
+import { FILTER_FIELDS, type Commune, type ExtraFilter, type Place, type PlaceQuery, type SearchResult, type SiteData } from '../data.ts';
 import { activeFilterCount, emptyState, PAGE_SIZE, RADII, stateToApiQuery, stateToQuery, withChanges, type SearchState } from '../query.ts';
 import { communeLabel, type Resolution } from '../resolve.ts';
 import { FILTER_LEGENDS, T } from '../strings.ts';
@@ -93,6 +93,7 @@ export function filterEntries(s: SearchState): [string, string][] {
   if (s.openOnWeekend) out.push(['open_on_weekend', '1']);
   if (s.onlineBooking) out.push(['online_booking', '1']);
   if (s.sort) out.push(['sort', s.sort]);
+  for (const [k, values] of Object.entries(s.extra ?? {})) for (const v of values) out.push([k, v]);
   return out;
 }
 
@@ -102,7 +103,7 @@ function locationEntries(s: SearchState): [string, string][] {
   return [...q.entries()];
 }
 
-export function filtersForm(ctx: SiteContext, s: SearchState, r: Resolution, counts: Record<string, number> | null, action = '/recherche', extra: [string, string][] = []): Raw {
+export function filtersForm(ctx: SiteContext, s: SearchState, r: Resolution, counts: Record<string, number> | null, action = '/recherche', extra: [string, string][] = [], extraFilters: ExtraFilter[] = []): Raw {
   const groups = FILTER_LEGENDS.map(([field, legend]) => {
     const values = ctx.data.enumValues(field);
     if (values.length === 0) return html``;
@@ -119,6 +120,10 @@ export function filtersForm(ctx: SiteContext, s: SearchState, r: Resolution, cou
       })),
     });
   });
+  // Filters of other modules (e.g. « Label régional »): same checkboxes, named by their parameter.
+  const moreGroups = extraFilters
+    .filter((f) => f.options.length > 0)
+    .map((f) => checkboxGroup({ legend: f.label, name: f.key, idPrefix: `f-${f.key}`, checked: s.extra[f.key] ?? [], open: (s.extra[f.key] ?? []).length > 0, options: f.options.map((o) => ({ value: o.value, label: o.label })) }));
   const sortOptions: [string, string][] = [];
   if (r.query.near) sortOptions.push(['distance', T.sortDistance]);
   if (r.query.q) sortOptions.push(['relevance', T.sortRelevance]);
@@ -135,6 +140,7 @@ export function filtersForm(ctx: SiteContext, s: SearchState, r: Resolution, cou
     <li class="check"><input type="checkbox" id="f-booking" name="online_booking" value="1"${s.onlineBooking ? html` checked` : ''}><label for="f-booking">${T.onlineBooking}</label></li>
   </ul>
   ${groups}
+  ${moreGroups}
   <div class="sort-row">
     <div><label for="sort">${T.sortLabel}</label><select id="sort" name="sort">${sortOptions.map(
       ([v, l]) => html`<option value="${v}"${currentSort === v ? html` selected` : ''}>${l}</option>`,
@@ -147,7 +153,7 @@ export function filtersForm(ctx: SiteContext, s: SearchState, r: Resolution, cou
 }
 
 /** The active filters as removable chips (links to the same search without that filter). */
-export function filterChips(ctx: SiteContext, s: SearchState, href: (st: SearchState) => string): Raw {
+export function filterChips(ctx: SiteContext, s: SearchState, href: (st: SearchState) => string, extraFilters: ExtraFilter[] = []): Raw {
   const chips: [string, SearchState][] = [];
   const base = { ...s, page: 1 };
   if (s.openNow) chips.push([T.openNow, { ...base, openNow: false }]);
@@ -157,6 +163,12 @@ export function filterChips(ctx: SiteContext, s: SearchState, href: (st: SearchS
     for (const v of s.filters[f]) {
       const label = f === 'typologie' ? ctx.data.typologyLabel(v) : ctx.data.label(f, v);
       chips.push([label, { ...base, filters: { ...s.filters, [f]: s.filters[f].filter((x) => x !== v) } }]);
+    }
+  }
+  for (const f of extraFilters) {
+    for (const v of s.extra[f.key] ?? []) {
+      const label = f.options.find((o) => o.value === v)?.label ?? v;
+      chips.push([`${f.label} : ${label}`, { ...base, extra: { ...s.extra, [f.key]: (s.extra[f.key] ?? []).filter((x) => x !== v) } }]);
     }
   }
   if (chips.length === 0) return html``;
@@ -203,13 +215,15 @@ export interface ResultsView {
   result: (SearchResult & { pageMissing: boolean }) | null;
   counts: Record<string, number> | null;
   problems: string[];
+  /** Filters registered by other modules (e.g. the regional labels), shown with the others. */
+  extraFilters?: ExtraFilter[];
 }
 
 /** Loads what the results page shows. */
 export async function loadResults(ctx: SiteContext, state: SearchState, resolution: Resolution, problems: string[]): Promise<ResultsView> {
   if (resolution.unknownTerritory) return { state, resolution, result: null, counts: null, problems: [...problems, 'Ce territoire est inconnu.'] };
-  const [result, counts] = await Promise.all([fetchPage(ctx.data, resolution.query, state.page), ctx.data.countByService(resolution.query)]);
-  return { state, resolution, result, counts, problems };
+  const [result, counts, extraFilters] = await Promise.all([fetchPage(ctx.data, resolution.query, state.page), ctx.data.countByService(resolution.query), ctx.data.placeFilters?.() ?? []]);
+  return { state, resolution, result, counts, problems, extraFilters };
 }
 
 /** The list, map and exports block (shared with the embed page). */
@@ -241,10 +255,10 @@ export function resultsBody(ctx: SiteContext, v: ResultsView, o: { action: strin
   <div class="results-head">
     <p class="results-summary" id="resultats" data-results-summary>${summary(total, r)}</p>
     <p class="visually-hidden" aria-live="polite" data-results-live></p>
-    ${filterChips(ctx, s, href)}
+    ${filterChips(ctx, s, href, v.extraFilters)}
     ${v.problems.length ? notice('warning', html`${v.problems.map((p) => html`<p>${p}</p>`)}`) : ''}
     <details class="filters-panel"><summary><span>Filtrer les résultats</span>${n > 0 ? html` <span class="badge">${n}<span class="visually-hidden"> ${n > 1 ? 'filtres actifs' : 'filtre actif'}</span></span>` : ''}</summary>
-    ${filtersForm(ctx, s, r, v.counts, o.action, extra)}
+    ${filtersForm(ctx, s, r, v.counts, o.action, extra, v.extraFilters)}
     </details>
     <div class="view-switch" data-view-switch hidden role="group" aria-label="Affichage des résultats">
       <button type="button" class="secondary" data-view="list" aria-pressed="true">Liste</button><button type="button" class="secondary" data-view="map" aria-pressed="false">Carte</button>
