@@ -14,6 +14,7 @@ import { ForbiddenError, NotFoundError, UserError } from '../../platform/http/er
 import { slugify } from '../../platform/slug.ts';
 import { can, type Actor } from '../accounts/index.ts';
 import { getPlacesByUids } from '../places/index.ts';
+import { getCommune } from '../territories/index.ts';
 import { parseDate, text } from './model.ts';
 import type { Ctx } from './service.ts';
 
@@ -213,6 +214,13 @@ export async function changeLabel(ctx: Ctx, actor: Actor, programmeId: string, p
   if (!PLACE_UID.test(placeUid)) throw new UserError('Lieu : identifiant invalide.', 400, 'placeUid');
   const place = (await getPlacesByUids(ctx.db, [placeUid]))[0];
   if (!place) throw new UserError('Lieu : aucun lieu de l’annuaire n’a cet identifiant.', 400, 'placeUid');
+  if (kind === 'granted') {
+    // A région's label goes to places of that région only (a withdrawal stays possible anywhere).
+    const commune = place.code_insee ? await getCommune(ctx.db, place.code_insee) : null;
+    if (commune?.region !== programme.region) {
+      throw new UserError(`Lieu : ${place.nom} (${place.commune}) n’est pas dans la région de ce label : il ne peut pas le recevoir.`, 422, 'placeUid');
+    }
+  }
   const reason = kind === 'withdrawn' ? text(input.reason, 'reason', 'Motif du retrait', { required: true, max: 2000, multiline: true }) : null;
   const from = kind === 'granted' && input.validFrom !== undefined && input.validFrom !== '' ? parseDate(input.validFrom, 'validFrom', 'Début de validité') : null;
   if (from && Math.abs(Date.parse(`${from}T00:00:00Z`) - Date.parse(`${today}T00:00:00Z`)) > 5 * 366 * 86_400_000) throw new UserError('Début de validité : à moins de cinq ans d’aujourd’hui.', 400, 'validFrom');

@@ -12,7 +12,7 @@ import { getPlacesByUids, upsertPlaces } from '../../places/index.ts';
 import { placeRecord } from '../../coverage/tests/support.ts';
 import * as labels from '../labels.ts';
 import * as service from '../service.ts';
-import { completeForm, makeCall, person, refused, unchanged } from './support.ts';
+import { TOURS, completeForm, makeCall, person, refused, unchanged } from './support.ts';
 
 describe('calls: labels for tiers-lieux', () => {
   let t: Awaited<ReturnType<typeof testApp>>;
@@ -29,7 +29,7 @@ describe('calls: labels for tiers-lieux', () => {
     staff = await person(t.app, 'regional_staff', { kind: 'region', id: '24' });
     outsider = await person(t.app, 'regional_staff', { kind: 'region', id: '28' });
     applicant = await person(t.app, null);
-    const { uids } = await upsertPlaces(t.db, [placeRecord({ id: 'tl-1', nom: 'Tiers-lieu de la gare' }), placeRecord({ id: 'tl-2', nom: 'Fablab du marché', pivot: '35600000049837' })], { source: 'test' });
+    const { uids } = await upsertPlaces(t.db, [placeRecord({ ...TOURS, id: 'tl-1', nom: 'Tiers-lieu de la gare' }), placeRecord({ ...TOURS, id: 'tl-2', nom: 'Fablab du marché', pivot: '35600000049837' })], { source: 'test' });
     const places = await getPlacesByUids(t.db, uids);
     place = places.find((p) => p.nom === 'Tiers-lieu de la gare')!;
     other = places.find((p) => p.nom === 'Fablab du marché')!;
@@ -113,6 +113,11 @@ describe('calls: labels for tiers-lieux', () => {
     for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as { statusCode: number }).statusCode, 409);
   });
 
+  test('a région’s label is refused for a place of another région, nothing written', async () => {
+    const { uids } = await upsertPlaces(t.db, [placeRecord({ id: 'tl-evreux', nom: 'Tiers-lieu d’Évreux' })], { source: 'test-evreux' }); // Évreux: région 28
+    await refused(t.db, () => labels.changeLabel({ db: t.db }, staff.actor, programme.id, uids[0], 'granted'), 422, 'placeUid', /n’est pas dans la région de ce label/);
+  });
+
   test('public: the place page shows its labels, the programme page lists labelled places, the open-data CSV; staff pages', async () => {
     const page = await t.app.inject({ method: 'GET', url: `/lieux/${other.uid}/${other.slug}` });
     assert.equal(page.statusCode, 200);
@@ -127,7 +132,7 @@ describe('calls: labels for tiers-lieux', () => {
     const csv = await t.app.inject({ method: 'GET', url: '/api/v1/calls/labels.csv' });
     assert.equal(csv.statusCode, 200);
     assert.match(csv.body, /^label,id_lieu,nom_lieu,commune,date_debut,date_fin\r\n/);
-    assert.match(csv.body, new RegExp(`label-numerique-responsable,${other.uid},Fablab du marché,Évreux,`));
+    assert.match(csv.body, new RegExp(`label-numerique-responsable,${other.uid},Fablab du marché,Tours,`));
     assert.match(csv.body, new RegExp(`tiers-lieu-labellise-centre-val-de-loire,${place.uid},Tiers-lieu de la gare,`));
     assert.equal(csv.body.trim().split('\r\n').length, 3); // the place whose label was withdrawn is not there
     const donnees = await t.app.inject({ method: 'GET', url: '/donnees' });

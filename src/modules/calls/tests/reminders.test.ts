@@ -13,7 +13,7 @@ import * as service from '../service.ts';
 import * as grants from '../grants.ts';
 import * as labels from '../labels.ts';
 import { dueReminders, queueReminders, sendReminders, stopReminderJobs, waitForReminders } from '../reminders.ts';
-import { completeForm, makeCall, person } from './support.ts';
+import { TOURS, completeForm, makeCall, person } from './support.ts';
 
 describe('calls: reminders', () => {
   let t: Awaited<ReturnType<typeof testApp>>;
@@ -46,7 +46,7 @@ describe('calls: reminders', () => {
     const g = (await grants.grantsOfCall(t.db, call.id))[0]!;
     await grants.setSchedule({ db: t.db }, staff.actor, g.id, [{ kind: 'avance', amount: 5000, dueOn: today }, { kind: 'solde', amount: 15000, dueOn: '2099-01-01' }]);
     // a label valid one month
-    const { uids } = await upsertPlaces(t.db, [placeRecord({ id: 'rappel-1', nom: 'Tiers-lieu du rappel' })], { source: 'test' });
+    const { uids } = await upsertPlaces(t.db, [placeRecord({ ...TOURS, id: 'rappel-1', nom: 'Tiers-lieu du rappel' })], { source: 'test' });
     const place = (await getPlacesByUids(t.db, uids))[0]!;
     const programme = await labels.createProgramme({ db: t.db }, staff.actor, { name: 'Label court', region: '24', validityMonths: 1 });
     await labels.changeLabel({ db: t.db }, staff.actor, programme.id, place.uid, 'granted');

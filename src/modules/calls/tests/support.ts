@@ -43,6 +43,9 @@ export function completeForm(amount = 20000): Record<string, string> {
   };
 }
 
+/** A commune of région 24 (Centre-Val de Loire), for places that receive the test calls' labels. */
+export const TOURS = { commune: 'Tours', code_postal: '37000', code_insee: '37261', latitude: 47.3941, longitude: 0.6848 };
+
 let n = 0;
 export async function person(app: App, role: string | null, scope: { kind: string; id: string } = { kind: 'region', id: '24' }) {
   const deps = depsOf(app);

@@ -13,7 +13,7 @@ import { placeRecord } from '../../coverage/tests/support.ts';
 import * as labels from '../labels.ts';
 import * as service from '../service.ts';
 import * as visits from '../visits.ts';
-import { completeForm, makeCall, person, refused, unchanged } from './support.ts';
+import { TOURS, completeForm, makeCall, person, refused, unchanged } from './support.ts';
 
 const CRITERIA = 'oui-non ; Accueil du public au moins 20 h par semaine\nseuil ; Surface ouverte au public (m²) ; 50\ndocument ; Attestation d’assurance\noui-non ; Café associatif ; facultatif';
 
@@ -31,7 +31,7 @@ describe('calls: the audit visit of a label application', () => {
     staff = await person(t.app, 'regional_staff', { kind: 'region', id: '24' });
     outsider = await person(t.app, 'regional_staff', { kind: 'region', id: '28' });
     applicant = await person(t.app, null);
-    const { uids } = await upsertPlaces(t.db, [placeRecord({ id: 'visite-1', nom: 'Tiers-lieu visité' })], { source: 'test' });
+    const { uids } = await upsertPlaces(t.db, [placeRecord({ ...TOURS, id: 'visite-1', nom: 'Tiers-lieu visité' })], { source: 'test' });
     place = (await getPlacesByUids(t.db, uids))[0]!;
     const campaign = await makeCall(t.db, staff.actor, { kind: 'label', envelope: 0 });
     programme = await labels.createProgramme({ db: t.db }, staff.actor, { name: 'Label visité', region: '24', validityMonths: 24, callId: campaign.id });
