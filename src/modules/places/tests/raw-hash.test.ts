@@ -57,9 +57,9 @@ describe('re-importing by raw hash', () => {
       'the same warnings and errors, on the same lines',
     );
     assert.deepEqual(await contents(db, 'brut'), stored, 'nothing rewritten');
-    // The clean records were not even validated: a stored name changed behind the import's back
-    // (raw hash kept) stays, the record with a warning (no raw hash) is rebuilt and restored.
-    await db.query("UPDATE places.place SET nom = 'Modifié à la main' WHERE import_source = 'brut' AND id IN ('h1', 'h2')");
+    // The clean records were not even validated: a place changed behind the import's back (raw
+    // hash kept) stays, the record with a warning (no raw hash) is rebuilt, compared and restored.
+    await db.query("UPDATE places.place SET nom = 'Modifié à la main', content_hash = 'x' WHERE import_source = 'brut' AND id IN ('h1', 'h2')");
     const third = await importPlaces(db, Buffer.from(csv), { importSource: 'brut', actor: 'test' });
     assert.deepEqual([third.unchanged, third.updated], [2, 1]);
     assert.deepEqual((await contents(db, 'brut')).map((x) => x.nom), ['Modifié à la main', 'Lieu sans coordonnées', 'Lieu avec horaires']);
