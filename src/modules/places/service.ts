@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Transform } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import type { Db, Queryable } from '../../platform/db/index.ts';
 import { recordAudit } from '../../platform/audit/index.ts';
 import { UserError } from '../../platform/http/errors.ts';
@@ -483,7 +484,7 @@ function lines(list: number[]): string {
 let codeStampMemo: string | null = null;
 function codeStamp(): string {
   if (codeStampMemo) return codeStampMemo;
-  const here = path.dirname(new URL(import.meta.url).pathname);
+  const here = path.dirname(fileURLToPath(import.meta.url));
   const h = crypto.createHash('sha256');
   for (const dir of [here, path.join(here, 'model')]) {
     for (const f of fs.readdirSync(dir).filter((n) => /\.[cm]?[jt]s$/.test(n)).sort()) h.update(f).update('\0').update(fs.readFileSync(path.join(dir, f))).update('\0');
