@@ -143,8 +143,13 @@ ON CONFLICT (import_source, id) DO UPDATE SET
   visible = CASE WHEN places.place.removed_run IS NULL THEN places.place.visible ELSE places.place.merged_into IS NULL END,
   removed_run = NULL
 WHERE places.place.content_hash IS DISTINCT FROM EXCLUDED.content_hash OR places.place.removed_run IS NOT NULL
-   OR places.place.raw_hash IS DISTINCT FROM EXCLUDED.raw_hash
-RETURNING uid, id, (xmax = 0) AS inserted`;
+RETURNING uid, (xmax = 0) AS inserted`;
+
+/** Records the raw hash of staged records whose content is stored unchanged (not a change). */
+const RAW_HASH_SQL = `
+UPDATE places.place p SET raw_hash = s.raw_hash FROM ${STAGE_TABLE} s
+ WHERE p.import_source = s.import_source AND p.id = s.id AND s.id = ANY($1::text[])
+   AND s.raw_hash IS NOT NULL AND p.content_hash = s.content_hash AND p.removed_run IS NULL`;
 
 /** What a record's stable head is made of. */
 type HeadSource = Pick<PlaceWrite, 'record' | 'importSource' | 'coordinatesPrecision' | 'communeCode' | 'departement' | 'region' | 'epci'>;
@@ -182,8 +187,7 @@ export interface PreparedUpsert {
   size: number;
   /** The staging lines of the rows to write (the others are stored with the same content). */
   lines: string[];
-  /** Ids of rows written only to record their raw hash (content stored unchanged): counted as
-   *  unchanged. */
+  /** Ids of rows staged only to record their raw hash (content stored unchanged). */
   rawOnly?: Set<string>;
 }
 
@@ -214,7 +218,9 @@ export async function prepareUpsert(db: Queryable, batch: PlaceWrite[], opts: Pr
       `SELECT k.i, (p.content_hash = k.h AND p.removed_run IS NULL) AS same
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS k(src, id, h, r, i)
          LEFT JOIN places.place p ON p.import_source = k.src AND p.id = k.id
-        WHERE p.uid IS NULL OR p.content_hash IS DISTINCT FROM k.h OR p.removed_run IS NOT NULL OR p.raw_hash IS DISTINCT FROM k.r`,
+        WHERE p.uid IS NULL OR p.content_hash IS DISTINCT FROM k.h OR p.removed_run IS NOT NULL
+           OR (k.r IS NOT NULL AND p.raw_hash IS DISTINCT FROM k.r)
+        ORDER BY k.i`,
       [batch.map((w) => w.importSource), batch.map((w) => w.record.id), batch.map((w) => w.contentHash), batch.map((w) => w.rawHash ?? null)],
     );
     changed = rows.map((r) => batch[Number(r.i) - 1]!);
@@ -246,19 +252,12 @@ export async function writeUpsert(db: Queryable, prepared: PreparedUpsert): Prom
   if (prepared.lines.length === 0) return { inserted: 0, updated: 0, unchanged: prepared.size, uids: [] };
   await db.query(CREATE_STAGE_SQL);
   await copyRows(db, STAGE_TABLE, STAGE_COLUMNS, { lines: prepared.lines });
-  const { rows } = await db.query<{ uid: string; id: string; inserted: boolean }>(MERGE_SQL);
+  const { rows } = await db.query<{ uid: string; inserted: boolean }>(MERGE_SQL);
+  if (prepared.rawOnly?.size) await db.query(RAW_HASH_SQL, [[...prepared.rawOnly]]);
   await db.query(`TRUNCATE ${STAGE_TABLE}`);
   let inserted = 0;
-  let updated = 0;
-  const uids: string[] = [];
-  for (const r of rows) {
-    if (r.inserted) inserted++;
-    // Only its raw hash was recorded: the place itself did not change.
-    else if (prepared.rawOnly?.has(r.id)) continue;
-    else updated++;
-    uids.push(r.uid);
-  }
-  return { inserted, updated, unchanged: prepared.size - inserted - updated, uids };
+  for (const r of rows) if (r.inserted) inserted++;
+  return { inserted, updated: rows.length - inserted, unchanged: prepared.size - rows.length, uids: rows.map((r) => r.uid) };
 }
 
 export async function upsertBatch(db: Queryable, batch: PlaceWrite[], opts: PrepareOptions = {}): Promise<UpsertOutcome> {
