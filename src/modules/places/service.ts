@@ -5,7 +5,9 @@ import { plural } from '../../platform/html/components.ts';
 import { own } from '../../platform/own.ts';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { Transform } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import type { Db, Queryable } from '../../platform/db/index.ts';
 import { recordAudit } from '../../platform/audit/index.ts';
 import { restrictionOf } from './extensions.ts';
@@ -475,6 +477,31 @@ function lines(list: number[]): string {
   return `ligne${list.length > 1 ? 's' : ''} ${list.slice(0, 20).join(', ')}${list.length > 20 ? '…' : ''}`;
 }
 
+/**
+ * What turns a file's record into a stored place besides the record itself: the code of this
+ * module's reader, validator and enrichment (their source text, read once per process, so any
+ * change to them makes every record look new to the next import). Part of each raw hash.
+ */
+let codeStampMemo: string | null = null;
+function codeStamp(): string {
+  if (codeStampMemo) return codeStampMemo;
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const h = crypto.createHash('sha256');
+  for (const dir of [here, path.join(here, 'model')]) {
+    for (const f of fs.readdirSync(dir).filter((n) => /\.[cm]?[jt]s$/.test(n)).sort()) h.update(f).update('\0').update(fs.readFileSync(path.join(dir, f))).update('\0');
+  }
+  return (codeStampMemo = h.digest('base64url'));
+}
+
+/** What a re-import needs to know of a record it wrote before without issues (see importPlaces). */
+interface StoredRaw {
+  rawHash: string;
+  precision: PlaceWrite['coordinatesPrecision'];
+  noHours: boolean;
+  region: string | null;
+  departement: string | null;
+}
+
 export async function importPlaces(db: Db, input: Buffer | string | NodeJS.ReadableStream, opts: ImportOptions): Promise<ImportReport> {
   if (!opts.importSource || !/^[\w.\-:@ ]{1,100}$/.test(opts.importSource)) {
     throw new UserError('La source doit être un nom court (lettres, chiffres, - _ . :).', 400, 'source');
@@ -555,6 +582,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     const takeReaderIssues = () => {
       if (reading.issues.length === 0) return;
       for (const i of reading.issues.splice(0, reading.issues.length)) {
+        if (i.line !== null) readerIssueAt.add(`${i.line}:${i.item ?? 0}`);
         if (i.severity === 'error') {
           if (HEADER_CODES.has(i.code)) fileProblems.header.push(i.message);
           else if (!UNREADABLE_CODES.has(i.code) || i.line === null) fileProblems.reading.push(i.message);
@@ -593,6 +621,24 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     // one connection, held by the transaction.
     const refDb: Queryable = db.kind === 'postgres' && !opts.dryRun ? db : tx;
     const cache = new TerritoryCache(refDb);
+    // A record of the file read exactly as when this source's place was last written from it
+    // (same values, same mapping, same code, same territories), which raised no issue then, would
+    // be validated, enriched and found unchanged again: it is counted as kept and unchanged at
+    // once, with its stored place's quality figures. Its raw hash covers all of this.
+    const rawKey = `${codeStamp()}\0${reading.meta?.format ?? ''}\0${reading.meta?.version ?? ''}\0${JSON.stringify(opts.mapping ?? null)}\0${await territories.dataStamp(refDb)}\0`;
+    const stored = new Map<string, StoredRaw>();
+    if (!opts.dryRun && held[0]!.any) {
+      const { rows } = await tx.query<{ id: string; raw_hash: string; coordinates_precision: StoredRaw['precision']; no_hours: boolean; region: string | null; departement: string | null }>(
+        `SELECT id, raw_hash, coordinates_precision, horaires IS NULL AS no_hours, region, departement
+           FROM places.place WHERE import_source = $1 AND raw_hash IS NOT NULL AND removed_run IS NULL`,
+        [opts.importSource],
+      );
+      for (const r of rows) stored.set(r.id, { rawHash: r.raw_hash, precision: r.coordinates_precision, noHours: r.no_hours, region: r.region, departement: r.departement });
+    }
+    // Reader issues (conversion warnings…) of the records read so far, by line and element: a
+    // record with one gets no raw hash.
+    const readerIssueAt = new Set<string>();
+    const rawHashes = new Map<RowResult, string>();
     let batch: RowResult[] = [];
     const flush = async () => {
       const writes: PlaceWrite[] = [];
@@ -607,6 +653,10 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
         if (!r.record) continue;
         const { write, issues } = await enrich(r.record, r.line, opts.importSource, cache, refDb);
         for (const i of issues) batchIssues.push(r.item !== undefined ? atItem(i, r.item) : i);
+        // Recorded only for a record that raised no issue at all, so that skipping it next time
+        // loses no warning.
+        if (issues.length === 0 && r.issues.length === 0) write.rawHash = rawHashes.get(r) ?? null;
+        rawHashes.delete(r);
         writes.push(write);
         writeLines.push(r.line);
         report.quality.places++;
@@ -669,7 +719,29 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
       for await (const row of reading.rows) {
         report.rowsRead++;
         takeReaderIssues();
+        let rawHash: string | null = null;
+        const id = row.values.id?.trim();
+        if (!opts.dryRun && !row.errors && id && !readerIssueAt.has(`${row.line}:${row.item ?? 0}`)) {
+          rawHash = crypto.createHash('sha256').update(rawKey).update(JSON.stringify(row.values)).digest('base64url');
+          const known = stored.get(id);
+          // An id already met in this file is not skipped: its last occurrence must win.
+          if (known && known.rawHash === rawHash && ids.see({ line: row.line, record: { id } as PlaceRecord, issues: [], needs: { codeInsee: false, coordinates: false } }, id) === null) {
+            stored.delete(id);
+            report.kept++;
+            report.unchanged++;
+            report.quality.places++;
+            if (known.precision === 'commune') report.quality.approximatePositions++;
+            else if (known.precision === 'missing') report.quality.missingPositions++;
+            if (known.noHours) report.quality.missingHours++;
+            if (opts.scope && !opts.scope.allowed(known.region, known.departement)) {
+              outside.push(row.line);
+              movedFrom.push(row.line);
+            }
+            continue;
+          }
+        }
         const result = validateRow(row);
+        if (rawHash && result.record) rawHashes.set(result, rawHash);
         const repeated = ids.see(result, row.values.id);
         if (repeated) result.issues.push(row.item !== undefined ? atItem(repeated, row.item) : repeated);
         batchIssues.push(...result.issues);

@@ -62,6 +62,9 @@ export interface PlaceWrite {
   /** The line's stable head and its hash (see encodeHead). */
   head: string | null;
   contentHash: string;
+  /** The hash of the file's record as read (see importPlaces), when the record raised no issue:
+   *  the next import of the same record skips it. Absent (null) for every other write. */
+  rawHash?: string | null;
 }
 
 /**
@@ -102,13 +105,13 @@ const STAGE_TYPES: [string, string][] = [
   ...STANDARD_COLUMNS.map((c): [string, string] => [c, c === 'latitude' || c === 'longitude' ? 'double precision' : c === 'date_maj' ? 'date' : ARRAY_COLUMNS.has(c) ? 'text[]' : 'text']),
   ['import_source', 'text'], ['coordinates_precision', 'text'], ['commune_code', 'text'], ['departement', 'text'], ['region', 'text'], ['epci', 'text'],
   ['tags', 'text[]'], ['hours_week', 'int4multirange'], ['hours_exact', 'boolean'], ['closed_on_ph', 'boolean'], ['open_weekend', 'boolean'],
-  ['open_horizon', 'tstzmultirange'], ['content_hash', 'text'], ['search_doc', 'tsvector'],
+  ['open_horizon', 'tstzmultirange'], ['content_hash', 'text'], ['search_doc', 'tsvector'], ['raw_hash', 'text'],
 ];
 const STAGE_COLUMNS = STAGE_TYPES.map(([c]) => c);
 
 const WRITE_COLUMNS = [
   ...STANDARD_COLUMNS, 'import_source', 'coordinates_precision', 'commune_code', 'departement', 'region', 'epci', 'tags',
-  'hours_week', 'hours_exact', 'closed_on_ph', 'open_weekend', 'open_horizon', 'content_hash', 'geo', 'name_folded', 'search',
+  'hours_week', 'hours_exact', 'closed_on_ph', 'open_weekend', 'open_horizon', 'content_hash', 'geo', 'name_folded', 'search', 'raw_hash',
 ];
 
 const SELECT_WRITE = [
@@ -118,6 +121,7 @@ const SELECT_WRITE = [
   'platform.fold(nom)',
   // Built in JS with the stems PostgreSQL gives (see search-doc.ts).
   'search_doc',
+  'raw_hash',
 ];
 
 /**
@@ -140,6 +144,12 @@ ON CONFLICT (import_source, id) DO UPDATE SET
   removed_run = NULL
 WHERE places.place.content_hash IS DISTINCT FROM EXCLUDED.content_hash OR places.place.removed_run IS NOT NULL
 RETURNING uid, (xmax = 0) AS inserted`;
+
+/** Records the raw hash of staged records whose content is stored unchanged (not a change). */
+const RAW_HASH_SQL = `
+UPDATE places.place p SET raw_hash = s.raw_hash FROM ${STAGE_TABLE} s
+ WHERE p.import_source = s.import_source AND p.id = s.id AND s.id = ANY($1::text[])
+   AND s.raw_hash IS NOT NULL AND p.content_hash = s.content_hash AND p.removed_run IS NULL`;
 
 /** What a record's stable head is made of. */
 type HeadSource = Pick<PlaceWrite, 'record' | 'importSource' | 'coordinatesPrecision' | 'communeCode' | 'departement' | 'region' | 'epci'>;
@@ -177,6 +187,8 @@ export interface PreparedUpsert {
   size: number;
   /** The staging lines of the rows to write (the others are stored with the same content). */
   lines: string[];
+  /** Ids of rows staged only to record their raw hash (content stored unchanged). */
+  rawOnly?: Set<string>;
 }
 
 export interface PrepareOptions {
@@ -200,14 +212,19 @@ export async function prepareUpsert(db: Queryable, batch: PlaceWrite[], opts: Pr
   // compared in SQL, which returns only the keys of the records that changed (a re-import of an
   // unchanged file costs one index look-up per row and an empty answer).
   let changed = batch;
+  const rawOnly = new Set<string>();
   if (!opts.sourcesEmpty) {
-    const { rows } = await db.query<{ i: number }>(
-      `SELECT k.i FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(src, id, h, i)
-        WHERE NOT EXISTS (SELECT 1 FROM places.place p
-                           WHERE p.import_source = k.src AND p.id = k.id AND p.content_hash = k.h AND p.removed_run IS NULL)`,
-      [batch.map((w) => w.importSource), batch.map((w) => w.record.id), batch.map((w) => w.contentHash)],
+    const { rows } = await db.query<{ i: number; same: boolean }>(
+      `SELECT k.i, (p.content_hash = k.h AND p.removed_run IS NULL) AS same
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS k(src, id, h, r, i)
+         LEFT JOIN places.place p ON p.import_source = k.src AND p.id = k.id
+        WHERE p.uid IS NULL OR p.content_hash IS DISTINCT FROM k.h OR p.removed_run IS NOT NULL
+           OR (k.r IS NOT NULL AND p.raw_hash IS DISTINCT FROM k.r)
+        ORDER BY k.i`,
+      [batch.map((w) => w.importSource), batch.map((w) => w.record.id), batch.map((w) => w.contentHash), batch.map((w) => w.rawHash ?? null)],
     );
     changed = rows.map((r) => batch[Number(r.i) - 1]!);
+    for (const r of rows) if (r.same) rawOnly.add(batch[Number(r.i) - 1]!.record.id);
   }
   if (changed.length === 0) return { size: batch.length, lines: [] };
   const docs = changed.map((w) =>
@@ -220,10 +237,11 @@ export async function prepareUpsert(db: Queryable, batch: PlaceWrite[], opts: Pr
     const head = w.head ?? encodeHead(w).head;
     lines.push(
       `${head}\t${copyValue(tagsOf(w.record, w))}\t${copyValue(multirangeLiteral(w.hoursWeek))}\t${copyValue(w.hoursExact)}\t${copyValue(w.closedOnPh)}` +
-        `\t${copyValue(w.openWeekend)}\t${copyValue(horizonLiteral(w.openHorizon))}\t${w.contentHash}\t${copyValue(tsvectorLiteral(docs[i]!, stems))}`,
+        `\t${copyValue(w.openWeekend)}\t${copyValue(horizonLiteral(w.openHorizon))}\t${w.contentHash}\t${copyValue(tsvectorLiteral(docs[i]!, stems))}` +
+        `\t${copyValue(w.rawHash ?? null)}`,
     );
   }
-  return { size: batch.length, lines };
+  return { size: batch.length, lines, rawOnly };
 }
 
 /**
@@ -235,6 +253,7 @@ export async function writeUpsert(db: Queryable, prepared: PreparedUpsert): Prom
   await db.query(CREATE_STAGE_SQL);
   await copyRows(db, STAGE_TABLE, STAGE_COLUMNS, { lines: prepared.lines });
   const { rows } = await db.query<{ uid: string; inserted: boolean }>(MERGE_SQL);
+  if (prepared.rawOnly?.size) await db.query(RAW_HASH_SQL, [[...prepared.rawOnly]]);
   await db.query(`TRUNCATE ${STAGE_TABLE}`);
   let inserted = 0;
   for (const r of rows) if (r.inserted) inserted++;

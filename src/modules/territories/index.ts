@@ -35,6 +35,7 @@ export {
   listDepartements,
   currentCommuneOf,
   boundaryCollection,
+  dataStamp,
   gaps as territoryGaps,
   type TerritoriesStatus,
   type TerritoryGaps,

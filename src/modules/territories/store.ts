@@ -477,6 +477,18 @@ export async function boundaryCollection(db: Queryable, level: 'region' | 'depar
   return body;
 }
 
+/**
+ * A short fingerprint of the loaded reference data (COG year, load time, geometry): it changes
+ * whenever territories are (re)loaded, so a module may key results derived from them on it.
+ */
+export async function dataStamp(db: Queryable): Promise<string> {
+  const { rows } = await db.query<{ stamp: string }>(
+    `SELECT concat_ws('|', cog_year, to_char(loaded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), centres_loaded, polygons_loaded, geometry_source) AS stamp
+       FROM territories.meta WHERE id = 1`,
+  );
+  return rows[0]?.stamp ?? 'none';
+}
+
 /** What is loaded; cogYear 0 and everything false when nothing is. */
 export async function status(db: Queryable): Promise<TerritoriesStatus> {
   const { rows } = await db.query<{

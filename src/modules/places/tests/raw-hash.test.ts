@@ -1,0 +1,115 @@
+/**
+ * A re-import skips the records it wrote before without issues, by the hash of the file's own
+ * record (raw hash): same counts, same quality summary, same warnings, and none of the guarantees
+ * of a full import lost (repeated ids, restored places, edits made elsewhere, replace-source).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Db } from '../../../platform/db/index.ts';
+import { testDb } from '../../../../test/support/db.ts';
+import { importPlaces, searchPlaces } from '../index.ts';
+import { upsertBatch } from '../store.ts';
+import { enrich, TerritoryCache } from '../service.ts';
+import { validateRow } from '../model/index.ts';
+import { HEADER, csvLine } from './helpers.ts';
+
+async function rawHashes(db: Db, source: string): Promise<Record<string, string | null>> {
+  const { rows } = await db.query<{ id: string; raw_hash: string | null }>('SELECT id, raw_hash FROM places.place WHERE import_source = $1 ORDER BY id', [source]);
+  return Object.fromEntries(rows.map((r) => [r.id, r.raw_hash]));
+}
+async function contents(db: Db, source: string) {
+  const { rows } = await db.query('SELECT uid, id, nom, content_hash, visible, removed_run, updated_at FROM places.place WHERE import_source = $1 ORDER BY id', [source]);
+  return rows;
+}
+
+describe('re-importing by raw hash', () => {
+  let db: Db;
+  before(async () => {
+    db = await testDb();
+  });
+  after(async () => db.close());
+
+  test('an unchanged file is skipped record by record, with the same counts, quality summary and warnings', async () => {
+    const csv = [
+      HEADER,
+      csvLine({ id: 'h1', nom: 'Lieu propre' }),
+      csvLine({ id: 'h2', nom: 'Lieu sans coordonnées', lat: '', lon: '' }), // warning: commune centre
+      csvLine({ id: 'h3', nom: '' }), // refused
+      csvLine({ id: 'h4', nom: 'Lieu avec horaires', horaires: 'Mo-Fr 09:00-12:00' }),
+    ].join('\n');
+    const first = await importPlaces(db, Buffer.from(csv), { importSource: 'brut', actor: 'test' });
+    assert.deepEqual([first.inserted, first.refused, first.kept], [3, 1, 3]);
+    const hashes = await rawHashes(db, 'brut');
+    assert.match(hashes.h1!, /^[\w-]{43}$/, 'a clean record gets its raw hash');
+    assert.match(hashes.h4!, /^[\w-]{43}$/);
+    assert.equal(hashes.h2, null, 'a record with a warning gets none: it is validated again next time');
+    const stored = await contents(db, 'brut');
+
+    const again = await importPlaces(db, Buffer.from(csv), { importSource: 'brut', actor: 'test' });
+    assert.deepEqual(
+      { records: again.records, rowsRead: again.rowsRead, kept: again.kept, inserted: again.inserted, updated: again.updated, unchanged: again.unchanged, refused: again.refused },
+      { records: 4, rowsRead: 4, kept: 3, inserted: 0, updated: 0, unchanged: 3, refused: 1 },
+    );
+    assert.deepEqual(again.quality, first.quality, 'the quality summary counts the skipped records too');
+    assert.deepEqual(
+      again.issues.map((i) => [i.line, i.code]),
+      first.issues.map((i) => [i.line, i.code]),
+      'the same warnings and errors, on the same lines',
+    );
+    assert.deepEqual(await contents(db, 'brut'), stored, 'nothing rewritten');
+    // The clean records were not even validated: a place changed behind the import's back (raw
+    // hash kept) stays, the record with a warning (no raw hash) is rebuilt, compared and restored.
+    await db.query("UPDATE places.place SET nom = 'Modifié à la main', content_hash = 'x' WHERE import_source = 'brut' AND id IN ('h1', 'h2')");
+    const third = await importPlaces(db, Buffer.from(csv), { importSource: 'brut', actor: 'test' });
+    assert.deepEqual([third.unchanged, third.updated], [2, 1]);
+    assert.deepEqual((await contents(db, 'brut')).map((x) => x.nom), ['Modifié à la main', 'Lieu sans coordonnées', 'Lieu avec horaires']);
+  });
+
+  test('a record changed in the file, or the place edited elsewhere, is written again', async () => {
+    const v1 = [HEADER, csvLine({ id: 'e1', nom: 'Lieu un' }), csvLine({ id: 'e2', nom: 'Lieu deux' })].join('\n');
+    await importPlaces(db, Buffer.from(v1), { importSource: 'edite', actor: 'test' });
+    // An edit through another door (back office, merge of duplicates) clears the raw hash.
+    const row = validateRow({ line: 2, values: { id: 'e2', pivot: '21270229400017', nom: 'Lieu deux modifié', commune: 'Évreux', code_postal: '27000', code_insee: '27229', adresse: '1 place du Général de Gaulle', latitude: '49.0241', longitude: '1.1508', date_maj: '2026-09-30', services: 'Aide aux démarches administratives' } });
+    const { write } = await enrich(row.record!, 2, 'edite', new TerritoryCache(db), db);
+    await db.transaction((tx) => upsertBatch(tx, [write]));
+    assert.equal((await rawHashes(db, 'edite')).e2, null);
+    const v2 = [HEADER, csvLine({ id: 'e1', nom: 'Lieu un renommé' }), csvLine({ id: 'e2', nom: 'Lieu deux' })].join('\n');
+    const r = await importPlaces(db, Buffer.from(v2), { importSource: 'edite', actor: 'test' });
+    assert.deepEqual([r.updated, r.unchanged], [2, 0]);
+    const names = (await contents(db, 'edite')).map((x) => x.nom);
+    assert.deepEqual(names, ['Lieu un renommé', 'Lieu deux'], 'the file wins again over the edit, as before');
+  });
+
+  test('a record whose content is stored but whose raw hash is not yet is counted unchanged and gets it', async () => {
+    const csv = [HEADER, csvLine({ id: 'n1', nom: 'Lieu' })].join('\n');
+    await importPlaces(db, Buffer.from(csv), { importSource: 'nouveau-hash', actor: 'test' });
+    await db.query("UPDATE places.place SET raw_hash = NULL WHERE import_source = 'nouveau-hash'");
+    const r = await importPlaces(db, Buffer.from(csv), { importSource: 'nouveau-hash', actor: 'test' });
+    assert.deepEqual([r.inserted, r.updated, r.unchanged], [0, 0, 1]);
+    assert.ok((await rawHashes(db, 'nouveau-hash')).n1);
+  });
+
+  test('an id repeated in the file: its last occurrence still wins', async () => {
+    const csv = [HEADER, csvLine({ id: 'd1', nom: 'Première version' }), csvLine({ id: 'd1', nom: 'Dernière version' })].join('\n');
+    await importPlaces(db, Buffer.from(csv), { importSource: 'double', actor: 'test' });
+    assert.deepEqual((await contents(db, 'double')).map((x) => x.nom), ['Dernière version']);
+    const r = await importPlaces(db, Buffer.from(csv), { importSource: 'double', actor: 'test' });
+    assert.deepEqual((await contents(db, 'double')).map((x) => x.nom), ['Dernière version']);
+    assert.equal(r.issues.filter((i) => i.code === 'duplicate_id').length, 1, 'the repetition is still reported');
+  });
+
+  test('replace-source keeps the skipped records, and a removed place named again comes back under its uid', async () => {
+    const both = [HEADER, csvLine({ id: 'x1', nom: 'Lieu gardé' }), csvLine({ id: 'x2', nom: 'Lieu retiré puis revenu' })].join('\n');
+    const one = [HEADER, csvLine({ id: 'x1', nom: 'Lieu gardé' })].join('\n');
+    await importPlaces(db, Buffer.from(both), { importSource: 'remplace-brut', actor: 'test' });
+    const uid2 = (await contents(db, 'remplace-brut')).find((x) => x.id === 'x2')!.uid;
+    const cut = await importPlaces(db, Buffer.from(one), { importSource: 'remplace-brut', actor: 'test', replaceSource: true });
+    assert.deepEqual([cut.unchanged, cut.removed], [1, 1]);
+    assert.equal((await searchPlaces(db, { importSource: 'remplace-brut' })).total, 1);
+    const back = await importPlaces(db, Buffer.from(both), { importSource: 'remplace-brut', actor: 'test', replaceSource: true });
+    assert.deepEqual([back.unchanged, back.updated, back.removed], [1, 1, 0]);
+    const rows = await contents(db, 'remplace-brut');
+    assert.deepEqual(rows.map((x) => [x.id, x.visible, x.removed_run]), [['x1', true, null], ['x2', true, null]]);
+    assert.equal(rows.find((x) => x.id === 'x2')!.uid, uid2);
+  });
+});
