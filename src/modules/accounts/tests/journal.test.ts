@@ -80,7 +80,8 @@ describe('audit journal in words', () => {
     const old = await page(admin, '/admin/journal?du=2001-01-01&au=2001-01-31');
     assert.equal(old.status, 200);
     assert.match(text(old.body), /Aucune entrée avec ces critères/);
-    const today = new Date().toISOString().slice(0, 10);
+    // The journal's dates are Paris days (between 23:00 and 00:00 UTC, the UTC date is the day before).
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris' }).format(new Date());
     const now = text((await page(admin, `/admin/journal?du=${today}&au=${today}&module=places`)).body);
     assert.match(now, /a fusionné/);
   });
