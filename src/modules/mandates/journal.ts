@@ -23,6 +23,7 @@ import type { Db, Queryable } from '../../platform/db/index.ts';
 import { currentAuditKeyring, verifyAudit, type AuditKeyring } from '../../platform/audit/index.ts';
 import { canonicalJson } from '../../platform/audit/index.ts';
 import { UserError } from '../../platform/http/errors.ts';
+import type { JournalRow } from './service.ts';
 
 /** A keyed checkpoint every this many entries (the span within which a recomputed chain is located). */
 export const CHECKPOINT_EVERY = 1000;
@@ -41,16 +42,8 @@ function mac(key: Buffer, kind: 'head' | 'checkpoint', seq: number, hash: Buffer
 
 const buf = (v: unknown): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array));
 
-export interface JournalEntryInput {
-  at: string;
-  event: string;
-  structureId: string;
-  mandateId: string | null;
-  actorKind: string;
-  actorId: string | null;
-  procedure: string | null;
-  detail: Record<string, unknown> | null;
-}
+/** A journal row as appended: the row without its id (any event name: old rows are verified too). */
+export type JournalEntryInput = Omit<JournalRow, 'id' | 'event'> & { event: string };
 
 /** Starts the chain (entry 0, the genesis checkpoint) on the first append after migration 006. */
 async function startChain(tx: Queryable): Promise<void> {

@@ -94,6 +94,11 @@ export function registerSiteRoutes(app: App, ctx: AppContext, data: SiteData, no
     const full: ReportFormState = { csrf: reply.generateCsrf(), started: clock.stamp(), ...form };
     return reply.status(status).type(HTML).send(await renderPlace(site, place, full));
   };
+  // « /lieux » alone (a place's address cut short, or typed): the search of every place, same query.
+  app.get('/lieux', { schema: { ...hide, querystring: anyQuery } }, (req, reply) => {
+    const q = req.url.indexOf('?');
+    return reply.redirect(`/recherche${q >= 0 ? req.url.slice(q) : ''}`, 301);
+  });
   app.get('/lieux/:uid', { schema: hide }, (req, reply) => placePage(req, reply));
   app.get('/lieux/:uid/:slug', { schema: { ...hide, querystring: anyQuery } }, (req, reply) => {
     const sent = (req.query as Query)?.signalement === 'merci';

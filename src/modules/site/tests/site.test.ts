@@ -224,6 +224,14 @@ describe('place page', () => {
     assert.equal(r.headers.location, `/lieux/${p.uid}/${p.slug}`);
   });
 
+  it('sends /lieux alone to the search of every place, with its query', async () => {
+    for (const [url, to] of [['/lieux', '/recherche'], ['/lieux/', '/recherche'], ['/lieux?q=m%C3%A9diath%C3%A8que', '/recherche?q=m%C3%A9diath%C3%A8que']]) {
+      const r = await get(url!);
+      assert.equal(r.statusCode, 301, url);
+      assert.equal(r.headers.location, to, url);
+    }
+  });
+
   it('answers an unknown place with a helpful 404', async () => {
     const r = await get('/lieux/00000000-0000-4000-8000-000000000000/inconnu');
     assert.equal(r.statusCode, 404);
