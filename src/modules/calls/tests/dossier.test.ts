@@ -230,6 +230,22 @@ describe('calls: files, confidential notes, messages', () => {
     await unchanged(t.db, async () => assert.equal((await applicant.browser.post(`/candidatures/${appId}/fichiers/retirer`, { question: 'statuts' })).status, 409));
   });
 
+  test('50 removals of the same file at once: one removes it, the others are refused, one audit entry', async () => {
+    const org = (await service.myOrganisations(t.db, applicant.user.id))[0]!;
+    const id = (await service.startApplication({ db: t.db }, applicant.user.id, call.id, org.id)).id;
+    await applicant.browser.get(`/candidatures/${id}`);
+    const data = Buffer.concat([PDF, Buffer.from(`% course ${id}\n`)]);
+    assert.equal((await upload(applicant.browser, id, 'statuts', { name: 'course.pdf', data })).statusCode, 303);
+    await applicant.browser.get(`/candidatures/${id}`);
+    const results = await Promise.all(Array.from({ length: 50 }, () => applicant.browser.post(`/candidatures/${id}/fichiers/retirer`, { question: 'statuts' })));
+    const statuses = results.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 303).length, 1, statuses.join(','));
+    assert.ok(statuses.every((s) => s === 303 || s === 409 || s === 429), statuses.join(','));
+    const audit = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM platform.audit_entry WHERE action = 'calls.file.remove' AND object_id = $1`, [id]);
+    assert.equal(audit.rows[0]!.n, 1);
+    assert.equal((await t.db.query('SELECT 1 FROM calls.application_file WHERE application_id = $1', [id])).rows.length, 0);
+  });
+
   test('reviewers download the files of dossiers confided to them, after their declaration, never under a hard conflict', async () => {
     const f = (await service.getApplication(t.db, appId))!.answers.statuts as { file: string };
     const url = `/evaluations/${appId}/fichiers/${f.file}`;
