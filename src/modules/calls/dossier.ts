@@ -34,6 +34,9 @@ export async function attachFile(ctx: Ctx, userId: string, appId: string, questi
     // The dossier's row is locked: no file lands on a dossier that was just submitted.
     const { rows } = await tx.query('SELECT id FROM calls.application WHERE id = $1 AND state = $2 FOR UPDATE', [app.id, app.state]);
     if (!rows[0]) throw new UserError('Ce dossier a changé d’état entre-temps : rechargez la page.', 409, 'state');
+    // The content's row, when stored already, is share-locked: a removal of the last upload naming it
+    // (removeFile) waits for this one, then sees it and keeps the content; once removed, it is stored again.
+    await tx.query('SELECT 1 FROM calls.blob WHERE sha256 = $1 FOR SHARE', [sha256]);
     await tx.query('INSERT INTO calls.blob (sha256, size, data) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING', [sha256, answer.size, upload.data]);
     await tx.query('INSERT INTO calls.application_file (id, application_id, question_id, sha256, name, kind, size, uploaded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
       answer.file, app.id, q.id, sha256, name, kind, answer.size, userId,
@@ -65,6 +68,9 @@ export async function removeFile(ctx: Ctx, userId: string, appId: string, questi
     await tx.query('UPDATE calls.application SET answers = answers - $2::text, updated_at = now() WHERE id = $1', [app.id, q.id]);
     if (app.state === 'brouillon') {
       await tx.query('DELETE FROM calls.application_file WHERE id = $1 AND application_id = $2', [answer.file, app.id]);
+      // Lock the content first, then look for other uploads in a new statement: an upload of the same
+      // content in flight (attachFile) is waited for and then seen, so its content is never deleted.
+      await tx.query('SELECT 1 FROM calls.blob WHERE sha256 = $1 FOR UPDATE', [answer.sha256]);
       await tx.query('DELETE FROM calls.blob b WHERE b.sha256 = $1 AND NOT EXISTS (SELECT 1 FROM calls.application_file f WHERE f.sha256 = b.sha256)', [answer.sha256]);
     }
     await recordAudit(tx, { actorId: userId, action: 'calls.file.remove', objectType: 'calls.application', objectId: app.id, before: { question: q.id, name: answer.name, kind: answer.kind, size: answer.size, sha256: answer.sha256 } });

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { testApp } from '../../../../test/support/app.ts';
 import { readOutbox, accountsTesting } from '../../accounts/index.ts';
 import * as service from '../service.ts';
+import { siretProblem } from '../../../platform/siret.ts';
 import * as dossier from '../dossier.ts';
 import { sniffFile } from '../model.ts';
 import { FORM, completeForm, makeCall, person, refused, unchanged } from './support.ts';
@@ -244,6 +245,32 @@ describe('calls: files, confidential notes, messages', () => {
     const audit = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM platform.audit_entry WHERE action = 'calls.file.remove' AND object_id = $1`, [id]);
     assert.equal(audit.rows[0]!.n, 1);
     assert.equal((await t.db.query('SELECT 1 FROM calls.application_file WHERE application_id = $1', [id])).rows.length, 0);
+  });
+
+  test('a removal racing an upload of the same content by someone else: both answered, the content kept for the upload', async () => {
+    // Two people of their own (the removal limit of the test above is spent), each with a structure.
+    const siret = (head: string) => [...'0123456789'].map((k) => `${head}${k}`).find((x) => !siretProblem(x))!;
+    const mover = await person(t.app, null);
+    const other = await person(t.app, null);
+    const orgA = await service.createOrganisation({ db: t.db }, mover.user.id, { siret: siret('8123456780001'), name: 'Tiers-lieu qui retire', kind: 'association' });
+    const orgB = await service.createOrganisation({ db: t.db }, other.user.id, { siret: siret('8123456780002'), name: 'Tiers-lieu qui dépose', kind: 'association' });
+    for (let round = 0; round < 8; round++) {
+      const a = (await service.startApplication({ db: t.db }, mover.user.id, call.id, orgA.id)).id;
+      const b = (await service.startApplication({ db: t.db }, other.user.id, call.id, orgB.id)).id;
+      const data = Buffer.concat([PDF, Buffer.from(`% partagé ${a}\n`)]);
+      await mover.browser.get(`/candidatures/${a}`);
+      assert.equal((await upload(mover.browser, a, 'statuts', { name: 'a.pdf', data })).statusCode, 303);
+      await mover.browser.get(`/candidatures/${a}`);
+      await other.browser.get(`/candidatures/${b}`);
+      const [removed, uploaded] = await Promise.all([
+        mover.browser.post(`/candidatures/${a}/fichiers/retirer`, { question: 'statuts' }),
+        upload(other.browser, b, 'statuts', { name: 'b.pdf', data }),
+      ]);
+      assert.equal(removed.status, 303, `round ${round}: removal ${removed.status}`);
+      assert.equal(uploaded.statusCode, 303, `round ${round}: upload ${uploaded.statusCode} ${uploaded.body.slice(0, 200)}`);
+      const sha = (await service.getApplication(t.db, b))!.answers.statuts as { sha256: string };
+      assert.equal((await t.db.query('SELECT 1 FROM calls.blob WHERE sha256 = $1', [sha.sha256])).rows.length, 1, `round ${round}: the upload's content is gone`);
+    }
   });
 
   test('reviewers download the files of dossiers confided to them, after their declaration, never under a hard conflict', async () => {
