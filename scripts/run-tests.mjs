@@ -50,7 +50,12 @@ if (fs.existsSync(marker)) env.MAILLAGE_FIXTURE = fs.readFileSync(marker, 'utf8'
 const concurrency = process.env.TEST_CONCURRENCY || '2';
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  [
+    '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=./scripts/test-durations.mjs', '--test-reporter-destination=stdout',
+    ...files,
+  ],
   { cwd: root, env, stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);
