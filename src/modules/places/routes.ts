@@ -142,6 +142,13 @@ function knownParameters(schema: z.ZodObject, ctx: AppContext) {
   };
 }
 
+/** The registered filters (other modules', e.g. `label`) as documented query parameters. */
+function filterParameters() {
+  return Object.fromEntries(
+    placeFilters().map((f) => [f.key, { type: 'string' as const, description: `Filtre « ${f.label} » ajouté par un autre module : une valeur ou plusieurs (paramètre répété ou séparées par « | ») ; une valeur inconnue est refusée (400).` }]),
+  );
+}
+
 /** The registered filters' values of a request (read by `knownParameters`). */
 const filterValues = new WeakMap<FastifyRequest, Record<string, string[]>>();
 const queryOf = (req: FastifyRequest & { query: SearchQueryInput }): PlaceQuery => ({ ...toPlaceQuery(req.query), extra: filterValues.get(req) ?? {} });
@@ -214,6 +221,7 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
         querystring: searchQuerySchema,
       },
       preValidation: knownParameters(searchQuerySchema, ctx),
+      config: { openapiQuery: filterParameters },
     },
     async (req, reply) => {
       const version = await conditional(ctx, req, reply);
@@ -257,6 +265,7 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
         querystring: statsQuery,
       },
       preValidation: knownParameters(statsQuery, ctx),
+      config: { openapiQuery: filterParameters },
     },
     async (req, reply) => {
       if (await cacheable(ctx, req, reply)) return reply;
@@ -296,6 +305,7 @@ export function registerPlaceRoutes(app: App, ctx: AppContext) {
           querystring: exportQuery,
         },
         preValidation: knownParameters(exportQuery, ctx),
+      config: { openapiQuery: filterParameters },
       },
       async (req, reply) => {
         if (await cacheable(ctx, req, reply)) return reply;

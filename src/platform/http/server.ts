@@ -28,6 +28,25 @@ import { databaseRateLimitStore } from './rate-limit-store.ts';
 import { layout } from '../html/layout.ts';
 import { html } from '../html/html.ts';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * Query parameters known only once every module is registered (e.g. a search filter another
+     * module adds): given when the OpenAPI document is generated, merged into the route's own.
+     */
+    openapiQuery?: () => Record<string, { type: 'string'; description: string }>;
+  }
+}
+
+/** The zod schemas' OpenAPI, plus each route's late query parameters (`config.openapiQuery`). */
+const openapiTransform: typeof jsonSchemaTransform = (input) => {
+  const out = jsonSchemaTransform(input);
+  const late = (input.route.config as { openapiQuery?: () => Record<string, unknown> } | undefined)?.openapiQuery?.();
+  const query = (out.schema as { querystring?: { properties?: Record<string, unknown> } } | undefined)?.querystring;
+  if (late && query) query.properties = { ...(query.properties ?? {}), ...late };
+  return out;
+};
+
 const assetsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'html', 'assets');
 
 /** The Fastify instance every module registers on: zod schemas validate and document routes. */
@@ -138,7 +157,7 @@ export async function createServer(ctx: AppContext): Promise<App> {
       },
       servers: [{ url: ctx.config.publicUrl }],
     },
-    transform: jsonSchemaTransform,
+    transform: openapiTransform,
   });
   await app.register(compress, { global: true, threshold: 1024 });
   // A form body is checked as the query string is (a percent-escape that is not UTF-8, a NUL), then

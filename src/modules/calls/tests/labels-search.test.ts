@@ -55,6 +55,14 @@ describe('calls: labels in the public search, the map and the standard export', 
     const unknown = await t.app.inject({ url: '/api/v1/places?rayon=2' });
     assert.equal(unknown.statusCode, 400);
     assert.match(unknown.json().message, /Paramètre inconnu : « rayon »/);
+    // The OpenAPI document names the parameter on every places route that takes it.
+    const doc = (await t.app.inject({ url: '/api/openapi.json' })).json();
+    for (const route of ['/api/v1/places', '/api/v1/places/stats']) {
+      const label = doc.paths[route].get.parameters.find((p: { name: string }) => p.name === 'label');
+      assert.ok(label, route);
+      assert.equal(label.in, 'query');
+      assert.match(label.description, /Label régional/);
+    }
   });
 
   test('the results page and the map: the filter shown, checked, with its chip; the points restricted; unknown value → 400', async () => {
