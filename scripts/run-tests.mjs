@@ -2,14 +2,17 @@
 // Test runner: builds the shared database fixture once (migrations + reference data), then runs
 // every *.test.ts file with Node's test runner. `node scripts/run-tests.mjs e2e` runs the browser
 // tests only; `node scripts/run-tests.mjs places/tests/import test/security` runs the files whose path
-// contains any of the filters. Browser tests are included in the default run when Chromium is installed.
+// contains any of the filters; `--skip=crash-modules` (repeatable) leaves out the files whose path contains it.
+// Browser tests are included in the default run when Chromium is installed.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const filters = process.argv.slice(2);
+const args = process.argv.slice(2);
+const skips = args.filter((a) => a.startsWith('--skip=')).map((a) => a.slice('--skip='.length)).filter(Boolean);
+const filters = args.filter((a) => !a.startsWith('--skip='));
 const mode = filters.length === 0 ? 'all' : filters.length === 1 ? filters[0] : 'filters';
 const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
@@ -31,6 +34,7 @@ const withBrowser = wantsE2e || (mode === 'all' && fs.existsSync(chromium) && pr
 if (withBrowser) files.push(...find(path.join(root, 'e2e')));
 if (mode !== 'all' && mode !== 'e2e') files = files.filter((f) => filters.some((filter) => f.includes(filter)));
 if (!withBrowser && mode === 'all') console.log(`(browser tests skipped: no Chromium at ${chromium})`);
+if (skips.length) files = files.filter((f) => !skips.some((skip) => f.includes(skip)));
 files.sort();
 if (files.length === 0) {
   console.log(`no test files for ${filters.map((f) => `"${f}"`).join(', ') || '"all"'}`);
