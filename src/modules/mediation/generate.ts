@@ -101,11 +101,11 @@ export async function generateActivities(db: Db, o: GenerateOptions): Promise<vo
 
 /**
  * Recomputes every activity counter from the tables (same figures as counterDeltas, in SQL).
- * Training counters (registrations, completions, CRCN and DigComp competences) are left as they are.
+ * Training counters (registrations, completions, CRCN and DigComp competences, Pix results) are left as they are.
  */
 export async function rebuildCounters(db: Db): Promise<number> {
   return db.transaction(async (tx: Queryable) => {
-    await tx.query(`DELETE FROM mediation.stat_counter WHERE metric NOT IN ('training_registrations', 'training_completed', 'competence', 'digcomp')`);
+    await tx.query(`DELETE FROM mediation.stat_counter WHERE metric NOT IN ('training_registrations', 'training_completed', 'competence', 'digcomp', 'pix_crcn', 'pix_digcomp')`);
     // Each month's counters go first to an unindexed staging table (no index to maintain while
     // aggregating), then all of them into the counters in one insert, sorted by the primary key:
     // the index is then filled from left to right instead of at scattered places month after month
