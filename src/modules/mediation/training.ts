@@ -642,6 +642,8 @@ export async function learnerPage(db: Queryable, token: string) {
  * the person's CRCN competences mapped to it); the session's territory counts them (counters
  * `pix_crcn`, `pix_digcomp`: people per `<code>:<level>`, a person's latest level only).
  */
+export const PIX_MAX_LINES = 5000;
+
 export async function importPix(ctx: Ctx, actorId: string | null, sessionId: string, csv: string, measuredAt = new Date().toISOString().slice(0, 10)) {
   if (!isUuid(sessionId)) throw new NotFoundError('Session introuvable.');
   if (csv.length > 5_000_000) throw new UserError('Fichier trop gros (5 Mo au plus).', 413, 'file');
@@ -652,6 +654,9 @@ export async function importPix(ctx: Ctx, actorId: string | null, sessionId: str
   } catch (e) {
     throw new UserError(`CSV illisible : ${(e as Error).message.slice(0, 200)}`, 400, 'file');
   }
+  // A campaign export has one line per participant: far fewer than this for one session. The cap
+  // keeps a hostile file from holding a transaction open for minutes.
+  if (records.length > PIX_MAX_LINES + 1) throw new UserError(`Fichier trop long : ${PIX_MAX_LINES} participants au plus par import.`, 400, 'file');
   const head = records[0] ?? [];
   const norm = (s: string) => aliasKey(s);
   const emailCol = head.findIndex((h) => /e-?mail/i.test(h) || /identifiant externe/i.test(h));

@@ -210,6 +210,7 @@ describe('mediation: training paths', () => {
     const rowsBefore = [await results(), await counters()];
     await assert.rejects(training.importPix(t.ctx, actor, session, '\ufeff"Nom";"Prénom"\r\n"A";"B"'), /adresse e-mail/);
     await assert.rejects(training.importPix(t.ctx, actor, session, export1.replace(';3;24;', ';\u0000;24;')), /caractères invalides/);
+    await assert.rejects(training.importPix(t.ctx, actor, session, export1 + 'x;y\r\n'.repeat(training.PIX_MAX_LINES)), /participants au plus/);
     assert.deepEqual([await results(), await counters()], rowsBefore);
 
     // The learner's page shows both frameworks; the staff territory figures both breakdowns.
