@@ -14,6 +14,16 @@
  * (default "pglite,postgres"; PostgreSQL needs DATABASE_URL — the npm script starts a throw-away
  * server through scripts/with-postgres.sh). Prints p50/p95/p99 and the Node process's CPU time per
  * request (the database server's own CPU is not in it for PostgreSQL).
+ *
+ * Keeping the generated data (so the measurements can be re-run on a quiet machine without the
+ * half-hour generation):
+ *   BENCH_KEEP=/work/bench-data/mediation npm run bench:mediation    generates (replacing what DIR held)
+ *       and keeps the databases in DIR: PGlite in DIR/pglite, the PostgreSQL cluster in DIR/postgres
+ *       (scripts/with-postgres.sh PG_KEEP_DIR), and DIR/<engine>.json describing what was generated;
+ *   BENCH_REUSE=/work/bench-data/mediation npm run bench:mediation   reuses them and only measures
+ *       (the records made by earlier measurements stay: a few hundred on top of the million).
+ * Keep DIR outside the worktree (a million records are several GB). No ../shared data is needed:
+ * the sites are the COG's communes (without coordinates on a bare clone, which is enough).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -48,50 +58,76 @@ const ITER = Number(process.env.BENCH_ITER ?? 200);
 const engines = (process.env.BENCH_ENGINES ?? 'pglite,postgres').split(',');
 const config = loadConfig({ SECRET_KEY: crypto.randomBytes(32).toString('hex'), ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'silent' });
 // Development settings: invitations for the benchmark's accounts go to the outbox instead of SMTP.
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'maillage-bench-mediation-'));
-const year = new Date().getFullYear() - 1;
+const keepDir = process.env.BENCH_KEEP || process.env.BENCH_REUSE || null;
+const reuse = !process.env.BENCH_KEEP && !!process.env.BENCH_REUSE;
+if (process.env.BENCH_KEEP && process.env.BENCH_REUSE) throw new Error('BENCH_KEEP and BENCH_REUSE: give one of them');
+const tmp = keepDir ? path.resolve(keepDir) : fs.mkdtempSync(path.join(os.tmpdir(), 'maillage-bench-mediation-'));
+fs.mkdirSync(tmp, { recursive: true });
+/** What a kept database holds (DIR/<engine>.json), written once its generation is complete. */
+interface Generated { year: number; counts: { a: number; p: number; b: number; c: number }; genMs: number; recountMs: number; recountCpuMs: number; at: string }
+const runTag = Date.now().toString(36); // the accounts made by this run (a reused database has those of earlier runs)
 
 async function benchEngine(engine: string): Promise<string> {
   // PGlite (single-threaded WASM) is measured at a tenth of the scale by default (100,000 activity
   // records): at 1,000,000 its bulk load alone takes far longer than the whole PostgreSQL run.
   const ACTIVITIES = engine === 'pglite' ? Number(process.env.BENCH_ACTIVITIES_PGLITE ?? Math.min(ACTIVITIES_ALL, Math.round(ACTIVITIES_ALL / 10))) : ACTIVITIES_ALL;
+  const stateFile = path.join(tmp, `${engine}.json`);
+  let prior: Generated | null = null;
+  if (reuse) {
+    if (!fs.existsSync(stateFile)) throw new Error(`BENCH_REUSE: ${stateFile} missing (generate first with BENCH_KEEP=${keepDir})`);
+    prior = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as Generated;
+  } else fs.rmSync(stateFile, { force: true });
   let db: Db;
-  if (engine === 'pglite') db = await openDb({ databaseUrl: null, pgliteDir: path.join(tmp, 'pglite') });
-  else {
+  if (engine === 'pglite') {
+    if (!reuse) fs.rmSync(path.join(tmp, 'pglite'), { recursive: true, force: true });
+    db = await openDb({ databaseUrl: null, pgliteDir: path.join(tmp, 'pglite') });
+  } else {
     if (!process.env.DATABASE_URL) return `### PostgreSQL\n\nSkipped: no DATABASE_URL (run through \`npm run bench:mediation\`, which starts one).\n`;
     db = await openDb({ databaseUrl: process.env.DATABASE_URL, poolSize: 10 });
-    await db.exec('DROP SCHEMA IF EXISTS mediation CASCADE; DROP SCHEMA IF EXISTS places CASCADE; DROP SCHEMA IF EXISTS territories CASCADE; DROP SCHEMA IF EXISTS accounts CASCADE; DROP SCHEMA IF EXISTS platform CASCADE;');
+    if (!reuse) await db.exec('DROP SCHEMA IF EXISTS mediation CASCADE; DROP SCHEMA IF EXISTS places CASCADE; DROP SCHEMA IF EXISTS territories CASCADE; DROP SCHEMA IF EXISTS accounts CASCADE; DROP SCHEMA IF EXISTS platform CASCADE;');
   }
   const log = createLogger('silent');
   await migrateAll(db);
-  for (const m of modules) if (m.seedReference) await m.seedReference({ config, db, log, progress: () => silentProgress() });
-  const communes = await listCommunes(db);
-  console.error(`[${engine}] territories ready (${communes.length} communes)`);
+  let gen: Generated;
+  if (prior) {
+    gen = prior;
+    console.error(`[${engine}] reusing ${tmp}: ${prior.counts.a} activities generated ${prior.at}`);
+  } else {
+    for (const m of modules) if (m.seedReference) await m.seedReference({ config, db, log, progress: () => silentProgress() });
+    const communes = await listCommunes(db);
+    console.error(`[${engine}] territories ready (${communes.length} communes)`);
 
-  // 1. Bulk data: 1M activities for a year by 4,000 mediators (250 each), in a quarter of the communes of France, ~3M person rows.
-  const sites = communes.filter((_, i) => i % 4 === 0).map((c) => ({ placeUid: null, communeCode: c.code, departement: c.departement, region: c.region }));
-  const genMs = await timeIt(() =>
-    generateActivities(db, {
-      activities: ACTIVITIES, sites, mediators: Math.max(10, Math.round(ACTIVITIES / 250)), from: `${year}-01-01`, days: 365, followed: Math.round(ACTIVITIES / 20), prefix: 'bench-',
-      batch: engine === 'pglite' ? 25_000 : 100_000, onProgress: (n) => console.error(`[${engine}] generated ${n.toLocaleString('en')} activities`),
-    }),
-  );
-  const genCpu = process.cpuUsage();
-  const recountMs = await timeIt(() => rebuildCounters(db));
-  const recountCpuMs = ((u) => (u.user + u.system) / 1000)(process.cpuUsage(genCpu));
-  await db.exec('ANALYZE');
-  const counts = (await db.query<{ a: number; p: number; b: number; c: number }>(
-    `SELECT (SELECT count(*) FROM mediation.activity)::int AS a, (SELECT count(*) FROM mediation.activity_beneficiary)::int AS p,
-            (SELECT count(*) FROM mediation.beneficiary)::int AS b, (SELECT count(*) FROM mediation.stat_counter)::int AS c`,
-  )).rows[0]!;
-  console.error(`[${engine}] ${counts.a} activities, ${counts.p} person rows, ${counts.b} followed, ${counts.c} counters (generated in ${ms(genMs)} ms, counters rebuilt in ${ms(recountMs)} ms)`);
+    // 1. Bulk data: 1M activities for a year by 4,000 mediators (250 each), in a quarter of the communes of France, ~3M person rows.
+    const sites = communes.filter((_, i) => i % 4 === 0).map((c) => ({ placeUid: null, communeCode: c.code, departement: c.departement, region: c.region }));
+    const genYear = new Date().getFullYear() - 1;
+    const genMs = await timeIt(() =>
+      generateActivities(db, {
+        activities: ACTIVITIES, sites, mediators: Math.max(10, Math.round(ACTIVITIES / 250)), from: `${genYear}-01-01`, days: 365, followed: Math.round(ACTIVITIES / 20), prefix: 'bench-',
+        batch: engine === 'pglite' ? 25_000 : 100_000, onProgress: (n) => console.error(`[${engine}] generated ${n.toLocaleString('en')} activities`),
+      }),
+    );
+    console.error(`[${engine}] generated in ${ms(genMs)} ms (load ${os.loadavg()[0]!.toFixed(1)}); rebuilding the counters`);
+    const genCpu = process.cpuUsage();
+    const recountMs = await timeIt(() => rebuildCounters(db));
+    const recountCpuMs = ((u) => (u.user + u.system) / 1000)(process.cpuUsage(genCpu));
+    await db.exec('ANALYZE');
+    const counts = (await db.query<{ a: number; p: number; b: number; c: number }>(
+      `SELECT (SELECT count(*) FROM mediation.activity)::int AS a, (SELECT count(*) FROM mediation.activity_beneficiary)::int AS p,
+              (SELECT count(*) FROM mediation.beneficiary)::int AS b, (SELECT count(*) FROM mediation.stat_counter)::int AS c`,
+    )).rows[0]!;
+    gen = { year: genYear, counts, genMs, recountMs, recountCpuMs, at: new Date().toISOString() };
+    if (keepDir) fs.writeFileSync(stateFile, JSON.stringify(gen, null, 2));
+  }
+  const { year, counts, genMs, recountMs, recountCpuMs } = gen;
+  console.error(`[${engine}] ${counts.a} activities, ${counts.p} person rows, ${counts.b} followed, ${counts.c} counters (generated in ${ms(genMs)} ms, counters rebuilt in ${ms(recountMs)} ms); load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 
   // 2. HTTP: a mediator records activities; a regional officer opens the région's page for a year.
+  const load = os.loadavg().map((l) => l.toFixed(1)).join(' / ');
   const { app, ctx } = await buildApp(config, db, log);
   const deps = accountsTesting.depsOf(app);
-  const med = await accountsTesting.makeUser(deps, `bench-med-${engine}@exemple.fr`, [{ role: 'mediator', scopeKind: 'region', scopeId: '28' }], 'Médiatrice');
-  const staff = await accountsTesting.makeUser(deps, `bench-staff-${engine}@exemple.fr`, [{ role: 'regional_staff', scopeKind: 'region', scopeId: '28' }], 'Agent régional');
-  const place = await makePlace(db, '76540', 'Médiathèque');
+  const med = await accountsTesting.makeUser(deps, `bench-med-${engine}-${runTag}@exemple.fr`, [{ role: 'mediator', scopeKind: 'region', scopeId: '28' }], 'Médiatrice');
+  const staff = await accountsTesting.makeUser(deps, `bench-staff-${engine}-${runTag}@exemple.fr`, [{ role: 'regional_staff', scopeKind: 'region', scopeId: '28' }], 'Agent régional');
+  const place = await makePlace(db, '76540', 'Médiathèque'); // Rouen (in the COG of every clone)
   await updateProfile(ctx, med.id, 'Médiatrice', { employer: 'Commune', placeUids: [place] });
   const mb = await accountsTesting.signedInBrowser(app, deps, med);
   const sb = await accountsTesting.signedInBrowser(app, deps, staff, '192.0.2.9');
@@ -152,10 +188,10 @@ async function benchEngine(engine: string): Promise<string> {
   const provider = await training.createProvider(ctx, null, { name: 'Organisme' });
   const pathId = await training.createPath(ctx, null, { providerId: provider, title: 'Parcours', modules: training.parseModules('Module | 3 | 1.1 | 2') });
   const session = await training.createSession(ctx, null, { pathId, startsOn: `${year + 1}-09-01`, capacity: '30', placeUid: place });
-  for (let i = 0; i < 10; i++) await training.register(ctx, session, { name: `Déjà inscrit ${i}`, email: `deja${i}-${engine}@exemple.fr` }, null);
+  for (let i = 0; i < 10; i++) await training.register(ctx, session, { name: `Déjà inscrit ${i}`, email: `deja${i}-${engine}-${runTag}@exemple.fr` }, null);
   let results: training.RegistrationResult[] = [];
   const raceMs = await timeIt(async () => {
-    results = await Promise.all(Array.from({ length: 500 }, (_, i) => training.register(ctx, session, { name: `Personne ${i}`, email: `course${i}-${engine}@exemple.fr` }, null)));
+    results = await Promise.all(Array.from({ length: 500 }, (_, i) => training.register(ctx, session, { name: `Personne ${i}`, email: `course${i}-${engine}-${runTag}@exemple.fr` }, null)));
   });
   const seats = results.filter((r) => r.status === 'confirmed').length;
   const waiting = results.filter((r) => r.status === 'waiting').length;
@@ -166,6 +202,8 @@ async function benchEngine(engine: string): Promise<string> {
   await db.close();
   const name = engine === 'pglite' ? 'PGlite (embedded)' : 'PostgreSQL';
   return `### ${name}
+
+Load average (1 / 5 / 15 min) when the measurements started: ${load}.
 
 Data: ${counts.a.toLocaleString('en')} activity records, ${counts.p.toLocaleString('en')} beneficiary rows (one per person per activity), ${counts.b.toLocaleString('en')} followed beneficiaries, ${counts.c.toLocaleString('en')} counter rows. Bulk generation in SQL ${(genMs / 1000).toFixed(1)} s, counter rebuild ${(recountMs / 1000).toFixed(1)} s (one-off; records keep the counters up to date themselves; ${engine === 'pglite' ? 'in this process' : 'in the database server'}: Node's own CPU during the rebuild ${(recountCpuMs / 1000).toFixed(1)} s).
 
@@ -190,4 +228,4 @@ Run ${new Date().toISOString().slice(0, 16)} UTC on ${machine()}, ${ACTIVITIES_A
 ${sections.join('\n')}`;
 writeSection('mediation', text);
 console.error(text);
-fs.rmSync(tmp, { recursive: true, force: true });
+if (!keepDir) fs.rmSync(tmp, { recursive: true, force: true });

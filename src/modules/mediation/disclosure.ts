@@ -31,6 +31,29 @@ export interface Relation {
 
 /** The keys of the cells to hide: primary (1 to threshold-1) and secondary suppression. */
 export function suppress(values: ReadonlyMap<string, number>, relations: readonly Relation[], threshold = SMALL_COUNT): Set<string> {
+  const steps = suppressSteps(values, relations, threshold);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** The same, giving the event loop a turn every few milliseconds: a cube of a large région takes
+ *  tens of milliseconds of computation, which would otherwise hold up every request meanwhile
+ *  (a background rebuild delayed the recordings that arrived during it). */
+export async function suppressYielding(values: ReadonlyMap<string, number>, relations: readonly Relation[], threshold = SMALL_COUNT): Promise<Set<string>> {
+  const steps = suppressSteps(values, relations, threshold);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Yields (nothing) about every SLICE_MS of work; returns the hidden cells. */
+const SLICE_MS = 4;
+function* suppressSteps(values: ReadonlyMap<string, number>, relations: readonly Relation[], threshold: number): Generator<void, Set<string>> {
+  let slice = performance.now();
   const hidden = new Set<string>();
   for (const [k, v] of values) if (v > 0 && v < threshold) hidden.add(k);
   const val = (k: string) => values.get(k) ?? 0;
@@ -54,8 +77,14 @@ export function suppress(values: ReadonlyMap<string, number>, relations: readonl
       }
     }
   };
-  while (queue.length) {
-    const i = queue.shift()!;
+  // A moving head, not queue.shift(): shifting a queue of tens of thousands of relations moved
+  // the whole array at every step.
+  for (let head = 0; head < queue.length; head++) {
+    if ((head & 255) === 0 && performance.now() - slice > SLICE_MS) {
+      yield;
+      slice = performance.now();
+    }
+    const i = queue[head]!;
     queued.delete(i);
     const r = relations[i]!;
     for (;;) {
@@ -177,6 +206,7 @@ export async function buildPublicCube(db: Queryable, region: string, year: strin
     }
   }
   for (const f of SELF_TOTAL) keysOf.get(f)?.add('*');
+  await new Promise((resolve) => setImmediate(resolve));
   const relations: Relation[] = [];
   for (const [figure, keys] of keysOf) {
     for (const key of keys) {
@@ -196,7 +226,7 @@ export async function buildPublicCube(db: Queryable, region: string, year: strin
       }
     }
   }
-  const hidden = suppress(values, relations);
+  const hidden = await suppressYielding(values, relations);
   const cells: Protected = new Map(territories.map((t) => [t, {}]));
   for (const [k, v] of values) {
     const bar = k.indexOf('|');

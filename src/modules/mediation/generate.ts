@@ -101,13 +101,17 @@ export async function generateActivities(db: Db, o: GenerateOptions): Promise<vo
 
 /**
  * Recomputes every activity counter from the tables (same figures as counterDeltas, in SQL).
- * Training counters (registrations, completions, CRCN and DigComp competences) are left as they are.
+ * Training counters (registrations, completions, CRCN and DigComp competences, Pix results) are left as they are.
  */
 export async function rebuildCounters(db: Db): Promise<number> {
   return db.transaction(async (tx: Queryable) => {
-    await tx.query(`DELETE FROM mediation.stat_counter WHERE metric NOT IN ('training_registrations', 'training_completed', 'competence', 'digcomp')`);
-    // Hash aggregation in memory (a sort of millions of wide text keys is several times slower);
-    // each month's rows are inserted in primary-key order (cheaper index inserts).
+    await tx.query(`DELETE FROM mediation.stat_counter WHERE metric NOT IN ('training_registrations', 'training_completed', 'competence', 'digcomp', 'pix_crcn', 'pix_digcomp')`);
+    // Each month's counters go first to an unindexed staging table (no index to maintain while
+    // aggregating), then all of them into the counters in one insert, sorted by the primary key:
+    // the index is then filled from left to right instead of at scattered places month after month
+    // (which, once the index outgrows the cache, read and wrote a random page per row).
+    await tx.query(`CREATE TEMP TABLE stat_stage (scope text, scope_id text, month date, metric text, key text, value bigint) ON COMMIT DROP`);
+    // Hash aggregation in memory (a sort of millions of wide text keys is several times slower).
     // No JIT: compiling this large query costs more than it saves (PostgreSQL; PGlite has none).
     await tx.query(`SET LOCAL work_mem = '128MB'`);
     await tx.query('SET LOCAL enable_sort = off');
@@ -124,7 +128,7 @@ export async function rebuildCounters(db: Db): Promise<number> {
       // over the scopes: a mediator's activities share few such groups. Only the columns the
       // counters need are carried along.
       const r = await tx.query(
-        `INSERT INTO mediation.stat_counter (scope, scope_id, month, metric, key, value)
+        `INSERT INTO pg_temp.stat_stage (scope, scope_id, month, metric, key, value)
          WITH a AS MATERIALIZED (
            SELECT id, mediator_id, team_id::text AS team_id, place_uid, commune_code, departement, region,
                   kind, duration_min, place_kind, themes, admin_themes, autonomy, orientation, equipment, participants AS n
@@ -151,13 +155,17 @@ export async function rebuildCounters(db: Db): Promise<number> {
            CROSS JOIN LATERAL (VALUES ('all', ''), ('region', f.region), ('departement', f.departement), ('commune', f.commune_code), ('place', f.place_uid),
                                       ('mediator', f.mediator_id), ('team', f.team_id)) s(scope, scope_id)
           WHERE s.scope_id IS NOT NULL
-          GROUP BY s.scope, s.scope_id, f.metric, f.key
-          ORDER BY 1, 2, 4, 5`,
+          GROUP BY s.scope, s.scope_id, f.metric, f.key`,
         [month],
       );
       rows += r.rowCount ?? 0;
     }
     await tx.query('SET LOCAL enable_sort = on');
+    await tx.query(`SET LOCAL work_mem = '256MB'`);
+    await tx.query(
+      `INSERT INTO mediation.stat_counter (scope, scope_id, month, metric, key, value)
+       SELECT scope, scope_id, month, metric, key, value FROM pg_temp.stat_stage ORDER BY scope, scope_id, month, metric, key`,
+    );
     // Every write is audited, whatever its door (here the CLI and the demo).
     await recordAudit(tx, { actorId: null, action: 'mediation.counters.rebuild', objectType: 'mediation.stat_counter', meta: { rows } });
     // Every public cube is stale now (disclosure.ts rebuilds each on its next read).

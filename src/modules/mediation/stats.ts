@@ -10,9 +10,9 @@ import {
 } from './model.ts';
 
 /** What each breakdown counts. */
-export const UNIT_LABELS = { people: 'accompagnements', activities: 'activités', registrations: 'inscriptions', paths: 'parcours terminés', competences: 'compétences atteintes' } as const;
+export const UNIT_LABELS = { people: 'accompagnements', activities: 'activités', registrations: 'inscriptions', paths: 'parcours terminés', competences: 'compétences atteintes', learners: 'personnes évaluées' } as const;
 import { readCounters } from './store.ts';
-import { publicCube } from './disclosure.ts';
+import { PUBLIC_FIGURES, publicCube } from './disclosure.ts';
 
 export type StatsScope = 'all' | 'region' | 'departement' | 'commune' | 'place' | 'mediator' | 'team';
 
@@ -50,18 +50,21 @@ const BREAKDOWNS: [string, string, Record<string, string>, Breakdown['unit']][] 
   ['training_completed', 'Parcours de formation terminés', { path: 'Parcours terminés' }, 'paths'],
   ['competence', 'Compétences atteintes en fin de parcours (CRCN)', {}, 'competences'],
   ['digcomp', 'Compétences atteintes en fin de parcours (DigComp 2.2)', {}, 'competences'],
+  // Pix campaign results imported for a session (a person's latest level per competence).
+  ['pix_crcn', 'Niveaux mesurés par Pix (CRCN)', {}, 'learners'],
+  ['pix_digcomp', 'Niveaux mesurés par Pix, rapportés à DigComp 2.2 (correspondance Maillage, non officielle)', {}, 'learners'],
 ];
 
 /** The label of a breakdown's key. */
 function labelOf(metric: string, dict: Record<string, string>, key: string): string {
   if (dict[key]) return dict[key]!;
   if (metric === 'duration') return `${key} min`;
-  if (metric === 'competence') {
+  if (metric === 'competence' || metric === 'pix_crcn') {
     const [code, level] = key.split(':') as [string, string | undefined];
     const title = (CRCN_COMPETENCES as Record<string, string>)[code];
     return title ? `${code} ${title} — niveau ${level ?? '?'}` : key;
   }
-  if (metric === 'digcomp') {
+  if (metric === 'digcomp' || metric === 'pix_digcomp') {
     const [code, level] = key.split(':') as [string, string | undefined];
     const c = Object.prototype.hasOwnProperty.call(DIGCOMP_COMPETENCES, code) ? DIGCOMP_COMPETENCES[code as keyof typeof DIGCOMP_COMPETENCES] : null;
     return c ? `${code} ${c.fr} — niveau ${level ?? '?'}` : key;
@@ -166,7 +169,8 @@ export async function publicStatistics(db: Queryable, region: string, level: 're
   const cube = await publicCube(db, region, year, t);
   const v = (period: string, metric: string, key: string) => cube.value(t, period, metric, key);
   const cells = cube.cells().filter((c) => c.territory === t && c.period === year);
-  const breakdowns = BREAKDOWNS.map(([metric, title, dict, unit]) => {
+  // Only the public figures (the Pix results are staff figures: not in the protected cube).
+  const breakdowns = BREAKDOWNS.filter(([metric]) => (PUBLIC_FIGURES as readonly string[]).includes(metric)).map(([metric, title, dict, unit]) => {
     const keys = new Set(Object.keys(dict));
     for (const c of cells) if (c.figure === metric) keys.add(c.key);
     return {

@@ -10,7 +10,7 @@ import { recordAudit } from '../../platform/audit/index.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
 import { getPlace } from '../places/index.ts';
 import { getCommune } from '../territories/index.ts';
-import { CRCN_COMPETENCES, DIGCOMP_COMPETENCES, ValidationFailed, digcompOf, aliasKey, delimiterOf, isIsoDate, type FieldError } from './model.ts';
+import { CRCN_COMPETENCES, CRCN_TO_DIGCOMP, DIGCOMP_COMPETENCES, ValidationFailed, digcompOf, aliasKey, delimiterOf, isIsoDate, type Counter, type FieldError } from './model.ts';
 import { applyCounters } from './store.ts';
 import { isUuid, type Ctx } from './service.ts';
 import { sendMail } from '../accounts/index.ts';
@@ -623,23 +623,27 @@ export async function learnerPage(db: Queryable, token: string) {
       WHERE r.learner_id = $1 ORDER BY s.starts_on`,
     [l.id],
   );
-  const results = await db.query<{ competence: string; level: number; source: string; measured_at: string }>(
-    'SELECT competence, level, source, measured_at::text FROM mediation.competence_result WHERE learner_id = $1 ORDER BY competence',
+  const results = await db.query<{ framework: 'crcn' | 'digcomp'; competence: string; level: number; source: string; measured_at: string }>(
+    'SELECT framework, competence, level, source, measured_at::text FROM mediation.competence_result WHERE learner_id = $1 ORDER BY framework, competence',
     [l.id],
   );
   return { name: l.name, registrations: regs.rows, results: results.rows };
 }
 
 /**
- * Imports a Pix campaign export (CSV, ";" or ","): the participant is found by the e-mail column
- * ("Adresse e-mail", "E-mail" or an external id holding an e-mail) among learners; each column
- * "Niveau pour la compétence …" (by CRCN code or title) gives a level 0–8. Returns a report per line.
+ * Imports a Pix Orga campaign export (CSV, ";" or ",", with or without the BOM Pix writes) for one
+ * session. The participant is found by the e-mail column ("Adresse e-mail", "E-mail" or the
+ * campaign's external id holding an e-mail) among the people registered to that session (not
+ * cancelled); anybody else, known elsewhere or not, is reported alike as unknown, so a provider can
+ * neither write another provider's learners nor learn who they are. Each column "Niveau pour la
+ * compétence …" (CRCN code or title, as Pix names its competences) gives a level 0–8; "NA" (a
+ * profile not shared) is no result. The levels are stored per CRCN competence, and per DigComp 2.2
+ * competence by our correspondence (CRCN_TO_DIGCOMP: per DigComp competence, the highest level of
+ * the person's CRCN competences mapped to it); the session's territory counts them (counters
+ * `pix_crcn`, `pix_digcomp`: people per `<code>:<level>`, a person's latest level only).
  */
-/**
- * Imports a Pix campaign export for one session: a line counts only for a person registered to
- * that session (not cancelled); anybody else, known elsewhere or not, is reported alike as
- * unknown, so a provider can neither write another provider's learners nor learn who they are.
- */
+export const PIX_MAX_LINES = 5000;
+
 export async function importPix(ctx: Ctx, actorId: string | null, sessionId: string, csv: string, measuredAt = new Date().toISOString().slice(0, 10)) {
   if (!isUuid(sessionId)) throw new NotFoundError('Session introuvable.');
   if (csv.length > 5_000_000) throw new UserError('Fichier trop gros (5 Mo au plus).', 413, 'file');
@@ -650,6 +654,9 @@ export async function importPix(ctx: Ctx, actorId: string | null, sessionId: str
   } catch (e) {
     throw new UserError(`CSV illisible : ${(e as Error).message.slice(0, 200)}`, 400, 'file');
   }
+  // A campaign export has one line per participant: far fewer than this for one session. The cap
+  // keeps a hostile file from holding a transaction open for minutes.
+  if (records.length > PIX_MAX_LINES + 1) throw new UserError(`Fichier trop long : ${PIX_MAX_LINES} participants au plus par import.`, 400, 'file');
   const head = records[0] ?? [];
   const norm = (s: string) => aliasKey(s);
   const emailCol = head.findIndex((h) => /e-?mail/i.test(h) || /identifiant externe/i.test(h));
@@ -664,8 +671,11 @@ export async function importPix(ctx: Ctx, actorId: string | null, sessionId: str
     if (code && Object.prototype.hasOwnProperty.call(CRCN_COMPETENCES, code)) levelCols.push([i, code]);
   });
   if (!levelCols.length) throw new UserError('Aucune colonne « Niveau pour la compétence … » reconnue.', 400, 'file');
-  const report = { imported: 0, unknown: [] as number[], invalid: [] as { line: number; message: string }[] };
+  const report = { imported: 0, unknown: [] as number[], invalid: [] as { line: number; message: string }[], notShared: [] as number[] };
+  if (!isIsoDate(measuredAt)) throw new UserError('Date de mesure invalide (AAAA-MM-JJ).', 400, 'measuredAt');
+  const map = Object.entries(CRCN_TO_DIGCOMP).flatMap(([c, ds]) => ds.map((d) => [c, d] as const));
   await ctx.db.transaction(async (tx) => {
+    const counted: Counter[] = [];
     for (let i = 1; i < records.length; i++) {
       const row = records[i]!;
       const line = i + 1;
@@ -681,28 +691,100 @@ export async function importPix(ctx: Ctx, actorId: string | null, sessionId: str
       }
       const levels: [string, number][] = [];
       let bad: string | null = null;
+      let na = 0;
       for (const [col, code] of levelCols) {
         const v = (row[col] ?? '').trim();
         if (v === '' || v === '-') continue;
-        if (!/^[0-8]$/.test(v)) bad = `niveau « ${v.slice(0, 10)} » pour la compétence ${code} (0 à 8 attendu)`;
+        if (/^NA$/i.test(v)) na++;
+        else if (!/^[0-8]$/.test(v)) bad ??= `niveau « ${v.slice(0, 10)} » pour la compétence ${code} (0 à 8 attendu)`;
         else levels.push([code, Number(v)]);
       }
       if (bad) {
         report.invalid.push({ line, message: bad });
         continue;
       }
-      for (const [code, level] of levels) {
-        await tx.query(
-          `INSERT INTO mediation.competence_result (learner_id, competence, level, source, measured_at) VALUES ($1, $2, $3, 'pix', $4)
-           ON CONFLICT (learner_id, competence, source) DO UPDATE SET level = EXCLUDED.level, measured_at = EXCLUDED.measured_at`,
-          [learner.id, code, level, measuredAt],
-        );
+      if (!levels.length) {
+        // The person has not shared their profile (Pix writes "NA"), or the line has no level.
+        if (na) report.notShared.push(line);
+        else report.invalid.push({ line, message: 'aucun niveau de compétence' });
+        continue;
       }
+      const before = await pixResults(tx, learner.id);
+      await tx.query(
+        `INSERT INTO mediation.competence_result (learner_id, framework, competence, level, source, measured_at, session_id)
+         SELECT $1, 'crcn', u.c, u.l, 'pix', $2, $3 FROM unnest($4::text[], $5::int[]) AS u(c, l)
+         ON CONFLICT (learner_id, framework, competence, source) DO UPDATE SET level = EXCLUDED.level, measured_at = EXCLUDED.measured_at, session_id = EXCLUDED.session_id`,
+        [learner.id, measuredAt, sessionId, levels.map((l) => l[0]), levels.map((l) => l[1])],
+      );
+      // DigComp 2.2 from all of the person's Pix CRCN levels (this line's and earlier ones).
+      await tx.query(`DELETE FROM mediation.competence_result WHERE learner_id = $1 AND framework = 'digcomp' AND source = 'pix'`, [learner.id]);
+      await tx.query(
+        `INSERT INTO mediation.competence_result (learner_id, framework, competence, level, source, measured_at, session_id)
+         SELECT $1, 'digcomp', m.d, max(r.level), 'pix', $2, $3
+           FROM mediation.competence_result r JOIN unnest($4::text[], $5::text[]) AS m(c, d) ON m.c = r.competence
+          WHERE r.learner_id = $1 AND r.framework = 'crcn' AND r.source = 'pix' GROUP BY m.d`,
+        [learner.id, measuredAt, sessionId, map.map((x) => x[0]), map.map((x) => x[1])],
+      );
+      counted.push(...pixCounterChanges(before, await pixResults(tx, learner.id)));
       report.imported++;
     }
-    await recordAudit(tx, { actorId, action: 'training.pix.import', objectType: 'mediation.training_session', objectId: sessionId, meta: { imported: report.imported, unknown: report.unknown.length, invalid: report.invalid.length } });
+    await applyPixCounters(tx, counted);
+    await recordAudit(tx, { actorId, action: 'training.pix.import', objectType: 'mediation.training_session', objectId: sessionId, meta: { imported: report.imported, unknown: report.unknown.length, invalid: report.invalid.length, notShared: report.notShared.length } });
   });
   return report;
+}
+
+interface PixResult { framework: string; competence: string; level: number; month: string; sessionId: string | null }
+
+async function pixResults(db: Queryable, learnerId: string): Promise<PixResult[]> {
+  const { rows } = await db.query<{ framework: string; competence: string; level: number; month: string; session_id: string | null }>(
+    `SELECT framework, competence, level, to_char(measured_at, 'YYYY-MM-01') AS month, session_id FROM mediation.competence_result WHERE learner_id = $1 AND source = 'pix'`,
+    [learnerId],
+  );
+  return rows.map((r) => ({ framework: r.framework, competence: r.competence, level: r.level, month: r.month, sessionId: r.session_id }));
+}
+
+/** The counter changes from a person's Pix results before to after an import: their former
+ *  levels leave the figures, the new ones enter (unchanged ones cancel out). Scope ids are filled
+ *  per session by applyPixCounters. */
+export function pixCounterChanges(before: PixResult[], after: PixResult[]): Counter[] {
+  const cell = (r: PixResult, value: number): Counter => ({ scope: 'session', scopeId: r.sessionId!, month: r.month, metric: r.framework === 'crcn' ? 'pix_crcn' : 'pix_digcomp', key: `${r.competence}:${r.level}`, value });
+  return [...before.filter((r) => r.sessionId).map((r) => cell(r, -1)), ...after.filter((r) => r.sessionId).map((r) => cell(r, 1))];
+}
+
+/** Adds per-session changes to the counters of each session's territory (all, région, département, commune). */
+async function applyPixCounters(tx: Queryable, changes: Counter[]): Promise<void> {
+  const sum = new Map<string, Counter>();
+  for (const c of changes) {
+    const k = `${c.scopeId}|${c.month}|${c.metric}|${c.key}`;
+    const cur = sum.get(k);
+    if (cur) cur.value += c.value;
+    else sum.set(k, { ...c });
+  }
+  const net = [...sum.values()].filter((c) => c.value !== 0);
+  if (!net.length) return;
+  const { rows } = await tx.query<{ id: string; commune_code: string | null; departement: string | null; region: string | null }>(
+    'SELECT id, commune_code, departement, region FROM mediation.training_session WHERE id = ANY($1::uuid[])',
+    [[...new Set(net.map((c) => c.scopeId))]],
+  );
+  const where = new Map(rows.map((r) => [r.id, r]));
+  const deltas: Counter[] = [];
+  for (const c of net) {
+    const s = where.get(c.scopeId);
+    if (!s) continue;
+    for (const [scope, id] of [['all', ''], ['region', s.region], ['departement', s.departement], ['commune', s.commune_code]] as const) {
+      if (id !== null) deltas.push({ scope, scopeId: id, month: c.month, metric: c.metric, key: c.key, value: c.value });
+    }
+  }
+  // Sorted like counterDeltas, so concurrent writers lock the counter rows in the same order.
+  deltas.sort((a, b) => a.scope.localeCompare(b.scope) || a.scopeId.localeCompare(b.scopeId) || a.month.localeCompare(b.month) || a.metric.localeCompare(b.metric) || a.key.localeCompare(b.key));
+  const merged: Counter[] = [];
+  for (const d of deltas) {
+    const last = merged[merged.length - 1];
+    if (last && last.scope === d.scope && last.scopeId === d.scopeId && last.month === d.month && last.metric === d.metric && last.key === d.key) last.value += d.value;
+    else merged.push(d);
+  }
+  await applyCounters(tx, merged.filter((d) => d.value !== 0));
 }
 
 /** Providers this person manages (staff with training.manage see them all). */

@@ -147,7 +147,9 @@ ${code ? (cert ? html`<div class="ok" role="status"><p><strong>Attestation authe
     const body = html`<h1>Mes parcours — ${l.name}</h1>
 <table class="data"><caption>Mes parcours</caption><thead><tr><th scope="col">Parcours</th><th scope="col">Début</th><th scope="col">État</th><th scope="col">Progression</th><th scope="col">Attestation</th></tr></thead><tbody>
 ${l.registrations.map((r) => html`<tr><td>${r.title}</td><td>${r.starts_on}</td><td>${label[r.status] ?? r.status}</td><td>${r.attended} / ${r.modules} modules</td><td>${r.certificate_code ?? '—'}</td></tr>`)}</tbody></table>
-${l.results.length ? html`<h2>Mes résultats de compétences</h2><ul>${l.results.map((r) => html`<li>${comp(r.competence)} : niveau ${r.level} (${r.source}, ${r.measured_at})</li>`)}</ul>` : ''}`;
+${l.results.length ? html`<h2>Mes résultats de compétences</h2>
+<h3>Cadre de référence des compétences numériques (CRCN, Pix)</h3><ul>${l.results.filter((r) => r.framework === 'crcn').map((r) => html`<li>${comp(r.competence)} : niveau ${r.level} (${r.source === 'pix' ? 'Pix' : r.source}, ${r.measured_at})</li>`)}</ul>
+<h3>Cadre européen <span lang="en">DigComp</span> 2.2</h3><p>Niveaux déduits des résultats CRCN par la correspondance de Maillage (non officielle).</p><ul>${l.results.filter((r) => r.framework === 'digcomp').map((r) => html`<li>${dig(r.competence)} : niveau ${r.level} (${r.measured_at})</li>`)}</ul>` : ''}`;
     reply.header('referrer-policy', 'no-referrer');
     return frame(req, reply, 200, 'Mes parcours', body);
   });
@@ -249,8 +251,8 @@ ${r.status === 'confirmed' || r.status === 'waiting' ? html`<form method="post" 
     const f = formBody(req);
     try {
       const r = await training.importPix(ctx, user.id, (req.params as { id: string }).id, typeof f.csv === 'string' ? f.csv : '');
-      return sessionPage(req, reply, 200, html`<p class="ok" role="status">${r.imported} résultat${r.imported > 1 ? 's' : ''} importé${r.imported > 1 ? 's' : ''}.
-${r.unknown.length ? ` Personnes inconnues aux lignes ${r.unknown.slice(0, 20).join(', ')}.` : ''}${r.invalid.map((x) => ` Ligne ${x.line} : ${x.message}.`)}</p>`);
+      return sessionPage(req, reply, 200, html`<p class="ok" role="status">${r.imported} résultat${r.imported > 1 ? 's' : ''} importé${r.imported > 1 ? 's' : ''} (CRCN, et DigComp 2.2 par correspondance).
+${r.unknown.length ? ` Personnes inconnues aux lignes ${r.unknown.slice(0, 20).join(', ')}.` : ''}${r.notShared.length ? ` Profil non partagé (NA) aux lignes ${r.notShared.slice(0, 20).join(', ')}.` : ''}${r.invalid.slice(0, 20).map((x) => ` Ligne ${x.line} : ${x.message}.`)}</p>`);
     } catch (e) {
       if (e instanceof UserError && e.field) return sessionPage(req, reply, 400, html`<p class="err-summary" role="alert">${e.message}</p>`);
       throw e;

@@ -19,7 +19,7 @@ let theirs = '';
 
 const results = async (email: string) =>
   (await t.db.query<{ competence: string; level: number }>(
-    `SELECT r.competence, r.level FROM mediation.competence_result r JOIN mediation.learner l ON l.id = r.learner_id WHERE l.email_key = $1 ORDER BY r.competence`,
+    `SELECT r.competence, r.level FROM mediation.competence_result r JOIN mediation.learner l ON l.id = r.learner_id WHERE l.email_key = $1 AND r.framework = 'crcn' ORDER BY r.competence`,
     [email],
   )).rows;
 

@@ -6,14 +6,16 @@ import { upsertPlaces, type PlaceRecord } from '../../places/index.ts';
 
 let n = 0;
 
-/** Creates a directory place in a commune; returns its uid. */
+/** Creates a directory place in a commune; returns its uid. The place sits at the commune's centre
+ *  when the reference data has one, else without coordinates (a clone without ../shared has the
+ *  COG's communes but no geometry: the place still belongs to its commune by its INSEE code). */
 export async function makePlace(db: Db, commune = '76540', name = 'Espace numérique'): Promise<string> {
   const c = await getCommune(db, commune);
-  if (!c || c.lat === null || c.lon === null) throw new Error(`commune ${commune} unknown`);
+  if (!c) throw new Error(`commune ${commune} unknown`);
   const tag = `med-${Date.now().toString(36)}-${++n}`;
   const rec: PlaceRecord = {
     id: tag, pivot: '12345678900012', nom: `${name} ${n}`, commune: c.name, code_postal: c.postalCodes[0] ?? '00000', code_insee: c.code, adresse: '1 rue du Test', complement_adresse: null,
-    latitude: c.lat, longitude: c.lon, typologie: [], telephone: null, courriels: [], site_web: [], horaires: null, presentation_resume: null, presentation_detail: null,
+    latitude: c.lat ?? null, longitude: c.lon ?? null, typologie: [], telephone: null, courriels: [], site_web: [], horaires: null, presentation_resume: null, presentation_detail: null,
     source: 'Test', itinerance: [], structure_parente: null, date_maj: '2024-01-15', services: [], publics_specifiquement_adresses: [], prise_en_charge_specifique: [],
     frais_a_charge: [], dispositif_programmes_nationaux: [], formations_labels: [], autres_formations_labels: null, modalites_acces: [], modalites_accompagnement: [],
     fiche_acces_libre: null, prise_rdv: null,

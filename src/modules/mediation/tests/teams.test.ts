@@ -8,8 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { testApp } from '../../../../test/support/app.ts';
 import { listAudit } from '../../../platform/audit/index.ts';
 import { accountsTesting } from '../../accounts/index.ts';
-import { createTeam, setTeam } from '../service.ts';
-import { snapshot } from './support.ts';
+import { createTeam, recordActivity, setTeam, updateProfile } from '../service.ts';
+import { makePlace, snapshot } from './support.ts';
 
 const { depsOf, makeUser, signedInBrowser } = accountsTesting;
 
@@ -18,6 +18,8 @@ describe('mediation: teams page', () => {
   let staff: accountsTesting.Browser;
   let mediator: accountsTesting.Browser;
   let ids: Record<'alice' | 'bob' | 'carol' | 'coord', string>;
+  let seineId: string;
+  let coordinator: accountsTesting.Browser;
 
   before(async () => {
     t = await testApp();
@@ -35,8 +37,10 @@ describe('mediation: teams page', () => {
     await setTeam(t.ctx, s.id, a.id, seine.id, a.displayName);
     await setTeam(t.ctx, s.id, b.id, seine.id, b.displayName);
     await createTeam(t.ctx, s.id, 'Équipe Eure', null);
+    seineId = seine.id;
     staff = await signedInBrowser(t.app, deps, s);
     mediator = await signedInBrowser(t.app, deps, c, '192.0.2.3');
+    coordinator = await signedInBrowser(t.app, deps, k, '192.0.2.4');
   });
   after(async () => t.close());
 
@@ -59,6 +63,22 @@ describe('mediation: teams page', () => {
     const eure = section(res.body, 'Équipe Eure');
     assert.match(eure, /Coordination : personne/);
     assert.match(eure, /Aucun membre\./);
+  });
+
+  test('team statistics: the coordinator sees the sum of the members\' records; a mediator outside the team gets 404', async () => {
+    const place = await makePlace(t.db, '76540', 'Médiathèque');
+    const year = new Date().getFullYear() - 1;
+    for (const [who, name, n] of [[ids.alice, 'Alice Martin', 2], [ids.bob, 'Bob', 1], [ids.carol, 'Carol', 4]] as const) {
+      await updateProfile(t.ctx, who, name, { employer: 'Commune', placeUids: [place] });
+      for (let i = 0; i < n; i++) {
+        await recordActivity(t.ctx, { id: who }, { kind: 'individual', date: `${year}-03-1${i}`, duration: '30', placeKind: 'place', placeUid: place, themes: 'e-mail', idempotencyKey: `team-${who}-${i}` });
+      }
+    }
+    const page = await coordinator.get(`/mediation/statistiques?vue=equipe&id=${seineId}&annee=${year}`);
+    assert.equal(page.status, 200);
+    assert.match(page.body, /Statistiques de l’équipe Équipe Seine/);
+    assert.match(page.body, /<strong>3<\/strong> accompagnements/); // Alice's 2 and Bob's 1, not Carol's 4
+    assert.equal((await mediator.get(`/mediation/statistiques?vue=equipe&id=${seineId}&annee=${year}`)).status, 404);
   });
 
   test('a member taken out of a team (audited); refused requests change nothing', async () => {

@@ -147,9 +147,82 @@ describe('mediation: training paths', () => {
     assert.equal(report.imported, 1);
     assert.deepEqual(report.unknown, [3]);
     assert.equal(report.invalid[0]!.line, 4);
-    const { rows } = await t.db.query<{ competence: string; level: number }>(`SELECT competence, level FROM mediation.competence_result r JOIN mediation.learner l ON l.id = r.learner_id WHERE l.email_key = 'camille@exemple.fr' ORDER BY competence`);
+    const { rows } = await t.db.query<{ competence: string; level: number }>(`SELECT competence, level FROM mediation.competence_result r JOIN mediation.learner l ON l.id = r.learner_id WHERE l.email_key = 'camille@exemple.fr' AND r.framework = 'crcn' ORDER BY competence`);
     assert.deepEqual(rows, [{ competence: '1.1', level: 3 }, { competence: '4.1', level: 2 }]);
     await assert.rejects(training.importPix(t.ctx, actor, session, 'a;b\n1;2'), /adresse e-mail/);
+  });
+
+  test('Pix Orga export as Pix writes it (BOM, ";", quoted French headers, NA when not shared) → CRCN and DigComp 2.2 levels, learner page, staff figures kept incrementally', async () => {
+    // The header of a "collecte de profils" campaign export (Pix Orga), the campaign's external id
+    // being the e-mail address; one "Niveau" and one "Nombre de pix" column per CRCN competence,
+    // named by its title. A participant who did not share their profile has "NA" everywhere.
+    const comps = ['Mener une recherche et une veille d\'information', 'Gérer des données', 'Traiter des données', 'S\'insérer dans le monde numérique', 'Sécuriser l\'environnement numérique'];
+    const head = ['Nom de l\'organisation', 'ID Campagne', 'Code', 'Nom de la campagne', 'Nom du Participant', 'Prénom du Participant', 'Adresse e-mail', 'Envoi (O/N)',
+      'Date et heure de l\'envoi (Europe/Paris)', 'Nombre de pix total', 'Certifiable (O/N)', 'Nombre de compétences certifiables',
+      ...comps.flatMap((c) => [`Niveau pour la compétence ${c}`, `Nombre de pix pour la compétence ${c}`])];
+    const q = (v: string | number) => (typeof v === 'number' ? String(v) : `"${v.replace(/"/g, '""')}"`);
+    const line = (cells: (string | number)[]) => cells.map(q).join(';');
+    const export1 = '\ufeff' + [
+      line(head),
+      line(['Organisme de formation normand', 123, 'NORMAND01', 'Premiers pas', 'Lefèvre', 'Inès', 'ines@exemple.fr', 'Oui', '2026-11-02 10:15', 96, 'Non', 2, 3, 24, 1, 8, 2, 14, 2, 16, 0, 0]),
+      line(['Organisme de formation normand', 123, 'NORMAND01', 'Premiers pas', '\'=Bono', 'Jean', 'jean@exemple.fr', 'Non', 'NA', 'NA', 'NA', 'NA', 'NA', 'NA', 'NA', 'NA', 'NA', 'NA', 'NA', 'NA', 'NA', 'NA']),
+    ].join('\r\n') + '\r\n';
+    const session = await training.createSession(t.ctx, actor, { pathId, startsOn: '2026-11-01', capacity: '5', placeUid: place });
+    await training.register(t.ctx, session, { name: 'Inès Lefèvre', email: 'ines@exemple.fr', status: 'resident' }, null);
+    await training.register(t.ctx, session, { name: 'Jean Bono', email: 'jean@exemple.fr', status: 'resident' }, null);
+    const results = async () => (await t.db.query<{ framework: string; competence: string; level: number }>(
+      `SELECT framework, competence, level FROM mediation.competence_result r JOIN mediation.learner l ON l.id = r.learner_id WHERE l.email_key = 'ines@exemple.fr' ORDER BY framework, competence`,
+    )).rows.map((r) => `${r.framework} ${r.competence}:${r.level}`);
+    const counters = async () => (await t.db.query<{ metric: string; key: string; value: string }>(
+      `SELECT metric, key, sum(value)::text AS value FROM mediation.stat_counter WHERE scope = 'departement' AND scope_id = '14' AND metric LIKE 'pix_%' GROUP BY metric, key ORDER BY metric, key`,
+    )).rows.map((r) => `${r.metric} ${r.key}=${r.value}`);
+    // What the counters must equal: the latest results, counted from the table.
+    const fromTable = async () => (await t.db.query<{ metric: string; key: string; value: string }>(
+      `SELECT CASE r.framework WHEN 'crcn' THEN 'pix_crcn' ELSE 'pix_digcomp' END AS metric, r.competence || ':' || r.level AS key, count(*)::text AS value
+         FROM mediation.competence_result r JOIN mediation.training_session s ON s.id = r.session_id
+        WHERE s.departement = '14' AND r.source = 'pix' GROUP BY 1, 2 ORDER BY 1, 2`,
+    )).rows.map((r) => `${r.metric} ${r.key}=${r.value}`);
+
+    const report = await training.importPix(t.ctx, actor, session, export1, '2026-11-02');
+    assert.equal(report.imported, 1);
+    assert.deepEqual(report.notShared, [3]);
+    assert.deepEqual(report.unknown, []);
+    assert.deepEqual(report.invalid, []);
+    // CRCN as measured; DigComp by our correspondence: 1.1 → 1.1, 1.2; 1.2 and 1.3 → 1.3 (the higher
+    // level, 2); 2.4 → 2.3, 2.5, 2.6; 4.1 → 4.1.
+    assert.deepEqual(await results(), ['crcn 1.1:3', 'crcn 1.2:1', 'crcn 1.3:2', 'crcn 2.4:2', 'crcn 4.1:0',
+      'digcomp 1.1:3', 'digcomp 1.2:3', 'digcomp 1.3:2', 'digcomp 2.3:2', 'digcomp 2.5:2', 'digcomp 2.6:2', 'digcomp 4.1:0']);
+    assert.deepEqual(await counters(), await fromTable());
+    assert.ok((await counters()).includes('pix_digcomp 1.3:2=1'));
+
+    // A later campaign: Inès progressed in 1.2 (now 4: DigComp 1.3 follows) — her former levels
+    // leave the figures, only the latest count.
+    const export2 = '\ufeff' + [line(head.slice(0, 14)), line(['Organisme de formation normand', 124, 'NORMAND02', 'Suite', 'Lefèvre', 'Inès', 'ines@exemple.fr', 'Oui', '2026-12-01 09:00', 120, 'Non', 2, 3, 24])].join('\r\n')
+      .replace(`"Niveau pour la compétence ${comps[0]}";"Nombre de pix pour la compétence ${comps[0]}"`, '"Niveau pour la compétence Gérer des données";"Nombre de pix pour la compétence Gérer des données"')
+      .replace(/;3;24$/, ';4;30');
+    assert.equal((await training.importPix(t.ctx, actor, session, export2, '2026-12-01')).imported, 1);
+    assert.ok((await results()).includes('crcn 1.2:4'));
+    assert.ok((await results()).includes('digcomp 1.3:4'));
+    assert.deepEqual(await counters(), await fromTable());
+    assert.ok(!(await counters()).some((c) => c.startsWith('pix_digcomp 1.3:2=')));
+
+    // A refused file changes nothing at all.
+    const rowsBefore = [await results(), await counters()];
+    await assert.rejects(training.importPix(t.ctx, actor, session, '\ufeff"Nom";"Prénom"\r\n"A";"B"'), /adresse e-mail/);
+    await assert.rejects(training.importPix(t.ctx, actor, session, export1.replace(';3;24;', ';\u0000;24;')), /caractères invalides/);
+    await assert.rejects(training.importPix(t.ctx, actor, session, export1 + 'x;y\r\n'.repeat(training.PIX_MAX_LINES)), /participants au plus/);
+    assert.deepEqual([await results(), await counters()], rowsBefore);
+
+    // The learner's page shows both frameworks; the staff territory figures both breakdowns.
+    await t.db.query(`UPDATE mediation.learner SET token_hash = $1 WHERE email_key = 'ines@exemple.fr'`, [(await import('node:crypto')).createHash('sha256').update('jeton-de-test-ines-0123456789').digest('hex')]);
+    const page = await t.app.inject({ method: 'GET', url: '/formations/apprenant/jeton-de-test-ines-0123456789' });
+    assert.equal(page.statusCode, 200);
+    assert.match(page.body, /Cadre européen <span lang="en">DigComp<\/span> 2.2/);
+    assert.match(page.body, /1\.3 Gérer des données, des informations et des contenus numériques : niveau 4/);
+    assert.match(page.body, /1\.2 Gérer des données : niveau 4 \(Pix, 2026-12-01\)/);
+    const stats = await statistics(t.db, 'departement', ['14'], { from: '2026-01', to: '2026-12' });
+    const digcomp = stats.breakdowns.find((b) => b.metric === 'pix_digcomp')!;
+    assert.deepEqual(digcomp.rows.find((r) => r.key === '1.3:4')?.value, 1);
   });
 
   test('HTTP: public registration (errors named, nothing saved); session lists only for the provider or staff', async () => {
