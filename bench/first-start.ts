@@ -134,6 +134,7 @@ async function oneRun(dir: string): Promise<StartRun> {
       if (!line.startsWith('{')) continue;
       try {
         const e = JSON.parse(line) as { msg?: string; module?: string; ms?: number; cpuMs?: number };
+        if (e.ms !== undefined && e.msg?.endsWith(' (since the process started)')) steps.push(`${e.msg.replace(' (since the process started)', '')} at ${ms(e.ms / 1000)} s (CPU ${ms((e.cpuMs ?? 0) / 1000)} s)`);
         if (e.module && e.ms !== undefined && /data (checked|completed)/.test(e.msg ?? '')) steps.push(`${e.module} ${e.msg?.startsWith('reference') ? '(reference) ' : ''}${ms(e.ms / 1000)} s (CPU ${ms((e.cpuMs ?? 0) / 1000)} s)`);
       } catch {
         /* not JSON */
