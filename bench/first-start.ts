@@ -90,6 +90,8 @@ interface StartRun {
   readyMs: number;
   readyCpu: number;
   steps: string[];
+  /** When each of PAGES first answered 200. */
+  pageMs: number[];
 }
 
 async function oneRun(dir: string): Promise<StartRun> {
@@ -109,10 +111,17 @@ async function oneRun(dir: string): Promise<StartRun> {
     let servedMs = 0;
     let servedCpu = 0;
     let lastStatus = '';
+    const firstOk: (number | null)[] = PAGES.map(() => null);
     for (;;) {
       if (server.exitCode !== null) throw new Error(`the server exited:\n${log.slice(-2000)}`);
       const statuses: number[] = [];
-      for (const p of PAGES) statuses.push(await statusOf(`${base}${p}`));
+      for (const [i, p] of PAGES.entries()) {
+        statuses.push(await statusOf(`${base}${p}`));
+        if (statuses[i] === 200 && firstOk[i] === null) {
+          firstOk[i] = performance.now() - started;
+          console.error(`  ${p} first answers 200 after ${ms(firstOk[i]! / 1000)} s`);
+        }
+      }
       if (statuses.every((s) => s === 200)) {
         servedMs = performance.now() - started;
         servedCpu = treeCpu(server.pid!);
@@ -134,12 +143,13 @@ async function oneRun(dir: string): Promise<StartRun> {
       if (!line.startsWith('{')) continue;
       try {
         const e = JSON.parse(line) as { msg?: string; module?: string; ms?: number; cpuMs?: number };
+        if (e.ms !== undefined && e.msg?.endsWith(' (since the process started)')) steps.push(`${e.msg.replace(' (since the process started)', '')} at ${ms(e.ms / 1000)} s (CPU ${ms((e.cpuMs ?? 0) / 1000)} s)`);
         if (e.module && e.ms !== undefined && /data (checked|completed)/.test(e.msg ?? '')) steps.push(`${e.module} ${e.msg?.startsWith('reference') ? '(reference) ' : ''}${ms(e.ms / 1000)} s (CPU ${ms((e.cpuMs ?? 0) / 1000)} s)`);
       } catch {
         /* not JSON */
       }
     }
-    return { servedMs, servedCpu, readyMs, readyCpu, steps };
+    return { servedMs, servedCpu, readyMs, readyCpu, steps, pageMs: firstOk.map((v) => v ?? servedMs) };
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
@@ -178,6 +188,7 @@ try {
     `Target (issue 14): pages served within 30 s. ${RUNS} run${RUNS > 1 ? 's' : ''}, embedded database, ${process.env.DEMO_PLACES ?? '20,000'} demo places, territories from a local mirror of the official sources.`,
     '',
     `- \`/\` and \`/recherche\` (the places' search page) answer 200 after **${ms(served.p50 / 1000)} s** (p50; p95 ${ms(served.p95 / 1000)} s) ${served.p95 <= 30_000 ? '✅' : '❌'}; the server's CPU time by then: ${runs.map((r) => `${ms(r.servedCpu)} s`).join(', ')}.`,
+    `- First 200 of each page: ${PAGES.map((p, i) => `\`${p}\` ${runs.map((r) => `${ms(r.pageMs[i]! / 1000)} s`).join(', ')}`).join('; ')}.`,
     WAIT_READY
       ? `- All demo data in (« Maillage est prêt »): ${ms(ready.p50 / 1000)} s (p50; p95 ${ms(ready.p95 / 1000)} s); CPU ${runs.map((r) => `${ms(r.readyCpu)} s`).join(', ')}.`
       : '- Not waited for all demo data (BENCH_FIRST_START_READY=0).',

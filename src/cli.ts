@@ -9,10 +9,17 @@ import type { CliCommand, CliContext } from './platform/module.ts';
 import { buildApp, migrateAll, openDatabase } from './app.ts';
 import { modules } from './modules/registry.ts';
 import type { Db } from './platform/db/index.ts';
+import { inBackground } from './platform/db/background.ts';
 import { configureAudit } from './platform/audit/index.ts';
 
 const config = loadConfig();
 const log = createLogger(config.logLevel);
+
+// A first start's milestones, at debug level: time and CPU since the process started.
+function since(what: string, extra: object = {}) {
+  const cpu = process.cpuUsage();
+  log.debug({ ...extra, ms: Math.round(performance.now()), cpuMs: Math.round((cpu.user + cpu.system) / 1000) }, `${what} (since the process started)`);
+}
 
 // Each step's time is logged at debug level (LOG_LEVEL=debug): what a first start spends, and where.
 async function timedStep(ctx: CliContext, name: string, module: string, fn: () => Promise<void>) {
@@ -56,9 +63,9 @@ const core: Record<string, CliCommand> = {
       const t = performance.now();
       const demo = args.includes('--demo');
       if (demo) {
-        // Pages answer once the reference data is in; the demo data loads in the background
-        // (every page says so meanwhile), and "prêt" is said when it is in.
-        await seedReference(ctx);
+        // Pages answer as soon as the migrations are applied: the reference data (territories)
+        // and the demo data load in the background, every page saying so meanwhile, and their
+        // statements give way to requests (db/background.ts). "prêt" is said when all is in.
         // The demo says who runs it: a fictional région, marked as a demonstration on every page.
         ctx.config.theme = { ...ctx.config.theme, ...(ctx.config.theme.operator ? {} : { operator: DEMO_OPERATOR, demo: true }), demoLoading: true };
       }
@@ -76,11 +83,12 @@ const core: Record<string, CliCommand> = {
       const warning = checkListenAddress(ctx.config);
       if (warning) ctx.log.warn(warning), console.error(`\n*** ${warning} ***\n`);
       await app.listen({ host: ctx.config.host, port: ctx.config.port });
+      since('listening');
       if (demo) {
-        ctx.log.debug({ ms: Math.round(performance.now() - t) }, 'serving, demo data loading');
+        ctx.log.debug({ ms: Math.round(performance.now() - t) }, 'serving, reference and demo data loading');
         ctx.out(`Maillage répond : ${ctx.config.publicUrl} (données de démonstration en cours de chargement)`);
         try {
-          await seedDemoData(ctx);
+          await inBackground(() => seedDemo(ctx));
         } catch (err) {
           await app.close().catch(() => undefined);
           throw err;
@@ -150,12 +158,15 @@ async function main(argv: string[]) {
     return 2;
   }
   configureAudit(config);
+  since('code loaded');
   const db = command.db === false ? noDatabase() : await openDatabase(config);
+  since('database open');
   // Every command works on a fresh data directory or database: pending migrations are applied
   // first (they are idempotent and serialised between processes on PostgreSQL).
   if (command.db !== false && name !== 'migrate') {
     const r = await migrateAll(db);
     if (r.applied.length) log.info({ applied: r.applied }, 'migrations applied before the command');
+    since('database migrated', { applied: r.applied.length });
   }
   const ctx: CliContext = {
     config,

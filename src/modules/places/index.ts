@@ -91,20 +91,33 @@ export const placesModule: ModuleManifest = {
   },
   commands: placesCommands,
   async seedDemo(ctx) {
-    const { rows } = await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM places.place');
-    if (rows[0]!.n > 0) return;
-    const communes = await listCommunes(ctx.db);
+    // Places of the database's own (real imports): no demo. Otherwise the demo is resumed where a
+    // first start stopped (killed between two batches: each batch is its own transaction, and the
+    // generated places are the same each time), and skipped once complete.
+    const example = path.join(ctx.config.sharedDataDir, 'standards', 'lieux-mediation-numerique', 'exemple-valide.csv');
+    const { rows } = await ctx.db.query<{ own: number; demo: number; example: number }>(
+      `SELECT count(*) FILTER (WHERE import_source NOT IN ('demo', 'exemple-standard'))::int AS own,
+              count(*) FILTER (WHERE import_source = 'demo')::int AS demo,
+              count(*) FILTER (WHERE import_source = 'exemple-standard')::int AS example
+         FROM places.place`,
+    );
     const count = ctx.config.demoPlaces;
+    const { own, demo, example: exampleRows } = rows[0]!;
+    if (own > 0 || (demo >= count && (exampleRows > 0 || !fs.existsSync(example)))) return;
+    const communes = await listCommunes(ctx.db);
     const progress = ctx.progress('demo places', count);
     const places = generatePlaces(communes, count);
     const loadedAt = new Date();
-    for (let i = 0; i < places.length; i += 5000) {
-      await upsertPlaces(ctx.db, places.slice(i, i + 5000), { source: 'demo' });
-      progress.tick(Math.min(5000, places.length - i));
+    // Small transactions: a page that needs the database meanwhile waits for one batch at most.
+    const BATCH = 1000;
+    const from = Math.min(demo - (demo % BATCH), places.length);
+    if (from) progress.tick(from);
+    for (let i = from; i < places.length; i += BATCH) {
+      await upsertPlaces(ctx.db, places.slice(i, i + BATCH), { source: 'demo' });
+      progress.tick(Math.min(BATCH, places.length - i));
     }
     // The standard maintainers' valid example, imported through the normal pipeline.
-    const example = path.join(ctx.config.sharedDataDir, 'standards', 'lieux-mediation-numerique', 'exemple-valide.csv');
-    if (fs.existsSync(example)) {
+    if (fs.existsSync(example) && exampleRows === 0) {
       await importPlaces(ctx.db, example, { importSource: 'exemple-standard', actor: 'demo', fileName: 'exemple-valide.csv' });
     }
     await markHorizonsRefreshed(ctx.db, loadedAt);

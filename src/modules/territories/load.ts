@@ -307,105 +307,112 @@ export async function loadTerritories(db: Db, options: LoadOptions): Promise<Loa
     warnings,
   };
 
-  await db.transaction(async (tx) => {
-    await tx.exec(`TRUNCATE territories.boundary, territories.commune_ring, territories.former_code, territories.commune, territories.epci,
-                            territories.departement, territories.region, territories.meta`);
+  // Over loaded data, the whole load is one transaction: a failed or interrupted load leaves the
+  // previous data in place. On a database that has none (a first start), it is split into steps of
+  // their own (the communes, each batch of polygons, the rest and the meta row last), so pages
+  // that run meanwhile wait for one step, not the whole load: interrupted, it leaves no meta row,
+  // and the next load starts again from an emptied schema; failed, the schema is emptied again.
+  const load = async (step: <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>) => {
+    await step(async (tx) => {
+      await tx.exec(`TRUNCATE territories.boundary, territories.commune_ring, territories.former_code, territories.commune, territories.epci,
+                              territories.departement, territories.region, territories.meta`);
 
-    await tx.query(
-      `INSERT INTO territories.region (code, name, zone, chef_lieu)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])`,
-      [regions.map((r) => r.code), regions.map((r) => r.nom), regions.map((r) => r.zone), regions.map((r) => r.chefLieu ?? null)],
-    );
-    await tx.query(
-      `INSERT INTO territories.departement (code, name, region, zone, chef_lieu)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])`,
-      [departements.map((d) => d.code), departements.map((d) => d.nom), departements.map((d) => d.region), departements.map((d) => d.zone), departements.map((d) => d.chefLieu ?? null)],
-    );
-    await tx.query(
-      `INSERT INTO territories.epci (code, name, kind, financing)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])`,
-      [epcis.map((e) => e.code), epcis.map((e) => e.nom), epcis.map((e) => e.type), epcis.map((e) => e.modeFinancement || null)],
-    );
+      await tx.query(
+        `INSERT INTO territories.region (code, name, zone, chef_lieu)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])`,
+        [regions.map((r) => r.code), regions.map((r) => r.nom), regions.map((r) => r.zone), regions.map((r) => r.chefLieu ?? null)],
+      );
+      await tx.query(
+        `INSERT INTO territories.departement (code, name, region, zone, chef_lieu)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])`,
+        [departements.map((d) => d.code), departements.map((d) => d.nom), departements.map((d) => d.region), departements.map((d) => d.zone), departements.map((d) => d.chefLieu ?? null)],
+      );
+      await tx.query(
+        `INSERT INTO territories.epci (code, name, kind, financing)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])`,
+        [epcis.map((e) => e.code), epcis.map((e) => e.nom), epcis.map((e) => e.type), epcis.map((e) => e.modeFinancement || null)],
+      );
 
-    // Communes first, then arrondissements (which reference their commune and take its EPCI and,
-    // when the source has no point of their own, its centre). Populations: the source's when it
-    // gives one (geo.api.gouv.fr), else the COG package's.
-    const bar = progress('Communes', current.length + arrondissements.length);
-    for (const group of [current, arrondissements]) {
-      for (let i = 0; i < group.length; i += 5000) {
-        const slice = group.slice(i, i + 5000);
-        const isArr = group === arrondissements;
-        const centreOf = (c: RawCommune) => centres.get(c.code);
-        await tx.query(
-          `INSERT INTO territories.commune (code, name, name_fold, name_compact, kind, parent, departement, region, epci, zone,
-                                            population, postal_codes, lat, lon, centre_method)
-           SELECT u.code, u.name, u.fold, replace(u.fold, ' ', ''), u.kind, u.parent,
-                  u.departement, u.region, u.epci, u.zone, u.population,
-                  CASE WHEN u.postal = '' THEN '{}'::text[] ELSE string_to_array(u.postal, ',') END,
-                  u.lat, u.lon, u.method
-             FROM (SELECT u.*, platform.fold(u.name) AS fold
-                     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                                 $9::int[], $10::text[], $11::float8[], $12::float8[], $13::text[])
-                          AS u(code, name, kind, parent, departement, region, epci, zone, population, postal, lat, lon, method)
-                   OFFSET 0) u`,
-          [
-            slice.map((c) => c.code),
-            slice.map((c) => c.nom),
-            slice.map(() => (isArr ? 'arrondissement' : 'commune')),
-            slice.map((c) => (isArr ? (c.commune ?? null) : null)),
-            slice.map((c) => c.departement),
-            slice.map((c) => c.region),
-            slice.map((c) => epciOf.get(isArr ? (c.commune ?? '') : c.code) ?? null),
-            slice.map((c) => c.zone),
-            slice.map((c) => centreOf(c)?.population ?? c.population ?? 0),
-            slice.map((c) => (c.codesPostaux ?? []).join(',')),
-            slice.map((c) => centreOf(c)?.lat ?? null),
-            slice.map((c) => centreOf(c)?.lon ?? null),
-            slice.map((c) => centreOf(c)?.method ?? null),
-          ],
-        );
-        bar.tick(slice.length);
+      // Communes first, then arrondissements (which reference their commune and take its EPCI and,
+      // when the source has no point of their own, its centre). Populations: the source's when it
+      // gives one (geo.api.gouv.fr), else the COG package's.
+      const bar = progress('Communes', current.length + arrondissements.length);
+      for (const group of [current, arrondissements]) {
+        for (let i = 0; i < group.length; i += 5000) {
+          const slice = group.slice(i, i + 5000);
+          const isArr = group === arrondissements;
+          const centreOf = (c: RawCommune) => centres.get(c.code);
+          await tx.query(
+            `INSERT INTO territories.commune (code, name, name_fold, name_compact, kind, parent, departement, region, epci, zone,
+                                              population, postal_codes, lat, lon, centre_method)
+             SELECT u.code, u.name, u.fold, replace(u.fold, ' ', ''), u.kind, u.parent,
+                    u.departement, u.region, u.epci, u.zone, u.population,
+                    CASE WHEN u.postal = '' THEN '{}'::text[] ELSE string_to_array(u.postal, ',') END,
+                    u.lat, u.lon, u.method
+               FROM (SELECT u.*, platform.fold(u.name) AS fold
+                       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                                   $9::int[], $10::text[], $11::float8[], $12::float8[], $13::text[])
+                            AS u(code, name, kind, parent, departement, region, epci, zone, population, postal, lat, lon, method)
+                     OFFSET 0) u`,
+            [
+              slice.map((c) => c.code),
+              slice.map((c) => c.nom),
+              slice.map(() => (isArr ? 'arrondissement' : 'commune')),
+              slice.map((c) => (isArr ? (c.commune ?? null) : null)),
+              slice.map((c) => c.departement),
+              slice.map((c) => c.region),
+              slice.map((c) => epciOf.get(isArr ? (c.commune ?? '') : c.code) ?? null),
+              slice.map((c) => c.zone),
+              slice.map((c) => centreOf(c)?.population ?? c.population ?? 0),
+              slice.map((c) => (c.codesPostaux ?? []).join(',')),
+              slice.map((c) => centreOf(c)?.lat ?? null),
+              slice.map((c) => centreOf(c)?.lon ?? null),
+              slice.map((c) => centreOf(c)?.method ?? null),
+            ],
+          );
+          bar.tick(slice.length);
+        }
       }
-    }
-    // Arrondissements without a point of their own in the source: their commune's.
-    await tx.query(
-      `UPDATE territories.commune a SET lat = p.lat, lon = p.lon, centre_method = 'commune-parente'
-         FROM territories.commune p
-        WHERE a.kind = 'arrondissement' AND a.lat IS NULL AND p.code = a.parent AND p.lat IS NOT NULL`,
-    );
-    bar.done(`${current.length} communes, ${arrondissements.length} arrondissements`);
+      // Arrondissements without a point of their own in the source: their commune's.
+      await tx.query(
+        `UPDATE territories.commune a SET lat = p.lat, lon = p.lon, centre_method = 'commune-parente'
+           FROM territories.commune p
+          WHERE a.kind = 'arrondissement' AND a.lat IS NULL AND p.code = a.parent AND p.lat IS NOT NULL`,
+      );
+      bar.done(`${current.length} communes, ${arrondissements.length} arrondissements`);
 
-    await tx.query(
-      `INSERT INTO territories.former_code (code, current_code, name, kind)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])`,
-      [formerUnique.map((f) => f.code), formerUnique.map((f) => f.current), formerUnique.map((f) => f.name), formerUnique.map((f) => f.kind)],
-    );
+      await tx.query(
+        `INSERT INTO territories.former_code (code, current_code, name, kind)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])`,
+        [formerUnique.map((f) => f.code), formerUnique.map((f) => f.current), formerUnique.map((f) => f.name), formerUnique.map((f) => f.kind)],
+      );
 
-    // Totals per territory, from current communes only (arrondissements would count Paris twice).
-    await tx.exec(`
-      UPDATE territories.departement d SET population = s.population, commune_count = s.n
-        FROM (SELECT departement, sum(population) AS population, count(*) AS n FROM territories.commune WHERE kind = 'commune' GROUP BY departement) s
-       WHERE s.departement = d.code;
-      UPDATE territories.region r SET population = s.population, commune_count = s.n
-        FROM (SELECT region, sum(population) AS population, count(*) AS n FROM territories.commune WHERE kind = 'commune' GROUP BY region) s
-       WHERE s.region = r.code;
-      UPDATE territories.epci e SET population = s.population, commune_count = s.n
-        FROM (SELECT epci, sum(population) AS population, count(*) AS n FROM territories.commune WHERE kind = 'commune' AND epci IS NOT NULL GROUP BY epci) s
-       WHERE s.epci = e.code;`);
+      // Totals per territory, from current communes only (arrondissements would count Paris twice).
+      await tx.exec(`
+        UPDATE territories.departement d SET population = s.population, commune_count = s.n
+          FROM (SELECT departement, sum(population) AS population, count(*) AS n FROM territories.commune WHERE kind = 'commune' GROUP BY departement) s
+         WHERE s.departement = d.code;
+        UPDATE territories.region r SET population = s.population, commune_count = s.n
+          FROM (SELECT region, sum(population) AS population, count(*) AS n FROM territories.commune WHERE kind = 'commune' GROUP BY region) s
+         WHERE s.region = r.code;
+        UPDATE territories.epci e SET population = s.population, commune_count = s.n
+          FROM (SELECT epci, sum(population) AS population, count(*) AS n FROM territories.commune WHERE kind = 'commune' AND epci IS NOT NULL GROUP BY epci) s
+         WHERE s.epci = e.code;`);
 
-    const { rows: centreCounts } = await tx.query<{ with_centre: number; without: number }>(
-      `SELECT count(*) FILTER (WHERE lat IS NOT NULL) AS with_centre, count(*) FILTER (WHERE lat IS NULL) AS without
-         FROM territories.commune WHERE kind = 'commune'`,
-    );
-    report.centres = Number(centreCounts[0]!.with_centre);
-    report.communesWithoutCentre = Number(centreCounts[0]!.without);
+      const { rows: centreCounts } = await tx.query<{ with_centre: number; without: number }>(
+        `SELECT count(*) FILTER (WHERE lat IS NOT NULL) AS with_centre, count(*) FILTER (WHERE lat IS NULL) AS without
+           FROM territories.commune WHERE kind = 'commune'`,
+      );
+      report.centres = Number(centreCounts[0]!.with_centre);
+      report.communesWithoutCentre = Number(centreCounts[0]!.without);
+    });
 
     if (geometry && geometry.polygons.length) {
       const rows: ({ commune: string } & RingRow)[] = [];
       for (const f of geometry.polygons) for (const r of f.rings) rows.push({ commune: f.code, ...r });
       const ringBar = progress('Commune polygons', rows.length);
       for (const batch of batches(rows, (r) => r.text.length, 4_000_000, 5000)) {
-        await tx.query(
+        await step((tx) => tx.query(
           `INSERT INTO territories.commune_ring (commune_code, source_code, part, ring_no, ring, bbox, area)
            SELECT u.commune, u.commune, u.part, u.ring_no, u.ring::polygon, box(point(u.x1, u.y1), point(u.x2, u.y2)), u.area
              FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::int[], $6::int[], $7::int[], $8::int[], $9::real[])
@@ -421,40 +428,57 @@ export async function loadTerritories(db: Db, options: LoadOptions): Promise<Loa
             batch.map((r) => r.bbox[3]),
             batch.map((r) => r.area),
           ],
-        );
+        ));
         ringBar.tick(batch.length);
       }
       ringBar.done(`${rows.length} rings from ${geometry.polygons.length} features${report.unmatchedPolygonCodes.length ? `, ${report.unmatchedPolygonCodes.length} codes without a current commune` : ''}`);
       report.rings = rows.length;
       report.polygonsLoaded = rows.length > 0;
     }
-    for (const [level, list] of [['region', geometry?.regions ?? []], ['departement', geometry?.departements ?? []]] as const) {
-      if (!list.length) continue;
+    await step(async (tx) => {
+      for (const [level, list] of [['region', geometry?.regions ?? []], ['departement', geometry?.departements ?? []]] as const) {
+        if (!list.length) continue;
+        await tx.query(
+          `INSERT INTO territories.boundary (level, code, name, geometry) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])`,
+          [level, list.map((b) => b.code), list.map((b) => b.name), list.map((b) => b.geometry)],
+        );
+      }
+
+      await checkReferences(tx);
+
+      const { skipped: _s, warnings: _w, ...counts } = report;
       await tx.query(
-        `INSERT INTO territories.boundary (level, code, name, geometry) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])`,
-        [level, list.map((b) => b.code), list.map((b) => b.name), list.map((b) => b.geometry)],
+        `INSERT INTO territories.meta (id, cog_year, package_version, source, centres_loaded, polygons_loaded, geometry_source, counts, sources)
+         VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8)`,
+        [
+          cogYear,
+          version,
+          `@etalab/decoupage-administratif ${version} (COG ${cogYear})`,
+          report.centresLoaded,
+          report.polygonsLoaded,
+          geometry ? geometry.label : null,
+          JSON.stringify(counts),
+          JSON.stringify(report.sources),
+        ],
       );
+      await tx.exec('ANALYZE territories.commune; ANALYZE territories.commune_ring;');
+    });
+  };
+  if (state) {
+    await db.transaction((tx) => load((fn) => fn(tx)));
+  } else {
+    try {
+      await load((fn) => db.transaction(fn));
+    } catch (err) {
+      await db
+        .exec(
+          `TRUNCATE territories.boundary, territories.commune_ring, territories.former_code, territories.commune, territories.epci,
+                    territories.departement, territories.region, territories.meta`,
+        )
+        .catch(() => undefined);
+      throw err;
     }
-
-    await checkReferences(tx);
-
-    const { skipped: _s, warnings: _w, ...counts } = report;
-    await tx.query(
-      `INSERT INTO territories.meta (id, cog_year, package_version, source, centres_loaded, polygons_loaded, geometry_source, counts, sources)
-       VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
-        cogYear,
-        version,
-        `@etalab/decoupage-administratif ${version} (COG ${cogYear})`,
-        report.centresLoaded,
-        report.polygonsLoaded,
-        geometry ? geometry.label : null,
-        JSON.stringify(counts),
-        JSON.stringify(report.sources),
-      ],
-    );
-    await tx.exec('ANALYZE territories.commune; ANALYZE territories.commune_ring;');
-  });
+  }
   for (const l of loadedListeners) await l(db, report);
   return report;
 }

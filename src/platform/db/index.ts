@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
+import { giveWay, isBackground } from './background.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -82,24 +83,37 @@ async function openPglite(dir: string | null, loadDataDir: Blob | null): Promise
       [NUMERIC_OID]: (v: string) => Number(v),
     },
   });
-  const wrap = (q: { query: typeof pg.query; exec: typeof pg.exec }): Queryable => ({
-    async query<T>(sql: string, params?: readonly unknown[]) {
-      const r = await q.query<T>(sql, params as unknown[] | undefined);
-      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
-    },
-    async exec(sql: string) {
-      await q.exec(sql);
-    },
-    async copyText(target: string, text: string) {
-      const r = await q.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([text]) });
-      return r.affectedRows ?? 0;
-    },
-  });
-  const base = wrap(pg);
+  // Outside a transaction, background work (a first start's data load) gives way to requests
+  // before each statement it sends (see background.ts); inside one, the connection is its own.
+  const wrap = (q: { query: typeof pg.query; exec: typeof pg.exec }, outside: boolean): Queryable => {
+    const turn = async () => {
+      if (outside && isBackground()) await giveWay();
+    };
+    return {
+      async query<T>(sql: string, params?: readonly unknown[]) {
+        await turn();
+        const r = await q.query<T>(sql, params as unknown[] | undefined);
+        return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+      },
+      async exec(sql: string) {
+        await turn();
+        await q.exec(sql);
+      },
+      async copyText(target: string, text: string) {
+        await turn();
+        const r = await q.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([text]) });
+        return r.affectedRows ?? 0;
+      },
+    };
+  };
+  const base = wrap(pg, true);
   return {
     kind: 'pglite',
     ...base,
-    transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),
+    transaction: async (fn) => {
+      if (isBackground()) await giveWay();
+      return pg.transaction((tx) => fn(wrap(tx, false)));
+    },
     close: async () => {
       await pg.close();
       if (dir) unlockDataDir(dir);

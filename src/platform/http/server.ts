@@ -25,6 +25,7 @@ import {
 import type { AppContext } from '../module.ts';
 import { UserError } from './errors.ts';
 import { databaseRateLimitStore } from './rate-limit-store.ts';
+import { requestEnded, requestStarted } from '../db/background.ts';
 import { layout } from '../html/layout.ts';
 import { html } from '../html/html.ts';
 
@@ -131,6 +132,12 @@ export async function createServer(ctx: AppContext): Promise<App> {
     for (const method of Array.isArray(opts.method) ? opts.method : [opts.method]) {
       if (method !== 'HEAD') routes.push({ method, url: opts.url, schema: (opts.schema ?? null) as ServerRoute['schema'], bodyLimit: opts.bodyLimit ?? null });
     }
+  });
+  // Requests being answered: a first start's background data load gives way to them (db/background.ts).
+  app.addHook('onRequest', (req, reply, done) => {
+    requestStarted();
+    reply.raw.once('close', requestEnded);
+    done();
   });
   // Text the database cannot hold or that is not text at all is refused at the door, for every
   // route, naming the parameter: a NUL character (PostgreSQL refuses 0x00) or a percent-escape
