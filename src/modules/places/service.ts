@@ -613,8 +613,12 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     // place the file names.
     const ids = new IdRegistry();
     // Caches for building the rows; a first import of a source has no stored hashes to compare with.
+    // Imports of one source run one after the other (a lock held until the transaction ends), so
+    // a source found empty here stays empty but for this import's own rows: its batches are then
+    // copied straight into places.place (see PrepareOptions.direct).
+    if (!opts.dryRun) await tx.query(`SELECT pg_advisory_xact_lock(hashtext('places.import'), hashtext($1::text))`, [opts.importSource]);
     const { rows: held } = await tx.query<{ any: boolean }>('SELECT EXISTS (SELECT 1 FROM places.place WHERE import_source = $1) AS any', [opts.importSource]);
-    const prepareOpts: PrepareOptions = { stems: new Map(), words: new Map(), sourcesEmpty: !held[0]!.any };
+    const prepareOpts: PrepareOptions = { stems: new Map(), words: new Map(), sourcesEmpty: !held[0]!.any, direct: !opts.dryRun && !held[0]!.any ? new Set() : undefined };
     // Territories are reference data, not written by the import: on PostgreSQL they are read
     // through the pool, so reading them for the next batch does not queue behind the batch being
     // written on the transaction's connection (which would undo the pipelining below). PGlite has
