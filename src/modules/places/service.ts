@@ -613,8 +613,12 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     // place the file names.
     const ids = new IdRegistry();
     // Caches for building the rows; a first import of a source has no stored hashes to compare with.
+    // Imports of one source run one after the other (a lock held until the transaction ends), so
+    // a source found empty here stays empty but for this import's own rows: its batches are then
+    // copied straight into places.place (see PrepareOptions.direct).
+    if (!opts.dryRun) await tx.query(`SELECT pg_advisory_xact_lock(hashtext('places.import'), hashtext($1::text))`, [opts.importSource]);
     const { rows: held } = await tx.query<{ any: boolean }>('SELECT EXISTS (SELECT 1 FROM places.place WHERE import_source = $1) AS any', [opts.importSource]);
-    const prepareOpts: PrepareOptions = { stems: new Map(), words: new Map(), sourcesEmpty: !held[0]!.any };
+    const prepareOpts: PrepareOptions = { stems: new Map(), words: new Map(), sourcesEmpty: !held[0]!.any, direct: !opts.dryRun && !held[0]!.any ? new Set() : undefined };
     // Territories are reference data, not written by the import: on PostgreSQL they are read
     // through the pool, so reading them for the next batch does not queue behind the batch being
     // written on the transaction's connection (which would undo the pipelining below). PGlite has
@@ -626,14 +630,19 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
     // be validated, enriched and found unchanged again: it is counted as kept and unchanged at
     // once, with its stored place's quality figures. Its raw hash covers all of this.
     const rawKey = `${codeStamp()}\0${reading.meta?.format ?? ''}\0${reading.meta?.version ?? ''}\0${JSON.stringify(opts.mapping ?? null)}\0${await territories.dataStamp(refDb)}\0`;
+    // The key's hash state, copied for each record (the key is hashed once per import).
+    const rawBase = crypto.createHash('sha256').update(rawKey);
     const stored = new Map<string, StoredRaw>();
     if (!opts.dryRun && held[0]!.any) {
-      const { rows } = await tx.query<{ id: string; raw_hash: string; coordinates_precision: StoredRaw['precision']; no_hours: boolean; region: string | null; departement: string | null }>(
-        `SELECT id, raw_hash, coordinates_precision, horaires IS NULL AS no_hours, region, departement
+      // One JSON text rather than a row per place: decoding 20,000 rows of 6 columns through the
+      // wire protocol took most of an unchanged re-import's database time; JSON.parse is native.
+      const { rows } = await tx.query<{ j: string | null }>(
+        `SELECT json_agg(json_build_array(id, raw_hash, coordinates_precision, horaires IS NULL, region, departement))::text AS j
            FROM places.place WHERE import_source = $1 AND raw_hash IS NOT NULL AND removed_run IS NULL`,
         [opts.importSource],
       );
-      for (const r of rows) stored.set(r.id, { rawHash: r.raw_hash, precision: r.coordinates_precision, noHours: r.no_hours, region: r.region, departement: r.departement });
+      const list = JSON.parse(rows[0]?.j ?? '[]') as [string, string, StoredRaw['precision'], boolean, string | null, string | null][];
+      for (const [id, rawHash, precision, noHours, region, departement] of list) stored.set(id, { rawHash, precision, noHours, region, departement });
     }
     // Reader issues (conversion warnings…) of the records read so far, by line and element: a
     // record with one gets no raw hash.
@@ -722,7 +731,7 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
         let rawHash: string | null = null;
         const id = row.values.id?.trim();
         if (!opts.dryRun && !row.errors && id && !readerIssueAt.has(`${row.line}:${row.item ?? 0}`)) {
-          rawHash = crypto.createHash('sha256').update(rawKey).update(JSON.stringify(row.values)).digest('base64url');
+          rawHash = rawBase.copy().update(JSON.stringify(row.values)).digest('base64url');
           const known = stored.get(id);
           // An id already met in this file is not skipped: its last occurrence must win.
           if (known && known.rawHash === rawHash && ids.see({ line: row.line, record: { id } as PlaceRecord, issues: [], needs: { codeInsee: false, coordinates: false } }, id) === null) {
