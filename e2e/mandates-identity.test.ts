@@ -61,6 +61,12 @@ describe('mandates: identity through the development provider, translations, att
     await page.getByLabel(/Marie-Hélène N’Diaye/).check();
     await page.getByRole('button', { name: 'Se connecter' }).click();
 
+    // On the structure's device, the person's session at the provider ends at once (end_session_endpoint):
+    // the development provider asks to confirm (FranceConnect does not), then sends the browser back.
+    await page.waitForURL(/\/dev\/identite\/session\/end/);
+    assert.equal(await page.getAttribute('html', 'lang'), 'fr');
+    await page.getByRole('button', { name: 'Me déconnecter' }).click();
+
     // Back at Maillage: the verified identity and the text to read.
     await page.waitForURL(/\/mandats\/nouveau\/identite\/[0-9a-f-]{36}$/);
     assert.match((await page.locator('[role="status"]').first().textContent()) ?? '', /Marie-Hélène N’Diaye/);

@@ -57,6 +57,8 @@ export { readOutbox, type Mail } from './mail.ts';
 /** Second factors of other modules (mandates' TOTP cards), and sealing the secrets they keep. */
 export { registerSecondFactor, sealSecret, openSealedSecret, type SecondFactorProvider } from './second-factor.ts';
 export { checkTotp, totpCode } from './totp.ts';
+/** Sign-in listeners: other modules record a sign-in in the same transaction (e.g. mandates' journal). */
+export { onSignIn, type SignInEvent, type SignInListener } from './signin-listeners.ts';
 /** Test kit for every module's tests: form client, users with roles, the authorisation matrix. */
 export * as accountsTesting from './testing.ts';
 

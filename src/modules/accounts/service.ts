@@ -8,6 +8,7 @@ import type { Db, Queryable } from '../../platform/db/index.ts';
 import type { Logger } from '../../platform/log.ts';
 import { UserError } from '../../platform/http/errors.ts';
 import { listAudit, recordAudit } from '../../platform/audit/index.ts';
+import { notifySignIn } from './signin-listeners.ts';
 import {
   encryptSecret,
   hashPassword,
@@ -448,6 +449,7 @@ export async function openSession(
     if (stage === 'full') {
       await tx.query('UPDATE accounts.users SET last_signin_at = now() WHERE id = $1', [user.id]);
       await recordAudit(tx, { actorId: user.id, action: 'accounts.signin', objectType: 'user', objectId: user.id, meta: { method, ip: client.ip } });
+      await notifySignIn(tx, { userId: user.id, method, ip: client.ip });
     }
   });
   return token;

@@ -32,6 +32,7 @@ const JOURNAL: Record<`mandates.${JournalEvent}`, AuditWording> = {
   'mandates.consent.sms_sent': 'a envoyé par SMS une demande de consentement à un mandat',
   'mandates.consent.sms_received': 'a reçu par SMS la réponse de la personne à une demande de mandat',
   'mandates.consent.remote_answer': (e) => ['a reçu la réponse de la personne, identifiée avec FranceConnect sur son téléphone, à une demande de mandat', field(e.after, 'answer') === 'non' ? ' (refus)' : ' (accord)'],
+  'mandates.helper.signed_in': 'a ouvert une session d’aidant',
   'mandates.mandate.authorisation_used': (e) => ['s’est connecté à un service partenaire sous mandat', field(e.after, 'procedure') ? ` (${String(field(e.after, 'procedure'))})` : ''],
 };
 

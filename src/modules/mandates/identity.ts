@@ -450,7 +450,14 @@ export function registerIdentity(app: App, ctx: AppContext, kit: PageKit) {
     const query = new URL(req.url, 'http://x').searchParams;
     try {
       const flow = await rp.finish(s, req.cookies[COOKIE], query);
-      return reply.redirect(flow.purpose === 'create' ? `/mandats/nouveau/identite/${flow.id}` : flow.purpose === 'sms' ? `/mandats/accord/lire/${flow.id}` : '/mandats/mon-mandat', 303);
+      if (flow.purpose === 'create') {
+        // On site, the person signed in on the structure's device: their session at the provider ends
+        // at once (as Aidants Connect does), before they read the mandate — the provider comes back to
+        // LOGOUT_PATH, which checks the state and opens the mandate to read.
+        const logout = flow.id_token ? await rp.logoutUrl(s, flow.id) : null;
+        return reply.redirect(logout ? logout.href : `/mandats/nouveau/identite/${flow.id}`, 303);
+      }
+      return reply.redirect(flow.purpose === 'sms' ? `/mandats/accord/lire/${flow.id}` : '/mandats/mon-mandat', 303);
     } catch (e) {
       if (e instanceof UserError) return refuse(reply, 400, e.message, '/mandats');
       throw e;
@@ -550,8 +557,18 @@ ${translatedVersions(words)}
   app.get(LOGOUT_PATH, { config: { rateLimit: { max: 30, timeWindow: '1 minute' } } }, async (req, reply) => {
     const browser = req.cookies[COOKIE];
     const state = kit.one((req.query as Record<string, unknown>).state);
-    const done = browser && state && state.length <= 200
-      ? await ctx.db.query<{ purpose: string; consent_id: string | null }>('DELETE FROM mandates.identity_flow WHERE browser_hash = $1 AND logout_state = $2 RETURNING purpose, consent_id', [sha256(browser), state])
+    const valid = !!browser && !!state && state.length <= 200;
+    // The check of an on-site creation: its session at the provider is over (the state serves once:
+    // cleared with the id_token), the identity stays for the reading and the consent.
+    const creation = valid
+      ? await ctx.db.query<{ id: string }>("UPDATE mandates.identity_flow SET id_token = NULL, logout_state = NULL WHERE browser_hash = $1 AND logout_state = $2 AND purpose = 'create' RETURNING id", [sha256(browser), state])
+      : null;
+    if (creation?.rows[0]) {
+      reply.clearCookie(COOKIE, cookieOptions);
+      return reply.redirect(`/mandats/nouveau/identite/${creation.rows[0].id}`, 303);
+    }
+    const done = valid
+      ? await ctx.db.query<{ purpose: string; consent_id: string | null }>("DELETE FROM mandates.identity_flow WHERE browser_hash = $1 AND logout_state = $2 AND purpose <> 'create' RETURNING purpose, consent_id", [sha256(browser), state])
       : null;
     if (!done?.rows[0]) return refuse(reply, 400, 'La déconnexion n’a pas pu être vérifiée (lien expiré, rejoué ou ouvert dans un autre navigateur). Fermez le navigateur pour terminer la session.', '/mandats/mon-mandat');
     reply.clearCookie(COOKIE, cookieOptions);

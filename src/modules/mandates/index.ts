@@ -14,7 +14,8 @@ import { registerOpenData } from '../../platform/opendata.ts';
 import { registerMandatePages } from './pages.ts';
 import { registerRoutes } from './routes.ts';
 import { mandatesCommand } from './cli.ts';
-import { runLifecycle } from './service.ts';
+import { journalHelperSignIn, runLifecycle } from './service.ts';
+import { onSignIn } from '../accounts/index.ts';
 import { seedMandatesDemo } from './demo.ts';
 import { registerRoadmapContributions } from './roadmap.ts';
 import { registerHabilitationPages } from './habilitation.ts';
@@ -81,6 +82,8 @@ export const mandatesModule: ModuleManifest = {
     registerHabilitationPages(app, ctx);
     registerCardPages(app, ctx);
     registerCardFactor(ctx);
+    // A helper's sign-in is journalled (helper.signed_in), in the sign-in's own transaction.
+    onSignIn('mandates.helper', (tx, e) => journalHelperSignIn(tx, e));
     registerSmsRoutes(app, ctx);
     registerRemoteConsent(app, ctx);
     registerPartnerPages(app, ctx);

@@ -40,6 +40,7 @@ export const EVENTS = {
   'consent.sms_received': 'Réponse de la personne reçue par SMS',
   'consent.remote_answer': 'Réponse de la personne sur son téléphone, après vérification de son identité (FranceConnect)',
   'mandate.authorisation_used': 'Autorisation utilisée pour se connecter à un service partenaire',
+  'helper.signed_in': 'Connexion d’un aidant à Maillage',
 } as const;
 export type JournalEvent = keyof typeof EVENTS;
 

@@ -75,6 +75,21 @@ export async function appendJournal(tx: Queryable, j: JournalInput): Promise<voi
   await appendEntry(tx, row, entry.seq);
 }
 
+/**
+ * The accounts' sign-in listener (accounts onSignIn, in the sign-in's transaction): a helper of
+ * an active (habilitated) structure who signs in is journalled `helper.signed_in` on each such
+ * structure, with the method (password, +totp…) and nothing else; any other account: nothing.
+ */
+export async function journalHelperSignIn(tx: Queryable, e: { userId: string; method: string }, now = new Date()): Promise<void> {
+  const { rows } = await tx.query<{ structure_id: string }>(
+    'SELECT h.structure_id FROM mandates.helper h JOIN mandates.structure s ON s.id = h.structure_id WHERE h.user_id = $1 AND h.active AND s.active ORDER BY h.structure_id',
+    [e.userId],
+  );
+  for (const r of rows) {
+    await appendJournal(tx, { event: 'helper.signed_in', structureId: r.structure_id, actorKind: 'helper', actorId: e.userId, detail: { method: e.method.slice(0, 40) }, at: now });
+  }
+}
+
 export interface JournalRow {
   id: number;
   at: string;

@@ -1,14 +1,16 @@
 /**
  * TOTP cards: the CSV import (per-line errors, all or nothing, seeds encrypted and never shown),
  * the association to a helper (proved with the card's code, journalled), and signing in with the
- * card's code as the second factor (a code works once). Refusals leave the rows unchanged.
+ * card's code as the second factor (a code works once), each helper sign-in journalled
+ * (`helper.signed_in`, through accounts' onSignIn) and no other account's. Refusals leave the rows
+ * unchanged.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testApp } from '../../../../test/support/app.ts';
 import { accountsTesting, totpCode } from '../../accounts/index.ts';
 import { parseCardsCsv } from '../cards.ts';
-import { verifyJournal } from '../service.ts';
+import { setHelperActive, verifyJournal } from '../service.ts';
 import { structureWithHelper, snapshot } from './support.ts';
 
 const { Browser, PASSWORD, depsOf, makeUser, signedInBrowser } = accountsTesting;
@@ -47,6 +49,7 @@ describe('mandates: TOTP cards', () => {
     staff27 = await signedInBrowser(t.app, deps, await makeUser(deps, 'c-staff27@exemple.fr', [{ role: 'regional_staff', scopeKind: 'departement', scopeId: '27' }], 'Équipe 27'), '192.0.2.22');
   });
   after(async () => t.close());
+  const signIns = async () => (await t.db.query("SELECT structure_id, mandate_id, actor_kind, actor_id, detail FROM mandates.journal WHERE event = 'helper.signed_in' ORDER BY id")).rows;
 
   test('import: a wrong line refuses the whole file (naming it); out of territory refused; seeds encrypted, never shown', async () => {
     const page = `/mandats/structures/${structureId}/cartes`;
@@ -116,20 +119,61 @@ describe('mandates: TOTP cards', () => {
       return b;
     };
     const b = await signIn('192.0.2.31');
-    // Not signed in yet.
+    // Not signed in yet: nothing journalled.
     assert.notEqual((await b.get('/mandats')).status, 200);
+    assert.deepEqual(await signIns(), []);
     await b.get('/compte/connexion/code');
+    const rows = await snapshot(t.db);
     assert.equal((await b.post('/compte/connexion/code', { code: totpCode(SEED_B, Date.now() + 30_000) })).status, 400);
+    assert.deepEqual(await snapshot(t.db), rows);
     const code = totpCode(SEED_A, Date.now() + 30_000); // the association spent the current step
     const ok = await b.post('/compte/connexion/code', { code });
     assert.equal(ok.status, 303);
     assert.equal((await b.get('/mandats')).status, 200);
-    // The same code again (another browser): refused, nothing changes on the card.
+    // The sign-in (after its second factor) is in the structure's journal, with its audit entry.
+    assert.deepEqual(await signIns(), [{ structure_id: structureId, mandate_id: null, actor_kind: 'helper', actor_id: helper.id, detail: { method: 'password+totp' } }]);
+    assert.equal((await t.db.query("SELECT count(*)::int AS n FROM platform.audit_entry WHERE action = 'mandates.helper.signed_in' AND actor_id = $1", [helper.id])).rows[0]!.n, 1);
+    // The same code again (another browser): refused, nothing changes on the card nor in the journal.
     const before = (await t.db.query('SELECT last_step FROM mandates.totp_card WHERE user_id = $1', [helper.id])).rows;
     const b2 = await signIn('192.0.2.32');
+    const rows2 = await snapshot(t.db);
     assert.equal((await b2.post('/compte/connexion/code', { code })).status, 400);
     assert.deepEqual((await t.db.query('SELECT last_step FROM mandates.totp_card WHERE user_id = $1', [helper.id])).rows, before);
+    assert.deepEqual(await snapshot(t.db), rows2);
     assert.notEqual((await b2.get('/mandats')).status, 200);
+    assert.equal((await signIns()).length, 1);
+    assert.equal((await verifyJournal(t.db)).ok, true);
+  });
+
+  test('sign-in journal: nothing for an account that is no helper, nor for a deactivated helper; a failed password writes nothing', async () => {
+    const deps = depsOf(t.app);
+    await makeUser(deps, 'c-citizen@exemple.fr', [], 'Camille Habitante');
+    const helper2 = await makeUser(deps, 'c-helper2@exemple.fr', [{ role: 'helper', scopeKind: 'place', scopeId: '00000000-0000-0000-0000-000000000001' }], 'Hugo Aidant');
+    await structureWithHelper(t.ctx, helper2.id);
+    const passwordSignIn = async (email: string, password: string, ip: string) => {
+      const b = new Browser(t.app, ip);
+      await b.get('/compte/connexion');
+      return b.post('/compte/connexion', { email, password });
+    };
+    const before = await signIns();
+    let rows = await snapshot(t.db);
+    assert.equal((await passwordSignIn('c-helper2@exemple.fr', 'not the password', '192.0.2.41')).status, 400);
+    assert.deepEqual(await snapshot(t.db), rows);
+    const r = await passwordSignIn('c-citizen@exemple.fr', PASSWORD, '192.0.2.42');
+    assert.equal(r.status, 303);
+    assert.doesNotMatch(r.location!, /connexion/);
+    assert.deepEqual(await signIns(), before);
+    // A helper of an active structure, by password only (no card): journalled once.
+    assert.equal((await passwordSignIn('c-helper2@exemple.fr', PASSWORD, '192.0.2.43')).status, 303);
+    assert.deepEqual((await signIns()).slice(before.length).map((e) => [e.actor_id, e.detail]), [[helper2.id, { method: 'password' }]]);
+    // Deactivated: signing in still works (the account is theirs), nothing is journalled.
+    const [s2] = (await t.db.query<{ structure_id: string }>('SELECT structure_id FROM mandates.helper WHERE user_id = $1', [helper2.id])).rows;
+    await setHelperActive(t.ctx, null, s2!.structure_id, helper2.id, false);
+    rows = await snapshot(t.db);
+    assert.equal((await passwordSignIn('c-helper2@exemple.fr', PASSWORD, '192.0.2.44')).status, 303);
+    assert.deepEqual((await snapshot(t.db) as { journal: unknown }).journal, (rows as { journal: unknown }).journal);
+    assert.equal((await signIns()).length, before.length + 1);
+    assert.equal((await verifyJournal(t.db)).ok, true);
   });
 
   test('a lost card is withdrawn: no longer asked for nor accepted, never associated again; journalled', async () => {

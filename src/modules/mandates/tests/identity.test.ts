@@ -27,6 +27,18 @@ async function rows(db: Parameters<typeof snapshot>[0]) {
 /** The person at the provider (support.ts), coming back to this app. */
 const atProvider = (start: string, identity: string) => providerPerson(PUBLIC_URL).signIn(start, identity);
 
+/**
+ * An on-site check to its end: the person signs in at the provider, the callback sends the browser
+ * to the provider's end_session_endpoint (their session there ends at once), the provider comes
+ * back; returns that last answer (303 to the mandate to read).
+ */
+async function checkedOnSite(b: accountsTesting.Browser, authHref: string, identity: string) {
+  const person = providerPerson(PUBLIC_URL);
+  const back = await b.get(await person.signIn(authHref, identity));
+  assert.equal(back.status, 303, back.body.slice(0, 300));
+  return b.get(await person.signOut(back.location!));
+}
+
 describe('mandates: identity through OpenID Connect', () => {
   let idp: Awaited<ReturnType<typeof startDevIdp>>;
   let t: Awaited<ReturnType<typeof testApp>>;
@@ -101,11 +113,36 @@ describe('mandates: identity through OpenID Connect', () => {
   test('the helper starts the check, the person signs in, the identity is attached, the person consents: the mandate is created with it', async () => {
     await start(alice);
     const auth = await start(alice); // a second start in the same browser: the latest wins, the first is left to expire
-    const callback = await atProvider(auth.href, 'jeanne');
+    const person = providerPerson(PUBLIC_URL);
+    const callback = await person.signIn(auth.href, 'jeanne');
     assert.match(callback, /^\/mandats\/identite\/retour\?code=/);
-    const back = await alice.get(callback);
+    const atCallback = await alice.get(callback);
+    assert.equal(atCallback.status, 303, atCallback.body.slice(0, 300));
+    // FranceConnect's logout at once (the person used the structure's device): end_session_endpoint
+    // with the id_token as hint, the registered post_logout_redirect_uri and a fresh state.
+    const end = new URL(atCallback.location!);
+    assert.equal(end.origin + end.pathname, `${idp.issuer}/session/end`);
+    assert.equal(end.searchParams.get('post_logout_redirect_uri'), `${PUBLIC_URL}/mandats/identite/deconnexion`);
+    const pending = (await t.db.query<{ id: string; id_token: string; logout_state: string }>("SELECT id, id_token, logout_state FROM mandates.identity_flow WHERE purpose = 'create' AND verified_at IS NOT NULL")).rows;
+    assert.equal(pending.length, 1);
+    assert.equal(end.searchParams.get('id_token_hint'), pending[0]!.id_token);
+    assert.equal(end.searchParams.get('state'), pending[0]!.logout_state);
+    const logoutBack = await person.signOut(end.href);
+    assert.match(logoutBack, /^\/mandats\/identite\/deconnexion\?state=/);
+    // The way back with a forged state, or in another browser: refused, nothing written.
+    let before0 = await rows(t.db);
+    assert.equal((await alice.get('/mandats/identite/deconnexion?state=forged')).status, 400);
+    assert.equal((await new Browser(t.app, '192.0.2.65').get(logoutBack)).status, 400);
+    assert.deepEqual(await rows(t.db), before0);
+    const back = await alice.get(logoutBack);
     assert.equal(back.status, 303, back.body.slice(0, 300));
     const flowId = /^\/mandats\/nouveau\/identite\/([0-9a-f-]{36})$/.exec(back.location!)![1]!;
+    assert.equal(flowId, pending[0]!.id);
+    assert.deepEqual((await t.db.query('SELECT id_token, logout_state FROM mandates.identity_flow WHERE id = $1', [flowId])).rows, [{ id_token: null, logout_state: null }], 'the id_token is not kept once the session at the provider ended');
+    // The way back replayed: its state served once.
+    before0 = await rows(t.db);
+    assert.equal((await alice.get(logoutBack)).status, 400);
+    assert.deepEqual(await rows(t.db), before0);
     const flow = (await t.db.query<{ given_name: string; family_name: string; birth_date: string; sub_hash: string; issuer: string }>('SELECT given_name, family_name, birth_date::text AS birth_date, sub_hash, issuer FROM mandates.identity_flow WHERE id = $1', [flowId])).rows[0]!;
     assert.deepEqual({ ...flow }, { given_name: 'Jeanne', family_name: 'Lefèvre', birth_date: '1948-05-12', sub_hash: subjectHash(idp.issuer, DEV_IDENTITIES.jeanne!.sub), issuer: idp.issuer });
     const journal = await t.db.query<{ event: string; detail: { flow: string } }>("SELECT event, detail FROM mandates.journal WHERE event = 'identity.checked'");
@@ -163,7 +200,7 @@ describe('mandates: identity through OpenID Connect', () => {
 
   test('a second mandate with the same identity in the same structure reuses the person', async () => {
     const auth = await start(alice, { structure: structureId, procedures: 'justice', duration: '1d' });
-    const back = await alice.get(await atProvider(auth.href, 'jeanne'));
+    const back = await checkedOnSite(alice, auth.href, 'jeanne');
     const ok = await alice.post(back.location!, { consent: 'oui' });
     assert.equal(ok.status, 201);
     const people = await t.db.query("SELECT id FROM mandates.person WHERE identity_check = 'oidc' AND idp_sub_hash = $1", [subjectHash(idp.issuer, DEV_IDENTITIES.jeanne!.sub)]);
@@ -201,7 +238,7 @@ describe('mandates: identity through OpenID Connect', () => {
 
   test('a person under 15 cannot give a mandate alone: refused at consent, nothing written', async () => {
     const auth = await start(alice);
-    const back = await alice.get(await atProvider(auth.href, 'young'));
+    const back = await checkedOnSite(alice, auth.href, 'young');
     assert.equal(back.status, 303);
     const before = await rows(t.db);
     const r = await alice.post(back.location!, { consent: 'oui' });
