@@ -372,6 +372,14 @@ export function parseCursor(cursor: string): { generation: number; start: number
   return { generation: Number(m[1]), start: Number(m[2]) };
 }
 
+/** A line cursor names a file's content (its blob) and the last line listed: both checked here for every caller. */
+function checkLineCursor(blob: string | null | undefined, afterLine: number | undefined) {
+  if (blob != null && !/^[0-9a-f]{40}$/.test(blob)) throw new UserError('Le paramètre « blob » doit être l’empreinte git d’un contenu (40 chiffres hexadécimaux).', 400, 'blob');
+  if (afterLine === undefined || afterLine === 0) return;
+  if (!Number.isSafeInteger(afterLine) || afterLine < 0 || afterLine > 100_000_000) throw new UserError('Le paramètre « after_line » doit être un numéro de ligne (entier positif).', 400, 'after_line');
+  if (blob == null) throw new UserError('Le paramètre « after_line » poursuit la liste des lignes d’un fichier : il faut aussi « blob » (le contenu de ce fichier).', 400, 'after_line');
+}
+
 export interface SearchHit extends FileResult {
   swhid: string;
   permalink: string;
@@ -410,6 +418,7 @@ export interface SearchParams extends Partial<Omit<SearchOptions, 'start' | 'dea
 export async function search(ctx: AppContext, query: string, params: SearchParams = {}, asker: Asker = {}): Promise<SearchResponse> {
   const parsed = parseQuery(query, { compile: false });
   const { cursor, budgetMs: askedBudget, ...options } = params;
+  checkLineCursor(options.blob, options.afterLine);
   const budgetMs = Math.min(MAX_BUDGET_MS, Math.max(1, askedBudget ?? asker.budgetMs ?? DEFAULT_BUDGET_MS));
   const snap = await poolSnapshot(ctx);
   let start = 0;
