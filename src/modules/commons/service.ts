@@ -132,6 +132,8 @@ export interface IndexReport {
   skipped: Record<string, number>;
   shards: number;
   headCommit: string;
+  /** Wall-clock of each phase (ms), and of each build worker (building vs waiting for git). */
+  timings: { fetchMs: number; listMs: number; readMs: number; commitMs: number; workers: BuildOutput['timings'] };
 }
 
 export interface IndexRunOptions {
@@ -158,6 +160,7 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
   };
   await store.setRepositoryStatus(ctx.db, repo.id, 'indexing', null);
   let built: BuildOutput | null = null;
+  const marks = [performance.now()];
   try {
     await progress({ phase: 'fetch' });
     await mirror(repo.source, gitDir);
@@ -165,6 +168,7 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
     const head = refs.find((r) => r.kind === 'head');
     if (!head) throw new UserError(`Le dépôt « ${repo.name} » est vide (aucune branche par défaut).`, 422, 'source');
     const tags = refs.filter((r) => r.kind === 'tag').slice(0, o.maxTags);
+    marks.push(performance.now());
     await progress({ phase: 'list' });
     const skips = compileSkips(o);
     const perRef: { ref: typeof head; tree: string; date: string; message: string; files: store.FileRow[] }[] = [];
@@ -186,6 +190,7 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
     const known = await store.knownBlobs(ctx.db, [...wanted.keys()]);
     const toRead = [...wanted.values()].filter((b) => !known.has(b.sha));
     await run.beforeRead?.(gitDir);
+    marks.push(performance.now());
     await progress({ phase: 'read', done: 0, total: toRead.length });
     const input = { gitDir, indexDir: dirs.index, blobs: toRead.map((b) => ({ sha: b.sha, lang: b.lang, size: b.size })), shardPrefix: `s${Date.now().toString(36)}-${repo.id}` };
     const onBuild = (done: number, total: number) => void progress({ phase: 'read', done, total });
@@ -205,6 +210,7 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
       for (const f of pr.files) if (!f.skipped && binary.has(f.sha)) f.skipped = 'binary';
       for (const f of pr.files) if (f.skipped) skipped[f.skipped] = (skipped[f.skipped] ?? 0) + (pr.ref.kind === 'head' ? 1 : 0);
     }
+    marks.push(performance.now());
     await progress({ phase: 'commit' });
     const metadata = await readMetadata(gitDir, head.commit, perRef[0]!.files);
     const b = built;
@@ -223,7 +229,9 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
       await store.setRepositoryStatus(tx, repo.id, 'indexed', null, head.name);
       await store.bumpGeneration(tx);
     });
+    marks.push(performance.now());
     const headFiles = perRef[0]!.files;
+    const span = (i: number) => Math.round(marks[i + 1]! - marks[i]!);
     return {
       repository: repo.name,
       refs: perRef.length,
@@ -233,6 +241,7 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
       skipped,
       shards: b.shards.length,
       headCommit: head.commit,
+      timings: { fetchMs: span(0), listMs: span(1), readMs: span(2), commitMs: span(3), workers: b.timings },
     };
   } catch (e) {
     if (built) for (const s of built.shards) fs.rmSync(path.join(dirs.index, s.name), { recursive: true, force: true });

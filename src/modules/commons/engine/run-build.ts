@@ -33,10 +33,11 @@ export function buildInWorker(input: BuildInput, onProgress?: (done: number, tot
       for (const r of results) if (r.status === 'fulfilled') for (const s of r.value.shards) fs.rmSync(path.join(input.indexDir, s.name), { recursive: true, force: true });
       throw failed.reason;
     }
-    const out: BuildOutput = { shards: [], blobs: [] };
+    const out: BuildOutput = { shards: [], blobs: [], timings: [] };
     for (const r of results as PromiseFulfilledResult<BuildOutput>[]) {
       out.shards.push(...r.value.shards);
       out.blobs.push(...r.value.blobs);
+      out.timings.push(...r.value.timings);
     }
     return out;
   });
