@@ -14,7 +14,7 @@ import { GitError, commitInfo, isRemoteUrl, listRefs, lsTree, mirror, readBlob, 
 import { compileSkips, DEFAULT_INDEX_OPTIONS, fromCodemeta, fromPackageJson, fromPubliccode, mergeInputs, pathSkipReason, repositoryName, slugify, type IndexOptions, type Software, type SoftwareInput } from './model.ts';
 import { languageOf } from './engine/languages.ts';
 import { buildShards, type BuildOutput } from './engine/build.ts';
-import { buildInWorker } from './engine/run-build.ts';
+import { buildInWorker, startBuildWorkers } from './engine/run-build.ts';
 import { DEFAULT_BUDGET_MS, MAX_BUDGET_MS, Searcher, type SearchOptions, type SearchResult, type FileResult } from './engine/searcher.ts';
 import { parseQuery } from './engine/query.ts';
 import { blockSearchInput, type BlockMatch, type BlockSearchResult, type BlockSpan, type DuplicateGroup } from './engine/blocksearch.ts';
@@ -161,6 +161,8 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
   await store.setRepositoryStatus(ctx.db, repo.id, 'indexing', null);
   let built: BuildOutput | null = null;
   const marks = [performance.now()];
+  // The build workers load their modules while the repository is mirrored and listed.
+  const warm = run.worker === false ? null : startBuildWorkers();
   try {
     await progress({ phase: 'fetch' });
     await mirror(repo.source, gitDir);
@@ -195,7 +197,7 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
     const input = { gitDir, indexDir: dirs.index, blobs: toRead.map((b) => ({ sha: b.sha, lang: b.lang, size: b.size })), shardPrefix: `s${Date.now().toString(36)}-${repo.id}` };
     const onBuild = (done: number, total: number) => void progress({ phase: 'read', done, total });
     try {
-      built = run.worker === false ? await buildShards(input, onBuild) : await buildInWorker(input, onBuild);
+      built = warm === null ? await buildShards(input, onBuild) : await buildInWorker(input, onBuild, warm);
     } catch (e) {
       // git failing under us (objects missing, repository deleted) is the user's concern; anything else is a bug.
       if (e instanceof GitError || (e as { gitError?: boolean }).gitError) {
@@ -247,6 +249,8 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
     if (built) for (const s of built.shards) fs.rmSync(path.join(dirs.index, s.name), { recursive: true, force: true });
     await store.setRepositoryStatus(ctx.db, repo.id, 'failed', (e as Error).message).catch(() => undefined);
     throw e;
+  } finally {
+    warm?.dispose();
   }
 }
 

@@ -40,14 +40,15 @@ after(async () => {
 
 /** Every matching line of iconv/table.h, following the line cursor; checks each answer's shape. */
 async function allLines(q: string, lines = 1000): Promise<{ lines: number[]; requests: number }> {
-  const first = await search(ctx, `${q} repo:${slug}`, { context: 0, maxLinesPerFile: lines });
+  const first = await search(ctx, `${q} repo:${slug}`, { context: 0, maxLinesPerFile: lines, budgetMs: 30_000 });
   let f = first.groups.flatMap((g) => g.files).find((x) => x.path === 'iconv/table.h');
   assert.ok(f, `${q}: the file is found`);
   const out = f.lines.map((l) => l.line);
   let requests = 1;
   while (f.moreLines) {
     assert.equal(f.nextAfterLine, out[out.length - 1], 'the cursor is the last line listed');
-    const r = await search(ctx, `${q} repo:${slug}`, { context: 0, maxLinesPerFile: lines, blob: f.blob, afterLine: f.nextAfterLine! });
+    const r = await search(ctx, `${q} repo:${slug}`, { context: 0, maxLinesPerFile: lines, blob: f.blob, afterLine: f.nextAfterLine!, budgetMs: 30_000 });
+    assert.equal(r.timedOut, false, "within its time budget (a loaded machine)");
     requests++;
     const files = r.groups.flatMap((g) => g.files);
     assert.ok(files.every((x) => x.blob === f!.blob), 'only the cursor’s file');
