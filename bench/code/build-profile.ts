@@ -49,7 +49,7 @@ const out = mode === 'workers' ? await buildInWorker(input) : mode === 'memory' 
 
 /** The shard writer alone over blobs already in memory (as buildShards cuts shards). */
 function writeLoaded(): BuildOutput {
-  const res: BuildOutput = { shards: [], blobs: [] };
+  const res: BuildOutput = { shards: [], blobs: [], timings: [] };
   let w: ShardWriter | null = null;
   let seq = 0;
   const close = () => {

@@ -79,7 +79,8 @@ const SearchSchema = z.object({
           lineCount: z.number().int(),
           score: z.number(),
           matchCount: z.number().int().describe('Matching lines listed for this file (at most lines=)'),
-          moreLines: z.boolean().describe('More lines of this file match than the lines= listed: ask again with a larger lines= (at most 1000), or open the file'),
+          moreLines: z.boolean().describe('More lines of this file match than the lines= listed: the same query with blob= (this file\'s blob) and after_line= (nextAfterLine) lists the next ones'),
+          nextAfterLine: z.number().int().nullable().describe('When moreLines: the last matching line listed; pass it as after_line= with blob= to continue within this file'),
           swhid: z.string(),
           permalink: z.string().describe('SWHID of the content with origin, anchor, path and lines qualifiers'),
           lines: z.array(LineSchema),
@@ -234,6 +235,12 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
           context: z.coerce.number().int().min(0).max(5).default(1),
           lines: z.coerce.number().int().min(1).max(1000).default(20).describe('Matching lines listed per file'),
           cursor: z.string().max(40).optional().describe('nextCursor of the previous answer: the next window (up to 500 files) of the same query'),
+          blob: z
+            .string()
+            .regex(/^[0-9a-f]{40}$/, 'blob : l’empreinte git d’un contenu (40 chiffres hexadécimaux)')
+            .optional()
+            .describe('Only this content (a result\'s blob): with after_line=, pages through one file\'s matching lines'),
+          after_line: z.coerce.number().int().min(0).max(100_000_000).default(0).describe('List the matching lines after this one (a result\'s nextAfterLine); needs blob='),
           budget: z.coerce.number().int().min(100).max(MAX_BUDGET_MS).default(DEFAULT_BUDGET_MS).describe('Time budget in milliseconds; past it the answer is partial (timedOut) and nextCursor continues'),
         }),
         response: { 200: SearchSchema, 400: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema },
@@ -241,8 +248,10 @@ export function registerRoutes(app: App, ctx: AppContext, jobs: Jobs) {
       config: { rateLimit: { max: 120, timeWindow: '1 minute' } },
     },
     async (req, reply) => {
-      const { q, offset, limit, context, lines, cursor, budget } = req.query;
-      return withRetryAfter(reply, () => service.search(ctx, q, { offset, limit, context, maxLinesPerFile: lines, cursor, budgetMs: budget }, { client: req.ip }));
+      const { q, offset, limit, context, lines, cursor, budget, blob, after_line } = req.query;
+      return withRetryAfter(reply, () =>
+        service.search(ctx, q, { offset, limit, context, maxLinesPerFile: lines, cursor, budgetMs: budget, blob: blob ?? null, afterLine: after_line }, { client: req.ip }),
+      );
     },
   );
 

@@ -14,7 +14,7 @@ import { GitError, commitInfo, isRemoteUrl, listRefs, lsTree, mirror, readBlob, 
 import { compileSkips, DEFAULT_INDEX_OPTIONS, fromCodemeta, fromPackageJson, fromPubliccode, mergeInputs, pathSkipReason, repositoryName, slugify, type IndexOptions, type Software, type SoftwareInput } from './model.ts';
 import { languageOf } from './engine/languages.ts';
 import { buildShards, type BuildOutput } from './engine/build.ts';
-import { buildInWorker } from './engine/run-build.ts';
+import { buildInWorker, startBuildWorkers } from './engine/run-build.ts';
 import { DEFAULT_BUDGET_MS, MAX_BUDGET_MS, Searcher, type SearchOptions, type SearchResult, type FileResult } from './engine/searcher.ts';
 import { parseQuery } from './engine/query.ts';
 import { blockSearchInput, type BlockMatch, type BlockSearchResult, type BlockSpan, type DuplicateGroup } from './engine/blocksearch.ts';
@@ -132,6 +132,8 @@ export interface IndexReport {
   skipped: Record<string, number>;
   shards: number;
   headCommit: string;
+  /** Wall-clock of each phase (ms), and of each build worker (building vs waiting for git). */
+  timings: { fetchMs: number; listMs: number; readMs: number; commitMs: number; workers: BuildOutput['timings'] };
 }
 
 export interface IndexRunOptions {
@@ -158,6 +160,9 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
   };
   await store.setRepositoryStatus(ctx.db, repo.id, 'indexing', null);
   let built: BuildOutput | null = null;
+  const marks = [performance.now()];
+  // The build workers load their modules while the repository is mirrored and listed.
+  const warm = run.worker === false ? null : startBuildWorkers();
   try {
     await progress({ phase: 'fetch' });
     await mirror(repo.source, gitDir);
@@ -165,6 +170,7 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
     const head = refs.find((r) => r.kind === 'head');
     if (!head) throw new UserError(`Le dépôt « ${repo.name} » est vide (aucune branche par défaut).`, 422, 'source');
     const tags = refs.filter((r) => r.kind === 'tag').slice(0, o.maxTags);
+    marks.push(performance.now());
     await progress({ phase: 'list' });
     const skips = compileSkips(o);
     const perRef: { ref: typeof head; tree: string; date: string; message: string; files: store.FileRow[] }[] = [];
@@ -186,11 +192,12 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
     const known = await store.knownBlobs(ctx.db, [...wanted.keys()]);
     const toRead = [...wanted.values()].filter((b) => !known.has(b.sha));
     await run.beforeRead?.(gitDir);
+    marks.push(performance.now());
     await progress({ phase: 'read', done: 0, total: toRead.length });
     const input = { gitDir, indexDir: dirs.index, blobs: toRead.map((b) => ({ sha: b.sha, lang: b.lang, size: b.size })), shardPrefix: `s${Date.now().toString(36)}-${repo.id}` };
     const onBuild = (done: number, total: number) => void progress({ phase: 'read', done, total });
     try {
-      built = run.worker === false ? await buildShards(input, onBuild) : await buildInWorker(input, onBuild);
+      built = warm === null ? await buildShards(input, onBuild) : await buildInWorker(input, onBuild, warm);
     } catch (e) {
       // git failing under us (objects missing, repository deleted) is the user's concern; anything else is a bug.
       if (e instanceof GitError || (e as { gitError?: boolean }).gitError) {
@@ -205,6 +212,7 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
       for (const f of pr.files) if (!f.skipped && binary.has(f.sha)) f.skipped = 'binary';
       for (const f of pr.files) if (f.skipped) skipped[f.skipped] = (skipped[f.skipped] ?? 0) + (pr.ref.kind === 'head' ? 1 : 0);
     }
+    marks.push(performance.now());
     await progress({ phase: 'commit' });
     const metadata = await readMetadata(gitDir, head.commit, perRef[0]!.files);
     const b = built;
@@ -223,7 +231,9 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
       await store.setRepositoryStatus(tx, repo.id, 'indexed', null, head.name);
       await store.bumpGeneration(tx);
     });
+    marks.push(performance.now());
     const headFiles = perRef[0]!.files;
+    const span = (i: number) => Math.round(marks[i + 1]! - marks[i]!);
     return {
       repository: repo.name,
       refs: perRef.length,
@@ -233,11 +243,14 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
       skipped,
       shards: b.shards.length,
       headCommit: head.commit,
+      timings: { fetchMs: span(0), listMs: span(1), readMs: span(2), commitMs: span(3), workers: b.timings },
     };
   } catch (e) {
     if (built) for (const s of built.shards) fs.rmSync(path.join(dirs.index, s.name), { recursive: true, force: true });
     await store.setRepositoryStatus(ctx.db, repo.id, 'failed', (e as Error).message).catch(() => undefined);
     throw e;
+  } finally {
+    warm?.dispose();
   }
 }
 
@@ -372,6 +385,14 @@ export function parseCursor(cursor: string): { generation: number; start: number
   return { generation: Number(m[1]), start: Number(m[2]) };
 }
 
+/** A line cursor names a file's content (its blob) and the last line listed: both checked here for every caller. */
+function checkLineCursor(blob: string | null | undefined, afterLine: number | undefined) {
+  if (blob != null && !/^[0-9a-f]{40}$/.test(blob)) throw new UserError('Le paramètre « blob » doit être l’empreinte git d’un contenu (40 chiffres hexadécimaux).', 400, 'blob');
+  if (afterLine === undefined || afterLine === 0) return;
+  if (!Number.isSafeInteger(afterLine) || afterLine < 0 || afterLine > 100_000_000) throw new UserError('Le paramètre « after_line » doit être un numéro de ligne (entier positif).', 400, 'after_line');
+  if (blob == null) throw new UserError('Le paramètre « after_line » poursuit la liste des lignes d’un fichier : il faut aussi « blob » (le contenu de ce fichier).', 400, 'after_line');
+}
+
 export interface SearchHit extends FileResult {
   swhid: string;
   permalink: string;
@@ -410,6 +431,7 @@ export interface SearchParams extends Partial<Omit<SearchOptions, 'start' | 'dea
 export async function search(ctx: AppContext, query: string, params: SearchParams = {}, asker: Asker = {}): Promise<SearchResponse> {
   const parsed = parseQuery(query, { compile: false });
   const { cursor, budgetMs: askedBudget, ...options } = params;
+  checkLineCursor(options.blob, options.afterLine);
   const budgetMs = Math.min(MAX_BUDGET_MS, Math.max(1, askedBudget ?? asker.budgetMs ?? DEFAULT_BUDGET_MS));
   const snap = await poolSnapshot(ctx);
   let start = 0;

@@ -27,6 +27,11 @@ export interface BuiltBlob {
 export interface BuildOutput {
   shards: { name: string; docs: number; bytes: number; postings: number }[];
   blobs: BuiltBlob[];
+  /**
+   * Where each build's time went (one entry per worker): wall-clock from start to finish, of which
+   * building (the shard writer: add and finish) — the rest is waiting for git's blobs.
+   */
+  timings: { wallMs: number; buildMs: number; bytes: number }[];
 }
 
 /**
@@ -44,7 +49,10 @@ export function decodeText(content: Buffer): string | null {
 
 export async function buildShards(input: BuildInput, onProgress?: (done: number, total: number) => void): Promise<BuildOutput> {
   const langs = new Map(input.blobs.map((b) => [b.sha, b.lang]));
-  const out: BuildOutput = { shards: [], blobs: [] };
+  const out: BuildOutput = { shards: [], blobs: [], timings: [] };
+  const t0 = performance.now();
+  let buildMs = 0;
+  let bytes = 0;
   const written: string[] = [];
   let writer: ShardWriter | null = null;
   let seq = 0;
@@ -53,7 +61,9 @@ export async function buildShards(input: BuildInput, onProgress?: (done: number,
   const close = () => {
     if (!writer) return;
     if (writer.docCount > 0) {
+      const t = performance.now();
       const r = writer.finish();
+      buildMs += performance.now() - t;
       written.push(r.dir);
       out.shards.push({ name: writer.name, docs: r.docs, bytes: r.bytes, postings: r.postings });
     } else writer.abort();
@@ -65,6 +75,8 @@ export async function buildShards(input: BuildInput, onProgress?: (done: number,
       input.gitDir,
       input.blobs.map((b) => b.sha),
       (sha, content) => {
+        const t = performance.now();
+        bytes += content.length;
         if (isBinary(content)) {
           out.blobs.push({ sha, size: content.length, status: 'binary', shard: null, lines: null });
         } else {
@@ -74,11 +86,13 @@ export async function buildShards(input: BuildInput, onProgress?: (done: number,
           pendingBlobs.push({ sha, size: content.length, status: 'indexed', shard: w.name, lines: w.lastLines });
           if (w.full()) close();
         }
+        buildMs += performance.now() - t;
         done++;
         if (onProgress && (done % 200 === 0 || done === input.blobs.length)) onProgress(done, input.blobs.length);
       },
     );
     close();
+    out.timings.push({ wallMs: performance.now() - t0, buildMs, bytes });
     return out;
   } catch (e) {
     (writer as ShardWriter | null)?.abort();

@@ -57,6 +57,11 @@ export interface FileResult {
   matchCount: number;
   /** More lines of this file match than the `maxLinesPerFile` listed (the list is cut there, and says so). */
   moreLines: boolean;
+  /**
+   * When moreLines: the last matching line listed. The same query with `blob` (this file's
+   * content) and `afterLine` set to it lists the file's next matching lines: the line cursor.
+   */
+  nextAfterLine: number | null;
   lines: LineMatch[];
 }
 
@@ -77,6 +82,10 @@ export interface SearchOptions {
   maxFiles: number;
   /** Matched lines kept per file. */
   maxLinesPerFile: number;
+  /** Only this content (git blob hash, 40 hex digits): the file a line cursor pages through. */
+  blob: string | null;
+  /** List only matching lines after this one (the `nextAfterLine` of the previous answer); 0: from the start. */
+  afterLine: number;
   /** Where this window of the answer starts in the candidate order (the `nextCursor` of the previous window). */
   start: number;
   /** Date.now() past which the search stops, with a partial answer that says so. */
@@ -89,7 +98,7 @@ export interface SearchOptions {
 export const DEFAULT_BUDGET_MS = 3000;
 export const MAX_BUDGET_MS = 30_000;
 
-export const DEFAULT_SEARCH: SearchOptions = { limit: 20, offset: 0, context: 1, maxFiles: 500, maxLinesPerFile: 20, start: 0, deadline: Infinity, budgetMs: DEFAULT_BUDGET_MS };
+export const DEFAULT_SEARCH: SearchOptions = { limit: 20, offset: 0, context: 1, maxFiles: 500, maxLinesPerFile: 20, blob: null, afterLine: 0, start: 0, deadline: Infinity, budgetMs: DEFAULT_BUDGET_MS };
 
 /** Thrown from deep in verification when the search's deadline has passed. */
 const EXPIRED = new Error('search time budget spent');
@@ -902,6 +911,7 @@ export class Searcher {
         docs = docs === null ? ws : intersect(docs, ws);
       }
       const consider = (doc: number) => {
+        if (o.blob !== null && r.shas[doc] !== o.blob) return;
         const occ = shard.occ[doc];
         if (!occ) return;
         const ok = occ.filter(occOk);
@@ -921,10 +931,16 @@ export class Searcher {
     // 2. Verification, on the raw bytes of the candidate chunks only (runs of consecutive chunks
     // are read at once); lines are decoded only where a match is found.
     /** Calls fn on each region of the document a term must verify; stops when fn returns true. */
-    const regions = (c: Cand, chunks: Uint32Array | null, wholeDoc: boolean, fn: (r: Region) => boolean | void): boolean => {
+    // With a line cursor (afterLine), the regions of positive terms start at the line after it:
+    // chunks wholly before it are not read, and the chunk holding it is cut at that line's start.
+    const regions = (c: Cand, chunks: Uint32Array | null, wholeDoc: boolean, fn: (r: Region) => boolean | void, after = 0): boolean => {
       const rd = c.shard.reader;
-      const first = rd.docFirstChunk[c.doc]!;
+      let first = rd.docFirstChunk[c.doc]!;
       const last = rd.docFirstChunk[c.doc + 1]!;
+      if (after > 0) {
+        first = chunkOfLine(rd, first, last, after + 1);
+        if (after >= rd.lineCounts[c.doc]!) return false;
+      }
       let i = 0;
       let end = 0;
       if (chunks !== null) {
@@ -934,8 +950,10 @@ export class Searcher {
       }
       checkDeadline();
       if (chunks === null || wholeDoc) {
-        const off = rd.offsets[c.doc]!;
-        return fn({ text: rd.latinRange(off, off + rd.lengths[c.doc]!), reader: rd, chunk: first, firstLine: 1, base: off }) === true;
+        const off = after > 0 ? rd.chunkOff[first]! : rd.offsets[c.doc]!;
+        const r = { text: rd.latinRange(off, rd.offsets[c.doc]! + rd.lengths[c.doc]!), reader: rd, chunk: first, firstLine: after > 0 ? rd.chunkLine[first]! : 1, base: off };
+        const from = after > 0 ? regionAfter(r, after) : r;
+        return from !== null && fn(from) === true;
       }
       while (i < end) {
         const k0 = chunks[i]!;
@@ -946,7 +964,9 @@ export class Searcher {
         }
         i++;
         checkDeadline();
-        if (fn({ text: rd.latinRange(rd.chunkOff[k0]!, rd.chunkEnd(k1)), reader: rd, chunk: k0, firstLine: rd.chunkLine[k0]!, base: rd.chunkOff[k0]! }) === true) return true;
+        const r = { text: rd.latinRange(rd.chunkOff[k0]!, rd.chunkEnd(k1)), reader: rd, chunk: k0, firstLine: rd.chunkLine[k0]!, base: rd.chunkOff[k0]! };
+        const from = after > 0 ? regionAfter(r, after) : r;
+        if (from !== null && fn(from) === true) return true;
       }
       return false;
     };
@@ -999,11 +1019,18 @@ export class Searcher {
       for (let j = 0; j < positive.length; j++) {
         const m = positive[j]!;
         const out: LineHits = new Map();
-        regions(c, c.pos[j]!, m.wholeDoc, (r) => {
-          m.scan(r, out, cap, spans);
-          return out.size >= cap;
-        });
-        if (out.size === 0) {
+        regions(
+          c,
+          c.pos[j]!,
+          m.wholeDoc,
+          (r) => {
+            m.scan(r, out, cap, spans);
+            return out.size >= cap;
+          },
+          o.afterLine,
+        );
+        // Past a line cursor, a term may have all its lines before it: the file still holds it.
+        if (out.size === 0 && (o.afterLine === 0 || positive.length === 1 || !regions(c, c.pos[j]!, m.wholeDoc, (r) => m.any(r)))) {
           ok = false;
           break;
         }
@@ -1018,6 +1045,9 @@ export class Searcher {
       }
       if (!ok) return null;
       let more = false;
+      // A match spanning lines (a literal holding a newline, verified on the whole document) may
+      // start before the cursor: the cursor's lines are listed after it only.
+      if (o.afterLine > 0) for (const ln of [...hits.keys()]) if (ln <= o.afterLine) hits.delete(ln);
       if (hits.size > o.maxLinesPerFile) {
         more = true;
         const keep = [...hits.keys()].sort((a, b) => a - b).slice(0, o.maxLinesPerFile);
@@ -1041,7 +1071,7 @@ export class Searcher {
       if (symPos.length) {
         for (const s of syms) {
           if (!symPos.some((f) => f(s.name))) continue;
-          if (!hits.has(s.line) && hits.size < o.maxLinesPerFile) hits.set(s.line, null);
+          if (s.line > o.afterLine && !hits.has(s.line) && hits.size < o.maxLinesPerFile) hits.set(s.line, null);
         }
       }
       if (hits.size === 0 && (positive.length || symPos.length)) return null;
@@ -1072,6 +1102,7 @@ export class Searcher {
           score,
           matchCount: h.matches,
           moreLines: h.more,
+          nextAfterLine: h.more ? Math.max(...h.hits.keys()) : null,
           lines: [],
         };
         files.push(f);
@@ -1119,6 +1150,38 @@ function symbolIndex(syms: ShardSymbol[], line: number): number {
   return lo;
 }
 
+/** The chunk of a document (chunks [first, last)) holding line ln: the last one starting at or before it. */
+function chunkOfLine(reader: ShardReader, first: number, last: number, ln: number): number {
+  let lo = first;
+  let hi = last - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (reader.chunkLine[mid]! <= ln) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** The part of a region after line `after` (whole lines), or null when nothing of it is. */
+function regionAfter(r: Region, after: number): Region | null {
+  if (after < r.firstLine) return r;
+  let pos = 0;
+  let line = r.firstLine;
+  while (line <= after) {
+    const nl = r.text.indexOf('\n', pos);
+    if (nl < 0) return null;
+    pos = nl + 1;
+    line++;
+  }
+  if (pos >= r.text.length) return null;
+  const rd = r.reader;
+  const abs = r.base + pos;
+  let k = r.chunk;
+  const doc = rd.chunkDoc[k]!;
+  while (k + 1 < rd.chunks && rd.chunkDoc[k + 1] === doc && rd.chunkOff[k + 1]! <= abs) k++;
+  return { text: r.text.slice(pos), reader: rd, chunk: k, firstLine: line, base: abs };
+}
+
 /** Texts of some lines of a document (sorted line numbers), read from the chunks that hold them. */
 export function readLines(reader: ShardReader, doc: number, wanted: number[]): Map<number, string> {
   const out = new Map<number, string>();
@@ -1127,14 +1190,7 @@ export function readLines(reader: ShardReader, doc: number, wanted: number[]): M
   let i = 0;
   while (i < wanted.length) {
     const ln = wanted[i]!;
-    // The chunk holding line ln: the last one starting at or before it.
-    let lo = first;
-    let hi = last - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (reader.chunkLine[mid]! <= ln) lo = mid;
-      else hi = mid - 1;
-    }
+    const lo = chunkOfLine(reader, first, last, ln);
     const nextLine = lo + 1 < last ? reader.chunkLine[lo + 1]! : Infinity;
     // Lines are found on the Latin-1 view of the bytes; only the wanted ones are decoded.
     const latin = reader.latinRange(reader.chunkOff[lo]!, reader.chunkEnd(lo));

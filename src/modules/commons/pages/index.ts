@@ -208,6 +208,8 @@ ${s.readme ? html`<h2>${T.readme}</h2><div class="readme">${renderReadme(s.readm
           cursor: z.string().max(40).optional(),
           budget: z.coerce.number().int().min(100).max(MAX_BUDGET_MS).default(DEFAULT_BUDGET_MS),
           lines: z.coerce.number().int().min(1).max(MAX_LINES_PER_FILE).default(PAGE_LINES_PER_FILE),
+          blob: z.string().regex(/^[0-9a-f]{40}$/).optional(),
+          after_line: z.coerce.number().int().min(0).max(100_000_000).default(0),
         }),
       },
       config: { rateLimit: { max: 120, timeWindow: '1 minute' } },
@@ -218,9 +220,11 @@ ${s.readme ? html`<h2>${T.readme}</h2><div class="readme">${renderReadme(s.readm
       let results: Raw | string = '';
       if (q) {
         try {
-          const { page: pageNo, cursor, budget, lines } = req.query;
-          const r = await withRetryAfter(reply, () => service.search(ctx, q, { offset: (pageNo - 1) * perPage, limit: perPage, cursor, budgetMs: budget, maxLinesPerFile: lines }, { client: req.ip }));
-          results = searchResults(r, { q, cursor, budget, lines }, pageNo, perPage);
+          const { page: pageNo, cursor, budget, lines, blob, after_line: afterLine } = req.query;
+          const r = await withRetryAfter(reply, () =>
+            service.search(ctx, q, { offset: (pageNo - 1) * perPage, limit: perPage, cursor, budgetMs: budget, maxLinesPerFile: lines, blob: blob ?? null, afterLine }, { client: req.ip }),
+          );
+          results = searchResults(r, { q, cursor, budget, lines, blob, afterLine }, pageNo, perPage);
         } catch (e) {
           if (!(e instanceof UserError)) throw e;
           reply.status(e.statusCode);
@@ -314,28 +318,41 @@ ${g.places.slice(0, 20).map((p) => html`<tr><td>${p.repository}</td><td><a href=
 const PAGE_LINES_PER_FILE = 20;
 const MAX_LINES_PER_FILE = 1000;
 
-function searchResults(r: service.SearchResponse, asked: { q: string; cursor?: string; budget: number; lines: number }, pageNo: number, perPage: number): Raw {
+function searchResults(
+  r: service.SearchResponse,
+  asked: { q: string; cursor?: string; budget: number; lines: number; blob?: string; afterLine: number },
+  pageNo: number,
+  perPage: number,
+): Raw {
   const pages = Math.ceil(r.fileCount / perPage);
-  const href = (p: { page?: number; cursor?: string; budget?: number; lines?: number }) => {
+  const href = (p: { page?: number; cursor?: string; budget?: number; lines?: number; blob?: string; afterLine?: number }) => {
     const params: Record<string, string> = { q: asked.q };
     if (p.cursor) params.cursor = p.cursor;
+    if (p.blob) params.blob = p.blob;
+    if (p.blob && p.afterLine) params.after_line = String(p.afterLine);
     if (p.page && p.page > 1) params.page = String(p.page);
     if (p.budget && p.budget !== DEFAULT_BUDGET_MS) params.budget = String(p.budget);
     const lines = p.lines ?? asked.lines;
     if (lines !== PAGE_LINES_PER_FILE) params.lines = String(lines);
     return `/communs/recherche?${new URLSearchParams(params).toString()}`;
   };
-  const link = (p: number) => href({ page: p, cursor: asked.cursor, budget: asked.budget });
-  // A file whose list of lines is cut says so: all of them up to the limit, then the file itself.
+  const link = (p: number) => href({ page: p, cursor: asked.cursor, budget: asked.budget, blob: asked.blob, afterLine: asked.afterLine });
+  // A file whose list of lines is cut says so, and continues: its next matching lines (the line
+  // cursor: this file's content, after the last line listed), or up to 1 000 lines a file.
   const moreLines = (f: service.SearchResponse['groups'][number]['files'][number]) =>
-    !f.moreLines
+    !f.moreLines || f.nextAfterLine === null
       ? ''
-      : asked.lines < MAX_LINES_PER_FILE
-        ? html`<p class="hint">${plural(f.matchCount, 'première ligne correspondante affichée', 'premières lignes correspondantes affichées')} : ce fichier en a d’autres. <a href="${href({ page: pageNo, cursor: asked.cursor, budget: asked.budget, lines: MAX_LINES_PER_FILE })}">Afficher jusqu’à ${MAX_LINES_PER_FILE.toLocaleString('fr-FR')} lignes par fichier</a></p>`
-        : html`<p class="hint">Ce fichier a plus de ${MAX_LINES_PER_FILE.toLocaleString('fr-FR')} lignes correspondantes (limite d’affichage par fichier) : <a href="${fileHref(f.software, f.path)}">ouvrir le fichier</a> pour les voir toutes.</p>`;
+      : html`<p class="hint">${plural(f.matchCount, asked.afterLine ? 'ligne correspondante affichée' : 'première ligne correspondante affichée', asked.afterLine ? 'lignes correspondantes affichées' : 'premières lignes correspondantes affichées')}${
+          asked.afterLine ? ` après la ligne ${asked.afterLine.toLocaleString('fr-FR')}` : ''
+        } : ce fichier en a d’autres. <a href="${href({ budget: asked.budget, blob: f.blob, afterLine: f.nextAfterLine, lines: MAX_LINES_PER_FILE })}">Lignes correspondantes suivantes de ce fichier (après la ligne ${f.nextAfterLine.toLocaleString('fr-FR')})</a>${
+          asked.lines < MAX_LINES_PER_FILE && !asked.blob
+            ? html` · <a href="${href({ page: pageNo, cursor: asked.cursor, budget: asked.budget, lines: MAX_LINES_PER_FILE })}">Afficher jusqu’à ${MAX_LINES_PER_FILE.toLocaleString('fr-FR')} lignes par fichier</a>`
+            : ''
+        }</p>`;
   const more = Math.min(MAX_BUDGET_MS, asked.budget * 4);
   return html`<h2>${plural(r.fileCount, 'fichier', 'fichiers')}, ${plural(r.matchCount, 'correspondance', 'correspondances')}${r.truncated ? ' (résultats partiels)' : ''}${r.start > 0 ? ' — suite de la recherche' : ''}</h2>
 ${r.notice ? html`<p class="hint" role="status">${r.notice}</p>` : ''}
+${asked.blob ? html`<p class="hint">Lignes d’un seul fichier (contenu <span class="swhid">swh:1:cnt:${asked.blob}</span>)${asked.afterLine ? ` après la ligne ${asked.afterLine.toLocaleString('fr-FR')}` : ''}. <a href="${href({ budget: asked.budget })}">Toute la recherche</a></p>` : ''}
 ${
   r.nextCursor
     ? html`<p><a href="${href({ cursor: r.nextCursor, budget: asked.budget })}">Fichiers suivants</a>${

@@ -219,12 +219,43 @@ test('code search: a file with more matching lines than listed says so; every li
   assert.deepEqual(many.lines.map((l) => l.line), Array.from({ length: 1000 }, (_, i) => i + 1));
   assert.equal(many.moreLines, true);
   assert.equal((await get('/api/v1/commons/search?q=ZNUL_MARK&lines=1001')).statusCode, 400);
-  // The page: the cut is stated, with the link that lists up to 1000 lines a file, then the file itself.
+  // The line cursor: blob= and after_line= continue within the file, up to its last line.
+  const api = (await get('/api/v1/commons/search?q=ZNUL_MARK&context=0&lines=1000')).json() as { groups: { files: { path: string; blob: string; nextAfterLine: number | null }[] }[] };
+  const long = api.groups.flatMap((g) => g.files).find((f) => f.path === 'src/many.c')!;
+  assert.equal(long.nextAfterLine, 1000);
+  r = (await get(`/api/v1/commons/search?q=ZNUL_MARK&context=0&lines=1000&blob=${long.blob}&after_line=1000`)).json() as Api;
+  assert.deepEqual([...files(r).keys()], ['src/many.c']);
+  assert.deepEqual(files(r).get('src/many.c')!.lines.map((l) => l.line), Array.from({ length: 30 }, (_, i) => i + 1001));
+  assert.equal(files(r).get('src/many.c')!.moreLines, false);
+  // Hostile cursor values: 400 naming the parameter.
+  for (const [qs, field] of [
+    ['after_line=5', 'after_line'],
+    [`blob=${long.blob}&after_line=-1`, 'after_line'],
+    [`blob=${long.blob}&after_line=1e99`, 'after_line'],
+    [`blob=${long.blob}&after_line=12abc`, 'after_line'],
+    [`blob=${long.blob}&after_line=100000001`, 'after_line'],
+    ['blob=constructor&after_line=3', 'blob'],
+    ['blob=__proto__', 'blob'],
+    [`blob=${long.blob}%00&after_line=3`, 'blob'],
+    [`blob=${long.blob.toUpperCase()}`, 'blob'],
+  ]) {
+    const bad = await get(`/api/v1/commons/search?q=ZNUL_MARK&${qs}`);
+    assert.equal(bad.statusCode, 400, qs);
+    assert.match(JSON.stringify(bad.json()), new RegExp(field), qs);
+    assert.equal((await get(`/communs/recherche?q=ZNUL_MARK&${qs}`)).statusCode, 400, qs);
+  }
+  // The page: the cut is stated, with the link to the file's next lines (and one that lists up to
+  // 1000 lines a file); past 1000, the next lines of that file, up to its last.
   let page = await get('/communs/recherche?q=ZNUL_MARK');
-  assert.match(page.body, /20 premières lignes correspondantes affichées : ce fichier en a d’autres\. <a href="\/communs\/recherche\?q=ZNUL_MARK&amp;lines=1000">/);
+  assert.match(page.body, new RegExp(`20 premières lignes correspondantes affichées : ce fichier en a d’autres\\. <a href="/communs/recherche\\?q=ZNUL_MARK&amp;blob=${long.blob}&amp;after_line=20&amp;lines=1000">Lignes correspondantes suivantes de ce fichier \\(après la ligne 20\\)</a> · <a href="/communs/recherche\\?q=ZNUL_MARK&amp;lines=1000">`));
   page = await get('/communs/recherche?q=ZNUL_MARK&lines=1000');
-  assert.match(page.body, /plus de 1\u202f000 lignes correspondantes \(limite d’affichage par fichier\) : <a href="\/communs\/logiciels\/nuls\/fichiers\/src\/many\.c">ouvrir le fichier<\/a>/);
-  assert.equal(page.body.split('ouvrir le fichier').length, 2, 'only the long file says its list is cut');
+  assert.match(page.body, new RegExp(`1\u202f000 premières lignes correspondantes affichées : ce fichier en a d’autres\\. <a href="/communs/recherche\\?q=ZNUL_MARK&amp;blob=${long.blob}&amp;after_line=1000&amp;lines=1000">`));
+  assert.equal(page.body.split('ce fichier en a d’autres').length, 2, 'only the long file says its list is cut');
+  page = await get(`/communs/recherche?q=ZNUL_MARK&blob=${long.blob}&after_line=1000&lines=1000`);
+  assert.equal(page.statusCode, 200);
+  assert.match(page.body, /Lignes d’un seul fichier/);
+  assert.match(page.body, /scope="row">1030<\/th>/);
+  assert.doesNotMatch(page.body, /scope="row">999<\/th>/, 'lines after the cursor (and their context) only');
   assert.doesNotMatch(page.body, /ce fichier en a d’autres/);
   assert.equal((await get('/communs/recherche?q=ZNUL_MARK&lines=0')).statusCode, 400);
 });
