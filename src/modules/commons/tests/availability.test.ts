@@ -159,10 +159,12 @@ test('a line too long for the time left stops the search at once, partial and re
 });
 
 test('a task past its hard limit has its worker terminated and replaced; the next task is answered', async () => {
-  const pool = new SearchPool({ size: 1, hardLimit: () => 0 });
+  // A task that really outlives its hard limit: the 900,000-character line with a time budget large
+  // enough for the engine to try it (a fast task could answer before a 0 ms timer fires on a busy machine).
+  const pool = new SearchPool({ size: 1, hardLimit: () => 100 });
   const snap = await poolSnapshot(t.ctx);
   try {
-    await assert.rejects(pool.run('search', { query: parseQuery('needle_marker'), options: {} }, snap.ref, { budgetMs: 1000 }), (e: Error & { code?: string; statusCode?: number }) => e.code === 'search_timeout' && e.statusCode === 503);
+    await assert.rejects(pool.run('search', { query: parseQuery('/(.?){90}x/ file:long'), options: {} }, snap.ref, { budgetMs: 60_000 }), (e: Error & { code?: string; statusCode?: number }) => e.code === 'search_timeout' && e.statusCode === 503);
     assert.equal(pool.stats().restarts, 1);
     const ok = new SearchPool({ size: 1 });
     const r = await ok.run<{ fileCount: number }>('search', { query: parseQuery('needle_marker'), options: {} }, snap.ref, { budgetMs: 1000 });
