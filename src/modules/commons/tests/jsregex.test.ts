@@ -123,13 +123,13 @@ test('pathological patterns stay linear in V8 (fallback engine) and are refused 
       // Refused: RE2 answers, in linear time.
       const t = performance.now();
       assert.equal(RE2JS.compile(p, RE2JS.CASE_INSENSITIVE).test(long), false);
-      assert.ok(performance.now() - t < 30_000, `${p} (RE2)`);
+      assert.ok(performance.now() - t < 120_000, `${p} (RE2)`);
       continue;
     }
     const t = performance.now();
     assert.equal(re.test(long + '!'), false, p);
     // Backtracking on 100,000 characters would not end in any lifetime; a linear engine ends in
     // milliseconds. The bound is far from both, so a loaded machine does not fail it.
-    assert.ok(performance.now() - t < 30_000, `${p} took ${(performance.now() - t).toFixed(0)} ms`);
+    assert.ok(performance.now() - t < 120_000, `${p} took ${(performance.now() - t).toFixed(0)} ms`);
   }
 });
