@@ -81,5 +81,7 @@ export const consultationAudit: AuditVocabulary = {
     'consultation.survey.answer': 'a rempli {objet}',
     'consultation.survey.questions': (e, ref) => [{ add: 'a ajouté une question à ', edit: 'a modifié une question de ', move: 'a déplacé une question de ', delete: 'a supprimé une question de ' }[String(field(e.meta, 'change'))] ?? 'a modifié les questions de ', ref('consultation.survey', e.objectId)],
     'consultation.budget.assign': 's’est vu attribuer au hasard {objet} pour voter',
+    'consultation.identity.configure': (e, ref) => [field(e.before, 'issuer') ? 'a modifié le fournisseur d’identité (OpenID Connect) de ' : 'a configuré un fournisseur d’identité (OpenID Connect) pour ', ref('consultation.process', e.objectId), field(e.after, 'secretChanged') ? ' (nouveau secret client)' : ''],
+    'consultation.identity.check': 'a vérifié son identité auprès du fournisseur de {objet}',
   },
 };

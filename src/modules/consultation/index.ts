@@ -17,6 +17,7 @@ import { registerSetupPages } from './pages/setup.ts';
 import { registerSurveyPages } from './pages/surveys.ts';
 import { registerSurveyEditor } from './pages/survey-editor.ts';
 import { registerDebatePages } from './pages/debates.ts';
+import { registerIdentityPages } from './pages/identity.ts';
 import { registerConsultationOpenData, registerRoutes } from './routes.ts';
 import { registerRoadmapContributions } from './roadmap.ts';
 import { seedConsultationDemo } from './demo.ts';
@@ -41,6 +42,7 @@ export const consultationModule: ModuleManifest = {
     registerSurveyPages(app, ctx);
     registerSurveyEditor(app, ctx);
     registerDebatePages(app, ctx);
+    registerIdentityPages(app, ctx);
     registerRoutes(app, ctx);
   },
   async seedDemo(ctx) {
