@@ -71,7 +71,7 @@ export function parseIdentityForm(v: Record<string, unknown>, hasSecret: boolean
   if (!clientId || clientId.length > 200 || !PRINTABLE.test(clientId)) errors.push({ field: 'clientId', message: 'Identifiant client : de 1 à 200 caractères visibles, sans espace.' });
   const secret = s('clientSecret').trim();
   if (!secret && !hasSecret) errors.push({ field: 'clientSecret', message: 'Secret client : obligatoire pour un nouveau fournisseur.' });
-  else if (secret && (secret.length > 500 || !PRINTABLE.test(secret))) errors.push({ field: 'clientSecret', message: 'Secret client : de 1 à 500 caractères visibles, sans espace.' });
+  else if (secret && (secret.length > 500 || !/^[\x20-\x7e]+$/.test(secret))) errors.push({ field: 'clientSecret', message: 'Secret client : de 1 à 500 caractères ASCII visibles.' });
   const scopeList = [...new Set(s('scopes').trim().split(/\s+/).filter(Boolean))];
   if (!scopeList.includes('openid') || scopeList.length > 20 || !scopeList.every((x) => SCOPE.test(x))) errors.push({ field: 'scopes', message: 'Portées (scopes) : séparées par des espaces, « openid » compris, 20 au plus.' });
   const claim = s('requiredClaim') || 'none';

@@ -40,7 +40,9 @@ export function registerBudgetPages(app: App, ctx: AppContext) {
     const inBasket = new Set(basket?.projectIds ?? []);
     const costs = projects.filter((x) => inBasket.has(x.id)).map((x) => x.costCents);
     const pct = Math.min(100, Math.round(((basket?.totalCents ?? 0) / b.amountCents) * 100));
-    const canEdit = open && !!me && !basket?.checkedOut && !basket?.votedElsewhere && !notMine;
+    // The buttons wait for the identity check when the process requires one (the server refuses without it anyway).
+    const identityOk = !me || !p.identity?.requiredFor.includes('votes') || !!(await svc.identityCheckOf(ctx.db, p, me.user.id));
+    const canEdit = open && !!me && identityOk && !basket?.checkedOut && !basket?.votedElsewhere && !notMine;
     const idNotice = open && !basket?.checkedOut ? await identityNotice(ctx, p, me?.user.id ?? null, 'votes', processHref(p.slug, `/budgets/${b.slug}`)) : '';
     const body = html`${crumbs(p, b)}${flash ? notice(flash.kind, flash.text) : ''}
 <h1>Budget participatif : ${b.title}</h1>
