@@ -91,17 +91,26 @@ export async function saveIdentityProvider(ctx: Ctx, actorId: string, p: Process
   await ctx.db.transaction(async (tx) => {
     const cur = (await tx.query<{ label: string; issuer: string; client_id: string; scopes: string; required_claim: string; required_for: string[]; client_secret_sealed: string; subject_key_sealed: string }>(
       'SELECT * FROM consultation.identity_provider WHERE process_id = $1 FOR UPDATE', [p.id])).rows[0];
+    const anyCheck = async () => (await tx.query('SELECT 1 FROM consultation.identity_check WHERE process_id = $1 LIMIT 1', [p.id])).rows.length > 0;
     if (!cur && f.clientSecret === null) throw new ValidationFailed([{ field: 'clientSecret', message: 'Secret client : obligatoire pour un nouveau fournisseur.' }]);
     // Another provider would mean other subjects: one person could then bind a second account and vote twice.
-    if (cur && cur.issuer !== f.issuer && (await tx.query('SELECT 1 FROM consultation.identity_check WHERE process_id = $1 LIMIT 1', [p.id])).rows.length) {
+    if (cur && cur.issuer !== f.issuer && (await anyCheck())) {
       throw new UserError('Adresse du fournisseur (issuer) : elle ne peut plus changer, des identités ont déjà été vérifiées avec ce fournisseur pour cette concertation.', 409, 'issuer', 'issuer_frozen');
     }
-    const secretSealed = f.clientSecret !== null ? sealSecret(ctx.config, f.clientSecret) : cur!.client_secret_sealed;
-    const subjectKey = cur?.subject_key_sealed ?? sealSecret(ctx.config, crypto.randomBytes(32).toString('base64url'));
+    const secret = f.clientSecret ?? openSealedSecret(ctx.config, cur!.client_secret_sealed);
+    if (secret === null) throw new ValidationFailed([{ field: 'clientSecret', message: 'Secret client : celui qui est enregistré ne s’ouvre plus avec SECRET_KEY ; saisissez-le de nouveau.' }]);
+    const secretSealed = sealSecret(ctx.config, secret);
+    // The subjects' key is kept for good (the hashes already stored depend on it), re-sealed under the
+    // current SECRET_KEY: saving the form is how a process's settings follow a SECRET_KEY rotation.
+    const openedKey = cur ? openSealedSecret(ctx.config, cur.subject_key_sealed) : null;
+    if (cur && openedKey === null && (await anyCheck())) {
+      throw new UserError('Les réglages enregistrés ne s’ouvrent plus avec SECRET_KEY : indiquez l’ancienne clé dans SECRET_KEY_PREVIOUS, redémarrez, puis enregistrez de nouveau.', 503, null, 'sealed_key_lost');
+    }
+    const subjectKey = sealSecret(ctx.config, openedKey ?? crypto.randomBytes(32).toString('base64url'));
     await tx.query(
       `INSERT INTO consultation.identity_provider (process_id, label, issuer, client_id, client_secret_sealed, subject_key_sealed, scopes, required_claim, required_for, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text[], now())
-       ON CONFLICT (process_id) DO UPDATE SET label = EXCLUDED.label, issuer = EXCLUDED.issuer, client_id = EXCLUDED.client_id, client_secret_sealed = EXCLUDED.client_secret_sealed,
+       ON CONFLICT (process_id) DO UPDATE SET label = EXCLUDED.label, issuer = EXCLUDED.issuer, client_id = EXCLUDED.client_id, client_secret_sealed = EXCLUDED.client_secret_sealed, subject_key_sealed = EXCLUDED.subject_key_sealed,
          scopes = EXCLUDED.scopes, required_claim = EXCLUDED.required_claim, required_for = EXCLUDED.required_for, updated_at = now()`,
       [p.id, f.label, f.issuer, f.clientId, secretSealed, subjectKey, f.scopes, f.requiredClaim, f.requiredFor],
     );

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testApp } from '../../../../test/support/app.ts';
-import { accountsTesting } from '../../accounts/index.ts';
+import { accountsTesting, openSealedSecret } from '../../accounts/index.ts';
 import { subjectHash } from '../identity.ts';
 import * as svc from '../service.ts';
 import { CLIENT, atProvider, startProvider } from './oidc-provider.ts';
@@ -90,8 +90,9 @@ describe('consultation: identity checked by an OpenID Connect provider per proce
     // Saved again without retyping the secret: kept as it was.
     before = await rows();
     assert.equal((await staff.post(form, { ...settings(), clientSecret: '' })).status, 303);
-    const kept = (await t.db.query<{ client_secret_sealed: string }>('SELECT client_secret_sealed FROM consultation.identity_provider WHERE process_id = $1', [p.id])).rows[0]!;
-    assert.equal(kept.client_secret_sealed, row.client_secret_sealed);
+    const kept = (await t.db.query<{ client_secret_sealed: string; subject_key_sealed: string }>('SELECT client_secret_sealed, subject_key_sealed FROM consultation.identity_provider WHERE process_id = $1', [p.id])).rows[0]!;
+    assert.equal(openSealedSecret(t.ctx.config, kept.client_secret_sealed), CLIENT.client_secret);
+    assert.equal(openSealedSecret(t.ctx.config, kept.subject_key_sealed), openSealedSecret(t.ctx.config, row.subject_key_sealed), 'the subjects’ key never changes');
     // The API and open data say nothing of it.
     const api = await new Browser(t.app).get(`/api/v1/consultation/processes/${p.slug}`);
     assert.doesNotMatch(api.body, /client|secret|maillage-concertations-test/);
