@@ -12,8 +12,7 @@ import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
 import { BUDGET_WORKFLOW_SENTENCES, basketProblem, euros, phaseAllows, phaseStatus, plural, ruleSummary, totalsSealed } from '../model.ts';
 import * as svc from '../service.ts';
 import { loadProcess } from './public.ts';
-import { identityNotice } from './identity.ts';
-import { csrf, formBody, page, participant, processHref, send, signInOrUp } from './ui.ts';
+import { csrf, formBody, identityNotice, page, participant, processHref, send, signInOrUp } from './ui.ts';
 
 const VOTE_LIMIT = { rateLimit: { max: 60, timeWindow: '1 minute' } };
 

@@ -7,29 +7,18 @@
 import type { FastifyReply } from 'fastify';
 import type { App } from '../../../platform/http/server.ts';
 import type { AppContext } from '../../../platform/module.ts';
-import { html, raw, type Raw } from '../../../platform/html/html.ts';
+import { html, raw } from '../../../platform/html/html.ts';
 import { breadcrumb, notice } from '../../../platform/html/components.ts';
 import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
-import { IDENTITY_USES, IDENTITY_USE_LABELS, REQUIRED_CLAIMS, REQUIRED_CLAIM_LABELS, ValidationFailed, type FieldError, type IdentityUse } from '../model.ts';
+import { IDENTITY_USES, IDENTITY_USE_LABELS, REQUIRED_CLAIMS, REQUIRED_CLAIM_LABELS, ValidationFailed, type FieldError } from '../model.ts';
 import { CALLBACK_PATH, callbackUrl, finishCheck, hasProvider, parseIdentityForm, safeReturn, saveIdentityProvider, startCheck } from '../identity.ts';
 import * as svc from '../service.ts';
 import { loadProcess } from './public.ts';
-import { csrf, errorSummary, fieldError, formBody, invalid, page, participant, processHref, send } from './ui.ts';
+import { csrf, errorSummary, fieldError, formBody, identityHref, invalid, page, participant, processHref, send } from './ui.ts';
 import { staffAccess } from './staff-access.ts';
 
 type Values = Record<string, unknown>;
 const val = (v: Values, k: string) => (Object.hasOwn(v, k) && typeof v[k] === 'string' ? (v[k] as string) : '');
-
-/** The link a participant follows to check their identity for a process (back to `retour` afterwards). */
-export const identityHref = (p: Pick<svc.Process, 'slug'>, retour: string) => `/concertations/${p.slug}/identite?retour=${encodeURIComponent(retour)}`;
-
-/** What the pages say about a process's identity check for `use`: nothing when not required, a link, or « vérifiée ». */
-export async function identityNotice(ctx: AppContext, p: svc.Process, userId: string | null, use: IdentityUse, retour: string): Promise<Raw | ''> {
-  if (!p.identity?.requiredFor.includes(use)) return '';
-  if (userId && (await svc.identityCheckOf(ctx.db, p, userId))) return notice('success', `Votre identité est vérifiée par ${p.identity.label} pour cette concertation.`);
-  const why = html`Pour ${IDENTITY_USE_LABELS[use].replace(/ \(.*\)$/, '')} dans cette concertation, chaque personne vérifie son identité avec ${p.identity.label}, une seule fois et avec un seul compte.`;
-  return notice('info', userId ? html`${why} <a class="button" href="${identityHref(p, retour)}">Vérifier mon identité avec ${p.identity.label}</a>` : why);
-}
 
 export function registerIdentityPages(app: App, ctx: AppContext) {
   const { manageGuard, managed } = staffAccess(ctx);

@@ -31,7 +31,7 @@ import {
 import * as svc from '../service.ts';
 import { listSurveys } from '../surveys.ts';
 import { listDebates } from '../debates.ts';
-import { csrf, errorSummary, fieldError, fmtDate, fmtDateTime, formBody, invalid, page, participant, processHref, send, signInOrUp } from './ui.ts';
+import { csrf, errorSummary, fieldError, fmtDate, fmtDateTime, formBody, identityBanner, identityNotice, invalid, page, participant, processHref, send, signInOrUp } from './ui.ts';
 
 const SPAM_LIMIT = { rateLimit: { max: 20, timeWindow: '1 minute' } };
 
@@ -92,6 +92,7 @@ ${list.length ? html`<ul class="cs-list">${list.map((p) => {
     const body = html`${breadcrumb([{ href: '/concertations', label: 'Concertations' }, { label: p.title }])}
 <h1>${p.title}</h1><p>${p.description}</p>
 ${phaseTimeline(p, now)}
+${await identityBanner(ctx, p, (await participant(req))?.user.id ?? null)}
 <nav aria-label="Dans cette concertation"><ul>
 ${meetings.length ? html`<li><a href="${processHref(p.slug, '/rencontres')}">Rencontres (${meetings.length})</a></li>` : ''}
 ${budgets.map((b) => html`<li><a href="${processHref(p.slug, `/budgets/${b.slug}`)}">Budget participatif : ${b.title}</a></li>`)}
@@ -118,6 +119,7 @@ ${list.nextCursor ? html`<p><a rel="next" href="${processHref(p.slug, qs({ apres
     const title = editing ? `Modifier la proposition n° ${editing.number}` : 'Déposer une proposition';
     const body = html`${breadcrumb([{ href: '/concertations', label: 'Concertations' }, { href: processHref(p.slug), label: p.title }, { label: title }])}
 <h1>${title}</h1>${errorSummary(errors)}
+${await identityNotice(ctx, p, (await participant(req))?.user.id ?? null, 'proposals', processHref(p.slug, '/propositions/nouvelle'))}
 <form class="cs-form" method="post" action="${action}" novalidate>${csrf(reply)}
 <div class="field"><label for="f-title">Titre <span class="hint">5 à 150 caractères</span></label>${fieldError(errors, 'title')}<input type="text" id="f-title" name="title" maxlength="150" required value="${val('title')}"${invalid(errors, 'title')}></div>
 <div class="field"><label for="f-body">Description <span class="hint">ce que vous proposez, pour qui, où ; n’y mettez pas de données personnelles</span></label>${fieldError(errors, 'body')}<textarea id="f-body" name="body" rows="8" maxlength="5000" required${invalid(errors, 'body')}>${val('body')}</textarea></div>

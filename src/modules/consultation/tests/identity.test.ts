@@ -118,7 +118,10 @@ describe('consultation: identity checked by an OpenID Connect provider per proce
     const page = await browser.get(budgetUrl());
     assert.match(page.body, /Vérifier mon identité avec FranceConnect \(test\)/);
     assert.doesNotMatch(page.body, /Ajouter au panier/);
-    await browser.get(`/concertations/${p.slug}/propositions/nouvelle`); // a form, for its CSRF token
+    const proc = await browser.get(`/concertations/${p.slug}`);
+    assert.match(proc.body, /Pour voter et déposer ou modifier une proposition, chaque personne vérifie une fois son identité avec FranceConnect \(test\)/);
+    const newForm = await browser.get(`/concertations/${p.slug}/propositions/nouvelle`); // a form, for its CSRF token
+    assert.match(newForm.body, /href="\/concertations\/[\w-]+\/identite\?retour=%2Fconcertations%2F[\w-]+%2Fpropositions%2Fnouvelle"/);
     const before = await rows();
     const add = await browser.post(`${budgetUrl()}/panier`, { op: 'add', projectId });
     assert.equal(add.status, 403);
