@@ -14,6 +14,7 @@ import { registerPublicPages } from './pages/public.ts';
 import { registerBudgetPages } from './pages/budget.ts';
 import { registerStaffPages } from './pages/staff.ts';
 import { registerSetupPages } from './pages/setup.ts';
+import { registerProjectPages } from './pages/projects.ts';
 import { registerSurveyPages } from './pages/surveys.ts';
 import { registerSurveyEditor } from './pages/survey-editor.ts';
 import { registerDebatePages } from './pages/debates.ts';
@@ -38,6 +39,7 @@ export const consultationModule: ModuleManifest = {
     registerPublicPages(app, ctx);
     registerBudgetPages(app, ctx);
     registerSetupPages(app, ctx);
+    registerProjectPages(app, ctx);
     registerStaffPages(app, ctx);
     registerSurveyPages(app, ctx);
     registerSurveyEditor(app, ctx);

@@ -899,7 +899,7 @@ export async function addToBasket(ctx: Ctx, p: Process, b: Budget, who: Particip
   await ensureAssignedBudget(ctx, p, who!.id);
   if (!isUuid(projectId)) throw new UserError('Projet inconnu.', 400, 'projectId');
   await ctx.db.transaction(async (tx) => {
-    const pr = await tx.query<{ cost_cents: number }>('SELECT cost_cents FROM consultation.project WHERE id = $1 AND budget_id = $2', [projectId, b.id]);
+    const pr = await tx.query<{ cost_cents: number }>('SELECT cost_cents FROM consultation.project WHERE id = $1 AND budget_id = $2 FOR SHARE', [projectId, b.id]);
     if (!pr.rows[0]) throw new UserError('Ce projet ne fait pas partie de ce budget.', 400, 'projectId');
     const basketId = await lockBasket(tx, p, b, who!.id);
     const already = await tx.query('SELECT 1 FROM consultation.basket_item WHERE basket_id = $1 AND project_id = $2', [basketId, projectId]);
