@@ -68,6 +68,8 @@ export const consultationAudit: AuditVocabulary = {
     'consultation.project.create': (e, ref) => ['a ajouté le projet « ', String(field(e.after, 'title') ?? ''), ' » à ', ref('consultation.budget', field(e.after, 'budgetId'))],
     'consultation.project.update': (e, ref) => ['a modifié le projet « ', String(field(e.after, 'title') ?? ''), ' » de ', ref('consultation.budget', field(e.after, 'budgetId'))],
     'consultation.project.delete': (e, ref) => ['a supprimé le projet « ', String(field(e.before, 'title') ?? ''), ' » de ', ref('consultation.budget', field(e.before, 'budgetId'))],
+    'consultation.file.attach': 'a joint un fichier à {objet}',
+    'consultation.file.remove': 'a retiré le fichier joint à {objet}',
     'consultation.vote.checkout': 'a voté pour {objet}',
     'consultation.meeting.create': 'a programmé {objet}',
     'consultation.meeting.register': 's’est inscrit à {objet}',

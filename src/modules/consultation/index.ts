@@ -15,6 +15,7 @@ import { registerBudgetPages } from './pages/budget.ts';
 import { registerStaffPages } from './pages/staff.ts';
 import { registerSetupPages } from './pages/setup.ts';
 import { registerProjectPages } from './pages/projects.ts';
+import { registerProposalFilePages } from './pages/proposal-file.ts';
 import { registerSurveyPages } from './pages/surveys.ts';
 import { registerSurveyEditor } from './pages/survey-editor.ts';
 import { registerDebatePages } from './pages/debates.ts';
@@ -40,6 +41,7 @@ export const consultationModule: ModuleManifest = {
     registerBudgetPages(app, ctx);
     registerSetupPages(app, ctx);
     registerProjectPages(app, ctx);
+    registerProposalFilePages(app, ctx);
     registerStaffPages(app, ctx);
     registerSurveyPages(app, ctx);
     registerSurveyEditor(app, ctx);

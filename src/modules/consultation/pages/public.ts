@@ -29,10 +29,12 @@ import {
   type FieldError,
 } from '../model.ts';
 import * as svc from '../service.ts';
+import { PROPOSAL_FILE_KINDS, proposalFileInfo } from '../proposal-file.ts';
 import { listSurveys } from '../surveys.ts';
 import { listDebates } from '../debates.ts';
 import { csrf, errorSummary, fieldError, fmtDate, fmtDateTime, formBody, identityBanner, identityNotice, invalid, page, participant, processHref, send, signInOrUp } from './ui.ts';
 
+const fileSize = (n: number) => (n < 1024 * 1024 ? `${Math.max(1, Math.round(n / 1024))} Ko` : `${(n / 1024 / 1024).toLocaleString('fr-FR', { maximumFractionDigits: 1 })} Mo`);
 const SPAM_LIMIT = { rateLimit: { max: 20, timeWindow: '1 minute' } };
 
 export async function loadProcess(ctx: AppContext, req: FastifyRequest): Promise<svc.Process> {
@@ -201,6 +203,8 @@ ${p.categories.length ? html`<div class="field"><label for="f-category">Thème (
     const comments = await svc.listComments(ctx.db, pr.id, { after, limit: 50, moderator });
     const supported = me ? await svc.hasSupported(ctx.db, pr.id, me.user.id) : false;
     const place = pr.placeUid ? (await getPlacesByUids(ctx.db, [pr.placeUid]))[0] : null;
+    const file = await proposalFileInfo(ctx.db, pr.id);
+    const mayAttach = !!me && me.user.id === pr.authorId && editable(pr.state) && !pr.hidden;
     const children = new Map<string | null, svc.Comment[]>();
     for (const c of comments.items) {
       const key = c.parentId && comments.items.some((x) => x.id === c.parentId) ? c.parentId : null;
@@ -226,6 +230,12 @@ ${flash ? notice(flash.kind, flash.text) : ''}${errorSummary(errors)}
 <p><span class="cs-state">${svc.stateLabel(p, pr)}</span> · déposée le ${fmtDate(pr.createdAt)}${pr.category ? ` · ${pr.category}` : ''}${pr.communeCode ? ` · commune ${pr.communeCode}` : ''}${place ? html` · lieu : <a href="/lieux/${place.uid}">${place.nom}</a>` : ''}</p>
 ${pr.hidden ? notice('warning', `Masquée par la modération (visible des modérateurs seulement). Motif : ${pr.hiddenReason}`) : ''}
 <div>${pr.body.split(/\n{2,}/).map((para) => html`<p>${para}</p>`)}</div>
+${file || mayAttach ? html`<section aria-labelledby="fichier"><h2 id="fichier">Fichier joint</h2>
+${file ? html`<p><a href="${processHref(p.slug, `/propositions/${pr.number}/fichier`)}" download>${file.name}</a> (${PROPOSAL_FILE_KINDS[file.kind].label}, ${fileSize(file.size)})</p>` : html`<p>Aucun fichier joint.</p>`}
+${mayAttach ? html`<form method="post" action="${processHref(p.slug, `/propositions/${pr.number}/fichier`)}" enctype="multipart/form-data" class="cs-form">${csrf(reply)}
+<div class="field"><label for="f-file">${file ? 'Remplacer le fichier' : 'Joindre un fichier'} <span class="hint">un PDF ou une image PNG ou JPEG, 5 Mo au plus ; visible de tous</span></label><input type="file" id="f-file" name="file" accept=".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg" required></div>
+<button type="submit">Envoyer le fichier</button></form>
+${file ? html`<form method="post" action="${processHref(p.slug, `/propositions/${pr.number}/fichier/retirer`)}">${csrf(reply)}<button type="submit">Retirer le fichier</button></form>` : ''}` : ''}</section>` : ''}
 ${pr.answer ? html`<section aria-labelledby="reponse"><h2 id="reponse">Réponse officielle</h2><p><small>Le ${fmtDate(pr.answeredAt!)}</small></p>${pr.answer.split(/\n{2,}/).map((para) => html`<p>${para}</p>`)}</section>` : ''}
 <h2>Soutiens</h2><p>${plural(pr.supports, 'soutien', 'soutiens')}.</p>
 ${supported ? html`<p>Vous soutenez cette proposition.</p>` : phaseAllows(cur, 'supports') && pr.state !== 'withdrawn' && pr.state !== 'rejected' ? (me ? html`<form method="post" action="${processHref(p.slug, `/propositions/${pr.number}/soutien`)}">${csrf(reply)}<button type="submit">Soutenir cette proposition</button></form>` : signInOrUp(processHref(p.slug, `/propositions/${pr.number}`), 'soutenir')) : html`<p>Les soutiens ne sont pas ouverts dans l’étape en cours.</p>`}
