@@ -11,6 +11,7 @@ import { html } from '../../../platform/html/html.ts';
 import { notice } from '../../../platform/html/components.ts';
 import { NotFoundError, UserError, ForbiddenError } from '../../../platform/http/errors.ts';
 import { acceptMultipart, uploadedFile } from '../../../platform/http/multipart.ts';
+import { sendAttachment } from '../../../platform/http/attachment.ts';
 import { can, currentUser, uploadRoute } from '../../accounts/index.ts';
 import * as svc from '../service.ts';
 import { MAX_PROPOSAL_FILE_BYTES, attachProposalFile, proposalFileData, removeProposalFile } from '../proposal-file.ts';
@@ -78,13 +79,6 @@ export function registerProposalFilePages(app: App, ctx: AppContext) {
     }
     const f = await proposalFileData(ctx.db, pr.id);
     if (!f) throw new NotFoundError('Fichier introuvable.');
-    const ascii = f.name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
-    return reply
-      .header('content-type', f.mime)
-      .header('content-disposition', `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(f.name)}`)
-      .header('x-content-type-options', 'nosniff')
-      .header('content-security-policy', "default-src 'none'; sandbox")
-      .header('cache-control', pr.hidden ? 'private, no-store' : 'no-cache')
-      .send(f.data);
+    return sendAttachment(reply, f, pr.hidden ? 'private, no-store' : 'no-cache');
   });
 }
