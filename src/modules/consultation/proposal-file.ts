@@ -64,17 +64,22 @@ async function lockOwnEditable(tx: Queryable, proposalId: string, userId: string
 /** Attaches (or replaces) the proposal's file. Audited with its name, kind, size and digest. */
 export async function attachProposalFile(ctx: Ctx, userId: string, proposalId: string, upload: { fileName: string; data: Buffer }): Promise<ProposalFileInfo> {
   const { name, kind } = checkProposalFile(upload.fileName, upload.data);
-  const sha256 = crypto.createHash('sha256').update(upload.data).digest('hex');
   await ctx.db.transaction(async (tx) => {
     await lockOwnEditable(tx, proposalId, userId);
     const before = (await tx.query<{ name: string; sha256: string }>('SELECT name, sha256 FROM consultation.proposal_file WHERE proposal_id = $1', [proposalId])).rows[0] ?? null;
-    await tx.query(
-      `INSERT INTO consultation.proposal_file (proposal_id, name, kind, size, sha256, data, uploaded_by) VALUES ($1,$2,$3,$4,$5,$6,$7)
-       ON CONFLICT (proposal_id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, size = EXCLUDED.size, sha256 = EXCLUDED.sha256, data = EXCLUDED.data, uploaded_by = EXCLUDED.uploaded_by, created_at = now()`,
-      [proposalId, name, kind, upload.data.length, sha256, upload.data, userId]);
-    await recordAudit(tx, { actorId: userId, action: 'consultation.file.attach', objectType: 'consultation.proposal', objectId: proposalId, before, after: { name, kind, size: upload.data.length, sha256 } });
+    await storeProposalFile(tx, userId, proposalId, { name, kind }, upload.data, before);
   });
   return { name, kind, size: upload.data.length };
+}
+
+/** Within a transaction: stores (or replaces) the proposal's file; audited. */
+export async function storeProposalFile(tx: Queryable, userId: string, proposalId: string, f: { name: string; kind: ProposalFileKind }, data: Buffer, before: { name: string; sha256: string } | null): Promise<void> {
+  const sha256 = crypto.createHash('sha256').update(data).digest('hex');
+  await tx.query(
+    `INSERT INTO consultation.proposal_file (proposal_id, name, kind, size, sha256, data, uploaded_by) VALUES ($1,$2,$3,$4,$5,$6,$7)
+     ON CONFLICT (proposal_id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, size = EXCLUDED.size, sha256 = EXCLUDED.sha256, data = EXCLUDED.data, uploaded_by = EXCLUDED.uploaded_by, created_at = now()`,
+    [proposalId, f.name, f.kind, data.length, sha256, data, userId]);
+  await recordAudit(tx, { actorId: userId, action: 'consultation.file.attach', objectType: 'consultation.proposal', objectId: proposalId, before, after: { name: f.name, kind: f.kind, size: data.length, sha256 } });
 }
 
 export async function removeProposalFile(ctx: Ctx, userId: string, proposalId: string): Promise<void> {

@@ -11,6 +11,7 @@ import { recordAudit } from '../../platform/audit/index.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
 import { communesByPostalCode, getCommune, listDepartements, listRegions } from '../territories/index.ts';
 import { getPlacesByUids } from '../places/index.ts';
+import { checkProposalFile, storeProposalFile } from './proposal-file.ts';
 import {
   CAPABILITY_LABELS,
   IDENTITY_USE_LABELS,
@@ -410,10 +411,20 @@ async function checkWhere(db: Queryable, p: Process, input: ProposalInput): Prom
   if (errors.length) throw new ValidationFailed(errors);
 }
 
-export async function submitProposal(ctx: Ctx, p: Process, who: Participant | null, input: ProposalInput, now = new Date()): Promise<Proposal> {
+export async function submitProposal(ctx: Ctx, p: Process, who: Participant | null, input: ProposalInput, now = new Date(), upload: { fileName: string; data: Buffer } | null = null): Promise<Proposal> {
   assertMayTakePart(p, who, 'proposals', now);
   await assertIdentityChecked(ctx.db, p, who!, 'proposals');
   await checkWhere(ctx.db, p, input);
+  // The optional file (see proposal-file.ts), checked before anything is written.
+  let file: ReturnType<typeof checkProposalFile> | null = null;
+  if (upload) {
+    try {
+      file = checkProposalFile(upload.fileName, upload.data);
+    } catch (e) {
+      if (e instanceof UserError && e.field === 'file') throw new ValidationFailed([{ field: 'file', message: e.message }]);
+      throw e;
+    }
+  }
   const id = uuid();
   await ctx.db.transaction(async (tx) => {
     // Numbers are per process: the process row's lock serialises concurrent submissions.
@@ -425,6 +436,7 @@ export async function submitProposal(ctx: Ctx, p: Process, who: Participant | nu
     );
     await tx.query('INSERT INTO consultation.follower (proposal_id, user_id) VALUES ($1, $2)', [id, who!.id]);
     await recordAudit(tx, { actorId: who!.id, action: 'consultation.proposal.create', objectType: 'consultation.proposal', objectId: id, after: { process: p.slug, number: n, title: input.title } });
+    if (file && upload) await storeProposalFile(tx, who!.id, id, file, upload.data, null);
   });
   return (await getProposalById(ctx.db, id))!;
 }

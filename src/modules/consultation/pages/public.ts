@@ -10,7 +10,7 @@ import type { AppContext } from '../../../platform/module.ts';
 import { html, raw, type Raw } from '../../../platform/html/html.ts';
 import { breadcrumb, notice } from '../../../platform/html/components.ts';
 import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
-import { can } from '../../accounts/index.ts';
+import { can, uploadRoute } from '../../accounts/index.ts';
 import { getPlacesByUids } from '../../places/index.ts';
 import {
   CAPABILITIES,
@@ -29,7 +29,8 @@ import {
   type FieldError,
 } from '../model.ts';
 import * as svc from '../service.ts';
-import { PROPOSAL_FILE_KINDS, proposalFileInfo } from '../proposal-file.ts';
+import { MAX_PROPOSAL_FILE_BYTES, PROPOSAL_FILE_KINDS, proposalFileInfo } from '../proposal-file.ts';
+import { acceptMultipart, uploadedFile } from '../../../platform/http/multipart.ts';
 import { listSurveys } from '../surveys.ts';
 import { listDebates } from '../debates.ts';
 import { csrf, errorSummary, fieldError, fmtDate, fmtDateTime, formBody, identityBanner, identityNotice, invalid, page, participant, processHref, send, signInOrUp } from './ui.ts';
@@ -122,12 +123,13 @@ ${list.nextCursor ? html`<p><a rel="next" href="${processHref(p.slug, qs({ apres
     const body = html`${breadcrumb([{ href: '/concertations', label: 'Concertations' }, { href: processHref(p.slug), label: p.title }, { label: title }])}
 <h1>${title}</h1>${errorSummary(errors)}
 ${await identityNotice(ctx, p, (await participant(req))?.user.id ?? null, 'proposals', processHref(p.slug, '/propositions/nouvelle'))}
-<form class="cs-form" method="post" action="${action}" novalidate>${csrf(reply)}
+<form class="cs-form" method="post" action="${action}"${editing ? '' : raw(' enctype="multipart/form-data"')} novalidate>${csrf(reply)}
 <div class="field"><label for="f-title">Titre <span class="hint">5 à 150 caractères</span></label>${fieldError(errors, 'title')}<input type="text" id="f-title" name="title" maxlength="150" required value="${val('title')}"${invalid(errors, 'title')}></div>
 <div class="field"><label for="f-body">Description <span class="hint">ce que vous proposez, pour qui, où ; n’y mettez pas de données personnelles</span></label>${fieldError(errors, 'body')}<textarea id="f-body" name="body" rows="8" maxlength="5000" required${invalid(errors, 'body')}>${val('body')}</textarea></div>
 ${p.categories.length ? html`<div class="field"><label for="f-category">Thème (facultatif)</label>${fieldError(errors, 'category')}<select id="f-category" name="category"${invalid(errors, 'category')}><option value="">—</option>${p.categories.map((c) => html`<option${c === val('category') ? raw(' selected') : ''}>${c}</option>`)}</select></div>` : ''}
 <div class="field"><label for="f-communeCode">Commune concernée, code INSEE (facultatif) <span class="hint">par exemple 21231 pour Dijon</span></label>${fieldError(errors, 'communeCode')}<input type="text" id="f-communeCode" name="communeCode" maxlength="5" value="${val('communeCode')}"${invalid(errors, 'communeCode')}></div>
 <div class="field"><label for="f-placeUid">Lieu de l’annuaire, identifiant (facultatif)</label>${fieldError(errors, 'placeUid')}<input type="text" id="f-placeUid" name="placeUid" maxlength="200" value="${val('placeUid')}"${invalid(errors, 'placeUid')}></div>
+${editing ? '' : html`<div class="field"><label for="f-file">Fichier (facultatif) <span class="hint">un PDF ou une image PNG ou JPEG, 5 Mo au plus, visible de tous ; il se remplace ou se retire depuis la page de la proposition</span></label>${fieldError(errors, 'file')}<input type="file" id="f-file" name="file" accept=".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"${invalid(errors, 'file')}></div>`}
 <div class="cs-hp" aria-hidden="true"><label for="f-website">Ne pas remplir</label><input type="text" id="f-website" name="website" tabindex="-1" autocomplete="off"></div>
 <button type="submit">${editing ? 'Enregistrer' : 'Déposer la proposition'}</button></form>`;
     return frame(reply, status, title, body, true);
@@ -141,19 +143,27 @@ ${p.categories.length ? html`<div class="field"><label for="f-category">Thème (
     return proposalForm(req, reply, 200, p, {}, []);
   });
 
-  app.post('/concertations/:slug/propositions', { preValidation: app.csrfProtection, config: SPAM_LIMIT }, async (req, reply) => {
-    const p = await loadProcess(ctx, req);
-    const me = await participant(req);
-    const v = formBody(req);
-    if (honeypotFilled(v)) throw new UserError('Envoi refusé.', 400, 'website', 'spam');
-    try {
-      const input = parseProposal(v, p.categories);
-      const pr = await svc.submitProposal(ctx, p, me?.who ?? null, input);
-      return reply.redirect(processHref(p.slug, `/propositions/${pr.number}`), 303);
-    } catch (e) {
-      if (e instanceof ValidationFailed) return proposalForm(req, reply, 422, p, v, e.errors);
-      throw e;
-    }
+  // The form may carry a file (multipart): a scope of its own accepts it; a visitor is refused
+  // before the body is read (uploadRoute), the file checked before anything is written.
+  const signedInFirst = async (req: FastifyRequest) => {
+    if (!(await participant(req))) throw new UserError('Connectez-vous pour participer.', 401, null, 'unauthenticated');
+  };
+  void app.register(async (scope) => {
+    acceptMultipart(scope, { maxParts: 12 });
+    scope.post('/concertations/:slug/propositions', { ...uploadRoute(signedInFirst as never, MAX_PROPOSAL_FILE_BYTES + 64 * 1024), preValidation: app.csrfProtection, config: SPAM_LIMIT }, async (req, reply) => {
+      const p = await loadProcess(ctx, req);
+      const me = await participant(req);
+      const v = formBody(req);
+      if (honeypotFilled(v)) throw new UserError('Envoi refusé.', 400, 'website', 'spam');
+      try {
+        const input = parseProposal(v, p.categories);
+        const pr = await svc.submitProposal(ctx, p, me?.who ?? null, input, new Date(), uploadedFile(req.body, 'file'));
+        return reply.redirect(processHref(p.slug, `/propositions/${pr.number}`), 303);
+      } catch (e) {
+        if (e instanceof ValidationFailed) return proposalForm(req, reply, 422, p, v, e.errors);
+        throw e;
+      }
+    });
   });
 
   app.get('/concertations/:slug/propositions/:n/modifier', async (req, reply) => {

@@ -70,6 +70,32 @@ describe('consultation: the file of a proposal', () => {
     assert.deepEqual(audit, ['consultation.file.attach', 'consultation.file.attach', 'consultation.file.remove']);
   });
 
+  test('a file sent with the proposal form: stored with the new proposal; a wrong one refuses the whole form, nothing saved', async () => {
+    const p = await makeProcess(t.db, { proposals: true });
+    const b = await signedInBrowser(t.app, depsOf(t.app), author, '192.0.2.148');
+    const form = await b.get(`/concertations/${p.slug}/propositions/nouvelle`);
+    assert.match(form.body, /enctype="multipart\/form-data"/);
+    const fields = { title: 'Un tiers-lieu dans la gare', body: 'Transformer la salle d’attente inutilisée en tiers-lieu ouvert.' };
+    const count = async () => (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM consultation.proposal WHERE process_id = $1', [p.id])).rows[0]!.n;
+    const before = { ...(await rows()), proposals: await count() };
+    const bad = await postMultipart(t.app, b, `/concertations/${p.slug}/propositions`, fields, [{ field: 'file', fileName: 'plan.pdf', content: EXE }]);
+    assert.equal(bad.status, 422);
+    assert.match(bad.body, /href="#f-file"/);
+    assert.match(bad.body, /Un tiers-lieu dans la gare/); // the form keeps what was typed
+    assert.deepEqual({ ...(await rows()), proposals: await count() }, before);
+    const anon = await t.app.inject({ method: 'POST', url: `/concertations/${p.slug}/propositions`, payload: Buffer.alloc(MAX_PROPOSAL_FILE_BYTES * 2, 0x20), headers: { 'content-type': 'multipart/form-data; boundary=x' } });
+    assert.equal(anon.statusCode, 401);
+    const ok = await postMultipart(t.app, b, `/concertations/${p.slug}/propositions`, fields, [{ field: 'file', fileName: 'gare.jpg', content: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(300, 7)]) }]);
+    assert.equal(ok.status, 303, ok.body.slice(0, 1000));
+    const pr = (await svc.getProposal(t.db, p.id, 1))!;
+    assert.equal(pr.title, fields.title);
+    const f = (await t.db.query<{ kind: string; name: string }>('SELECT kind, name FROM consultation.proposal_file WHERE proposal_id = $1', [pr.id])).rows[0]!;
+    assert.deepEqual([f.kind, f.name], ['jpeg', 'gare.jpg']);
+    // Without a file, as before (urlencoded).
+    await b.get(`/concertations/${p.slug}/propositions/nouvelle`);
+    assert.equal((await b.post(`/concertations/${p.slug}/propositions`, { ...fields, title: 'Une deuxième proposition' })).status, 303);
+  });
+
   test('too large, wrong type (renamed .exe), extension disagreeing, empty, no CSRF: refused with the reason, rows unchanged', async () => {
     const { url } = await setup();
     const b = await signedInBrowser(t.app, depsOf(t.app), author, '192.0.2.142');
