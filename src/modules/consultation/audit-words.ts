@@ -66,6 +66,10 @@ export const consultationAudit: AuditVocabulary = {
     'consultation.note.create': 'a ajouté une note privée d’évaluation à {objet}',
     'consultation.budget.create': 'a créé {objet}',
     'consultation.project.create': (e, ref) => ['a ajouté le projet « ', String(field(e.after, 'title') ?? ''), ' » à ', ref('consultation.budget', field(e.after, 'budgetId'))],
+    'consultation.project.update': (e, ref) => ['a modifié le projet « ', String(field(e.after, 'title') ?? ''), ' » de ', ref('consultation.budget', field(e.after, 'budgetId'))],
+    'consultation.project.delete': (e, ref) => ['a supprimé le projet « ', String(field(e.before, 'title') ?? ''), ' » de ', ref('consultation.budget', field(e.before, 'budgetId'))],
+    'consultation.file.attach': 'a joint un fichier à {objet}',
+    'consultation.file.remove': 'a retiré le fichier joint à {objet}',
     'consultation.vote.checkout': 'a voté pour {objet}',
     'consultation.meeting.create': 'a programmé {objet}',
     'consultation.meeting.register': 's’est inscrit à {objet}',
@@ -81,5 +85,7 @@ export const consultationAudit: AuditVocabulary = {
     'consultation.survey.answer': 'a rempli {objet}',
     'consultation.survey.questions': (e, ref) => [{ add: 'a ajouté une question à ', edit: 'a modifié une question de ', move: 'a déplacé une question de ', delete: 'a supprimé une question de ' }[String(field(e.meta, 'change'))] ?? 'a modifié les questions de ', ref('consultation.survey', e.objectId)],
     'consultation.budget.assign': 's’est vu attribuer au hasard {objet} pour voter',
+    'consultation.identity.configure': (e, ref) => [field(e.before, 'issuer') ? 'a modifié le fournisseur d’identité (OpenID Connect) de ' : 'a configuré un fournisseur d’identité (OpenID Connect) pour ', ref('consultation.process', e.objectId), field(e.after, 'secretChanged') ? ' (nouveau secret client)' : ''],
+    'consultation.identity.check': 'a vérifié son identité auprès du fournisseur de {objet}',
   },
 };

@@ -10,7 +10,7 @@ import type { Queryable } from '../../platform/db/index.ts';
 import { recordAudit } from '../../platform/audit/index.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
 import { LIMITS, ValidationFailed, text, type FieldError } from './model.ts';
-import { assertMayTakePart, isUuid, type Ctx, type Participant, type Process } from './service.ts';
+import { assertIdentityChecked, assertMayTakePart, isUuid, type Ctx, type Participant, type Process } from './service.ts';
 
 export const STANCES = { for: 'Pour', against: 'Contre', comment: 'Commentaire' } as const;
 export type Stance = keyof typeof STANCES;
@@ -114,6 +114,7 @@ export async function contribute(ctx: Ctx, p: Process, d: Debate, who: Participa
   if (parentRaw && !isUuid(parentRaw)) errors.push({ field: 'parentId', message: 'Réponse : contribution inconnue.' });
   if (errors.length) throw new ValidationFailed(errors);
   assertMayTakePart(p, who, 'comments', now);
+  await assertIdentityChecked(ctx.db, p, who!, 'comments');
   const stance = stanceRaw as Stance;
   const id = crypto.randomUUID();
   await ctx.db.transaction(async (tx) => {

@@ -14,9 +14,12 @@ import { registerPublicPages } from './pages/public.ts';
 import { registerBudgetPages } from './pages/budget.ts';
 import { registerStaffPages } from './pages/staff.ts';
 import { registerSetupPages } from './pages/setup.ts';
+import { registerProjectPages } from './pages/projects.ts';
+import { registerProposalFilePages } from './pages/proposal-file.ts';
 import { registerSurveyPages } from './pages/surveys.ts';
 import { registerSurveyEditor } from './pages/survey-editor.ts';
 import { registerDebatePages } from './pages/debates.ts';
+import { registerIdentityPages } from './pages/identity.ts';
 import { registerConsultationOpenData, registerRoutes } from './routes.ts';
 import { registerRoadmapContributions } from './roadmap.ts';
 import { seedConsultationDemo } from './demo.ts';
@@ -37,10 +40,13 @@ export const consultationModule: ModuleManifest = {
     registerPublicPages(app, ctx);
     registerBudgetPages(app, ctx);
     registerSetupPages(app, ctx);
+    registerProjectPages(app, ctx);
+    registerProposalFilePages(app, ctx);
     registerStaffPages(app, ctx);
     registerSurveyPages(app, ctx);
     registerSurveyEditor(app, ctx);
     registerDebatePages(app, ctx);
+    registerIdentityPages(app, ctx);
     registerRoutes(app, ctx);
   },
   async seedDemo(ctx) {

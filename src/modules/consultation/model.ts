@@ -27,6 +27,44 @@ export const CAPABILITY_LABELS: Record<Capability, string> = {
   votes: 'vote',
 };
 
+// ---- identity checked by an OpenID Connect provider, per process ----------------------------------
+
+/** What a process may require an identity check for (the provider's `sub`, one account per person). */
+export const IDENTITY_USES = ['votes', 'proposals', 'supports', 'comments', 'surveys'] as const;
+export type IdentityUse = (typeof IDENTITY_USES)[number];
+export const IDENTITY_USE_LABELS: Record<IdentityUse, string> = {
+  votes: 'voter (budgets participatifs)',
+  proposals: 'déposer ou modifier une proposition',
+  supports: 'soutenir une proposition',
+  comments: 'commenter (propositions et débats)',
+  surveys: 'répondre aux questionnaires',
+};
+/** The claim the provider must give, checked at the callback: a birth date (the age limit) or a postal code (residence). */
+export const REQUIRED_CLAIMS = ['none', 'birthdate', 'postal_code'] as const;
+export type RequiredClaim = (typeof REQUIRED_CLAIMS)[number];
+export const REQUIRED_CLAIM_LABELS: Record<RequiredClaim, string> = {
+  none: 'aucune : l’identifiant de la personne suffit',
+  birthdate: 'la date de naissance (« birthdate ») : vérifie l’âge minimum de la concertation',
+  postal_code: 'le code postal de l’adresse (« address.postal_code ») : vérifie la résidence sur le territoire',
+};
+
+/** A process's provider as pages and rules see it (never its secret). */
+export interface ProcessIdentity {
+  label: string;
+  issuer: string;
+  clientId: string;
+  scopes: string;
+  requiredClaim: RequiredClaim;
+  requiredFor: IdentityUse[];
+}
+
+/** Age in whole years on `now` of a person born on `birthDate` (YYYY-MM-DD). */
+export function ageOn(birthDate: string, now: Date): number {
+  const [y, m, d] = birthDate.split('-').map(Number) as [number, number, number];
+  const before = now.getUTCMonth() + 1 < m || (now.getUTCMonth() + 1 === m && now.getUTCDate() < d);
+  return now.getUTCFullYear() - y - (before ? 1 : 0);
+}
+
 export interface Phase {
   id: string;
   position: number;

@@ -11,8 +11,10 @@ import { recordAudit } from '../../platform/audit/index.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
 import { communesByPostalCode, getCommune, listDepartements, listRegions } from '../territories/index.ts';
 import { getPlacesByUids } from '../places/index.ts';
+import { checkProposalFile, storeProposalFile } from './proposal-file.ts';
 import {
   CAPABILITY_LABELS,
+  IDENTITY_USE_LABELS,
   LIMITS,
   REPORT_REASONS,
   STATE_LABELS,
@@ -31,8 +33,11 @@ import {
   type BudgetWorkflow,
   type Capability,
   type FieldError,
+  type IdentityUse,
   type Phase,
+  type ProcessIdentity,
   type ProposalInput,
+  type RequiredClaim,
   type ResultStatus,
   type Rule,
   type State,
@@ -72,6 +77,8 @@ export interface Process {
   categories: string[];
   phases: Phase[];
   customStates: { key: string; label: string; base: string }[];
+  /** The OpenID Connect provider configured for the process (identity.ts), without its secret; null when none. */
+  identity: ProcessIdentity | null;
 }
 
 const PROCESS_COLS = `id, slug, title, description, region, departement, published, residence_required, min_age, min_account_days, budget_workflow, categories`;
@@ -86,6 +93,8 @@ async function hydrate(db: Queryable, rows: ProcessRow[]): Promise<Process[]> {
   const phases = await db.query<{ id: string; process_id: string; position: number; title: string; starts_at: Date; ends_at: Date; proposals_open: boolean; supports_open: boolean; comments_open: boolean; votes_open: boolean }>(
     'SELECT * FROM consultation.phase WHERE process_id = ANY($1::uuid[]) ORDER BY position', [ids]);
   const states = await db.query<{ process_id: string; key: string; label: string; base: string }>('SELECT * FROM consultation.custom_state WHERE process_id = ANY($1::uuid[]) ORDER BY key', [ids]);
+  const idps = await db.query<{ process_id: string; label: string; issuer: string; client_id: string; scopes: string; required_claim: RequiredClaim; required_for: IdentityUse[] }>(
+    'SELECT process_id, label, issuer, client_id, scopes, required_claim, required_for FROM consultation.identity_provider WHERE process_id = ANY($1::uuid[])', [ids]);
   return rows.map((r) => ({
     id: r.id, slug: r.slug, title: r.title, description: r.description, region: r.region, departement: r.departement, published: r.published,
     residenceRequired: r.residence_required, minAge: r.min_age, minAccountDays: r.min_account_days, budgetWorkflow: r.budget_workflow, categories: r.categories,
@@ -94,6 +103,7 @@ async function hydrate(db: Queryable, rows: ProcessRow[]): Promise<Process[]> {
       proposalsOpen: p.proposals_open, supportsOpen: p.supports_open, commentsOpen: p.comments_open, votesOpen: p.votes_open,
     })),
     customStates: states.rows.filter((s) => s.process_id === r.id).map((s) => ({ key: s.key, label: s.label, base: s.base })),
+    identity: ((i) => (i ? { label: i.label, issuer: i.issuer, clientId: i.client_id, scopes: i.scopes, requiredClaim: i.required_claim, requiredFor: i.required_for } : null))(idps.rows.find((i) => i.process_id === r.id)),
   }));
 }
 
@@ -244,16 +254,51 @@ export function assertPerson(p: Pick<Process, 'minAccountDays'>, who: Participan
   }
 }
 
-/** Residence and age declared at vote time, checked then forgotten (nothing of them is stored). */
-export async function assertEligibleVoter(db: Queryable, p: Process, budgetDepartement: string | null, declared: { postalCode?: string; birthYear?: string }, now: Date): Promise<void> {
-  if (p.residenceRequired) {
+/** A person's identity check for a process (identity.ts): what the provider's claims established. */
+export interface IdentityCheck {
+  issuer: string;
+  minAgeChecked: number | null;
+  departement: string | null;
+}
+
+/** The person's check for this process with its current provider, or null. */
+export async function identityCheckOf(db: Queryable, p: Pick<Process, 'id' | 'identity'>, userId: string): Promise<IdentityCheck | null> {
+  if (!p.identity) return null;
+  const { rows } = await db.query<{ issuer: string; min_age_checked: number | null; departement: string | null }>(
+    'SELECT issuer, min_age_checked, departement FROM consultation.identity_check WHERE process_id = $1 AND user_id = $2', [p.id, userId]);
+  const c = rows[0];
+  return c && c.issuer === p.identity.issuer ? { issuer: c.issuer, minAgeChecked: c.min_age_checked, departement: c.departement } : null;
+}
+
+/**
+ * Refuses (403 `identity_required`) a person without a check by the process's provider when the
+ * process requires one for `use`; returns the check (null when none is required).
+ */
+export async function assertIdentityChecked(db: Queryable, p: Process, who: Participant, use: IdentityUse): Promise<IdentityCheck | null> {
+  if (!p.identity?.requiredFor.includes(use)) return null;
+  const check = await identityCheckOf(db, p, who.id);
+  if (!check) {
+    throw new UserError(`Pour ${IDENTITY_USE_LABELS[use].replace(/ \(.*\)$/, '')} dans cette concertation, vérifiez d’abord votre identité avec ${p.identity.label} (lien « Vérifier mon identité » sur la page de la concertation).`, 403, null, 'identity_required');
+  }
+  return check;
+}
+
+/**
+ * Residence and age declared at vote time, checked then forgotten (nothing of them is stored) —
+ * unless the process's identity provider established them (`check`): its postal code's
+ * département (residence) or its birth date against the age limit.
+ */
+export async function assertEligibleVoter(db: Queryable, p: Process, budgetDepartement: string | null, declared: { postalCode?: string; birthYear?: string }, now: Date, check: IdentityCheck | null = null): Promise<void> {
+  if (p.residenceRequired && check?.departement) {
+    if (budgetDepartement && check.departement !== budgetDepartement) throw new UserError(`Ce vote est réservé aux habitants du département ${budgetDepartement} (selon l’adresse donnée par ${p.identity?.label ?? 'le fournisseur d’identité'}).`, 403, 'postalCode', 'outside_territory');
+  } else if (p.residenceRequired) {
     const pc = (declared.postalCode ?? '').trim();
     if (!/^\d{5}$/.test(pc)) throw new UserError('Code postal : cinq chiffres (ce vote est réservé aux habitants du territoire).', 400, 'postalCode');
     const communes = await communesByPostalCode(db, pc);
     const inside = communes.some((c) => c.region === p.region && (!p.departement || c.departement === p.departement) && (!budgetDepartement || c.departement === budgetDepartement));
     if (!inside) throw new UserError(`Code postal : ce vote est réservé aux habitants ${budgetDepartement ? `du département ${budgetDepartement}` : 'du territoire de la concertation'}.`, 403, 'postalCode', 'outside_territory');
   }
-  if (p.minAge !== null) {
+  if (p.minAge !== null && !(check?.minAgeChecked != null && check.minAgeChecked >= p.minAge)) {
     const y = (declared.birthYear ?? '').trim();
     if (!/^\d{4}$/.test(y) || Number(y) < 1900 || Number(y) > now.getFullYear()) throw new UserError('Année de naissance : quatre chiffres (ce vote a un âge minimum).', 400, 'birthYear');
     if (ageFromBirthYear(Number(y), now) < p.minAge) throw new UserError(`Ce vote est ouvert à partir de ${p.minAge} ans.`, 403, 'birthYear', 'too_young');
@@ -366,9 +411,20 @@ async function checkWhere(db: Queryable, p: Process, input: ProposalInput): Prom
   if (errors.length) throw new ValidationFailed(errors);
 }
 
-export async function submitProposal(ctx: Ctx, p: Process, who: Participant | null, input: ProposalInput, now = new Date()): Promise<Proposal> {
+export async function submitProposal(ctx: Ctx, p: Process, who: Participant | null, input: ProposalInput, now = new Date(), upload: { fileName: string; data: Buffer } | null = null): Promise<Proposal> {
   assertMayTakePart(p, who, 'proposals', now);
+  await assertIdentityChecked(ctx.db, p, who!, 'proposals');
   await checkWhere(ctx.db, p, input);
+  // The optional file (see proposal-file.ts), checked before anything is written.
+  let file: ReturnType<typeof checkProposalFile> | null = null;
+  if (upload) {
+    try {
+      file = checkProposalFile(upload.fileName, upload.data);
+    } catch (e) {
+      if (e instanceof UserError && e.field === 'file') throw new ValidationFailed([{ field: 'file', message: e.message }]);
+      throw e;
+    }
+  }
   const id = uuid();
   await ctx.db.transaction(async (tx) => {
     // Numbers are per process: the process row's lock serialises concurrent submissions.
@@ -380,6 +436,7 @@ export async function submitProposal(ctx: Ctx, p: Process, who: Participant | nu
     );
     await tx.query('INSERT INTO consultation.follower (proposal_id, user_id) VALUES ($1, $2)', [id, who!.id]);
     await recordAudit(tx, { actorId: who!.id, action: 'consultation.proposal.create', objectType: 'consultation.proposal', objectId: id, after: { process: p.slug, number: n, title: input.title } });
+    if (file && upload) await storeProposalFile(tx, who!.id, id, file, upload.data, null);
   });
   return (await getProposalById(ctx.db, id))!;
 }
@@ -387,6 +444,7 @@ export async function submitProposal(ctx: Ctx, p: Process, who: Participant | nu
 /** The author edits while the proposal is not yet being evaluated and proposals are open. */
 export async function editProposal(ctx: Ctx, p: Process, who: Participant | null, proposalId: string, input: ProposalInput, now = new Date()): Promise<void> {
   assertMayTakePart(p, who, 'proposals', now);
+  await assertIdentityChecked(ctx.db, p, who!, 'proposals');
   await checkWhere(ctx.db, p, input);
   await ctx.db.transaction(async (tx) => {
     const { rows } = await tx.query<ProposalRow>(`SELECT ${PROPOSAL_COLS} FROM consultation.proposal WHERE id = $1 AND process_id = $2 FOR UPDATE`, [proposalId, p.id]);
@@ -417,6 +475,7 @@ export async function withdrawProposal(ctx: Ctx, who: Participant, proposalId: s
  */
 export async function support(ctx: Ctx, p: Process, who: Participant | null, proposalId: string, now = new Date()): Promise<{ supports: number }> {
   assertMayTakePart(p, who, 'supports', now);
+  await assertIdentityChecked(ctx.db, p, who!, 'supports');
   return ctx.db.transaction(async (tx) => {
     const pr = await tx.query<{ state: State; hidden_at: Date | null }>('SELECT state, hidden_at FROM consultation.proposal WHERE id = $1 AND process_id = $2', [proposalId, p.id]);
     if (!pr.rows[0] || pr.rows[0].hidden_at) throw new NotFoundError('Proposition introuvable.');
@@ -479,6 +538,7 @@ export async function addComment(ctx: Ctx, p: Process, who: Participant | null, 
   if (parentRaw && !isUuid(parentRaw)) errors.push({ field: 'parentId', message: 'Réponse : commentaire inconnu.' });
   if (errors.length) throw new ValidationFailed(errors);
   assertMayTakePart(p, who, 'comments', now);
+  await assertIdentityChecked(ctx.db, p, who!, 'comments');
   const id = uuid();
   await ctx.db.transaction(async (tx) => {
     const pr = await tx.query<{ hidden_at: Date | null }>('SELECT hidden_at FROM consultation.proposal WHERE id = $1 AND process_id = $2', [proposalId, p.id]);
@@ -847,10 +907,11 @@ async function basketCosts(tx: Queryable, basketId: string): Promise<number[]> {
 /** Adds a project to the person's basket: never beyond the budget, even with concurrent requests. */
 export async function addToBasket(ctx: Ctx, p: Process, b: Budget, who: Participant | null, projectId: string, now = new Date()): Promise<BasketView> {
   assertMayTakePart(p, who, 'votes', now);
+  await assertIdentityChecked(ctx.db, p, who!, 'votes');
   await ensureAssignedBudget(ctx, p, who!.id);
   if (!isUuid(projectId)) throw new UserError('Projet inconnu.', 400, 'projectId');
   await ctx.db.transaction(async (tx) => {
-    const pr = await tx.query<{ cost_cents: number }>('SELECT cost_cents FROM consultation.project WHERE id = $1 AND budget_id = $2', [projectId, b.id]);
+    const pr = await tx.query<{ cost_cents: number }>('SELECT cost_cents FROM consultation.project WHERE id = $1 AND budget_id = $2 FOR SHARE', [projectId, b.id]);
     if (!pr.rows[0]) throw new UserError('Ce projet ne fait pas partie de ce budget.', 400, 'projectId');
     const basketId = await lockBasket(tx, p, b, who!.id);
     const already = await tx.query('SELECT 1 FROM consultation.basket_item WHERE basket_id = $1 AND project_id = $2', [basketId, projectId]);
@@ -864,6 +925,7 @@ export async function addToBasket(ctx: Ctx, p: Process, b: Budget, who: Particip
 
 export async function removeFromBasket(ctx: Ctx, p: Process, b: Budget, who: Participant | null, projectId: string, now = new Date()): Promise<BasketView> {
   assertMayTakePart(p, who, 'votes', now);
+  await assertIdentityChecked(ctx.db, p, who!, 'votes');
   await ensureAssignedBudget(ctx, p, who!.id);
   if (!isUuid(projectId)) throw new UserError('Projet inconnu.', 400, 'projectId');
   await ctx.db.transaction(async (tx) => {
@@ -883,8 +945,9 @@ export async function removeFromBasket(ctx: Ctx, p: Process, b: Budget, who: Par
  */
 export async function checkout(ctx: Ctx, p: Process, b: Budget, who: Participant | null, declared: { postalCode?: string; birthYear?: string }, now = new Date()): Promise<void> {
   assertMayTakePart(p, who, 'votes', now);
+  const check = await assertIdentityChecked(ctx.db, p, who!, 'votes');
   await ensureAssignedBudget(ctx, p, who!.id);
-  await assertEligibleVoter(ctx.db, p, b.departement, declared, now);
+  await assertEligibleVoter(ctx.db, p, b.departement, declared, now, check);
   await ctx.db.transaction(async (tx) => {
     const basketId = await lockBasket(tx, p, b, who!.id);
     const items = (await tx.query<{ project_id: string; cost_cents: number }>('SELECT pr.id AS project_id, pr.cost_cents FROM consultation.basket_item i JOIN consultation.project pr ON pr.id = i.project_id WHERE i.basket_id = $1 ORDER BY pr.id', [basketId])).rows;

@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import type { Queryable } from '../../platform/db/index.ts';
 import { recordAudit } from '../../platform/audit/index.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
-import { assertPerson, isUuid, type Ctx, type Participant, type Process } from './service.ts';
+import { assertIdentityChecked, assertPerson, isUuid, type Ctx, type Participant, type Process } from './service.ts';
 import { CHOICE_TYPES, answersJson, readAnswers, surveyResults, type FileIn, type Question, type QuestionResult } from './survey.ts';
 
 export interface Survey {
@@ -127,6 +127,7 @@ export async function setQuestions(ctx: Ctx, actorId: string, s: Survey, questio
  */
 export async function answerSurvey(ctx: Ctx, p: Process, s: Survey, who: Participant | null, form: Record<string, unknown>, files: ReadonlyMap<string, FileIn>, now = new Date()): Promise<string> {
   assertPerson(p, who, now);
+  await assertIdentityChecked(ctx.db, p, who, 'surveys');
   if (!surveyOpen(s, now)) throw new UserError(Date.parse(s.startsAt) > now.getTime() ? 'Ce questionnaire n’est pas encore ouvert.' : 'Ce questionnaire est clos.', 409, null, 'survey_closed');
   const { answers, files: kept } = readAnswers(s.questions, form, files);
   const id = crypto.randomUUID();

@@ -1,4 +1,5 @@
 /** The calls pages' frame and shared pieces: page shell, form body reading, the form's questions. */
+import { sendAttachment } from '../../../platform/http/attachment.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Theme } from '../../../platform/config.ts';
 import { layout } from '../../../platform/html/layout.ts';
@@ -180,14 +181,7 @@ ${open
  * and a sandboxing policy in case a browser renders it anyway.
  */
 export function sendStoredFile(reply: FastifyReply, f: { name: string; mime: string; data: Buffer }) {
-  const ascii = f.name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
-  return reply
-    .header('content-type', f.mime)
-    .header('content-disposition', `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(f.name)}`)
-    .header('x-content-type-options', 'nosniff')
-    .header('content-security-policy', "default-src 'none'; sandbox")
-    .header('cache-control', 'private, no-store')
-    .send(f.data);
+  return sendAttachment(reply, f);
 }
 
 /** The upload forms of a draft's file questions (a form cannot sit inside the draft's form). */

@@ -12,7 +12,7 @@ import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
 import { BUDGET_WORKFLOW_SENTENCES, basketProblem, euros, phaseAllows, phaseStatus, plural, ruleSummary, totalsSealed } from '../model.ts';
 import * as svc from '../service.ts';
 import { loadProcess } from './public.ts';
-import { csrf, formBody, page, participant, processHref, send, signInOrUp } from './ui.ts';
+import { csrf, formBody, identityNotice, page, participant, processHref, send, signInOrUp } from './ui.ts';
 
 const VOTE_LIMIT = { rateLimit: { max: 60, timeWindow: '1 minute' } };
 
@@ -39,11 +39,15 @@ export function registerBudgetPages(app: App, ctx: AppContext) {
     const inBasket = new Set(basket?.projectIds ?? []);
     const costs = projects.filter((x) => inBasket.has(x.id)).map((x) => x.costCents);
     const pct = Math.min(100, Math.round(((basket?.totalCents ?? 0) / b.amountCents) * 100));
-    const canEdit = open && !!me && !basket?.checkedOut && !basket?.votedElsewhere && !notMine;
+    // The buttons wait for the identity check when the process requires one (the server refuses without it anyway).
+    const identityOk = !me || !p.identity?.requiredFor.includes('votes') || !!(await svc.identityCheckOf(ctx.db, p, me.user.id));
+    const canEdit = open && !!me && identityOk && !basket?.checkedOut && !basket?.votedElsewhere && !notMine;
+    const idNotice = open && !basket?.checkedOut ? await identityNotice(ctx, p, me?.user.id ?? null, 'votes', processHref(p.slug, `/budgets/${b.slug}`)) : '';
     const body = html`${crumbs(p, b)}${flash ? notice(flash.kind, flash.text) : ''}
 <h1>Budget participatif : ${b.title}</h1>
 <p>Budget : <strong>${euros(b.amountCents)}</strong>${b.departement ? ` pour le département ${b.departement}` : ''}. ${ruleSummary(b)}</p>
 <p>${BUDGET_WORKFLOW_SENTENCES[p.budgetWorkflow]}${p.residenceRequired ? ' Le vote est réservé aux habitants du territoire (code postal demandé à la confirmation).' : ''}${p.minAge !== null ? ` Il est ouvert à partir de ${p.minAge} ans.` : ''}</p>
+${idNotice}
 ${!open ? html`<p><strong>Le vote n’est pas ouvert dans l’étape en cours.</strong> <a href="${processHref(p.slug, `/budgets/${b.slug}/resultats`)}">Voir les résultats</a></p>` : ''}
 ${basket?.checkedOut ? notice('success', 'Votre vote est confirmé et définitif. Merci de votre participation.') : ''}
 ${basket?.votedElsewhere ? notice('info', `Vous avez déjà voté dans le budget « ${basket.votedElsewhere} ».`) : ''}
@@ -88,14 +92,19 @@ ${inBasket.has(pr.id) ? html`<input type="hidden" name="op" value="remove"><butt
     if (!me) return reply.redirect(`/compte/connexion?retour=${encodeURIComponent(processHref(p.slug, `/budgets/${b.slug}/confirmer`))}`);
     const basket = await svc.basketOf(ctx.db, p, b, me.user.id);
     const projects = (await svc.listProjects(ctx.db, b.id)).filter((x) => basket.projectIds.includes(x.id));
+    // What the identity provider established is not asked again (residence by its postal code, age by its birth date).
+    const check = await svc.identityCheckOf(ctx.db, p, me.user.id);
+    const askPostalCode = p.residenceRequired && !check?.departement;
+    const askBirthYear = p.minAge !== null && !(check?.minAgeChecked != null && check.minAgeChecked >= p.minAge);
     const body = html`${crumbs(p, b, 'Confirmer mon vote')}${error ? notice('error', error) : ''}
+${await identityNotice(ctx, p, me.user.id, 'votes', processHref(p.slug, `/budgets/${b.slug}/confirmer`))}
 <h1>Confirmer mon vote</h1>
 <table class="cs-table"><caption>Mon panier : ${plural(projects.length, 'projet', 'projets')}, ${euros(basket.totalCents)} sur ${euros(b.amountCents)}</caption>
 <thead><tr><th scope="col">Projet</th><th scope="col" class="n">Coût</th></tr></thead><tbody>${projects.map((x) => html`<tr><td>${x.title}</td><td class="n">${euros(x.costCents)}</td></tr>`)}</tbody></table>
 <p><strong>Une fois confirmé, votre vote est définitif</strong> : il ne pourra plus être modifié.</p>
 <form method="post" action="${processHref(p.slug, `/budgets/${b.slug}/vote`)}" class="cs-form">${csrf(reply)}
-${p.residenceRequired ? html`<div class="field"><label for="f-postalCode">Code postal de votre domicile <span class="hint">vérifié puis oublié : il n’est pas enregistré</span></label><input type="text" id="f-postalCode" name="postalCode" inputmode="numeric" autocomplete="postal-code" maxlength="5" required></div>` : ''}
-${p.minAge !== null ? html`<div class="field"><label for="f-birthYear">Année de naissance <span class="hint">vérifiée puis oubliée : elle n’est pas enregistrée</span></label><input type="text" id="f-birthYear" name="birthYear" inputmode="numeric" maxlength="4" required></div>` : ''}
+${askPostalCode ? html`<div class="field"><label for="f-postalCode">Code postal de votre domicile <span class="hint">vérifié puis oublié : il n’est pas enregistré</span></label><input type="text" id="f-postalCode" name="postalCode" inputmode="numeric" autocomplete="postal-code" maxlength="5" required></div>` : ''}
+${askBirthYear ? html`<div class="field"><label for="f-birthYear">Année de naissance <span class="hint">vérifiée puis oubliée : elle n’est pas enregistrée</span></label><input type="text" id="f-birthYear" name="birthYear" inputmode="numeric" maxlength="4" required></div>` : ''}
 <button type="submit">Confirmer mon vote définitivement</button> <a href="${processHref(p.slug, `/budgets/${b.slug}`)}">Modifier mon panier</a></form>`;
     return send(reply, status, page(ctx, 'Confirmer mon vote', body, { noindex: true }));
   };

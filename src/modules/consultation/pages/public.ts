@@ -10,7 +10,7 @@ import type { AppContext } from '../../../platform/module.ts';
 import { html, raw, type Raw } from '../../../platform/html/html.ts';
 import { breadcrumb, notice } from '../../../platform/html/components.ts';
 import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
-import { can } from '../../accounts/index.ts';
+import { can, uploadRoute } from '../../accounts/index.ts';
 import { getPlacesByUids } from '../../places/index.ts';
 import {
   CAPABILITIES,
@@ -29,10 +29,13 @@ import {
   type FieldError,
 } from '../model.ts';
 import * as svc from '../service.ts';
+import { MAX_PROPOSAL_FILE_BYTES, PROPOSAL_FILE_KINDS, proposalFileInfo } from '../proposal-file.ts';
+import { acceptMultipart, uploadedFile } from '../../../platform/http/multipart.ts';
 import { listSurveys } from '../surveys.ts';
 import { listDebates } from '../debates.ts';
-import { csrf, errorSummary, fieldError, fmtDate, fmtDateTime, formBody, invalid, page, participant, processHref, send, signInOrUp } from './ui.ts';
+import { csrf, errorSummary, fieldError, fmtDate, fmtDateTime, formBody, identityBanner, identityNotice, invalid, page, participant, processHref, send, signInOrUp } from './ui.ts';
 
+const fileSize = (n: number) => (n < 1024 * 1024 ? `${Math.max(1, Math.round(n / 1024))} Ko` : `${(n / 1024 / 1024).toLocaleString('fr-FR', { maximumFractionDigits: 1 })} Mo`);
 const SPAM_LIMIT = { rateLimit: { max: 20, timeWindow: '1 minute' } };
 
 export async function loadProcess(ctx: AppContext, req: FastifyRequest): Promise<svc.Process> {
@@ -92,6 +95,7 @@ ${list.length ? html`<ul class="cs-list">${list.map((p) => {
     const body = html`${breadcrumb([{ href: '/concertations', label: 'Concertations' }, { label: p.title }])}
 <h1>${p.title}</h1><p>${p.description}</p>
 ${phaseTimeline(p, now)}
+${await identityBanner(ctx, p, (await participant(req))?.user.id ?? null)}
 <nav aria-label="Dans cette concertation"><ul>
 ${meetings.length ? html`<li><a href="${processHref(p.slug, '/rencontres')}">Rencontres (${meetings.length})</a></li>` : ''}
 ${budgets.map((b) => html`<li><a href="${processHref(p.slug, `/budgets/${b.slug}`)}">Budget participatif : ${b.title}</a></li>`)}
@@ -118,12 +122,14 @@ ${list.nextCursor ? html`<p><a rel="next" href="${processHref(p.slug, qs({ apres
     const title = editing ? `Modifier la proposition n° ${editing.number}` : 'Déposer une proposition';
     const body = html`${breadcrumb([{ href: '/concertations', label: 'Concertations' }, { href: processHref(p.slug), label: p.title }, { label: title }])}
 <h1>${title}</h1>${errorSummary(errors)}
-<form class="cs-form" method="post" action="${action}" novalidate>${csrf(reply)}
+${await identityNotice(ctx, p, (await participant(req))?.user.id ?? null, 'proposals', processHref(p.slug, '/propositions/nouvelle'))}
+<form class="cs-form" method="post" action="${action}"${editing ? '' : raw(' enctype="multipart/form-data"')} novalidate>${csrf(reply)}
 <div class="field"><label for="f-title">Titre <span class="hint">5 à 150 caractères</span></label>${fieldError(errors, 'title')}<input type="text" id="f-title" name="title" maxlength="150" required value="${val('title')}"${invalid(errors, 'title')}></div>
 <div class="field"><label for="f-body">Description <span class="hint">ce que vous proposez, pour qui, où ; n’y mettez pas de données personnelles</span></label>${fieldError(errors, 'body')}<textarea id="f-body" name="body" rows="8" maxlength="5000" required${invalid(errors, 'body')}>${val('body')}</textarea></div>
 ${p.categories.length ? html`<div class="field"><label for="f-category">Thème (facultatif)</label>${fieldError(errors, 'category')}<select id="f-category" name="category"${invalid(errors, 'category')}><option value="">—</option>${p.categories.map((c) => html`<option${c === val('category') ? raw(' selected') : ''}>${c}</option>`)}</select></div>` : ''}
 <div class="field"><label for="f-communeCode">Commune concernée, code INSEE (facultatif) <span class="hint">par exemple 21231 pour Dijon</span></label>${fieldError(errors, 'communeCode')}<input type="text" id="f-communeCode" name="communeCode" maxlength="5" value="${val('communeCode')}"${invalid(errors, 'communeCode')}></div>
 <div class="field"><label for="f-placeUid">Lieu de l’annuaire, identifiant (facultatif)</label>${fieldError(errors, 'placeUid')}<input type="text" id="f-placeUid" name="placeUid" maxlength="200" value="${val('placeUid')}"${invalid(errors, 'placeUid')}></div>
+${editing ? '' : html`<div class="field"><label for="f-file">Fichier (facultatif) <span class="hint">un PDF ou une image PNG ou JPEG, 5 Mo au plus, visible de tous ; il se remplace ou se retire depuis la page de la proposition</span></label>${fieldError(errors, 'file')}<input type="file" id="f-file" name="file" accept=".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"${invalid(errors, 'file')}></div>`}
 <div class="cs-hp" aria-hidden="true"><label for="f-website">Ne pas remplir</label><input type="text" id="f-website" name="website" tabindex="-1" autocomplete="off"></div>
 <button type="submit">${editing ? 'Enregistrer' : 'Déposer la proposition'}</button></form>`;
     return frame(reply, status, title, body, true);
@@ -137,19 +143,27 @@ ${p.categories.length ? html`<div class="field"><label for="f-category">Thème (
     return proposalForm(req, reply, 200, p, {}, []);
   });
 
-  app.post('/concertations/:slug/propositions', { preValidation: app.csrfProtection, config: SPAM_LIMIT }, async (req, reply) => {
-    const p = await loadProcess(ctx, req);
-    const me = await participant(req);
-    const v = formBody(req);
-    if (honeypotFilled(v)) throw new UserError('Envoi refusé.', 400, 'website', 'spam');
-    try {
-      const input = parseProposal(v, p.categories);
-      const pr = await svc.submitProposal(ctx, p, me?.who ?? null, input);
-      return reply.redirect(processHref(p.slug, `/propositions/${pr.number}`), 303);
-    } catch (e) {
-      if (e instanceof ValidationFailed) return proposalForm(req, reply, 422, p, v, e.errors);
-      throw e;
-    }
+  // The form may carry a file (multipart): a scope of its own accepts it; a visitor is refused
+  // before the body is read (uploadRoute), the file checked before anything is written.
+  const signedInFirst = async (req: FastifyRequest) => {
+    if (!(await participant(req))) throw new UserError('Connectez-vous pour participer.', 401, null, 'unauthenticated');
+  };
+  void app.register(async (scope) => {
+    acceptMultipart(scope, { maxParts: 12 });
+    scope.post('/concertations/:slug/propositions', { ...uploadRoute(signedInFirst as never, MAX_PROPOSAL_FILE_BYTES + 64 * 1024), preValidation: app.csrfProtection, config: SPAM_LIMIT }, async (req, reply) => {
+      const p = await loadProcess(ctx, req);
+      const me = await participant(req);
+      const v = formBody(req);
+      if (honeypotFilled(v)) throw new UserError('Envoi refusé.', 400, 'website', 'spam');
+      try {
+        const input = parseProposal(v, p.categories);
+        const pr = await svc.submitProposal(ctx, p, me?.who ?? null, input, new Date(), uploadedFile(req.body, 'file'));
+        return reply.redirect(processHref(p.slug, `/propositions/${pr.number}`), 303);
+      } catch (e) {
+        if (e instanceof ValidationFailed) return proposalForm(req, reply, 422, p, v, e.errors);
+        throw e;
+      }
+    });
   });
 
   app.get('/concertations/:slug/propositions/:n/modifier', async (req, reply) => {
@@ -199,6 +213,8 @@ ${p.categories.length ? html`<div class="field"><label for="f-category">Thème (
     const comments = await svc.listComments(ctx.db, pr.id, { after, limit: 50, moderator });
     const supported = me ? await svc.hasSupported(ctx.db, pr.id, me.user.id) : false;
     const place = pr.placeUid ? (await getPlacesByUids(ctx.db, [pr.placeUid]))[0] : null;
+    const file = await proposalFileInfo(ctx.db, pr.id);
+    const mayAttach = !!me && me.user.id === pr.authorId && editable(pr.state) && !pr.hidden;
     const children = new Map<string | null, svc.Comment[]>();
     for (const c of comments.items) {
       const key = c.parentId && comments.items.some((x) => x.id === c.parentId) ? c.parentId : null;
@@ -224,6 +240,12 @@ ${flash ? notice(flash.kind, flash.text) : ''}${errorSummary(errors)}
 <p><span class="cs-state">${svc.stateLabel(p, pr)}</span> · déposée le ${fmtDate(pr.createdAt)}${pr.category ? ` · ${pr.category}` : ''}${pr.communeCode ? ` · commune ${pr.communeCode}` : ''}${place ? html` · lieu : <a href="/lieux/${place.uid}">${place.nom}</a>` : ''}</p>
 ${pr.hidden ? notice('warning', `Masquée par la modération (visible des modérateurs seulement). Motif : ${pr.hiddenReason}`) : ''}
 <div>${pr.body.split(/\n{2,}/).map((para) => html`<p>${para}</p>`)}</div>
+${file || mayAttach ? html`<section aria-labelledby="fichier"><h2 id="fichier">Fichier joint</h2>
+${file ? html`<p><a href="${processHref(p.slug, `/propositions/${pr.number}/fichier`)}" download>${file.name}</a> (${PROPOSAL_FILE_KINDS[file.kind].label}, ${fileSize(file.size)})</p>` : html`<p>Aucun fichier joint.</p>`}
+${mayAttach ? html`<form method="post" action="${processHref(p.slug, `/propositions/${pr.number}/fichier`)}" enctype="multipart/form-data" class="cs-form">${csrf(reply)}
+<div class="field"><label for="f-file">${file ? 'Remplacer le fichier' : 'Joindre un fichier'} <span class="hint">un PDF ou une image PNG ou JPEG, 5 Mo au plus ; visible de tous</span></label><input type="file" id="f-file" name="file" accept=".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg" required></div>
+<button type="submit">Envoyer le fichier</button></form>
+${file ? html`<form method="post" action="${processHref(p.slug, `/propositions/${pr.number}/fichier/retirer`)}">${csrf(reply)}<button type="submit">Retirer le fichier</button></form>` : ''}` : ''}</section>` : ''}
 ${pr.answer ? html`<section aria-labelledby="reponse"><h2 id="reponse">Réponse officielle</h2><p><small>Le ${fmtDate(pr.answeredAt!)}</small></p>${pr.answer.split(/\n{2,}/).map((para) => html`<p>${para}</p>`)}</section>` : ''}
 <h2>Soutiens</h2><p>${plural(pr.supports, 'soutien', 'soutiens')}.</p>
 ${supported ? html`<p>Vous soutenez cette proposition.</p>` : phaseAllows(cur, 'supports') && pr.state !== 'withdrawn' && pr.state !== 'rejected' ? (me ? html`<form method="post" action="${processHref(p.slug, `/propositions/${pr.number}/soutien`)}">${csrf(reply)}<button type="submit">Soutenir cette proposition</button></form>` : signInOrUp(processHref(p.slug, `/propositions/${pr.number}`), 'soutenir')) : html`<p>Les soutiens ne sont pas ouverts dans l’étape en cours.</p>`}

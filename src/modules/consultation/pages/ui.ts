@@ -6,7 +6,10 @@ import { csrfOf } from '../../../platform/http/pages.ts';
 import type { AppContext } from '../../../platform/module.ts';
 import { currentUser, type CurrentUser } from '../../accounts/index.ts';
 import type { FieldError } from '../model.ts';
+import * as svc from '../service.ts';
 import type { Participant } from '../service.ts';
+import { notice } from '../../../platform/html/components.ts';
+import { IDENTITY_USE_LABELS, type IdentityUse } from '../model.ts';
 
 const STYLE = raw(`<style>
 .cs-phases{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.5rem}
@@ -90,3 +93,25 @@ export function fmtDateTime(iso: string): string {
 }
 
 export const processHref = (slug: string, suffix = '') => `/concertations/${encodeURIComponent(slug)}${suffix}`;
+
+/** The link a participant follows to check their identity for a process (back to `retour` afterwards). */
+export const identityHref = (p: Pick<svc.Process, 'slug'>, retour: string) => `/concertations/${p.slug}/identite?retour=${encodeURIComponent(retour)}`;
+
+/** What the pages say about a process's identity check for `use`: nothing when not required, a link, or « vérifiée ». */
+export async function identityNotice(ctx: AppContext, p: svc.Process, userId: string | null, use: IdentityUse, retour: string): Promise<Raw | ''> {
+  if (!p.identity?.requiredFor.includes(use)) return '';
+  if (userId && (await svc.identityCheckOf(ctx.db, p, userId))) return notice('success', `Votre identité est vérifiée par ${p.identity.label} pour cette concertation.`);
+  const why = html`Pour ${IDENTITY_USE_LABELS[use].replace(/ \(.*\)$/, '')} dans cette concertation, chaque personne vérifie son identité avec ${p.identity.label}, une seule fois et avec un seul compte.`;
+  return notice('info', userId ? html`${why} <a class="button" href="${identityHref(p, retour)}">Vérifier mon identité avec ${p.identity.label}</a>` : why);
+}
+
+/** On the process page: what the process requires an identity check for, and the link while it is missing. */
+export async function identityBanner(ctx: AppContext, p: svc.Process, userId: string | null): Promise<Raw | ''> {
+  const uses = p.identity?.requiredFor ?? [];
+  if (!uses.length) return '';
+  const what = uses.map((u) => IDENTITY_USE_LABELS[u].replace(/ \(.*\)$/, ''));
+  const list = what.length > 1 ? `${what.slice(0, -1).join(', ')} et ${what.at(-1)}` : what[0];
+  if (userId && (await svc.identityCheckOf(ctx.db, p, userId))) return notice('success', `Votre identité est vérifiée par ${p.identity!.label} pour cette concertation.`);
+  const why = `Pour ${list}, chaque personne vérifie une fois son identité avec ${p.identity!.label}, avec un seul compte.`;
+  return notice('info', userId ? html`${why} <a class="button" href="${identityHref(p, `/concertations/${p.slug}`)}">Vérifier mon identité avec ${p.identity!.label}</a>` : why);
+}

@@ -21,7 +21,7 @@ export async function makeProcess(db: Db, open: { proposals?: boolean; supports?
   return (await svc.getProcess(db, slug))!;
 }
 
-export const TABLES = ['process', 'phase', 'proposal', 'support', 'follower', 'comment', 'report', 'budget', 'project', 'basket', 'basket_item', 'ballot', 'meeting', 'registration', 'result', 'note', 'valuator', 'survey', 'survey_response', 'survey_file', 'debate', 'debate_contribution', 'budget_assignment'];
+export const TABLES = ['process', 'phase', 'proposal', 'support', 'follower', 'comment', 'report', 'budget', 'project', 'basket', 'basket_item', 'ballot', 'meeting', 'registration', 'result', 'note', 'valuator', 'survey', 'survey_response', 'survey_file', 'debate', 'debate_contribution', 'budget_assignment', 'identity_provider', 'identity_flow', 'identity_check', 'proposal_file'];
 
 /** Row counts of every consultation table, plus the counters, to check that a refusal changed nothing. */
 export async function snapshot(db: Db): Promise<Record<string, unknown>> {
