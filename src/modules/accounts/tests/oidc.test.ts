@@ -12,6 +12,7 @@ import { testApp } from '../../../../test/support/app.ts';
 import { listAudit } from '../../../platform/audit/index.ts';
 import { Browser, makeUser, type TestUser } from './client.ts';
 import { depsOf } from '../testing.ts';
+import { walkDevProvider } from '../../../../test/support/oidc-provider.ts';
 
 const PUBLIC_URL = 'http://localhost:3999';
 const CLIENT = { client_id: 'maillage-test', client_secret: 'un secret de test assez long pour HS256 0123456789' };
@@ -42,40 +43,8 @@ async function startProvider(): Promise<{ issuer: string; close(): Promise<void>
 }
 
 /** The person's side at the provider: follows redirects, signs in as `account`, consents. */
-async function atProvider(start: string, account: string): Promise<string> {
-  const jar = new Map<string, string>();
-  let url = start;
-  for (let i = 0; i < 20; i++) {
-    if (url.startsWith(PUBLIC_URL)) return url;
-    const res = await fetch(url, { redirect: 'manual', headers: { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') } });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      const eq = pair!.indexOf('=');
-      jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
-    }
-    if (res.status >= 300 && res.status < 400) {
-      url = new URL(res.headers.get('location')!, url).href;
-      continue;
-    }
-    const body = await res.text();
-    const action = /<form[^>]*action="([^"]+)"/.exec(body)?.[1];
-    const prompt = /name="prompt" value="(\w+)"/.exec(body)?.[1];
-    if (!action || !prompt) throw new Error(`unexpected provider page (${res.status}): ${body.slice(0, 300)}`);
-    const form: Record<string, string> = prompt === 'login' ? { prompt, login: account, password: 'peu importe' } : { prompt };
-    const post = await fetch(new URL(action, url), {
-      method: 'POST',
-      redirect: 'manual',
-      body: new URLSearchParams(form),
-      headers: { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; '), 'content-type': 'application/x-www-form-urlencoded' },
-    });
-    for (const c of post.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      const eq = pair!.indexOf('=');
-      jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
-    }
-    url = new URL(post.headers.get('location')!, url).href;
-  }
-  throw new Error('too many steps at the provider');
+function atProvider(start: string, account: string): Promise<string> {
+  return walkDevProvider(start, account, PUBLIC_URL);
 }
 
 describe('OpenID Connect sign-in against a real provider', () => {
