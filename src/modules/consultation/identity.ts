@@ -229,7 +229,30 @@ function postalCodeOf(v: unknown): string | null {
  * the subject bound to the account for the process, the flow used up and the check audited in one
  * transaction. Any refusal: a UserError, and nothing written.
  */
+/** Callbacks being answered in this process, by state hash. */
+const inFlight = new Map<string, Promise<unknown>>();
+
+/**
+ * The callback, one at a time per state in this process: a reload or a double click sent while the
+ * first is answered waits for it, then finds the check used, instead of replaying the code at the
+ * provider (which revokes the grant on a replay, and with it the first request's check).
+ */
 export async function finishCheck(ctx: Ctx, userId: string, query: URLSearchParams, now = new Date()): Promise<{ process: Process; returnTo: string }> {
+  const state = query.get('state');
+  const key = state && state.length <= 200 ? sha256(state) : null;
+  while (key && inFlight.has(key)) await inFlight.get(key)!.catch(() => undefined);
+  const run = finishCheckOnce(ctx, userId, query, now);
+  if (key) {
+    inFlight.set(key, run);
+    run.then(
+      () => inFlight.delete(key),
+      () => inFlight.delete(key),
+    );
+  }
+  return run;
+}
+
+async function finishCheckOnce(ctx: Ctx, userId: string, query: URLSearchParams, now: Date): Promise<{ process: Process; returnTo: string }> {
   const refused = (msg: string, status = 400, code = 'identity_refused') => new UserError(msg, status, null, code);
   const state = query.get('state');
   if (!state || state.length > 200) throw refused('La vérification d’identité a expiré ou n’a pas été commencée ici. Recommencez.');

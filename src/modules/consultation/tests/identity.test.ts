@@ -253,6 +253,19 @@ describe('consultation: identity checked by an OpenID Connect provider per proce
     assert.equal((await t.db.query('SELECT 1 FROM consultation.identity_check WHERE user_id = $1', [user.id])).rows.length, 1);
   });
 
+  test('one genuine callback sent 50 times at once: one binding, one audit entry, the 49 others refused', async () => {
+    const { user, browser } = await person('Rafale');
+    const callback = await atProvider((await start(browser)).href, 'sub-rafale', PUBLIC_URL);
+    const before = await rows();
+    const audits = async () => (await t.db.query("SELECT 1 FROM platform.audit_entry WHERE action = 'consultation.identity.check' AND actor_id = $1", [user.id])).rows.length;
+    const statuses = await Promise.all(Array.from({ length: 50 }, () => browser.get(callback).then((r) => r.status)));
+    assert.equal(statuses.filter((s) => s === 303).length, 1, statuses.join(','));
+    assert.ok(statuses.every((s) => s === 303 || s === 400 || s === 429), statuses.join(','));
+    assert.equal((await t.db.query('SELECT 1 FROM consultation.identity_check WHERE user_id = $1', [user.id])).rows.length, 1);
+    assert.equal((await rows()).checks.length, before.checks.length + 1);
+    assert.equal(await audits(), 1, 'the one binding audited once');
+  });
+
   test('the required claim: a birth date too young, or none given: refused, nothing bound', async () => {
     for (const [sub, status, message] of [['sub-jeune', 403, /ouverte à partir de 16 ans/], ['sub-anonyme', 403, /n’a pas donné votre date de naissance/]] as const) {
       const { user, browser } = await person(sub);

@@ -21,6 +21,7 @@ export const PEOPLE: Record<string, { birthdate?: string; address?: { postal_cod
   'sub-parisien': { birthdate: '1970-06-30', address: { postal_code: '75001', locality: 'Paris' } },
   'sub-alex': { birthdate: '2001-03-09' },
   'sub-bea': { birthdate: '1999-12-31' },
+  'sub-rafale': { birthdate: '1980-05-05', address: { postal_code: '21000', locality: 'Dijon' } },
   'sub-anonyme': {},
 };
 
