@@ -25,10 +25,11 @@ let dataDir = '';
 before(async () => {
   dataDir = tmpDir('commons-avail-');
   t = await testApp({ dataDir });
-  // 2 MB of lines no hostile pattern matches, and one line of 900 000 characters.
+  // 2 MB of lines no hostile pattern matches (in four files: a file over 1 MiB is not indexed), and
+  // one line of 900 000 characters.
   const line = 'bcdefghijk'.repeat(10);
   const dir = makeRepo({
-    'big.txt': Array.from({ length: 20_000 }, (_, i) => `${line} ${i}`).join('\n') + '\n',
+    ...Object.fromEntries([1, 2, 3, 4].map((n) => [`big/${n}.txt`, Array.from({ length: 5_000 }, (_, i) => `${line} ${i}`).join('\n') + '\n'])),
     'long/line.txt': 'b'.repeat(900_000) + '\n',
     'src/ok.c': 'int needle_marker = 1;\n',
   });
@@ -53,7 +54,8 @@ function mainThreadCpuMs(): number {
   }
 }
 
-const get = (url: string, from = '127.0.0.1') => t.app.inject({ method: 'GET', url, remoteAddress: from });
+// inject() is lazy (it sends the request when awaited): a promise sends it now.
+const get = (url: string, from = '127.0.0.1') => Promise.resolve(t.app.inject({ method: 'GET', url, remoteAddress: from }));
 
 test('four hostile searches at once: /health and a places search keep answering within 100 ms', async () => {
   // Warm up (workers started, snapshot loaded) so that the timings below measure the site alone.
@@ -130,21 +132,36 @@ test('hostile patterns are refused before they run: a 400 naming q', async () =>
 });
 
 test('a saturated pool refuses at once: 503 beyond the queue, 429 beyond one client’s share, with Retry-After', async () => {
-  const q = `/api/v1/commons/search?q=${encodeURIComponent('/(.*a){20}/')}&budget=2000`;
+  // A search that really works for its whole budget (every line of the big/ files is tried against a
+  // 90-state pattern), so that the pool's state can be awaited before the next request is sent:
+  // the refusals below do not depend on how fast a loaded machine delivers the requests.
+  const q = `/api/v1/commons/search?q=${encodeURIComponent('/(.?){90}[0-9]{6}/ file:big/')}&budget=3000`;
+  const pool = searchPool();
+  const until = async (what: string, ok: () => boolean) => {
+    for (const t0 = Date.now(); !ok(); await new Promise((r) => setTimeout(r, 5))) {
+      assert.ok(Date.now() - t0 < 10_000, `waited 10 s for ${what}: ${JSON.stringify(pool.stats())}`);
+    }
+  };
   // One client: two at a time.
-  const mine = await Promise.all([get(q, '10.2.0.1'), get(q, '10.2.0.1'), get(q, '10.2.0.1')]);
-  const codes = mine.map((r) => r.statusCode).sort();
-  assert.deepEqual(codes, [200, 200, 429]);
-  const refused = mine.find((r) => r.statusCode === 429)!;
-  assert.equal(refused.json().error, 'search_busy');
-  assert.ok(refused.headers['retry-after']);
+  const mine = [get(q, '10.2.0.1'), get(q, '10.2.0.1')];
+    await until('two running', () => pool.stats().running === 2);
+  const third = await get(q, '10.2.0.1');
+  assert.equal(third.statusCode, 429);
+  assert.equal(third.json().error, 'search_busy');
+  assert.ok(third.headers['retry-after']);
+  for (const r of await Promise.all(mine)) assert.equal(r.statusCode, 200);
+  await until('an idle pool', () => pool.stats().running === 0 && pool.stats().queued === 0);
   // Many clients: 2 running + 2 waiting, the others refused.
-  const many = await Promise.all(Array.from({ length: 6 }, (_, i) => get(q, `10.3.0.${i + 1}`)));
-  const by = (c: number) => many.filter((r) => r.statusCode === c).length;
-  assert.equal(by(200), 4);
-  assert.equal(by(503), 2);
-  assert.ok(many.find((r) => r.statusCode === 503)!.headers['retry-after']);
-  assert.equal(searchPool().stats().queued, 0);
+  const admitted = Array.from({ length: 4 }, (_, i) => get(q, `10.3.0.${i + 1}`));
+  await until('two running and two waiting', () => pool.stats().running === 2 && pool.stats().queued === 2);
+  const refused = await Promise.all([get(q, '10.3.0.5'), get(q, '10.3.0.6')]);
+  for (const r of refused) {
+    assert.equal(r.statusCode, 503);
+    assert.equal(r.json().error, 'search_busy');
+    assert.ok(r.headers['retry-after']);
+  }
+  for (const r of await Promise.all(admitted)) assert.equal(r.statusCode, 200);
+  assert.equal(pool.stats().queued, 0);
 });
 
 test('a line too long for the time left stops the search at once, partial and resumable', async () => {
