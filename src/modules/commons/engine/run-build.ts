@@ -84,7 +84,11 @@ export function buildInWorker(
 function buildFed(input: BuildInput, n: number, onProgress: ((done: number, total: number) => void) | undefined, warm: WarmWorkers | undefined): Promise<BuildOutput> {
   return new Promise((resolve, reject) => {
     const langs = new Map(input.blobs.map((b) => [b.sha, b.lang]));
-    const queue: { sha: string; content: Buffer }[] = [];
+    // Blobs are copied once, from git's pipe into the batch being filled; full batches wait in `ready`.
+    type Batch = { shas: string[]; langs: (string | null)[]; sizes: number[]; buf: ArrayBuffer; used: number };
+    const newBatch = (min: number): Batch => ({ shas: [], langs: [], sizes: [], buf: new ArrayBuffer(Math.max(BATCH_BYTES, min)), used: 0 });
+    let filling = newBatch(0);
+    const ready: Batch[] = [];
     let queued = 0;
     let readDone = false;
     let failed = false;
@@ -108,28 +112,23 @@ function buildFed(input: BuildInput, n: number, onProgress: ((done: number, tota
     const serve = () => {
       for (const x of workers) {
         while (x.wants > 0 && !x.ended && !failed) {
-          if (queue.length === 0) {
+          // The batch being filled goes now if reading is over, or if this worker has nothing to
+          // build (both its requests outstanding): git is the slower side then.
+          if (ready.length === 0 && filling.shas.length > 0 && (readDone || x.wants === 2)) {
+            ready.push(filling);
+            filling = newBatch(0);
+          }
+          if (ready.length === 0) {
             if (readDone) {
               x.ended = true;
               x.w.postMessage({ type: 'end' });
             }
             break;
           }
-          // Consecutive blobs up to BATCH_BYTES (at least one), copied into one transferred buffer.
-          let k = 0;
-          let bytes = 0;
-          while (k < queue.length && (k === 0 || bytes + queue[k]!.content.length <= BATCH_BYTES)) bytes += queue[k++]!.content.length;
-          const items = queue.splice(0, k);
-          queued -= bytes;
-          const buf = new ArrayBuffer(bytes);
-          const view = new Uint8Array(buf);
-          let at = 0;
-          for (const it of items) {
-            view.set(it.content, at);
-            at += it.content.length;
-          }
-          const batch: FedBatch = { type: 'blobs', shas: items.map((it) => it.sha), langs: items.map((it) => langs.get(it.sha) ?? null), sizes: items.map((it) => it.content.length), buf };
-          x.w.postMessage(batch, [buf]);
+          const b = ready.shift()!;
+          queued -= b.used;
+          const batch: FedBatch = { type: 'blobs', shas: b.shas, langs: b.langs, sizes: b.sizes, buf: b.buf };
+          x.w.postMessage(batch, [b.buf]);
           x.wants--;
         }
       }
@@ -176,13 +175,26 @@ function buildFed(input: BuildInput, n: number, onProgress: ((done: number, tota
         if (!x.result) fail(new Error(`index build worker exited with code ${code}`));
       });
     }
-    catBlobs(input.gitDir, input.blobs.map((b) => b.sha), (sha, content) => {
-      if (failed) throw new Error('build failed');
-      queue.push({ sha, content });
-      queued += content.length;
-      serve();
-      if (queued >= READ_AHEAD_BYTES) return new Promise<void>((r) => (resumeRead = r));
-    }).then(
+    catBlobs(
+      input.gitDir,
+      input.blobs.map((b) => b.sha),
+      (sha, content) => {
+        if (failed) throw new Error('build failed');
+        if (filling.used > 0 && filling.used + content.length > filling.buf.byteLength) {
+          ready.push(filling);
+          filling = newBatch(content.length);
+        }
+        new Uint8Array(filling.buf, filling.used, content.length).set(content);
+        filling.used += content.length;
+        filling.shas.push(sha);
+        filling.langs.push(langs.get(sha) ?? null);
+        filling.sizes.push(content.length);
+        queued += content.length;
+        if (ready.length > 0) serve();
+        if (queued >= READ_AHEAD_BYTES) return new Promise<void>((r) => (resumeRead = r));
+      },
+      { copy: false },
+    ).then(
       () => {
         readDone = true;
         serve();
