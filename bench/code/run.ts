@@ -265,7 +265,6 @@ async function main() {
     pipeline = `Pipeline (load average ${load0.toFixed(1)} at the start of indexing, ${os.loadavg()[0]!.toFixed(1)} at its end): mirror ${sec(phases.fetchMs)} s, list ${sec(phases.listMs)} s, read + build ${sec(phases.readMs)} s, catalogue transaction ${sec(phases.commitMs)} s${
       workers.length ? `; build workers: ${workers.map((w, i) => `#${i + 1} ${(w.bytes / 1048576).toFixed(1)} MB in ${sec(w.wallMs)} s, of which building ${sec(w.buildMs)} s and waiting for blobs ${sec(w.wallMs - w.buildMs)} s${w.cpuMs !== undefined ? `, thread CPU ${sec(w.cpuMs)} s` : ''}`).join('; ')}` : ''
     }.`;
-    log(pipeline);
     // This process and its build workers (git's own processes are not counted).
     indexCpuMs = (c1.user + c1.system) / 1000;
     const main1 = threadCpuMs();
@@ -273,8 +272,8 @@ async function main() {
     if (main0 !== null && main1 !== null && git0 !== null && git1 !== null) {
       const w = workers.reduce((n, x) => n + (x.cpuMs ?? 0), 0);
       pipeline += ` CPU: ${(indexCpuMs / 1000).toFixed(2)} s for this process, of which the main thread ${((main1 - main0) / 1000).toFixed(2)} s and the build workers' builds ${(w / 1000).toFixed(2)} s (the rest: the workers' start-up, module loading, the loader's threads); git's processes ${((git1 - git0) / 1000).toFixed(2)} s.`;
-      log(pipeline);
     }
+    log(pipeline);
     // The main thread's peak (the build runs in worker threads of this process: included).
     maxRssMb = process.resourceUsage().maxRSS / 1024;
     fs.writeFileSync(reportFile, JSON.stringify({ indexMs, indexCpuMs, maxRssMb, names, pipeline }));
