@@ -10,7 +10,7 @@
  * corpus, index and cindex's index live there, never in the worktree), BENCH_RUNS (default 5), BENCH_QUICK=1
  * (smaller Linux subset, for a smoke run), BENCH_REUSE=1 (keep the previous run's index, re-run the
  * queries only; block search measures then off unless BENCH_BLOCKS=1),
- * BENCH_ONLY=name,… (only these queries), BENCH_SCALE=0.25 (glibc: every 4th file of the tree, for a
+ * BENCH_INDEX_ONLY=1 (index, print the indexing figures, stop), BENCH_ONLY=name,… (only these queries), BENCH_SCALE=0.25 (glibc: every 4th file of the tree, for a
  * run of a few minutes; 1 = the whole tree), BENCH_BLOCKS=0 (skip the block search measures).
  * Every timing comes with its CPU time (ours: this process and its worker threads; ripgrep and
  * csearch: their own), which a loaded machine inflates much less than wall-clock time.
@@ -31,6 +31,7 @@ import type { AppContext } from '../../src/platform/module.ts';
 import { addRepository, blockSearch, indexRepository, indexStats, search, searcher } from '../../src/modules/commons/service.ts';
 import { gitRepoFromDirectory } from '../../src/modules/commons/demo.ts';
 import { tokenize } from '../../src/modules/commons/engine/blocks.ts';
+import { threadCpuMs } from '../../src/modules/commons/engine/build.ts';
 import { QUERIES, QUERIES_GLIBC } from './queries.ts';
 import { measureRecall, mulberry32, sampleFunctions, VARIANTS } from './recall.ts';
 
@@ -44,6 +45,9 @@ const RUNS = Number(process.env.BENCH_RUNS || 5);
 const SCALE = Math.min(1, Math.max(0.01, Number(process.env.BENCH_SCALE || 1)));
 const QUICK = process.env.BENCH_QUICK === '1';
 const REUSE = process.env.BENCH_REUSE === '1';
+/** BENCH_INDEX_ONLY=1: build our index (fresh), print its figures and stop (no cindex, no queries, no report). */
+const INDEX_ONLY = process.env.BENCH_INDEX_ONLY === '1';
+const mbOf = (n: number) => (n / 1048576).toFixed(1);
 // A reused index already holds the planted blocks' repository: block measures only when asked.
 const BLOCKS = REUSE ? process.env.BENCH_BLOCKS === '1' : process.env.BENCH_BLOCKS !== '0';
 const LINUX_TARBALL = fs.existsSync('/usr/src') ? fs.readdirSync('/usr/src').find((f) => /^linux-source-.*\.tar\.xz$/.test(f)) : undefined;
@@ -54,6 +58,17 @@ const NPM_COUNT = 40;
 
 function log(s: string) {
   process.stderr.write(s + '\n');
+}
+
+/** CPU time (ms) of this process's ended child processes (git), from /proc/self/stat; null elsewhere. */
+function childrenCpuMs(): number | null {
+  try {
+    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[13]) + Number(f[14])) * 10;
+  } catch {
+    return null;
+  }
 }
 
 function need(cmd: string) {
@@ -230,8 +245,10 @@ async function main() {
     const load0 = os.loadavg()[0]!;
     const t0 = Date.now();
     const c0 = process.cpuUsage();
+    const main0 = threadCpuMs();
+    const git0 = childrenCpuMs();
     const phases = { fetchMs: 0, listMs: 0, readMs: 0, commitMs: 0 };
-    const workers: { wallMs: number; buildMs: number; bytes: number }[] = [];
+    const workers: { wallMs: number; buildMs: number; bytes: number; cpuMs?: number }[] = [];
     for (const r of repos) {
       const a = await addRepository(ctx, r);
       names.push(a.software.slug);
@@ -246,11 +263,17 @@ async function main() {
     // waiting for git's blobs), the catalogue's transaction.
     const sec = (x: number) => (x / 1000).toFixed(1);
     pipeline = `Pipeline (load average ${load0.toFixed(1)} at the start of indexing, ${os.loadavg()[0]!.toFixed(1)} at its end): mirror ${sec(phases.fetchMs)} s, list ${sec(phases.listMs)} s, read + build ${sec(phases.readMs)} s, catalogue transaction ${sec(phases.commitMs)} s${
-      workers.length ? `; build workers: ${workers.map((w, i) => `#${i + 1} ${(w.bytes / 1048576).toFixed(1)} MB in ${sec(w.wallMs)} s, of which building ${sec(w.buildMs)} s and waiting for git ${sec(w.wallMs - w.buildMs)} s`).join('; ')}` : ''
+      workers.length ? `; build workers: ${workers.map((w, i) => `#${i + 1} ${(w.bytes / 1048576).toFixed(1)} MB in ${sec(w.wallMs)} s, of which building ${sec(w.buildMs)} s and waiting for blobs ${sec(w.wallMs - w.buildMs)} s${w.cpuMs !== undefined ? `, thread CPU ${sec(w.cpuMs)} s` : ''}`).join('; ')}` : ''
     }.`;
-    log(pipeline);
     // This process and its build workers (git's own processes are not counted).
     indexCpuMs = (c1.user + c1.system) / 1000;
+    const main1 = threadCpuMs();
+    const git1 = childrenCpuMs();
+    if (main0 !== null && main1 !== null && git0 !== null && git1 !== null) {
+      const w = workers.reduce((n, x) => n + (x.cpuMs ?? 0), 0);
+      pipeline += ` CPU: ${(indexCpuMs / 1000).toFixed(2)} s for this process, of which the main thread ${((main1 - main0) / 1000).toFixed(2)} s and the build workers' builds ${(w / 1000).toFixed(2)} s (the rest: the workers' start-up, module loading, the loader's threads); git's processes ${((git1 - git0) / 1000).toFixed(2)} s.`;
+    }
+    log(pipeline);
     // The main thread's peak (the build runs in worker threads of this process: included).
     maxRssMb = process.resourceUsage().maxRSS / 1024;
     fs.writeFileSync(reportFile, JSON.stringify({ indexMs, indexCpuMs, maxRssMb, names, pipeline }));
@@ -261,6 +284,12 @@ async function main() {
   // measure that steady state (the warm cache ripgrep and csearch get from the page cache).
   await Promise.all(s.shards.map((x) => x.reader.warm()));
   log(`our index: ${(indexMs / 1000).toFixed(1)} s, ${(st.diskBytes / 1048576).toFixed(0)} MB on disk (postings ${(st.postingsBytes / 1048576).toFixed(0)} MB), ${s.documentCount} searchable documents`);
+  if (INDEX_ONLY) {
+    const cpu = indexCpuMs / 1000;
+    log(`indexing only: ${mbOf(st.bytes)} MB indexed in ${(indexMs / 1000).toFixed(2)} s = ${(st.bytes / 1048576 / (indexMs / 1000)).toFixed(1)} MB/s wall; ${cpu.toFixed(2)} CPU-s (this process and its workers, git not counted) = ${(st.bytes / 1048576 / cpu).toFixed(1)} MB per CPU-second; index ${(st.diskBytes / st.bytes).toFixed(2)} × the text; load ${os.loadavg()[0]!.toFixed(1)}`);
+    await db.close();
+    return;
+  }
 
   // The files we index (for comparing line sets with ripgrep, which also reads what we skip).
   const searchable = new Set<string>();

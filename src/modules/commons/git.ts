@@ -148,9 +148,11 @@ export async function lsTree(gitDir: string, commit: string): Promise<TreeItem[]
 /**
  * Streams the given blobs through `git cat-file --batch`: `onBlob` is awaited for each one before
  * the next is read, so memory holds one blob at a time. A blob reported missing (the repository
- * vanished or was rewritten under us) rejects with a GitError.
+ * vanished or was rewritten under us) rejects with a GitError. With `copy: false`, `content` is a
+ * view of the read buffer, valid only until `onBlob` returns (the caller copies what it keeps).
  */
-export function catBlobs(gitDir: string, shas: string[], onBlob: (sha: string, content: Buffer) => Promise<void> | void): Promise<void> {
+export function catBlobs(gitDir: string, shas: string[], onBlob: (sha: string, content: Buffer) => Promise<void> | void, opts: { copy?: boolean } = {}): Promise<void> {
+  const copy = opts.copy !== false;
   return new Promise((resolve, reject) => {
     if (shas.length === 0) return resolve();
     const child = spawn('git', ['--git-dir', gitDir, 'cat-file', '--batch'], { env: GIT_ENV, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -208,7 +210,8 @@ export function catBlobs(gitDir: string, shas: string[], onBlob: (sha: string, c
             expect = { sha: parts[0]!, size: Number(parts[2]) };
           }
           if (pendingLen < expect.size + 1) break;
-          const content = Buffer.from(take(expect.size + 1).subarray(0, expect.size));
+          const view = take(expect.size + 1).subarray(0, expect.size);
+          const content = copy ? Buffer.from(view) : view;
           const sha = expect.sha;
           expect = null;
           child.stdout.pause();

@@ -188,6 +188,10 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
       }
       perRef.push({ ref, tree: info.tree, date: info.date, message: info.message, files });
     }
+    // The software's metadata (README, publiccode.yml…: a few small blobs) is read while the
+    // workers build; awaited before the catalogue's transaction.
+    const metadataRead = readMetadata(gitDir, head.commit, perRef[0]!.files);
+    metadataRead.catch(() => undefined);
     // Content-addressed: only blobs the index has never seen are read.
     const known = await store.knownBlobs(ctx.db, [...wanted.keys()]);
     const toRead = [...wanted.values()].filter((b) => !known.has(b.sha));
@@ -214,7 +218,7 @@ export async function indexRepository(ctx: AppContext, nameOrSource: string, run
     }
     marks.push(performance.now());
     await progress({ phase: 'commit' });
-    const metadata = await readMetadata(gitDir, head.commit, perRef[0]!.files);
+    const metadata = await metadataRead;
     const b = built;
     await ctx.db.transaction(async (tx) => {
       await store.insertShards(tx, b.shards);

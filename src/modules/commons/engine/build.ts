@@ -4,6 +4,7 @@
  * directly (tests, benchmarks).
  */
 import { isUtf8 } from 'node:buffer';
+import fs from 'node:fs';
 import { catBlobs } from '../git.ts';
 import { DEFAULT_LIMITS, ShardWriter, type ShardLimits } from './shard.ts';
 
@@ -31,7 +32,21 @@ export interface BuildOutput {
    * Where each build's time went (one entry per worker): wall-clock from start to finish, of which
    * building (the shard writer: add and finish) — the rest is waiting for git's blobs.
    */
-  timings: { wallMs: number; buildMs: number; bytes: number }[];
+  timings: { wallMs: number; buildMs: number; bytes: number; cpuMs?: number }[];
+}
+
+/**
+ * CPU time of the calling thread (ms) where Linux tells it (/proc/thread-self/stat, in clock ticks
+ * of 10 ms), else null: a build worker's own CPU, which the process's total does not separate.
+ */
+export function threadCpuMs(): number | null {
+  try {
+    const stat = fs.readFileSync('/proc/thread-self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -47,57 +62,90 @@ export function decodeText(content: Buffer): string | null {
   return isBinary(content) ? null : content.toString('utf8');
 }
 
-export async function buildShards(input: BuildInput, onProgress?: (done: number, total: number) => void): Promise<BuildOutput> {
-  const langs = new Map(input.blobs.map((b) => [b.sha, b.lang]));
-  const out: BuildOutput = { shards: [], blobs: [], timings: [] };
-  const t0 = performance.now();
-  let buildMs = 0;
-  let bytes = 0;
-  const written: string[] = [];
-  let writer: ShardWriter | null = null;
-  let seq = 0;
-  let done = 0;
-  const pendingBlobs: BuiltBlob[] = [];
-  const close = () => {
+/**
+ * Builds shards from blobs given one at a time (binaries recorded, texts added to the open shard,
+ * a shard closed when full): the part of a build that does not depend on where the blobs come
+ * from — git through buildShards, or the parent thread for a fed build worker.
+ */
+export class ShardBuilder {
+  readonly out: BuildOutput = { shards: [], blobs: [], timings: [] };
+  /** Milliseconds spent in add() and in closing shards. */
+  buildMs = 0;
+  bytes = 0;
+  private readonly written: string[] = [];
+  private writer: ShardWriter | null = null;
+  private seq = 0;
+  private readonly pendingBlobs: BuiltBlob[] = [];
+  private readonly cpu0 = threadCpuMs();
+
+  constructor(
+    private readonly indexDir: string,
+    private readonly shardPrefix: string,
+    private readonly limits: ShardLimits = DEFAULT_LIMITS,
+  ) {}
+
+  add(sha: string, content: Buffer, lang: string | null) {
+    const t = performance.now();
+    this.bytes += content.length;
+    if (isBinary(content)) {
+      this.out.blobs.push({ sha, size: content.length, status: 'binary', shard: null, lines: null });
+    } else {
+      const w = (this.writer ??= new ShardWriter(this.indexDir, `${this.shardPrefix}-${this.seq++}`, this.limits));
+      w.add(sha, content, null, lang);
+      this.pendingBlobs.push({ sha, size: content.length, status: 'indexed', shard: w.name, lines: w.lastLines });
+      if (w.full()) this.closeShard();
+    }
+    this.buildMs += performance.now() - t;
+  }
+
+  private closeShard() {
+    const writer = this.writer;
     if (!writer) return;
     if (writer.docCount > 0) {
-      const t = performance.now();
       const r = writer.finish();
-      buildMs += performance.now() - t;
-      written.push(r.dir);
-      out.shards.push({ name: writer.name, docs: r.docs, bytes: r.bytes, postings: r.postings });
+      this.written.push(r.dir);
+      this.out.shards.push({ name: writer.name, docs: r.docs, bytes: r.bytes, postings: r.postings });
     } else writer.abort();
-    out.blobs.push(...pendingBlobs.splice(0));
-    writer = null;
-  };
+    this.out.blobs.push(...this.pendingBlobs.splice(0));
+    this.writer = null;
+  }
+
+  /** Closes the open shard; returns the output with this build's timing (`wallMs` since `t0`). */
+  finish(t0: number): BuildOutput {
+    const t = performance.now();
+    this.closeShard();
+    this.buildMs += performance.now() - t;
+    const cpu = threadCpuMs();
+    this.out.timings.push({ wallMs: performance.now() - t0, buildMs: this.buildMs, bytes: this.bytes, ...(cpu !== null && this.cpu0 !== null ? { cpuMs: cpu - this.cpu0 } : {}) });
+    return this.out;
+  }
+
+  /** Removes everything written (a failed build). */
+  abort() {
+    this.writer?.abort();
+    this.writer = null;
+    for (const d of this.written) fs.rmSync(d, { recursive: true, force: true });
+  }
+}
+
+export async function buildShards(input: BuildInput, onProgress?: (done: number, total: number) => void): Promise<BuildOutput> {
+  const langs = new Map(input.blobs.map((b) => [b.sha, b.lang]));
+  const t0 = performance.now();
+  const builder = new ShardBuilder(input.indexDir, input.shardPrefix, input.limits ?? DEFAULT_LIMITS);
+  let done = 0;
   try {
     await catBlobs(
       input.gitDir,
       input.blobs.map((b) => b.sha),
       (sha, content) => {
-        const t = performance.now();
-        bytes += content.length;
-        if (isBinary(content)) {
-          out.blobs.push({ sha, size: content.length, status: 'binary', shard: null, lines: null });
-        } else {
-          if (!writer) writer = new ShardWriter(input.indexDir, `${input.shardPrefix}-${seq++}`, input.limits ?? DEFAULT_LIMITS);
-          const w: ShardWriter = writer;
-          w.add(sha, content, null, langs.get(sha) ?? null);
-          pendingBlobs.push({ sha, size: content.length, status: 'indexed', shard: w.name, lines: w.lastLines });
-          if (w.full()) close();
-        }
-        buildMs += performance.now() - t;
+        builder.add(sha, content, langs.get(sha) ?? null);
         done++;
         if (onProgress && (done % 200 === 0 || done === input.blobs.length)) onProgress(done, input.blobs.length);
       },
     );
-    close();
-    out.timings.push({ wallMs: performance.now() - t0, buildMs, bytes });
-    return out;
+    return builder.finish(t0);
   } catch (e) {
-    (writer as ShardWriter | null)?.abort();
-    const fs = await import('node:fs');
-    for (const d of written) fs.rmSync(d, { recursive: true, force: true });
+    builder.abort();
     throw e;
   }
 }

@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { buildShards } from '../engine/build.ts';
 import { buildInWorker, startBuildWorkers } from '../engine/run-build.ts';
 import { gitIn, makeRepo, tmpDir } from './helpers.ts';
+import { GitError } from '../git.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -66,4 +67,46 @@ test('a warm worker that exited before its turn is not used: the build starts a 
   assert.equal(out.blobs.filter((b) => b.status === 'indexed').length, 3);
   assert.equal(out.blobs.filter((b) => b.status === 'binary').length, 1);
   warm.dispose();
+});
+
+test('a fed build (git read by the parent, batches handed to two workers as they ask) builds what an inline build does', async () => {
+  const files: Record<string, string | Buffer> = { 'bin.dat': Buffer.from([0, 1, 2, 3]) };
+  for (let i = 0; i < 40; i++) files[`src/f${i}.c`] = Array.from({ length: 20 + i * 30 }, (_, k) => `int f${i}_${k}(int x) { return x * ${k}; }`).join('\n') + '\n';
+  files['docs/Öl.txt'] = 'Straße, Öl, ÉTÉ\n';
+  const dir = makeRepo(files);
+  const inline = await buildShards(input(dir, 'i'));
+  const fedInput = input(dir, 'f');
+  // Small shards, so each worker closes several of them as batches come.
+  const limits = { maxBytes: 20_000, maxPostings: 1_000_000, maxFingerprints: 100_000 };
+  const fed = await buildInWorker({ ...fedInput, limits }, undefined, undefined, { splitBytes: 0, workers: 2 });
+  const key = (o: typeof inline) => o.blobs.map((b) => `${b.sha}:${b.status}:${b.size}:${b.lines}`).sort();
+  assert.deepEqual(key(fed), key(inline));
+  assert.equal(fed.timings.length, 2, 'two workers');
+  // (which worker got how much depends on which asked first: only the sum is fixed)
+  assert.equal(fed.timings.reduce((n, t) => n + t.bytes, 0), inline.timings[0]!.bytes);
+  assert.ok(fed.shards.length > 2);
+  // Every blob is in exactly one shard, and the shards on disk are the ones reported.
+  const total = (o: typeof inline) => [o.shards.reduce((n, s) => n + s.docs, 0), o.shards.reduce((n, s) => n + s.bytes, 0)];
+  assert.deepEqual(total(fed), total(inline));
+  assert.deepEqual(fs.readdirSync(fedInput.indexDir).sort(), fed.shards.map((s) => s.name).sort());
+  // The same shards' postings in total: trigram sets per chunk do not depend on the worker.
+  assert.equal(
+    fed.shards.reduce((n, s) => n + s.postings, 0),
+    (await buildShards({ ...input(dir, 'j'), limits })).shards.reduce((n, s) => n + s.postings, 0),
+  );
+});
+
+test('a fed build whose git read fails removes every shard its workers wrote and reports a GitError', async () => {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 30; i++) files[`f${i}.c`] = `int g${i}(void) { return ${i}; }\n`.repeat(200);
+  const dir = makeRepo(files);
+  const inp = input(dir, 'x');
+  // A blob that does not exist, after enough real ones for the workers to have written shards.
+  inp.blobs.push({ sha: '0123456789abcdef0123456789abcdef01234567', lang: 'c' });
+  const limits = { maxBytes: 8_000, maxPostings: 1_000_000, maxFingerprints: 100_000 };
+  await assert.rejects(
+    () => buildInWorker({ ...inp, limits }, undefined, undefined, { splitBytes: 0, workers: 2 }),
+    (e: Error) => e instanceof GitError && /missing/.test(e.message),
+  );
+  assert.deepEqual(fs.readdirSync(inp.indexDir), []);
 });

@@ -12,7 +12,6 @@ import { addRepository, indexRepository, search, searcher } from '../service.ts'
 import { fingerprintsOfBytes, kgramHashes, tokenize, winnow } from '../engine/blocks.ts';
 import { CHUNK_BYTES, ShardReader } from '../engine/shard.ts';
 import { readLines } from '../engine/searcher.ts';
-import { splitInput } from '../engine/run-build.ts';
 import { makeRepo, testContext } from './helpers.ts';
 
 let ctx: Awaited<ReturnType<typeof testContext>>;
@@ -143,17 +142,6 @@ test('indexing tokenizer on bytes gives the reference fingerprints and lines', (
     if (t.norm !== 'S') assert.equal(text.split('\n')[t.line - 1]!.includes(t.text), true, `${t.text} on line ${t.line}`);
   }
   assert.equal(tokenize(text, 'javascript').at(-1)!.line, text.split('\n').length - 1);
-});
-
-test('a large build is split in two contiguous halves by bytes', () => {
-  const blobs = Array.from({ length: 100 }, (_, i) => ({ sha: String(i).padStart(40, '0'), lang: null, size: i < 10 ? 4_000_000 : 10_000 }));
-  const parts = splitInput({ gitDir: '/x', indexDir: '/y', blobs, shardPrefix: 's' }, 2);
-  assert.equal(parts.length, 2);
-  assert.deepEqual(parts.flatMap((p) => p.blobs), blobs);
-  assert.notEqual(parts[0]!.shardPrefix, parts[1]!.shardPrefix);
-  const bytes = parts.map((p) => p.blobs.reduce((n, b) => n + (b.size ?? 0), 0));
-  assert.ok(Math.abs(bytes[0]! - bytes[1]!) <= 2 * 4_000_000, String(bytes));
-  assert.equal(splitInput({ gitDir: '/x', indexDir: '/y', blobs: blobs.slice(50), shardPrefix: 's' }, 2).length, 1, 'small builds are not split');
 });
 
 test('shard readers of version 1 (postings per document) are still searched', () => {
