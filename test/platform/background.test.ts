@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { openDb, type Db } from '../../src/platform/db/index.ts';
@@ -89,6 +90,33 @@ describe('a page during a long background load (real HTTP)', () => {
     await load;
     assert.equal(status, 200);
     assert.ok(doneAtAnswer < TOTAL / 2, `the page answered after ${doneAtAnswer} of ${TOTAL} background statements`);
+    assert.equal(requestsInProgress(), 0);
+  });
+
+  test('a request that never ends (a form whose body never comes) cannot starve the load: it waits at most half its time', async () => {
+    if (t.ctx.db.kind !== 'pglite') return;
+    if (!t.app.server.listening) await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (t.app.server.address() as AddressInfo).port;
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.write('POST /compte/connexion HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nemail=');
+    try {
+      const t0 = performance.now();
+      while (requestsInProgress() === 0 && performance.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(requestsInProgress(), 1, 'the unfinished request is being received');
+      const STATEMENTS = 12;
+      const t1 = performance.now();
+      await inBackground(async () => {
+        for (let i = 0; i < STATEMENTS; i++) await t.ctx.db.query('SELECT 1');
+      });
+      const took = performance.now() - t1;
+      // Waiting MAX_WAIT_MS before each statement would take 12 s; half the load's time at most is about 2 × MAX_WAIT_MS here.
+      assert.ok(took < 4 * MAX_WAIT_MS, `${STATEMENTS} background statements took ${Math.round(took)} ms beside one unfinished request`);
+    } finally {
+      socket.destroy();
+      const t2 = performance.now();
+      while (requestsInProgress() > 0 && performance.now() - t2 < 5000) await new Promise((r) => setTimeout(r, 10));
+    }
     assert.equal(requestsInProgress(), 0);
   });
 });

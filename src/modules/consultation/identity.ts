@@ -97,6 +97,10 @@ export async function saveIdentityProvider(ctx: Ctx, actorId: string, p: Process
     if (cur && cur.issuer !== f.issuer && (await anyCheck())) {
       throw new UserError('Adresse du fournisseur (issuer) : elle ne peut plus changer, des identités ont déjà été vérifiées avec ce fournisseur pour cette concertation.', 409, 'issuer', 'issuer_frozen');
     }
+    // So would another client at the same provider: FranceConnect gives each client its own (pairwise) subjects.
+    if (cur && cur.client_id !== f.clientId && (await anyCheck())) {
+      throw new UserError('Identifiant client : il ne peut plus changer, des identités ont déjà été vérifiées avec ce client pour cette concertation (le fournisseur donne à chaque client ses propres identifiants de personnes).', 409, 'clientId', 'client_frozen');
+    }
     const secret = f.clientSecret ?? openSealedSecret(ctx.config, cur!.client_secret_sealed);
     if (secret === null) throw new ValidationFailed([{ field: 'clientSecret', message: 'Secret client : celui qui est enregistré ne s’ouvre plus avec SECRET_KEY ; saisissez-le de nouveau.' }]);
     const secretSealed = sealSecret(ctx.config, secret);

@@ -29,6 +29,7 @@ const JOURNAL: Record<`mandates.${JournalEvent}`, AuditWording> = {
   'mandates.identity.checked': 'a vérifié l’identité d’une personne auprès du fournisseur d’identité (FranceConnect) pour créer un mandat',
   'mandates.card.associated': 'a associé une carte TOTP à un aidant',
   'mandates.card.withdrawn': 'a retiré une carte TOTP (perdue ou hors d’usage)',
+  'mandates.card.confirmed': 'a confirmé sa carte TOTP (second facteur de connexion)',
   'mandates.consent.sms_sent': 'a envoyé par SMS une demande de consentement à un mandat',
   'mandates.consent.sms_received': 'a reçu par SMS la réponse de la personne à une demande de mandat',
   'mandates.consent.remote_answer': (e) => ['a reçu la réponse de la personne, identifiée avec FranceConnect sur son téléphone, à une demande de mandat', field(e.after, 'answer') === 'non' ? ' (refus)' : ' (accord)'],

@@ -3,8 +3,11 @@
  * in bulk (CSV: serial number, seed in base32), each seed encrypted under SECRET_KEY (never shown
  * back); the référent (or staff) associates a card of the stock to one of the structure's helpers,
  * proving they hold it with the code it shows (journalled « card associated »); the helper then
- * signs in with the card's code as their second factor (a provider registered with accounts). A
- * code works once: the last accepted time step is stored and older or equal steps are refused.
+ * confirms it from their OWN session with a code of the card (journalled « card confirmed »), and
+ * only from then on signs in with the card's code as their second factor (a provider registered
+ * with accounts): a référent may add any account as a helper, so a card they hold must not become
+ * another person's sign-in factor without that person. A code works once: the last accepted time
+ * step is stored and older or equal steps are refused.
  */
 import crypto from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -14,7 +17,7 @@ import type { Queryable } from '../../platform/db/index.ts';
 import { recordAudit } from '../../platform/audit/index.ts';
 import { html, type Raw } from '../../platform/html/html.ts';
 import { NotFoundError, UserError } from '../../platform/http/errors.ts';
-import { checkTotp, openSealedSecret, registerSecondFactor, requirePermission, sealSecret, signedInUser, type CurrentUser } from '../accounts/index.ts';
+import { checkTotp, openSealedSecret, registerSecondFactor, requirePermission, requireSignedIn, sealSecret, signedInUser, type CurrentUser } from '../accounts/index.ts';
 import { ValidationFailed, type FieldError } from './model.ts';
 import { errorSummary, fieldError, fmt, formBody, frame, invalid, one, plural, send } from './pages.ts';
 import * as service from './service.ts';
@@ -95,11 +98,13 @@ export interface Card {
   serial: string;
   userId: string | null;
   associatedAt: string | null;
+  confirmedAt: string | null;
 }
 
 export async function listCards(db: Queryable, structureId: string): Promise<Card[]> {
-  const { rows } = await db.query<{ serial: string; user_id: string | null; associated_at: Date | string | null }>('SELECT serial, user_id, associated_at FROM mandates.totp_card WHERE structure_id = $1 AND withdrawn_at IS NULL ORDER BY serial LIMIT 2000', [structureId]);
-  return rows.map((r) => ({ serial: r.serial, userId: r.user_id, associatedAt: r.associated_at ? new Date(r.associated_at).toISOString() : null }));
+  const { rows } = await db.query<{ serial: string; user_id: string | null; associated_at: Date | string | null; confirmed_at: Date | string | null }>('SELECT serial, user_id, associated_at, confirmed_at FROM mandates.totp_card WHERE structure_id = $1 AND withdrawn_at IS NULL ORDER BY serial LIMIT 2000', [structureId]);
+  const iso = (v: Date | string | null) => (v ? new Date(v).toISOString() : null);
+  return rows.map((r) => ({ serial: r.serial, userId: r.user_id, associatedAt: iso(r.associated_at), confirmedAt: iso(r.confirmed_at) }));
 }
 
 /**
@@ -141,11 +146,40 @@ export async function withdrawCard(ctx: AppContext, actor: { kind: 'staff' | 'he
   if (!SERIAL.test(serial)) throw new UserError('Indiquez le numéro de série de la carte.', 400, 'serial');
   await ctx.db.transaction(async (tx) => {
     const r = await tx.query<{ user_id: string | null }>(
-      'UPDATE mandates.totp_card c SET withdrawn_at = $3, user_id = NULL, associated_at = NULL FROM mandates.totp_card o WHERE o.id = c.id AND upper(c.serial) = upper($1) AND c.structure_id = $2 AND c.withdrawn_at IS NULL RETURNING o.user_id',
+      'UPDATE mandates.totp_card c SET withdrawn_at = $3, user_id = NULL, associated_at = NULL, confirmed_at = NULL FROM mandates.totp_card o WHERE o.id = c.id AND upper(c.serial) = upper($1) AND c.structure_id = $2 AND c.withdrawn_at IS NULL RETURNING o.user_id',
       [serial, structureId, now.toISOString()],
     );
     if (!r.rows[0]) throw new UserError('Aucune carte en service de ce numéro dans la structure.', 400, 'serial');
     await service.appendJournal(tx, { event: 'card.withdrawn', structureId, actorKind: actor.kind, actorId: actor.id, detail: { serial, helper: r.rows[0].user_id }, at: now });
+  });
+}
+
+/** The serial of the card associated to this account and not yet confirmed by them, or null. */
+export async function pendingCard(db: Queryable, userId: string): Promise<string | null> {
+  const { rows } = await db.query<{ serial: string }>('SELECT serial FROM mandates.totp_card WHERE user_id = $1 AND withdrawn_at IS NULL AND confirmed_at IS NULL', [userId]);
+  return rows[0]?.serial ?? null;
+}
+
+/**
+ * The helper confirms, from their own session, the card associated to their account, with a code it
+ * shows now (a step after the association's): only then does the card become their second factor.
+ * Journalled (card.confirmed). A wrong code, or no card waiting: nothing written.
+ */
+export async function confirmCard(ctx: AppContext, userId: string, codeRaw: unknown, now = new Date()): Promise<string> {
+  const code = typeof codeRaw === 'string' ? codeRaw.replace(/\s/g, '') : '';
+  if (!/^\d{6}$/.test(code)) throw new UserError('Saisissez les 6 chiffres affichés par la carte.', 400, 'code');
+  return ctx.db.transaction(async (tx) => {
+    const c = await tx.query<{ id: string; serial: string; seed_box: string; structure_id: string; last_step: string | number | null }>(
+      'SELECT id, serial, seed_box, structure_id, last_step FROM mandates.totp_card WHERE user_id = $1 AND withdrawn_at IS NULL AND confirmed_at IS NULL FOR UPDATE', [userId]);
+    const card = c.rows[0];
+    if (!card) throw new UserError('Aucune carte n’attend votre confirmation.', 409, 'code');
+    const seed = openSealedSecret(ctx.config, card.seed_box);
+    if (seed === null) throw new UserError('La graine de cette carte ne peut pas être déchiffrée (clé SECRET_KEY changée) : prévenez l’administrateur.', 503, 'code');
+    const step = checkTotp(seed, code, card.last_step === null ? null : Number(card.last_step), now.getTime());
+    if (step === null) throw new UserError('Ce code ne correspond pas à la carte (ou a déjà servi) : saisissez le code qu’elle affiche maintenant.', 400, 'code');
+    await tx.query('UPDATE mandates.totp_card SET confirmed_at = $2, last_step = $3 WHERE id = $1', [card.id, now.toISOString(), step]);
+    await service.appendJournal(tx, { event: 'card.confirmed', structureId: card.structure_id, actorKind: 'helper', actorId: userId, detail: { serial: card.serial }, at: now });
+    return card.serial;
   });
 }
 
@@ -154,10 +188,10 @@ export function registerCardFactor(ctx: AppContext): void {
   registerSecondFactor({
     name: 'mandates.card',
     async enrolled(q, userId) {
-      return (await q.query('SELECT 1 FROM mandates.totp_card WHERE user_id = $1 AND withdrawn_at IS NULL', [userId])).rows.length > 0;
+      return (await q.query('SELECT 1 FROM mandates.totp_card WHERE user_id = $1 AND withdrawn_at IS NULL AND confirmed_at IS NOT NULL', [userId])).rows.length > 0;
     },
     async verify(q, userId, code, now) {
-      const { rows } = await q.query<{ id: string; seed_box: string; last_step: string | number | null }>('SELECT id, seed_box, last_step FROM mandates.totp_card WHERE user_id = $1 AND withdrawn_at IS NULL FOR UPDATE', [userId]);
+      const { rows } = await q.query<{ id: string; seed_box: string; last_step: string | number | null }>('SELECT id, seed_box, last_step FROM mandates.totp_card WHERE user_id = $1 AND withdrawn_at IS NULL AND confirmed_at IS NOT NULL FOR UPDATE', [userId]);
       const card = rows[0];
       if (!card || !/^\d{6}$/.test(code)) return false;
       const seed = openSealedSecret(ctx.config, card.seed_box);
@@ -184,9 +218,9 @@ export async function cardsSection(ctx: AppContext, s: service.Structure, helper
   const withoutCard = helpers.filter((h) => h.active && !cards.some((c) => c.userId === h.userId));
   return html`<h2>Cartes TOTP</h2>
 <p>${plural(cards.length, 'carte', 'cartes')} dans le stock de la structure, dont ${plural(free.length, 'libre', 'libres')}.</p>
-${cards.some((c) => c.userId) ? html`<ul>${cards.filter((c) => c.userId).map((c) => html`<li>Carte ${c.serial} : ${names.get(c.userId!) ?? 'aidant retiré'}, associée le ${fmt(c.associatedAt!)} <form method="post" action="${action.replace(/associer$/, 'retirer')}" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="serial" value="${c.serial}"><button type="submit">Retirer cette carte (perdue ou hors d’usage)</button></form></li>`)}</ul>` : ''}
+${cards.some((c) => c.userId) ? html`<ul>${cards.filter((c) => c.userId).map((c) => html`<li>Carte ${c.serial} : ${names.get(c.userId!) ?? 'aidant retiré'}, associée le ${fmt(c.associatedAt!)}${c.confirmedAt ? '' : ' (à confirmer par l’aidant depuis son compte, page « Ma carte »)'} <form method="post" action="${action.replace(/associer$/, 'retirer')}" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="serial" value="${c.serial}"><button type="submit">Retirer cette carte (perdue ou hors d’usage)</button></form></li>`)}</ul>` : ''}
 ${free.length && withoutCard.length
-    ? html`<h3>Associer une carte à un aidant</h3><p>L’aidant a la carte en main : saisissez le numéro inscrit au dos et le code qu’elle affiche. Il se connectera ensuite avec ce code en second facteur.</p>
+    ? html`<h3>Associer une carte à un aidant</h3><p>L’aidant a la carte en main : saisissez le numéro inscrit au dos et le code qu’elle affiche. Il la confirme ensuite depuis son propre compte (page « Ma carte ») ; il se connecte alors avec son code en second facteur.</p>
 <form method="post" action="${action}" class="mdt-form"><input type="hidden" name="_csrf" value="${csrf}">
 <div class="field"><label for="f-card-user">Aidant</label>${fieldError(errors, 'userId')}<select id="f-card-user" name="userId">${withoutCard.map((h) => html`<option value="${h.userId}">${h.displayName}</option>`)}</select></div>
 <div class="field"><label for="f-serial">Numéro de série de la carte</label>${fieldError(errors, 'serial')}<input type="text" id="f-serial" name="serial" maxlength="40" autocomplete="off"${invalid(errors, 'serial')}></div>
@@ -262,6 +296,32 @@ ${await cardsSection(ctx, s, helpers, csrf, `/mandats/structures/${s.id}/cartes/
     } catch (e) {
       const errors = failed(e);
       if (errors) return cardsPage(req, reply, statusOf(e), '', errors);
+      throw e;
+    }
+  });
+
+  // The helper's own confirmation of the card associated to their account (their session, their code).
+  async function myCardPage(req: FastifyRequest, reply: FastifyReply, status: number, notice: Raw | '', errors: FieldError[]) {
+    const user: CurrentUser = await signedInUser(req);
+    const serial = await pendingCard(ctx.db, user.id);
+    const body = html`<h1>Ma carte TOTP</h1>${notice}${errorSummary(errors)}
+${serial
+    ? html`<p>La carte n° ${serial} a été associée à votre compte par le référent de votre structure. Si vous l’avez en main, saisissez le code qu’elle affiche : elle deviendra votre second facteur de connexion (son code vous sera demandé à chaque connexion). Si vous ne l’avez pas, ne faites rien et prévenez votre référent.</p>
+<form method="post" action="/mandats/ma-carte" class="mdt-form"><input type="hidden" name="_csrf" value="${reply.generateCsrf()}">
+<div class="field"><label for="f-code">Code affiché par la carte</label>${fieldError(errors, 'code')}<input type="text" id="f-code" name="code" inputmode="numeric" maxlength="6" autocomplete="off"${invalid(errors, 'code')}></div>
+<p><button type="submit">Confirmer ma carte</button></p></form>`
+    : notice ? '' : html`<p>Aucune carte n’attend votre confirmation.</p>`}`;
+    return send(reply, status, frame(ctx, 'Ma carte TOTP', body, user));
+  }
+  app.get('/mandats/ma-carte', { preHandler: requireSignedIn }, async (req, reply) => myCardPage(req, reply, 200, '', []));
+  app.post('/mandats/ma-carte', { preHandler: requireSignedIn, preValidation: app.csrfProtection, config: { rateLimit: { max: 10, timeWindow: '1 minute' } } }, async (req, reply) => {
+    const user = await signedInUser(req);
+    try {
+      const serial = await confirmCard(ctx, user.id, formBody(req).code);
+      return myCardPage(req, reply, 200, html`<p class="ok" role="status">Carte n° ${serial} confirmée : son code vous sera demandé à chaque connexion.</p>`, []);
+    } catch (e) {
+      const errors = formErrors(e, 'code');
+      if (errors) return myCardPage(req, reply, statusOf(e), '', errors);
       throw e;
     }
   });

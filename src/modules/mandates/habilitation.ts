@@ -570,7 +570,7 @@ ${await cardsSection(ctx, s, helpers, csrf, `/mandats/ma-structure/${s.id}/carte
   app.post('/mandats/ma-structure/:id/cartes/associer', signedInPost, referentAction(async (req, user, s) => {
     const v = formBody(req);
     await associateCard(ctx, { kind: 'helper', id: user.id }, s.id, { serial: v.serial, userId: v.userId, code: v.code });
-    return 'Carte associée : l’aidant se connecte désormais avec le code de sa carte.';
+    return 'Carte associée : l’aidant la confirme depuis son compte (page « Ma carte ») ; il se connecte ensuite avec le code de sa carte.';
   }));
   app.post('/mandats/ma-structure/:id/cartes/retirer', signedInPost, referentAction(async (req, user, s) => {
     await withdrawCard(ctx, { kind: 'helper', id: user.id }, s.id, formBody(req).serial);

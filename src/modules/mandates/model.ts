@@ -36,6 +36,7 @@ export const EVENTS = {
   'identity.checked': 'Identité de la personne vérifiée par OpenID Connect (FranceConnect)',
   'card.associated': 'Carte TOTP associée à un aidant',
   'card.withdrawn': 'Carte TOTP retirée (perdue ou hors d’usage)',
+  'card.confirmed': 'Carte TOTP confirmée par son aidant (second facteur de connexion)',
   'consent.sms_sent': 'Demande de consentement envoyée par SMS',
   'consent.sms_received': 'Réponse de la personne reçue par SMS',
   'consent.remote_answer': 'Réponse de la personne sur son téléphone, après vérification de son identité (FranceConnect)',

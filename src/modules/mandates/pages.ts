@@ -186,7 +186,9 @@ export function registerMandatePages(app: App, ctx: AppContext) {
     const st = status === 'expired' || status === 'revoked' || status === 'all' ? status : 'active';
     // Only trained helpers see the mandates (and the people's identities).
     const list = trained.length ? await service.listMandates(ctx.db, trained.map((h) => h.structureId), { status: st }) : [];
+    const pendingCard = (await ctx.db.query<{ serial: string }>('SELECT serial FROM mandates.totp_card WHERE user_id = $1 AND withdrawn_at IS NULL AND confirmed_at IS NULL', [user.id])).rows[0]?.serial;
     const body = html`<h1>Mandats de ma structure</h1>
+${pendingCard ? html`<p class="warn">La carte TOTP n° ${pendingCard} a été associée à votre compte : <a href="/mandats/ma-carte">confirmez-la avec son code</a> pour qu’elle devienne votre second facteur de connexion.</p>` : ''}
 ${!all.length ? html`<p class="warn">Vous n’êtes rattaché à aucune structure d’aidants habilitée. Demandez à l’équipe régionale de vous ajouter.</p>` : ''}
 ${all.length && !trained.length ? html`<p class="warn">Votre formation d’aidant n’est pas encore enregistrée : vous pourrez créer des mandats et agir une fois formé.</p>` : ''}
 ${trained.length ? html`<p><a href="/mandats/nouveau">Créer un mandat</a></p>` : ''}

@@ -7,28 +7,39 @@
  * the server already answers; that load runs inside `inBackground(…)`, and before each of its
  * statements or transactions (outside a transaction) the database wrapper calls `giveWay()`: it
  * lets the event loop turn (new requests are read and counted), then waits while requests are
- * being answered — up to `MAX_WAIT_MS` per statement, so steady traffic slows the load but never
- * stops it. Requests are counted by the HTTP server (`requestStarted`/`requestEnded`).
+ * being answered — up to `MAX_WAIT_MS` per statement, and in all at most `MAX_WAIT_SHARE` of the
+ * load's running time, so traffic slows the load (at most about twofold) but never stops it. The
+ * share matters: a request counts from its arrival, and one that never ends (a form whose body never
+ * comes, held open until the server's request timeout, or steady slow requests) would otherwise make
+ * every statement wait its full second — 5,000 statements of demo data, more than an hour. Requests
+ * are counted by the HTTP server (`requestStarted`/`requestEnded`).
  *
  * On PostgreSQL nothing waits: requests have their own connections from the pool.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
-const background = new AsyncLocalStorage<true>();
+/** One piece of background work: when it started, and how long it has waited for requests. */
+interface Run {
+  startedAt: number;
+  waited: number;
+}
+const background = new AsyncLocalStorage<Run>();
 /** Longest wait for requests in progress before one background statement runs anyway. */
 export const MAX_WAIT_MS = 1000;
+/** Share of its running time a piece of background work spends waiting for requests, at most. */
+export const MAX_WAIT_SHARE = 0.5;
 
 let active = 0;
 let idle: { promise: Promise<void>; resolve: () => void } | null = null;
 
 /** Runs fn (and every statement it starts, however deep) as background work. */
 export function inBackground<T>(fn: () => Promise<T>): Promise<T> {
-  return background.run(true, fn);
+  return background.run({ startedAt: performance.now(), waited: 0 }, fn);
 }
 
 export function isBackground(): boolean {
-  return background.getStore() === true;
+  return background.getStore() !== undefined;
 }
 
 /** A request is being answered (the HTTP server calls it on each request's arrival). */
@@ -54,6 +65,10 @@ export function requestsInProgress(): number {
 export async function giveWay(): Promise<void> {
   await nextTurn();
   if (active === 0) return;
+  const run = background.getStore();
+  // Its share of waiting used up: this statement goes now (requests wait for one statement at most).
+  if (run && run.waited > (performance.now() - run.startedAt) * MAX_WAIT_SHARE) return;
+  const t0 = performance.now();
   if (!idle) {
     let resolve!: () => void;
     const promise = new Promise<void>((r) => (resolve = r));
@@ -62,4 +77,5 @@ export async function giveWay(): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([idle.promise, new Promise<void>((r) => (timer = setTimeout(r, MAX_WAIT_MS)))]);
   clearTimeout(timer);
+  if (run) run.waited += performance.now() - t0;
 }

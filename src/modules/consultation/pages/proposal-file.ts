@@ -15,7 +15,7 @@ import { sendAttachment } from '../../../platform/http/attachment.ts';
 import { can, currentUser, uploadRoute } from '../../accounts/index.ts';
 import * as svc from '../service.ts';
 import { MAX_PROPOSAL_FILE_BYTES, attachProposalFile, proposalFileData, removeProposalFile } from '../proposal-file.ts';
-import { page, processHref, send } from './ui.ts';
+import { page, participant, processHref, send } from './ui.ts';
 
 const LIMIT = { rateLimit: { max: 20, timeWindow: '1 minute' } };
 
@@ -35,6 +35,12 @@ export function registerProposalFilePages(app: App, ctx: AppContext) {
     const { pr } = await load(req);
     if (pr.authorId !== u.id) throw new ForbiddenError();
   };
+  /** The file is part of the proposal: it changes only when the text could (proposals open, the person admitted, identity checked if required). */
+  const mayChange = async (p: svc.Process, req: FastifyRequest) => {
+    const me = await participant(req);
+    svc.assertMayTakePart(p, me?.who ?? null, 'proposals', new Date());
+    await svc.assertIdentityChecked(ctx.db, p, me!.who, 'proposals');
+  };
   const refused = (reply: FastifyReply, p: svc.Process, pr: svc.Proposal, e: unknown) => {
     if (!(e instanceof UserError) || e.statusCode === 404 || e.statusCode === 401 || e.statusCode === 403) throw e;
     const status = e.statusCode === 400 ? 422 : e.statusCode;
@@ -50,6 +56,7 @@ export function registerProposalFilePages(app: App, ctx: AppContext) {
         const u = (await currentUser(req))!;
         const { p, pr } = await load(req);
         try {
+          await mayChange(p, req);
           const upload = uploadedFile(req.body, 'file');
           if (!upload) throw new UserError('Fichier : choisissez un fichier à joindre.', 400, 'file');
           await attachProposalFile({ db: ctx.db }, u.id, pr.id, upload);
@@ -64,6 +71,7 @@ export function registerProposalFilePages(app: App, ctx: AppContext) {
     const u = (await currentUser(req))!;
     const { p, pr } = await load(req);
     try {
+      await mayChange(p, req);
       await removeProposalFile({ db: ctx.db }, u.id, pr.id);
       return reply.redirect(`${processHref(p.slug, `/propositions/${pr.number}`)}#fichier`, 303);
     } catch (e) {

@@ -214,7 +214,7 @@ ${editing ? '' : html`<div class="field"><label for="f-file">Fichier (facultatif
     const supported = me ? await svc.hasSupported(ctx.db, pr.id, me.user.id) : false;
     const place = pr.placeUid ? (await getPlacesByUids(ctx.db, [pr.placeUid]))[0] : null;
     const file = await proposalFileInfo(ctx.db, pr.id);
-    const mayAttach = !!me && me.user.id === pr.authorId && editable(pr.state) && !pr.hidden;
+    const mayAttach = !!me && me.user.id === pr.authorId && editable(pr.state) && !pr.hidden && phaseAllows(cur, 'proposals');
     const children = new Map<string | null, svc.Comment[]>();
     for (const c of comments.items) {
       const key = c.parentId && comments.items.some((x) => x.id === c.parentId) ? c.parentId : null;

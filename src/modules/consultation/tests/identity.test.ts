@@ -330,6 +330,20 @@ describe('consultation: identity checked by an OpenID Connect provider per proce
     }
   });
 
+  test('the client id cannot change either once identities were checked (FranceConnect gives each client its own subjects: a person could bind a second account)', async () => {
+    assert.ok((await t.db.query('SELECT 1 FROM consultation.identity_check WHERE process_id = $1', [p.id])).rows.length > 0);
+    const form = `/gestion/concertations/${p.slug}/identite`;
+    await staff.get(form);
+    const before = await rows();
+    const frozen = await staff.post(form, { ...settings(), clientId: 'un-autre-client', clientSecret: 'un-autre-secret' });
+    assert.equal(frozen.status, 409, frozen.body.slice(0, 300));
+    assert.match(frozen.body, /href="#f-clientId"/);
+    assert.match(frozen.body, /Identifiant client : il ne peut plus changer/);
+    assert.deepEqual(await rows(), before);
+    // The same client with its secret retyped (a rotation of the secret) is still accepted.
+    assert.equal((await staff.post(form, settings())).status, 303);
+  });
+
   test('the subject hash is keyed: not the bare sha-256 of the subject', async () => {
     const check = (await t.db.query<{ sub_hash: string }>('SELECT sub_hash FROM consultation.identity_check WHERE user_id = $1', [camille.user.id])).rows[0]!;
     assert.notEqual(check.sub_hash, subjectHash('', idp.issuer, 'sub-camille'));

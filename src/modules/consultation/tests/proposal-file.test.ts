@@ -146,6 +146,23 @@ describe('consultation: the file of a proposal', () => {
     assert.deepEqual(await rows(), before);
   });
 
+  test('once proposals are closed (a supports phase), the author can no longer attach, replace or remove the file, as for the text: 409, rows unchanged', async () => {
+    const { p, url } = await setup();
+    const b = await signedInBrowser(t.app, depsOf(t.app), author, '192.0.2.149');
+    await b.get(url);
+    assert.equal((await postMultipart(t.app, b, `${url}/fichier`, {}, [{ field: 'file', fileName: 'plan.pdf', content: PDF }])).status, 303);
+    await t.db.query('UPDATE consultation.phase SET proposals_open = false, supports_open = true WHERE process_id = $1', [p.id]);
+    const page = await b.get(url);
+    assert.doesNotMatch(page.body, /Remplacer le fichier/, 'no form offered once proposals are closed');
+    const before = await rows();
+    const replaced = await postMultipart(t.app, b, `${url}/fichier`, {}, [{ field: 'file', fileName: 'autre.png', content: PNG }]);
+    assert.equal(replaced.status, 409, replaced.body.slice(0, 300));
+    assert.match(replaced.body, /n’ouvre pas le dépôt|est fermé/);
+    await b.get(url);
+    assert.equal((await b.post(`${url}/fichier/retirer`, {})).status, 409);
+    assert.deepEqual(await rows(), before);
+  });
+
   test('never in the open-data exports; a hidden proposal’s file: moderators only', async () => {
     const { p, pr, url } = await setup();
     const b = await signedInBrowser(t.app, depsOf(t.app), author, '192.0.2.145');

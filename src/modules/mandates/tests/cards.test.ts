@@ -93,7 +93,7 @@ describe('mandates: TOTP cards', () => {
       assert.match(r.body, msg);
     }
     assert.deepEqual(await cardRows(), before);
-    let r = await staff76.submit(page, url, { serial: 'c-0001', userId: helper.id, code: totpCode(SEED_A) });
+    let r = await staff76.submit(page, url, { serial: 'c-0001', userId: helper.id, code: totpCode(SEED_A, Date.now() - 30_000) }); // the previous step: the helper confirms with the current one, signs in with the next
     assert.equal(r.status, 200);
     assert.match(r.body, /Carte C-0001 : Aidant /);
     const j = await t.db.query<{ event: string; detail: { serial: string; helper: string } }>("SELECT event, detail FROM mandates.journal WHERE event = 'card.associated'");
@@ -108,7 +108,15 @@ describe('mandates: TOTP cards', () => {
     assert.deepEqual([verified.ok, verified.entries], [true, (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM mandates.journal')).rows[0]!.n]);
   });
 
-  test('sign-in: the card’s code is the second factor; a code works once', async () => {
+  test('sign-in: the card’s code is the second factor once its helper confirmed it; a code works once', async () => {
+    // Associated, not yet confirmed: signing in does not ask for it; the helper confirms it from their own session.
+    const own = await signedInBrowser(t.app, depsOf(t.app), helper, '192.0.2.30');
+    assert.match((await own.get('/mandats')).body, /confirmez-la avec son code/);
+    assert.match((await own.get('/mandats/ma-carte')).body, /La carte n° C-0001 a été associée à votre compte/);
+    const confirmed = await own.submit('/mandats/ma-carte', '/mandats/ma-carte', { code: totpCode(SEED_A) });
+    assert.equal(confirmed.status, 200, confirmed.body.slice(0, 300));
+    assert.match(confirmed.body, /Carte n° C-0001 confirmée/);
+    const earlier = (await signIns()).length;
     const signIn = async (ip: string) => {
       const b = new Browser(t.app, ip);
       await b.get('/compte/connexion');
@@ -121,7 +129,7 @@ describe('mandates: TOTP cards', () => {
     const b = await signIn('192.0.2.31');
     // Not signed in yet: nothing journalled.
     assert.notEqual((await b.get('/mandats')).status, 200);
-    assert.deepEqual(await signIns(), []);
+    assert.equal((await signIns()).length, earlier);
     await b.get('/compte/connexion/code');
     const rows = await snapshot(t.db);
     assert.equal((await b.post('/compte/connexion/code', { code: totpCode(SEED_B, Date.now() + 30_000) })).status, 400);
@@ -131,8 +139,8 @@ describe('mandates: TOTP cards', () => {
     assert.equal(ok.status, 303);
     assert.equal((await b.get('/mandats')).status, 200);
     // The sign-in (after its second factor) is in the structure's journal, with its audit entry.
-    assert.deepEqual(await signIns(), [{ structure_id: structureId, mandate_id: null, actor_kind: 'helper', actor_id: helper.id, detail: { method: 'password+totp' } }]);
-    assert.equal((await t.db.query("SELECT count(*)::int AS n FROM platform.audit_entry WHERE action = 'mandates.helper.signed_in' AND actor_id = $1", [helper.id])).rows[0]!.n, 1);
+    assert.deepEqual((await signIns()).slice(earlier), [{ structure_id: structureId, mandate_id: null, actor_kind: 'helper', actor_id: helper.id, detail: { method: 'password+totp' } }]);
+    assert.equal((await t.db.query("SELECT count(*)::int AS n FROM platform.audit_entry WHERE action = 'mandates.helper.signed_in' AND actor_id = $1", [helper.id])).rows[0]!.n, earlier + 1);
     // The same code again (another browser): refused, nothing changes on the card nor in the journal.
     const before = (await t.db.query('SELECT last_step FROM mandates.totp_card WHERE user_id = $1', [helper.id])).rows;
     const b2 = await signIn('192.0.2.32');
@@ -141,7 +149,7 @@ describe('mandates: TOTP cards', () => {
     assert.deepEqual((await t.db.query('SELECT last_step FROM mandates.totp_card WHERE user_id = $1', [helper.id])).rows, before);
     assert.deepEqual(await snapshot(t.db), rows2);
     assert.notEqual((await b2.get('/mandats')).status, 200);
-    assert.equal((await signIns()).length, 1);
+    assert.equal((await signIns()).length, earlier + 1);
     assert.equal((await verifyJournal(t.db)).ok, true);
   });
 
@@ -197,6 +205,40 @@ describe('mandates: TOTP cards', () => {
     const s = await b.post('/compte/connexion', { email: 'c-helper@exemple.fr', password: PASSWORD });
     assert.equal(s.status, 303);
     assert.doesNotMatch(s.location!, /connexion\/code/);
+    assert.equal((await verifyJournal(t.db)).ok, true);
+  });
+
+  test('a card associated to another person’s account (added as a helper by e-mail, no consent) does not lock them out: it counts only once they confirm it themselves', async () => {
+    const deps = depsOf(t.app);
+    const victim = await makeUser(deps, 'c-victime@exemple.fr', [], 'Valérie Habitante');
+    const page = `/mandats/structures/${structureId}`;
+    assert.equal((await staff76.submit(page, `${page}/aidants`, { email: 'c-victime@exemple.fr' })).status, 200);
+    const cards = `${page}/cartes`;
+    const r = await staff76.submit(cards, `${cards}/associer`, { serial: 'C-0002', userId: victim.id, code: totpCode(SEED_B, Date.now() - 30_000) });
+    assert.equal(r.status, 200, r.body.slice(0, 300));
+    assert.match(r.body, /à confirmer par l’aidant/);
+    // The person signs in with their password as before: no code of a card they never held.
+    const b = new Browser(t.app, '192.0.2.34');
+    await b.get('/compte/connexion');
+    const s = await b.post('/compte/connexion', { email: 'c-victime@exemple.fr', password: PASSWORD });
+    assert.equal(s.status, 303);
+    assert.doesNotMatch(s.location!, /connexion\/code/);
+    // Confirming needs the card's code, from their own session: a wrong one changes nothing.
+    await b.get('/mandats/ma-carte');
+    const other = await signedInBrowser(t.app, deps, await makeUser(deps, 'c-autre@exemple.fr', [], 'Autre'), '192.0.2.35');
+    const before = await cardRows();
+    const wrong = await b.submit('/mandats/ma-carte', '/mandats/ma-carte', { code: totpCode(SEED_A) });
+    assert.equal(wrong.status, 422);
+    assert.match(wrong.body, /ne correspond pas/);
+    assert.deepEqual(await cardRows(), before);
+    // Without a CSRF token: refused, nothing written.
+    assert.equal((await b.post('/mandats/ma-carte', { code: totpCode(SEED_B) }, { csrf: false })).status, 403);
+    assert.deepEqual(await cardRows(), before);
+    // Another account (no card waiting): 409, nothing written.
+    assert.match((await other.get('/mandats/ma-carte')).body, /Aucune carte n’attend votre confirmation/);
+    const none = await other.submit('/compte', '/mandats/ma-carte', { code: totpCode(SEED_B) });
+    assert.equal(none.status, 409, none.body.slice(0, 2000));
+    assert.deepEqual(await cardRows(), before);
     assert.equal((await verifyJournal(t.db)).ok, true);
   });
 });
