@@ -8,6 +8,7 @@ import type { App } from '../../../platform/http/server.ts';
 import type { AppContext } from '../../../platform/module.ts';
 import { html, type Raw } from '../../../platform/html/html.ts';
 import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
+import { acceptMultipart, uploadedFile } from '../../../platform/http/multipart.ts';
 import { TOKEN_ROUTE, can, currentUser, requireSignedIn, requirePermission, type CurrentUser } from '../../accounts/index.ts';
 import { getPlacesByUids } from '../../places/index.ts';
 import { CRCN_COMPETENCES, DIGCOMP_COMPETENCES, ValidationFailed, type FieldError } from '../model.ts';
@@ -240,24 +241,47 @@ ${list.map((r) => html`<tr><td>${r.learner}<br><small>${r.email}</small></td><td
 ${p.modules.map((m) => html`<td>${r.status === 'confirmed' || r.status === 'completed' ? html`<form method="post" action="/mediation/formations/inscriptions/${r.id}/presence" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="module" value="${m.id}"><input type="hidden" name="present" value="${r.attended.includes(m.id) ? '0' : '1'}"><button type="submit" aria-label="Module ${m.position} : ${r.attended.includes(m.id) ? 'présent, marquer absent' : 'absent, marquer présent'}">${r.attended.includes(m.id) ? '✓' : '·'}</button></form>` : '—'}</td>`)}
 <td>${r.status === 'confirmed' ? html`<form method="post" action="/mediation/formations/inscriptions/${r.id}/terminer" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Parcours terminé</button></form> ` : ''}
 ${r.status === 'confirmed' || r.status === 'waiting' ? html`<form method="post" action="/mediation/formations/inscriptions/${r.id}/annuler" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Annuler</button></form>` : ''}</td></tr>`)}</tbody></table>
-<h2>Importer les résultats d’une campagne Pix (CSV)</h2><form class="med-form" method="post" action="/mediation/formations/sessions/${id}/pix"><input type="hidden" name="_csrf" value="${csrf}">
-<div class="field"><label for="f-csv">Contenu du fichier exporté de Pix Orga</label><textarea id="f-csv" name="csv" rows="6"></textarea></div><p><button type="submit">Importer</button></p></form>`;
+<h2>Importer les résultats d’une campagne Pix (CSV)</h2><form class="med-form" method="post" action="/mediation/formations/sessions/${id}/pix" enctype="multipart/form-data"><input type="hidden" name="_csrf" value="${csrf}">
+<div class="field"><label for="f-pix-file">Fichier exporté de Pix Orga</label><span class="hint" id="f-pix-file-hint">L’export CSV des résultats de la campagne (UTF-8, séparateur point-virgule ou virgule), ${training.PIX_MAX_BYTES / 1_000_000} Mo au plus.</span><input type="file" id="f-pix-file" name="file" accept=".csv,text/csv" required aria-describedby="f-pix-file-hint"></div>
+<p><button type="submit">Importer le fichier</button></p></form>
+<details><summary>Ou coller le contenu du fichier</summary><form class="med-form" method="post" action="/mediation/formations/sessions/${id}/pix"><input type="hidden" name="_csrf" value="${csrf}">
+<div class="field"><label for="f-csv">Contenu du fichier exporté de Pix Orga</label><textarea id="f-csv" name="csv" rows="6" required></textarea></div><p><button type="submit">Importer le texte collé</button></p></form></details>`;
     return send(reply, status, renderFrame(ctx.config.theme, { title: 'Session de formation', user, csrf, body }));
   };
   app.get('/mediation/formations/sessions/:id', { preHandler: requireSignedIn }, async (req, reply) => sessionPage(req, reply, 200));
-  app.post('/mediation/formations/sessions/:id/pix', post, async (req, reply) => {
+  // The Pix export, chosen as a file (multipart/form-data) or pasted (a plain form): a scope of its
+  // own accepts multipart, with a body limit raised for both (the pasted text URL-encoded takes up
+  // to 3 bytes a character). Only the session's managers (or staff) may send that much: the guard
+  // runs at onRequest, so anyone else is refused before the body is read.
+  const pixGuard = async (req: FastifyRequest, reply: FastifyReply) => {
+    const user = await currentUser(req);
+    if (!user) return requireSignedIn(req, reply);
+    await mayManageSession(user, (req.params as { id: string }).id);
+  };
+  void app.register(async (scope) => {
+    acceptMultipart(scope, { maxParts: 4 });
+    scope.post(
+      '/mediation/formations/sessions/:id/pix',
+      { bodyLimit: 3 * training.PIX_MAX_BYTES + 64 * 1024, onRequest: pixGuard, preHandler: requireSignedIn, preValidation: app.csrfProtection, config: { rateLimit: { max: 30, timeWindow: '1 minute' } } },
+      pixImport,
+    );
+  });
+  async function pixImport(req: FastifyRequest, reply: FastifyReply) {
     const user = await me(req);
     await mayManageSession(user, (req.params as { id: string }).id);
     const f = formBody(req);
     try {
-      const r = await training.importPix(ctx, user.id, (req.params as { id: string }).id, typeof f.csv === 'string' ? f.csv : '');
+      const upload = uploadedFile(req.body, 'file');
+      const csv = upload ? training.pixFileText(upload) : typeof f.csv === 'string' ? f.csv : '';
+      if (!csv.trim()) throw new UserError('Fichier : choisissez le fichier CSV exporté de Pix Orga, ou collez son contenu.', 400, 'file');
+      const r = await training.importPix(ctx, user.id, (req.params as { id: string }).id, csv);
       return sessionPage(req, reply, 200, html`<p class="ok" role="status">${r.imported} résultat${r.imported > 1 ? 's' : ''} importé${r.imported > 1 ? 's' : ''} (CRCN, et DigComp 2.2 par correspondance).
 ${r.unknown.length ? ` Personnes inconnues aux lignes ${r.unknown.slice(0, 20).join(', ')}.` : ''}${r.notShared.length ? ` Profil non partagé (NA) aux lignes ${r.notShared.slice(0, 20).join(', ')}.` : ''}${r.invalid.slice(0, 20).map((x) => ` Ligne ${x.line} : ${x.message}.`)}</p>`);
     } catch (e) {
-      if (e instanceof UserError && e.field) return sessionPage(req, reply, 400, html`<p class="err-summary" role="alert">${e.message}</p>`);
+      if (e instanceof UserError && e.field) return sessionPage(req, reply, e.statusCode, html`<p class="err-summary" role="alert">${e.message}</p>`);
       throw e;
     }
-  });
+  }
   const regAction = (path: string, fn: (user: CurrentUser, regId: string, f: Record<string, unknown>) => Promise<unknown>) =>
     app.post(`/mediation/formations/inscriptions/:id/${path}`, post, async (req, reply) => {
       const user = await me(req);
