@@ -57,8 +57,8 @@ describe('mediation: Pix import by file upload (HTTP)', () => {
     const page = await b.get(`/mediation/formations/sessions/${session}`);
     assert.equal(page.status, 200);
     assert.match(page.body, new RegExp(`<form[^>]*action="${url}" enctype="multipart/form-data">`));
-    assert.match(page.body, /<input type="file" id="f-pix-file" name="file" accept="\.csv,text\/csv" required/);
-    assert.match(page.body, /<label for="f-pix-file">Fichier exporté de Pix Orga<\/label>/);
+    assert.match(page.body, /<input type="file" id="f-file" name="file" accept="\.csv,text\/csv" required aria-describedby="f-file-hint">/);
+    assert.match(page.body, /<label for="f-file">Fichier exporté de Pix Orga<\/label>/);
     assert.match(page.body, /<textarea id="f-csv" name="csv"/);
   });
 
@@ -103,8 +103,19 @@ describe('mediation: Pix import by file upload (HTTP)', () => {
       assert.equal(res.status, status, `${what}: ${res.body.slice(0, 300)}`);
       assert.match(res.body, /class="err-summary" role="alert"/, what);
       assert.match(res.body, message, what);
+      // The message is on the file picker (linked from the summary, described by it).
+      assert.match(res.body, /<a href="#f-file">/, what);
+      assert.match(res.body, /<span class="err" id="e-file">/, what);
+      assert.match(res.body, /<input type="file" id="f-file" name="file" accept="\.csv,text\/csv" required aria-describedby="e-file f-file-hint" aria-invalid="true">/, what);
       assert.deepEqual(await rows(), before, what);
     }
+    // A pasted text refused the same way: the message is on the paste box, shown open.
+    const pasted = await b.post(url, { csv: 'Nom;Prénom\r\nA;B\r\n' });
+    assert.equal(pasted.status, 400);
+    assert.match(pasted.body, /<details open><summary>Ou coller le contenu du fichier/);
+    assert.match(pasted.body, /<span class="err" id="e-csv">Colonne de l’adresse e-mail introuvable/);
+    assert.match(pasted.body, /<textarea id="f-csv" name="csv" rows="6" required aria-invalid="true" aria-describedby="e-csv">/);
+    assert.deepEqual(await rows(), before);
     // Without the CSRF token: refused, nothing written.
     assert.equal((await postMultipart(t.app, b, url, {}, [{ field: 'file', fileName: 'resultats.csv', content: csvOf(1, 1) }], { csrf: false })).status, 403);
     assert.deepEqual(await rows(), before);
