@@ -26,6 +26,16 @@ export function machine(): string {
   return `${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.release()}; load average at start ${load} (1/5/15 min)`;
 }
 
+/** The text now between `<!-- name:start -->` and `<!-- name:end -->` (markers excluded), or null. */
+export function readSection(name: string): string | null {
+  const file = path.join(projectRoot, 'docs', 'benchmarks.md');
+  if (!fs.existsSync(file)) return null;
+  const text = fs.readFileSync(file, 'utf8');
+  const i = text.indexOf(`<!-- ${name}:start -->`);
+  const j = text.indexOf(`<!-- ${name}:end -->`);
+  return i >= 0 && j > i ? text.slice(i + `<!-- ${name}:start -->`.length, j) : null;
+}
+
 /** Replaces (or appends) the section between `<!-- name:start -->` and `<!-- name:end -->`. */
 export function writeSection(name: string, markdown: string) {
   const file = path.join(projectRoot, 'docs', 'benchmarks.md');

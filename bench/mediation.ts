@@ -10,9 +10,11 @@
  *
  * Environment: BENCH_SCALE (default 1 = the issue's 1,000,000 activity records and ~3,000,000
  * beneficiary rows; 0.1 for a quick run), or BENCH_ACTIVITIES (an exact number; BENCH_ACTIVITIES_PGLITE
- * for the embedded database alone, default a tenth of the PostgreSQL scale), BENCH_ITER (default 200 requests per measure), BENCH_ENGINES
+ * for the embedded database alone, default the same scale), BENCH_ITER (default 200 requests per measure), BENCH_ENGINES
  * (default "pglite,postgres"; PostgreSQL needs DATABASE_URL — the npm script starts a throw-away
- * server through scripts/with-postgres.sh). Prints p50/p95/p99 and the Node process's CPU time per
+ * server through scripts/with-postgres.sh). An engine left out of BENCH_ENGINES keeps its
+ * subsection of docs/benchmarks.md as the last run that measured it wrote it (each subsection
+ * says when and under which load it was measured). Prints p50/p95/p99 and the Node process's CPU time per
  * request (the database server's own CPU is not in it for PostgreSQL).
  *
  * Keeping the generated data (so the measurements can be re-run on a quiet machine without the
@@ -41,7 +43,7 @@ import { generateActivities, rebuildCounters } from '../src/modules/mediation/ge
 import { updateProfile } from '../src/modules/mediation/service.ts';
 import * as training from '../src/modules/mediation/training.ts';
 import { makePlace } from '../src/modules/mediation/tests/support.ts';
-import { machine, ms, percentiles, timeIt, writeSection } from './lib.ts';
+import { machine, ms, percentiles, readSection, timeIt, writeSection } from './lib.ts';
 
 /** Wall-clock samples of fn, and the mean CPU time of this process per call (user + system). */
 async function measure(n: number, fn: (i: number) => Promise<unknown>): Promise<{ samples: number[]; cpuMs: number }> {
@@ -64,13 +66,14 @@ if (process.env.BENCH_KEEP && process.env.BENCH_REUSE) throw new Error('BENCH_KE
 const tmp = keepDir ? path.resolve(keepDir) : fs.mkdtempSync(path.join(os.tmpdir(), 'maillage-bench-mediation-'));
 fs.mkdirSync(tmp, { recursive: true });
 /** What a kept database holds (DIR/<engine>.json), written once its generation is complete. */
-interface Generated { year: number; counts: { a: number; p: number; b: number; c: number }; genMs: number; recountMs: number; recountCpuMs: number; at: string }
+interface Generated { year: number; counts: { a: number; p: number; b: number; c: number }; genMs: number; genCpuMs?: number; genLoad?: string; recountMs: number; recountCpuMs: number; at: string }
 const runTag = Date.now().toString(36); // the accounts made by this run (a reused database has those of earlier runs)
 
 async function benchEngine(engine: string): Promise<string> {
-  // PGlite (single-threaded WASM) is measured at a tenth of the scale by default (100,000 activity
-  // records): at 1,000,000 its bulk load alone takes far longer than the whole PostgreSQL run.
-  const ACTIVITIES = engine === 'pglite' ? Number(process.env.BENCH_ACTIVITIES_PGLITE ?? Math.min(ACTIVITIES_ALL, Math.round(ACTIVITIES_ALL / 10))) : ACTIVITIES_ALL;
+  // PGlite at the same scale by default: its bulk load of 1,000,000 records took 62.7 s and the
+  // counter rebuild 147.3 s (session 12, load ~6 on 2 cores), less than PostgreSQL's.
+  const ACTIVITIES = engine === 'pglite' ? Number(process.env.BENCH_ACTIVITIES_PGLITE ?? ACTIVITIES_ALL) : ACTIVITIES_ALL;
+  const runLine = `Run ${new Date().toISOString().slice(0, 16)} UTC on ${machine()}.`;
   const stateFile = path.join(tmp, `${engine}.json`);
   let prior: Generated | null = null;
   if (reuse) {
@@ -82,7 +85,7 @@ async function benchEngine(engine: string): Promise<string> {
     if (!reuse) fs.rmSync(path.join(tmp, 'pglite'), { recursive: true, force: true });
     db = await openDb({ databaseUrl: null, pgliteDir: path.join(tmp, 'pglite') });
   } else {
-    if (!process.env.DATABASE_URL) return `### PostgreSQL\n\nSkipped: no DATABASE_URL (run through \`npm run bench:mediation\`, which starts one).\n`;
+    if (!process.env.DATABASE_URL) return `### PostgreSQL\n\n${runLine} Skipped: no DATABASE_URL (run through \`npm run bench:mediation\`, which starts one).\n`;
     db = await openDb({ databaseUrl: process.env.DATABASE_URL, poolSize: 10 });
     if (!reuse) await db.exec('DROP SCHEMA IF EXISTS mediation CASCADE; DROP SCHEMA IF EXISTS places CASCADE; DROP SCHEMA IF EXISTS territories CASCADE; DROP SCHEMA IF EXISTS accounts CASCADE; DROP SCHEMA IF EXISTS platform CASCADE;');
   }
@@ -100,13 +103,16 @@ async function benchEngine(engine: string): Promise<string> {
     // 1. Bulk data: 1M activities for a year by 4,000 mediators (250 each), in a quarter of the communes of France, ~3M person rows.
     const sites = communes.filter((_, i) => i % 4 === 0).map((c) => ({ placeUid: null, communeCode: c.code, departement: c.departement, region: c.region }));
     const genYear = new Date().getFullYear() - 1;
+    const genLoad = os.loadavg().map((l) => l.toFixed(1)).join(' / ');
+    const genStartCpu = process.cpuUsage();
     const genMs = await timeIt(() =>
       generateActivities(db, {
         activities: ACTIVITIES, sites, mediators: Math.max(10, Math.round(ACTIVITIES / 250)), from: `${genYear}-01-01`, days: 365, followed: Math.round(ACTIVITIES / 20), prefix: 'bench-',
         batch: engine === 'pglite' ? 25_000 : 100_000, onProgress: (n) => console.error(`[${engine}] generated ${n.toLocaleString('en')} activities`),
       }),
     );
-    console.error(`[${engine}] generated in ${ms(genMs)} ms (load ${os.loadavg()[0]!.toFixed(1)}); rebuilding the counters`);
+    const genCpuMs = ((u) => (u.user + u.system) / 1000)(process.cpuUsage(genStartCpu));
+    console.error(`[${engine}] generated in ${ms(genMs)} ms, Node CPU ${ms(genCpuMs)} ms (load ${os.loadavg()[0]!.toFixed(1)}); rebuilding the counters`);
     const genCpu = process.cpuUsage();
     const recountMs = await timeIt(() => rebuildCounters(db));
     const recountCpuMs = ((u) => (u.user + u.system) / 1000)(process.cpuUsage(genCpu));
@@ -115,10 +121,10 @@ async function benchEngine(engine: string): Promise<string> {
       `SELECT (SELECT count(*) FROM mediation.activity)::int AS a, (SELECT count(*) FROM mediation.activity_beneficiary)::int AS p,
               (SELECT count(*) FROM mediation.beneficiary)::int AS b, (SELECT count(*) FROM mediation.stat_counter)::int AS c`,
     )).rows[0]!;
-    gen = { year: genYear, counts, genMs, recountMs, recountCpuMs, at: new Date().toISOString() };
+    gen = { year: genYear, counts, genMs, genCpuMs, genLoad, recountMs, recountCpuMs, at: new Date().toISOString() };
     if (keepDir) fs.writeFileSync(stateFile, JSON.stringify(gen, null, 2));
   }
-  const { year, counts, genMs, recountMs, recountCpuMs } = gen;
+  const { year, counts, genMs, genCpuMs, genLoad, recountMs, recountCpuMs } = gen;
   console.error(`[${engine}] ${counts.a} activities, ${counts.p} person rows, ${counts.b} followed, ${counts.c} counters (generated in ${ms(genMs)} ms, counters rebuilt in ${ms(recountMs)} ms); load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 
   // 2. HTTP: a mediator records activities; a regional officer opens the région's page for a year.
@@ -201,11 +207,14 @@ async function benchEngine(engine: string): Promise<string> {
   await app.close();
   await db.close();
   const name = engine === 'pglite' ? 'PGlite (embedded)' : 'PostgreSQL';
+  const shared = Number(load.split(' / ')[0]) > os.cpus().length ? ' **The machine was shared with other work** (load average above the number of cores): figures are pessimistic.' : '';
   return `### ${name}
 
-Load average (1 / 5 / 15 min) when the measurements started: ${load}.
+${runLine} ${counts.a >= 1_000_000 ? 'The issue\'s full scale.' : `Scale ${(counts.a / 1_000_000).toFixed(2)} of the issue's 1,000,000 records.`}${prior ? ` Measured again on the data kept by BENCH_KEEP (generated ${prior.at.slice(0, 16)} UTC; the records of earlier measurements stay).` : ''}
 
-Data: ${counts.a.toLocaleString('en')} activity records, ${counts.p.toLocaleString('en')} beneficiary rows (one per person per activity), ${counts.b.toLocaleString('en')} followed beneficiaries, ${counts.c.toLocaleString('en')} counter rows. Bulk generation in SQL ${(genMs / 1000).toFixed(1)} s, counter rebuild ${(recountMs / 1000).toFixed(1)} s (one-off; records keep the counters up to date themselves; ${engine === 'pglite' ? 'in this process' : 'in the database server'}: Node's own CPU during the rebuild ${(recountCpuMs / 1000).toFixed(1)} s).
+Load average (1 / 5 / 15 min) when the measurements started: ${load}.${shared}
+
+Data: ${counts.a.toLocaleString('en')} activity records, ${counts.p.toLocaleString('en')} beneficiary rows (one per person per activity), ${counts.b.toLocaleString('en')} followed beneficiaries, ${counts.c.toLocaleString('en')} counter rows. Bulk generation in SQL ${(genMs / 1000).toFixed(1)} s, counter rebuild ${(recountMs / 1000).toFixed(1)} s (one-off; records keep the counters up to date themselves; ${engine === 'pglite' ? 'in this process' : 'in the database server'}: Node's own CPU during the generation ${genCpuMs === undefined ? 'not recorded' : `${(genCpuMs / 1000).toFixed(1)} s`}, during the rebuild ${(recountCpuMs / 1000).toFixed(1)} s${genLoad ? `; load average ${genLoad} when the generation started` : ''}).
 
 | measure | p50 | p95 | p99 | CPU (Node) per request | target |
 |---|---|---|---|---|---|
@@ -219,11 +228,21 @@ Race: 500 concurrent registrations for the last 20 of 30 seats → **${seats} se
 `;
 }
 
-const sections: string[] = [];
-for (const e of engines) sections.push(await benchEngine(e));
+const HEADINGS: Record<string, string> = { pglite: '### PGlite (embedded)', postgres: '### PostgreSQL' };
+const measured = new Map<string, string>();
+for (const e of engines) measured.set(e, await benchEngine(e));
+// The engines not run this time keep their subsection as it was.
+const before = readSection('mediation') ?? '';
+const kept = (e: string) => {
+  const i = before.indexOf(`${HEADINGS[e]}\n`);
+  if (i < 0) return null;
+  const next = before.slice(i + 1).search(/^### /m);
+  return before.slice(i, next < 0 ? undefined : i + 1 + next).trim() + '\n';
+};
+const sections = Object.keys(HEADINGS).map((e) => measured.get(e) ?? kept(e)).filter((x): x is string => !!x);
 const text = `## Mediation (\`npm run bench:mediation\`)
 
-Run ${new Date().toISOString().slice(0, 16)} UTC on ${machine()}, ${ACTIVITIES_ALL.toLocaleString('en')} activity records asked${ACTIVITIES_ALL === 1_000_000 ? ' (the issue\'s full scale)' : ` (BENCH_SCALE ${(ACTIVITIES_ALL / 1_000_000).toFixed(2)} of the issue's 1,000,000)`}.${os.loadavg()[0]! > os.cpus().length ? ' **The machine was shared with other work** (load average above the number of cores): figures are pessimistic.' : ''}
+Each engine's subsection is written by the last run that measured it (\`BENCH_ENGINES\`), with its own date, scale and load.
 
 ${sections.join('\n')}`;
 writeSection('mediation', text);

@@ -6,8 +6,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../../platform/http/server.ts';
 import type { AppContext } from '../../../platform/module.ts';
-import { html, type Raw } from '../../../platform/html/html.ts';
+import { html, raw, type Raw } from '../../../platform/html/html.ts';
 import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
+import { acceptMultipart, uploadedFile } from '../../../platform/http/multipart.ts';
 import { TOKEN_ROUTE, can, currentUser, requireSignedIn, requirePermission, type CurrentUser } from '../../accounts/index.ts';
 import { getPlacesByUids } from '../../places/index.ts';
 import { CRCN_COMPETENCES, DIGCOMP_COMPETENCES, ValidationFailed, type FieldError } from '../model.ts';
@@ -225,7 +226,8 @@ ${manageAll(user) ? html`<h2>Nouvel organisme</h2><form class="med-form" method=
     return onFieldError(req, reply, () => training.createSession(ctx, user.id, f), '/mediation/formations');
   });
 
-  const sessionPage = async (req: FastifyRequest, reply: FastifyReply, status: number, notice?: Raw) => {
+  // errors: a refused Pix import, on the file picker (`file`) or on the paste box (`csv`).
+  const sessionPage = async (req: FastifyRequest, reply: FastifyReply, status: number, notice?: Raw, errors: FieldError[] = []) => {
     const user = await me(req);
     const id = (req.params as { id: string }).id;
     await mayManageSession(user, id);
@@ -234,30 +236,54 @@ ${manageAll(user) ? html`<h2>Nouvel organisme</h2><form class="med-form" method=
     const list = await training.sessionRegistrations(ctx.db, id);
     const csrf = csrfOf(reply);
     const label = { confirmed: 'Inscrit', waiting: 'En attente', cancelled: 'Annulé', completed: 'Terminé' } as Record<string, string>;
-    const body = html`<h1>${p.title} — session du ${s.startsOn}</h1>${notice ?? ''}<p>${s.capacity - s.seatsLeft} / ${s.capacity} places, ${s.waiting} en attente.</p>
+    const body = html`<h1>${p.title} — session du ${s.startsOn}</h1>${notice ?? ''}${errorSummary(errors)}<p>${s.capacity - s.seatsLeft} / ${s.capacity} places, ${s.waiting} en attente.</p>
 <table class="data"><caption>Inscriptions</caption><thead><tr><th scope="col">Personne</th><th scope="col">État</th>${p.modules.map((m) => html`<th scope="col">M${m.position}</th>`)}<th scope="col">Actions</th></tr></thead><tbody>
 ${list.map((r) => html`<tr><td>${r.learner}<br><small>${r.email}</small></td><td>${label[r.status] ?? r.status}${r.certificateCode ? html`<br><small>${r.certificateCode}</small>` : ''}</td>
 ${p.modules.map((m) => html`<td>${r.status === 'confirmed' || r.status === 'completed' ? html`<form method="post" action="/mediation/formations/inscriptions/${r.id}/presence" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="module" value="${m.id}"><input type="hidden" name="present" value="${r.attended.includes(m.id) ? '0' : '1'}"><button type="submit" aria-label="Module ${m.position} : ${r.attended.includes(m.id) ? 'présent, marquer absent' : 'absent, marquer présent'}">${r.attended.includes(m.id) ? '✓' : '·'}</button></form>` : '—'}</td>`)}
 <td>${r.status === 'confirmed' ? html`<form method="post" action="/mediation/formations/inscriptions/${r.id}/terminer" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Parcours terminé</button></form> ` : ''}
 ${r.status === 'confirmed' || r.status === 'waiting' ? html`<form method="post" action="/mediation/formations/inscriptions/${r.id}/annuler" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Annuler</button></form>` : ''}</td></tr>`)}</tbody></table>
-<h2>Importer les résultats d’une campagne Pix (CSV)</h2><form class="med-form" method="post" action="/mediation/formations/sessions/${id}/pix"><input type="hidden" name="_csrf" value="${csrf}">
-<div class="field"><label for="f-csv">Contenu du fichier exporté de Pix Orga</label><textarea id="f-csv" name="csv" rows="6"></textarea></div><p><button type="submit">Importer</button></p></form>`;
+<h2>Importer les résultats d’une campagne Pix (CSV)</h2><form class="med-form" method="post" action="/mediation/formations/sessions/${id}/pix" enctype="multipart/form-data"><input type="hidden" name="_csrf" value="${csrf}">
+<div class="field"><label for="f-file">Fichier exporté de Pix Orga</label><span class="hint" id="f-file-hint">L’export CSV des résultats de la campagne (UTF-8, séparateur point-virgule ou virgule), ${training.PIX_MAX_BYTES / 1_000_000} Mo au plus.</span>${fieldError(errors, 'file')}<input type="file" id="f-file" name="file" accept=".csv,text/csv" required aria-describedby="${errors.some((e) => e.field === 'file') ? 'e-file ' : ''}f-file-hint"${errors.some((e) => e.field === 'file') ? raw(' aria-invalid="true"') : ''}></div>
+<p><button type="submit">Importer le fichier</button></p></form>
+<details${errors.some((e) => e.field === 'csv') ? raw(' open') : ''}><summary>Ou coller le contenu du fichier</summary><form class="med-form" method="post" action="/mediation/formations/sessions/${id}/pix"><input type="hidden" name="_csrf" value="${csrf}">
+<div class="field"><label for="f-csv">Contenu du fichier exporté de Pix Orga</label>${fieldError(errors, 'csv')}<textarea id="f-csv" name="csv" rows="6" required${invalid(errors, 'csv')}></textarea></div><p><button type="submit">Importer le texte collé</button></p></form></details>`;
     return send(reply, status, renderFrame(ctx.config.theme, { title: 'Session de formation', user, csrf, body }));
   };
   app.get('/mediation/formations/sessions/:id', { preHandler: requireSignedIn }, async (req, reply) => sessionPage(req, reply, 200));
-  app.post('/mediation/formations/sessions/:id/pix', post, async (req, reply) => {
+  // The Pix export, chosen as a file (multipart/form-data) or pasted (a plain form): a scope of its
+  // own accepts multipart, with a body limit raised for both (the pasted text URL-encoded takes up
+  // to 3 bytes a character). Only the session's managers (or staff) may send that much: the guard
+  // runs at onRequest, so anyone else is refused before the body is read.
+  const pixGuard = async (req: FastifyRequest, reply: FastifyReply) => {
+    const user = await currentUser(req);
+    if (!user) return requireSignedIn(req, reply);
+    await mayManageSession(user, (req.params as { id: string }).id);
+  };
+  void app.register(async (scope) => {
+    acceptMultipart(scope, { maxParts: 4 });
+    scope.post(
+      '/mediation/formations/sessions/:id/pix',
+      { bodyLimit: 3 * training.PIX_MAX_BYTES + 64 * 1024, onRequest: pixGuard, preHandler: requireSignedIn, preValidation: app.csrfProtection, config: { rateLimit: { max: 30, timeWindow: '1 minute' } } },
+      pixImport,
+    );
+  });
+  async function pixImport(req: FastifyRequest, reply: FastifyReply) {
     const user = await me(req);
     await mayManageSession(user, (req.params as { id: string }).id);
     const f = formBody(req);
+    const upload = uploadedFile(req.body, 'file');
     try {
-      const r = await training.importPix(ctx, user.id, (req.params as { id: string }).id, typeof f.csv === 'string' ? f.csv : '');
+      const csv = upload ? training.pixFileText(upload) : typeof f.csv === 'string' ? f.csv : '';
+      if (!csv.trim()) throw new UserError('Fichier : choisissez le fichier CSV exporté de Pix Orga, ou collez son contenu.', 400, 'file');
+      const r = await training.importPix(ctx, user.id, (req.params as { id: string }).id, csv);
       return sessionPage(req, reply, 200, html`<p class="ok" role="status">${r.imported} résultat${r.imported > 1 ? 's' : ''} importé${r.imported > 1 ? 's' : ''} (CRCN, et DigComp 2.2 par correspondance).
 ${r.unknown.length ? ` Personnes inconnues aux lignes ${r.unknown.slice(0, 20).join(', ')}.` : ''}${r.notShared.length ? ` Profil non partagé (NA) aux lignes ${r.notShared.slice(0, 20).join(', ')}.` : ''}${r.invalid.slice(0, 20).map((x) => ` Ligne ${x.line} : ${x.message}.`)}</p>`);
     } catch (e) {
-      if (e instanceof UserError && e.field) return sessionPage(req, reply, 400, html`<p class="err-summary" role="alert">${e.message}</p>`);
+      // Shown on the control used: the file picker, or the paste box when the text was pasted.
+      if (e instanceof UserError && e.field) return sessionPage(req, reply, e.statusCode, undefined, [{ field: upload || typeof f.csv !== 'string' ? 'file' : 'csv', message: e.message }]);
       throw e;
     }
-  });
+  }
   const regAction = (path: string, fn: (user: CurrentUser, regId: string, f: Record<string, unknown>) => Promise<unknown>) =>
     app.post(`/mediation/formations/inscriptions/:id/${path}`, post, async (req, reply) => {
       const user = await me(req);
