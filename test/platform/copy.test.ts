@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { copyLine, copyRows, copyValue, type Db } from '../../src/platform/db/index.ts';
+import { CopyBuffer, copyLine, copyRows, copyValue, type Db } from '../../src/platform/db/index.ts';
 import { testDb } from '../support/db.ts';
 
 const HOSTILE = [
@@ -46,6 +46,20 @@ describe('copyRows', () => {
       assert.equal(got[i]!.d, '2026-12-06');
     }
     assert.deepEqual(got[HOSTILE.length], { n: HOSTILE.length, s: null, a: [], f: null, b: null, d: null });
+  });
+
+  it('loads lines encoded into a CopyBuffer (grown past its first size) exactly as the same rows given as values', async () => {
+    await db.query('DELETE FROM public.copy_t');
+    const rows: unknown[][] = HOSTILE.map((s, i) => [i, s, [s, 'é🙂'], i / 7, i % 3 === 0, '2026-12-07']);
+    const buf = new CopyBuffer(16); // far too small: every push may grow it
+    for (const r of rows) buf.push(copyLine(r));
+    assert.equal(buf.rows, rows.length);
+    assert.equal(buf.data().toString('utf8'), `${rows.map(copyLine).join('\n')}\n`);
+    const n = await db.transaction((tx) => copyRows(tx, 'public.copy_t', ['n', 's', 'a', 'f', 'b', 'd'], { data: buf.data() }));
+    assert.equal(n, rows.length);
+    const { rows: got } = await db.query<{ n: number; s: string; a: string[]; f: number; b: boolean; d: string }>('SELECT * FROM public.copy_t ORDER BY n');
+    assert.deepEqual(got.map((g) => [g.n, g.s, g.a, g.f, g.b, g.d]), rows);
+    assert.equal(await copyRows(db, 'public.copy_t', ['n'], { data: new CopyBuffer().data() }), 0);
   });
 
   it('works outside a transaction too, and refuses bad names', async () => {

@@ -513,7 +513,8 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
   const hash = crypto.createHash('sha256');
   if (typeof input === 'string') {
     if (!fs.existsSync(input)) throw new UserError(`Fichier introuvable : ${input}`, 400, 'file');
-    input = fs.createReadStream(input);
+    // Read in 1 MiB chunks (not the default 64 KiB): fewer reads and reader turns per file.
+    input = fs.createReadStream(input, { highWaterMark: 1 << 20 });
   }
   const buffer = Buffer.isBuffer(input) ? input : null;
   if (buffer) hash.update(buffer);

@@ -3,7 +3,7 @@
  */
 import { slugify } from '../../platform/slug.ts';
 import crypto from 'node:crypto';
-import { copyLine, copyRows, copyValue, type Db, type Queryable } from '../../platform/db/index.ts';
+import { CopyBuffer, copyLine, copyRows, copyValue, type Db, type Queryable } from '../../platform/db/index.ts';
 import type { CoordinatesPrecision, FieldName, PlaceRecord } from './model/types.ts';
 import { docWords, stemWords, tsvectorLiteral, type StemCache, type WordsCache } from './search-doc.ts';
 
@@ -165,7 +165,7 @@ function headValues(w: HeadSource): unknown[] {
  */
 export function encodeHead(w: HeadSource): { head: string; contentHash: string } {
   const head = copyLine(headValues(w));
-  return { head, contentHash: crypto.createHash('sha256').update(head).digest('base64url') };
+  return { head, contentHash: crypto.hash('sha256', head, 'base64url') };
 }
 
 export interface UpsertOutcome {
@@ -175,6 +175,8 @@ export interface UpsertOutcome {
   uids: string[];
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** A batch ready to be written: the rows that differ from what is stored, as COPY lines. */
 export interface PreparedUpsert {
   /** Rows in the batch. */
@@ -182,8 +184,11 @@ export interface PreparedUpsert {
   /** The uids of the new places when the lines are copied straight into places.place (see
    *  PrepareOptions.direct); absent for a merge. */
   directUids?: string[];
-  /** The staging lines of the rows to write (the others are stored with the same content). */
-  lines: string[];
+  /** The staging lines of the rows to write (the others are stored with the same content), in
+   *  COPY's text format, encoded. */
+  data: Buffer;
+  /** How many lines `data` holds. */
+  rows: number;
   /** Ids of rows staged only to record their raw hash (content stored unchanged). */
   rawOnly?: Set<string>;
 }
@@ -211,7 +216,7 @@ export interface PrepareOptions {
  * then not seen as stored, and the merge's own content-hash condition still skips it.
  */
 export async function prepareUpsert(db: Queryable, batch: PlaceWrite[], opts: PrepareOptions = {}): Promise<PreparedUpsert> {
-  if (batch.length === 0) return { size: 0, lines: [] };
+  if (batch.length === 0) return { size: 0, data: EMPTY, rows: 0 };
   const { stems = new Map(), words = new Map() } = opts;
   // Skip, before building anything, the records whose stored content is identical: the hashes are
   // compared in SQL, which returns only the keys of the records that changed (a re-import of an
@@ -231,14 +236,15 @@ export async function prepareUpsert(db: Queryable, batch: PlaceWrite[], opts: Pr
     changed = rows.map((r) => batch[Number(r.i) - 1]!);
     for (const r of rows) if (r.same) rawOnly.add(batch[Number(r.i) - 1]!.record.id);
   }
-  if (changed.length === 0) return { size: batch.length, lines: [] };
+  if (changed.length === 0) return { size: batch.length, data: EMPTY, rows: 0 };
   const docs = changed.map((w) =>
     docWords([w.record.nom, `${w.record.commune} ${w.record.code_postal}`, `${w.record.services.join(' ')} ${w.searchExtra}`, w.record.presentation_resume], words),
   );
   await stemWords(db, docs, stems);
   const direct = opts.sourcesEmpty && opts.direct && !changed.some((w) => opts.direct!.has(w.record.id)) ? opts.direct : null;
   const directUids: string[] = [];
-  const lines: string[] = [];
+  // About 2 KB a line (the buffer grows when more is needed).
+  const lines = new CopyBuffer(changed.length * 2500);
   for (let i = 0; i < changed.length; i++) {
     const w = changed[i]!;
     const head = w.head ?? encodeHead(w).head;
@@ -253,7 +259,7 @@ export async function prepareUpsert(db: Queryable, batch: PlaceWrite[], opts: Pr
         `\t${copyValue(w.rawHash ?? null)}${direct ? `\t${uid}` : ''}`,
     );
   }
-  return direct ? { size: batch.length, lines, directUids } : { size: batch.length, lines, rawOnly };
+  return direct ? { size: batch.length, data: lines.data(), rows: lines.rows, directUids } : { size: batch.length, data: lines.data(), rows: lines.rows, rawOnly };
 }
 
 /**
@@ -261,13 +267,13 @@ export async function prepareUpsert(db: Queryable, batch: PlaceWrite[], opts: Pr
  * new records, update those whose content changed). `db` must be a transaction's connection.
  */
 export async function writeUpsert(db: Queryable, prepared: PreparedUpsert): Promise<UpsertOutcome> {
-  if (prepared.lines.length === 0) return { inserted: 0, updated: 0, unchanged: prepared.size, uids: [] };
+  if (prepared.rows === 0) return { inserted: 0, updated: 0, unchanged: prepared.size, uids: [] };
   if (prepared.directUids) {
-    const inserted = await copyRows(db, 'places.place', DIRECT_COLUMNS, { lines: prepared.lines });
+    const inserted = await copyRows(db, 'places.place', DIRECT_COLUMNS, { data: prepared.data });
     return { inserted, updated: 0, unchanged: prepared.size - inserted, uids: prepared.directUids };
   }
   await db.query(CREATE_STAGE_SQL);
-  await copyRows(db, STAGE_TABLE, STAGE_COLUMNS, { lines: prepared.lines });
+  await copyRows(db, STAGE_TABLE, STAGE_COLUMNS, { data: prepared.data });
   const { rows } = await db.query<{ uid: string; inserted: boolean }>(MERGE_SQL);
   if (prepared.rawOnly?.size) await db.query(RAW_HASH_SQL, [[...prepared.rawOnly]]);
   await db.query(`TRUNCATE ${STAGE_TABLE}`);

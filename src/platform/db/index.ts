@@ -33,9 +33,10 @@ export interface Queryable {
   /**
    * Loads rows in COPY's text format into `target` (`table (col, …)`, checked by `copyRows`,
    * which is the way modules call it): `COPY … FROM STDIN` on PostgreSQL, `COPY … FROM
-   * '/dev/blob'` on PGlite. Returns the number of rows loaded.
+   * '/dev/blob'` on PGlite. Returns the number of rows loaded. `text` may be already encoded
+   * (UTF-8 bytes).
    */
-  copyText(target: string, text: string): Promise<number>;
+  copyText(target: string, text: string | Buffer): Promise<number>;
 }
 
 export interface Db extends Queryable {
@@ -99,9 +100,9 @@ async function openPglite(dir: string | null, loadDataDir: Blob | null): Promise
         await turn();
         await q.exec(sql);
       },
-      async copyText(target: string, text: string) {
+      async copyText(target: string, text: string | Buffer) {
         await turn();
-        const r = await q.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([text]) });
+        const r = await q.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([text as string | Uint8Array<ArrayBuffer>]) });
         return r.affectedRows ?? 0;
       },
     };
@@ -188,13 +189,13 @@ async function openPostgres(url: string, poolSize: number): Promise<Db> {
     query: (sql: string | { name: string; text: string; values: unknown[] }, params?: unknown[]) => Promise<{ rows: unknown[]; rowCount: number | null }>;
   };
   // COPY … FROM STDIN through one connection: the transaction's, or one taken from the pool.
-  const copyOn = async (client: pg.PoolClient, target: string, text: string): Promise<number> => {
+  const copyOn = async (client: pg.PoolClient, target: string, text: string | Buffer): Promise<number> => {
     const stream = client.query(copyFrom(`COPY ${target} FROM STDIN`));
     stream.end(text);
     await finished(stream);
     return stream.rowCount;
   };
-  const wrap = (c: Client, copy: (target: string, text: string) => Promise<number>): Queryable => ({
+  const wrap = (c: Client, copy: (target: string, text: string | Buffer) => Promise<number>): Queryable => ({
     copyText: copy,
     async query<T>(sql: string, params?: readonly unknown[], options?: QueryOptions) {
       type Result = { rows: unknown[]; rowCount: number | null };
@@ -299,13 +300,53 @@ export function copyLine(values: readonly unknown[]): string {
  * Loads rows into a table with COPY (text format), the fastest way in on both engines; the same
  * SQL shape on PostgreSQL (`COPY … FROM STDIN`, pg-copy-streams) and PGlite (`COPY … FROM
  * '/dev/blob'`). Values: strings, numbers, booleans, dates, arrays (as array literals), null;
- * `lines` instead takes rows already built with `copyLine`. A value holding NUL is refused (the
- * caller refuses such input earlier). Within a transaction, the rows are part of it.
+ * `lines` instead takes rows already built with `copyLine`, and `data` such rows already encoded
+ * (each followed by a line end: see CopyBuffer). A value holding NUL is refused (the caller
+ * refuses such input earlier). Within a transaction, the rows are part of it.
  */
-export async function copyRows(db: Queryable, table: string, columns: readonly string[], rows: readonly (readonly unknown[])[] | { lines: readonly string[] }): Promise<number> {
+export async function copyRows(
+  db: Queryable,
+  table: string,
+  columns: readonly string[],
+  rows: readonly (readonly unknown[])[] | { lines: readonly string[] } | { data: Buffer },
+): Promise<number> {
   if (!IDENTIFIER.test(table)) throw new Error(`copyRows: invalid table name ${JSON.stringify(table)}`);
   for (const c of columns) if (!IDENTIFIER.test(c) || c.includes('.')) throw new Error(`copyRows: invalid column name ${JSON.stringify(c)}`);
+  if ('data' in rows) return rows.data.length === 0 ? 0 : db.copyText(`${table} (${columns.join(', ')})`, rows.data);
   const lines = 'lines' in rows ? rows.lines : rows.map(copyLine);
   if (lines.length === 0) return 0;
   return db.copyText(`${table} (${columns.join(', ')})`, `${lines.join('\n')}\n`);
+}
+
+/**
+ * COPY lines encoded as they are built, into one growing buffer outside the JS heap: a batch of
+ * thousands of 2 KB lines joined into one string, then encoded, cost a copy of the whole batch
+ * twice and kept it on the heap (copied again by each garbage collection) while it waited for the
+ * previous batch's write.
+ */
+export class CopyBuffer {
+  private buf: Buffer;
+  private end = 0;
+  rows = 0;
+  /** `size`: the expected byte length (the buffer grows past it when needed). */
+  constructor(size = 1 << 16) {
+    this.buf = Buffer.allocUnsafe(Math.max(1024, size));
+  }
+  /** Appends one line (built with copyLine / copyValue) and its line end. */
+  push(line: string) {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const need = this.end + line.length * 3 + 1;
+    if (need > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+      this.buf.copy(bigger, 0, 0, this.end);
+      this.buf = bigger;
+    }
+    this.end += this.buf.write(line, this.end, 'utf8');
+    this.buf[this.end++] = 10;
+    this.rows++;
+  }
+  /** The encoded lines (a view of the buffer). */
+  data(): Buffer {
+    return this.buf.subarray(0, this.end);
+  }
 }
