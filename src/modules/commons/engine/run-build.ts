@@ -180,8 +180,10 @@ function buildFed(input: BuildInput, n: number, onProgress: ((done: number, tota
       input.blobs.map((b) => b.sha),
       (sha, content) => {
         if (failed) throw new Error('build failed');
-        if (filling.used > 0 && filling.used + content.length > filling.buf.byteLength) {
-          ready.push(filling);
+        // A blob larger than the room left starts a new batch, sized for it if it is larger than a
+        // batch (a file up to the indexing limit, 1 MiB, may come first or right after a flush).
+        if (filling.used + content.length > filling.buf.byteLength) {
+          if (filling.shas.length > 0) ready.push(filling);
           filling = newBatch(content.length);
         }
         new Uint8Array(filling.buf, filling.used, content.length).set(content);

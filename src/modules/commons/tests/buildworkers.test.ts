@@ -96,6 +96,22 @@ test('a fed build (git read by the parent, batches handed to two workers as they
   );
 });
 
+test('a fed build takes files larger than a batch wherever they come (first, after a flush, beside empty files)', async () => {
+  // Paths in git's order: a 900 KB file first (into the empty first batch: it once overflowed the
+  // 512 KB batch, "Invalid typed array length"), empty files, another large one among small ones.
+  const big = (n: number, c: string) => Array.from({ length: n }, (_, i) => `${c}${i} `.padEnd(99, c)).join('\n') + '\n';
+  const files: Record<string, string | Buffer> = { 'a0-big.txt': big(9_000, 'x'), 'a1-empty.txt': '', 'a2-empty.txt': '' };
+  for (let i = 0; i < 12; i++) files[`b${String(i).padStart(2, '0')}.c`] = `int g${i} = ${i};\n`.repeat(200);
+  files['c-big.txt'] = big(8_000, 'y');
+  files['d-empty.txt'] = '';
+  const dir = makeRepo(files);
+  const inline = await buildShards(input(dir, 'i'));
+  const fed = await buildInWorker(input(dir, 'f'), undefined, undefined, { splitBytes: 0, workers: 2 });
+  const key = (o: typeof inline) => o.blobs.map((b) => `${b.sha}:${b.status}:${b.size}:${b.lines}`).sort();
+  assert.deepEqual(key(fed), key(inline));
+  assert.equal(fed.timings.reduce((n, t) => n + t.bytes, 0), inline.timings[0]!.bytes);
+});
+
 test('a fed build whose git read fails removes every shard its workers wrote and reports a GitError', async () => {
   const files: Record<string, string> = {};
   for (let i = 0; i < 30; i++) files[`f${i}.c`] = `int g${i}(void) { return ${i}; }\n`.repeat(200);
