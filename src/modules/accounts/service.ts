@@ -322,6 +322,21 @@ export async function grantRole(deps: AccountsDeps, actorId: string | null, user
   });
 }
 
+/**
+ * Grants a role inside the caller's transaction (another module's write that the role must follow,
+ * e.g. mandates' acceptance of a helper invitation): validated and audited like `grantRole`;
+ * false when the account already holds it on that scope (nothing written).
+ */
+export async function grantRoleWithin(tx: Queryable, actorId: string | null, userId: string, grant: { role: string; scopeKind: string; scopeId: string }): Promise<boolean> {
+  const scopeId = grant.scopeKind === 'platform' ? '' : grant.scopeId.trim();
+  const problem = validateGrant(grant.role, grant.scopeKind, scopeId);
+  if (problem) throw new UserError(problem, 400, 'role');
+  const held = await tx.query('SELECT 1 FROM accounts.role_grant WHERE user_id = $1 AND role = $2 AND scope_kind = $3 AND scope_id = $4', [userId, grant.role, grant.scopeKind, scopeId]);
+  if (held.rows.length) return false;
+  await insertGrant(tx, actorId, userId, { role: grant.role as Role, scopeKind: grant.scopeKind as ScopeKind, scopeId });
+  return true;
+}
+
 export async function revokeRole(deps: AccountsDeps, actorId: string | null, userId: string, grantId: string): Promise<void> {
   await deps.db.transaction(async (tx) => {
     if (!/^[0-9a-f-]{36}$/i.test(grantId)) throw new UserError('Rôle introuvable.', 404);

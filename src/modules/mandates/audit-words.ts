@@ -34,6 +34,7 @@ const JOURNAL: Record<`mandates.${JournalEvent}`, AuditWording> = {
   'mandates.consent.sms_received': 'a reçu par SMS la réponse de la personne à une demande de mandat',
   'mandates.consent.remote_answer': (e) => ['a reçu la réponse de la personne, identifiée avec FranceConnect sur son téléphone, à une demande de mandat', field(e.after, 'answer') === 'non' ? ' (refus)' : ' (accord)'],
   'mandates.helper.signed_in': 'a ouvert une session d’aidant',
+  'mandates.helper.accepted': 'a accepté de devenir aidant de la structure',
   'mandates.mandate.authorisation_used': (e) => ['s’est connecté à un service partenaire sous mandat', field(e.after, 'procedure') ? ` (${String(field(e.after, 'procedure'))})` : ''],
 };
 
@@ -52,6 +53,8 @@ export const mandatesAudit: AuditVocabulary = {
     ...JOURNAL,
     'mandates.structure.create': 'a habilité {objet}',
     'mandates.helper.add': (e, ref) => ['a enregistré ', ref('user', field(e.after, 'userId')), ' comme aidant de ', ref('mandates.structure', e.objectId)],
+    'mandates.helper.invite': (e, ref) => ['a invité ', ref('user', field(e.after, 'userId')), ' à devenir aidant de ', ref('mandates.structure', e.objectId), ' (en attente de sa réponse)'],
+    'mandates.helper.decline': (e, ref) => ['a décliné l’invitation à devenir aidant de ', ref('mandates.structure', e.objectId)],
     'mandates.helper.training': (e, ref) => ['a enregistré la formation de ', ref('user', field(e.after, 'userId')), ', aidant de ', ref('mandates.structure', e.objectId)],
     'mandates.helper.activate': (e, ref) => ['a réactivé ', ref('user', field(e.after, 'userId')), ', aidant de ', ref('mandates.structure', e.objectId)],
     'mandates.helper.deactivate': (e, ref) => ['a désactivé ', ref('user', field(e.after, 'userId')), ', aidant de ', ref('mandates.structure', e.objectId)],

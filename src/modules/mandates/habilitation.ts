@@ -24,6 +24,7 @@ import { getPlace } from '../places/index.ts';
 import { ValidationFailed, type FieldError } from './model.ts';
 import { errorSummary, fieldError, fmt, formBody, frame, invalid, one, plural, send } from './pages.ts';
 import * as service from './service.ts';
+import { inviteByEmail } from './invitations.ts';
 import { associateCard, cardsSection, formErrors, importCards, refusalStatus, withdrawCard } from './cards.ts';
 import { siretProblem } from '../../platform/siret.ts';
 
@@ -521,7 +522,7 @@ ${helpers.length
     ? html`<table class="data"><thead><tr><th scope="col">Aidant</th><th scope="col">Formation</th><th scope="col">Pix</th><th scope="col">État</th><th scope="col">Enregistrer la formation et le test Pix</th></tr></thead><tbody>
 ${helpers.map((h) => {
   const p = pix.get(h.userId);
-  return html`<tr><td>${h.displayName}</td><td>${h.trainedOn ? `formé le ${dateFr(h.trainedOn)}${h.trainingRef ? ` (${h.trainingRef})` : ''}` : 'non formé'}</td><td>${p ? `${p.score.toLocaleString('fr-FR')} pix (le ${dateFr(p.on)})` : '—'}</td><td>${h.active ? 'actif' : 'désactivé'}</td>
+  return html`<tr><td>${h.displayName}</td><td>${h.trainedOn ? `formé le ${dateFr(h.trainedOn)}${h.trainingRef ? ` (${h.trainingRef})` : ''}` : 'non formé'}</td><td>${p ? `${p.score.toLocaleString('fr-FR')} pix (le ${dateFr(p.on)})` : '—'}</td><td>${h.active ? 'actif' : h.acceptedAt ? 'désactivé' : 'invité (en attente de sa réponse)'}</td>
 <td><form method="post" action="/mandats/ma-structure/${s.id}/aidants/${h.userId}/habilitation" class="mdt-form"><input type="hidden" name="_csrf" value="${csrf}">
 <label for="t-${h.userId}">Date de formation</label><input type="date" id="t-${h.userId}" name="trainedOn">
 <label for="r-${h.userId}">Référence de la formation</label><input type="text" id="r-${h.userId}" name="trainingRef" maxlength="200">
@@ -551,18 +552,8 @@ ${await cardsSection(ctx, s, helpers, csrf, `/mandats/ma-structure/${s.id}/carte
     }
   };
   app.get('/mandats/ma-structure/:id', signedIn, async (req, reply) => myStructurePage(req, reply, 200, '', []));
-  app.post('/mandats/ma-structure/:id/aidants', signedInPost, referentAction(async (req, user, s) => {
-    const email = one(formBody(req).email).trim();
-    if (!email || email.length > 254) throw new UserError('Indiquez l’adresse e-mail du compte de l’aidant.', 400, 'email');
-    const u = await findUserByEmail(ctx.db, email);
-    if (!u || u.status !== 'active') throw new UserError('Aucun compte actif n’a cette adresse : la personne doit d’abord créer son compte.', 400, 'email');
-    await service.addHelper(ctx, user.id, s.id, u.id, u.displayName);
-    // The accounts role that lets them act, on the structure's place (already held: fine).
-    await grantRoleFromRequest(req, user.id, u.id, { role: 'helper', scopeKind: 'place', scopeId: s.placeUid }).catch((e: unknown) => {
-      if (!(e instanceof UserError && e.statusCode === 409)) throw e;
-    });
-    return `${u.displayName} est aidant de la structure. Enregistrez sa formation et son score Pix pour qu’il puisse créer des mandats.`;
-  }));
+  // Invites the account: it becomes a helper (role, journal) only once the person accepts (invitations.ts).
+  app.post('/mandats/ma-structure/:id/aidants', signedInPost, referentAction(async (req, user, s) => inviteByEmail(req, ctx, user.id, s, formBody(req).email)));
   app.post('/mandats/ma-structure/:id/aidants/:userId/habilitation', signedInPost, referentAction(async (req, user, s) => {
     await recordQualification(ctx, user.id, s.id, (req.params as { userId: string }).userId, formBody(req));
     return 'Formation et test Pix enregistrés : l’aidant peut créer des mandats.';

@@ -12,6 +12,7 @@ import { mandatesAudit } from './audit-words.ts';
 import { createJobs } from '../../platform/jobs/index.ts';
 import { registerOpenData } from '../../platform/opendata.ts';
 import { registerMandatePages } from './pages.ts';
+import { registerInvitationRoutes } from './invitations.ts';
 import { registerRoutes } from './routes.ts';
 import { mandatesCommand } from './cli.ts';
 import { journalHelperSignIn, runLifecycle } from './service.ts';
@@ -77,6 +78,7 @@ export const mandatesModule: ModuleManifest = {
       await jobs.stop();
     });
     registerMandatePages(app, ctx);
+    registerInvitationRoutes(app, ctx);
     registerRoutes(app, ctx);
     // Habilitation requests, TOTP cards (a second factor for accounts), remote consent by SMS.
     registerHabilitationPages(app, ctx);

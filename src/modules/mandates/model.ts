@@ -42,6 +42,7 @@ export const EVENTS = {
   'consent.remote_answer': 'Réponse de la personne sur son téléphone, après vérification de son identité (FranceConnect)',
   'mandate.authorisation_used': 'Autorisation utilisée pour se connecter à un service partenaire',
   'helper.signed_in': 'Connexion d’un aidant à Maillage',
+  'helper.accepted': 'Invitation acceptée : la personne devient aidante de la structure',
 } as const;
 export type JournalEvent = keyof typeof EVENTS;
 

@@ -13,7 +13,8 @@ import type { AppContext } from '../../platform/module.ts';
 import { layout } from '../../platform/html/layout.ts';
 import { html, raw, type Raw } from '../../platform/html/html.ts';
 import { ForbiddenError, NotFoundError, UserError } from '../../platform/http/errors.ts';
-import { can, currentUser, findUserByEmail, grantRoleFromRequest, requirePermission, scopesFor, type CurrentUser, type Resource } from '../accounts/index.ts';
+import { can, currentUser, requirePermission, requireSignedIn, scopesFor, type CurrentUser, type Resource } from '../accounts/index.ts';
+import { inviteByEmail, invitationsSection } from './invitations.ts';
 import { ADMIN_PROCEDURES, DURATIONS, EVENTS, REFERENCE, STATUS_LABELS, ValidationFailed, expiresAt, isProcedure, parseMandateInput, parseRenewalInput, plainWords, type FieldError } from './model.ts';
 import { getPlace } from '../places/index.ts';
 import * as service from './service.ts';
@@ -179,15 +180,22 @@ export function registerMandatePages(app: App, ctx: AppContext) {
   const helperPost = { ...helper, preValidation: app.csrfProtection };
   const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;
 
-  app.get('/mandats', helper, async (req, reply) => {
+  // Signed in: a helper's mandates, and the invitations awaiting the account's answer (an invited
+  // person has no helper role yet); anyone else: 403.
+  app.get('/mandats', { preHandler: requireSignedIn }, async (req, reply) => {
     const user = await me(req);
+    const invitations = await invitationsSection(ctx, user.id, reply.generateCsrf());
+    if (!can(user, 'mandates.act')) {
+      if (!invitations) throw new ForbiddenError('Réservé aux aidants d’une structure habilitée.');
+      return send(reply, 200, frame(ctx, 'Mandats', html`<h1>Mandats</h1>${invitations}`, user));
+    }
     const { all, trained } = await actingStructures(ctx, user);
     const status = one((req.query as Record<string, unknown>).statut);
     const st = status === 'expired' || status === 'revoked' || status === 'all' ? status : 'active';
     // Only trained helpers see the mandates (and the people's identities).
     const list = trained.length ? await service.listMandates(ctx.db, trained.map((h) => h.structureId), { status: st }) : [];
     const pendingCard = (await ctx.db.query<{ serial: string }>('SELECT serial FROM mandates.totp_card WHERE user_id = $1 AND withdrawn_at IS NULL AND confirmed_at IS NULL', [user.id])).rows[0]?.serial;
-    const body = html`<h1>Mandats de ma structure</h1>
+    const body = html`<h1>Mandats de ma structure</h1>${invitations}
 ${pendingCard ? html`<p class="warn">La carte TOTP n° ${pendingCard} a été associée à votre compte : <a href="/mandats/ma-carte">confirmez-la avec son code</a> pour qu’elle devienne votre second facteur de connexion.</p>` : ''}
 ${!all.length ? html`<p class="warn">Vous n’êtes rattaché à aucune structure d’aidants habilitée. Demandez à l’équipe régionale de vous ajouter.</p>` : ''}
 ${all.length && !trained.length ? html`<p class="warn">Votre formation d’aidant n’est pas encore enregistrée : vous pourrez créer des mandats et agir une fois formé.</p>` : ''}
@@ -513,9 +521,9 @@ ${list.map((s) => html`<tr><td><a href="/mandats/structures/${s.id}">${s.name}</
 <p>${s.siret ? `SIRET ${s.siret} · ` : ''}département ${s.departement ?? '—'} · ${plural(stats.activeMandates, 'mandat en cours', 'mandats en cours')} · <a href="/mandats/structures/${s.id}/journal">Journal</a> · <a href="/mandats/structures/${s.id}/cartes">Cartes TOTP</a></p>
 <h2>Aidants</h2>
 ${helpers.length ? html`<table class="data"><thead><tr><th scope="col">Aidant</th><th scope="col">Formation</th><th scope="col">État</th><th scope="col">Actions</th></tr></thead><tbody>
-${helpers.map((h) => html`<tr><td>${h.displayName}</td><td>${h.trainedOn ? `formé le ${new Date(`${h.trainedOn}T12:00:00Z`).toLocaleDateString('fr-FR')}${h.trainingRef ? ` (${h.trainingRef})` : ''}` : 'non formé'}</td><td>${h.active ? 'actif' : 'désactivé'}</td>
+${helpers.map((h) => html`<tr><td>${h.displayName}</td><td>${h.trainedOn ? `formé le ${new Date(`${h.trainedOn}T12:00:00Z`).toLocaleDateString('fr-FR')}${h.trainingRef ? ` (${h.trainingRef})` : ''}` : 'non formé'}</td><td>${h.active ? 'actif' : h.acceptedAt ? 'désactivé' : 'invité (en attente de sa réponse)'}</td>
 <td><form method="post" action="/mandats/structures/${s.id}/aidants/${h.userId}/formation" class="inline mdt-form"><input type="hidden" name="_csrf" value="${csrf}"><label for="t-${h.userId}">Date de formation</label><input type="date" id="t-${h.userId}" name="trainedOn"><label for="r-${h.userId}">Référence</label><input type="text" id="r-${h.userId}" name="trainingRef" maxlength="200"><button type="submit">Enregistrer la formation</button></form>
-<form method="post" action="/mandats/structures/${s.id}/aidants/${h.userId}/${h.active ? 'desactiver' : 'activer'}" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">${h.active ? 'Désactiver' : 'Réactiver'}</button></form></td></tr>`)}
+${h.acceptedAt ? html`<form method="post" action="/mandats/structures/${s.id}/aidants/${h.userId}/${h.active ? 'desactiver' : 'activer'}" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">${h.active ? 'Désactiver' : 'Réactiver'}</button></form>` : ''}</td></tr>`)}
 </tbody></table>` : html`<p>Aucun aidant pour l’instant.</p>`}
 <h2>Ajouter un aidant</h2>
 <form method="post" action="/mandats/structures/${s.id}/aidants" class="mdt-form"><input type="hidden" name="_csrf" value="${csrf}">
@@ -535,18 +543,10 @@ ${helpers.map((h) => html`<tr><td>${h.displayName}</td><td>${h.trainedOn ? `form
   };
   const userIdOf = (req: FastifyRequest) => (req.params as { userId: string }).userId;
   app.get('/mandats/structures/:id', manageOne, async (req, reply) => structurePage(req, reply, 200, '', []));
+  // Invites the account: it becomes a helper (role, journal) only once the person accepts (invitations.ts).
   app.post('/mandats/structures/:id/aidants', manageOnePost, guarded(async (req, user) => {
-    const email = one(formBody(req).email).trim();
-    if (!email || email.length > 254) throw new UserError('Indiquez l’adresse e-mail du compte de l’aidant.', 400, 'email');
-    const u = await findUserByEmail(ctx.db, email);
-    if (!u) throw new UserError('Aucun compte n’a cette adresse : invitez d’abord la personne (administration des comptes).', 400, 'email');
     const s = (await service.getStructure(ctx.db, idOf(req)))!;
-    await service.addHelper(ctx, user.id, s.id, u.id, u.displayName);
-    // The accounts role that lets them act, on the structure's place (already held: fine).
-    await grantRoleFromRequest(req, user.id, u.id, { role: 'helper', scopeKind: 'place', scopeId: s.placeUid }).catch((e: unknown) => {
-      if (!(e instanceof UserError && e.statusCode === 409)) throw e;
-    });
-    return `${u.displayName} est aidant de la structure. Enregistrez sa formation pour qu’il puisse agir.`;
+    return inviteByEmail(req, ctx, user.id, s, formBody(req).email);
   }));
   app.post('/mandats/structures/:id/aidants/:userId/formation', manageOnePost, guarded(async (req, user) => {
     const v = formBody(req);

@@ -17,7 +17,7 @@ import { appendEntry } from './journal.ts';
 import { UserError, NotFoundError, ForbiddenError } from '../../platform/http/errors.ts';
 import { countAttempt } from '../../platform/http/rate-limit-store.ts';
 import { getPlace } from '../places/index.ts';
-import { getUser, sendMail } from '../accounts/index.ts';
+import { getUser, grantRoleWithin, sendMail } from '../accounts/index.ts';
 import {
   ADMIN_PROCEDURES,
   DAY_MS,
@@ -82,7 +82,7 @@ export async function appendJournal(tx: Queryable, j: JournalInput): Promise<voi
  */
 export async function journalHelperSignIn(tx: Queryable, e: { userId: string; method: string }, now = new Date()): Promise<void> {
   const { rows } = await tx.query<{ structure_id: string }>(
-    'SELECT h.structure_id FROM mandates.helper h JOIN mandates.structure s ON s.id = h.structure_id WHERE h.user_id = $1 AND h.active AND s.active ORDER BY h.structure_id',
+    'SELECT h.structure_id FROM mandates.helper h JOIN mandates.structure s ON s.id = h.structure_id WHERE h.user_id = $1 AND h.active AND h.accepted_at IS NOT NULL AND s.active ORDER BY h.structure_id',
     [e.userId],
   );
   for (const r of rows) {
@@ -203,6 +203,8 @@ export interface Helper {
   trainingRef: string | null;
   active: boolean;
   lastActAt: string | null;
+  /** When the person accepted the invitation (null: pending, never active). */
+  acceptedAt: string | null;
 }
 interface HelperRow {
   structure_id: string;
@@ -212,8 +214,9 @@ interface HelperRow {
   training_ref: string | null;
   active: boolean;
   last_act_at: Date | string | null;
+  accepted_at: Date | string | null;
 }
-const toHelper = (r: HelperRow): Helper => ({ structureId: r.structure_id, userId: r.user_id, displayName: r.display_name, trainedOn: r.trained_on, trainingRef: r.training_ref, active: r.active, lastActAt: r.last_act_at ? iso(r.last_act_at) : null });
+const toHelper = (r: HelperRow): Helper => ({ structureId: r.structure_id, userId: r.user_id, displayName: r.display_name, trainedOn: r.trained_on, trainingRef: r.training_ref, active: r.active, lastActAt: r.last_act_at ? iso(r.last_act_at) : null, acceptedAt: r.accepted_at ? iso(r.accepted_at) : null });
 
 export async function listHelpers(db: Queryable, structureId: string): Promise<Helper[]> {
   const { rows } = await db.query<HelperRow>('SELECT * FROM mandates.helper WHERE structure_id = $1 ORDER BY active DESC, display_name, user_id', [structureId]);
@@ -236,11 +239,84 @@ export async function addHelper(ctx: AppContext, actorId: string | null, structu
   return ctx.db.transaction(async (tx) => {
     const existing = await tx.query<HelperRow>('SELECT * FROM mandates.helper WHERE structure_id = $1 AND user_id = $2 FOR UPDATE', [structureId, userId]);
     if (existing.rows[0]?.active) throw new UserError('Cette personne est déjà aidante de la structure.', 409, 'email');
-    if (existing.rows[0]) await tx.query('UPDATE mandates.helper SET active = true, deactivated_at = NULL, display_name = $3 WHERE structure_id = $1 AND user_id = $2', [structureId, userId, name]);
-    else await tx.query('INSERT INTO mandates.helper (structure_id, user_id, display_name) VALUES ($1, $2, $3)', [structureId, userId, name]);
+    // A system action (demo, CLI, tests): the helper is accepted at once (a pending invitation too).
+    if (existing.rows[0]) await tx.query('UPDATE mandates.helper SET active = true, deactivated_at = NULL, display_name = $3, accepted_at = COALESCE(accepted_at, now()) WHERE structure_id = $1 AND user_id = $2', [structureId, userId, name]);
+    else await tx.query('INSERT INTO mandates.helper (structure_id, user_id, display_name, accepted_at) VALUES ($1, $2, $3, now())', [structureId, userId, name]);
     await recordAudit(tx, { actorId, action: 'mandates.helper.add', objectType: 'mandates.structure', objectId: structureId, after: { userId } });
     const { rows } = await tx.query<HelperRow>('SELECT * FROM mandates.helper WHERE structure_id = $1 AND user_id = $2', [structureId, userId]);
     return toHelper(rows[0]!);
+  });
+}
+
+/**
+ * Invites an account to be a helper of a structure (the référent's or territory staff's « add by
+ * e-mail »): a PENDING helper row (accepted_at NULL, never active), no role, no journal at
+ * sign-in, until the person accepts from their own session (`acceptInvitation`) or declines
+ * (`declineInvitation`, the row deleted). A former helper who accepted once and was deactivated
+ * is reactivated, as « Réactiver » does. Returns whether an invitation was created (the caller
+ * tells the person).
+ */
+export async function inviteHelper(ctx: AppContext, actorId: string, structureId: string, userId: string, displayName: string): Promise<'invited' | 'reactivated'> {
+  const s = await getStructure(ctx.db, structureId);
+  if (!s) throw new NotFoundError('Structure inconnue.');
+  const name = displayName.trim().slice(0, 200) || 'Aidant';
+  return ctx.db.transaction(async (tx) => {
+    const existing = (await tx.query<HelperRow>('SELECT * FROM mandates.helper WHERE structure_id = $1 AND user_id = $2 FOR UPDATE', [structureId, userId])).rows[0];
+    if (existing?.active) throw new UserError('Cette personne est déjà aidante de la structure.', 409, 'email');
+    if (existing && !existing.accepted_at) throw new UserError('Cette personne est déjà invitée : elle n’a pas encore répondu.', 409, 'email');
+    if (existing) {
+      await tx.query('UPDATE mandates.helper SET active = true, deactivated_at = NULL, display_name = $3 WHERE structure_id = $1 AND user_id = $2', [structureId, userId, name]);
+      await recordAudit(tx, { actorId, action: 'mandates.helper.activate', objectType: 'mandates.structure', objectId: structureId, after: { userId } });
+      return 'reactivated';
+    }
+    await tx.query('INSERT INTO mandates.helper (structure_id, user_id, display_name, active, accepted_at) VALUES ($1, $2, $3, false, NULL)', [structureId, userId, name]);
+    await recordAudit(tx, { actorId, action: 'mandates.helper.invite', objectType: 'mandates.structure', objectId: structureId, after: { userId } });
+    return 'invited';
+  });
+}
+
+/** The structures that invited this account and await its answer. */
+export async function pendingInvitations(db: Queryable, userId: string): Promise<{ structureId: string; structureName: string; invitedAt: string }[]> {
+  const { rows } = await db.query<{ structure_id: string; name: string; added_at: Date | string }>(
+    'SELECT h.structure_id, s.name, h.added_at FROM mandates.helper h JOIN mandates.structure s ON s.id = h.structure_id WHERE h.user_id = $1 AND h.accepted_at IS NULL AND s.active ORDER BY h.added_at, s.name',
+    [userId],
+  );
+  return rows.map((r) => ({ structureId: r.structure_id, structureName: r.name, invitedAt: iso(r.added_at) }));
+}
+
+/**
+ * The invited account accepts (its own session: `userId` is the signed-in user): the helper
+ * becomes active, gets the accounts role `helper` on the structure's place (same transaction),
+ * journalled `helper.accepted`. No pending invitation of this account there: 404, nothing written.
+ */
+export async function acceptInvitation(ctx: AppContext, userId: string, structureId: string, now = new Date()): Promise<string> {
+  if (!isUuid(structureId)) throw new NotFoundError('Aucune invitation en attente pour cette structure.');
+  return ctx.db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ name: string; place_uid: string }>(
+      `UPDATE mandates.helper h SET accepted_at = $3, active = true, deactivated_at = NULL FROM mandates.structure s
+        WHERE s.id = h.structure_id AND h.structure_id = $1 AND h.user_id = $2 AND h.accepted_at IS NULL AND s.active
+        RETURNING s.name, s.place_uid`,
+      [structureId, userId, now.toISOString()],
+    );
+    const s = rows[0];
+    if (!s) throw new NotFoundError('Aucune invitation en attente pour cette structure.');
+    await grantRoleWithin(tx, userId, userId, { role: 'helper', scopeKind: 'place', scopeId: s.place_uid });
+    await appendJournal(tx, { event: 'helper.accepted', structureId, actorKind: 'helper', actorId: userId, detail: null, at: now });
+    return s.name;
+  });
+}
+
+/** The invited account declines: the pending row is deleted (audited). Else 404, nothing written. */
+export async function declineInvitation(ctx: AppContext, userId: string, structureId: string): Promise<string> {
+  if (!isUuid(structureId)) throw new NotFoundError('Aucune invitation en attente pour cette structure.');
+  return ctx.db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ name: string }>(
+      'DELETE FROM mandates.helper h USING mandates.structure s WHERE s.id = h.structure_id AND h.structure_id = $1 AND h.user_id = $2 AND h.accepted_at IS NULL RETURNING s.name',
+      [structureId, userId],
+    );
+    if (!rows[0]) throw new NotFoundError('Aucune invitation en attente pour cette structure.');
+    await recordAudit(tx, { actorId: userId, action: 'mandates.helper.decline', objectType: 'mandates.structure', objectId: structureId, after: { userId } });
+    return rows[0].name;
   });
 }
 
@@ -262,6 +338,8 @@ export async function setHelperActive(ctx: AppContext, actorId: string | null, s
   await ctx.db.transaction(async (tx) => {
     const cur = await tx.query<HelperRow>('SELECT * FROM mandates.helper WHERE structure_id = $1 AND user_id = $2 FOR UPDATE', [structureId, userId]);
     if (!cur.rows[0]) throw new NotFoundError('Aidant inconnu dans cette structure.');
+    // A pending invitation becomes active only by the person's own acceptance.
+    if (!cur.rows[0].accepted_at) throw new UserError('Cette personne n’a pas encore accepté l’invitation : elle seule peut devenir aidante.', 409, 'userId');
     if (cur.rows[0].active === active) throw new UserError(active ? 'Cet aidant est déjà actif.' : 'Cet aidant est déjà désactivé.', 409, 'userId');
     await tx.query('UPDATE mandates.helper SET active = $3, deactivated_at = $4 WHERE structure_id = $1 AND user_id = $2', [structureId, userId, active, active ? null : now.toISOString()]);
     await recordAudit(tx, { actorId, action: active ? 'mandates.helper.activate' : 'mandates.helper.deactivate', objectType: 'mandates.structure', objectId: structureId, after: { userId } });
@@ -282,10 +360,11 @@ async function touchActingHelper(tx: Queryable, structureId: string, userId: str
     [structureId, userId, now.toISOString()],
   );
   if (rows[0]) return { displayName: rows[0].display_name, structureName: rows[0].name, siret: rows[0].siret };
-  const why = await tx.query<{ active: boolean; trained: boolean }>(
-    'SELECT h.active AND s.active AS active, h.trained_on IS NOT NULL AS trained FROM mandates.helper h JOIN mandates.structure s ON s.id = h.structure_id WHERE h.structure_id = $1 AND h.user_id = $2',
+  const why = await tx.query<{ active: boolean; trained: boolean; pending: boolean }>(
+    'SELECT h.active AND s.active AS active, h.trained_on IS NOT NULL AS trained, h.accepted_at IS NULL AS pending FROM mandates.helper h JOIN mandates.structure s ON s.id = h.structure_id WHERE h.structure_id = $1 AND h.user_id = $2',
     [structureId, userId],
   );
+  if (why.rows[0]?.pending) throw new ForbiddenError(PENDING_REFUSAL);
   if (!why.rows[0]?.active) throw new ForbiddenError('Vous n’êtes pas aidant actif de cette structure.');
   throw new ForbiddenError('Votre formation d’aidant n’est pas enregistrée : vous ne pouvez pas encore agir sous mandat.');
 }
@@ -579,7 +658,7 @@ export async function transferMandate(ctx: AppContext, helperId: string, mandate
   return ctx.db.transaction(async (tx) => {
     const old = await lockReplaceable(tx, mandateId, now);
     if (old.structure_id === toStructureId) throw new UserError('Le mandat est déjà détenu par cette structure : renouvelez-le plutôt.', 400, 'structureId');
-    const member = await tx.query('SELECT 1 FROM mandates.helper WHERE structure_id = $1 AND user_id = $2', [old.structure_id, helperId]);
+    const member = await tx.query('SELECT 1 FROM mandates.helper WHERE structure_id = $1 AND user_id = $2 AND accepted_at IS NOT NULL', [old.structure_id, helperId]);
     if (!member.rows.length) throw new ForbiddenError('Seul un aidant de la structure qui détient ce mandat (ou qui l’a été) peut le transférer.');
     const helper = await touchActingHelper(tx, toStructureId, helperId, now);
     const ended = await endReplaced(tx, old, 'transferred', helperId, now);
@@ -592,6 +671,9 @@ export async function transferMandate(ctx: AppContext, helperId: string, mandate
 }
 
 export type Decision = { allowed: true; mandateId: string; structureId: string } | { allowed: false; reason: string; code: 'unknown' | 'not_helper' | 'not_trained' | 'revoked' | 'expired' | 'procedure' };
+
+/** An invited helper who has not accepted yet (code `not_helper`, this reason). */
+export const PENDING_REFUSAL = 'Vous n’avez pas encore accepté l’invitation de cette structure : acceptez-la sur votre page « Mandats » avant d’agir.';
 
 const REFUSALS: Record<Exclude<Decision, { allowed: true }>['code'], string> = {
   unknown: 'Mandat inconnu.',
@@ -610,10 +692,11 @@ const REFUSALS: Record<Exclude<Decision, { allowed: true }>['code'], string> = {
 export async function checkAuthorisation(db: Queryable, helperId: string, mandateId: string, procedure: string, now = new Date()): Promise<Decision> {
   const refuse = (code: Exclude<Decision, { allowed: true }>['code']): Decision => ({ allowed: false, code, reason: REFUSALS[code] });
   if (!isUuid(mandateId)) return refuse('unknown');
-  const { rows } = await db.query<{ structure_id: string; revoked_at: unknown; expires_at: Date | string; proc_revoked: unknown; has_proc: boolean; helper_active: boolean | null; trained: boolean | null }>(
+  const { rows } = await db.query<{ structure_id: string; revoked_at: unknown; expires_at: Date | string; proc_revoked: unknown; has_proc: boolean; helper_active: boolean | null; trained: boolean | null; pending: boolean | null }>(
     `SELECT m.structure_id, m.revoked_at, m.expires_at,
             mp.revoked_at AS proc_revoked, mp.mandate_id IS NOT NULL AS has_proc,
-            h.active AND s.active AS helper_active, h.trained_on IS NOT NULL AS trained
+            h.active AND s.active AS helper_active, h.trained_on IS NOT NULL AS trained,
+            h.user_id IS NOT NULL AND h.accepted_at IS NULL AS pending
        FROM mandates.mandate m
        JOIN mandates.structure s ON s.id = m.structure_id
        LEFT JOIN mandates.mandate_procedure mp ON mp.mandate_id = m.id AND mp.procedure = $3
@@ -624,6 +707,7 @@ export async function checkAuthorisation(db: Queryable, helperId: string, mandat
   );
   const r = rows[0];
   if (!r) return refuse('unknown');
+  if (r.pending) return { allowed: false, code: 'not_helper', reason: PENDING_REFUSAL };
   if (!r.helper_active) return refuse('not_helper');
   if (!r.trained) return refuse('not_trained');
   if (r.revoked_at) return refuse('revoked');
@@ -834,7 +918,7 @@ export async function sendExpiryReminders(ctx: AppContext, send: (to: string, su
  */
 export async function handleIdleHelpers(ctx: AppContext, send: (to: string, subject: string, text: string) => Promise<void>, userEmail: (userId: string) => Promise<string | null>, now = new Date()): Promise<{ warned: number; deactivated: number }> {
   const at = (days: number) => new Date(now.getTime() - days * DAY_MS).toISOString();
-  const idle = 'h.active AND COALESCE(h.last_act_at, h.added_at) <= $1';
+  const idle = 'h.active AND COALESCE(h.last_act_at, h.accepted_at, h.added_at) <= $1';
   const warnedEnough = 'h.idle_warned_at IS NOT NULL AND h.idle_warned_at >= COALESCE(h.last_act_at, h.added_at) AND h.idle_warned_at <= $2';
   const notWarned = '(h.idle_warned_at IS NULL OR h.idle_warned_at < COALESCE(h.last_act_at, h.added_at))';
   let warned = 0;
@@ -852,7 +936,7 @@ export async function handleIdleHelpers(ctx: AppContext, send: (to: string, subj
   for (const h of toWarn.rows) {
     const ok = await ctx.db.transaction(async (tx) => {
       const r = await tx.query<{ name: string; last: Date | string }>(
-        `UPDATE mandates.helper h SET idle_warned_at = $4 FROM mandates.structure s WHERE s.id = h.structure_id AND h.structure_id = $2 AND h.user_id = $3 AND ${idle} AND ${notWarned} RETURNING s.name, COALESCE(h.last_act_at, h.added_at) AS last`,
+        `UPDATE mandates.helper h SET idle_warned_at = $4 FROM mandates.structure s WHERE s.id = h.structure_id AND h.structure_id = $2 AND h.user_id = $3 AND ${idle} AND ${notWarned} RETURNING s.name, COALESCE(h.last_act_at, h.accepted_at, h.added_at) AS last`,
         [at(IDLE_WARNING_DAYS), h.structure_id, h.user_id, now.toISOString()],
       );
       if (!r.rows[0]) return null;

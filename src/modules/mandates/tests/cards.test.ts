@@ -208,12 +208,21 @@ describe('mandates: TOTP cards', () => {
     assert.equal((await verifyJournal(t.db)).ok, true);
   });
 
-  test('a card associated to another person’s account (added as a helper by e-mail, no consent) does not lock them out: it counts only once they confirm it themselves', async () => {
+  test('a card associated to another person’s account does not lock them out: not while only invited, and once a helper it counts only after they confirm it themselves', async () => {
     const deps = depsOf(t.app);
     const victim = await makeUser(deps, 'c-victime@exemple.fr', [], 'Valérie Habitante');
     const page = `/mandats/structures/${structureId}`;
     assert.equal((await staff76.submit(page, `${page}/aidants`, { email: 'c-victime@exemple.fr' })).status, 200);
     const cards = `${page}/cartes`;
+    // Only invited (invitation.test.ts): no card can be associated to her account.
+    const pending = await cardRows();
+    const early = await staff76.submit(cards, `${cards}/associer`, { serial: 'C-0002', userId: victim.id, code: totpCode(SEED_B) });
+    assert.equal(early.status, 422);
+    assert.match(early.body, /aidant actif/);
+    assert.deepEqual(await cardRows(), pending);
+    // She accepts the invitation: the card, associated by staff afterwards, still needs her own confirmation.
+    const own = await signedInBrowser(t.app, deps, victim, '192.0.2.36');
+    assert.equal((await own.submit('/mandats', `/mandats/invitations/${structureId}/accepter`, {})).status, 200);
     const r = await staff76.submit(cards, `${cards}/associer`, { serial: 'C-0002', userId: victim.id, code: totpCode(SEED_B, Date.now() - 30_000) });
     assert.equal(r.status, 200, r.body.slice(0, 300));
     assert.match(r.body, /à confirmer par l’aidant/);

@@ -153,7 +153,9 @@ describe('mandates: habilitation requests', () => {
     assert.equal(r.status, 422);
     r = await referent.submit(`/mandats/ma-structure/${structureId}`, `/mandats/ma-structure/${structureId}/aidants`, { email: 'h-helper@exemple.fr' });
     assert.equal(r.status, 200);
-    assert.match(r.body, /Hugo Aidant est aidant/);
+    assert.match(r.body, /Invitation envoyée à Hugo Aidant/);
+    // Hugo accepts from his own session (invitation.test.ts covers the refusals).
+    assert.equal((await helperB.submit('/mandats', `/mandats/invitations/${structureId}/accepter`, {})).status, 200);
     // Not yet trained: no mandate.
     assert.equal((await helperB.get('/mandats/nouveau')).status, 403);
     const before = await requestRows();

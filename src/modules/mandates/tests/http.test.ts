@@ -75,7 +75,7 @@ describe('mandates: pages and API', () => {
     assert.deepEqual(await snapshot(t.db), before);
   });
 
-  test('helpers are added by e-mail, get the helper role, and act only once trained', async () => {
+  test('helpers are invited by e-mail, get the helper role once they accept, and act only once trained', async () => {
     const page = `/mandats/structures/${structureId}`;
     let before = await snapshot(t.db);
     let r = await staff76.submit(page, `${page}/aidants`, { email: 'inconnu@exemple.fr' });
@@ -85,7 +85,11 @@ describe('mandates: pages and API', () => {
     assert.deepEqual(await snapshot(t.db), before);
     r = await staff76.submit(page, `${page}/aidants`, { email: 'm-alice@exemple.fr' });
     assert.equal(r.status, 200);
-    assert.match(r.body, /Alice Aidante est aidant/);
+    assert.match(r.body, /Invitation envoyée à Alice Aidante/);
+    // Invited only: no role until Alice accepts from her own session (invitation.test.ts).
+    assert.deepEqual(await getGrants(t.db, ids.alice), []);
+    r = await alice.submit('/mandats', `/mandats/invitations/${structureId}/accepter`, {});
+    assert.equal(r.status, 200);
     assert.deepEqual((await getGrants(t.db, ids.alice)).map((g) => [g.role, g.scopeKind, g.scopeId]), [['helper', 'place', place76]]);
     // Not trained yet: no mandate.
     assert.equal((await alice.get('/mandats/nouveau')).status, 403);
@@ -146,6 +150,7 @@ describe('mandates: pages and API', () => {
     const s2 = await staff27.submit('/mandats/structures', '/mandats/structures', { name: 'Médiathèque d’Évreux', siret: '', placeUid: await placeIn(t.db, '27229') });
     const page = s2.location!;
     await staff27.submit(page, `${page}/aidants`, { email: 'm-bob@exemple.fr' });
+    assert.equal((await bob.submit('/mandats', `/mandats/invitations/${page.split('/').pop()}/accepter`, {})).status, 200);
     await staff27.submit(page, `${page}/aidants/${ids.bob}/formation`, { trainedOn: '2025-01-10', trainingRef: '' });
     assert.equal((await bob.get(`/mandats/${mandate.id}`)).status, 404);
     assert.equal((await bob.get(`/mandats/${mandate.id}/attestation`)).status, 404);

@@ -1,0 +1,161 @@
+/**
+ * A helper joins a structure only with their own consent (outside review, session 12): the
+ * référent's (and territory staff's) « add a helper by e-mail » creates a PENDING helper — no role,
+ * cannot act, not journalled at sign-in, not counted — until the person accepts from their own
+ * session (journalled `helper.accepted`); a decline deletes the row and the person can be invited
+ * again. Only the invited account answers; no CSRF token: 403. Refusals leave the rows unchanged.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { testApp } from '../../../../test/support/app.ts';
+import { accountsTesting, getGrants, readOutbox } from '../../accounts/index.ts';
+import * as service from '../service.ts';
+import { PERSON, snapshot, structureWithHelper } from './support.ts';
+
+const { Browser, PASSWORD, depsOf, makeUser, signedInBrowser } = accountsTesting;
+
+describe('mandates: a helper joins a structure only by accepting the invitation', () => {
+  let t: Awaited<ReturnType<typeof testApp>>;
+  let referent: accountsTesting.Browser;
+  let staff76: accountsTesting.Browser;
+  let structure: service.Structure;
+  let mandateId = '';
+  let xId = '';
+  let x: accountsTesting.Browser;
+  let third: accountsTesting.Browser;
+  const page = () => `/mandats/ma-structure/${structure.id}`;
+  const rows = async () => ({
+    all: await snapshot(t.db),
+    helper: (await t.db.query('SELECT structure_id, user_id, active, accepted_at FROM mandates.helper ORDER BY structure_id, user_id')).rows,
+    grants: (await t.db.query("SELECT user_id, role, scope_id FROM accounts.role_grant WHERE role = 'helper' ORDER BY user_id, scope_id")).rows,
+  });
+  const signIns = async (userId: string) => (await t.db.query("SELECT structure_id FROM mandates.journal WHERE event = 'helper.signed_in' AND actor_id = $1", [userId])).rows.length;
+  /** X signs in with their password (the real sign-in: accounts' onSignIn runs). */
+  const passwordSignIn = async (ip: string) => {
+    const b = new Browser(t.app, ip);
+    await b.get('/compte/connexion');
+    const r = await b.post('/compte/connexion', { email: 'i-x@exemple.fr', password: PASSWORD });
+    assert.equal(r.status, 303);
+    return b;
+  };
+
+  before(async () => {
+    t = await testApp();
+    const deps = depsOf(t.app);
+    const founder = await makeUser(deps, 'i-founder@exemple.fr', [], 'Fanny Fondatrice');
+    structure = await structureWithHelper(t.ctx, founder.id, { name: 'Espace numérique du port' });
+    mandateId = (await service.createMandate(t.ctx, founder.id, structure.id, { ...PERSON, procedures: ['argent-impots'], duration: '1m' })).id;
+    const ref = await makeUser(deps, 'i-referent@exemple.fr', [], 'Rémi Référent');
+    await t.db.query('UPDATE mandates.structure SET referent_user_id = $2 WHERE id = $1', [structure.id, ref.id]);
+    referent = await signedInBrowser(t.app, deps, ref, '192.0.2.61');
+    staff76 = await signedInBrowser(t.app, deps, await makeUser(deps, 'i-staff76@exemple.fr', [{ role: 'regional_staff', scopeKind: 'departement', scopeId: '76' }], 'Équipe 76'), '192.0.2.62');
+    const xUser = await makeUser(deps, 'i-x@exemple.fr', [], 'Xavier Habitant');
+    xId = xUser.id;
+    x = await signedInBrowser(t.app, deps, xUser, '192.0.2.63');
+    third = await signedInBrowser(t.app, deps, await makeUser(deps, 'i-third@exemple.fr', [], 'Tiers'), '192.0.2.64');
+  });
+  after(async () => t.close());
+
+  test('the référent adds X by e-mail: X is only invited (no role, not counted, told by e-mail and on /mandats)', async () => {
+    const r = await referent.submit(page(), `${page()}/aidants`, { email: 'i-x@exemple.fr' });
+    assert.equal(r.status, 200);
+    assert.match(r.body, /Invitation envoyée à Xavier Habitant/);
+    assert.match(r.body, /invité \(en attente de sa réponse\)/);
+    const h = (await t.db.query<{ active: boolean; accepted_at: unknown }>('SELECT active, accepted_at FROM mandates.helper WHERE structure_id = $1 AND user_id = $2', [structure.id, xId])).rows[0]!;
+    assert.deepEqual([h.active, h.accepted_at], [false, null]);
+    assert.deepEqual(await getGrants(t.db, xId), [], 'no role before acceptance');
+    const stats = await service.statistics(t.db, { structureIds: [structure.id] });
+    assert.equal(stats.helpers.active, 1, 'only the founder counts');
+    assert.ok((await readOutbox(t.db, 'i-x@exemple.fr')).some((m) => /Espace numérique du port/.test(m.subject) && /\/mandats/.test(m.body)));
+    const home = await x.get('/mandats');
+    assert.equal(home.status, 200);
+    assert.match(home.body, /vous a invité/);
+    assert.match(home.body, new RegExp(`/mandats/invitations/${structure.id}/accepter`));
+    // Inviting again while X has not answered: 409, nothing written.
+    const b = await rows();
+    assert.equal((await referent.submit(page(), `${page()}/aidants`, { email: 'i-x@exemple.fr' })).status, 409);
+    assert.deepEqual(await rows(), b);
+  });
+
+  test('pending X: a sign-in writes no journal entry, and X cannot act (even with training recorded)', async () => {
+    await passwordSignIn('192.0.2.65');
+    assert.equal(await signIns(xId), 0);
+    // The référent may record X's training; X still cannot act.
+    const q = await referent.submit(page(), `${page()}/aidants/${xId}/habilitation`, { trainedOn: '2025-03-01', trainingRef: 'Formation AC', pixScore: '312', pixOn: '2025-02-20' });
+    assert.equal(q.status, 200);
+    const b = await rows();
+    assert.equal((await x.get('/mandats/nouveau')).status, 403);
+    assert.equal((await x.post(`/mandats/${mandateId}/actes`, { procedure: 'argent-impots' })).status, 403);
+    const d = await service.checkAuthorisation(t.db, xId, mandateId, 'argent-impots');
+    assert.equal(d.allowed, false);
+    assert.equal(!d.allowed && d.reason, service.PENDING_REFUSAL);
+    await assert.rejects(service.recordAct(t.ctx, xId, mandateId, 'argent-impots'), /pas encore accepté l’invitation/);
+    // Staff cannot « reactivate » a pending invitation in the person's place.
+    const sp = `/mandats/structures/${structure.id}`;
+    const act = await staff76.submit(sp, `${sp}/aidants/${xId}/activer`, {});
+    assert.equal(act.status, 409);
+    assert.match(act.body, /pas encore accepté/);
+    assert.deepEqual(await rows(), b);
+  });
+
+  test('another account cannot accept (or decline) X’s invitation; without a CSRF token: 403; rows unchanged', async () => {
+    const b = await rows();
+    await third.get('/compte');
+    assert.equal((await third.post(`/mandats/invitations/${structure.id}/accepter`, {})).status, 404);
+    assert.equal((await third.post(`/mandats/invitations/${structure.id}/refuser`, {})).status, 404);
+    assert.equal((await third.get('/mandats')).status, 403, 'no invitation, no helper role');
+    await x.get('/mandats');
+    assert.equal((await x.post(`/mandats/invitations/${structure.id}/accepter`, {}, { csrf: false })).status, 403);
+    assert.equal((await x.post(`/mandats/invitations/${structure.id}/refuser`, {}, { csrf: false })).status, 403);
+    assert.equal((await x.post('/mandats/invitations/not-a-uuid/accepter', {})).status, 404);
+    assert.deepEqual(await rows(), b);
+  });
+
+  test('X accepts: active helper with the role, journalled and audited; the next sign-in is journalled; X acts', async () => {
+    const r = await x.submit('/mandats', `/mandats/invitations/${structure.id}/accepter`, {});
+    assert.equal(r.status, 200);
+    assert.match(r.body, /Vous êtes aidant de la structure « Espace numérique du port »/);
+    assert.deepEqual((await getGrants(t.db, xId)).map((g) => [g.role, g.scopeKind, g.scopeId]), [['helper', 'place', structure.placeUid]]);
+    const j = await t.db.query<{ actor_id: string }>("SELECT actor_id FROM mandates.journal WHERE event = 'helper.accepted' AND structure_id = $1", [structure.id]);
+    assert.deepEqual(j.rows.map((e) => e.actor_id), [xId]);
+    const audit = await t.db.query("SELECT 1 FROM platform.audit_entry WHERE action = 'mandates.helper.accepted' AND actor_id = $1", [xId]);
+    assert.equal(audit.rows.length, 1);
+    assert.equal((await service.statistics(t.db, { structureIds: [structure.id] })).helpers.active, 2);
+    // Accepting twice: 404, nothing written.
+    const b = await rows();
+    assert.equal((await x.submit('/mandats', `/mandats/invitations/${structure.id}/accepter`, {})).status, 404);
+    assert.deepEqual(await rows(), b);
+    await passwordSignIn('192.0.2.66');
+    assert.equal(await signIns(xId), 1);
+    assert.equal((await service.checkAuthorisation(t.db, xId, mandateId, 'argent-impots')).allowed, true);
+    await x.get(`/mandats/${mandateId}`);
+    assert.equal((await x.post(`/mandats/${mandateId}/actes`, { procedure: 'argent-impots' })).status, 200);
+    assert.equal((await service.verifyJournal(t.db)).ok, true);
+  });
+
+  test('a declined invitation deletes the pending row (audited); the person can be invited again', async () => {
+    const deps = depsOf(t.app);
+    const yUser = await makeUser(deps, 'i-y@exemple.fr', [], 'Yvonne Voisine');
+    const y = await signedInBrowser(t.app, deps, yUser, '192.0.2.67');
+    const sp = `/mandats/structures/${structure.id}`;
+    // Territory staff's route invites too.
+    let r = await staff76.submit(sp, `${sp}/aidants`, { email: 'i-y@exemple.fr' });
+    assert.equal(r.status, 200);
+    assert.match(r.body, /Invitation envoyée à Yvonne Voisine/);
+    assert.deepEqual(await getGrants(t.db, yUser.id), []);
+    r = await y.submit('/mandats', `/mandats/invitations/${structure.id}/refuser`, {});
+    assert.equal(r.status, 200);
+    assert.match(r.body, /Invitation refusée/);
+    assert.equal((await t.db.query('SELECT 1 FROM mandates.helper WHERE structure_id = $1 AND user_id = $2', [structure.id, yUser.id])).rows.length, 0);
+    assert.deepEqual(await getGrants(t.db, yUser.id), []);
+    assert.equal((await t.db.query("SELECT 1 FROM platform.audit_entry WHERE action = 'mandates.helper.decline' AND actor_id = $1", [yUser.id])).rows.length, 1);
+    assert.equal((await y.get('/mandats')).status, 403);
+    // Invited again: pending again, and this time accepted.
+    r = await referent.submit(page(), `${page()}/aidants`, { email: 'i-y@exemple.fr' });
+    assert.equal(r.status, 200);
+    assert.match(r.body, /Invitation envoyée à Yvonne Voisine/);
+    r = await y.submit('/mandats', `/mandats/invitations/${structure.id}/accepter`, {});
+    assert.equal(r.status, 200);
+    assert.equal((await t.db.query<{ active: boolean }>('SELECT active FROM mandates.helper WHERE structure_id = $1 AND user_id = $2', [structure.id, yUser.id])).rows[0]!.active, true);
+  });
+});
