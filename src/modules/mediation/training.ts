@@ -12,6 +12,7 @@ import { getPlace } from '../places/index.ts';
 import { getCommune } from '../territories/index.ts';
 import { CRCN_COMPETENCES, CRCN_TO_DIGCOMP, DIGCOMP_COMPETENCES, ValidationFailed, digcompOf, aliasKey, delimiterOf, isIsoDate, type Counter, type FieldError } from './model.ts';
 import { applyCounters } from './store.ts';
+import { csvFileText } from './csvfile.ts';
 import { isUuid, type Ctx } from './service.ts';
 import { sendMail } from '../accounts/index.ts';
 
@@ -652,25 +653,11 @@ export const PIX_MAX_BYTES = 5_000_000;
  * by its content (whatever its name), and UTF-8 as Pix Orga writes it. Errors name the field `file`.
  */
 export function pixFileText(file: { fileName: string; data: Buffer }): string {
-  const name = file.fileName.slice(0, 80);
-  if (file.data.length === 0) throw new UserError(`Fichier : « ${name} » est vide.`, 400, 'file');
-  if (file.data.length > PIX_MAX_BYTES) throw new UserError('Fichier trop gros (5 Mo au plus).', 413, 'file');
-  const advice = 'choisissez l’export CSV des résultats de la campagne Pix Orga (fichier .csv)';
-  const starts = (sig: number[]) => sig.every((b, i) => file.data[i] === b);
-  const binary = starts([0x50, 0x4b, 0x03, 0x04]) ? 'un classeur XLSX ou ODS, ou une archive ZIP'
-    : starts([0xd0, 0xcf, 0x11, 0xe0]) ? 'un classeur Excel XLS'
-      : starts([0x25, 0x50, 0x44, 0x46]) ? 'un PDF'
-        : file.data.subarray(0, 65_536).includes(0) ? 'un fichier binaire' : null;
-  if (binary) throw new UserError(`Fichier : « ${name} » n’est pas un fichier CSV (son contenu est ${binary}) ; ${advice}.`, 415, 'file');
-  const ext = /\.([^.]{1,10})$/.exec(file.fileName)?.[1]?.toLowerCase() ?? '';
-  if (ext !== 'csv' && ext !== 'txt') throw new UserError(`Fichier : « ${name} » n’est pas un fichier CSV (son nom ne finit pas par .csv) ; ${advice}.`, 415, 'file');
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(file.data);
-  } catch {
-    const lenient = file.data.toString('utf8');
-    const line = lenient.slice(0, Math.max(0, lenient.indexOf('\ufffd'))).split('\n').length;
-    throw new UserError(`Fichier : « ${name} » n’est pas en UTF-8 (ligne ${line}) ; exportez-le de nouveau depuis Pix Orga, ou enregistrez-le en « CSV UTF-8 » depuis votre tableur.`, 400, 'file');
-  }
+  return csvFileText(file, {
+    maxBytes: PIX_MAX_BYTES,
+    advice: 'choisissez l’export CSV des résultats de la campagne Pix Orga (fichier .csv)',
+    reexport: 'exportez-le de nouveau depuis Pix Orga',
+  });
 }
 
 export async function importPix(ctx: Ctx, actorId: string | null, sessionId: string, csv: string, measuredAt = new Date().toISOString().slice(0, 10)) {

@@ -18,7 +18,9 @@ import * as service from '../service.ts';
 import type { ActivityRow } from '../store.ts';
 import { csrfOf, errorSummary, fieldError, formBody, invalid, me, plural, renderFrame, selectOptions, send } from './ui.ts';
 import { PLACE_PICKER_SCRIPT, RECORD_SCRIPT } from '../client/record.ts';
-import { importActivities } from '../imports.ts';
+import { importActivities, MAX_IMPORT_BYTES } from '../imports.ts';
+import { csvFileText } from '../csvfile.ts';
+import { acceptMultipart, uploadedFile } from '../../../platform/http/multipart.ts';
 
 type Values = Record<string, unknown>;
 
@@ -198,28 +200,50 @@ ${a.mediatorId === user.id ? html`<form method="post" action="/mediation/activit
     return reply.redirect('/mediation', 303);
   });
 
-  const importPage = async (req: FastifyRequest, reply: FastifyReply, status: number, result?: Raw) => {
+  const importPage = async (req: FastifyRequest, reply: FastifyReply, status: number, result?: Raw, error?: { field: 'file' | 'csv'; message: string }) => {
     const user = await me(req);
-    const body = html`<h1>Importer des activités passées</h1>${result ?? ''}
+    const csrf = csrfOf(reply);
+    const errors = error ? [error] : [];
+    // Each form has its own radio group (radios are grouped per form).
+    const formats = html`<fieldset><legend>Format</legend><ul class="chips"><li><label><input type="radio" name="format" value="cnfs" checked><span>Conseiller numérique (CRA)</span></label></li><li><label><input type="radio" name="format" value="coop"><span>La Coop (export)</span></label></li></ul></fieldset>`;
+    const fileInvalid = errors.some((e) => e.field === 'file');
+    const body = html`<h1>Importer des activités passées</h1>${result ?? ''}${errorSummary(errors)}
 <p>Deux formats CSV (séparateur « ; » ou « , », UTF-8) : l’ancien compte rendu d’activité des conseillers numériques (une ligne par session, avec les nombres de participants par âge et par statut) et l’export des activités de La Coop de la médiation numérique. Importer deux fois le même fichier n’enregistre rien de plus.</p>
-<form class="med-form" method="post" action="/mediation/import"><input type="hidden" name="_csrf" value="${csrfOf(reply)}">
-<fieldset><legend>Format</legend><ul class="chips"><li><label><input type="radio" name="format" value="cnfs" checked><span>Conseiller numérique (CRA)</span></label></li><li><label><input type="radio" name="format" value="coop"><span>La Coop (export)</span></label></li></ul></fieldset>
-<div class="field"><label for="f-csv">Contenu du fichier CSV</label><textarea id="f-csv" name="csv" rows="10"></textarea></div><p><button type="submit">Importer</button></p></form>`;
-    return send(reply, status, renderFrame(ctx.config.theme, { title: 'Importer des activités', user, csrf: csrfOf(reply), body }));
+<form class="med-form" method="post" action="/mediation/import" enctype="multipart/form-data"><input type="hidden" name="_csrf" value="${csrf}">
+${formats}
+<div class="field"><label for="f-file">Fichier CSV</label><span class="hint" id="f-file-hint">${MAX_IMPORT_BYTES / 1_000_000} Mo au plus.</span>${fieldError(errors, 'file')}<input type="file" id="f-file" name="file" accept=".csv,text/csv" required aria-describedby="${fileInvalid ? 'e-file ' : ''}f-file-hint"${fileInvalid ? raw(' aria-invalid="true"') : ''}></div>
+<p><button type="submit">Importer le fichier</button></p></form>
+<details${errors.some((e) => e.field === 'csv') ? raw(' open') : ''}><summary>Ou coller le contenu du fichier</summary><form class="med-form" method="post" action="/mediation/import"><input type="hidden" name="_csrf" value="${csrf}">
+${formats}
+<div class="field"><label for="f-csv">Contenu du fichier CSV</label>${fieldError(errors, 'csv')}<textarea id="f-csv" name="csv" rows="10" required${invalid(errors, 'csv')}></textarea></div><p><button type="submit">Importer le texte collé</button></p></form></details>`;
+    return send(reply, status, renderFrame(ctx.config.theme, { title: 'Importer des activités', user, csrf, body }));
   };
   app.get('/mediation/import', guard, async (req, reply) => importPage(req, reply, 200));
-  app.post('/mediation/import', { ...guard, preValidation: app.csrfProtection }, async (req, reply) => {
-    const user = await me(req);
-    const f = formBody(req);
-    try {
-      const r = await importActivities(ctx, user.id, typeof f.csv === 'string' ? f.csv : '', f.format === 'coop' ? 'coop' : 'cnfs');
-      return importPage(req, reply, r.refused.length ? 422 : 200, html`<div class="${r.refused.length ? 'warn' : 'ok'}" role="status"><p>${plural(r.recorded, 'activité enregistrée', 'activités enregistrées')}, ${plural(r.skipped, 'déjà importée', 'déjà importées')}, ${plural(new Set(r.refused.map((x) => x.line)).size, 'ligne refusée', 'lignes refusées')}.</p>
+  // The file chosen with a file picker (multipart/form-data) or its text pasted (a plain form): a
+  // scope of its own accepts multipart, with the body limit raised for both (pasted text, URL-encoded,
+  // takes up to 3 bytes a character). Only a mediator may send that much: the permission is checked
+  // at onRequest, so anyone else is refused before the body is read.
+  void app.register(async (scope) => {
+    acceptMultipart(scope, { maxParts: 4 });
+    scope.post('/mediation/import', { bodyLimit: 3 * MAX_IMPORT_BYTES + 64 * 1024, onRequest: guard.preHandler, preHandler: guard.preHandler, preValidation: app.csrfProtection, config: { rateLimit: { max: 30, timeWindow: '1 minute' } } }, async (req, reply) => {
+      const user = await me(req);
+      const f = formBody(req);
+      const upload = uploadedFile(req.body, 'file');
+      const control = upload || typeof f.csv !== 'string' ? 'file' : 'csv';
+      try {
+        const csv = upload
+          ? csvFileText(upload, { maxBytes: MAX_IMPORT_BYTES, advice: 'choisissez le fichier CSV du compte rendu d’activité ou de l’export de La Coop (fichier .csv)', reexport: 'exportez-le de nouveau' })
+          : typeof f.csv === 'string' ? f.csv : '';
+        if (!csv.trim()) throw new UserError('Fichier : choisissez le fichier CSV à importer, ou collez son contenu.', 400, 'file');
+        const r = await importActivities(ctx, user.id, csv, f.format === 'coop' ? 'coop' : 'cnfs');
+        return importPage(req, reply, r.refused.length ? 422 : 200, html`<div class="${r.refused.length ? 'warn' : 'ok'}" role="status"><p>${plural(r.recorded, 'activité enregistrée', 'activités enregistrées')}, ${plural(r.skipped, 'déjà importée', 'déjà importées')}, ${plural(new Set(r.refused.map((x) => x.line)).size, 'ligne refusée', 'lignes refusées')}.</p>
 ${r.refused.length ? html`<ul>${r.refused.slice(0, 200).map((x) => html`<li>Ligne ${x.line}, champ ${x.field} : ${x.message}</li>`)}</ul>` : ''}</div>`);
-    } catch (e) {
-      const err = e as { field?: string | null; message: string };
-      if (!err.field) throw e;
-      return importPage(req, reply, 400, html`<div class="err-summary" role="alert"><p>${err.message}</p></div>`);
-    }
+      } catch (e) {
+        // Shown on the control used: the file picker, or the paste box when the text was pasted.
+        if (e instanceof UserError && e.field) return importPage(req, reply, e.statusCode, undefined, { field: control, message: e.message });
+        throw e;
+      }
+    });
   });
 
   /** Places of the directory matching a name or a commune (the picker's search). */
