@@ -295,7 +295,9 @@ export function rankWithinBudget<T extends { votes: number; costCents: number; t
 }
 
 export function euros(cents: number): string {
-  return `${(cents / 100).toLocaleString('fr-FR', { maximumFractionDigits: 2 })} €`;
+  // Whole euros without decimals (« 12 500 € »), otherwise both cent digits (« 12 500,50 € », not « 12 500,5 € »).
+  const digits = cents % 100 === 0 ? 0 : 2;
+  return `${(cents / 100).toLocaleString('fr-FR', { minimumFractionDigits: digits, maximumFractionDigits: digits })} €`;
 }
 
 /** A euro amount typed by a person (« 12 500 », « 12500,50 ») into cents; null when not one. */

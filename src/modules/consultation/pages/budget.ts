@@ -11,6 +11,7 @@ import { breadcrumb, notice } from '../../../platform/html/components.ts';
 import { NotFoundError, UserError } from '../../../platform/http/errors.ts';
 import { BUDGET_WORKFLOW_SENTENCES, basketProblem, euros, phaseAllows, phaseStatus, plural, ruleSummary, totalsSealed } from '../model.ts';
 import * as svc from '../service.ts';
+import { getCommunes } from '../../territories/index.ts';
 import { loadProcess } from './public.ts';
 import { csrf, formBody, identityNotice, page, participant, processHref, send, signInOrUp } from './ui.ts';
 
@@ -32,6 +33,8 @@ export function registerBudgetPages(app: App, ctx: AppContext) {
     const now = new Date();
     const open = phaseAllows(phaseStatus(p.phases, now).current, 'votes');
     const projects = await svc.listProjects(ctx.db, b.id);
+    // Communes by name (their code when the geography does not know it).
+    const communes = await getCommunes(ctx.db, [...new Set(projects.flatMap((x) => (x.communeCode ? [x.communeCode] : [])))]);
     // The `random` workflow draws the person's budget on their first visit (kept for good).
     if (me && open) await svc.ensureAssignedBudget(ctx, p, me.user.id);
     const basket = me ? await svc.basketOf(ctx.db, p, b, me.user.id) : null;
@@ -62,7 +65,7 @@ ${canEdit ? (() => {
       return problem ? html`<p>${problem}</p>` : html`<p><a class="button" href="${processHref(p.slug, `/budgets/${b.slug}/confirmer`)}">Vérifier et confirmer mon vote</a></p>`;
     })() : ''}</section>` : !me && open ? signInOrUp(processHref(p.slug, `/budgets/${b.slug}`), 'voter') : ''}
 <h2>Les projets (${projects.length})</h2>
-<ul class="cs-list">${projects.map((pr) => html`<li><h3 id="p-${pr.id}">${pr.title}</h3><p>Coût : <strong>${euros(pr.costCents)}</strong>${pr.communeCode ? ` · commune ${pr.communeCode}` : ''}</p>${pr.description ? html`<p>${pr.description}</p>` : ''}
+<ul class="cs-list">${projects.map((pr) => html`<li><h3 id="p-${pr.id}">${pr.title}</h3><p>Coût : <strong>${euros(pr.costCents)}</strong>${pr.communeCode ? ` · ${communes.get(pr.communeCode)?.name ?? `commune ${pr.communeCode}`}` : ''}</p>${pr.description ? html`<p>${pr.description}</p>` : ''}
 ${canEdit ? html`<form method="post" action="${processHref(p.slug, `/budgets/${b.slug}/panier`)}">${csrf(reply)}<input type="hidden" name="projectId" value="${pr.id}">
 ${inBasket.has(pr.id) ? html`<input type="hidden" name="op" value="remove"><button type="submit" aria-describedby="p-${pr.id}">Retirer du panier</button>` : html`<input type="hidden" name="op" value="add"><button type="submit" aria-describedby="p-${pr.id}">Ajouter au panier</button>`}</form>` : inBasket.has(pr.id) ? html`<p>Dans votre panier.</p>` : ''}</li>`)}</ul>`;
     return send(reply, status, page(ctx, `Budget participatif : ${b.title}`, body, { noindex: true }));

@@ -249,7 +249,7 @@ ${file ? html`<form method="post" action="${processHref(p.slug, `/propositions/$
 ${pr.answer ? html`<section aria-labelledby="reponse"><h2 id="reponse">Réponse officielle</h2><p><small>Le ${fmtDate(pr.answeredAt!)}</small></p>${pr.answer.split(/\n{2,}/).map((para) => html`<p>${para}</p>`)}</section>` : ''}
 <h2>Soutiens</h2><p>${plural(pr.supports, 'soutien', 'soutiens')}.</p>
 ${supported ? html`<p>Vous soutenez cette proposition.</p>` : phaseAllows(cur, 'supports') && pr.state !== 'withdrawn' && pr.state !== 'rejected' ? (me ? html`<form method="post" action="${processHref(p.slug, `/propositions/${pr.number}/soutien`)}">${csrf(reply)}<button type="submit">Soutenir cette proposition</button></form>` : signInOrUp(processHref(p.slug, `/propositions/${pr.number}`), 'soutenir')) : html`<p>Les soutiens ne sont pas ouverts dans l’étape en cours.</p>`}
-${me && me.user.id === pr.authorId && editable(pr.state) ? html`<p><a href="${processHref(p.slug, `/propositions/${pr.number}/modifier`)}">Modifier ma proposition</a></p>
+${me && me.user.id === pr.authorId && editable(pr.state) ? html`${phaseAllows(cur, 'proposals') ? html`<p><a href="${processHref(p.slug, `/propositions/${pr.number}/modifier`)}">Modifier ma proposition</a></p>` : ''}
 <form method="post" action="${processHref(p.slug, `/propositions/${pr.number}/retirer`)}">${csrf(reply)}<button type="submit">Retirer ma proposition</button></form>` : ''}
 ${me && !pr.hidden ? reportForm('proposal', pr.id) : ''}
 ${me && can(me.user, 'consultation.manage', svc.processResource(p)) ? html`<p><a href="/gestion/concertations/${p.slug}/propositions/${pr.number}">Répondre, évaluer (espace de gestion)</a></p>` : ''}

@@ -58,6 +58,8 @@ describe('consultation: projects of a participatory budget created by staff', ()
     assert.deepEqual([pr!.title, pr!.description, pr!.costCents, pr!.communeCode, pr!.proposalId], ['Atelier de réparation', 'Outils partagés.', 1_250_050, '21231', accepted.id]);
     const pub = await br.get(`/concertations/${p.slug}/budgets/${b.slug}`);
     assert.match(pub.body, /Atelier de réparation/);
+    // The public page names the commune (its code only when the geography does not know it).
+    assert.match(pub.body, /12\s500,50\s€<\/strong> · Dijon<\/p>/);
     const audit = await t.db.query<{ actor_id: string; after: { costCents: number; communeCode: string } }>(`SELECT actor_id, after FROM platform.audit_entry WHERE action = 'consultation.project.create' AND object_id = $1`, [pr!.id]);
     assert.equal(audit.rows.length, 1);
     assert.equal(audit.rows[0]!.actor_id, staff.id);

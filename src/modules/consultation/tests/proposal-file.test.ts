@@ -151,9 +151,12 @@ describe('consultation: the file of a proposal', () => {
     const b = await signedInBrowser(t.app, depsOf(t.app), author, '192.0.2.149');
     await b.get(url);
     assert.equal((await postMultipart(t.app, b, `${url}/fichier`, {}, [{ field: 'file', fileName: 'plan.pdf', content: PDF }])).status, 303);
+    assert.match((await b.get(url)).body, /Modifier ma proposition/, 'the edit link while proposals are open');
     await t.db.query('UPDATE consultation.phase SET proposals_open = false, supports_open = true WHERE process_id = $1', [p.id]);
     const page = await b.get(url);
     assert.doesNotMatch(page.body, /Remplacer le fichier/, 'no form offered once proposals are closed');
+    assert.doesNotMatch(page.body, /Modifier ma proposition/, 'no edit link once proposals are closed (the server would refuse)');
+    assert.match(page.body, /Retirer ma proposition/, 'withdrawing stays possible until it is studied');
     const before = await rows();
     const replaced = await postMultipart(t.app, b, `${url}/fichier`, {}, [{ field: 'file', fileName: 'autre.png', content: PNG }]);
     assert.equal(replaced.status, 409, replaced.body.slice(0, 300));
