@@ -40,13 +40,19 @@ enableLinearRegexFallback();
 
 /** The V8 engine's limit (kMaxReplicationFactor in V8's experimental compiler). */
 const MAX_REPLICATION = 16;
+/** The largest minimum of x{m,} written as pieces of at most 16 (the source grows with it). */
+const MAX_SPLIT_COUNT = 256;
 
 class Refused extends Error {}
 
-/** ASCII character sets as 128-bit masks (four 32-bit words). */
+/**
+ * Character sets: ASCII as a 128-bit mask (four 32-bit words), and a fifth word whose bit 0 says
+ * whether the set holds every non-ASCII character (the complement of an ASCII set does; only the
+ * translation for lines with non-ASCII characters, `unicodeLines`, reads it).
+ */
 type CharSet = Uint32Array;
 
-const set = (): CharSet => new Uint32Array(4);
+const set = (): CharSet => new Uint32Array(5);
 const add = (s: CharSet, c: number) => {
   s[c >>> 5]! |= 1 << (c & 31);
 };
@@ -55,13 +61,14 @@ function addRange(s: CharSet, lo: number, hi: number) {
   for (let c = lo; c <= Math.min(hi, 127); c++) add(s, c);
 }
 function addAll(s: CharSet, o: CharSet) {
-  for (let i = 0; i < 4; i++) s[i]! |= o[i]!;
+  for (let i = 0; i < 5; i++) s[i]! |= o[i]!;
 }
 function complement(s: CharSet): CharSet {
   const o = set();
-  for (let i = 0; i < 4; i++) o[i] = ~s[i]! >>> 0;
+  for (let i = 0; i < 5; i++) o[i] = ~s[i]! >>> 0;
   return o;
 }
+const nonAscii = (s: CharSet) => (s[4]! & 1) !== 0;
 function fold(s: CharSet) {
   for (let c = 65; c <= 90; c++) {
     if (has(s, c) || has(s, c + 32)) {
@@ -73,13 +80,18 @@ function fold(s: CharSet) {
 
 const hex = (c: number) => '\\x' + c.toString(16).padStart(2, '0');
 
-/** A class over ASCII as JS source: [\x..-\x..…] (always bracketed: no metacharacter issue). */
-function classSource(s: CharSet, negated: boolean): string {
+/**
+ * A class as JS source: [\x..-\x..…] (always bracketed: no metacharacter issue). Over ASCII only,
+ * unless `unicode` and the set holds the non-ASCII characters: then [^…] of the ASCII characters
+ * it lacks.
+ */
+function classSource(s: CharSet, unicode = false): string {
+  const negated = unicode && nonAscii(s);
   let out = '';
   for (let c = 0; c < 128; c++) {
-    if (!has(s, c)) continue;
+    if (has(s, c) === negated) continue;
     let e = c;
-    while (e + 1 < 128 && has(s, e + 1)) e++;
+    while (e + 1 < 128 && has(s, e + 1) !== negated) e++;
     out += e === c ? hex(c) : e === c + 1 ? hex(c) + hex(e) : `${hex(c)}-${hex(e)}`;
     c = e;
   }
@@ -137,9 +149,15 @@ interface Node {
 
 class Translator {
   i = 0;
+  /** The character the last classItem() wrote (before case folding), or -1 for a Perl class. */
+  lastCode = -1;
   constructor(
     readonly s: string,
     readonly fold: boolean,
+    /** Translate for lines that may hold non-ASCII characters (see `translateRegex`). */
+    readonly unicode = false,
+    /** Lower the counts of repetitions beyond the linear engine's limit (see `translateRegex`). */
+    readonly relax = false,
   ) {}
 
   /** alternation := concat ('|' concat)* */
@@ -177,7 +195,26 @@ class Translator {
     if (!q) return atom;
     if (atom.unrepeatable || atom.nullable) throw new Refused();
     // V8 replicates a bounded quantifier's body: min + 1 times for x{min,}, max times for x{min,max}.
-    const local = q.max === Infinity ? q.min + 1 : q.max;
+    let local = q.max === Infinity ? q.min + 1 : q.max;
+    if (q.src.startsWith('{') && q.max === Infinity && local * atom.rep > MAX_REPLICATION && q.min <= MAX_SPLIT_COUNT) {
+      // x{m,} is x{m}x* (same matches, same priorities), and x{m} is x{c}x{c}…: V8 bounds the
+      // replication along each nesting path, not in total, so pieces of c ≤ 16 / rep pass.
+      if (this.quantifierAhead()) throw new Refused();
+      const c = Math.floor(MAX_REPLICATION / atom.rep);
+      let src = '';
+      for (let left = q.min; left > 0; left -= c) src += `${atom.src}{${Math.min(c, left)}}`;
+      src += atom.src + (q.lazy ? '*?' : '*');
+      return { src: `(?:${src})`, rep: Math.min(c, q.min) * atom.rep, nullable: false };
+    }
+    if (this.relax && local * atom.rep > MAX_REPLICATION) {
+      // x{min,max} → x{min',} with min' ≤ min and min' ≥ 1 when min ≥ 1: it matches a superset.
+      const allowed = Math.floor(MAX_REPLICATION / atom.rep);
+      if (allowed < 2) throw new Refused();
+      q.min = Math.min(q.min, allowed - 1);
+      q.max = Infinity;
+      q.src = `{${q.min},}${q.lazy ? '?' : ''}`;
+      local = q.min + 1;
+    }
     const rep = local * atom.rep;
     if (q.min > MAX_REPLICATION || (q.max !== Infinity && q.max > MAX_REPLICATION) || rep > MAX_REPLICATION) throw new Refused();
     if (this.quantifierAhead()) throw new Refused(); // a nested repetition operator (RE2 refuses a** too)
@@ -189,7 +226,7 @@ class Translator {
     return c === '*' || c === '+' || c === '?' || (c === '{' && /^\{\d+(,\d*)?\}/.test(this.s.slice(this.i)));
   }
 
-  quantifier(): { min: number; max: number; src: string } | null {
+  quantifier(): { min: number; max: number; src: string; lazy: boolean } | null {
     const c = this.s[this.i];
     let min: number;
     let max: number;
@@ -208,11 +245,13 @@ class Translator {
       if (max < min) throw new Refused();
       src = max === Infinity ? `{${min},}` : min === max ? `{${min}}` : `{${min},${max}}`;
     } else return null;
+    let lazy = false;
     if (this.s[this.i] === '?') {
       this.i++;
       src += '?';
+      lazy = true;
     }
-    return { min, max, src };
+    return { min, max, src, lazy };
   }
 
   atom(): Node {
@@ -263,7 +302,7 @@ class Translator {
         return { src: `(?:${src})`, rep: 1, nullable: src === '', unrepeatable: true };
       }
     }
-    return leaf(classSource(this.classItem(), false));
+    return leaf(classSource(this.classItem(), this.unicode));
   }
 
   /** A literal character as a one-character class (case folded when needed). */
@@ -272,7 +311,7 @@ class Translator {
     const cs = set();
     add(cs, code);
     if (this.fold) fold(cs);
-    return classSource(cs, false);
+    return classSource(cs);
   }
 
   /** One character, escape or Perl class (outside or inside brackets) as a set of ASCII characters. */
@@ -280,6 +319,7 @@ class Translator {
     const s = this.s;
     const c = s[this.i]!;
     const out = set();
+    this.lastCode = -1;
     if (c === '\\') {
       const n = s[this.i + 1];
       if (n === undefined) throw new Refused();
@@ -291,6 +331,7 @@ class Translator {
       }
       if (n in SIMPLE_ESCAPES) {
         this.i += 2;
+        this.lastCode = SIMPLE_ESCAPES[n]!;
         add(out, SIMPLE_ESCAPES[n]!);
         if (this.fold) fold(out);
         return out;
@@ -301,6 +342,7 @@ class Translator {
         const code = parseInt(m[1] ?? m[2]!, 16);
         if (code > 127) throw new Refused();
         this.i += m[0].length;
+        this.lastCode = code;
         add(out, code);
         if (this.fold) fold(out);
         return out;
@@ -308,6 +350,7 @@ class Translator {
       // Escaped punctuation is the character itself; other escapes (\p, \C, octal…) are refused.
       if (/[!-/:-@[-`{-~]/.test(n)) {
         this.i += 2;
+        this.lastCode = n.charCodeAt(0);
         add(out, n.charCodeAt(0));
         return out;
       }
@@ -316,6 +359,7 @@ class Translator {
     const code = s.codePointAt(this.i)!;
     if (code > 127) throw new Refused();
     this.i++;
+    this.lastCode = code;
     add(out, code);
     if (this.fold) fold(out);
     return out;
@@ -337,9 +381,11 @@ class Translator {
       const lo = this.classItem();
       if (s[this.i] === '-' && s[this.i + 1] !== ']' && this.i + 1 < s.length) {
         // A range: both ends must be single characters.
-        const a = single(lo);
+        // (As written: [A-Z] is not [a-z] when case matters.)
+        const a = this.lastCode;
         this.i++;
-        const b = single(this.classItem());
+        this.classItem();
+        const b = this.lastCode;
         if (a < 0 || b < 0 || b < a) throw new Refused();
         const r = set();
         addRange(r, a, b);
@@ -352,30 +398,28 @@ class Translator {
     if (s[this.i] !== ']') throw new Refused();
     this.i++;
     // RE2 folds the class, then negates it. On ASCII lines, "not in the set" is the complement.
-    return classSource(negated ? complement(cs) : cs, false);
+    return classSource(negated ? complement(cs) : cs, this.unicode);
   }
-}
-
-/** The character of a set holding exactly one (or a letter and its other case), else -1. */
-function single(s: CharSet): number {
-  let found = -1;
-  for (let c = 0; c < 128; c++) {
-    if (!has(s, c)) continue;
-    const lower = c >= 65 && c <= 90 ? c + 32 : c;
-    if (found >= 0 && found !== lower) return -1;
-    if (found < 0) found = lower;
-  }
-  // A folded letter: the range bounds use the character as written; both cases are then folded.
-  return found;
 }
 
 /**
  * The JS source equivalent to an RE2 pattern on lines of ASCII characters, or null when the pattern
  * uses something outside the supported subset (RE2 then answers alone).
+ *
+ * With `unicodeLines`, the source is equivalent on any line of UTF-16 text without surrogates (all
+ * its characters in the BMP: one code unit each, as RE2 counts code points) and, when case is
+ * folded, without "ſ" (U+017F) or the Kelvin sign (U+212A), the only non-ASCII characters RE2 folds
+ * into ASCII letters. It differs only in that negated classes (\W \S \D [^…] .) also match the
+ * non-ASCII characters, as RE2's do; everything else RE2 has here is ASCII-only (\b \w \d \s, case
+ * folding of ASCII letters), and the subset refuses non-ASCII characters in the pattern.
+ *
+ * With `relax`, a counted repetition beyond the linear engine's limit (x{30,}, x{20,40}) is
+ * translated with a lower minimum and no maximum (x{15,}): the source then matches a superset of
+ * the pattern's lines, a necessary condition only (RE2 decides the lines it matches).
  */
-export function translateRegex(source: string, caseSensitive: boolean): string | null {
+export function translateRegex(source: string, caseSensitive: boolean, unicodeLines = false, relax = false): string | null {
   try {
-    const t = new Translator(source, !caseSensitive);
+    const t = new Translator(source, !caseSensitive, unicodeLines, relax);
     const node = t.alt();
     if (t.i !== source.length) return null;
     return node.src;
@@ -415,5 +459,45 @@ export function fastLineRegex(source: string, caseSensitive: boolean): RegExp | 
     return new RegExp(src);
   } catch {
     return null; // not expected (the translation emits a JS subset); RE2 then answers alone
+  }
+}
+
+/**
+ * Characters for which `fastUnicodeLineRegex` does not answer like RE2: surrogates (a character
+ * outside the BMP is two code units for V8, one code point for RE2) and, when case is folded, the
+ * two non-ASCII characters RE2 folds into ASCII letters.
+ */
+export function unicodeLineUnsafe(caseSensitive: boolean): RegExp {
+  return caseSensitive ? /[\ud800-\udfff]/ : /[\ud800-\udfff\u017f\u212a]/;
+}
+
+/**
+ * A V8 RegExp deciding whether a decoded line (UTF-16, possibly with non-ASCII characters) matches
+ * the RE2 pattern, exact on lines `unicodeLineUnsafe` does not match; or null (RE2 alone). Same
+ * linear-time fallback as `fastLineRegex`.
+ */
+export function fastUnicodeLineRegex(source: string, caseSensitive: boolean, relax = false): RegExp | null {
+  if (!linearFallback()) return null;
+  const src = translateRegex(source, caseSensitive, true, relax);
+  if (src === null) return null;
+  try {
+    return new RegExp(src);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A V8 RegExp every ASCII line the RE2 pattern matches also matches (a superset: `relax`), for a
+ * pattern refused by `fastLineRegex` only for its counted repetitions; or null.
+ */
+export function relaxedLineRegex(source: string, caseSensitive: boolean): RegExp | null {
+  if (!linearFallback()) return null;
+  const src = translateRegex(source, caseSensitive, false, true);
+  if (src === null) return null;
+  try {
+    return new RegExp(src);
+  } catch {
+    return null;
   }
 }

@@ -9,7 +9,7 @@ import { UserError } from '../../../platform/http/errors.ts';
 import { foldText, ShardReader, type ShardSymbol } from './shard.ts';
 import { and, literal, planRegex, type TriQuery } from './plan.ts';
 import { compileRegex, pathMatcher, type ParsedQuery, type Term } from './query.ts';
-import { fastLineRegex } from './jsregex.ts';
+import { fastLineRegex, fastUnicodeLineRegex, relaxedLineRegex, unicodeLineUnsafe } from './jsregex.ts';
 
 /** Shard readers by directory, shared by successive snapshots (shards never change once written). */
 const openReaders = new Map<string, ShardReader>();
@@ -521,10 +521,19 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean, ra
   // jsregex.ts: linear-time fallback, same matches as RE2 on ASCII); RE2 runs on the other lines.
   const fast = fastLineRegex(term.source, caseSensitive);
   const fastG = fast ? new RegExp(fast.source, 'g') : null;
+  // A pattern refused only for its counted repetitions (x{30,}) has a relaxed translation (x{15,},
+  // a superset): ASCII lines it does not match are out, RE2 decides the others.
+  const relaxed = fast ? null : relaxedLineRegex(term.source, caseSensitive);
+  // Lines with non-ASCII characters: V8 rules out, on the decoded line, those the pattern cannot
+  // match (exact unless the line has a character `unsafe` names); RE2 decides the others.
+  const relax = fast === null;
+  const fastU = fast || relaxed ? fastUnicodeLineRegex(term.source, caseSensitive, relax) : null;
+  const unsafe = unicodeLineUnsafe(caseSensitive);
   // With no literal to look for, candidate lines are found by one V8 search over the region's
   // raw text (multiline: ^ and $ at line ends) for the pattern itself or any non-ASCII byte, not
   // by a test per line (see scanWindows).
-  const anyLine = !pre && fast ? new RegExp(`(?:${fast.source})|[\\x80-\\xff]`, 'gm') : null;
+  const asciiFilter = fast ?? relaxed;
+  const anyLine = !pre && asciiFilter ? new RegExp(`(?:${asciiFilter.source})|[\\x80-\\xff]`, 'gm') : null;
   // RE2 takes time proportional to the line's length times the program's size: a line that would
   // take longer than the time left stops the search now (partial, resumable with a larger budget)
   // rather than hold the worker past its budget.
@@ -540,7 +549,20 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean, ra
   // V8 decides short ASCII lines only: its linear-time fallback, once a pattern backtracks too much,
   // costs about 14 µs a character (1.4 s for a 100 000-character line under `(\w+\s?)+$Q`), when
   // RE2's time on a long line can be bounded in advance.
-  const verdict = (line: string): 0 | 1 | 2 => (fast === null || line.length > MAX_FAST_LINE || NON_ASCII.test(line) ? (re2Cost(line), 2) : fast.test(line) ? 1 : 0);
+  // `latin`: the line is raw bytes seen as Latin-1 (else decoded text).
+  const verdict = (line: string, latin = true): 0 | 1 | 2 => {
+    if (line.length <= MAX_FAST_LINE) {
+      if (!NON_ASCII.test(line)) {
+        if (fast) return fast.test(line) ? 1 : 0;
+        if (relaxed && !relaxed.test(line)) return 0;
+      } else if (fastU) {
+        const text = latin ? latinToUtf8(line, 0, line.length) : line;
+        if (!unsafe.test(text) && !fastU.test(text)) return 0;
+      }
+    }
+    re2Cost(line);
+    return 2;
+  };
   /**
    * Calls `onLine(text, lineNumber, matches)` for each line that may match (stops when it returns
    * true); `lineNumber()` counts the lines up to it, only for the lines that do match; `matches`
@@ -582,7 +604,7 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean, ra
         const at = ln;
         const line = t.slice(pos, end);
         checkDeadline();
-        const v = verdict(line);
+        const v = verdict(line, false);
         if (v !== 0 && onLine(line, () => at, v === 1, -1, -1)) return;
         if (nl < 0) return;
         pos = nl + 1;
@@ -595,7 +617,7 @@ function regexMatcher(term: Term & { kind: 'regex' }, caseSensitive: boolean, ra
     plan,
     wholeDoc: false,
     symbolMatches: (name) => {
-      const v = verdict(name);
+      const v = verdict(name, false);
       return v === 2 ? re.test(name) : v === 1;
     },
     any(r) {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { RE2JS } from 're2js';
-import { fastLineRegex, linearFallback, translateRegex } from '../engine/jsregex.ts';
+import { fastLineRegex, linearFallback, translateRegex, unicodeLineUnsafe } from '../engine/jsregex.ts';
 import { matchRanges, re2Ranges } from '../engine/searcher.ts';
 
 const ASCII_LINE = fc
@@ -38,6 +38,9 @@ const ATOM = fc.constantFrom(
   '[a-c]',
   '[^a-cK]',
   '[Z-a]',
+  '[A-K]',
+  '[^B-Z]',
+  '[K-a]',
   '[\\w.]',
   '[^\\s]',
   '[\\d_-]',
@@ -55,7 +58,7 @@ const ATOM = fc.constantFrom(
   '(?P<n>k+)',
   '(a*)*',
 );
-const QUANT = fc.constantFrom('', '', '', '*', '+', '?', '*?', '+?', '??', '{2}', '{0,2}', '{1,}', '{2,3}?');
+const QUANT = fc.constantFrom('', '', '', '*', '+', '?', '*?', '+?', '??', '{2}', '{0,2}', '{1,}', '{2,3}?', '{17,}', '{18,}?', '{3,20}');
 const PIECE = fc.tuple(ATOM, QUANT).map(([a, q]) => (q && a.length > 1 && !/^[[(\\]/.test(a) ? `(?:${a})${q}` : a + q));
 const PATTERN = fc
   .array(PIECE, { minLength: 1, maxLength: 6 })
@@ -117,7 +120,7 @@ test('regex translation: the benchmark patterns translate, constructs outside th
 
 test('pathological patterns stay linear in V8 (fallback engine) and are refused when they cannot', () => {
   const long = 'a'.repeat(100_000);
-  for (const p of ['(a+)+b', '(a|a)*b', '(a|aa)*c', '(\\w+\\s?)+$', '(a*)*b', '((a+)+)+b', '(x+x+)+y', '(.*a){16}b']) {
+  for (const p of ['(a+)+b', '(a|a)*b', '(a|aa)*c', '(\\w+\\s?)+$', '(a*)*b', '((a+)+)+b', '(x+x+)+y', '(.*a){16}b', '(a|a){20,}b', '(a+){17,}b', '(?:a{2,3}){40,}c']) {
     const re = fastLineRegex(p, false);
     if (re === null) {
       // Refused: RE2 answers, in linear time.
@@ -132,4 +135,58 @@ test('pathological patterns stay linear in V8 (fallback engine) and are refused 
     // milliseconds. The bound is far from both, so a loaded machine does not fail it.
     assert.ok(performance.now() - t < 120_000, `${p} took ${(performance.now() - t).toFixed(0)} ms`);
   }
+});
+
+/** Lines with non-ASCII characters too: accents, "ſ" and the Kelvin sign (folded into s and k by RE2), one outside the BMP. */
+const UNICODE_LINE = fc
+  .array(fc.constantFrom('a', 'b', 'k', 's', 'A', 'K', 'S', '_', '1', ' ', '\t', '\r', '.', 'é', 'É', 'ß', 'ſ', '\u212a', '€', '😀', 'aaaaaaaaaaaaaaaaaa', 'KKKKKKKKKKKKKKKKKKKK', 'ééééééééééééééééééé'), { maxLength: 30 })
+  .map((cs) => cs.join(''));
+
+test('regex translation for lines with non-ASCII characters: exact where it claims to be; the relaxed one a superset', () => {
+  let translated = 0;
+  let relaxed = 0;
+  fc.assert(
+    fc.property(PATTERN, fc.boolean(), fc.array(fc.oneof(UNICODE_LINE, ASCII_LINE), { minLength: 5, maxLength: 15 }), (src, cs, lines) => {
+      let re: RE2JS;
+      try {
+        re = RE2JS.compile(src, cs ? 0 : RE2JS.CASE_INSENSITIVE);
+      } catch {
+        return true;
+      }
+      const unsafe = unicodeLineUnsafe(cs);
+      const exact = translateRegex(src, cs, true);
+      if (exact !== null) {
+        translated++;
+        const one = new RegExp(exact);
+        for (const l of lines) {
+          if (unsafe.test(l)) continue;
+          assert.equal(one.test(l), re.test(l), `/${src}/ (case ${cs ? 'sensitive' : 'folded'}) → ${exact} on ${JSON.stringify(l)}`);
+        }
+      }
+      const loose = translateRegex(src, cs, true, true);
+      const looseAscii = translateRegex(src, cs, false, true);
+      if (loose !== null && exact === null) relaxed++;
+      for (const l of lines) {
+        if (loose !== null && !unsafe.test(l) && re.test(l)) assert.ok(new RegExp(loose).test(l), `relaxed /${src}/ → ${loose} misses ${JSON.stringify(l)}`);
+        if (looseAscii !== null && !/[^\x00-\x7f]/.test(l) && re.test(l)) assert.ok(new RegExp(looseAscii).test(l), `relaxed /${src}/ → ${looseAscii} misses ${JSON.stringify(l)}`);
+      }
+      return true;
+    }),
+    { numRuns: Number(process.env.FC_RUNS || 1500) },
+  );
+  assert.ok(translated > 500, `most generated patterns translate (${translated})`);
+  assert.ok(relaxed > 20, `some are only relaxed (${relaxed})`);
+});
+
+test('regex translation: ranges as written when case matters, counted repetitions beyond 16 in pieces', () => {
+  assert.equal(translateRegex('[A-Z]', true), '[\\x41-\\x5a]');
+  assert.equal(translateRegex('[A-Z]', false), '[\\x41-\\x5a\\x61-\\x7a]');
+  assert.equal(translateRegex('[^a]', true, true), '[^\\x61]');
+  const big = fastLineRegex('\\b[A-Z][A-Z0-9_]{30,}\\b', true)!;
+  assert.notEqual(big, null);
+  assert.equal(big.test(`x ${'A'.repeat(30)} y`), false);
+  assert.equal(big.test(`x ${'A'.repeat(31)} y`), true);
+  assert.equal(big.test(`x ${'A'.repeat(31)}a y`), false);
+  assert.equal(translateRegex('a{20,40}', true), null); // a finite maximum beyond 16: only relaxed
+  assert.equal(translateRegex('a{20,40}', true, false, true), '[\\x61]{15,}');
 });

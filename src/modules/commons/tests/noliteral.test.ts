@@ -22,14 +22,17 @@ function corpus(seed: number, count: number): string {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     return (x >>> 8) % n;
   };
-  const words = ['int', 'value', 'NULL', 'return', 'é', 'Ärger', 'straße', 'x1', '  ', '\t', '0x1f', '123', 'ab', 'ZZ'];
+  // Also: "ſ" and the Kelvin sign (RE2 folds them into s and k), a character outside the BMP, CR.
+  const words = ['int', 'value', 'NULL', 'return', 'é', 'Ärger', 'straße', 'x1', '  ', '\t', '0x1f', '123', 'ab', 'ZZ', 'ſ', '\u212a', '😀', 'KSKSKSKSKSKSKSKSKS', '\r'];
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
-    const k = rnd(12);
+    const k = rnd(14);
     if (k === 0) out.push('');
     else if (k === 1) out.push(`#define ${'ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789'.slice(rnd(8), 20 + rnd(18))} ${rnd(1000)}`);
     else if (k === 2) out.push(`${rnd(1000)}`);
     else if (k === 3) out.push(`É${'ÀBCDÉFGHIJKLMNOPQRSTUVWXYZ_0123456789'.slice(0, 25 + rnd(10))}`);
+    else if (k === 4) out.push(`${'ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789'.slice(rnd(8), 20 + rnd(18))}${['\r', 'é', ' ', 'ſ', '😀'][rnd(5)]}`);
+    else if (k === 5) out.push(`${'x'.repeat(rnd(3))}${'KSksſ\u212a'.repeat(1 + rnd(6))}\r`);
     else out.push(Array.from({ length: 1 + rnd(8) }, () => words[rnd(words.length)]).join(rnd(3) ? ' ' : ''));
   }
   return out.join('\n');
@@ -59,6 +62,17 @@ const PATTERNS: [string, boolean][] = [
   ['^\\s', true],
   ['[A-Z]{3}\\b', false],
   ['\\b\\w{4}\\b\\s?\\b\\w{4}\\b$', true],
+  // Counted repetitions beyond 16 (split into pieces, or relaxed into a filter), case folded
+  // (ſ, K), negated classes and "." on non-ASCII lines, CR before the line end.
+  ['\\b[A-Z][A-Z0-9_]{30,}\\b', false],
+  ['[^a-z ]{20,}$', true],
+  ['^[^\\s]{3}[a-z]{17,}', false],
+  ['[ks]{18,}', false],
+  ['\\W[A-Z_]{20,40}\\W', true],
+  ['(?:[A-Z]{2}){9,}.$', true],
+  ['\\S{20,}\\s$', true],
+  ['^.{1,3}\\W$', false],
+  ['[^A-Z0-9_\\s]$', true],
 ];
 
 test('a regex without a literal gives exactly the lines RE2 matches one by one', async () => {
