@@ -115,8 +115,10 @@ test('four hostile searches at once: /health and a places search keep answering 
       assert.match(body.notice, /budget de temps/);
     }
   }
-  // Two ran, two waited: all within twice the budget and the slack of a loaded machine.
-  assert.ok(Date.now() - started < 15_000, `${Date.now() - started} ms`);
+  // Two ran, two waited: all within twice the budget and the slack of a loaded machine (the search
+  // workers run at a lower priority: on two cores shared with another test file they get what is
+  // left; 12 s was seen beside two suites at load 10). A search ignoring its budget would take minutes.
+  assert.ok(Date.now() - started < 30_000, `${Date.now() - started} ms`);
 });
 
 test('hostile patterns are refused before they run: a 400 naming q', async () => {
