@@ -452,8 +452,13 @@ export function linearFallback(): boolean {
 
 /** A V8 RegExp checking whether an ASCII line matches the RE2 pattern, or null (RE2 alone). */
 export function fastLineRegex(source: string, caseSensitive: boolean): RegExp | null {
+  return compiledTranslation(source, caseSensitive, false, false);
+}
+
+/** The V8 RegExp of a translation, or null: no linear-time fallback, or not translatable. */
+function compiledTranslation(source: string, caseSensitive: boolean, unicode: boolean, relax: boolean): RegExp | null {
   if (!linearFallback()) return null;
-  const src = translateRegex(source, caseSensitive);
+  const src = translateRegex(source, caseSensitive, unicode, relax);
   if (src === null) return null;
   try {
     return new RegExp(src);
@@ -477,14 +482,7 @@ export function unicodeLineUnsafe(caseSensitive: boolean): RegExp {
  * linear-time fallback as `fastLineRegex`.
  */
 export function fastUnicodeLineRegex(source: string, caseSensitive: boolean, relax = false): RegExp | null {
-  if (!linearFallback()) return null;
-  const src = translateRegex(source, caseSensitive, true, relax);
-  if (src === null) return null;
-  try {
-    return new RegExp(src);
-  } catch {
-    return null;
-  }
+  return compiledTranslation(source, caseSensitive, true, relax);
 }
 
 /**
@@ -492,12 +490,5 @@ export function fastUnicodeLineRegex(source: string, caseSensitive: boolean, rel
  * pattern refused by `fastLineRegex` only for its counted repetitions; or null.
  */
 export function relaxedLineRegex(source: string, caseSensitive: boolean): RegExp | null {
-  if (!linearFallback()) return null;
-  const src = translateRegex(source, caseSensitive, false, true);
-  if (src === null) return null;
-  try {
-    return new RegExp(src);
-  } catch {
-    return null;
-  }
+  return compiledTranslation(source, caseSensitive, false, true);
 }
