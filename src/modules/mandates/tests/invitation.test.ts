@@ -133,6 +133,31 @@ describe('mandates: a helper joins a structure only by accepting the invitation'
     assert.equal((await service.verifyJournal(t.db)).ok, true);
   });
 
+  test('50 simultaneous answers (accept and decline mixed) to one invitation: exactly one takes effect, the rest change nothing', async () => {
+    const deps = depsOf(t.app);
+    const zUser = await makeUser(deps, 'i-z@exemple.fr', [], 'Zoé Voisine');
+    assert.equal((await referent.submit(page(), `${page()}/aidants`, { email: 'i-z@exemple.fr' })).status, 200);
+    // Each answer from its own signed-in browser (own address: the per-address rate limit is not what is tested).
+    const browsers = await Promise.all(Array.from({ length: 50 }, (_, i) => signedInBrowser(t.app, deps, zUser, `198.51.100.${i + 1}`)));
+    await Promise.all(browsers.map((b) => b.get('/mandats')));
+    const answers = await Promise.all(browsers.map((b, i) => b.post(`/mandats/invitations/${structure.id}/${i % 2 ? 'refuser' : 'accepter'}`, {})));
+    const ok = answers.filter((r) => r.status === 200);
+    assert.equal(ok.length, 1, answers.map((r) => r.status).join(','));
+    assert.ok(answers.every((r) => r.status === 200 || r.status === 404), answers.map((r) => r.status).join(','));
+    const helper = (await t.db.query<{ active: boolean }>('SELECT active FROM mandates.helper WHERE structure_id = $1 AND user_id = $2', [structure.id, zUser.id])).rows;
+    const accepted = await t.db.query("SELECT 1 FROM mandates.journal WHERE event = 'helper.accepted' AND actor_id = $1", [zUser.id]);
+    const declined = await t.db.query("SELECT 1 FROM platform.audit_entry WHERE action = 'mandates.helper.decline' AND actor_id = $1", [zUser.id]);
+    if (/Vous êtes aidant/.test(ok[0]!.body)) {
+      assert.deepEqual(helper, [{ active: true }]);
+      assert.deepEqual([accepted.rows.length, declined.rows.length, (await getGrants(t.db, zUser.id)).length], [1, 0, 1]);
+    } else {
+      assert.match(ok[0]!.body, /Invitation refusée/);
+      assert.deepEqual(helper, []);
+      assert.deepEqual([accepted.rows.length, declined.rows.length, (await getGrants(t.db, zUser.id)).length], [0, 1, 0]);
+    }
+    assert.equal((await service.verifyJournal(t.db)).ok, true);
+  });
+
   test('a declined invitation deletes the pending row (audited); the person can be invited again', async () => {
     const deps = depsOf(t.app);
     const yUser = await makeUser(deps, 'i-y@exemple.fr', [], 'Yvonne Voisine');
