@@ -90,6 +90,15 @@ describe('mediation: import of past activities by file upload (HTTP)', () => {
     assert.deepEqual(await snapshot(t.db), before);
   });
 
+  test('the same file uploaded 50 times at once records its activity once', async () => {
+    const browsers = await Promise.all(Array.from({ length: 50 }, (_, i) => signedInBrowser(t.app, depsOf(t.app), mediator, `198.51.100.${i + 1}`)));
+    await Promise.all(browsers.map((b) => b.get(url)));
+    const answers = await Promise.all(browsers.map((b) => postMultipart(t.app, b, url, { format: 'cnfs' }, [{ field: 'file', fileName: 'cra.csv', content: cra(25) }])));
+    assert.ok(answers.every((r) => r.status === 200), answers.map((r) => r.status).join(','));
+    assert.equal(answers.filter((r) => /1 activité enregistrée/.test(r.body)).length, 1);
+    assert.equal((await mine()).filter((x) => x === '2022-03-25:8').length, 1);
+  });
+
   test('over 20 MB: refused naming the file (413); over the route’s body limit: refused before parsing', async () => {
     const b = await signedInBrowser(t.app, depsOf(t.app), mediator, '192.0.2.173');
     await b.get(url);
