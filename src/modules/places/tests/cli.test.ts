@@ -1,3 +1,4 @@
+import { STANDARD_DIR } from './fixtures/model-helpers.ts';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,7 +15,7 @@ import { placesCommands } from '../cli.ts';
 import { HEADER, csvLine } from './helpers.ts';
 
 const config = loadConfig({ ...process.env, NODE_ENV: 'test' });
-const example = path.join(config.sharedDataDir, 'standards', 'lieux-mediation-numerique', 'exemple-valide.csv');
+const example = path.join(STANDARD_DIR, 'exemple-valide.csv');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maillage-cli-'));
 const bad = path.join(dir, 'mauvais.csv');
 fs.writeFileSync(bad, [HEADER, csvLine({ id: 'ok-1', nom: 'Bon lieu' }), csvLine({ id: 'ko-1', nom: 'Mauvais', pivot: '1' })].join('\n'));

@@ -2,14 +2,13 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { loadConfig } from '../../../platform/config.ts';
 import type { Db } from '../../../platform/db/index.ts';
 import { testDb } from '../../../../test/support/db.ts';
 import { getPlace, importIssues, importPlaces, listImportRuns, searchPlaces } from '../index.ts';
 import { HEADER, csvLine } from './helpers.ts';
+import { STANDARD_DIR } from './fixtures/model-helpers.ts';
 
-const shared = loadConfig({ ...process.env, NODE_ENV: 'test' }).sharedDataDir;
-const example = path.join(shared, 'standards', 'lieux-mediation-numerique', 'exemple-valide.csv');
+const example = path.join(STANDARD_DIR, 'exemple-valide.csv');
 
 describe('importing places', () => {
   let db: Db;

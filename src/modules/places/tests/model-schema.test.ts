@@ -26,7 +26,7 @@ import {
   validateRow,
 } from '../model/index.ts';
 import type { FieldName } from '../model/types.ts';
-import { STANDARD_DIR, SHARED, baseValues, loadSchema, patternAlternatives, readAll, row } from './fixtures/model-helpers.ts';
+import { STANDARD_DIR, TYPOLOGIES_CSV, baseValues, loadSchema, patternAlternatives, readAll, row } from './fixtures/model-helpers.ts';
 
 const schema = loadSchema('1.0.2');
 const byName = new Map(schema.fields.map((f) => [f.name, f]));
@@ -88,7 +88,7 @@ describe('standard constants match schema-v1.0.2.json', () => {
   });
 
   test('typologies copied from typologies-structures.csv', () => {
-    const lines = fs.readFileSync(path.join(SHARED, 'data/standards/typologies-structures.csv'), 'utf8').trim().split(/\r?\n/).slice(1);
+    const lines = fs.readFileSync(TYPOLOGIES_CSV, 'utf8').trim().split(/\r?\n/).slice(1);
     const fromCsv: Record<string, string> = {};
     for (const line of lines) {
       const m = /^([^,]+),(?:"((?:[^"]|"")*)"|(.*))$/.exec(line)!;

@@ -6,14 +6,13 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { loadConfig } from '../../../platform/config.ts';
+import { STANDARD_DIR } from './fixtures/model-helpers.ts';
 import { testApp } from '../../../../test/support/app.ts';
 import { importPlaces, listImportRuns } from '../index.ts';
 import { HEADER, csvLine } from './helpers.ts';
 import { distancesOutsideCommunes, getCommune } from '../../territories/index.ts';
 
-const shared = loadConfig({ ...process.env, NODE_ENV: 'test' }).sharedDataDir;
-const example = path.join(shared, 'standards', 'lieux-mediation-numerique', 'exemple-valide.csv');
+const example = path.join(STANDARD_DIR, 'exemple-valide.csv');
 
 describe('quality of imported data', () => {
   let t: Awaited<ReturnType<typeof testApp>>;
