@@ -645,6 +645,16 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
       const list = JSON.parse(rows[0]?.j ?? '[]') as [string, string, StoredRaw['precision'], boolean, string | null, string | null][];
       for (const [id, rawHash, precision, noHours, region, departement] of list) stored.set(id, { rawHash, precision, noHours, region, departement });
     }
+    // A CSV record's raw hash covers its text as read: the reader hashes it and, when it is one of
+    // these (and its id was not met before in the file), does not even parse it.
+    const storedByHash = new Map<string, string>();
+    for (const [id, s] of stored) storedByHash.set(s.rawHash, id);
+    if (!opts.dryRun) {
+      reading.hashRecords?.(rawKey, storedByHash.size === 0 ? null : (h) => {
+        const id = storedByHash.get(h);
+        return id !== undefined && !ids.kept(id);
+      });
+    }
     // Reader issues (conversion warnings…) of the records read so far, by line and element: a
     // record with one gets no raw hash.
     const readerIssueAt = new Set<string>();
@@ -730,13 +740,16 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
         report.rowsRead++;
         takeReaderIssues();
         let rawHash: string | null = null;
-        const id = row.values.id?.trim();
-        if (!opts.dryRun && !row.errors && id && !readerIssueAt.has(`${row.line}:${row.item ?? 0}`)) {
-          rawHash = rawBase.copy().update(JSON.stringify(row.values)).digest('base64url');
+        const id = row.known ? storedByHash.get(row.rawHash!) : row.values.id?.trim();
+        // (A record the reader did not parse raised no reader issue: one at its line is a file's, such
+        // as the approximate line of an encoding warning.)
+        if (!opts.dryRun && !row.errors && id && (row.known || !readerIssueAt.has(`${row.line}:${row.item ?? 0}`))) {
+          rawHash = row.rawHash ?? rawBase.copy().update(JSON.stringify(row.values)).digest('base64url');
           const known = stored.get(id);
           // An id already met in this file is not skipped: its last occurrence must win.
           if (known && known.rawHash === rawHash && ids.see({ line: row.line, record: { id } as PlaceRecord, issues: [], needs: { codeInsee: false, coordinates: false } }, id) === null) {
             stored.delete(id);
+            storedByHash.delete(rawHash);
             report.kept++;
             report.unchanged++;
             report.quality.places++;
@@ -750,6 +763,8 @@ export async function importPlaces(db: Db, input: Buffer | string | NodeJS.Reada
             continue;
           }
         }
+        // (A row the reader did not parse is always skipped above: its id is unknown to nothing.)
+        if (row.known) throw new Error(`internal: line ${row.line} was recognised but not skipped`);
         const result = validateRow(row);
         if (rawHash && result.record) rawHashes.set(result, rawHash);
         const repeated = ids.see(result, row.values.id);

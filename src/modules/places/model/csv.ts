@@ -20,6 +20,16 @@ export interface CsvRecord {
   line: number;
   endLine: number;
   fields: string[];
+  /** The hash of the record's text (see `CsvTokenizer.hashRecords`), when hashing is on. */
+  hash?: string;
+}
+
+/** A record whose text's hash the `known` predicate recognised: it is neither split nor kept. */
+export interface CsvKnown {
+  kind: 'known';
+  line: number;
+  endLine: number;
+  hash: string;
 }
 
 export interface CsvProblem {
@@ -30,7 +40,7 @@ export interface CsvProblem {
   message: string; // French
 }
 
-export type CsvEvent = CsvRecord | CsvProblem;
+export type CsvEvent = CsvRecord | CsvProblem | CsvKnown;
 
 export const MAX_FIELD_BYTES = 100 * 1024;
 
@@ -48,6 +58,16 @@ export class CsvTokenizer {
   /** Skipping the rest of an over-long line (its content is not kept). */
   private skipping = false;
   private readonly delim: number;
+  /** See `hashRecords`. */
+  private hashText: ((text: string) => string) | null = null;
+  private known: ((hash: string) => boolean) | null = null;
+  // Searches of the current buffer remembered by scanRecord (reset when text is pushed).
+  private quoteFrom = Number.MAX_SAFE_INTEGER;
+  private quoteAt = -1;
+  private crFrom = Number.MAX_SAFE_INTEGER;
+  private crAt = -1;
+  private lfFrom = Number.MAX_SAFE_INTEGER;
+  private lfAt = -1;
 
   constructor(
     readonly delimiter: string,
@@ -57,9 +77,33 @@ export class CsvTokenizer {
     this.delim = delimiter.charCodeAt(0);
   }
 
+  /**
+   * From now on, every record carries the hash of its text (`hash`: the characters from its first
+   * to its last, line break excluded, as decoded), and a record whose hash `known` accepts is
+   * yielded as a `known` event without being split into fields (an unchanged re-import skips the
+   * parsing of most of its records). Only a record whose extent a plain scan finds for certain is
+   * offered to `known`: fields quoted from their first character to a quote followed by the
+   * delimiter or the line end, no carriage return but in a CRLF line end; any other record is
+   * parsed as usual.
+   */
+  hashRecords(hashText: (text: string) => string, known: ((hash: string) => boolean) | null): void {
+    this.hashText = hashText;
+    this.known = known;
+  }
+
   /** The current 1-based line (the line the next record starts on). */
   get currentLine(): number {
     return this.line;
+  }
+
+  /** Nothing pushed is left to read (and no over-long line is being skipped). */
+  get idle(): boolean {
+    return this.pos >= this.buf.length && !this.skipping;
+  }
+
+  /** Counts lines that the caller read itself (see ByteScan), when `idle`. */
+  skipLines(n: number): void {
+    this.line += n;
   }
 
   push(text: string): void {
@@ -68,6 +112,10 @@ export class CsvTokenizer {
       this.pos = 0;
     }
     this.buf += text;
+    // Flattened now (ToNumber flattens a concatenated string in place): searching a string that
+    // is still a concatenation costs ~70 times more per character.
+    Number(this.buf);
+    this.quoteFrom = this.crFrom = this.lfFrom = Number.MAX_SAFE_INTEGER;
   }
 
   end(): void {
@@ -83,6 +131,22 @@ export class CsvTokenizer {
       }
       if (this.pos >= this.buf.length) return;
       const start = this.pos;
+      let hash: string | undefined;
+      if (this.hashText) {
+        const scan = this.scanRecord(start);
+        const text = scan ? this.buf.slice(start, scan.end) : '';
+        // A blank line is no record (parseRecord skips it).
+        if (scan && !(text === '' || (text.charCodeAt(0) <= 32 && text.trim() === ''))) {
+          hash = this.hashText(text);
+          if (this.known?.(hash)) {
+            const line = this.line;
+            this.line += scan.breaks + 1;
+            this.pos = scan.next;
+            yield { kind: 'known', line, endLine: line + scan.breaks, hash };
+            continue;
+          }
+        }
+      }
       const step = this.parseRecord(start);
       if (step.type === 'incomplete') return;
       if (step.type === 'blank') {
@@ -94,7 +158,8 @@ export class CsvTokenizer {
         const line = this.line;
         this.line += step.breaks + 1;
         this.pos = step.next;
-        yield { kind: 'record', line, endLine: line + step.breaks, fields: step.fields };
+        if (this.hashText && hash === undefined) hash = this.hashText(this.buf.slice(start, withoutBreak(this.buf, start, step.next)));
+        yield hash === undefined ? { kind: 'record', line, endLine: line + step.breaks, fields: step.fields } : { kind: 'record', line, endLine: line + step.breaks, fields: step.fields, hash };
         continue;
       }
       // A problem: report the record's first line and resume at the line after it.
@@ -136,6 +201,7 @@ export class CsvTokenizer {
       // No line break yet: forget what we skipped.
       this.buf = '';
       this.pos = 0;
+      this.quoteFrom = this.crFrom = this.lfFrom = Number.MAX_SAFE_INTEGER;
       if (!this.final) return false;
       this.skipping = false;
       return true;
@@ -143,6 +209,96 @@ export class CsvTokenizer {
     this.line++;
     this.skipping = false;
     return true;
+  }
+
+  /**
+   * The extent of the record starting at `start` when a plain scan finds it for certain: its end
+   * (before the line break), where the next one starts and the line breaks inside its quoted
+   * fields. Null for anything else (incomplete text, a carriage return, a quote that is neither
+   * closed nor followed by the delimiter or the line end, an over-long field): `parseRecord`
+   * decides those.
+   */
+  private scanRecord(start: number): { end: number; next: number; breaks: number } | null {
+    const buf = this.buf;
+    const delim = this.delim;
+    let i = start;
+    let breaks = 0;
+    let fieldStart = start;
+    for (;;) {
+      const lf = this.nextLf(i);
+      if (lf === -1) return null;
+      const q = this.nextQuote(i);
+      const cr = this.nextCr(i);
+      if (q === -1 || q > lf) {
+        if (cr === lf - 1 && cr >= i) return { end: cr, next: lf + 1, breaks };
+        if (cr !== -1 && cr < lf) return null;
+        return { end: lf, next: lf + 1, breaks };
+      }
+      if (cr !== -1 && cr < q) return null;
+      // The quote opens a field when it is the field's first character.
+      for (let k = q - 1; k >= i; k--) {
+        if (buf.charCodeAt(k) === delim) {
+          fieldStart = k + 1;
+          break;
+        }
+      }
+      if (q !== fieldStart) {
+        // A quote inside an unquoted field is a character.
+        i = q + 1;
+        continue;
+      }
+      // A quoted field: to its closing quote (doubled quotes are characters).
+      let c = q + 1;
+      for (;;) {
+        c = this.nextQuote(c);
+        if (c === -1 || c - q > this.maxField) return null;
+        if (buf.charCodeAt(c + 1) === QUOTE) {
+          c += 2;
+          continue;
+        }
+        break;
+      }
+      const crIn = this.nextCr(q);
+      if (crIn !== -1 && crIn < c) return null;
+      for (let k = this.nextLf(q); k !== -1 && k < c; k = this.nextLf(k + 1)) breaks++;
+      const after = buf.charCodeAt(c + 1);
+      if (after === delim) {
+        i = c + 2;
+        fieldStart = i;
+        continue;
+      }
+      if (after === LF) return { end: c + 1, next: c + 2, breaks };
+      if (after === CR && buf.charCodeAt(c + 2) === LF) return { end: c + 1, next: c + 3, breaks };
+      return null;
+    }
+  }
+
+  /** The next quote at or after `i` in the buffer (-1: none), remembered so that a buffer with few
+   *  quotes is searched once, not once per record. */
+  private nextQuote(i: number): number {
+    if (i < this.quoteFrom || (this.quoteAt !== -1 && this.quoteAt < i)) {
+      this.quoteFrom = i;
+      this.quoteAt = this.buf.indexOf('"', i);
+    }
+    return this.quoteAt;
+  }
+
+  /** The next line feed at or after `i` (-1: none), remembered likewise. */
+  private nextLf(i: number): number {
+    if (i < this.lfFrom || (this.lfAt !== -1 && this.lfAt < i)) {
+      this.lfFrom = i;
+      this.lfAt = this.buf.indexOf('\n', i);
+    }
+    return this.lfAt;
+  }
+
+  /** The next carriage return at or after `i` (-1: none), remembered likewise. */
+  private nextCr(i: number): number {
+    if (i < this.crFrom || (this.crAt !== -1 && this.crAt < i)) {
+      this.crFrom = i;
+      this.crAt = this.buf.indexOf('\r', i);
+    }
+    return this.crAt;
   }
 
   private parseRecord(start: number): Step {
@@ -231,6 +387,115 @@ export class CsvTokenizer {
       return { type: 'record', fields, next, breaks };
     }
   }
+}
+
+/**
+ * The byte version of CsvTokenizer's record scan, on a chunk of an ASCII-compatible file (the
+ * quote, the delimiter, CR and LF are single bytes never part of another character): finds the
+ * extent of a well-formed record without decoding it, with the same rules (see
+ * `CsvTokenizer.hashRecords`). Searches are remembered, so scanning a chunk is linear.
+ */
+export class ByteScan {
+  private readonly delim: number;
+  private quoteFrom = Number.MAX_SAFE_INTEGER;
+  private quoteAt = -1;
+  private crFrom = Number.MAX_SAFE_INTEGER;
+  private crAt = -1;
+  private lfFrom = Number.MAX_SAFE_INTEGER;
+  private lfAt = -1;
+
+  constructor(
+    private readonly bytes: Buffer,
+    delimiter: string,
+  ) {
+    this.delim = delimiter.charCodeAt(0);
+  }
+
+  private nextQuote(i: number): number {
+    if (i < this.quoteFrom || (this.quoteAt !== -1 && this.quoteAt < i)) {
+      this.quoteFrom = i;
+      this.quoteAt = this.bytes.indexOf(QUOTE, i);
+    }
+    return this.quoteAt;
+  }
+
+  private nextCr(i: number): number {
+    if (i < this.crFrom || (this.crAt !== -1 && this.crAt < i)) {
+      this.crFrom = i;
+      this.crAt = this.bytes.indexOf(CR, i);
+    }
+    return this.crAt;
+  }
+
+  private nextLf(i: number): number {
+    if (i < this.lfFrom || (this.lfAt !== -1 && this.lfAt < i)) {
+      this.lfFrom = i;
+      this.lfAt = this.bytes.indexOf(LF, i);
+    }
+    return this.lfAt;
+  }
+
+  /** The record starting at `start`: its end (before the line break), the next record's start and
+   *  the line breaks inside its quoted fields; null when the plain scan cannot tell. */
+  record(start: number): { end: number; next: number; breaks: number } | null {
+    const b = this.bytes;
+    const delim = this.delim;
+    let i = start;
+    let breaks = 0;
+    let fieldStart = start;
+    for (;;) {
+      const lf = this.nextLf(i);
+      if (lf === -1) return null;
+      const q = this.nextQuote(i);
+      const cr = this.nextCr(i);
+      if (q === -1 || q > lf) {
+        if (cr === lf - 1 && cr >= i) return { end: cr, next: lf + 1, breaks };
+        if (cr !== -1 && cr < lf) return null;
+        return { end: lf, next: lf + 1, breaks };
+      }
+      if (cr !== -1 && cr < q) return null;
+      for (let k = q - 1; k >= i; k--) {
+        if (b[k] === delim) {
+          fieldStart = k + 1;
+          break;
+        }
+      }
+      if (q !== fieldStart) {
+        i = q + 1;
+        continue;
+      }
+      let c = q + 1;
+      for (;;) {
+        c = this.nextQuote(c);
+        if (c === -1) return null;
+        if (b[c + 1] === QUOTE) {
+          c += 2;
+          continue;
+        }
+        break;
+      }
+      const crIn = this.nextCr(q);
+      if (crIn !== -1 && crIn < c) return null;
+      for (let k = this.nextLf(q); k !== -1 && k < c; k = this.nextLf(k + 1)) breaks++;
+      const after = b[c + 1];
+      if (after === delim) {
+        i = c + 2;
+        fieldStart = i;
+        continue;
+      }
+      if (after === LF) return { end: c + 1, next: c + 2, breaks };
+      if (after === CR && b[c + 2] === LF) return { end: c + 1, next: c + 3, breaks };
+      return null;
+    }
+  }
+}
+
+/** Where a record that ends at `next` (just after its line break, if any) ends before the break. */
+function withoutBreak(buf: string, start: number, next: number): number {
+  let e = next;
+  if (e > start && buf.charCodeAt(e - 1) === LF) e--;
+  if (e > start && buf.charCodeAt(e - 1) === CR) e--;
+  return e;
 }
 
 /** Line breaks in a text (CRLF counts once). */

@@ -30,6 +30,11 @@ export class IdRegistry {
     return null;
   }
 
+  /** Whether a kept record with this id was met (`see` would report a repeat). */
+  kept(id: string): boolean {
+    return (this.lines.get(id) ?? 0) > 0;
+  }
+
   /** Every id of the file, kept or refused. */
   ids(): string[] {
     return [...this.lines.keys()];

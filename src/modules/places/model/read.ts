@@ -8,10 +8,12 @@
  * - JSON (an array of records) and GeoJSON (a FeatureCollection) are read whole (in memory); the
  *   line of each record is found by scanning the text, so issues still carry file lines.
  */
+import { isUtf8 } from 'node:buffer';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import iconv from 'iconv-lite';
 import { type ColumnPlan, type Values, fileIssue, standardPlan } from './convert.ts';
-import { CsvTokenizer, detectDelimiter, MAX_FIELD_BYTES } from './csv.ts';
+import { ByteScan, CsvTokenizer, detectDelimiter, MAX_FIELD_BYTES } from './csv.ts';
 import { legacyPlan, looksLegacy } from './legacy.ts';
 import { type MappingFile, mappingPlan } from './mapping.ts';
 import { atItem } from './text.ts';
@@ -35,9 +37,18 @@ export interface ReadResult {
   /** Records the reader could not read (malformed CSV line, wrong column count, a JSON element
    *  that is not an object): each has an error in `issues`. Complete once `rows` is exhausted. */
   stats: { unreadable: number };
+  /**
+   * CSV only, before the rows are read: each row gets `rawHash`, the hash of `key` (what else turns
+   * a record into a place: code, mapping…), of what the reader depends on (header, delimiter,
+   * encoding) and of the record's text; a record whose hash `known` accepts is not parsed: its row
+   * has `known: true` and no values. Absent for other formats (their rows have no `rawHash`).
+   */
+  hashRecords?: (key: string, known: ((hash: string) => boolean) | null) => void;
 }
 
 const SAMPLE_BYTES = 64 * 1024;
+/** Bytes after the last line feed of a chunk kept for the next one, at most. */
+const CARRY_MAX = 4 << 20;
 
 type ByteSource = AsyncIterator<Buffer>;
 
@@ -206,8 +217,40 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
   if (srcEnded) tok.end();
   let replacementReported = text.includes('\uFFFD') && encoding === 'utf-8';
 
-  // Pull events; pending events produced while looking for the header are kept.
-  const pending: import('./csv.ts').CsvEvent[] = [];
+  // The bytes after the last line feed read so far: each chunk is decoded up to its last line feed
+  // and the rest waits for the next one, so the text the tokenizer gets usually starts a record
+  // (a record split between two pushes makes V8 join the two strings, which costs ~5 ns a
+  // character the first time the result is searched).
+  let carry: Buffer = Buffer.alloc(0);
+  // The byte lane of an unchanged re-import (see hashRecords): records of a chunk whose hash the
+  // caller knows, read from the bytes without decoding them, then handed out before the text that
+  // follows them in the chunk.
+  let lane: { base: crypto.Hash; known: (hash: string) => boolean } | null = null;
+  let laneItems: { hash: string; breaks: number; bytes: Buffer }[] = [];
+  let laneLines = 0;
+  const laneScan = (bytes: Buffer): number => {
+    const scan = new ByteScan(bytes, delimiter);
+    let o = 0;
+    while (o < bytes.length) {
+      const r = scan.record(o);
+      // Over the field limit, blank, not valid UTF-8 (its replacement must be reported) or not
+      // known: the tokenizer reads the rest of the chunk.
+      if (!r || r.next - o > tok.maxField || r.end === o) break;
+      const rec = bytes.subarray(o, r.end);
+      if (rec[0]! <= 32 && rec.toString('latin1').trim() === '') break;
+      if (!isUtf8(rec)) break;
+      const hash = lane!.base.copy().update(rec).digest('base64url');
+      if (!lane!.known(hash)) break;
+      laneItems.push({ hash, breaks: r.breaks, bytes: rec });
+      laneLines += r.breaks + 1;
+      o = r.next;
+    }
+    return o;
+  };
+  const pushCarry = () => {
+    if (carry.length) tok.push(decoder.write(carry));
+    carry = Buffer.alloc(0);
+  };
   const pull = async (): Promise<boolean> => {
     // Returns false at the end of input.
     if (srcEnded) return false;
@@ -215,6 +258,7 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
     try {
       r = await src.next();
     } catch (e) {
+      pushCarry();
       issues.push(fileIssue(tok.currentLine, null, null, 'error', 'read_error', `Ligne ${tok.currentLine} : lecture interrompue (${(e as Error).message}).`));
       srcEnded = true;
       tok.end();
@@ -222,16 +266,32 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
     }
     if (r.done) {
       srcEnded = true;
+      pushCarry();
       const rest = decoder.end();
       if (rest) tok.push(rest);
       tok.end();
       return true;
     }
-    const chunk = decoder.write(r.value);
+    let bytes: Buffer = carry.length ? Buffer.concat([carry, r.value]) : r.value;
+    // A line feed is one byte in every encoding read here and never part of another character.
+    const cut = bytes.lastIndexOf(10) + 1;
+    // Without a line feed, the bytes wait (up to a bound: a line without end must not be copied
+    // again at every chunk).
+    if (cut === 0 && bytes.length <= CARRY_MAX) {
+      carry = bytes;
+      return true;
+    }
+    if (cut > 0 && bytes.length - cut <= CARRY_MAX) {
+      carry = bytes.subarray(cut);
+      bytes = bytes.subarray(0, cut);
+    } else carry = Buffer.alloc(0);
+    if (lane && tok.idle && laneItems.length === 0) bytes = bytes.subarray(laneScan(bytes));
+    const chunk = decoder.write(bytes);
     if (!replacementReported && encoding === 'utf-8' && chunk.includes('\uFFFD')) {
       replacementReported = true;
+      const at = tok.currentLine + laneLines;
       issues.push(
-        fileIssue(tok.currentLine, null, null, 'warning', 'encoding_invalid', `Vers la ligne ${tok.currentLine} : octets qui ne sont pas de l'UTF-8 valide, remplacés par « � ». Enregistrez le fichier en UTF-8.`),
+        fileIssue(at, null, null, 'warning', 'encoding_invalid', `Vers la ligne ${at} : octets qui ne sont pas de l'UTF-8 valide, remplacés par « � ». Enregistrez le fichier en UTF-8.`),
       );
     }
     tok.push(chunk);
@@ -241,10 +301,14 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
   // Header: the first record.
   let header: import('./csv.ts').CsvRecord | null = null;
   while (header === null) {
+    // Stops at the header: the records after it are read once the caller could ask for their
+    // hashes (see ReadResult.hashRecords).
     for (const ev of tok.drain()) {
-      if (header !== null) pending.push(ev);
-      else if (ev.kind === 'record') header = ev;
-      else issues.push(fileIssue(ev.line, null, null, 'error', ev.code, ev.message.replace('ligne ignorée', 'en-tête illisible')));
+      if (ev.kind === 'record') {
+        header = ev;
+        break;
+      }
+      if (ev.kind === 'problem') issues.push(fileIssue(ev.line, null, null, 'error', ev.code, ev.message.replace('ligne ignorée', 'en-tête illisible')));
     }
     if (header !== null) break;
     if (!(await pull())) break;
@@ -267,6 +331,10 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
   async function* rows(): AsyncGenerator<RawRow> {
     let count = 0;
     const handle = (ev: import('./csv.ts').CsvEvent): RawRow | null => {
+      if (ev.kind === 'known') {
+        count++;
+        return { line: ev.line, endLine: ev.endLine, values: {}, rawHash: ev.hash, known: true };
+      }
       if (ev.kind === 'problem') {
         stats.unreadable++;
         issues.push({ line: ev.line, endLine: ev.endLine, field: null, value: null, severity: 'error', code: ev.code, message: ev.message });
@@ -300,15 +368,33 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
       }
       count++;
       const errors = takeErrors(issues, before);
-      return { line: ev.line, endLine: ev.endLine, values, ...(errors ? { errors } : {}) };
+      const row: RawRow = { line: ev.line, endLine: ev.endLine, values, ...(errors ? { errors } : {}) };
+      if (ev.hash !== undefined) row.rawHash = ev.hash;
+      return row;
     };
     try {
-      for (const ev of pending) {
-        const row = handle(ev);
-        if (row) yield row;
-      }
-      pending.length = 0;
       for (;;) {
+        // The lane's records come before the text of their chunk; each is checked again now that
+        // the rows before it were taken (a repeated id must be read).
+        for (let k = 0; k < laneItems.length; k++) {
+          const item = laneItems[k]!;
+          const line = tok.currentLine;
+          tok.skipLines(item.breaks + 1);
+          laneLines -= item.breaks + 1;
+          if (lane!.known(item.hash)) {
+            count++;
+            yield { line, endLine: line + item.breaks, values: {}, rawHash: item.hash, known: true };
+            continue;
+          }
+          const alone = new CsvTokenizer(delimiter, tok.maxField);
+          alone.push(item.bytes.toString('utf8'));
+          alone.end();
+          for (const ev of alone.drain()) {
+            const row = handle({ ...ev, line: ev.line + line - 1, endLine: ev.endLine + line - 1, ...(ev.kind === 'record' ? { hash: item.hash } : {}) });
+            if (row) yield row;
+          }
+        }
+        laneItems = [];
         for (const ev of tok.drain()) {
           const row = handle(ev);
           if (row) yield row;
@@ -327,7 +413,15 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
     }
   }
 
-  return { meta, rows: rows(), issues, stats };
+  const hashRecords = (key: string, known: ((hash: string) => boolean) | null) => {
+    // The header, the delimiter, the encoding and the field limit decide, with the caller's key,
+    // what a record's text turns into.
+    const base = crypto.createHash('sha256').update(`${key}\0csv\0${delimiter}\0${encoding}\0${tok.maxField}\0${JSON.stringify(header!.fields)}\0`);
+    tok.hashRecords((text) => base.copy().update(text).digest('base64url'), known);
+    // A UTF-8 record's text hashes as its bytes: the lane reads known records without decoding.
+    if (known && encoding === 'utf-8') lane = { base, known };
+  };
+  return { meta, rows: rows(), issues, stats, hashRecords };
 }
 
 /** Moves the errors a row's conversion reported (from `from` on) to the row: they refuse it. */

@@ -74,6 +74,12 @@ export interface RawRow {
   values: Partial<Record<FieldName, string>>;
   /** Errors found while converting the row (a coded value a mapping refuses): the row is refused. */
   errors?: ValidationIssue[];
+  /** CSV, when the consumer asked for it (ReadResult.hashRecords): the hash of the record's text
+   *  and of everything that turned it into these values. */
+  rawHash?: string;
+  /** The consumer recognised `rawHash` (ReadResult.hashRecords): the record was not parsed and
+   *  `values` is empty. */
+  known?: boolean;
 }
 
 export interface RowResult {

@@ -4,6 +4,7 @@
  * of a full import lost (repeated ids, restored places, edits made elsewhere, replace-source).
  */
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { Db } from '../../../platform/db/index.ts';
 import { testDb } from '../../../../test/support/db.ts';
@@ -111,5 +112,53 @@ describe('re-importing by raw hash', () => {
     const rows = await contents(db, 'remplace-brut');
     assert.deepEqual(rows.map((x) => [x.id, x.visible, x.removed_run]), [['x1', true, null], ['x2', true, null]]);
     assert.equal(rows.find((x) => x.id === 'x2')!.uid, uid2);
+  });
+
+  test('a large file read in small chunks: records skipped without parsing give exactly what a full validation gives', async () => {
+    // Places of every shape: quoted commas, doubled quotes and line breaks, CRLF ends, warnings.
+    const line = (i: number, nom = `Lieu ${i} « ${'é'.repeat(i % 7)} »`) => {
+      const adresse = i % 5 === 0 ? `${i}, rue "Haute"\nBâtiment ${i % 3}` : `${i} rue de la Gare`;
+      const l = csvLine({ id: `L${String(i).padStart(5, '0')}`, nom, adresse, lat: i % 11 === 0 ? '' : '49.0241', lon: i % 11 === 0 ? '' : '1.1508', services: i % 2 ? 'Aide aux démarches administratives' : 'Accès internet et matériel informatique' });
+      return l + (i % 4 === 0 ? '\r\n' : '\n');
+    };
+    const n = 1500;
+    const a = Buffer.from(HEADER + '\n' + Array.from({ length: n }, (_, i) => line(i + 1)).join(''));
+    const changed = Array.from({ length: n }, (_, i) => {
+      const k = i + 1;
+      if (k === 200) return line(k, 'Lieu renommé');
+      if (k === 300) return '';
+      if (k === 400) return '\n   \n' + line(k);
+      // The same id earlier in the file with other content: the unchanged line that follows must
+      // be read (the last occurrence wins), not skipped.
+      if (k === 600) return line(k, 'Autre contenu') + line(k);
+      return line(k);
+    }).join('');
+    // A byte that is not UTF-8, far after the first 64 KB: the replacement is reported.
+    const b = Buffer.concat([Buffer.from(HEADER + '\n' + changed), Buffer.from(line(n + 1, 'Lieu X').replace('X', '\u0000'), 'utf8').map((x) => (x === 0 ? 0xff : x))]);
+    assert.ok(b.length > 250_000, `${b.length} bytes`);
+    const chunked = (buf: Buffer) => Readable.from((function* () { for (let i = 0; i < buf.length; i += 7777) yield buf.subarray(i, i + 7777); })());
+    await importPlaces(db, chunked(a), { importSource: 'voie-rapide', actor: 'test' });
+    await importPlaces(db, chunked(a), { importSource: 'voie-complete', actor: 'test' });
+    // The second source keeps no raw hash: every record of its re-import is parsed and validated.
+    await db.query(`UPDATE places.place SET raw_hash = NULL WHERE import_source = 'voie-complete'`);
+    const fast = await importPlaces(db, chunked(b), { importSource: 'voie-rapide', actor: 'test' });
+    const full = await importPlaces(db, chunked(b), { importSource: 'voie-complete', actor: 'test' });
+    const counts = (r: typeof fast) => ({ records: r.records, rowsRead: r.rowsRead, kept: r.kept, inserted: r.inserted, updated: r.updated, unchanged: r.unchanged, refused: r.refused, unreadable: r.unreadable, warnings: r.warnings, errors: r.errors, quality: r.quality });
+    assert.deepEqual(counts(fast), counts(full));
+    assert.deepEqual([fast.inserted, fast.updated], [1, 1], 'the new place; the renamed one (the repeated id ends as it was)');
+    assert.deepEqual(fast.issues.map((i) => [i.line, i.code, i.message]), full.issues.map((i) => [i.line, i.code, i.message]));
+    assert.ok(fast.issues.some((i) => i.code === 'encoding_invalid'), 'the replaced byte is reported');
+    assert.ok(fast.issues.some((i) => i.code === 'duplicate_id' && i.line === full.issues.find((x) => x.code === 'duplicate_id')!.line));
+    const rows = async (src: string) =>
+      (await db.query(`SELECT id, nom, adresse, latitude, services, search::text AS search, coordinates_precision, visible, removed_run FROM places.place WHERE import_source = $1 ORDER BY id`, [src])).rows;
+    assert.deepEqual(await rows('voie-rapide'), await rows('voie-complete'));
+    assert.equal((await rows('voie-rapide')).find((r) => r.id === 'L00600')!.nom, `Lieu 600 « ${'é'.repeat(600 % 7)} »`, 'the last occurrence of the repeated id won');
+    // And most records were indeed not parsed: the reader recognises them by their text.
+    const { readPlaces } = await import('../model/index.ts');
+    const reading = await readPlaces(chunked(b));
+    reading.hashRecords!('clé', () => true);
+    let known = 0;
+    for await (const row of reading.rows) if (row.known) known++;
+    assert.ok(known > n * 0.9, `${known} records recognised without parsing`);
   });
 });
