@@ -101,6 +101,11 @@ export class CsvTokenizer {
     return this.pos >= this.buf.length && !this.skipping;
   }
 
+  /** The text pushed and not read yet (it starts on `currentLine`). */
+  get pendingText(): string {
+    return this.buf.slice(this.pos);
+  }
+
   /** Counts lines that the caller read itself (see ByteScan), when `idle`. */
   skipLines(n: number): void {
     this.line += n;

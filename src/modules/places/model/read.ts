@@ -13,7 +13,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import iconv from 'iconv-lite';
 import { type ColumnPlan, type Values, fileIssue, standardPlan } from './convert.ts';
-import { ByteScan, CsvTokenizer, detectDelimiter, MAX_FIELD_BYTES } from './csv.ts';
+import { ByteScan, countBreaks, CsvTokenizer, detectDelimiter, MAX_FIELD_BYTES } from './csv.ts';
 import { legacyPlan, looksLegacy } from './legacy.ts';
 import { type MappingFile, mappingPlan } from './mapping.ts';
 import { atItem } from './text.ts';
@@ -289,7 +289,9 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
     const chunk = decoder.write(bytes);
     if (!replacementReported && encoding === 'utf-8' && chunk.includes('\uFFFD')) {
       replacementReported = true;
-      const at = tok.currentLine + laneLines;
+      // The line of the first replaced byte: the lines the lane still holds, then those of the
+      // text the tokenizer has not read yet, then those of the chunk before it.
+      const at = tok.currentLine + laneLines + countBreaks(tok.pendingText) + countBreaks(chunk.slice(0, chunk.indexOf('\uFFFD')));
       issues.push(
         fileIssue(at, null, null, 'warning', 'encoding_invalid', `Vers la ligne ${at} : octets qui ne sont pas de l'UTF-8 valide, remplacés par « � ». Enregistrez le fichier en UTF-8.`),
       );

@@ -147,7 +147,8 @@ describe('re-importing by raw hash', () => {
     assert.deepEqual(counts(fast), counts(full));
     assert.deepEqual([fast.inserted, fast.updated], [1, 1], 'the new place; the renamed one (the repeated id ends as it was)');
     assert.deepEqual(fast.issues.map((i) => [i.line, i.code, i.message]), full.issues.map((i) => [i.line, i.code, i.message]));
-    assert.ok(fast.issues.some((i) => i.code === 'encoding_invalid'), 'the replaced byte is reported');
+    const badLine = (HEADER + '\n' + changed).split('\n').length;
+    assert.deepEqual(fast.issues.filter((i) => i.code === 'encoding_invalid').map((i) => i.line), [badLine], 'the replaced byte is reported, on its line');
     assert.ok(fast.issues.some((i) => i.code === 'duplicate_id' && i.line === full.issues.find((x) => x.code === 'duplicate_id')!.line));
     const rows = async (src: string) =>
       (await db.query(`SELECT id, nom, adresse, latitude, services, search::text AS search, coordinates_precision, visible, removed_run FROM places.place WHERE import_source = $1 ORDER BY id`, [src])).rows;
