@@ -52,7 +52,7 @@ export {
   type RegisteredRoute,
   type RouteGuard,
 } from './http.ts';
-export { getUser, getGrants, findUserByEmail, usersWithGrant, describeGrant, grantRoleWithin, type User, type InviteInput, type AccountsDeps } from './service.ts';
+export { getUser, getGrants, findUserByEmail, usersWithGrant, describeGrant, grantRoleWithin, revokeRoleWithin, type User, type InviteInput, type AccountsDeps } from './service.ts';
 export { readOutbox, type Mail } from './mail.ts';
 /** Second factors of other modules (mandates' TOTP cards), and sealing the secrets they keep. */
 export { registerSecondFactor, sealSecret, openSealedSecret, type SecondFactorProvider } from './second-factor.ts';

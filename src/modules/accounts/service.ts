@@ -337,6 +337,23 @@ export async function grantRoleWithin(tx: Queryable, actorId: string | null, use
   return true;
 }
 
+/**
+ * Removes a role given by its role and scope inside the caller's transaction (another module's
+ * write that the role must follow, e.g. mandates' deactivation of a helper): audited like
+ * `revokeRole`; false when the person did not hold it.
+ */
+export async function revokeRoleWithin(tx: Queryable, actorId: string | null, userId: string, grant: { role: string; scopeKind: string; scopeId: string }): Promise<boolean> {
+  const scopeId = grant.scopeKind === 'platform' ? '' : grant.scopeId.trim();
+  const { rows } = await tx.query<{ id: string; role: Role; scope_kind: ScopeKind; scope_id: string }>(
+    'DELETE FROM accounts.role_grant WHERE user_id = $1 AND role = $2 AND scope_kind = $3 AND scope_id = $4 RETURNING id, role, scope_kind, scope_id',
+    [userId, grant.role, grant.scopeKind, scopeId],
+  );
+  const r = rows[0];
+  if (!r) return false;
+  await recordAudit(tx, { actorId, action: 'accounts.role.revoke', objectType: 'user', objectId: userId, before: { id: r.id, role: r.role, scopeKind: r.scope_kind, scopeId: r.scope_id } });
+  return true;
+}
+
 export async function revokeRole(deps: AccountsDeps, actorId: string | null, userId: string, grantId: string): Promise<void> {
   await deps.db.transaction(async (tx) => {
     if (!/^[0-9a-f-]{36}$/i.test(grantId)) throw new UserError('Rôle introuvable.', 404);

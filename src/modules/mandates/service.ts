@@ -17,7 +17,7 @@ import { appendEntry } from './journal.ts';
 import { UserError, NotFoundError, ForbiddenError } from '../../platform/http/errors.ts';
 import { countAttempt } from '../../platform/http/rate-limit-store.ts';
 import { getPlace } from '../places/index.ts';
-import { getUser, grantRoleWithin, sendMail } from '../accounts/index.ts';
+import { getUser, grantRoleWithin, revokeRoleWithin, sendMail } from '../accounts/index.ts';
 import {
   ADMIN_PROCEDURES,
   DAY_MS,
@@ -267,6 +267,7 @@ export async function inviteHelper(ctx: AppContext, actorId: string, structureId
     if (existing) {
       await tx.query('UPDATE mandates.helper SET active = true, deactivated_at = NULL, display_name = $3 WHERE structure_id = $1 AND user_id = $2', [structureId, userId, name]);
       await recordAudit(tx, { actorId, action: 'mandates.helper.activate', objectType: 'mandates.structure', objectId: structureId, after: { userId } });
+      await syncHelperRole(tx, actorId, structureId, userId);
       return 'reactivated';
     }
     await tx.query('INSERT INTO mandates.helper (structure_id, user_id, display_name, active, accepted_at) VALUES ($1, $2, $3, false, NULL)', [structureId, userId, name]);
@@ -334,6 +335,27 @@ export async function recordTraining(ctx: AppContext, actorId: string | null, st
   });
 }
 
+/**
+ * The accounts role `helper` on a structure's place follows the person's helper rows (least
+ * privilege): held while they are an active helper of a structure at that place, revoked when the
+ * last such row is deactivated (by staff, for inactivity), granted again when one is reactivated.
+ * In the caller's transaction, after the helper row changed; audited by accounts.
+ */
+async function syncHelperRole(tx: Queryable, actorId: string | null, structureId: string, userId: string): Promise<void> {
+  const { rows } = await tx.query<{ place_uid: string | null; active: boolean }>(
+    `SELECT s.place_uid,
+            EXISTS (SELECT 1 FROM mandates.helper h JOIN mandates.structure o ON o.id = h.structure_id
+                     WHERE h.user_id = $2 AND h.active AND h.accepted_at IS NOT NULL AND o.active AND o.place_uid = s.place_uid) AS active
+       FROM mandates.structure s WHERE s.id = $1`,
+    [structureId, userId],
+  );
+  const r = rows[0];
+  if (!r?.place_uid) return;
+  const grant = { role: 'helper', scopeKind: 'place', scopeId: r.place_uid };
+  if (!r.active) await revokeRoleWithin(tx, actorId, userId, grant);
+  else if ((await getUser(tx, userId))?.status === 'active') await grantRoleWithin(tx, actorId, userId, grant);
+}
+
 export async function setHelperActive(ctx: AppContext, actorId: string | null, structureId: string, userId: string, active: boolean, now = new Date()): Promise<void> {
   await ctx.db.transaction(async (tx) => {
     const cur = await tx.query<HelperRow>('SELECT * FROM mandates.helper WHERE structure_id = $1 AND user_id = $2 FOR UPDATE', [structureId, userId]);
@@ -343,6 +365,7 @@ export async function setHelperActive(ctx: AppContext, actorId: string | null, s
     if (cur.rows[0].active === active) throw new UserError(active ? 'Cet aidant est déjà actif.' : 'Cet aidant est déjà désactivé.', 409, 'userId');
     await tx.query('UPDATE mandates.helper SET active = $3, deactivated_at = $4 WHERE structure_id = $1 AND user_id = $2', [structureId, userId, active, active ? null : now.toISOString()]);
     await recordAudit(tx, { actorId, action: active ? 'mandates.helper.activate' : 'mandates.helper.deactivate', objectType: 'mandates.structure', objectId: structureId, after: { userId } });
+    await syncHelperRole(tx, actorId, structureId, userId);
   });
 }
 
@@ -929,6 +952,7 @@ export async function handleIdleHelpers(ctx: AppContext, send: (to: string, subj
       const r = await tx.query(`UPDATE mandates.helper h SET active = false, deactivated_at = $5 WHERE structure_id = $3 AND user_id = $4 AND ${idle} AND ${warnedEnough} RETURNING user_id`, [at(IDLE_DAYS), at(WARNING_NOTICE_DAYS), h.structure_id, h.user_id, now.toISOString()]);
       if (!r.rows.length) return 0;
       await appendJournal(tx, { event: 'helper.deactivated_idle', structureId: h.structure_id, actorKind: 'system', detail: { helper: h.user_id }, at: now });
+      await syncHelperRole(tx, null, h.structure_id, h.user_id);
       return 1;
     });
   }

@@ -183,4 +183,46 @@ describe('mandates: a helper joins a structure only by accepting the invitation'
     assert.equal(r.status, 200);
     assert.equal((await t.db.query<{ active: boolean }>('SELECT active FROM mandates.helper WHERE structure_id = $1 AND user_id = $2', [structure.id, yUser.id])).rows[0]!.active, true);
   });
+
+  test('deactivated, a helper loses the helper role (least privilege); reactivated, gets it back; the 6-month rule takes it too', async () => {
+    const sp = `/mandats/structures/${structure.id}`;
+    const roleOf = async (userId: string) => (await getGrants(t.db, userId)).map((g) => [g.role, g.scopeKind, g.scopeId]);
+    assert.deepEqual(await roleOf(xId), [['helper', 'place', structure.placeUid]]);
+    let r = await staff76.submit(sp, `${sp}/aidants/${xId}/desactiver`, {});
+    assert.equal(r.status, 200);
+    assert.match(r.body, /Aidant désactivé/);
+    assert.deepEqual(await roleOf(xId), [], 'the role went with the deactivation');
+    const revoked = await t.db.query<{ actor_id: string }>("SELECT actor_id FROM platform.audit_entry WHERE action = 'accounts.role.revoke' AND object_id = $1", [xId]);
+    assert.equal(revoked.rows.length, 1, 'audited by accounts');
+    assert.equal((await x.get('/mandats')).status, 403, 'the back office of mandates is closed to X');
+    assert.equal((await x.get('/mandats/nouveau')).status, 403);
+    // Refused twice: 409, nothing written.
+    const b = await rows();
+    assert.equal((await staff76.submit(sp, `${sp}/aidants/${xId}/desactiver`, {})).status, 409);
+    assert.deepEqual(await rows(), b);
+    r = await staff76.submit(sp, `${sp}/aidants/${xId}/activer`, {});
+    assert.equal(r.status, 200);
+    assert.deepEqual(await roleOf(xId), [['helper', 'place', structure.placeUid]], 'reactivated: the role is back');
+    assert.equal((await x.get('/mandats')).status, 200);
+    // Six months without activity, warned a week before: deactivated by the idle rule, role revoked.
+    await t.db.query("UPDATE mandates.helper SET last_act_at = now() - interval '200 days', idle_warned_at = now() - interval '20 days', accepted_at = now() - interval '300 days', added_at = now() - interval '300 days' WHERE structure_id = $1 AND user_id = $2", [structure.id, xId]);
+    const idle = await service.handleIdleHelpers(t.ctx, async () => undefined, async () => null);
+    assert.ok(idle.deactivated >= 1);
+    assert.equal((await t.db.query<{ active: boolean }>('SELECT active FROM mandates.helper WHERE structure_id = $1 AND user_id = $2', [structure.id, xId])).rows[0]!.active, false);
+    assert.deepEqual(await roleOf(xId), [], 'the idle rule takes the role too');
+    assert.equal((await service.verifyJournal(t.db)).ok, true);
+  });
+
+  test('a helper active at another structure of the same place keeps the role when deactivated at one', async () => {
+    const deps = depsOf(t.app);
+    const w = await makeUser(deps, 'i-w@exemple.fr', [], 'Wanda Double');
+    const other = await service.createStructure(t.ctx, null, { name: 'Antenne du port', siret: '', placeUid: structure.placeUid });
+    await service.addHelper(t.ctx, null, structure.id, w.id, 'Wanda');
+    await service.addHelper(t.ctx, null, other.id, w.id, 'Wanda');
+    await t.db.query("INSERT INTO accounts.role_grant (user_id, role, scope_kind, scope_id) VALUES ($1, 'helper', 'place', $2)", [w.id, structure.placeUid]);
+    await service.setHelperActive(t.ctx, null, structure.id, w.id, false);
+    assert.equal((await getGrants(t.db, w.id)).length, 1, 'still an active helper at this place');
+    await service.setHelperActive(t.ctx, null, other.id, w.id, false);
+    assert.equal((await getGrants(t.db, w.id)).length, 0, 'no active helper row at this place any more');
+  });
 });
