@@ -103,12 +103,28 @@ async function lockUnvotedBudget(tx: Queryable, budgetId: string, field: string)
   }
 }
 
+/**
+ * Within the transaction, once the budget's row is locked: the form's checks made against what was
+ * read before it, made again — the cost at most the budget's current amount (it may have been
+ * lowered meanwhile), the proposal still accepted (locked so that its answer cannot change before
+ * the project is written).
+ */
+async function recheckProject(tx: Queryable, budgetId: string, input: ProjectInput): Promise<void> {
+  const amount = Number((await tx.query<{ amount_cents: string | number }>('SELECT amount_cents FROM consultation.budget WHERE id = $1', [budgetId])).rows[0]!.amount_cents);
+  if (input.costCents > amount) throw new UserError(`Coût : il dépasse le montant du budget (${euros(amount)}).`, 409, 'cost', 'cost_over_budget');
+  if (input.proposalId) {
+    const { rows } = await tx.query<{ state: string }>('SELECT state FROM consultation.proposal WHERE id = $1 FOR SHARE', [input.proposalId]);
+    if (rows[0]?.state !== 'accepted') throw new UserError('Proposition : elle n’est plus retenue ; seule une proposition retenue peut devenir un projet.', 409, 'proposal', 'proposal_not_accepted');
+  }
+}
+
 const auditFields = (x: ProjectInput & { budgetId: string }) => ({ budgetId: x.budgetId, title: x.title, costCents: x.costCents, communeCode: x.communeCode, proposalId: x.proposalId });
 
 export async function createStaffProject(ctx: Ctx, actorId: string, b: Budget, input: ProjectInput): Promise<string> {
   const id = crypto.randomUUID();
   await ctx.db.transaction(async (tx) => {
     await lockUnvotedBudget(tx, b.id, 'title');
+    await recheckProject(tx, b.id, input);
     await tx.query('INSERT INTO consultation.project (id, budget_id, title, description, cost_cents, commune_code, proposal_id) VALUES ($1,$2,$3,$4,$5,$6,$7)',
       [id, b.id, input.title, input.description, input.costCents, input.communeCode, input.proposalId]);
     await recordAudit(tx, { actorId, action: 'consultation.project.create', objectType: 'consultation.project', objectId: id, after: auditFields({ ...input, budgetId: b.id }) });
@@ -129,6 +145,7 @@ export async function updateStaffProject(ctx: Ctx, actorId: string, b: Budget, p
     const locked = await tx.query('SELECT 1 FROM consultation.project WHERE id = $1 AND budget_id = $2 FOR UPDATE', [project.id, b.id]);
     if (!locked.rows.length) throw new NotFoundError('Projet introuvable.');
     await lockUnvotedBudget(tx, b.id, 'cost');
+    await recheckProject(tx, b.id, input);
     await tx.query('UPDATE consultation.project SET title = $2, description = $3, cost_cents = $4, commune_code = $5, proposal_id = $6 WHERE id = $1',
       [project.id, input.title, input.description, input.costCents, input.communeCode, input.proposalId]);
     const { id: _i, ...before } = project;

@@ -24,6 +24,7 @@ import {
   basketProblem,
   currentPhase,
   editable,
+  euros,
   isAnswerState,
   phaseAllows,
   rankWithinBudget,
@@ -799,6 +800,12 @@ export async function updateBudget(ctx: Ctx, actorId: string, b: Budget, input: 
     const votes = (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM consultation.basket WHERE budget_id = $1 AND checked_out_at IS NOT NULL', [b.id])).rows[0]!.n;
     const ruleChanged = (['departement', 'amountCents', 'rule', 'thresholdPct', 'minProjects', 'maxProjects'] as const).some((k) => before[k] !== input[k]);
     if (votes > 0 && ruleChanged) throw new UserError(`Règle de vote : ${votes > 1 ? `${votes} votes sont` : 'un vote est'} déjà confirmé${votes > 1 ? 's' : ''} dans ce budget ; seul le titre peut encore changer.`, 409, 'rule', 'budget_voted');
+    // A project costing more than the whole budget could never be chosen (project writes lock this
+    // row too, so none is added at a higher cost meanwhile).
+    if (input.amountCents < before.amountCents) {
+      const over = (await tx.query<{ title: string; cost_cents: string | number }>('SELECT title, cost_cents FROM consultation.project WHERE budget_id = $1 AND cost_cents > $2 ORDER BY cost_cents DESC, title LIMIT 1', [b.id, input.amountCents])).rows[0];
+      if (over) throw new UserError(`Montant : le projet « ${over.title} » coûte ${euros(Number(over.cost_cents))}, plus que ce montant ; baissez d’abord son coût.`, 409, 'amount', 'budget_below_project');
+    }
     await tx.query('UPDATE consultation.budget SET title = $2, departement = $3, amount_cents = $4, rule = $5, threshold_pct = $6, min_projects = $7, max_projects = $8 WHERE id = $1',
       [b.id, input.title, input.departement, input.amountCents, input.rule, input.thresholdPct, input.minProjects, input.maxProjects]);
     const { id: _i, processId: _p, slug: _s, ...beforeFields } = before;
@@ -811,7 +818,7 @@ export async function createProject(ctx: Ctx, actorId: string | null, budgetId: 
   const id = uuid();
   await ctx.db.transaction(async (tx) => {
     if (pr.proposalId) {
-      const s = await tx.query<{ state: State }>('SELECT state FROM consultation.proposal WHERE id = $1', [pr.proposalId]);
+      const s = await tx.query<{ state: State }>('SELECT state FROM consultation.proposal WHERE id = $1 FOR SHARE', [pr.proposalId]);
       if (s.rows[0]?.state !== 'accepted') throw new UserError('Seule une proposition retenue peut devenir un projet.', 409, 'proposalId');
     }
     await tx.query('INSERT INTO consultation.project (id, budget_id, title, description, cost_cents, commune_code, proposal_id) VALUES ($1,$2,$3,$4,$5,$6,$7)', [id, budgetId, pr.title, pr.description ?? '', pr.costCents, pr.communeCode ?? null, pr.proposalId ?? null]);

@@ -196,4 +196,36 @@ describe('consultation: projects of a participatory budget created by staff', ()
       }
     }
   });
+
+  test('the budget lowered under a project’s cost, or a proposal answered otherwise, after the form was read: 409 naming the field, rows unchanged', async () => {
+    const { p, b, url } = await setup();
+    const br = await signedInBrowser(t.app, depsOf(t.app), staff, '192.0.2.129');
+    await br.get(url);
+    assert.equal((await br.post(url, { title: 'Grand projet', cost: '80 000', commune: '' })).status, 200);
+    // The budget's edit form, through the staff's path: lowering the amount under that cost.
+    const edit = `/gestion/concertations/${p.slug}/budgets/${b.slug}/modifier`;
+    await br.get(edit);
+    let before = await rows();
+    const budgetBefore = (await t.db.query('SELECT * FROM consultation.budget WHERE id = $1', [b.id])).rows;
+    let r = await br.post(edit, { title: b.title, departement: '21', amount: '50 000', rule: 'threshold', thresholdPct: '10', minProjects: '0', maxProjects: '' });
+    assert.equal(r.status, 409, r.body.slice(0, 1500));
+    assert.match(r.body, /Montant : le projet « Grand projet » coûte 80\u202f000\s?€/);
+    assert.deepEqual(await rows(), before);
+    assert.deepEqual((await t.db.query('SELECT * FROM consultation.budget WHERE id = $1', [b.id])).rows, budgetBefore);
+    // Above the cost: accepted.
+    r = await br.post(edit, { title: b.title, departement: '21', amount: '90 000', rule: 'threshold', thresholdPct: '10', minProjects: '0', maxProjects: '' });
+    assert.equal(r.status, 303);
+    // A form read before the budget was lowered (the page's budget, as a concurrent request holds it):
+    // the write checks the current amount.
+    await t.db.query('UPDATE consultation.budget SET amount_cents = 5000000 WHERE id = $1', [b.id]);
+    before = await rows();
+    await assert.rejects(createStaffProject(t.ctx, staff.id, b, { title: 'Trop cher', description: '', costCents: 6_000_000, communeCode: null, proposalId: null }), (e: Error & { field?: string; statusCode?: number }) => e.field === 'cost' && e.statusCode === 409);
+    assert.deepEqual(await rows(), before);
+    // A proposal accepted when the form was read, answered otherwise before the write.
+    const pr = await proposal(p, 'accepted');
+    await t.db.query("UPDATE consultation.proposal SET state = 'rejected' WHERE id = $1", [pr.id]);
+    before = await rows();
+    await assert.rejects(createStaffProject(t.ctx, staff.id, b, { title: 'Depuis une proposition', description: '', costCents: 100_000, communeCode: null, proposalId: pr.id }), (e: Error & { field?: string }) => e.field === 'proposal');
+    assert.deepEqual(await rows(), before);
+  });
 });
