@@ -55,6 +55,7 @@ export const mandatesAudit: AuditVocabulary = {
     'mandates.helper.add': (e, ref) => ['a enregistré ', ref('user', field(e.after, 'userId')), ' comme aidant de ', ref('mandates.structure', e.objectId)],
     'mandates.helper.invite': (e, ref) => ['a invité ', ref('user', field(e.after, 'userId')), ' à devenir aidant de ', ref('mandates.structure', e.objectId), ' (en attente de sa réponse)'],
     'mandates.helper.decline': (e, ref) => ['a décliné l’invitation à devenir aidant de ', ref('mandates.structure', e.objectId)],
+    'mandates.helper.leave': (e, ref) => ['a quitté la structure ', ref('mandates.structure', e.objectId), ' dont il était aidant'],
     'mandates.helper.training': (e, ref) => ['a enregistré la formation de ', ref('user', field(e.after, 'userId')), ', aidant de ', ref('mandates.structure', e.objectId)],
     'mandates.helper.activate': (e, ref) => ['a réactivé ', ref('user', field(e.after, 'userId')), ', aidant de ', ref('mandates.structure', e.objectId)],
     'mandates.helper.deactivate': (e, ref) => ['a désactivé ', ref('user', field(e.after, 'userId')), ', aidant de ', ref('mandates.structure', e.objectId)],

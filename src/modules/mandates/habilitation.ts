@@ -522,7 +522,7 @@ ${helpers.length
     ? html`<table class="data"><thead><tr><th scope="col">Aidant</th><th scope="col">Formation</th><th scope="col">Pix</th><th scope="col">État</th><th scope="col">Enregistrer la formation et le test Pix</th></tr></thead><tbody>
 ${helpers.map((h) => {
   const p = pix.get(h.userId);
-  return html`<tr><td>${h.displayName}</td><td>${h.trainedOn ? `formé le ${dateFr(h.trainedOn)}${h.trainingRef ? ` (${h.trainingRef})` : ''}` : 'non formé'}</td><td>${p ? `${p.score.toLocaleString('fr-FR')} pix (le ${dateFr(p.on)})` : '—'}</td><td>${h.active ? 'actif' : h.acceptedAt ? 'désactivé' : 'invité (en attente de sa réponse)'}</td>
+  return html`<tr><td>${h.displayName}</td><td>${h.trainedOn ? `formé le ${dateFr(h.trainedOn)}${h.trainingRef ? ` (${h.trainingRef})` : ''}` : 'non formé'}</td><td>${p ? `${p.score.toLocaleString('fr-FR')} pix (le ${dateFr(p.on)})` : '—'}</td><td>${h.active ? 'actif' : h.leftAt ? 'a quitté la structure (à inviter de nouveau)' : h.acceptedAt ? 'désactivé' : 'invité (en attente de sa réponse)'}</td>
 <td><form method="post" action="/mandats/ma-structure/${s.id}/aidants/${h.userId}/habilitation" class="mdt-form"><input type="hidden" name="_csrf" value="${csrf}">
 <label for="t-${h.userId}">Date de formation</label><input type="date" id="t-${h.userId}" name="trainedOn">
 <label for="r-${h.userId}">Référence de la formation</label><input type="text" id="r-${h.userId}" name="trainingRef" maxlength="200">

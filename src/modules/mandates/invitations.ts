@@ -62,6 +62,12 @@ export function registerInvitationRoutes(app: App, ctx: AppContext) {
     const name = await service.acceptInvitation(ctx, user.id, structureOf(req));
     return answered(req, reply, 'Invitation acceptée', html`<h1>Invitation acceptée</h1><p class="ok" role="status">Vous êtes aidant de la structure « ${name} ». Son référent enregistre votre formation : vous pourrez ensuite créer des mandats et agir.</p><p><a href="/mandats">Mes mandats</a></p>`);
   });
+  // A helper leaves a structure from their own session (their own row only: 404 otherwise).
+  app.post('/mandats/mes-structures/:structureId/quitter', own, async (req, reply) => {
+    const user = await signedInUser(req);
+    const name = await service.leaveStructure(ctx, user.id, structureOf(req));
+    return answered(req, reply, 'Structure quittée', html`<h1>Structure quittée</h1><p class="ok" role="status">Vous n’êtes plus aidant de la structure « ${name} » : vous ne pouvez plus agir pour ses mandats, qui restent suivis par ses autres aidants. Son référent peut vous inviter de nouveau ; vous ne redeviendrez aidant que si vous acceptez.</p><p><a href="/">Accueil</a></p>`);
+  });
   app.post('/mandats/invitations/:structureId/refuser', own, async (req, reply) => {
     const user = await signedInUser(req);
     const name = await service.declineInvitation(ctx, user.id, structureOf(req));

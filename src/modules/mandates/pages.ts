@@ -184,7 +184,8 @@ export function registerMandatePages(app: App, ctx: AppContext) {
   // person has no helper role yet); anyone else: 403.
   app.get('/mandats', { preHandler: requireSignedIn }, async (req, reply) => {
     const user = await me(req);
-    const invitations = await invitationsSection(ctx, user.id, reply.generateCsrf());
+    const csrf = reply.generateCsrf();
+    const invitations = await invitationsSection(ctx, user.id, csrf);
     if (!can(user, 'mandates.act')) {
       if (!invitations) throw new ForbiddenError('Réservé aux aidants d’une structure habilitée.');
       return send(reply, 200, frame(ctx, 'Mandats', html`<h1>Mandats</h1>${invitations}`, user));
@@ -200,6 +201,9 @@ ${pendingCard ? html`<p class="warn">La carte TOTP n° ${pendingCard} a été as
 ${!all.length ? html`<p class="warn">Vous n’êtes rattaché à aucune structure d’aidants habilitée. Demandez à l’équipe régionale de vous ajouter.</p>` : ''}
 ${all.length && !trained.length ? html`<p class="warn">Votre formation d’aidant n’est pas encore enregistrée : vous pourrez créer des mandats et agir une fois formé.</p>` : ''}
 ${trained.length ? html`<p><a href="/mandats/nouveau">Créer un mandat</a></p>` : ''}
+${all.length ? html`<details class="no-print"><summary>Mes structures (${all.length})</summary>
+<p class="hint">Si vous quittez une structure, vous ne pourrez plus agir pour ses mandats ; seule une nouvelle invitation, que vous accepterez, vous en refera aidant.</p>
+<ul>${all.map((h) => html`<li>${h.structureName} <form method="post" action="/mandats/mes-structures/${h.structureId}/quitter" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Quitter la structure « ${h.structureName} »</button></form></li>`)}</ul></details>` : ''}
 <form method="get" action="/mandats" class="no-print"><label for="statut">Afficher</label> <select id="statut" name="statut">
 ${Object.entries({ active: 'Mandats en cours', expired: 'Mandats expirés', revoked: 'Mandats révoqués', all: 'Tous les mandats' }).map(([k, l]) => html`<option value="${k}"${k === st ? raw(' selected') : ''}>${l}</option>`)}
 </select> <button type="submit">Afficher</button></form>
@@ -521,9 +525,9 @@ ${list.map((s) => html`<tr><td><a href="/mandats/structures/${s.id}">${s.name}</
 <p>${s.siret ? `SIRET ${s.siret} · ` : ''}département ${s.departement ?? '—'} · ${plural(stats.activeMandates, 'mandat en cours', 'mandats en cours')} · <a href="/mandats/structures/${s.id}/journal">Journal</a> · <a href="/mandats/structures/${s.id}/cartes">Cartes TOTP</a></p>
 <h2>Aidants</h2>
 ${helpers.length ? html`<table class="data"><thead><tr><th scope="col">Aidant</th><th scope="col">Formation</th><th scope="col">État</th><th scope="col">Actions</th></tr></thead><tbody>
-${helpers.map((h) => html`<tr><td>${h.displayName}</td><td>${h.trainedOn ? `formé le ${new Date(`${h.trainedOn}T12:00:00Z`).toLocaleDateString('fr-FR')}${h.trainingRef ? ` (${h.trainingRef})` : ''}` : 'non formé'}</td><td>${h.active ? 'actif' : h.acceptedAt ? 'désactivé' : 'invité (en attente de sa réponse)'}</td>
+${helpers.map((h) => html`<tr><td>${h.displayName}</td><td>${h.trainedOn ? `formé le ${new Date(`${h.trainedOn}T12:00:00Z`).toLocaleDateString('fr-FR')}${h.trainingRef ? ` (${h.trainingRef})` : ''}` : 'non formé'}</td><td>${h.active ? 'actif' : h.leftAt ? `a quitté la structure le ${new Date(h.leftAt).toLocaleDateString('fr-FR', { timeZone: 'Europe/Paris' })} (à inviter de nouveau)` : h.acceptedAt ? 'désactivé' : 'invité (en attente de sa réponse)'}</td>
 <td><form method="post" action="/mandats/structures/${s.id}/aidants/${h.userId}/formation" class="inline mdt-form"><input type="hidden" name="_csrf" value="${csrf}"><label for="t-${h.userId}">Date de formation</label><input type="date" id="t-${h.userId}" name="trainedOn"><label for="r-${h.userId}">Référence</label><input type="text" id="r-${h.userId}" name="trainingRef" maxlength="200"><button type="submit">Enregistrer la formation</button></form>
-${h.acceptedAt ? html`<form method="post" action="/mandats/structures/${s.id}/aidants/${h.userId}/${h.active ? 'desactiver' : 'activer'}" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">${h.active ? 'Désactiver' : 'Réactiver'}</button></form>` : ''}</td></tr>`)}
+${h.acceptedAt && !h.leftAt ? html`<form method="post" action="/mandats/structures/${s.id}/aidants/${h.userId}/${h.active ? 'desactiver' : 'activer'}" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">${h.active ? 'Désactiver' : 'Réactiver'}</button></form>` : ''}</td></tr>`)}
 </tbody></table>` : html`<p>Aucun aidant pour l’instant.</p>`}
 <h2>Ajouter un aidant</h2>
 <form method="post" action="/mandats/structures/${s.id}/aidants" class="mdt-form"><input type="hidden" name="_csrf" value="${csrf}">

@@ -205,6 +205,8 @@ export interface Helper {
   lastActAt: string | null;
   /** When the person accepted the invitation (null: pending, never active). */
   acceptedAt: string | null;
+  /** When the person left the structure by themselves (then only a new invitation brings them back). */
+  leftAt: string | null;
 }
 interface HelperRow {
   structure_id: string;
@@ -215,8 +217,9 @@ interface HelperRow {
   active: boolean;
   last_act_at: Date | string | null;
   accepted_at: Date | string | null;
+  left_at?: Date | string | null;
 }
-const toHelper = (r: HelperRow): Helper => ({ structureId: r.structure_id, userId: r.user_id, displayName: r.display_name, trainedOn: r.trained_on, trainingRef: r.training_ref, active: r.active, lastActAt: r.last_act_at ? iso(r.last_act_at) : null, acceptedAt: r.accepted_at ? iso(r.accepted_at) : null });
+const toHelper = (r: HelperRow): Helper => ({ structureId: r.structure_id, userId: r.user_id, displayName: r.display_name, trainedOn: r.trained_on, trainingRef: r.training_ref, active: r.active, lastActAt: r.last_act_at ? iso(r.last_act_at) : null, acceptedAt: r.accepted_at ? iso(r.accepted_at) : null, leftAt: r.left_at ? iso(r.left_at) : null });
 
 export async function listHelpers(db: Queryable, structureId: string): Promise<Helper[]> {
   const { rows } = await db.query<HelperRow>('SELECT * FROM mandates.helper WHERE structure_id = $1 ORDER BY active DESC, display_name, user_id', [structureId]);
@@ -240,7 +243,7 @@ export async function addHelper(ctx: AppContext, actorId: string | null, structu
     const existing = await tx.query<HelperRow>('SELECT * FROM mandates.helper WHERE structure_id = $1 AND user_id = $2 FOR UPDATE', [structureId, userId]);
     if (existing.rows[0]?.active) throw new UserError('Cette personne est déjà aidante de la structure.', 409, 'email');
     // A system action (demo, CLI, tests): the helper is accepted at once (a pending invitation too).
-    if (existing.rows[0]) await tx.query('UPDATE mandates.helper SET active = true, deactivated_at = NULL, display_name = $3, accepted_at = COALESCE(accepted_at, now()) WHERE structure_id = $1 AND user_id = $2', [structureId, userId, name]);
+    if (existing.rows[0]) await tx.query('UPDATE mandates.helper SET active = true, deactivated_at = NULL, left_at = NULL, display_name = $3, accepted_at = COALESCE(accepted_at, now()) WHERE structure_id = $1 AND user_id = $2', [structureId, userId, name]);
     else await tx.query('INSERT INTO mandates.helper (structure_id, user_id, display_name, accepted_at) VALUES ($1, $2, $3, now())', [structureId, userId, name]);
     await recordAudit(tx, { actorId, action: 'mandates.helper.add', objectType: 'mandates.structure', objectId: structureId, after: { userId } });
     const { rows } = await tx.query<HelperRow>('SELECT * FROM mandates.helper WHERE structure_id = $1 AND user_id = $2', [structureId, userId]);
@@ -264,6 +267,12 @@ export async function inviteHelper(ctx: AppContext, actorId: string, structureId
     const existing = (await tx.query<HelperRow>('SELECT * FROM mandates.helper WHERE structure_id = $1 AND user_id = $2 FOR UPDATE', [structureId, userId])).rows[0];
     if (existing?.active) throw new UserError('Cette personne est déjà aidante de la structure.', 409, 'email');
     if (existing && !existing.accepted_at) throw new UserError('Cette personne est déjà invitée : elle n’a pas encore répondu.', 409, 'email');
+    if (existing?.left_at) {
+      // They left by themselves: asked again, as a new person would be.
+      await tx.query('UPDATE mandates.helper SET accepted_at = NULL, left_at = NULL, deactivated_at = NULL, active = false, display_name = $3, added_at = now() WHERE structure_id = $1 AND user_id = $2', [structureId, userId, name]);
+      await recordAudit(tx, { actorId, action: 'mandates.helper.invite', objectType: 'mandates.structure', objectId: structureId, after: { userId } });
+      return 'invited';
+    }
     if (existing) {
       await tx.query('UPDATE mandates.helper SET active = true, deactivated_at = NULL, display_name = $3 WHERE structure_id = $1 AND user_id = $2', [structureId, userId, name]);
       await recordAudit(tx, { actorId, action: 'mandates.helper.activate', objectType: 'mandates.structure', objectId: structureId, after: { userId } });
@@ -321,6 +330,29 @@ export async function declineInvitation(ctx: AppContext, userId: string, structu
   });
 }
 
+/**
+ * The helper leaves the structure (their own session: `userId` is the signed-in user): no longer
+ * active, the helper role on its place revoked (unless they help another structure there), audited
+ * `mandates.helper.leave`; marked as having left, so that only a new invitation they accept makes
+ * them a helper again. Not an active helper there: 404, nothing written. The structure's mandates
+ * stay with it.
+ */
+export async function leaveStructure(ctx: AppContext, userId: string, structureId: string, now = new Date()): Promise<string> {
+  if (!isUuid(structureId)) throw new NotFoundError('Vous n’êtes pas aidant de cette structure.');
+  return ctx.db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ name: string }>(
+      `UPDATE mandates.helper h SET active = false, deactivated_at = $3, left_at = $3 FROM mandates.structure s
+        WHERE s.id = h.structure_id AND h.structure_id = $1 AND h.user_id = $2 AND h.active AND h.accepted_at IS NOT NULL
+        RETURNING s.name`,
+      [structureId, userId, now.toISOString()],
+    );
+    if (!rows[0]) throw new NotFoundError('Vous n’êtes pas aidant de cette structure.');
+    await recordAudit(tx, { actorId: userId, action: 'mandates.helper.leave', objectType: 'mandates.structure', objectId: structureId, after: { userId } });
+    await syncHelperRole(tx, userId, structureId, userId);
+    return rows[0].name;
+  });
+}
+
 export async function recordTraining(ctx: AppContext, actorId: string | null, structureId: string, userId: string, input: { trainedOn: unknown; trainingRef: unknown }, now = new Date()): Promise<void> {
   const trainedOn = typeof input.trainedOn === 'string' ? input.trainedOn.trim() : '';
   const d = /^\d{4}-\d{2}-\d{2}$/.test(trainedOn) ? new Date(`${trainedOn}T00:00:00Z`) : null;
@@ -363,6 +395,7 @@ export async function setHelperActive(ctx: AppContext, actorId: string | null, s
     // A pending invitation becomes active only by the person's own acceptance.
     if (!cur.rows[0].accepted_at) throw new UserError('Cette personne n’a pas encore accepté l’invitation : elle seule peut devenir aidante.', 409, 'userId');
     if (cur.rows[0].active === active) throw new UserError(active ? 'Cet aidant est déjà actif.' : 'Cet aidant est déjà désactivé.', 409, 'userId');
+    if (active && cur.rows[0].left_at) throw new UserError('Cette personne a quitté la structure d’elle-même : invitez-la à nouveau (« Ajouter un aidant ») ; elle redeviendra aidante si elle accepte.', 409, 'userId', 'helper_left');
     await tx.query('UPDATE mandates.helper SET active = $3, deactivated_at = $4 WHERE structure_id = $1 AND user_id = $2', [structureId, userId, active, active ? null : now.toISOString()]);
     await recordAudit(tx, { actorId, action: active ? 'mandates.helper.activate' : 'mandates.helper.deactivate', objectType: 'mandates.structure', objectId: structureId, after: { userId } });
     await syncHelperRole(tx, actorId, structureId, userId);

@@ -225,4 +225,50 @@ describe('mandates: a helper joins a structure only by accepting the invitation'
     await service.setHelperActive(t.ctx, null, other.id, w.id, false);
     assert.equal((await getGrants(t.db, w.id)).length, 0, 'no active helper row at this place any more');
   });
+
+  test('a helper leaves the structure from their own session; nobody brings them back without a new invitation they accept', async () => {
+    const deps = depsOf(t.app);
+    const vUser = await makeUser(deps, 'i-v@exemple.fr', [], 'Valentin Partant');
+    const v = await signedInBrowser(t.app, deps, vUser, '192.0.2.68');
+    assert.equal((await referent.submit(page(), `${page()}/aidants`, { email: 'i-v@exemple.fr' })).status, 200);
+    assert.equal((await v.submit('/mandats', `/mandats/invitations/${structure.id}/accepter`, {})).status, 200);
+    const home = await v.get('/mandats');
+    assert.match(home.body, /Quitter la structure « Espace numérique du port »/);
+    const leave = `/mandats/mes-structures/${structure.id}/quitter`;
+    const state = async () => (await t.db.query<{ active: boolean; accepted: boolean; left: boolean }>('SELECT active, accepted_at IS NOT NULL AS accepted, left_at IS NOT NULL AS left FROM mandates.helper WHERE structure_id = $1 AND user_id = $2', [structure.id, vUser.id])).rows[0];
+    // Another account, or no CSRF token: refused, rows unchanged.
+    let b = await rows();
+    await third.get('/');
+    assert.equal((await third.post(leave, {})).status, 404);
+    assert.equal((await v.post(leave, { _csrf: 'faux' })).status, 403);
+    assert.deepEqual(await rows(), b);
+    const r = await v.submit('/mandats', leave, {});
+    assert.equal(r.status, 200);
+    assert.match(r.body, /Vous n’êtes plus aidant de la structure « Espace numérique du port »/);
+    assert.deepEqual(await state(), { active: false, accepted: true, left: true });
+    assert.deepEqual(await getGrants(t.db, vUser.id), [], 'the helper role went with them');
+    assert.equal((await t.db.query("SELECT 1 FROM platform.audit_entry WHERE action = 'mandates.helper.leave' AND actor_id = $1", [vUser.id])).rows.length, 1);
+    assert.equal((await v.get('/mandats')).status, 403);
+    b = await rows();
+    assert.equal((await v.post(leave, {})).status, 404, 'leaving twice');
+    // Staff cannot « reactivate » them: 409, rows unchanged; the list says they left.
+    const sp = `/mandats/structures/${structure.id}`;
+    const list = await staff76.get(sp);
+    assert.match(list.body, /Valentin Partant<\/td><td>[^<]*<\/td><td>a quitté la structure le/);
+    const act = await staff76.submit(sp, `${sp}/aidants/${vUser.id}/activer`, {});
+    assert.equal(act.status, 409);
+    assert.match(act.body, /a quitté la structure d’elle-même/);
+    assert.deepEqual(await rows(), b);
+    // « Ajouter » sends a new invitation: pending until they accept again.
+    const again = await referent.submit(page(), `${page()}/aidants`, { email: 'i-v@exemple.fr' });
+    assert.equal(again.status, 200);
+    assert.match(again.body, /Invitation envoyée à Valentin Partant/);
+    assert.deepEqual(await state(), { active: false, accepted: false, left: false });
+    assert.deepEqual(await getGrants(t.db, vUser.id), []);
+    assert.match((await v.get('/mandats')).body, /vous a invité/);
+    assert.equal((await v.submit('/mandats', `/mandats/invitations/${structure.id}/accepter`, {})).status, 200);
+    assert.deepEqual(await state(), { active: true, accepted: true, left: false });
+    assert.deepEqual((await getGrants(t.db, vUser.id)).map((g) => g.role), ['helper']);
+    assert.equal((await service.verifyJournal(t.db)).ok, true);
+  });
 });
