@@ -49,6 +49,8 @@ export interface ReadResult {
 const SAMPLE_BYTES = 64 * 1024;
 /** Bytes after the last line feed of a chunk kept for the next one, at most. */
 const CARRY_MAX = 4 << 20;
+/** U+FFFD in UTF-8. */
+const REPLACEMENT_BYTES = Buffer.from([0xef, 0xbf, 0xbd]);
 
 type ByteSource = AsyncIterator<Buffer>;
 
@@ -230,12 +232,15 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
   let laneLines = 0;
   const laneScan = (bytes: Buffer): number => {
     const scan = new ByteScan(bytes, delimiter);
+    // A U+FFFD written in the file decodes as a replaced byte does: until one was reported, the
+    // record holding it is decoded, so that the warning names the same line as a full reading.
+    const fffd = replacementReported ? -1 : bytes.indexOf(REPLACEMENT_BYTES);
     let o = 0;
     while (o < bytes.length) {
       const r = scan.record(o);
-      // Over the field limit, blank, not valid UTF-8 (its replacement must be reported) or not
-      // known: the tokenizer reads the rest of the chunk.
-      if (!r || r.next - o > tok.maxField || r.end === o) break;
+      // Over the field limit, blank, not valid UTF-8 (its replacement must be reported), holding a
+      // U+FFFD not reported yet or not known: the tokenizer reads the rest of the chunk.
+      if (!r || r.next - o > tok.maxField || r.end === o || (fffd !== -1 && fffd < r.next)) break;
       const rec = bytes.subarray(o, r.end);
       if (rec[0]! <= 32 && rec.toString('latin1').trim() === '') break;
       if (!isUtf8(rec)) break;

@@ -163,3 +163,39 @@ describe('re-importing by raw hash', () => {
     assert.ok(known > n * 0.9, `${known} records recognised without parsing`);
   });
 });
+
+describe('re-importing by raw hash: the fast path and a full validation agree', () => {
+  let db: Db;
+  before(async () => {
+    db = await testDb();
+  });
+  after(async () => db.close());
+
+  const chunked = (buf: Buffer, size: number) => Readable.from((function* () { for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size); })());
+  const counts = (r: Awaited<ReturnType<typeof importPlaces>>) => ({ records: r.records, rowsRead: r.rowsRead, kept: r.kept, inserted: r.inserted, updated: r.updated, unchanged: r.unchanged, refused: r.refused, unreadable: r.unreadable, warnings: r.warnings, errors: r.errors, quality: r.quality });
+  const rows = async (src: string) =>
+    (await db.query(`SELECT id, nom, adresse, latitude, services, search::text AS search, coordinates_precision, visible, removed_run FROM places.place WHERE import_source = $1 ORDER BY id`, [src])).rows;
+  /** Imports `a` into two sources, clears the raw hashes of the second, re-imports `b` into both. */
+  async function differential(name: string, a: () => NodeJS.ReadableStream | Buffer, b: () => NodeJS.ReadableStream | Buffer) {
+    await importPlaces(db, a(), { importSource: `${name}-rapide`, actor: 'test' });
+    await importPlaces(db, a(), { importSource: `${name}-complet`, actor: 'test' });
+    await db.query('UPDATE places.place SET raw_hash = NULL WHERE import_source = $1', [`${name}-complet`]);
+    const fast = await importPlaces(db, b(), { importSource: `${name}-rapide`, actor: 'test' });
+    const full = await importPlaces(db, b(), { importSource: `${name}-complet`, actor: 'test' });
+    assert.deepEqual(counts(fast), counts(full));
+    assert.deepEqual(fast.issues.map((i) => [i.line, i.code, i.message]), full.issues.map((i) => [i.line, i.code, i.message]));
+    assert.deepEqual(await rows(`${name}-rapide`), await rows(`${name}-complet`));
+    return { fast, full };
+  }
+
+  test('a U+FFFD written in the file (valid UTF-8) in a known record: its warning names the same line', async () => {
+    const n = 1500;
+    const line = (i: number, fixed = false) => csvLine({ id: `F${String(i).padStart(5, '0')}`, nom: i === 200 && !fixed ? 'Lieu \uFFFD un' : i === 1003 ? 'Lieu \uFFFD deux' : `Lieu ${i}` }) + '\n';
+    const a = Buffer.from(HEADER + '\n' + Array.from({ length: n }, (_, i) => line(i + 1)).join(''));
+    // The first U+FFFD is fixed: the warning now falls on the second one, whose record was clean
+    // (and so got a raw hash) the first time.
+    const b = Buffer.from(HEADER + '\n' + Array.from({ length: n }, (_, i) => line(i + 1, true)).join(''));
+    const { fast } = await differential('fffd', () => chunked(a, 7777), () => chunked(b, 7777));
+    assert.deepEqual(fast.issues.filter((i) => i.code === 'encoding_invalid').map((i) => i.line), [1004]);
+  });
+});
