@@ -252,6 +252,9 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
     }
     return o;
   };
+  // See the replaced-byte warning below.
+  let holdIssues = false;
+  let heldIssue: ValidationIssue | null = null;
   const pushCarry = () => {
     if (carry.length) tok.push(decoder.write(carry));
     carry = Buffer.alloc(0);
@@ -297,9 +300,11 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
       // The line of the first replaced byte: the lines the lane still holds, then those of the
       // text the tokenizer has not read yet, then those of the chunk before it.
       const at = tok.currentLine + laneLines + countBreaks(tok.pendingText) + countBreaks(chunk.slice(0, chunk.indexOf('\uFFFD')));
-      issues.push(
-        fileIssue(at, null, null, 'warning', 'encoding_invalid', `Vers la ligne ${at} : octets qui ne sont pas de l'UTF-8 valide, remplacés par « � ». Enregistrez le fichier en UTF-8.`),
-      );
+      const issue = fileIssue(at, null, null, 'warning', 'encoding_invalid', `Vers la ligne ${at} : octets qui ne sont pas de l'UTF-8 valide, remplacés par « � ». Enregistrez le fichier en UTF-8.`);
+      // Its line may lie ahead of the rows not taken yet: it is handed out with the row that
+      // reaches it (a consumer that takes the issues with the rows keeps them in file order).
+      if (holdIssues) heldIssue = issue;
+      else issues.push(issue);
     }
     tok.push(chunk);
     return true;
@@ -337,7 +342,15 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
 
   async function* rows(): AsyncGenerator<RawRow> {
     let count = 0;
+    holdIssues = true;
+    const release = (endLine: number) => {
+      if (heldIssue && endLine >= heldIssue.line!) {
+        issues.push(heldIssue);
+        heldIssue = null;
+      }
+    };
     const handle = (ev: import('./csv.ts').CsvEvent): RawRow | null => {
+      release(ev.endLine);
       if (ev.kind === 'known') {
         count++;
         return { line: ev.line, endLine: ev.endLine, values: {}, rawHash: ev.hash, known: true };
@@ -389,6 +402,7 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
           tok.skipLines(item.breaks + 1);
           laneLines -= item.breaks + 1;
           if (lane!.known(item.hash)) {
+            release(line + item.breaks);
             count++;
             yield { line, endLine: line + item.breaks, values: {}, rawHash: item.hash, known: true };
             continue;
@@ -412,6 +426,7 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
         const row = handle(ev);
         if (row) yield row;
       }
+      release(Infinity);
       if (count === 0 && !issues.some((i) => i.line !== null && i.line > header!.line)) {
         issues.push(fileIssue(null, null, null, 'error', 'no_rows', "Le fichier ne contient que la ligne d'en-tête : aucun lieu à lire."));
       }

@@ -198,4 +198,20 @@ describe('re-importing by raw hash: the fast path and a full validation agree', 
     const { fast } = await differential('fffd', () => chunked(a, 7777), () => chunked(b, 7777));
     assert.deepEqual(fast.issues.filter((i) => i.code === 'encoding_invalid').map((i) => i.line), [1004]);
   });
+
+  test('a byte that is not UTF-8 read ahead of the rows being checked: its warning keeps its place among the others', async () => {
+    // Every 11th place has no coordinates (a warning: always validated); the others are clean, so
+    // a full validation checks them all and the fast path skips them: the batches of rows (and of
+    // their issues) do not end on the same lines. The replaced byte is read with the chunk that
+    // holds the end of the full path's second batch (rows 251 to 750), before that batch is written.
+    const n = 1500;
+    const line = (i: number) => csvLine({ id: `B${String(i).padStart(5, '0')}`, nom: `Lieu ${i}`, lat: i % 11 === 0 ? '' : '49.0241', lon: i % 11 === 0 ? '' : '1.1508' }) + '\n';
+    const text = (bad: number | null) =>
+      Buffer.concat(Array.from({ length: n + 1 }, (_, i) => (i === 0 ? Buffer.from(HEADER + '\n') : i === bad ? Buffer.from(line(i)).map((x) => (x === 0x4c ? 0xff : x)) : Buffer.from(line(i)))));
+    const a = text(null);
+    for (const bad of [760, 790]) {
+      const { fast } = await differential(`ordre-${bad}`, () => chunked(a, 1 << 16), () => chunked(text(bad), 1 << 16));
+      assert.deepEqual(fast.issues.filter((i) => i.code === 'encoding_invalid').map((i) => i.line), [bad + 1]);
+    }
+  });
 });
