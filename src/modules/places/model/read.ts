@@ -223,7 +223,10 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
   // and the rest waits for the next one, so the text the tokenizer gets usually starts a record
   // (a record split between two pushes makes V8 join the two strings, which costs ~5 ns a
   // character the first time the result is searched).
-  let carry: Buffer = Buffer.alloc(0);
+  // (Kept as the chunks read, joined once a line feed comes: joining them at every chunk copied
+  // a line without a line feed again and again, such as a whole file whose lines end with CR.)
+  let carry: Buffer[] = [];
+  let carried = 0;
   // The byte lane of an unchanged re-import (see hashRecords): records of a chunk whose hash the
   // caller knows, read from the bytes without decoding them, then handed out before the text that
   // follows them in the chunk.
@@ -256,8 +259,9 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
   let holdIssues = false;
   let heldIssue: ValidationIssue | null = null;
   const pushCarry = () => {
-    if (carry.length) tok.push(decoder.write(carry));
-    carry = Buffer.alloc(0);
+    if (carried) tok.push(decoder.write(Buffer.concat(carry)));
+    carry = [];
+    carried = 0;
   };
   const pull = async (): Promise<boolean> => {
     // Returns false at the end of input.
@@ -280,19 +284,22 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
       tok.end();
       return true;
     }
-    let bytes: Buffer = carry.length ? Buffer.concat([carry, r.value]) : r.value;
     // A line feed is one byte in every encoding read here and never part of another character.
-    const cut = bytes.lastIndexOf(10) + 1;
-    // Without a line feed, the bytes wait (up to a bound: a line without end must not be copied
-    // again at every chunk).
-    if (cut === 0 && bytes.length <= CARRY_MAX) {
-      carry = bytes;
+    // Without a line feed, the bytes wait (up to a bound: a line without end is not kept whole).
+    if (r.value.indexOf(10) === -1 && carried + r.value.length <= CARRY_MAX) {
+      carry.push(r.value);
+      carried += r.value.length;
       return true;
     }
+    let bytes: Buffer = carried ? Buffer.concat([...carry, r.value]) : r.value;
+    carry = [];
+    carried = 0;
+    const cut = bytes.lastIndexOf(10) + 1;
     if (cut > 0 && bytes.length - cut <= CARRY_MAX) {
-      carry = bytes.subarray(cut);
+      carry = [bytes.subarray(cut)];
+      carried = bytes.length - cut;
       bytes = bytes.subarray(0, cut);
-    } else carry = Buffer.alloc(0);
+    }
     if (lane && tok.idle && laneItems.length === 0) bytes = bytes.subarray(laneScan(bytes));
     const chunk = decoder.write(bytes);
     if (!replacementReported && encoding === 'utf-8' && chunk.includes('\uFFFD')) {
