@@ -49,6 +49,8 @@ export interface ReadResult {
 const SAMPLE_BYTES = 64 * 1024;
 /** Bytes after the last line feed of a chunk kept for the next one, at most. */
 const CARRY_MAX = 4 << 20;
+/** U+FFFD in UTF-8. */
+const REPLACEMENT_BYTES = Buffer.from([0xef, 0xbf, 0xbd]);
 
 type ByteSource = AsyncIterator<Buffer>;
 
@@ -221,7 +223,10 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
   // and the rest waits for the next one, so the text the tokenizer gets usually starts a record
   // (a record split between two pushes makes V8 join the two strings, which costs ~5 ns a
   // character the first time the result is searched).
-  let carry: Buffer = Buffer.alloc(0);
+  // (Kept as the chunks read, joined once a line feed comes: joining them at every chunk copied
+  // a line without a line feed again and again, such as a whole file whose lines end with CR.)
+  let carry: Buffer[] = [];
+  let carried = 0;
   // The byte lane of an unchanged re-import (see hashRecords): records of a chunk whose hash the
   // caller knows, read from the bytes without decoding them, then handed out before the text that
   // follows them in the chunk.
@@ -230,12 +235,15 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
   let laneLines = 0;
   const laneScan = (bytes: Buffer): number => {
     const scan = new ByteScan(bytes, delimiter);
+    // A U+FFFD written in the file decodes as a replaced byte does: until one was reported, the
+    // record holding it is decoded, so that the warning names the same line as a full reading.
+    const fffd = replacementReported ? -1 : bytes.indexOf(REPLACEMENT_BYTES);
     let o = 0;
     while (o < bytes.length) {
       const r = scan.record(o);
-      // Over the field limit, blank, not valid UTF-8 (its replacement must be reported) or not
-      // known: the tokenizer reads the rest of the chunk.
-      if (!r || r.next - o > tok.maxField || r.end === o) break;
+      // Over the field limit, blank, not valid UTF-8 (its replacement must be reported), holding a
+      // U+FFFD not reported yet or not known: the tokenizer reads the rest of the chunk.
+      if (!r || r.next - o > tok.maxField || r.end === o || (fffd !== -1 && fffd < r.next)) break;
       const rec = bytes.subarray(o, r.end);
       if (rec[0]! <= 32 && rec.toString('latin1').trim() === '') break;
       if (!isUtf8(rec)) break;
@@ -247,9 +255,13 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
     }
     return o;
   };
+  // See the replaced-byte warning below.
+  let holdIssues = false;
+  let heldIssue: ValidationIssue | null = null;
   const pushCarry = () => {
-    if (carry.length) tok.push(decoder.write(carry));
-    carry = Buffer.alloc(0);
+    if (carried) tok.push(decoder.write(Buffer.concat(carry)));
+    carry = [];
+    carried = 0;
   };
   const pull = async (): Promise<boolean> => {
     // Returns false at the end of input.
@@ -272,19 +284,22 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
       tok.end();
       return true;
     }
-    let bytes: Buffer = carry.length ? Buffer.concat([carry, r.value]) : r.value;
     // A line feed is one byte in every encoding read here and never part of another character.
-    const cut = bytes.lastIndexOf(10) + 1;
-    // Without a line feed, the bytes wait (up to a bound: a line without end must not be copied
-    // again at every chunk).
-    if (cut === 0 && bytes.length <= CARRY_MAX) {
-      carry = bytes;
+    // Without a line feed, the bytes wait (up to a bound: a line without end is not kept whole).
+    if (r.value.indexOf(10) === -1 && carried + r.value.length <= CARRY_MAX) {
+      carry.push(r.value);
+      carried += r.value.length;
       return true;
     }
+    let bytes: Buffer = carried ? Buffer.concat([...carry, r.value]) : r.value;
+    carry = [];
+    carried = 0;
+    const cut = bytes.lastIndexOf(10) + 1;
     if (cut > 0 && bytes.length - cut <= CARRY_MAX) {
-      carry = bytes.subarray(cut);
+      carry = [bytes.subarray(cut)];
+      carried = bytes.length - cut;
       bytes = bytes.subarray(0, cut);
-    } else carry = Buffer.alloc(0);
+    }
     if (lane && tok.idle && laneItems.length === 0) bytes = bytes.subarray(laneScan(bytes));
     const chunk = decoder.write(bytes);
     if (!replacementReported && encoding === 'utf-8' && chunk.includes('\uFFFD')) {
@@ -292,9 +307,11 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
       // The line of the first replaced byte: the lines the lane still holds, then those of the
       // text the tokenizer has not read yet, then those of the chunk before it.
       const at = tok.currentLine + laneLines + countBreaks(tok.pendingText) + countBreaks(chunk.slice(0, chunk.indexOf('\uFFFD')));
-      issues.push(
-        fileIssue(at, null, null, 'warning', 'encoding_invalid', `Vers la ligne ${at} : octets qui ne sont pas de l'UTF-8 valide, remplacés par « � ». Enregistrez le fichier en UTF-8.`),
-      );
+      const issue = fileIssue(at, null, null, 'warning', 'encoding_invalid', `Vers la ligne ${at} : octets qui ne sont pas de l'UTF-8 valide, remplacés par « � ». Enregistrez le fichier en UTF-8.`);
+      // Its line may lie ahead of the rows not taken yet: it is handed out with the row that
+      // reaches it (a consumer that takes the issues with the rows keeps them in file order).
+      if (holdIssues) heldIssue = issue;
+      else issues.push(issue);
     }
     tok.push(chunk);
     return true;
@@ -332,7 +349,15 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
 
   async function* rows(): AsyncGenerator<RawRow> {
     let count = 0;
+    holdIssues = true;
+    const release = (endLine: number) => {
+      if (heldIssue && endLine >= heldIssue.line!) {
+        issues.push(heldIssue);
+        heldIssue = null;
+      }
+    };
     const handle = (ev: import('./csv.ts').CsvEvent): RawRow | null => {
+      release(ev.endLine);
       if (ev.kind === 'known') {
         count++;
         return { line: ev.line, endLine: ev.endLine, values: {}, rawHash: ev.hash, known: true };
@@ -384,6 +409,7 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
           tok.skipLines(item.breaks + 1);
           laneLines -= item.breaks + 1;
           if (lane!.known(item.hash)) {
+            release(line + item.breaks);
             count++;
             yield { line, endLine: line + item.breaks, values: {}, rawHash: item.hash, known: true };
             continue;
@@ -407,6 +433,7 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
         const row = handle(ev);
         if (row) yield row;
       }
+      release(Infinity);
       if (count === 0 && !issues.some((i) => i.line !== null && i.line > header!.line)) {
         issues.push(fileIssue(null, null, null, 'error', 'no_rows', "Le fichier ne contient que la ligne d'en-tête : aucun lieu à lire."));
       }

@@ -6,8 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { CsvTokenizer, type CsvEvent } from '../model/index.ts';
+import { CsvTokenizer, readPlaces, type CsvEvent } from '../model/index.ts';
+import { HEADER, csvLine } from './helpers.ts';
 
 const hashText = (text: string) => crypto.hash('sha256', text, 'base64url');
 
@@ -126,5 +128,25 @@ describe('CSV record hashing', () => {
     const rest = [...tok.drain()];
     assert.equal(tok.currentLine, 3);
     assert.equal(rest.length, 0);
+  });
+
+  test('a file whose lines end with a lone CR (no line feed), streamed in small chunks, is read in linear time', { timeout: 120_000 }, async () => {
+    // The reader keeps the bytes after a chunk's last line feed for the next chunk: in a file
+    // without any, copying them again at every chunk was quadratic (minutes here, cold).
+    const lines = [HEADER];
+    for (let i = 0; lines.length < 20_000; i++) lines.push(csvLine({ id: `cr${i}`, nom: `Lieu ${i}` }));
+    const read = async (eol: string) => {
+      const buf = Buffer.from(lines.join(eol) + eol);
+      assert.ok(buf.length > 3_000_000 && buf.length < 4 << 20, `${buf.length} bytes`);
+      const started = performance.now();
+      const reading = await readPlaces(Readable.from((function* () { for (let i = 0; i < buf.length; i += 32) yield buf.subarray(i, i + 32); })()));
+      let rows = 0;
+      for await (const _ of reading.rows) rows++;
+      assert.equal(rows, 19_999);
+      return performance.now() - started;
+    };
+    const lf = await read('\n');
+    const cr = await read('\r');
+    assert.ok(cr < 5 * lf + 1000, `lone CR: ${Math.round(cr)} ms, LF: ${Math.round(lf)} ms`);
   });
 });

@@ -163,3 +163,55 @@ describe('re-importing by raw hash', () => {
     assert.ok(known > n * 0.9, `${known} records recognised without parsing`);
   });
 });
+
+describe('re-importing by raw hash: the fast path and a full validation agree', () => {
+  let db: Db;
+  before(async () => {
+    db = await testDb();
+  });
+  after(async () => db.close());
+
+  const chunked = (buf: Buffer, size: number) => Readable.from((function* () { for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size); })());
+  const counts = (r: Awaited<ReturnType<typeof importPlaces>>) => ({ records: r.records, rowsRead: r.rowsRead, kept: r.kept, inserted: r.inserted, updated: r.updated, unchanged: r.unchanged, refused: r.refused, unreadable: r.unreadable, warnings: r.warnings, errors: r.errors, quality: r.quality });
+  const rows = async (src: string) =>
+    (await db.query(`SELECT id, nom, adresse, latitude, services, search::text AS search, coordinates_precision, visible, removed_run FROM places.place WHERE import_source = $1 ORDER BY id`, [src])).rows;
+  /** Imports `a` into two sources, clears the raw hashes of the second, re-imports `b` into both. */
+  async function differential(name: string, a: () => NodeJS.ReadableStream | Buffer, b: () => NodeJS.ReadableStream | Buffer) {
+    await importPlaces(db, a(), { importSource: `${name}-rapide`, actor: 'test' });
+    await importPlaces(db, a(), { importSource: `${name}-complet`, actor: 'test' });
+    await db.query('UPDATE places.place SET raw_hash = NULL WHERE import_source = $1', [`${name}-complet`]);
+    const fast = await importPlaces(db, b(), { importSource: `${name}-rapide`, actor: 'test' });
+    const full = await importPlaces(db, b(), { importSource: `${name}-complet`, actor: 'test' });
+    assert.deepEqual(counts(fast), counts(full));
+    assert.deepEqual(fast.issues.map((i) => [i.line, i.code, i.message]), full.issues.map((i) => [i.line, i.code, i.message]));
+    assert.deepEqual(await rows(`${name}-rapide`), await rows(`${name}-complet`));
+    return { fast, full };
+  }
+
+  test('a U+FFFD written in the file (valid UTF-8) in a known record: its warning names the same line', async () => {
+    const n = 1500;
+    const line = (i: number, fixed = false) => csvLine({ id: `F${String(i).padStart(5, '0')}`, nom: i === 200 && !fixed ? 'Lieu \uFFFD un' : i === 1003 ? 'Lieu \uFFFD deux' : `Lieu ${i}` }) + '\n';
+    const a = Buffer.from(HEADER + '\n' + Array.from({ length: n }, (_, i) => line(i + 1)).join(''));
+    // The first U+FFFD is fixed: the warning now falls on the second one, whose record was clean
+    // (and so got a raw hash) the first time.
+    const b = Buffer.from(HEADER + '\n' + Array.from({ length: n }, (_, i) => line(i + 1, true)).join(''));
+    const { fast } = await differential('fffd', () => chunked(a, 7777), () => chunked(b, 7777));
+    assert.deepEqual(fast.issues.filter((i) => i.code === 'encoding_invalid').map((i) => i.line), [1004]);
+  });
+
+  test('a byte that is not UTF-8 read ahead of the rows being checked: its warning keeps its place among the others', async () => {
+    // Every 11th place has no coordinates (a warning: always validated); the others are clean, so
+    // a full validation checks them all and the fast path skips them: the batches of rows (and of
+    // their issues) do not end on the same lines. The replaced byte is read with the chunk that
+    // holds the end of the full path's second batch (rows 251 to 750), before that batch is written.
+    const n = 1500;
+    const line = (i: number) => csvLine({ id: `B${String(i).padStart(5, '0')}`, nom: `Lieu ${i}`, lat: i % 11 === 0 ? '' : '49.0241', lon: i % 11 === 0 ? '' : '1.1508' }) + '\n';
+    const text = (bad: number | null) =>
+      Buffer.concat(Array.from({ length: n + 1 }, (_, i) => (i === 0 ? Buffer.from(HEADER + '\n') : i === bad ? Buffer.from(line(i)).map((x) => (x === 0x4c ? 0xff : x)) : Buffer.from(line(i)))));
+    const a = text(null);
+    for (const bad of [760, 790]) {
+      const { fast } = await differential(`ordre-${bad}`, () => chunked(a, 1 << 16), () => chunked(text(bad), 1 << 16));
+      assert.deepEqual(fast.issues.filter((i) => i.code === 'encoding_invalid').map((i) => i.line), [bad + 1]);
+    }
+  });
+});
