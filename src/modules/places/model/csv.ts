@@ -61,13 +61,8 @@ export class CsvTokenizer {
   /** See `hashRecords`. */
   private hashText: ((text: string) => string) | null = null;
   private known: ((hash: string) => boolean) | null = null;
-  // Searches of the current buffer remembered by scanRecord (reset when text is pushed).
-  private quoteFrom = Number.MAX_SAFE_INTEGER;
-  private quoteAt = -1;
-  private crFrom = Number.MAX_SAFE_INTEGER;
-  private crAt = -1;
-  private lfFrom = Number.MAX_SAFE_INTEGER;
-  private lfAt = -1;
+  /** The record scan of the current buffer (dropped when the buffer changes). */
+  private scan: RecordScan | null = null;
 
   constructor(
     readonly delimiter: string,
@@ -120,7 +115,7 @@ export class CsvTokenizer {
     // Flattened now (ToNumber flattens a concatenated string in place): searching a string that
     // is still a concatenation costs ~70 times more per character.
     Number(this.buf);
-    this.quoteFrom = this.crFrom = this.lfFrom = Number.MAX_SAFE_INTEGER;
+    this.scan = null;
   }
 
   end(): void {
@@ -138,7 +133,7 @@ export class CsvTokenizer {
       const start = this.pos;
       let hash: string | undefined;
       if (this.hashText) {
-        const scan = this.scanRecord(start);
+        const scan = (this.scan ??= new RecordScan(stringText(this.buf), this.delim, this.maxField)).record(start);
         const text = scan ? this.buf.slice(start, scan.end) : '';
         // A blank line is no record (parseRecord skips it).
         if (scan && !(text === '' || (text.charCodeAt(0) <= 32 && text.trim() === ''))) {
@@ -206,7 +201,7 @@ export class CsvTokenizer {
       // No line break yet: forget what we skipped.
       this.buf = '';
       this.pos = 0;
-      this.quoteFrom = this.crFrom = this.lfFrom = Number.MAX_SAFE_INTEGER;
+      this.scan = null;
       if (!this.final) return false;
       this.skipping = false;
       return true;
@@ -214,96 +209,6 @@ export class CsvTokenizer {
     this.line++;
     this.skipping = false;
     return true;
-  }
-
-  /**
-   * The extent of the record starting at `start` when a plain scan finds it for certain: its end
-   * (before the line break), where the next one starts and the line breaks inside its quoted
-   * fields. Null for anything else (incomplete text, a carriage return, a quote that is neither
-   * closed nor followed by the delimiter or the line end, an over-long field): `parseRecord`
-   * decides those.
-   */
-  private scanRecord(start: number): { end: number; next: number; breaks: number } | null {
-    const buf = this.buf;
-    const delim = this.delim;
-    let i = start;
-    let breaks = 0;
-    let fieldStart = start;
-    for (;;) {
-      const lf = this.nextLf(i);
-      if (lf === -1) return null;
-      const q = this.nextQuote(i);
-      const cr = this.nextCr(i);
-      if (q === -1 || q > lf) {
-        if (cr === lf - 1 && cr >= i) return { end: cr, next: lf + 1, breaks };
-        if (cr !== -1 && cr < lf) return null;
-        return { end: lf, next: lf + 1, breaks };
-      }
-      if (cr !== -1 && cr < q) return null;
-      // The quote opens a field when it is the field's first character.
-      for (let k = q - 1; k >= i; k--) {
-        if (buf.charCodeAt(k) === delim) {
-          fieldStart = k + 1;
-          break;
-        }
-      }
-      if (q !== fieldStart) {
-        // A quote inside an unquoted field is a character.
-        i = q + 1;
-        continue;
-      }
-      // A quoted field: to its closing quote (doubled quotes are characters).
-      let c = q + 1;
-      for (;;) {
-        c = this.nextQuote(c);
-        if (c === -1 || c - q > this.maxField) return null;
-        if (buf.charCodeAt(c + 1) === QUOTE) {
-          c += 2;
-          continue;
-        }
-        break;
-      }
-      const crIn = this.nextCr(q);
-      if (crIn !== -1 && crIn < c) return null;
-      for (let k = this.nextLf(q); k !== -1 && k < c; k = this.nextLf(k + 1)) breaks++;
-      const after = buf.charCodeAt(c + 1);
-      if (after === delim) {
-        i = c + 2;
-        fieldStart = i;
-        continue;
-      }
-      if (after === LF) return { end: c + 1, next: c + 2, breaks };
-      if (after === CR && buf.charCodeAt(c + 2) === LF) return { end: c + 1, next: c + 3, breaks };
-      return null;
-    }
-  }
-
-  /** The next quote at or after `i` in the buffer (-1: none), remembered so that a buffer with few
-   *  quotes is searched once, not once per record. */
-  private nextQuote(i: number): number {
-    if (i < this.quoteFrom || (this.quoteAt !== -1 && this.quoteAt < i)) {
-      this.quoteFrom = i;
-      this.quoteAt = this.buf.indexOf('"', i);
-    }
-    return this.quoteAt;
-  }
-
-  /** The next line feed at or after `i` (-1: none), remembered likewise. */
-  private nextLf(i: number): number {
-    if (i < this.lfFrom || (this.lfAt !== -1 && this.lfAt < i)) {
-      this.lfFrom = i;
-      this.lfAt = this.buf.indexOf('\n', i);
-    }
-    return this.lfAt;
-  }
-
-  /** The next carriage return at or after `i` (-1: none), remembered likewise. */
-  private nextCr(i: number): number {
-    if (i < this.crFrom || (this.crAt !== -1 && this.crAt < i)) {
-      this.crFrom = i;
-      this.crAt = this.buf.indexOf('\r', i);
-    }
-    return this.crAt;
   }
 
   private parseRecord(start: number): Step {
@@ -394,14 +299,26 @@ export class CsvTokenizer {
   }
 }
 
+/** What a record scan reads: decoded text, or the bytes of a file in an ASCII-compatible
+ *  encoding (the quote, the delimiter, CR and LF are then single bytes never part of another
+ *  character). */
+interface ScanText {
+  /** The next position of an ASCII character at or after `from`, -1 if none. */
+  indexOf(ch: number, from: number): number;
+  /** The character (or byte) at `i`, -1 past the end. */
+  code(i: number): number;
+}
+
+const CHARS: Record<number, string> = { [QUOTE]: '"', [LF]: '\n', [CR]: '\r' };
+const stringText = (s: string): ScanText => ({ indexOf: (ch, from) => s.indexOf(CHARS[ch]!, from), code: (i) => (i < s.length ? s.charCodeAt(i) : -1) });
+
 /**
- * The byte version of CsvTokenizer's record scan, on a chunk of an ASCII-compatible file (the
- * quote, the delimiter, CR and LF are single bytes never part of another character): finds the
- * extent of a well-formed record without decoding it, with the same rules (see
- * `CsvTokenizer.hashRecords`). Searches are remembered, so scanning a chunk is linear.
+ * Finds the extent of a well-formed record without splitting it (see `CsvTokenizer.hashRecords`):
+ * fields quoted from their first character to a quote followed by the delimiter or the line end,
+ * an LF or CRLF end, no other carriage return. Searches are remembered, so scanning a text record
+ * after record is linear.
  */
-export class ByteScan {
-  private readonly delim: number;
+export class RecordScan {
   private quoteFrom = Number.MAX_SAFE_INTEGER;
   private quoteAt = -1;
   private crFrom = Number.MAX_SAFE_INTEGER;
@@ -410,16 +327,15 @@ export class ByteScan {
   private lfAt = -1;
 
   constructor(
-    private readonly bytes: Buffer,
-    delimiter: string,
-  ) {
-    this.delim = delimiter.charCodeAt(0);
-  }
+    private readonly text: ScanText,
+    private readonly delim: number,
+    private readonly maxField: number,
+  ) {}
 
   private nextQuote(i: number): number {
     if (i < this.quoteFrom || (this.quoteAt !== -1 && this.quoteAt < i)) {
       this.quoteFrom = i;
-      this.quoteAt = this.bytes.indexOf(QUOTE, i);
+      this.quoteAt = this.text.indexOf(QUOTE, i);
     }
     return this.quoteAt;
   }
@@ -427,7 +343,7 @@ export class ByteScan {
   private nextCr(i: number): number {
     if (i < this.crFrom || (this.crAt !== -1 && this.crAt < i)) {
       this.crFrom = i;
-      this.crAt = this.bytes.indexOf(CR, i);
+      this.crAt = this.text.indexOf(CR, i);
     }
     return this.crAt;
   }
@@ -435,15 +351,17 @@ export class ByteScan {
   private nextLf(i: number): number {
     if (i < this.lfFrom || (this.lfAt !== -1 && this.lfAt < i)) {
       this.lfFrom = i;
-      this.lfAt = this.bytes.indexOf(LF, i);
+      this.lfAt = this.text.indexOf(LF, i);
     }
     return this.lfAt;
   }
 
   /** The record starting at `start`: its end (before the line break), the next record's start and
-   *  the line breaks inside its quoted fields; null when the plain scan cannot tell. */
+   *  the line breaks inside its quoted fields; null when the plain scan cannot tell (incomplete
+   *  text, a carriage return, a quote neither closed nor followed by the delimiter or the line
+   *  end, an over-long quoted field): the parser decides those. */
   record(start: number): { end: number; next: number; breaks: number } | null {
-    const b = this.bytes;
+    const t = this.text;
     const delim = this.delim;
     let i = start;
     let breaks = 0;
@@ -459,21 +377,24 @@ export class ByteScan {
         return { end: lf, next: lf + 1, breaks };
       }
       if (cr !== -1 && cr < q) return null;
+      // The quote opens a field when it is the field's first character.
       for (let k = q - 1; k >= i; k--) {
-        if (b[k] === delim) {
+        if (t.code(k) === delim) {
           fieldStart = k + 1;
           break;
         }
       }
       if (q !== fieldStart) {
+        // A quote inside an unquoted field is a character.
         i = q + 1;
         continue;
       }
+      // A quoted field: to its closing quote (doubled quotes are characters).
       let c = q + 1;
       for (;;) {
         c = this.nextQuote(c);
-        if (c === -1) return null;
-        if (b[c + 1] === QUOTE) {
+        if (c === -1 || c - q > this.maxField) return null;
+        if (t.code(c + 1) === QUOTE) {
           c += 2;
           continue;
         }
@@ -482,16 +403,23 @@ export class ByteScan {
       const crIn = this.nextCr(q);
       if (crIn !== -1 && crIn < c) return null;
       for (let k = this.nextLf(q); k !== -1 && k < c; k = this.nextLf(k + 1)) breaks++;
-      const after = b[c + 1];
+      const after = t.code(c + 1);
       if (after === delim) {
         i = c + 2;
         fieldStart = i;
         continue;
       }
       if (after === LF) return { end: c + 1, next: c + 2, breaks };
-      if (after === CR && b[c + 2] === LF) return { end: c + 1, next: c + 3, breaks };
+      if (after === CR && t.code(c + 2) === LF) return { end: c + 1, next: c + 3, breaks };
       return null;
     }
+  }
+}
+
+/** The record scan on a chunk of bytes (the re-import's byte lane: see read.ts). */
+export class ByteScan extends RecordScan {
+  constructor(bytes: Buffer, delimiter: string, maxField = MAX_FIELD_BYTES) {
+    super({ indexOf: (ch, from) => bytes.indexOf(ch, from), code: (i) => bytes[i] ?? -1 }, delimiter.charCodeAt(0), maxField);
   }
 }
 

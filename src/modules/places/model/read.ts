@@ -234,7 +234,7 @@ export async function readPlaces(input: Buffer | NodeJS.ReadableStream | string,
   let laneItems: { hash: string; breaks: number; bytes: Buffer }[] = [];
   let laneLines = 0;
   const laneScan = (bytes: Buffer): number => {
-    const scan = new ByteScan(bytes, delimiter);
+    const scan = new ByteScan(bytes, delimiter, tok.maxField);
     // A U+FFFD written in the file decodes as a replaced byte does: until one was reported, the
     // record holding it is decoded, so that the warning names the same line as a full reading.
     const fffd = replacementReported ? -1 : bytes.indexOf(REPLACEMENT_BYTES);
