@@ -10,13 +10,13 @@ import type { App } from '../../platform/http/server.ts';
 import type { AppContext } from '../../platform/module.ts';
 import { html, type Raw } from '../../platform/html/html.ts';
 import { UserError } from '../../platform/http/errors.ts';
-import { findUserByEmail, grantRoleFromRequest, requireSignedIn, sendMail, signedInUser } from '../accounts/index.ts';
+import { findUserByEmail, requireSignedIn, sendMail, signedInUser } from '../accounts/index.ts';
 import { fmt, frame, one, send } from './pages.ts';
 import * as service from './service.ts';
 
 /**
  * « Add a helper by e-mail » (both routes): the account must exist and be active; a new person is
- * invited (an e-mail tells them), a former helper who had accepted is reactivated (their role kept).
+ * invited (an e-mail tells them), a former helper who had accepted is reactivated (their role with them).
  * Returns the message shown to the one who added.
  */
 export async function inviteByEmail(req: FastifyRequest, ctx: AppContext, actorId: string, structure: service.Structure, rawEmail: unknown): Promise<string> {
@@ -26,10 +26,7 @@ export async function inviteByEmail(req: FastifyRequest, ctx: AppContext, actorI
   if (!u || u.status !== 'active') throw new UserError('Aucun compte actif n’a cette adresse : la personne doit d’abord créer son compte.', 400, 'email');
   const done = await service.inviteHelper(ctx, actorId, structure.id, u.id, u.displayName);
   if (done === 'reactivated') {
-    // They accepted this structure before: the role that lets them act (already held: fine).
-    await grantRoleFromRequest(req, actorId, u.id, { role: 'helper', scopeKind: 'place', scopeId: structure.placeUid }).catch((e: unknown) => {
-      if (!(e instanceof UserError && e.statusCode === 409)) throw e;
-    });
+    // They accepted this structure before (the helper role came back with the row: inviteHelper).
     return `${u.displayName} est de nouveau aidant de la structure (il l’avait déjà acceptée).`;
   }
   await sendMail(ctx, {

@@ -271,4 +271,41 @@ describe('mandates: a helper joins a structure only by accepting the invitation'
     assert.deepEqual((await getGrants(t.db, vUser.id)).map((g) => g.role), ['helper']);
     assert.equal((await service.verifyJournal(t.db)).ok, true);
   });
+
+  test('50 simultaneous « Quitter la structure » by the helper: one takes effect (one audit entry, role revoked), the others get 404 and change nothing', async () => {
+    const deps = depsOf(t.app);
+    const uUser = await makeUser(deps, 'i-u@exemple.fr', [], 'Ulysse Pressé');
+    assert.equal((await referent.submit(page(), `${page()}/aidants`, { email: 'i-u@exemple.fr' })).status, 200);
+    const first = await signedInBrowser(t.app, deps, uUser, '198.51.100.200');
+    assert.equal((await first.submit('/mandats', `/mandats/invitations/${structure.id}/accepter`, {})).status, 200);
+    const browsers = await Promise.all(Array.from({ length: 50 }, (_, i) => signedInBrowser(t.app, deps, uUser, `203.0.113.${i + 1}`)));
+    await Promise.all(browsers.map((b) => b.get('/mandats')));
+    const answers = await Promise.all(browsers.map((b) => b.post(`/mandats/mes-structures/${structure.id}/quitter`, {})));
+    assert.equal(answers.filter((r) => r.status === 200).length, 1, answers.map((r) => r.status).join(','));
+    assert.ok(answers.every((r) => r.status === 200 || r.status === 404), answers.map((r) => r.status).join(','));
+    assert.equal((await t.db.query("SELECT 1 FROM platform.audit_entry WHERE action = 'mandates.helper.leave' AND actor_id = $1", [uUser.id])).rows.length, 1);
+    assert.equal((await t.db.query("SELECT 1 FROM platform.audit_entry WHERE action = 'accounts.role.revoke' AND object_id = $1", [uUser.id])).rows.length, 1);
+    assert.deepEqual(await getGrants(t.db, uUser.id), []);
+    // A path that is not a structure id: 404 at once, nothing written.
+    const b = await rows();
+    assert.equal((await first.post('/mandats/mes-structures/%00%27;DROP/quitter', {})).status, 400, 'a NUL byte in the path: refused by the platform');
+    assert.equal((await first.post(`/mandats/mes-structures/${'x'.repeat(5000)}/quitter`, {})).status, 414, 'a huge path: refused by the platform');
+    assert.equal((await first.post('/mandats/mes-structures/pas-un-uuid/quitter', {})).status, 404);
+    assert.deepEqual(await rows(), b);
+  });
+
+  test('« Ajouter » a former helper deactivated by staff: active again, with the helper role', async () => {
+    const deps = depsOf(t.app);
+    const sUser = await makeUser(deps, 'i-s@exemple.fr', [], 'Sacha Revenu');
+    assert.equal((await referent.submit(page(), `${page()}/aidants`, { email: 'i-s@exemple.fr' })).status, 200);
+    const s = await signedInBrowser(t.app, deps, sUser, '192.0.2.69');
+    assert.equal((await s.submit('/mandats', `/mandats/invitations/${structure.id}/accepter`, {})).status, 200);
+    const sp = `/mandats/structures/${structure.id}`;
+    assert.equal((await staff76.submit(sp, `${sp}/aidants/${sUser.id}/desactiver`, {})).status, 200);
+    assert.deepEqual(await getGrants(t.db, sUser.id), []);
+    const r = await referent.submit(page(), `${page()}/aidants`, { email: 'i-s@exemple.fr' });
+    assert.equal(r.status, 200);
+    assert.match(r.body, /Sacha Revenu est de nouveau aidant/);
+    assert.deepEqual((await getGrants(t.db, sUser.id)).map((g) => [g.role, g.scopeId]), [['helper', structure.placeUid]]);
+  });
 });
